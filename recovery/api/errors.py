@@ -1,0 +1,73 @@
+"""One place where errors become HTTP answers: every error body has the same shape.
+
+``{"error": code, "message": what to do, "details": {...}}``
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from recovery import errors
+
+STATUS_BY_ERROR = {
+    errors.TransitionNotAllowed: status.HTTP_409_CONFLICT,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
+    errors.ValidationFailed: status.HTTP_400_BAD_REQUEST,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, errors.RedressError):
+        code = STATUS_BY_ERROR.get(type(exc), status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"error": exc.code, "message": exc.message, "details": exc.details}, status=code
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "error": "validation_failed",
+            "message": _summarise(exc.detail),
+            "details": exc.detail
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": exc.detail},
+        }
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        response.data = {
+            "error": getattr(detail, "code", None) or exc.default_code,
+            "message": str(detail),
+            "details": {},
+        }
+    return response
+
+
+def _summarise(detail) -> str:
+    return "Invalid request. " + "; ".join(_problems(detail))
+
+
+def _problems(detail, prefix: str = "") -> list[str]:
+    """Flatten nested field errors into ``field.sub: message`` lines."""
+    if isinstance(detail, dict):
+        lines = []
+        for field, problems in detail.items():
+            name = f"{prefix}.{field}" if prefix else str(field)
+            lines.extend(_problems(problems, name))
+        return lines
+    if isinstance(detail, list):
+        if detail and all(not isinstance(item, dict | list) for item in detail):
+            return [f"{prefix}: {detail[0]}" if prefix else str(detail[0])]
+        lines = []
+        for item in detail:
+            lines.extend(_problems(item, prefix))
+        return lines
+    return [f"{prefix}: {detail}" if prefix else str(detail)]

@@ -1,0 +1,22 @@
+"""Query-string filters of the complaint queue."""
+
+import django_filters
+
+from recovery.models import Channel, Complaint, Priority, Severity, State
+
+
+class ComplaintFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=State.choices)
+    team = django_filters.CharFilter(field_name="team__slug")
+    assignee = django_filters.CharFilter(field_name="assignee__username")
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    category = django_filters.CharFilter(field_name="category__slug")
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+
+    class Meta:
+        model = Complaint
+        fields: list[str] = []

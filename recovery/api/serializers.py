@@ -1,0 +1,272 @@
+"""API shapes: input validation field by field, and representations of complaints."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from recovery.models import (
+    ROOT_CAUSE_CODE_VALIDATOR,
+    Channel,
+    Complaint,
+    ComplaintEvent,
+    Message,
+    Outcome,
+    Priority,
+    RootCause,
+    Severity,
+)
+from recovery.services.intake import ComplaintIntake, CustomerDetails
+from recovery.services.lifecycle import TRANSITIONS
+
+# Long enough for the longest honest complaint letter; the 2 MiB body cap stops the rest.
+DESCRIPTION_MAX_CHARS = 50_000
+MESSAGE_MAX_CHARS = 20_000
+LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is an error, not silently ignored."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"Expected a JSON object, got {type(data).__name__}."]}
+            )
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class CustomerInputSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    preferred_language = serializers.ChoiceField(
+        choices=LANGUAGE_CODES, required=False, default="en"
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("phone") and not attrs.get("external_id"):
+            raise serializers.ValidationError(
+                "Give at least one way to identify or reach the customer: email, phone or "
+                "external_id."
+            )
+        return attrs
+
+
+class ComplaintIntakeSerializer(StrictSerializer):
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_CHARS)
+    remedy_sought = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, required=False, allow_blank=True, default=""
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
+    customer = CustomerInputSerializer(required=False)
+    category = serializers.SlugField(required=False, allow_blank=True, default="")
+    touchpoint = serializers.SlugField(required=False, allow_blank=True, default="")
+    journey_stage = serializers.SlugField(required=False, allow_blank=True, default="")
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False, default="")
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False, default="")
+    occurred_on = serializers.DateField(required=False, allow_null=True, default=None)
+    jurisdiction = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default=""
+    )
+    regulatory_profile = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, default=""
+    )
+    team = serializers.SlugField(required=False, allow_blank=True, default="")
+
+    def to_intake(self) -> ComplaintIntake:
+        data = dict(self.validated_data)
+        customer = data.pop("customer", None)
+        return ComplaintIntake(
+            customer=CustomerDetails(**customer) if customer else None,
+            **data,
+        )
+
+
+class TransitionInputSerializer(StrictSerializer):
+    """The common part of every transition request; the rest depends on the transition."""
+
+    transition = serializers.ChoiceField(choices=TRANSITIONS)
+    expected_state = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AcknowledgeSerializer(TransitionInputSerializer):
+    message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    next_steps = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+
+
+class ResolveSerializer(TransitionInputSerializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    summary = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    root_causes = serializers.ListField(
+        child=serializers.CharField(max_length=200, validators=[ROOT_CAUSE_CODE_VALIDATOR]),
+        min_length=1,
+        max_length=20,
+    )
+    primary_root_cause = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[ROOT_CAUSE_CODE_VALIDATOR],
+    )
+
+
+class CloseLoopSerializer(TransitionInputSerializer):
+    what_we_found = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    what_we_did = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    what_will_change = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+
+
+class ReasonSerializer(TransitionInputSerializer):
+    reason = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+
+
+class WithdrawSerializer(ReasonSerializer):
+    duplicate_of = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+
+
+TRANSITION_SERIALIZERS = {
+    "acknowledge": AcknowledgeSerializer,
+    "resolve": ResolveSerializer,
+    "close_loop": CloseLoopSerializer,
+    "reopen": ReasonSerializer,
+    "withdraw": WithdrawSerializer,
+}
+
+
+class MessageInputSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    internal = serializers.BooleanField(required=False, default=False)
+
+
+class TokenRequestSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+# -- representations ----------------------------------------------------------------------
+
+
+class NamedSlugSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class CustomerRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+
+
+class ComplaintListSerializer(serializers.ModelSerializer):
+    customer = CustomerRefSerializer()
+    team = NamedSlugSerializer(allow_null=True)
+    assignee = UserRefSerializer(allow_null=True)
+    category = NamedSlugSerializer(allow_null=True)
+    touchpoint = NamedSlugSerializer(allow_null=True)
+    journey_stage = NamedSlugSerializer(allow_null=True)
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "reference",
+            "state",
+            "subject",
+            "channel",
+            "severity",
+            "priority",
+            "customer",
+            "team",
+            "assignee",
+            "category",
+            "touchpoint",
+            "journey_stage",
+            "product",
+            "jurisdiction",
+            "regulatory_profile",
+            "received_at",
+            "acknowledged_at",
+            "resolved_at",
+            "loop_closed_at",
+            "updated_at",
+        ]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = ComplaintEvent
+        fields = ["id", "type", "actor", "parameters", "created_at"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = UserRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "direction", "kind", "channel", "author", "body", "created_at"]
+
+
+class RootCauseAppliedSerializer(serializers.Serializer):
+    code = serializers.CharField(source="root_cause.code")
+    name = serializers.CharField(source="root_cause.path")
+    is_primary = serializers.BooleanField()
+
+
+class ComplaintDetailSerializer(ComplaintListSerializer):
+    root_causes = RootCauseAppliedSerializer(many=True)
+    timeline = EventSerializer(many=True, source="events")
+    messages = MessageSerializer(many=True)
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta(ComplaintListSerializer.Meta):
+        fields = [
+            *ComplaintListSerializer.Meta.fields,
+            "description",
+            "remedy_sought",
+            "occurred_on",
+            "outcome",
+            "resolution_summary",
+            "withdrawal_reason",
+            "reopen_count",
+            "withdrawn_at",
+            "root_causes",
+            "allowed_transitions",
+            "timeline",
+            "messages",
+        ]
+
+    def get_allowed_transitions(self, complaint) -> list[str]:
+        from recovery.services.lifecycle import available_transitions
+
+        user = self.context["request"].user
+        return available_transitions(complaint, user)
+
+
+class RootCauseSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    path = serializers.CharField(read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = RootCause
+        fields = ["code", "name", "path", "parent", "description", "active"]

@@ -1,0 +1,174 @@
+"""HTTP interface of the recovery app: thin views that validate, call a service, answer."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.authtoken.models import Token
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from recovery import selectors
+from recovery.api.filters import ComplaintFilter
+from recovery.api.serializers import (
+    TRANSITION_SERIALIZERS,
+    ComplaintDetailSerializer,
+    ComplaintIntakeSerializer,
+    ComplaintListSerializer,
+    MessageInputSerializer,
+    MessageSerializer,
+    RootCauseSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    TransitionInputSerializer,
+)
+from recovery.errors import PermissionDenied, ValidationFailed
+from recovery.models import RootCause
+from recovery.services import intake, lifecycle, messages
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
+class QueuePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    # A page is one query whatever its size; 200 keeps a response under ~0.5 MB.
+    max_page_size = 200
+
+
+class ComplaintListCreateView(generics.ListAPIView):
+    serializer_class = ComplaintListSerializer
+    pagination_class = QueuePagination
+    filterset_class = ComplaintFilter
+
+    def get_queryset(self):
+        return selectors.complaint_queue(self.request.user).order_by("-received_at", "-id")
+
+    @extend_schema(
+        request=ComplaintIntakeSerializer,
+        responses={201: ComplaintDetailSerializer, 200: ComplaintDetailSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Retry safely: the same key and body return the same complaint.",
+            )
+        ],
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise ValidationFailed(
+                f"Idempotency-Key is {len(key)} characters; at most {IDEMPOTENCY_KEY_MAX}.",
+                details={"Idempotency-Key": ["Too long."]},
+            )
+        serializer = ComplaintIntakeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        complaint, created = intake.complaint_submit(
+            actor=request.user,
+            intake=serializer.to_intake(),
+            idempotency_key=key or None,
+            request_hash=intake.request_fingerprint(request.data) if key else "",
+        )
+        detail = selectors.complaint_detail(reference=complaint.reference, user=request.user)
+        headers = {"Location": f"/api/complaints/{complaint.reference}/"}
+        if not created:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            ComplaintDetailSerializer(detail, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            headers=headers,
+        )
+
+
+class ComplaintDetailView(APIView):
+    @extend_schema(responses=ComplaintDetailSerializer)
+    def get(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        return Response(ComplaintDetailSerializer(complaint, context={"request": request}).data)
+
+
+SERVICE_BY_TRANSITION = {
+    "acknowledge": lifecycle.complaint_acknowledge,
+    "resolve": lifecycle.complaint_resolve,
+    "close_loop": lifecycle.complaint_close_loop,
+    "reopen": lifecycle.complaint_reopen,
+    "withdraw": lifecycle.complaint_withdraw,
+}
+
+
+class ComplaintTransitionView(APIView):
+    @extend_schema(request=TransitionInputSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        data = request.data
+        name = data.get("transition") if isinstance(data, dict) else None
+        if not isinstance(name, str) or name not in SERVICE_BY_TRANSITION:
+            choices = ", ".join(SERVICE_BY_TRANSITION)
+            raise ValidationFailed(
+                "Say which transition to make."
+                if name is None
+                else f"Unknown transition {name!r}.",
+                details={"transition": [f"Choose one of: {choices}."]},
+            )
+        # State (409) and permission (403) come before the payload (400): no point asking
+        # someone to fill in a form for a step they cannot take.
+        lifecycle.ensure_transition_allowed(complaint, request.user, name)
+        serializer = TRANSITION_SERIALIZERS[name](data=data)
+        serializer.is_valid(raise_exception=True)
+        payload = dict(serializer.validated_data)
+        payload.pop("transition")
+        payload["expected_state"] = payload.pop("expected_state") or None
+        SERVICE_BY_TRANSITION[name](complaint=complaint, actor=request.user, **payload)
+        fresh = selectors.complaint_detail(reference=reference, user=request.user)
+        return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
+
+
+class ComplaintMessageView(APIView):
+    @extend_schema(request=MessageInputSerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        serializer = MessageInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = messages.message_add(
+            complaint=complaint, actor=request.user, **serializer.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class RootCauseListView(APIView):
+    @extend_schema(responses=RootCauseSerializer(many=True))
+    def get(self, request):
+        if not request.user.has_perm("recovery.resolve_complaint"):
+            raise PermissionDenied("Only staff who resolve complaints use the taxonomy.")
+        causes = list(RootCause.objects.all())
+        by_id = {cause.pk: cause for cause in causes}
+        # Link parents in memory so each path is built without a query per level.
+        for cause in causes:
+            cause.parent = by_id.get(cause.parent_id)
+        include_retired = request.query_params.get("include_retired") in {"1", "true"}
+        shown = [c for c in causes if include_retired or c.is_active]
+        return Response(RootCauseSerializer(shown, many=True).data)
+
+
+class ObtainTokenView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer, auth=[])
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(request, **serializer.validated_data)
+        if user is None:
+            raise ValidationFailed(
+                "Unable to log in with the username and password given.",
+                details={"non_field_errors": ["Invalid credentials."]},
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

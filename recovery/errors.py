@@ -1,0 +1,42 @@
+"""The one error hierarchy of Redress; ``recovery.api.errors`` maps it to HTTP."""
+
+
+class RedressError(Exception):
+    """Base of every error a person can act on; ``message`` says what to do."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class TransitionNotAllowed(RedressError):
+    """The complaint's current state does not allow the requested transition (409)."""
+
+    code = "transition_not_allowed"
+
+
+class Conflict(RedressError):
+    """Someone else changed the complaint first, or a key was reused differently (409)."""
+
+    code = "conflict"
+
+
+class PermissionDenied(RedressError):
+    """The actor may not do this to this complaint (403)."""
+
+    code = "permission_denied"
+
+
+class ValidationFailed(RedressError):
+    """The request is incomplete or inconsistent; ``details`` maps fields to messages (400)."""
+
+    code = "validation_failed"
+
+
+class NotFound(RedressError):
+    """No such object, or not one the actor may see (404)."""
+
+    code = "not_found"

@@ -1,0 +1,265 @@
+"""Fill an empty Redress with demo teams, accounts and complaints in every state.
+
+Idempotent: accounts and reference data are created or left as they are, and the demo
+complaints are added only once. Refused unless demos are allowed (``REDRESS_DEMO``, on by
+default only with ``DJANGO_DEBUG``), because every demo account has the password ``demo``.
+"""
+
+import random
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from recovery import roles
+from recovery.models import Category, Complaint, Customer, RootCause, Team, Touchpoint
+from recovery.services import intake, lifecycle, messages
+
+# A documented demo credential; production settings refuse demo accounts.
+DEMO_PASSWORD = "demo"
+
+TEAMS = [("billing", "Billing"), ("delivery", "Delivery & Returns"), ("digital", "Digital")]
+CATEGORIES = [
+    ("card-payments", "Card payments", "billing"),
+    ("current-account", "Current account", "billing"),
+    ("online-orders", "Online orders", "delivery"),
+    ("mobile-app", "Mobile app", "digital"),
+]
+TOUCHPOINTS = [
+    ("website", "Website"),
+    ("mobile-app", "Mobile app"),
+    ("call-centre", "Call centre"),
+    ("branch", "Branch"),
+    ("courier", "Courier"),
+]
+TAXONOMY = [
+    ("billing", "Billing", None),
+    ("billing.duplicate-charge", "Duplicate charge", "billing"),
+    ("billing.wrong-amount", "Wrong amount charged", "billing"),
+    ("billing.refund-delay", "Refund delayed", "billing"),
+    ("delivery", "Delivery", None),
+    ("delivery.late", "Late delivery", "delivery"),
+    ("delivery.damaged", "Damaged in transit", "delivery"),
+    ("service", "Service", None),
+    ("service.rude-staff", "Staff attitude", "service"),
+    ("service.no-callback", "Promised callback not made", "service"),
+    ("product", "Product", None),
+    ("product.defect", "Product defect", "product"),
+    ("product.app-outage", "App outage", "product"),
+    ("product.legacy-fee", "Legacy fee (retired)", "product"),
+]
+STAFF = [
+    ("agent1", roles.AGENT, "billing", "Alex", "Agent"),
+    ("agent2", roles.AGENT, "delivery", "Bea", "Agent"),
+    ("agent3", roles.AGENT, "digital", "Cai", "Agent"),
+    ("supervisor1", roles.SUPERVISOR, "billing", "Sam", "Supervisor"),
+    ("manager1", roles.COMPLAINTS_MANAGER, None, "Morgan", "Manager"),
+]
+CUSTOMERS = [
+    ("customer1", "Casey Customer", "casey@example.com"),
+    ("customer2", "Jordan Customer", "jordan@example.com"),
+]
+STORIES = [
+    (
+        "Charged twice for one order",
+        "card-payments",
+        "billing.duplicate-charge",
+        "My card was charged twice for the same order on Saturday.",
+        "Refund the second charge.",
+    ),
+    (
+        "Parcel arrived crushed",
+        "online-orders",
+        "delivery.damaged",
+        "The box was crushed and the vase inside is broken.",
+        "Send a replacement.",
+    ),
+    (
+        "App logs me out every day",
+        "mobile-app",
+        "product.app-outage",
+        "Since the last update the app logs me out every morning.",
+        "Fix the app.",
+    ),
+    (
+        "Refund still not received",
+        "card-payments",
+        "billing.refund-delay",
+        "I returned the jacket three weeks ago and have no refund.",
+        "My money back.",
+    ),
+    (
+        "Nobody called me back",
+        "current-account",
+        "service.no-callback",
+        "I was promised a callback on Monday and nobody called.",
+        "A call and an apology.",
+    ),
+    (
+        "Delivery a week late",
+        "online-orders",
+        "delivery.late",
+        "The order promised for Tuesday came the following Wednesday.",
+        "Refund the delivery fee.",
+    ),
+]
+DEMO_MARK = "demo-"
+
+
+class Command(BaseCommand):
+    help = "Create demo teams, accounts (password 'demo') and complaints. Idempotent."
+
+    def handle(self, *args, **options):
+        if not settings.REDRESS_DEMO:
+            raise CommandError(
+                "Demo data is refused by these settings: demo accounts share the password "
+                "'demo'. Set REDRESS_DEMO=1 (or DJANGO_DEBUG=1) only on a throwaway install."
+            )
+        with transaction.atomic():
+            groups = roles.ensure_role_groups()
+            teams = self._reference_data()
+            staff = self._staff(groups, teams)
+            customers = self._customers(groups)
+        if Complaint.objects.filter(customer__external_id__startswith=DEMO_MARK).exists():
+            self.stdout.write("Demo complaints already present; accounts and data checked.")
+            return
+        # One transaction: a failure part-way leaves no half-seeded demo behind.
+        with transaction.atomic():
+            count = self._complaints(staff, customers)
+        self.stdout.write(self.style.SUCCESS(f"Seeded {count} demo complaints."))
+
+    def _reference_data(self) -> dict[str, Team]:
+        teams = {
+            slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+            for slug, name in TEAMS
+        }
+        for slug, name, team in CATEGORIES:
+            Category.objects.get_or_create(
+                slug=slug, defaults={"name": name, "default_team": teams[team]}
+            )
+        for slug, name in TOUCHPOINTS:
+            Touchpoint.objects.get_or_create(slug=slug, defaults={"name": name})
+        for code, name, parent in TAXONOMY:
+            RootCause.objects.get_or_create(
+                code=code,
+                defaults={
+                    "name": name,
+                    "parent": RootCause.objects.get(code=parent) if parent else None,
+                },
+            )
+        RootCause.objects.filter(code="product.legacy-fee", retired_at__isnull=True).update(
+            retired_at=timezone.now()
+        )
+        return teams
+
+    def _user(self, username, groups, first_name="", last_name="", email=""):
+        user_model = get_user_model()
+        user, created = user_model.objects.get_or_create(
+            username=username,
+            defaults={"first_name": first_name, "last_name": last_name, "email": email},
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.groups.add(*groups)
+        return user
+
+    def _staff(self, groups, teams) -> dict:
+        staff = {}
+        for username, role, team, first, last in STAFF:
+            # Staff get the admin (is_staff); what they can do there follows their role.
+            user = self._user(username, [groups[role], groups[roles.DEMO]], first, last)
+            if not user.is_staff:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+            if team:
+                teams[team].members.add(user)
+            staff[username] = user
+        return staff
+
+    def _customers(self, groups) -> list[Customer]:
+        customers = []
+        for index, (username, name, email) in enumerate(CUSTOMERS, start=1):
+            user = self._user(username, [groups[roles.CUSTOMER], groups[roles.DEMO]], email=email)
+            customer, _ = Customer.objects.get_or_create(
+                external_id=f"{DEMO_MARK}{index}",
+                defaults={"name": name, "email": email, "user": user},
+            )
+            customers.append(customer)
+        return customers
+
+    def _complaints(self, staff, customers) -> int:
+        rng = random.Random(2026)  # fixed seed: every demo install looks the same
+        manager = staff["manager1"]
+        agent_by_team = {team: staff[name] for name, role, team, *_ in STAFF if role == roles.AGENT}
+        target_states = ["received", "acknowledged", "resolved", "loop_closed", "withdrawn"]
+        count = 0
+        for round_number in range(6):
+            for story_index, (subject, category, cause, text, remedy) in enumerate(STORIES):
+                customer = customers[(round_number + story_index) % len(customers)]
+                state = target_states[(round_number + story_index) % len(target_states)]
+                received = timezone.now() - timedelta(
+                    days=rng.randint(0, 40), hours=rng.randint(0, 23)
+                )
+                complaint, _ = intake.complaint_submit(
+                    actor=manager,
+                    intake=intake.ComplaintIntake(
+                        subject=subject,
+                        description=text,
+                        remedy_sought=remedy,
+                        channel=rng.choice(["web", "email", "phone", "chat"]),
+                        category=category,
+                        touchpoint=rng.choice([t[0] for t in TOUCHPOINTS]),
+                        journey_stage=rng.choice(["purchase", "delivery", "billing", "usage"]),
+                        severity=rng.choice(["low", "medium", "high"]),
+                        customer=intake.CustomerDetails(
+                            name=customer.name,
+                            email=customer.email,
+                            external_id=customer.external_id,
+                        ),
+                        received_at=received,
+                    ),
+                )
+                actor = manager if story_index % 2 else agent_by_team[complaint.team.slug]
+                self._advance(complaint, state, actor, cause)
+                count += 1
+        return count
+
+    def _advance(self, complaint, state, actor, cause) -> None:
+        if state == "withdrawn":
+            lifecycle.complaint_withdraw(
+                complaint=complaint, actor=actor, reason="Customer withdrew it by phone."
+            )
+            return
+        if state == "received":
+            return
+        lifecycle.complaint_acknowledge(
+            complaint=complaint,
+            actor=actor,
+            message=f"Thank you for telling us. Your reference is {complaint.reference}.",
+            next_steps="We will look into it and reply within five working days.",
+        )
+        messages.message_add(
+            complaint=complaint, actor=actor, body="Checked the payment logs.", internal=True
+        )
+        if state == "acknowledged":
+            return
+        lifecycle.complaint_resolve(
+            complaint=complaint,
+            actor=actor,
+            outcome="upheld",
+            summary="We found the fault and put it right.",
+            root_causes=[cause],
+        )
+        if state == "resolved":
+            return
+        lifecycle.complaint_close_loop(
+            complaint=complaint,
+            actor=actor,
+            what_we_found="A fault on our side.",
+            what_we_did="We refunded you and apologised.",
+            what_will_change="We fixed the process so it will not happen again.",
+        )

@@ -1,0 +1,494 @@
+"""The complaint and everything recorded about it.
+
+Model members follow Django's order: fields, managers, Meta, __str__, save, methods.
+"""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from recovery import rules
+
+ROOT_CAUSE_CODE_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$",
+    _("Use lower-case words joined by dots, such as billing.duplicate-charge."),
+)
+
+
+class Team(models.Model):
+    """A group of frontline agents working one queue, led by its supervisors."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """Product or service category; routes new complaints to a team."""
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    slug = models.SlugField(_("slug"), max_length=150, unique=True)
+    default_team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Touchpoint(models.Model):
+    """Where the customer met the company (store, website, call centre, courier…)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JourneyStage(models.Model):
+    """A stage of the customer journey; configurable, seeded with the usual ten."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RootCause(models.Model):
+    """A code in the hierarchical root-cause taxonomy (``billing > duplicate charge``).
+
+    Codes are retired, never deleted, so resolutions that used them keep their meaning.
+    """
+
+    code = models.CharField(
+        _("code"),
+        max_length=200,
+        unique=True,
+        validators=[ROOT_CAUSE_CODE_VALIDATOR],
+        help_text=_("Dotted path, lower case: billing.duplicate-charge"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    description = models.TextField(_("description"), blank=True)
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.path
+
+    @property
+    def path(self) -> str:
+        names, node, seen = [], self, set()
+        while node is not None and node.pk not in seen:
+            seen.add(node.pk)
+            names.append(node.name)
+            node = node.parent
+        return " > ".join(reversed(names))
+
+    @property
+    def is_active(self) -> bool:
+        return self.retired_at is None
+
+
+class Customer(models.Model):
+    """Someone who complains; linked to a login when they use the portal or the API."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    external_id = models.CharField(_("external id"), max_length=100, blank=True)
+    preferred_language = models.CharField(_("preferred language"), max_length=16, default="en")
+    segment = models.CharField(_("segment"), max_length=50, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # Intake matches an existing customer by email (case-insensitive) or external id.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="customer_email_unique_ci",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~models.Q(external_id=""),
+                name="customer_external_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Channel(models.TextChoices):
+    WEB = "web", _("Web")
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    CHAT = "chat", _("Chat")
+    SOCIAL = "social", _("Social media")
+    LETTER = "letter", _("Letter")
+    IN_PERSON = "in_person", _("In person")
+    API = "api", _("API")
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class State(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+    LOOP_CLOSED = "loop_closed", _("Loop closed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Outcome(models.TextChoices):
+    UPHELD = "upheld", _("Upheld")
+    PARTLY_UPHELD = "partly_upheld", _("Partly upheld")
+    NOT_UPHELD = "not_upheld", _("Not upheld")
+
+
+OPEN_STATES = (State.RECEIVED, State.ACKNOWLEDGED)
+
+
+class ReferenceCounter(models.Model):
+    """The last complaint number issued in a year; gives references like RDR-2026-000123."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class Complaint(ConcurrentTransitionMixin, models.Model):
+    """A customer complaint moving through received → acknowledged → resolved → loop closed.
+
+    The transition methods below are the state machine's declaration: they name source,
+    target, conditions and permission, and change the state only. Everything else a
+    transition does (locking, saving, timeline, outbox) is in ``recovery.services.lifecycle``.
+    """
+
+    reference = models.CharField(_("reference"), max_length=32, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="complaints")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    touchpoint = models.ForeignKey(
+        Touchpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    journey_stage = models.ForeignKey(
+        JourneyStage, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="complaints"
+    )
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, default=Severity.MEDIUM
+    )
+    priority = models.CharField(
+        _("priority"), max_length=16, choices=Priority.choices, default=Priority.NORMAL
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"))
+    remedy_sought = models.TextField(_("remedy sought"), blank=True)
+    occurred_on = models.DateField(_("occurred on"), null=True, blank=True)
+    jurisdiction = models.CharField(_("jurisdiction"), max_length=16, blank=True)
+    # Which regulator's clock applies (FCA DISP, CFPB, ...); the SLA engine reads it.
+    regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
+    team = models.ForeignKey(
+        Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="complaints"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_complaints",
+    )
+    state = FSMField(
+        _("state"), max_length=16, choices=State.choices, default=State.RECEIVED, protected=True
+    )
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
+    resolution_summary = models.TextField(_("resolution summary"), blank=True)
+    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
+    )
+    reopen_count = models.PositiveIntegerField(_("times reopened"), default=0)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    loop_closed_at = models.DateTimeField(_("loop closed at"), null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        permissions = [
+            ("acknowledge_complaint", "Can acknowledge a complaint"),
+            ("resolve_complaint", "Can resolve a complaint"),
+            ("close_loop_complaint", "Can close the loop on a complaint"),
+            ("reopen_complaint", "Can reopen a resolved complaint"),
+            ("withdraw_complaint", "Can withdraw a complaint"),
+            ("work_any_complaint", "Can work complaints of any team"),
+            ("add_internal_note", "Can add internal notes"),
+        ]
+        indexes = [
+            # The queue: GET /api/complaints/?state=...&team=... ordered by received_at.
+            models.Index(fields=["state", "team", "-received_at"], name="complaint_queue_idx"),
+            # "My queue": assignee filter.
+            models.Index(fields=["assignee", "state"], name="complaint_assignee_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    # -- the state machine -------------------------------------------------------------
+
+    @transition(
+        field=state,
+        source=State.RECEIVED,
+        target=State.ACKNOWLEDGED,
+        conditions=[rules.has_acknowledgement_message],
+        permission=rules.may_acknowledge,
+    )
+    def acknowledge(self) -> None:
+        """Tell the customer we have it, under which reference, and what happens next."""
+
+    @transition(
+        field=state,
+        source=State.ACKNOWLEDGED,
+        target=State.RESOLVED,
+        conditions=[rules.has_resolution, rules.has_primary_root_cause],
+        permission=rules.may_resolve,
+    )
+    def resolve(self) -> None:
+        """Record the outcome, the resolution and the root causes."""
+
+    @transition(
+        field=state,
+        source=State.RESOLVED,
+        target=State.LOOP_CLOSED,
+        conditions=[rules.has_loop_closing_message],
+        permission=rules.may_close_loop,
+    )
+    def close_loop(self) -> None:
+        """Tell the customer what was found, what was done, and what will change."""
+
+    @transition(
+        field=state,
+        source=State.RESOLVED,
+        target=State.ACKNOWLEDGED,
+        permission=rules.may_reopen,
+    )
+    def reopen(self) -> None:
+        """The resolution did not hold; the complaint is worked again."""
+
+    @transition(
+        field=state,
+        source=[State.RECEIVED, State.ACKNOWLEDGED],
+        target=State.WITHDRAWN,
+        conditions=[rules.has_withdrawal_reason],
+        permission=rules.may_withdraw,
+    )
+    def withdraw(self) -> None:
+        """The customer withdrew it, or it duplicates another complaint."""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class ComplaintRootCause(models.Model):
+    """A root cause recorded on a resolution: one primary, any number contributing."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="root_causes")
+    root_cause = models.ForeignKey(RootCause, on_delete=models.PROTECT, related_name="+")
+    is_primary = models.BooleanField(_("primary"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["complaint", "root_cause"], name="complaint_root_cause_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["complaint"],
+                condition=models.Q(is_primary=True),
+                name="complaint_one_primary_root_cause",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id}: {self.root_cause_id}"
+
+
+class EventType(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+    LOOP_CLOSED = "loop_closed", _("Loop closed")
+    REOPENED = "reopened", _("Reopened")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    MESSAGE_ADDED = "message_added", _("Message added")
+    NOTE_ADDED = "note_added", _("Internal note added")
+
+
+class AppendOnlyError(Exception):
+    """Raised on an attempt to change or delete a timeline row."""
+
+
+class ComplaintEvent(models.Model):
+    """One row per thing that happened to a complaint: its timeline and audit trail.
+
+    Append-only: rows are inserted by ``recovery.events`` and never updated or deleted.
+    """
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(_("type"), max_length=32, choices=EventType.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The complaint page's timeline: events of one complaint in order.
+            models.Index(fields=["complaint", "created_at"], name="event_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.type}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise AppendOnlyError("Timeline events cannot be changed once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Timeline events cannot be deleted.")
+
+
+class MessageDirection(models.TextChoices):
+    INBOUND = "inbound", _("From the customer")
+    OUTBOUND = "outbound", _("To the customer")
+    INTERNAL = "internal", _("Internal note")
+
+
+class MessageKind(models.TextChoices):
+    ORIGINAL = "original", _("Original complaint")
+    REPLY = "reply", _("Reply")
+    ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
+    HOLDING = "holding", _("Holding response")
+    RESOLUTION = "resolution", _("Resolution")
+    LOOP_CLOSING = "loop_closing", _("Loop-closing message")
+    NOTE = "note", _("Internal note")
+
+
+class Message(models.Model):
+    """A message to or from the customer, or an internal note only staff can see."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(_("direction"), max_length=16, choices=MessageDirection.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=MessageKind.choices)
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # Messages of one complaint in order (complaint page, conditions of transitions).
+            models.Index(fields=["complaint", "kind"], name="message_complaint_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.kind}"
+
+    @property
+    def is_internal(self) -> bool:
+        return self.direction == MessageDirection.INTERNAL
+
+
+class IdempotencyKey(models.Model):
+    """Remembers an intake request by its ``Idempotency-Key`` so a retry is not a duplicate."""
+
+    key = models.CharField(_("key"), max_length=255)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    request_hash = models.CharField(_("request hash"), max_length=64)
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Keys are scoped per client: two API clients may pick the same key.
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

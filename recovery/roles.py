@@ -1,0 +1,97 @@
+"""Who is who: the four roles of Redress, as Django groups with real permissions.
+
+``ensure_role_groups`` is called by a data migration and by ``seed_demo``; the permission
+lists here are the single source of what each role may do.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+AGENT = "agents"
+SUPERVISOR = "supervisors"
+COMPLAINTS_MANAGER = "complaints_managers"
+CUSTOMER = "customers"
+# Accounts made by seed_demo; refused at login by production settings.
+DEMO = "demo_accounts"
+
+STAFF_ROLES = (AGENT, SUPERVISOR, COMPLAINTS_MANAGER)
+
+_AGENT_PERMISSIONS = [
+    "recovery.view_complaint",
+    "recovery.add_complaint",
+    "recovery.acknowledge_complaint",
+    "recovery.resolve_complaint",
+    "recovery.close_loop_complaint",
+    "recovery.withdraw_complaint",
+    "recovery.add_internal_note",
+    "recovery.view_customer",
+    "recovery.add_customer",
+]
+_SUPERVISOR_PERMISSIONS = [
+    *_AGENT_PERMISSIONS,
+    "recovery.reopen_complaint",
+    "recovery.work_any_complaint",
+    "recovery.change_complaint",
+    "recovery.view_complaintevent",
+    "recovery.view_message",
+    "recovery.view_team",
+    "recovery.change_team",
+    "recovery.view_rootcause",
+]
+_MANAGER_PERMISSIONS = [
+    *_SUPERVISOR_PERMISSIONS,
+    "recovery.add_rootcause",
+    "recovery.change_rootcause",
+    "recovery.add_category",
+    "recovery.change_category",
+    "recovery.view_category",
+    "recovery.add_touchpoint",
+    "recovery.change_touchpoint",
+    "recovery.view_touchpoint",
+    "recovery.add_journeystage",
+    "recovery.change_journeystage",
+    "recovery.view_journeystage",
+    "recovery.add_team",
+]
+ROLE_PERMISSIONS = {
+    AGENT: _AGENT_PERMISSIONS,
+    SUPERVISOR: _SUPERVISOR_PERMISSIONS,
+    COMPLAINTS_MANAGER: _MANAGER_PERMISSIONS,
+    # Customers act on their own complaints only; the rules check ownership, not permissions.
+    CUSTOMER: [],
+    DEMO: [],
+}
+
+
+def ensure_role_groups() -> dict[str, Group]:
+    """Create the role groups and (re)grant exactly their permissions; idempotent."""
+    groups = {}
+    for name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        wanted = []
+        for dotted in perms:
+            app_label, codename = dotted.split(".")
+            wanted.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)
+        groups[name] = group
+    return groups
+
+
+def has_role(user, role: str) -> bool:
+    if not getattr(user, "is_authenticated", False):
+        return False
+    # Cache group names on the user object: rules ask several times per request.
+    names = getattr(user, "_redress_groups", None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        user._redress_groups = names
+    return role in names
+
+
+def is_staff_member(user) -> bool:
+    return user.is_superuser or any(has_role(user, role) for role in STAFF_ROLES)
+
+
+def is_customer(user) -> bool:
+    return has_role(user, CUSTOMER) and not is_staff_member(user)

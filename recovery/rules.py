@@ -1,0 +1,87 @@
+"""Conditions and permissions of the complaint state machine.
+
+Each function takes the complaint (and, for permissions, the user) and answers yes or no.
+They are referenced by the ``@transition`` declarations on ``Complaint`` and by the
+services that explain *why* a transition was refused.
+"""
+
+from recovery import roles
+
+# -- conditions ------------------------------------------------------------------------
+
+
+def has_acknowledgement_message(complaint) -> bool:
+    return complaint.messages.filter(kind="acknowledgement").exists()
+
+
+def has_resolution(complaint) -> bool:
+    return bool(complaint.outcome) and bool(complaint.resolution_summary.strip())
+
+
+def has_primary_root_cause(complaint) -> bool:
+    return complaint.root_causes.filter(is_primary=True).exists()
+
+
+def has_loop_closing_message(complaint) -> bool:
+    return complaint.messages.filter(kind="loop_closing").exists()
+
+
+def has_withdrawal_reason(complaint) -> bool:
+    return bool(complaint.withdrawal_reason.strip())
+
+
+# -- permissions -----------------------------------------------------------------------
+
+
+def works_on(complaint, user) -> bool:
+    """Staff may work a complaint of their own team, assigned to them, or any with the perm."""
+    if not roles.is_staff_member(user):
+        return False
+    if user.has_perm("recovery.work_any_complaint"):
+        return True
+    if complaint.assignee_id is not None and complaint.assignee_id == user.pk:
+        return True
+    if complaint.team_id is None:
+        # The unassigned queue is everyone's until someone takes it.
+        return True
+    return user.teams.filter(pk=complaint.team_id).exists()
+
+
+def owns(complaint, user) -> bool:
+    customer = getattr(user, "customer", None) if user.is_authenticated else None
+    return customer is not None and complaint.customer_id == customer.pk
+
+
+def may_acknowledge(complaint, user) -> bool:
+    return user.has_perm("recovery.acknowledge_complaint") and works_on(complaint, user)
+
+
+def may_resolve(complaint, user) -> bool:
+    return user.has_perm("recovery.resolve_complaint") and works_on(complaint, user)
+
+
+def may_close_loop(complaint, user) -> bool:
+    return user.has_perm("recovery.close_loop_complaint") and works_on(complaint, user)
+
+
+def may_reopen(complaint, user) -> bool:
+    # Reopening undoes a resolution, so it is a supervisor's call, not the resolving agent's.
+    return user.has_perm("recovery.reopen_complaint") and works_on(complaint, user)
+
+
+def may_withdraw(complaint, user) -> bool:
+    if owns(complaint, user):
+        return True
+    return user.has_perm("recovery.withdraw_complaint") and works_on(complaint, user)
+
+
+def may_view(complaint, user) -> bool:
+    return owns(complaint, user) or (
+        roles.is_staff_member(user) and user.has_perm("recovery.view_complaint")
+    )
+
+
+def may_add_message(complaint, user, *, internal: bool) -> bool:
+    if internal:
+        return user.has_perm("recovery.add_internal_note") and works_on(complaint, user)
+    return owns(complaint, user) or works_on(complaint, user)

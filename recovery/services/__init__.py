@@ -1,0 +1,1 @@
+"""Writes of the recovery app: one module per noun, one function per thing that happens."""

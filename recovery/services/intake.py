@@ -1,0 +1,219 @@
+"""Taking a complaint in: from the API, the portal, email or an import."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from recovery import events, roles
+from recovery.errors import Conflict, PermissionDenied, ValidationFailed
+from recovery.models import (
+    Category,
+    Channel,
+    Complaint,
+    Customer,
+    IdempotencyKey,
+    JourneyStage,
+    Message,
+    MessageDirection,
+    MessageKind,
+    Team,
+    Touchpoint,
+)
+from recovery.services.references import allocate_reference
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    name: str
+    email: str = ""
+    phone: str = ""
+    external_id: str = ""
+    preferred_language: str = "en"
+
+
+@dataclass(frozen=True)
+class ComplaintIntake:
+    """What a new complaint says, already checked field by field by the caller's form."""
+
+    subject: str
+    description: str
+    channel: str = Channel.API
+    remedy_sought: str = ""
+    customer: CustomerDetails | None = None
+    category: str = ""
+    touchpoint: str = ""
+    journey_stage: str = ""
+    product: str = ""
+    severity: str = ""
+    priority: str = ""
+    occurred_on: date | None = None
+    jurisdiction: str = ""
+    regulatory_profile: str = ""
+    team: str = ""
+    received_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def request_fingerprint(body: dict) -> str:
+    """A stable hash of a request body, to tell a retry from a different request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def complaint_submit(
+    *,
+    actor,
+    intake: ComplaintIntake,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> tuple[Complaint, bool]:
+    """Take a complaint in; returns ``(complaint, created)``.
+
+    1. A known ``idempotency_key`` with the same request returns the first complaint
+       (``created`` is False); with a different request it is a ``Conflict``.
+    2. Allocate the reference (its own short transaction).
+    3. In one transaction: find or create the customer, create the complaint, its original
+       message, the ``received`` timeline event and outbox row, and the idempotency record.
+    4. Two concurrent requests with one key: the second insert of the key waits for the
+       first commit and fails on the unique constraint; it then answers as in step 1.
+    """
+    if idempotency_key:
+        replay = _replay(actor, idempotency_key, request_hash)
+        if replay is not None:
+            return replay, False
+
+    received_at = intake.received_at or timezone.now()
+    reference = allocate_reference(received_at)
+    try:
+        with transaction.atomic():
+            complaint = _create(actor, intake, reference, received_at)
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    key=idempotency_key,
+                    owner=actor,
+                    request_hash=request_hash,
+                    complaint=complaint,
+                )
+    except IntegrityError:
+        if idempotency_key:
+            replay = _replay(actor, idempotency_key, request_hash)
+            if replay is not None:
+                return replay, False
+        raise
+    return complaint, True
+
+
+def _replay(actor, key: str, request_hash: str) -> Complaint | None:
+    record = IdempotencyKey.objects.select_related("complaint").filter(owner=actor, key=key).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used for a different request "
+            f"(complaint {record.complaint.reference}). Use a new key for a new complaint.",
+            details={"complaint": record.complaint.reference},
+        )
+    return record.complaint
+
+
+def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Complaint:
+    staff = roles.is_staff_member(actor)
+    customer = _customer_for(actor, intake.customer, staff=staff)
+    category = _lookup(Category, intake.category, "category")
+    team = _team_for(intake, category, staff=staff)
+    complaint = Complaint.objects.create(
+        reference=reference,
+        customer=customer,
+        channel=intake.channel,
+        touchpoint=_lookup(Touchpoint, intake.touchpoint, "touchpoint"),
+        journey_stage=_lookup(JourneyStage, intake.journey_stage, "journey_stage"),
+        category=category,
+        product=intake.product,
+        severity=intake.severity or Complaint._meta.get_field("severity").default,
+        priority=intake.priority or Complaint._meta.get_field("priority").default,
+        subject=intake.subject,
+        description=intake.description,
+        remedy_sought=intake.remedy_sought,
+        occurred_on=intake.occurred_on,
+        jurisdiction=intake.jurisdiction,
+        regulatory_profile=intake.regulatory_profile,
+        team=team,
+        received_at=received_at,
+    )
+    Message.objects.create(
+        complaint=complaint,
+        direction=MessageDirection.INBOUND,
+        kind=MessageKind.ORIGINAL,
+        channel=intake.channel,
+        author=actor if not staff else None,
+        body=intake.description,
+        created_at=received_at,
+    )
+    events.complaint_received(complaint, actor)
+    return complaint
+
+
+def _customer_for(actor, details: CustomerDetails | None, *, staff: bool) -> Customer:
+    if not staff:
+        customer = getattr(actor, "customer", None)
+        if customer is None:
+            raise PermissionDenied("Only staff or a registered customer may submit complaints.")
+        return customer
+    if details is None:
+        raise ValidationFailed(
+            "Staff must say who the customer is.",
+            details={"customer": ["This field is required when staff submit a complaint."]},
+        )
+    if details.external_id:
+        customer = Customer.objects.filter(external_id=details.external_id).first()
+        if customer is not None:
+            return customer
+    if details.email:
+        customer, _ = Customer.objects.get_or_create(
+            email__iexact=details.email,
+            defaults=_customer_fields(details),
+        )
+        return customer
+    return Customer.objects.create(**_customer_fields(details))
+
+
+def _customer_fields(details: CustomerDetails) -> dict:
+    return {
+        "name": details.name,
+        "email": details.email,
+        "phone": details.phone,
+        "external_id": details.external_id,
+        "preferred_language": details.preferred_language,
+    }
+
+
+def _lookup(model, slug: str, field_name: str):
+    if not slug:
+        return None
+    found = model.objects.filter(slug=slug, is_active=True).first()
+    if found is None:
+        raise ValidationFailed(
+            f"Unknown {field_name} {slug!r}.",
+            details={field_name: [f"No active {field_name} with slug {slug!r}."]},
+        )
+    return found
+
+
+def _team_for(intake: ComplaintIntake, category: Category | None, *, staff: bool) -> Team | None:
+    if intake.team:
+        if not staff:
+            raise PermissionDenied("Only staff may route a complaint to a team.")
+        team = Team.objects.filter(slug=intake.team).first()
+        if team is None:
+            raise ValidationFailed(
+                f"Unknown team {intake.team!r}.",
+                details={"team": [f"No team with slug {intake.team!r}."]},
+            )
+        return team
+    if category is not None and category.default_team_id:
+        return category.default_team
+    return None

@@ -1,0 +1,313 @@
+"""The complaint lifecycle: one service per transition, each one transaction.
+
+Every transition follows the same steps (``_transition``):
+1. open a transaction and re-read the complaint ``SELECT … FOR UPDATE``, so concurrent
+   transitions on one complaint queue up instead of overwriting each other;
+2. optionally compare the state the client saw (``expected_state``) — a mismatch is a
+   ``Conflict``;
+3. check that the state allows the transition (``TransitionNotAllowed``) and that the actor
+   may make it (``PermissionDenied``);
+4. write what the transition needs (messages, root causes, fields), then check the
+   declared conditions and call the django-fsm transition method;
+5. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
+   moved underneath us (it cannot with the row lock on PostgreSQL, but SQLite has no row
+   locks), which rolls everything back;
+6. write the timeline event and its outbox row.
+Nothing leaves the process before commit: delivery reads the outbox afterwards.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, can_proceed
+
+from recovery import events, rules
+from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
+from recovery.models import (
+    Complaint,
+    ComplaintRootCause,
+    Message,
+    MessageDirection,
+    MessageKind,
+    RootCause,
+    State,
+)
+
+# Why a condition failed, in words a person can act on.
+CONDITION_MESSAGES = {
+    rules.has_acknowledgement_message: "an acknowledgement message to the customer",
+    rules.has_resolution: "an outcome and a resolution summary",
+    rules.has_primary_root_cause: "at least one root cause",
+    rules.has_loop_closing_message: "a loop-closing message to the customer",
+    rules.has_withdrawal_reason: "a reason for the withdrawal",
+}
+
+TRANSITIONS = ("acknowledge", "resolve", "close_loop", "reopen", "withdraw")
+
+
+def available_transitions(complaint: Complaint, user=None) -> list[str]:
+    """Transitions the complaint's state allows (and, given a user, that they may make)."""
+    names = []
+    for name in TRANSITIONS:
+        meta = getattr(complaint, name)._django_fsm
+        if not meta.has_transition(complaint.state):
+            continue
+        if user is not None and not meta.has_transition_perm(complaint, complaint.state, user):
+            continue
+        names.append(name)
+    return names
+
+
+def ensure_transition_allowed(complaint: Complaint, actor, name: str) -> None:
+    """Raise 409/403-class errors before any payload is looked at."""
+    if name not in TRANSITIONS:
+        raise ValidationFailed(
+            f"Unknown transition {name!r}.",
+            details={"transition": [f"Choose one of: {', '.join(TRANSITIONS)}."]},
+        )
+    method = getattr(complaint, name)
+    if not can_proceed(method, check_conditions=False):
+        allowed = available_transitions(complaint)
+        raise TransitionNotAllowed(
+            f"Cannot {name.replace('_', ' ')} {complaint.reference}: it is {complaint.state}. "
+            f"Allowed from {complaint.state}: {', '.join(allowed) or 'none (final state)'}.",
+            details={"state": complaint.state, "allowed_transitions": allowed},
+        )
+    meta = method._django_fsm
+    if not meta.has_transition_perm(complaint, complaint.state, actor):
+        raise PermissionDenied(
+            f"You may not {name.replace('_', ' ')} {complaint.reference}.",
+            details={"state": complaint.state},
+        )
+
+
+@dataclass(frozen=True)
+class _Change:
+    fields: tuple[str, ...]
+    record: Callable[[Complaint], object]
+
+
+def _transition(
+    *,
+    complaint: Complaint,
+    actor,
+    name: str,
+    prepare: Callable[[Complaint], _Change],
+    expected_state: str | None = None,
+) -> Complaint:
+    try:
+        with transaction.atomic():
+            locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+            if expected_state and locked.state != expected_state:
+                raise Conflict(
+                    f"{locked.reference} changed while you were looking at it: it is now "
+                    f"{locked.state}, not {expected_state}. Reload it and try again.",
+                    details={"state": locked.state},
+                )
+            ensure_transition_allowed(locked, actor, name)
+            change = prepare(locked)
+            method = getattr(locked, name)
+            meta = method._django_fsm
+            for condition in meta.get_transition(locked.state).conditions or []:
+                if not condition(locked):
+                    raise ValidationFailed(
+                        f"Cannot {name.replace('_', ' ')} {locked.reference} without "
+                        f"{CONDITION_MESSAGES.get(condition, condition.__name__)}."
+                    )
+            method()
+            locked.save(update_fields=["state", "updated_at", *change.fields])
+            change.record(locked)
+    except ConcurrentTransition as exc:
+        raise Conflict(
+            f"{complaint.reference} was changed by someone else at the same time. "
+            "Reload it and try again."
+        ) from exc
+    return locked
+
+
+def _customer_message(complaint: Complaint, actor, kind: str, body: str) -> Message:
+    return Message.objects.create(
+        complaint=complaint,
+        direction=MessageDirection.OUTBOUND,
+        kind=kind,
+        channel=complaint.channel,
+        author=actor,
+        body=body,
+    )
+
+
+def complaint_acknowledge(
+    *, complaint: Complaint, actor, message: str, next_steps: str, expected_state=None
+) -> Complaint:
+    """Acknowledge: the message must name the reference and say what happens next."""
+
+    def prepare(locked: Complaint) -> _Change:
+        if locked.reference.lower() not in message.lower():
+            raise ValidationFailed(
+                "The acknowledgement must name the complaint's reference.",
+                details={"message": [f"Mention {locked.reference} so the customer can quote it."]},
+            )
+        sent = _customer_message(
+            locked,
+            actor,
+            MessageKind.ACKNOWLEDGEMENT,
+            f"{message.strip()}\n\nWhat happens next: {next_steps.strip()}",
+        )
+        locked.acknowledged_at = timezone.now()
+        return _Change(
+            ("acknowledged_at",), lambda c: events.complaint_acknowledged(c, actor, sent)
+        )
+
+    return _transition(
+        complaint=complaint,
+        actor=actor,
+        name="acknowledge",
+        prepare=prepare,
+        expected_state=expected_state,
+    )
+
+
+def complaint_resolve(
+    *,
+    complaint: Complaint,
+    actor,
+    outcome: str,
+    summary: str,
+    root_causes: list[str],
+    primary_root_cause: str = "",
+    expected_state=None,
+) -> Complaint:
+    """Resolve with an outcome, a summary and root causes (the first or the named primary)."""
+
+    def prepare(locked: Complaint) -> _Change:
+        codes = list(dict.fromkeys(root_causes))
+        primary = primary_root_cause or (codes[0] if codes else "")
+        if primary and primary not in codes:
+            codes.insert(0, primary)
+        found = {rc.code: rc for rc in RootCause.objects.filter(code__in=codes)}
+        unknown = [c for c in codes if c not in found]
+        retired = [c for c in codes if c in found and not found[c].is_active]
+        if not codes or unknown or retired:
+            problems = []
+            if not codes:
+                problems.append("Give at least one root cause code.")
+            if unknown:
+                problems.append(f"Unknown root cause codes: {', '.join(unknown)}.")
+            if retired:
+                problems.append(f"Retired root cause codes may not be used: {', '.join(retired)}.")
+            raise ValidationFailed(" ".join(problems), details={"root_causes": problems})
+        # A re-resolution after reopening replaces the causes; the timeline keeps the old ones.
+        locked.root_causes.all().delete()
+        ComplaintRootCause.objects.bulk_create(
+            ComplaintRootCause(complaint=locked, root_cause=found[c], is_primary=c == primary)
+            for c in codes
+        )
+        locked.outcome = outcome
+        locked.resolution_summary = summary.strip()
+        locked.resolved_at = timezone.now()
+        return _Change(
+            ("outcome", "resolution_summary", "resolved_at"),
+            lambda c: events.complaint_resolved(c, actor, codes),
+        )
+
+    return _transition(
+        complaint=complaint,
+        actor=actor,
+        name="resolve",
+        prepare=prepare,
+        expected_state=expected_state,
+    )
+
+
+def complaint_close_loop(
+    *,
+    complaint: Complaint,
+    actor,
+    what_we_found: str,
+    what_we_did: str,
+    what_will_change: str,
+    expected_state=None,
+) -> Complaint:
+    """Close the loop: tell the customer what was found, what was done, and what will change."""
+
+    def prepare(locked: Complaint) -> _Change:
+        body = (
+            f"What we found: {what_we_found.strip()}\n\n"
+            f"What we did for you: {what_we_did.strip()}\n\n"
+            f"What will change: {what_will_change.strip()}"
+        )
+        sent = _customer_message(locked, actor, MessageKind.LOOP_CLOSING, body)
+        locked.loop_closed_at = timezone.now()
+        return _Change(("loop_closed_at",), lambda c: events.complaint_loop_closed(c, actor, sent))
+
+    return _transition(
+        complaint=complaint,
+        actor=actor,
+        name="close_loop",
+        prepare=prepare,
+        expected_state=expected_state,
+    )
+
+
+def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state=None) -> Complaint:
+    """Reopen a resolved complaint; counted, because reopen rate is a quality measure."""
+
+    def prepare(locked: Complaint) -> _Change:
+        locked.reopen_count += 1
+        locked.resolved_at = None
+        return _Change(
+            ("reopen_count", "resolved_at"),
+            lambda c: events.complaint_reopened(c, actor, reason.strip()),
+        )
+
+    return _transition(
+        complaint=complaint,
+        actor=actor,
+        name="reopen",
+        prepare=prepare,
+        expected_state=expected_state,
+    )
+
+
+def complaint_withdraw(
+    *,
+    complaint: Complaint,
+    actor,
+    reason: str,
+    duplicate_of: str = "",
+    expected_state=None,
+) -> Complaint:
+    """Withdraw: the customer withdrew it, or staff merged it into another as a duplicate."""
+
+    def prepare(locked: Complaint) -> _Change:
+        original = None
+        if duplicate_of:
+            if rules.owns(locked, actor) and not rules.works_on(locked, actor):
+                raise PermissionDenied("Only staff may mark a complaint as a duplicate.")
+            original = Complaint.objects.filter(reference=duplicate_of.upper()).first()
+            if original is None or original.pk == locked.pk:
+                raise ValidationFailed(
+                    "The duplicate must point at another existing complaint.",
+                    details={"duplicate_of": [f"No other complaint {duplicate_of!r}."]},
+                )
+        locked.withdrawal_reason = reason.strip()
+        locked.duplicate_of = original
+        locked.withdrawn_at = timezone.now()
+        return _Change(
+            ("withdrawal_reason", "duplicate_of", "withdrawn_at"),
+            lambda c: events.complaint_withdrawn(c, actor),
+        )
+
+    return _transition(
+        complaint=complaint,
+        actor=actor,
+        name="withdraw",
+        prepare=prepare,
+        expected_state=expected_state,
+    )
+
+
+def is_final(complaint: Complaint) -> bool:
+    return complaint.state in (State.LOOP_CLOSED, State.WITHDRAWN)

@@ -1,0 +1,154 @@
+"""Personas and helpers shared by the whole suite.
+
+Personas (each a real user in a real role group):
+- ``agent``: frontline agent on ``team`` — works its queue;
+- ``other_agent``: agent on ``other_team`` — must not work ``team``'s complaints;
+- ``supervisor``: supervisor of ``team`` — may reopen, works any team;
+- ``manager``: complaints manager;
+- ``customer_user`` / ``other_customer_user``: two customers with a portal login each;
+- ``outsider``: authenticated, no role at all.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from recovery import roles
+from recovery.services import intake, lifecycle
+from tests.factories import CustomerFactory, RootCauseFactory, TeamFactory, UserFactory
+
+
+@pytest.fixture
+def groups(db):
+    return roles.ensure_role_groups()
+
+
+def _staff(username, group, team=None):
+    user = UserFactory(username=username)
+    user.groups.add(group)
+    if team is not None:
+        team.members.add(user)
+    return user
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Billing", slug="billing")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Delivery", slug="delivery")
+
+
+@pytest.fixture
+def agent(groups, team):
+    return _staff("agent", groups[roles.AGENT], team)
+
+
+@pytest.fixture
+def other_agent(groups, other_team):
+    return _staff("other_agent", groups[roles.AGENT], other_team)
+
+
+@pytest.fixture
+def supervisor(groups, team):
+    return _staff("supervisor", groups[roles.SUPERVISOR], team)
+
+
+@pytest.fixture
+def manager(groups):
+    return _staff("manager", groups[roles.COMPLAINTS_MANAGER])
+
+
+def _customer_user(username, groups):
+    user = UserFactory(username=username)
+    user.groups.add(groups[roles.CUSTOMER])
+    CustomerFactory(user=user, name=username.title(), email=f"{username}@example.com")
+    return user
+
+
+@pytest.fixture
+def customer_user(groups):
+    return _customer_user("customer", groups)
+
+
+@pytest.fixture
+def other_customer_user(groups):
+    return _customer_user("other_customer", groups)
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def root_causes(db):
+    billing = RootCauseFactory(code="billing", name="Billing")
+    return {
+        "billing": billing,
+        "billing.duplicate-charge": RootCauseFactory(
+            code="billing.duplicate-charge", name="Duplicate charge", parent=billing
+        ),
+        "billing.refund-delay": RootCauseFactory(
+            code="billing.refund-delay", name="Refund delayed", parent=billing
+        ),
+    }
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def make_complaint(customer_user, team):
+    """Submit a complaint as the customer, routed to ``team`` unless told otherwise."""
+
+    def make(*, by=None, routed_to=team, **fields):
+        actor = by or customer_user
+        complaint, _ = intake.complaint_submit(
+            actor=actor,
+            intake=intake.ComplaintIntake(
+                subject=fields.pop("subject", "Charged twice"),
+                description=fields.pop("description", "My card was charged twice."),
+                **fields,
+            ),
+        )
+        if routed_to is not None:
+            complaint.team = routed_to
+            complaint.save(update_fields=["team"])
+        return complaint
+
+    return make
+
+
+def acknowledge(complaint, actor):
+    return lifecycle.complaint_acknowledge(
+        complaint=complaint,
+        actor=actor,
+        message=f"We have your complaint {complaint.reference}.",
+        next_steps="We will investigate and reply within 5 days.",
+    )
+
+
+def resolve(complaint, actor, causes=("billing.duplicate-charge",)):
+    return lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=actor,
+        outcome="upheld",
+        summary="Refunded the duplicate charge.",
+        root_causes=list(causes),
+    )
+
+
+def close_loop(complaint, actor):
+    return lifecycle.complaint_close_loop(
+        complaint=complaint,
+        actor=actor,
+        what_we_found="A retry in the payment gateway.",
+        what_we_did="Refunded the charge.",
+        what_will_change="The gateway no longer retries settled payments.",
+    )
