@@ -1,9 +1,10 @@
-"""ASGI entry point: HTTP through Django, routed by Channels (websockets join this router).
+"""ASGI entry point: HTTP through Django, websockets through Channels consumers.
 
 In embedded mode the ASGI lifespan start-up also starts the in-process Celery worker and beat
 (``config.embedded``); production runs them as separate processes.
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,8 +14,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before anything imports models (consumers, routing).
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+from notifications.routing import websocket_urlpatterns  # noqa: E402
+from notifications.socket_auth import TokenAuthMiddleware  # noqa: E402
 
 
 async def lifespan(scope, receive, send):
@@ -25,9 +31,15 @@ async def lifespan(scope, receive, send):
             if settings.REDRESS_EMBEDDED:
                 from config.embedded import start_embedded_runtime
 
-                start_embedded_runtime()
+                # Off the event loop: building the worker runs Celery's Django fix-up, which
+                # closes database connections, and Django refuses that from async code.
+                await asyncio.to_thread(start_embedded_runtime)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if settings.REDRESS_EMBEDDED:
+                from config.embedded import stop_embedded_runtime
+
+                await asyncio.to_thread(stop_embedded_runtime)
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -35,6 +47,10 @@ async def lifespan(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # Origin checked against ALLOWED_HOSTS; session cookie or ?token= identifies the user.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
         "lifespan": lifespan,
     }
 )

@@ -101,10 +101,10 @@ WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
 if DATABASE_URL:
-    # conn_max_age: keep connections for a minute; health checks drop dead ones.
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
-    }
+    # No persistent connections: under ASGI every request runs in a fresh thread, so a kept
+    # connection is never reused, only leaked until garbage collection (Django's ASGI docs).
+    # Put PgBouncer in front of PostgreSQL when connection set-up cost matters.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -156,6 +156,9 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+# Preloading commits the whole domain, subdomains included, to HTTPS in browsers for good:
+# the operator's decision (SECURE_HSTS_PRELOAD=1), not a default, so its warning is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -171,7 +174,20 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+# Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
+# writes each message: development, and tests that read what a worker process sent.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
+# The right-hand side of the Message-IDs we mint; replies that reference them thread back.
+REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
+# Inbound email (docs/notifications.md, "Inbound email"). The webhook answers 503 until a
+# shared secret is set: an unauthenticated endpoint that opens complaints is never a default.
+REDRESS_INBOUND_SECRET = os.environ.get("REDRESS_INBOUND_SECRET", "")
+# 25 MiB is the message size limit most providers use (Gmail, Microsoft 365 send 25 MB);
+# anything larger is quarantined unparsed, and the webhook refuses it with 413.
+REDRESS_INBOUND_MAX_BYTES = int(os.environ.get("REDRESS_INBOUND_MAX_BYTES", 25 * 1024 * 1024))
+# Uploaded files: email attachments (notifications.InboundAttachment).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -196,6 +212,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # A complaint's state and a transition's expected_state share one set of choices: name it
+    # once, so clients get one enum (and the schema check does not warn of two names).
+    "ENUM_NAME_OVERRIDES": {"ComplaintStateEnum": "recovery.models.State"},
 }
 
 # Largest JSON body the API accepts; a complaint description is capped at 50,000 characters,
@@ -207,7 +226,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 times out reads after 5 s, exactly as long as channels-redis blocks
+                # waiting for a message: an idle socket consumer would crash. Read longer.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
                 # A socket group message is a doorbell: the event itself is in the database and
                 # replayed on reconnect, so a small per-channel buffer (capacity) that drops when
                 # a client stalls, and a short expiry, are safe and bound Redis memory.
@@ -229,7 +250,22 @@ CELERY_TASK_IGNORE_RESULT = True
 # redelivered later, so give up on the fast path quickly.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "socket_connect_timeout": 2}
-CELERY_BEAT_SCHEDULE: dict = {}
+# The clock sweeper tick (docs/sla.md). Each tick expires after one interval so that a
+# stalled worker does not come back to a queue of stale ticks.
+REDRESS_SWEEP_INTERVAL = float(os.environ.get("REDRESS_SWEEP_INTERVAL", "30"))
+CELERY_BEAT_SCHEDULE = {
+    "sweep-clocks": {
+        "task": "escalation.sweep_clocks",
+        "schedule": REDRESS_SWEEP_INTERVAL,
+        "options": {"expires": REDRESS_SWEEP_INTERVAL},
+    },
+    # Outbox rows and emails the fast path missed (docs/notifications.md).
+    "redeliver-outbox": {
+        "task": "notifications.redeliver",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

@@ -1,5 +1,6 @@
-"""The outbox: what must be told, written in the same transaction as the change."""
+"""The outbox and what is delivered from it: inbox rows, customer emails, presence."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,3 +40,215 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.event_type}"
+
+
+class Notification(models.Model):
+    """One user's copy of an outbox event: the inbox, and the socket replay log.
+
+    Keyed by (outbox event, user), so redelivering an event never duplicates it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    outbox = models.ForeignKey(Outbox, on_delete=models.CASCADE, related_name="notifications")
+    event_type = models.CharField(_("event type"), max_length=64)
+    complaint_id = models.BigIntegerField(_("complaint id"), null=True, blank=True)
+    reference = models.CharField(_("reference"), max_length=32, blank=True)
+    summary = models.CharField(_("summary"), max_length=300)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-outbox_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["outbox", "user"], name="notification_once_per_user")
+        ]
+        indexes = [
+            # Socket replay and the inbox page: a user's notifications after an event id.
+            models.Index(fields=["user", "outbox"], name="notification_user_outbox_idx"),
+            # The bell's unread count.
+            models.Index(
+                fields=["user"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.summary}"
+
+    @property
+    def link(self) -> str:
+        return f"/api/complaints/{self.reference}/" if self.reference else ""
+
+
+class EmailDigest(models.TextChoices):
+    NONE = "none", _("No digest: send each email")
+    HOURLY = "hourly", _("Hourly digest")
+    DAILY = "daily", _("Daily digest")
+
+
+class NotificationPreference(models.Model):
+    """How one user wants to be told: which events, by socket and/or email, and when."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    muted_events = models.JSONField(_("muted event types"), default=list, blank=True)
+    via_websocket = models.BooleanField(_("live in the browser"), default=True)
+    via_email = models.BooleanField(_("by email"), default=False)
+    quiet_hours_start = models.TimeField(_("quiet hours start"), null=True, blank=True)
+    quiet_hours_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    email_digest = models.CharField(
+        _("email digest"), max_length=16, choices=EmailDigest.choices, default=EmailDigest.NONE
+    )
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+class MessageTemplateKind(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
+    HOLDING = "holding", _("Holding response")
+    RESOLUTION = "resolution", _("Resolution")
+    LOOP_CLOSING = "loop_closing", _("Loop-closing message")
+    REPLY = "reply", _("Reply")
+    SURVEY_INVITATION = "survey_invitation", _("Survey invitation")
+
+
+class MessageTemplate(models.Model):
+    """An editable customer email, per kind, language and (optionally) regulatory profile.
+
+    The most specific template wins: profile and language, then language, then the
+    default language. Bodies are Django templates; see docs/notifications.md.
+    """
+
+    kind = models.CharField(_("kind"), max_length=32, choices=MessageTemplateKind.choices)
+    language = models.CharField(_("language"), max_length=16, default="en")
+    regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body_text = models.TextField(_("text body"))
+    body_html = models.TextField(_("HTML body"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "language", "regulatory_profile"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "language", "regulatory_profile"], name="message_template_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        profile = f" [{self.regulatory_profile}]" if self.regulatory_profile else ""
+        return f"{self.get_kind_display()} ({self.language}){profile}"
+
+
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class EmailDelivery(models.Model):
+    """An email to a customer: what was rendered, to whom, and what became of it.
+
+    Keyed by (outbox event, recipient): redelivery of the event finds this row and never
+    sends twice. ``rfc_message_id`` is the Message-ID header replies will thread on.
+    """
+
+    outbox = models.ForeignKey(Outbox, on_delete=models.PROTECT, related_name="emails")
+    complaint_id = models.BigIntegerField(_("complaint id"))
+    message_id = models.BigIntegerField(_("complaint message id"), null=True, blank=True)
+    recipient = models.EmailField(_("recipient"))
+    kind = models.CharField(_("kind"), max_length=32, choices=MessageTemplateKind.choices)
+    subject = models.CharField(_("subject"), max_length=300)
+    body_text = models.TextField(_("text body"))
+    body_html = models.TextField(_("HTML body"), blank=True)
+    rfc_message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=EmailStatus.choices, default=EmailStatus.QUEUED
+    )
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = _("email deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["outbox", "recipient"], name="email_once_per_recipient")
+        ]
+        indexes = [
+            # The redelivery sweep: emails still queued.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="queued"),
+                name="email_queued_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.subject}"
+
+
+class InboundStatus(models.TextChoices):
+    ACCEPTED = "accepted", _("Accepted")
+    IGNORED = "ignored", _("Ignored (automatic)")
+    QUARANTINED = "quarantined", _("Quarantined")
+
+
+class InboundEmail(models.Model):
+    """Every email that came in, kept whatever became of it: nothing is dropped."""
+
+    fingerprint = models.CharField(_("fingerprint"), max_length=300, unique=True)
+    raw = models.BinaryField(_("raw message"))
+    status = models.CharField(_("status"), max_length=16, choices=InboundStatus.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    sender = models.CharField(_("sender"), max_length=254, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    complaint_id = models.BigIntegerField(_("complaint id"), null=True, blank=True)
+    message_id = models.BigIntegerField(_("complaint message id"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.subject or self.fingerprint}"
+
+
+class InboundAttachment(models.Model):
+    email = models.ForeignKey(InboundEmail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(_("file name"), max_length=255)
+    content_type = models.CharField(_("content type"), max_length=255)
+    size = models.PositiveIntegerField(_("size"))
+    content = models.FileField(_("file"), upload_to="attachments/%Y/%m/")
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class Presence(models.Model):
+    """Who has a complaint open right now, per socket connection (cleared on disconnect)."""
+
+    complaint_id = models.BigIntegerField(_("complaint id"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(_("channel"), max_length=200)
+    mode = models.CharField(_("mode"), max_length=16, default="viewing")
+    seen_at = models.DateTimeField(_("seen at"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["complaint_id", "channel_name"], name="presence_once_per_socket"
+            )
+        ]
+        indexes = [models.Index(fields=["complaint_id", "seen_at"], name="presence_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.mode} {self.complaint_id}"

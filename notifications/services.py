@@ -15,17 +15,43 @@ def outbox_add(
     payload: dict,
     idempotency_key: str | None = None,
 ) -> Outbox:
-    """Record an event to be told, as part of the caller's transaction.
+    """Record an event to be told, as part of the caller's transaction."""
+    entry = {
+        "event_type": event_type,
+        "complaint_id": complaint_id,
+        "audience": audience,
+        "payload": payload,
+        "idempotency_key": idempotency_key,
+    }
+    return outbox_add_many([entry])[0]
+
+
+def outbox_add_many(entries: list[dict]) -> list[Outbox]:
+    """Record a batch of events with one INSERT (the sweeper writes many at once).
 
     Must run inside ``transaction.atomic``: an outbox row written on its own could announce a
     change that then rolls back.
     """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("outbox_add must be called inside the transaction of the change.")
-    return Outbox.objects.create(
-        event_type=event_type,
-        complaint_id=complaint_id,
-        audience=audience,
-        payload=payload,
-        idempotency_key=idempotency_key or f"{event_type}:{uuid.uuid4()}",
+        raise RuntimeError("The outbox must be written inside the transaction of the change.")
+    rows = Outbox.objects.bulk_create(
+        Outbox(
+            event_type=entry["event_type"],
+            complaint_id=entry["complaint_id"],
+            audience=entry["audience"],
+            payload=entry["payload"],
+            idempotency_key=entry.get("idempotency_key") or f"{entry['event_type']}:{uuid.uuid4()}",
+        )
+        for entry in entries
     )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: _enqueue_delivery(ids))
+    return rows
+
+
+def _enqueue_delivery(ids: list[int]) -> None:
+    # One task per committed batch; imported late because tasks import this module's app.
+    from notifications.delivery import enqueue
+    from notifications.tasks import deliver_outbox
+
+    enqueue(deliver_outbox, ids)

@@ -4,61 +4,99 @@ Each writes the append-only ``ComplaintEvent`` row and the matching outbox row, 
 the caller's transaction, so the timeline and what is told about it never disagree.
 """
 
-from notifications.services import outbox_add
-from recovery.models import Complaint, ComplaintEvent, EventType, Message
+from dataclasses import dataclass
+
+from notifications.services import outbox_add_many
+from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, EventType, Message
 
 PAYLOAD_VERSION = 1
 
 
-def _audience(complaint: Complaint, *, customer_visible: bool) -> dict:
+def _audience(complaint: Complaint, *, customer_visible: bool, users=()) -> dict:
+    recipients = [complaint.assignee_id] if complaint.assignee_id else []
+    recipients += [user_id for user_id in users if user_id not in recipients]
     return {
         "teams": [complaint.team_id] if complaint.team_id else [],
-        "users": [complaint.assignee_id] if complaint.assignee_id else [],
+        "users": recipients,
         "customer": complaint.customer_id if customer_visible else None,
     }
 
 
-def _record(
+@dataclass(frozen=True)
+class EventEntry:
+    """One timeline event to write; ``record_many`` writes a batch of them."""
+
+    complaint: Complaint
+    type: str
+    actor: object
+    parameters: dict
+    notify_users: tuple = ()
+
+    @property
+    def customer_visible(self) -> bool:
+        return self.type not in STAFF_ONLY_EVENT_TYPES
+
+
+def record(
     complaint: Complaint,
     event_type: str,
     actor,
     parameters: dict,
     *,
-    customer_visible: bool = True,
+    notify_users=(),
 ) -> ComplaintEvent:
-    event = ComplaintEvent.objects.create(
-        complaint=complaint,
-        type=event_type,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-        parameters=parameters,
+    """Write a timeline event and its outbox row; other apps' event factories use this."""
+    entry = EventEntry(complaint, event_type, actor, parameters, tuple(notify_users))
+    return record_many([entry])[0]
+
+
+def record_many(entries: list[EventEntry]) -> list[ComplaintEvent]:
+    """Write timeline events and their outbox rows with one INSERT each (batches)."""
+    timeline = ComplaintEvent.objects.bulk_create(
+        ComplaintEvent(
+            complaint=entry.complaint,
+            type=entry.type,
+            actor=entry.actor if getattr(entry.actor, "is_authenticated", False) else None,
+            parameters=entry.parameters,
+        )
+        for entry in entries
     )
-    outbox_add(
-        event_type=f"complaint.{event_type}",
-        complaint_id=complaint.pk,
-        audience=_audience(complaint, customer_visible=customer_visible),
-        payload={
-            "v": PAYLOAD_VERSION,
-            "timeline_event_id": event.pk,
-            "reference": complaint.reference,
-            "state": complaint.state,
-            "actor_id": event.actor_id,
-            "parameters": parameters,
-        },
-        idempotency_key=f"timeline:{event.pk}",
+    outbox_add_many(
+        [
+            {
+                "event_type": f"complaint.{entry.type}",
+                "complaint_id": entry.complaint.pk,
+                "audience": _audience(
+                    entry.complaint,
+                    customer_visible=entry.customer_visible,
+                    users=entry.notify_users,
+                ),
+                "payload": {
+                    "v": PAYLOAD_VERSION,
+                    "timeline_event_id": event.pk,
+                    "reference": entry.complaint.reference,
+                    "state": entry.complaint.state,
+                    "actor_id": event.actor_id,
+                    "parameters": entry.parameters,
+                },
+                "idempotency_key": f"timeline:{event.pk}",
+            }
+            for entry, event in zip(entries, timeline, strict=True)
+        ]
     )
-    return event
+    return timeline
 
 
 def complaint_received(complaint: Complaint, actor) -> ComplaintEvent:
-    return _record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
+    return record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
 
 
 def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
-    return _record(complaint, EventType.ACKNOWLEDGED, actor, {"message_id": message.pk})
+    return record(complaint, EventType.ACKNOWLEDGED, actor, {"message_id": message.pk})
 
 
 def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str]) -> ComplaintEvent:
-    return _record(
+    return record(
         complaint,
         EventType.RESOLVED,
         actor,
@@ -71,11 +109,11 @@ def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str])
 
 
 def complaint_loop_closed(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
-    return _record(complaint, EventType.LOOP_CLOSED, actor, {"message_id": message.pk})
+    return record(complaint, EventType.LOOP_CLOSED, actor, {"message_id": message.pk})
 
 
 def complaint_reopened(complaint: Complaint, actor, reason: str) -> ComplaintEvent:
-    return _record(
+    return record(
         complaint,
         EventType.REOPENED,
         actor,
@@ -84,7 +122,7 @@ def complaint_reopened(complaint: Complaint, actor, reason: str) -> ComplaintEve
 
 
 def complaint_withdrawn(complaint: Complaint, actor) -> ComplaintEvent:
-    return _record(
+    return record(
         complaint,
         EventType.WITHDRAWN,
         actor,
@@ -97,16 +135,32 @@ def complaint_withdrawn(complaint: Complaint, actor) -> ComplaintEvent:
 
 def message_added(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
     if message.is_internal:
-        return _record(
+        return record(
             complaint,
             EventType.NOTE_ADDED,
             actor,
             {"message_id": message.pk},
-            customer_visible=False,
         )
-    return _record(
+    return record(
         complaint,
         EventType.MESSAGE_ADDED,
         actor,
-        {"message_id": message.pk, "direction": message.direction},
+        {"message_id": message.pk, "direction": message.direction, "kind": message.kind},
     )
+
+
+def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) -> ComplaintEvent:
+    return record(
+        complaint,
+        EventType.ASSIGNED,
+        actor,
+        {"assignee_id": complaint.assignee_id, "previous_id": previous_id, "reason": reason},
+    )
+
+
+def awaiting_customer(complaint: Complaint, actor, reason: str) -> ComplaintEvent:
+    return record(complaint, EventType.AWAITING_CUSTOMER, actor, {"reason": reason})
+
+
+def awaiting_ended(complaint: Complaint, actor, why: str) -> ComplaintEvent:
+    return record(complaint, EventType.AWAITING_ENDED, actor, {"why": why})

@@ -266,6 +266,13 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
     )
     reopen_count = models.PositiveIntegerField(_("times reopened"), default=0)
+    # Waiting for the customer to answer: pausable clocks stop while this is on.
+    awaiting_customer = models.BooleanField(_("awaiting the customer"), default=False)
+    # Read-side copy of the clocks, kept by the escalation app in the same transaction as
+    # the clock change, so the queue can sort and filter without touching the clock table.
+    next_deadline_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
@@ -284,12 +291,16 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             ("withdraw_complaint", "Can withdraw a complaint"),
             ("work_any_complaint", "Can work complaints of any team"),
             ("add_internal_note", "Can add internal notes"),
+            ("escalate_complaint", "Can escalate or de-escalate a complaint by hand"),
+            ("assign_complaint", "Can assign complaints to anyone"),
         ]
         indexes = [
             # The queue: GET /api/complaints/?state=...&team=... ordered by received_at.
             models.Index(fields=["state", "team", "-received_at"], name="complaint_queue_idx"),
             # "My queue": assignee filter.
             models.Index(fields=["assignee", "state"], name="complaint_assignee_idx"),
+            # Queues sorted by the next deadline (ordering=next_deadline_at).
+            models.Index(fields=["next_deadline_at"], name="complaint_next_deadline_idx"),
         ]
 
     def __str__(self) -> str:
@@ -384,10 +395,42 @@ class EventType(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
     MESSAGE_ADDED = "message_added", _("Message added")
     NOTE_ADDED = "note_added", _("Internal note added")
+    ASSIGNED = "assigned", _("Assigned")
+    AWAITING_CUSTOMER = "awaiting_customer", _("Awaiting the customer")
+    AWAITING_ENDED = "awaiting_ended", _("No longer awaiting the customer")
+    CLOCK_WARNING = "clock_warning", _("Deadline at risk")
+    CLOCK_BREACHED = "clock_breached", _("Deadline breached")
+    ESCALATED = "escalated", _("Escalated")
+    DE_ESCALATED = "de_escalated", _("De-escalated")
+    ESCALATION_REQUESTED = "escalation_requested", _("Customer asked for escalation")
+
+
+# Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
+# them out (recovery.events decides the audience from this, recovery.selectors the view).
+STAFF_ONLY_EVENT_TYPES = frozenset(
+    {
+        EventType.NOTE_ADDED,
+        EventType.ASSIGNED,
+        EventType.CLOCK_WARNING,
+        EventType.CLOCK_BREACHED,
+        EventType.ESCALATED,
+        EventType.DE_ESCALATED,
+    }
+)
 
 
 class AppendOnlyError(Exception):
     """Raised on an attempt to change or delete a timeline row."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk writes that would rewrite history are refused, like the row-level ones."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("Timeline events cannot be changed once written.")
+
+    def delete(self):
+        raise AppendOnlyError("Timeline events cannot be deleted.")
 
 
 class ComplaintEvent(models.Model):
@@ -407,6 +450,8 @@ class ComplaintEvent(models.Model):
     )
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -9,11 +9,12 @@ from django.contrib.auth.models import Group, Permission
 AGENT = "agents"
 SUPERVISOR = "supervisors"
 COMPLAINTS_MANAGER = "complaints_managers"
+HEAD_OF_CX = "head_of_cx"
 CUSTOMER = "customers"
 # Accounts made by seed_demo; refused at login by production settings.
 DEMO = "demo_accounts"
 
-STAFF_ROLES = (AGENT, SUPERVISOR, COMPLAINTS_MANAGER)
+STAFF_ROLES = (AGENT, SUPERVISOR, COMPLAINTS_MANAGER, HEAD_OF_CX)
 
 _AGENT_PERMISSIONS = [
     "recovery.view_complaint",
@@ -30,6 +31,8 @@ _SUPERVISOR_PERMISSIONS = [
     *_AGENT_PERMISSIONS,
     "recovery.reopen_complaint",
     "recovery.work_any_complaint",
+    "recovery.escalate_complaint",
+    "recovery.assign_complaint",
     "recovery.change_complaint",
     "recovery.view_complaintevent",
     "recovery.view_message",
@@ -56,6 +59,8 @@ ROLE_PERMISSIONS = {
     AGENT: _AGENT_PERMISSIONS,
     SUPERVISOR: _SUPERVISOR_PERMISSIONS,
     COMPLAINTS_MANAGER: _MANAGER_PERMISSIONS,
+    # The last rung of the escalation ladder: sees and may act on everything a manager can.
+    HEAD_OF_CX: _MANAGER_PERMISSIONS,
     # Customers act on their own complaints only; the rules check ownership, not permissions.
     CUSTOMER: [],
     DEMO: [],

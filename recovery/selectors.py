@@ -2,9 +2,16 @@
 
 from django.db.models import Prefetch, QuerySet
 
+from escalation.models import Clock, Escalation
 from recovery import roles
 from recovery.errors import NotFound
-from recovery.models import Complaint, ComplaintEvent, ComplaintRootCause, Message
+from recovery.models import (
+    STAFF_ONLY_EVENT_TYPES,
+    Complaint,
+    ComplaintEvent,
+    ComplaintRootCause,
+    Message,
+)
 
 
 def complaints_visible_to(user) -> QuerySet[Complaint]:
@@ -27,19 +34,31 @@ def complaint_queue(user) -> QuerySet[Complaint]:
 
 def complaint_detail(*, reference: str, user) -> Complaint:
     """One complaint with its timeline, messages and root causes; 404 if not visible."""
+    if "\x00" in reference:
+        # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
+        raise NotFound(f"No complaint {reference!r} that you can see.")
     messages = Message.objects.select_related("author").order_by("created_at", "id")
+    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
     if not roles.is_staff_member(user):
         messages = messages.exclude(direction="internal")
+        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
     complaint = (
         complaint_queue(user)
         .prefetch_related(
+            Prefetch("events", queryset=timeline),
+            Prefetch("messages", queryset=messages),
             Prefetch(
-                "events",
-                queryset=ComplaintEvent.objects.select_related("actor").order_by(
+                "clocks",
+                queryset=Clock.objects.select_related("policy", "calendar").order_by(
+                    "started_at", "id"
+                ),
+            ),
+            Prefetch(
+                "escalations",
+                queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
                     "created_at", "id"
                 ),
             ),
-            Prefetch("messages", queryset=messages),
             Prefetch(
                 "root_causes",
                 queryset=ComplaintRootCause.objects.select_related(
@@ -53,3 +72,14 @@ def complaint_detail(*, reference: str, user) -> Complaint:
     if complaint is None:
         raise NotFound(f"No complaint {reference!r} that you can see.")
     return complaint
+
+
+def complaint_for_email(complaint_id: int) -> Complaint | None:
+    """The complaint with what a customer email needs (customer, team), in one query."""
+    return Complaint.objects.select_related("customer", "team").filter(pk=complaint_id).first()
+
+
+def message_body(message_id: int | None) -> str:
+    if message_id is None:
+        return ""
+    return Message.objects.filter(pk=message_id).values_list("body", flat=True).first() or ""

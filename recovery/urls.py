@@ -20,5 +20,18 @@ urlpatterns = [
         views.ComplaintMessageView.as_view(),
         name="complaint-messages",
     ),
+    path(
+        "complaints/<str:reference>/hold/", views.ComplaintHoldView.as_view(), name="complaint-hold"
+    ),
+    path(
+        "complaints/<str:reference>/assignment/",
+        views.ComplaintAssignmentView.as_view(),
+        name="complaint-assignment",
+    ),
+    path(
+        "complaints/<str:reference>/holding-reply/",
+        views.ComplaintHoldingReplyView.as_view(),
+        name="complaint-holding-reply",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
 ]

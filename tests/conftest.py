@@ -17,6 +17,27 @@ from recovery.services import intake, lifecycle
 from tests.factories import CustomerFactory, RootCauseFactory, TeamFactory, UserFactory
 
 
+def pytest_collection_modifyitems(items):
+    # Tests that start Celery workers or servers share the Redis broker queue: run them in
+    # one xdist process, one after another, so no worker takes another test's tasks.
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("real-services"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_worker_behind_the_test_process():
+    """Tasks the test process enqueues (on commit) go to an in-memory broker.
+
+    No worker consumes them here; sent to Redis they would pile up and later be run, stale,
+    by the real worker processes that some tests start (those get REDIS_URL from their
+    environment and use the real broker).
+    """
+    from config.celery import app
+
+    app.conf.broker_url = "memory://"
+
+
 @pytest.fixture
 def groups(db):
     return roles.ensure_role_groups()

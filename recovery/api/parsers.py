@@ -4,7 +4,7 @@ from io import BytesIO
 
 from django.conf import settings
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
 
@@ -33,4 +33,36 @@ class BoundedJSONParser(JSONParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise RequestTooLarge(f"The request body is over the limit of {limit:,} bytes.")
-        return super().parse(BytesIO(body), media_type, parser_context)
+        try:
+            data = super().parse(BytesIO(body), media_type, parser_context)
+        except RecursionError as exc:
+            # ``[[[[…`` fits easily under the size limit; json gives up on the depth with a
+            # RecursionError, which is not a ValueError and would otherwise be a 500.
+            raise ParseError("JSON parse error - the document is nested too deeply.") from exc
+        _refuse_lone_surrogates(data)
+        return data
+
+
+def _refuse_lone_surrogates(data) -> None:
+    """JSON may escape half a UTF-16 pair (``"\\ud800"``); that is not text we can store.
+
+    Checked once here, keys included, so no later step (database, error rendering) meets a
+    string that cannot be encoded. Iterative: the document may be deeply nested.
+    """
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start].encode("unicode_escape").decode("ascii")
+                raise ParseError(
+                    f"JSON parse error - the text contains a lone surrogate ({bad}); "
+                    "send valid Unicode (a surrogate pair, or the character itself)."
+                ) from None

@@ -3,6 +3,8 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from escalation.serializers import ClockSerializer, EscalationSerializer
+from recovery.api.fields import StrictSerializer, UserRefSerializer
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
     Channel,
@@ -13,6 +15,7 @@ from recovery.models import (
     Priority,
     RootCause,
     Severity,
+    State,
 )
 from recovery.services.intake import ComplaintIntake, CustomerDetails
 from recovery.services.lifecycle import TRANSITIONS
@@ -21,20 +24,6 @@ from recovery.services.lifecycle import TRANSITIONS
 DESCRIPTION_MAX_CHARS = 50_000
 MESSAGE_MAX_CHARS = 20_000
 LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is an error, not silently ignored."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError(
-                {"non_field_errors": [f"Expected a JSON object, got {type(data).__name__}."]}
-            )
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class CustomerInputSerializer(StrictSerializer):
@@ -93,7 +82,10 @@ class TransitionInputSerializer(StrictSerializer):
     """The common part of every transition request; the rest depends on the transition."""
 
     transition = serializers.ChoiceField(choices=TRANSITIONS)
-    expected_state = serializers.CharField(required=False, allow_blank=True, default="")
+    # A state that does not exist is a mistake in the request (400), not a conflict (409).
+    expected_state = serializers.ChoiceField(
+        choices=State.choices, required=False, allow_blank=True, default=""
+    )
 
 
 class AcknowledgeSerializer(TransitionInputSerializer):
@@ -148,6 +140,25 @@ class MessageInputSerializer(StrictSerializer):
     internal = serializers.BooleanField(required=False, default=False)
 
 
+class HoldSerializer(StrictSerializer):
+    awaiting = serializers.BooleanField()
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, required=False, allow_blank=True, default=""
+    )
+
+
+class AssignmentSerializer(StrictSerializer):
+    assignee = serializers.CharField(max_length=150, allow_null=True)
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, required=False, allow_blank=True, default=""
+    )
+
+
+class HoldingReplySerializer(StrictSerializer):
+    message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
+    exceptional = serializers.BooleanField(required=False, default=False)
+
+
 class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
@@ -163,11 +174,6 @@ class TokenSerializer(serializers.Serializer):
 class NamedSlugSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
-
-
-class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
 
 
 class CustomerRefSerializer(serializers.Serializer):
@@ -202,6 +208,10 @@ class ComplaintListSerializer(serializers.ModelSerializer):
             "product",
             "jurisdiction",
             "regulatory_profile",
+            "awaiting_customer",
+            "next_deadline_at",
+            "escalation_level",
+            "next_escalation_at",
             "received_at",
             "acknowledged_at",
             "resolved_at",
@@ -236,6 +246,8 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
     root_causes = RootCauseAppliedSerializer(many=True)
     timeline = EventSerializer(many=True, source="events")
     messages = MessageSerializer(many=True)
+    clocks = ClockSerializer(many=True)
+    escalations = EscalationSerializer(many=True)
     allowed_transitions = serializers.SerializerMethodField()
 
     class Meta(ComplaintListSerializer.Meta):
@@ -250,6 +262,8 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
             "reopen_count",
             "withdrawn_at",
             "root_causes",
+            "clocks",
+            "escalations",
             "allowed_transitions",
             "timeline",
             "messages",

@@ -1,22 +1,27 @@
 """HTTP interface of the recovery app: thin views that validate, call a service, answer."""
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from recovery import selectors
+from recovery import roles, selectors
 from recovery.api.filters import ComplaintFilter
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
+    AssignmentSerializer,
     ComplaintDetailSerializer,
     ComplaintIntakeSerializer,
     ComplaintListSerializer,
+    HoldingReplySerializer,
+    HoldSerializer,
     MessageInputSerializer,
     MessageSerializer,
     RootCauseSerializer,
@@ -26,7 +31,7 @@ from recovery.api.serializers import (
 )
 from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import RootCause
-from recovery.services import intake, lifecycle, messages
+from recovery.services import intake, lifecycle, messages, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -42,9 +47,17 @@ class ComplaintListCreateView(generics.ListAPIView):
     serializer_class = ComplaintListSerializer
     pagination_class = QueuePagination
     filterset_class = ComplaintFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["received_at", "next_deadline_at", "escalation_level", "updated_at"]
+    ordering = ["-received_at", "-id"]
 
     def get_queryset(self):
-        return selectors.complaint_queue(self.request.user).order_by("-received_at", "-id")
+        return selectors.complaint_queue(self.request.user)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        # A stable order: ties (same deadline) broken by id, so pages never overlap.
+        return queryset.order_by(*queryset.query.order_by, "-id")
 
     @extend_schema(
         request=ComplaintIntakeSerializer,
@@ -64,6 +77,14 @@ class ComplaintListCreateView(generics.ListAPIView):
             raise ValidationFailed(
                 f"Idempotency-Key is {len(key)} characters; at most {IDEMPOTENCY_KEY_MAX}.",
                 details={"Idempotency-Key": ["Too long."]},
+            )
+        if not key.isprintable():
+            # Control characters (NUL above all, which PostgreSQL cannot store) are never
+            # part of a key a client meant to send.
+            raise ValidationFailed(
+                "Idempotency-Key may not contain control characters; use letters, digits "
+                "and punctuation, such as a UUID.",
+                details={"Idempotency-Key": ["Control characters are not allowed."]},
             )
         serializer = ComplaintIntakeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -109,9 +130,8 @@ class ComplaintTransitionView(APIView):
         if not isinstance(name, str) or name not in SERVICE_BY_TRANSITION:
             choices = ", ".join(SERVICE_BY_TRANSITION)
             raise ValidationFailed(
-                "Say which transition to make."
-                if name is None
-                else f"Unknown transition {name!r}.",
+                ("Say which transition to make" if name is None else f"Unknown transition {name!r}")
+                + f"; choose one of: {choices}.",
                 details={"transition": [f"Choose one of: {choices}."]},
             )
         # State (409) and permission (403) come before the payload (400): no point asking
@@ -137,6 +157,59 @@ class ComplaintMessageView(APIView):
             complaint=complaint, actor=request.user, **serializer.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintHoldView(APIView):
+    @extend_schema(request=HoldSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        payload = HoldSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        sla.complaint_set_awaiting_customer(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return _detail(request, reference)
+
+
+class ComplaintAssignmentView(APIView):
+    @extend_schema(request=AssignmentSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        payload = AssignmentSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        username = payload.validated_data["assignee"]
+        assignee = None
+        if username is not None:
+            assignee = get_user_model().objects.filter(username=username, is_active=True).first()
+            if assignee is None or not roles.is_staff_member(assignee):
+                raise ValidationFailed(
+                    f"No active staff member {username!r}.",
+                    details={"assignee": ["Give the username of an active staff member."]},
+                )
+        sla.complaint_assign(
+            complaint=complaint,
+            assignee=assignee,
+            actor=request.user,
+            reason=payload.validated_data["reason"],
+        )
+        return _detail(request, reference)
+
+
+class ComplaintHoldingReplyView(APIView):
+    @extend_schema(request=HoldingReplySerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        payload = HoldingReplySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = messages.complaint_send_holding_reply(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+def _detail(request, reference: str) -> Response:
+    fresh = selectors.complaint_detail(reference=reference, user=request.user)
+    return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 
 class RootCauseListView(APIView):

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
+from escalation.services import clocks
 from recovery import events, roles
 from recovery.errors import Conflict, PermissionDenied, ValidationFailed
 from recovery.models import (
@@ -154,6 +157,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         created_at=received_at,
     )
     events.complaint_received(complaint, actor)
+    clocks.on_received(complaint)
     return complaint
 
 
@@ -173,12 +177,30 @@ def _customer_for(actor, details: CustomerDetails | None, *, staff: bool) -> Cus
         if customer is not None:
             return customer
     if details.email:
-        customer, _ = Customer.objects.get_or_create(
-            email__iexact=details.email,
-            defaults=_customer_fields(details),
-        )
-        return customer
+        customer = _customer_by_email(details.email)
+        if customer is not None:
+            return customer
+        try:
+            with transaction.atomic():
+                return Customer.objects.create(**_customer_fields(details))
+        except IntegrityError:
+            # Another intake created this customer a moment ago: use theirs.
+            customer = _customer_by_email(details.email)
+            if customer is None:
+                raise
+            return customer
     return Customer.objects.create(**_customer_fields(details))
+
+
+def _customer_by_email(email: str) -> Customer | None:
+    # Written as lower(email) = lower(%s) so that it uses the customer_email_unique_ci index;
+    # email__iexact compiles to UPPER(...) and scans the table.
+    return (
+        Customer.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=Lower(Value(email)))
+        .exclude(email="")
+        .first()
+    )
 
 
 def _customer_fields(details: CustomerDetails) -> dict:

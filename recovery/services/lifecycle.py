@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
+from escalation.services import clocks
 from recovery import events, rules
 from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import (
@@ -31,6 +32,7 @@ from recovery.models import (
     Message,
     MessageDirection,
     MessageKind,
+    Outcome,
     RootCause,
     State,
 )
@@ -117,14 +119,30 @@ def _transition(
                         f"{CONDITION_MESSAGES.get(condition, condition.__name__)}."
                     )
             method()
-            locked.save(update_fields=["state", "updated_at", *change.fields])
+            fields = ["state", "updated_at", *change.fields]
+            if locked.awaiting_customer and not locked.is_open:
+                # Nothing is awaited from the customer of a resolved or withdrawn complaint.
+                locked.awaiting_customer = False
+                fields.append("awaiting_customer")
+            locked.save(update_fields=fields)
             change.record(locked)
+            clocks.on_transition(locked, name)
     except ConcurrentTransition as exc:
         raise Conflict(
             f"{complaint.reference} was changed by someone else at the same time. "
             "Reload it and try again."
         ) from exc
     return locked
+
+
+def _require_text(**fields: str) -> None:
+    """Services are called by imports and scripts too, not only through the API's forms."""
+    blank = [name for name, value in fields.items() if not (value or "").strip()]
+    if blank:
+        raise ValidationFailed(
+            f"These must not be blank: {', '.join(blank)}.",
+            details={name: ["This field may not be blank."] for name in blank},
+        )
 
 
 def _customer_message(complaint: Complaint, actor, kind: str, body: str) -> Message:
@@ -182,6 +200,11 @@ def complaint_resolve(
     """Resolve with an outcome, a summary and root causes (the first or the named primary)."""
 
     def prepare(locked: Complaint) -> _Change:
+        if outcome not in Outcome.values:
+            raise ValidationFailed(
+                f"Unknown outcome {outcome!r}.",
+                details={"outcome": [f"Choose one of: {', '.join(Outcome.values)}."]},
+            )
         codes = list(dict.fromkeys(root_causes))
         primary = primary_root_cause or (codes[0] if codes else "")
         if primary and primary not in codes:
@@ -233,6 +256,9 @@ def complaint_close_loop(
     """Close the loop: tell the customer what was found, what was done, and what will change."""
 
     def prepare(locked: Complaint) -> _Change:
+        _require_text(
+            what_we_found=what_we_found, what_we_did=what_we_did, what_will_change=what_will_change
+        )
         body = (
             f"What we found: {what_we_found.strip()}\n\n"
             f"What we did for you: {what_we_did.strip()}\n\n"
@@ -255,6 +281,7 @@ def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state
     """Reopen a resolved complaint; counted, because reopen rate is a quality measure."""
 
     def prepare(locked: Complaint) -> _Change:
+        _require_text(reason=reason)
         locked.reopen_count += 1
         locked.resolved_at = None
         return _Change(

@@ -1,0 +1,117 @@
+"""HTTP interface of the escalation app: clocks and escalations as parts of a complaint,
+hand escalation, customers' escalation requests, and SLA compliance figures."""
+
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from escalation import selectors
+from escalation.serializers import EscalationSerializer
+from escalation.services import ladder
+from recovery import roles
+from recovery.api.fields import StrictSerializer
+from recovery.errors import PermissionDenied, ValidationFailed
+from recovery.selectors import complaint_detail
+
+REASON_MAX_CHARS = 5_000
+
+
+class EscalateSerializer(StrictSerializer):
+    direction = serializers.ChoiceField(choices=["up", "down"])
+    reason = serializers.CharField(max_length=REASON_MAX_CHARS)
+
+
+class EscalationRequestSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=REASON_MAX_CHARS)
+
+
+class ComplaintEscalationView(APIView):
+    @extend_schema(request=EscalateSerializer, responses={201: EscalationSerializer})
+    def post(self, request, reference: str):
+        complaint = complaint_detail(reference=reference, user=request.user)
+        payload = EscalateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        escalation = ladder.complaint_escalate_by_hand(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(EscalationSerializer(escalation).data, status=201)
+
+
+class EscalationRequestView(APIView):
+    @extend_schema(request=EscalationRequestSerializer, responses={202: None})
+    def post(self, request, reference: str):
+        complaint = complaint_detail(reference=reference, user=request.user)
+        payload = EscalationRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        ladder.complaint_request_escalation(
+            complaint=complaint, actor=request.user, reason=payload.validated_data["reason"]
+        )
+        return Response(
+            {"message": "Your request for escalation was recorded and sent to a supervisor."},
+            status=202,
+        )
+
+
+class ComplianceQuerySerializer(StrictSerializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+    group_by = serializers.ChoiceField(choices=list(selectors.GROUPINGS), default="none")
+
+
+# The longest period one compliance query may span; a year keeps the aggregate fast.
+MAX_PERIOD = timedelta(days=366)
+
+
+class ComplianceRowSerializer(serializers.Serializer):
+    clock = serializers.CharField()
+    group = serializers.CharField(allow_null=True)
+    met = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    running = serializers.IntegerField()
+    met_percent = serializers.FloatField(allow_null=True)
+    breached_percent = serializers.FloatField(allow_null=True)
+
+
+class ComplianceSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    rows = ComplianceRowSerializer(many=True)
+
+
+class ComplianceView(APIView):
+    @extend_schema(
+        responses=ComplianceSerializer,
+        parameters=[
+            OpenApiParameter(
+                "start", str, description="First day (YYYY-MM-DD), default 30 days ago"
+            ),
+            OpenApiParameter(
+                "end", str, description="Day after the last (YYYY-MM-DD), default tomorrow"
+            ),
+            OpenApiParameter("group_by", str, enum=list(selectors.GROUPINGS)),
+        ],
+    )
+    def get(self, request):
+        if not roles.is_staff_member(request.user):
+            raise PermissionDenied("SLA compliance figures are for staff.")
+        query = ComplianceQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        start = query.validated_data.get("start") or today - timedelta(days=30)
+        end = query.validated_data.get("end") or today + timedelta(days=1)
+        if end <= start or end - start > MAX_PERIOD:
+            raise ValidationFailed(
+                "The period must end after it starts and span at most 366 days.",
+                details={"end": ["Choose an end after start, within 366 days."]},
+            )
+        zone = timezone.get_current_timezone()
+        rows = selectors.sla_compliance(
+            start=datetime.combine(start, time(0), zone),
+            end=datetime.combine(end, time(0), zone),
+            group_by=query.validated_data["group_by"],
+        )
+        return Response({"start": start, "end": end, "rows": rows})

@@ -1,0 +1,368 @@
+"""Business calendars, SLA policies, escalation ladders, and the clocks they set.
+
+A clock's deadlines are absolute instants computed once (when it starts, resumes or is
+re-targeted) from its calendar; the sweeper then only compares them with ``now`` through the
+partial indexes below, so the cost of a sweep follows what is due, not what is open.
+"""
+
+from datetime import date, time
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from escalation import calendars
+
+
+class BusinessCalendar(models.Model):
+    """Opening hours in a time zone, with public holidays and custom closures.
+
+    ``weekly_hours`` is ``{"0": [["09:00", "12:30"], ["13:30", "17:30"]], ...}`` with weekday
+    0 = Monday and ``"24:00"`` for an interval that runs to midnight.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    always_open = models.BooleanField(_("open 24x7"), default=False)
+    weekly_hours = models.JSONField(_("weekly hours"), default=dict, blank=True)
+    holiday_country = models.CharField(
+        _("public holidays of"), max_length=8, blank=True, help_text=_("ISO code, e.g. GB")
+    )
+    holiday_subdivision = models.CharField(
+        _("subdivision"), max_length=16, blank=True, help_text=_("e.g. ENG, NY, NSW")
+    )
+    extra_holidays = models.JSONField(
+        _("extra closed dates"), default=list, blank=True, help_text=_('["2026-12-24", ...]')
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        try:
+            self.to_pure(years=[timezone.now().year])
+        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def to_pure(self, *, years) -> calendars.BusinessCalendar:
+        """The pure calendar for deadline arithmetic, with holidays of ``years`` loaded."""
+        holidays = set()
+        if self.holiday_country:
+            holidays |= _public_holidays(
+                self.holiday_country, self.holiday_subdivision or None, tuple(sorted(years))
+            )
+        holidays |= {_parse_date(day) for day in self.extra_holidays}
+        closures = tuple((closure.starts_at, closure.ends_at) for closure in self.closures.all())
+        return calendars.BusinessCalendar(
+            tz=self.time_zone,
+            always_open=self.always_open,
+            weekly={
+                int(day): tuple((_parse_time(a), _parse_time(b)) for a, b in intervals)
+                for day, intervals in (self.weekly_hours or {}).items()
+            },
+            holidays=frozenset(holidays),
+            closures=closures,
+        )
+
+
+@lru_cache(maxsize=128)
+def _public_holidays(country: str, subdivision: str | None, years: tuple[int, ...]):
+    # Building a country's holiday table is the slow part of a calendar; it never changes
+    # for a given year, so it is computed once per process.
+    return calendars.holidays_for(country, subdivision, years)
+
+
+def _parse_time(value: str) -> time | None:
+    if value in ("24:00", "24:00:00"):
+        return None
+    return time.fromisoformat(value)
+
+
+def _parse_date(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+class CalendarClosure(models.Model):
+    """An extra closed period: an office move, a strike, a system outage."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="closures"
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="closure_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar}: {self.starts_at:%Y-%m-%d %H:%M} - {self.ends_at:%Y-%m-%d %H:%M}"
+
+
+class ClockKind(models.TextChoices):
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")
+    RESPOND = "respond", _("Respond to the customer")
+    RESOLVE = "resolve", _("Resolve")
+    CLOSE_LOOP = "close_loop", _("Close the loop")
+    # Regulatory milestones that have their own deadline (docs/regulatory-profiles.md).
+    SUMMARY_RESOLUTION = "summary_resolution", _("Summary resolution")
+    INITIAL_RESPONSE = "initial_response", _("Initial response")
+
+
+class TimeBasis(models.TextChoices):
+    BUSINESS = "business", _("Business time")
+    CALENDAR = "calendar", _("Calendar time")
+
+
+class EscalationLadder(models.Model):
+    """Who hears about a breach, in order, and how long each level waits for the next."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    # Used by clocks whose policy names no ladder, and by regulatory-profile clocks.
+    is_default = models.BooleanField(_("default ladder"), default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="one_default_ladder",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationTarget(models.TextChoices):
+    TEAM_SUPERVISOR = "team_supervisor", _("Team supervisor")
+    COMPLAINTS_MANAGER = "complaints_manager", _("Complaints manager")
+    HEAD_OF_CX = "head_of_cx", _("Head of customer experience")
+
+
+class EscalationLevel(models.Model):
+    ladder = models.ForeignKey(EscalationLadder, on_delete=models.CASCADE, related_name="levels")
+    level = models.PositiveSmallIntegerField(_("level"))
+    target = models.CharField(_("escalate to"), max_length=32, choices=EscalationTarget.choices)
+    # Business seconds this level has before the next one takes over if still unresolved.
+    seconds_to_next = models.PositiveIntegerField(
+        _("business seconds to next level"), null=True, blank=True
+    )
+    reassign = models.BooleanField(_("reassign to the escalation owner"), default=False)
+
+    class Meta:
+        ordering = ["ladder", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["ladder", "level"], name="ladder_level_unique"),
+            models.CheckConstraint(condition=models.Q(level__gte=1), name="level_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ladder} L{self.level} → {self.get_target_display()}"
+
+
+class SlaPolicy(models.Model):
+    """Targets for a kind of complaint; policies are tried in ``position`` order, first wins.
+
+    An empty match list means "any". Changing a policy affects clocks started afterwards
+    only: a clock keeps the policy, calendar and target it started with.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    position = models.PositiveIntegerField(_("position"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="+")
+    ladder = models.ForeignKey(
+        EscalationLadder, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    categories = models.JSONField(_("category slugs"), default=list, blank=True)
+    severities = models.JSONField(_("severities"), default=list, blank=True)
+    priorities = models.JSONField(_("priorities"), default=list, blank=True)
+    segments = models.JSONField(_("customer segments"), default=list, blank=True)
+    jurisdictions = models.JSONField(_("jurisdictions"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaTarget(models.Model):
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    clock = models.CharField(_("clock"), max_length=32, choices=ClockKind.choices)
+    seconds = models.PositiveIntegerField(_("target (seconds)"))
+    basis = models.CharField(
+        _("time basis"), max_length=16, choices=TimeBasis.choices, default=TimeBasis.BUSINESS
+    )
+    warn_at_percent = models.PositiveSmallIntegerField(
+        _("warn at % elapsed"), null=True, blank=True, default=80
+    )
+    warn_seconds_before = models.PositiveIntegerField(
+        _("warn seconds before due"), null=True, blank=True
+    )
+    pausable = models.BooleanField(_("pauses while awaiting the customer"), default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "clock"], name="sla_target_unique"),
+            models.CheckConstraint(
+                condition=models.Q(warn_at_percent__isnull=True)
+                | models.Q(warn_at_percent__lte=100),
+                name="warn_percent_at_most_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: {self.clock} in {self.seconds}s ({self.basis})"
+
+
+class ClockState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    MET = "met", _("Met")
+    BREACHED = "breached", _("Breached")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Clock(models.Model):
+    """One SLA timer of one complaint.
+
+    ``state`` is *running* until the deadline or the stopping event, whichever is first:
+    stopped in time → *met*; deadline passed → *breached* (and ``stopped_at`` is set when the
+    late event finally happens). *paused* keeps ``business_seconds_left``.
+    """
+
+    complaint = models.ForeignKey(
+        "recovery.Complaint", on_delete=models.CASCADE, related_name="clocks"
+    )
+    kind = models.CharField(_("clock"), max_length=32, choices=ClockKind.choices)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ClockState.choices, default=ClockState.RUNNING
+    )
+    # Where the target came from: a policy (with its target row) or a regulatory profile.
+    policy = models.ForeignKey(
+        SlaPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ladder = models.ForeignKey(
+        EscalationLadder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    basis = models.CharField(_("time basis"), max_length=16, choices=TimeBasis.choices)
+    target_seconds = models.PositiveIntegerField(_("target (seconds)"))
+    pausable = models.BooleanField(_("pausable"), default=True)
+    escalates = models.BooleanField(_("escalates when breached"), default=True)
+    started_at = models.DateTimeField(_("started at"))
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
+    warned_at = models.DateTimeField(_("warned at"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
+    seconds_left_when_paused = models.FloatField(_("time left when paused"), null=True, blank=True)
+    seconds_to_warn_when_paused = models.FloatField(
+        _("time to warning when paused"), null=True, blank=True
+    )
+    paused_seconds = models.FloatField(_("time spent paused"), default=0)
+    # Restarting a stopped clock (a reopened complaint, a new customer message) begins a new
+    # cycle, so the ladder can fire again for the new deadline and only once for each.
+    cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    next_escalation_at = models.DateTimeField(_("next escalation at"), null=True, blank=True)
+    # Set when processing this row raised: the sweeper skips it until then (see sweeper).
+    retry_after = models.DateTimeField(_("retry after"), null=True, blank=True)
+    failures = models.PositiveIntegerField(_("processing failures"), default=0)
+
+    class Meta:
+        ordering = ["complaint", "started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["complaint", "kind"], name="clock_per_kind_unique")
+        ]
+        indexes = [
+            # Sweeper, breaches: running clocks WHERE due_at <= now ORDER BY due_at.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(state="running"),
+                name="clock_running_due_idx",
+            ),
+            # Sweeper, warnings: running, not yet warned, WHERE warn_at <= now.
+            models.Index(
+                fields=["warn_at"],
+                condition=models.Q(state="running", warned_at__isnull=True),
+                name="clock_running_warn_idx",
+            ),
+            # Sweeper, next ladder level: breached, still unanswered, next_escalation_at <= now.
+            models.Index(
+                fields=["next_escalation_at"],
+                condition=models.Q(state="breached", stopped_at__isnull=True),
+                name="clock_next_escalation_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.kind} {self.state}"
+
+
+class Escalation(models.Model):
+    """A step up (or down) the ladder: who, when, level, which clock, why."""
+
+    complaint = models.ForeignKey(
+        "recovery.Complaint", on_delete=models.CASCADE, related_name="escalations"
+    )
+    clock = models.ForeignKey(
+        Clock, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations"
+    )
+    clock_cycle = models.PositiveSmallIntegerField(_("clock cycle"), null=True, blank=True)
+    level = models.PositiveSmallIntegerField(_("level"))
+    previous_level = models.PositiveSmallIntegerField(_("previous level"))
+    target = models.CharField(_("escalated to"), max_length=32, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    manual = models.BooleanField(_("by hand"), default=False)
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # An automatic escalation to a level happens once per clock: the database itself
+            # refuses a second, whatever the sweepers do.
+            models.UniqueConstraint(
+                fields=["clock", "clock_cycle", "level"],
+                condition=models.Q(manual=False),
+                name="automatic_escalation_once_per_level",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} L{self.previous_level}→L{self.level}"

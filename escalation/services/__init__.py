@@ -1,0 +1,1 @@
+"""Writes of the escalation app: clocks (``clocks``), the ladder (``ladder``), the sweep."""

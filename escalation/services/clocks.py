@@ -1,0 +1,342 @@
+"""Starting, stopping, pausing and resuming clocks, in the caller's transaction.
+
+``recovery`` calls ``on_transition``/``on_message``/``on_awaiting_customer`` from inside the
+transaction that changes the complaint, so a clock never disagrees with the state it times.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from escalation import deadlines, regulatory
+from escalation.calendars import BusinessCalendar as PureCalendar
+from escalation.models import BusinessCalendar, Clock, ClockKind, ClockState, EscalationLadder
+from escalation.policies import matching_policy
+from recovery.services import sla
+
+# Which clocks each lifecycle step starts and stops.
+STARTS = {
+    "received": (
+        ClockKind.ACKNOWLEDGE,
+        ClockKind.RESOLVE,
+        ClockKind.SUMMARY_RESOLUTION,
+        ClockKind.INITIAL_RESPONSE,
+    ),
+    "resolve": (ClockKind.CLOSE_LOOP,),
+}
+STOPS = {
+    # The acknowledgement is a message to the customer: it answers one who is waiting.
+    "acknowledge": (ClockKind.ACKNOWLEDGE, ClockKind.INITIAL_RESPONSE, ClockKind.RESPOND),
+    "resolve": (
+        ClockKind.ACKNOWLEDGE,
+        ClockKind.RESOLVE,
+        ClockKind.SUMMARY_RESOLUTION,
+        ClockKind.INITIAL_RESPONSE,
+        ClockKind.RESPOND,
+    ),
+    "close_loop": (ClockKind.CLOSE_LOOP,),
+}
+OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
+
+
+@dataclass(frozen=True)
+class ClockPlan:
+    """Everything needed to (re)start one clock, resolved from policy or profile."""
+
+    kind: str
+    basis: str
+    seconds: float
+    calendar: PureCalendar | None
+    calendar_row: BusinessCalendar | None
+    policy: object | None
+    profile: str
+    pausable: bool
+    escalates: bool
+    warn_percent: int | None
+    warn_before: int | None
+    ladder: EscalationLadder | None
+    due_at: datetime
+
+
+def _years_around(*instants: datetime) -> tuple[int, ...]:
+    low = min(i.year for i in instants)
+    high = max(i.year for i in instants)
+    return tuple(range(low - 1, high + 3))
+
+
+def pure_calendar(row: BusinessCalendar | None, profile: str, *instants: datetime):
+    """The pure calendar of a clock: its calendar row, else its regulatory profile's."""
+    years = _years_around(*instants)
+    if row is not None:
+        return row.to_pure(years=years)
+    found = regulatory.get_profile(profile)
+    return found.calendar(years) if found else None
+
+
+def _default_ladder() -> EscalationLadder | None:
+    return EscalationLadder.objects.filter(is_default=True).first()
+
+
+def plan_clocks(complaint, kinds, at: datetime) -> dict[str, ClockPlan]:
+    """The clocks ``kinds`` would start at ``at``: from the matching policy and the complaint's
+    regulatory profile; where both set one clock, the earlier deadline wins."""
+    plans: dict[str, ClockPlan] = {}
+    policy = matching_policy(complaint)
+    ladder = (policy.ladder if policy else None) or _default_ladder()
+    if policy is not None:
+        pure = pure_calendar(policy.calendar, "", at)
+        for target in policy.targets.all():
+            if target.clock not in kinds:
+                continue
+            plans[target.clock] = ClockPlan(
+                kind=target.clock,
+                basis=target.basis,
+                seconds=target.seconds,
+                calendar=pure,
+                calendar_row=policy.calendar,
+                policy=policy,
+                profile="",
+                pausable=target.pausable,
+                escalates=True,
+                warn_percent=target.warn_at_percent,
+                warn_before=target.warn_seconds_before,
+                ladder=ladder,
+                due_at=deadlines.add(at, target.seconds, basis=target.basis, calendar=pure),
+            )
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is not None:
+        for deadline in profile.deadlines:
+            if deadline.clock not in kinds:
+                continue
+            due = profile.due_at(deadline, at)
+            current = plans.get(deadline.clock)
+            if current is not None and current.due_at <= due:
+                continue
+            business = deadline.rule.startswith("business")
+            pure = profile.calendar(_years_around(at, due))
+            basis = "business" if business else "calendar"
+            plans[deadline.clock] = ClockPlan(
+                kind=deadline.clock,
+                basis=basis,
+                seconds=deadlines.between(at, due, basis=basis, calendar=pure),
+                calendar=pure,
+                calendar_row=None,
+                policy=None,
+                profile=profile.code,
+                # Statutory clocks run on regardless of whom we are waiting for.
+                pausable=False,
+                escalates=deadline.escalates,
+                warn_percent=80,
+                warn_before=None,
+                ladder=ladder,
+                due_at=due,
+            )
+    return plans
+
+
+def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
+    clock.state = ClockState.RUNNING
+    clock.policy = plan.policy
+    clock.regulatory_profile = plan.profile
+    clock.calendar = plan.calendar_row
+    clock.ladder = plan.ladder
+    clock.basis = plan.basis
+    clock.target_seconds = max(round(plan.seconds), 0)
+    clock.pausable = plan.pausable
+    clock.escalates = plan.escalates
+    clock.started_at = at
+    clock.due_at = plan.due_at
+    offset = deadlines.warning_offset(
+        plan.seconds, percent=plan.warn_percent, before=plan.warn_before
+    )
+    clock.warn_at = (
+        deadlines.add(at, offset, basis=plan.basis, calendar=plan.calendar)
+        if offset is not None
+        else None
+    )
+    clock.warned_at = clock.breached_at = clock.stopped_at = clock.paused_at = None
+    clock.seconds_left_when_paused = clock.seconds_to_warn_when_paused = None
+    clock.paused_seconds = 0
+    clock.escalation_level = 0
+    clock.next_escalation_at = None
+    clock.retry_after = None
+    clock.failures = 0
+
+
+def start(complaint, kinds, at: datetime | None = None) -> list[Clock]:
+    """Start (or restart, as a new cycle) the clocks ``kinds`` that some policy sets."""
+    at = at or timezone.now()
+    plans = plan_clocks(complaint, kinds, at)
+    if not plans:
+        return []
+    existing = {c.kind: c for c in Clock.objects.filter(complaint=complaint, kind__in=plans)}
+    started = []
+    for kind, plan in plans.items():
+        clock = existing.get(kind)
+        if clock is None:
+            clock = Clock(complaint=complaint, kind=kind)
+        else:
+            clock.cycle += 1
+        _apply_plan(clock, plan, at)
+        clock.save()
+        started.append(clock)
+    if complaint.awaiting_customer:
+        pause(complaint, at, only=[c.pk for c in started])
+    return started
+
+
+def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) -> list[Clock]:
+    """Stop running/paused clocks: *met* if in time, *breached* if late, or *cancelled*.
+
+    A clock already breached keeps that state and records when it was finally answered,
+    which also stops its ladder.
+    """
+    at = at or timezone.now()
+    stopped = []
+    for clock in Clock.objects.filter(complaint=complaint, kind__in=kinds, stopped_at__isnull=True):
+        if clock.state == ClockState.BREACHED:
+            pass
+        elif clock.state == ClockState.PAUSED:
+            _accumulate_pause(clock, at)
+            clock.state = ClockState.CANCELLED if cancel else ClockState.MET
+        elif clock.state == ClockState.RUNNING:
+            if cancel:
+                clock.state = ClockState.CANCELLED
+            elif clock.due_at is not None and at > clock.due_at:
+                # Answered late before the sweeper saw the breach: still a breach.
+                clock.state = ClockState.BREACHED
+                clock.breached_at = clock.due_at
+            else:
+                clock.state = ClockState.MET
+        else:
+            continue
+        clock.stopped_at = at
+        clock.next_escalation_at = None
+        clock.save()
+        stopped.append(clock)
+    return stopped
+
+
+def _accumulate_pause(clock: Clock, at: datetime) -> None:
+    if clock.paused_at is None:
+        return
+    calendar = pure_calendar(clock.calendar, clock.regulatory_profile, clock.paused_at, at)
+    clock.paused_seconds += max(
+        deadlines.between(clock.paused_at, at, basis=clock.basis, calendar=calendar), 0
+    )
+    clock.paused_at = None
+
+
+def pause(complaint, at: datetime | None = None, *, only=None) -> list[Clock]:
+    """Pause pausable running clocks, keeping the time they have left."""
+    at = at or timezone.now()
+    clocks = Clock.objects.filter(complaint=complaint, state=ClockState.RUNNING, pausable=True)
+    if only is not None:
+        clocks = clocks.filter(pk__in=only)
+    paused = []
+    for clock in clocks:
+        calendar = pure_calendar(clock.calendar, clock.regulatory_profile, at, clock.due_at)
+        clock.seconds_left_when_paused = max(
+            deadlines.between(at, clock.due_at, basis=clock.basis, calendar=calendar), 0
+        )
+        clock.seconds_to_warn_when_paused = (
+            max(deadlines.between(at, clock.warn_at, basis=clock.basis, calendar=calendar), 0)
+            if clock.warn_at is not None and clock.warned_at is None
+            else None
+        )
+        clock.state = ClockState.PAUSED
+        clock.paused_at = at
+        clock.save()
+        paused.append(clock)
+    return paused
+
+
+def resume(complaint, at: datetime | None = None) -> list[Clock]:
+    """Resume paused clocks: the deadline moves by exactly the (business) time paused."""
+    at = at or timezone.now()
+    resumed = []
+    for clock in Clock.objects.filter(complaint=complaint, state=ClockState.PAUSED):
+        calendar = pure_calendar(clock.calendar, clock.regulatory_profile, at)
+        _accumulate_pause(clock, at)
+        clock.due_at = deadlines.add(
+            at, clock.seconds_left_when_paused or 0, basis=clock.basis, calendar=calendar
+        )
+        if clock.seconds_to_warn_when_paused is not None:
+            clock.warn_at = deadlines.add(
+                at, clock.seconds_to_warn_when_paused, basis=clock.basis, calendar=calendar
+            )
+        clock.seconds_left_when_paused = clock.seconds_to_warn_when_paused = None
+        clock.state = ClockState.RUNNING
+        clock.save()
+        resumed.append(clock)
+    return resumed
+
+
+def on_received(complaint, at: datetime | None = None) -> None:
+    """A new complaint: start its first clocks."""
+    start(complaint, STARTS["received"], at or complaint.received_at)
+    sla.complaints_refresh_sla([complaint.pk])
+
+
+def on_transition(complaint, transition: str, at: datetime | None = None) -> None:
+    """Move the clocks with a lifecycle transition, inside its transaction."""
+    at = at or timezone.now()
+    if transition == "withdraw":
+        stop(complaint, ClockKind.values, at, cancel=True)
+    elif transition == "reopen":
+        # A reopened complaint is worked again: a new resolve cycle from now, and the
+        # loop-closing clock waits for the next resolution.
+        stop(complaint, [ClockKind.CLOSE_LOOP], at, cancel=True)
+        start(complaint, [ClockKind.RESOLVE], at)
+    else:
+        stop(complaint, STOPS.get(transition, ()), at)
+        start(complaint, STARTS.get(transition, ()), at)
+    sla.complaints_refresh_sla([complaint.pk])
+
+
+def on_message(complaint, *, inbound: bool, at: datetime | None = None) -> None:
+    """A customer message starts the respond clock; a reply to the customer stops it."""
+    if not complaint.is_open:
+        return
+    if inbound:
+        # The wait runs from the first unanswered message: a customer who chases must not
+        # push their own deadline back, nor restart a ladder that is already climbing.
+        waiting = Clock.objects.filter(
+            complaint=complaint, kind=ClockKind.RESPOND, stopped_at__isnull=True
+        )
+        if not waiting.exists():
+            start(complaint, [ClockKind.RESPOND], at)
+    else:
+        stop(complaint, [ClockKind.RESPOND], at)
+    sla.complaints_refresh_sla([complaint.pk])
+
+
+def extend_for_exceptional_circumstances(complaint, at: datetime | None = None) -> list[Clock]:
+    """Move statutory deadlines to their extended form (FCA payment services: 35 business
+    days instead of 15) once a holding reply has been sent before the first deadline."""
+    at = at or timezone.now()
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None or not profile.extended_deadlines:
+        return []
+    extended = []
+    for deadline in profile.extended_deadlines:
+        clock = Clock.objects.filter(
+            complaint=complaint, kind=deadline.clock, regulatory_profile=profile.code
+        ).first()
+        if clock is None or clock.state not in OPEN_CLOCK_STATES or at > clock.due_at:
+            continue
+        due = profile.due_at(deadline, complaint.received_at)
+        calendar = profile.calendar(_years_around(clock.started_at, due))
+        clock.due_at = due
+        clock.target_seconds = round(
+            deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
+        )
+        clock.warn_at = deadlines.add(
+            clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
+        )
+        clock.warned_at = None
+        clock.save()
+        extended.append(clock)
+    sla.complaints_refresh_sla([complaint.pk])
+    return extended

@@ -1,0 +1,153 @@
+"""HTTP interface of the inbox: list, unread count, mark read, preferences."""
+
+from zoneinfo import available_timezones
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notifications import inbox
+from notifications.models import EmailDigest, Notification, NotificationPreference
+from recovery.api.fields import StrictSerializer
+from recovery.errors import ValidationFailed
+
+# Ids accepted in one mark-read call; "all up to id N" covers larger sweeps.
+MARK_READ_MAX_IDS = 500
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    event_id = serializers.IntegerField(source="outbox_id")
+    link = serializers.CharField()
+    read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "reference",
+            "summary",
+            "link",
+            "created_at",
+            "read",
+            "read_at",
+        ]
+
+    def get_read(self, row) -> bool:
+        return row.read_at is not None
+
+
+class MarkReadSerializer(StrictSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=MARK_READ_MAX_IDS,
+    )
+    up_to_event_id = serializers.IntegerField(required=False, min_value=1)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        given = [k for k in ("ids", "up_to_event_id") if k in attrs] + (
+            ["all"] if attrs["all"] else []
+        )
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                "Give exactly one of: ids, up_to_event_id, or all=true."
+            )
+        return attrs
+
+
+class PreferenceSerializer(serializers.ModelSerializer):
+    time_zone = serializers.ChoiceField(choices=sorted(available_timezones()), required=False)
+    email_digest = serializers.ChoiceField(choices=EmailDigest.choices, required=False)
+    muted_events = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=50
+    )
+
+    class Meta:
+        model = NotificationPreference
+        fields = [
+            "muted_events",
+            "via_websocket",
+            "via_email",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "time_zone",
+            "email_digest",
+        ]
+
+    def validate(self, attrs):
+        start = attrs.get("quiet_hours_start", getattr(self.instance, "quiet_hours_start", None))
+        end = attrs.get("quiet_hours_end", getattr(self.instance, "quiet_hours_end", None))
+        if (start is None) != (end is None):
+            raise serializers.ValidationError(
+                {"quiet_hours_end": ["Give both ends of the quiet hours, or neither."]}
+            )
+        return attrs
+
+
+class InboxPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class InboxView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", bool)],
+        responses=NotificationSerializer(many=True),
+    )
+    def get(self, request):
+        unread = request.query_params.get("unread") in {"1", "true"}
+        paginator = InboxPagination()
+        page = paginator.paginate_queryset(
+            inbox.inbox_of(request.user, unread_only=unread), request
+        )
+        data = NotificationSerializer(page, many=True).data
+        response = paginator.get_paginated_response(data)
+        response.data["unread"] = inbox.unread_count(request.user)
+        return response
+
+
+class UnreadCountView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        return Response({"unread": inbox.unread_count(request.user)})
+
+
+class MarkReadView(APIView):
+    @extend_schema(request=MarkReadSerializer, responses={200: dict})
+    def post(self, request):
+        payload = MarkReadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        marked = inbox.mark_read(
+            request.user, ids=data.get("ids"), up_to=data.get("up_to_event_id")
+        )
+        return Response({"marked": marked, "unread": inbox.unread_count(request.user)})
+
+
+class PreferenceView(APIView):
+    @extend_schema(responses=PreferenceSerializer)
+    def get(self, request):
+        return Response(PreferenceSerializer(inbox.preferences_of(request.user)).data)
+
+    @extend_schema(request=PreferenceSerializer, responses=PreferenceSerializer)
+    def patch(self, request):
+        if not isinstance(request.data, dict):
+            raise ValidationFailed("Send a JSON object of the preferences to change.")
+        unknown = sorted(set(request.data) - set(PreferenceSerializer.Meta.fields))
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown preferences: {', '.join(unknown)}.",
+                details={name: ["Unknown field."] for name in unknown},
+            )
+        serializer = PreferenceSerializer(
+            inbox.preferences_of(request.user), data=request.data, partial=True
+        )
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)

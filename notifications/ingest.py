@@ -1,0 +1,371 @@
+"""Inbound email: store every message that comes in, and turn customers' mail into complaints.
+
+``ingest(raw, *, source)`` is shared by ``manage.py ingest_email`` (IMAP, Maildir, mbox, .eml
+files) and the inbound webhook (``notifications.inbound_api``). It raises nothing for bad mail:
+
+1. Over ``REDRESS_INBOUND_MAX_BYTES``: quarantined unparsed (only the head of the raw bytes is
+   kept; the original stays in the mailbox or with the sending provider).
+2. Parsed by ``notifications.inbound_parsing``; ``UnparseableEmail`` is quarantined with its
+   reason.
+3. The fingerprint (Message-ID, else a hash of the bytes) is already stored: the stored row is
+   returned unchanged. Two concurrent ingests of one message meet on the unique fingerprint:
+   the second waits for the first to commit and then answers as a duplicate.
+4. Automatic mail (auto-replies, bounces, reports) and our own mail coming back (From our
+   ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason.
+5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
+6. A reply threads onto a complaint by ``In-Reply-To``/``References`` naming an email we sent
+   (``EmailDelivery.rfc_message_id``), else by an ``RDR-YYYY-NNNNNN`` reference in the subject
+   when the sender is that complaint's customer (a stranger who quotes a reference opens a
+   new complaint instead, and the reason says so). The reply text, quoted history stripped,
+   becomes an inbound customer message. Resolved and loop-closed complaints take the message
+   (an agent decides whether to reopen); a withdrawn complaint does not, so the mail opens a
+   new complaint.
+7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
+   new), its description the email's text cut to the API's limit.
+8. Attachments of accepted mail are stored as ``InboundAttachment`` files.
+
+Steps 3 to 8 run in one transaction. If routing fails unexpectedly (a bug, a constraint), its
+savepoint is rolled back and the message is quarantined with the error, so one message can
+never stop a mailbox run; the error is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from notifications.inbound_parsing import (
+    ParsedEmail,
+    UnparseableEmail,
+    extract_reference,
+    parse_message,
+)
+from notifications.models import EmailDelivery, InboundAttachment, InboundEmail, InboundStatus
+from recovery import roles
+from recovery import selectors as recovery_selectors
+from recovery.api.serializers import DESCRIPTION_MAX_CHARS
+from recovery.models import Channel, Complaint, MessageKind, State
+from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
+from recovery.services.messages import customer_message_add
+
+logger = logging.getLogger(__name__)
+
+# Intake needs a staff actor to open a complaint for a customer who has no login. This account
+# is inactive with an unusable password: it can never sign in; its agents group membership only
+# makes intake treat it as staff. Timeline events of emailed complaints name it as the actor.
+SERVICE_ACCOUNT_USERNAME = "inbound-email"
+# Of a message over the size limit we keep the head, which holds the headers an operator needs
+# to find the original; 256 KiB fits any sane header block.
+OVERSIZE_HEAD_BYTES = 256 * 1024
+NO_SUBJECT = "(no subject)"
+SUBJECT_MAX_CHARS = Complaint._meta.get_field("subject").max_length
+CUSTOMER_NAME_MAX_CHARS = 200  # recovery.Customer.name
+EMAIL_MAX_CHARS = 254  # RFC 5321 path limit, and recovery.Customer.email's column
+_FINGERPRINT_MAX_CHARS = InboundEmail._meta.get_field("fingerprint").max_length
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    inbound: InboundEmail
+    duplicate: bool  # the message was stored before; nothing was done this time
+    reference: str  # the complaint it opened or was threaded onto, or ""
+
+
+def ingest(raw: bytes, *, source: str) -> InboundEmail:
+    """Store one raw message and act on it (steps in the module docstring)."""
+    return ingest_message(raw, source=source).inbound
+
+
+def ingest_message(raw: bytes, *, source: str) -> IngestResult:
+    """``ingest`` that also says whether the message was a duplicate, and its complaint."""
+    raw = bytes(raw)
+    limit = settings.REDRESS_INBOUND_MAX_BYTES
+    parsed: ParsedEmail | None = None
+    stored_raw = raw
+    if len(raw) > limit:
+        fingerprint = _raw_fingerprint(raw)
+        stored_raw = raw[:OVERSIZE_HEAD_BYTES]
+        quarantine_reason = (
+            f"message is {len(raw):,} bytes, over the {limit:,}-byte limit "
+            f"(REDRESS_INBOUND_MAX_BYTES); not parsed, only the first "
+            f"{len(stored_raw):,} bytes are kept"
+        )
+    else:
+        try:
+            parsed = parse_message(raw)
+        except UnparseableEmail as exc:
+            fingerprint = _raw_fingerprint(raw)
+            quarantine_reason = f"unparseable: {exc.reason}"
+        else:
+            fingerprint = _fingerprint(parsed)
+            quarantine_reason = ""
+
+    existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+    if existing is not None:
+        return _duplicate(existing)
+    try:
+        with transaction.atomic():
+            inbound = InboundEmail.objects.create(
+                fingerprint=fingerprint,
+                raw=stored_raw,
+                status=InboundStatus.QUARANTINED,
+                reason=quarantine_reason,
+                sender=_cut(parsed.from_address or parsed.from_name, 254) if parsed else "",
+                subject=_cut(parsed.subject, 300) if parsed else "",
+                source=_cut_left(source, 200),
+            )
+            reference = _route_safely(inbound, parsed) if parsed is not None else ""
+            inbound.save(update_fields=["status", "reason", "complaint_id", "message_id"])
+    except IntegrityError:
+        # Another ingest of the same message committed first (step 3 of the docstring).
+        existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+        if existing is None:
+            raise
+        return _duplicate(existing)
+    return IngestResult(inbound=inbound, duplicate=False, reference=reference)
+
+
+def _duplicate(existing: InboundEmail) -> IngestResult:
+    complaint = (
+        recovery_selectors.complaint_for_email(existing.complaint_id)
+        if existing.complaint_id
+        else None
+    )
+    return IngestResult(
+        existing, duplicate=True, reference=complaint.reference if complaint else ""
+    )
+
+
+def _raw_fingerprint(raw: bytes) -> str:
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _fingerprint(parsed: ParsedEmail) -> str:
+    fingerprint = parsed.fingerprint
+    if len(fingerprint) > _FINGERPRINT_MAX_CHARS:
+        # A Message-ID longer than the column (RFC 5322 sets no limit): hash it, stably.
+        return f"message-id-sha256:{hashlib.sha256(fingerprint.encode()).hexdigest()}"
+    return fingerprint
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_left(text: str, limit: int) -> str:
+    # Sources are paths and mailbox keys: the end says which message.
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+# --- routing -----------------------------------------------------------------------------
+
+
+def _route_safely(inbound: InboundEmail, parsed: ParsedEmail) -> str:
+    """Route in a savepoint; on an unexpected error, quarantine instead (see docstring)."""
+    stored_files: list[str] = []
+    try:
+        with transaction.atomic():
+            return _route(inbound, parsed, stored_files)
+    except Exception as exc:
+        logger.exception("Inbound email %s could not be ingested; quarantined", inbound.pk)
+        for name in stored_files:
+            default_storage.delete(name)
+        inbound.status = InboundStatus.QUARANTINED
+        inbound.reason = f"ingestion failed ({type(exc).__name__}: {exc}); kept for review"
+        inbound.complaint_id = inbound.message_id = None
+        return ""
+
+
+def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) -> str:
+    """Decide what the message is and act on it; returns the complaint reference or ""."""
+    if parsed.is_automatic:
+        return _ignore(inbound, f"automatic mail: {parsed.automatic_reason}")
+    loop = _loop_reason(parsed)
+    if loop:
+        return _ignore(inbound, loop)
+    sender = parsed.from_address
+    if sender is None or len(sender) > EMAIL_MAX_CHARS:
+        inbound.status = InboundStatus.QUARANTINED
+        inbound.reason = (
+            "no usable sender address: nobody to open a complaint for or to answer; "
+            "kept for an agent to read"
+        )
+        return ""
+
+    complaint, how, notes = _thread_target(parsed)
+    if complaint is not None and complaint.state == State.WITHDRAWN:
+        notes.append(f"{complaint.reference} was withdrawn, so this opens a new complaint")
+        complaint = None
+    if complaint is not None:
+        message = customer_message_add(
+            complaint=complaint, body=_reply_body(parsed), channel=Channel.EMAIL
+        )
+        inbound.message_id = message.pk
+        summary = f"reply added to {complaint.reference} ({how})"
+        if not complaint.is_open:
+            notes.append(f"{complaint.reference} is {complaint.state}; recorded, not reopened")
+    else:
+        complaint = _open_complaint(inbound, parsed, notes)
+        original = complaint.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
+        inbound.message_id = original.pk if original else None
+        summary = f"opened {complaint.reference}"
+    inbound.complaint_id = complaint.pk
+    _store_attachments(inbound, parsed, stored_files)
+    notes.extend(
+        f"attachment {skipped.filename!r} not kept: {skipped.reason}"
+        for skipped in parsed.skipped_attachments
+    )
+    inbound.status = InboundStatus.ACCEPTED
+    inbound.reason = "; ".join([summary, *notes])
+    return complaint.reference
+
+
+def _ignore(inbound: InboundEmail, reason: str) -> str:
+    inbound.status = InboundStatus.IGNORED
+    inbound.reason = reason
+    return ""
+
+
+def _loop_reason(parsed: ParsedEmail) -> str | None:
+    """Why this is our own mail coming back to us, or None."""
+    our_address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower()
+    if our_address and parsed.from_address == our_address:
+        return f"mail loop: sent from our own address {our_address}"
+    message_id = parsed.message_id
+    if message_id:
+        ours_by_domain = message_id.lower().endswith(f"@{settings.REDRESS_EMAIL_DOMAIN.lower()}")
+        if (
+            ours_by_domain
+            or EmailDelivery.objects.filter(rfc_message_id__in=_id_forms([message_id])).exists()
+        ):
+            return f"mail loop: Message-ID <{message_id}> is one we sent"
+    return None
+
+
+def _id_forms(ids) -> list[str]:
+    # We store our Message-IDs as make_msgid gives them, in angle brackets; the parser strips
+    # brackets. Match both so a row written either way is found.
+    return [form for mid in ids for form in (f"<{mid}>", mid)]
+
+
+def _thread_target(parsed: ParsedEmail) -> tuple[Complaint | None, str, list[str]]:
+    """(complaint to thread onto, how it was found, notes for the reason)."""
+    notes: list[str] = []
+    referenced = parsed.references_all()
+    if referenced:
+        deliveries = dict(
+            EmailDelivery.objects.filter(rfc_message_id__in=_id_forms(referenced)).values_list(
+                "rfc_message_id", "complaint_id"
+            )
+        )
+        # In-Reply-To first, then References from the oldest: the first of ours wins.
+        for mid in referenced:
+            complaint_id = deliveries.get(f"<{mid}>") or deliveries.get(mid)
+            complaint = (
+                recovery_selectors.complaint_for_email(complaint_id) if complaint_id else None
+            )
+            if complaint is not None:
+                if complaint.customer.email.lower() != parsed.from_address:
+                    notes.append(f"sender is not {complaint.reference}'s customer")
+                return complaint, f"answers our email <{mid}>", notes
+    reference = extract_reference(parsed.subject)
+    if reference:
+        complaint = Complaint.objects.select_related("customer").filter(reference=reference).first()
+        if complaint is None:
+            notes.append(f"subject names {reference}, which does not exist")
+        elif complaint.customer.email and complaint.customer.email.lower() == parsed.from_address:
+            return complaint, f"subject names {reference}", notes
+        else:
+            # Anyone can type a reference: only its customer may post onto the complaint.
+            notes.append(
+                f"subject names {reference}, but the sender is not its customer, "
+                "so this opens a new complaint"
+            )
+    return None, "", notes
+
+
+def _reply_body(parsed: ParsedEmail) -> str:
+    body = parsed.reply_text.strip()
+    if body:
+        return body
+    if parsed.attachments:
+        return f"(The email had no text; {len(parsed.attachments)} attachment(s).)"
+    return "(The email had no text.)"
+
+
+def _open_complaint(inbound: InboundEmail, parsed: ParsedEmail, notes: list[str]) -> Complaint:
+    description = parsed.text.strip()
+    if not description:
+        count = len(parsed.attachments)
+        description = (
+            f"(The email had no text; {count} attachment(s).)"
+            if count
+            else "(The email had no text.)"
+        )
+    if len(description) > DESCRIPTION_MAX_CHARS:
+        marker = (
+            f"\n\n[Cut: the email's text is {len(description):,} characters; the whole message "
+            f"is kept as inbound email #{inbound.pk}.]"
+        )
+        description = description[: DESCRIPTION_MAX_CHARS - len(marker)].rstrip() + marker
+        notes.append(f"description cut to {DESCRIPTION_MAX_CHARS:,} characters")
+    local_part = parsed.from_address.partition("@")[0]
+    complaint, _ = complaint_submit(
+        actor=service_account(),
+        intake=ComplaintIntake(
+            subject=_cut(parsed.subject or NO_SUBJECT, SUBJECT_MAX_CHARS),
+            description=description,
+            channel=Channel.EMAIL,
+            customer=CustomerDetails(
+                name=_cut(parsed.from_name.strip() or local_part, CUSTOMER_NAME_MAX_CHARS),
+                email=parsed.from_address,
+            ),
+        ),
+    )
+    return complaint
+
+
+def service_account():
+    """The inactive staff account that opens emailed complaints (see its constant)."""
+    user, created = get_user_model().objects.get_or_create(
+        username=SERVICE_ACCOUNT_USERNAME,
+        defaults={"is_active": False, "first_name": "Inbound", "last_name": "email"},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    if not roles.has_role(user, roles.AGENT):
+        agents = Group.objects.filter(name=roles.AGENT).first()
+        user.groups.add(agents or roles.ensure_role_groups()[roles.AGENT])
+        user._redress_groups = None  # roles.has_role caches group names on the instance
+    return user
+
+
+_SAFE_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+
+
+def _store_attachments(inbound: InboundEmail, parsed: ParsedEmail, stored: list[str]) -> None:
+    for attachment in parsed.attachments:
+        # The display name is the parser's sanitised one; the file on disk gets a random name
+        # so no sender-chosen name ever reaches the filesystem or collides with another.
+        extension = attachment.filename.rpartition(".")[2] if "." in attachment.filename else ""
+        suffix = f".{extension.lower()}" if _SAFE_EXTENSION.fullmatch(extension) else ".bin"
+        row = InboundAttachment(
+            email=inbound,
+            filename=_cut(attachment.filename, 255),
+            content_type=_cut(attachment.content_type, 255),
+            size=attachment.size,
+        )
+        row.content.save(f"{uuid.uuid4().hex}{suffix}", ContentFile(attachment.content))
+        stored.append(row.content.name)

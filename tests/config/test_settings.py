@@ -1,0 +1,209 @@
+"""What ``config/settings.py`` makes of the environment, read in a fresh interpreter.
+
+Settings are computed once, at import, so each case imports them in a subprocess with an
+environment built from scratch: nothing from the test run (which uses
+``config.settings_test``) can leak in.
+"""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Every variable config/settings.py reads; removed from the inherited environment so a case
+# sees only what it sets.
+SETTINGS_VARIABLES = {
+    "DJANGO_SETTINGS_MODULE",
+    "REDRESS_VAR_DIR",
+    "DJANGO_DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "REDRESS_DEMO",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TIME_ZONE",
+    "STATIC_ROOT",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "DEFAULT_FROM_EMAIL",
+    "REDRESS_EMAIL_DOMAIN",
+    "REDRESS_MAX_JSON_BODY_BYTES",
+    "REDRESS_SWEEP_INTERVAL",
+    "REDRESS_INBOUND_SECRET",
+    "REDRESS_INBOUND_MAX_BYTES",
+    "MEDIA_ROOT",
+    "EMAIL_FILE_PATH",
+    "LOG_LEVEL",
+}
+
+# Prints the settings under test as JSON; paths and tuples become strings and lists.
+DUMP_SETTINGS = """
+import json
+from config import settings as s
+print(json.dumps({
+    "DEBUG": s.DEBUG,
+    "SECRET_KEY": s.SECRET_KEY,
+    "ALLOWED_HOSTS": s.ALLOWED_HOSTS,
+    "REDRESS_DEMO": s.REDRESS_DEMO,
+    "REDRESS_EMBEDDED": s.REDRESS_EMBEDDED,
+    "DATABASE": s.DATABASES["default"],
+    "CHANNEL_LAYERS": s.CHANNEL_LAYERS,
+    "CELERY_BROKER_URL": s.CELERY_BROKER_URL,
+    "SECURE_SSL_REDIRECT": s.SECURE_SSL_REDIRECT,
+    "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
+    "CSRF_COOKIE_SECURE": s.CSRF_COOKIE_SECURE,
+    "SECURE_HSTS_SECONDS": s.SECURE_HSTS_SECONDS,
+}, default=str))
+"""
+
+# Long and random enough for Django's deploy check (security.W009).
+PRODUCTION_SECRET = secrets.token_urlsafe(50)
+
+
+def run_python(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    # The SQLite fallback creates its directory on import: keep it out of the repository.
+    clean["REDRESS_VAR_DIR"] = str(tmp_path / "var")
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def settings_for(tmp_path: Path, **env: str) -> dict:
+    done = run_python(["-c", DUMP_SETTINGS], tmp_path, **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_without_secret_key_and_debug_off_settings_refuse_to_load(tmp_path):
+    done = run_python(["-c", "import config.settings"], tmp_path)
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set when DJANGO_DEBUG is off." in done.stderr
+
+
+def test_debug_is_off_unless_asked_for(tmp_path):
+    loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET)
+
+    assert loaded["DEBUG"] is False
+    # What follows from DEBUG being off: no demo accounts, no hosts, secure cookies, HSTS.
+    assert loaded["REDRESS_DEMO"] is False
+    assert loaded["ALLOWED_HOSTS"] == []
+    assert loaded["SECURE_SSL_REDIRECT"] is True
+    assert loaded["SESSION_COOKIE_SECURE"] is True
+    assert loaded["CSRF_COOKIE_SECURE"] is True
+    assert loaded["SECURE_HSTS_SECONDS"] == 31_536_000
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", ""])
+def test_debug_stays_off_for_false_looking_values(tmp_path, value):
+    loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET, DJANGO_DEBUG=value)
+
+    assert loaded["DEBUG"] is False
+
+
+def test_debug_on_allows_a_development_key_and_demo_accounts(tmp_path):
+    loaded = settings_for(tmp_path, DJANGO_DEBUG="1")
+
+    assert loaded["DEBUG"] is True
+    assert "insecure" in loaded["SECRET_KEY"]
+    assert loaded["REDRESS_DEMO"] is True
+    assert loaded["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
+
+
+def test_without_database_url_the_database_is_a_sqlite_file(tmp_path):
+    loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET)
+
+    assert loaded["DATABASE"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert loaded["DATABASE"]["NAME"] == str(tmp_path / "var" / "redress.sqlite3")
+
+
+def test_database_url_selects_postgresql(tmp_path):
+    loaded = settings_for(
+        tmp_path,
+        SECRET_KEY=PRODUCTION_SECRET,
+        DATABASE_URL="postgres://redress:pw@db.example.com:5432/redress",
+    )
+
+    assert loaded["DATABASE"]["ENGINE"] == "django.db.backends.postgresql"
+    assert loaded["DATABASE"]["HOST"] == "db.example.com"
+    assert loaded["DATABASE"]["NAME"] == "redress"
+
+
+def test_without_redis_url_broker_and_channel_layer_are_in_memory(tmp_path):
+    loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET)
+
+    assert loaded["REDRESS_EMBEDDED"] is True
+    assert loaded["CELERY_BROKER_URL"] == "memory://"
+    assert loaded["CHANNEL_LAYERS"] == {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    }
+
+
+def test_redis_url_selects_channels_redis_with_explicit_bounds(tmp_path):
+    redis_url = "redis://redis.example.com:6379/2"
+
+    loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET, REDIS_URL=redis_url)
+
+    assert loaded["REDRESS_EMBEDDED"] is False
+    assert loaded["CELERY_BROKER_URL"] == redis_url
+    layer = loaded["CHANNEL_LAYERS"]["default"]
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    # Reads must outlast channels-redis's 5 s blocking wait, or idle consumers crash.
+    assert layer["CONFIG"]["hosts"] == [{"address": redis_url, "socket_timeout": 10}]
+    # Set explicitly rather than left to channels-redis's defaults (docs/operations.md).
+    assert layer["CONFIG"]["capacity"] == 500
+    assert layer["CONFIG"]["expiry"] == 30
+
+
+def test_deploy_check_passes_with_production_environment(tmp_path):
+    done = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        DJANGO_DEBUG="0",
+        SECRET_KEY=PRODUCTION_SECRET,
+        ALLOWED_HOSTS="redress.example.com",
+        # Hosts that do not resolve: the check must not need to reach either service.
+        DATABASE_URL="postgres://redress@db.invalid:5432/redress",
+        REDIS_URL="redis://redis.invalid:6379/0",
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def variables_read_by_settings() -> set[str]:
+    source = (REPO / "config" / "settings.py").read_text()
+    return set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["'](\w+)["']""", source))
+
+
+def test_every_variable_settings_read_is_isolated_here_and_documented():
+    read = variables_read_by_settings()
+    operations_guide = (REPO / "docs" / "operations.md").read_text()
+
+    assert read, "the pattern no longer finds how settings read the environment"
+    assert read <= SETTINGS_VARIABLES
+    assert sorted(name for name in read if f"`{name}`" not in operations_guide) == []

@@ -1,0 +1,795 @@
+"""Delivering outbox events: inbox rows, socket doorbells and customer emails, exactly once.
+
+Personas (tests/conftest.py): ``agent`` and ``supervisor`` work ``team`` (Billing), which
+the complaints are routed to; ``other_agent`` works ``other_team`` and must never hear of
+them; ``manager`` is on no team and is told only when named (as the assignee);
+``customer_user`` is the customer who complained and is told by email.
+"""
+
+import importlib
+import logging
+import threading
+from datetime import timedelta
+from email import message_from_bytes, policy
+from smtplib import SMTPServerDisconnected
+
+import pytest
+import time_machine
+from django.apps import apps as django_apps
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
+from django.utils import timezone
+
+from escalation.services import ladder
+from notifications import delivery, emailing, tasks
+from notifications.models import (
+    EmailDelivery,
+    EmailStatus,
+    MessageTemplate,
+    MessageTemplateKind,
+    Notification,
+    NotificationPreference,
+    Outbox,
+)
+from recovery.models import ComplaintEvent, Customer
+from recovery.services import lifecycle, messages, sla
+from tests.conftest import acknowledge, close_loop, resolve
+
+LOCMEM_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+FLAKY_BACKEND = "tests.notifications.test_delivery.FlakyEmailBackend"
+# Threads racing to deliver one event; more than two so that "one wins, the others skip"
+# is exercised with several losers.
+RACING_DELIVERERS = 4
+THREAD_JOIN_TIMEOUT_S = 60
+
+
+class FlakyEmailBackend(BaseEmailBackend):
+    """Fails ``failures_left`` times like a dropped SMTP connection, then delivers to the
+    locmem outbox; ``failures_left = None`` fails forever."""
+
+    failures_left: int | None = None
+    calls = 0
+
+    def send_messages(self, email_messages):
+        type(self).calls += 1
+        if self.failures_left is None or self.failures_left > 0:
+            if self.failures_left is not None:
+                type(self).failures_left -= 1
+            raise SMTPServerDisconnected("Connection unexpectedly closed")
+        mail.outbox.extend(email_messages)
+        return len(email_messages)
+
+
+@pytest.fixture
+def flaky_backend(settings, mailoutbox):
+    settings.EMAIL_BACKEND = FLAKY_BACKEND
+    FlakyEmailBackend.failures_left = None
+    FlakyEmailBackend.calls = 0
+    return FlakyEmailBackend
+
+
+@pytest.fixture
+def locmem_email(settings, mailoutbox):
+    settings.EMAIL_BACKEND = LOCMEM_BACKEND
+    return mailoutbox
+
+
+@pytest.fixture(autouse=True)
+def enqueued(monkeypatch):
+    """What would be handed to the broker after commit: recorded here, so these tests never
+    depend on (or leave tasks in) a broker. The outage test drives a real one."""
+    calls: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(delivery, "enqueue", lambda task, *args: calls.append((task.name, args)))
+    return calls
+
+
+@pytest.fixture
+def routed(make_complaint, manager):
+    """A Billing complaint assigned to ``manager``, who is on no team: the assignee is told
+    because they are named, not because of a team."""
+    complaint = make_complaint()
+    sla.complaint_assign(complaint=complaint, assignee=manager, reason="test")
+    return complaint
+
+
+def ensure_default_templates() -> None:
+    """The shipped templates (data migration 0003): ``transaction=True`` tests anywhere in the
+    suite flush tables, migration data included, so tests put them back rather than rely on
+    them."""
+    migration = importlib.import_module("notifications.migrations.0003_default_templates")
+    migration.add_templates(django_apps, schema_editor=None)
+
+
+@pytest.fixture(autouse=True)
+def default_templates(db):
+    ensure_default_templates()
+
+
+def deliver_pending() -> list[int]:
+    """Deliver every undelivered event in id order, as the worker would; returns their ids."""
+    pending = list(
+        Outbox.objects.filter(delivered_at__isnull=True).order_by("id").values_list("pk", flat=True)
+    )
+    for outbox_id in pending:
+        assert delivery.deliver(outbox_id)
+    return pending
+
+
+def last_event(event_type: str) -> Outbox:
+    return Outbox.objects.filter(event_type=event_type).latest("id")
+
+
+def recipients_of(row: Outbox) -> set[int]:
+    return set(Notification.objects.filter(outbox=row).values_list("user_id", flat=True))
+
+
+def email_for(event_type: str) -> EmailDelivery:
+    return EmailDelivery.objects.get(outbox=last_event(event_type))
+
+
+# -- the outbox: one row per timeline event ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_lifecycle_change_writes_exactly_one_outbox_row_for_its_timeline_event(
+    make_complaint, agent, supervisor, customer_user, root_causes
+):
+    def step(action, expected_types):
+        events_before = set(ComplaintEvent.objects.values_list("pk", flat=True))
+        outbox_before = set(Outbox.objects.values_list("pk", flat=True))
+        action()
+        new_events = ComplaintEvent.objects.exclude(pk__in=events_before).order_by("pk")
+        new_rows = Outbox.objects.exclude(pk__in=outbox_before).order_by("pk")
+        assert [f"complaint.{e.type}" for e in new_events] == expected_types
+        assert [row.event_type for row in new_rows] == expected_types
+        for event, row in zip(new_events, new_rows, strict=True):
+            assert row.idempotency_key == f"timeline:{event.pk}"
+            assert row.complaint_id == event.complaint_id
+            assert row.payload["timeline_event_id"] == event.pk
+            assert row.payload["v"] == 1
+
+    made = []
+    step(lambda: made.append(make_complaint()), ["complaint.received"])
+    complaint = made[0]
+    step(
+        lambda: sla.complaint_assign(complaint=complaint, assignee=agent, actor=supervisor),
+        ["complaint.assigned"],
+    )
+    step(lambda: acknowledge(complaint, agent), ["complaint.acknowledged"])
+    step(
+        lambda: ladder.complaint_request_escalation(
+            complaint=complaint, actor=customer_user, reason="Nobody answers."
+        ),
+        ["complaint.escalation_requested"],
+    )
+    step(
+        lambda: ladder.complaint_escalate_by_hand(
+            complaint=complaint, actor=supervisor, direction="up", reason="Customer asked."
+        ),
+        ["complaint.escalated"],
+    )
+    step(
+        lambda: ladder.complaint_escalate_by_hand(
+            complaint=complaint, actor=supervisor, direction="down", reason="Handled."
+        ),
+        ["complaint.de_escalated"],
+    )
+    step(
+        lambda: messages.message_add(complaint=complaint, actor=agent, body="Checking now."),
+        ["complaint.message_added"],
+    )
+    step(
+        lambda: messages.message_add(
+            complaint=complaint, actor=agent, body="Gateway log attached.", internal=True
+        ),
+        ["complaint.note_added"],
+    )
+    step(
+        lambda: messages.complaint_send_holding_reply(
+            complaint=complaint, actor=agent, message="We need two more weeks."
+        ),
+        ["complaint.message_added"],
+    )
+    step(
+        lambda: sla.complaint_set_awaiting_customer(
+            complaint=complaint, actor=agent, awaiting=True, reason="statement needed"
+        ),
+        ["complaint.awaiting_customer"],
+    )
+    # The customer's reply ends the wait: two events from one change, each with its row.
+    step(
+        lambda: messages.message_add(complaint=complaint, actor=customer_user, body="Attached."),
+        ["complaint.message_added", "complaint.awaiting_ended"],
+    )
+    step(lambda: resolve(complaint, agent), ["complaint.resolved"])
+    step(
+        lambda: lifecycle.complaint_reopen(complaint=complaint, actor=supervisor, reason="Wrong"),
+        ["complaint.reopened"],
+    )
+    step(lambda: resolve(complaint, agent), ["complaint.resolved"])
+    step(lambda: close_loop(complaint, agent), ["complaint.loop_closed"])
+
+    withdrawn = make_complaint()
+    step(
+        lambda: lifecycle.complaint_withdraw(
+            complaint=withdrawn, actor=customer_user, reason="Sorted it out myself."
+        ),
+        ["complaint.withdrawn"],
+    )
+    assert Outbox.objects.count() == ComplaintEvent.objects.count()
+
+
+@pytest.mark.django_db
+def test_outbox_rows_are_written_only_when_the_change_commits(make_complaint, agent):
+    complaint = make_complaint()
+    before = Outbox.objects.count()
+    with pytest.raises(Exception, match="reference"):
+        # Not naming the reference is refused after the row lock: the whole change rolls back.
+        lifecycle.complaint_acknowledge(
+            complaint=complaint, actor=agent, message="Thanks.", next_steps="Soon."
+        )
+    assert Outbox.objects.count() == before
+
+
+# -- deliver(): who is told -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_delivery_tells_the_assignee_and_the_team_and_nobody_else(
+    routed, agent, supervisor, manager, other_agent, customer_user
+):
+    acknowledge(routed, agent)
+    deliver_pending()
+
+    row = last_event("complaint.acknowledged")
+    assert row.delivered_at is not None
+    assert row.attempts == 1
+    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
+    assert not Notification.objects.filter(user__in=[other_agent, customer_user]).exists()
+    note = Notification.objects.get(outbox=row, user=agent)
+    assert note.reference == routed.reference
+    assert note.complaint_id == routed.pk
+    assert note.summary == f"{routed.reference} acknowledged"
+    assert note.link == f"/api/complaints/{routed.reference}/"
+    assert note.read_at is None
+
+
+@pytest.mark.django_db
+def test_muted_event_types_leave_no_inbox_row_for_that_user_only(routed, agent, supervisor):
+    NotificationPreference.objects.create(
+        user=supervisor, muted_events=["complaint.acknowledged", "complaint.note_added"]
+    )
+    acknowledge(routed, agent)
+    messages.message_add(complaint=routed, actor=agent, body="Still looking.")
+    deliver_pending()
+
+    assert supervisor.pk not in recipients_of(last_event("complaint.acknowledged"))
+    assert agent.pk in recipients_of(last_event("complaint.acknowledged"))
+    # Muting one event type does not mute the others.
+    assert supervisor.pk in recipients_of(last_event("complaint.message_added"))
+
+
+@pytest.mark.django_db
+def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
+    routed, agent, supervisor, manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    NotificationPreference.objects.create(user=supervisor, via_websocket=False)
+    rung: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(delivery, "ring", rung.append)
+    acknowledge(routed, agent)
+    row = last_event("complaint.acknowledged")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        delivery.deliver(row.pk)
+        assert rung == []  # nothing leaves before commit
+    for callback in callbacks:
+        callback()
+
+    groups = [group for group, _ in rung[0]]
+    assert sorted(groups) == sorted(
+        [f"user.{agent.pk}", f"user.{manager.pk}", f"complaint.{routed.pk}", f"track.{routed.pk}"]
+    )
+    staff_push = dict(rung[0])[f"user.{agent.pk}"]
+    assert staff_push["event"]["id"] == row.pk
+    assert staff_push["event"]["type"] == "complaint.acknowledged"
+    # The supervisor still has the inbox row: only the live push was turned off.
+    assert supervisor.pk in recipients_of(row)
+    # The customer's tracking feed carries no internal parameters.
+    assert "parameters" not in dict(rung[0])[f"track.{routed.pk}"]["event"]
+
+
+# -- deliver(): idempotent ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_delivering_an_event_twice_changes_nothing_the_second_time(
+    routed, agent, supervisor, manager, enqueued, django_capture_on_commit_callbacks
+):
+    acknowledge(routed, agent)
+    row = last_event("complaint.acknowledged")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.deliver(row.pk) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery.deliver(row.pk) is False
+
+    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
+    assert Notification.objects.filter(outbox=row).count() == 3
+    assert EmailDelivery.objects.filter(outbox=row).count() == 1
+    row.refresh_from_db()
+    assert row.attempts == 1
+    # The email was handed to the broker once, by the call that delivered.
+    assert enqueued == [("notifications.send_email", (email_for("complaint.acknowledged").pk,))]
+
+
+@pytest.mark.django_db
+def test_redelivering_a_row_marked_undelivered_is_kept_single_by_the_unique_keys(
+    routed, agent, supervisor, manager
+):
+    """A worker that wrote the rows but whose "delivered" mark was lost must not duplicate."""
+    acknowledge(routed, agent)
+    row = last_event("complaint.acknowledged")
+    delivery.deliver(row.pk)
+    first_email = EmailDelivery.objects.get(outbox=row)
+    Outbox.objects.filter(pk=row.pk).update(delivered_at=None)
+
+    assert delivery.deliver(row.pk) is True
+    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
+    assert Notification.objects.filter(outbox=row).count() == 3
+    assert list(EmailDelivery.objects.filter(outbox=row)) == [first_email]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_deliveries_of_one_event_write_one_inbox_row_per_user_and_one_email(
+    routed, agent, supervisor, manager
+):
+    acknowledge(routed, agent)
+    row = last_event("complaint.acknowledged")
+    barrier = threading.Barrier(RACING_DELIVERERS)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            barrier.wait(timeout=THREAD_JOIN_TIMEOUT_S)
+            results.append(delivery.deliver(row.pk))
+        except BaseException as exc:  # reported to the test, never lost with the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race, daemon=True) for _ in range(RACING_DELIVERERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=THREAD_JOIN_TIMEOUT_S)
+    assert not any(thread.is_alive() for thread in threads), "a deliverer is stuck"
+    assert not errors, errors
+
+    # Losers either skipped the locked row or found it delivered; none wrote anything.
+    assert sorted(results) == [False] * (RACING_DELIVERERS - 1) + [True]
+    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
+    assert Notification.objects.filter(outbox=row).count() == 3
+    assert EmailDelivery.objects.filter(outbox=row).count() == 1
+    row.refresh_from_db()
+    assert row.attempts == 1
+
+
+# -- customer emails: which template, which wording -----------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_customer_facing_event_queues_its_own_email_with_the_right_template(
+    routed, agent, customer_user, root_causes
+):
+    acknowledge(routed, agent)
+    messages.message_add(complaint=routed, actor=agent, body="We are checking the gateway.")
+    messages.complaint_send_holding_reply(
+        complaint=routed, actor=agent, message="We need two more weeks."
+    )
+    resolve(routed, agent)
+    close_loop(routed, agent)
+    deliver_pending()
+
+    emails = list(EmailDelivery.objects.order_by("outbox_id"))
+    assert [(e.outbox.event_type, e.kind) for e in emails] == [
+        ("complaint.acknowledged", MessageTemplateKind.ACKNOWLEDGEMENT),
+        ("complaint.message_added", MessageTemplateKind.REPLY),
+        ("complaint.message_added", MessageTemplateKind.HOLDING),
+        ("complaint.resolved", MessageTemplateKind.RESOLUTION),
+        ("complaint.loop_closed", MessageTemplateKind.LOOP_CLOSING),
+    ]
+    reference = routed.reference
+    assert [e.subject for e in emails] == [
+        f"We have received your complaint {reference}",
+        f"Re: your complaint {reference}",
+        f"An update on your complaint {reference}",
+        f"Our response to your complaint {reference}",
+        f"What we have done about your complaint {reference}",
+    ]
+    assert {e.recipient for e in emails} == {"customer@example.com"}
+    assert {e.status for e in emails} == {EmailStatus.QUEUED}
+    assert {e.complaint_id for e in emails} == {routed.pk}
+    assert len({e.rfc_message_id for e in emails}) == len(emails)
+    assert all(e.rfc_message_id.endswith("@redress.invalid>") for e in emails)
+
+    ack, reply, holding, resolution, loop_closing = emails
+    assert ack.body_text.startswith("Dear Customer,\n\n")
+    assert f"We have your complaint {reference}." in ack.body_text
+    assert "What happens next: We will investigate" in ack.body_text
+    assert "We are checking the gateway." in reply.body_text
+    assert "We need two more weeks." in holding.body_text
+    assert "Our decision: Upheld." in resolution.body_text
+    assert "Refunded the duplicate charge." in resolution.body_text
+    # A generic resolution carries no regulator's referral wording.
+    assert "Ombudsman" not in resolution.body_text
+    assert "What will change: The gateway no longer retries" in loop_closing.body_text
+    assert all(e.body_text.rstrip().endswith(f"Your reference: {reference}") for e in emails)
+
+
+@pytest.mark.django_db
+def test_events_the_customer_is_not_emailed_about_queue_no_email(
+    routed, agent, customer_user, supervisor, root_causes
+):
+    messages.message_add(complaint=routed, actor=customer_user, body="Any news?")  # inbound
+    messages.message_add(complaint=routed, actor=agent, body="Gateway log.", internal=True)
+    acknowledge(routed, agent)
+    resolve(routed, agent)
+    lifecycle.complaint_reopen(complaint=routed, actor=supervisor, reason="Customer disagreed")
+    deliver_pending()
+
+    emailed = list(EmailDelivery.objects.values_list("outbox__event_type", flat=True))
+    assert sorted(emailed) == ["complaint.acknowledged", "complaint.resolved"]
+    # Every event was still delivered to the staff inbox.
+    assert not Outbox.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_fca_final_response_names_the_financial_ombudsman_and_the_six_month_limit(
+    make_complaint, agent, root_causes
+):
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    deliver_pending()
+
+    resolution = email_for("complaint.resolved")
+    assert resolution.subject == f"Final response to your complaint {complaint.reference}"
+    assert "This is our final response" in resolution.body_text
+    assert "Financial Ombudsman Service" in resolution.body_text
+    assert "within six months" in resolution.body_text
+    # The profile's wording is for the final response only; the acknowledgement is generic.
+    assert "Ombudsman" not in email_for("complaint.acknowledged").body_text
+
+
+@pytest.mark.django_db
+def test_a_customer_language_without_templates_falls_back_to_the_default_language(
+    routed, agent, customer_user
+):
+    Customer.objects.filter(user=customer_user).update(preferred_language="cy")
+    acknowledge(routed, agent)
+    deliver_pending()
+
+    assert email_for("complaint.acknowledged").subject == (
+        f"We have received your complaint {routed.reference}"
+    )
+
+
+@pytest.mark.django_db
+def test_a_template_in_the_customer_language_wins_over_the_default(routed, agent, customer_user):
+    MessageTemplate.objects.create(
+        kind=MessageTemplateKind.ACKNOWLEDGEMENT,
+        language="fr",
+        subject="Nous avons bien reçu votre réclamation {{ reference }}",
+        body_text="Bonjour {{ customer.name }},\n\n{{ message }}",
+    )
+    Customer.objects.filter(user=customer_user).update(preferred_language="fr")
+    acknowledge(routed, agent)
+    deliver_pending()
+
+    email = email_for("complaint.acknowledged")
+    assert email.subject == f"Nous avons bien reçu votre réclamation {routed.reference}"
+    assert email.body_text.startswith("Bonjour Customer,")
+
+
+@pytest.mark.django_db
+def test_the_regulatory_wording_wins_over_a_generic_template_in_the_customer_language(
+    make_complaint, agent, customer_user, root_causes
+):
+    """A French generic resolution would leave out the referral rights the FCA requires in
+    a final response, so the profile's template (here only in English) must win; a French
+    one for the profile wins over both."""
+    generic_fr = {
+        "kind": MessageTemplateKind.RESOLUTION,
+        "language": "fr",
+        "subject": "Notre réponse {{ reference }}",
+        "body_text": "Notre décision : {{ outcome }}.",
+    }
+    MessageTemplate.objects.create(**generic_fr)
+    Customer.objects.filter(user=customer_user).update(preferred_language="fr")
+    first = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(first, agent)
+    resolve(first, agent)
+    deliver_pending()
+    assert "Financial Ombudsman Service" in email_for("complaint.resolved").body_text
+
+    MessageTemplate.objects.create(
+        **{**generic_fr, "regulatory_profile": "uk_fca_disp"},
+    )
+    MessageTemplate.objects.filter(language="fr", regulatory_profile="uk_fca_disp").update(
+        subject="Réponse définitive {{ reference }}",
+        body_text="Vous pouvez saisir le Financial Ombudsman Service dans les six mois.",
+    )
+    second = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(second, agent)
+    resolve(second, agent)
+    deliver_pending()
+    assert email_for("complaint.resolved").subject == f"Réponse définitive {second.reference}"
+
+
+@pytest.mark.django_db
+def test_a_missing_template_is_logged_and_sends_nothing_but_the_inbox_is_still_told(
+    routed, agent, caplog
+):
+    MessageTemplate.objects.filter(kind=MessageTemplateKind.ACKNOWLEDGEMENT).delete()
+    acknowledge(routed, agent)
+    with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
+        deliver_pending()
+
+    row = last_event("complaint.acknowledged")
+    assert not EmailDelivery.objects.exists()
+    assert agent.pk in recipients_of(row)
+    row.refresh_from_db()
+    assert row.delivered_at is not None
+    assert any(
+        "No acknowledgement template" in record.getMessage() and str(row.pk) in record.getMessage()
+        for record in caplog.records
+    ), caplog.text
+
+
+@pytest.mark.django_db
+def test_a_template_that_does_not_compile_is_logged_and_does_not_block_the_inbox(
+    routed, agent, caplog
+):
+    """An edited template with a syntax error must not hold back every staff notification
+    of that event type (the sweep would retry the event forever)."""
+    MessageTemplate.objects.filter(kind=MessageTemplateKind.ACKNOWLEDGEMENT).update(
+        body_text="Dear {{ customer.name }},{% if %}"
+    )
+    acknowledge(routed, agent)
+    with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
+        deliver_pending()
+
+    row = last_event("complaint.acknowledged")
+    row.refresh_from_db()
+    assert row.delivered_at is not None
+    assert agent.pk in recipients_of(row)
+    assert not EmailDelivery.objects.exists()
+    assert any(
+        record.levelno == logging.ERROR and "acknowledgement template" in record.getMessage()
+        for record in caplog.records
+    ), caplog.text
+
+
+@pytest.mark.django_db
+def test_a_late_delivered_resolution_email_says_what_was_decided_then_not_now(
+    routed, agent, supervisor, root_causes
+):
+    """After an outage, events are delivered late: a complaint resolved, reopened and
+    resolved again must still send two resolution emails, each with its own decision."""
+    acknowledge(routed, agent)
+    resolve(routed, agent)
+    lifecycle.complaint_reopen(complaint=routed, actor=supervisor, reason="More to refund")
+    lifecycle.complaint_resolve(
+        complaint=routed,
+        actor=agent,
+        outcome="partly_upheld",
+        summary="Refunded the fee as well.",
+        root_causes=["billing.refund-delay"],
+    )
+    deliver_pending()
+
+    first, second = EmailDelivery.objects.filter(kind="resolution").order_by("outbox_id")
+    assert "Our decision: Upheld." in first.body_text
+    assert "Refunded the duplicate charge." in first.body_text
+    assert "Refunded the fee as well." not in first.body_text
+    assert "Our decision: Partly upheld." in second.body_text
+    assert "Refunded the fee as well." in second.body_text
+
+
+# -- the redelivery sweep -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_redelivery_takes_only_events_older_than_the_grace_period(
+    make_complaint, agent, locmem_email
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        stale = make_complaint()
+        clock.shift(tasks.REDELIVERY_GRACE - timedelta(seconds=10))
+        fresh = make_complaint()
+        clock.shift(timedelta(seconds=11))  # stale is now just past the grace period
+        result = tasks.redeliver()
+
+    assert result["delivered"] == 1
+    assert Outbox.objects.get(complaint_id=stale.pk).delivered_at is not None
+    assert Outbox.objects.get(complaint_id=fresh.pk).delivered_at is None
+
+
+@pytest.mark.django_db
+def test_redelivery_sends_emails_still_queued_after_the_grace_period_once(
+    routed, agent, locmem_email
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        acknowledge(routed, agent)
+        deliver_pending()  # queued the email; the broker never got the send task
+        email = email_for("complaint.acknowledged")
+        assert tasks.redeliver()["emails_sent"] == 0  # not stale yet: the fast path's turn
+        clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+        assert tasks.redeliver() == {"delivered": 0, "emails_sent": 1}
+        assert tasks.redeliver() == {"delivered": 0, "emails_sent": 0}
+
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    assert len(locmem_email) == 1
+
+
+@pytest.mark.django_db
+def test_the_sweep_gives_up_on_an_email_after_the_same_number_of_attempts_as_the_task(
+    routed, agent, flaky_backend
+):
+    """An email whose send task never reached the broker is retried by the sweep alone; it
+    must end up failed with its reason, not retried every minute for ever."""
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        acknowledge(routed, agent)
+        deliver_pending()
+        ack = email_for("complaint.acknowledged")
+        for sweep in range(1, tasks.EMAIL_MAX_RETRIES + 2):
+            clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+            assert tasks.redeliver() == {"delivered": 0, "emails_sent": 0}
+            ack.refresh_from_db()
+            assert ack.attempts == sweep
+            expected = EmailStatus.FAILED if sweep > tasks.EMAIL_MAX_RETRIES else EmailStatus.QUEUED
+            assert ack.status == expected, f"after sweep {sweep}"
+        clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+        tasks.redeliver()
+
+    ack.refresh_from_db()
+    assert ack.attempts == tasks.EMAIL_MAX_RETRIES + 1  # a failed email is left alone
+    assert ack.failure_reason == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert flaky_backend.calls == tasks.EMAIL_MAX_RETRIES + 1
+
+
+# -- sending: headers, threading, exactly once ----------------------------------------------
+
+
+def sent_headers(message) -> dict:
+    parsed = message_from_bytes(message.message().as_bytes(), policy=policy.default)
+    return {
+        # Long headers are folded; RFC 5322 allows white space around a msg-id.
+        name: str(parsed[name]).strip() if parsed[name] is not None else None
+        for name in ("Message-ID", "In-Reply-To", "References", "To")
+    }
+
+
+@pytest.mark.django_db
+def test_sending_an_email_uses_its_message_id_and_threads_on_the_previous_one(
+    routed, agent, root_causes, locmem_email
+):
+    acknowledge(routed, agent)
+    resolve(routed, agent)
+    deliver_pending()
+    ack = email_for("complaint.acknowledged")
+    resolution = email_for("complaint.resolved")
+
+    assert emailing.send(ack.pk) is True
+    assert emailing.send(resolution.pk) is True
+
+    assert len(locmem_email) == 2
+    first, second = (sent_headers(m) for m in locmem_email)
+    assert first["Message-ID"] == ack.rfc_message_id
+    assert first["In-Reply-To"] is None  # the first email starts the thread
+    assert first["To"] == "customer@example.com"
+    assert second["Message-ID"] == resolution.rfc_message_id
+    assert second["In-Reply-To"] == ack.rfc_message_id
+    assert second["References"].split() == [ack.rfc_message_id]
+    assert locmem_email[1].subject == resolution.subject
+    assert locmem_email[1].body == resolution.body_text
+    ack.refresh_from_db()
+    assert (ack.status, ack.attempts, ack.failure_reason) == (EmailStatus.SENT, 1, "")
+    assert ack.sent_at is not None
+
+
+@pytest.mark.django_db
+def test_sending_twice_sends_one_email(routed, agent, locmem_email):
+    acknowledge(routed, agent)
+    deliver_pending()
+    ack = email_for("complaint.acknowledged")
+
+    assert tasks.send_email.apply(args=[ack.pk]).get() is True
+    assert tasks.send_email.apply(args=[ack.pk]).get() is False
+    assert len(locmem_email) == 1
+    ack.refresh_from_db()
+    assert ack.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_failing_send_stays_queued_and_counts_attempts_until_it_gets_through(
+    routed, agent, flaky_backend
+):
+    acknowledge(routed, agent)
+    deliver_pending()
+    ack = email_for("complaint.acknowledged")
+    flaky_backend.failures_left = 2
+
+    # Eager apply() runs the retries in line (without their countdowns).
+    assert tasks.send_email.apply(args=[ack.pk]).get() is True
+
+    ack.refresh_from_db()
+    assert ack.status == EmailStatus.SENT
+    assert ack.attempts == 3  # two failures and the send that got through
+    assert "SMTPServerDisconnected" in ack.failure_reason  # the last failure, kept for support
+    assert len(mail.outbox) == 1
+    assert flaky_backend.calls == 3
+
+
+@pytest.mark.django_db
+def test_an_email_that_never_gets_through_is_retried_with_backoff_then_marked_failed(
+    routed, agent, flaky_backend, monkeypatch
+):
+    acknowledge(routed, agent)
+    deliver_pending()
+    ack = email_for("complaint.acknowledged")
+    task = tasks.send_email._get_current_object()
+    countdowns: list[int] = []
+    original_retry = task.retry
+
+    def recording_retry(*args, **kwargs):
+        countdowns.append(kwargs["countdown"])
+        # Between attempts the email is still queued: the next retry may get it through.
+        assert EmailDelivery.objects.get(pk=ack.pk).status == EmailStatus.QUEUED
+        return original_retry(*args, **kwargs)
+
+    monkeypatch.setattr(task, "retry", recording_retry)
+
+    assert tasks.send_email.apply(args=[ack.pk]).get() is False
+
+    assert countdowns == [10, 20, 40, 80, 160]
+    ack.refresh_from_db()
+    assert ack.status == EmailStatus.FAILED
+    assert ack.attempts == tasks.EMAIL_MAX_RETRIES + 1
+    assert ack.failure_reason == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert ack.sent_at is None
+    assert len(mail.outbox) == 0
+    # A failed email is not picked up again by the sweep.
+    assert tasks.send_email.apply(args=[ack.pk]).get() is False
+    assert flaky_backend.calls == tasks.EMAIL_MAX_RETRIES + 1
+
+
+@pytest.mark.django_db
+def test_recording_failures_keeps_the_email_queued_until_the_final_one(routed, agent):
+    acknowledge(routed, agent)
+    deliver_pending()
+    ack = email_for("complaint.acknowledged")
+
+    emailing.record_failure(ack.pk, "SMTPConnectError: refused", final=False)
+    ack.refresh_from_db()
+    assert (ack.status, ack.attempts, ack.failure_reason) == (
+        EmailStatus.QUEUED,
+        1,
+        "SMTPConnectError: refused",
+    )
+    emailing.record_failure(ack.pk, "SMTPDataError: 554 rejected", final=True)
+    ack.refresh_from_db()
+    assert (ack.status, ack.attempts, ack.failure_reason) == (
+        EmailStatus.FAILED,
+        2,
+        "SMTPDataError: 554 rejected",
+    )
+    # A late failure report for an email already settled changes nothing.
+    emailing.record_failure(ack.pk, "late", final=True)
+    ack.refresh_from_db()
+    assert (ack.status, ack.attempts) == (EmailStatus.FAILED, 2)

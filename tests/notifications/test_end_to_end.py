@@ -1,0 +1,256 @@
+"""End to end: a real ASGI server and a real Celery worker carry a transition to a socket.
+
+The path under test is the production one, with nothing replaced:
+HTTP API -> service (outbox row in the transaction) -> on commit, ``deliver_outbox`` on the
+Redis broker -> Celery worker -> ``deliver`` -> channels-redis -> uvicorn's consumer -> the
+agent's websocket.
+
+Both servers run as subprocesses on the pytest-django test database, so they see what the
+test commits (``transaction=True``), and on the test Redis.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from websockets.asyncio.client import connect as websocket_connect
+
+from config.celery import app as celery_app
+from notifications.models import Outbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+# A cold start imports Django, DRF, Channels and Celery; 60 s covers a loaded 2-core box.
+START_TIMEOUT_S = 60
+# The fast path normally takes tens of milliseconds; seconds mean it is broken or stalled.
+DELIVERY_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 10
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def url_of_the_test_database() -> str:
+    database = settings.DATABASES["default"]
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return (
+        f"postgres://{database['USER']}{password}@{database['HOST']}:{database['PORT']}"
+        f"/{database['NAME']}"
+    )
+
+
+def subprocess_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings_test",
+        DATABASE_URL=url_of_the_test_database(),
+        REDIS_URL=settings.REDIS_URL,
+        # Customer emails of the transition are sent by the worker; keep them in memory.
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+class Child:
+    """A subprocess this test started and stops, with its output in a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], scratch: Path):
+        self.name = name
+        self.log_path = scratch / f"{name}.log"
+        self.process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"--- {self.name} log ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def wait_for_server(server: Child, base_url: str, token: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        server.check_alive()
+        with contextlib.suppress(httpx.TransportError):
+            answer = httpx.get(
+                f"{base_url}/api/complaints/",
+                headers={"Authorization": f"Token {token}"},
+                timeout=5,
+                trust_env=False,
+            )
+            assert answer.status_code == 200, f"{answer.status_code} {answer.text[:300]}"
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"server not ready in {START_TIMEOUT_S} s\n{server.log()}")
+
+
+def wait_for_worker(worker: Child, node_name: str) -> None:
+    """The worker answers a ping, and has drained what earlier test runs left queued."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        worker.check_alive()
+        if celery_app.control.ping(destination=[node_name], timeout=0.5):
+            break
+    else:
+        raise AssertionError(f"worker not ready in {START_TIMEOUT_S} s\n{worker.log()}")
+    # Other tests on this Redis commit outbox rows with no worker to read the tasks; they
+    # are harmless (delivery is idempotent) but would sit in front of this test's task.
+    queue = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        while queue.llen(celery_app.conf.task_default_queue) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        queue.close()
+
+
+async def transition_and_listen(base_url: str, token: str, reference: str) -> tuple[list, float]:
+    """Open the agent's socket, acknowledge over HTTP, and collect events until ours came."""
+    ws_url = base_url.replace("http://", "ws://") + f"/ws/events/?token={token}"
+    events: list[dict] = []
+    async with websocket_connect(ws_url, origin=base_url, open_timeout=10) as websocket:
+        # The socket is joined to the agent's group once it answers a message.
+        await websocket.send(json.dumps({"type": "heartbeat"}))
+        assert json.loads(await asyncio.wait_for(websocket.recv(), 10)) == {"type": "heartbeat"}
+        async with httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False) as client:
+            answer = await client.post(
+                f"/api/complaints/{reference}/transitions/",
+                json={
+                    "transition": "acknowledge",
+                    "message": f"Thanks, your reference is {reference}.",
+                    "next_steps": "We will reply within 5 days.",
+                },
+                headers={"Authorization": f"Token {token}"},
+            )
+        committed_at = time.monotonic()
+        assert answer.status_code == 200, answer.text
+        deadline = committed_at + DELIVERY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                raw = await asyncio.wait_for(websocket.recv(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+            message = json.loads(raw)
+            if message["type"] == "event":
+                events.append(message["event"])
+                if message["event"]["type"] == "complaint.acknowledged":
+                    return events, time.monotonic() - committed_at
+    return events, float("inf")
+
+
+def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint):
+    complaint = make_complaint()
+    token = Token.objects.create(user=agent).key
+    env = subprocess_environment()
+    port = free_port()
+    base_url = f"http://{HOST}:{port}"
+    node_name = f"e2e-{uuid.uuid4().hex[:8]}@{HOST}"
+    with tempfile.TemporaryDirectory(prefix="redress-e2e-") as scratch:
+        children: list[Child] = []
+        try:
+            server = Child(
+                "uvicorn",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "config.asgi:application",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port),
+                    "--lifespan",
+                    "on",
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env,
+                Path(scratch),
+            )
+            children.append(server)
+            worker = Child(
+                "celery",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "config",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--hostname",
+                    node_name,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "warning",
+                ],
+                env,
+                Path(scratch),
+            )
+            children.append(worker)
+            wait_for_server(server, base_url, token)
+            wait_for_worker(worker, node_name)
+
+            events, latency_s = asyncio.run(
+                transition_and_listen(base_url, token, complaint.reference)
+            )
+            logs = "\n".join(child.log() for child in children)
+            assert latency_s < DELIVERY_TIMEOUT_S, f"no acknowledged event; got {events}\n{logs}"
+        finally:
+            for child in children:
+                child.stop()
+
+    acknowledged = Outbox.objects.get(
+        complaint_id=complaint.pk, event_type="complaint.acknowledged"
+    )
+    (pushed,) = [event for event in events if event["type"] == "complaint.acknowledged"]
+    assert pushed["id"] == acknowledged.pk
+    assert pushed["complaint"] == complaint.reference
+    assert pushed["state"] == "acknowledged"
+    # Delivered once, by the worker's fast path (the sweeper never ran: no beat here).
+    assert acknowledged.delivered_at is not None
+    assert acknowledged.attempts == 1
+    # Whatever else arrived (the intake event, delivered when the worker started) is this
+    # complaint's, and no event arrived twice.
+    assert {event["complaint"] for event in events} == {complaint.reference}
+    assert len({event["id"] for event in events}) == len(events)

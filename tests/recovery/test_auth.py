@@ -1,0 +1,178 @@
+"""Who may log in, and what each role may do.
+
+Demo accounts (``seed_demo``, password ``demo``) exist for trying Redress out; settings with
+``REDRESS_DEMO`` off refuse both the command and any login by a demo account, while every
+other account logs in as usual (``recovery.auth.RedressModelBackend``).
+"""
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.test import Client, override_settings
+
+from recovery import roles
+from recovery.models import Complaint, ComplaintEvent, State
+from tests.conftest import api_client
+from tests.factories import UserFactory
+
+DEMO_LOGINS = ["agent1", "supervisor1", "manager1", "customer1", "customer2"]
+DEMO_PASSWORD = "demo"
+
+
+@pytest.fixture(scope="module")
+def seeded_once(django_db_setup, django_db_blocker):
+    """``seed_demo`` once for this module, in a transaction rolled back after its last test.
+
+    Seeding runs dozens of complaints through every service, which is too slow to repeat
+    per test; each test still runs in its own savepoint inside this transaction.
+    """
+    with django_db_blocker.unblock(), override_settings(REDRESS_DEMO=True), transaction.atomic():
+        call_command("seed_demo", verbosity=0)
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo(seeded_once, db):
+    """The demo data, as ``./redress run`` seeds it."""
+
+
+def request_token(username: str, password: str):
+    return api_client().post(
+        "/api/auth/token/", {"username": username, "password": password}, format="json"
+    )
+
+
+def seeded_counts() -> dict[str, int]:
+    return {
+        "users": get_user_model().objects.count(),
+        "complaints": Complaint.objects.count(),
+        "timeline events": ComplaintEvent.objects.count(),
+    }
+
+
+# -- seed_demo -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_refused_when_demos_are_off(settings, django_assert_num_queries):
+    settings.REDRESS_DEMO = False
+
+    # Refused before it reads or writes anything.
+    with (
+        django_assert_num_queries(0),
+        pytest.raises(CommandError, match="Demo data is refused by these settings"),
+    ):
+        call_command("seed_demo", verbosity=0)
+
+
+def test_seed_demo_again_leaves_what_it_seeded_once(demo, settings):
+    settings.REDRESS_DEMO = True
+    first = seeded_counts()
+
+    call_command("seed_demo", verbosity=0)
+
+    assert seeded_counts() == first
+
+
+def test_seed_demo_fills_every_state(demo):
+    states = set(Complaint.objects.values_list("state", flat=True))
+
+    assert states == {state.value for state in State}
+    assert Complaint.objects.count() >= 24
+
+
+# -- logging in ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", DEMO_LOGINS)
+def test_demo_logins_work_where_demos_are_allowed(demo, settings, username):
+    settings.REDRESS_DEMO = True
+
+    assert authenticate(username=username, password=DEMO_PASSWORD) is not None
+
+    answer = request_token(username, DEMO_PASSWORD)
+
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["token"]
+
+
+@pytest.mark.parametrize("username", DEMO_LOGINS)
+def test_demo_logins_are_refused_where_demos_are_off(demo, settings, username):
+    # The data is there (seeded earlier, or restored from a demo database): the settings
+    # alone must keep the well-known password from opening anything.
+    settings.REDRESS_DEMO = False
+
+    assert authenticate(username=username, password=DEMO_PASSWORD) is None
+    answer = request_token(username, DEMO_PASSWORD)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "validation_failed"
+    assert Client().login(username=username, password=DEMO_PASSWORD) is False
+
+
+def test_an_ordinary_account_logs_in_where_demos_are_off(settings, groups):
+    settings.REDRESS_DEMO = False
+    # A real agent, not in the demo group.
+    agent = UserFactory(username="real_agent", password="a-real-password")
+    agent.groups.add(groups[roles.AGENT])
+
+    assert authenticate(username="real_agent", password="a-real-password") == agent
+    answer = request_token("real_agent", "a-real-password")
+    assert answer.status_code == 200, answer.json()
+
+
+def test_a_wrong_password_gets_no_token(agent):
+    answer = request_token(agent.username, "not-the-password")
+
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "validation_failed",
+        "message": "Unable to log in with the username and password given.",
+        "details": {"non_field_errors": ["Invalid credentials."]},
+    }
+
+
+def test_demo_customers_see_only_their_own_complaints(demo):
+    customer1 = get_user_model().objects.get(username="customer1")
+    agent1 = get_user_model().objects.get(username="agent1")
+
+    own = api_client(customer1).get("/api/complaints/", {"page_size": 200}).json()
+    everyone = api_client(agent1).get("/api/complaints/", {"page_size": 200}).json()
+
+    assert 0 < own["count"] < everyone["count"] == Complaint.objects.count()
+    assert {c["customer"]["id"] for c in own["results"]} == {customer1.customer.pk}
+
+
+# -- roles ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "permission", "granted"),
+    [
+        ("agent", "recovery.acknowledge_complaint", True),
+        ("agent", "recovery.resolve_complaint", True),
+        ("agent", "recovery.close_loop_complaint", True),
+        ("agent", "recovery.withdraw_complaint", True),
+        # Reopening undoes a resolution: a supervisor's call, not the resolving agent's.
+        ("agent", "recovery.reopen_complaint", False),
+        ("agent", "recovery.work_any_complaint", False),
+        ("supervisor", "recovery.reopen_complaint", True),
+        ("supervisor", "recovery.work_any_complaint", True),
+        ("supervisor", "recovery.add_rootcause", False),
+        ("manager", "recovery.reopen_complaint", True),
+        ("manager", "recovery.add_rootcause", True),
+        # Customers act on their own complaints through ownership rules, not permissions.
+        ("customer_user", "recovery.view_complaint", False),
+        ("customer_user", "recovery.acknowledge_complaint", False),
+    ],
+)
+def test_role_groups_carry_their_permissions(request, persona, permission, granted):
+    user = request.getfixturevalue(persona)
+
+    assert user.has_perm(permission) is granted
+
+
+def test_the_demo_group_grants_nothing(groups):
+    assert list(groups[roles.DEMO].permissions.all()) == []
