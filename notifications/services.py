@@ -4,6 +4,7 @@ import uuid
 
 from django.db import transaction
 
+from config import bulk_writes
 from notifications.models import Outbox
 
 
@@ -34,15 +35,19 @@ def outbox_add_many(entries: list[dict]) -> list[Outbox]:
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("The outbox must be written inside the transaction of the change.")
-    rows = Outbox.objects.bulk_create(
-        Outbox(
-            event_type=entry["event_type"],
-            complaint_id=entry["complaint_id"],
-            audience=entry["audience"],
-            payload=entry["payload"],
-            idempotency_key=entry.get("idempotency_key") or f"{entry['event_type']}:{uuid.uuid4()}",
-        )
-        for entry in entries
+    rows = bulk_writes.insert_many(
+        Outbox,
+        [
+            Outbox(
+                event_type=entry["event_type"],
+                complaint_id=entry["complaint_id"],
+                audience=entry["audience"],
+                payload=entry["payload"],
+                idempotency_key=entry.get("idempotency_key")
+                or f"{entry['event_type']}:{uuid.uuid4()}",
+            )
+            for entry in entries
+        ],
     )
     ids = [row.pk for row in rows]
     transaction.on_commit(lambda: _enqueue_delivery(ids))

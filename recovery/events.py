@@ -6,6 +6,7 @@ the caller's transaction, so the timeline and what is told about it never disagr
 
 from dataclasses import dataclass
 
+from config import bulk_writes
 from notifications.services import outbox_add_many
 from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, EventType, Message
 
@@ -52,14 +53,17 @@ def record(
 
 def record_many(entries: list[EventEntry]) -> list[ComplaintEvent]:
     """Write timeline events and their outbox rows with one INSERT each (batches)."""
-    timeline = ComplaintEvent.objects.bulk_create(
-        ComplaintEvent(
-            complaint=entry.complaint,
-            type=entry.type,
-            actor=entry.actor if getattr(entry.actor, "is_authenticated", False) else None,
-            parameters=entry.parameters,
-        )
-        for entry in entries
+    timeline = bulk_writes.insert_many(
+        ComplaintEvent,
+        [
+            ComplaintEvent(
+                complaint=entry.complaint,
+                type=entry.type,
+                actor=entry.actor if getattr(entry.actor, "is_authenticated", False) else None,
+                parameters=entry.parameters,
+            )
+            for entry in entries
+        ],
     )
     outbox_add_many(
         [

@@ -36,6 +36,30 @@ def _no_worker_behind_the_test_process():
     from config.celery import app
 
     app.conf.broker_url = "memory://"
+    reset_celery_connections()
+
+
+def reset_celery_connections() -> None:
+    """Drop pooled broker connections so the next publish uses ``conf.broker_url``."""
+    from config.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def celery_on_redis(settings):
+    """This process talks to the real broker (for tests that start a real worker)."""
+    from config.celery import app
+
+    saved = app.conf.broker_url
+    app.conf.broker_url = settings.REDIS_URL
+    reset_celery_connections()
+    yield app
+    app.conf.broker_url = saved
+    reset_celery_connections()
 
 
 @pytest.fixture

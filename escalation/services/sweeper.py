@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from config import bulk_writes
 from escalation import deadlines, events
 from escalation.models import BusinessCalendar, Clock, ClockState, Escalation, EscalationLadder
 from escalation.services.clocks import pure_calendar
@@ -177,38 +178,9 @@ def _escalate(clock: Clock, level, levels: dict, batch: _Batch, *, reason: str) 
 _FIELDS = ["state", "warned_at", "breached_at", "escalation_level", "next_escalation_at"]
 
 
-def _update_clocks(clocks: list[Clock]) -> None:
-    """Save ``_FIELDS`` of ``clocks`` in one statement.
-
-    On PostgreSQL: ``UPDATE … FROM unnest(<one array per column>)``, one parameter per column
-    whatever the batch size. Django's ``bulk_update`` writes a ``CASE WHEN id = … THEN …``
-    per field with a branch per row, which PostgreSQL evaluates row by row: quadratic in
-    the batch, it took seconds per 500-row batch and capped the sweep at ~150 clocks/s.
-    Other databases (SQLite in the embedded mode, with a handful of clocks) use bulk_update.
-    """
-    if connection.vendor != "postgresql":
-        Clock.objects.bulk_update(clocks, _FIELDS)
-        return
-    fields = [Clock._meta.pk, *(Clock._meta.get_field(name) for name in _FIELDS)]
-    quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in fields)
-    columns = [quote(field.column) for field in fields]
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    statement = (
-        f"UPDATE {quote(Clock._meta.db_table)} AS c SET {assignments} "  # noqa: S608
-        f"FROM unnest({arrays}) AS v({', '.join(columns)}) WHERE c.{columns[0]} = v.{columns[0]}"
-    )
-    params = [
-        [field.get_db_prep_save(getattr(clock, field.attname), connection) for clock in clocks]
-        for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-
-
 def _write(batch: _Batch) -> None:
-    _update_clocks(batch.clocks)
-    escalations = Escalation.objects.bulk_create(batch.escalations)
+    bulk_writes.update_many(Clock, batch.clocks, _FIELDS)
+    escalations = bulk_writes.insert_many(Escalation, batch.escalations)
     batch.entries.extend(events.escalated(escalation) for escalation in escalations)
     record_many(batch.entries)
     sla.complaints_refresh_sla({clock.complaint_id for clock in batch.clocks})

@@ -127,8 +127,11 @@ def wait_for_worker(worker: Child, node_name: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         worker.check_alive()
-        if celery_app.control.ping(destination=[node_name], timeout=0.5):
-            break
+        # The test process's own broker is in-memory (tests/conftest.py); the worker listens
+        # on Redis, so ask over Redis.
+        with celery_app.connection_for_write(settings.REDIS_URL) as connection:
+            if celery_app.control.ping(destination=[node_name], timeout=0.5, connection=connection):
+                break
     else:
         raise AssertionError(f"worker not ready in {START_TIMEOUT_S} s\n{worker.log()}")
     # Other tests on this Redis commit outbox rows with no worker to read the tasks; they
@@ -175,7 +178,7 @@ async def transition_and_listen(base_url: str, token: str, reference: str) -> tu
     return events, float("inf")
 
 
-def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint):
+def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint, celery_on_redis):
     complaint = make_complaint()
     token = Token.objects.create(user=agent).key
     env = subprocess_environment()

@@ -50,7 +50,7 @@ from notifications import groups, replay, tasks
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from recovery.models import Complaint
 from recovery.services import messages
-from tests.conftest import acknowledge, api_client, close_loop, resolve
+from tests.conftest import acknowledge, api_client, close_loop, reset_celery_connections, resolve
 from tests.factories import CategoryFactory
 
 # A cold worker imports Django and every app; 60 s covers a loaded 2-core machine.
@@ -119,14 +119,6 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
-
-
-def reset_celery_connections() -> None:
-    """Drop pooled broker connections so the next publish uses ``conf.broker_url``."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture
