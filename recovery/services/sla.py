@@ -2,9 +2,7 @@
 awaiting the customer. Called by the escalation app and by views."""
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
 
 from recovery import events, rules
 from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
@@ -12,27 +10,61 @@ from recovery.models import Complaint
 
 
 def complaints_refresh_sla(complaint_ids) -> None:
-    """Recompute next deadline, escalation level and next escalation from the clocks."""
+    """Recompute next deadline and next escalation of these complaints from their clocks.
+
+    On PostgreSQL one grouped pass over the batch's clocks joined to the complaints (the
+    per-complaint correlated subqueries cost a quarter of a sweep); elsewhere the same values
+    through Django subqueries.
+    """
+    from escalation.models import Clock, ClockState
     from escalation.selectors import sla_snapshot_expressions
 
-    Complaint.objects.filter(pk__in=list(complaint_ids)).update(**sla_snapshot_expressions())
+    ids = list(complaint_ids)
+    if not ids:
+        return
+    if connection.vendor != "postgresql":
+        Complaint.objects.filter(pk__in=ids).update(**sla_snapshot_expressions())
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Complaint._meta.db_table)} AS c "  # noqa: S608
+            "SET next_deadline_at = x.next_deadline_at, next_escalation_at = x.next_escalation_at "
+            "FROM (SELECT ids.id, "
+            "  MIN(k.due_at) FILTER (WHERE k.state = %s) AS next_deadline_at, "
+            "  MIN(k.next_escalation_at) FILTER (WHERE k.state = %s AND k.stopped_at IS NULL) "
+            "    AS next_escalation_at "
+            "  FROM unnest(%s::bigint[]) AS ids(id) "
+            f"  LEFT JOIN {quote(Clock._meta.db_table)} AS k ON k.complaint_id = ids.id "
+            "  GROUP BY ids.id) AS x "
+            "WHERE c.id = x.id",
+            [ClockState.RUNNING, ClockState.BREACHED, ids],
+        )
 
 
 def complaints_raise_escalation_level(levels: dict[int, int]) -> None:
-    """The ladder moved these complaints up: ``{complaint id: level reached}``, one UPDATE.
+    """The ladder moved these complaints up: ``{complaint id: level reached}``.
 
-    Only ever raises, so a complaint already escalated higher by hand keeps its level.
+    Only ever raises, so a complaint already escalated higher by hand keeps its level. On
+    PostgreSQL one ``UPDATE … FROM unnest(ids, levels)`` for the whole batch (a CASE with a
+    branch per complaint took half a second per 500); elsewhere one UPDATE per complaint.
     """
     if not levels:
         return
-    reached = Case(
-        *(When(pk=complaint_id, then=Value(level)) for complaint_id, level in levels.items()),
-        default=F("escalation_level"),
-        output_field=IntegerField(),
-    )
-    Complaint.objects.filter(pk__in=list(levels)).update(
-        escalation_level=Greatest(F("escalation_level"), reached)
-    )
+    if connection.vendor != "postgresql":
+        for complaint_id, level in levels.items():
+            Complaint.objects.filter(pk=complaint_id, escalation_level__lt=level).update(
+                escalation_level=level
+            )
+        return
+    table = connection.ops.quote_name(Complaint._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET escalation_level = v.level "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, level) "
+            "WHERE c.id = v.id AND c.escalation_level < v.level",
+            [list(levels), list(levels.values())],
+        )
 
 
 def complaint_set_escalation_level(complaint: Complaint, level: int) -> None:
