@@ -183,13 +183,12 @@ def _write(batch: _Batch) -> None:
     escalations = bulk_writes.insert_many(Escalation, batch.escalations)
     batch.entries.extend(events.escalated(escalation) for escalation in escalations)
     record_many(batch.entries)
-    sla.complaints_refresh_sla({clock.complaint_id for clock in batch.clocks})
     raised: dict[int, int] = {}
     for escalation in escalations:
         raised[escalation.complaint_id] = max(
             escalation.level, raised.get(escalation.complaint_id, 0)
         )
-    sla.complaints_raise_escalation_level(raised)
+    sla.complaints_refresh_sla({clock.complaint_id for clock in batch.clocks}, raise_levels=raised)
     for escalation in escalations:
         level = batch.levels_of(escalation.clock).get(escalation.level)
         if level is not None and level.reassign and escalation.owner_id:
@@ -208,12 +207,37 @@ PHASES: tuple[Phase, ...] = (
 )
 
 
-_UNUSED_COMPLAINT_TEXTS = (
-    "complaint__description",
-    "complaint__remedy_sought",
-    "complaint__resolution_summary",
-    "complaint__withdrawal_reason",
+# What escalating needs of the complaint: its timeline payload (reference, state) and who is
+# told (team, assignee, customer). Loading only these matters: a batch would otherwise read
+# 500 descriptions of up to 50,000 characters and parse a dozen timestamps per row.
+_COMPLAINT_FIELDS_USED = ("id", "reference", "state", "team", "assignee", "customer")
+
+
+# Clock fields the handlers never read (they only filter in SQL or belong to pausing).
+_CLOCK_FIELDS_UNUSED = (
+    "policy",
+    "target_seconds",
+    "pausable",
+    "started_at",
+    "warn_at",
+    "stopped_at",
+    "paused_at",
+    "seconds_left_when_paused",
+    "seconds_to_warn_when_paused",
+    "paused_seconds",
+    "retry_after",
+    "failures",
 )
+
+
+def _unused_complaint_fields() -> list[str]:
+    from recovery.models import Complaint
+
+    return [
+        f"complaint__{field.name}"
+        for field in Complaint._meta.concrete_fields
+        if field.name not in _COMPLAINT_FIELDS_USED
+    ]
 
 
 def _claim_and_handle(
@@ -230,9 +254,7 @@ def _claim_and_handle(
         due = due.filter(pk__in=ids) if ids is not None else due[:limit]
         claimed = list(
             due.select_related("complaint")
-            # The complaint's long texts are not needed to escalate it; a batch would read
-            # up to 500 descriptions of up to 50,000 characters each for nothing.
-            .defer(*_UNUSED_COMPLAINT_TEXTS)
+            .defer(*_CLOCK_FIELDS_UNUSED, *_unused_complaint_fields())
             .select_for_update(skip_locked=True, of=("self",))
         )
         if claimed_ids is not None:

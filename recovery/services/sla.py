@@ -9,61 +9,50 @@ from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFa
 from recovery.models import Complaint
 
 
-def complaints_refresh_sla(complaint_ids) -> None:
-    """Recompute next deadline and next escalation of these complaints from their clocks.
+def complaints_refresh_sla(complaint_ids, *, raise_levels: dict[int, int] | None = None) -> None:
+    """Recompute next deadline and next escalation of these complaints from their clocks,
+    and raise their escalation level to ``raise_levels[id]`` where the ladder climbed.
 
-    On PostgreSQL one grouped pass over the batch's clocks joined to the complaints (the
-    per-complaint correlated subqueries cost a quarter of a sweep); elsewhere the same values
-    through Django subqueries.
+    A level is only ever raised here, so one a supervisor set higher by hand stays. On
+    PostgreSQL this is one UPDATE for the batch, a grouped pass over its clocks joined to
+    ``unnest(ids, levels)``: per-complaint correlated subqueries, and a CASE with a branch
+    per complaint for the levels, had cost half the sweep. Elsewhere: Django subqueries.
     """
     from escalation.models import Clock, ClockState
     from escalation.selectors import sla_snapshot_expressions
 
-    ids = list(complaint_ids)
+    raise_levels = raise_levels or {}
+    ids = list(set(complaint_ids) | set(raise_levels))
     if not ids:
         return
     if connection.vendor != "postgresql":
         Complaint.objects.filter(pk__in=ids).update(**sla_snapshot_expressions())
+        for complaint_id, level in raise_levels.items():
+            Complaint.objects.filter(pk=complaint_id, escalation_level__lt=level).update(
+                escalation_level=level
+            )
         return
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(Complaint._meta.db_table)} AS c "  # noqa: S608
-            "SET next_deadline_at = x.next_deadline_at, next_escalation_at = x.next_escalation_at "
-            "FROM (SELECT ids.id, "
+            "SET next_deadline_at = x.next_deadline_at, "
+            "    next_escalation_at = x.next_escalation_at, "
+            "    escalation_level = GREATEST(c.escalation_level, x.level) "
+            "FROM (SELECT ids.id, ids.level, "
             "  MIN(k.due_at) FILTER (WHERE k.state = %s) AS next_deadline_at, "
             "  MIN(k.next_escalation_at) FILTER (WHERE k.state = %s AND k.stopped_at IS NULL) "
             "    AS next_escalation_at "
-            "  FROM unnest(%s::bigint[]) AS ids(id) "
+            "  FROM unnest(%s::bigint[], %s::integer[]) AS ids(id, level) "
             f"  LEFT JOIN {quote(Clock._meta.db_table)} AS k ON k.complaint_id = ids.id "
-            "  GROUP BY ids.id) AS x "
+            "  GROUP BY ids.id, ids.level) AS x "
             "WHERE c.id = x.id",
-            [ClockState.RUNNING, ClockState.BREACHED, ids],
-        )
-
-
-def complaints_raise_escalation_level(levels: dict[int, int]) -> None:
-    """The ladder moved these complaints up: ``{complaint id: level reached}``.
-
-    Only ever raises, so a complaint already escalated higher by hand keeps its level. On
-    PostgreSQL one ``UPDATE … FROM unnest(ids, levels)`` for the whole batch (a CASE with a
-    branch per complaint took half a second per 500); elsewhere one UPDATE per complaint.
-    """
-    if not levels:
-        return
-    if connection.vendor != "postgresql":
-        for complaint_id, level in levels.items():
-            Complaint.objects.filter(pk=complaint_id, escalation_level__lt=level).update(
-                escalation_level=level
-            )
-        return
-    table = connection.ops.quote_name(Complaint._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS c SET escalation_level = v.level "  # noqa: S608
-            "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, level) "
-            "WHERE c.id = v.id AND c.escalation_level < v.level",
-            [list(levels), list(levels.values())],
+            [
+                ClockState.RUNNING,
+                ClockState.BREACHED,
+                ids,
+                [raise_levels.get(complaint_id, 0) for complaint_id in ids],
+            ],
         )
 
 
