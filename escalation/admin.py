@@ -10,6 +10,7 @@ from escalation.models import (
     SlaPolicy,
     SlaTarget,
 )
+from recovery.admin import ReadOnlyAdmin
 
 
 class ClosureInline(admin.TabularInline):
@@ -46,19 +47,6 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     list_display_links = ["name"]
     list_editable = ["position", "is_active"]
     inlines = [TargetInline]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Clocks and escalations are written by the services; the admin shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Clock)

@@ -37,6 +37,19 @@ class JsonProtocolConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content, **kwargs)
 
+    async def send_missed(self, last_id, missed_after) -> None:
+        """Answer ``hello``: every event after ``last_id`` from the database, or refetch."""
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
+            await self.send_json({"type": "error", "message": "last_id must be an integer ≥ 0."})
+            return
+        missed = await database_sync_to_async(missed_after)(last_id)
+        if missed is None:
+            await self.send_json({"type": "refetch"})
+            return
+        for event in missed:
+            await self.send_json({"type": "event", "event": event})
+        await self.send_json({"type": "replayed", "count": len(missed)})
+
 
 class StaffEventsConsumer(JsonProtocolConsumer):
     """An agent's or supervisor's live feed: their events, and the complaints they open."""
@@ -82,16 +95,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             await self.send_json({"type": "error", "message": f"Unknown message type {kind!r}."})
 
     async def _replay(self, last_id):
-        if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
-            await self.send_json({"type": "error", "message": "last_id must be an integer ≥ 0."})
-            return
-        missed = await database_sync_to_async(replay.missed_by_user)(self.user.pk, last_id)
-        if missed is None:
-            await self.send_json({"type": "refetch"})
-            return
-        for event in missed:
-            await self.send_json({"type": "event", "event": event})
-        await self.send_json({"type": "replayed", "count": len(missed)})
+        await self.send_missed(last_id, lambda after: replay.missed_by_user(self.user.pk, after))
 
     async def _open(self, reference, mode):
         if mode not in presence.MODES:
@@ -194,17 +198,10 @@ class TrackingConsumer(JsonProtocolConsumer):
         if not isinstance(content, dict) or content.get("type") != "hello":
             await self.send_json({"type": "error", "message": "This socket is read-only."})
             return
-        last_id = content.get("last_id")
-        if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
-            await self.send_json({"type": "error", "message": "last_id must be an integer ≥ 0."})
-            return
-        missed = await database_sync_to_async(replay.missed_by_customer)(self.complaint_id, last_id)
-        if missed is None:
-            await self.send_json({"type": "refetch"})
-            return
-        for event in missed:
-            await self.send_json({"type": "event", "event": event})
-        await self.send_json({"type": "replayed", "count": len(missed)})
+        await self.send_missed(
+            content.get("last_id"),
+            lambda after: replay.missed_by_customer(self.complaint_id, after),
+        )
 
     async def event_push(self, message):
         await self.send_json({"type": "event", "event": message["event"]})

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications.ingest import ingest_message
-from recovery.api.parsers import RequestTooLarge
+from recovery.api.parsers import read_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +33,10 @@ class RawMIMEParser(BaseParser):
     media_type = "message/rfc822"
 
     def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        limit = settings.REDRESS_INBOUND_MAX_BYTES
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        try:
-            declared_size = int(declared) if declared else 0
-        except ValueError:
-            declared_size = 0
-        if declared_size > limit:
-            raise RequestTooLarge(
-                f"The message is {declared_size:,} bytes; the limit is {limit:,} bytes."
-            )
-        if stream is None:
-            return b""
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise RequestTooLarge(f"The message is over the limit of {limit:,} bytes.")
-        return body
+        body = read_bounded(
+            stream, parser_context, limit=settings.REDRESS_INBOUND_MAX_BYTES, what="message"
+        )
+        return body or b""
 
 
 class OctetStreamMIMEParser(RawMIMEParser):

@@ -119,12 +119,8 @@ class ComplaintAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(ComplaintEvent)
-class ComplaintEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "complaint", "type", "actor"]
-    list_filter = ["type"]
-    list_select_related = ["complaint", "actor"]
-    search_fields = ["complaint__reference"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records the services write (timeline, outbox, clocks): shown, never edited."""
 
     def has_add_permission(self, request):
         return False
@@ -134,6 +130,14 @@ class ComplaintEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ComplaintEvent)
+class ComplaintEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "complaint", "type", "actor"]
+    list_filter = ["type"]
+    list_select_related = ["complaint", "actor"]
+    search_fields = ["complaint__reference"]
 
 
 @admin.register(IdempotencyKey)

@@ -13,26 +13,42 @@ class RequestTooLarge(APIException):
     default_code = "request_too_large"
 
 
+def read_bounded(stream, parser_context, *, limit: int, what: str) -> bytes | None:
+    """The body, read no further than ``limit`` bytes; 413 naming ``what`` beyond it.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything. Returns
+    None when the request has no body stream.
+    """
+    request = (parser_context or {}).get("request")
+    declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+    try:
+        declared_size = int(declared) if declared else 0
+    except ValueError:
+        declared_size = 0
+    if declared_size > limit:
+        raise RequestTooLarge(
+            f"The {what} is {declared_size:,} bytes; the limit is {limit:,} bytes."
+        )
+    if stream is None:
+        return None
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        raise RequestTooLarge(f"The {what} is over the limit of {limit:,} bytes.")
+    return body
+
+
 class BoundedJSONParser(JSONParser):
     """JSON only, at most ``REDRESS_MAX_JSON_BODY_BYTES``, read no further than that."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.REDRESS_MAX_JSON_BODY_BYTES
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        try:
-            declared_size = int(declared) if declared else 0
-        except ValueError:
-            declared_size = 0
-        if declared_size > limit:
-            raise RequestTooLarge(
-                f"The request body is {declared_size:,} bytes; the limit is {limit:,} bytes."
-            )
-        if stream is None:
+        body = read_bounded(
+            stream,
+            parser_context,
+            limit=settings.REDRESS_MAX_JSON_BODY_BYTES,
+            what="request body",
+        )
+        if body is None:
             return super().parse(stream, media_type, parser_context)
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise RequestTooLarge(f"The request body is over the limit of {limit:,} bytes.")
         try:
             data = super().parse(BytesIO(body), media_type, parser_context)
         except RecursionError as exc:

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from notifications import inbound_api
 from notifications.models import InboundEmail, InboundStatus
+from recovery.api.parsers import RequestTooLarge
 from recovery.models import Complaint
 
 URL = "/api/inbound-email/"
@@ -149,7 +150,7 @@ def test_a_body_longer_than_its_declared_length_is_not_read_past_the_limit(confi
             return b"y" * (size if size > 0 else 10_000)
 
     stream = Stream()
-    with pytest.raises(inbound_api.RequestTooLarge):
+    with pytest.raises(RequestTooLarge):
         parser.parse(stream, "message/rfc822", {})
     assert stream.read_sizes == [201]
 
