@@ -55,7 +55,17 @@ BIN = Path(sys.executable).parent
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/redress_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
-DEFAULT_DATA = Path("/work/shared/data/cfpb/cfpb_complaints_combined.csv")
+# The team's sample data sits beside the repository (shared/data); REDRESS_SHARED_DATA
+# points elsewhere.
+DEFAULT_DATA = (
+    Path(
+        os.environ.get(
+            "REDRESS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "cfpb"
+    / "cfpb_complaints_combined.csv"
+)
 BENCH_USERNAME = "bench_intake"
 HOST = "127.0.0.1"
 
