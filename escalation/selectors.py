@@ -35,10 +35,6 @@ def sla_snapshot_expressions() -> dict:
     }
 
 
-def clocks_of(complaint):
-    return Clock.objects.filter(complaint=complaint).select_related("calendar", "policy")
-
-
 GROUPINGS = {
     "none": [],
     "team": ["complaint__team__slug"],

@@ -8,25 +8,6 @@ from config import bulk_writes
 from notifications.models import Outbox
 
 
-def outbox_add(
-    *,
-    event_type: str,
-    complaint_id: int | None,
-    audience: dict,
-    payload: dict,
-    idempotency_key: str | None = None,
-) -> Outbox:
-    """Record an event to be told, as part of the caller's transaction."""
-    entry = {
-        "event_type": event_type,
-        "complaint_id": complaint_id,
-        "audience": audience,
-        "payload": payload,
-        "idempotency_key": idempotency_key,
-    }
-    return outbox_add_many([entry])[0]
-
-
 def outbox_add_many(entries: list[dict]) -> list[Outbox]:
     """Record a batch of events with one INSERT (the sweeper writes many at once).
 

@@ -2,7 +2,6 @@
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
 from escalation import events
 from escalation.models import Escalation, EscalationLadder, EscalationLevel, EscalationTarget
@@ -114,7 +113,3 @@ def complaint_request_escalation(*, complaint: Complaint, actor, reason: str) ->
     with transaction.atomic():
         owners = owners_for(complaint, EscalationTarget.TEAM_SUPERVISOR)
         record_many([events.escalation_requested(complaint, actor, reason.strip(), owners)])
-
-
-def now():
-    return timezone.now()

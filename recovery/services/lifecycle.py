@@ -34,7 +34,6 @@ from recovery.models import (
     MessageKind,
     Outcome,
     RootCause,
-    State,
 )
 
 # Why a condition failed, in words a person can act on.
@@ -334,7 +333,3 @@ def complaint_withdraw(
         prepare=prepare,
         expected_state=expected_state,
     )
-
-
-def is_final(complaint: Complaint) -> bool:
-    return complaint.state in (State.LOOP_CLOSED, State.WITHDRAWN)
