@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"token": "30/minute"},
+    "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -214,7 +214,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # A complaint's state and a transition's expected_state share one set of choices: name it
     # once, so clients get one enum (and the schema check does not warn of two names).
-    "ENUM_NAME_OVERRIDES": {"ComplaintStateEnum": "recovery.models.State"},
+    "ENUM_NAME_OVERRIDES": {
+        "ComplaintStateEnum": "recovery.models.State",
+        "RecoveryTypeEnum": "recovery.models.RecoveryType",
+        "RecoveryStatusEnum": "recovery.models.RecoveryStatus",
+        "CorrectiveActionKindEnum": "recovery.models.CorrectiveActionKind",
+        "CorrectiveActionStatusEnum": "recovery.models.CorrectiveActionStatus",
+    },
 }
 
 # Largest JSON body the API accepts; a complaint description is capped at 50,000 characters,

@@ -1,15 +1,21 @@
 from django.contrib import admin
 
 from recovery.models import (
+    ApprovalLimit,
     Category,
     Complaint,
     ComplaintEvent,
     ComplaintRootCause,
+    CorrectiveAction,
     Customer,
     IdempotencyKey,
     JourneyStage,
     Message,
+    RecoveryAction,
+    RecoveryGuideline,
     RootCause,
+    RootCauseAlert,
+    Survey,
     Team,
     Touchpoint,
 )
@@ -38,8 +44,9 @@ class JourneyStageAdmin(admin.ModelAdmin):
 
 @admin.register(RootCause)
 class RootCauseAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "parent", "retired_at"]
-    list_filter = [("retired_at", admin.EmptyFieldListFilter)]
+    list_display = ["code", "name", "parent", "owner", "touchpoint", "retired_at"]
+    list_filter = [("retired_at", admin.EmptyFieldListFilter), "touchpoint"]
+    autocomplete_fields = ["parent"]
     search_fields = ["code", "name"]
     list_select_related = ["parent__parent"]
 
@@ -150,3 +157,43 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApprovalLimit)
+class ApprovalLimitAdmin(admin.ModelAdmin):
+    list_display = ["role", "currency", "amount"]
+    list_filter = ["role"]
+
+
+@admin.register(RecoveryGuideline)
+class RecoveryGuidelineAdmin(admin.ModelAdmin):
+    list_display = ["root_cause", "severity", "type", "amount", "currency"]
+    list_filter = ["type", "severity"]
+    autocomplete_fields = ["root_cause"]
+
+
+@admin.register(RecoveryAction)
+class RecoveryActionAdmin(ReadOnlyAdmin):
+    list_display = ["complaint", "type", "amount", "currency", "status", "proposed_by"]
+    list_filter = ["status", "type", "currency"]
+    list_select_related = ["complaint", "proposed_by"]
+
+
+@admin.register(CorrectiveAction)
+class CorrectiveActionAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "status", "owner", "due_on", "done_at"]
+    list_filter = ["status", "kind"]
+    autocomplete_fields = ["root_causes", "complaints"]
+    # Status moves through the service (it stamps dates and checks the order).
+    readonly_fields = ["status", "done_at", "verified_at", "verification_note"]
+
+
+@admin.register(Survey)
+class SurveyAdmin(ReadOnlyAdmin):
+    list_display = ["complaint", "sent_at", "submitted_at", "csat", "ces", "nps"]
+    list_select_related = ["complaint"]
+
+
+@admin.register(RootCauseAlert)
+class RootCauseAlertAdmin(ReadOnlyAdmin):
+    list_display = ["root_cause", "week_start", "count", "baseline", "raised_at"]

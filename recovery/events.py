@@ -168,3 +168,61 @@ def awaiting_customer(complaint: Complaint, actor, reason: str) -> ComplaintEven
 
 def awaiting_ended(complaint: Complaint, actor, why: str) -> ComplaintEvent:
     return record(complaint, EventType.AWAITING_ENDED, actor, {"why": why})
+
+
+def _recovery_parameters(action) -> dict:
+    return {
+        "recovery_id": action.pk,
+        "type": action.type,
+        # Money travels as a string: JSON floats would round it.
+        "amount": None if action.amount is None else str(action.amount),
+        "currency": action.currency,
+        "status": action.status,
+    }
+
+
+def recovery_proposed(action, actor) -> ComplaintEvent:
+    return record(
+        action.complaint, EventType.RECOVERY_PROPOSED, actor, _recovery_parameters(action)
+    )
+
+
+def recovery_approval_requested(action, actor, approver_ids) -> ComplaintEvent:
+    return record(
+        action.complaint,
+        EventType.RECOVERY_APPROVAL_REQUESTED,
+        actor,
+        {**_recovery_parameters(action), "approver_role": action.approver_role},
+        notify_users=approver_ids,
+    )
+
+
+def recovery_decided(action, actor) -> ComplaintEvent:
+    approved = action.status == "approved"
+    return record(
+        action.complaint,
+        EventType.RECOVERY_APPROVED if approved else EventType.RECOVERY_DECLINED,
+        actor,
+        {**_recovery_parameters(action), "reason": action.decision_reason},
+        notify_users=[action.proposed_by_id] if action.proposed_by_id else (),
+    )
+
+
+def recovery_delivered(action, actor) -> ComplaintEvent:
+    return record(
+        action.complaint, EventType.RECOVERY_DELIVERED, actor, _recovery_parameters(action)
+    )
+
+
+def survey_sent(complaint: Complaint, actor, survey) -> ComplaintEvent:
+    return record(complaint, EventType.SURVEY_SENT, actor, {"survey_id": survey.pk})
+
+
+def survey_answered(complaint: Complaint, survey) -> ComplaintEvent:
+    # Detractors (NPS 0-6, CSAT 1-2) are worth a supervisor's look: the assignee is told.
+    return record(
+        complaint,
+        EventType.SURVEY_ANSWERED,
+        None,
+        {"survey_id": survey.pk, "csat": survey.csat, "ces": survey.ces, "nps": survey.nps},
+    )

@@ -26,6 +26,9 @@ _AGENT_PERMISSIONS = [
     "recovery.add_internal_note",
     "recovery.view_customer",
     "recovery.add_customer",
+    "recovery.propose_recoveryaction",
+    "recovery.view_recoveryaction",
+    "recovery.view_survey",
 ]
 _SUPERVISOR_PERMISSIONS = [
     *_AGENT_PERMISSIONS,
@@ -39,6 +42,10 @@ _SUPERVISOR_PERMISSIONS = [
     "recovery.view_team",
     "recovery.change_team",
     "recovery.view_rootcause",
+    "recovery.decide_recoveryaction",
+    "recovery.view_correctiveaction",
+    "recovery.view_approvallimit",
+    "recovery.view_recoveryguideline",
 ]
 _MANAGER_PERMISSIONS = [
     *_SUPERVISOR_PERMISSIONS,
@@ -54,6 +61,13 @@ _MANAGER_PERMISSIONS = [
     "recovery.change_journeystage",
     "recovery.view_journeystage",
     "recovery.add_team",
+    "recovery.add_correctiveaction",
+    "recovery.change_correctiveaction",
+    "recovery.add_approvallimit",
+    "recovery.change_approvallimit",
+    "recovery.add_recoveryguideline",
+    "recovery.change_recoveryguideline",
+    "recovery.delete_recoveryguideline",
 ]
 ROLE_PERMISSIONS = {
     AGENT: _AGENT_PERMISSIONS,

@@ -1,6 +1,6 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from escalation.models import Clock, Escalation
 from recovery import roles
@@ -11,6 +11,8 @@ from recovery.models import (
     ComplaintEvent,
     ComplaintRootCause,
     Message,
+    RecoveryAction,
+    RecoveryStatus,
 )
 
 
@@ -60,6 +62,12 @@ def complaint_detail(*, reference: str, user) -> Complaint:
                 ),
             ),
             Prefetch(
+                "recovery_actions",
+                queryset=RecoveryAction.objects.select_related(
+                    "proposed_by", "decided_by", "delivered_by"
+                ).order_by("proposed_at", "id"),
+            ),
+            Prefetch(
                 "root_causes",
                 queryset=ComplaintRootCause.objects.select_related(
                     "root_cause__parent__parent"
@@ -83,3 +91,58 @@ def message_body(message_id: int | None) -> str:
     if message_id is None:
         return ""
     return Message.objects.filter(pk=message_id).values_list("body", flat=True).first() or ""
+
+
+# Actions that count as given: offered within authority, approved, or delivered.
+GRANTED_STATUSES = (RecoveryStatus.PROPOSED, RecoveryStatus.APPROVED, RecoveryStatus.DELIVERED)
+
+
+def approvals_queue(user) -> QuerySet[RecoveryAction]:
+    """Actions awaiting a decision this user has the authority to make, oldest first."""
+    from recovery.services.remedies import actor_limit
+
+    if not user.has_perm("recovery.decide_recoveryaction"):
+        return RecoveryAction.objects.none()
+    waiting = (
+        RecoveryAction.objects.filter(
+            status=RecoveryStatus.AWAITING_APPROVAL,
+            complaint__in=complaints_visible_to(user),
+        )
+        .exclude(proposed_by=user)
+        .select_related("complaint", "complaint__customer", "complaint__team", "proposed_by")
+        .order_by("proposed_at", "id")
+    )
+    # Authority is per currency: a handful of currencies, so one limit lookup each.
+    currencies = set(waiting.values_list("currency", flat=True).distinct())
+    allowed: list[int] = []
+    for currency in currencies:
+        limit = actor_limit(user, currency)
+        rows = waiting.filter(currency=currency)
+        if limit is not None:
+            rows = rows.filter(amount__lte=limit)
+        allowed.extend(rows.values_list("pk", flat=True))
+    return waiting.filter(pk__in=allowed)
+
+
+def recovery_totals(*, complaint=None, customer=None, root_cause=None) -> list[dict]:
+    """Granted recovery per currency and type for a complaint, a customer or a root cause.
+
+    A root cause's total counts the complaints where it is the primary cause (each cost is
+    attributed once) and includes its sub-causes.
+    """
+    actions = RecoveryAction.objects.filter(status__in=GRANTED_STATUSES)
+    if complaint is not None:
+        actions = actions.filter(complaint=complaint)
+    if customer is not None:
+        actions = actions.filter(complaint__customer=customer)
+    if root_cause is not None:
+        code = root_cause.code
+        primary = ComplaintRootCause.objects.filter(is_primary=True).filter(
+            Q(root_cause__code=code) | Q(root_cause__code__startswith=f"{code}.")
+        )
+        actions = actions.filter(complaint__in=primary.values("complaint"))
+    return list(
+        actions.values("currency", "type")
+        .annotate(total=Sum("amount"), count=Count("id"))
+        .order_by("currency", "type")
+    )

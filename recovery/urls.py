@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recovery.api import views
+from recovery.api import remedies, views
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
@@ -34,4 +34,40 @@ urlpatterns = [
         name="complaint-holding-reply",
     ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
+    path(
+        "complaints/<str:reference>/recoveries/",
+        remedies.ComplaintRecoveryView.as_view(),
+        name="complaint-recoveries",
+    ),
+    path(
+        "recoveries/awaiting-approval/",
+        remedies.ApprovalQueueView.as_view(),
+        name="recovery-approvals",
+    ),
+    path(
+        "recoveries/<int:action_id>/decision/",
+        remedies.RecoveryDecisionView.as_view(),
+        name="recovery-decision",
+    ),
+    path(
+        "recoveries/<int:action_id>/delivery/",
+        remedies.RecoveryDeliveryView.as_view(),
+        name="recovery-delivery",
+    ),
+    path("surveys/<str:token>/", remedies.SurveyView.as_view(), name="survey"),
+    path(
+        "corrective-actions/",
+        remedies.CorrectiveActionListView.as_view(),
+        name="corrective-action-list",
+    ),
+    path(
+        "corrective-actions/<int:action_id>/status/",
+        remedies.CorrectiveActionStatusView.as_view(),
+        name="corrective-action-status",
+    ),
+    path(
+        "corrective-actions/<int:action_id>/complaints/",
+        remedies.CorrectiveActionLinkView.as_view(),
+        name="corrective-action-link",
+    ),
 ]

@@ -273,6 +273,25 @@ def resume(complaint, at: datetime | None = None) -> list[Clock]:
     return resumed
 
 
+def business_seconds_since_received(complaint, kind: str, at: datetime) -> int | None:
+    """How long, on the calendar of the complaint's ``kind`` clock, from receipt to ``at``.
+
+    Fixed on the complaint at acknowledgement and resolution, so the KPIs aggregate a column.
+    Time spent awaiting the customer is included: it is the time the customer waited.
+    """
+    clock = (
+        Clock.objects.filter(complaint=complaint, kind=kind)
+        .select_related("calendar")
+        .only("basis", "regulatory_profile", "calendar")
+        .first()
+    )
+    if clock is None:
+        return None
+    start = complaint.received_at
+    calendar = pure_calendar(clock.calendar, clock.regulatory_profile, start, at)
+    return max(int(deadlines.between(start, at, basis=clock.basis, calendar=calendar)), 0)
+
+
 def on_received(complaint, at: datetime | None = None) -> None:
     """A new complaint: start its first clocks."""
     start(complaint, STARTS["received"], at or complaint.received_at)

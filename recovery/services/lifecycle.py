@@ -35,6 +35,7 @@ from recovery.models import (
     Outcome,
     RootCause,
 )
+from recovery.services import surveys
 
 # Why a condition failed, in words a person can act on.
 CONDITION_MESSAGES = {
@@ -173,8 +174,12 @@ def complaint_acknowledge(
             f"{message.strip()}\n\nWhat happens next: {next_steps.strip()}",
         )
         locked.acknowledged_at = timezone.now()
+        locked.business_seconds_to_acknowledge = clocks.business_seconds_since_received(
+            locked, "acknowledge", locked.acknowledged_at
+        )
         return _Change(
-            ("acknowledged_at",), lambda c: events.complaint_acknowledged(c, actor, sent)
+            ("acknowledged_at", "business_seconds_to_acknowledge"),
+            lambda c: events.complaint_acknowledged(c, actor, sent),
         )
 
     return _transition(
@@ -229,8 +234,11 @@ def complaint_resolve(
         locked.outcome = outcome
         locked.resolution_summary = summary.strip()
         locked.resolved_at = timezone.now()
+        locked.business_seconds_to_resolve = clocks.business_seconds_since_received(
+            locked, "resolve", locked.resolved_at
+        )
         return _Change(
-            ("outcome", "resolution_summary", "resolved_at"),
+            ("outcome", "resolution_summary", "resolved_at", "business_seconds_to_resolve"),
             lambda c: events.complaint_resolved(c, actor, codes),
         )
 
@@ -265,7 +273,12 @@ def complaint_close_loop(
         )
         sent = _customer_message(locked, actor, MessageKind.LOOP_CLOSING, body)
         locked.loop_closed_at = timezone.now()
-        return _Change(("loop_closed_at",), lambda c: events.complaint_loop_closed(c, actor, sent))
+
+        def record(c: Complaint) -> None:
+            events.complaint_loop_closed(c, actor, sent)
+            surveys.survey_send(complaint=c, actor=actor)
+
+        return _Change(("loop_closed_at",), record)
 
     return _transition(
         complaint=complaint,

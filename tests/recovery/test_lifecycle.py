@@ -230,9 +230,15 @@ def test_close_loop_sends_the_three_part_message(complaint_in, agent):
     assert "What we found: A retry in the payment gateway." in sent.body
     assert "What we did for you: Refunded the charge." in sent.body
     assert "What will change: The gateway no longer retries settled payments." in sent.body
-    event = only_new_event(complaint, before)
-    assert event.type == "loop_closed"
-    assert event.parameters == {"message_id": sent.pk}
+    # Two events: the loop closing, and the survey invitation it sends.
+    after = records(complaint)
+    assert after["events"] == before["events"] + 2
+    assert after["outbox"] == before["outbox"] + 2
+    closed, survey = ComplaintEvent.objects.filter(complaint=complaint).order_by("-id")[:2][::-1]
+    assert closed.type == "loop_closed"
+    assert closed.parameters == {"message_id": sent.pk}
+    assert survey.type == "survey_sent"
+    assert survey.parameters == {"survey_id": done.survey.pk}
 
 
 def test_reopen_by_a_supervisor_counts_and_clears_the_resolution_time(complaint_in, supervisor):

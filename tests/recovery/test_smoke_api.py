@@ -43,4 +43,5 @@ def test_intake_then_full_lifecycle_over_the_api(customer_user, agent, root_caus
         "acknowledged",
         "resolved",
         "loop_closed",
+        "survey_sent",
     ]

@@ -62,12 +62,14 @@ MAY = {
     # The customer may withdraw their own complaint.
     "withdraw": WORKING_STAFF | {"customer"},
 }
-EVENT_OF = {
-    "acknowledge": "acknowledged",
-    "resolve": "resolved",
-    "close_loop": "loop_closed",
-    "reopen": "reopened",
-    "withdraw": "withdrawn",
+# The timeline events each accepted transition writes, in order (closing the loop also
+# sends the survey; loop_closed is final, so that happens once).
+EVENTS_OF = {
+    "acknowledge": ("acknowledged",),
+    "resolve": ("resolved",),
+    "close_loop": ("loop_closed", "survey_sent"),
+    "reopen": ("reopened",),
+    "withdraw": ("withdrawn",),
 }
 
 ACTIVE_CAUSES = ("billing", "billing.duplicate-charge", "billing.refund-delay")
@@ -351,15 +353,20 @@ class ComplaintLifecycle(RuleBasedStateMachine):
         service(**call)
         self.observed = after = Observed.of(self.complaint)
         self.expected.state = NEXT_STATE[(self.expected.state, name)]
-        self.expected.events.append(EVENT_OF[name])
+        self.expected.events.extend(EVENTS_OF[name])
         payload.apply(self.expected)
         self.seen.update({name, self.expected.state})
-        # Exactly one new timeline event, by this actor, announced by exactly one outbox row.
+        # Exactly the transition's timeline events, by this actor, each announced by exactly
+        # one outbox row.
         assert after.events[: len(before.events)] == before.events
-        ((event_id, event_type, actor_id),) = after.events[len(before.events) :]
-        assert (event_type, actor_id) == (EVENT_OF[name], actor.pk)
+        new = after.events[len(before.events) :]
+        assert [(event_type, actor_id) for _, event_type, actor_id in new] == [
+            (event_type, actor.pk) for event_type in EVENTS_OF[name]
+        ]
         assert after.outbox[: len(before.outbox)] == before.outbox
-        assert [event for _, event in after.outbox[len(before.outbox) :]] == [event_id]
+        assert [event for _, event in after.outbox[len(before.outbox) :]] == [
+            event_id for event_id, _, _ in new
+        ]
 
     def _expected_refusal(self, name: str, persona: str, payload):
         """The error the model expects, in the order people need it: state, right, form."""

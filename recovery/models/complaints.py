@@ -101,6 +101,18 @@ class RootCause(models.Model):
     )
     description = models.TextField(_("description"), blank=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+    # Who must act on the cause: the department's touchpoint and a named owner, who is told
+    # when the cause starts rising.
+    touchpoint = models.ForeignKey(
+        "Touchpoint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_root_causes",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -266,6 +278,19 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="duplicates"
     )
     reopen_count = models.PositiveIntegerField(_("times reopened"), default=0)
+    # Business time it took, on the complaint's calendar, fixed when the transition happens so
+    # the KPIs aggregate a column instead of re-walking calendars row by row.
+    business_seconds_to_acknowledge = models.PositiveIntegerField(
+        _("business seconds to acknowledge"), null=True, blank=True
+    )
+    business_seconds_to_resolve = models.PositiveIntegerField(
+        _("business seconds to resolve"), null=True, blank=True
+    )
+    # Where an imported complaint came from ("cfpb") and its id there: imports are idempotent.
+    source = models.CharField(_("source"), max_length=32, blank=True)
+    external_id = models.CharField(_("external id"), max_length=64, blank=True)
+    # What the source said that has no column of its own (company, timeliness, tags...).
+    source_data = models.JSONField(_("source data"), default=dict, blank=True)
     # Waiting for the customer to answer: pausable clocks stop while this is on.
     awaiting_customer = models.BooleanField(_("awaiting the customer"), default=False)
     # Read-side copy of the clocks, kept by the escalation app in the same transaction as
@@ -301,6 +326,18 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["assignee", "state"], name="complaint_assignee_idx"),
             # Queues sorted by the next deadline (ordering=next_deadline_at).
             models.Index(fields=["next_deadline_at"], name="complaint_next_deadline_idx"),
+            # Insights over a period: WHERE received_at BETWEEN ... (Pareto, trends, KPIs).
+            models.Index(fields=["received_at"], name="complaint_received_idx"),
+            # Repeat complaints: one customer's complaints in time order.
+            models.Index(fields=["customer", "received_at"], name="complaint_customer_idx"),
+        ]
+        constraints = [
+            # An import finds the complaint it made before by (source, external id).
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="complaint_source_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -403,6 +440,14 @@ class EventType(models.TextChoices):
     ESCALATED = "escalated", _("Escalated")
     DE_ESCALATED = "de_escalated", _("De-escalated")
     ESCALATION_REQUESTED = "escalation_requested", _("Customer asked for escalation")
+    RECOVERY_PROPOSED = "recovery_proposed", _("Recovery proposed")
+    RECOVERY_APPROVAL_REQUESTED = "recovery_approval_requested", _("Recovery awaits approval")
+    RECOVERY_APPROVED = "recovery_approved", _("Recovery approved")
+    RECOVERY_DECLINED = "recovery_declined", _("Recovery declined")
+    RECOVERY_DELIVERED = "recovery_delivered", _("Recovery delivered")
+    SURVEY_SENT = "survey_sent", _("Survey sent")
+    SURVEY_ANSWERED = "survey_answered", _("Survey answered")
+    CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -415,6 +460,12 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.CLOCK_BREACHED,
         EventType.ESCALATED,
         EventType.DE_ESCALATED,
+        # Approval traffic is internal; the customer hears of a recovery once it is offered
+        # (proposed within authority, or approved) and when it is delivered.
+        EventType.RECOVERY_APPROVAL_REQUESTED,
+        EventType.RECOVERY_DECLINED,
+        EventType.SURVEY_ANSWERED,
+        EventType.CORRECTIVE_ACTION_LINKED,
     }
 )
 
