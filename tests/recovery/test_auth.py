@@ -5,6 +5,8 @@ Demo accounts (``seed_demo``, password ``demo``) exist for trying Redress out; s
 other account logs in as usual (``recovery.auth.RedressModelBackend``).
 """
 
+import csv
+
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
@@ -12,8 +14,10 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client, override_settings
 
+from notifications.models import Outbox
 from recovery import roles
-from recovery.models import Complaint, ComplaintEvent, State
+from recovery.management.commands.seed_demo import CFPB_HISTORY
+from recovery.models import Complaint, ComplaintEvent, ComplaintRootCause, State
 from tests.conftest import api_client
 from tests.factories import UserFactory
 
@@ -82,6 +86,20 @@ def test_seed_demo_fills_every_state(demo):
 
     assert states == {state.value for state in State}
     assert Complaint.objects.count() >= 24
+
+
+def test_seed_demo_imports_real_cfpb_history(demo):
+    # The vendored CFPB file, counted with the csv module: every complaint in it, once,
+    # with its cause, and no notification for history.
+    with CFPB_HISTORY.open(newline="", encoding="utf-8") as source:
+        ids = {row["Complaint ID"] for row in csv.DictReader(source)}
+    imported = Complaint.objects.filter(source="cfpb")
+
+    assert set(imported.values_list("external_id", flat=True)) == ids
+    assert ComplaintRootCause.objects.filter(complaint__in=imported, is_primary=True).count() == (
+        len(ids)
+    )
+    assert not Outbox.objects.filter(complaint_id__in=imported.values("pk")).exists()
 
 
 # -- logging in ----------------------------------------------------------------------------

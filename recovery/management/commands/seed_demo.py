@@ -1,5 +1,8 @@
 """Fill an empty Redress with demo teams, accounts and complaints in every state.
 
+Besides the hand-written demo complaints it imports about two thousand real complaints from
+the CFPB's public database, so the insights have real patterns to show.
+
 Idempotent: accounts and reference data are created or left as they are, and the demo
 complaints are added only once. Refused unless demos are allowed (``REDRESS_DEMO``, on by
 default only with ``DJANGO_DEBUG``), because every demo account has the password ``demo``.
@@ -7,6 +10,7 @@ default only with ``DJANGO_DEBUG``), because every demo account has the password
 
 import random
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from recovery import roles
+from recovery.imports import cfpb
 from recovery.models import Category, Complaint, Customer, RootCause, Team, Touchpoint
 from recovery.services import intake, lifecycle, messages
 
@@ -107,6 +112,8 @@ STORIES = [
     ),
 ]
 DEMO_MARK = "demo-"
+# Real, public-domain complaint history (origin in recovery/demo_data/README.md).
+CFPB_HISTORY = Path(__file__).resolve().parents[2] / "demo_data" / "cfpb_complaints_head_2023.csv"
 
 
 class Command(BaseCommand):
@@ -125,11 +132,22 @@ class Command(BaseCommand):
             customers = self._customers(groups)
         if Complaint.objects.filter(customer__external_id__startswith=DEMO_MARK).exists():
             self.stdout.write("Demo complaints already present; accounts and data checked.")
-            return
-        # One transaction: a failure part-way leaves no half-seeded demo behind.
-        with transaction.atomic():
-            count = self._complaints(staff, customers)
-        self.stdout.write(self.style.SUCCESS(f"Seeded {count} demo complaints."))
+        else:
+            # One transaction: a failure part-way leaves no half-seeded demo behind.
+            with transaction.atomic():
+                count = self._complaints(staff, customers)
+            self.stdout.write(self.style.SUCCESS(f"Seeded {count} demo complaints."))
+        self._cfpb_history()
+
+    def _cfpb_history(self) -> None:
+        """Real complaint history for the insights pages; the import is idempotent by id."""
+        summary = cfpb.import_files([CFPB_HISTORY])
+        if summary.skipped:
+            self.stderr.write(f"{summary.skipped} rows of {CFPB_HISTORY.name} were skipped.")
+        if summary.created:
+            self.stdout.write(
+                self.style.SUCCESS(f"Imported {summary.created} CFPB complaints as history.")
+            )
 
     def _reference_data(self) -> dict[str, Team]:
         teams = {

@@ -1,0 +1,1 @@
+"""Imports of complaint history from outside sources (one module per source)."""
