@@ -31,11 +31,26 @@ class _ExactEncoder(DjangoJSONEncoder):
 _dumps = partial(json.dumps, cls=_ExactEncoder, separators=(",", ":"))
 
 
-def insert_many(model: type[models.Model], objs: list) -> list:
-    """INSERT ``objs`` (unsaved instances, every concrete field); sets their primary keys."""
-    if connection.vendor != "postgresql" or len(objs) < 2:
-        return model.objects.bulk_create(objs)
+def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
+    """INSERT ``rows`` (dicts keyed by attribute name; missing fields take their defaults).
+
+    Returns the new primary keys in order. The hot paths (sweeper, outbox) use this rather
+    than building a model instance per row: ``Model.__init__`` was a third of a sweep's CPU.
+    """
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    # A callable default (timezone.now, dict) is called per row; any other is computed once,
+    # because get_default() itself is slow (a foreign key's checks its type every call).
+    per_row = {f.attname: f.get_default for f in fields if f.has_default() and callable(f.default)}
+    constant = {f.attname: f.get_default() for f in fields if f.attname not in per_row}
+    complete = []
+    for row in rows:
+        full = dict(constant)
+        full.update((name, default()) for name, default in per_row.items() if name not in row)
+        full.update(row)
+        complete.append(full)
+    if connection.vendor != "postgresql" or len(rows) < 2:
+        objs = model.objects.bulk_create([model(**row) for row in complete])
+        return [obj.pk for obj in objs]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     definition = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
@@ -44,12 +59,28 @@ def insert_many(model: type[models.Model], objs: list) -> list:
         f"SELECT {columns} FROM jsonb_to_recordset(%s) AS r({definition}) "
         f"RETURNING {quote(model._meta.pk.column)}"
     )
-    rows = [{field.column: getattr(obj, field.attname) for field in fields} for obj in objs]
+    # jsonb_to_recordset matches keys to column names; attname and column differ only when
+    # a field sets db_column, so rename those keys.
+    renamed = [(field.attname, field.column) for field in fields if field.attname != field.column]
+    if renamed:
+        for row in complete:
+            for attname, column in renamed:
+                row[column] = row.pop(attname)
     with connection.cursor() as cursor:
-        cursor.execute(statement, [Jsonb(rows, dumps=_dumps)])
+        cursor.execute(statement, [Jsonb(complete, dumps=_dumps)])
         # PostgreSQL returns the rows of INSERT … SELECT in the order they were selected,
         # which is the document's order (Django's bulk_create relies on the same).
-        keys = [row[0] for row in cursor.fetchall()]
+        return [row[0] for row in cursor.fetchall()]
+
+
+def insert_many(model: type[models.Model], objs: list) -> list:
+    """INSERT ``objs`` (unsaved instances, every concrete field); sets their primary keys."""
+    if connection.vendor != "postgresql" or len(objs) < 2:
+        return model.objects.bulk_create(objs)
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    keys = insert_rows(
+        model, [{field.attname: getattr(obj, field.attname) for field in fields} for obj in objs]
+    )
     for obj, key in zip(objs, keys, strict=True):
         obj.pk = key
         obj._state.adding = False

@@ -8,31 +8,30 @@ from config import bulk_writes
 from notifications.models import Outbox
 
 
-def outbox_add_many(entries: list[dict]) -> list[Outbox]:
+def outbox_add_many(entries: list[dict]) -> list[int]:
     """Record a batch of events with one INSERT (the sweeper writes many at once).
 
     Must run inside ``transaction.atomic``: an outbox row written on its own could announce a
-    change that then rolls back.
+    change that then rolls back. Returns the new events' ids, in order.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("The outbox must be written inside the transaction of the change.")
-    rows = bulk_writes.insert_many(
+    ids = bulk_writes.insert_rows(
         Outbox,
         [
-            Outbox(
-                event_type=entry["event_type"],
-                complaint_id=entry["complaint_id"],
-                audience=entry["audience"],
-                payload=entry["payload"],
-                idempotency_key=entry.get("idempotency_key")
+            {
+                "event_type": entry["event_type"],
+                "complaint_id": entry["complaint_id"],
+                "audience": entry["audience"],
+                "payload": entry["payload"],
+                "idempotency_key": entry.get("idempotency_key")
                 or f"{entry['event_type']}:{uuid.uuid4()}",
-            )
+            }
             for entry in entries
         ],
     )
-    ids = [row.pk for row in rows]
     transaction.on_commit(lambda: _enqueue_delivery(ids))
-    return rows
+    return ids
 
 
 def _enqueue_delivery(ids: list[int]) -> None:

@@ -45,24 +45,31 @@ def record(
     parameters: dict,
     *,
     notify_users=(),
-) -> ComplaintEvent:
+) -> int:
     """Write a timeline event and its outbox row; other apps' event factories use this."""
     entry = EventEntry(complaint, event_type, actor, parameters, tuple(notify_users))
     return record_many([entry])[0]
 
 
-def record_many(entries: list[EventEntry]) -> list[ComplaintEvent]:
-    """Write timeline events and their outbox rows with one INSERT each (batches)."""
-    timeline = bulk_writes.insert_many(
+def record_many(entries: list[EventEntry]) -> list[int]:
+    """Write timeline events and their outbox rows with one INSERT each; returns event ids.
+
+    Rows go in as plain dicts, not model instances: the sweeper writes tens of thousands.
+    """
+    actor_ids = [
+        entry.actor.pk if getattr(entry.actor, "is_authenticated", False) else None
+        for entry in entries
+    ]
+    event_ids = bulk_writes.insert_rows(
         ComplaintEvent,
         [
-            ComplaintEvent(
-                complaint=entry.complaint,
-                type=entry.type,
-                actor=entry.actor if getattr(entry.actor, "is_authenticated", False) else None,
-                parameters=entry.parameters,
-            )
-            for entry in entries
+            {
+                "complaint_id": entry.complaint.pk,
+                "type": entry.type,
+                "actor_id": actor_id,
+                "parameters": entry.parameters,
+            }
+            for entry, actor_id in zip(entries, actor_ids, strict=True)
         ],
     )
     outbox_add_many(
@@ -77,29 +84,29 @@ def record_many(entries: list[EventEntry]) -> list[ComplaintEvent]:
                 ),
                 "payload": {
                     "v": PAYLOAD_VERSION,
-                    "timeline_event_id": event.pk,
+                    "timeline_event_id": event_id,
                     "reference": entry.complaint.reference,
                     "state": entry.complaint.state,
-                    "actor_id": event.actor_id,
+                    "actor_id": actor_id,
                     "parameters": entry.parameters,
                 },
-                "idempotency_key": f"timeline:{event.pk}",
+                "idempotency_key": f"timeline:{event_id}",
             }
-            for entry, event in zip(entries, timeline, strict=True)
+            for entry, event_id, actor_id in zip(entries, event_ids, actor_ids, strict=True)
         ]
     )
-    return timeline
+    return event_ids
 
 
-def complaint_received(complaint: Complaint, actor) -> ComplaintEvent:
+def complaint_received(complaint: Complaint, actor) -> int:
     return record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
 
 
-def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
+def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> int:
     return record(complaint, EventType.ACKNOWLEDGED, actor, {"message_id": message.pk})
 
 
-def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str]) -> ComplaintEvent:
+def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str]) -> int:
     return record(
         complaint,
         EventType.RESOLVED,
@@ -112,11 +119,11 @@ def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str])
     )
 
 
-def complaint_loop_closed(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
+def complaint_loop_closed(complaint: Complaint, actor, message: Message) -> int:
     return record(complaint, EventType.LOOP_CLOSED, actor, {"message_id": message.pk})
 
 
-def complaint_reopened(complaint: Complaint, actor, reason: str) -> ComplaintEvent:
+def complaint_reopened(complaint: Complaint, actor, reason: str) -> int:
     return record(
         complaint,
         EventType.REOPENED,
@@ -125,7 +132,7 @@ def complaint_reopened(complaint: Complaint, actor, reason: str) -> ComplaintEve
     )
 
 
-def complaint_withdrawn(complaint: Complaint, actor) -> ComplaintEvent:
+def complaint_withdrawn(complaint: Complaint, actor) -> int:
     return record(
         complaint,
         EventType.WITHDRAWN,
@@ -137,7 +144,7 @@ def complaint_withdrawn(complaint: Complaint, actor) -> ComplaintEvent:
     )
 
 
-def message_added(complaint: Complaint, actor, message: Message) -> ComplaintEvent:
+def message_added(complaint: Complaint, actor, message: Message) -> int:
     if message.is_internal:
         return record(
             complaint,
@@ -153,7 +160,7 @@ def message_added(complaint: Complaint, actor, message: Message) -> ComplaintEve
     )
 
 
-def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) -> ComplaintEvent:
+def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) -> int:
     return record(
         complaint,
         EventType.ASSIGNED,
@@ -162,11 +169,11 @@ def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) ->
     )
 
 
-def awaiting_customer(complaint: Complaint, actor, reason: str) -> ComplaintEvent:
+def awaiting_customer(complaint: Complaint, actor, reason: str) -> int:
     return record(complaint, EventType.AWAITING_CUSTOMER, actor, {"reason": reason})
 
 
-def awaiting_ended(complaint: Complaint, actor, why: str) -> ComplaintEvent:
+def awaiting_ended(complaint: Complaint, actor, why: str) -> int:
     return record(complaint, EventType.AWAITING_ENDED, actor, {"why": why})
 
 
@@ -181,13 +188,13 @@ def _recovery_parameters(action) -> dict:
     }
 
 
-def recovery_proposed(action, actor) -> ComplaintEvent:
+def recovery_proposed(action, actor) -> int:
     return record(
         action.complaint, EventType.RECOVERY_PROPOSED, actor, _recovery_parameters(action)
     )
 
 
-def recovery_approval_requested(action, actor, approver_ids) -> ComplaintEvent:
+def recovery_approval_requested(action, actor, approver_ids) -> int:
     return record(
         action.complaint,
         EventType.RECOVERY_APPROVAL_REQUESTED,
@@ -197,7 +204,7 @@ def recovery_approval_requested(action, actor, approver_ids) -> ComplaintEvent:
     )
 
 
-def recovery_decided(action, actor) -> ComplaintEvent:
+def recovery_decided(action, actor) -> int:
     approved = action.status == "approved"
     return record(
         action.complaint,
@@ -208,17 +215,17 @@ def recovery_decided(action, actor) -> ComplaintEvent:
     )
 
 
-def recovery_delivered(action, actor) -> ComplaintEvent:
+def recovery_delivered(action, actor) -> int:
     return record(
         action.complaint, EventType.RECOVERY_DELIVERED, actor, _recovery_parameters(action)
     )
 
 
-def survey_sent(complaint: Complaint, actor, survey) -> ComplaintEvent:
+def survey_sent(complaint: Complaint, actor, survey) -> int:
     return record(complaint, EventType.SURVEY_SENT, actor, {"survey_id": survey.pk})
 
 
-def survey_answered(complaint: Complaint, survey) -> ComplaintEvent:
+def survey_answered(complaint: Complaint, survey) -> int:
     # Detractors (NPS 0-6, CSAT 1-2) are worth a supervisor's look: the assignee is told.
     return record(
         complaint,

@@ -23,7 +23,7 @@ PAGE_SIZE = 50
 def notify(*users, count: int = 1, event_type: str = "complaint.acknowledged") -> list[int]:
     """Deliver ``count`` events to ``users`` the way real events arrive; returns the event
     (outbox) ids, oldest first."""
-    rows = outbox_add_many(
+    ids = outbox_add_many(
         [
             {
                 "event_type": event_type,
@@ -34,9 +34,9 @@ def notify(*users, count: int = 1, event_type: str = "complaint.acknowledged") -
             for n in range(1, count + 1)
         ]
     )
-    for row in rows:
-        assert delivery.deliver(row.pk)
-    return [row.pk for row in rows]
+    for outbox_id in ids:
+        assert delivery.deliver(outbox_id)
+    return ids
 
 
 def inbox_ids(user, **filters) -> list[int]:
