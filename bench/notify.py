@@ -1,7 +1,8 @@
 """Socket fan-out: commit-to-receipt latency of notification events to many agents.
 
     .venv/bin/python bench/notify.py [--clients 500] [--transitions 200] [--rate 10]
-                                     [--workers 2] [--celery-workers 2]
+                                     [--workers 2] [--api-workers 0] [--celery-workers 2]
+                                     [--client-processes 2] [--compression deflate|none]
 
 What it does, in order:
 
@@ -12,22 +13,35 @@ What it does, in order:
 2. Creates the database if missing, migrates it, and (in a subprocess, so this process never
    imports Django) makes one team of ``--clients`` agents with API tokens, an acting agent
    on the same team, and ``ceil(transitions / 3)`` new complaints routed to that team.
-3. Starts uvicorn (``config.asgi:application``, ``--workers``) and ``--celery-workers`` Celery
-   workers (solo pool each) on free loopback ports, and waits until the intake events of
-   the new complaints have been delivered, so the run starts with an empty queue.
-4. Connects one websocket per agent (``/ws/events/?token=…``), all in this process.
+3. Starts uvicorn (``config.asgi:application``, ``--workers``; with ``--api-workers N`` a
+   second uvicorn of N workers serves the API, so the sockets' server does nothing else) and
+   ``--celery-workers`` Celery workers (solo pool each) on free loopback ports, and waits
+   until the intake events of the new complaints have been delivered, so the run starts with
+   an empty queue.
+4. Connects one websocket per agent (``/ws/events/?token=…``) from ``--client-processes``
+   processes of their own (uvloop when installed), so that receiving 500 sockets' pushes is
+   never queued behind this process sending the transitions, nor the other way round. Each
+   client notes the wall-clock time a frame is handed over and parses it only after the run.
 5. Makes ``--transitions`` transitions through the HTTP API at ``--rate`` per second
    (open loop): every acknowledge first, then every resolve, then every close_loop, so each
    complaint's steps are seconds apart and in order. Each transition's event goes to the
    whole team: every client should receive every event once.
-6. Waits for the last pushes (at most ``--drain`` seconds), then prints latency and
-   throughput, and checks in the database that every event was delivered to every inbox.
+6. Waits until every expected push came and nothing more for 2 s (at most ``--drain``
+   seconds after the last answer), then prints latency, throughput and where the CPU went,
+   and checks in the database that every event was delivered to every inbox.
 
-Latency is measured two ways, both on this machine's clock:
-- from the outbox row's ``created_at`` (taken inside the transaction, just before commit)
-  to receipt at the client: an upper bound of commit-to-receipt;
-- from the moment the API response reached the bench to receipt: a lower bound (the push
-  can overtake the response, which then counts as 0).
+Latency is measured on this machine's clock:
+- commit->receipt: from the outbox row's ``created_at`` (taken inside the transaction, just
+  before commit) to receipt at the client: an upper bound of commit-to-receipt. It is split
+  at the outbox row's ``delivered_at`` (set by the worker just before its commit): queue +
+  worker, then ring + server + client;
+- answer->receipt: from the moment the API response reached the bench: a lower bound (the
+  push can overtake the response, which then counts as 0);
+- client loop lag: how late the client processes' event loops woke from a 10 ms sleep during
+  the run, i.e. how long a frame that had arrived could wait before it was timed. It bounds
+  the bench's own share of the latency.
+CPU is read from /proc for the server, the workers, the clients, this process and the
+PostgreSQL backends alive at the start and the end (others are missed: ">=").
 
 Exit status: 0 verified; 1 a check failed (failed transitions, duplicate pushes, events not
 delivered to every inbox); 2 the bench could not run; 130 interrupted. Pushes the channel
@@ -43,6 +57,8 @@ import contextlib
 import ipaddress
 import json
 import math
+import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import signal
@@ -51,6 +67,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -82,8 +99,13 @@ MAX_CLIENTS = 1000
 MAX_TRANSITIONS = 3000
 MAX_RATE = 100
 MAX_WORKERS = 8
-# Connections opened at once: each costs the server a token lookup and a role query.
-CONNECT_CONCURRENCY = 50
+# Connections opened at once per client process: each costs the server a token lookup and
+# a role query.
+CONNECT_CONCURRENCY = 25
+# How often the client processes check their own event loop's lateness.
+LAG_PROBE_S = 0.01
+# The run is over when every expected push came and nothing more for this long.
+QUIET_AFTER_S = 2.0
 # A cold start imports Django, DRF, Channels and Celery in each process.
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
@@ -173,21 +195,24 @@ class Transition:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Receipt:
+    """One push as a client received it; times are this machine's wall clock (epoch s)."""
+
     client: int
     event_id: int
     event_type: str
     reference: str
     created_at: float
     received_wall: float
-    received_at: float
 
 
 @dataclass
 class Run:
     transitions: list[Transition]
     receipts: list[Receipt] = field(default_factory=list)
+    # (when, how late) samples of the client processes' event loops.
+    lags: list[tuple[float, float]] = field(default_factory=list)
     connect_s: float = 0.0
     started_at: float = 0.0
     last_answer_at: float = 0.0
@@ -332,27 +357,30 @@ class Children:
         return "\n".join(parts)
 
 
-def start_children(children: Children, args, port: int) -> None:
-    children.spawn(
+def uvicorn_command(port: int, workers: int) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
         "uvicorn",
-        [
-            PYTHON,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--lifespan",
-            "on",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-    )
+        "config.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--lifespan",
+        "on",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def start_children(children: Children, args, port: int, api_port: int | None) -> None:
+    children.spawn("uvicorn", uvicorn_command(port, args.workers))
+    if api_port is not None:
+        children.spawn("uvicorn-api", uvicorn_command(api_port, args.api_workers))
     for number in range(args.celery_workers):
         children.spawn(
             f"celery-{number}",
@@ -461,40 +489,103 @@ def plan_transitions(references: list[str], count: int) -> list[Transition]:
     return planned[:count]
 
 
-async def listen(number: int, websocket, receipts: list[Receipt]) -> None:
-    with contextlib.suppress(Exception):
-        async for raw in websocket:
-            received_at = time.perf_counter()
-            received_wall = time.time()
-            message = json.loads(raw)
-            if message.get("type") != "event":
-                continue
-            event = message["event"]
-            receipts.append(
-                Receipt(
-                    client=number,
-                    event_id=event["id"],
-                    event_type=event["type"],
-                    reference=event["complaint"],
-                    created_at=datetime.fromisoformat(event["created_at"]).timestamp(),
-                    received_wall=received_wall,
-                    received_at=received_at,
-                )
+# -- the clients: separate processes, so receiving is not queued behind sending -------------
+
+
+def client_process(
+    conn, stop, ws_base: str, origin: str, tokens: list[str], first: int, args
+) -> None:
+    """A client process: opens its share of the sockets and records what they receive.
+
+    Talks to the bench over ``conn``: sends ``("connected", n)``, ``("progress", count)``
+    about four times a second and finally ``("done", receipts, lags)``; stops on ``"stop"``.
+    Each receipt is taken as the frame is handed over, and parsed only after the run, so the
+    measuring costs as little as possible while it matters.
+    """
+    # The bench's own SIGINT handling stops the children; a Ctrl-C here would only race it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    run = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        run = uvloop.run
+    try:
+        run(client_main(conn, stop, ws_base, origin, tokens, first, args))
+    except Exception as error:
+        traceback.print_exc()
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(error).__name__}: {error}"))
+
+
+async def client_main(conn, stop, ws_base: str, origin: str, tokens: list[str], first: int, args):
+    loop = asyncio.get_running_loop()
+    sockets = await open_sockets(ws_base, origin, tokens, args.compression)
+    conn.send(("connected", len(sockets)))
+    raw: list[tuple[int, float, str]] = []
+    lags: list[tuple[float, float]] = []
+
+    async def listen(number: int, websocket) -> None:
+        with contextlib.suppress(Exception):
+            async for frame in websocket:
+                raw.append((number, time.time(), frame))
+
+    async def watch_lag() -> None:
+        # How late this loop wakes from a short sleep: the time a frame that arrived may
+        # have waited here before it was timed. It bounds the bench's own share of latency.
+        while True:
+            started = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            lags.append((time.time(), loop.time() - started - LAG_PROBE_S))
+
+    async def report_progress() -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            conn.send(("progress", len(raw)))
+
+    tasks = [
+        asyncio.create_task(listen(first + number, websocket))
+        for number, websocket in enumerate(sockets)
+    ]
+    tasks += [asyncio.create_task(watch_lag()), asyncio.create_task(report_progress())]
+    while not stop.is_set():
+        await asyncio.sleep(0.1)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for websocket in sockets:
+        with contextlib.suppress(Exception):
+            await websocket.close()
+    receipts = []
+    for number, received_wall, frame in raw:
+        message = json.loads(frame)
+        if message.get("type") != "event":
+            continue
+        event = message["event"]
+        receipts.append(
+            (
+                number,
+                event["id"],
+                event["type"],
+                event["complaint"],
+                datetime.fromisoformat(event["created_at"]).timestamp(),
+                received_wall,
             )
+        )
+    conn.send(("done", receipts, lags))
 
 
-async def open_sockets(base_url: str, tokens: list[str]) -> list:
-    ws_base = base_url.replace("http://", "ws://")
+async def open_sockets(ws_base: str, origin: str, tokens: list[str], compression: str) -> list:
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one(token: str):
         async with gate:
             websocket = await websocket_connect(
                 f"{ws_base}/ws/events/?token={token}",
-                origin=base_url,
+                origin=origin,
                 open_timeout=REQUEST_TIMEOUT_S,
                 # Pings would only add traffic to what is measured; the run is short.
                 ping_interval=None,
+                compression="deflate" if compression == "deflate" else None,
             )
             # Joined to its groups once it answers (group_add happens before accept).
             await websocket.send(json.dumps({"type": "heartbeat"}))
@@ -506,10 +597,104 @@ async def open_sockets(base_url: str, tokens: list[str]) -> list:
     return await asyncio.gather(*(one(token) for token in tokens))
 
 
+class ClientPool:
+    """The client processes, each with a contiguous share of the tokens."""
+
+    def __init__(self, base_url: str, tokens: list[str], args):
+        context = multiprocessing.get_context("fork")
+        share = math.ceil(len(tokens) / args.client_processes)
+        self.conns, self.processes = [], []
+        self.received = {}
+        self.stopping = context.Event()
+        for first in range(0, len(tokens), share):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=client_process,
+                args=(
+                    child,
+                    self.stopping,
+                    base_url.replace("http://", "ws://"),
+                    base_url,
+                    tokens[first : first + share],
+                    first,
+                    args,
+                ),
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self.conns.append(parent)
+            self.processes.append(process)
+            self.received[parent] = 0
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def wait_connected(self, timeout: float) -> int:
+        connected, waiting = 0, set(self.conns)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            ready = multiprocessing.connection.wait(
+                list(waiting), max(0.0, deadline - time.monotonic())
+            )
+            if not ready:
+                raise BenchFailed(f"sockets not connected after {timeout:.0f} s")
+            for conn in ready:
+                message = self._recv(conn)
+                if message[0] == "connected":
+                    connected += message[1]
+                    waiting.discard(conn)
+        return connected
+
+    def received_so_far(self) -> int:
+        for conn in self.conns:
+            while conn.poll():
+                message = self._recv(conn)
+                if message[0] == "progress":
+                    self.received[conn] = message[1]
+        return sum(self.received.values())
+
+    def stop(self, timeout: float) -> tuple[list, list]:
+        receipts, lags = [], []
+        self.stopping.set()
+        for conn in self.conns:
+            deadline = time.monotonic() + timeout
+            while True:
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise BenchFailed("a client process did not report its receipts")
+                message = self._recv(conn)
+                if message[0] == "done":
+                    receipts += message[1]
+                    lags += message[2]
+                    break
+        return receipts, lags
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.join(timeout=STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    @staticmethod
+    def _recv(conn):
+        try:
+            message = conn.recv()
+        except EOFError:
+            raise BenchFailed("a client process exited early") from None
+        if message[0] == "error":
+            raise BenchFailed(f"a client process failed: {message[1]}")
+        return message
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
 async def transition(client: httpx.AsyncClient, token: str, step: Transition) -> None:
     if step.after is not None:
         await step.after.answered.wait()
-    step.sent_at = time.perf_counter()
+    step.sent_at = time.time()
     try:
         answer = await client.post(
             f"/api/complaints/{step.reference}/transitions/",
@@ -529,44 +714,47 @@ async def transition(client: httpx.AsyncClient, token: str, step: Transition) ->
             step.error = " ".join(answer.text.split())[:300]
     except httpx.HTTPError as error:
         step.error = repr(error)
-    step.answered_at = time.perf_counter()
+    step.answered_at = time.time()
     step.answered.set()
 
 
-async def drive(base_url: str, setup: Setup, run: Run, args) -> None:
-    started = time.perf_counter()
-    sockets = await open_sockets(base_url, setup.tokens)
-    run.connect_s = time.perf_counter() - started
-    print(f"connected {len(sockets)} websockets in {run.connect_s:.1f} s")
-    listeners = [
-        asyncio.create_task(listen(number, websocket, run.receipts))
-        for number, websocket in enumerate(sockets)
-    ]
-    expected = len(sockets) * len(run.transitions)
-    try:
-        async with httpx.AsyncClient(
-            base_url=base_url, timeout=REQUEST_TIMEOUT_S, trust_env=False
-        ) as client:
-            run.started_at = time.perf_counter()
-            requests = []
-            for index, step in enumerate(run.transitions):
-                # Open loop: the schedule does not wait for answers, as real agents would not.
-                delay = run.started_at + index / args.rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                requests.append(asyncio.create_task(transition(client, setup.actor_token, step)))
-            await asyncio.gather(*requests)
-        run.last_answer_at = max(step.answered_at for step in run.transitions)
-        drain_until = time.perf_counter() + args.drain
-        while len(run.receipts) < expected and time.perf_counter() < drain_until:
-            await asyncio.sleep(0.1)
-    finally:
-        for websocket in sockets:
-            with contextlib.suppress(Exception):
-                await websocket.close()
-        for task in listeners:
-            task.cancel()
-        await asyncio.gather(*listeners, return_exceptions=True)
+async def drive(base_url: str, setup: Setup, run: Run, clients: ClientPool, args) -> None:
+    """Send the transitions on schedule, then wait for the pushes to come in."""
+    expected = len(setup.tokens) * len(run.transitions)
+
+    async def keep_reading_progress() -> None:
+        # Drain the clients' progress reports so their pipes never fill and block them.
+        while True:
+            clients.received_so_far()
+            await asyncio.sleep(0.25)
+
+    reader = asyncio.create_task(keep_reading_progress())
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=REQUEST_TIMEOUT_S, trust_env=False
+    ) as client:
+        run.started_at = time.time()
+        requests = []
+        for index, step in enumerate(run.transitions):
+            # Open loop: the schedule does not wait for answers, as real agents would not.
+            delay = run.started_at + index / args.rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            requests.append(asyncio.create_task(transition(client, setup.actor_token, step)))
+        await asyncio.gather(*requests)
+    run.last_answer_at = max(step.answered_at for step in run.transitions)
+    drain_until = time.monotonic() + args.drain
+    # The clients count every push, other events' too (survey invitations, late intake
+    # events): wait for at least the expected number, then until nothing more comes for a
+    # while, or the end of the drain window.
+    last_count, last_change = -1, time.monotonic()
+    while time.monotonic() < drain_until:
+        count = clients.received_so_far()
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif count >= expected and time.monotonic() - last_change > QUIET_AFTER_S:
+            break
+        await asyncio.sleep(0.1)
+    reader.cancel()
 
 
 # -- report --------------------------------------------------------------------------------
@@ -576,6 +764,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     """Nearest-rank percentile: the smallest value with at least ``fraction`` at or below."""
     rank = math.ceil(fraction * len(sorted_values))
     return sorted_values[min(max(rank, 1), len(sorted_values)) - 1]
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    return (
+        f"{percentile(ordered, 0.5):.1f} / {percentile(ordered, 0.99):.1f} / {ordered[-1]:.1f} ms"
+    )
 
 
 def inbox_rows(database_url: str, event_ids: list[int]) -> dict[int, int]:
@@ -588,18 +785,30 @@ def inbox_rows(database_url: str, event_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def outbox_ids(database_url: str, setup: Setup) -> dict[tuple[str, str], tuple[int, bool]]:
+@dataclass(frozen=True)
+class OutboxRow:
+    pk: int
+    created_at: float
+    delivered_at: float | None
+
+
+def outbox_rows(database_url: str, setup: Setup) -> dict[tuple[str, str], OutboxRow]:
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT payload->>'reference', event_type, id, delivered_at IS NOT NULL "
-            "FROM notifications_outbox WHERE payload->>'reference' = ANY(%s) "
-            "AND event_type <> 'complaint.received'",
+            "SELECT payload->>'reference', event_type, id, extract(epoch FROM created_at), "
+            "extract(epoch FROM delivered_at) FROM notifications_outbox "
+            "WHERE payload->>'reference' = ANY(%s) AND event_type <> 'complaint.received'",
             [setup.references],
         ).fetchall()
-    return {(reference, kind): (pk, delivered) for reference, kind, pk, delivered in rows}
+    return {
+        (reference, kind): OutboxRow(
+            pk, float(created), None if delivered is None else float(delivered)
+        )
+        for reference, kind, pk, created, delivered in rows
+    }
 
 
-def report(args, setup: Setup, run: Run, database_url: str) -> list[str]:
+def report(args, setup: Setup, run: Run, database_url: str, cpu: dict[str, str]) -> list[str]:
     problems = []
     done = [step for step in run.transitions if step.status == 200]
     failed = [step for step in run.transitions if step.status != 200]
@@ -607,17 +816,17 @@ def report(args, setup: Setup, run: Run, database_url: str) -> list[str]:
         kinds = Counter(f"{step.name} -> {step.status} {step.error[:160]}" for step in failed)
         problems.append(f"{len(failed)} transitions failed:")
         problems += [f"  {count} x {kind}" for kind, count in kinds.most_common(3)]
-    events = outbox_ids(database_url, setup)
-    wanted, late = {}, []
+    events = outbox_rows(database_url, setup)
+    wanted: dict[int, tuple[Transition, OutboxRow]] = {}
+    late = []
     for step in done:
         found = events.get((step.reference, step.event_type))
         if found is None:
             problems.append(f"no outbox row for {step.reference} {step.event_type}")
             continue
-        pk, delivered = found
-        if not delivered:
-            late.append(pk)
-        wanted[pk] = step
+        if found.delivered_at is None:
+            late.append(found.pk)
+        wanted[found.pk] = (step, found)
     if late:
         problems.append(
             f"{len(late)} outbox rows not delivered by the end of the drain, e.g. {late[:5]}"
@@ -640,18 +849,40 @@ def report(args, setup: Setup, run: Run, database_url: str) -> list[str]:
     missed = expected - len(per_client)
     stray = len(run.receipts) - len(ours)
 
-    from_commit = sorted(
-        max(0.0, receipt.received_wall - receipt.created_at) * 1000 for receipt in ours
-    )
-    from_answer = sorted(
-        max(0.0, receipt.received_at - wanted[receipt.event_id].answered_at) * 1000
-        for receipt in ours
-    )
-    api = sorted((step.answered_at - step.sent_at) * 1000 for step in done)
-    window = (max(r.received_at for r in ours) - run.started_at) if ours else float("nan")
+    def ms(seconds: float) -> float:
+        return max(0.0, seconds) * 1000
+
+    from_commit = [ms(r.received_wall - wanted[r.event_id][1].created_at) for r in ours]
+    from_answer = [ms(r.received_wall - wanted[r.event_id][0].answered_at) for r in ours]
+    from_delivered = [
+        ms(r.received_wall - wanted[r.event_id][1].delivered_at)
+        for r in ours
+        if wanted[r.event_id][1].delivered_at is not None
+    ]
+    to_delivered = [
+        ms(row.delivered_at - row.created_at)
+        for _, row in wanted.values()
+        if row.delivered_at is not None
+    ]
+    api = [ms(step.answered_at - step.sent_at) for step in done]
+    last_receipt = max((r.received_wall for r in ours), default=float("nan"))
+    window = last_receipt - run.started_at
+    lag = [ms(delay) for at, delay in run.lags if run.started_at <= at <= last_receipt]
     rows = [
-        ("clients (websockets)", f"{len(setup.tokens)} (team of {setup.team_size})"),
-        ("server", f"uvicorn config.asgi:application --workers {args.workers}"),
+        (
+            "clients (websockets)",
+            f"{len(setup.tokens)} (team of {setup.team_size}) in "
+            f"{args.client_processes} processes, compression {args.compression}",
+        ),
+        (
+            "server",
+            f"uvicorn config.asgi:application --workers {args.workers}"
+            + (
+                f"; API on its own uvicorn, --workers {args.api_workers}"
+                if args.api_workers
+                else " (sockets and API)"
+            ),
+        ),
         ("celery workers", f"{args.celery_workers} x solo pool"),
         ("transitions", f"{len(done)} ok, {len(failed)} failed, at {args.rate}/s"),
         ("pushes expected", f"{expected} ({len(wanted)} events x {len(setup.tokens)} clients)"),
@@ -666,36 +897,114 @@ def report(args, setup: Setup, run: Run, database_url: str) -> list[str]:
         ),
     ]
     if ours:
+        ordered = sorted(from_commit)
         rows += [
             (
                 "commit->receipt p50",
-                f"{percentile(from_commit, 0.50):.1f} ms  (from outbox created_at)",
+                f"{percentile(ordered, 0.50):.1f} ms  (from outbox created_at)",
             ),
             (
                 "commit->receipt p99",
-                f"{percentile(from_commit, 0.99):.1f} ms  (target {P99_TARGET_MS:.0f} ms)",
+                f"{percentile(ordered, 0.99):.1f} ms  (target {P99_TARGET_MS:.0f} ms)",
             ),
-            ("commit->receipt max", f"{from_commit[-1]:.1f} ms"),
+            ("commit->receipt max", f"{ordered[-1]:.1f} ms"),
             (
-                "answer->receipt p50",
-                f"{percentile(from_answer, 0.50):.1f} ms  (from the API response)",
+                "  commit->delivered",
+                f"{spread(to_delivered)}  p50/p99/max, queue + worker (per event)",
             ),
-            ("answer->receipt p99", f"{percentile(from_answer, 0.99):.1f} ms"),
+            (
+                "  delivered->receipt",
+                f"{spread(from_delivered)}  after the worker: ring, server, client",
+            ),
+            ("answer->receipt", f"{spread(from_answer)}  from the API response (lower bound)"),
         ]
-    if api:
-        rows.append(
-            (
-                "API transition p50/p99",
-                f"{percentile(api, 0.5):.1f} / {percentile(api, 0.99):.1f} ms",
-            )
-        )
-    rows.append(("connect time", f"{run.connect_s:.1f} s for {len(setup.tokens)} sockets"))
-    rows.append(("CPUs / load avg (1 min)", f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}"))
+    rows += [
+        ("API transition", f"{spread(api)}"),
+        ("client loop lag", f"{spread(lag)}  how late the clients' loops woke (bench's own share)"),
+        ("connect time", f"{run.connect_s:.1f} s for {len(setup.tokens)} sockets"),
+        *((f"CPU {name}", value) for name, value in cpu.items()),
+        ("CPUs / load avg (1 min)", f"{os.cpu_count()} / {os.getloadavg()[0]:.2f}"),
+    ]
     width = max(len(label) for label, _ in rows)
     print()
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     return problems
+
+
+# -- CPU accounting ------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU a process has used, from /proc (None once it has gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after "(comm)": state ppid ... utime (12th) stime (13th).
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(roots: list[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rfind(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], list(roots)
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def postgres_backends(database_url: str) -> list[int]:
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+class CpuMeter:
+    """CPU used by each part of the run between ``start`` and ``stop``, from /proc."""
+
+    def __init__(self, parts: dict[str, list[int]], database_url: str):
+        # Part name -> its processes (the server's and the workers' found once, at start).
+        self.parts = parts
+        self.database_url = database_url
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        pids = dict(self.parts)
+        pids["PostgreSQL"] = postgres_backends(self.database_url)
+        return {
+            name: {pid: used for pid in found if (used := cpu_seconds(pid)) is not None}
+            for name, found in pids.items()
+        }
+
+    def start(self) -> None:
+        self.before = self.snapshot()
+        self.started = time.monotonic()
+
+    def stop(self) -> dict[str, str]:
+        after = self.snapshot()
+        elapsed = time.monotonic() - self.started
+        spent = {}
+        for name, used in after.items():
+            seconds = sum(now - self.before[name].get(pid, 0.0) for pid, now in used.items())
+            # Backends that came and went in between (a connection per request) are lost.
+            floor = ">= " if name == "PostgreSQL" else ""
+            spent[name] = f"{floor}{seconds:.1f} s  ({seconds / elapsed * 100:.0f}% of one CPU)"
+        return spent
 
 
 # -- main ----------------------------------------------------------------------------------
@@ -719,6 +1028,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rate", type=bounded(float, 0.1, MAX_RATE), default=10.0, help="transitions per second"
     )
     parser.add_argument("--workers", type=bounded(int, 1, MAX_WORKERS), default=2)
+    parser.add_argument(
+        "--api-workers",
+        type=bounded(int, 0, MAX_WORKERS),
+        default=0,
+        help="serve the API from its own uvicorn with this many workers (0: the same server "
+        "as the sockets)",
+    )
     parser.add_argument("--celery-workers", type=bounded(int, 1, MAX_WORKERS), default=2)
     parser.add_argument(
         "--drain",
@@ -726,12 +1042,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="seconds to wait for the last pushes after the last transition answered",
     )
+    parser.add_argument(
+        "--client-processes",
+        type=bounded(int, 1, MAX_WORKERS),
+        default=2,
+        help="processes the websocket clients are spread over",
+    )
+    parser.add_argument(
+        "--compression",
+        choices=["deflate", "none"],
+        default="deflate",
+        help="offer permessage-deflate as browsers do (default), or not",
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))
     parser.add_argument(
         "--timeout", type=bounded(int, 30, 3600), default=600, help="give up after this many s"
     )
     return parser.parse_args(argv)
+
+
+def measure(
+    children: Children, base_url: str, api_url: str, setup: Setup, run: Run, args, database_url: str
+):
+    """Connect the clients, make the transitions, collect the receipts; returns CPU used."""
+    clients = ClientPool(base_url, setup.tokens, args)
+    try:
+        started = time.monotonic()
+        connected = clients.wait_connected(START_TIMEOUT_S + len(setup.tokens) / 5)
+        run.connect_s = time.monotonic() - started
+        print(f"connected {connected} websockets in {run.connect_s:.1f} s")
+        children.check_alive()
+        pids = {name: process.pid for name, process in children.processes}
+        parts = {"server (uvicorn)": descendants([pids["uvicorn"]])}
+        if "uvicorn-api" in pids:
+            parts["  API server (uvicorn)"] = descendants([pids["uvicorn-api"]])
+        parts["celery workers"] = descendants(
+            [pid for name, pid in pids.items() if name.startswith("celery")]
+        )
+        parts["client processes"] = clients.pids
+        parts["bench (transitions)"] = [os.getpid()]
+        meter = CpuMeter(parts, database_url)
+        meter.start()
+        try:
+            asyncio.run(asyncio.wait_for(drive(api_url, setup, run, clients, args), args.timeout))
+        except TimeoutError:
+            raise BenchFailed(f"the run did not finish within {args.timeout} s") from None
+        cpu = meter.stop()
+        receipts, run.lags = clients.stop(timeout=REQUEST_TIMEOUT_S)
+        run.receipts = [Receipt(*receipt) for receipt in receipts]
+        return cpu
+    finally:
+        clients.close()
 
 
 def stop_on_sigterm(signum, frame) -> None:
@@ -755,17 +1117,17 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(transitions=plan_transitions(setup.references, args.transitions))
     port = free_port()
     base_url = f"http://{HOST}:{port}"
+    api_port = free_port() if args.api_workers else None
+    api_url = f"http://{HOST}:{api_port}" if api_port else base_url
     with tempfile.TemporaryDirectory(prefix="redress-bench-notify-") as scratch:
         children = Children(env, Path(scratch))
         try:
-            start_children(children, args, port)
+            start_children(children, args, port, api_port)
             wait_ready(children, base_url, setup.actor_token)
+            wait_ready(children, api_url, setup.actor_token)
             wait_queue_empty(children, database_url, setup.outbox_baseline)
-            try:
-                asyncio.run(asyncio.wait_for(drive(base_url, setup, run, args), args.timeout))
-            except TimeoutError:
-                raise BenchFailed(f"the run did not finish within {args.timeout} s") from None
-            problems = report(args, setup, run, database_url)
+            cpu = measure(children, base_url, api_url, setup, run, args, database_url)
+            problems = report(args, setup, run, database_url, cpu)
             if problems:
                 print(children.log_tail(), file=sys.stderr)
         finally:

@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "recovery.web.context.desk",
             ],
         },
     },
@@ -144,10 +145,14 @@ STORAGES = {
         )
     },
 }
+# The web pages' own CSS and JavaScript (no build step, nothing loaded from a CDN).
+STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files from the finders too, so the embedded run needs no collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "desk:login"
+LOGIN_REDIRECT_URL = "desk:my-queue"
+LOGOUT_REDIRECT_URL = "desk:login"
 
 # Security: production-safe unless DEBUG (manage.py check --deploy runs in CI).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -180,6 +185,8 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
+# Where customers reach the portal: links in emails (tracking page, survey) start with it.
+REDRESS_PUBLIC_URL = os.environ.get("REDRESS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Inbound email (docs/notifications.md, "Inbound email"). The webhook answers 503 until a
 # shared secret is set: an unauthenticated endpoint that opens complaints is never a default.
 REDRESS_INBOUND_SECRET = os.environ.get("REDRESS_INBOUND_SECRET", "")
@@ -244,6 +251,15 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = REDIS_URL
+    # Rate limits (the complaint form's per-address throttle, the API token endpoint's) must
+    # count across every web process, so they live in Redis, not in each process's memory.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "redress",
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
@@ -268,6 +284,13 @@ CELERY_BEAT_SCHEDULE = {
     # Outbox rows and emails the fast path missed (docs/notifications.md).
     "redeliver-outbox": {
         "task": "notifications.redeliver",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    # Staff notification emails: digests, what quiet hours held back, retries. Every minute,
+    # so an hourly digest or the end of quiet hours is at most a minute late.
+    "staff-emails": {
+        "task": "notifications.staff_emails",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
+    path("", include("recovery.web.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("recovery.urls")),
     path("api/", include("escalation.urls")),

@@ -1,6 +1,19 @@
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext as _
 
-from notifications.models import EmailDelivery, InboundEmail, MessageTemplate, Outbox
+from escalation.regulatory import PROFILES
+from notifications import rendering
+from notifications.models import (
+    EmailDelivery,
+    InboundEmail,
+    MessageTemplate,
+    Outbox,
+    StaffEmail,
+)
 from recovery.admin import ReadOnlyAdmin
 
 
@@ -12,14 +25,76 @@ class OutboxAdmin(ReadOnlyAdmin):
 
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
+    """Editable customer emails; saving checks they render, and *Preview* shows them."""
+
     list_display = ["kind", "language", "regulatory_profile", "subject", "updated_at"]
     list_filter = ["kind", "language", "regulatory_profile"]
+    change_form_template = "admin/notifications/messagetemplate/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="notifications_messagetemplate_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, object_id):
+        """The template rendered for a sample complaint under a chosen regulatory profile."""
+        template = self.get_object(request, unquote(object_id))
+        if template is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, template):
+            raise PermissionDenied
+        profiles = [("", _("No regulatory profile"))] + [
+            (code, profile.name) for code, profile in sorted(PROFILES.items())
+        ]
+        profile = request.GET.get("profile", template.regulatory_profile)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": template,
+            "title": _("Preview: %(template)s") % {"template": template},
+            "profiles": profiles,
+            "profile": profile,
+        }
+        if profile not in dict(profiles):
+            context["problem"] = _("Unknown regulatory profile %(profile)r; choose one below.") % {
+                "profile": profile
+            }
+            return TemplateResponse(request, self._preview_template, context, status=400)
+        errors = rendering.template_errors(template)
+        if errors:
+            context["errors"] = sorted(errors.items())
+        else:
+            subject, text, html = rendering.render(
+                template, rendering.sample_context(template.kind, profile)
+            )
+            context.update(subject=subject, text=text, html=html)
+        try:
+            chosen = rendering.find_template(template.kind, template.language, profile)
+        except rendering.TemplateMissing:
+            chosen = None
+        # A customer under this profile may be sent a more specific template than this one.
+        context["used_instead"] = chosen if chosen is not None and chosen != template else None
+        return TemplateResponse(request, self._preview_template, context)
+
+    _preview_template = "admin/notifications/messagetemplate/preview.html"
 
 
 @admin.register(EmailDelivery)
 class EmailDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "recipient", "kind", "status", "attempts", "sent_at"]
     list_filter = ["status", "kind"]
+    search_fields = ["recipient", "rfc_message_id"]
+
+
+@admin.register(StaffEmail)
+class StaffEmailAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "recipient", "subject", "status", "attempts", "sent_at"]
+    list_filter = ["status"]
     search_fields = ["recipient", "rfc_message_id"]
 
 

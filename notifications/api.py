@@ -2,6 +2,7 @@
 
 from zoneinfo import available_timezones
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -64,7 +65,11 @@ class PreferenceSerializer(serializers.ModelSerializer):
     time_zone = serializers.ChoiceField(choices=sorted(available_timezones()), required=False)
     email_digest = serializers.ChoiceField(choices=EmailDigest.choices, required=False)
     muted_events = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, max_length=50
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=len(inbox.EVENT_TYPES),
+        help_text="Event types to leave out of the inbox and the live feed, e.g. "
+        "complaint.note_added (docs/notifications.md lists them).",
     )
 
     class Meta:
@@ -79,12 +84,26 @@ class PreferenceSerializer(serializers.ModelSerializer):
             "email_digest",
         ]
 
+    def validate_muted_events(self, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - inbox.EVENT_TYPES)
+        if unknown:
+            raise serializers.ValidationError(
+                _("Unknown event types: %(unknown)s. Known types: %(known)s.")
+                % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(inbox.EVENT_TYPES))}
+            )
+        # Each type once, in the order given.
+        return list(dict.fromkeys(value))
+
     def validate(self, attrs):
         start = attrs.get("quiet_hours_start", getattr(self.instance, "quiet_hours_start", None))
         end = attrs.get("quiet_hours_end", getattr(self.instance, "quiet_hours_end", None))
         if (start is None) != (end is None):
             raise serializers.ValidationError(
-                {"quiet_hours_end": ["Give both ends of the quiet hours, or neither."]}
+                {"quiet_hours_end": [_("Give both ends of the quiet hours, or neither.")]}
+            )
+        if start is not None and start == end:
+            raise serializers.ValidationError(
+                {"quiet_hours_end": [_("Quiet hours cannot start and end at the same time.")]}
             )
         return attrs
 
@@ -149,5 +168,5 @@ class PreferenceView(APIView):
             inbox.preferences_of(request.user), data=request.data, partial=True
         )
         serializer.is_valid(raise_exception=True)
-        serializer.save()
-        return Response(serializer.data)
+        preference = inbox.preferences_update(user=request.user, changes=serializer.validated_data)
+        return Response(PreferenceSerializer(preference).data)

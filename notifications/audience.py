@@ -1,51 +1,99 @@
-"""Who an outbox event is for: its audience resolved to user ids, minus what they muted."""
+"""Who an outbox event is for: its audience resolved to people, and how each wants it.
+
+An audience is ``{"teams": [...], "users": [...], "customer": id | null}``. Staff recipients
+are the named users plus the active members of the named teams, less those who muted the
+event type. Everything is read in a fixed number of queries, whatever the team's size.
+"""
+
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
 from notifications.models import NotificationPreference
 
 
-def staff_recipients(audience: dict, event_type: str) -> list[int]:
-    """Named users plus the members of the named teams, without those who muted the event."""
-    user_model = get_user_model()
+@dataclass(frozen=True)
+class Recipients:
+    """An event's staff recipients and how each is told."""
+
+    # Everyone who gets an inbox row, ascending.
+    user_ids: list[int] = field(default_factory=list)
+    # Member → the audience team whose group their socket is rung through (the first team
+    # of the audience they are on); recipients not here are rung through their own group.
+    team_of: dict[int, int] = field(default_factory=dict)
+    # Recipients who turned live pushes off.
+    socket_off: frozenset[int] = frozenset()
+    # Recipients who want email, with their preferences (digest, quiet hours, time zone).
+    email: dict[int, NotificationPreference] = field(default_factory=dict)
+
+    def pushes(self) -> tuple[dict[int, list[int]], list[int]]:
+        """(team id → members rung through its group, people rung through their own)."""
+        by_team: dict[int, list[int]] = {}
+        direct = []
+        for user_id in self.user_ids:
+            if user_id in self.socket_off:
+                continue
+            team_id = self.team_of.get(user_id)
+            if team_id is None:
+                direct.append(user_id)
+            else:
+                by_team.setdefault(team_id, []).append(user_id)
+        return by_team, direct
+
+
+def _memberships():
+    return get_user_model().teams.through.objects
+
+
+def recipients_of(audience: dict, event_type: str) -> Recipients:
+    """Resolve an audience (three queries; a fourth only if someone wants email)."""
     ids = set(audience.get("users") or [])
     teams = audience.get("teams") or []
+    team_of: dict[int, int] = {}
     if teams:
-        ids |= set(
-            user_model.objects.filter(teams__in=teams, is_active=True).values_list("pk", flat=True)
-        )
+        members = _memberships().filter(team_id__in=teams, user__is_active=True)
+        order = {team_id: position for position, team_id in enumerate(teams)}
+        for team_id, user_id in sorted(
+            members.values_list("team_id", "user_id"), key=lambda pair: order[pair[0]]
+        ):
+            team_of.setdefault(user_id, team_id)
+        ids |= set(team_of)
     if not ids:
-        return []
-    muted = (
-        set(
-            NotificationPreference.objects.filter(
-                user_id__in=ids, muted_events__contains=[event_type]
-            ).values_list("user_id", flat=True)
-        )
-        if _json_contains_supported()
-        else _muted_by_scan(ids, event_type)
-    )
-    return sorted(ids - muted)
-
-
-def _json_contains_supported() -> bool:
-    from django.db import connection
-
-    return connection.features.supports_json_field_contains
-
-
-def _muted_by_scan(ids, event_type: str) -> set[int]:
-    # SQLite has no JSON containment lookup; the preference table is one row per user.
-    return {
-        pref.user_id
-        for pref in NotificationPreference.objects.filter(user_id__in=ids)
-        if event_type in (pref.muted_events or [])
+        return Recipients()
+    preferences = {
+        preference.user_id: preference
+        for preference in NotificationPreference.objects.filter(user_id__in=ids)
     }
-
-
-def socket_muted(user_ids) -> set[int]:
-    return set(
-        NotificationPreference.objects.filter(
-            user_id__in=list(user_ids), via_websocket=False
-        ).values_list("user_id", flat=True)
+    muted = {
+        user_id
+        for user_id, preference in preferences.items()
+        if event_type in (preference.muted_events or [])
+    }
+    ids -= muted
+    wants_email = [
+        user_id for user_id in ids if user_id in preferences and preferences[user_id].via_email
+    ]
+    if wants_email:
+        # An inactive account or one without an address cannot be emailed.
+        reachable = set(
+            get_user_model()
+            .objects.filter(pk__in=wants_email, is_active=True)
+            .exclude(email="")
+            .values_list("pk", flat=True)
+        )
+        wants_email = [user_id for user_id in wants_email if user_id in reachable]
+    return Recipients(
+        user_ids=sorted(ids),
+        team_of={user_id: team_id for user_id, team_id in team_of.items() if user_id in ids},
+        socket_off=frozenset(
+            user_id
+            for user_id in ids
+            if user_id in preferences and not preferences[user_id].via_websocket
+        ),
+        email={user_id: preferences[user_id] for user_id in wants_email},
     )
+
+
+def teams_of(user_id: int) -> list[int]:
+    """The teams a member of staff is on: the team groups their socket listens to."""
+    return sorted(_memberships().filter(user_id=user_id).values_list("team_id", flat=True))

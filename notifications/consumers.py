@@ -7,16 +7,31 @@ Protocol (JSON, docs/notifications.md):
 - server → ``{"type": "event", "event": {...}}``, ``{"type": "presence", ...}``.
 """
 
+import time
+
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from notifications import groups, presence, replay
+from notifications import audience, groups, presence, replay
 from recovery import roles, rules
 from recovery.models import Complaint
 
 # Close codes in the private range (4000-4999): unauthenticated, forbidden.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# A staff socket re-reads its user's teams on a heartbeat at most this often. Pushes name
+# their recipients, so leaving a team stops its events at once; joining one starts its live
+# events within this time (plus a heartbeat), and the inbox replays anything before that.
+# Every read is a database connection, and a server holds hundreds of sockets.
+TEAMS_REFRESH_S = 60
+
+
+def _staff_teams(user) -> list[int] | None:
+    """The user's teams, or None when the user is not staff (one trip to the database)."""
+    if not roles.is_staff_member(user):
+        return None
+    return audience.teams_of(user.pk)
 
 
 class JsonProtocolConsumer(AsyncJsonWebsocketConsumer):
@@ -25,6 +40,25 @@ class JsonProtocolConsumer(AsyncJsonWebsocketConsumer):
     The base class raises on binary or empty frames and on invalid JSON, which ends the
     connection: one bad message from a client would drop its live feed.
     """
+
+    # Channel-layer messages whose handlers never touch the database.
+    NO_DATABASE_MESSAGES = frozenset({groups.PUSH_TYPE, "presence.update"})
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every message it dispatches,
+        # through a hop to the one thread-sensitive executor thread. A team push reaches every
+        # member's socket in the process, so that is one hop per socket, all queued on one
+        # thread: most of the cost of a push. These handlers use no database; the others call
+        # it through database_sync_to_async, which closes stale connections itself.
+        handler = (
+            getattr(self, get_handler_name(message), None)
+            if message.get("type") in self.NO_DATABASE_MESSAGES
+            else None
+        )
+        if handler is None:
+            await super().dispatch(message)
+        else:
+            await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
@@ -52,25 +86,44 @@ class JsonProtocolConsumer(AsyncJsonWebsocketConsumer):
 
 
 class StaffEventsConsumer(JsonProtocolConsumer):
-    """An agent's or supervisor's live feed: their events, and the complaints they open."""
+    """An agent's or supervisor's live feed: their events, and the complaints they open.
+
+    The socket listens on its user's group and the groups of the user's teams. A team push
+    names the members it is for (``to``): the team group only carries it, and this socket
+    passes on only what is addressed to its user, so someone who left a team (or muted the
+    event) is never sent its events. Team membership is re-read on a heartbeat, at most
+    every ``TEAMS_REFRESH_S``.
+    """
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(roles.is_staff_member)(user):
+        team_ids = await database_sync_to_async(_staff_teams)(user)
+        if team_ids is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
         self.open_complaints: dict[str, int] = {}
-        await self.channel_layer.group_add(groups.user_group(user.pk), self.channel_name)
+        self.listening: set[str] = set()
+        await self._listen_to(groups.staff_groups(user.pk, team_ids))
+        self.teams_read_at = time.monotonic()
         await self.accept()
+
+    async def _listen_to(self, wanted: list[str]) -> None:
+        """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it."""
+        for group in sorted(set(wanted) - self.listening):
+            await self.channel_layer.group_add(group, self.channel_name)
+        for group in sorted(self.listening - set(wanted)):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.listening = set(wanted)
 
     async def disconnect(self, code):
         if not hasattr(self, "user"):
             return
-        await self.channel_layer.group_discard(groups.user_group(self.user.pk), self.channel_name)
+        for group in sorted(self.listening):
+            await self.channel_layer.group_discard(group, self.channel_name)
         for complaint_id in self.open_complaints.values():
             await self.channel_layer.group_discard(
                 groups.complaint_group(complaint_id), self.channel_name
@@ -127,6 +180,11 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         await self._announce_presence(complaint_id)
 
     async def _heartbeat(self):
+        if time.monotonic() - self.teams_read_at >= TEAMS_REFRESH_S:
+            # Joined or left a team since: listen to the teams the user is on now.
+            team_ids = await database_sync_to_async(audience.teams_of)(self.user.pk)
+            await self._listen_to(groups.staff_groups(self.user.pk, team_ids))
+            self.teams_read_at = time.monotonic()
         for complaint_id in self.open_complaints.values():
             await database_sync_to_async(presence.presence_set)(
                 complaint_id=complaint_id,
@@ -162,8 +220,8 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         )
 
     async def event_push(self, message):
-        event = message["event"]
-        await self.send_json({"type": "event", "event": event})
+        if groups.addressed_to(message, self.user.pk):
+            await self.send(text_data=message["text"])
 
     async def presence_update(self, message):
         reference = next(
@@ -204,4 +262,4 @@ class TrackingConsumer(JsonProtocolConsumer):
         )
 
     async def event_push(self, message):
-        await self.send_json({"type": "event", "event": message["event"]})
+        await self.send(text_data=message["text"])

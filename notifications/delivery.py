@@ -3,11 +3,12 @@
 ``deliver`` is idempotent and safe to run twice or concurrently for one event:
 1. lock the outbox row ``FOR UPDATE SKIP LOCKED``; if another delivery holds it, or it is
    already delivered, stop;
-2. insert one ``Notification`` per recipient (unique per event and user) and, for events
+2. insert one ``Notification`` per recipient (unique per event and user), stamped with when
+   it may be emailed to those who want email (``notifications.staff_email``); for events
    the customer is told about by email, one queued ``EmailDelivery`` (unique per event and
-   recipient), and mark the row delivered — all in one transaction;
-3. after commit, ring the sockets (the channel layer is a doorbell: a missed push is
-   replayed from the inbox on reconnect) and enqueue the emails.
+   recipient); and mark the row delivered — all in one transaction;
+3. after commit, ring the sockets, once per group (the channel layer is a doorbell: a missed
+   push is replayed from the inbox on reconnect), and enqueue the emails due now.
 """
 
 import logging
@@ -16,20 +17,25 @@ from email.utils import make_msgid
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
-from django.template import TemplateSyntaxError
+from django.db import connection, transaction
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.urls import reverse
 from django.utils import timezone
 
-from notifications import audience, groups
+from notifications import audience, groups, staff_email
 from notifications.models import EmailDelivery, MessageTemplateKind, Notification, Outbox
 from notifications.rendering import TemplateMissing, find_template, render
+from notifications.replay import tracking_token
 from recovery import selectors as recovery_selectors
 from recovery.models import Outcome
+from recovery.services import surveys
 
 logger = logging.getLogger(__name__)
 
 # Which events send the customer an email, and with which template.
 CUSTOMER_EMAIL_KIND = {
+    "complaint.received": MessageTemplateKind.RECEIPT,
+    "complaint.survey_sent": MessageTemplateKind.SURVEY_INVITATION,
     "complaint.acknowledged": MessageTemplateKind.ACKNOWLEDGEMENT,
     "complaint.resolved": MessageTemplateKind.RESOLUTION,
     "complaint.loop_closed": MessageTemplateKind.LOOP_CLOSING,
@@ -37,6 +43,9 @@ CUSTOMER_EMAIL_KIND = {
 
 
 def summary_of(row: Outbox) -> str:
+    if row.complaint_id is None and row.payload.get("summary"):
+        # Events about no single complaint (a rising root cause) carry their own sentence.
+        return str(row.payload["summary"])[:300]
     reference = row.payload.get("reference", "")
     parameters = row.payload.get("parameters") or {}
     what = row.event_type.removeprefix("complaint.").replace("_", " ")
@@ -58,6 +67,15 @@ def _email_kind(row: Outbox) -> str | None:
             return MessageTemplateKind.HOLDING
         return MessageTemplateKind.REPLY
     return CUSTOMER_EMAIL_KIND.get(row.event_type)
+
+
+def _public_url(name: str, token: str) -> str:
+    return settings.REDRESS_PUBLIC_URL + reverse(name, args=[token])
+
+
+def _survey_url(survey_id) -> str:
+    token = surveys.survey_token_of(survey_id) if survey_id else None
+    return _public_url("portal:survey", token) if token else ""
 
 
 def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
@@ -82,10 +100,12 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
         "message": recovery_selectors.message_body(parameters.get("message_id")),
         "outcome": Outcome(outcome).label if outcome in Outcome.values else outcome,
         "resolution_summary": parameters.get("summary", complaint.resolution_summary),
+        "tracking_url": _public_url("portal:track", tracking_token(complaint.pk)),
+        "survey_url": _survey_url(parameters.get("survey_id")),
     }
     try:
         subject, text, html = render(template, context)
-    except TemplateSyntaxError as exc:
+    except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
         # A template edited into a syntax error must not roll back the staff's inbox rows
         # (the sweep would then retry this event for ever); the customer's email waits for
         # the template to be fixed, and the error says which one.
@@ -116,6 +136,66 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
     return delivery
 
 
+def _insert_inbox_rows(row: Outbox, user_ids: list[int], email_due: dict) -> None:
+    """One inbox row per recipient; rows that exist already (a redelivery) are left alone.
+
+    On PostgreSQL one INSERT … SELECT over two arrays: a team event has hundreds of
+    recipients, and building a model instance and a parameter list per row (``bulk_create``)
+    was most of the time a delivery took, and so of the time before sockets are rung.
+    """
+    if not user_ids:
+        return
+    summary = summary_of(row)[:300]
+    reference = row.payload.get("reference", "")
+    if connection.vendor != "postgresql":
+        Notification.objects.bulk_create(
+            [
+                Notification(
+                    user_id=user_id,
+                    outbox=row,
+                    event_type=row.event_type,
+                    complaint_id=row.complaint_id,
+                    reference=reference,
+                    summary=summary,
+                    created_at=row.created_at,
+                    email_due_at=email_due.get(user_id),
+                )
+                for user_id in user_ids
+            ],
+            ignore_conflicts=True,
+        )
+        return
+    meta = Notification._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    user_type = meta.get_field("user").target_field.cast_db_type(connection)
+    statement = (
+        f"INSERT INTO {quote(meta.db_table)} ({column('user')}, {column('email_due_at')}, "  # noqa: S608
+        f"{column('outbox')}, {column('event_type')}, {column('complaint_id')}, "
+        f"{column('reference')}, {column('summary')}, {column('created_at')}) "
+        "SELECT r.user_id, r.email_due_at, %s, %s, %s, %s, %s, %s "
+        f"FROM unnest(%s::{user_type}[], %s::timestamptz[]) AS r(user_id, email_due_at) "
+        "ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [
+                row.pk,
+                row.event_type,
+                row.complaint_id,
+                reference,
+                summary,
+                row.created_at,
+                list(user_ids),
+                [email_due.get(user_id) for user_id in user_ids],
+            ],
+        )
+
+
 def deliver(outbox_id: int) -> bool:
     """Deliver one event; returns whether this call delivered it (steps in the docstring)."""
     with transaction.atomic():
@@ -126,32 +206,36 @@ def deliver(outbox_id: int) -> bool:
         )
         if row is None:
             return False
-        recipients = audience.staff_recipients(row.audience, row.event_type)
-        Notification.objects.bulk_create(
-            [
-                Notification(
-                    user_id=user_id,
-                    outbox=row,
-                    event_type=row.event_type,
-                    complaint_id=row.complaint_id,
-                    reference=row.payload.get("reference", ""),
-                    summary=summary_of(row)[:300],
-                    created_at=row.created_at,
-                )
-                for user_id in recipients
-            ],
-            ignore_conflicts=True,
-        )
+        if connection.vendor == "postgresql":
+            # Don't wait for this commit to reach the disk before ringing the sockets: the
+            # event is already durable (the outbox row, committed by the change itself), and
+            # what this transaction writes is derived from it. If the server crashes before
+            # the commit is flushed, the row reads undelivered again and the sweep delivers
+            # it once more; a client may be rung twice and de-duplicates by event id. An email
+            # sent meanwhile commits synchronously, which flushes this commit first.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        now = timezone.now()
+        recipients = audience.recipients_of(row.audience, row.event_type)
+        email_due = {
+            user_id: staff_email.schedule(preference, now)
+            for user_id, preference in recipients.email.items()
+        }
+        _insert_inbox_rows(row, recipients.user_ids, email_due)
         kind = _email_kind(row)
         email = _queue_customer_email(row, kind) if kind else None
         row.delivered_at = timezone.now()
         row.attempts += 1
         row.save(update_fields=["delivered_at", "attempts"])
-        muted = audience.socket_muted(recipients)
-        pushes = groups.pushes_for(row, [r for r in recipients if r not in muted])
+        by_team, direct = recipients.pushes()
+        pushes = groups.pushes_for(row, by_team=by_team, direct=direct)
         transaction.on_commit(lambda: ring(pushes))
         if email is not None:
             transaction.on_commit(lambda: enqueue_email(email.pk))
+        # Staff who want each email as it happens (no digest, not in quiet hours).
+        emailed_now = sorted(user_id for user_id, due in email_due.items() if due <= now)
+        if emailed_now:
+            transaction.on_commit(lambda: enqueue_staff_emails(emailed_now))
     return True
 
 
@@ -179,6 +263,12 @@ def enqueue_email(delivery_id: int) -> None:
     from notifications.tasks import send_email
 
     enqueue(send_email, delivery_id)
+
+
+def enqueue_staff_emails(user_ids: list[int]) -> None:
+    from notifications.tasks import staff_emails
+
+    enqueue(staff_emails, user_ids)
 
 
 def enqueue(task, *args) -> None:

@@ -56,13 +56,17 @@ def send(delivery_id: int) -> bool:
     return True
 
 
-def record_failure(delivery_id: int, reason: str, *, final: bool) -> None:
-    """Count a failed attempt; after the last retry the email is marked failed with why."""
+def record_failure(delivery_id: int, reason: str, *, final: bool, model=EmailDelivery) -> None:
+    """Count a failed attempt; after the last retry the email is marked failed with why.
+
+    ``model`` is ``EmailDelivery`` (customers) or ``StaffEmail`` (staff): both keep the same
+    status, attempts and reason.
+    """
     fields = {"failure_reason": reason[:2000]}
     if final:
         fields["status"] = EmailStatus.FAILED
     with transaction.atomic():
-        delivery = EmailDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        delivery = model.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.status != EmailStatus.QUEUED:
             return
         for name, value in fields.items():
@@ -70,5 +74,9 @@ def record_failure(delivery_id: int, reason: str, *, final: bool) -> None:
         delivery.attempts += 1
         delivery.save(update_fields=[*fields, "attempts"])
     logger.warning(
-        "Email %s failed (%s): %s", delivery_id, "final" if final else "will retry", reason
+        "%s %s failed (%s): %s",
+        model.__name__,
+        delivery_id,
+        "final" if final else "will retry",
+        reason,
     )

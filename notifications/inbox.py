@@ -1,9 +1,20 @@
 """The per-user inbox and preferences: reads and the few writes a user makes."""
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from notifications import staff_email
 from notifications.models import Notification, NotificationPreference
+from recovery.models import EventType
+
+# Every event type a user can mute: the timeline's types, as the outbox names them
+# (recovery.events writes "complaint.<type>").
+EVENT_TYPES = frozenset(f"complaint.{value}" for value in EventType.values)
+# Preferences that decide when emails go out: changing one reschedules pending emails.
+_EMAIL_TIMING = frozenset(
+    {"via_email", "email_digest", "quiet_hours_start", "quiet_hours_end", "time_zone"}
+)
 
 
 def inbox_of(user, *, unread_only: bool = False) -> QuerySet[Notification]:
@@ -27,4 +38,20 @@ def mark_read(user, *, ids: list[int] | None = None, up_to: int | None = None) -
 
 def preferences_of(user) -> NotificationPreference:
     preference, _ = NotificationPreference.objects.get_or_create(user=user)
+    return preference
+
+
+def preferences_update(*, user, changes: dict) -> NotificationPreference:
+    """Save validated preference changes; emails still owed follow the new timing.
+
+    Muting applies to events delivered from now on: what is in the inbox stays there.
+    """
+    with transaction.atomic():
+        preferences_of(user)
+        preference = NotificationPreference.objects.select_for_update().get(user=user)
+        for name, value in changes.items():
+            setattr(preference, name, value)
+        preference.save(update_fields=list(changes) or None)
+        if _EMAIL_TIMING & set(changes):
+            staff_email.reschedule_pending(user=user, preference=preference)
     return preference

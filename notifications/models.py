@@ -1,6 +1,7 @@
-"""The outbox and what is delivered from it: inbox rows, customer emails, presence."""
+"""The outbox and what is delivered from it: inbox rows, staff and customer emails, presence."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -58,6 +59,17 @@ class Notification(models.Model):
     summary = models.CharField(_("summary"), max_length=300)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # When this may be emailed to the user (their digest and quiet hours decide); null when
+    # they do not want email. ``staff_email`` is the email that told them, set exactly once.
+    email_due_at = models.DateTimeField(_("email due at"), null=True, blank=True)
+    staff_email = models.ForeignKey(
+        "StaffEmail",
+        on_delete=models.RESTRICT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("email"),
+    )
 
     class Meta:
         ordering = ["-outbox_id"]
@@ -72,6 +84,14 @@ class Notification(models.Model):
                 fields=["user"],
                 condition=models.Q(read_at__isnull=True),
                 name="notification_unread_idx",
+            ),
+            # The staff email tick: notifications whose email is due and not yet composed
+            # (WHERE email_due_at <= now AND staff_email_id IS NULL), and a preference change
+            # rescheduling one user's pending emails.
+            models.Index(
+                fields=["email_due_at", "user"],
+                condition=models.Q(email_due_at__isnull=False, staff_email__isnull=True),
+                name="notification_email_due_idx",
             ),
         ]
 
@@ -109,7 +129,51 @@ class NotificationPreference(models.Model):
         return f"preferences of {self.user_id}"
 
 
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class StaffEmail(models.Model):
+    """An email to a member of staff: one notification, or a digest of several.
+
+    Composed from due notifications (each is linked to exactly one ``StaffEmail``), then sent
+    once under a row lock, like a customer's ``EmailDelivery``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient = models.EmailField(_("recipient"))
+    subject = models.CharField(_("subject"), max_length=300)
+    body_text = models.TextField(_("text body"))
+    rfc_message_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=EmailStatus.choices, default=EmailStatus.QUEUED
+    )
+    failure_reason = models.TextField(_("failure reason"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("staff email")
+        verbose_name_plural = _("staff emails")
+        indexes = [
+            # The staff email tick retrying what is still queued.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="queued"),
+                name="staff_email_queued_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.subject}"
+
+
 class MessageTemplateKind(models.TextChoices):
+    RECEIPT = "receipt", _("Receipt (sent automatically on arrival)")
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
     HOLDING = "holding", _("Holding response")
     RESOLUTION = "resolution", _("Resolution")
@@ -145,11 +209,14 @@ class MessageTemplate(models.Model):
         profile = f" [{self.regulatory_profile}]" if self.regulatory_profile else ""
         return f"{self.get_kind_display()} ({self.language}){profile}"
 
+    def clean(self):
+        # A template that cannot render must be refused when it is saved, not discovered
+        # when a customer's email is due (the email would then be skipped).
+        from notifications.rendering import template_errors
 
-class EmailStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
+        errors = template_errors(self)
+        if errors:
+            raise ValidationError(errors)
 
 
 class EmailDelivery(models.Model):

@@ -1,14 +1,22 @@
-"""Rendering customer emails from editable templates."""
+"""Rendering customer emails from editable templates, checking them, and previewing them."""
 
-from django.template import Context, Engine
+from datetime import timedelta
 
-from notifications.models import MessageTemplate
+from django.conf import settings
+from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from notifications.models import MessageTemplate, MessageTemplateKind
+from recovery.models import Channel, Complaint, Customer, Outcome
 
 # A private engine: templates edited in the admin get Django's auto-escaping in HTML and
 # none of the project's template directories or context processors.
 _ENGINE = Engine(autoescape=True)
 _TEXT_ENGINE = Engine(autoescape=False)
 DEFAULT_LANGUAGE = "en"
+# The three parts of a template, and the engine each is rendered with.
+_PARTS = (("subject", _TEXT_ENGINE), ("body_text", _TEXT_ENGINE), ("body_html", _ENGINE))
 
 
 class TemplateMissing(Exception):
@@ -43,3 +51,63 @@ def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
         else ""
     )
     return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def template_errors(template: MessageTemplate) -> dict[str, str]:
+    """Why each part of ``template`` would fail to render, by field name (empty: it renders).
+
+    Parts are compiled and rendered with a sample complaint: a syntax error, an unknown tag
+    or filter, or an ``{% include %}`` of a template this private engine cannot load would
+    otherwise surface only when a customer's email is due.
+    """
+    context = sample_context(template.kind, template.regulatory_profile)
+    errors = {}
+    for name, engine in _PARTS:
+        source = getattr(template, name) or ""
+        try:
+            engine.from_string(source).render(Context(context))
+        except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
+            errors[name] = _("This template does not work: %(error)s") % {"error": exc}
+    return errors
+
+
+# What the sample complaint's message says, per kind of email (the agent's words in a real one).
+_SAMPLE_MESSAGES = {
+    MessageTemplateKind.ACKNOWLEDGEMENT: "Thank you for telling us. We are looking into it "
+    "and will reply within five working days.",
+    MessageTemplateKind.HOLDING: "We need a little more time to finish looking into your "
+    "complaint; we will write again by the end of next week.",
+    MessageTemplateKind.LOOP_CLOSING: "We found a fault in how refunds were matched to "
+    "orders, fixed it, and checked every order placed since it started.",
+    MessageTemplateKind.REPLY: "Could you send us the date on your bank statement?",
+}
+
+
+def sample_context(kind: str, profile: str) -> dict:
+    """The context an email is rendered with, for a made-up complaint (nothing is saved).
+
+    The keys are exactly those ``notifications.delivery`` gives a real email.
+    """
+    now = timezone.now()
+    customer = Customer(name="Alex Sample", email="alex.sample@example.com")
+    complaint = Complaint(
+        reference=f"RDR-{now.year}-000123",
+        customer=customer,
+        channel=Channel.EMAIL,
+        subject="Charged twice for one order",
+        description="I was charged twice for order 4411; please refund the duplicate.",
+        regulatory_profile=profile,
+        outcome=Outcome.UPHELD,
+        resolution_summary="We refunded the duplicate charge of £42.00 to your card.",
+        received_at=now - timedelta(days=3),
+    )
+    return {
+        "complaint": complaint,
+        "customer": customer,
+        "reference": complaint.reference,
+        "message": _SAMPLE_MESSAGES.get(kind, ""),
+        "outcome": Outcome.UPHELD.label,
+        "resolution_summary": complaint.resolution_summary,
+        "tracking_url": f"{settings.REDRESS_PUBLIC_URL}/track/sample-tracking-link/",
+        "survey_url": f"{settings.REDRESS_PUBLIC_URL}/survey/sample-survey-link/",
+    }

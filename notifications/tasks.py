@@ -5,8 +5,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from notifications import delivery, emailing
-from notifications.models import EmailDelivery, EmailStatus, Outbox
+from notifications import delivery, emailing, staff_email
+from notifications.models import EmailDelivery, EmailStatus, Outbox, StaffEmail
 
 # Events not delivered this long after commit are picked up by the sweep; the fast path
 # normally delivers within milliseconds, so 30 s means the broker or worker was down.
@@ -14,6 +14,9 @@ REDELIVERY_GRACE = timedelta(seconds=30)
 # Rows per redelivery sweep; the next tick takes the rest.
 REDELIVERY_BATCH = 1000
 EMAIL_MAX_RETRIES = 5
+# Composing transactions per staff email run (each claims up to COMPOSE_BATCH notifications):
+# bounds one run; what is left is due at the next tick, a minute later.
+STAFF_EMAIL_ROUNDS = 10
 
 
 @shared_task(name="notifications.deliver_outbox", acks_late=True, ignore_result=True)
@@ -70,3 +73,35 @@ def redeliver() -> dict:
             final = (attempts or 0) + 1 > EMAIL_MAX_RETRIES
             emailing.record_failure(delivery_id, f"{type(exc).__name__}: {exc}", final=final)
     return {"delivered": delivered, "emails_sent": sent}
+
+
+@shared_task(name="notifications.staff_emails", acks_late=True, ignore_result=True)
+def staff_emails(user_ids: list[int] | None = None) -> dict:
+    """Email staff what is due: one email each, or a digest (notifications.staff_email).
+
+    After a delivery, for the people whose email is due at once (``user_ids``); from the
+    beat every minute for everyone, which sends digests and what quiet hours held back and
+    retries the emails that failed.
+    """
+    composed = []
+    for _ in range(STAFF_EMAIL_ROUNDS):
+        batch = staff_email.compose_due(user_ids=user_ids)
+        if not batch:
+            break
+        composed += batch
+    # The beat also retries what is still queued from earlier; a delivery's call sends only
+    # what it composed, so a failing mail server is retried once a minute, not per event.
+    to_send = composed if user_ids is not None else staff_email.queued(limit=REDELIVERY_BATCH)
+    sent = 0
+    for email_id in to_send:
+        try:
+            sent += staff_email.send(email_id)
+        except Exception as exc:
+            attempts = (
+                StaffEmail.objects.filter(pk=email_id).values_list("attempts", flat=True).first()
+            )
+            final = (attempts or 0) + 1 > EMAIL_MAX_RETRIES
+            emailing.record_failure(
+                email_id, f"{type(exc).__name__}: {exc}", final=final, model=StaffEmail
+            )
+    return {"composed": len(composed), "sent": sent}

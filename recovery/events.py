@@ -119,8 +119,14 @@ def complaint_resolved(complaint: Complaint, actor, root_cause_codes: list[str])
     )
 
 
-def complaint_loop_closed(complaint: Complaint, actor, message: Message) -> int:
-    return record(complaint, EventType.LOOP_CLOSED, actor, {"message_id": message.pk})
+def complaint_loop_closed(complaint: Complaint, actor, message: Message, survey=None) -> list[int]:
+    """The loop closed, and (the first time) the survey sent: one batch, one delivery task."""
+    entries = [EventEntry(complaint, EventType.LOOP_CLOSED, actor, {"message_id": message.pk})]
+    if survey is not None:
+        entries.append(
+            EventEntry(complaint, EventType.SURVEY_SENT, actor, {"survey_id": survey.pk})
+        )
+    return record_many(entries)
 
 
 def complaint_reopened(complaint: Complaint, actor, reason: str) -> int:
@@ -219,10 +225,6 @@ def recovery_delivered(action, actor) -> int:
     return record(
         action.complaint, EventType.RECOVERY_DELIVERED, actor, _recovery_parameters(action)
     )
-
-
-def survey_sent(complaint: Complaint, actor, survey) -> int:
-    return record(complaint, EventType.SURVEY_SENT, actor, {"survey_id": survey.pk})
 
 
 def survey_answered(complaint: Complaint, survey) -> int:

@@ -103,6 +103,21 @@ def complaint_request_escalation(*, complaint: Complaint, actor, reason: str) ->
 
     if not rules.owns(complaint, actor):
         raise PermissionDenied("Only the customer who complained may ask for escalation.")
+    _record_escalation_request(complaint, actor, reason)
+
+
+def customer_request_escalation(*, complaint: Complaint, reason: str) -> None:
+    """The customer asks for escalation without a login, from the tracking page.
+
+    The caller has already decided the request is the customer's: it came through the
+    complaint's signed tracking link, which only the customer was given. The actor is the
+    customer's portal user when they have one, else nobody. Otherwise the same as
+    ``complaint_request_escalation``.
+    """
+    _record_escalation_request(complaint, complaint.customer.user, reason)
+
+
+def _record_escalation_request(complaint: Complaint, actor, reason: str) -> None:
     if not complaint.is_open:
         raise TransitionNotAllowed(
             f"{complaint.reference} is {complaint.state}; it can no longer be escalated.",

@@ -275,8 +275,7 @@ def complaint_close_loop(
         locked.loop_closed_at = timezone.now()
 
         def record(c: Complaint) -> None:
-            events.complaint_loop_closed(c, actor, sent)
-            surveys.survey_send(complaint=c, actor=actor)
+            events.complaint_loop_closed(c, actor, sent, surveys.survey_create(complaint=c))
 
         return _Change(("loop_closed_at",), record)
 

@@ -19,16 +19,23 @@ SCALES = {"csat": (1, 5), "ces": (1, 7), "nps": (0, 10)}
 MAX_COMMENT = 2000
 
 
-def survey_send(*, complaint: Complaint, actor) -> Survey:
-    """Create the complaint's survey (inside the loop-closing transaction) and say so."""
+def survey_create(*, complaint: Complaint) -> Survey | None:
+    """Create the complaint's survey inside the loop-closing transaction; None if it has one.
+
+    The caller records ``survey_sent`` with the loop-closing event, in one batch.
+    """
     survey, created = Survey.objects.get_or_create(complaint=complaint)
-    if created:
-        events.survey_sent(complaint, actor, survey)
-    return survey
+    return survey if created else None
 
 
 def survey_token(survey: Survey) -> str:
     return signing.dumps({"s": survey.nonce}, salt=SURVEY_SALT, compress=True)
+
+
+def survey_token_of(survey_id: int) -> str | None:
+    """The link token of a survey by id (for the invitation email); None if it is gone."""
+    survey = Survey.objects.filter(pk=survey_id).only("nonce").first()
+    return survey_token(survey) if survey else None
 
 
 def survey_for_token(token: str) -> Survey:

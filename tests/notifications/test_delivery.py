@@ -6,8 +6,8 @@ them; ``manager`` is on no team and is told only when named (as the assignee);
 ``customer_user`` is the customer who complained and is told by email.
 """
 
-import importlib
 import logging
+import re
 import threading
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -15,7 +15,6 @@ from smtplib import SMTPServerDisconnected
 
 import pytest
 import time_machine
-from django.apps import apps as django_apps
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
@@ -32,9 +31,12 @@ from notifications.models import (
     NotificationPreference,
     Outbox,
 )
+from notifications.replay import complaint_of_tracking_token
 from recovery.models import ComplaintEvent, Customer
 from recovery.services import lifecycle, messages, sla
+from recovery.services.surveys import survey_for_token
 from tests.conftest import acknowledge, close_loop, resolve
+from tests.notifications.shipped_templates import ensure_default_templates
 
 LOCMEM_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 FLAKY_BACKEND = "tests.notifications.test_delivery.FlakyEmailBackend"
@@ -87,18 +89,15 @@ def enqueued(monkeypatch):
 @pytest.fixture
 def routed(make_complaint, manager):
     """A Billing complaint assigned to ``manager``, who is on no team: the assignee is told
-    because they are named, not because of a team."""
+    because they are named, not because of a team. Its arrival is already delivered and the
+    receipt email sent, so each test sees only the emails of what it does."""
     complaint = make_complaint()
     sla.complaint_assign(complaint=complaint, assignee=manager, reason="test")
+    deliver_pending()
+    for receipt in EmailDelivery.objects.filter(complaint_id=complaint.pk):
+        assert emailing.send(receipt.pk)
+    mail.outbox.clear()
     return complaint
-
-
-def ensure_default_templates() -> None:
-    """The shipped templates (data migration 0003): ``transaction=True`` tests anywhere in the
-    suite flush tables, migration data included, so tests put them back rather than rely on
-    them."""
-    migration = importlib.import_module("notifications.migrations.0003_default_templates")
-    migration.add_templates(django_apps, schema_editor=None)
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +207,7 @@ def test_every_lifecycle_change_writes_exactly_one_outbox_row_for_its_timeline_e
         ["complaint.reopened"],
     )
     step(lambda: resolve(complaint, agent), ["complaint.resolved"])
-    step(lambda: close_loop(complaint, agent), ["complaint.loop_closed"])
+    step(lambda: close_loop(complaint, agent), ["complaint.loop_closed", "complaint.survey_sent"])
 
     withdrawn = make_complaint()
     step(
@@ -272,7 +271,7 @@ def test_muted_event_types_leave_no_inbox_row_for_that_user_only(routed, agent, 
 
 @pytest.mark.django_db
 def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
-    routed, agent, supervisor, manager, monkeypatch, django_capture_on_commit_callbacks
+    routed, agent, supervisor, manager, team, monkeypatch, django_capture_on_commit_callbacks
 ):
     NotificationPreference.objects.create(user=supervisor, via_websocket=False)
     rung: list[list[tuple[str, dict]]] = []
@@ -286,17 +285,51 @@ def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
     for callback in callbacks:
         callback()
 
-    groups = [group for group, _ in rung[0]]
-    assert sorted(groups) == sorted(
-        [f"user.{agent.pk}", f"user.{manager.pk}", f"complaint.{routed.pk}", f"track.{routed.pk}"]
+    # One push per group, not per person: the team's group carries the members it is for;
+    # the assignee, on no team, is rung through their own group.
+    pushes = dict(rung[0])
+    assert sorted(pushes) == sorted(
+        [f"team.{team.pk}", f"user.{manager.pk}", f"complaint.{routed.pk}", f"track.{routed.pk}"]
     )
-    staff_push = dict(rung[0])[f"user.{agent.pk}"]
-    assert staff_push["event"]["id"] == row.pk
-    assert staff_push["event"]["type"] == "complaint.acknowledged"
+    team_push = pushes[f"team.{team.pk}"]
+    assert team_push["to"] == [agent.pk]
+    assert team_push["event"]["id"] == row.pk
+    assert team_push["event"]["type"] == "complaint.acknowledged"
+    assert "to" not in pushes[f"user.{manager.pk}"]
+    # Whoever has the complaint open hears it there, unless already rung through their feed.
+    assert pushes[f"complaint.{routed.pk}"]["skip"] == sorted([agent.pk, manager.pk])
     # The supervisor still has the inbox row: only the live push was turned off.
     assert supervisor.pk in recipients_of(row)
     # The customer's tracking feed carries no internal parameters.
-    assert "parameters" not in dict(rung[0])[f"track.{routed.pk}"]["event"]
+    assert "parameters" not in pushes[f"track.{routed.pk}"]["event"]
+
+
+@pytest.mark.django_db
+def test_a_member_of_two_audience_teams_is_rung_through_one_of_them_only(
+    make_complaint,
+    agent,
+    other_agent,
+    other_team,
+    team,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    other_team.members.add(agent)
+    complaint = make_complaint()
+    rung: list[list[tuple[str, dict]]] = []
+    monkeypatch.setattr(delivery, "ring", rung.append)
+    row = Outbox.objects.get(complaint_id=complaint.pk, event_type="complaint.received")
+    Outbox.objects.filter(pk=row.pk).update(
+        audience={"teams": [team.pk, other_team.pk], "users": [], "customer": None}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.deliver(row.pk)
+
+    pushes = dict(rung[0])
+    assert pushes[f"team.{team.pk}"]["to"] == [agent.pk]
+    assert pushes[f"team.{other_team.pk}"]["to"] == [other_agent.pk]
+    assert recipients_of(row) == {agent.pk, other_agent.pk}
 
 
 # -- deliver(): idempotent ------------------------------------------------------------------
@@ -393,27 +426,38 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
 
     emails = list(EmailDelivery.objects.order_by("outbox_id"))
     assert [(e.outbox.event_type, e.kind) for e in emails] == [
+        ("complaint.received", MessageTemplateKind.RECEIPT),
         ("complaint.acknowledged", MessageTemplateKind.ACKNOWLEDGEMENT),
         ("complaint.message_added", MessageTemplateKind.REPLY),
         ("complaint.message_added", MessageTemplateKind.HOLDING),
         ("complaint.resolved", MessageTemplateKind.RESOLUTION),
         ("complaint.loop_closed", MessageTemplateKind.LOOP_CLOSING),
+        ("complaint.survey_sent", MessageTemplateKind.SURVEY_INVITATION),
     ]
     reference = routed.reference
     assert [e.subject for e in emails] == [
+        f"Your complaint {reference}: how to follow it",
         f"We have received your complaint {reference}",
         f"Re: your complaint {reference}",
         f"An update on your complaint {reference}",
         f"Our response to your complaint {reference}",
         f"What we have done about your complaint {reference}",
+        f"How did we handle your complaint {reference}?",
     ]
+    # The receipt links the tracking page and the invitation the survey, each signed.
+    receipt, survey = emails[0], emails[-1]
+    track = re.search(r"http://127\.0\.0\.1:8000/track/([^/\s]+)/", receipt.body_text)
+    assert complaint_of_tracking_token(track.group(1)) == routed.pk
+    link = re.search(r"http://127\.0\.0\.1:8000/survey/([^/\s]+)/", survey.body_text)
+    assert survey_for_token(link.group(1)) == routed.survey
     assert {e.recipient for e in emails} == {"customer@example.com"}
-    assert {e.status for e in emails} == {EmailStatus.QUEUED}
+    assert emails[0].status == EmailStatus.SENT  # the receipt, sent on arrival
+    assert {e.status for e in emails[1:]} == {EmailStatus.QUEUED}
     assert {e.complaint_id for e in emails} == {routed.pk}
     assert len({e.rfc_message_id for e in emails}) == len(emails)
     assert all(e.rfc_message_id.endswith("@redress.invalid>") for e in emails)
 
-    ack, reply, holding, resolution, loop_closing = emails
+    _, ack, reply, holding, resolution, loop_closing, _ = emails
     assert ack.body_text.startswith("Dear Customer,\n\n")
     assert f"We have your complaint {reference}." in ack.body_text
     assert "What happens next: We will investigate" in ack.body_text
@@ -439,7 +483,7 @@ def test_events_the_customer_is_not_emailed_about_queue_no_email(
     deliver_pending()
 
     emailed = list(EmailDelivery.objects.values_list("outbox__event_type", flat=True))
-    assert sorted(emailed) == ["complaint.acknowledged", "complaint.resolved"]
+    assert sorted(emailed) == ["complaint.acknowledged", "complaint.received", "complaint.resolved"]
     # Every event was still delivered to the staff inbox.
     assert not Outbox.objects.filter(delivered_at__isnull=True).exists()
 
@@ -537,7 +581,7 @@ def test_a_missing_template_is_logged_and_sends_nothing_but_the_inbox_is_still_t
         deliver_pending()
 
     row = last_event("complaint.acknowledged")
-    assert not EmailDelivery.objects.exists()
+    assert not EmailDelivery.objects.filter(outbox=row).exists()
     assert agent.pk in recipients_of(row)
     row.refresh_from_db()
     assert row.delivered_at is not None
@@ -564,7 +608,7 @@ def test_a_template_that_does_not_compile_is_logged_and_does_not_block_the_inbox
     row.refresh_from_db()
     assert row.delivered_at is not None
     assert agent.pk in recipients_of(row)
-    assert not EmailDelivery.objects.exists()
+    assert not EmailDelivery.objects.filter(outbox=row).exists()
     assert any(
         record.levelno == logging.ERROR and "acknowledgement template" in record.getMessage()
         for record in caplog.records
@@ -690,8 +734,10 @@ def test_sending_an_email_uses_its_message_id_and_threads_on_the_previous_one(
 
     assert len(locmem_email) == 2
     first, second = (sent_headers(m) for m in locmem_email)
+    # The receipt (sent when the complaint arrived) started the thread.
+    receipt = email_for("complaint.received")
     assert first["Message-ID"] == ack.rfc_message_id
-    assert first["In-Reply-To"] is None  # the first email starts the thread
+    assert first["In-Reply-To"] == receipt.rfc_message_id
     assert first["To"] == "customer@example.com"
     assert second["Message-ID"] == resolution.rfc_message_id
     assert second["In-Reply-To"] == ack.rfc_message_id

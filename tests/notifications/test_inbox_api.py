@@ -312,6 +312,13 @@ def test_a_muted_event_type_no_longer_reaches_the_inbox(agent):
         pytest.param({"quiet_hours_end": "07:00"}, "quiet_hours_end", id="end-only"),
         pytest.param({"quiet_hours_start": "25:00"}, "quiet_hours_start", id="bad-time"),
         pytest.param({"muted_events": "complaint.note_added"}, "muted_events", id="not-a-list"),
+        pytest.param({"muted_events": ["complaint.exploded"]}, "muted_events", id="unknown-type"),
+        pytest.param({"muted_events": ["note_added"]}, "muted_events", id="unprefixed-type"),
+        pytest.param(
+            {"quiet_hours_start": "07:00", "quiet_hours_end": "07:00"},
+            "quiet_hours_end",
+            id="empty-window",
+        ),
     ],
 )
 def test_bad_preferences_are_refused_and_nothing_changes(agent, body, field):
@@ -350,3 +357,47 @@ def test_preferences_must_be_a_json_object(agent):
 
     assert response.status_code == 400
     assert response.json()["error"] == "validation_failed"
+
+
+@pytest.mark.django_db
+def test_unknown_muted_event_types_are_named_in_the_error(agent):
+    response = api_client(agent).patch(
+        PREFERENCES,
+        {"muted_events": ["complaint.note_added", "complaint.exploded", "bell"]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["details"]["muted_events"]
+    assert message.startswith("Unknown event types: bell, complaint.exploded. Known types: ")
+    assert "complaint.clock_breached" in message
+    assert not NotificationPreference.objects.filter(user=agent).exclude(muted_events=[]).exists()
+
+
+@pytest.mark.django_db
+def test_every_event_type_of_the_catalogue_can_be_muted_once(agent):
+    catalogue = [
+        "complaint.received",
+        "complaint.acknowledged",
+        "complaint.resolved",
+        "complaint.loop_closed",
+        "complaint.reopened",
+        "complaint.withdrawn",
+        "complaint.message_added",
+        "complaint.note_added",
+        "complaint.assigned",
+        "complaint.awaiting_customer",
+        "complaint.awaiting_ended",
+        "complaint.clock_warning",
+        "complaint.clock_breached",
+        "complaint.escalated",
+        "complaint.de_escalated",
+        "complaint.escalation_requested",
+    ]
+    response = api_client(agent).patch(
+        PREFERENCES, {"muted_events": [*catalogue, "complaint.note_added"]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    # Said twice, kept once, in the order given.
+    assert response.json()["muted_events"] == catalogue

@@ -23,7 +23,6 @@ every complaint here is routed to; ``other_agent`` works ``other_team`` and hear
 """
 
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -41,17 +40,17 @@ from urllib.parse import quote
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.db.models import F
 
 from config import celery_app
-from notifications import groups, replay, tasks
+from notifications import audience, groups, replay, tasks
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from recovery.models import Complaint
 from recovery.services import messages
 from tests.conftest import acknowledge, api_client, close_loop, reset_celery_connections, resolve
 from tests.factories import CategoryFactory
+from tests.notifications.shipped_templates import ensure_default_templates
 
 # A cold worker imports Django and every app; 60 s covers a loaded 2-core machine.
 PROCESS_START_TIMEOUT_S = 60
@@ -239,14 +238,9 @@ def sent_emails(email_dir: Path) -> list:
     return found
 
 
-def ensure_default_templates() -> None:
-    """``transaction=True`` tests flush tables, the shipped templates included."""
-    migration = importlib.import_module("notifications.migrations.0003_default_templates")
-    migration.add_templates(django_apps, schema_editor=None)
-
-
-async def listen(layer, channel: str, want: set[int], timeout: float) -> list[int]:
-    """Event ids pushed to ``channel`` until every id in ``want`` came, or ``timeout``."""
+async def listen(layer, channel: str, user_id: int, want: set[int], timeout: float) -> list[int]:
+    """Event ids pushed to ``user_id`` on ``channel`` (which listens on that user's groups,
+    as their socket does) until every id in ``want`` came, or ``timeout``."""
     received: list[int] = []
     deadline = time.monotonic() + timeout
     while not want <= set(received):
@@ -258,7 +252,8 @@ async def listen(layer, channel: str, want: set[int], timeout: float) -> list[in
         except TimeoutError:
             break
         assert message["type"] == groups.PUSH_TYPE
-        received.append(message["event"]["id"])
+        if groups.addressed_to(message, user_id):
+            received.append(message["event"]["id"])
     return received
 
 
@@ -294,7 +289,8 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     wait_for(
         lambda: (
             not Outbox.objects.filter(delivered_at__isnull=True).exists()
-            and EmailDelivery.objects.filter(status=EmailStatus.SENT).count() == 1
+            # The receipt of its arrival and the acknowledgement.
+            and EmailDelivery.objects.filter(status=EmailStatus.SENT).count() == 2
         ),
         what="the fast path to deliver the first complaint's events",
         worker=worker,
@@ -371,7 +367,8 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     made_in_the_outage = (
         set(Outbox.objects.values_list("pk", flat=True)) - delivered_on_the_fast_path
     )
-    assert len(made_in_the_outage) == len(timed.seconds)  # one event per change
+    # One event per change, and closing the loop also sends the survey.
+    assert len(made_in_the_outage) == len(timed.seconds) + 1
     assert not Outbox.objects.filter(pk__in=made_in_the_outage, delivered_at__isnull=False).exists()
     broker_warnings = [r for r in caplog.records if "Broker unavailable" in r.getMessage()]
     assert len(broker_warnings) == len(timed.seconds)  # one fast-path attempt per commit
@@ -383,12 +380,13 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     wait_for(lambda: worker.connections() >= 2, what="the worker to reconnect", worker=worker)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(groups.user_group(agent.pk), channel)
+    for group in groups.staff_groups(agent.pk, audience.teams_of(agent.pk)):
+        async_to_sync(layer.group_add)(group, channel)
     Outbox.objects.filter(pk__in=made_in_the_outage).update(
         created_at=F("created_at") - tasks.REDELIVERY_GRACE - timedelta(seconds=1)
     )
     sweep = tasks.redeliver.apply_async()
-    pushed = async_to_sync(listen)(layer, channel, made_in_the_outage, RECOVERY_TIMEOUT_S)
+    pushed = async_to_sync(listen)(layer, channel, agent.pk, made_in_the_outage, RECOVERY_TIMEOUT_S)
     wait_for(lambda: worker.finished(sweep.id), what="the redelivery sweep", worker=worker)
     wait_for(
         lambda: not EmailDelivery.objects.filter(status=EmailStatus.QUEUED).exists(),
@@ -429,12 +427,16 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
 
     emails = list(EmailDelivery.objects.order_by("outbox_id"))
     assert [(e.outbox.event_type, e.kind, e.complaint_id) for e in emails] == [
+        ("complaint.received", "receipt", first.pk),
         ("complaint.acknowledged", "acknowledgement", first.pk),
+        ("complaint.received", "receipt", second.pk),
         ("complaint.acknowledged", "acknowledgement", second.pk),
         ("complaint.message_added", "holding", second.pk),
         ("complaint.message_added", "reply", second.pk),
         ("complaint.resolved", "resolution", first.pk),
         ("complaint.loop_closed", "loop_closing", first.pk),
+        ("complaint.survey_sent", "survey_invitation", first.pk),
+        ("complaint.received", "receipt", third.pk),
         ("complaint.acknowledged", "acknowledgement", third.pk),
         ("complaint.resolved", "resolution", third.pk),
     ]
@@ -458,4 +460,4 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
 
     # -- 6. The socket stays quiet: repeated deliveries rang nobody -------------------------
     # (listening longer than one channel-layer poll, as an idle socket consumer does).
-    assert async_to_sync(listen)(layer, channel, {0}, QUIET_PERIOD_S) == []
+    assert async_to_sync(listen)(layer, channel, agent.pk, {0}, QUIET_PERIOD_S) == []

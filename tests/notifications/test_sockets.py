@@ -334,13 +334,13 @@ def test_replay_after_the_latest_id_is_empty(agent, make_complaint):
 
 
 def test_too_old_a_last_id_is_told_to_refetch(agent, make_complaint, root_causes, monkeypatch):
-    monkeypatch.setattr(replay, "REPLAY_LIMIT", 2)
+    monkeypatch.setattr(replay, "REPLAY_LIMIT", 3)
     complaint = make_complaint()
     acknowledge(complaint, agent)
     resolve(complaint, agent)
     close_loop(complaint, agent)
     deliver_pending()
-    acknowledged, resolved, loop_closed = inbox_ids(agent)
+    acknowledged, resolved, loop_closed, survey_sent = inbox_ids(agent)
 
     async def scenario():
         socket = await connect_staff(agent)
@@ -349,7 +349,7 @@ def test_too_old_a_last_id_is_told_to_refetch(agent, make_complaint, root_causes
         await assert_quiet(socket)
         # Within the limit the same socket replays normally.
         replayed = await replay_after(socket, acknowledged)
-        assert [event["id"] for event in replayed] == [resolved, loop_closed]
+        assert [event["id"] for event in replayed] == [resolved, loop_closed, survey_sent]
         await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
     run(scenario)

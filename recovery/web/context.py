@@ -1,0 +1,31 @@
+"""Template context for the desk's header: the notification bell, computed only when shown."""
+
+from notifications import inbox
+from recovery import roles
+
+
+def desk(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def is_staff() -> bool:
+        return roles.is_staff_member(user)
+
+    def unread() -> int:
+        # Called by the template only on desk pages, so other pages (the admin, the
+        # portal) pay no query for it.
+        return inbox.unread_count(user)
+
+    def is_supervisor() -> bool:
+        return user.has_perm("recovery.work_any_complaint")
+
+    def may_approve() -> bool:
+        return user.has_perm("recovery.decide_recoveryaction")
+
+    return {
+        "desk_may_approve": may_approve,
+        "desk_is_staff": is_staff,
+        "desk_unread_count": unread,
+        "desk_is_supervisor": is_supervisor,
+    }

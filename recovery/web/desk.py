@@ -1,0 +1,389 @@
+"""The agent desk: queues, the complaint page and its actions, the notification inbox.
+
+Every action is a form that posts to its own URL, calls one service and redirects back to
+the complaint page (post/redirect/get); a ``RedressError`` re-renders the page with the
+message on that form and the status the API would answer. The page's script only adds
+live updates and presence on top.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from escalation.services import ladder
+from notifications import inbox, presence
+from recovery import roles, rules
+from recovery import selectors as recovery_selectors
+from recovery.errors import NotFound, RedressError
+from recovery.models import Complaint, MessageDirection, State
+from recovery.services import lifecycle, sla
+from recovery.services import messages as message_services
+from recovery.templatetags.redress_web import time_left
+from recovery.web import forms, remedies, selectors
+from recovery.web.errors import add_to_form, status_of
+
+# Rows per queue page: a screenful, and one query whatever the number.
+QUEUE_PAGE_SIZE = 50
+# Beyond this many, the queue says "more than 1,000": nobody reads further, and counting
+# every row of a large team's queue would be most of the page's cost.
+QUEUE_COUNT_CAP = 1000
+
+
+def staff_required(view):
+    """Signed-in staff only: others are sent to sign in, or refused with a page saying why."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not roles.is_staff_member(request.user):
+            return render(request, "desk/forbidden.html", {"reason": "staff"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# -- queues --------------------------------------------------------------------------------
+
+
+@staff_required
+def my_queue(request):
+    return _queue(request, "mine")
+
+
+@staff_required
+def team_queue(request):
+    return _queue(request, "team")
+
+
+def _queue(request, scope: str):
+    filters = forms.QueueFilterForm(request.GET)
+    filters.is_valid()  # a wrong field is ignored; the others still apply
+    data = filters.cleaned_data
+    query = selectors.QueueQuery(
+        scope=scope,
+        q=data.get("q") or "",
+        state=data.get("state") or "open",
+        risk=data.get("risk") or "",
+    )
+    last_event_id = selectors.latest_event_id()
+    now = timezone.now()
+    queryset = selectors.queue(request.user, query, now)
+    number = data.get("page") or 1
+    # One row more than a page says whether there is a next page; the total is counted up
+    # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
+    offset = (number - 1) * QUEUE_PAGE_SIZE
+    rows = list(queryset[offset : offset + QUEUE_PAGE_SIZE + 1])
+    has_next = len(rows) > QUEUE_PAGE_SIZE
+    rows = selectors.flag_risk(rows[:QUEUE_PAGE_SIZE], now)
+    for row in rows:
+        row.deadline_text = time_left(row.next_deadline_at, now)
+    total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "desk/queue.html",
+        {
+            "scope": scope,
+            "nav": scope,
+            "last_event_id": last_event_id,
+            "filters": filters,
+            "rows": rows,
+            "number": number,
+            "has_next": has_next,
+            "total": min(total, QUEUE_COUNT_CAP),
+            "more_than_cap": total > QUEUE_COUNT_CAP,
+            "now": now,
+            "query_string": params.urlencode(),
+            "filtered": bool(query.q or query.risk or query.state != "open"),
+        },
+    )
+
+
+# -- the complaint page --------------------------------------------------------------------
+
+
+def load_complaint(request, reference: str) -> Complaint:
+    try:
+        complaint = recovery_selectors.complaint_detail(reference=reference, user=request.user)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    return complaint
+
+
+def refusal(request, complaint: Complaint):
+    """None when the user works this complaint, else the page that says why not."""
+    if rules.works_on(complaint, request.user):
+        return None
+    return render(
+        request,
+        "desk/forbidden.html",
+        {"reason": "team", "complaint": complaint},
+        status=403,
+    )
+
+
+@staff_required
+def complaint_page(request, reference: str):
+    request.last_event_id = selectors.latest_event_id()
+    complaint = load_complaint(request, reference)
+    refused = refusal(request, complaint)
+    if refused is not None:
+        return refused
+    return render_complaint(request, complaint)
+
+
+# The complaint page's forms; each posts to its own action, with its name as field prefix
+# so that fields of the same name (a reply's body, a note's body) keep distinct ids.
+PAGE_FORMS = {
+    "acknowledge": forms.AcknowledgeForm,
+    "reply": forms.ReplyForm,
+    "note": forms.NoteForm,
+    "hold": forms.HoldForm,
+    "resolve": forms.ResolveForm,
+    "close_loop": forms.CloseLoopForm,
+    "assign": forms.AssignForm,
+    "escalate": forms.EscalateForm,
+}
+
+
+def render_complaint(request, complaint: Complaint, *, bound=None, status: int = 200):
+    user = request.user
+    now = timezone.now()
+    clocks = selectors.clock_views(complaint.clocks.all(), now)
+    allowed = lifecycle.available_transitions(complaint, user)
+    bound = bound or {}
+    initial = {
+        "acknowledge": {**_acknowledgement(complaint, clocks), "expected_state": complaint.state},
+        "hold": {"awaiting": "0"},
+        "resolve": {"expected_state": complaint.state},
+        "close_loop": {**_loop_closing(complaint), "expected_state": complaint.state},
+        "assign": {"assignee": complaint.assignee_id},
+    }
+    page_forms = {
+        name: bound.get(name) or form_class(prefix=name, initial=initial.get(name))
+        for name, form_class in PAGE_FORMS.items()
+    }
+    recovery = remedies.page_context(complaint, user, bound.get("recovery"))
+    messages_shown = list(complaint.messages.all())
+    history = selectors.customer_history(complaint)
+    context = {
+        "complaint": complaint,
+        "last_event_id": getattr(request, "last_event_id", 0),
+        "now": now,
+        "clocks": clocks,
+        "allowed": allowed,
+        "forms": page_forms,
+        "conversation": [m for m in messages_shown if m.direction != MessageDirection.INTERNAL],
+        "notes": [m for m in messages_shown if m.direction == MessageDirection.INTERNAL],
+        "timeline": list(complaint.events.all()),
+        "root_causes": list(complaint.root_causes.all()),
+        "escalations": list(complaint.escalations.all()),
+        "history": history,
+        "history_recoveries": selectors.customer_recoveries(complaint),
+        "history_surveys": selectors.customer_surveys(complaint),
+        "presence": presence.presence_list(complaint.pk),
+        "may_assign": user.has_perm("recovery.assign_complaint"),
+        "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
+        "may_note": user.has_perm("recovery.add_internal_note"),
+        "can_message": complaint.state != State.WITHDRAWN,
+        "is_assignee": complaint.assignee_id == user.pk,
+        **recovery,
+    }
+    return render(request, "desk/complaint.html", context, status=status)
+
+
+def _acknowledgement(complaint: Complaint, clocks) -> dict:
+    due = next((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), None)
+    when = (
+        _("by %(date)s") % {"date": timezone.localtime(due).strftime("%-d %B %Y")}
+        if due
+        else _("as soon as we can")
+    )
+    return {
+        "message": _(
+            "Dear %(name)s,\n\nThank you for telling us about this, and we are sorry it "
+            "happened. Your complaint's reference is %(reference)s; please quote it if you "
+            "contact us."
+        )
+        % {"name": complaint.customer.name, "reference": complaint.reference},
+        "next_steps": _(
+            "We are looking into what went wrong and will write to you with what we find "
+            "and what we will do %(when)s."
+        )
+        % {"when": when},
+    }
+
+
+def _loop_closing(complaint: Complaint) -> dict:
+    causes = [rc.root_cause.path for rc in complaint.root_causes.all()]
+    return {
+        "what_we_found": complaint.resolution_summary,
+        "what_we_did": remedies.delivered_summary(complaint)
+        or (complaint.get_outcome_display() if complaint.outcome else ""),
+        "what_will_change": (
+            _("We have recorded the cause (%(causes)s) so that the team responsible fixes it.")
+            % {"causes": "; ".join(causes)}
+            if causes
+            else ""
+        ),
+    }
+
+
+# -- actions -------------------------------------------------------------------------------
+
+
+def _action(form_name: str, form_class, run, success_message: str):
+    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect."""
+
+    @staff_required
+    @require_POST
+    def view(request, reference: str):
+        complaint = load_complaint(request, reference)
+        refused = refusal(request, complaint)
+        if refused is not None:
+            return refused
+        form = form_class(request.POST, prefix=form_name)
+        if not form.is_valid():
+            return render_complaint(request, complaint, bound={form_name: form}, status=400)
+        try:
+            run(request, complaint, form)
+        except RedressError as error:
+            add_to_form(form, error)
+            fresh = load_complaint(request, reference)
+            return render_complaint(
+                request, fresh, bound={form_name: form}, status=status_of(error)
+            )
+        messages.success(request, success_message)
+        return redirect("desk:complaint", reference=complaint.reference)
+
+    view.__name__ = f"{form_name}_view"
+    return view
+
+
+def _expected(form) -> str | None:
+    return form.cleaned_data.get("expected_state") or None
+
+
+acknowledge = _action(
+    "acknowledge",
+    forms.AcknowledgeForm,
+    lambda request, complaint, form: lifecycle.complaint_acknowledge(
+        complaint=complaint,
+        actor=request.user,
+        message=form.cleaned_data["message"],
+        next_steps=form.cleaned_data["next_steps"],
+        expected_state=_expected(form),
+    ),
+    _("Acknowledged; the customer has been sent your message."),
+)
+
+reply = _action(
+    "reply",
+    forms.ReplyForm,
+    lambda request, complaint, form: message_services.message_add(
+        complaint=complaint, actor=request.user, body=form.cleaned_data["body"]
+    ),
+    _("Reply sent to the customer."),
+)
+
+note = _action(
+    "note",
+    forms.NoteForm,
+    lambda request, complaint, form: message_services.message_add(
+        complaint=complaint, actor=request.user, body=form.cleaned_data["body"], internal=True
+    ),
+    _("Internal note added."),
+)
+
+hold = _action(
+    "hold",
+    forms.HoldForm,
+    lambda request, complaint, form: sla.complaint_set_awaiting_customer(
+        complaint=complaint,
+        actor=request.user,
+        awaiting=form.cleaned_data["awaiting"],
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Hold updated: the clocks that pause for the customer follow it."),
+)
+
+resolve = _action(
+    "resolve",
+    forms.ResolveForm,
+    lambda request, complaint, form: lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=request.user,
+        outcome=form.cleaned_data["outcome"],
+        summary=form.cleaned_data["summary"],
+        root_causes=form.root_causes(),
+        primary_root_cause=form.cleaned_data["primary_root_cause"],
+        expected_state=_expected(form),
+    ),
+    _("Resolved; the customer has been told the outcome."),
+)
+
+close_loop = _action(
+    "close_loop",
+    forms.CloseLoopForm,
+    lambda request, complaint, form: lifecycle.complaint_close_loop(
+        complaint=complaint,
+        actor=request.user,
+        what_we_found=form.cleaned_data["what_we_found"],
+        what_we_did=form.cleaned_data["what_we_did"],
+        what_will_change=form.cleaned_data["what_will_change"],
+        expected_state=_expected(form),
+    ),
+    _("Loop closed; the customer has been sent your message."),
+)
+
+assign = _action(
+    "assign",
+    forms.AssignForm,
+    lambda request, complaint, form: sla.complaint_assign(
+        complaint=complaint,
+        assignee=form.cleaned_data["assignee"],
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Assignment changed."),
+)
+
+escalate = _action(
+    "escalate",
+    forms.EscalateForm,
+    lambda request, complaint, form: ladder.complaint_escalate_by_hand(
+        complaint=complaint,
+        actor=request.user,
+        direction=form.cleaned_data["direction"],
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Escalation level changed."),
+)
+
+
+# -- notifications -------------------------------------------------------------------------
+
+INBOX_PAGE_SIZE = 50
+
+
+@staff_required
+def notifications(request):
+    if request.method == "POST":
+        marked = inbox.mark_read(request.user)
+        messages.success(request, _("%(count)s notifications marked as read.") % {"count": marked})
+        return redirect("desk:notifications")
+    last_event_id = selectors.latest_event_id()
+    rows = list(inbox.inbox_of(request.user)[:INBOX_PAGE_SIZE])
+    return render(
+        request,
+        "desk/notifications.html",
+        {"rows": rows, "nav": "notifications", "last_event_id": last_event_id},
+    )

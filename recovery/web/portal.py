@@ -1,0 +1,206 @@
+"""The customer portal: the public complaint form, its confirmation, and the tracking page.
+
+No account is needed. The tracking page is reached by a link signed with the site's key
+(``notifications.replay.tracking_token``): it names one complaint and cannot be guessed or
+turned into a link to another. Every form posts and redirects, so it works without
+JavaScript; with it, the tracking page follows the complaint live over ``ws/track/<token>/``.
+"""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from escalation.services import ladder
+from notifications.replay import complaint_of_tracking_token, tracking_token
+from recovery.errors import NotFound, RedressError
+from recovery.models import Channel, Complaint, State, Survey
+from recovery.services import surveys
+from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
+from recovery.services.messages import customer_message_add
+from recovery.web import selectors, throttle
+from recovery.web.accounts import portal_account
+from recovery.web.errors import show_error, status_of
+from recovery.web.forms import (
+    ComplaintForm,
+    CustomerReplyForm,
+    EscalationRequestForm,
+    SurveyForm,
+)
+
+# Signed tokens are about 40 characters; anything far longer is not one of ours, and is
+# refused before the signature is even checked.
+TOKEN_MAX_CHARS = 200
+
+
+@require_http_methods(["GET", "POST"])
+def complain(request):
+    if request.method != "POST":
+        return render(request, "portal/complain.html", {"form": ComplaintForm()})
+    form = ComplaintForm(request.POST)
+    if not form.is_valid():
+        return render(request, "portal/complain.html", {"form": form}, status=400)
+    verdict = throttle.hit("complaint-form", throttle.client_address(request))
+    if not verdict.allowed:
+        minutes = max(1, round(verdict.retry_after / 60))
+        form.add_error(
+            None,
+            _(
+                "We have received several complaints from your connection in the last few "
+                "minutes. Please try again in %(minutes)s minutes; what you wrote is kept below."
+            )
+            % {"minutes": minutes},
+        )
+        response = render(request, "portal/complain.html", {"form": form}, status=429)
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
+    if form.is_spam:
+        form.add_error(None, _("This form could not be sent. Leave the last field empty."))
+        return render(request, "portal/complain.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    try:
+        complaint, _created = complaint_submit(
+            actor=portal_account(),
+            intake=ComplaintIntake(
+                subject=form.subject(),
+                description=data["description"],
+                channel=Channel.WEB,
+                remedy_sought=data["remedy_sought"].strip(),
+                customer=CustomerDetails(name=data["name"], email=data["email"]),
+                category=data["category"].slug if data["category"] else "",
+                touchpoint=data["touchpoint"].slug if data["touchpoint"] else "",
+                occurred_on=data["occurred_on"],
+            ),
+        )
+    except RedressError as error:
+        return show_error(request, "portal/complain.html", {"form": form}, form, error)
+    return redirect("portal:received", token=tracking_token(complaint.pk))
+
+
+def _complaint_of(token: str) -> Complaint:
+    complaint_id = complaint_of_tracking_token(token) if len(token) <= TOKEN_MAX_CHARS else None
+    complaint = (
+        Complaint.objects.select_related("customer").filter(pk=complaint_id).first()
+        if complaint_id is not None
+        else None
+    )
+    if complaint is None:
+        raise Http404(_("This link is not valid. Check that you copied all of it."))
+    return complaint
+
+
+def received(request, token: str):
+    complaint = _complaint_of(token)
+    tracking_url = request.build_absolute_uri(reverse("portal:track", args=[token]))
+    return render(
+        request,
+        "portal/received.html",
+        {"complaint": complaint, "token": token, "tracking_url": tracking_url},
+    )
+
+
+def _tracking_page(request, token: str, *, forms=None, status: int = 200):
+    complaint = _complaint_of(token)
+    last_event_id = selectors.latest_event_id(complaint.pk)
+    view = selectors.tracking(complaint.pk)
+    forms = forms or {}
+    context = {
+        "token": token,
+        "last_event_id": last_event_id,
+        "complaint": view.complaint,
+        "tracking": view,
+        "reply_form": forms.get("reply") or CustomerReplyForm(),
+        "escalation_form": forms.get("escalation") or EscalationRequestForm(),
+        "can_reply": view.complaint.state != State.WITHDRAWN,
+        "can_escalate": view.complaint.is_open,
+        "asked_for_escalation": any(
+            event.type == "escalation_requested" for event in view.timeline
+        ),
+        "survey_url": _survey_url(view.complaint),
+    }
+    return render(request, "portal/track.html", context, status=status)
+
+
+def _survey_url(complaint: Complaint) -> str:
+    """The survey link for the tracking page, while the survey waits for an answer."""
+    found = Survey.objects.filter(complaint=complaint, submitted_at__isnull=True).first()
+    if found is None:
+        return ""
+    return reverse("portal:survey", args=[surveys.survey_token(found)])
+
+
+def track(request, token: str):
+    return _tracking_page(request, token)
+
+
+@require_POST
+def track_reply(request, token: str):
+    complaint = _complaint_of(token)
+    form = CustomerReplyForm(request.POST)
+    if not form.is_valid():
+        return _tracking_page(request, token, forms={"reply": form}, status=400)
+    try:
+        customer_message_add(
+            complaint=complaint, body=form.cleaned_data["body"], channel=Channel.WEB
+        )
+    except RedressError as error:
+        form.add_error(None, error.message)
+        return _tracking_page(request, token, forms={"reply": form}, status=status_of(error))
+    messages.success(request, _("Your message was sent. We will answer it soon."))
+    return redirect("portal:track", token=token)
+
+
+@require_POST
+def track_escalate(request, token: str):
+    complaint = _complaint_of(token)
+    form = EscalationRequestForm(request.POST)
+    if not form.is_valid():
+        return _tracking_page(request, token, forms={"escalation": form}, status=400)
+    try:
+        ladder.customer_request_escalation(complaint=complaint, reason=form.cleaned_data["reason"])
+    except RedressError as error:
+        form.add_error(None, error.message)
+        return _tracking_page(request, token, forms={"escalation": form}, status=status_of(error))
+    messages.success(
+        request, _("Your request for escalation was recorded and sent to a supervisor.")
+    )
+    return redirect("portal:track", token=token)
+
+
+# -- the survey ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request, token: str):
+    """Three questions after the loop is closed. Opening the link records nothing (mail
+    scanners open links); only a person's submit answers it, and only once."""
+    if len(token) > TOKEN_MAX_CHARS:
+        raise Http404(_("This survey link is not valid."))
+    try:
+        found = surveys.survey_for_token(token)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if found.is_answered:
+        return render(request, "portal/survey_done.html", {"survey": found, "already": True})
+    if request.method != "POST":
+        return render(request, "portal/survey.html", {"survey": found, "form": SurveyForm()})
+    form = SurveyForm(request.POST)
+    if not form.is_valid():
+        return render(request, "portal/survey.html", {"survey": found, "form": form}, status=400)
+    try:
+        surveys.survey_submit(token=token, **form.cleaned_data)
+    except RedressError as error:
+        return show_error(
+            request, "portal/survey.html", {"survey": found, "form": form}, form, error
+        )
+    return redirect("portal:survey-thanks", token=token)
+
+
+def survey_thanks(request, token: str):
+    try:
+        found = surveys.survey_for_token(token[:TOKEN_MAX_CHARS])
+    except NotFound as error:
+        raise Http404(error.message) from error
+    return render(request, "portal/survey_done.html", {"survey": found, "already": False})

@@ -1,0 +1,407 @@
+"""Reads of the web pages, each a fixed number of queries whatever the page holds.
+
+The queue pages sort by ``Complaint.next_deadline_at`` (the read-side copy of the clocks,
+indexed by ``complaint_next_deadline_idx``) and flag each row from its clocks with two
+``EXISTS`` probes on the clock table's ``(complaint, kind)`` unique index: the page costs the
+same whether its rows are calm or on fire.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from escalation import deadlines
+from escalation.models import Clock, ClockKind, ClockState
+from escalation.services.clocks import pure_calendar
+from notifications.models import Outbox
+from recovery.models import (
+    OPEN_STATES,
+    STAFF_ONLY_EVENT_TYPES,
+    Complaint,
+    ComplaintEvent,
+    Message,
+    MessageDirection,
+    RecoveryAction,
+    Survey,
+    Team,
+)
+
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
+# Columns the queue never shows: kept out of the page's query so long stories are not read.
+QUEUE_DEFERRED = ("description", "remedy_sought", "resolution_summary", "withdrawal_reason")
+# What a queue row shows: only these are read and turned into objects (a user row has a
+# dozen columns the queue never needs, and building objects is most of a page's cost).
+QUEUE_COLUMNS = (
+    "reference",
+    "subject",
+    "state",
+    "awaiting_customer",
+    "escalation_level",
+    "next_deadline_at",
+    "received_at",
+    "customer__name",
+    "team__name",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+# The board lists at most this many complaints per section; beyond that a supervisor has a
+# crisis that a longer list would not help with, and the counts still say how many.
+BOARD_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    scope: str  # "mine" or "team"
+    q: str = ""
+    state: str = "open"
+    risk: str = ""
+
+
+def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Complaint]:
+    """The agent's queue, soonest deadline first; complaints without a deadline last.
+
+    The rows carry no risk flags: ``flag_risk`` adds them to the page's rows only, with one
+    query over those rows' clocks, rather than an ``EXISTS`` per row of the whole queue
+    (which PostgreSQL turns into a scan of every breached and running clock).
+    """
+    now = now or timezone.now()
+    rows = Complaint.objects.select_related("customer", "team", "assignee").defer(*QUEUE_DEFERRED)
+    if query.scope == "mine":
+        rows = rows.filter(assignee=user)
+    else:
+        # The user's teams, and complaints not yet routed to any team (everyone's queue
+        # until someone takes them, as recovery.rules.works_on says). The team ids are
+        # read first so that the planner sees literal values and can use
+        # complaint_queue_idx (state, team) for both halves of the OR.
+        team_ids = list(user.teams.values_list("pk", flat=True))
+        rows = rows.filter(Q(team_id__in=team_ids) | Q(team__isnull=True))
+    if query.state == "open" or not query.state:
+        rows = rows.filter(state__in=OPEN_STATES)
+    elif query.state != "all":
+        rows = rows.filter(state=query.state)
+    if query.risk == "breached":
+        rows = rows.filter(Q(pk__in=_breached_ids()) | Q(next_deadline_at__lte=now))
+    elif query.risk == "at_risk":
+        rows = rows.filter(
+            Q(pk__in=_breached_ids()) | Q(pk__in=_at_risk_ids(now)) | Q(next_deadline_at__lte=now)
+        )
+    text = query.q.strip()
+    if text:
+        rows = rows.filter(search_filter(text))
+    return rows.order_by(F("next_deadline_at").asc(nulls_last=True), "id")
+
+
+def _breached_ids():
+    # Read through clock_next_escalation_idx, the partial index of breached, unanswered clocks.
+    return Clock.objects.filter(state=ClockState.BREACHED, stopped_at__isnull=True).values(
+        "complaint_id"
+    )
+
+
+def _at_risk_ids(now: datetime):
+    return Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now).values(
+        "complaint_id"
+    )
+
+
+def flag_risk(rows: list[Complaint], now: datetime) -> list[Complaint]:
+    """Set ``breached`` and ``at_risk`` on the page's rows from their clocks: one query, on
+    the clock table's (complaint, kind) unique index, whatever the rows."""
+    flags: dict[int, set[str]] = {}
+    clocks = Clock.objects.filter(
+        complaint_id__in=[row.pk for row in rows],
+        state__in=[ClockState.BREACHED, ClockState.RUNNING],
+    ).values_list("complaint_id", "state", "stopped_at", "warn_at")
+    for complaint_id, state, stopped_at, warn_at in clocks:
+        if state == ClockState.BREACHED and stopped_at is None:
+            flags.setdefault(complaint_id, set()).add("breached")
+        elif state == ClockState.RUNNING and warn_at is not None and warn_at <= now:
+            flags.setdefault(complaint_id, set()).add("at_risk")
+    for row in rows:
+        row.breached = "breached" in flags.get(row.pk, ())
+        row.at_risk = "at_risk" in flags.get(row.pk, ())
+        if row.breached or (row.next_deadline_at is not None and row.next_deadline_at <= now):
+            row.status = "breached"
+        elif row.at_risk:
+            row.status = "at_risk"
+        else:
+            row.status = "on_track" if row.next_deadline_at is not None else "none"
+    return rows
+
+
+def search_filter(text: str) -> Q:
+    if REFERENCE_PATTERN.match(text):
+        return Q(reference=text.upper())
+    if "@" in text:
+        return Q(customer__email__icontains=text)
+    return (
+        Q(reference__istartswith=text)
+        | Q(customer__name__icontains=text)
+        | Q(subject__icontains=text)
+        | Q(description__icontains=text)
+    )
+
+
+# -- the complaint page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockView:
+    kind: str
+    label: str
+    state: str
+    state_label: str
+    due_at: datetime | None
+    warn_at: datetime | None
+    stopped_at: datetime | None
+    business_seconds_left: float | None
+    status: str  # breached, at_risk, on_track, paused, met, cancelled
+
+
+def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
+    """Every clock of a complaint with its time left (business time for business clocks)."""
+    now = now or timezone.now()
+    views = []
+    for clock in clocks:
+        left = None
+        if clock.state == ClockState.PAUSED:
+            left = clock.seconds_left_when_paused
+        elif clock.state == ClockState.RUNNING and clock.due_at is not None:
+            calendar = pure_calendar(clock.calendar, clock.regulatory_profile, now, clock.due_at)
+            left = deadlines.between(now, clock.due_at, basis=clock.basis, calendar=calendar)
+        views.append(
+            ClockView(
+                kind=clock.kind,
+                label=ClockKind(clock.kind).label if clock.kind in ClockKind.values else clock.kind,
+                state=clock.state,
+                state_label=clock.get_state_display(),
+                due_at=clock.due_at,
+                warn_at=clock.warn_at,
+                stopped_at=clock.stopped_at,
+                business_seconds_left=left,
+                status=_clock_status(clock, now),
+            )
+        )
+    return views
+
+
+def _clock_status(clock, now: datetime) -> str:
+    if clock.state == ClockState.BREACHED or (
+        clock.state == ClockState.RUNNING and clock.due_at is not None and clock.due_at <= now
+    ):
+        return "breached"
+    if clock.state == ClockState.RUNNING:
+        if clock.warn_at is not None and clock.warn_at <= now:
+            return "at_risk"
+        return "on_track"
+    return clock.state
+
+
+def customer_history(complaint: Complaint, limit: int = 20) -> list[Complaint]:
+    """The customer's other complaints, newest first, with what became of them."""
+    return list(
+        Complaint.objects.filter(customer_id=complaint.customer_id)
+        .exclude(pk=complaint.pk)
+        .select_related("team")
+        .defer(*QUEUE_DEFERRED)
+        .order_by("-received_at", "-id")[:limit]
+    )
+
+
+def customer_recoveries(complaint: Complaint, limit: int = 20) -> list[RecoveryAction]:
+    """What the customer was given on their other complaints, so nobody offers it twice."""
+    return list(
+        RecoveryAction.objects.filter(complaint__customer_id=complaint.customer_id)
+        .exclude(complaint=complaint)
+        .select_related("complaint")
+        .order_by("-proposed_at", "-id")[:limit]
+    )
+
+
+def customer_surveys(complaint: Complaint, limit: int = 20) -> list[Survey]:
+    """The customer's answers to earlier surveys: how they felt last time."""
+    return list(
+        Survey.objects.filter(
+            complaint__customer_id=complaint.customer_id, submitted_at__isnull=False
+        )
+        .select_related("complaint")
+        .order_by("-submitted_at", "-id")[:limit]
+    )
+
+
+# -- the tracking page --------------------------------------------------------------------
+
+
+@dataclass
+class Tracking:
+    complaint: Complaint
+    messages: list[Message]
+    timeline: list[ComplaintEvent]
+    expected: dict[str, datetime]
+
+
+def tracking(complaint_id: int) -> Tracking | None:
+    """What the customer sees of their complaint: no internal notes, no staff-only events."""
+    complaint = (
+        Complaint.objects.select_related("customer", "touchpoint").filter(pk=complaint_id).first()
+    )
+    if complaint is None:
+        return None
+    messages = list(
+        Message.objects.filter(complaint=complaint)
+        .exclude(direction=MessageDirection.INTERNAL)
+        .order_by("created_at", "id")
+    )
+    timeline = list(
+        ComplaintEvent.objects.filter(complaint=complaint)
+        .exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+        .order_by("created_at", "id")
+    )
+    expected = {
+        clock.kind: clock.due_at
+        for clock in Clock.objects.filter(
+            complaint=complaint,
+            kind__in=[ClockKind.ACKNOWLEDGE, ClockKind.RESOLVE],
+            state__in=[ClockState.RUNNING, ClockState.PAUSED],
+            due_at__isnull=False,
+        )
+    }
+    return Tracking(complaint, messages, timeline, expected)
+
+
+# -- the supervisor's board ---------------------------------------------------------------
+
+
+def board(now: datetime | None = None, team_id: int | None = None) -> dict:
+    """Open complaints that are breached or at risk, most escalated first, by team."""
+    now = now or timezone.now()
+    rows = (
+        Complaint.objects.filter(state__in=OPEN_STATES)
+        .filter(
+            Q(pk__in=_breached_ids()) | Q(pk__in=_at_risk_ids(now)) | Q(next_deadline_at__lte=now)
+        )
+        .select_related("customer", "team", "assignee")
+        .defer(*QUEUE_DEFERRED)
+    )
+    if team_id is not None:
+        rows = rows.filter(team_id=team_id)
+    rows = flag_risk(
+        list(
+            rows.order_by("-escalation_level", F("next_deadline_at").asc(nulls_last=True), "id")[
+                : BOARD_LIMIT * 2
+            ]
+        ),
+        now,
+    )
+    breached = [row for row in rows if row.breached or _overdue(row, now)]
+    at_risk = [row for row in rows if row not in breached]
+    return {
+        "breached": _by_level(breached[:BOARD_LIMIT]),
+        "at_risk": _by_level(at_risk[:BOARD_LIMIT]),
+        "breached_count": len(breached),
+        "at_risk_count": len(at_risk),
+    }
+
+
+def _overdue(row: Complaint, now: datetime) -> bool:
+    return row.next_deadline_at is not None and row.next_deadline_at <= now
+
+
+def _by_level(rows: list[Complaint]) -> list[dict]:
+    """``[{level, teams: [{team, complaints}]}]`` in the order the rows came."""
+    levels: dict[int, dict[str, list]] = {}
+    for row in rows:
+        team = row.team.name if row.team_id else ""
+        levels.setdefault(row.escalation_level, {}).setdefault(team, []).append(row)
+    return [
+        {
+            "level": level,
+            "teams": [{"team": team, "complaints": items} for team, items in teams.items()],
+        }
+        for level, teams in levels.items()
+    ]
+
+
+@dataclass
+class TeamFigures:
+    team: str
+    open: int = 0
+    at_risk: int = 0
+    breached: int = 0
+    acknowledged_today: int = 0
+    acknowledged_on_time: int = 0
+
+    @property
+    def on_time_percent(self) -> int | None:
+        if not self.acknowledged_today:
+            return None
+        return round(100 * self.acknowledged_on_time / self.acknowledged_today)
+
+
+def team_figures(now: datetime | None = None) -> list[TeamFigures]:
+    """Today's figures per team, in four aggregate queries."""
+    now = now or timezone.now()
+    start_of_day = datetime.combine(
+        timezone.localdate(now), time(0), timezone.get_current_timezone()
+    )
+    names = dict(Team.objects.values_list("pk", "name"))
+    figures: dict[int | None, TeamFigures] = {}
+
+    def row(team_id) -> TeamFigures:
+        if team_id not in figures:
+            figures[team_id] = TeamFigures(team=names.get(team_id, "(no team)"))
+        return figures[team_id]
+
+    for item in (
+        Complaint.objects.filter(state__in=OPEN_STATES)
+        .values("team_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        row(item["team_id"]).open = item["n"]
+    open_clocks = Clock.objects.filter(complaint__state__in=OPEN_STATES)
+    for item in (
+        open_clocks.filter(
+            Q(state=ClockState.BREACHED, stopped_at__isnull=True)
+            | Q(state=ClockState.RUNNING, due_at__lte=now)
+        )
+        .values("complaint__team_id")
+        .annotate(n=Count("complaint_id", distinct=True))
+        .order_by()
+    ):
+        row(item["complaint__team_id"]).breached = item["n"]
+    for item in (
+        open_clocks.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now)
+        .values("complaint__team_id")
+        .annotate(n=Count("complaint_id", distinct=True))
+        .order_by()
+    ):
+        row(item["complaint__team_id"]).at_risk = item["n"]
+    for item in (
+        Clock.objects.filter(kind=ClockKind.ACKNOWLEDGE, stopped_at__gte=start_of_day)
+        .exclude(state=ClockState.CANCELLED)
+        .values("complaint__team_id")
+        .annotate(
+            n=Count("id"),
+            on_time=Count("id", filter=Q(state=ClockState.MET)),
+        )
+        .order_by()
+    ):
+        figures_row = row(item["complaint__team_id"])
+        figures_row.acknowledged_today = item["n"]
+        figures_row.acknowledged_on_time = item["on_time"]
+    return sorted(figures.values(), key=lambda f: (f.team == "(no team)", f.team))
+
+
+def latest_event_id(complaint_id: int | None = None) -> int:
+    """The newest outbox id now, read *before* a live page's own queries: the page's script
+    says it on connecting, and is sent every event after it, so nothing committed between
+    the page's reads and the socket's start is missed."""
+    rows = Outbox.objects.all()
+    if complaint_id is not None:
+        rows = rows.filter(complaint_id=complaint_id)
+    return rows.order_by("-id").values_list("id", flat=True).first() or 0

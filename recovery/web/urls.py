@@ -1,0 +1,59 @@
+"""URLs of the web pages: the portal at the root, the desk and board under /desk/."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from recovery.web import board, desk, portal, recoveries
+
+portal_patterns = (
+    [
+        path("", portal.complain, name="complain"),
+        path("complaint/received/<str:token>/", portal.received, name="received"),
+        path("track/<str:token>/", portal.track, name="track"),
+        path("track/<str:token>/reply/", portal.track_reply, name="track-reply"),
+        path("track/<str:token>/escalate/", portal.track_escalate, name="track-escalate"),
+        path("survey/<str:token>/", portal.survey, name="survey"),
+        path("survey/<str:token>/thanks/", portal.survey_thanks, name="survey-thanks"),
+    ],
+    "portal",
+)
+
+desk_patterns = (
+    [
+        path(
+            "login/",
+            auth_views.LoginView.as_view(
+                template_name="desk/login.html", redirect_authenticated_user=True
+            ),
+            name="login",
+        ),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("", desk.my_queue, name="my-queue"),
+        path("team/", desk.team_queue, name="team-queue"),
+        path("notifications/", desk.notifications, name="notifications"),
+        path("board/", board.escalation_board, name="board"),
+        path("approvals/", recoveries.approvals, name="approvals"),
+        path("approvals/<int:action_id>/decide/", recoveries.decide, name="decide"),
+        path("complaints/<str:reference>/", desk.complaint_page, name="complaint"),
+        path("complaints/<str:reference>/acknowledge/", desk.acknowledge, name="acknowledge"),
+        path("complaints/<str:reference>/reply/", desk.reply, name="reply"),
+        path("complaints/<str:reference>/note/", desk.note, name="note"),
+        path("complaints/<str:reference>/hold/", desk.hold, name="hold"),
+        path("complaints/<str:reference>/resolve/", desk.resolve, name="resolve"),
+        path("complaints/<str:reference>/close-loop/", desk.close_loop, name="close-loop"),
+        path("complaints/<str:reference>/assign/", desk.assign, name="assign"),
+        path("complaints/<str:reference>/escalate/", desk.escalate, name="escalate"),
+        path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
+        path(
+            "complaints/<str:reference>/recovery/<int:action_id>/deliver/",
+            recoveries.deliver,
+            name="deliver",
+        ),
+    ],
+    "desk",
+)
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("desk/", include(desk_patterns)),
+]

@@ -1,0 +1,36 @@
+"""Fixtures of the web page tests: a fresh cache per test (the form's rate limit counts in
+it), and the reference data the public form offers."""
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from recovery.models import Category, Touchpoint
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings):
+    # The complaint form counts submissions per address in the cache; each test starts at 0.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"web-tests-{uuid.uuid4().hex}",
+        }
+    }
+
+
+@pytest.fixture
+def touchpoint(db):
+    return Touchpoint.objects.create(name="Website", slug="website")
+
+
+@pytest.fixture
+def category(team):
+    return Category.objects.create(name="Card payments", slug="card-payments", default_team=team)
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client

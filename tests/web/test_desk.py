@@ -1,0 +1,626 @@
+"""The agent desk and the supervisor board without a browser: who may open what, every
+form's messages, services' errors shown on the form (never a 500), escaping, and a queue
+page that costs the same number of queries however many rows it shows."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from escalation.models import Clock, ClockKind
+from escalation.services.sweeper import sweep
+from notifications.delivery import deliver
+from notifications.models import Notification, Outbox
+from recovery.models import (
+    ComplaintEvent,
+    EventType,
+    Message,
+    MessageDirection,
+    RecoveryAction,
+    State,
+)
+from recovery.models.remedies import RecoveryStatus
+from recovery.services.messages import message_add
+from tests.conftest import acknowledge, resolve
+from tests.web.conftest import signed_in
+
+pytestmark = pytest.mark.django_db
+
+SCRIPT = "<script>alert('owned')</script>"
+ESCAPED = "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;"
+
+
+def text_of(response) -> str:
+    return response.content.decode()
+
+
+def page_of(complaint) -> str:
+    return f"/desk/complaints/{complaint.reference}/"
+
+
+# -- who may open what ---------------------------------------------------------------------
+
+DESK_PAGES = ["/desk/", "/desk/team/", "/desk/notifications/", "/desk/board/", "/desk/approvals/"]
+
+
+@pytest.mark.parametrize("path", DESK_PAGES)
+def test_signed_out_visitors_are_sent_to_sign_in(db, path):
+    answer = Client().get(path)
+
+    assert answer.status_code == 302
+    assert answer["Location"] == f"/desk/login/?next={path}"
+
+
+@pytest.mark.parametrize("path", DESK_PAGES)
+def test_customers_and_people_without_a_role_cannot_open_the_desk(customer_user, outsider, path):
+    for user in (customer_user, outsider):
+        answer = signed_in(user).get(path)
+        assert answer.status_code == 403
+        assert "The desk is for complaints staff" in text_of(answer)
+
+
+def test_a_customer_cannot_open_even_their_own_complaint_on_the_desk(customer_user, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(customer_user).get(page_of(complaint))
+
+    assert answer.status_code == 403
+    assert complaint.description not in text_of(answer)
+
+
+def test_the_board_and_approvals_are_for_supervisors(agent):
+    for path in ("/desk/board/", "/desk/approvals/"):
+        answer = signed_in(agent).get(path)
+        assert answer.status_code == 403
+        assert "This page is for supervisors." in text_of(answer)
+
+
+def test_an_agent_of_another_team_cannot_open_or_act_on_a_complaint(other_agent, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(other_agent)
+
+    page = client.get(page_of(complaint))
+    assert page.status_code == 403
+    assert "belongs to the Billing team" in text_of(page)
+    assert complaint.description not in text_of(page)
+
+    acted = client.post(
+        f"{page_of(complaint)}acknowledge/",
+        {
+            "acknowledge-message": f"About {complaint.reference}",
+            "acknowledge-next_steps": "Soon",
+        },
+    )
+    assert acted.status_code == 403
+    assert client.post(f"{page_of(complaint)}note/", {"note-body": "x"}).status_code == 403
+    complaint.refresh_from_db()
+    assert complaint.state == State.RECEIVED
+    assert not Message.objects.filter(complaint=complaint, kind="note").exists()
+
+
+def test_an_unknown_reference_is_not_found(agent):
+    client = signed_in(agent)
+
+    assert client.get("/desk/complaints/RDR-1999-000001/").status_code == 404
+    assert client.get("/desk/complaints/RDR%00/").status_code == 404
+    assert client.post("/desk/complaints/NOPE/reply/", {"reply-body": "x"}).status_code == 404
+
+
+def test_the_login_page_signs_staff_in_and_out(agent):
+    client = Client()
+    page = client.get("/desk/login/")
+    assert page.status_code == 200
+    assert '<label for="id_username">' in text_of(page)
+
+    wrong = client.post("/desk/login/", {"username": "agent", "password": "nope"})
+    assert wrong.status_code == 200
+    assert "Please enter a correct username and password" in text_of(wrong)
+
+    signed = client.post("/desk/login/", {"username": "agent", "password": "pw"})
+    assert signed.status_code == 302
+    assert signed["Location"] == "/desk/"
+    assert client.get("/desk/").status_code == 200
+
+    assert client.post("/desk/logout/").status_code == 302
+    assert client.get("/desk/").status_code == 302
+
+
+def test_desk_forms_need_their_csrf_token(agent, make_complaint):
+    complaint = make_complaint()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(agent)
+
+    answer = strict.post(f"{page_of(complaint)}reply/", {"reply-body": "Hello"})
+
+    assert answer.status_code == 403
+    assert not Message.objects.filter(complaint=complaint, kind="reply").exists()
+
+
+def test_action_urls_answer_only_posts(agent, make_complaint):
+    complaint = make_complaint()
+
+    assert signed_in(agent).get(f"{page_of(complaint)}acknowledge/").status_code == 405
+
+
+# -- the complaint page ----------------------------------------------------------------------
+
+
+def test_the_complaint_page_shows_everything_escaped(agent, make_complaint):
+    complaint = make_complaint(
+        subject=f"Subject {SCRIPT}", description=f"Story {SCRIPT}", remedy_sought=SCRIPT
+    )
+
+    page = signed_in(agent).get(page_of(complaint))
+
+    assert page.status_code == 200
+    html = text_of(page)
+    assert SCRIPT not in html
+    assert html.count(ESCAPED) >= 4  # title, heading, story, remedy, original message
+    for section in ("The customer's story", "Clocks", "Timeline", "Messages", "Internal notes"):
+        assert section in html
+    # The acknowledgement comes pre-filled, naming the reference.
+    assert f"reference is {complaint.reference}" in html
+
+
+def test_acknowledging_with_the_form(agent, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(agent)
+
+    answer = client.post(
+        f"{page_of(complaint)}acknowledge/",
+        {
+            "acknowledge-message": f"We have {complaint.reference}.",
+            "acknowledge-next_steps": "We reply within 5 days.",
+            "acknowledge-expected_state": "received",
+        },
+        follow=True,
+    )
+
+    assert answer.redirect_chain == [(page_of(complaint), 302)]
+    assert "Acknowledged; the customer has been sent your message." in text_of(answer)
+    complaint.refresh_from_db()
+    assert complaint.state == State.ACKNOWLEDGED
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"acknowledge-next_steps": "Soon"}, 400, "Write the acknowledgement to the customer."),
+        (
+            {"acknowledge-message": "We have it.", "acknowledge-next_steps": "Soon"},
+            400,
+            "The acknowledgement must name the complaint&#x27;s reference.",
+        ),
+        (
+            {
+                "acknowledge-message": "{reference}",
+                "acknowledge-next_steps": "Soon",
+                "acknowledge-expected_state": "acknowledged",
+            },
+            409,
+            "changed while you were looking at it",
+        ),
+        (
+            {
+                "acknowledge-message": "{reference}",
+                "acknowledge-next_steps": "Soon",
+                "acknowledge-expected_state": "sideways",
+            },
+            400,
+            "Select a valid choice.",
+        ),
+    ],
+)
+def test_an_acknowledgement_that_cannot_be_made_says_why(
+    agent, make_complaint, data, status, message
+):
+    complaint = make_complaint()
+    data = {key: value.format(reference=complaint.reference) for key, value in data.items()}
+
+    answer = signed_in(agent).post(f"{page_of(complaint)}acknowledge/", data)
+
+    assert answer.status_code == status
+    assert message in text_of(answer)
+    complaint.refresh_from_db()
+    assert complaint.state == State.RECEIVED
+
+
+def test_a_step_the_state_does_not_allow_is_a_conflict_with_a_message(agent, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(agent).post(
+        f"{page_of(complaint)}close-loop/",
+        {
+            "close_loop-what_we_found": "a",
+            "close_loop-what_we_did": "b",
+            "close_loop-what_will_change": "c",
+        },
+    )
+
+    assert answer.status_code == 409
+    assert f"Cannot close loop {complaint.reference}: it is received." in text_of(answer)
+
+
+def test_resolving_needs_an_outcome_a_root_cause_and_a_summary(agent, make_complaint, root_causes):
+    complaint = acknowledge(make_complaint(), agent)
+    client = signed_in(agent)
+
+    empty = client.post(f"{page_of(complaint)}resolve/", {})
+    assert empty.status_code == 400
+    for message in ("Choose the outcome.", "Choose the primary root cause.", "Summarise"):
+        assert message in text_of(empty)
+
+    unknown = client.post(
+        f"{page_of(complaint)}resolve/",
+        {
+            "resolve-outcome": "upheld",
+            "resolve-primary_root_cause": "made.up",
+            "resolve-summary": "x",
+        },
+    )
+    assert unknown.status_code == 400
+    assert "Choose a root cause from the list." in text_of(unknown)
+
+    done = client.post(
+        f"{page_of(complaint)}resolve/",
+        {
+            "resolve-outcome": "partly_upheld",
+            "resolve-primary_root_cause": "billing.duplicate-charge",
+            "resolve-contributing_root_causes": ["billing.refund-delay"],
+            "resolve-summary": "Refunded one of the two charges.",
+        },
+    )
+    assert done.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.state == State.RESOLVED
+    assert complaint.outcome == "partly_upheld"
+    causes = dict(complaint.root_causes.values_list("root_cause__code", "is_primary"))
+    assert causes == {"billing.duplicate-charge": True, "billing.refund-delay": False}
+
+
+def test_closing_the_loop_comes_pre_filled_from_the_resolution(agent, make_complaint, root_causes):
+    complaint = resolve(acknowledge(make_complaint(), agent), agent)
+
+    html = text_of(signed_in(agent).get(page_of(complaint)))
+
+    assert "Refunded the duplicate charge." in html  # what we found: the summary
+    assert "Billing &gt; Duplicate charge" in html  # what will change: the cause
+
+
+def test_replies_notes_and_hold(agent, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(agent)
+
+    assert client.post(f"{page_of(complaint)}reply/", {"reply-body": " "}).status_code == 400
+    assert client.post(f"{page_of(complaint)}reply/", {"reply-body": "On it."}).status_code == 302
+    assert client.post(f"{page_of(complaint)}note/", {"note-body": SCRIPT}).status_code == 302
+    directions = set(Message.objects.filter(complaint=complaint).values_list("kind", "direction"))
+    assert ("reply", MessageDirection.OUTBOUND) in directions
+    assert ("note", MessageDirection.INTERNAL) in directions
+    assert ESCAPED in text_of(client.get(page_of(complaint)))
+
+    held = client.post(f"{page_of(complaint)}hold/", {"hold-awaiting": "1", "hold-reason": "ID"})
+    assert held.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.awaiting_customer is True
+    assert "Take off hold" in text_of(client.get(page_of(complaint)))
+    client.post(f"{page_of(complaint)}hold/", {"hold-awaiting": "0"})
+    complaint.refresh_from_db()
+    assert complaint.awaiting_customer is False
+
+
+def test_an_agent_takes_a_complaint_but_may_not_give_it_to_someone_else(
+    agent, supervisor, make_complaint
+):
+    complaint = make_complaint()
+    client = signed_in(agent)
+
+    assert "Reassign" not in text_of(client.get(page_of(complaint)))
+    refused = client.post(f"{page_of(complaint)}assign/", {"assign-assignee": supervisor.pk})
+    assert refused.status_code == 403
+    assert f"You may not reassign {complaint.reference}." in text_of(refused)
+
+    taken = client.post(f"{page_of(complaint)}assign/", {"assign-assignee": agent.pk})
+    assert taken.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.assignee == agent
+
+
+def test_a_supervisor_reassigns_and_escalates_by_hand(agent, supervisor, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(supervisor)
+
+    moved = client.post(
+        f"{page_of(complaint)}assign/", {"assign-assignee": agent.pk, "assign-reason": "cover"}
+    )
+    assert moved.status_code == 302
+    no_reason = client.post(f"{page_of(complaint)}escalate/", {"escalate-direction": "up"})
+    assert no_reason.status_code == 400
+    assert "Give a reason for the escalation." in text_of(no_reason)
+    down = client.post(
+        f"{page_of(complaint)}escalate/",
+        {"escalate-direction": "down", "escalate-reason": "wrong"},
+    )
+    assert down.status_code == 400
+    assert "it cannot go down" in text_of(down)
+    up = client.post(
+        f"{page_of(complaint)}escalate/", {"escalate-direction": "up", "escalate-reason": "VIP"}
+    )
+    assert up.status_code == 302
+    complaint.refresh_from_db()
+    assert complaint.assignee == agent
+    assert complaint.escalation_level == 1
+
+
+def test_an_agent_cannot_escalate_by_hand(agent, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(agent).post(
+        f"{page_of(complaint)}escalate/", {"escalate-direction": "up", "escalate-reason": "x"}
+    )
+
+    assert answer.status_code == 403
+    assert f"You may not escalate {complaint.reference}." in text_of(answer)
+
+
+def test_the_customers_history_is_on_the_complaint_page(agent, make_complaint, root_causes):
+    earlier = resolve(acknowledge(make_complaint(subject="Earlier trouble"), agent), agent)
+    complaint = make_complaint(subject="New trouble")
+
+    html = text_of(signed_in(agent).get(page_of(complaint)))
+
+    assert earlier.reference in html
+    assert "Earlier trouble" in html
+    assert "Upheld" in html
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+
+def offer(client, complaint, **fields):
+    data = {f"recovery-{key}": value for key, value in fields.items()}
+    return client.post(f"{page_of(complaint)}recovery/", data)
+
+
+def test_an_agent_offers_a_recovery_within_their_limit(agent, make_complaint, root_causes):
+    complaint = acknowledge(make_complaint(), agent)
+    client = signed_in(agent)
+
+    missing = offer(client, complaint, type="refund")
+    assert missing.status_code == 400
+    assert "A refund needs an amount and a currency." in text_of(missing)
+    bad_amount = offer(client, complaint, type="refund", amount="12.345", currency="GBP")
+    assert bad_amount.status_code == 400
+    assert "Ensure that there are no more than 2 decimal places." in text_of(bad_amount)
+
+    done = offer(client, complaint, type="refund", amount="20.00", currency="gbp")
+    assert done.status_code == 302
+    action = RecoveryAction.objects.get(complaint=complaint)
+    assert (action.status, action.amount, action.currency) == (
+        RecoveryStatus.PROPOSED,
+        20,
+        "GBP",
+    )
+    delivered = client.post(f"{page_of(complaint)}recovery/{action.pk}/deliver/", {})
+    assert delivered.status_code == 302
+    assert RecoveryAction.objects.get(pk=action.pk).status == RecoveryStatus.DELIVERED
+
+
+def test_a_recovery_above_the_limit_waits_in_the_approvals_queue(
+    agent, supervisor, make_complaint, root_causes
+):
+    complaint = acknowledge(make_complaint(), agent)
+
+    answer = offer(signed_in(agent), complaint, type="goodwill", amount="200.00", currency="GBP")
+    assert answer.status_code == 302
+    action = RecoveryAction.objects.get(complaint=complaint)
+    assert action.status == RecoveryStatus.AWAITING_APPROVAL
+
+    client = signed_in(supervisor)
+    queue = client.get("/desk/approvals/")
+    assert queue.status_code == 200
+    assert complaint.reference in text_of(queue)
+
+    no_reason = client.post(
+        f"/desk/approvals/{action.pk}/decide/", {f"decide-{action.pk}-decision": "approve"}
+    )
+    assert no_reason.status_code == 400
+    assert "Say why: the reason goes on the timeline." in text_of(no_reason)
+
+    approved = client.post(
+        f"/desk/approvals/{action.pk}/decide/",
+        {f"decide-{action.pk}-decision": "approve", f"decide-{action.pk}-reason": "Fair"},
+    )
+    assert approved.status_code == 302
+    action = RecoveryAction.objects.get(pk=action.pk)
+    assert action.status == RecoveryStatus.APPROVED
+    assert action.decided_by == supervisor
+
+    again = client.post(
+        f"/desk/approvals/{action.pk}/decide/",
+        {f"decide-{action.pk}-decision": "decline", f"decide-{action.pk}-reason": "Oops"},
+    )
+    assert again.status_code == 409
+    assert "already approved" in text_of(again)
+
+
+def test_an_agent_cannot_decide_on_a_recovery(other_agent, make_complaint, other_team):
+    complaint = acknowledge(make_complaint(routed_to=other_team), other_agent)
+    offer(signed_in(other_agent), complaint, type="goodwill", amount="200.00", currency="GBP")
+    action = RecoveryAction.objects.get()
+
+    answer = signed_in(other_agent).post(
+        f"/desk/approvals/{action.pk}/decide/",
+        {f"decide-{action.pk}-decision": "approve", f"decide-{action.pk}-reason": "Mine"},
+    )
+
+    assert answer.status_code == 403  # an agent may not decide at all
+    assert RecoveryAction.objects.get(pk=action.pk).status == RecoveryStatus.AWAITING_APPROVAL
+
+
+# -- queues --------------------------------------------------------------------------------
+
+
+def rows_of(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'data-reference="([^"]+)"', html)
+
+
+def test_the_queues_sort_by_the_next_deadline_and_flag_risk(
+    agent, other_agent, make_complaint, other_team
+):
+    now = timezone.now()
+    later = make_complaint(subject="Later")
+    sooner = make_complaint(subject="Sooner")
+    elsewhere = make_complaint(subject="Other team", routed_to=other_team)
+    at_risk = make_complaint(subject="At risk")
+    for complaint, due in ((later, 30), (sooner, 10), (elsewhere, 1), (at_risk, 20)):
+        Clock.objects.filter(complaint=complaint, kind=ClockKind.ACKNOWLEDGE).update(
+            due_at=now + timedelta(hours=due), warn_at=now + timedelta(hours=due - 2)
+        )
+        complaint.next_deadline_at = now + timedelta(hours=due)
+        complaint.save(update_fields=["next_deadline_at"])
+    Clock.objects.filter(complaint=at_risk).update(warn_at=now - timedelta(minutes=5))
+    breached = make_complaint(subject="Breached")
+    Clock.objects.filter(complaint=breached, kind=ClockKind.ACKNOWLEDGE).update(
+        started_at=now - timedelta(days=2), due_at=now - timedelta(minutes=1)
+    )
+    sweep(now=now)
+
+    html = text_of(signed_in(agent).get("/desk/team/"))
+
+    # A breached clock no longer counts as the next deadline (it has passed): the breached
+    # complaint sorts by its next running clock, and its badge says what happened.
+    assert rows_of(html) == [
+        sooner.reference,
+        at_risk.reference,
+        later.reference,
+        breached.reference,
+    ]
+    assert 'class="badge risk-breached">Breached<' in html
+    assert 'class="badge risk-at_risk">At risk<' in html
+    assert 'class="badge risk-on_track">On track<' in html
+
+    risky = text_of(signed_in(agent).get("/desk/team/?risk=at_risk"))
+    assert rows_of(risky) == [at_risk.reference, breached.reference]
+    assert rows_of(text_of(signed_in(agent).get("/desk/team/?risk=breached"))) == [
+        breached.reference
+    ]
+
+
+def test_my_queue_holds_what_is_assigned_to_me(agent, make_complaint):
+    mine = make_complaint(subject="Mine")
+    make_complaint(subject="Not mine")
+    signed_in(agent).post(f"{page_of(mine)}assign/", {"assign-assignee": agent.pk})
+
+    assert rows_of(text_of(signed_in(agent).get("/desk/"))) == [mine.reference]
+
+
+def test_the_queue_searches_references_customers_and_text(agent, make_complaint, customer_user):
+    gadget = make_complaint(subject="Broken gadget", description="The hinge snapped.")
+    make_complaint(subject="Late parcel", description="It came a week late.")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text})))
+
+    assert search(gadget.reference) == [gadget.reference]
+    assert search(gadget.reference.lower()) == [gadget.reference]
+    assert search("hinge") == [gadget.reference]
+    assert search("GADGET") == [gadget.reference]
+    assert len(search(customer_user.customer.email)) == 2
+    assert search("nothing like it") == []
+    assert "No complaint matches these filters." in text_of(client.get("/desk/team/?q=zzz"))
+
+
+def test_queue_filters_that_are_wrong_are_ignored_not_fatal(agent, make_complaint):
+    make_complaint()
+
+    answer = signed_in(agent).get(
+        "/desk/team/", {"state": "sideways", "page": "-3", "q": "x" * 500}
+    )
+
+    assert answer.status_code == 200
+
+
+# session, user, the user's groups, the last event id, the user's teams, the capped count,
+# the page of rows, the rows' clock flags, user and group permissions (the header's links),
+# the bell's unread count.
+TEAM_QUEUE_QUERIES = 11
+
+
+def test_the_queue_costs_the_same_queries_for_one_row_or_fifty(agent, make_complaint):
+    client = signed_in(agent)
+    make_complaint()
+    client.get("/desk/team/")  # warm: session, permissions caches
+
+    with CaptureQueriesContext(connection) as one:
+        assert len(rows_of(text_of(client.get("/desk/team/")))) == 1
+    for _ in range(49):
+        make_complaint()
+    with CaptureQueriesContext(connection) as fifty:
+        assert len(rows_of(text_of(client.get("/desk/team/")))) == 50
+
+    assert len(one) == len(fifty), [q["sql"] for q in fifty]
+    assert len(fifty) == TEAM_QUEUE_QUERIES, [q["sql"] for q in fifty]
+
+
+# -- the board, notifications ---------------------------------------------------------------
+
+
+def test_the_board_shows_breached_and_at_risk_complaints_by_level_and_team(
+    supervisor, make_complaint
+):
+    now = timezone.now()
+    calm = make_complaint(subject="Calm")
+    late = make_complaint(subject="Late")
+    Clock.objects.filter(complaint=late, kind=ClockKind.ACKNOWLEDGE).update(
+        started_at=now - timedelta(days=2), due_at=now - timedelta(minutes=1)
+    )
+    sweep(now=now)
+
+    html = text_of(signed_in(supervisor).get("/desk/board/"))
+
+    assert late.reference in html
+    assert calm.reference not in html
+    assert "Breached" in html
+    assert "Escalation level 1" in html  # the sweep climbed the ladder's first rung
+    assert "Today, by team" in html
+    assert '<th scope="row">Billing</th><td>2</td><td>0</td><td>1</td>' in html
+
+
+def test_the_bell_counts_unread_notifications_and_the_inbox_marks_them_read(
+    agent, make_complaint, customer_user
+):
+    complaint = make_complaint()
+    message_add(complaint=complaint, actor=customer_user, body="Any news?")
+    for row in Outbox.objects.filter(complaint_id=complaint.pk):
+        deliver(row.pk)
+    unread = Notification.objects.filter(user=agent, read_at__isnull=True).count()
+    assert unread >= 1
+    client = signed_in(agent)
+
+    html = text_of(client.get("/desk/notifications/"))
+    assert f'<span class="count" id="bell-count">{unread}</span>' in html
+    assert f'href="/desk/complaints/{complaint.reference}/"' in html
+
+    client.post("/desk/notifications/")
+    assert '<span class="count" id="bell-count">0</span>' in text_of(client.get("/desk/"))
+
+
+def test_escalation_request_shows_on_the_timeline(agent, make_complaint):
+    complaint = make_complaint()
+    ComplaintEvent.objects.create(
+        complaint=complaint,
+        type=EventType.ESCALATION_REQUESTED,
+        parameters={"reason": f"Please {SCRIPT}"},
+    )
+
+    html = text_of(signed_in(agent).get(page_of(complaint)))
+
+    assert "Customer asked for escalation" in html
+    assert f"Please {ESCAPED}" in html
