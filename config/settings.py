@@ -296,6 +296,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Rising root causes (docs/insights.md): hourly is soon enough for a weekly signal, and one
+# alert per cause and week makes the extra runs harmless.
+CELERY_BEAT_SCHEDULE["raise-rising-causes"] = {
+    "task": "recovery.insights.raise_rising_causes",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
+# Task modules outside an app's tasks.py, which autodiscovery does not find.
+CELERY_IMPORTS = ["recovery.insights.tasks"]
+# A cause is rising when its complaints this week number at least
+# REDRESS_RISING_CAUSE_MIN_COUNT and exceed the mean of the previous REDRESS_RISING_CAUSE_WEEKS
+# weeks by more than REDRESS_RISING_CAUSE_MARGIN (0.5: more than 50 % above).
+REDRESS_RISING_CAUSE_WEEKS = int(os.environ.get("REDRESS_RISING_CAUSE_WEEKS", "8"))
+REDRESS_RISING_CAUSE_MARGIN = float(os.environ.get("REDRESS_RISING_CAUSE_MARGIN", "0.5"))
+REDRESS_RISING_CAUSE_MIN_COUNT = int(os.environ.get("REDRESS_RISING_CAUSE_MIN_COUNT", "5"))
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 urlpatterns = [
     # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
     path("", include("recovery.web.urls")),
+    # Insights: the API under /api/insights/ (and a corrective action's effectiveness), the
+    # pages under /insights/.
+    path("", include("recovery.insights.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("recovery.urls")),
     path("api/", include("escalation.urls")),

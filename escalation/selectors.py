@@ -1,6 +1,6 @@
 """Reads of the escalation app."""
 
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 
 from escalation.models import Clock, ClockState
 
@@ -74,3 +74,33 @@ def sla_compliance(*, start, end, group_by: str = "none") -> list[dict]:
             }
         )
     return result
+
+
+def clock_compliance(*, complaints: Q, group: str | None = None) -> list[dict]:
+    """Met and breached clocks of the complaints ``complaints`` selects, per clock kind.
+
+    ``complaints`` is a filter written from the clock (``complaint__received_at__gte=…``);
+    ``group`` an optional complaint field reached the same way (``complaint__team__slug``).
+    One aggregate query; a clock counts once, by its state now (a reopened complaint's
+    resolve clock by its latest cycle), and cancelled clocks (withdrawn complaints) not at all.
+    """
+    group_fields = {"group": F(group)} if group else {}
+    rows = (
+        Clock.objects.filter(complaints)
+        .exclude(state=ClockState.CANCELLED)
+        .values("kind", **group_fields)
+        .annotate(
+            met=Count("id", filter=Q(state=ClockState.MET)),
+            breached=Count("id", filter=Q(state=ClockState.BREACHED)),
+        )
+        .order_by()
+    )
+    return [
+        {
+            "clock": row["kind"],
+            "group": row.get("group"),
+            "met": row["met"],
+            "breached": row["breached"],
+        }
+        for row in rows
+    ]

@@ -1,0 +1,18 @@
+"""Celery tasks of the insights: thin, they call a service."""
+
+import logging
+
+from celery import shared_task
+
+from recovery.insights.services import rising_causes_raise
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="recovery.insights.raise_rising_causes", ignore_result=True, acks_late=True)
+def raise_rising_causes() -> int:
+    """Periodic: alert owners of rising causes. Idempotent (one alert per cause and week)."""
+    raised = rising_causes_raise()
+    if raised:
+        logger.info("Rising root causes: %d new alerts.", len(raised))
+    return len(raised)

@@ -1,0 +1,83 @@
+"""Repeat complaints: customers complaining again within N days, against a hand count."""
+
+from datetime import date
+
+import pytest
+
+from recovery.insights import selectors
+from recovery.insights.params import Scope
+from tests.recovery.insights_fixtures import at, cause, complaint, customer
+
+MARCH = Scope(start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+
+@pytest.fixture
+def history(db):
+    D = cause("billing.duplicate-charge", "Duplicate charge")
+    R = cause("billing.refund-delay", "Refund delayed")
+    x, y, z, w, v = (customer(name) for name in ("Xena", "Yusuf", "Zoe", "Wim", "Vera"))
+    done = {"resolved_at": at(2026, 4, 2)}
+    # Xena: 20 Feb (R), 5 Mar (R, 13 days later), 25 Mar (D, 20 days later, by email).
+    complaint(received=at(2026, 2, 20), who=x, primary=R, **done)
+    complaint(received=at(2026, 3, 5), who=x, primary=R, **done)
+    complaint(received=at(2026, 3, 25), who=x, channel="email", primary=D, **done)
+    # Yusuf: 2 Mar (D), 28 Mar (no cause yet, 26 days later).
+    complaint(received=at(2026, 3, 2, 10), who=y, primary=D, **done)
+    complaint(received=at(2026, 3, 28, 10), who=y)
+    # Zoe: 1 Jan (D), 15 Mar (D): 73 days apart.
+    complaint(received=at(2026, 1, 1), who=z, primary=D, **done)
+    complaint(received=at(2026, 3, 15), who=z, primary=D, **done)
+    # Wim: once.
+    complaint(received=at(2026, 3, 10), who=w, primary=D, **done)
+    # Vera: exactly 30 days apart (1 Mar 09:00 and 31 Mar 09:00).
+    complaint(received=at(2026, 3, 1, 9), who=v)
+    complaint(received=at(2026, 3, 31, 9), who=v)
+    return {"D": D, "R": R}
+
+
+def test_repeats_within_30_days(history):
+    payload = selectors.repeat_complaints(MARCH, within_days=30)
+    # In March: Xena 2, Yusuf 2, Zoe 1, Wim 1, Vera 2 = 8 complaints from 5 customers.
+    # Repeats: Xena 5 Mar (13 days) and 25 Mar (20), Yusuf 28 Mar (26), Vera 31 Mar (30,
+    # the limit is inclusive); Zoe's 73 days is too long.
+    assert (payload["complaints"], payload["customers"]) == (8, 5)
+    assert (payload["repeat_complaints"], payload["repeat_customers"]) == (4, 3)
+    assert payload["repeat_percent"] == 50.0
+    # Causes of the repeats: Xena 5 Mar R (as before it: same), 25 Mar D (before it R: not
+    # the same); Yusuf's and Vera's repeats have no cause yet. Tie broken by cause id.
+    assert [
+        (row["code"], row["repeat_complaints"], row["same_cause_as_previous"])
+        for row in payload["causes"]
+    ] == [("billing.duplicate-charge", 1, 0), ("billing.refund-delay", 1, 1)]
+    assert payload["causes"][1]["same_cause_percent"] == 100.0
+    assert [(row["name"], row["repeat_complaints"]) for row in payload["top_customers"]] == [
+        ("Xena", 2),
+        ("Yusuf", 1),
+        ("Vera", 1),
+    ]
+
+
+def test_the_window_decides_what_is_a_repeat(history):
+    shorter = selectors.repeat_complaints(MARCH, within_days=29)
+    assert shorter["repeat_complaints"] == 3  # Vera's 30 days no longer count
+    longer = selectors.repeat_complaints(MARCH, within_days=90)
+    assert (longer["repeat_complaints"], longer["repeat_customers"]) == (5, 4)  # and Zoe's 73
+
+
+def test_filters_select_the_repeat_not_the_complaint_before(history):
+    email = Scope(start=MARCH.start, end=MARCH.end, channel="email")
+    payload = selectors.repeat_complaints(email, within_days=30)
+    # Only Xena's 25 March complaint is by email; the one before it (5 March) was on the web
+    # and still makes it a repeat.
+    assert (payload["complaints"], payload["repeat_complaints"]) == (1, 1)
+    assert [row["code"] for row in payload["causes"]] == ["billing.duplicate-charge"]
+
+
+def test_no_complaints_no_repeats(db):
+    payload = selectors.repeat_complaints(MARCH, within_days=30)
+    assert (payload["complaints"], payload["repeat_complaints"], payload["repeat_percent"]) == (
+        0,
+        0,
+        None,
+    )
+    assert (payload["causes"], payload["top_customers"]) == ([], [])
