@@ -309,6 +309,13 @@ class Clock(models.Model):
                 condition=models.Q(state="running", warned_at__isnull=True),
                 name="clock_running_warn_idx",
             ),
+            # The desk's at-risk filter and the board: running clocks already warned, WHERE
+            # warn_at <= now (the not yet warned are read through the sweeper's index above).
+            models.Index(
+                fields=["warn_at"],
+                condition=models.Q(state="running", warned_at__isnull=False),
+                name="clock_running_warned_idx",
+            ),
             # Sweeper, next ladder level: breached, still unanswered, next_escalation_at <= now.
             models.Index(
                 fields=["next_escalation_at"],

@@ -86,9 +86,7 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     if query.risk == "breached":
         rows = rows.filter(Q(pk__in=_breached_ids()) | Q(next_deadline_at__lte=now))
     elif query.risk == "at_risk":
-        rows = rows.filter(
-            Q(pk__in=_breached_ids()) | Q(pk__in=_at_risk_ids(now)) | Q(next_deadline_at__lte=now)
-        )
+        rows = rows.filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
     text = query.q.strip()
     if text:
         rows = rows.filter(search_filter(text))
@@ -102,10 +100,14 @@ def _breached_ids():
     )
 
 
-def _at_risk_ids(now: datetime):
-    return Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now).values(
-        "complaint_id"
-    )
+def _at_risk(now: datetime) -> Q:
+    # Two range scans, one per partial index: clocks already warned (clock_running_warned_idx)
+    # and those past their warning the sweeper has not reached yet (clock_running_warn_idx).
+    # One condition over both would read every running clock.
+    running = Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now, due_at__gt=now)
+    warned = running.filter(warned_at__isnull=False).values("complaint_id")
+    not_yet = running.filter(warned_at__isnull=True).values("complaint_id")
+    return Q(pk__in=warned) | Q(pk__in=not_yet)
 
 
 def flag_risk(rows: list[Complaint], now: datetime) -> list[Complaint]:
@@ -281,9 +283,7 @@ def board(now: datetime | None = None, team_id: int | None = None) -> dict:
     now = now or timezone.now()
     rows = (
         Complaint.objects.filter(state__in=OPEN_STATES)
-        .filter(
-            Q(pk__in=_breached_ids()) | Q(pk__in=_at_risk_ids(now)) | Q(next_deadline_at__lte=now)
-        )
+        .filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
         .select_related("customer", "team", "assignee")
         .defer(*QUEUE_DEFERRED)
     )
