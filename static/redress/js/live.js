@@ -27,6 +27,10 @@
   var MAX_RETRY_MS = 30000;
   // Presence rows expire after 90 s without a heartbeat (notifications/presence.py).
   var HEARTBEAT_MS = 30000;
+  // The channel layer is a doorbell and may drop a push: every 15 s the page says again
+  // which event it saw last, and the server replays anything it missed from the inbox.
+  var RESYNC_MS = 15000;
+  var resyncTimer = null;
   // Several events of one change arrive together; one refresh covers them all.
   var REFRESH_DELAY_MS = 150;
   var socket = null;
@@ -54,6 +58,10 @@
       retryMs = 1000;
       body.setAttribute("data-live-connected", "true");
       send({ type: "hello", last_id: lastId });
+      window.clearInterval(resyncTimer);
+      resyncTimer = window.setInterval(function () {
+        send({ type: "hello", last_id: lastId });
+      }, RESYNC_MS);
       if (complaint) {
         send({ type: "open", complaint: complaint, mode: mode });
         window.clearInterval(heartbeatTimer);
@@ -68,6 +76,7 @@
     socket.addEventListener("close", function () {
       body.removeAttribute("data-live-connected");
       window.clearInterval(heartbeatTimer);
+      window.clearInterval(resyncTimer);
       window.setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     });
