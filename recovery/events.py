@@ -228,7 +228,8 @@ def recovery_delivered(action, actor) -> int:
 
 
 def survey_answered(complaint: Complaint, survey) -> int:
-    # Detractors (NPS 0-6, CSAT 1-2) are worth a supervisor's look: the assignee is told.
+    # Staff only (STAFF_ONLY_EVENT_TYPES): the team and the assignee see every answer, so a
+    # detractor (NPS 0-6, CSAT 1-2) reaches someone who can follow it up.
     return record(
         complaint,
         EventType.SURVEY_ANSWERED,

@@ -99,7 +99,7 @@ GRANTED_STATUSES = (RecoveryStatus.PROPOSED, RecoveryStatus.APPROVED, RecoverySt
 
 def approvals_queue(user) -> QuerySet[RecoveryAction]:
     """Actions awaiting a decision this user has the authority to make, oldest first."""
-    from recovery.services.remedies import actor_limit
+    from recovery.services.remedies import actor_limit, load_limits
 
     if not user.has_perm("recovery.decide_recoveryaction"):
         return RecoveryAction.objects.none()
@@ -112,16 +112,14 @@ def approvals_queue(user) -> QuerySet[RecoveryAction]:
         .select_related("complaint", "complaint__customer", "complaint__team", "proposed_by")
         .order_by("proposed_at", "id")
     )
-    # Authority is per currency: a handful of currencies, so one limit lookup each.
-    currencies = set(waiting.values_list("currency", flat=True).distinct())
-    allowed: list[int] = []
-    for currency in currencies:
-        limit = actor_limit(user, currency)
-        rows = waiting.filter(currency=currency)
-        if limit is not None:
-            rows = rows.filter(amount__lte=limit)
-        allowed.extend(rows.values_list("pk", flat=True))
-    return waiting.filter(pk__in=allowed)
+    # Authority is per currency: one condition per currency waiting, all in one query.
+    limits = load_limits()
+    decidable = Q(pk__in=[])
+    for currency in set(waiting.values_list("currency", flat=True).distinct()):
+        limit = actor_limit(user, currency, limits)
+        in_currency = Q(currency=currency)
+        decidable |= in_currency if limit is None else in_currency & Q(amount__lte=limit)
+    return waiting.filter(decidable)
 
 
 def recovery_totals(*, complaint=None, customer=None, root_cause=None) -> list[dict]:

@@ -110,10 +110,12 @@ def actor_roles(actor) -> list[str]:
     return [role for role in roles.STAFF_ROLES if roles.has_role(actor, role)]
 
 
-def actor_limit(actor, currency: str) -> Decimal | None:
+def actor_limit(actor, currency: str, limits: authority.Limits | None = None) -> Decimal | None:
+    """The actor's limit in ``currency``; pass ``limits`` when they are loaded already."""
     if actor.is_superuser:
         return authority.UNLIMITED
-    return authority.actor_limit(load_limits(), actor_roles(actor), currency)
+    limits = load_limits() if limits is None else limits
+    return authority.actor_limit(limits, actor_roles(actor), currency)
 
 
 def guideline_for(complaint: Complaint, currency: str = "") -> RecoveryGuideline | None:
@@ -219,8 +221,7 @@ def recovery_propose(
             deviation_reason=deviation_reason.strip(),
         )
         limits = load_limits()
-        limit = authority.UNLIMITED if actor.is_superuser else actor_limit(actor, currency)
-        if not authority.covers(limit, amount):
+        if not authority.covers(actor_limit(actor, currency, limits), amount):
             action.approver_role = authority.approver_role(limits, amount, currency)
             action.request_approval()
         action.save()

@@ -51,6 +51,7 @@ from recovery.services import messages
 from tests.conftest import acknowledge, api_client, close_loop, reset_celery_connections, resolve
 from tests.factories import CategoryFactory
 from tests.notifications.shipped_templates import ensure_default_templates
+from tests.processes import free_port
 
 # A cold worker imports Django and every app; 60 s covers a loaded 2-core machine.
 PROCESS_START_TIMEOUT_S = 60
@@ -70,12 +71,6 @@ MAX_CHANGE_SECONDS = 5.0
 QUIET_PERIOD_S = 7.0
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ThrowawayRedis:
