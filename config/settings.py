@@ -303,6 +303,13 @@ CELERY_BEAT_SCHEDULE["raise-rising-causes"] = {
     "schedule": 3600.0,
     "options": {"expires": 3600.0},
 }
+# Insight summaries: a read refreshes the days changed since the last refresh; this keeps
+# that work small (a minute of changes) and builds them after a deploy or an import.
+CELERY_BEAT_SCHEDULE["refresh-insight-summaries"] = {
+    "task": "recovery.insights.refresh_summaries",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
 # Task modules outside an app's tasks.py, which autodiscovery does not find.
 CELERY_IMPORTS = ["recovery.insights.tasks"]
 # A cause is rising when its complaints this week number at least
@@ -311,6 +318,10 @@ CELERY_IMPORTS = ["recovery.insights.tasks"]
 REDRESS_RISING_CAUSE_WEEKS = int(os.environ.get("REDRESS_RISING_CAUSE_WEEKS", "8"))
 REDRESS_RISING_CAUSE_MARGIN = float(os.environ.get("REDRESS_RISING_CAUSE_MARGIN", "0.5"))
 REDRESS_RISING_CAUSE_MIN_COUNT = int(os.environ.get("REDRESS_RISING_CAUSE_MIN_COUNT", "5"))
+# Insights over PostgreSQL read per-day summaries (recovery/insights/summaries.py) where
+# the scope allows; False makes every insight aggregate the complaints directly (the tests
+# run both ways). SQLite always aggregates directly.
+INSIGHT_SUMMARIES = True
 
 LOGGING = {
     "version": 1,

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from escalation import selectors as escalation_selectors
 from escalation.regulatory import PROFILES
+from recovery.insights import summaries
 from recovery.insights.expressions import (
     BusinessDaysAfter,
     LocalDayNumber,
@@ -72,6 +73,26 @@ class _ReportTransaction:
 
     def __exit__(self, *exc):
         return self._atomic.__exit__(*exc)
+
+
+def _summary_key(scope: Scope, by: str = ""):
+    """The summary rows (``summaries.key_of``) that answer the scope, refreshed first if
+    complaints changed since; None when the scope is answered from the complaints."""
+    if not summaries.available():
+        return None
+    key = summaries.key_of(scope, by)
+    if key is None:
+        return None
+    refresh_summaries_if_needed()
+    return key
+
+
+def refresh_summaries_if_needed(*, full: bool = False):
+    """Bring the summaries up to date with every committed change (see summaries.py)."""
+    built, changed = summaries.pending() if not full else (False, True)
+    if built and not changed:
+        return None
+    return summaries.refresh(kpi_flags(), kpi_alias(), full=full)
 
 
 # -- root causes -----------------------------------------------------------------------------
@@ -182,8 +203,26 @@ def pareto_by_count(scope: Scope, *, causes: str = "primary") -> dict:
     counts add up to more than the complaints; the complaints are then counted apart. Ties
     are ranked by cause id, so the order and the running share are stable.
     """
+    key = _summary_key(scope)
     with report_transaction():
-        if causes == "primary":
+        if key is not None:
+            where, params = summaries.where(key, scope.start, scope.end)
+            grouped = [
+                {"root_cause_id": cause_id, "complaints": primary, "mentions": mentions}
+                for cause_id, primary, mentions in summaries.fetch(
+                    "SELECT root_cause_id, sum(primary_complaints), sum(mentions) "  # noqa: S608
+                    f"FROM insight_cause_day WHERE {where} GROUP BY root_cause_id",
+                    params,
+                )
+            ]
+            in_scope = sum(row["complaints"] for row in grouped)
+            measure = "complaints" if causes == "primary" else "mentions"
+            counted = [
+                {"root_cause_id": row["root_cause_id"], "complaints": row[measure]}
+                for row in grouped
+                if row["root_cause_id"] is not None and row[measure]
+            ]
+        elif causes == "primary":
             grouped = list(
                 Complaint.objects.filter(scope.complaint_q())
                 .alias(primary_cause=_primary_cause())
@@ -231,24 +270,27 @@ def pareto_by_cost(scope: Scope) -> dict:
     grouped by currency and cause; the NULL cause is money on complaints not yet given one
     (``unattributed``).
     """
+    key = _summary_key(scope)
     with report_transaction():
-        grouped = list(
-            RecoveryAction.objects.filter(scope.complaint_q("complaint__"), amount__isnull=False)
-            .exclude(status=RecoveryStatus.DECLINED)
-            .alias(
-                primary_cause=FilteredRelation(
-                    "complaint__root_causes",
-                    condition=Q(complaint__root_causes__is_primary=True),
+        if key is not None:
+            where, params = summaries.where(key, scope.start, scope.end)
+            grouped = [
+                {
+                    "currency": currency,
+                    "cause": cause_id,
+                    "spent": spent,
+                    "actions": actions,
+                    "complaints": complaints,
+                }
+                for currency, cause_id, spent, actions, complaints in summaries.fetch(
+                    "SELECT currency, root_cause_id, sum(spent), sum(actions), "  # noqa: S608
+                    f"sum(complaints) FROM insight_cost_day WHERE {where} "
+                    "GROUP BY currency, root_cause_id",
+                    params,
                 )
-            )
-            .values("currency", cause=F("primary_cause__root_cause_id"))
-            .annotate(
-                spent=Sum("amount"),
-                actions=Count("id"),
-                complaints=Count("complaint_id", distinct=True),
-            )
-            .order_by()
-        )
+            ]
+        else:
+            grouped = _cost_rows_live(scope)
     catalogue = cause_catalogue()
     currencies, table = [], []
     for currency in sorted({row["currency"] for row in grouped}):
@@ -289,6 +331,26 @@ def pareto_by_cost(scope: Scope) -> dict:
     }
 
 
+def _cost_rows_live(scope: Scope) -> list[dict]:
+    return list(
+        RecoveryAction.objects.filter(scope.complaint_q("complaint__"), amount__isnull=False)
+        .exclude(status=RecoveryStatus.DECLINED)
+        .alias(
+            primary_cause=FilteredRelation(
+                "complaint__root_causes",
+                condition=Q(complaint__root_causes__is_primary=True),
+            )
+        )
+        .values("currency", cause=F("primary_cause__root_cause_id"))
+        .annotate(
+            spent=Sum("amount"),
+            actions=Count("id"),
+            complaints=Count("complaint_id", distinct=True),
+        )
+        .order_by()
+    )
+
+
 def _money(value) -> str:
     """Money leaves as a string with two decimals: JSON numbers are binary floats."""
     return f"{Decimal(value or 0):.2f}"
@@ -319,8 +381,25 @@ def cause_trends(
     """
     first, last = weeks_of(scope)
     since, until = local_midnight(first), local_midnight(last + timedelta(days=7))
+    key = _summary_key(scope)
     with report_transaction():
-        if causes == "primary":
+        if key is not None:
+            where, params = summaries.where(key, first, last + timedelta(days=6))
+            weekly = summaries.fetch(
+                "SELECT date_trunc('week', day)::date, root_cause_id, "  # noqa: S608
+                "sum(primary_complaints), sum(mentions) "
+                f"FROM insight_cause_day WHERE {where} GROUP BY 1, 2",
+                params,
+            )
+            measure = 2 if causes == "primary" else 3
+            cells = [
+                {"week": row[0], "root_cause_id": row[1], "complaints": row[measure]}
+                for row in weekly
+            ]
+            volume_rows = [
+                {"week": row[0], "root_cause_id": row[1], "complaints": row[2]} for row in weekly
+            ]
+        elif causes == "primary":
             cells = list(
                 Complaint.objects.filter(scope.complaint_q(since=since, until=until))
                 .alias(primary_cause=_primary_cause())
@@ -409,7 +488,43 @@ def rising_causes(
     starts = local_midnight(week)
     until = local_midnight(week + timedelta(weeks=1))
     factor = (1 + margin) / baseline_weeks
-    rows = (
+    if _summary_key(Scope(start=week, end=week)) is not None:
+        found = summaries.fetch(
+            """
+            SELECT d.root_cause_id, sum(d.primary_complaints) FILTER (WHERE d.day >= %s),
+                   sum(d.primary_complaints) FILTER (WHERE d.day < %s)
+            FROM insight_cause_day d JOIN recovery_rootcause r ON r.id = d.root_cause_id
+            WHERE d.dimension = '' AND d.value = '' AND d.day >= %s AND d.day < %s
+              AND r.retired_at IS NULL
+            GROUP BY d.root_cause_id
+            ORDER BY d.root_cause_id
+            """,
+            [week, week, week - timedelta(weeks=baseline_weeks), week + timedelta(weeks=1)],
+        )
+        rows = [
+            {"root_cause_id": cause_id, "current": current or 0, "previous": previous or 0}
+            for cause_id, current, previous in found
+        ]
+        rows = [
+            row
+            for row in rows
+            if row["current"] >= min_count and row["current"] > row["previous"] * factor
+        ]
+    else:
+        rows = _rising_rows_live(since, starts, until, min_count, factor)
+    return [
+        RisingCause(
+            root_cause_id=row["root_cause_id"],
+            week_start=week,
+            count=row["current"],
+            baseline=row["previous"] / baseline_weeks,
+        )
+        for row in rows
+    ]
+
+
+def _rising_rows_live(since, starts, until, min_count: int, factor: float):
+    return (
         ComplaintRootCause.objects.filter(
             is_primary=True,
             complaint__received_at__gte=since,
@@ -424,15 +539,6 @@ def rising_causes(
         .filter(current__gte=min_count, current__gt=F("previous") * factor)
         .order_by("root_cause_id")
     )
-    return [
-        RisingCause(
-            root_cause_id=row["root_cause_id"],
-            week_start=week,
-            count=row["current"],
-            baseline=row["previous"] / baseline_weeks,
-        )
-        for row in rows
-    ]
 
 
 def recent_alerts(*, limit: int = 50) -> list[dict]:
@@ -608,31 +714,47 @@ def _complaint_time_zone():
     )
 
 
-def _kpi_aggregates() -> dict:
+def kpi_alias() -> dict:
+    """What the KPI rules read besides the complaint's own columns: business days from
+    receipt to resolution, in the complaint's time zone."""
+    zone = _complaint_time_zone()
+    return {
+        "business_days": BusinessDaysAfter(
+            LocalDayNumber("received_at", zone), LocalDayNumber("resolved_at", zone)
+        )
+    }
+
+
+def kpi_flags() -> dict[str, Q]:
+    """The conditions the KPIs count complaints by; the live queries and the summaries
+    (``summaries.facts``) both take them from here."""
     resolved = Q(resolved_at__isnull=False)
+    return {
+        "resolved": resolved,
+        # Ever resolved: resolved now, or reopened (which clears the resolution).
+        "ever_resolved": resolved | Q(reopen_count__gt=0),
+        "reopened": Q(reopen_count__gt=0),
+        "within_3_business_days": resolved
+        & (
+            Q(resolved_at__lt=F("received_at") + SURELY_WITHIN)
+            | (
+                Q(resolved_at__lt=F("received_at") + SURELY_BEYOND)
+                & Q(business_days__lte=SUMMARY_RESOLUTION_BUSINESS_DAYS)
+            )
+        ),
+        "within_8_weeks": resolved & Q(resolved_at__lte=F("received_at") + EIGHT_WEEKS),
+    }
+
+
+def _kpi_aggregates() -> dict:
+    flags = kpi_flags()
+    resolved = flags["resolved"]
     return {
         "complaints": Count("id"),
         "acknowledged": Count("business_seconds_to_acknowledge"),
         "acknowledge_seconds": Percentiles("business_seconds_to_acknowledge", (0.5, 0.9)),
-        "resolved": Count("id", filter=resolved),
         "resolve_seconds": Percentiles("business_seconds_to_resolve", (0.5, 0.9), filter=resolved),
-        # Ever resolved: resolved now, or reopened (which clears the resolution).
-        "ever_resolved": Count("id", filter=resolved | Q(reopen_count__gt=0)),
-        "reopened": Count("id", filter=Q(reopen_count__gt=0)),
-        "within_3_business_days": Count(
-            "id",
-            filter=resolved
-            & (
-                Q(resolved_at__lt=F("received_at") + SURELY_WITHIN)
-                | (
-                    Q(resolved_at__lt=F("received_at") + SURELY_BEYOND)
-                    & Q(business_days__lte=SUMMARY_RESOLUTION_BUSINESS_DAYS)
-                )
-            ),
-        ),
-        "within_8_weeks": Count(
-            "id", filter=resolved & Q(resolved_at__lte=F("received_at") + EIGHT_WEEKS)
-        ),
+        **{name: Count("id", filter=condition) for name, condition in flags.items()},
         "csat_answers": Count("survey__csat"),
         "csat_satisfied": Count("survey__csat", filter=Q(survey__csat__gte=4)),
         "nps_answers": Count("survey__nps"),
@@ -652,27 +774,12 @@ def kpis(scope: Scope, *, by: str = "") -> dict:
     it was acknowledged and resolved.
     """
     column, model, key_field, label_field = KPI_GROUPS[by]
-    zone = _complaint_time_zone()
-    complaints = (
-        Complaint.objects.filter(scope.complaint_q())
-        .alias(
-            business_days=BusinessDaysAfter(
-                LocalDayNumber("received_at", zone), LocalDayNumber("resolved_at", zone)
-            )
-        )
-        .order_by()
-    )
+    key = _summary_key(scope, by)
     with report_transaction():
-        if column is None:
-            rows = [{"group": None, **complaints.aggregate(**_kpi_aggregates())}]
+        if key is not None:
+            rows, sla = _kpi_rows_from_summaries(scope, key, by)
         else:
-            rows = list(complaints.values(group=F(column)).annotate(**_kpi_aggregates()))
-        sla = escalation_selectors.clock_compliance(
-            # A clock starts when its complaint is received or later: the redundant bound on
-            # started_at drops older complaints' clocks before the join, not after it.
-            complaints=scope.complaint_q("complaint__") & Q(started_at__gte=scope.since),
-            group=f"complaint__{column}" if column else None,
-        )
+            rows, sla = _kpi_rows_live(scope, column)
         if model is not None:
             # Ids to slugs and names: one query over the few groups found.
             related = model() if model is get_user_model else model
@@ -699,6 +806,93 @@ def kpis(scope: Scope, *, by: str = "") -> dict:
         "clocks": sorted({row["clock"] for row in sla}),
         "rows": table,
     }
+
+
+def _kpi_rows_live(scope: Scope, column: str | None) -> tuple[list[dict], list[dict]]:
+    complaints = Complaint.objects.filter(scope.complaint_q()).alias(**kpi_alias()).order_by()
+    if column is None:
+        rows = [{"group": None, **complaints.aggregate(**_kpi_aggregates())}]
+    else:
+        rows = list(complaints.values(group=F(column)).annotate(**_kpi_aggregates()))
+    sla = escalation_selectors.clock_compliance(
+        # A clock starts when its complaint is received or later: the redundant bound on
+        # started_at drops older complaints' clocks before the join, not after it.
+        complaints=scope.complaint_q("complaint__") & Q(started_at__gte=scope.since),
+        group=f"complaint__{column}" if column else None,
+    )
+    return rows, sla
+
+
+_KPI_SUMS = (
+    "complaints",
+    "acknowledged",
+    "resolved",
+    "ever_resolved",
+    "reopened",
+    "within_3_business_days",
+    "within_8_weeks",
+    "csat_answers",
+    "csat_satisfied",
+    "nps_answers",
+    "nps_promoters",
+    "nps_detractors",
+    "ces_answers",
+    "ces_sum",
+)
+
+
+def _kpi_rows_from_summaries(scope: Scope, key, by: str) -> tuple[list[dict], list[dict]]:
+    """The same rows as the live query, added up from the days' summaries: counts from
+    their sums, percentiles from their summed duration histograms."""
+    where, params = summaries.where(key, scope.start, scope.end)
+    sums = ", ".join(f"sum({name})" for name in _KPI_SUMS)
+    # Only constant column names are interpolated; the key and dates are parameters.
+    counted = summaries.fetch(
+        f"SELECT value, {sums} FROM insight_kpi_day WHERE {where} GROUP BY value",  # noqa: S608
+        params,
+    )
+    histograms = {
+        measure: summaries.histograms(key, scope.start, scope.end, measure)
+        for measure in summaries.MEASURES
+    }
+    rows = []
+    for value, *totals in counted:
+        row = dict(zip(_KPI_SUMS, totals, strict=True))
+        row["group"] = _summary_group(value, by)
+        for measure in summaries.MEASURES:
+            row[f"{measure}_seconds"] = summaries.percentiles(
+                histograms[measure].get(value, {}), (0.5, 0.9)
+            )
+        answers = row["ces_answers"]
+        row["ces_mean"] = row["ces_sum"] / answers if answers else None
+        rows.append(row)
+    if not by and not rows:
+        rows = [
+            {
+                **dict.fromkeys(_KPI_SUMS, 0),
+                "group": None,
+                "acknowledge_seconds": None,
+                "resolve_seconds": None,
+                "ces_mean": None,
+            }
+        ]
+    sla = [
+        {"clock": clock, "group": _summary_group(value, by), "met": met, "breached": breached}
+        for value, clock, met, breached in summaries.fetch(
+            "SELECT value, clock, sum(met), sum(breached) FROM insight_clock_day "  # noqa: S608
+            f"WHERE {where} GROUP BY value, clock",
+            params,
+        )
+    ]
+    return rows, sla
+
+
+def _summary_group(value: str, by: str):
+    """A summary row's value as the group the live query would give (an id, a channel, or
+    None for complaints without one)."""
+    if not by or value == "":
+        return None
+    return value if by == "channel" else int(value)
 
 
 def _kpi_row(row: dict, by: str, sla: dict) -> dict:

@@ -11,7 +11,14 @@ from notifications.models import Outbox
 from recovery.insights.services import EVENT_CAUSE_RISING, rising_causes_raise
 from recovery.insights.tasks import raise_rising_causes
 from recovery.models import RootCauseAlert
-from tests.recovery.insights_fixtures import at, cause, complaint
+from tests.recovery.insights_fixtures import (
+    at,
+    cause,
+    complaint,
+)
+
+# Every figure is checked twice: from the complaints and from the per-day summaries.
+pytestmark = pytest.mark.usefixtures("insight_path")
 
 # Wednesday: this week began Monday 16 March, last week Monday 9 March.
 TODAY = at(2026, 3, 18, 15)
