@@ -475,7 +475,7 @@ def build_summaries() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "VACUUM (ANALYZE) insight_cause_day, insight_cost_day, insight_kpi_day, "
-            "insight_clock_day, insight_dirty"
+            "insight_clock_day, insight_duration_month, insight_sequence, insight_dirty"
         )
 
 

@@ -30,6 +30,7 @@ from escalation import selectors as escalation_selectors
 from escalation.regulatory import PROFILES
 from recovery.insights import summaries
 from recovery.insights.expressions import (
+    WEEK_SECONDS,
     BusinessDaysAfter,
     LocalDayNumber,
     Percentiles,
@@ -69,6 +70,8 @@ class _ReportTransaction:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+                # Compiling a report's plan (JIT) costs more than it saves on these sizes.
+                cursor.execute("SET LOCAL jit = off")
         return self
 
     def __exit__(self, *exc):
@@ -565,67 +568,82 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
     any channel, product or team, and possibly from before the period) was received at most
     ``within_days`` days earlier. One statement:
 
-    1. ``LAG`` over each customer's complaints in time order, over the period plus the
-       look-back, gives every complaint its previous one; whether the complaint is in the
-       scope is a column, not a filter, because filtering first would hide the previous
-       complaints of other channels or teams;
+    1. every complaint of the scope with the customer's previous one: kept per complaint in
+       the summaries (PostgreSQL), or ``LAG`` over each customer's complaints in time order
+       over the period and the look-back (``_sequence_live``);
     2. the repeats are the in-scope rows whose previous complaint is recent enough;
     3. they are counted in total, per primary cause (and how many had the same primary cause
        as the complaint before), and per customer (the most frequent first), next to the
        complaints and customers of the scope.
     """
-    lookback = timedelta(days=within_days)
-    sequence = (
-        Complaint.objects.filter(
-            received_at__gte=scope.since - lookback, received_at__lt=scope.until
+    if summaries.available():
+        refresh_summaries_if_needed()
+        # Each complaint's previous one is kept (insight_sequence): the scope's complaints,
+        # and its repeats, are two filtered reads of one index; no sort, no window.
+        where, params = summaries.sequence_where(scope)
+        recent = _instant_minus_days("received_at", within_days)
+        period = f"SELECT * FROM insight_sequence WHERE {where}"  # noqa: S608
+        # With no filter hiding any of their complaints, a customer's first complaint of the
+        # period is the one whose previous came before it: counting those counts the
+        # customers without a distinct count (a sort of the whole period).
+        customers = (
+            "count(DISTINCT customer_id)"
+            if scope.filters
+            else "count(*) FILTER (WHERE previous_at IS NULL OR previous_at < %s)"
         )
-        .annotate(
-            previous_id=Window(Lag("id"), partition_by=[F("customer_id")], order_by=_in_time),
-            previous_at=Window(
-                Lag("received_at"), partition_by=[F("customer_id")], order_by=_in_time
-            ),
-            in_scope=Case(When(scope.complaint_q(), then=Value(1)), default=Value(0)),
+        ctes = (
+            "repeats AS MATERIALIZED (SELECT customer_id, primary_cause_id, previous_cause_id "  # noqa: S608
+            f"FROM ({period}) p WHERE previous_at >= {recent})"
         )
-        .values("id", "customer_id", "received_at", "previous_id", "previous_at", "in_scope")
-        .order_by()
-    )
-    sequence_sql, sequence_params = sequence.query.sql_with_params()
-    causes = ComplaintRootCause._meta.db_table
-    customers = Customer._meta.db_table
-    recent = _instant_minus_days("seq.received_at", within_days)
+        by_cause = (
+            "SELECT 'cause', primary_cause_id, CAST(NULL AS TEXT), count(*), "
+            "count(*) FILTER (WHERE previous_cause_id = primary_cause_id) FROM repeats "
+            "WHERE primary_cause_id IS NOT NULL GROUP BY primary_cause_id"
+        )
+        scope_sql = f"SELECT count(*), {customers} FROM ({period}) p"  # noqa: S608
+        ctes_params = params
+        # The count of customers comes before the period in the text, so do its values.
+        scope_params = [*([] if scope.filters else [scope.since]), *params]
+    else:
+        sequence_sql, sequence_params = _sequence_live(scope, within_days)
+        recent = _instant_minus_days("seq.received_at", within_days)
+        ctes = (
+            f"seq AS ({sequence_sql}), repeats AS (SELECT seq.id, seq.customer_id, "  # noqa: S608
+            f"seq.previous_id FROM seq WHERE seq.in_scope = 1 AND seq.previous_at >= {recent})"
+        )
+        scope_sql = "SELECT count(*), count(DISTINCT customer_id) FROM seq WHERE seq.in_scope = 1"
+        ctes_params, scope_params = sequence_params, []
+        causes = ComplaintRootCause._meta.db_table
+        by_cause = f"""
+            SELECT 'cause', now_cause.root_cause_id, CAST(NULL AS TEXT), count(*),
+                   count(*) FILTER (WHERE then_cause.root_cause_id = now_cause.root_cause_id)
+            FROM repeats r
+            JOIN {causes} now_cause ON now_cause.complaint_id = r.id AND now_cause.is_primary
+            LEFT JOIN {causes} then_cause
+                   ON then_cause.complaint_id = r.previous_id AND then_cause.is_primary
+            GROUP BY now_cause.root_cause_id
+        """  # noqa: S608
+    customers_table = Customer._meta.db_table
     # Only table names, the ORM's own SQL and an integer are interpolated; values are params.
     statement = f"""
-        WITH seq AS ({sequence_sql}),
-        repeats AS (
-            SELECT seq.id, seq.customer_id, seq.previous_id FROM seq
-            WHERE seq.in_scope = 1 AND seq.previous_at >= {recent}
-        )
-        SELECT 'scope', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), count(*),
-               count(DISTINCT customer_id)
-        FROM seq WHERE seq.in_scope = 1
+        WITH {ctes}
+        SELECT 'scope', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), s.* FROM ({scope_sql}) s
         UNION ALL
         SELECT 'total', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), count(*),
                count(DISTINCT customer_id)
         FROM repeats
         UNION ALL
-        SELECT 'cause', now_cause.root_cause_id, CAST(NULL AS TEXT), count(*),
-               count(*) FILTER (WHERE then_cause.root_cause_id = now_cause.root_cause_id)
-        FROM repeats r
-        JOIN {causes} now_cause ON now_cause.complaint_id = r.id AND now_cause.is_primary
-        LEFT JOIN {causes} then_cause
-               ON then_cause.complaint_id = r.previous_id AND then_cause.is_primary
-        GROUP BY now_cause.root_cause_id
+        {by_cause}
         UNION ALL
-        SELECT * FROM (
-            SELECT 'customer', r.customer_id, cu.name, count(*), CAST(NULL AS BIGINT)
-            FROM repeats r JOIN {customers} cu ON cu.id = r.customer_id
-            GROUP BY r.customer_id, cu.name
-            ORDER BY count(*) DESC, r.customer_id
-            LIMIT %s
-        ) top_customers
+        SELECT 'customer', top.customer_id, cu.name, top.repeats, CAST(NULL AS BIGINT)
+        FROM (
+            SELECT customer_id, count(*) AS repeats FROM repeats
+            GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT %s
+        ) top
+        JOIN {customers_table} cu ON cu.id = top.customer_id
     """  # noqa: S608
     with report_transaction(), connection.cursor() as cursor:
-        cursor.execute(statement, [*sequence_params, top_customers])
+        cursor.execute(statement, [*ctes_params, *scope_params, top_customers])
         found = cursor.fetchall()
     in_scope = next(row for row in found if row[0] == "scope")
     counts = {"complaints": in_scope[3], "customers": in_scope[4]}
@@ -663,6 +681,29 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
 
 
 _in_time = [F("received_at").asc(), F("id").asc()]
+
+
+def _sequence_live(scope: Scope, within_days: int) -> tuple[str, tuple]:
+    """Every complaint of the period and the look-back with the customer's previous
+    complaint (``LAG`` in time order), and whether it is in the scope: a column, not a
+    filter, because filtering first would hide the previous complaints of other channels
+    or teams."""
+    sequence = (
+        Complaint.objects.filter(
+            received_at__gte=scope.since - timedelta(days=within_days),
+            received_at__lt=scope.until,
+        )
+        .annotate(
+            previous_id=Window(Lag("id"), partition_by=[F("customer_id")], order_by=_in_time),
+            previous_at=Window(
+                Lag("received_at"), partition_by=[F("customer_id")], order_by=_in_time
+            ),
+            in_scope=Case(When(scope.complaint_q(), then=Value(1)), default=Value(0)),
+        )
+        .values("id", "customer_id", "received_at", "previous_id", "previous_at", "in_scope")
+        .order_by()
+    )
+    return sequence.query.sql_with_params()
 
 
 def _instant_minus_days(column: str, days: int) -> str:
@@ -965,23 +1006,14 @@ def capa_effectiveness(action: CorrectiveAction, *, weeks: int) -> dict:
     elapsed = int((timezone.now() - origin) / timedelta(weeks=1))
     after_weeks = max(0, min(weeks, elapsed))
     since, until = origin - timedelta(weeks=weeks), origin + timedelta(weeks=after_weeks)
+    from_sequences = summaries.available()
+    if from_sequences:
+        refresh_summaries_if_needed()
     with report_transaction():
-        # One pass over the window's complaints, each joined to all its causes (a complaint
-        # without any gives one row with NULLs): distinct counts undo the fan-out.
-        buckets = {
-            row["week"]: row
-            for row in Complaint.objects.filter(received_at__gte=since, received_at__lt=until)
-            .annotate(week=WeeksSince("received_at", Value(origin)))
-            .values("week")
-            .annotate(
-                complaints=Count("id", distinct=True),
-                classified=Count("id", filter=Q(root_causes__is_primary=True)),
-                with_cause=Count(
-                    "id", filter=Q(root_causes__root_cause_id__in=causes), distinct=True
-                ),
-            )
-            .order_by()
-        }
+        if from_sequences:
+            buckets = _capa_weeks_from_sequences(origin, causes, since, until)
+        else:
+            buckets = _capa_weeks_live(origin, causes, since, until)
     series = []
     for week in range(-weeks, after_weeks):
         cell = buckets.get(week, {})
@@ -1021,6 +1053,48 @@ def capa_effectiveness(action: CorrectiveAction, *, weeks: int) -> dict:
         "after": after,
         "rate_change_percent": change,
         "series": series,
+    }
+
+
+def _capa_weeks_live(origin, causes, since, until) -> dict[int, dict]:
+    # One pass over the window's complaints. Whether each has a primary cause, and one of
+    # the action's, is a membership test in two sets of complaint ids that PostgreSQL
+    # hashes once (a "hashed SubPlan"): no join fans the complaints out per cause, so no
+    # distinct count (a sort) has to undo it.
+    primary = ComplaintRootCause.objects.filter(is_primary=True).values("complaint_id")
+    carriers = ComplaintRootCause.objects.filter(root_cause_id__in=causes).values("complaint_id")
+    return {
+        row["week"]: row
+        for row in Complaint.objects.filter(received_at__gte=since, received_at__lt=until)
+        .annotate(week=WeeksSince("received_at", Value(origin)))
+        .values("week")
+        .annotate(
+            complaints=Count("id"),
+            classified=Count("id", filter=Q(id__in=primary)),
+            with_cause=Count("id", filter=Q(id__in=carriers)),
+        )
+        .order_by()
+    }
+
+
+def _capa_weeks_from_sequences(origin, causes, since, until) -> dict[int, dict]:
+    """The same counts from ``insight_sequence``, which carries each complaint's primary
+    cause: one narrow index range, and the carriers hashed once."""
+    rows = summaries.fetch(
+        f"""
+        SELECT floor(extract(epoch FROM s.received_at - %s) / {WEEK_SECONDS})::int,
+               count(*), count(s.primary_cause_id),
+               count(*) FILTER (WHERE s.complaint_id IN (
+                   SELECT complaint_id FROM recovery_complaintrootcause
+                   WHERE root_cause_id = ANY(%s)))
+        FROM insight_sequence s WHERE s.received_at >= %s AND s.received_at < %s
+        GROUP BY 1
+        """,  # noqa: S608 (a constant; values are parameters)
+        [origin, sorted(causes), since, until],
+    )
+    return {
+        week: {"complaints": complaints, "classified": classified, "with_cause": with_cause}
+        for week, complaints, classified, with_cause in rows
     }
 
 

@@ -5,9 +5,10 @@ few tens of thousands of rows. Each summary row covers the complaints received o
 day, all of them (dimension ``""``) or those with one value of one dimension (``channel`` =
 ``web``); the insight selectors add the rows of the days in a scope.
 
-Exact, not eventually right: triggers (migration 0007) log the receipt time of every
-complaint whose row, causes, recovery actions, survey or clocks change, and ``ensure_fresh``
-rebuilds the days so logged before a selector reads. A periodic task does the same so that
+Exact, not eventually right: triggers (migrations 0007, 0008) log the receipt time of every
+complaint whose row, causes, recovery actions, survey or clocks change (and the customer,
+when the complaint itself changes), and the selectors rebuild the days (and the customers'
+complaint sequences, for repeat complaints) so logged before they read. A periodic task does the same so that
 reads seldom wait. Durations are kept as histograms (``BUCKET_EDGES``), so medians and 90th
 percentiles read from summaries lie within 2 % of the exact figure; every other figure is
 exact. docs/insights.md says which scopes are served from summaries.
@@ -282,6 +283,28 @@ def _months_of(runs: list[tuple[date, date]]) -> list[date]:
     return sorted(months)
 
 
+def _build_sequences(customers: list[int] | None) -> None:
+    """Each complaint of the customers (of every customer: None) with the customer's
+    complaint before it, in time order (ties by id), both primary causes, and the dimensions
+    scopes filter on."""
+    condition, params = ("WHERE c.customer_id = ANY(%s)", [customers]) if customers else ("", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO insight_sequence
+            SELECT c.id, c.customer_id, c.received_at,
+                   lag(c.id) OVER customer_time, lag(c.received_at) OVER customer_time,
+                   p.root_cause_id, lag(p.root_cause_id) OVER customer_time,
+                   c.channel, c.product, c.touchpoint_id, c.team_id
+            FROM recovery_complaint c
+            LEFT JOIN recovery_complaintrootcause p ON p.complaint_id = c.id AND p.is_primary
+            {condition}
+            WINDOW customer_time AS (PARTITION BY c.customer_id ORDER BY c.received_at, c.id)
+            """,  # noqa: S608 (constant SQL; values are parameters)
+            params,
+        )
+
+
 # -- refreshing -------------------------------------------------------------------------------
 
 
@@ -323,8 +346,9 @@ def refresh(flags: dict[str, Q], alias: dict, *, full: bool = False) -> Refreshe
         state = cursor.fetchone()
         if full or state != (zone, VERSION):
             cursor.execute("DELETE FROM insight_dirty")
-            for table in (*SUMMARY_TABLES, "insight_duration_month"):
+            for table in (*SUMMARY_TABLES, "insight_duration_month", "insight_sequence"):
                 cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (constant names)
+            _build_sequences(None)
             cursor.execute("SELECT min(received_at), max(received_at) FROM recovery_complaint")
             first, last = cursor.fetchone()
             days = []
@@ -335,11 +359,18 @@ def refresh(flags: dict[str, Q], alias: dict, *, full: bool = False) -> Refreshe
             full = True
         else:
             cursor.execute(
-                "WITH gone AS (DELETE FROM insight_dirty RETURNING received_at) "
-                "SELECT DISTINCT (received_at AT TIME ZONE %s)::date FROM gone",
+                "DELETE FROM insight_dirty RETURNING (received_at AT TIME ZONE %s)::date, "
+                "customer_id",
                 [zone],
             )
-            days = _runs([row[0] for row in cursor.fetchall()])
+            logged = cursor.fetchall()
+            days = _runs(list({day for day, _customer in logged}))
+            customers = sorted({customer for _day, customer in logged if customer is not None})
+            if customers:
+                cursor.execute(
+                    "DELETE FROM insight_sequence WHERE customer_id = ANY(%s)", [customers]
+                )
+                _build_sequences(customers)
             for first_day, last_day in days:
                 for table in SUMMARY_TABLES:
                     cursor.execute(
@@ -354,6 +385,13 @@ def refresh(flags: dict[str, Q], alias: dict, *, full: bool = False) -> Refreshe
                 alias,
             )
         _build_months(_months_of(days))
+        if full:
+            # Fresh statistics for the planner, which would otherwise plan over empty tables
+            # until autovacuum comes by.
+            cursor.execute(
+                "ANALYZE insight_cause_day, insight_cost_day, insight_kpi_day, "
+                "insight_duration_month, insight_clock_day, insight_sequence"
+            )
         cursor.execute(
             "INSERT INTO insight_summary_state (id, time_zone, version, built_at) "
             "VALUES (1, %s, %s, now()) ON CONFLICT (id) DO UPDATE "
@@ -456,6 +494,21 @@ def histograms(key, start: date, end: date, measure: str) -> dict[str, dict[int,
     for value, bucket, count in rows:
         found.setdefault(value, {})[bucket] = count
     return found
+
+
+def sequence_where(scope) -> tuple[str, list]:
+    """The WHERE clause selecting the scope's complaints in ``insight_sequence``."""
+    conditions, params = ["received_at >= %s", "received_at < %s"], [scope.since, scope.until]
+    for column, value in (
+        ("product", scope.product or None),
+        ("channel", scope.channel or None),
+        ("touchpoint_id", scope.touchpoint_id),
+        ("team_id", scope.team_id),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    return " AND ".join(conditions), params
 
 
 def fetch(sql: str, params: list) -> list[tuple]:

@@ -19,9 +19,17 @@ from recovery.insights import selectors, summaries
 from recovery.insights.params import Scope
 from recovery.insights.tasks import refresh_summaries
 from recovery.models import ComplaintRootCause, RecoveryAction, Touchpoint
-from tests.recovery.insights_fixtures import at, cause, clock, complaint, recovery, survey
+from tests.recovery.insights_fixtures import (
+    at,
+    cause,
+    clock,
+    complaint,
+    customer,
+    recovery,
+    survey,
+)
 
-SUMMARY_TABLES = (*summaries.SUMMARY_TABLES, "insight_duration_month")
+SUMMARY_TABLES = (*summaries.SUMMARY_TABLES, "insight_duration_month", "insight_sequence")
 MARCH = Scope(start=date(2026, 3, 1), end=date(2026, 3, 31))
 
 
@@ -126,6 +134,33 @@ def test_every_kind_of_change_shows_in_the_next_read(on_summaries, team):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM insight_dirty")
         assert cursor.fetchone() == (0,)
+
+
+def test_repeats_follow_each_customer_s_complaints(on_summaries):
+    who, other = customer("X"), customer("Y")
+    first = complaint(received=at(2026, 3, 1), who=who)
+    last = complaint(received=at(2026, 3, 20), who=who)
+    report = selectors.repeat_complaints(MARCH, within_days=14)
+    assert (report["complaints"], report["customers"], report["repeat_complaints"]) == (2, 1, 0)
+    # A complaint between them makes both later ones repeats within 14 days.
+    between = complaint(received=at(2026, 3, 10), who=who)
+    report = selectors.repeat_complaints(MARCH, within_days=14)
+    assert (report["repeat_complaints"], report["repeat_customers"]) == (2, 1)
+    # Moved to another customer, it leaves a gap of 19 days again.
+    between.customer = other
+    between.save(update_fields=["customer"])
+    report = selectors.repeat_complaints(MARCH, within_days=14)
+    assert (report["complaints"], report["customers"], report["repeat_complaints"]) == (3, 2, 0)
+    # Causes given later: the repeat's cause, and whether it is the previous complaint's.
+    billing = cause("billing")
+    for row in (first, last):
+        ComplaintRootCause.objects.create(complaint=row, root_cause=billing, is_primary=True)
+    (row,) = selectors.repeat_complaints(MARCH, within_days=30)["causes"]
+    assert (row["code"], row["repeat_complaints"], row["same_cause_as_previous"]) == (
+        "billing",
+        1,
+        1,
+    )
 
 
 def test_an_incremental_refresh_equals_a_full_rebuild(on_summaries, team, agent):
@@ -253,6 +288,7 @@ def test_summaries_answer_as_the_complaints_do(varied, on_summaries, settings, n
         "trends": lambda: selectors.cause_trends(scope, top=4),
         "trends-all": lambda: selectors.cause_trends(scope, causes="all", top=4),
         "kpis": lambda: selectors.kpis(scope),
+        "repeats": lambda: selectors.repeat_complaints(scope, within_days=30),
     }
     if not scope.filters:
         calls.update(

@@ -7,6 +7,9 @@ from recovery.insights import selectors
 from recovery.models import CorrectiveAction
 from tests.recovery.insights_fixtures import at, cause, complaint
 
+# Every figure is checked twice: from the complaints and from the per-day summaries.
+pytestmark = pytest.mark.usefixtures("insight_path")
+
 
 @pytest.fixture
 def action(db, manager):

@@ -8,6 +8,9 @@ from recovery.insights import selectors
 from recovery.insights.params import Scope
 from tests.recovery.insights_fixtures import at, cause, complaint, customer
 
+# Every figure is checked twice: from the complaints and from the per-day summaries.
+pytestmark = pytest.mark.usefixtures("insight_path")
+
 MARCH = Scope(start=date(2026, 3, 1), end=date(2026, 3, 31))
 
 
