@@ -81,13 +81,29 @@ class _ReportTransaction:
 def _summary_key(scope: Scope, by: str = ""):
     """The summary rows (``summaries.key_of``) that answer the scope, refreshed first if
     complaints changed since; None when the scope is answered from the complaints."""
-    if not summaries.available():
+    key = summaries.key_of(scope, by) if summaries.available() else None
+    if key is None or not _summaries_ready():
         return None
-    key = summaries.key_of(scope, by)
-    if key is None:
-        return None
-    refresh_summaries_if_needed()
     return key
+
+
+# A read builds missing summaries itself only for this many complaints or fewer (a few
+# seconds); a larger database answers from the complaints until the periodic task or
+# ``manage.py refresh_insights`` has built them, rather than holding a request for minutes.
+BUILD_ON_READ_LIMIT = 100_000
+
+
+def _summaries_ready() -> bool:
+    """Whether the summaries can answer now: up to date after folding in the changes since
+    the last refresh, or built now if missing and the database is small."""
+    if not summaries.available():
+        return False
+    built, changed = summaries.pending()
+    if not built and summaries.complaints_at_least(BUILD_ON_READ_LIMIT + 1):
+        return False
+    if changed or not built:
+        summaries.refresh(kpi_flags(), kpi_alias())
+    return True
 
 
 def refresh_summaries_if_needed(*, full: bool = False):
@@ -576,8 +592,7 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
        as the complaint before), and per customer (the most frequent first), next to the
        complaints and customers of the scope.
     """
-    if summaries.available():
-        refresh_summaries_if_needed()
+    if _summaries_ready():
         # Each complaint's previous one is kept (insight_sequence): the scope's complaints,
         # and its repeats, are two filtered reads of one index; no sort, no window.
         where, params = summaries.sequence_where(scope)
@@ -1006,9 +1021,7 @@ def capa_effectiveness(action: CorrectiveAction, *, weeks: int) -> dict:
     elapsed = int((timezone.now() - origin) / timedelta(weeks=1))
     after_weeks = max(0, min(weeks, elapsed))
     since, until = origin - timedelta(weeks=weeks), origin + timedelta(weeks=after_weeks)
-    from_sequences = summaries.available()
-    if from_sequences:
-        refresh_summaries_if_needed()
+    from_sequences = _summaries_ready()
     with report_transaction():
         if from_sequences:
             buckets = _capa_weeks_from_sequences(origin, causes, since, until)

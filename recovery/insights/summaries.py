@@ -402,6 +402,15 @@ def refresh(flags: dict[str, Q], alias: dict, *, full: bool = False) -> Refreshe
     return Refreshed(full=full, days=sum((last - first).days + 1 for first, last in days))
 
 
+def complaints_at_least(count: int) -> bool:
+    """Whether there are ``count`` complaints or more (reads at most that many ids)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM recovery_complaint LIMIT %s) c", [count]
+        )
+        return cursor.fetchone()[0] >= count
+
+
 def pending() -> tuple[bool, bool]:
     """(built, changed): whether summaries exist for this layout and zone, and whether
     complaints changed since they were last refreshed."""

@@ -321,3 +321,17 @@ def test_the_command_refreshes(on_summaries):
     assert "up to date" in out.getvalue()
     call_command("refresh_insights", "--full", stdout=out)
     assert out.getvalue().count("(all)") == 2
+
+
+def test_a_large_database_answers_live_until_the_summaries_are_built(on_summaries, monkeypatch):
+    monkeypatch.setattr(selectors, "BUILD_ON_READ_LIMIT", 1)
+    for day in (2, 3):
+        complaint(received=at(2026, 3, day))
+    # Two complaints are "too many to build now": the answer comes from the complaints.
+    assert selectors.pareto_by_count(MARCH)["complaints"] == 2
+    assert summaries.pending()[0] is False
+    # Built by the periodic task, they answer from then on, changes included.
+    refresh_summaries()
+    complaint(received=at(2026, 3, 4))
+    assert selectors.pareto_by_count(MARCH)["complaints"] == 3
+    assert summaries.pending() == (True, False)
