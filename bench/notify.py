@@ -3,6 +3,7 @@
     .venv/bin/python bench/notify.py [--clients 500] [--transitions 200] [--rate 10]
                                      [--workers 2] [--api-workers 0] [--celery-workers 2]
                                      [--client-processes 2] [--compression deflate|none]
+                                     [--server-deflate]
 
 What it does, in order:
 
@@ -17,7 +18,8 @@ What it does, in order:
    second uvicorn of N workers serves the API, so the sockets' server does nothing else) and
    ``--celery-workers`` Celery workers (solo pool each) on free loopback ports, and waits
    until the intake events of the new complaints have been delivered, so the run starts with
-   an empty queue.
+   an empty queue. As the Procfile's, the server declines permessage-deflate unless
+   ``--server-deflate``.
 4. Connects one websocket per agent (``/ws/events/?token=…``) from ``--client-processes``
    processes of their own (uvloop when installed), so that receiving 500 sockets' pushes is
    never queued behind this process sending the transitions, nor the other way round. Each
@@ -33,8 +35,8 @@ What it does, in order:
 Latency is measured on this machine's clock:
 - commit->receipt: from the outbox row's ``created_at`` (taken inside the transaction, just
   before commit) to receipt at the client: an upper bound of commit-to-receipt. It is split
-  at the outbox row's ``delivered_at`` (set by the worker just before its commit): queue +
-  worker, then ring + server + client;
+  at the outbox row's ``delivered_at`` (when the worker wrote the inbox rows, just before
+  their commit and the ring): queue + worker, then ring + server + client;
 - answer->receipt: from the moment the API response reached the bench: a lower bound (the
   push can overtake the response, which then counts as 0);
 - client loop lag: how late the client processes' event loops woke from a 10 ms sleep during
@@ -357,7 +359,7 @@ class Children:
         return "\n".join(parts)
 
 
-def uvicorn_command(port: int, workers: int) -> list[str]:
+def uvicorn_command(port: int, workers: int, server_deflate: bool) -> list[str]:
     return [
         PYTHON,
         "-m",
@@ -371,6 +373,9 @@ def uvicorn_command(port: int, workers: int) -> list[str]:
         str(workers),
         "--lifespan",
         "on",
+        # As the Procfile: the server declines the compression browsers offer, unless told.
+        "--ws-per-message-deflate",
+        "true" if server_deflate else "false",
         "--no-access-log",
         "--log-level",
         "warning",
@@ -378,9 +383,11 @@ def uvicorn_command(port: int, workers: int) -> list[str]:
 
 
 def start_children(children: Children, args, port: int, api_port: int | None) -> None:
-    children.spawn("uvicorn", uvicorn_command(port, args.workers))
+    children.spawn("uvicorn", uvicorn_command(port, args.workers, args.server_deflate))
     if api_port is not None:
-        children.spawn("uvicorn-api", uvicorn_command(api_port, args.api_workers))
+        children.spawn(
+            "uvicorn-api", uvicorn_command(api_port, args.api_workers, args.server_deflate)
+        )
     for number in range(args.celery_workers):
         children.spawn(
             f"celery-{number}",
@@ -872,7 +879,8 @@ def report(args, setup: Setup, run: Run, database_url: str, cpu: dict[str, str])
         (
             "clients (websockets)",
             f"{len(setup.tokens)} (team of {setup.team_size}) in "
-            f"{args.client_processes} processes, compression {args.compression}",
+            f"{args.client_processes} processes, compression {args.compression} offered, "
+            f"{'accepted' if args.server_deflate else 'declined'} by the server",
         ),
         (
             "server",
@@ -1053,6 +1061,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["deflate", "none"],
         default="deflate",
         help="offer permessage-deflate as browsers do (default), or not",
+    )
+    parser.add_argument(
+        "--server-deflate",
+        action="store_true",
+        help="let the server accept permessage-deflate (the Procfile's server declines it)",
     )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL"))

@@ -268,6 +268,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fix-up closes the worker's database connections around every task unless
+# this is set; then only every this many tasks. config/celery.py closes them as Django does
+# around a request instead (broken, or older than the worker's CONN_MAX_AGE).
+CELERY_DB_REUSE_MAX = 1000
 # A broker that is down must not hang a request: the outbox row is the record and is
 # redelivered later, so give up on the fast path quickly.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2

@@ -13,7 +13,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from notifications import audience, groups, presence, replay
+from notifications import audience, fanout, groups, presence, replay
 from recovery import roles, rules
 from recovery.models import Complaint
 
@@ -89,10 +89,10 @@ class StaffEventsConsumer(JsonProtocolConsumer):
     """An agent's or supervisor's live feed: their events, and the complaints they open.
 
     The socket listens on its user's group and the groups of the user's teams. A team push
-    names the members it is for (``to``): the team group only carries it, and this socket
-    passes on only what is addressed to its user, so someone who left a team (or muted the
-    event) is never sent its events. Team membership is re-read on a heartbeat, at most
-    every ``TEAMS_REFRESH_S``.
+    names the members it is for (``to``): the team group only carries it, and the server
+    process's fanout hands it only to the sockets of the users it names, so someone who left
+    a team (or muted the event) is never sent its events. Team membership is re-read on a
+    heartbeat, at most every ``TEAMS_REFRESH_S``.
     """
 
     async def connect(self):
@@ -107,23 +107,42 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         self.user = user
         self.open_complaints: dict[str, int] = {}
         self.listening: set[str] = set()
+        self.team_pushes = fanout.SocketPushes(user.pk, self._send_text)
         await self._listen_to(groups.staff_groups(user.pk, team_ids))
         self.teams_read_at = time.monotonic()
         await self.accept()
+        self.team_pushes.start()
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
     async def _listen_to(self, wanted: list[str]) -> None:
-        """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it."""
+        """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it.
+
+        Team groups are joined through this process's fanout (``notifications.fanout``), the
+        user's own group through the channel layer.
+        """
         for group in sorted(set(wanted) - self.listening):
-            await self.channel_layer.group_add(group, self.channel_name)
+            if groups.is_team_group(group):
+                await fanout.team_fanout().join(group, self.team_pushes)
+            else:
+                await self.channel_layer.group_add(group, self.channel_name)
         for group in sorted(self.listening - set(wanted)):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self._leave(group)
         self.listening = set(wanted)
+
+    async def _leave(self, group: str) -> None:
+        if groups.is_team_group(group):
+            await fanout.team_fanout().leave(group, self.team_pushes)
+        else:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def disconnect(self, code):
         if not hasattr(self, "user"):
             return
+        self.team_pushes.stop()
         for group in sorted(self.listening):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self._leave(group)
         for complaint_id in self.open_complaints.values():
             await self.channel_layer.group_discard(
                 groups.complaint_group(complaint_id), self.channel_name

@@ -1,9 +1,10 @@
 """Channel-layer group names and the pushes an event makes.
 
 An event is pushed once per group, not once per person: a team event goes to the team's group
-with the list of members it is for (``to``), and each socket drops what is not addressed to
-its user. Channels-redis writes one message per server process for a whole group, so ringing a
-team of 500 costs one Redis call instead of 500.
+with the list of members it is for (``to``), and each server process's fanout
+(``notifications.fanout``) hands it only to the sockets of those members. Channels-redis
+writes one message per server process for a whole group, so ringing a team of 500 costs one
+Redis call instead of 500.
 
 Names allow only ASCII letters, digits, hyphens, underscores and periods (Channels' rule).
 """
@@ -22,6 +23,10 @@ def user_group(user_id: int) -> str:
 
 def team_group(team_id: int) -> str:
     return f"team.{team_id}"
+
+
+def is_team_group(group: str) -> bool:
+    return group.startswith("team.")
 
 
 def complaint_group(complaint_id: int) -> str:
@@ -78,7 +83,9 @@ def pushes_for(
     for team_id, user_ids in by_team.items():
         if user_ids:
             to = sorted(user_ids)
-            pushes.append((team_group(team_id), {**staff, "to": to}))
+            group = team_group(team_id)
+            # The group's name tells each server process's fanout which sockets it is for.
+            pushes.append((group, {**staff, "group": group, "to": to}))
             pushed += to
     for user_id in direct:
         pushes.append((user_group(user_id), staff))

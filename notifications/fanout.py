@@ -1,0 +1,177 @@
+"""Team pushes, fanned out to a server process's sockets once per process.
+
+A team push goes to every member's socket. Through Channels that costs, per socket, a message
+handed to the consumer's channel, an asyncio task and an ``asyncio.wait`` to receive it, and
+a dispatch: 0.2-0.4 ms of CPU per push, which for a team of 500 is most of the time an event
+takes to reach everyone (bench/README.md). Instead, each server process (each event loop) has
+one ``TeamFanout``:
+
+1. it listens, on one channel of its own, to the team groups of the sockets open in this
+   process: it joins a team's group when the first of them joins it and leaves it when the
+   last one leaves, so the layer carries a team push to each process once;
+2. it receives each team push once and puts the socket frame, serialised once by the sender,
+   in the buffer of each socket of this process that listens to that team *and* whose user
+   the push names (``to``): authorisation is exactly that of a push through Channels;
+3. each socket writes its buffer out in a task of its own, so a client that stops reading
+   (its server buffer full) holds up only itself; when its buffer is full, pushes to it are
+   dropped, as the channel layer drops them: the client replays what it missed from the inbox.
+
+Group memberships in channels-redis expire (``group_expiry``, a day) and are lost with Redis:
+the fanout joins its groups again every ``REJOIN_S``.
+"""
+
+import asyncio
+import logging
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+# Pushes a socket may have waiting to be written. A client that reads nothing for this many
+# events loses the newest ones (it replays them from the inbox); 10 events a second for a
+# team is a busy desk, so this is several seconds of a stalled client.
+SOCKET_BUFFER = 100
+# How often a fanout joins its groups again: well inside channels-redis's group expiry of a
+# day, and soon enough after Redis lost its data (a restart without persistence).
+REJOIN_S = 600
+# After the layer failed (Redis down), wait this long before receiving again.
+RETRY_S = 1.0
+
+_fanouts: dict[asyncio.AbstractEventLoop, "TeamFanout"] = {}
+
+
+class SocketPushes:
+    """One socket's buffer of team pushes, written out in a task of its own."""
+
+    def __init__(self, user_id: int, send_text):
+        self.user_id = user_id
+        self._send_text = send_text
+        self._frames: asyncio.Queue[str] = asyncio.Queue(maxsize=SOCKET_BUFFER)
+        self._writer: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Start writing; pushes buffered before (the socket not yet accepted) go first."""
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    def push(self, text: str) -> None:
+        try:
+            self._frames.put_nowait(text)
+        except asyncio.QueueFull:
+            logger.debug("Socket of user %s is not reading; push dropped.", self.user_id)
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+
+    async def _write(self) -> None:
+        while True:
+            text = await self._frames.get()
+            try:
+                await self._send_text(text)
+            except Exception:
+                # The socket closed under us; its consumer's disconnect stops this task.
+                logger.debug("Push to a closed socket of user %s dropped.", self.user_id)
+                return
+
+
+class TeamFanout:
+    """This event loop's listener on team groups (steps in the module docstring)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.channel_name: str | None = None
+        # Team group → user id → the buffers of that user's sockets listening to it.
+        self.sockets: dict[str, dict[int, set[SocketPushes]]] = {}
+        # Joins and leaves of the layer's groups happen one at a time, so a leave of the last
+        # socket and a join of a new one cannot reach Redis in the wrong order.
+        self._membership = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+
+    async def join(self, group: str, pushes: SocketPushes) -> None:
+        async with self._membership:
+            if self.channel_name is None:
+                self.channel_name = await self.layer.new_channel()
+                loop = asyncio.get_running_loop()
+                self._tasks = [loop.create_task(self._receive()), loop.create_task(self._rejoin())]
+            members = self.sockets.setdefault(group, {})
+            first = not members
+            members.setdefault(pushes.user_id, set()).add(pushes)
+            if first:
+                await self.layer.group_add(group, self.channel_name)
+
+    async def leave(self, group: str, pushes: SocketPushes) -> None:
+        async with self._membership:
+            members = self.sockets.get(group)
+            if not members:
+                return
+            mine = members.get(pushes.user_id)
+            if mine is None or pushes not in mine:
+                return
+            mine.discard(pushes)
+            if not mine:
+                del members[pushes.user_id]
+            if not members:
+                del self.sockets[group]
+                await self.layer.group_discard(group, self.channel_name)
+
+    def deliver(self, message: dict) -> int:
+        """Hand a team push to the sockets it is for; returns how many."""
+        members = self.sockets.get(message.get("group"))
+        to = message.get("to")
+        if not members or to is None:
+            return 0
+        text = message["text"]
+        handed = 0
+        if len(members) < len(to):
+            recipients = set(to)
+            for user_id, buffers in members.items():
+                if user_id in recipients:
+                    for pushes in buffers:
+                        pushes.push(text)
+                        handed += 1
+        else:
+            for user_id in to:
+                for pushes in members.get(user_id, ()):
+                    pushes.push(text)
+                    handed += 1
+        return handed
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Team pushes could not be received; retrying.", exc_info=True)
+                await asyncio.sleep(RETRY_S)
+                continue
+            self.deliver(message)
+
+    async def _rejoin(self) -> None:
+        while True:
+            await asyncio.sleep(REJOIN_S)
+            async with self._membership:
+                for group in list(self.sockets):
+                    try:
+                        await self.layer.group_add(group, self.channel_name)
+                    except Exception:
+                        logger.warning("Could not rejoin %s; retrying later.", group)
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+
+def team_fanout() -> TeamFanout:
+    """The fanout of the running event loop (a new one after the channel layer changed)."""
+    loop = asyncio.get_running_loop()
+    for old in [old for old in _fanouts if old.is_closed()]:
+        del _fanouts[old]
+    layer = get_channel_layer()
+    fanout = _fanouts.get(loop)
+    if fanout is None or fanout.layer is not layer:
+        if fanout is not None:
+            fanout.close()
+        fanout = _fanouts[loop] = TeamFanout(layer)
+    return fanout
