@@ -1,11 +1,11 @@
 """Filters of the web pages: deadlines as words, risk of a queue row, people's initials."""
 
+import html
 from datetime import datetime
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -110,56 +110,48 @@ def aria_widget(field):
 
 @register.simple_tag
 def queue_rows(rows):
-    """The queue table's rows, built in Python with ``format_html`` (which escapes every
-    value): the template language costs about a millisecond a row here, which was most of
-    the page's time with 50 rows; this is a tenth of that."""
+    """The queue table's rows (``selectors.QueueRow``), built in Python: the template language costs about a
+    millisecond a row here, which was most of the page's time with 50 rows.
+
+    Every value is escaped with the standard library's ``html.escape``, which is what
+    Django's ``escape`` calls (same output); ``format_html`` and ``escape`` themselves check
+    every argument for lazy strings and safe strings first, which cost more than the
+    escaping across the 600 values of a page.
+    """
     zone = timezone.get_current_timezone()
     # One reverse() and one label lookup per page, not per row.
     link = reverse("desk:complaint", args=["REFERENCE"])
-    states = {value: str(label) for value, label in State.choices}
-    labels = {key: str(label) for key, label in RISK_LABELS.items()}
-    html = []
+    states = {value: html.escape(str(label)) for value, label in State.choices}
+    labels = {key: html.escape(str(label)) for key, label in RISK_LABELS.items()}
+    on_hold = '<br><span class="badge waiting">{}</span>'.format(html.escape(_("On hold")))
+    lines = []
     for row in rows:
-        received = timezone.localtime(row.received_at, zone)
+        status = html.escape(row.status)
+        reference = html.escape(row.reference)
         deadline = ""
         if row.next_deadline_at is not None:
-            deadline = format_html(
-                '<br><time datetime="{}">{}</time>',
-                row.next_deadline_at.isoformat(),
-                row.deadline_text,
+            deadline = (
+                f'<br><time datetime="{row.next_deadline_at.isoformat()}">'
+                f"{html.escape(row.deadline_text)}</time>"
             )
-        hold = (
-            format_html('<br><span class="badge waiting">{}</span>', _("On hold"))
-            if row.awaiting_customer
-            else ""
-        )
         level = (
-            format_html('<span class="badge level">L{}</span>', row.escalation_level)
+            f'<span class="badge level">L{int(row.escalation_level)}</span>'
             if row.escalation_level
             else "—"
         )
-        html.append(
-            format_html(
-                '<tr class="risk-{status}" data-reference="{reference}">'
-                '<td><span class="badge risk-{status}">{label}</span>{deadline}</td>'
-                '<td><a href="{url}">{reference}</a></td>'
-                "<td>{subject}</td><td>{customer}</td><td>{state}{hold}</td><td>{level}</td>"
-                "<td>{team}</td><td>{assignee}</td>"
-                '<td><time datetime="{received_iso}">{received}</time></td></tr>',
-                status=row.status,
-                label=labels.get(row.status, row.status),
-                deadline=deadline,
-                url=link.replace("REFERENCE", row.reference),
-                reference=row.reference,
-                subject=row.subject,
-                customer=row.customer.name,
-                state=states.get(row.state, row.state),
-                hold=hold,
-                level=level,
-                team=row.team.name if row.team_id else "—",
-                assignee=display_name(row.assignee) or "—",
-                received_iso=row.received_at.isoformat(),
-                received=f"{received.day} {received:%b}, {received:%H:%M}",
-            )
+        received = timezone.localtime(row.received_at, zone)
+        lines.append(
+            f'<tr class="risk-{status}" data-reference="{reference}">'
+            f'<td><span class="badge risk-{status}">{labels.get(row.status, status)}</span>'
+            f"{deadline}</td>"
+            f'<td><a href="{html.escape(link.replace("REFERENCE", row.reference))}">'
+            f"{reference}</a></td>"
+            f"<td>{html.escape(row.subject)}</td><td>{html.escape(row.customer_name)}</td>"
+            f"<td>{states.get(row.state) or html.escape(row.state)}"
+            f"{on_hold if row.awaiting_customer else ''}</td><td>{level}</td>"
+            f"<td>{html.escape(row.team_name) if row.team_name is not None else '—'}</td>"
+            f"<td>{html.escape(row.assignee_name) or '—'}</td>"
+            f'<td><time datetime="{row.received_at.isoformat()}">'
+            f"{received.day} {received:%b}, {received:%H:%M}</time></td></tr>"
         )
-    return mark_safe("\n".join(html))  # noqa: S308 - every part went through format_html
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value went through html.escape

@@ -79,9 +79,9 @@ def _queue(request, scope: str):
     # One row more than a page says whether there is a next page; the total is counted up
     # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
     offset = (number - 1) * QUEUE_PAGE_SIZE
-    rows = list(queryset[offset : offset + QUEUE_PAGE_SIZE + 1])
+    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now)
     has_next = len(rows) > QUEUE_PAGE_SIZE
-    rows = selectors.flag_risk(rows[:QUEUE_PAGE_SIZE], now)
+    rows = rows[:QUEUE_PAGE_SIZE]
     for row in rows:
         row.deadline_text = time_left(row.next_deadline_at, now)
     total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()

@@ -1,16 +1,18 @@
 """Reads of the web pages, each a fixed number of queries whatever the page holds.
 
-The queue pages sort by ``Complaint.next_deadline_at`` (the read-side copy of the clocks,
-indexed by ``complaint_next_deadline_idx``) and flag each row from its clocks with two
-``EXISTS`` probes on the clock table's ``(complaint, kind)`` unique index: the page costs the
-same whether its rows are calm or on fire.
+The queue pages sort by ``Complaint.next_deadline_at`` (the read-side copy of the clocks),
+find a page's ids first on the open complaints' deadline indexes (migration
+``recovery.0009_queue_indexes``), read only those rows, and flag them from their clocks in
+one query: the page costs the same whether it is the first or the hundredth, and whether
+its rows are calm or on fire.
 """
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from escalation import deadlines
@@ -22,6 +24,7 @@ from recovery.models import (
     STAFF_ONLY_EVENT_TYPES,
     Complaint,
     ComplaintEvent,
+    Customer,
     Message,
     MessageDirection,
     RecoveryAction,
@@ -32,9 +35,11 @@ from recovery.models import (
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
 # Columns the queue never shows: kept out of the page's query so long stories are not read.
 QUEUE_DEFERRED = ("description", "remedy_sought", "resolution_summary", "withdrawal_reason")
-# What a queue row shows: only these are read and turned into objects (a user row has a
-# dozen columns the queue never needs, and building objects is most of a page's cost).
+# What a queue row shows, read as plain values: building a model instance for each row and
+# for its customer, team and assignee (150 a page, each running django-fsm's set-up) cost
+# more than the rest of the page's reads.
 QUEUE_COLUMNS = (
+    "pk",
     "reference",
     "subject",
     "state",
@@ -47,10 +52,36 @@ QUEUE_COLUMNS = (
     "assignee__username",
     "assignee__first_name",
     "assignee__last_name",
+    "breached",
+    "at_risk",
 )
+# Soonest deadline first, none last; the id breaks ties so that pages never overlap. The
+# open complaints' deadline indexes hold the same order, so a page is a range of one.
+QUEUE_ORDER = (F("next_deadline_at").asc(nulls_last=True), "id")
 # The board lists at most this many complaints per section; beyond that a supervisor has a
 # crisis that a longer list would not help with, and the counts still say how many.
 BOARD_LIMIT = 200
+
+
+@dataclass(slots=True)
+class QueueRow:
+    """A row of a queue page: the complaint as the table shows it."""
+
+    pk: int
+    reference: str
+    subject: str
+    state: str
+    awaiting_customer: bool
+    escalation_level: int
+    next_deadline_at: datetime | None
+    received_at: datetime
+    customer_name: str
+    team_name: str | None  # None: not routed to a team yet
+    assignee_name: str  # "": nobody yet
+    breached: bool  # a clock breached and unanswered
+    at_risk: bool  # a running clock past its warning time
+    status: str = ""  # breached, at_risk, on_track or none; see _set_status
+    deadline_text: str = ""  # "in 3 h", set by the view with the page's clock
 
 
 @dataclass(frozen=True)
@@ -64,21 +95,21 @@ class QueueQuery:
 def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Complaint]:
     """The agent's queue, soonest deadline first; complaints without a deadline last.
 
-    The rows carry no risk flags: ``flag_risk`` adds them to the page's rows only, with one
-    query over those rows' clocks, rather than an ``EXISTS`` per row of the whole queue
-    (which PostgreSQL turns into a scan of every breached and running clock).
+    Only the filter and the order: ``queue_page`` reads a page of it, and flags the risk of
+    that page's rows only, rather than an ``EXISTS`` per row of the whole queue (which
+    PostgreSQL turns into a scan of every breached and running clock).
     """
     now = now or timezone.now()
-    rows = Complaint.objects.select_related("customer", "team", "assignee").defer(*QUEUE_DEFERRED)
+    rows = Complaint.objects.all()
     if query.scope == "mine":
         rows = rows.filter(assignee=user)
     else:
         # The user's teams, and complaints not yet routed to any team (everyone's queue
-        # until someone takes them, as recovery.rules.works_on says). The team ids are
-        # read first so that the planner sees literal values and can use
-        # complaint_queue_idx (state, team) for both halves of the OR.
-        team_ids = list(user.teams.values_list("pk", flat=True))
-        rows = rows.filter(Q(team_id__in=team_ids) | Q(team__isnull=True))
+        # until someone takes them, as recovery.rules.works_on says). The teams are a
+        # subquery, not a query of their own: PostgreSQL reads them once and filters the
+        # deadline index, which carries the team, on them.
+        memberships = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
+        rows = rows.filter(Q(team_id__in=memberships) | Q(team__isnull=True))
     if query.state == "open" or not query.state:
         rows = rows.filter(state__in=OPEN_STATES)
     elif query.state != "all":
@@ -90,14 +121,83 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     text = query.q.strip()
     if text:
         rows = rows.filter(search_filter(text))
-    return rows.order_by(F("next_deadline_at").asc(nulls_last=True), "id")
+    return rows.order_by(*QUEUE_ORDER)
+
+
+def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime) -> list[QueueRow]:
+    """``size`` rows of the queue ``rows`` from ``offset``, with their risk flags, in one
+    query.
+
+    The page's ids are found first, in a subquery that reads only the index (the open
+    complaints' deadline order with the team in it), and only those rows are read and
+    joined to their customer, team and assignee. Joining before the offset, as a plain
+    ``rows[offset:offset + size]`` does, would read and join every row before the page:
+    5,000 of them for the hundredth page. The flags are two ``EXISTS`` probes per row of
+    the page, on the clock table's complaint index.
+    """
+    page_ids = rows.values("pk")[offset : offset + size]
+    values = (
+        Complaint.objects.filter(pk__in=page_ids)
+        .annotate(
+            breached=Exists(_breached_clocks().filter(complaint=OuterRef("pk"))),
+            at_risk=Exists(_warned_clocks(now).filter(complaint=OuterRef("pk"))),
+        )
+        .order_by(*QUEUE_ORDER)
+        .values_list(*QUEUE_COLUMNS)
+    )
+    page = []
+    for (
+        pk,
+        reference,
+        subject,
+        state,
+        awaiting_customer,
+        escalation_level,
+        next_deadline_at,
+        received_at,
+        customer_name,
+        team_name,
+        username,
+        first_name,
+        last_name,
+        breached,
+        at_risk,
+    ) in values:
+        row = QueueRow(
+            pk=pk,
+            reference=reference,
+            subject=subject,
+            state=state,
+            awaiting_customer=awaiting_customer,
+            escalation_level=escalation_level,
+            next_deadline_at=next_deadline_at,
+            received_at=received_at,
+            customer_name=customer_name,
+            team_name=team_name,
+            # As the display_name filter: User.get_full_name(), else the username.
+            assignee_name=(f"{first_name} {last_name}".strip() or username)
+            if username is not None
+            else "",
+            breached=breached,
+            at_risk=at_risk,
+        )
+        _set_status(row, now)
+        page.append(row)
+    return page
+
+
+def _breached_clocks() -> QuerySet[Clock]:
+    return Clock.objects.filter(state=ClockState.BREACHED, stopped_at__isnull=True)
+
+
+def _warned_clocks(now: datetime) -> QuerySet[Clock]:
+    """Running clocks past their warning time (and perhaps past due: the row is breached)."""
+    return Clock.objects.filter(state=ClockState.RUNNING, warn_at__lte=now)
 
 
 def _breached_ids():
     # Read through clock_next_escalation_idx, the partial index of breached, unanswered clocks.
-    return Clock.objects.filter(state=ClockState.BREACHED, stopped_at__isnull=True).values(
-        "complaint_id"
-    )
+    return _breached_clocks().values("complaint_id")
 
 
 def _at_risk(now: datetime) -> Q:
@@ -111,13 +211,19 @@ def _at_risk(now: datetime) -> Q:
 
 
 def flag_risk(rows: list[Complaint], now: datetime) -> list[Complaint]:
-    """Set ``breached`` and ``at_risk`` on the page's rows from their clocks: one query, on
-    the clock table's (complaint, kind) unique index, whatever the rows."""
+    """Set ``breached``, ``at_risk`` and ``status`` on the rows (the board's) from their
+    clocks: one query, on the clock table's (complaint, kind) unique index, whatever the
+    rows."""
     flags: dict[int, set[str]] = {}
-    clocks = Clock.objects.filter(
-        complaint_id__in=[row.pk for row in rows],
-        state__in=[ClockState.BREACHED, ClockState.RUNNING],
-    ).values_list("complaint_id", "state", "stopped_at", "warn_at")
+    clocks = (
+        Clock.objects.filter(
+            complaint_id__in=[row.pk for row in rows],
+            state__in=[ClockState.BREACHED, ClockState.RUNNING],
+        )
+        # No order: the clocks' default one joins every clock to its complaint to sort.
+        .order_by()
+        .values_list("complaint_id", "state", "stopped_at", "warn_at")
+    )
     for complaint_id, state, stopped_at, warn_at in clocks:
         if state == ClockState.BREACHED and stopped_at is None:
             flags.setdefault(complaint_id, set()).add("breached")
@@ -126,26 +232,69 @@ def flag_risk(rows: list[Complaint], now: datetime) -> list[Complaint]:
     for row in rows:
         row.breached = "breached" in flags.get(row.pk, ())
         row.at_risk = "at_risk" in flags.get(row.pk, ())
-        if row.breached or (row.next_deadline_at is not None and row.next_deadline_at <= now):
-            row.status = "breached"
-        elif row.at_risk:
-            row.status = "at_risk"
-        else:
-            row.status = "on_track" if row.next_deadline_at is not None else "none"
+        _set_status(row, now)
     return rows
 
 
+def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
+    """``row.status``, the worst deadline state of a row with ``breached`` and ``at_risk``."""
+    if row.breached or (row.next_deadline_at is not None and row.next_deadline_at <= now):
+        row.status = "breached"
+    elif row.at_risk:
+        row.status = "at_risk"
+    else:
+        row.status = "on_track" if row.next_deadline_at is not None else "none"
+
+
 def search_filter(text: str) -> Q:
+    """A reference finds that complaint; text with ``@`` searches customers' emails; other
+    text searches the start of references, and customers' names, subjects and descriptions
+    anywhere in them, whatever the case.
+
+    On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
+    indexes on the upper-cased text, which is what ``icontains`` compares), so a rare word
+    is found through them and a common one by reading the queue in deadline order until
+    the page is full; the planner tells which from the statistics of those indexes.
+    """
     if REFERENCE_PATTERN.match(text):
         return Q(reference=text.upper())
     if "@" in text:
-        return Q(customer__email__icontains=text)
+        return _customers_matching(Q(email__icontains=text))
     return (
         Q(reference__istartswith=text)
-        | Q(customer__name__icontains=text)
+        | _customers_matching(Q(name__icontains=text))
         | Q(subject__icontains=text)
         | Q(description__icontains=text)
     )
+
+
+def _customers_matching(condition: Q) -> Q:
+    """Complaints of the customers that meet ``condition``.
+
+    On PostgreSQL ``customer_id = ANY(ARRAY(SELECT id FROM recovery_customer WHERE …))``:
+    the customers are found once, on their own index, and their complaints through the
+    complaint table's customer index, so that this joins the other conditions of a search
+    in one bitmap of indexes. A join to the customer, or ``IN (SELECT …)``, inside an OR is
+    instead a filter on every row of the queue. Elsewhere (SQLite) a plain ``IN``.
+    """
+    customers = Customer.objects.filter(condition).order_by().values("pk")
+    if connection.vendor != "postgresql":
+        return Q(customer__in=customers)
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return Q(_EqualsAny(F("customer_id"), ArraySubquery(customers)))
+
+
+class _EqualsAny(Lookup):
+    """``lhs = ANY(rhs)``, ``rhs`` an array (PostgreSQL); used as an expression only."""
+
+    lookup_name = "equals_any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = compiler.compile(self.rhs)
+        return f"{lhs} = ANY({rhs})", (*lhs_params, *rhs_params)
 
 
 # -- the complaint page ------------------------------------------------------------------

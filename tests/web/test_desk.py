@@ -15,6 +15,7 @@ from escalation.services.sweeper import sweep
 from notifications.delivery import deliver
 from notifications.models import Notification, Outbox
 from recovery.models import (
+    Complaint,
     ComplaintEvent,
     EventType,
     Message,
@@ -547,10 +548,55 @@ def test_queue_filters_that_are_wrong_are_ignored_not_fatal(agent, make_complain
     assert answer.status_code == 200
 
 
-# session, user, the user's groups, the last event id, the user's teams, the capped count,
-# the page of rows, the rows' clock flags, user and group permissions (the header's links),
-# the bell's unread count.
-TEAM_QUEUE_QUERIES = 11
+def test_the_queue_searches_customers_by_name_and_escapes_what_it_shows(
+    agent, make_complaint, other_customer_user
+):
+    mine = make_complaint(subject=f"Refund {SCRIPT}")
+    theirs = make_complaint(by=other_customer_user, subject="Lost parcel")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text})))
+
+    assert search("other_CUSTOMER") == [theirs.reference]
+    assert sorted(search("custom")) == sorted([mine.reference, theirs.reference])
+    html = text_of(client.get("/desk/team/", {"q": "refund"}))
+    assert rows_of(html) == [mine.reference]
+    assert SCRIPT not in html
+    assert ESCAPED in html
+
+
+def test_the_queue_pages_follow_on_without_gaps_or_repeats(agent, make_complaint):
+    now = timezone.now()
+    complaints = [make_complaint() for _ in range(52)]
+    # Three complaints a deadline: the id orders those that share one, across the page break.
+    for number, complaint in enumerate(reversed(complaints)):
+        Complaint.objects.filter(pk=complaint.pk).update(
+            next_deadline_at=now + timedelta(hours=1 + number // 3)
+        )
+    expected = [
+        c.reference
+        for c in Complaint.objects.filter(pk__in=[c.pk for c in complaints]).order_by(
+            "next_deadline_at", "id"
+        )
+    ]
+    client = signed_in(agent)
+
+    first = text_of(client.get("/desk/team/"))
+    second = text_of(client.get("/desk/team/?page=2"))
+
+    assert rows_of(first) + rows_of(second) == expected
+    assert len(rows_of(first)) == 50
+    assert 'rel="next"' in first
+    assert 'rel="prev"' in second
+    assert 'rel="next"' not in second
+    assert rows_of(text_of(client.get("/desk/team/?page=3"))) == []
+
+
+# session, user, the user's groups, the last event id, the page of rows with their clock
+# flags, the capped count, user and group permissions (the header's links), the bell's
+# unread count.
+QUEUE_QUERIES = 9
 
 
 def test_the_queue_costs_the_same_queries_for_one_row_or_fifty(agent, make_complaint):
@@ -566,7 +612,34 @@ def test_the_queue_costs_the_same_queries_for_one_row_or_fifty(agent, make_compl
         assert len(rows_of(text_of(client.get("/desk/team/")))) == 50
 
     assert len(one) == len(fifty), [q["sql"] for q in fifty]
-    assert len(fifty) == TEAM_QUEUE_QUERIES, [q["sql"] for q in fifty]
+    assert len(fifty) == QUEUE_QUERIES, [q["sql"] for q in fifty]
+
+
+def test_every_queue_page_costs_the_same_queries(agent, make_complaint, customer_user):
+    complaints = [make_complaint() for _ in range(51)]
+    Complaint.objects.filter(pk=complaints[0].pk).update(assignee=agent)
+    Clock.objects.filter(complaint=complaints[1]).update(
+        warn_at=timezone.now() - timedelta(minutes=5)
+    )
+    client = signed_in(agent)
+    client.get("/desk/team/")  # warm: session, permissions caches
+    pages = [
+        "/desk/team/",
+        "/desk/team/?page=2",
+        "/desk/team/?risk=at_risk",
+        f"/desk/team/?q={complaints[2].reference}",
+        "/desk/team/?q=charged",  # the subject and the description
+        f"/desk/team/?q={customer_user.customer.name}",
+        f"/desk/team/?q={customer_user.customer.email}",
+    ]
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert rows_of(text_of(client.get(page))), page
+        assert len(queries) == QUEUE_QUERIES, (page, [q["sql"] for q in queries])
+
+    with CaptureQueriesContext(connection) as queries:
+        assert rows_of(text_of(client.get("/desk/"))) == [complaints[0].reference]
+    assert len(queries) == QUEUE_QUERIES, [q["sql"] for q in queries]
 
 
 # -- the board, notifications ---------------------------------------------------------------
