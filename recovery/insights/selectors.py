@@ -596,7 +596,6 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         # Each complaint's previous one is kept (insight_sequence): the scope's complaints,
         # and its repeats, are two filtered reads of one index; no sort, no window.
         where, params = summaries.sequence_where(scope)
-        recent = _instant_minus_days("received_at", within_days)
         period = f"SELECT * FROM insight_sequence WHERE {where}"  # noqa: S608
         # With no filter hiding any of their complaints, a customer's first complaint of the
         # period is the one whose previous came before it: counting those counts the
@@ -606,9 +605,12 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
             if scope.filters
             else "count(*) FILTER (WHERE previous_at IS NULL OR previous_at < %s)"
         )
+        # The gap to the previous complaint, one subtraction a row (``within_days`` is a
+        # validated integer, never text from a request).
+        days = int(within_days)
         ctes = (
             "repeats AS MATERIALIZED (SELECT customer_id, primary_cause_id, previous_cause_id "  # noqa: S608
-            f"FROM ({period}) p WHERE previous_at >= {recent})"
+            f"FROM ({period}) p WHERE received_at - previous_at <= interval '{days} days')"
         )
         by_cause = (
             "SELECT 'cause', primary_cause_id, CAST(NULL AS TEXT), count(*), "
@@ -640,20 +642,22 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         """  # noqa: S608
     customers_table = Customer._meta.db_table
     # Only table names, the ORM's own SQL and an integer are interpolated; values are params.
+    # The repeats per customer give both the repeat customers and the top ones; a CTE read
+    # twice is computed once (PostgreSQL materializes it).
     statement = f"""
-        WITH {ctes}
+        WITH {ctes},
+        by_customer AS (SELECT customer_id, count(*) AS n FROM repeats GROUP BY customer_id)
         SELECT 'scope', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), s.* FROM ({scope_sql}) s
         UNION ALL
-        SELECT 'total', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), count(*),
-               count(DISTINCT customer_id)
-        FROM repeats
+        SELECT 'total', CAST(NULL AS BIGINT), CAST(NULL AS TEXT),
+               CAST(COALESCE(sum(n), 0) AS BIGINT), count(*)
+        FROM by_customer
         UNION ALL
         {by_cause}
         UNION ALL
-        SELECT 'customer', top.customer_id, cu.name, top.repeats, CAST(NULL AS BIGINT)
+        SELECT 'customer', top.customer_id, cu.name, top.n, CAST(NULL AS BIGINT)
         FROM (
-            SELECT customer_id, count(*) AS repeats FROM repeats
-            GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT %s
+            SELECT customer_id, n FROM by_customer ORDER BY n DESC, customer_id LIMIT %s
         ) top
         JOIN {customers_table} cu ON cu.id = top.customer_id
     """  # noqa: S608
