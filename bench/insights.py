@@ -1,7 +1,7 @@
 """Insight queries over a million complaints in PostgreSQL: how long each one takes.
 
     .venv/bin/python bench/insights.py [--complaints 1000000] [--years 1] [--runs 3]
-                                       [--reseed] [--explain NAME]
+                                       [--reseed] [--live] [--explain NAME]
 
 What it does, in order:
 
@@ -21,11 +21,14 @@ What it does, in order:
    ``--reseed`` starts over.
 3. ``VACUUM (ANALYZE)`` the tables: statistics for the planner, and the visibility map that
    lets PostgreSQL answer from the covering indexes without visiting the table (autovacuum
-   does the same on a live database soon after a bulk load).
+   does the same on a live database soon after a bulk load). Then brings the per-day
+   insight summaries up to date, timed (every day after a new seed), and analyzes them;
+   ``--live`` leaves them out and times the queries over the complaints instead.
 4. Runs every insight selector for the last 365 days ``--runs`` times (after one warm-up
    run) and prints the median and the slowest wall time of each, against the 500 ms target.
-   ``--explain NAME`` prints PostgreSQL's plan (``EXPLAIN (ANALYZE, BUFFERS)``) of that
-   selector's statements instead.
+   ``kpis-after-one-change`` changes one complaint before each run, so the read first
+   rebuilds that day's summaries. ``--explain NAME`` prints PostgreSQL's plan (``EXPLAIN
+   (ANALYZE, BUFFERS)``) of that selector's statements instead.
 
 Target (issue 7): every query under 500 ms. A missed target is reported, not an error: the
 figure is the point. Exits 1 if a selector returned nothing (the bench would time nothing).
