@@ -17,5 +17,10 @@ CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 REDRESS_DEMO = True
+# Each test process (a pytest-xdist worker) sends its tasks to a broker queue of its own,
+# and the servers and Celery workers its tests start inherit the name: a worker started by
+# one process never takes another process's tasks (and runs them on the wrong test
+# database, so that the other test waits for a delivery that never comes).
+CELERY_TASK_DEFAULT_QUEUE = f"redress-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 _TEST_THROTTLE_RATES = {"token": "1000/minute", "survey": "1000/minute"}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": _TEST_THROTTLE_RATES}  # noqa: F405

@@ -41,12 +41,18 @@ def _no_worker_behind_the_test_process():
 
 def reset_celery_connections() -> None:
     """Drop pooled broker connections so the next publish uses ``conf.broker_url``."""
+    from kombu import pools
+
     from config.celery import app
 
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    # kombu keeps producer pools in a registry of its own, keyed by broker URL: the next
+    # publish to the same URL would get the pool closed above ("Acquire on closed pool"),
+    # which the fast path logs as a broker outage and leaves to the redelivery sweep.
+    pools.reset()
 
 
 @pytest.fixture

@@ -76,8 +76,10 @@ def _wait_for_worker(worker: Child, node_name: str) -> None:
     """The worker answers a ping, and has drained what earlier test runs left queued."""
     deadline = time.monotonic() + START_TIMEOUT_S
     # Asked through an app of its own: this process's app talks to an in-memory broker
-    # (tests/conftest.py), and its control channel caches the pools it first used.
-    probe = Celery("redress-web-probe", broker=settings.REDIS_URL)
+    # (tests/conftest.py), and its control channel caches the pools it first used. Not the
+    # current app: the tasks this process sends would otherwise go through it, to its
+    # default queue, not the one the live worker reads.
+    probe = Celery("redress-web-probe", broker=settings.REDIS_URL, set_as_current=False)
     try:
         while time.monotonic() < deadline:
             worker.check_alive()
