@@ -33,10 +33,13 @@ What it does, in order:
    and checks in the database that every event was delivered to every inbox.
 
 Latency is measured on this machine's clock:
-- commit->receipt: from the outbox row's ``created_at`` (taken inside the transaction, just
-  before commit) to receipt at the client: an upper bound of commit-to-receipt. It is split
-  at the outbox row's ``delivered_at`` (when the worker wrote the inbox rows, just before
-  their commit and the ring): queue + worker, then ring + server + client;
+- commit->receipt: from the outbox row's ``committed_at`` (noted by the on-commit hook of the
+  transition's transaction, just after its commit, and sent to the worker with the task) to
+  receipt at the client; where a row has none (the redelivery sweep delivered it), from its
+  ``created_at``. It is split at the row's ``delivered_at`` (when the worker wrote the inbox
+  rows, just before their commit and the ring): queue + worker, then ring + server + client;
+- created->receipt: from the outbox row's ``created_at``, taken inside the transaction before
+  the transition's remaining work and its commit: an upper bound;
 - answer->receipt: from the moment the API response reached the bench: a lower bound (the
   push can overtake the response, which then counts as 0);
 - client loop lag: how late the client processes' event loops woke from a 10 ms sleep during
@@ -797,21 +800,31 @@ class OutboxRow:
     pk: int
     created_at: float
     delivered_at: float | None
+    committed_at: float | None = None
+
+    @property
+    def commit(self) -> float:
+        """When the change committed; the row's creation where the commit was not noted."""
+        return self.created_at if self.committed_at is None else self.committed_at
 
 
 def outbox_rows(database_url: str, setup: Setup) -> dict[tuple[str, str], OutboxRow]:
     with psycopg.connect(database_url, connect_timeout=5) as conn:
         rows = conn.execute(
             "SELECT payload->>'reference', event_type, id, extract(epoch FROM created_at), "
-            "extract(epoch FROM delivered_at) FROM notifications_outbox "
+            "extract(epoch FROM delivered_at), extract(epoch FROM committed_at) "
+            "FROM notifications_outbox "
             "WHERE payload->>'reference' = ANY(%s) AND event_type <> 'complaint.received'",
             [setup.references],
         ).fetchall()
     return {
         (reference, kind): OutboxRow(
-            pk, float(created), None if delivered is None else float(delivered)
+            pk,
+            float(created),
+            None if delivered is None else float(delivered),
+            None if committed is None else float(committed),
         )
-        for reference, kind, pk, created, delivered in rows
+        for reference, kind, pk, created, delivered, committed in rows
     }
 
 
@@ -859,7 +872,9 @@ def report(args, setup: Setup, run: Run, database_url: str, cpu: dict[str, str])
     def ms(seconds: float) -> float:
         return max(0.0, seconds) * 1000
 
-    from_commit = [ms(r.received_wall - wanted[r.event_id][1].created_at) for r in ours]
+    from_commit = [ms(r.received_wall - wanted[r.event_id][1].commit) for r in ours]
+    from_created = [ms(r.received_wall - wanted[r.event_id][1].created_at) for r in ours]
+    noted = sum(row.committed_at is not None for _, row in wanted.values())
     from_answer = [ms(r.received_wall - wanted[r.event_id][0].answered_at) for r in ours]
     from_delivered = [
         ms(r.received_wall - wanted[r.event_id][1].delivered_at)
@@ -867,7 +882,7 @@ def report(args, setup: Setup, run: Run, database_url: str, cpu: dict[str, str])
         if wanted[r.event_id][1].delivered_at is not None
     ]
     to_delivered = [
-        ms(row.delivered_at - row.created_at)
+        ms(row.delivered_at - row.commit)
         for _, row in wanted.values()
         if row.delivered_at is not None
     ]
@@ -909,13 +924,18 @@ def report(args, setup: Setup, run: Run, database_url: str, cpu: dict[str, str])
         rows += [
             (
                 "commit->receipt p50",
-                f"{percentile(ordered, 0.50):.1f} ms  (from outbox created_at)",
+                f"{percentile(ordered, 0.50):.1f} ms  (from the commit noted on "
+                f"{noted} of {len(wanted)} events; created_at on the others)",
             ),
             (
                 "commit->receipt p99",
                 f"{percentile(ordered, 0.99):.1f} ms  (target {P99_TARGET_MS:.0f} ms)",
             ),
             ("commit->receipt max", f"{ordered[-1]:.1f} ms"),
+            (
+                "created->receipt",
+                f"{spread(from_created)}  p50/p99/max, from outbox created_at (upper bound)",
+            ),
             (
                 "  commit->delivered",
                 f"{spread(to_delivered)}  p50/p99/max, queue + worker (per event)",

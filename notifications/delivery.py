@@ -216,8 +216,11 @@ def _insert_inbox_rows(row: Outbox, user_ids: list[int], email_due: dict) -> Non
         )
 
 
-def deliver(outbox_id: int) -> bool:
-    """Deliver one event; returns whether this call delivered it (steps in the docstring)."""
+def deliver(outbox_id: int, *, committed_at=None) -> bool:
+    """Deliver one event; returns whether this call delivered it (steps in the docstring).
+
+    ``committed_at``: when the change that wrote the event committed, noted by the fast
+    path's on-commit hook; kept on the row to time delivery from the commit."""
     with transaction.atomic():
         row = _claim(outbox_id)
         if row is None:
@@ -246,7 +249,11 @@ def deliver(outbox_id: int) -> bool:
         email = _queue_customer_email(row, kind) if kind else None
         row.delivered_at = inbox_written_at
         row.attempts += 1
-        row.save(update_fields=["delivered_at", "attempts"])
+        fields = ["delivered_at", "attempts"]
+        if committed_at is not None and row.committed_at is None:
+            row.committed_at = committed_at
+            fields.append("committed_at")
+        row.save(update_fields=fields)
         if email is not None:
             transaction.on_commit(lambda: enqueue_email(email.pk))
     return True

@@ -22,6 +22,10 @@ class Outbox(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=200, unique=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # When the transaction that wrote the row committed, as the fast path saw it (its
+    # on-commit hook); empty for rows the redelivery sweep delivered. created_at is taken
+    # earlier, inside that transaction.
+    committed_at = models.DateTimeField(_("committed at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("delivery attempts"), default=0)
 
     class Meta:

@@ -3,6 +3,7 @@
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 
 from config import bulk_writes
 from notifications.models import Outbox
@@ -36,7 +37,8 @@ def outbox_add_many(entries: list[dict]) -> list[int]:
 
 def _enqueue_delivery(ids: list[int]) -> None:
     # One task per committed batch; imported late because tasks import this module's app.
+    # Runs just after the commit: the time it notes is when the change became visible.
     from notifications.delivery import enqueue
     from notifications.tasks import deliver_outbox
 
-    enqueue(deliver_outbox, ids)
+    enqueue(deliver_outbox, ids, timezone.now().isoformat())

@@ -1,6 +1,6 @@
 """Celery tasks of the notifications app: thin; they take ids and call a service."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -20,8 +20,21 @@ STAFF_EMAIL_ROUNDS = 10
 
 
 @shared_task(name="notifications.deliver_outbox", acks_late=True, ignore_result=True)
-def deliver_outbox(outbox_ids: list[int]) -> int:
-    return sum(delivery.deliver(outbox_id) for outbox_id in outbox_ids)
+def deliver_outbox(outbox_ids: list[int], committed_at: str | None = None) -> int:
+    committed = _instant(committed_at)
+    return sum(delivery.deliver(outbox_id, committed_at=committed) for outbox_id in outbox_ids)
+
+
+def _instant(value: str | None):
+    """The commit time the fast path sent; a task from an older release sends none, and
+    a malformed one is ignored rather than failing the delivery."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if timezone.is_aware(parsed) else None
 
 
 @shared_task(

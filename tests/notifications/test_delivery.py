@@ -9,7 +9,7 @@ them; ``manager`` is on no team and is told only when named (as the assignee);
 import logging
 import re
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from smtplib import SMTPServerDisconnected
 
@@ -235,6 +235,40 @@ def test_outbox_rows_are_written_only_when_the_change_commits(make_complaint, ag
 
 
 @pytest.mark.django_db
+def test_the_fast_path_notes_when_the_change_committed(
+    make_complaint, agent, enqueued, django_capture_on_commit_callbacks
+):
+    complaint = make_complaint()
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        acknowledge(complaint, agent)
+        # Noted by the on-commit hook, so after everything the transaction did.
+        last_write = timezone.now()
+    row = last_event("complaint.acknowledged")
+    ((_name, (ids, committed)),) = [c for c in enqueued if c[0] == "notifications.deliver_outbox"]
+    assert row.pk in ids
+    committed_at = datetime.fromisoformat(committed)
+    assert row.created_at <= last_write <= committed_at
+    assert row.committed_at is None  # kept when the event is delivered
+
+    assert tasks.deliver_outbox(ids, committed) == len(ids)
+
+    row.refresh_from_db()
+    assert (row.committed_at, row.delivered_at is not None) == (committed_at, True)
+
+
+def test_a_delivery_task_without_a_usable_commit_time_still_delivers(routed, agent):
+    acknowledge(routed, agent)
+    row = last_event("complaint.acknowledged")
+    # Tasks queued by an older release carry no time; a malformed one is ignored.
+    assert [tasks._instant(value) for value in (None, "", "yesterday", "2026-01-01T10:00")] == [
+        None
+    ] * 4
+    assert tasks.deliver_outbox([row.pk], "yesterday") == 1
+    row.refresh_from_db()
+    assert (row.committed_at, row.delivered_at is not None) == (None, True)
+
+
 def test_delivery_tells_the_assignee_and_the_team_and_nobody_else(
     routed, agent, supervisor, manager, other_agent, customer_user
 ):
