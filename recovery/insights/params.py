@@ -68,6 +68,20 @@ class Scope:
             if value
         }
 
+    def column_filters(self) -> list[tuple[str, str, object]]:
+        """The filters that are set, as (name, complaint column, value): what the ORM, the
+        summaries and their raw SQL all filter complaints by."""
+        return [
+            (name, column, value)
+            for name, column, value in (
+                ("product", "product", self.product or None),
+                ("channel", "channel", self.channel or None),
+                ("touchpoint", "touchpoint_id", self.touchpoint_id),
+                ("team", "team_id", self.team_id),
+            )
+            if value is not None
+        ]
+
     def complaint_q(self, prefix: str = "", *, since=None, until=None) -> Q:
         """The scope as a filter on complaints, reached through ``prefix`` (``complaint__``)."""
         q = Q(
@@ -76,14 +90,8 @@ class Scope:
                 f"{prefix}received_at__lt": until or self.until,
             }
         )
-        if self.product:
-            q &= Q(**{f"{prefix}product": self.product})
-        if self.channel:
-            q &= Q(**{f"{prefix}channel": self.channel})
-        if self.touchpoint_id is not None:
-            q &= Q(**{f"{prefix}touchpoint_id": self.touchpoint_id})
-        if self.team_id is not None:
-            q &= Q(**{f"{prefix}team_id": self.team_id})
+        for _name, column, value in self.column_filters():
+            q &= Q(**{f"{prefix}{column}": value})
         return q
 
     def query_string(self) -> dict[str, str]:

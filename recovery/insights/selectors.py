@@ -81,7 +81,7 @@ class _ReportTransaction:
 def _summary_key(scope: Scope, by: str = ""):
     """The summary rows (``summaries.key_of``) that answer the scope, refreshed first if
     complaints changed since; None when the scope is answered from the complaints."""
-    key = summaries.key_of(scope, by) if summaries.available() else None
+    key = summaries.key_of(scope, by)
     if key is None or not _summaries_ready():
         return None
     return key
@@ -507,7 +507,7 @@ def rising_causes(
     starts = local_midnight(week)
     until = local_midnight(week + timedelta(weeks=1))
     factor = (1 + margin) / baseline_weeks
-    if _summary_key(Scope(start=week, end=week)) is not None:
+    if _summaries_ready():
         found = summaries.fetch(
             """
             SELECT d.root_cause_id, sum(d.primary_complaints) FILTER (WHERE d.day >= %s),
@@ -828,10 +828,11 @@ def _kpi_aggregates() -> dict:
 def kpis(scope: Scope, *, by: str = "") -> dict:
     """Service KPIs of the complaints received in the scope, overall or per group.
 
-    Two aggregate queries: one over the complaints (with their survey, a one-to-one join),
-    one over their SLA clocks (escalation's selector). Median and 90th percentile are
-    PostgreSQL's ``percentile_cont`` over the business seconds fixed on each complaint when
-    it was acknowledged and resolved.
+    From the per-day summaries where the scope allows (``_kpi_rows_from_summaries``: sums,
+    and percentiles from duration histograms); otherwise two aggregate queries, one over the
+    complaints (with their survey, a one-to-one join), one over their SLA clocks
+    (escalation's selector), with PostgreSQL's ``percentile_cont`` over the business seconds
+    fixed on each complaint when it was acknowledged and resolved.
     """
     column, model, key_field, label_field = KPI_GROUPS[by]
     key = _summary_key(scope, by)

@@ -7,9 +7,9 @@ day, all of them (dimension ``""``) or those with one value of one dimension (``
 
 Exact, not eventually right: triggers (migrations 0007, 0008) log the receipt time of every
 complaint whose row, causes, recovery actions, survey or clocks change (and the customer,
-when the complaint itself changes), and the selectors rebuild the days (and the customers'
-complaint sequences, for repeat complaints) so logged before they read. A periodic task does the same so that
-reads seldom wait. Durations are kept as histograms (``BUCKET_EDGES``), so medians and 90th
+when the complaint or its causes change), and the selectors rebuild the days (and the
+customers' complaint sequences, for repeat complaints) so logged before they read. A
+periodic task does the same so that reads seldom wait. Durations are kept as histograms (``BUCKET_EDGES``), so medians and 90th
 percentiles read from summaries lie within 2 % of the exact figure; every other figure is
 exact. docs/insights.md says which scopes are served from summaries.
 
@@ -59,7 +59,7 @@ MEASURES = ("acknowledge", "resolve")
 
 def available() -> bool:
     """Whether this database keeps summaries (PostgreSQL, unless switched off)."""
-    return connection.vendor == "postgresql" and getattr(settings, "INSIGHT_SUMMARIES", True)
+    return connection.vendor == "postgresql" and settings.INSIGHT_SUMMARIES
 
 
 # -- the complaints' facts --------------------------------------------------------------------
@@ -129,6 +129,20 @@ def _build(since: datetime, until: datetime, flags: dict[str, Q], alias: dict) -
     # repr() writes each float so that PostgreSQL reads back the same double.
     edges = "ARRAY[" + ",".join(repr(edge) for edge in BUCKET_EDGES) + "]::float8[]"
     cause_columns = ", ".join(f"f.{c}" for c in CAUSE_DIMENSIONS.values())
+
+    def day_histograms(bucket: str) -> str:
+        """Per day, dimension and value: the buckets of a duration and their counts."""
+        return f"""
+            SELECT day, dimension, value,
+                   array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS ns
+            FROM (
+                SELECT f.day, {kpi_dim} AS dimension, {kpi_value} AS value,
+                       f.{bucket} AS bucket, count(*) AS n
+                FROM f WHERE f.{bucket} IS NOT NULL
+                GROUP BY f.day, f.{bucket}, GROUPING SETS ({kpi_sets})
+            ) h GROUP BY day, dimension, value
+        """  # noqa: S608 (constant SQL; values are parameters)
+
     statements = [
         # Primary causes (one row per complaint; NULL: none yet) and every cause carried.
         f"""
@@ -187,26 +201,8 @@ def _build(since: datetime, until: datetime, flags: dict[str, Q], alias: dict) -
                    count(f.ces) AS ces_answers, COALESCE(sum(f.ces), 0) AS ces_sum
             FROM f GROUP BY f.day, GROUPING SETS ({kpi_sets})
         ),
-        ack AS (
-            SELECT day, dimension, value,
-                   array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS ns
-            FROM (
-                SELECT f.day, {kpi_dim} AS dimension, {kpi_value} AS value,
-                       f.ack_bucket AS bucket, count(*) AS n
-                FROM f WHERE f.ack_bucket IS NOT NULL
-                GROUP BY f.day, f.ack_bucket, GROUPING SETS ({kpi_sets})
-            ) h GROUP BY day, dimension, value
-        ),
-        res AS (
-            SELECT day, dimension, value,
-                   array_agg(bucket ORDER BY bucket) AS buckets, array_agg(n ORDER BY bucket) AS ns
-            FROM (
-                SELECT f.day, {kpi_dim} AS dimension, {kpi_value} AS value,
-                       f.resolve_bucket AS bucket, count(*) AS n
-                FROM f WHERE f.resolve_bucket IS NOT NULL
-                GROUP BY f.day, f.resolve_bucket, GROUPING SETS ({kpi_sets})
-            ) h GROUP BY day, dimension, value
-        )
+        ack AS ({day_histograms("ack_bucket")}),
+        res AS ({day_histograms("resolve_bucket")})
         INSERT INTO insight_kpi_day
         SELECT c.day, c.dimension, c.value, c.complaints, c.acknowledged, c.resolved,
                c.ever_resolved, c.reopened, c.within_3_business_days, c.within_8_weeks,
@@ -430,20 +426,12 @@ def pending() -> tuple[bool, bool]:
 def key_of(scope, by: str = "") -> tuple[str, str] | None:
     """The (dimension, value) rows that answer a scope, or None when the scope combines
     filters (or a filter and a grouping) that the per-dimension rows cannot answer."""
-    filters = [
-        (name, value)
-        for name, value in (
-            ("product", scope.product or None),
-            ("channel", scope.channel or None),
-            ("touchpoint", None if scope.touchpoint_id is None else str(scope.touchpoint_id)),
-            ("team", None if scope.team_id is None else str(scope.team_id)),
-        )
-        if value is not None
-    ]
+    filters = scope.column_filters()
     if len(filters) + (1 if by else 0) > 1:
         return None
     if filters:
-        return filters[0]
+        name, _column, value = filters[0]
+        return name, str(value)
     return (by, None) if by else ("", "")
 
 
@@ -508,15 +496,9 @@ def histograms(key, start: date, end: date, measure: str) -> dict[str, dict[int,
 def sequence_where(scope) -> tuple[str, list]:
     """The WHERE clause selecting the scope's complaints in ``insight_sequence``."""
     conditions, params = ["received_at >= %s", "received_at < %s"], [scope.since, scope.until]
-    for column, value in (
-        ("product", scope.product or None),
-        ("channel", scope.channel or None),
-        ("touchpoint_id", scope.touchpoint_id),
-        ("team_id", scope.team_id),
-    ):
-        if value is not None:
-            conditions.append(f"{column} = %s")
-            params.append(value)
+    for _name, column, value in scope.column_filters():
+        conditions.append(f"{column} = %s")
+        params.append(value)
     return " AND ".join(conditions), params
 
 

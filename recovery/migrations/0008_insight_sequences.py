@@ -70,6 +70,25 @@ END $$;
 """
 
 
+# What emptying the complaints empties (0007's insight_forget_summaries), before this one.
+FORGOTTEN = (
+    "insight_dirty",
+    "insight_summary_state",
+    "insight_cause_day",
+    "insight_cost_day",
+    "insight_kpi_day",
+    "insight_duration_month",
+    "insight_clock_day",
+)
+
+
+def _forget_sql(tables) -> str:
+    return (
+        "CREATE OR REPLACE FUNCTION insight_forget_summaries() RETURNS trigger "
+        f"LANGUAGE plpgsql AS $$ BEGIN TRUNCATE {', '.join(tables)}; RETURN NULL; END $$;"
+    )
+
+
 def create(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -81,13 +100,7 @@ def create(apps, schema_editor):
         schema_editor.execute(
             _function(operation, select, "received_at, customer_id", "recovery_complaintrootcause")
         )
-    schema_editor.execute(
-        "CREATE OR REPLACE FUNCTION insight_forget_summaries() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN "
-        "TRUNCATE insight_dirty, insight_summary_state, insight_cause_day, insight_cost_day, "
-        "insight_kpi_day, insight_duration_month, insight_clock_day, insight_sequence; "
-        "RETURN NULL; END $$;"
-    )
+    schema_editor.execute(_forget_sql((*FORGOTTEN, "insight_sequence")))
     # Summaries built before this migration have no sequences: build everything again.
     schema_editor.execute("DELETE FROM insight_summary_state")
 
@@ -101,13 +114,7 @@ def drop(apps, schema_editor):
         schema_editor.execute(
             _function(operation, select, "received_at", "recovery_complaintrootcause")
         )
-    schema_editor.execute(
-        "CREATE OR REPLACE FUNCTION insight_forget_summaries() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN "
-        "TRUNCATE insight_dirty, insight_summary_state, insight_cause_day, insight_cost_day, "
-        "insight_kpi_day, insight_duration_month, insight_clock_day; "
-        "RETURN NULL; END $$;"
-    )
+    schema_editor.execute(_forget_sql(FORGOTTEN))
     schema_editor.execute("DROP TABLE IF EXISTS insight_sequence")
     schema_editor.execute("ALTER TABLE insight_dirty DROP COLUMN IF EXISTS customer_id")
 
