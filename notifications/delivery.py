@@ -13,9 +13,9 @@
 
 The sockets are rung once the inbox holds the event (a page that counts its unread
 notifications on a push must find it there), but before the customer's email is rendered,
-which takes about as long as writing the inbox rows. A delivery stopped between 2 and 4 leaves the row undelivered:
-the sweep delivers it again, the unique keys keep everything single, and the sockets are
-rung twice (clients de-duplicate by event id).
+which takes about as long as writing the inbox rows. A delivery stopped between 2 and 4
+leaves the row undelivered: the sweep delivers it again, the unique keys keep everything
+single, and the sockets are rung twice (clients de-duplicate by event id).
 """
 
 import asyncio

@@ -21,12 +21,15 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+TEAM_GROUP_PREFIX = "team."
+
+
 def team_group(team_id: int) -> str:
-    return f"team.{team_id}"
+    return f"{TEAM_GROUP_PREFIX}{team_id}"
 
 
 def is_team_group(group: str) -> bool:
-    return group.startswith("team.")
+    return group.startswith(TEAM_GROUP_PREFIX)
 
 
 def complaint_group(complaint_id: int) -> str:
