@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django, websockets through Channels consumers.
 
 In embedded mode the ASGI lifespan start-up also starts the in-process Celery worker and beat
-(``config.embedded``); production runs them as separate processes.
+(``config.embedded``); production runs them as separate processes, and the start-up connects
+to their broker instead.
 """
 
 import asyncio
@@ -18,22 +19,40 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
+from config.heap import freeze_startup_objects  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 from notifications.socket_auth import TokenAuthMiddleware  # noqa: E402
 
 
+def ready_to_serve() -> None:
+    """What a web process does once, before its first request.
+
+    Starts the embedded runtime, or connects to the broker (``connect_producer``); imports
+    every view (Django does so at the first request); then exempts all that from garbage
+    collection (``config.heap``).
+    """
+    if settings.REDRESS_EMBEDDED:
+        from config.embedded import start_embedded_runtime
+
+        start_embedded_runtime()
+    else:
+        from config.celery import connect_producer
+
+        connect_producer()
+    get_resolver().url_patterns  # noqa: B018 -- loading the URL patterns imports the views
+    freeze_startup_objects()
+
+
 async def lifespan(scope, receive, send):
-    """Answer the ASGI lifespan protocol; start the embedded runtime when configured."""
+    """Answer the ASGI lifespan protocol: ready the process, stop the embedded runtime."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            if settings.REDRESS_EMBEDDED:
-                from config.embedded import start_embedded_runtime
-
-                # Off the event loop: building the worker runs Celery's Django fix-up, which
-                # closes database connections, and Django refuses that from async code.
-                await asyncio.to_thread(start_embedded_runtime)
+            # Off the event loop: building the embedded worker runs Celery's Django fix-up,
+            # which closes database connections, and Django refuses that from async code.
+            await asyncio.to_thread(ready_to_serve)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             if settings.REDRESS_EMBEDDED:

@@ -7,6 +7,7 @@ producer pool of whichever broker it met first in this process.
 """
 
 import asyncio
+import gc
 import logging
 import threading
 import uuid
@@ -39,6 +40,14 @@ beat_ticks = threading.Event()
 @celery_app.task(name="tests.config.record_beat_tick")
 def record_beat_tick() -> None:
     beat_ticks.set()
+
+
+@pytest.fixture(autouse=True)
+def unfrozen():
+    """A lifespan start-up freezes the process's objects (``config.heap``); not the suite's."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
 
 
 def embedded_worker_threads() -> list[threading.Thread]:
@@ -178,3 +187,17 @@ def test_lifespan_starts_no_worker_when_redis_is_configured(in_memory_celery, se
     assert started == {"type": "lifespan.startup.complete"}
     assert seen == 0
     assert stopped == {"type": "lifespan.shutdown.complete"}
+
+
+def test_lifespan_start_up_connects_to_the_broker_and_freezes_what_it_loaded(
+    in_memory_celery, settings, monkeypatch
+):
+    settings.REDRESS_EMBEDDED = False
+    connected = []
+    monkeypatch.setattr("config.celery.connect_producer", lambda: connected.append(True))
+
+    started, _, frozen = _drive_lifespan(gc.get_freeze_count)
+
+    assert started == {"type": "lifespan.startup.complete"}
+    assert connected == [True]
+    assert frozen > 50_000
