@@ -15,7 +15,7 @@ from escalation.services import ladder
 from recovery import roles
 from recovery.api.fields import StrictSerializer
 from recovery.errors import PermissionDenied, ValidationFailed
-from recovery.selectors import complaint_detail
+from recovery.selectors import complaint_to_change
 
 REASON_MAX_CHARS = 5_000
 
@@ -32,7 +32,7 @@ class EscalationRequestSerializer(StrictSerializer):
 class ComplaintEscalationView(APIView):
     @extend_schema(request=EscalateSerializer, responses={201: EscalationSerializer})
     def post(self, request, reference: str):
-        complaint = complaint_detail(reference=reference, user=request.user)
+        complaint = complaint_to_change(reference=reference, user=request.user)
         payload = EscalateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         escalation = ladder.complaint_escalate_by_hand(
@@ -44,7 +44,7 @@ class ComplaintEscalationView(APIView):
 class EscalationRequestView(APIView):
     @extend_schema(request=EscalationRequestSerializer, responses={202: None})
     def post(self, request, reference: str):
-        complaint = complaint_detail(reference=reference, user=request.user)
+        complaint = complaint_to_change(reference=reference, user=request.user)
         payload = EscalationRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         ladder.complaint_request_escalation(

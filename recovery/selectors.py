@@ -34,19 +34,34 @@ def complaint_queue(user) -> QuerySet[Complaint]:
     )
 
 
-def complaint_detail(*, reference: str, user) -> Complaint:
-    """One complaint with its timeline, messages and root causes; 404 if not visible."""
+def _one_by_reference(queryset: QuerySet[Complaint], reference: str) -> Complaint:
     if "\x00" in reference:
         # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
         raise NotFound(f"No complaint {reference!r} that you can see.")
+    complaint = queryset.filter(reference=reference.upper()).first()
+    if complaint is None:
+        raise NotFound(f"No complaint {reference!r} that you can see.")
+    return complaint
+
+
+def complaint_to_change(*, reference: str, user) -> Complaint:
+    """The complaint a change is asked for, with its customer and team; 404 if not visible.
+
+    Without the timeline and the rest of ``complaint_detail``: the change locks and reads the
+    row again, and the answer is built from a fresh ``complaint_detail`` afterwards.
+    """
+    return _one_by_reference(complaint_queue(user), reference)
+
+
+def complaint_detail(*, reference: str, user) -> Complaint:
+    """One complaint with its timeline, messages and root causes; 404 if not visible."""
     messages = Message.objects.select_related("author").order_by("created_at", "id")
     timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
     if not roles.is_staff_member(user):
         messages = messages.exclude(direction="internal")
         timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
-    complaint = (
-        complaint_queue(user)
-        .prefetch_related(
+    return _one_by_reference(
+        complaint_queue(user).prefetch_related(
             Prefetch("events", queryset=timeline),
             Prefetch("messages", queryset=messages),
             Prefetch(
@@ -73,13 +88,9 @@ def complaint_detail(*, reference: str, user) -> Complaint:
                     "root_cause__parent__parent"
                 ).order_by("-is_primary", "id"),
             ),
-        )
-        .filter(reference=reference.upper())
-        .first()
+        ),
+        reference,
     )
-    if complaint is None:
-        raise NotFound(f"No complaint {reference!r} that you can see.")
-    return complaint
 
 
 def complaint_for_email(complaint_id: int) -> Complaint | None:

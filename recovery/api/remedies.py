@@ -113,7 +113,7 @@ class ComplaintRecoveryView(APIView):
 
     @extend_schema(request=ProposeSerializer, responses={201: RecoveryActionSerializer})
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         payload = ProposeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         action = remedies.recovery_propose(

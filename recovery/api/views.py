@@ -124,7 +124,7 @@ SERVICE_BY_TRANSITION = {
 class ComplaintTransitionView(APIView):
     @extend_schema(request=TransitionInputSerializer, responses=ComplaintDetailSerializer)
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         data = request.data
         name = data.get("transition") if isinstance(data, dict) else None
         if not isinstance(name, str) or name not in SERVICE_BY_TRANSITION:
@@ -150,7 +150,7 @@ class ComplaintTransitionView(APIView):
 class ComplaintMessageView(APIView):
     @extend_schema(request=MessageInputSerializer, responses={201: MessageSerializer})
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         serializer = MessageInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         message = messages.message_add(
@@ -162,7 +162,7 @@ class ComplaintMessageView(APIView):
 class ComplaintHoldView(APIView):
     @extend_schema(request=HoldSerializer, responses=ComplaintDetailSerializer)
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         payload = HoldSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         sla.complaint_set_awaiting_customer(
@@ -174,7 +174,7 @@ class ComplaintHoldView(APIView):
 class ComplaintAssignmentView(APIView):
     @extend_schema(request=AssignmentSerializer, responses=ComplaintDetailSerializer)
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         payload = AssignmentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         username = payload.validated_data["assignee"]
@@ -198,7 +198,7 @@ class ComplaintAssignmentView(APIView):
 class ComplaintHoldingReplyView(APIView):
     @extend_schema(request=HoldingReplySerializer, responses={201: MessageSerializer})
     def post(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         payload = HoldingReplySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = messages.complaint_send_holding_reply(
