@@ -221,10 +221,34 @@ def deliver(outbox_id: int, *, committed_at=None) -> bool:
 
     ``committed_at``: when the change that wrote the event committed, noted by the fast
     path's on-commit hook; kept on the row to time delivery from the commit."""
+    return deliver_batch([outbox_id], committed_at=committed_at) == 1
+
+
+def deliver_batch(outbox_ids: list[int], *, committed_at=None) -> int:
+    """Deliver the events one change wrote; returns how many this call delivered.
+
+    Every event's inbox rows are written and its sockets rung (steps 1-3) before any
+    customer email is rendered (step 4): closing the loop writes two events, and the second
+    one's push waited for the first one's email before.
+    """
+    rung = [
+        (outbox_id, written_at)
+        for outbox_id in outbox_ids
+        if (written_at := _write_inbox_and_ring(outbox_id)) is not None
+    ]
+    return sum(
+        _queue_email_and_finish(outbox_id, written_at, committed_at)
+        for outbox_id, written_at in rung
+    )
+
+
+def _write_inbox_and_ring(outbox_id: int):
+    """Steps 1-3: the inbox rows, committed, then the sockets rung; when the rows were
+    written, or None if the event is delivered or another delivery holds it."""
     with transaction.atomic():
         row = _claim(outbox_id)
         if row is None:
-            return False
+            return None
         now = timezone.now()
         recipients = audience.recipients_of(row.audience, row.event_type)
         email_due = {
@@ -239,7 +263,11 @@ def deliver(outbox_id: int, *, committed_at=None) -> bool:
         emailed_now = sorted(user_id for user_id, due in email_due.items() if due <= now)
         if emailed_now:
             transaction.on_commit(lambda: enqueue_staff_emails(emailed_now))
-        inbox_written_at = timezone.now()
+        return timezone.now()
+
+
+def _queue_email_and_finish(outbox_id: int, inbox_written_at, committed_at) -> bool:
+    """Step 4: the customer's email queued, the row marked delivered."""
     with transaction.atomic():
         row = _claim(outbox_id)
         if row is None:

@@ -22,7 +22,7 @@ STAFF_EMAIL_ROUNDS = 10
 @shared_task(name="notifications.deliver_outbox", acks_late=True, ignore_result=True)
 def deliver_outbox(outbox_ids: list[int], committed_at: str | None = None) -> int:
     committed = _instant(committed_at)
-    return sum(delivery.deliver(outbox_id, committed_at=committed) for outbox_id in outbox_ids)
+    return delivery.deliver_batch(outbox_ids, committed_at=committed)
 
 
 def _instant(value: str | None):

@@ -366,6 +366,50 @@ def test_a_member_of_two_audience_teams_is_rung_through_one_of_them_only(
     assert recipients_of(row) == {agent.pk, other_agent.pk}
 
 
+# -- deliver_batch(): the events of one change -----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_with_two_events_rings_both_before_rendering_either_email(
+    routed, agent, root_causes, monkeypatch
+):
+    """Closing the loop writes two events, and each emails the customer: the second one's
+    push must not wait for the first one's email to be rendered."""
+    acknowledge(routed, agent)
+    resolve(routed, agent)
+    deliver_pending()
+    close_loop(routed, agent)
+    batch = list(
+        Outbox.objects.filter(delivered_at__isnull=True).order_by("id").values_list("pk", flat=True)
+    )
+    steps: list[tuple[str, str]] = []
+    real_ring, real_email = delivery.ring, delivery._queue_customer_email
+
+    def ring(pushes):
+        steps.append(("ring", pushes[0][1]["event"]["type"]))
+        real_ring(pushes)
+
+    def queue_email(row, kind):
+        steps.append(("email", row.event_type))
+        return real_email(row, kind)
+
+    monkeypatch.setattr(delivery, "ring", ring)
+    monkeypatch.setattr(delivery, "_queue_customer_email", queue_email)
+
+    assert delivery.deliver_batch(batch) == 2
+
+    assert steps == [
+        ("ring", "complaint.loop_closed"),
+        ("ring", "complaint.survey_sent"),
+        ("email", "complaint.loop_closed"),
+        ("email", "complaint.survey_sent"),
+    ]
+    assert not Outbox.objects.filter(pk__in=batch, delivered_at__isnull=True).exists()
+    assert EmailDelivery.objects.filter(outbox_id__in=batch).count() == 2
+    # Delivered already: a second run of the same task does nothing.
+    assert delivery.deliver_batch(batch) == 0
+
+
 # -- deliver(): idempotent ------------------------------------------------------------------
 
 
