@@ -1,7 +1,7 @@
 """Socket fan-out: commit-to-receipt latency of notification events to many agents.
 
-    .venv/bin/python bench/notify.py [--clients 500] [--transitions 200] [--rate 10]
-                                     [--workers 2] [--api-workers 0] [--celery-workers 2]
+    .venv/bin/python bench/notify.py [--clients 500] [--transitions 200] [--rate 5]
+                                     [--workers 2] [--api-workers 1] [--celery-workers 2]
                                      [--client-processes 2] [--compression deflate|none]
                                      [--server-deflate]
 
@@ -14,8 +14,9 @@ What it does, in order:
 2. Creates the database if missing, migrates it, and (in a subprocess, so this process never
    imports Django) makes one team of ``--clients`` agents with API tokens, an acting agent
    on the same team, and ``ceil(transitions / 3)`` new complaints routed to that team.
-3. Starts uvicorn (``config.asgi:application``, ``--workers``; with ``--api-workers N`` a
-   second uvicorn of N workers serves the API, so the sockets' server does nothing else) and
+3. Starts uvicorn (``config.asgi:application``, ``--workers``; with ``--api-workers N``, 1
+   unless told, a second uvicorn of N workers serves the API, so the sockets' server does
+   nothing else, as docs/operations.md advises for large teams; 0 serves both from one) and
    ``--celery-workers`` Celery workers (solo pool each) on free loopback ports, and waits
    until the intake events of the new complaints have been delivered, so the run starts with
    an empty queue. As the Procfile's, the server declines permessage-deflate unless
@@ -1053,13 +1054,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=bounded(int, 1, MAX_CLIENTS), default=500)
     parser.add_argument("--transitions", type=bounded(int, 1, MAX_TRANSITIONS), default=200)
     parser.add_argument(
-        "--rate", type=bounded(float, 0.1, MAX_RATE), default=10.0, help="transitions per second"
+        "--rate",
+        type=bounded(float, 0.1, MAX_RATE),
+        default=5.0,
+        help="transitions per second",
     )
     parser.add_argument("--workers", type=bounded(int, 1, MAX_WORKERS), default=2)
     parser.add_argument(
         "--api-workers",
         type=bounded(int, 0, MAX_WORKERS),
-        default=0,
+        default=1,
         help="serve the API from its own uvicorn with this many workers (0: the same server "
         "as the sockets)",
     )
