@@ -53,10 +53,18 @@ class Notification(models.Model):
     Keyed by (outbox event, user), so redelivering an event never duplicates it.
     """
 
+    # No index of their own on user or outbox: the (user, outbox) index and the unique
+    # (outbox, user) key serve each as a prefix. A team event writes hundreds of rows at once,
+    # and each index more cost every one of them a second B-tree insertion.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        db_index=False,
     )
-    outbox = models.ForeignKey(Outbox, on_delete=models.CASCADE, related_name="notifications")
+    outbox = models.ForeignKey(
+        Outbox, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     event_type = models.CharField(_("event type"), max_length=64)
     complaint_id = models.BigIntegerField(_("complaint id"), null=True, blank=True)
     reference = models.CharField(_("reference"), max_length=32, blank=True)
@@ -73,6 +81,7 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
         verbose_name=_("email"),
+        db_index=False,
     )
 
     class Meta:
@@ -96,6 +105,13 @@ class Notification(models.Model):
                 fields=["email_due_at", "user"],
                 condition=models.Q(email_due_at__isnull=False, staff_email__isnull=True),
                 name="notification_email_due_idx",
+            ),
+            # An email's notifications (and the check before an email is deleted): only the
+            # rows already emailed, not the many that never will be.
+            models.Index(
+                fields=["staff_email"],
+                condition=models.Q(staff_email__isnull=False),
+                name="notification_staff_email_idx",
             ),
         ]
 
