@@ -51,13 +51,58 @@ START_TIMEOUT_S = 150
 LIVE_TIMEOUT_MS = 60_000
 
 
+# How long the live worker may take to finish what a test set off (a delivery, its emails).
+SETTLE_TIMEOUT_S = 60
+
+
 class LiveRedress:
-    def __init__(self, base_url: str, children: list[Child]):
+    def __init__(self, base_url: str, children: list[Child], node_name: str):
         self.base_url = base_url
         self.children = children
+        self.node_name = node_name
 
     def logs(self) -> str:
         return "\n".join(child.log() for child in self.children)
+
+    def settle(self, browser) -> None:
+        """Let the live processes finish what a test set off, before its teardown empties the
+        database: a flush (TRUNCATE) taken while a delivery commits deadlocks with it.
+
+        Closes the test's pages (their sockets leave, and their presence with them), then
+        waits until the worker has nothing queued and answers (a solo worker answers only
+        between tasks), twice in a row: a delivery's commit enqueues its emails.
+        """
+        for context in browser.contexts:
+            context.close()
+        probe = _probe_app()
+        queue = redis.Redis.from_url(settings.REDIS_URL)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        quiet = 0
+        try:
+            while quiet < 2:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the live worker still busy after {SETTLE_TIMEOUT_S} s\n{self.logs()}"
+                    )
+                idle = not queue.llen(celery_app.conf.task_default_queue) and bool(
+                    probe.control.ping(destination=[self.node_name], timeout=1)
+                )
+                quiet = quiet + 1 if idle else 0
+                time.sleep(0.1)
+        finally:
+            probe.close()
+            queue.close()
+
+
+def _probe_app() -> Celery:
+    """An app of its own to ask the live worker things.
+
+    This process's app talks to an in-memory broker (tests/conftest.py), and its control
+    channel caches the pools it first used. Not the current app: the tasks this process
+    sends would otherwise go through it, to its default queue, not the one the live worker
+    reads.
+    """
+    return Celery("redress-web-probe", broker=settings.REDIS_URL, set_as_current=False)
 
 
 def _wait_for_http(server: Child, base_url: str) -> None:
@@ -75,11 +120,7 @@ def _wait_for_http(server: Child, base_url: str) -> None:
 def _wait_for_worker(worker: Child, node_name: str) -> None:
     """The worker answers a ping, and has drained what earlier test runs left queued."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    # Asked through an app of its own: this process's app talks to an in-memory broker
-    # (tests/conftest.py), and its control channel caches the pools it first used. Not the
-    # current app: the tasks this process sends would otherwise go through it, to its
-    # default queue, not the one the live worker reads.
-    probe = Celery("redress-web-probe", broker=settings.REDIS_URL, set_as_current=False)
+    probe = _probe_app()
     try:
         while time.monotonic() < deadline:
             worker.check_alive()
@@ -153,7 +194,7 @@ def live_redress():
             children.append(worker)
             _wait_for_http(server, base_url)
             _wait_for_worker(worker, node_name)
-            yield LiveRedress(base_url, children)
+            yield LiveRedress(base_url, children, node_name)
         finally:
             for child in children:
                 child.stop()

@@ -50,6 +50,13 @@ def browser(live):
 
 
 @pytest.fixture(autouse=True)
+def settled(live, browser, transactional_db):
+    """Torn down before the database is emptied: the live processes are done by then."""
+    yield
+    live.settle(browser)
+
+
+@pytest.fixture(autouse=True)
 def migrated_defaults(db):
     """The rows data migrations add (SLA policy, calendar, ladder, approval limits): a
     transactional test's flush empties every table, those rows included."""
