@@ -4,9 +4,14 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
+import redis
+from celery import Celery
 from django.conf import settings
+
+from config.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -73,3 +78,35 @@ class Child:
     def log(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return f"--- {self.name} log ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until_worker_idle(worker: Child, node_name: str, timeout_s: float) -> None:
+    """The Celery worker ``node_name`` answers a ping with nothing queued, twice in a row.
+
+    Once it has started: it is up, and has drained what earlier test runs left queued.
+    Before a test's teardown empties the database: it is done with what the test set off (a
+    solo worker answers only between tasks, and a delivery's commit enqueues its emails), so
+    the flush does not deadlock with a delivery's commit.
+
+    Asked through an app of its own: the test process's app talks to an in-memory broker
+    (tests/conftest.py), and its control channel caches the pools it first used. Not the
+    current app: the tasks the test process sends would otherwise go through it, to its
+    default queue, not the one the worker reads.
+    """
+    probe = Celery("redress-test-probe", broker=settings.REDIS_URL, set_as_current=False)
+    queue = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    try:
+        while quiet < 2:
+            worker.check_alive()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node_name} not idle in {timeout_s} s\n{worker.log()}")
+            idle = not queue.llen(celery_app.conf.task_default_queue) and bool(
+                probe.control.ping(destination=[node_name], timeout=1)
+            )
+            quiet = quiet + 1 if idle else 0
+            time.sleep(0.1)
+    finally:
+        probe.close()
+        queue.close()

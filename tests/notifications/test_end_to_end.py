@@ -20,14 +20,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
-from django.conf import settings
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect as websocket_connect
 
-from config.celery import app as celery_app
 from notifications.models import Outbox
-from tests.processes import HOST, Child, free_port, subprocess_environment
+from tests.processes import (
+    HOST,
+    Child,
+    free_port,
+    subprocess_environment,
+    wait_until_worker_idle,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -52,28 +55,6 @@ def wait_for_server(server: Child, base_url: str, token: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"server not ready in {START_TIMEOUT_S} s\n{server.log()}")
-
-
-def wait_for_worker(worker: Child, node_name: str) -> None:
-    """The worker answers a ping, and has drained what earlier test runs left queued."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        worker.check_alive()
-        # The test process's own broker is in-memory (tests/conftest.py); the worker listens
-        # on Redis, so ask over Redis.
-        with celery_app.connection_for_write(settings.REDIS_URL) as connection:
-            if celery_app.control.ping(destination=[node_name], timeout=0.5, connection=connection):
-                break
-    else:
-        raise AssertionError(f"worker not ready in {START_TIMEOUT_S} s\n{worker.log()}")
-    # Other tests on this Redis commit outbox rows with no worker to read the tasks; they
-    # are harmless (delivery is idempotent) but would sit in front of this test's task.
-    queue = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        while queue.llen(celery_app.conf.task_default_queue) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        queue.close()
 
 
 async def transition_and_listen(base_url: str, token: str, reference: str) -> tuple[list, float]:
@@ -164,7 +145,7 @@ def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint, c
             )
             children.append(worker)
             wait_for_server(server, base_url, token)
-            wait_for_worker(worker, node_name)
+            wait_until_worker_idle(worker, node_name, START_TIMEOUT_S)
 
             events, latency_s = asyncio.run(
                 transition_and_listen(base_url, token, complaint.reference)

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
-from celery import Celery
-from django.conf import settings
 
-from config.celery import app as celery_app
-from tests.processes import HOST, Child, free_port, subprocess_environment
+from tests.processes import (
+    HOST,
+    Child,
+    free_port,
+    subprocess_environment,
+    wait_until_worker_idle,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
@@ -56,9 +58,10 @@ SETTLE_TIMEOUT_S = 60
 
 
 class LiveRedress:
-    def __init__(self, base_url: str, children: list[Child], node_name: str):
+    def __init__(self, base_url: str, children: list[Child], worker: Child, node_name: str):
         self.base_url = base_url
         self.children = children
+        self.worker = worker
         self.node_name = node_name
 
     def logs(self) -> str:
@@ -69,40 +72,11 @@ class LiveRedress:
         database: a flush (TRUNCATE) taken while a delivery commits deadlocks with it.
 
         Closes the test's pages (their sockets leave, and their presence with them), then
-        waits until the worker has nothing queued and answers (a solo worker answers only
-        between tasks), twice in a row: a delivery's commit enqueues its emails.
+        waits for the worker to be idle.
         """
         for context in browser.contexts:
             context.close()
-        probe = _probe_app()
-        queue = redis.Redis.from_url(settings.REDIS_URL)
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        quiet = 0
-        try:
-            while quiet < 2:
-                if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"the live worker still busy after {SETTLE_TIMEOUT_S} s\n{self.logs()}"
-                    )
-                idle = not queue.llen(celery_app.conf.task_default_queue) and bool(
-                    probe.control.ping(destination=[self.node_name], timeout=1)
-                )
-                quiet = quiet + 1 if idle else 0
-                time.sleep(0.1)
-        finally:
-            probe.close()
-            queue.close()
-
-
-def _probe_app() -> Celery:
-    """An app of its own to ask the live worker things.
-
-    This process's app talks to an in-memory broker (tests/conftest.py), and its control
-    channel caches the pools it first used. Not the current app: the tasks this process
-    sends would otherwise go through it, to its default queue, not the one the live worker
-    reads.
-    """
-    return Celery("redress-web-probe", broker=settings.REDIS_URL, set_as_current=False)
+        wait_until_worker_idle(self.worker, self.node_name, SETTLE_TIMEOUT_S)
 
 
 def _wait_for_http(server: Child, base_url: str) -> None:
@@ -115,27 +89,6 @@ def _wait_for_http(server: Child, base_url: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"server not ready in {START_TIMEOUT_S} s\n{server.log()}")
-
-
-def _wait_for_worker(worker: Child, node_name: str) -> None:
-    """The worker answers a ping, and has drained what earlier test runs left queued."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    probe = _probe_app()
-    try:
-        while time.monotonic() < deadline:
-            worker.check_alive()
-            if probe.control.ping(destination=[node_name], timeout=1):
-                break
-        else:
-            raise AssertionError(f"worker not ready in {START_TIMEOUT_S} s\n{worker.log()}")
-    finally:
-        probe.close()
-    queue = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        while queue.llen(celery_app.conf.task_default_queue) and time.monotonic() < deadline:
-            time.sleep(0.2)
-    finally:
-        queue.close()
 
 
 @contextlib.contextmanager
@@ -193,8 +146,8 @@ def live_redress():
             )
             children.append(worker)
             _wait_for_http(server, base_url)
-            _wait_for_worker(worker, node_name)
-            yield LiveRedress(base_url, children, node_name)
+            wait_until_worker_idle(worker, node_name, START_TIMEOUT_S)
+            yield LiveRedress(base_url, children, worker, node_name)
         finally:
             for child in children:
                 child.stop()
