@@ -138,10 +138,7 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
     page_ids = rows.values("pk")[offset : offset + size]
     values = (
         Complaint.objects.filter(pk__in=page_ids)
-        .annotate(
-            breached=Exists(_breached_clocks().filter(complaint=OuterRef("pk"))),
-            at_risk=Exists(_warned_clocks(now).filter(complaint=OuterRef("pk"))),
-        )
+        .annotate(**_risk_flags(now))
         .order_by(*QUEUE_ORDER)
         .values_list(*QUEUE_COLUMNS)
     )
@@ -186,6 +183,15 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
     return page
 
 
+def _risk_flags(now: datetime) -> dict:
+    """``breached`` and ``at_risk`` of each row, as annotations: two ``EXISTS`` probes per
+    row on the clock table's complaint index."""
+    return {
+        "breached": Exists(_breached_clocks().filter(complaint=OuterRef("pk"))),
+        "at_risk": Exists(_warned_clocks(now).filter(complaint=OuterRef("pk"))),
+    }
+
+
 def _breached_clocks() -> QuerySet[Clock]:
     return Clock.objects.filter(state=ClockState.BREACHED, stopped_at__isnull=True)
 
@@ -208,32 +214,6 @@ def _at_risk(now: datetime) -> Q:
     warned = running.filter(warned_at__isnull=False).values("complaint_id")
     not_yet = running.filter(warned_at__isnull=True).values("complaint_id")
     return Q(pk__in=warned) | Q(pk__in=not_yet)
-
-
-def flag_risk(rows: list[Complaint], now: datetime) -> list[Complaint]:
-    """Set ``breached``, ``at_risk`` and ``status`` on the rows (the board's) from their
-    clocks: one query, on the clock table's (complaint, kind) unique index, whatever the
-    rows."""
-    flags: dict[int, set[str]] = {}
-    clocks = (
-        Clock.objects.filter(
-            complaint_id__in=[row.pk for row in rows],
-            state__in=[ClockState.BREACHED, ClockState.RUNNING],
-        )
-        # No order: the clocks' default one joins every clock to its complaint to sort.
-        .order_by()
-        .values_list("complaint_id", "state", "stopped_at", "warn_at")
-    )
-    for complaint_id, state, stopped_at, warn_at in clocks:
-        if state == ClockState.BREACHED and stopped_at is None:
-            flags.setdefault(complaint_id, set()).add("breached")
-        elif state == ClockState.RUNNING and warn_at is not None and warn_at <= now:
-            flags.setdefault(complaint_id, set()).add("at_risk")
-    for row in rows:
-        row.breached = "breached" in flags.get(row.pk, ())
-        row.at_risk = "at_risk" in flags.get(row.pk, ())
-        _set_status(row, now)
-    return rows
 
 
 def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
@@ -435,29 +415,25 @@ def board(now: datetime | None = None, team_id: int | None = None) -> dict:
         .filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
         .select_related("customer", "team", "assignee")
         .defer(*QUEUE_DEFERRED)
+        .annotate(**_risk_flags(now))
     )
     if team_id is not None:
         rows = rows.filter(team_id=team_id)
-    rows = flag_risk(
-        list(
-            rows.order_by("-escalation_level", F("next_deadline_at").asc(nulls_last=True), "id")[
-                : BOARD_LIMIT * 2
-            ]
-        ),
-        now,
+    rows = list(
+        rows.order_by("-escalation_level", F("next_deadline_at").asc(nulls_last=True), "id")[
+            : BOARD_LIMIT * 2
+        ]
     )
-    breached = [row for row in rows if row.breached or _overdue(row, now)]
-    at_risk = [row for row in rows if row not in breached]
+    for row in rows:
+        _set_status(row, now)
+    breached = [row for row in rows if row.status == "breached"]
+    at_risk = [row for row in rows if row.status != "breached"]
     return {
         "breached": _by_level(breached[:BOARD_LIMIT]),
         "at_risk": _by_level(at_risk[:BOARD_LIMIT]),
         "breached_count": len(breached),
         "at_risk_count": len(at_risk),
     }
-
-
-def _overdue(row: Complaint, now: datetime) -> bool:
-    return row.next_deadline_at is not None and row.next_deadline_at <= now
 
 
 def _by_level(rows: list[Complaint]) -> list[dict]:
