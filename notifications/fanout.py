@@ -25,6 +25,8 @@ import logging
 
 from channels.layers import get_channel_layer
 
+from notifications import groups
+
 logger = logging.getLogger(__name__)
 
 # Pushes a socket may have waiting to be written. A client that reads nothing for this many
@@ -123,9 +125,8 @@ class TeamFanout:
         text = message["text"]
         handed = 0
         if len(members) < len(to):
-            recipients = set(to)
             for user_id, buffers in members.items():
-                if user_id in recipients:
+                if groups.addressed_to(message, user_id):
                     for pushes in buffers:
                         pushes.push(text)
                         handed += 1

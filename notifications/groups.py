@@ -123,7 +123,8 @@ def addressed_to(message: dict, user_id: int) -> bool:
 
 
 def _contains(sorted_ids: list[int], user_id: int) -> bool:
-    # A team's push reaches every member's socket in the process: a binary search keeps the
-    # check O(log n) per socket instead of a scan of the whole list.
+    # A team's push names every member (``to``), and a complaint's push everyone pushed it
+    # already (``skip``), and each socket they reach checks: a binary search keeps that
+    # O(log n) per socket instead of a scan of the whole list.
     index = bisect_left(sorted_ids, user_id)
     return index < len(sorted_ids) and sorted_ids[index] == user_id
