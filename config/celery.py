@@ -75,7 +75,7 @@ def connect_producer() -> None:
     """Make this process ready to send tasks before its first change commits.
 
     Otherwise the first task a web process sends pays for finishing the app, importing the
-    broker transport and connecting: 50-160 ms measured, by which the first change after
+    broker transport and connecting: 90-160 ms measured, by which the first change after
     every start would be notified late. One attempt, within the broker's connect timeout:
     a broker down now is the fast path's and the redelivery sweep's business, not start-up's.
     """

@@ -42,7 +42,7 @@ def test_connections_are_closed_as_django_does_around_each_task_but_not_an_eager
 
 
 def test_a_web_process_connects_to_the_broker_before_its_first_task(celery_on_redis):
-    # Without it the first change after a start waited 50-160 ms for this to happen.
+    # Without it the first change after a start waited 90-160 ms for this to happen.
     with celery_on_redis.producer_or_acquire() as producer:
         assert producer.connection.connected is False
 
