@@ -4,12 +4,30 @@ from recovery.events import EventEntry
 from recovery.models import EventType
 
 
+def clock_label(clock) -> str:
+    """ "resolve internal target" or "resolve statutory deadline (DISP 1.6.2R)"."""
+    if clock.regulatory_profile:
+        return f"{clock.kind} statutory deadline ({clock.rule or clock.regulatory_profile})"
+    return f"{clock.kind} internal target"
+
+
+def _clock_parameters(clock) -> dict:
+    return {
+        "clock": clock.kind,
+        "due_at": clock.due_at.isoformat(),
+        "cycle": clock.cycle,
+        "statutory": bool(clock.regulatory_profile),
+        "regulatory_profile": clock.regulatory_profile,
+        "rule": clock.rule,
+    }
+
+
 def clock_warning(clock, notify) -> EventEntry:
     return EventEntry(
         clock.complaint,
         EventType.CLOCK_WARNING,
         None,
-        {"clock": clock.kind, "due_at": clock.due_at.isoformat(), "cycle": clock.cycle},
+        _clock_parameters(clock),
         notify_users=tuple(notify),
     )
 
@@ -19,7 +37,7 @@ def clock_breached(clock, notify) -> EventEntry:
         clock.complaint,
         EventType.CLOCK_BREACHED,
         None,
-        {"clock": clock.kind, "due_at": clock.due_at.isoformat(), "cycle": clock.cycle},
+        _clock_parameters(clock),
         notify_users=tuple(notify),
     )
 
@@ -36,6 +54,7 @@ def escalated(escalation, actor=None) -> EventEntry:
             "target": escalation.target,
             "owner_id": escalation.owner_id,
             "clock": escalation.clock.kind if escalation.clock_id else None,
+            "statutory": bool(escalation.clock_id and escalation.clock.regulatory_profile),
             "manual": escalation.manual,
             "reason": escalation.reason,
         },

@@ -255,11 +255,15 @@ class Clock(models.Model):
     state = models.CharField(
         _("state"), max_length=16, choices=ClockState.choices, default=ClockState.RUNNING
     )
-    # Where the target came from: a policy (with its target row) or a regulatory profile.
+    # Where the target came from: an internal target of a policy, or a statutory obligation
+    # of a regulatory profile (with the rule it comes from and the region it counts in).
+    # The two never replace each other: a complaint may have both for one kind.
     policy = models.ForeignKey(
         SlaPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
+    rule = models.CharField(_("statutory rule"), max_length=100, blank=True)
+    jurisdiction = models.CharField(_("counted in"), max_length=16, blank=True)
     calendar = models.ForeignKey(
         BusinessCalendar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -294,7 +298,17 @@ class Clock(models.Model):
     class Meta:
         ordering = ["complaint", "started_at"]
         constraints = [
-            models.UniqueConstraint(fields=["complaint", "kind"], name="clock_per_kind_unique")
+            # One internal target and one statutory obligation per kind, side by side.
+            models.UniqueConstraint(
+                fields=["complaint", "kind"],
+                condition=models.Q(regulatory_profile=""),
+                name="internal_clock_per_kind_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["complaint", "kind"],
+                condition=~models.Q(regulatory_profile=""),
+                name="statutory_clock_per_kind_unique",
+            ),
         ]
         indexes = [
             # Sweeper, breaches: running clocks WHERE due_at <= now ORDER BY due_at.
@@ -326,6 +340,10 @@ class Clock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.complaint_id} {self.kind} {self.state}"
+
+    @property
+    def statutory(self) -> bool:
+        return bool(self.regulatory_profile)
 
 
 class Escalation(models.Model):

@@ -1,142 +1,301 @@
 """Regulatory complaint-handling profiles, built in and selectable per complaint.
 
-Each profile names the jurisdiction's business days (time zone, Monday-Friday office hours,
-that jurisdiction's public holidays) and the statutory deadlines it imposes. Sources of every
-number are in docs/regulatory-profiles.md.
+A profile lists the statutory obligations a regime puts on a complaint (each becomes a clock
+of its own, beside any internal target) and the regions whose business days it counts on.
+Sources of every number, and the counting conventions, are in docs/regulatory-profiles.md.
 """
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from escalation import calendars
+
+OFFICE_OPEN = time(9)
+OFFICE_CLOSE = time(17)
+# "By the end of day N" ends with that local day: the last instant a database column holds.
+END_OF_DAY = time(23, 59, 59, 999999)
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a complaint is handled, for counting: a time zone and its public holidays."""
+
+    code: str
+    name: str
+    time_zone: str
+    holiday_country: str
+    holiday_subdivision: str | None = None
 
 
 @dataclass(frozen=True)
 class Deadline:
-    """A statutory deadline for one clock.
+    """One statutory obligation: which clock it times, how it counts, and the rule it is.
 
     ``rule`` is one of:
-    - ``calendar_days``: ``amount`` x 24 hours after receipt;
-    - ``calendar_hours``: ``amount`` hours after receipt;
+    - ``calendar_days``: by the end of the local day ``amount`` days after the day of receipt;
     - ``business_days_close``: close of business on the ``amount``-th business day after the
-      day of receipt (FCA: "by close of business on the third business day").
+      day of receipt;
+    - ``hours_or_business_day``: ``amount`` hours after receipt or close of business on the
+      next business day, whichever is later (ASIC RG 271.53).
     """
 
     clock: str
     rule: str
     amount: int
+    citation: str
+    title: str
     escalates: bool = True
+    # "received" counts from receipt; "sent_to_company" from when a regulator passed it on.
+    starts: str = "received"
 
 
 @dataclass(frozen=True)
 class RegulatoryProfile:
     code: str
     name: str
+    regulator: str
     jurisdiction: str
-    time_zone: str
-    holiday_country: str
-    holiday_subdivision: str | None
+    applies_to: str
+    regions: tuple[Region, ...]
     deadlines: tuple[Deadline, ...]
-    # Exceptional-circumstances extension (FCA payment services): the deadline to move to
+    # Exceptional-circumstances extension (payment services): the deadline a clock moves to
     # when a holding reply has been sent in time.
     extended_deadlines: tuple[Deadline, ...] = ()
+    # A message kind that, sent before the deadline, meets the statutory resolve obligation
+    # without resolving the complaint (DISP 1.6.2R(1)(b) written response).
+    response_meets_resolve: tuple[str, ...] = ()
+    regions_by_code: dict = field(init=False, repr=False, compare=False)
 
-    def calendar(self, years) -> calendars.BusinessCalendar:
-        return _profile_calendar(self.code, tuple(sorted(set(years))))
+    def __post_init__(self):
+        object.__setattr__(self, "regions_by_code", {r.code: r for r in self.regions})
 
-    def due_at(self, deadline: Deadline, received_at: datetime) -> datetime:
-        # Elapsed time is added in UTC: Python adds a timedelta to a local aware datetime on
-        # the wall clock, which would make "24 hours" 23 or 25 across a DST change.
+    @property
+    def default_region(self) -> Region:
+        return self.regions[0]
+
+    def region(self, jurisdiction: str) -> Region:
+        """The region a complaint's jurisdiction names, else the profile's default."""
+        return self.regions_by_code.get(jurisdiction or "", self.default_region)
+
+    def calendar(self, years, jurisdiction: str = "") -> calendars.BusinessCalendar:
+        region = self.region(jurisdiction)
+        return _region_calendar(region, tuple(sorted(set(years))))
+
+    def due_at(self, deadline: Deadline, start: datetime, jurisdiction: str = "") -> datetime:
+        region = self.region(jurisdiction)
+        zone = ZoneInfo(region.time_zone)
         if deadline.rule == "calendar_days":
-            return received_at.astimezone(UTC) + timedelta(days=deadline.amount)
-        if deadline.rule == "calendar_hours":
-            return received_at.astimezone(UTC) + timedelta(hours=deadline.amount)
+            return end_of_local_day(start, deadline.amount, zone)
+        years = range(start.year - 1, start.year + 2 + deadline.amount // 200)
+        calendar = _region_calendar(region, tuple(years))
         if deadline.rule == "business_days_close":
-            years = range(received_at.year, received_at.year + 2)
-            return calendars.end_of_nth_business_day_after(
-                received_at, deadline.amount, self.calendar(years)
-            )
+            return calendars.end_of_nth_business_day_after(start, deadline.amount, calendar)
+        if deadline.rule == "hours_or_business_day":
+            hours = start.astimezone(UTC) + timedelta(hours=deadline.amount)
+            next_day = calendars.end_of_nth_business_day_after(start, 1, calendar)
+            return max(hours, next_day.astimezone(UTC))
         raise ValueError(f"unknown deadline rule {deadline.rule!r}")
 
 
-PROFILES = {
-    profile.code: profile
-    for profile in (
-        RegulatoryProfile(
-            code="uk_fca_disp",
-            name="UK FCA DISP",
-            jurisdiction="GB",
-            time_zone="Europe/London",
-            holiday_country="GB",
-            holiday_subdivision="ENG",
-            deadlines=(
-                # DISP 1.5: a complaint resolved by close of business on the third business
-                # day after receipt may be closed with a summary resolution communication.
-                Deadline("summary_resolution", "business_days_close", 3, escalates=False),
-                # DISP 1.6.2R: final response within eight weeks of receipt.
-                Deadline("resolve", "calendar_days", 56),
-            ),
-        ),
-        RegulatoryProfile(
-            code="uk_fca_psd",
-            name="UK FCA payment services (DISP 1.6.2A)",
-            jurisdiction="GB",
-            time_zone="Europe/London",
-            holiday_country="GB",
-            holiday_subdivision="ENG",
-            deadlines=(Deadline("resolve", "business_days_close", 15),),
-            extended_deadlines=(Deadline("resolve", "business_days_close", 35),),
-        ),
-        RegulatoryProfile(
-            code="us_cfpb",
-            name="US CFPB",
-            jurisdiction="US",
-            time_zone="America/New_York",
-            holiday_country="US",
-            holiday_subdivision=None,
-            deadlines=(
-                # Companies respond to CFPB-sent complaints within 15 calendar days ...
-                Deadline("initial_response", "calendar_days", 15),
-                # ... and close them within 60 days when the first answer was "in progress".
-                Deadline("resolve", "calendar_days", 60),
-            ),
-        ),
-        RegulatoryProfile(
-            code="au_asic_rg271",
-            name="Australia ASIC RG 271",
-            jurisdiction="AU",
-            time_zone="Australia/Sydney",
-            holiday_country="AU",
-            holiday_subdivision="NSW",
-            deadlines=(
-                # RG 271.53: acknowledge within 24 hours (or one business day).
-                Deadline("acknowledge", "calendar_hours", 24),
-                # RG 271.57: IDR response within 30 calendar days.
-                Deadline("resolve", "calendar_days", 30),
-            ),
-        ),
-    )
-}
+def end_of_local_day(start: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """The end of the local date ``days`` after ``start``'s local date, in UTC.
 
+    Regulators count dates, not periods of 24 hours: "within eight weeks" of a complaint
+    received at 23:30 on a Friday ends with the Friday eight weeks on, whatever clock change
+    falls between.
+    """
+    day: date = start.astimezone(zone).date() + timedelta(days=days)
+    return datetime.combine(day, END_OF_DAY, tzinfo=zone).astimezone(UTC)
+
+
+def _uk(code: str, name: str, subdivision: str) -> Region:
+    return Region(code, name, "Europe/London", "GB", subdivision)
+
+
+UK_REGIONS = (
+    # England & Wales first: the default where a complaint names no part of the UK.
+    _uk("GB-ENG", "England", "ENG"),
+    _uk("GB-WLS", "Wales", "WLS"),
+    _uk("GB-SCT", "Scotland", "SCT"),
+    _uk("GB-NIR", "Northern Ireland", "NIR"),
+    _uk("GB", "United Kingdom (England & Wales holidays)", "ENG"),
+)
+
+AU_REGIONS = (
+    # New South Wales first: the default where a complaint names no state.
+    Region("AU-NSW", "New South Wales", "Australia/Sydney", "AU", "NSW"),
+    Region("AU-ACT", "Australian Capital Territory", "Australia/Sydney", "AU", "ACT"),
+    Region("AU-NT", "Northern Territory", "Australia/Darwin", "AU", "NT"),
+    Region("AU-QLD", "Queensland", "Australia/Brisbane", "AU", "QLD"),
+    Region("AU-SA", "South Australia", "Australia/Adelaide", "AU", "SA"),
+    Region("AU-TAS", "Tasmania", "Australia/Hobart", "AU", "TAS"),
+    Region("AU-VIC", "Victoria", "Australia/Melbourne", "AU", "VIC"),
+    Region("AU-WA", "Western Australia", "Australia/Perth", "AU", "WA"),
+    Region("AU", "Australia (New South Wales holidays)", "Australia/Sydney", "AU", "NSW"),
+)
+
+# US states by time zone (the zone of most of the state), for rules counted on the state's
+# business days; federal holidays plus the state's own.
+_US_ZONES = {
+    "America/Chicago": "AL AR IA IL KS LA MN MO MS ND NE OK SD TN TX WI",
+    "America/Denver": "CO ID MT NM UT WY",
+    "America/Phoenix": "AZ",
+    "America/Los_Angeles": "CA NV OR WA",
+    "America/Anchorage": "AK",
+    "Pacific/Honolulu": "HI",
+    "America/New_York": "CT DC DE FL GA IN KY MA MD ME MI NC NH NJ NY OH PA RI SC VA VT WV",
+}
+US_STATE_REGIONS = tuple(
+    Region(f"US-{state}", state, zone, "US", state)
+    for zone, states in _US_ZONES.items()
+    for state in states.split()
+)
+US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York", "US", None)
+
+DISP_FINAL = "DISP 1.6.2R"
+
+_PROFILES = (
+    RegulatoryProfile(
+        code="uk_fca_disp",
+        name="UK FCA DISP",
+        regulator="Financial Conduct Authority",
+        jurisdiction="GB",
+        applies_to="Complaints to UK-regulated firms (banking, insurance, credit, investments).",
+        regions=UK_REGIONS,
+        deadlines=(
+            # A summary resolution communication closes a complaint resolved by close of
+            # business on the third business day after receipt; it is a chance, not a duty.
+            Deadline(
+                "summary_resolution",
+                "business_days_close",
+                3,
+                "DISP 1.5.1R",
+                "Summary resolution by the third business day",
+                escalates=False,
+            ),
+            Deadline(
+                "resolve",
+                "calendar_days",
+                56,
+                DISP_FINAL,
+                "Final or written response by the end of eight weeks",
+            ),
+        ),
+        response_meets_resolve=("written_response",),
+    ),
+    RegulatoryProfile(
+        code="uk_fca_psd",
+        name="UK FCA payment services (DISP 1.6.2AR)",
+        regulator="Financial Conduct Authority",
+        jurisdiction="GB",
+        applies_to="Payment services and e-money complaints under the PSRs 2017 and EMRs 2011.",
+        regions=UK_REGIONS,
+        deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                15,
+                "DISP 1.6.2AR(1)",
+                "Final response by the end of 15 business days",
+            ),
+        ),
+        extended_deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                35,
+                "DISP 1.6.2AR(2)",
+                "Final response by the end of 35 business days after a holding reply",
+            ),
+        ),
+    ),
+    RegulatoryProfile(
+        code="us_cfpb",
+        name="US CFPB",
+        regulator="Consumer Financial Protection Bureau",
+        jurisdiction="US",
+        applies_to="Complaints the CFPB sends to the company through its portal.",
+        # The CFPB's portal keeps one clock for every company: counted in Eastern time.
+        regions=(US_FEDERAL,),
+        deadlines=(
+            Deadline(
+                "initial_response",
+                "calendar_days",
+                15,
+                "CFPB company response (15 days)",
+                "Response within 15 days of the CFPB sending it",
+                starts="sent_to_company",
+            ),
+            Deadline(
+                "resolve",
+                "calendar_days",
+                60,
+                "CFPB company response (60 days)",
+                "Final response within 60 days of the CFPB sending it",
+                starts="sent_to_company",
+            ),
+        ),
+    ),
+    RegulatoryProfile(
+        code="au_asic_rg271",
+        name="Australia ASIC RG 271",
+        regulator="Australian Securities and Investments Commission",
+        jurisdiction="AU",
+        applies_to="Standard complaints to Australian financial firms (IDR).",
+        regions=AU_REGIONS,
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "hours_or_business_day",
+                24,
+                "RG 271.53",
+                "Acknowledge within 24 hours or one business day",
+            ),
+            Deadline(
+                "resolve",
+                "calendar_days",
+                30,
+                "RG 271.57",
+                "IDR response within 30 calendar days",
+            ),
+        ),
+    ),
+)
+
+PROFILES = {profile.code: profile for profile in _PROFILES}
 PROFILE_CHOICES = [(code, profile.name) for code, profile in PROFILES.items()]
 
-OFFICE_OPEN = time(9)
-OFFICE_CLOSE = time(17)
 
-
-@lru_cache(maxsize=64)
-def _profile_calendar(code: str, years: tuple[int, ...]) -> calendars.BusinessCalendar:
-    profile = PROFILES[code]
+@lru_cache(maxsize=128)
+def _region_calendar(region: Region, years: tuple[int, ...]) -> calendars.BusinessCalendar:
     return calendars.BusinessCalendar.office_hours(
-        profile.time_zone,
+        region.time_zone,
         start=OFFICE_OPEN,
         end=OFFICE_CLOSE,
-        holidays=calendars.holidays_for(
-            profile.holiday_country, profile.holiday_subdivision, years
-        ),
+        holidays=calendars.holidays_for(region.holiday_country, region.holiday_subdivision, years),
     )
 
 
 def get_profile(code: str) -> RegulatoryProfile | None:
     return PROFILES.get(code) if code else None
+
+
+def known_jurisdictions() -> list[str]:
+    """Every jurisdiction code some profile counts on, for validating input."""
+    return sorted({region.code for profile in _PROFILES for region in profile.regions})
+
+
+def is_known_jurisdiction(code: str) -> bool:
+    """A region some profile counts on, or an ISO 3166 country (``FR``) or subdivision
+    (``US-CA``) whose public holidays are known."""
+    if not code or code in {r.code for p in _PROFILES for r in p.regions}:
+        return True
+    import holidays as holiday_data
+
+    country, _, subdivision = code.partition("-")
+    supported = holiday_data.list_supported_countries()
+    if country not in supported:
+        return False
+    return not subdivision or subdivision in supported[country]

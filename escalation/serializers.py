@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from escalation import deadlines
 from escalation.models import Clock, ClockState, Escalation
-from escalation.services.clocks import pure_calendar
+from escalation.services.clocks import clock_calendar
 from recovery.api.fields import UserRefSerializer
 
 
@@ -13,6 +13,7 @@ class ClockSerializer(serializers.ModelSerializer):
     policy = serializers.CharField(source="policy.name", default=None)
     calendar = serializers.SerializerMethodField()
     seconds_left = serializers.SerializerMethodField()
+    statutory = serializers.BooleanField(read_only=True)
     explanation = serializers.SerializerMethodField()
 
     class Meta:
@@ -35,7 +36,10 @@ class ClockSerializer(serializers.ModelSerializer):
             "escalation_level",
             "next_escalation_at",
             "policy",
+            "statutory",
             "regulatory_profile",
+            "rule",
+            "jurisdiction",
             "calendar",
             "explanation",
         ]
@@ -43,7 +47,9 @@ class ClockSerializer(serializers.ModelSerializer):
     def get_calendar(self, clock) -> str | None:
         if clock.calendar_id:
             return clock.calendar.name
-        return f"{clock.regulatory_profile} business days" if clock.regulatory_profile else None
+        if not clock.regulatory_profile:
+            return None
+        return f"{clock.regulatory_profile} business days ({clock.jurisdiction or 'default'})"
 
     def get_seconds_left(self, clock) -> float | None:
         """Time left in the clock's own basis (business seconds for business clocks)."""
@@ -52,16 +58,16 @@ class ClockSerializer(serializers.ModelSerializer):
         if clock.state != ClockState.RUNNING or clock.due_at is None:
             return None
         now = timezone.now()
-        calendar = pure_calendar(clock.calendar, clock.regulatory_profile, now, clock.due_at)
+        calendar = clock_calendar(clock, now, clock.due_at)
         return round(deadlines.between(now, clock.due_at, basis=clock.basis, calendar=calendar), 1)
 
     def get_explanation(self, clock) -> str:
         source = (
-            f"policy {clock.policy.name!r}"
-            if clock.policy_id
-            else f"regulatory profile {clock.regulatory_profile}"
+            f"statutory rule {clock.rule} of regulatory profile {clock.regulatory_profile}"
             if clock.regulatory_profile
-            else "a policy since changed"
+            else f"internal target of policy {clock.policy.name!r}"
+            if clock.policy_id
+            else "an internal target of a policy since changed"
         )
         hours = clock.target_seconds / 3600
         basis = "business hours" if clock.basis == "business" else "hours"

@@ -42,7 +42,7 @@ OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
 
 @dataclass(frozen=True)
 class ClockPlan:
-    """Everything needed to (re)start one clock, resolved from policy or profile."""
+    """Everything needed to (re)start one clock, resolved from a policy or a profile."""
 
     kind: str
     basis: str
@@ -57,6 +57,13 @@ class ClockPlan:
     warn_before: int | None
     ladder: EscalationLadder | None
     due_at: datetime
+    rule: str = ""
+    jurisdiction: str = ""
+    started_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        return (self.kind, bool(self.profile))
 
 
 def _years_around(*instants: datetime) -> tuple[int, ...]:
@@ -65,93 +72,130 @@ def _years_around(*instants: datetime) -> tuple[int, ...]:
     return tuple(range(low - 1, high + 3))
 
 
-def pure_calendar(row: BusinessCalendar | None, profile: str, *instants: datetime):
-    """The pure calendar of a clock: its calendar row, else its regulatory profile's."""
+def pure_calendar(row: BusinessCalendar | None, profile: str, *instants: datetime, region=""):
+    """The pure calendar of a clock: its calendar row, else its regulatory profile's (in the
+    region ``region``, a jurisdiction code such as ``GB-SCT``)."""
     years = _years_around(*instants)
     if row is not None:
         return row.to_pure(years=years)
     found = regulatory.get_profile(profile)
-    return found.calendar(years) if found else None
+    return found.calendar(years, region) if found else None
+
+
+def clock_calendar(clock: Clock, *instants: datetime):
+    return pure_calendar(
+        clock.calendar, clock.regulatory_profile, *instants, region=clock.jurisdiction
+    )
 
 
 def _default_ladder() -> EscalationLadder | None:
     return EscalationLadder.objects.filter(is_default=True).first()
 
 
-def plan_clocks(complaint, kinds, at: datetime) -> dict[str, ClockPlan]:
-    """The clocks ``kinds`` would start at ``at``: from the matching policy and the complaint's
-    regulatory profile; where both set one clock, the earlier deadline wins."""
-    plans: dict[str, ClockPlan] = {}
+def internal_plans(complaint, kinds, at: datetime, policy, ladder) -> list[ClockPlan]:
+    """The internal targets ``kinds`` of the complaint's matching policy, started at ``at``."""
+    if policy is None:
+        return []
+    pure = pure_calendar(policy.calendar, "", at)
+    return [
+        ClockPlan(
+            kind=target.clock,
+            basis=target.basis,
+            seconds=target.seconds,
+            calendar=pure,
+            calendar_row=policy.calendar,
+            policy=policy,
+            profile="",
+            pausable=target.pausable,
+            escalates=True,
+            warn_percent=target.warn_at_percent,
+            warn_before=target.warn_seconds_before,
+            ladder=ladder,
+            due_at=deadlines.add(at, target.seconds, basis=target.basis, calendar=pure),
+        )
+        for target in policy.targets.all()
+        if target.clock in kinds
+    ]
+
+
+def statutory_start(complaint, deadline: regulatory.Deadline, at: datetime) -> datetime:
+    """Where a statutory obligation counts from: receipt (``at``), or when a regulator sent
+    the complaint on, for regimes that count from then."""
+    if deadline.starts == "sent_to_company" and complaint.sent_to_company_at is not None:
+        return complaint.sent_to_company_at
+    return at
+
+
+def statutory_plans(complaint, kinds, at: datetime, ladder) -> list[ClockPlan]:
+    """The statutory obligations ``kinds`` of the complaint's regulatory profile."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None:
+        return []
+    region = profile.region(complaint.jurisdiction).code
+    plans = []
+    for deadline in profile.deadlines:
+        if deadline.clock not in kinds:
+            continue
+        begins = statutory_start(complaint, deadline, at)
+        plans.append(_statutory_plan(profile, deadline, begins, region, ladder))
+    return plans
+
+
+def _statutory_plan(profile, deadline, begins: datetime, region: str, ladder) -> ClockPlan:
+    due = profile.due_at(deadline, begins, region)
+    business = deadline.rule.startswith("business")
+    pure = profile.calendar(_years_around(begins, due), region)
+    basis = "business" if business else "calendar"
+    return ClockPlan(
+        kind=deadline.clock,
+        basis=basis,
+        seconds=deadlines.between(begins, due, basis=basis, calendar=pure),
+        calendar=pure,
+        calendar_row=None,
+        policy=None,
+        profile=profile.code,
+        # Statutory clocks run on regardless of whom we are waiting for.
+        pausable=False,
+        escalates=deadline.escalates,
+        warn_percent=80,
+        warn_before=None,
+        ladder=ladder,
+        due_at=due,
+        rule=deadline.citation,
+        jurisdiction=region,
+        started_at=begins,
+    )
+
+
+def plan_clocks(complaint, kinds, at: datetime) -> list[ClockPlan]:
+    """The clocks ``kinds`` would start at ``at``: the matching policy's internal targets and,
+    beside them, the complaint's statutory obligations. Neither replaces the other."""
     policy = matching_policy(complaint)
     ladder = (policy.ladder if policy else None) or _default_ladder()
-    if policy is not None:
-        pure = pure_calendar(policy.calendar, "", at)
-        for target in policy.targets.all():
-            if target.clock not in kinds:
-                continue
-            plans[target.clock] = ClockPlan(
-                kind=target.clock,
-                basis=target.basis,
-                seconds=target.seconds,
-                calendar=pure,
-                calendar_row=policy.calendar,
-                policy=policy,
-                profile="",
-                pausable=target.pausable,
-                escalates=True,
-                warn_percent=target.warn_at_percent,
-                warn_before=target.warn_seconds_before,
-                ladder=ladder,
-                due_at=deadlines.add(at, target.seconds, basis=target.basis, calendar=pure),
-            )
-    profile = regulatory.get_profile(complaint.regulatory_profile)
-    if profile is not None:
-        for deadline in profile.deadlines:
-            if deadline.clock not in kinds:
-                continue
-            due = profile.due_at(deadline, at)
-            current = plans.get(deadline.clock)
-            if current is not None and current.due_at <= due:
-                continue
-            business = deadline.rule.startswith("business")
-            pure = profile.calendar(_years_around(at, due))
-            basis = "business" if business else "calendar"
-            plans[deadline.clock] = ClockPlan(
-                kind=deadline.clock,
-                basis=basis,
-                seconds=deadlines.between(at, due, basis=basis, calendar=pure),
-                calendar=pure,
-                calendar_row=None,
-                policy=None,
-                profile=profile.code,
-                # Statutory clocks run on regardless of whom we are waiting for.
-                pausable=False,
-                escalates=deadline.escalates,
-                warn_percent=80,
-                warn_before=None,
-                ladder=ladder,
-                due_at=due,
-            )
-    return plans
+    return internal_plans(complaint, kinds, at, policy, ladder) + statutory_plans(
+        complaint, kinds, at, ladder
+    )
 
 
 def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
     clock.state = ClockState.RUNNING
     clock.policy = plan.policy
     clock.regulatory_profile = plan.profile
+    clock.rule = plan.rule
+    clock.jurisdiction = plan.jurisdiction
     clock.calendar = plan.calendar_row
     clock.ladder = plan.ladder
     clock.basis = plan.basis
     clock.target_seconds = max(round(plan.seconds), 0)
     clock.pausable = plan.pausable
     clock.escalates = plan.escalates
-    clock.started_at = at
+    clock.started_at = plan.started_at or at
     clock.due_at = plan.due_at
     offset = deadlines.warning_offset(
         plan.seconds, percent=plan.warn_percent, before=plan.warn_before
     )
     clock.warn_at = (
-        deadlines.add(at, offset, basis=plan.basis, calendar=plan.calendar)
+        deadlines.add(clock.started_at, offset, basis=plan.basis, calendar=plan.calendar)
         if offset is not None
         else None
     )
@@ -165,17 +209,20 @@ def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
 
 
 def start(complaint, kinds, at: datetime | None = None) -> list[Clock]:
-    """Start (or restart, as a new cycle) the clocks ``kinds`` that some policy sets."""
+    """Start (or restart, as a new cycle) the clocks ``kinds`` that a policy or profile sets."""
     at = at or timezone.now()
     plans = plan_clocks(complaint, kinds, at)
     if not plans:
         return []
-    existing = {c.kind: c for c in Clock.objects.filter(complaint=complaint, kind__in=plans)}
+    existing = {
+        (c.kind, c.statutory): c
+        for c in Clock.objects.filter(complaint=complaint, kind__in={p.kind for p in plans})
+    }
     started = []
-    for kind, plan in plans.items():
-        clock = existing.get(kind)
+    for plan in plans:
+        clock = existing.get(plan.key)
         if clock is None:
-            clock = Clock(complaint=complaint, kind=kind)
+            clock = Clock(complaint=complaint, kind=plan.kind)
         else:
             clock.cycle += 1
         _apply_plan(clock, plan, at)
@@ -221,7 +268,7 @@ def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) 
 def _accumulate_pause(clock: Clock, at: datetime) -> None:
     if clock.paused_at is None:
         return
-    calendar = pure_calendar(clock.calendar, clock.regulatory_profile, clock.paused_at, at)
+    calendar = clock_calendar(clock, clock.paused_at, at)
     clock.paused_seconds += max(
         deadlines.between(clock.paused_at, at, basis=clock.basis, calendar=calendar), 0
     )
@@ -236,7 +283,7 @@ def pause(complaint, at: datetime | None = None, *, only=None) -> list[Clock]:
         clocks = clocks.filter(pk__in=only)
     paused = []
     for clock in clocks:
-        calendar = pure_calendar(clock.calendar, clock.regulatory_profile, at, clock.due_at)
+        calendar = clock_calendar(clock, at, clock.due_at)
         clock.seconds_left_when_paused = max(
             deadlines.between(at, clock.due_at, basis=clock.basis, calendar=calendar), 0
         )
@@ -257,7 +304,7 @@ def resume(complaint, at: datetime | None = None) -> list[Clock]:
     at = at or timezone.now()
     resumed = []
     for clock in Clock.objects.filter(complaint=complaint, state=ClockState.PAUSED):
-        calendar = pure_calendar(clock.calendar, clock.regulatory_profile, at)
+        calendar = clock_calendar(clock, at)
         _accumulate_pause(clock, at)
         clock.due_at = deadlines.add(
             at, clock.seconds_left_when_paused or 0, basis=clock.basis, calendar=calendar
@@ -279,16 +326,18 @@ def business_seconds_since_received(complaint, kind: str, at: datetime) -> int |
     Fixed on the complaint at acknowledgement and resolution, so the KPIs aggregate a column.
     Time spent awaiting the customer is included: it is the time the customer waited.
     """
+    # The firm's own calendar where it has an internal target, else the statutory one.
     clock = (
         Clock.objects.filter(complaint=complaint, kind=kind)
         .select_related("calendar")
-        .only("basis", "regulatory_profile", "calendar")
+        .only("basis", "regulatory_profile", "jurisdiction", "calendar")
+        .order_by("regulatory_profile")
         .first()
     )
     if clock is None:
         return None
     start = complaint.received_at
-    calendar = pure_calendar(clock.calendar, clock.regulatory_profile, start, at)
+    calendar = clock_calendar(clock, start, at)
     return max(int(deadlines.between(start, at, basis=clock.basis, calendar=calendar)), 0)
 
 
@@ -345,9 +394,10 @@ def extend_for_exceptional_circumstances(complaint, at: datetime | None = None) 
         ).first()
         if clock is None or clock.state not in OPEN_CLOCK_STATES or at > clock.due_at:
             continue
-        due = profile.due_at(deadline, complaint.received_at)
-        calendar = profile.calendar(_years_around(clock.started_at, due))
+        due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
+        calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
         clock.due_at = due
+        clock.rule = deadline.citation
         clock.target_seconds = round(
             deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
         )

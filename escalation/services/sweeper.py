@@ -124,14 +124,16 @@ class _Batch:
         return self.levels[clock.ladder_id]
 
     def calendar_of(self, clock: Clock):
-        key = (clock.calendar_id, clock.regulatory_profile)
+        key = (clock.calendar_id, clock.regulatory_profile, clock.jurisdiction)
         if key not in self.calendars:
             row = BusinessCalendar.objects.filter(pk=clock.calendar_id).first()
-            self.calendars[key] = pure_calendar(row, clock.regulatory_profile, self.now)
+            self.calendars[key] = pure_calendar(
+                row, clock.regulatory_profile, self.now, region=clock.jurisdiction
+            )
         return self.calendars[key]
 
     def business_seconds_from_now(self, clock: Clock, seconds: int) -> datetime:
-        key = (clock.calendar_id, clock.regulatory_profile, seconds)
+        key = (clock.calendar_id, clock.regulatory_profile, clock.jurisdiction, seconds)
         if key not in self.deadlines:
             self.deadlines[key] = deadlines.add(
                 self.now, seconds, basis="business", calendar=self.calendar_of(clock)
@@ -179,7 +181,7 @@ def _breach(clock: Clock, batch: _Batch) -> None:
     batch.entries.append(events.clock_breached(clock, owners))
     batch.result.breached += 1
     if first is not None:
-        _escalate(clock, first, levels, batch, reason=f"{clock.kind} deadline breached")
+        _escalate(clock, first, levels, batch, reason=f"{events.clock_label(clock)} breached")
 
 
 def _climb(clock: Clock, batch: _Batch) -> None:
@@ -188,7 +190,7 @@ def _climb(clock: Clock, batch: _Batch) -> None:
     if level is None:
         clock.next_escalation_at = None
         return
-    _escalate(clock, level, levels, batch, reason=f"{clock.kind} still unanswered")
+    _escalate(clock, level, levels, batch, reason=f"{events.clock_label(clock)} still unmet")
 
 
 def _escalate(clock: Clock, level, levels: dict, batch: _Batch, *, reason: str) -> None:

@@ -767,7 +767,7 @@ def _complaint_time_zone():
     else the installation's ``TIME_ZONE``."""
     return Case(
         *(
-            When(regulatory_profile=code, then=Value(profile.time_zone))
+            When(regulatory_profile=code, then=Value(profile.default_region.time_zone))
             for code, profile in sorted(PROFILES.items())
         ),
         default=Value(settings.TIME_ZONE),

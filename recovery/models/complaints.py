@@ -299,6 +299,9 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # When a regulator passed the complaint on (the CFPB's "sent to company"): the statutory
+    # clocks of such a regime count from here, not from receipt.
+    sent_to_company_at = models.DateTimeField(_("sent to company at"), null=True, blank=True)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     loop_closed_at = models.DateTimeField(_("loop closed at"), null=True, blank=True)

@@ -26,6 +26,7 @@ from recovery.models import (
     Team,
     Touchpoint,
 )
+from recovery.services import regulation
 from recovery.services.references import allocate_reference
 
 
@@ -58,6 +59,7 @@ class ComplaintIntake:
     regulatory_profile: str = ""
     team: str = ""
     received_at: datetime | None = None
+    sent_to_company_at: datetime | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -124,6 +126,12 @@ def _replay(actor, key: str, request_hash: str) -> Complaint | None:
 
 
 def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Complaint:
+    regulation.check_codes(
+        profile=intake.regulatory_profile,
+        jurisdiction=intake.jurisdiction,
+        received_at=received_at,
+        sent_to_company_at=intake.sent_to_company_at,
+    )
     staff = roles.is_staff_member(actor)
     customer = _customer_for(actor, intake.customer, staff=staff)
     category = _lookup(Category, intake.category, "category")
@@ -146,6 +154,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         regulatory_profile=intake.regulatory_profile,
         team=team,
         received_at=received_at,
+        sent_to_company_at=intake.sent_to_company_at,
     )
     Message.objects.create(
         complaint=complaint,

@@ -201,7 +201,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
 
 
 def _acknowledgement(complaint: Complaint, clocks) -> dict:
-    due = next((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), None)
+    # The earliest of the resolve clocks (internal target or statutory deadline).
+    due = min((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), default=None)
     when = (
         _("by %(date)s") % {"date": timezone.localtime(due).strftime("%-d %B %Y")}
         if due

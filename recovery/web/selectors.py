@@ -10,14 +10,16 @@ its rows are calm or on fire.
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from escalation import deadlines
+from escalation import deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
-from escalation.services.clocks import pure_calendar
+from escalation.services.clocks import clock_calendar
 from notifications.models import Outbox
 from recovery.models import (
     OPEN_STATES,
@@ -291,6 +293,9 @@ class ClockView:
     stopped_at: datetime | None
     business_seconds_left: float | None
     status: str  # breached, at_risk, on_track, paused, met, cancelled
+    statutory: bool = False
+    obligation: str = ""  # "Internal target" or "Statutory · DISP 1.6.2R (UK FCA DISP)"
+    due_label: str = ""  # a statutory day-count deadline is a local date; others date + time
 
 
 def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
@@ -302,7 +307,7 @@ def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
         if clock.state == ClockState.PAUSED:
             left = clock.seconds_left_when_paused
         elif clock.state == ClockState.RUNNING and clock.due_at is not None:
-            calendar = pure_calendar(clock.calendar, clock.regulatory_profile, now, clock.due_at)
+            calendar = clock_calendar(clock, now, clock.due_at)
             left = deadlines.between(now, clock.due_at, basis=clock.basis, calendar=calendar)
         views.append(
             ClockView(
@@ -315,9 +320,37 @@ def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
                 stopped_at=clock.stopped_at,
                 business_seconds_left=left,
                 status=_clock_status(clock, now),
+                statutory=clock.statutory,
+                obligation=obligation_label(clock),
+                due_label=due_label(clock),
             )
         )
-    return views
+    # Internal targets first, each followed by the statutory deadline of the same kind.
+    return sorted(views, key=lambda view: (view.due_at is None, view.statutory))
+
+
+def obligation_label(clock) -> str:
+    if not clock.statutory:
+        return str(_("Internal target"))
+    profile = regulatory.get_profile(clock.regulatory_profile)
+    name = profile.name if profile else clock.regulatory_profile
+    return (
+        f"{_('Statutory')} · {clock.rule} ({name})" if clock.rule else f"{_('Statutory')} ({name})"
+    )
+
+
+def due_label(clock) -> str:
+    """The deadline as a person reads it: a statutory deadline counted in days ends with a
+    local date in its region ("15 May 2026"); anything else is a date and time here."""
+    if clock.due_at is None:
+        return ""
+    profile = regulatory.get_profile(clock.regulatory_profile)
+    if profile is not None:
+        local = clock.due_at.astimezone(ZoneInfo(profile.region(clock.jurisdiction).time_zone))
+        if local.time() == regulatory.END_OF_DAY:
+            return _("end of %(date)s") % {"date": local.strftime("%a %-d %b %Y")}
+        return local.strftime("%a %-d %b %Y, %H:%M %Z")
+    return timezone.localtime(clock.due_at).strftime("%a %-d %b %Y, %H:%M")
 
 
 def _clock_status(clock, now: datetime) -> str:
@@ -392,6 +425,8 @@ def tracking(complaint_id: int) -> Tracking | None:
         .exclude(type__in=STAFF_ONLY_EVENT_TYPES)
         .order_by("created_at", "id")
     )
+    # An internal target and a statutory deadline may time the same step: the customer is
+    # told the earlier, later ones ordered first so the earliest wins the dict.
     expected = {
         clock.kind: clock.due_at
         for clock in Clock.objects.filter(
@@ -399,7 +434,7 @@ def tracking(complaint_id: int) -> Tracking | None:
             kind__in=[ClockKind.ACKNOWLEDGE, ClockKind.RESOLVE],
             state__in=[ClockState.RUNNING, ClockState.PAUSED],
             due_at__isnull=False,
-        )
+        ).order_by("-due_at")
     }
     return Tracking(complaint, messages, timeline, expected)
 

@@ -106,6 +106,9 @@ def test_warning_at_80_percent_notifies_the_assignee_once(complaint, agent, swee
         "clock": "acknowledge",
         "due_at": DUE_AT.isoformat(),
         "cycle": 1,
+        "statutory": False,
+        "regulatory_profile": "",
+        "rule": "",
     }
     told = outbox_of(complaint, EventType.CLOCK_WARNING).get()
     assert agent.pk in told.audience["users"]
