@@ -193,6 +193,11 @@ REDRESS_INBOUND_SECRET = os.environ.get("REDRESS_INBOUND_SECRET", "")
 # 25 MiB is the message size limit most providers use (Gmail, Microsoft 365 send 25 MB);
 # anything larger is quarantined unparsed, and the webhook refuses it with 413.
 REDRESS_INBOUND_MAX_BYTES = int(os.environ.get("REDRESS_INBOUND_MAX_BYTES", 25 * 1024 * 1024))
+# The regime of complaints that name none (the public form, email, API calls without one):
+# a firm regulated by the FCA sets uk_fca_disp here so that no complaint lacks its legal
+# deadlines. Unknown codes stop start-up (escalation/checks.py lists the known ones).
+REDRESS_REGULATORY_PROFILE = os.environ.get("REDRESS_REGULATORY_PROFILE", "")
+REDRESS_JURISDICTION = os.environ.get("REDRESS_JURISDICTION", "")
 # Uploaded files: email attachments (notifications.InboundAttachment).
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 

@@ -67,7 +67,9 @@ MAX_PERIOD = timedelta(days=366)
 
 
 class ComplianceRowSerializer(serializers.Serializer):
-    clock = serializers.CharField()
+    clock = serializers.CharField(help_text='The kind; "resolve (statutory)" for an obligation')
+    statutory = serializers.BooleanField()
+    regulatory_profile = serializers.CharField(help_text="Empty for internal targets")
     group = serializers.CharField(allow_null=True)
     met = serializers.IntegerField()
     breached = serializers.IntegerField()

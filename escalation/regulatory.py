@@ -284,18 +284,28 @@ def get_profile(code: str) -> RegulatoryProfile | None:
 
 def known_jurisdictions() -> list[str]:
     """Every jurisdiction code some profile counts on, for validating input."""
-    return sorted({region.code for profile in _PROFILES for region in profile.regions})
+    return sorted(_region_codes())
 
 
 def is_known_jurisdiction(code: str) -> bool:
     """A region some profile counts on, or an ISO 3166 country (``FR``) or subdivision
     (``US-CA``) whose public holidays are known."""
-    if not code or code in {r.code for p in _PROFILES for r in p.regions}:
+    if not code or code in _region_codes():
         return True
-    import holidays as holiday_data
-
     country, _, subdivision = code.partition("-")
-    supported = holiday_data.list_supported_countries()
+    supported = _supported_countries()
     if country not in supported:
         return False
     return not subdivision or subdivision in supported[country]
+
+
+@lru_cache(maxsize=1)
+def _region_codes() -> frozenset[str]:
+    return frozenset(region.code for profile in _PROFILES for region in profile.regions)
+
+
+@lru_cache(maxsize=1)
+def _supported_countries() -> dict:
+    import holidays as holiday_data
+
+    return holiday_data.list_supported_countries()

@@ -1,5 +1,10 @@
 from django.contrib import admin
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from recovery.errors import RedressError
 from recovery.models import (
     ApprovalLimit,
     Category,
@@ -19,6 +24,8 @@ from recovery.models import (
     Team,
     Touchpoint,
 )
+from recovery.services import regulation
+from recovery.web.regulation_form import RegulationChangeForm
 
 
 @admin.register(Team)
@@ -116,14 +123,65 @@ class ComplaintAdmin(admin.ModelAdmin):
         "resolved_at",
         "loop_closed_at",
         "withdrawn_at",
+        # The regime moves legal deadlines: changed only through the service (with a reason,
+        # re-planned clocks and a timeline event), from the link this field shows.
+        "regulation",
     ]
     raw_id_fields = ["assignee"]
+    exclude = ["regulatory_profile", "jurisdiction", "sent_to_company_at"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("regulatory regime"))
+    def regulation(self, complaint):
+        profile = complaint.regulatory_profile or _("none")
+        where = complaint.jurisdiction or _("no jurisdiction")
+        sent = (
+            _(", sent to company %(at)s") % {"at": complaint.sent_to_company_at.isoformat()}
+            if complaint.sent_to_company_at
+            else ""
+        )
+        url = reverse("admin:recovery_complaint_regulation", args=[complaint.pk])
+        return format_html(
+            '{} ({}{}) — <a href="{}">{}</a>', profile, where, sent, url, _("change…")
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:complaint_id>/regulation/",
+                self.admin_site.admin_view(self.regulation_view),
+                name="recovery_complaint_regulation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def regulation_view(self, request, complaint_id: int):
+        """Change the regulatory regime through ``complaint_change_regulation``."""
+        complaint = get_object_or_404(Complaint, pk=complaint_id)
+        form = RegulationChangeForm(request.POST or None, complaint=complaint)
+        if request.method == "POST" and form.is_valid():
+            try:
+                regulation.complaint_change_regulation(
+                    complaint=complaint, actor=request.user, **form.changes()
+                )
+            except RedressError as error:
+                form.add_service_error(error)
+            else:
+                self.message_user(request, _("Regulatory regime changed; deadlines re-planned."))
+                return redirect("admin:recovery_complaint_change", complaint.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": complaint,
+            "title": _("Change the regulatory regime of %(ref)s") % {"ref": complaint.reference},
+            "form": form,
+        }
+        return render(request, "admin/recovery/complaint/regulation.html", context)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -175,6 +175,30 @@ def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) ->
     )
 
 
+def _iso(value):
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def regulation_changed(
+    complaint: Complaint, actor, before: dict, after: dict, deadlines: dict, reason: str
+) -> int:
+    """Who put the complaint under which regime, why, and what its legal deadlines became."""
+    return record(
+        complaint,
+        EventType.REGULATION_CHANGED,
+        actor,
+        {
+            "before": {name: _iso(value) for name, value in before.items()},
+            "after": {name: _iso(value) for name, value in after.items()},
+            "reason": reason,
+            "deadlines": {
+                kind: {"before": _iso(was), "after": _iso(now)}
+                for kind, (was, now) in sorted(deadlines.items())
+            },
+        },
+    )
+
+
 def awaiting_customer(complaint: Complaint, actor, reason: str) -> int:
     return record(complaint, EventType.AWAITING_CUSTOMER, actor, {"reason": reason})
 

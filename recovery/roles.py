@@ -36,6 +36,7 @@ _SUPERVISOR_PERMISSIONS = [
     "recovery.work_any_complaint",
     "recovery.escalate_complaint",
     "recovery.assign_complaint",
+    "recovery.change_regulation_complaint",
     "recovery.change_complaint",
     "recovery.view_complaintevent",
     "recovery.view_message",

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import deadlines, regulatory
+from escalation import deadlines, obligations, regulatory
 from escalation.calendars import BusinessCalendar as PureCalendar
 from escalation.models import BusinessCalendar, Clock, ClockKind, ClockState, EscalationLadder
 from escalation.policies import matching_policy
@@ -409,3 +409,52 @@ def extend_for_exceptional_circumstances(complaint, at: datetime | None = None) 
         extended.append(clock)
     sla.complaints_refresh_sla([complaint.pk])
     return extended
+
+
+def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
+    """Re-plan the statutory clocks after the complaint's profile, jurisdiction or "sent to
+    company" time changed, from the original start; returns ``{kind: (due before, due
+    after)}`` for the timeline.
+
+    An obligation the new regime no longer has is cancelled; one it has is planned afresh
+    (a new cycle, so its ladder can fire once for the new deadline).
+    """
+    at = at or timezone.now()
+    existing = {
+        c.kind: c for c in Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="")
+    }
+    planned = {o.kind: o for o in obligations.plan_from_record(complaint, at)}
+    changes: dict[str, tuple] = {}
+    for kind, clock in existing.items():
+        if kind in planned or clock.state not in OPEN_CLOCK_STATES:
+            continue
+        changes[kind] = (clock.due_at, None)
+        clock.state = ClockState.CANCELLED
+        clock.stopped_at = at
+        clock.next_escalation_at = None
+        clock.save()
+    ladder = None
+    for kind, obligation in planned.items():
+        clock = existing.get(kind)
+        if clock is None:
+            ladder = ladder or _ladder_for(complaint)
+            clock = Clock(complaint=complaint, kind=kind, ladder=ladder)
+        else:
+            clock.cycle += 1
+        before = clock.due_at
+        for name, value in obligation.fields.items():
+            setattr(clock, name, value)
+        clock.retry_after, clock.failures = None, 0
+        clock.save()
+        changes[kind] = (before, clock.due_at)
+    sla.complaints_refresh_sla([complaint.pk])
+    return changes
+
+
+def has_statutory(complaint) -> bool:
+    return Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="").exists()
+
+
+def _ladder_for(complaint) -> EscalationLadder | None:
+    policy = matching_policy(complaint)
+    return (policy.ladder if policy else None) or _default_ladder()

@@ -126,7 +126,12 @@ class _Batch:
     def calendar_of(self, clock: Clock):
         key = (clock.calendar_id, clock.regulatory_profile, clock.jurisdiction)
         if key not in self.calendars:
-            row = BusinessCalendar.objects.filter(pk=clock.calendar_id).first()
+            # Statutory clocks have no calendar row: their profile gives the calendar.
+            row = (
+                BusinessCalendar.objects.filter(pk=clock.calendar_id).first()
+                if clock.calendar_id
+                else None
+            )
             self.calendars[key] = pure_calendar(
                 row, clock.regulatory_profile, self.now, region=clock.jurisdiction
             )

@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
 from recovery.api.fields import StrictSerializer, UserRefSerializer
 from recovery.models import (
@@ -24,6 +25,17 @@ from recovery.services.lifecycle import TRANSITIONS
 DESCRIPTION_MAX_CHARS = 50_000
 MESSAGE_MAX_CHARS = 20_000
 LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+
+
+class RegulatoryProfileField(serializers.ChoiceField):
+    """A known regulatory profile code, or blank for none; an unknown one names the known."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[("", "none"), *PROFILE_CHOICES], allow_blank=True, **kwargs)
+        known = ", ".join(code for code, _ in PROFILE_CHOICES)
+        self.error_messages["invalid_choice"] = (
+            f'"{{input}}" is not a known regulatory profile; known: {known}.'
+        )
 
 
 class CustomerInputSerializer(StrictSerializer):
@@ -64,9 +76,8 @@ class ComplaintIntakeSerializer(StrictSerializer):
     jurisdiction = serializers.CharField(
         max_length=16, required=False, allow_blank=True, default=""
     )
-    regulatory_profile = serializers.CharField(
-        max_length=50, required=False, allow_blank=True, default=""
-    )
+    regulatory_profile = RegulatoryProfileField(required=False, default="")
+    sent_to_company_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     team = serializers.SlugField(required=False, allow_blank=True, default="")
 
     def to_intake(self) -> ComplaintIntake:
@@ -154,6 +165,15 @@ class AssignmentSerializer(StrictSerializer):
     )
 
 
+class RegulationChangeSerializer(StrictSerializer):
+    """Any of the three values; the ones left out stay as they are."""
+
+    regulatory_profile = RegulatoryProfileField(required=False)
+    jurisdiction = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    sent_to_company_at = serializers.DateTimeField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=5_000)
+
+
 class HoldingReplySerializer(StrictSerializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
     exceptional = serializers.BooleanField(required=False, default=False)
@@ -208,6 +228,7 @@ class ComplaintListSerializer(serializers.ModelSerializer):
             "product",
             "jurisdiction",
             "regulatory_profile",
+            "sent_to_company_at",
             "awaiting_customer",
             "next_deadline_at",
             "escalation_level",

@@ -24,6 +24,7 @@ from recovery.api.serializers import (
     HoldSerializer,
     MessageInputSerializer,
     MessageSerializer,
+    RegulationChangeSerializer,
     RootCauseSerializer,
     TokenRequestSerializer,
     TokenSerializer,
@@ -31,7 +32,7 @@ from recovery.api.serializers import (
 )
 from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import RootCause
-from recovery.services import intake, lifecycle, messages, sla
+from recovery.services import intake, lifecycle, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -205,6 +206,18 @@ class ComplaintHoldingReplyView(APIView):
             complaint=complaint, actor=request.user, **payload.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintRegulationView(APIView):
+    @extend_schema(request=RegulationChangeSerializer, responses={200: ComplaintDetailSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        payload = RegulationChangeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        regulation.complaint_change_regulation(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return _detail(request, reference)
 
 
 def _detail(request, reference: str) -> Response:

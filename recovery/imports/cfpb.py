@@ -34,6 +34,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from config import bulk_writes
+from escalation import regulatory
 from recovery.imports.cfpb_taxonomy import Taxonomy, cause_path
 from recovery.models import (
     Channel,
@@ -216,7 +217,7 @@ class Row:
         return datetime.combine(self.received_on, NOON, tzinfo=UTC)
 
     @property
-    def acknowledged_at(self) -> datetime | None:
+    def sent_at(self) -> datetime | None:
         if self.sent_on is None:
             return None
         return datetime.combine(self.sent_on, NOON, tzinfo=UTC)
@@ -576,7 +577,7 @@ def _complaint(
         product=(row.sub_product or row.product)[:product_length],
         subject=row.issue[:subject_length],
         description=row.narrative or _summary_without_narrative(row),
-        jurisdiction=JURISDICTION,
+        jurisdiction=_jurisdiction(row.source_data.get("state", "")),
         regulatory_profile=REGULATORY_PROFILE,
         state=row.response.state,
         outcome=row.response.outcome,
@@ -585,13 +586,22 @@ def _complaint(
         external_id=row.complaint_id,
         source_data=row.source_data,
         received_at=row.received_at,
-        acknowledged_at=row.acknowledged_at,
+        # The CFPB's clocks count from the day it sent the complaint to the company; that
+        # is also the first date the company is known to have had it.
+        sent_to_company_at=row.sent_at,
+        acknowledged_at=row.sent_at,
         # The CFPB publishes no date of the company's answer: left empty rather than made
         # up, so time-to-resolve figures leave imported complaints out.
         resolved_at=None,
         created_at=now,
         updated_at=now,
     )
+
+
+def _jurisdiction(state: str) -> str:
+    """``US-CA`` for a state the holiday tables know, else ``US`` (territories, blanks)."""
+    code = f"{JURISDICTION}-{state.strip().upper()}"
+    return code if state.strip() and regulatory.is_known_jurisdiction(code) else JURISDICTION
 
 
 def _summary_without_narrative(row: Row) -> str:
@@ -641,7 +651,7 @@ def _events(row: Row, complaint: Complaint) -> list[ComplaintEvent]:
                         row, company_response=row.response_label, date_published=False
                     ),
                 },
-                created_at=row.acknowledged_at or row.received_at,
+                created_at=row.sent_at or row.received_at,
             )
         )
     return events
@@ -656,6 +666,6 @@ def _recovery_action(row: Row, complaint: Complaint) -> RecoveryAction:
         currency="",
         description=f"Company response to the CFPB: {row.response_label}.",
         status=RecoveryStatus.DELIVERED,
-        proposed_at=row.acknowledged_at or row.received_at,
+        proposed_at=row.sent_at or row.received_at,
         suggested=None,
     )

@@ -27,10 +27,12 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import TruncDate
 
+from escalation.selectors import STATUTORY_CLOCK_SQL
 from recovery.models import Complaint, RecoveryStatus
 
 # Bump when what a summary row holds changes: the next refresh rebuilds everything.
-VERSION = 1
+# (2: statutory obligations counted apart from internal targets.)
+VERSION = 2
 # Serialises refreshes (pg_advisory_xact_lock); any constant unique to this use.
 LOCK_KEY = 0x52445253  # "RDRS"
 
@@ -218,12 +220,12 @@ def _build(since: datetime, until: datetime, flags: dict[str, Q], alias: dict) -
         f"""
         WITH f AS ({facts_sql})
         INSERT INTO insight_clock_day (day, dimension, value, clock, met, breached)
-        SELECT f.day, {kpi_dim}, {kpi_value}, k.kind,
+        SELECT f.day, {kpi_dim}, {kpi_value}, {STATUTORY_CLOCK_SQL},
                count(*) FILTER (WHERE k.state = 'met'),
                count(*) FILTER (WHERE k.state = 'breached')
         FROM f JOIN escalation_clock k ON k.complaint_id = f.id
         WHERE k.state <> 'cancelled'
-        GROUP BY f.day, k.kind, GROUPING SETS ({kpi_sets})
+        GROUP BY f.day, {STATUTORY_CLOCK_SQL}, GROUPING SETS ({kpi_sets})
         """,  # noqa: S608 (constant SQL and the ORM's own; values are parameters)
     ]
     params = [facts_params, [*facts_params, RecoveryStatus.DECLINED], facts_params, facts_params]

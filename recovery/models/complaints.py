@@ -296,6 +296,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     # Read-side copy of the clocks, kept by the escalation app in the same transaction as
     # the clock change, so the queue can sort and filter without touching the clock table.
     next_deadline_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
+    # The soonest running statutory obligation alone: the queue shows it beside the
+    # soonest deadline of all, which is often a tighter internal target.
+    next_statutory_deadline_at = models.DateTimeField(
+        _("next statutory deadline"), null=True, blank=True
+    )
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
@@ -321,6 +326,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             ("add_internal_note", "Can add internal notes"),
             ("escalate_complaint", "Can escalate or de-escalate a complaint by hand"),
             ("assign_complaint", "Can assign complaints to anyone"),
+            (
+                "change_regulation_complaint",
+                "Can change a complaint's regulatory profile, jurisdiction or sent-to time",
+            ),
         ]
         indexes = [
             # The queue: GET /api/complaints/?state=...&team=... ordered by received_at.
@@ -451,6 +460,7 @@ class EventType(models.TextChoices):
     SURVEY_SENT = "survey_sent", _("Survey sent")
     SURVEY_ANSWERED = "survey_answered", _("Survey answered")
     CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
+    REGULATION_CHANGED = "regulation_changed", _("Regulatory profile or jurisdiction changed")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -469,6 +479,7 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.RECOVERY_DECLINED,
         EventType.SURVEY_ANSWERED,
         EventType.CORRECTIVE_ACTION_LINKED,
+        EventType.REGULATION_CHANGED,
     }
 )
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -126,9 +127,12 @@ def _replay(actor, key: str, request_hash: str) -> Complaint | None:
 
 
 def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Complaint:
+    # A complaint that names no regime is under the installation's default one.
+    profile = intake.regulatory_profile or settings.REDRESS_REGULATORY_PROFILE
+    jurisdiction = intake.jurisdiction or settings.REDRESS_JURISDICTION
     regulation.check_codes(
-        profile=intake.regulatory_profile,
-        jurisdiction=intake.jurisdiction,
+        profile=profile,
+        jurisdiction=jurisdiction,
         received_at=received_at,
         sent_to_company_at=intake.sent_to_company_at,
     )
@@ -150,8 +154,8 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         description=intake.description,
         remedy_sought=intake.remedy_sought,
         occurred_on=intake.occurred_on,
-        jurisdiction=intake.jurisdiction,
-        regulatory_profile=intake.regulatory_profile,
+        jurisdiction=jurisdiction,
+        regulatory_profile=profile,
         team=team,
         received_at=received_at,
         sent_to_company_at=intake.sent_to_company_at,

@@ -37,10 +37,13 @@ def complaints_refresh_sla(complaint_ids, *, raise_levels: dict[int, int] | None
         cursor.execute(
             f"UPDATE {quote(Complaint._meta.db_table)} AS c "  # noqa: S608
             "SET next_deadline_at = x.next_deadline_at, "
+            "    next_statutory_deadline_at = x.next_statutory_deadline_at, "
             "    next_escalation_at = x.next_escalation_at, "
             "    escalation_level = GREATEST(c.escalation_level, x.level) "
             "FROM (SELECT ids.id, ids.level, "
             "  MIN(k.due_at) FILTER (WHERE k.state = %s) AS next_deadline_at, "
+            "  MIN(k.due_at) FILTER (WHERE k.state = %s AND k.regulatory_profile <> '') "
+            "    AS next_statutory_deadline_at, "
             "  MIN(k.next_escalation_at) FILTER (WHERE k.state = %s AND k.stopped_at IS NULL) "
             "    AS next_escalation_at "
             "  FROM unnest(%s::bigint[], %s::integer[]) AS ids(id, level) "
@@ -48,6 +51,7 @@ def complaints_refresh_sla(complaint_ids, *, raise_levels: dict[int, int] | None
             "  GROUP BY ids.id, ids.level) AS x "
             "WHERE c.id = x.id",
             [
+                ClockState.RUNNING,
                 ClockState.RUNNING,
                 ClockState.BREACHED,
                 ids,

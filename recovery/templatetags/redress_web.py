@@ -124,6 +124,7 @@ def queue_rows(rows):
     states = {value: html.escape(str(label)) for value, label in State.choices}
     labels = {key: html.escape(str(label)) for key, label in RISK_LABELS.items()}
     on_hold = '<br><span class="badge waiting">{}</span>'.format(html.escape(_("On hold")))
+    statutory_label = html.escape(_("statutory:"))
     lines = []
     for row in rows:
         status = html.escape(row.status)
@@ -133,6 +134,14 @@ def queue_rows(rows):
             deadline = (
                 f'<br><time datetime="{row.next_deadline_at.isoformat()}">'
                 f"{html.escape(row.deadline_text)}</time>"
+            )
+        if row.next_statutory_deadline_at is not None:
+            # Beside the soonest deadline (often an internal target), the legal one.
+            statutory_at = timezone.localtime(row.next_statutory_deadline_at, zone)
+            deadline += (
+                f'<br><small class="statutory">{statutory_label} '
+                f'<time datetime="{row.next_statutory_deadline_at.isoformat()}">'
+                f"{statutory_at:%-d %b}</time></small>"
             )
         level = (
             f'<span class="badge level">L{int(row.escalation_level)}</span>'

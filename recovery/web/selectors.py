@@ -48,6 +48,7 @@ QUEUE_COLUMNS = (
     "awaiting_customer",
     "escalation_level",
     "next_deadline_at",
+    "next_statutory_deadline_at",
     "received_at",
     "customer__name",
     "team__name",
@@ -76,6 +77,7 @@ class QueueRow:
     awaiting_customer: bool
     escalation_level: int
     next_deadline_at: datetime | None
+    next_statutory_deadline_at: datetime | None
     received_at: datetime
     customer_name: str
     team_name: str | None  # None: not routed to a team yet
@@ -153,6 +155,7 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
         awaiting_customer,
         escalation_level,
         next_deadline_at,
+        next_statutory_deadline_at,
         received_at,
         customer_name,
         team_name,
@@ -170,6 +173,7 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
             awaiting_customer=awaiting_customer,
             escalation_level=escalation_level,
             next_deadline_at=next_deadline_at,
+            next_statutory_deadline_at=next_statutory_deadline_at,
             received_at=received_at,
             customer_name=customer_name,
             team_name=team_name,

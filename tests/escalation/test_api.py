@@ -219,9 +219,11 @@ def compliance_fixture(
     time_machine.move_to(utc(3, 10, 9), tick=False)
 
 
-def row(clock, group, met, breached, running, met_percent, breached_percent):
+def row(clock, group, met, breached, running, met_percent, breached_percent, profile=""):
     return {
         "clock": clock,
+        "statutory": bool(profile),
+        "regulatory_profile": profile,
         "group": group,
         "met": met,
         "breached": breached,
@@ -278,6 +280,28 @@ def test_compliance_by_agent(compliance_fixture, supervisor):
         row("close_loop", "other_agent", 0, 0, 1, None, None),
         row("resolve", "agent", 0, 0, 2, None, None),
         row("resolve", "other_agent", 1, 0, 0, 100.0, 0.0),
+    ]
+
+
+def test_compliance_counts_statutory_obligations_apart_from_internal_targets(
+    make_complaint, agent, root_causes, supervisor, time_machine
+):
+    """Met the law, missed our promise: an FCA complaint resolved in week five."""
+    time_machine.move_to(utc(3, 2, 10), tick=False)
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    time_machine.move_to(utc(3, 2, 11), tick=False)
+    acknowledge(complaint, agent)
+    time_machine.move_to(utc(4, 6, 11), tick=False)
+    resolve(Complaint.objects.get(pk=complaint.pk), agent)
+
+    rows = compliance(supervisor, start="2026-03-01", end="2026-04-01").json()["rows"]
+    assert rows == [
+        row("acknowledge", None, 1, 0, 0, 100.0, 0.0),
+        # (close_loop started in April, outside the period.)
+        row("resolve", None, 0, 1, 0, 0.0, 100.0),
+        row("resolve (statutory)", None, 1, 0, 0, 100.0, 0.0, profile="uk_fca_disp"),
+        # Resolved after the third business day: the summary window was missed.
+        row("summary_resolution (statutory)", None, 0, 1, 0, 0.0, 100.0, "uk_fca_disp"),
     ]
 
 

@@ -371,8 +371,10 @@ def test_a_closed_complaint_is_imported_with_its_history(tmp_path):
     assert complaint.outcome == "upheld"
     assert complaint.received_at.isoformat() == "2020-03-18T12:00:00+00:00"
     assert complaint.acknowledged_at.isoformat() == "2020-03-20T12:00:00+00:00"
+    # The CFPB's deadlines count from the day it sent the complaint on.
+    assert complaint.sent_to_company_at.isoformat() == "2020-03-20T12:00:00+00:00"
     assert complaint.resolved_at is None
-    assert complaint.regulatory_profile == "us_cfpb"
+    assert (complaint.regulatory_profile, complaint.jurisdiction) == ("us_cfpb", "US-NY")
     assert complaint.source_data == {
         "company": "EXAMPLE BANK",
         "state": "NY",

@@ -697,3 +697,27 @@ def test_escalation_request_shows_on_the_timeline(agent, make_complaint):
 
     assert "Customer asked for escalation" in html
     assert f"Please {ESCAPED}" in html
+
+
+# -- statutory deadlines beside internal targets ----------------------------------------------
+
+
+def test_queue_and_complaint_page_show_the_statutory_deadline_beside_the_internal_one(
+    agent, make_complaint, time_machine
+):
+    from datetime import UTC, datetime
+
+    time_machine.move_to(datetime(2026, 3, 20, 23, 30, tzinfo=UTC), tick=False)
+    complaint = make_complaint(regulatory_profile="uk_fca_disp", jurisdiction="GB-SCT")
+    client = signed_in(agent)
+
+    queue = text_of(client.get("/desk/team/"))
+    # The soonest deadline is the internal acknowledgement; the legal one is shown beside it.
+    assert 'class="statutory"' in queue
+    assert "statutory:" in queue
+
+    page = text_of(client.get(page_of(complaint)))
+    assert "Internal target" in page
+    assert "Statutory · DISP 1.6.2R (UK FCA DISP)" in page
+    # Eight weeks from Fri 20 Mar end with Fri 15 May, a local date in Scotland.
+    assert "end of Fri 15 May 2026" in page

@@ -1,0 +1,101 @@
+"""A complaint's statutory obligations worked out from its own record (pure, no ORM).
+
+Used where obligations are planned after the fact rather than as the complaint moves: the
+data migration that gave existing complaints their obligations, and a change of profile,
+jurisdiction or "sent to company" time after receipt. Each obligation counts from the
+original start (receipt, or when a regulator sent the complaint on), and one whose step
+already happened is met or breached by when it happened.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from escalation import deadlines, regulatory
+
+# The complaint timestamps that end each kind of statutory clock, first one present wins
+# (a resolution also answers an unacknowledged complaint).
+STOPPED_BY = {
+    "acknowledge": ("acknowledged_at", "resolved_at"),
+    "initial_response": ("acknowledged_at", "resolved_at"),
+    "summary_resolution": ("resolved_at",),
+    "resolve": ("resolved_at",),
+}
+# Statutory clocks warn when this share of their time has gone (as at their start).
+WARN_AT_PERCENT = 80
+
+
+@dataclass(frozen=True)
+class Obligation:
+    kind: str
+    fields: dict
+
+    @property
+    def running(self) -> bool:
+        return self.fields["state"] == "running"
+
+
+def obligation_start(complaint, deadline: regulatory.Deadline) -> datetime:
+    if deadline.starts == "sent_to_company" and complaint.sent_to_company_at is not None:
+        return complaint.sent_to_company_at
+    return complaint.received_at
+
+
+def plan_from_record(complaint, now: datetime) -> list[Obligation]:
+    """The obligations of ``complaint``'s profile in its region, decided by its timestamps."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None:
+        return []
+    region = profile.region(complaint.jurisdiction).code
+    planned = []
+    for deadline in profile.deadlines:
+        start = obligation_start(complaint, deadline)
+        due = profile.due_at(deadline, start, region)
+        basis = "business" if deadline.rule.startswith("business") else "calendar"
+        calendar = profile.calendar(range(start.year - 1, due.year + 2), region)
+        seconds = max(deadlines.between(start, due, basis=basis, calendar=calendar), 0)
+        fields = {
+            "regulatory_profile": profile.code,
+            "rule": deadline.citation,
+            "jurisdiction": region,
+            "policy": None,
+            "calendar": None,
+            "basis": basis,
+            "target_seconds": round(seconds),
+            "pausable": False,
+            "escalates": deadline.escalates,
+            "started_at": start,
+            "due_at": due,
+            "warn_at": deadlines.add(
+                start, seconds * WARN_AT_PERCENT / 100, basis=basis, calendar=calendar
+            ),
+            "warned_at": None,
+            "paused_at": None,
+            "seconds_left_when_paused": None,
+            "seconds_to_warn_when_paused": None,
+            "escalation_level": 0,
+            "next_escalation_at": None,
+            **_decided(complaint, deadline.clock, due, now),
+        }
+        planned.append(Obligation(deadline.clock, fields))
+    return planned
+
+
+def _decided(complaint, kind: str, due: datetime, now: datetime) -> dict:
+    if complaint.state == "withdrawn":
+        return {
+            "state": "cancelled",
+            "stopped_at": complaint.withdrawn_at or now,
+            "breached_at": None,
+        }
+    stopped = next(
+        (getattr(complaint, name) for name in STOPPED_BY.get(kind, ()) if getattr(complaint, name)),
+        None,
+    )
+    if stopped is None:
+        return {"state": "running", "stopped_at": None, "breached_at": None}
+    late = stopped > due
+    return {
+        "state": "breached" if late else "met",
+        "stopped_at": stopped,
+        "breached_at": due if late else None,
+    }
