@@ -8,21 +8,37 @@ What it does, in order:
 
 1. Sets a production-like environment (DEBUG off) with its own database, so it never touches
    anyone else's data; creates the database if missing and migrates it.
-2. Seeds ``--clocks`` running clocks (four kinds per complaint, so ``--clocks / 4``
-   complaints) with ``INSERT … SELECT … generate_series`` in PostgreSQL itself: no Python
-   objects per row. Deadlines are spread over the next two months. A database already
-   holding exactly that many bench clocks is reused; ``--reseed`` starts over. Prints rows
-   per second of seeding, then ANALYZEs.
+2. Seeds ``--clocks`` running clocks, five per complaint (so ``--clocks / 5`` complaints,
+   each under the ``uk_fca_disp`` profile in GB-ENG): the four internal targets
+   (acknowledge, resolve, respond, close the loop; office-hours calendar, business time)
+   and one statutory obligation beside them, the FCA's eight-week final response (kind
+   resolve, rule DISP 1.6.2R, calendar days, not pausable, no calendar row: the profile's
+   calendar counts), planned by ``statutory_plans`` as intake plans it. By default that is
+   800,000 internal and 200,000 statutory clocks over 200,000 complaints. Rows go in with
+   ``INSERT … SELECT … generate_series`` in PostgreSQL itself: no Python objects per row.
+   Deadlines are spread over the next two months. A database already holding exactly that
+   many internal and statutory bench clocks is reused; ``--reseed`` starts over. Prints
+   rows per second of seeding, then ANALYZEs.
 3. Puts the clocks back in their resting state (nothing due, no escalations, no timeline or
    outbox rows): a previous run that stopped half-way leaves nothing behind.
 4. (a) Times ``sweep()`` with nothing due: one cold run, then the median and p90 of
    ``--idle-runs`` runs, with the number of SQL queries one sweep issues.
-5. (b) Makes ``--due`` clocks due (one UPDATE) and times one ``sweep()`` that breaches them
-   all and escalates each to level 1 of the default ladder, on this one process; prints
-   escalations per second. Then checks every one was handled exactly once.
+5. (b) Makes ``--due`` resolve clocks due (one UPDATE), one on each of ``--due`` complaints
+   spread over all: on every fifth complaint the statutory clock, on the others the
+   internal one, the share statutory clocks have among running clocks (2,000 of the
+   default 10,000). Times one ``sweep()`` that breaches them all and escalates each to
+   level 1 of the default ladder, on this one process, the statutory ones with their next
+   level timed on the profile's calendar; prints escalations per second. Then checks every
+   one was handled exactly once: one breach, one escalation and two timeline events with
+   their outbox rows per clock, the statutory ones marked statutory, each waiting for
+   level 2, nothing else escalated.
 6. Resets those clocks (step 3 again), so the next run starts from the same data.
 
-Targets (issue 4): (a) under 10 ms; (b) at least 1,000 escalations per second on one worker.
+Targets (issue 4, and again with one statutory clock per complaint): (a) under 10 ms; (b) at
+least 1,000 escalations per second on one worker. Measured with the default mix on a shared
+2-core machine (load average 2.3-3.3), six runs: (a) median 1.31-2.43 ms, p90 1.51-5.81 ms,
+one query per sweep; (b) 1,076-2,133 escalations/s (1,776-2,282 per CPU-second of this
+process and its PostgreSQL backend, unprofiled). bench/README.md has every run.
 Exits non-zero if the sweep in (b) missed or duplicated anything; a missed target is
 reported, not an error, because the figure is the point.
 """
@@ -52,8 +68,16 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/redress_bench_sweep"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 REFERENCE_PREFIX = "BENCH-SWEEP-"
 BENCH_TEAM = "bench-sweep"
-# Four clock kinds per complaint (the unique constraint is one clock per kind and complaint).
-KINDS = ("acknowledge", "resolve", "respond", "close_loop")
+# Four internal clock kinds per complaint (one internal clock per kind and complaint is a
+# unique constraint) ...
+INTERNAL_KINDS = ("acknowledge", "resolve", "respond", "close_loop")
+# ... and beside them one statutory obligation: the FCA's eight-week final response
+# (DISP 1.6.2R), counted in calendar days on the profile's own calendar (no calendar row),
+# in England. Its rule, length and basis come from the profile (see statutory_plan()).
+STATUTORY_PROFILE = "uk_fca_disp"
+STATUTORY_KIND = "resolve"
+STATUTORY_JURISDICTION = "GB-ENG"
+CLOCKS_PER_COMPLAINT = len(INTERNAL_KINDS) + 1
 # Deadlines are spread from one day to two months ahead, so nothing is due while idle.
 SPREAD_SECONDS = 59 * 86_400
 # Targets of issue 4.
@@ -94,6 +118,11 @@ def ensure_database(database_url: str) -> None:
 
 
 # -- seeding -------------------------------------------------------------------------------
+
+
+def _literal(value) -> str:
+    """``value`` as an SQL literal, for ``_insert_select``'s placeholder-free expressions."""
+    return sql.Literal(value).as_string(None)
 
 
 def _insert_select(model, expressions: dict[str, str], source: str, params: list) -> int:
@@ -153,10 +182,18 @@ def ensure_people():
     return team, customer
 
 
-def bench_clock_count() -> int:
+def bench_clock_counts() -> tuple[int, int]:
+    """How many internal and statutory bench clocks there are: a database seeded with
+    another mix (an older version of this bench) must not be taken for this one."""
+    from django.db.models import Count, Q
+
     from escalation.models import Clock
 
-    return Clock.objects.filter(complaint__reference__startswith=REFERENCE_PREFIX).count()
+    counts = Clock.objects.filter(complaint__reference__startswith=REFERENCE_PREFIX).aggregate(
+        internal=Count("pk", filter=Q(regulatory_profile="")),
+        statutory=Count("pk", filter=~Q(regulatory_profile="")),
+    )
+    return counts["internal"], counts["statutory"]
 
 
 def wipe() -> None:
@@ -213,15 +250,47 @@ def _drop_foreign_keys(cursor, table: str) -> list[str]:
     return statements
 
 
+def statutory_plan(ladder):
+    """The statutory clock a bench complaint gets, planned the way intake plans it: rule,
+    region, basis, length and pausability come from the profile, not from this file."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from escalation.services.clocks import statutory_plans
+    from recovery.models import Complaint
+
+    complaint = Complaint(regulatory_profile=STATUTORY_PROFILE, jurisdiction=STATUTORY_JURISDICTION)
+    # Received a day ago, as seed() receives every bench complaint.
+    received = timezone.now() - timedelta(days=1)
+    plans = statutory_plans(complaint, [STATUTORY_KIND], received, ladder)
+    if len(plans) != 1 or not plans[0].escalates:
+        raise BenchFailed(
+            f"{STATUTORY_PROFILE} has no escalating {STATUTORY_KIND} obligation; update the bench."
+        )
+    return plans[0]
+
+
+def _spread_due_at(position: str) -> str:
+    """A clock's seeded deadline: one day to two months ahead, scattered by complaint id and
+    the kind's ``position`` (SQL) with two primes, so deadlines of one complaint differ and
+    neighbouring ids do not fall due together."""
+    return (
+        "now() + interval '1 day' "
+        f"+ make_interval(secs => (c.id * 7919 + {position} * 104729) %% {SPREAD_SECONDS})"
+    )
+
+
 def seed(clock_count: int, team, customer) -> None:
     from django.db import connection, transaction
 
     from escalation.models import BusinessCalendar, Clock, EscalationLadder
     from recovery.models import Complaint
 
-    complaint_count = clock_count // len(KINDS)
+    complaint_count = clock_count // CLOCKS_PER_COMPLAINT
     calendar = BusinessCalendar.objects.get(slug="office-hours")
     ladder = EscalationLadder.objects.get(is_default=True)
+    plan = statutory_plan(ladder)
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         # Nothing else reads these rows until they are committed; losing them in a crash
@@ -246,16 +315,15 @@ def seed(clock_count: int, team, customer) -> None:
                 "state": "'acknowledged'",
                 "received_at": "now() - interval '1 day'",
                 "acknowledged_at": "now() - interval '20 hours'",
+                "regulatory_profile": _literal(STATUTORY_PROFILE),
+                "jurisdiction": _literal(STATUTORY_JURISDICTION),
             },
             "generate_series(1, %s) AS n",
             [complaint_count],
         )
         seeded_complaints = time.perf_counter()
-        due_at = (
-            "now() + interval '1 day' "
-            f"+ make_interval(secs => (c.id * 7919 + k.position * 104729) %% {SPREAD_SECONDS})"
-        )
-        clocks = _insert_select(
+        due_at = _spread_due_at("k.position")
+        internal = _insert_select(
             Clock,
             {
                 "complaint_id": "c.id",
@@ -271,8 +339,33 @@ def seed(clock_count: int, team, customer) -> None:
             },
             f"{Complaint._meta.db_table} c CROSS JOIN unnest(%s::text[]) "
             "WITH ORDINALITY AS k(kind, position) WHERE c.reference LIKE %s",
-            [list(KINDS), f"{REFERENCE_PREFIX}%"],
+            [list(INTERNAL_KINDS), f"{REFERENCE_PREFIX}%"],
         )
+        # The statutory clock has no calendar row (the profile's calendar counts) and no
+        # policy; its deadlines are spread as if it were a fifth kind.
+        statutory_due_at = _spread_due_at(str(CLOCKS_PER_COMPLAINT))
+        statutory = _insert_select(
+            Clock,
+            {
+                "complaint_id": "c.id",
+                "kind": _literal(plan.kind),
+                "state": "'running'",
+                "regulatory_profile": _literal(plan.profile),
+                "rule": _literal(plan.rule),
+                "jurisdiction": _literal(plan.jurisdiction),
+                "ladder_id": str(int(ladder.pk)),
+                "basis": _literal(plan.basis),
+                "target_seconds": _literal(max(round(plan.seconds), 0)),
+                "pausable": _literal(plan.pausable),
+                "escalates": _literal(plan.escalates),
+                "started_at": "c.received_at",
+                "due_at": statutory_due_at,
+                "warn_at": f"{statutory_due_at} - interval '1 hour'",
+            },
+            f"{Complaint._meta.db_table} c WHERE c.reference LIKE %s",
+            [f"{REFERENCE_PREFIX}%"],
+        )
+        clocks = internal + statutory
         seeded_clocks = time.perf_counter()
         for definition in rebuild:
             cursor.execute(definition)
@@ -280,7 +373,8 @@ def seed(clock_count: int, team, customer) -> None:
     elapsed = time.perf_counter() - started
     print(
         f"seeded {complaints:,} complaints in {seeded_complaints - started:.1f} s, "
-        f"{clocks:,} clocks in {seeded_clocks - seeded_complaints:.1f} s, "
+        f"{clocks:,} clocks ({internal:,} internal, {statutory:,} statutory {plan.rule}) "
+        f"in {seeded_clocks - seeded_complaints:.1f} s, "
         f"built indexes and checked foreign keys in {indexed - seeded_clocks:.1f} s, "
         f"committed in {time.perf_counter() - indexed:.1f} s: "
         f"{(complaints + clocks) / elapsed:,.0f} rows/s overall"
@@ -362,34 +456,63 @@ def measure_idle(runs: int) -> float:
     return median
 
 
-def make_due(due: int) -> list[int]:
-    """Make ``due`` resolve clocks, spread over all complaints, due in the last hour and
-    already warned, so (b) times breaches and escalations only."""
+def make_due(due: int) -> tuple[list[int], list[int]]:
+    """Make one resolve clock due in the last hour, already warned, on each of ``due``
+    complaints spread over all of them, so (b) times breaches and escalations only.
+
+    On every fifth of those complaints it is the statutory clock (one running clock in five
+    is statutory), on the others the internal one. Returns the internal and the statutory
+    clocks made due.
+    """
     from django.db import connection
+
+    from recovery.models import Complaint
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM escalation_clock WHERE kind = 'resolve' AND state = 'running'"
+            f"SELECT count(*) FROM {Complaint._meta.db_table} WHERE reference LIKE %s",
+            [f"{REFERENCE_PREFIX}%"],
         )
         (available,) = cursor.fetchone()
         if available < due:
-            raise BenchFailed(f"Only {available:,} resolve clocks; seed more or ask for fewer.")
+            raise BenchFailed(f"Only {available:,} complaints; seed more or ask for fewer.")
         step = available // due
         cursor.execute(
-            "WITH chosen AS ("
-            "  SELECT id FROM ("
-            "    SELECT id, row_number() OVER (ORDER BY id) AS n FROM escalation_clock"
-            "    WHERE kind = 'resolve' AND state = 'running'"
-            "  ) numbered WHERE n %% %s = 0 LIMIT %s"
+            "WITH numbered AS ("
+            f"  SELECT id, row_number() OVER (ORDER BY id) AS n FROM {Complaint._meta.db_table}"
+            "   WHERE reference LIKE %s"
+            "), picked AS ("
+            "  SELECT id, n / %s AS m FROM numbered WHERE n %% %s = 0 ORDER BY n LIMIT %s"
+            "), chosen AS ("
+            "  SELECT k.id FROM escalation_clock k JOIN picked p ON k.complaint_id = p.id"
+            "  WHERE k.state = 'running' AND CASE WHEN p.m %% %s = 0"
+            "    THEN k.regulatory_profile = %s AND k.kind = %s"
+            "    ELSE k.regulatory_profile = '' AND k.kind = 'resolve' END"
             ") "
             "UPDATE escalation_clock c SET "
             "due_at = now() - make_interval(secs => 1 + c.id %% 3600), "
             "warn_at = now() - make_interval(secs => 3601 + c.id %% 3600), "
             "warned_at = now() - make_interval(secs => 3600) "
-            "FROM chosen WHERE c.id = chosen.id RETURNING c.id",
-            [step, due],
+            "FROM chosen WHERE c.id = chosen.id RETURNING c.id, c.regulatory_profile <> ''",
+            [
+                f"{REFERENCE_PREFIX}%",
+                step,
+                step,
+                due,
+                CLOCKS_PER_COMPLAINT,
+                STATUTORY_PROFILE,
+                STATUTORY_KIND,
+            ],
         )
-        return [row[0] for row in cursor.fetchall()]
+        made_due = cursor.fetchall()
+    internal = [pk for pk, statutory in made_due if not statutory]
+    statutory = [pk for pk, statutory in made_due if statutory]
+    if len(internal) + len(statutory) != due or len(statutory) != due // CLOCKS_PER_COMPLAINT:
+        raise BenchFailed(
+            f"Made {len(internal):,} internal and {len(statutory):,} statutory clocks due "
+            f"of {due:,}; is every bench complaint seeded with its clocks?"
+        )
+    return internal, statutory
 
 
 class StatementTimer:
@@ -434,7 +557,7 @@ def measure_due(due: int, *, profile: bool) -> float:
 
     from escalation.services.sweeper import sweep
 
-    ids = make_due(due)
+    internal, statutory = make_due(due)
     profiler = cProfile.Profile() if profile else None
     timer = StatementTimer()
     backend_started = backend_cpu_seconds()
@@ -451,7 +574,8 @@ def measure_due(due: int, *, profile: bool) -> float:
     rate = result.escalated / elapsed if elapsed else 0.0
     verdict = "meets" if rate >= ESCALATIONS_PER_SECOND_TARGET else "MISSES"
     print(
-        f"(b) {len(ids):,} due: one sweep in {elapsed * 1000:,.0f} ms "
+        f"(b) {len(internal) + len(statutory):,} due ({len(statutory):,} statutory): "
+        f"one sweep in {elapsed * 1000:,.0f} ms "
         f"({cpu * 1000:,.0f} ms of it on this process's CPU), {result.as_dict()}; "
         f"{rate:,.0f} escalations/s; {verdict} the {ESCALATIONS_PER_SECOND_TARGET:,}/s target"
     )
@@ -474,32 +598,56 @@ def measure_due(due: int, *, profile: bool) -> float:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(
             "redress|escalation|recovery|notifications", 40
         )
-    check_exactly_once(ids, result)
+    check_exactly_once(internal, statutory, result)
     return rate
 
 
-def check_exactly_once(ids: list[int], result) -> None:
+def check_exactly_once(internal: list[int], statutory: list[int], result) -> None:
+    """Every due clock breached and escalated once, statutory ones told apart on the
+    timeline, with one event and one outbox row per event; nothing else touched."""
+    from django.db.models import F
+
     from escalation.models import Clock, Escalation
     from notifications.models import Outbox
     from recovery.models import ComplaintEvent
 
+    ids = internal + statutory
     problems = []
     if result.breached != len(ids) or result.escalated != len(ids) or result.failed:
         problems.append(f"sweep reported {result.as_dict()} for {len(ids):,} due clocks")
     still_running = Clock.objects.filter(pk__in=ids, state="running").count()
+    # Level 1 of the default ladder has a level 2 after it: every breached clock waits for it,
+    # timed on its own calendar (the profile's, for the statutory ones).
+    waiting = Clock.objects.filter(
+        pk__in=ids, escalation_level=1, next_escalation_at__gt=F("breached_at")
+    ).count()
     escalations = Escalation.objects.filter(clock_id__in=ids, level=1).count()
+    all_escalations = Escalation.objects.count()
+    statutory_escalations = Escalation.objects.filter(clock_id__in=statutory, level=1).count()
     events = ComplaintEvent.objects.count()
+    statutory_events = ComplaintEvent.objects.filter(parameters__statutory=True).count()
     outbox = Outbox.objects.filter(idempotency_key__startswith="timeline:").count()
     if still_running:
         problems.append(f"{still_running:,} due clocks still running")
-    if escalations != len(ids):
-        problems.append(f"{escalations:,} escalations for {len(ids):,} breaches")
+    if waiting != len(ids):
+        problems.append(f"{len(ids) - waiting:,} breached clocks not waiting for level 2")
+    if escalations != len(ids) or all_escalations != len(ids):
+        problems.append(
+            f"{escalations:,} escalations of the {len(ids):,} breached clocks, "
+            f"{all_escalations:,} in all"
+        )
+    if statutory_escalations != len(statutory) or statutory_events != 2 * len(statutory):
+        problems.append(
+            f"{statutory_escalations:,} escalations and {statutory_events:,} timeline events "
+            f"for {len(statutory):,} statutory breaches"
+        )
     if events != 2 * len(ids) or outbox != events:
         problems.append(f"{events:,} timeline events and {outbox:,} outbox rows")
     if problems:
         raise BenchFailed("; ".join(problems))
     print(
-        f"    checked: {len(ids):,} breaches, as many escalations, {events:,} events + outbox rows"
+        f"    checked: {len(ids):,} breaches ({len(statutory):,} statutory), as many "
+        f"escalations, {events:,} events + outbox rows"
     )
 
 
@@ -514,8 +662,9 @@ def main() -> int:
         "--database-url", default=os.environ.get("BENCH_SWEEP_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     args = parser.parse_args()
-    if not len(KINDS) <= args.clocks <= MAX_CLOCKS or not 1 <= args.due <= args.clocks // 4:
-        parser.error(f"need 4 <= --clocks <= {MAX_CLOCKS:,} and 1 <= --due <= clocks / 4")
+    per = CLOCKS_PER_COMPLAINT
+    if not per <= args.clocks <= MAX_CLOCKS or not 1 <= args.due <= args.clocks // per:
+        parser.error(f"need {per} <= --clocks <= {MAX_CLOCKS:,} and 1 <= --due <= clocks / {per}")
 
     configure_environment(args.database_url, DEFAULT_REDIS_URL)
     ensure_database(args.database_url)
@@ -533,18 +682,22 @@ def main() -> int:
         )
     )
     team, customer = ensure_people()
-    wanted = args.clocks // len(KINDS) * len(KINDS)
-    found = bench_clock_count()
+    complaints = args.clocks // CLOCKS_PER_COMPLAINT
+    wanted = (complaints * len(INTERNAL_KINDS), complaints)
+    found = bench_clock_counts()
     if args.reseed or found != wanted:
         if found != wanted:
-            print(f"found {found:,} bench clocks, want {wanted:,}: seeding")
+            print(
+                f"found {found[0]:,} internal and {found[1]:,} statutory bench clocks, "
+                f"want {wanted[0]:,} and {wanted[1]:,}: seeding"
+            )
         else:
             print("seeding again (--reseed)")
         wipe()
-        seed(wanted, team, customer)
+        seed(sum(wanted), team, customer)
         analyze()
     else:
-        print(f"reusing {found:,} seeded clocks")
+        print(f"reusing {sum(found):,} seeded clocks ({found[1]:,} of them statutory)")
     rest()
     try:
         measure_idle(args.idle_runs)
