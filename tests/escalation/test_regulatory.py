@@ -31,6 +31,7 @@ from escalation import calendars, regulatory
 from escalation.models import Clock, ClockState, Escalation, SlaPolicy, SlaTarget
 from escalation.services import clocks
 from escalation.services.sweeper import sweep
+from notifications.models import Outbox
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import sla
 from tests.conftest import acknowledge, resolve
@@ -401,6 +402,12 @@ def test_breaching_the_internal_target_neither_meets_nor_hides_the_statutory_one
         if e.parameters["clock"] == "resolve"
     )
     assert by_kind == [("resolve", False, ""), ("resolve", True, "DISP 1.6.2R")]
+    # Each breach is told to staff once.
+    told = Outbox.objects.filter(complaint_id=complaint.pk, event_type="complaint.clock_breached")
+    # (and the summary resolution window, missed on Wednesday 25th, breached on its own).
+    assert told.count() == breaches.count() == 3
+    # The supervisor hears of the two that escalate, not of the summary window.
+    assert sum(supervisor.pk in row.audience["users"] for row in told) == 2
     first_level = Escalation.objects.filter(complaint=complaint, level=1, manual=False)
     assert sorted(first_level.values_list("clock__regulatory_profile", flat=True)) == [
         "",
