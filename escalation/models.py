@@ -46,27 +46,79 @@ class BusinessCalendar(models.Model):
         return self.name
 
     def clean(self) -> None:
+        """Check each setting on its own, so that the form names the field at fault.
+
+        The closures are not read: a calendar being added has none saved yet, and each
+        closure checks itself.
+        """
+        errors = {}
         try:
-            self.to_pure(years=[timezone.now().year])
-        except (ValueError, TypeError, KeyError, NotImplementedError) as exc:
-            raise ValidationError(str(exc)) from exc
+            calendars.BusinessCalendar(tz=self.time_zone)
+        except ValueError:
+            errors["time_zone"] = _(
+                "Unknown time zone “%(zone)s”; use an IANA name such as Europe/London."
+            ) % {"zone": self.time_zone}
+        try:
+            hours = calendars.BusinessCalendar(weekly=_weekly(self.weekly_hours))
+        except (ValueError, TypeError) as exc:
+            errors["weekly_hours"] = _("Weekly hours: %(problem)s.") % {"problem": exc}
+        else:
+            # Deadline arithmetic needs open time somewhere in the week.
+            if not self.always_open and not any(hours.weekly.values()):
+                errors["weekly_hours"] = _(
+                    "Give opening hours for at least one weekday, or make the calendar open 24x7."
+                )
+        try:
+            _extra_closed_dates(self.extra_holidays)
+        except (ValueError, TypeError) as exc:
+            errors["extra_holidays"] = _("Extra closed dates: %(problem)s.") % {"problem": exc}
+        errors.update(self._holiday_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _holiday_errors(self) -> dict[str, str]:
+        country, subdivision = self.holiday_country, self.holiday_subdivision
+        if not country:
+            if subdivision:
+                return {"holiday_subdivision": _("Give the country this subdivision is in.")}
+            return {}
+        years = (timezone.now().year,)
+        # The holidays package answers NotImplementedError for a country or subdivision it
+        # does not know; the country is tried alone first to tell the two apart.
+        try:
+            _public_holidays(country, None, years)
+        except NotImplementedError:
+            return {
+                "holiday_country": _(
+                    "No public holidays are known for “%(country)s”; use an ISO 3166 code "
+                    "such as GB, US or DE."
+                )
+                % {"country": country}
+            }
+        if subdivision:
+            try:
+                _public_holidays(country, subdivision, years)
+            except NotImplementedError:
+                return {
+                    "holiday_subdivision": _(
+                        "%(country)s has no subdivision “%(subdivision)s” with holidays of its own."
+                    )
+                    % {"country": country, "subdivision": subdivision}
+                }
+        return {}
 
     def to_pure(self, *, years) -> calendars.BusinessCalendar:
         """The pure calendar for deadline arithmetic, with holidays of ``years`` loaded."""
-        holidays = set()
+        holidays = set(_extra_closed_dates(self.extra_holidays))
         if self.holiday_country:
             holidays |= _public_holidays(
                 self.holiday_country, self.holiday_subdivision or None, tuple(sorted(years))
             )
-        holidays |= {_parse_date(day) for day in self.extra_holidays}
         closures = tuple((closure.starts_at, closure.ends_at) for closure in self.closures.all())
         return calendars.BusinessCalendar(
             tz=self.time_zone,
             always_open=self.always_open,
-            weekly={
-                int(day): tuple((_parse_time(a), _parse_time(b)) for a, b in intervals)
-                for day, intervals in (self.weekly_hours or {}).items()
-            },
+            weekly=_weekly(self.weekly_hours),
             holidays=frozenset(holidays),
             closures=closures,
         )
@@ -79,14 +131,49 @@ def _public_holidays(country: str, subdivision: str | None, years: tuple[int, ..
     return calendars.holidays_for(country, subdivision, years)
 
 
+def _weekly(value) -> dict[int, tuple]:
+    """``weekly_hours`` as the pure calendar takes it; the calendar checks the intervals."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError('expected {"0": [["09:00", "17:00"]], ...} with 0 = Monday')
+    weekly = {}
+    for day, intervals in value.items():
+        # Keys are strings once stored as JSON; a calendar built in code may use numbers.
+        if not (isinstance(day, int) or (isinstance(day, str) and day.isdigit())):
+            raise ValueError(f"weekday {day!r} is not a number from 0 (Monday) to 6 (Sunday)")
+        if not isinstance(intervals, list | tuple) or not all(
+            isinstance(pair, list | tuple) and len(pair) == 2 for pair in intervals
+        ):
+            raise ValueError(f'weekday {day}: expected a list of pairs like [["09:00", "17:00"]]')
+        weekly[int(day)] = tuple((_parse_time(a), _parse_time(b)) for a, b in intervals)
+    return weekly
+
+
+def _extra_closed_dates(value) -> frozenset[date]:
+    if not isinstance(value, list):
+        raise ValueError('expected a list of dates like ["2026-12-24"]')
+    return frozenset(_parse_date(day) for day in value)
+
+
 def _parse_time(value: str) -> time | None:
     if value in ("24:00", "24:00:00"):
         return None
-    return time.fromisoformat(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a time like 09:00")
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a time like 09:00") from None
 
 
 def _parse_date(value: str) -> date:
-    return date.fromisoformat(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date like 2026-12-24")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date like 2026-12-24") from None
 
 
 class CalendarClosure(models.Model):
@@ -110,6 +197,11 @@ class CalendarClosure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.calendar}: {self.starts_at:%Y-%m-%d %H:%M} - {self.ends_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        # The constraint's own message names only the constraint; say what is wrong.
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("A closure must end after it starts.")})
 
 
 class ClockKind(models.TextChoices):

@@ -107,7 +107,13 @@ def _summaries_ready() -> bool:
 
 
 def refresh_summaries_if_needed(*, full: bool = False):
-    """Bring the summaries up to date with every committed change (see summaries.py)."""
+    """Bring the summaries up to date with every committed change (see summaries.py).
+
+    None when nothing was refreshed: the summaries were up to date, or this database keeps
+    none (SQLite has neither their tables nor their triggers).
+    """
+    if not summaries.available():
+        return None
     built, changed = summaries.pending() if not full else (False, True)
     if built and not changed:
         return None
