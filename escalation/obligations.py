@@ -34,10 +34,30 @@ class Obligation:
         return self.fields["state"] == "running"
 
 
-def obligation_start(complaint, deadline: regulatory.Deadline) -> datetime:
+@dataclass(frozen=True)
+class Counted:
+    """An obligation's deadline from its start, and its length in its own basis."""
+
+    due_at: datetime
+    basis: str
+    calendar: object
+    seconds: float
+
+
+def obligation_start(complaint, deadline: regulatory.Deadline, at: datetime | None = None):
+    """Where an obligation counts from: receipt (or ``at``, a restart), or when a regulator
+    sent the complaint on, for regimes that count from then."""
     if deadline.starts == "sent_to_company" and complaint.sent_to_company_at is not None:
         return complaint.sent_to_company_at
-    return complaint.received_at
+    return at or complaint.received_at
+
+
+def count(profile, deadline: regulatory.Deadline, start: datetime, region: str) -> Counted:
+    due = profile.due_at(deadline, start, region)
+    basis = "business" if deadline.rule.startswith("business") else "calendar"
+    calendar = profile.calendar(range(start.year - 1, due.year + 3), region)
+    seconds = max(deadlines.between(start, due, basis=basis, calendar=calendar), 0)
+    return Counted(due, basis, calendar, seconds)
 
 
 def plan_from_record(complaint, now: datetime) -> list[Obligation]:
@@ -49,10 +69,8 @@ def plan_from_record(complaint, now: datetime) -> list[Obligation]:
     planned = []
     for deadline in profile.deadlines:
         start = obligation_start(complaint, deadline)
-        due = profile.due_at(deadline, start, region)
-        basis = "business" if deadline.rule.startswith("business") else "calendar"
-        calendar = profile.calendar(range(start.year - 1, due.year + 2), region)
-        seconds = max(deadlines.between(start, due, basis=basis, calendar=calendar), 0)
+        counted = count(profile, deadline, start, region)
+        due, basis, seconds = counted.due_at, counted.basis, counted.seconds
         fields = {
             "regulatory_profile": profile.code,
             "rule": deadline.citation,
@@ -66,7 +84,7 @@ def plan_from_record(complaint, now: datetime) -> list[Obligation]:
             "started_at": start,
             "due_at": due,
             "warn_at": deadlines.add(
-                start, seconds * WARN_AT_PERCENT / 100, basis=basis, calendar=calendar
+                start, seconds * WARN_AT_PERCENT / 100, basis=basis, calendar=counted.calendar
             ),
             "warned_at": None,
             "paused_at": None,

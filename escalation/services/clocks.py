@@ -118,14 +118,6 @@ def internal_plans(complaint, kinds, at: datetime, policy, ladder) -> list[Clock
     ]
 
 
-def statutory_start(complaint, deadline: regulatory.Deadline, at: datetime) -> datetime:
-    """Where a statutory obligation counts from: receipt (``at``), or when a regulator sent
-    the complaint on, for regimes that count from then."""
-    if deadline.starts == "sent_to_company" and complaint.sent_to_company_at is not None:
-        return complaint.sent_to_company_at
-    return at
-
-
 def statutory_plans(complaint, kinds, at: datetime, ladder) -> list[ClockPlan]:
     """The statutory obligations ``kinds`` of the complaint's regulatory profile."""
     profile = regulatory.get_profile(complaint.regulatory_profile)
@@ -136,31 +128,28 @@ def statutory_plans(complaint, kinds, at: datetime, ladder) -> list[ClockPlan]:
     for deadline in profile.deadlines:
         if deadline.clock not in kinds:
             continue
-        begins = statutory_start(complaint, deadline, at)
+        begins = obligations.obligation_start(complaint, deadline, at)
         plans.append(_statutory_plan(profile, deadline, begins, region, ladder))
     return plans
 
 
 def _statutory_plan(profile, deadline, begins: datetime, region: str, ladder) -> ClockPlan:
-    due = profile.due_at(deadline, begins, region)
-    business = deadline.rule.startswith("business")
-    pure = profile.calendar(_years_around(begins, due), region)
-    basis = "business" if business else "calendar"
+    counted = obligations.count(profile, deadline, begins, region)
     return ClockPlan(
         kind=deadline.clock,
-        basis=basis,
-        seconds=deadlines.between(begins, due, basis=basis, calendar=pure),
-        calendar=pure,
+        basis=counted.basis,
+        seconds=counted.seconds,
+        calendar=counted.calendar,
         calendar_row=None,
         policy=None,
         profile=profile.code,
         # Statutory clocks run on regardless of whom we are waiting for.
         pausable=False,
         escalates=deadline.escalates,
-        warn_percent=80,
+        warn_percent=obligations.WARN_AT_PERCENT,
         warn_before=None,
         ladder=ladder,
-        due_at=due,
+        due_at=counted.due_at,
         rule=deadline.citation,
         jurisdiction=region,
         started_at=begins,
