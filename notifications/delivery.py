@@ -72,7 +72,12 @@ def summary_of(row: Outbox) -> str:
     if row.event_type in ("complaint.escalated", "complaint.de_escalated"):
         return f"{reference} {what} to level {parameters.get('level')}"
     if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
-        return f"{reference}: {parameters.get('clock', '')} deadline {what.split()[-1]}"
+        # Staff must tell a missed legal deadline from a missed promise at a glance.
+        clock = parameters.get("clock", "")
+        if parameters.get("statutory"):
+            rule = parameters.get("rule") or parameters.get("regulatory_profile", "")
+            return f"{reference}: {clock} statutory deadline ({rule}) {what.split()[-1]}"
+        return f"{reference}: {clock} deadline {what.split()[-1]}"
     return f"{reference} {what}"
 
 

@@ -561,3 +561,25 @@ def test_existing_complaints_get_their_obligations_planned_from_receipt(
     before = list(Clock.objects.order_by("pk").values())
     migration.plan(apps, None)
     assert list(Clock.objects.order_by("pk").values()) == before
+
+
+@pytest.mark.django_db
+def test_staff_notifications_tell_a_missed_obligation_from_a_missed_target(
+    make_complaint, agent, time_machine
+):
+    from notifications.delivery import summary_of
+
+    time_machine.move_to(datetime(2026, 3, 20, 23, 30, tzinfo=UTC), tick=False)
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(complaint, agent)
+    after = datetime(2026, 5, 16, tzinfo=UTC)
+    time_machine.move_to(after, tick=False)
+    sweep(after)
+
+    told = Outbox.objects.filter(complaint_id=complaint.pk, event_type="complaint.clock_breached")
+    summaries = sorted(summary_of(row) for row in told)
+    assert summaries == [
+        f"{complaint.reference}: resolve deadline breached",
+        f"{complaint.reference}: resolve statutory deadline (DISP 1.6.2R) breached",
+        f"{complaint.reference}: summary_resolution statutory deadline (DISP 1.5.1R) breached",
+    ]
