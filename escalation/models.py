@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -294,11 +295,58 @@ class SlaPolicy(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Each match list is a JSON list of known values: a bare string or a typo would
+        match nothing (or, as a string, match by substring) and silently misroute."""
+        from escalation import regulatory
+        from recovery.models import Category, Channel, Priority, Severity
+
+        known = {
+            "channels": set(Channel.values),
+            "severities": set(Severity.values),
+            "priorities": set(Priority.values),
+            "categories": set(Category.objects.values_list("slug", flat=True)),
+        }
+        errors = {}
+        for name in (
+            "channels",
+            "categories",
+            "severities",
+            "priorities",
+            "segments",
+            "jurisdictions",
+        ):
+            values = getattr(self, name)
+            if not isinstance(values, list) or not all(
+                isinstance(v, str) and v.strip() for v in values
+            ):
+                errors[name] = _('A JSON list of codes, e.g. ["%(example)s"], or [] for any.') % {
+                    "example": min(known[name]) if known.get(name) else "GB-SCT"
+                }
+                continue
+            if name in known:
+                unknown = [v for v in values if v not in known[name]]
+                if unknown:
+                    errors[name] = _("Unknown: %(unknown)s. Known: %(known)s.") % {
+                        "unknown": ", ".join(unknown),
+                        "known": ", ".join(sorted(known[name])),
+                    }
+            elif name == "jurisdictions":
+                unknown = [v for v in values if not regulatory.is_known_jurisdiction(v)]
+                if unknown:
+                    errors[name] = _(
+                        "Unknown: %(unknown)s. Use region codes such as GB-SCT or AU-VIC, or "
+                        "ISO 3166 codes such as GB, FR or US-CA."
+                    ) % {"unknown": ", ".join(unknown)}
+        if errors:
+            raise ValidationError(errors)
+
 
 class SlaTarget(models.Model):
     policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
     clock = models.CharField(_("clock"), max_length=32, choices=ClockKind.choices)
-    seconds = models.PositiveIntegerField(_("target (seconds)"))
+    # A target of 0 would breach every matching complaint the moment it arrives.
+    seconds = models.PositiveIntegerField(_("target (seconds)"), validators=[MinValueValidator(1)])
     basis = models.CharField(
         _("time basis"), max_length=16, choices=TimeBasis.choices, default=TimeBasis.BUSINESS
     )

@@ -19,10 +19,19 @@ MATCH_FIELDS = ("channels", "categories", "severities", "priorities", "segments"
 
 
 def policy_matches(policy: SlaPolicy, facts: dict[str, str]) -> bool:
-    # An empty list matches anything; otherwise the complaint's value must be listed.
-    return all(
-        not getattr(policy, name) or facts[name] in getattr(policy, name) for name in MATCH_FIELDS
-    )
+    # An empty list matches anything; otherwise the complaint's value must be listed. A
+    # country listed under jurisdictions covers its parts: "GB" matches "GB-SCT".
+    return all(_listed(name, getattr(policy, name), facts[name]) for name in MATCH_FIELDS)
+
+
+def _listed(name: str, listed, value: str) -> bool:
+    if not listed:
+        return True
+    if not isinstance(listed, list):
+        return False  # a malformed list (saved before validation) matches nothing
+    if name == "jurisdictions":
+        return any(value == item or value.startswith(f"{item}-") for item in listed)
+    return value in listed
 
 
 def matching_policy(complaint) -> SlaPolicy | None:

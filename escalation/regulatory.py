@@ -292,11 +292,12 @@ def is_known_jurisdiction(code: str) -> bool:
     (``US-CA``) whose public holidays are known."""
     if not code or code in _region_codes():
         return True
-    country, _, subdivision = code.partition("-")
+    country, dash, subdivision = code.partition("-")
     supported = _supported_countries()
     if country not in supported:
         return False
-    return not subdivision or subdivision in supported[country]
+    # "GB-" names no part: refused rather than read as the whole country.
+    return subdivision in supported[country] if dash else True
 
 
 @lru_cache(maxsize=1)

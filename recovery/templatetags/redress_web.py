@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from recovery.models import State
+from recovery.web.selectors import statutory_due_label
 
 register = template.Library()
 
@@ -56,6 +57,19 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
     return _span(seconds)
+
+
+@register.filter
+def business_hours(seconds: float | None) -> str:
+    """Business time in hours and minutes: a "day" of business time would read as 24 open
+    hours, which an office with 8 a day does not have."""
+    if seconds is None:
+        return ""
+    hours, rest = divmod(int(abs(seconds)), 3_600)
+    minutes = rest // 60
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{max(minutes, 1)} min" if seconds >= 60 else _("under a minute")
 
 
 @register.filter
@@ -137,11 +151,18 @@ def queue_rows(rows):
             )
         if row.next_statutory_deadline_at is not None:
             # Beside the soonest deadline (often an internal target), the legal one.
-            statutory_at = timezone.localtime(row.next_statutory_deadline_at, zone)
+            # Its date in the region it counts in (a New York deadline ends on a New York
+            # date, whatever this installation's zone).
+            statutory_at = statutory_due_label(
+                row.next_statutory_deadline_at,
+                row.regulatory_profile,
+                row.jurisdiction,
+                short=True,
+            )
             deadline += (
                 f'<br><small class="statutory">{statutory_label} '
                 f'<time datetime="{row.next_statutory_deadline_at.isoformat()}">'
-                f"{statutory_at:%-d %b}</time></small>"
+                f"{html.escape(statutory_at)}</time></small>"
             )
         level = (
             f'<span class="badge level">L{int(row.escalation_level)}</span>'

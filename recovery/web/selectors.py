@@ -49,6 +49,8 @@ QUEUE_COLUMNS = (
     "escalation_level",
     "next_deadline_at",
     "next_statutory_deadline_at",
+    "regulatory_profile",
+    "jurisdiction",
     "received_at",
     "customer__name",
     "team__name",
@@ -78,6 +80,8 @@ class QueueRow:
     escalation_level: int
     next_deadline_at: datetime | None
     next_statutory_deadline_at: datetime | None
+    regulatory_profile: str
+    jurisdiction: str
     received_at: datetime
     customer_name: str
     team_name: str | None  # None: not routed to a team yet
@@ -156,6 +160,8 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
         escalation_level,
         next_deadline_at,
         next_statutory_deadline_at,
+        regulatory_profile,
+        jurisdiction,
         received_at,
         customer_name,
         team_name,
@@ -174,6 +180,8 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
             escalation_level=escalation_level,
             next_deadline_at=next_deadline_at,
             next_statutory_deadline_at=next_statutory_deadline_at,
+            regulatory_profile=regulatory_profile,
+            jurisdiction=jurisdiction,
             received_at=received_at,
             customer_name=customer_name,
             team_name=team_name,
@@ -295,11 +303,12 @@ class ClockView:
     due_at: datetime | None
     warn_at: datetime | None
     stopped_at: datetime | None
-    business_seconds_left: float | None
+    business_seconds_left: float | None  # in the clock's basis: business or elapsed time
     status: str  # breached, at_risk, on_track, paused, met, cancelled
     statutory: bool = False
     obligation: str = ""  # "Internal target" or "Statutory · DISP 1.6.2R (UK FCA DISP)"
     due_label: str = ""  # a statutory day-count deadline is a local date; others date + time
+    basis: str = "business"
 
 
 def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
@@ -327,6 +336,7 @@ def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
                 statutory=clock.statutory,
                 obligation=obligation_label(clock),
                 due_label=due_label(clock),
+                basis=clock.basis,
             )
         )
     # Internal targets first, each followed by the statutory deadline of the same kind.
@@ -345,16 +355,28 @@ def obligation_label(clock) -> str:
 
 def due_label(clock) -> str:
     """The deadline as a person reads it: a statutory deadline counted in days ends with a
-    local date in its region ("15 May 2026"); anything else is a date and time here."""
+    local date in its region ("end of Fri 15 May 2026"), other statutory deadlines in the
+    region's time, internal targets in this installation's; each with its zone."""
     if clock.due_at is None:
         return ""
-    profile = regulatory.get_profile(clock.regulatory_profile)
-    if profile is not None:
-        local = clock.due_at.astimezone(ZoneInfo(profile.region(clock.jurisdiction).time_zone))
-        if local.time() == regulatory.END_OF_DAY:
-            return _("end of %(date)s") % {"date": local.strftime("%a %-d %b %Y")}
-        return local.strftime("%a %-d %b %Y, %H:%M %Z")
-    return timezone.localtime(clock.due_at).strftime("%a %-d %b %Y, %H:%M")
+    if clock.regulatory_profile:
+        return statutory_due_label(clock.due_at, clock.regulatory_profile, clock.jurisdiction)
+    return timezone.localtime(clock.due_at).strftime("%a %-d %b %Y, %H:%M %Z")
+
+
+def statutory_due_label(due_at: datetime, profile_code: str, jurisdiction: str, *, short=False):
+    profile = regulatory.get_profile(profile_code)
+    zone = (
+        ZoneInfo(profile.region(jurisdiction).time_zone)
+        if profile
+        else timezone.get_current_timezone()
+    )
+    local = due_at.astimezone(zone)
+    if short:
+        return local.strftime("%-d %b %Y")
+    if local.time() == regulatory.END_OF_DAY:
+        return _("end of %(date)s") % {"date": local.strftime("%a %-d %b %Y")}
+    return local.strftime("%a %-d %b %Y, %H:%M %Z")
 
 
 def _clock_status(clock, now: datetime) -> str:

@@ -115,3 +115,59 @@ def test_bad_calendar_settings_are_shown_on_their_fields_and_nothing_is_saved(ro
     [closures] = answer.context["inline_admin_formsets"]
     assert closures.formset.errors == [{"ends_at": ["A closure must end after it starts."]}]
     assert not BusinessCalendar.objects.filter(slug="leeds").exists()
+
+
+def policy_form(**changes) -> dict:
+    return {
+        "name": "Scotland",
+        "position": "1",
+        "is_active": "on",
+        "calendar": str(BusinessCalendar.objects.get(slug="office-hours").pk),
+        **dict.fromkeys(MATCH_FIELDS, "[]"),
+        **inline_management("targets", 1),
+        "targets-0-clock": "acknowledge",
+        "targets-0-seconds": str(8 * HOUR),
+        "targets-0-basis": "business",
+        "targets-0-warn_at_percent": "80",
+        **changes,
+    }
+
+
+def test_policy_match_lists_must_be_lists_of_known_codes(root):
+    answer = root.post(
+        "/admin/escalation/slapolicy/add/",
+        policy_form(
+            # A bare string would match "GB" and "" by substring.
+            jurisdictions='"GB-SCT"',
+            channels='["pigeon"]',
+            severities='["urgent!"]',
+            **{"targets-0-seconds": "0"},
+        ),
+    )
+
+    assert answer.status_code == 200
+    errors = answer.context["adminform"].form.errors
+    assert set(errors) == {"jurisdictions", "channels", "severities"}
+    assert "A JSON list of codes" in errors["jurisdictions"][0]
+    assert "Unknown: pigeon." in errors["channels"][0] and "web" in errors["channels"][0]
+    [targets] = answer.context["inline_admin_formsets"]
+    assert "seconds" in targets.formset.errors[0]
+    assert not SlaPolicy.objects.filter(name="Scotland").exists()
+
+    bad_region = root.post(
+        "/admin/escalation/slapolicy/add/", policy_form(jurisdictions='["Scotland"]')
+    )
+    assert "Unknown: Scotland" in bad_region.context["adminform"].form.errors["jurisdictions"][0]
+
+
+def test_a_policy_for_a_country_matches_its_parts(root, make_complaint):
+    added = root.post("/admin/escalation/slapolicy/add/", policy_form(jurisdictions='["GB"]'))
+    assert added.status_code == 302
+    scottish = make_complaint(jurisdiction="GB-SCT")
+    french = make_complaint(jurisdiction="FR")
+    nowhere = make_complaint()
+    by_policy = {
+        complaint.pk: complaint.clocks.get(kind="acknowledge", regulatory_profile="").policy.name
+        for complaint in (scottish, french, nowhere)
+    }
+    assert by_policy == {scottish.pk: "Scotland", french.pk: "Standard", nowhere.pk: "Standard"}

@@ -276,6 +276,7 @@ def test_api_refuses_with_a_precise_error(
         ("regulatory_profile", "uk_fca", "uk_fca_disp"),
         ("jurisdiction", "GB-XX", "GB-SCT"),
         ("jurisdiction", "Scotland", "GB-SCT"),
+        ("jurisdiction", "GB-", "GB-SCT"),
     ],
 )
 def test_intake_refuses_unknown_codes_naming_the_known(agent, field, value, known):

@@ -721,3 +721,28 @@ def test_queue_and_complaint_page_show_the_statutory_deadline_beside_the_interna
     assert "Statutory · DISP 1.6.2R (UK FCA DISP)" in page
     # Eight weeks from Fri 20 Mar end with Fri 15 May, a local date in Scotland.
     assert "end of Fri 15 May 2026" in page
+
+
+def test_a_new_york_deadline_shows_its_new_york_date_and_calendar_clocks_no_business_time(
+    agent, make_complaint, time_machine
+):
+    from datetime import UTC, datetime
+
+    time_machine.move_to(datetime(2026, 11, 6, 15, tzinfo=UTC), tick=False)
+    complaint = make_complaint(regulatory_profile="us_cfpb", jurisdiction="US-CA")
+    client = signed_in(agent)
+
+    # 6 Nov + 15 days ends with Sat 21 Nov in New York, which is 05:00 UTC on the 22nd.
+    queue = text_of(client.get("/desk/team/"))
+    assert "statutory:</span>" not in queue  # a label, not a badge
+    assert "21 Nov 2026</time>" in queue
+    page = text_of(client.get(page_of(complaint)))
+    assert "end of Sat 21 Nov 2026" in page
+    # Calendar-day obligations count elapsed days, not business time; the internal target
+    # counts business hours in hours, not 24-hour "days".
+    rows = page.split('<tr class="risk-')
+    statutory_rows = [r for r in rows if "Statutory ·" in r]
+    assert statutory_rows and not any("of business time" in r for r in statutory_rows)
+    internal = next(r for r in rows if "Internal target" in r and ">Resolve<" in r)
+    # Received Friday 15:00: all 40 business hours of the Standard policy are left.
+    assert "(40 h of business time)" in internal
