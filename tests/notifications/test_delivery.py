@@ -550,6 +550,22 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
 
 
 @pytest.mark.django_db
+def test_plain_text_is_not_html_escaped_and_html_is(routed, agent):
+    routed.customer.name = "Seán O'Brien"
+    routed.customer.save(update_fields=["name"])
+    MessageTemplate.objects.filter(kind=MessageTemplateKind.REPLY).update(
+        body_html="<p>Dear {{ customer.name }},</p><p>{{ message }}</p>"
+    )
+    messages.message_add(complaint=routed, actor=agent, body="It's <b>fixed</b> & refunded.")
+    deliver_pending()
+
+    email = email_for("complaint.message_added")
+    assert email.body_text.startswith("Dear Seán O'Brien,\n\nIt's <b>fixed</b> & refunded.")
+    assert "<p>Dear Seán O&#x27;Brien,</p>" in email.body_html
+    assert "It&#x27;s &lt;b&gt;fixed&lt;/b&gt; &amp; refunded." in email.body_html
+
+
+@pytest.mark.django_db
 def test_events_the_customer_is_not_emailed_about_queue_no_email(
     routed, agent, customer_user, supervisor, root_causes
 ):
