@@ -240,29 +240,37 @@ def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) 
     which also stops its ladder.
     """
     at = at or timezone.now()
-    stopped = []
-    for clock in Clock.objects.filter(complaint=complaint, kind__in=kinds, stopped_at__isnull=True):
-        if clock.state == ClockState.BREACHED:
-            pass
-        elif clock.state == ClockState.PAUSED:
-            _accumulate_pause(clock, at)
-            clock.state = ClockState.CANCELLED if cancel else ClockState.MET
-        elif clock.state == ClockState.RUNNING:
-            if cancel:
-                clock.state = ClockState.CANCELLED
-            elif clock.due_at is not None and at > clock.due_at:
-                # Answered late before the sweeper saw the breach: still a breach.
-                clock.state = ClockState.BREACHED
-                clock.breached_at = clock.due_at
-            else:
-                clock.state = ClockState.MET
+    # Locked: a sweeper that claimed one of these rows first (to breach or escalate it) is
+    # waited for, so its breach and level are read here rather than written over; one that
+    # comes after skips the locked row and then finds it stopped.
+    unstopped = Clock.objects.select_for_update().filter(
+        complaint=complaint, kind__in=kinds, stopped_at__isnull=True
+    )
+    return [clock for clock in unstopped if stop_clock(clock, at, cancel=cancel)]
+
+
+def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
+    """Stop one clock (read ``FOR UPDATE``); False if it was stopped already."""
+    if clock.state == ClockState.BREACHED:
+        pass
+    elif clock.state == ClockState.PAUSED:
+        _accumulate_pause(clock, at)
+        clock.state = ClockState.CANCELLED if cancel else ClockState.MET
+    elif clock.state == ClockState.RUNNING:
+        if cancel:
+            clock.state = ClockState.CANCELLED
+        elif clock.due_at is not None and at > clock.due_at:
+            # Answered late before the sweeper saw the breach: still a breach.
+            clock.state = ClockState.BREACHED
+            clock.breached_at = clock.due_at
         else:
-            continue
-        clock.stopped_at = at
-        clock.next_escalation_at = None
-        clock.save()
-        stopped.append(clock)
-    return stopped
+            clock.state = ClockState.MET
+    else:
+        return False
+    clock.stopped_at = at
+    clock.next_escalation_at = None
+    clock.save()
+    return True
 
 
 def _accumulate_pause(clock: Clock, at: datetime) -> None:
