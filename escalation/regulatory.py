@@ -51,6 +51,30 @@ class Deadline:
     starts: str = "received"
 
 
+# What a letter does to the obligation it answers (``Letter.effect``).
+MEETS = "meets"
+NOTES = "notes"
+# What moves a profile's deadlines to their extended form (``RegulatoryProfile.extension_ground``).
+HOLDING_REPLY = "holding_reply"
+PROVISIONAL_CREDIT = "provisional_credit"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A message to the customer to which a regime gives a legal effect on one obligation.
+
+    ``effect`` is ``meets`` (sending it stops the obligation: met if sent by the deadline,
+    breached if after, for then the law was not met) or ``notes`` (it is recorded against the
+    obligation, which runs on and is met or breached by its own deadline).
+    """
+
+    kind: str
+    clock: str
+    effect: str
+    citation: str
+    title: str
+
+
 @dataclass(frozen=True)
 class RegulatoryProfile:
     code: str
@@ -60,12 +84,13 @@ class RegulatoryProfile:
     applies_to: str
     regions: tuple[Region, ...]
     deadlines: tuple[Deadline, ...]
-    # Exceptional-circumstances extension (payment services): the deadline a clock moves to
-    # when a holding reply has been sent in time.
+    # The deadlines clocks move to when ``extension_ground`` happens in time: a holding reply
+    # in exceptional circumstances (payment services), a provisional credit (Regulation E).
     extended_deadlines: tuple[Deadline, ...] = ()
-    # A message kind that, sent before the deadline, meets the statutory resolve obligation
-    # without resolving the complaint (DISP 1.6.2R(1)(b) written response).
-    response_meets_resolve: tuple[str, ...] = ()
+    extension_ground: str = ""
+    # Messages the regime gives a legal effect: a written response that meets the resolve
+    # obligation without resolving the complaint, a delay notice that is recorded against it.
+    letters: tuple[Letter, ...] = ()
     regions_by_code: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -74,6 +99,18 @@ class RegulatoryProfile:
     @property
     def default_region(self) -> Region:
         return self.regions[0]
+
+    @property
+    def response_meets_resolve(self) -> tuple[str, ...]:
+        """Message kinds that, sent, meet the resolve obligation without resolving."""
+        return tuple(
+            letter.kind
+            for letter in self.letters
+            if letter.clock == "resolve" and letter.effect == MEETS
+        )
+
+    def letter(self, kind: str) -> Letter | None:
+        return next((letter for letter in self.letters if letter.kind == kind), None)
 
     def region(self, jurisdiction: str) -> Region:
         """The region a complaint's jurisdiction names, else the profile's default."""
@@ -183,7 +220,16 @@ _PROFILES = (
                 "Final or written response by the end of eight weeks",
             ),
         ),
-        response_meets_resolve=("written_response",),
+        letters=(
+            Letter(
+                "written_response",
+                "resolve",
+                MEETS,
+                "DISP 1.6.2R(2)",
+                "Written response: why no final response yet, when one is expected, and the "
+                "right to refer the complaint to the Financial Ombudsman Service now",
+            ),
+        ),
     ),
     RegulatoryProfile(
         code="uk_fca_psd",
@@ -210,6 +256,7 @@ _PROFILES = (
                 "Final response by the end of 35 business days after a holding reply",
             ),
         ),
+        extension_ground=HOLDING_REPLY,
     ),
     RegulatoryProfile(
         code="us_cfpb",

@@ -79,6 +79,9 @@ _SAMPLE_MESSAGES = {
     "and will reply within five working days.",
     MessageTemplateKind.HOLDING: "We need a little more time to finish looking into your "
     "complaint; we will write again by the end of next week.",
+    MessageTemplateKind.WRITTEN_RESPONSE: "We are still waiting for the card network's records "
+    "of the two payments, which we need to decide your complaint.\n\nWe expect to send you our "
+    "final response by 30 June 2026.",
     MessageTemplateKind.LOOP_CLOSING: "We found a fault in how refunds were matched to "
     "orders, fixed it, and checked every order placed since it started.",
     MessageTemplateKind.REPLY: "Could you send us the date on your bank statement?",

@@ -33,6 +33,11 @@ urlpatterns = [
         views.ComplaintHoldingReplyView.as_view(),
         name="complaint-holding-reply",
     ),
+    path(
+        "complaints/<str:reference>/written-response/",
+        views.ComplaintWrittenResponseView.as_view(),
+        name="complaint-written-response",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
     path(
         "complaints/<str:reference>/recoveries/",

@@ -159,6 +159,15 @@ class HoldingReplySerializer(StrictSerializer):
     exceptional = serializers.BooleanField(required=False, default=False)
 
 
+class WrittenResponseSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, help_text="Why there is no final response yet."
+    )
+    expected_by = serializers.DateField(
+        help_text="When the final response is expected (YYYY-MM-DD, today or later)."
+    )
+
+
 class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)

@@ -28,9 +28,10 @@ from recovery.api.serializers import (
     TokenRequestSerializer,
     TokenSerializer,
     TransitionInputSerializer,
+    WrittenResponseSerializer,
 )
 from recovery.errors import PermissionDenied, ValidationFailed
-from recovery.models import RootCause
+from recovery.models import MessageKind, RootCause
 from recovery.services import intake, lifecycle, messages, sla
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -202,6 +203,20 @@ class ComplaintHoldingReplyView(APIView):
         payload = HoldingReplySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = messages.complaint_send_holding_reply(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintWrittenResponseView(APIView):
+    @extend_schema(request=WrittenResponseSerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        # Who may write (403), the state (409) and the profile (400) before the fields.
+        messages.ensure_may_send_letter(complaint, request.user, MessageKind.WRITTEN_RESPONSE)
+        payload = WrittenResponseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = messages.complaint_send_written_response(
             complaint=complaint, actor=request.user, **payload.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -451,6 +451,7 @@ class EventType(models.TextChoices):
     SURVEY_SENT = "survey_sent", _("Survey sent")
     SURVEY_ANSWERED = "survey_answered", _("Survey answered")
     CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
+    OBLIGATION_ANSWERED = "obligation_answered", _("Statutory obligation answered")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -469,6 +470,8 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.RECOVERY_DECLINED,
         EventType.SURVEY_ANSWERED,
         EventType.CORRECTIVE_ACTION_LINKED,
+        # Compliance bookkeeping: the customer has the letter itself (message_added).
+        EventType.OBLIGATION_ANSWERED,
     }
 )
 
@@ -537,6 +540,7 @@ class MessageKind(models.TextChoices):
     REPLY = "reply", _("Reply")
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
     HOLDING = "holding", _("Holding response")
+    WRITTEN_RESPONSE = "written_response", _("Written response (no final response yet)")
     RESOLUTION = "resolution", _("Resolution")
     LOOP_CLOSING = "loop_closing", _("Loop-closing message")
     NOTE = "note", _("Internal note")

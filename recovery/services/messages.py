@@ -1,8 +1,14 @@
-"""Messages on a complaint: customer replies, agent replies and internal notes."""
+"""Messages on a complaint: customer replies, agent replies, internal notes, and the letters
+a regulatory regime gives a legal effect (holding replies, written responses)."""
+
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
-from escalation.services import clocks
+from escalation import regulatory
+from escalation.services import clocks, obligations
 from recovery import events, roles, rules
 from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
@@ -112,4 +118,110 @@ def complaint_send_holding_reply(
         clocks.on_message(complaint, inbound=False)
         if exceptional:
             clocks.extend_for_exceptional_circumstances(complaint)
+    return sent
+
+
+def ensure_may_send_letter(complaint: Complaint, actor, kind: str) -> regulatory.Letter:
+    """The letter ``kind`` of the complaint's regulatory profile, if ``actor`` may send it now.
+
+    Refused in the order the API answers: who may write (403), then the complaint's state or
+    an obligation already answered (409), then a profile that gives the letter no effect (400).
+    """
+    name = kind.replace("_", " ")
+    if not rules.works_on(complaint, actor):
+        raise PermissionDenied(f"You may not write on {complaint.reference}.")
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"{complaint.reference} is {complaint.state}; a {name} is for an open complaint.",
+            details={"state": complaint.state},
+        )
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    letter = profile.letter(kind) if profile else None
+    if letter is None:
+        raise ValidationFailed(
+            _no_such_letter(complaint, profile, kind),
+            details={
+                "regulatory_profile": [f"{complaint.regulatory_profile or 'None'} has no {name}."]
+            },
+        )
+    if obligations.open_obligation(complaint, letter.clock) is None:
+        raise TransitionNotAllowed(
+            _obligation_closed(complaint, profile, letter), details={"state": complaint.state}
+        )
+    return letter
+
+
+def _no_such_letter(complaint: Complaint, profile, kind: str) -> str:
+    name = kind.replace("_", " ")
+    having = [p for p in regulatory.PROFILES.values() if p.letter(kind)]
+    where = ", ".join(f"{p.code} ({p.name})" for p in having) or "no profile"
+    if profile is None:
+        return (
+            f"{complaint.reference} is under no regulatory profile, so a {name} would answer no "
+            f"obligation; it answers one under {where}. Send a reply instead."
+        )
+    return (
+        f"A {name} answers no obligation under {profile.code} ({profile.name}), the profile of "
+        f"{complaint.reference}; it answers one under {where}. Send a reply instead."
+    )
+
+
+def _obligation_closed(complaint: Complaint, profile, letter: regulatory.Letter) -> str:
+    name = letter.kind.replace("_", " ")
+    clock = obligations.last_obligation(complaint, letter.clock)
+    if clock is None or clock.stopped_at is None:
+        return f"{complaint.reference} has no {letter.clock} obligation under {profile.code} to answer."
+    return (
+        f"The {letter.clock} obligation of {complaint.reference} ({clock.rule}, {profile.code}) "
+        f"was already answered on {clock.stopped_at:%-d %B %Y} and is {clock.state}; another "
+        f"{name} would answer nothing. Send a reply instead."
+    )
+
+
+def complaint_send_written_response(
+    *, complaint: Complaint, actor, reason: str, expected_by: date
+) -> Message:
+    """Send a written response (FCA DISP 1.6.2R(2)): why there is no final response yet and
+    when one is expected; the customer's email adds their right to refer the complaint to the
+    Financial Ombudsman Service now.
+
+    It meets the statutory resolve obligation (met if sent by the deadline, breached if
+    after) and writes which one on the timeline. The complaint stays open, and its internal
+    resolve target runs on: it has not been resolved.
+    """
+    with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        letter = ensure_may_send_letter(locked, actor, MessageKind.WRITTEN_RESPONSE)
+        if not (reason or "").strip():
+            raise ValidationFailed(
+                "Say why there is no final response yet.", details={"reason": ["Required."]}
+            )
+        profile = regulatory.get_profile(locked.regulatory_profile)
+        zone = ZoneInfo(profile.region(locked.jurisdiction).time_zone)
+        today = timezone.now().astimezone(zone).date()
+        if expected_by < today:
+            raise ValidationFailed(
+                f"{expected_by.isoformat()} has passed; say when the final response is expected.",
+                details={"expected_by": [f"Give a date from {today.isoformat()} on."]},
+            )
+        body = (
+            f"{reason.strip()}\n\n"
+            f"We expect to send you our final response by {expected_by:%-d %B %Y}."
+        )
+        return _letter_write(locked, actor, letter, body)
+
+
+def _letter_write(complaint: Complaint, actor, letter: regulatory.Letter, body: str) -> Message:
+    """A letter: the message, its timeline event, the clocks, and the obligation it answers."""
+    sent = Message.objects.create(
+        complaint=complaint,
+        direction=MessageDirection.OUTBOUND,
+        kind=letter.kind,
+        channel=complaint.channel,
+        author=actor,
+        body=body,
+    )
+    events.message_added(complaint, actor, sent)
+    clocks.on_message(complaint, inbound=False, at=sent.created_at)
+    obligations.answer(complaint, letter, sent, actor)
     return sent

@@ -566,6 +566,38 @@ def test_plain_text_is_not_html_escaped_and_html_is(routed, agent):
 
 
 @pytest.mark.django_db
+def test_a_written_response_email_gives_the_ombudsman_referral_rights(
+    make_complaint, agent, customer_user
+):
+    complaint = acknowledge(make_complaint(regulatory_profile="uk_fca_disp"), agent)
+    sent = messages.complaint_send_written_response(
+        complaint=complaint,
+        actor=agent,
+        reason="We are waiting for the card network's records.",
+        expected_by=timezone.localdate() + timedelta(days=30),
+    )
+    deliver_pending()
+
+    email = EmailDelivery.objects.get(message_id=sent.pk)
+    assert email.kind == MessageTemplateKind.WRITTEN_RESPONSE
+    assert email.subject == (
+        f"Your complaint {complaint.reference}: why we have not yet sent our final response"
+    )
+    body = " ".join(email.body_text.split())
+    assert "we are not yet in a position to send you our final response" in body
+    assert "We are waiting for the card network's records." in body
+    assert "We expect to send you our final response by" in body
+    assert "you may now refer your complaint to the Financial Ombudsman Service" in body
+    assert "www.financial-ombudsman.org.uk" in body
+    assert "six months from the date of that response" in body
+    # The obligation it answered is staff bookkeeping: no email of its own.
+    assert (
+        EmailDelivery.objects.filter(outbox__event_type="complaint.obligation_answered").count()
+        == 0
+    )
+
+
+@pytest.mark.django_db
 def test_events_the_customer_is_not_emailed_about_queue_no_email(
     routed, agent, customer_user, supervisor, root_causes
 ):
