@@ -38,7 +38,7 @@ class Deadline:
     - ``business_days_close``: close of business on the ``amount``-th business day after the
       day of receipt;
     - ``hours_or_business_day``: ``amount`` hours after receipt or close of business on the
-      next business day, whichever is later (ASIC RG 271.53).
+      next business day, whichever is later (ASIC RG 271.51).
     """
 
     clock: str
@@ -193,6 +193,46 @@ US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York"
 
 DISP_FINAL = "DISP 1.6.2R"
 
+
+def _asic(code: str, name: str, applies_to: str, days: int, citation: str) -> RegulatoryProfile:
+    """An RG 271 profile: the acknowledgement and the delay notice are the same for every kind
+    of complaint; the maximum IDR timeframe is the kind's (RG 271 Table 2)."""
+    return RegulatoryProfile(
+        code=code,
+        name=name,
+        regulator="Australian Securities and Investments Commission",
+        jurisdiction="AU",
+        applies_to=applies_to,
+        regions=AU_REGIONS,
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "hours_or_business_day",
+                24,
+                "RG 271.51",
+                "Acknowledge within 24 hours or one business day",
+            ),
+            Deadline(
+                "resolve",
+                "calendar_days",
+                days,
+                citation,
+                f"IDR response within {days} calendar days",
+            ),
+        ),
+        letters=(
+            Letter(
+                "delay_notification",
+                "resolve",
+                NOTES,
+                "RG 271.64-271.66",
+                "IDR delay notification: the reasons for the delay, the right to complain to "
+                "AFCA and AFCA's contact details, before the timeframe ends",
+            ),
+        ),
+    )
+
+
 _PROFILES = (
     RegulatoryProfile(
         code="uk_fca_disp",
@@ -285,29 +325,28 @@ _PROFILES = (
             ),
         ),
     ),
-    RegulatoryProfile(
-        code="au_asic_rg271",
-        name="Australia ASIC RG 271",
-        regulator="Australian Securities and Investments Commission",
-        jurisdiction="AU",
-        applies_to="Standard complaints to Australian financial firms (IDR).",
-        regions=AU_REGIONS,
-        deadlines=(
-            Deadline(
-                "acknowledge",
-                "hours_or_business_day",
-                24,
-                "RG 271.53",
-                "Acknowledge within 24 hours or one business day",
-            ),
-            Deadline(
-                "resolve",
-                "calendar_days",
-                30,
-                "RG 271.57",
-                "IDR response within 30 calendar days",
-            ),
-        ),
+    _asic(
+        "au_asic_rg271",
+        "Australia ASIC RG 271",
+        "Standard complaints to Australian financial firms' internal dispute resolution (IDR).",
+        30,
+        "RG 271.56",
+    ),
+    _asic(
+        "au_asic_rg271_credit",
+        "Australia ASIC RG 271: default and hardship notices",
+        "Credit complaints about a default notice, or about a hardship notice or a request to "
+        "postpone enforcement proceedings.",
+        21,
+        "RG 271 Table 2 (credit)",
+    ),
+    _asic(
+        "au_asic_rg271_super",
+        "Australia ASIC RG 271: superannuation trustees",
+        "Complaints to superannuation trustees and traditional trustees, except about the "
+        "distribution of a death benefit (90 days after the objection period, not modelled).",
+        45,
+        "RG 271 Table 2 (trustees)",
     ),
 )
 

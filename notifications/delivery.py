@@ -62,7 +62,13 @@ CUSTOMER_EMAIL_KIND = {
 }
 
 # Outbound messages whose kind has a template of its own (the same name); others are replies.
-LETTER_TEMPLATES = frozenset({MessageTemplateKind.HOLDING, MessageTemplateKind.WRITTEN_RESPONSE})
+LETTER_TEMPLATES = frozenset(
+    {
+        MessageTemplateKind.HOLDING,
+        MessageTemplateKind.WRITTEN_RESPONSE,
+        MessageTemplateKind.DELAY_NOTIFICATION,
+    }
+)
 
 
 def summary_of(row: Outbox) -> str:

@@ -82,6 +82,9 @@ _SAMPLE_MESSAGES = {
     MessageTemplateKind.WRITTEN_RESPONSE: "We are still waiting for the card network's records "
     "of the two payments, which we need to decide your complaint.\n\nWe expect to send you our "
     "final response by 30 June 2026.",
+    MessageTemplateKind.DELAY_NOTIFICATION: "We need the statements of the account you paid "
+    "from, which your other bank has not yet sent us.\n\nWe expect to send you our response by "
+    "30 June 2026.",
     MessageTemplateKind.LOOP_CLOSING: "We found a fault in how refunds were matched to "
     "orders, fixed it, and checked every order placed since it started.",
     MessageTemplateKind.REPLY: "Could you send us the date on your bank statement?",

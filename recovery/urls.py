@@ -38,6 +38,11 @@ urlpatterns = [
         views.ComplaintWrittenResponseView.as_view(),
         name="complaint-written-response",
     ),
+    path(
+        "complaints/<str:reference>/delay-notification/",
+        views.ComplaintDelayNotificationView.as_view(),
+        name="complaint-delay-notification",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
     path(
         "complaints/<str:reference>/recoveries/",

@@ -1,10 +1,11 @@
 """What a letter to the customer does to a statutory obligation, in the caller's transaction.
 
 A regime gives some messages a legal effect on one of its obligations (``regulatory.Letter``):
-a written response meets the FCA's eight-week obligation without resolving the complaint. Each
-answer writes an ``obligation_answered`` timeline event naming the obligation (profile, rule,
-region, cycle, deadline) and the message: the timeline is append-only, so it proves which
-message answered which obligation even after a reopened complaint restarts the clock.
+a written response meets the FCA's eight-week obligation without resolving the complaint; an
+IDR delay notification is recorded against ASIC's maximum timeframe, which runs on. Each
+writes an ``obligation_answered`` or ``delay_notified`` timeline event naming the obligation
+(profile, rule, region, cycle, deadline) and the message: the timeline is append-only, so it
+proves which message answered which obligation even after a reopened complaint restarts it.
 """
 
 from escalation import events, regulatory
@@ -37,12 +38,17 @@ def answer(complaint, letter: regulatory.Letter, message, actor) -> Clock:
 
     A letter that meets the obligation stops its clock when the message was written: met if
     that was by the deadline, otherwise breached it stays (``stopped_at`` records the answer and
-    ends the ladder). The caller checked that the obligation is open (``open_obligation``).
+    ends the ladder). A letter that notes it leaves the clock as it is: the obligation is met
+    or breached by its own deadline. The caller checked that the obligation is open
+    (``open_obligation``).
     """
     clock = open_obligation(complaint, letter.clock, lock=True)
     if clock is None:
         raise ValueError(f"{complaint.reference} has no open {letter.clock} obligation")
-    stop_clock(clock, message.created_at)
-    record_many([events.obligation_answered(clock, message, actor, letter)])
-    sla.complaints_refresh_sla([complaint.pk])
+    if letter.effect == regulatory.MEETS:
+        stop_clock(clock, message.created_at)
+        record_many([events.obligation_answered(clock, message, actor, letter)])
+        sla.complaints_refresh_sla([complaint.pk])
+    else:
+        record_many([events.delay_notified(clock, message, actor, letter)])
     return clock

@@ -168,6 +168,18 @@ class WrittenResponseSerializer(StrictSerializer):
     )
 
 
+class DelayNotificationSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, help_text="Why the response is delayed."
+    )
+    expected_by = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the response is expected (YYYY-MM-DD, today or later), if known.",
+    )
+
+
 class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)

@@ -20,6 +20,7 @@ from recovery.api.serializers import (
     ComplaintDetailSerializer,
     ComplaintIntakeSerializer,
     ComplaintListSerializer,
+    DelayNotificationSerializer,
     HoldingReplySerializer,
     HoldSerializer,
     MessageInputSerializer,
@@ -217,6 +218,19 @@ class ComplaintWrittenResponseView(APIView):
         payload = WrittenResponseSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = messages.complaint_send_written_response(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintDelayNotificationView(APIView):
+    @extend_schema(request=DelayNotificationSerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        messages.ensure_may_send_letter(complaint, request.user, MessageKind.DELAY_NOTIFICATION)
+        payload = DelayNotificationSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = messages.complaint_send_delay_notification(
             complaint=complaint, actor=request.user, **payload.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

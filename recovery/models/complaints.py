@@ -452,6 +452,7 @@ class EventType(models.TextChoices):
     SURVEY_ANSWERED = "survey_answered", _("Survey answered")
     CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
     OBLIGATION_ANSWERED = "obligation_answered", _("Statutory obligation answered")
+    DELAY_NOTIFIED = "delay_notified", _("Delay of a statutory response notified")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -472,6 +473,7 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.CORRECTIVE_ACTION_LINKED,
         # Compliance bookkeeping: the customer has the letter itself (message_added).
         EventType.OBLIGATION_ANSWERED,
+        EventType.DELAY_NOTIFIED,
     }
 )
 
@@ -541,6 +543,7 @@ class MessageKind(models.TextChoices):
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
     HOLDING = "holding", _("Holding response")
     WRITTEN_RESPONSE = "written_response", _("Written response (no final response yet)")
+    DELAY_NOTIFICATION = "delay_notification", _("Delay notification")
     RESOLUTION = "resolution", _("Resolution")
     LOOP_CLOSING = "loop_closing", _("Loop-closing message")
     NOTE = "note", _("Internal note")

@@ -157,12 +157,12 @@ def _no_such_letter(complaint: Complaint, profile, kind: str) -> str:
     where = ", ".join(f"{p.code} ({p.name})" for p in having) or "no profile"
     if profile is None:
         return (
-            f"{complaint.reference} is under no regulatory profile, so a {name} would answer no "
-            f"obligation; it answers one under {where}. Send a reply instead."
+            f"{complaint.reference} is under no regulatory profile, so a {name} would have no "
+            f"legal effect; it has one under {where}. Send a reply instead."
         )
     return (
-        f"A {name} answers no obligation under {profile.code} ({profile.name}), the profile of "
-        f"{complaint.reference}; it answers one under {where}. Send a reply instead."
+        f"A {name} has no legal effect under {profile.code} ({profile.name}), the profile of "
+        f"{complaint.reference}; it has one under {where}. Send a reply instead."
     )
 
 
@@ -189,26 +189,74 @@ def complaint_send_written_response(
     after) and writes which one on the timeline. The complaint stays open, and its internal
     resolve target runs on: it has not been resolved.
     """
+    return _send_letter(
+        complaint=complaint,
+        actor=actor,
+        kind=MessageKind.WRITTEN_RESPONSE,
+        reason=reason,
+        expected_by=expected_by,
+    )
+
+
+def complaint_send_delay_notification(
+    *, complaint: Complaint, actor, reason: str, expected_by: date | None = None
+) -> Message:
+    """Tell the customer why the response is late and, optionally, when to expect it; the
+    customer's email adds their right to go to the ombudsman (ASIC RG 271.64-271.66: AFCA).
+
+    It is recorded against the statutory resolve obligation, which runs on: it is met by the
+    response, or breached by its deadline, as the rule says, whatever notice was given.
+    """
+    return _send_letter(
+        complaint=complaint,
+        actor=actor,
+        kind=MessageKind.DELAY_NOTIFICATION,
+        reason=reason,
+        expected_by=expected_by,
+    )
+
+
+# What a letter must say, by kind: why (required) and when (a date, where required).
+_LETTER_WHY = {
+    MessageKind.WRITTEN_RESPONSE: "Say why there is no final response yet.",
+    MessageKind.DELAY_NOTIFICATION: "Say why the response is delayed.",
+}
+_LETTER_WHEN = {
+    MessageKind.WRITTEN_RESPONSE: "We expect to send you our final response by {date}.",
+    MessageKind.DELAY_NOTIFICATION: "We expect to send you our response by {date}.",
+}
+
+
+def _send_letter(
+    *, complaint: Complaint, actor, kind: str, reason: str, expected_by: date | None
+) -> Message:
     with transaction.atomic():
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
-        letter = ensure_may_send_letter(locked, actor, MessageKind.WRITTEN_RESPONSE)
+        letter = ensure_may_send_letter(locked, actor, kind)
         if not (reason or "").strip():
+            raise ValidationFailed(_LETTER_WHY[kind], details={"reason": ["Required."]})
+        body = reason.strip()
+        if expected_by is not None:
+            _check_not_past(locked, expected_by)
+            when = _LETTER_WHEN[kind].format(date=f"{expected_by:%-d %B %Y}")
+            body = f"{body}\n\n{when}"
+        elif kind == MessageKind.WRITTEN_RESPONSE:
             raise ValidationFailed(
-                "Say why there is no final response yet.", details={"reason": ["Required."]}
+                "Say when the final response is expected.", details={"expected_by": ["Required."]}
             )
-        profile = regulatory.get_profile(locked.regulatory_profile)
-        zone = ZoneInfo(profile.region(locked.jurisdiction).time_zone)
-        today = timezone.now().astimezone(zone).date()
-        if expected_by < today:
-            raise ValidationFailed(
-                f"{expected_by.isoformat()} has passed; say when the final response is expected.",
-                details={"expected_by": [f"Give a date from {today.isoformat()} on."]},
-            )
-        body = (
-            f"{reason.strip()}\n\n"
-            f"We expect to send you our final response by {expected_by:%-d %B %Y}."
-        )
         return _letter_write(locked, actor, letter, body)
+
+
+def _check_not_past(complaint: Complaint, expected_by: date) -> None:
+    """A date promised to the customer is today or later in the complaint's region."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    zone = ZoneInfo(profile.region(complaint.jurisdiction).time_zone)
+    today = timezone.now().astimezone(zone).date()
+    if expected_by < today:
+        raise ValidationFailed(
+            f"{expected_by.isoformat()} has passed; say when the response is expected.",
+            details={"expected_by": [f"Give a date from {today.isoformat()} on."]},
+        )
 
 
 def _letter_write(complaint: Complaint, actor, letter: regulatory.Letter, body: str) -> Message:

@@ -149,6 +149,7 @@ PAGE_FORMS = {
     "note": forms.NoteForm,
     "hold": forms.HoldForm,
     "written_response": forms.WrittenResponseForm,
+    "delay_notification": forms.DelayNotificationForm,
     "resolve": forms.ResolveForm,
     "close_loop": forms.CloseLoopForm,
     "assign": forms.AssignForm,
@@ -337,6 +338,18 @@ written_response = _action(
         expected_by=form.cleaned_data["expected_by"],
     ),
     _("Written response sent: the statutory deadline is answered; the complaint stays open."),
+)
+
+delay_notification = _action(
+    "delay_notification",
+    forms.DelayNotificationForm,
+    lambda request, complaint, form: message_services.complaint_send_delay_notification(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_by=form.cleaned_data["expected_by"],
+    ),
+    _("Delay notification sent and recorded; the statutory deadline still stands."),
 )
 
 resolve = _action(

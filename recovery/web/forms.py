@@ -230,6 +230,21 @@ class WrittenResponseForm(forms.Form):
     )
 
 
+class DelayNotificationForm(forms.Form):
+    reason = _text(
+        _("Why the response is delayed"),
+        rows=4,
+        required_message=_("Say why the response is delayed."),
+    )
+    expected_by = forms.DateField(
+        label=_("Response expected by"),
+        help_text=_("If you know it."),
+        required=False,
+        error_messages={"invalid": _("Enter a date like 2026-06-30.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
 class ResolveForm(forms.Form):
     expected_state = StateField()
     outcome = forms.ChoiceField(

@@ -44,6 +44,11 @@ desk_patterns = (
             desk.written_response,
             name="written-response",
         ),
+        path(
+            "complaints/<str:reference>/delay-notification/",
+            desk.delay_notification,
+            name="delay-notification",
+        ),
         path("complaints/<str:reference>/resolve/", desk.resolve, name="resolve"),
         path("complaints/<str:reference>/close-loop/", desk.close_loop, name="close-loop"),
         path("complaints/<str:reference>/assign/", desk.assign, name="assign"),

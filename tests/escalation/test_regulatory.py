@@ -470,7 +470,7 @@ def test_asic_acknowledgement_beside_the_policys_own(make_complaint, time_machin
     complaint = make_complaint(jurisdiction="AU-NSW", regulatory_profile="au_asic_rg271")
 
     ack = clock_of(complaint, "acknowledge", statutory=True)
-    assert (ack.rule, ack.basis) == ("RG 271.53", "calendar")
+    assert (ack.rule, ack.basis) == ("RG 271.51", "calendar")
     assert ack.due_at == datetime(2026, 12, 29, 17, tzinfo=SYDNEY)
     assert ack.target_seconds == round((ack.due_at - received).total_seconds())
     assert clock_of(complaint, "acknowledge", statutory=False).policy.name == "Standard"

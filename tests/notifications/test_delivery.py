@@ -598,6 +598,24 @@ def test_a_written_response_email_gives_the_ombudsman_referral_rights(
 
 
 @pytest.mark.django_db
+def test_an_idr_delay_notification_email_names_afca(make_complaint, agent):
+    complaint = acknowledge(make_complaint(regulatory_profile="au_asic_rg271_credit"), agent)
+    sent = messages.complaint_send_delay_notification(
+        complaint=complaint, actor=agent, reason="We are waiting for your other bank."
+    )
+    deliver_pending()
+
+    email = EmailDelivery.objects.get(message_id=sent.pk)
+    assert email.kind == MessageTemplateKind.DELAY_NOTIFICATION
+    assert email.subject == f"Your complaint {complaint.reference}: our response is delayed"
+    body = " ".join(email.body_text.split())
+    # RG 271.66: the reasons, the right to complain to AFCA, AFCA's contact details.
+    assert "We are waiting for your other bank." in body
+    assert "you may complain now to the Australian Financial Complaints Authority (AFCA)" in body
+    assert "www.afca.org.au, 1800 931 678, GPO Box 3, Melbourne VIC 3001" in body
+
+
+@pytest.mark.django_db
 def test_events_the_customer_is_not_emailed_about_queue_no_email(
     routed, agent, customer_user, supervisor, root_causes
 ):

@@ -1,12 +1,15 @@
-"""Letters a regime gives a legal effect: the FCA written response (DISP 1.6.2R(2)).
+"""Letters a regime gives a legal effect: the FCA written response (DISP 1.6.2R(2)), which
+meets the eight-week obligation, and ASIC's IDR delay notification (RG 271.64-271.66), which
+is recorded against the 30 days and leaves them running.
 
 Personas (tests/conftest.py): ``agent`` works ``team`` (Billing), to which the complaints are
 routed; ``other_agent`` works another team; ``customer_user`` complained; ``outsider`` has no
 role at all.
 
-The complaints are received on Friday 20 March 2026 at 23:30 UTC (GMT in London). The eight
-weeks of DISP 1.6.2R end with the local date 56 days on: Friday 15 May 2026, on BST by then,
-so at 22:59:59.999999 UTC.
+The FCA complaints are received on Friday 20 March 2026 at 23:30 UTC (GMT in London). The
+eight weeks of DISP 1.6.2R end with the local date 56 days on: Friday 15 May 2026, on BST by
+then, so at 22:59:59.999999 UTC. The ASIC complaints are received on Friday 2 October 2026 at
+10:00 in Sydney (AEST); 30 days on is Sunday 1 November, on AEDT by then (UTC+11).
 """
 
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +27,7 @@ from tests.conftest import acknowledge, api_client, resolve
 from tests.web.conftest import signed_in
 
 LONDON = ZoneInfo("Europe/London")
+SYDNEY = ZoneInfo("Australia/Sydney")
 RECEIVED = datetime(2026, 3, 20, 23, 30, tzinfo=UTC)
 EIGHT_WEEKS_END = datetime(2026, 5, 15, 22, 59, 59, 999999, tzinfo=UTC)
 WHY = "We are waiting for the card network's records of the two payments."
@@ -226,21 +230,21 @@ def test_a_closed_complaint_takes_none(fca_complaint, agent, root_causes, close)
     [
         (
             "au_asic_rg271",
-            "A written response answers no obligation under au_asic_rg271 (Australia ASIC RG "
-            "271), the profile of {ref}; it answers one under uk_fca_disp (UK FCA DISP). Send a "
+            "A written response has no legal effect under au_asic_rg271 (Australia ASIC RG "
+            "271), the profile of {ref}; it has one under uk_fca_disp (UK FCA DISP). Send a "
             "reply instead.",
         ),
         # Payment services keep their own scheme: a holding reply and 35 business days.
         (
             "uk_fca_psd",
-            "A written response answers no obligation under uk_fca_psd (UK FCA payment services "
-            "(DISP 1.6.2AR)), the profile of {ref}; it answers one under uk_fca_disp (UK FCA "
+            "A written response has no legal effect under uk_fca_psd (UK FCA payment services "
+            "(DISP 1.6.2AR)), the profile of {ref}; it has one under uk_fca_disp (UK FCA "
             "DISP). Send a reply instead.",
         ),
         (
             "",
-            "{ref} is under no regulatory profile, so a written response would answer no "
-            "obligation; it answers one under uk_fca_disp (UK FCA DISP). Send a reply instead.",
+            "{ref} is under no regulatory profile, so a written response would have no legal "
+            "effect; it has one under uk_fca_disp (UK FCA DISP). Send a reply instead.",
         ),
     ],
 )
@@ -382,3 +386,117 @@ def test_the_desk_form_says_what_is_missing(fca_complaint, agent):
     page = answer.content.decode()
     assert "Say why there is no final response yet." in page
     assert "Say when the final response is expected." in page
+
+
+# -- the IDR delay notification --------------------------------------------------------------
+
+THIRTY_DAYS_END = datetime(2026, 11, 1, 12, 59, 59, 999999, tzinfo=UTC)
+DELAY = "We need your other bank's statements, which it has not yet sent us."
+
+
+@pytest.fixture
+def asic_complaint(make_complaint, agent, time_machine):
+    time_machine.move_to(datetime(2026, 10, 2, 10, tzinfo=SYDNEY), tick=False)
+    complaint = make_complaint(regulatory_profile="au_asic_rg271", jurisdiction="AU-NSW")
+    return acknowledge(complaint, agent)
+
+
+def notify(complaint, actor, **fields) -> Message:
+    return messages.complaint_send_delay_notification(
+        complaint=Complaint.objects.get(pk=complaint.pk), actor=actor, reason=DELAY, **fields
+    )
+
+
+def notices_of(complaint) -> list[dict]:
+    events = ComplaintEvent.objects.filter(
+        complaint=complaint, type=EventType.DELAY_NOTIFIED
+    ).order_by("id")
+    return [event.parameters for event in events]
+
+
+def test_a_delay_notification_is_recorded_and_the_30_days_run_on(
+    asic_complaint, agent, root_causes, time_machine
+):
+    sent_at = datetime(2026, 10, 28, 15, tzinfo=SYDNEY)
+    time_machine.move_to(sent_at, tick=False)
+
+    message = notify(asic_complaint, agent, expected_by=date(2026, 11, 13))
+
+    assert message.body == f"{DELAY}\n\nWe expect to send you our response by 13 November 2026."
+    statutory = clock_of(asic_complaint)
+    assert (statutory.state, statutory.stopped_at, statutory.due_at) == (
+        ClockState.RUNNING,
+        None,
+        THIRTY_DAYS_END,
+    )
+    assert notices_of(asic_complaint) == [
+        {
+            "clock": "resolve",
+            "cycle": 1,
+            "statutory": True,
+            "regulatory_profile": "au_asic_rg271",
+            "rule": "RG 271.56",
+            "letter_rule": "RG 271.64-271.66",
+            "jurisdiction": "AU-NSW",
+            "due_at": THIRTY_DAYS_END.isoformat(),
+            "state": "running",
+            "answered_at": sent_at.astimezone(UTC).isoformat(),
+            "before_deadline": True,
+            "message_id": message.pk,
+            "message_kind": "delay_notification",
+        }
+    ]
+    assert answers_of(asic_complaint) == []
+
+    # The law's own rule decides: a response after the 30 days is late, notice or not.
+    time_machine.move_to(datetime(2026, 11, 3, 10, tzinfo=SYDNEY), tick=False)
+    resolve(Complaint.objects.get(pk=asic_complaint.pk), agent)
+    statutory.refresh_from_db()
+    assert (statutory.state, statutory.breached_at) == (ClockState.BREACHED, THIRTY_DAYS_END)
+
+
+def test_a_notice_after_the_timeframe_is_recorded_as_late_and_several_may_be_sent(
+    asic_complaint, agent, time_machine
+):
+    time_machine.move_to(datetime(2026, 10, 30, 9, tzinfo=SYDNEY), tick=False)
+    notify(asic_complaint, agent)
+    time_machine.move_to(datetime(2026, 11, 2, 9, tzinfo=SYDNEY), tick=False)
+    notify(asic_complaint, agent)
+
+    first, second = notices_of(asic_complaint)
+    assert (first["before_deadline"], second["before_deadline"]) == (True, False)
+    assert clock_of(asic_complaint).stopped_at is None
+
+
+def test_a_delay_notification_has_no_effect_under_the_fca(fca_complaint, agent):
+    with pytest.raises(ValidationFailed) as refused:
+        notify(fca_complaint, agent)
+
+    assert refused.value.message == (
+        "A delay notification has no legal effect under uk_fca_disp (UK FCA DISP), the profile "
+        f"of {fca_complaint.reference}; it has one under au_asic_rg271 (Australia ASIC RG 271), "
+        "au_asic_rg271_credit (Australia ASIC RG 271: default and hardship notices), "
+        "au_asic_rg271_super (Australia ASIC RG 271: superannuation trustees). Send a reply "
+        "instead."
+    )
+
+
+def test_the_api_and_the_desk_send_a_delay_notification(asic_complaint, agent, customer_user):
+    url = f"/api/complaints/{asic_complaint.reference}/delay-notification/"
+    mine = api_client(customer_user).post(url, {"reason": DELAY}, format="json")
+    assert mine.status_code == 403
+
+    sent = api_client(agent).post(url, {"reason": DELAY}, format="json")
+    assert sent.status_code == 201, sent.json()
+    assert (sent.json()["kind"], sent.json()["body"]) == ("delay_notification", DELAY)
+
+    client = signed_in(agent)
+    page = client.post(
+        f"{desk_url(asic_complaint)}delay-notification/",
+        {"delay_notification-reason": DELAY},
+        follow=True,
+    ).content.decode()
+    assert "Delay notification sent and recorded; the statutory deadline still stands." in page
+    assert "Delay of a statutory response notified (RG 271.56)" in page
+    assert len(notices_of(asic_complaint)) == 2
+    assert "Send the written response" not in page
