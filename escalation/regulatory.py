@@ -191,6 +191,8 @@ US_STATE_REGIONS = tuple(
 )
 US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York", "US", None)
 
+IRELAND = Region("IE", "Ireland", "Europe/Dublin", "IE")
+
 DISP_FINAL = "DISP 1.6.2R"
 
 
@@ -322,6 +324,49 @@ _PROFILES = (
                 "CFPB company response (60 days)",
                 "Final response within 60 days of the CFPB sending it",
                 starts="sent_to_company",
+            ),
+        ),
+    ),
+    RegulatoryProfile(
+        code="ie_cbi_cpc",
+        name="Ireland Central Bank Consumer Protection Code",
+        regulator="Central Bank of Ireland",
+        jurisdiction="IE",
+        applies_to="Complaints from consumers to firms the Central Bank of Ireland regulates "
+        "(Consumer Protection Code 2012, Chapter 10).",
+        regions=(IRELAND,),
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "business_days_close",
+                5,
+                "CPC 2012 Provision 10.9(a)",
+                "Acknowledge on paper or another durable medium within 5 business days",
+            ),
+            Deadline(
+                "customer_update",
+                "business_days_close",
+                20,
+                "CPC 2012 Provision 10.9(c)",
+                "Update the consumer on the investigation at intervals of at most 20 business days",
+            ),
+            Deadline(
+                "resolve",
+                "business_days_close",
+                40,
+                "CPC 2012 Provision 10.9(d)",
+                "Investigate and resolve within 40 business days",
+            ),
+        ),
+        letters=(
+            Letter(
+                "delay_notification",
+                "resolve",
+                NOTES,
+                "CPC 2012 Provision 10.9(d)",
+                "Once the 40 business days have passed: the anticipated timeframe, the right "
+                "to refer the complaint to the Financial Services and Pensions Ombudsman, and "
+                "its contact details",
             ),
         ),
     ),

@@ -9,10 +9,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import deadlines, regulatory
+from escalation import deadlines, events, regulatory
 from escalation.calendars import BusinessCalendar as PureCalendar
 from escalation.models import BusinessCalendar, Clock, ClockKind, ClockState, EscalationLadder
 from escalation.policies import matching_policy
+from recovery.events import record_many
 from recovery.services import sla
 
 # Which clocks each lifecycle step starts and stops.
@@ -22,6 +23,7 @@ STARTS = {
         ClockKind.RESOLVE,
         ClockKind.SUMMARY_RESOLUTION,
         ClockKind.INITIAL_RESPONSE,
+        ClockKind.CUSTOMER_UPDATE,
     ),
     "resolve": (ClockKind.CLOSE_LOOP,),
 }
@@ -34,9 +36,13 @@ STOPS = {
         ClockKind.SUMMARY_RESOLUTION,
         ClockKind.INITIAL_RESPONSE,
         ClockKind.RESPOND,
+        ClockKind.CUSTOMER_UPDATE,
     ),
     "close_loop": (ClockKind.CLOSE_LOOP,),
 }
+# Answered by any message to the customer; the update obligation then starts again from it.
+ANSWERED_BY_MESSAGE = (ClockKind.RESPOND, ClockKind.CUSTOMER_UPDATE)
+RESTARTED_BY_MESSAGE = (ClockKind.CUSTOMER_UPDATE,)
 OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
 
 
@@ -361,18 +367,22 @@ def on_transition(complaint, transition: str, at: datetime | None = None) -> Non
     if transition == "withdraw":
         stop(complaint, ClockKind.values, at, cancel=True)
     elif transition == "reopen":
-        # A reopened complaint is worked again: a new resolve cycle from now, and the
-        # loop-closing clock waits for the next resolution.
+        # A reopened complaint is worked again: a new resolve cycle from now (and updates
+        # owed while it is worked), and the loop-closing clock waits for the next resolution.
         stop(complaint, [ClockKind.CLOSE_LOOP], at, cancel=True)
-        start(complaint, [ClockKind.RESOLVE], at)
+        start(complaint, [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE], at)
     else:
         stop(complaint, STOPS.get(transition, ()), at)
         start(complaint, STARTS.get(transition, ()), at)
     sla.complaints_refresh_sla([complaint.pk])
 
 
-def on_message(complaint, *, inbound: bool, at: datetime | None = None) -> None:
-    """A customer message starts the respond clock; a reply to the customer stops it."""
+def on_message(
+    complaint, *, inbound: bool, at: datetime | None = None, message=None, actor=None
+) -> None:
+    """A customer message starts the respond clock. A message to the customer (``message``,
+    sent by ``actor``) answers it and the update obligation, which starts again from it; a
+    statutory obligation it answered is recorded on the timeline."""
     if not complaint.is_open:
         return
     if inbound:
@@ -384,7 +394,18 @@ def on_message(complaint, *, inbound: bool, at: datetime | None = None) -> None:
         if not waiting.exists():
             start(complaint, [ClockKind.RESPOND], at)
     else:
-        stop(complaint, [ClockKind.RESPOND], at)
+        at = at or timezone.now()
+        stopped = stop(complaint, ANSWERED_BY_MESSAGE, at)
+        answered = [clock for clock in stopped if clock.statutory]
+        if message is not None and answered:
+            for clock in answered:
+                clock.complaint = complaint
+            record_many([events.obligation_answered(c, message, actor) for c in answered])
+        # Only what this message answered starts again: complaints owed no updates pay
+        # nothing for it.
+        restarted = {clock.kind for clock in stopped if clock.kind in RESTARTED_BY_MESSAGE}
+        if restarted:
+            start(complaint, restarted, at)
     sla.complaints_refresh_sla([complaint.pk])
 
 

@@ -45,6 +45,7 @@ def answer(complaint, letter: regulatory.Letter, message, actor) -> Clock:
     clock = open_obligation(complaint, letter.clock, lock=True)
     if clock is None:
         raise ValueError(f"{complaint.reference} has no open {letter.clock} obligation")
+    clock.complaint = complaint
     if letter.effect == regulatory.MEETS:
         stop_clock(clock, message.created_at)
         record_many([events.obligation_answered(clock, message, actor, letter)])

@@ -87,7 +87,9 @@ def _message_write(
                 sla.complaint_set_awaiting_customer(
                     complaint=complaint, actor=None, awaiting=False, reason="customer replied"
                 )
-            clocks.on_message(complaint, inbound=inbound)
+            clocks.on_message(
+                complaint, inbound=inbound, at=message.created_at, message=message, actor=actor
+            )
     return message
 
 
@@ -115,7 +117,7 @@ def complaint_send_holding_reply(
             body=message.strip(),
         )
         events.message_added(complaint, actor, sent)
-        clocks.on_message(complaint, inbound=False)
+        clocks.on_message(complaint, inbound=False, at=sent.created_at, message=sent, actor=actor)
         if exceptional:
             clocks.extend_for_exceptional_circumstances(complaint)
     return sent
@@ -270,6 +272,6 @@ def _letter_write(complaint: Complaint, actor, letter: regulatory.Letter, body: 
         body=body,
     )
     events.message_added(complaint, actor, sent)
-    clocks.on_message(complaint, inbound=False, at=sent.created_at)
+    clocks.on_message(complaint, inbound=False, at=sent.created_at, message=sent, actor=actor)
     obligations.answer(complaint, letter, sent, actor)
     return sent

@@ -474,7 +474,8 @@ def test_a_delay_notification_has_no_effect_under_the_fca(fca_complaint, agent):
 
     assert refused.value.message == (
         "A delay notification has no legal effect under uk_fca_disp (UK FCA DISP), the profile "
-        f"of {fca_complaint.reference}; it has one under au_asic_rg271 (Australia ASIC RG 271), "
+        f"of {fca_complaint.reference}; it has one under ie_cbi_cpc (Ireland Central Bank "
+        "Consumer Protection Code), au_asic_rg271 (Australia ASIC RG 271), "
         "au_asic_rg271_credit (Australia ASIC RG 271: default and hardship notices), "
         "au_asic_rg271_super (Australia ASIC RG 271: superannuation trustees). Send a reply "
         "instead."
