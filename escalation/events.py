@@ -71,6 +71,23 @@ def _answer(clock, message, letter) -> dict:
     }
 
 
+def deadline_extended(clock, actor, *, ground: str, previous: dict, details: dict) -> EventEntry:
+    """A statutory deadline moved to its extended form, on what ground, from what to what."""
+    return EventEntry(
+        clock.complaint,
+        EventType.DEADLINE_EXTENDED,
+        actor,
+        {
+            **_clock_parameters(clock),
+            "jurisdiction": clock.jurisdiction,
+            "ground": ground,
+            "previous_rule": previous["rule"],
+            "previous_due_at": previous["due_at"].isoformat(),
+            **details,
+        },
+    )
+
+
 def escalated(escalation, actor=None) -> EventEntry:
     down = escalation.level < escalation.previous_level
     return EventEntry(

@@ -409,32 +409,19 @@ def on_message(
     sla.complaints_refresh_sla([complaint.pk])
 
 
-def extend_for_exceptional_circumstances(complaint, at: datetime | None = None) -> list[Clock]:
-    """Move statutory deadlines to their extended form (FCA payment services: 35 business
-    days instead of 15) once a holding reply has been sent before the first deadline."""
-    at = at or timezone.now()
-    profile = regulatory.get_profile(complaint.regulatory_profile)
-    if profile is None or not profile.extended_deadlines:
-        return []
-    extended = []
-    for deadline in profile.extended_deadlines:
-        clock = Clock.objects.filter(
-            complaint=complaint, kind=deadline.clock, regulatory_profile=profile.code
-        ).first()
-        if clock is None or clock.state not in OPEN_CLOCK_STATES or at > clock.due_at:
-            continue
-        due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
-        calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
-        clock.due_at = due
-        clock.rule = deadline.citation
-        clock.target_seconds = round(
-            deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
-        )
-        clock.warn_at = deadlines.add(
-            clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
-        )
-        clock.warned_at = None
-        clock.save()
-        extended.append(clock)
-    sla.complaints_refresh_sla([complaint.pk])
-    return extended
+def retarget(clock: Clock, profile, deadline) -> None:
+    """Move a statutory clock (read ``FOR UPDATE``) to ``deadline``, counted from its start:
+    the extended form of its obligation. Its warning is set afresh for the new deadline."""
+    due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
+    calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
+    clock.due_at = due
+    clock.rule = deadline.citation
+    clock.basis = "business" if deadline.rule.startswith("business") else "calendar"
+    clock.target_seconds = round(
+        deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
+    )
+    clock.warn_at = deadlines.add(
+        clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
+    )
+    clock.warned_at = None
+    clock.save()

@@ -1,4 +1,4 @@
-"""What a letter to the customer does to a statutory obligation, in the caller's transaction.
+"""What a letter or a recorded step does to a statutory obligation, in the caller's transaction.
 
 A regime gives some messages a legal effect on one of its obligations (``regulatory.Letter``):
 a written response meets the FCA's eight-week obligation without resolving the complaint; an
@@ -6,11 +6,19 @@ IDR delay notification is recorded against ASIC's maximum timeframe, which runs 
 writes an ``obligation_answered`` or ``delay_notified`` timeline event naming the obligation
 (profile, rule, region, cycle, deadline) and the message: the timeline is append-only, so it
 proves which message answered which obligation even after a reopened complaint restarts it.
+
+Some regimes also extend an obligation on a ground the firm records in time (a holding
+reply in exceptional circumstances, a provisional credit): ``extend`` moves it and writes a
+``deadline_extended`` event.
 """
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from escalation import events, regulatory
 from escalation.models import Clock, ClockState
-from escalation.services.clocks import stop_clock
+from escalation.services.clocks import retarget, stop_clock
+from recovery.errors import TransitionNotAllowed, ValidationFailed
 from recovery.events import record_many
 from recovery.services import sla
 
@@ -53,3 +61,70 @@ def answer(complaint, letter: regulatory.Letter, message, actor) -> Clock:
     else:
         record_many([events.delay_notified(clock, message, actor, letter)])
     return clock
+
+
+# What each ground of extension is, in the words of a refusal.
+_GROUND_NAMES = {
+    regulatory.HOLDING_REPLY: "An exceptional holding reply",
+    regulatory.PROVISIONAL_CREDIT: "A provisional credit",
+}
+
+
+def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> list[Clock]:
+    """Move the complaint's statutory deadlines to their extended form on ``ground`` (a
+    holding reply in exceptional circumstances, a provisional credit), in the caller's
+    transaction, and record each move on the timeline with ``details``.
+
+    The rules allow it only while the first deadline runs, once: refused under a profile
+    whose deadlines ``ground`` does not extend (``ValidationFailed``), and after the first
+    deadline or a second time (``TransitionNotAllowed``).
+    """
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    what = _GROUND_NAMES.get(ground, ground)
+    if profile is None or profile.extension_ground != ground:
+        having = [p for p in regulatory.PROFILES.values() if p.extension_ground == ground]
+        where = ", ".join(f"{p.code} ({p.name})" for p in having)
+        under = f"{profile.code} ({profile.name})" if profile else "no regulatory profile"
+        raise ValidationFailed(
+            f"{what} extends no deadline under {under}, the profile of {complaint.reference}; "
+            f"it does under {where}.",
+            details={"regulatory_profile": [f"{under} has no extension on this ground."]},
+        )
+    moved, entries = [], []
+    for deadline in profile.extended_deadlines:
+        clock = open_obligation(complaint, deadline.clock, lock=True)
+        if clock is None:
+            raise TransitionNotAllowed(
+                f"{complaint.reference} has no open {deadline.clock} obligation to extend.",
+                details={"state": complaint.state},
+            )
+        local = _local(clock, profile)
+        if clock.rule == deadline.citation:
+            raise TransitionNotAllowed(
+                f"The {deadline.clock} deadline of {complaint.reference} already runs to "
+                f"{local(clock.due_at)} ({deadline.citation}).",
+                details={"state": complaint.state},
+            )
+        if clock.state == ClockState.BREACHED or at > clock.due_at:
+            raise TransitionNotAllowed(
+                f"{what} extends the {deadline.clock} deadline of {complaint.reference} only "
+                f"before it passes; it passed at {local(clock.due_at)} ({clock.rule}).",
+                details={"state": complaint.state},
+            )
+        previous = {"rule": clock.rule, "due_at": clock.due_at}
+        retarget(clock, profile, deadline)
+        clock.complaint = complaint
+        moved.append(clock)
+        entries.append(
+            events.deadline_extended(
+                clock, actor, ground=ground, previous=previous, details=details
+            )
+        )
+    record_many(entries)
+    sla.complaints_refresh_sla([complaint.pk])
+    return moved
+
+
+def _local(clock: Clock, profile):
+    zone = ZoneInfo(profile.region(clock.jurisdiction).time_zone)
+    return lambda instant: instant.astimezone(zone).strftime("%H:%M %Z on %-d %B %Y")

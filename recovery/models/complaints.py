@@ -453,6 +453,7 @@ class EventType(models.TextChoices):
     CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
     OBLIGATION_ANSWERED = "obligation_answered", _("Statutory obligation answered")
     DELAY_NOTIFIED = "delay_notified", _("Delay of a statutory response notified")
+    DEADLINE_EXTENDED = "deadline_extended", _("Statutory deadline extended")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -474,6 +475,7 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # Compliance bookkeeping: the customer has the letter itself (message_added).
         EventType.OBLIGATION_ANSWERED,
         EventType.DELAY_NOTIFIED,
+        EventType.DEADLINE_EXTENDED,
     }
 )
 

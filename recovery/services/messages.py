@@ -96,8 +96,10 @@ def _message_write(
 def complaint_send_holding_reply(
     *, complaint: Complaint, actor, message: str, exceptional: bool = False
 ) -> Message:
-    """Tell the customer we need more time; under a profile that allows it (FCA payment
-    services), an ``exceptional`` holding reply moves the statutory deadline out."""
+    """Tell the customer we need more time. Under a profile whose deadlines a holding reply
+    extends (payment services: DISP 1.6.2AR(2), PSD2 Art. 101(2)), an ``exceptional`` one sent
+    within the first deadline moves it out, and the move is on the timeline; anywhere else,
+    or late, ``exceptional`` is refused rather than silently ignored."""
     if not rules.works_on(complaint, actor):
         raise PermissionDenied(f"You may not write on {complaint.reference}.")
     if not complaint.is_open:
@@ -108,18 +110,25 @@ def complaint_send_holding_reply(
     if not message.strip():
         raise ValidationFailed("Write the holding reply.", details={"message": ["Required."]})
     with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         sent = Message.objects.create(
-            complaint=complaint,
+            complaint=locked,
             direction=MessageDirection.OUTBOUND,
             kind=MessageKind.HOLDING,
-            channel=complaint.channel,
+            channel=locked.channel,
             author=actor,
             body=message.strip(),
         )
-        events.message_added(complaint, actor, sent)
-        clocks.on_message(complaint, inbound=False, at=sent.created_at, message=sent, actor=actor)
+        events.message_added(locked, actor, sent)
+        clocks.on_message(locked, inbound=False, at=sent.created_at, message=sent, actor=actor)
         if exceptional:
-            clocks.extend_for_exceptional_circumstances(complaint)
+            obligations.extend(
+                locked,
+                ground=regulatory.HOLDING_REPLY,
+                actor=actor,
+                at=sent.created_at,
+                details={"message_id": sent.pk},
+            )
     return sent
 
 
