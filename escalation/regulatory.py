@@ -91,6 +91,9 @@ class RegulatoryProfile:
     # Messages the regime gives a legal effect: a written response that meets the resolve
     # obligation without resolving the complaint, a delay notice that is recorded against it.
     letters: tuple[Letter, ...] = ()
+    # No region stands for the others (the member states of one directive): intake asks
+    # for one of them rather than count on a default.
+    requires_region: bool = False
     regions_by_code: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -192,6 +195,17 @@ US_STATE_REGIONS = tuple(
 US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York", "US", None)
 
 IRELAND = Region("IE", "Ireland", "Europe/Dublin", "IE")
+
+# Member states for payment services, each on its national public holidays (no regional
+# ones: a firm in a German Land or a Spanish community may close on more days).
+EU_PSD2_REGIONS = (
+    IRELAND,
+    Region("DE", "Germany", "Europe/Berlin", "DE"),
+    Region("FR", "France (metropolitan)", "Europe/Paris", "FR"),
+    Region("NL", "Netherlands", "Europe/Amsterdam", "NL"),
+    Region("ES", "Spain", "Europe/Madrid", "ES"),
+    Region("IT", "Italy", "Europe/Rome", "IT"),
+)
 
 DISP_FINAL = "DISP 1.6.2R"
 
@@ -326,6 +340,36 @@ _PROFILES = (
                 starts="sent_to_company",
             ),
         ),
+    ),
+    RegulatoryProfile(
+        code="eu_psd2",
+        name="EU payment services (PSD2 Art. 101)",
+        regulator="The member state's competent authority",
+        jurisdiction="EU",
+        applies_to="Payment services complaints to payment service providers in EU member "
+        "states (Directive (EU) 2015/2366, Article 101, as each state transposes it), counted "
+        "on that state's public holidays.",
+        regions=EU_PSD2_REGIONS,
+        requires_region=True,
+        deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                15,
+                "PSD2 Art. 101(2)",
+                "Reply to all points raised within 15 business days",
+            ),
+        ),
+        extended_deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                35,
+                "PSD2 Art. 101(2), second subparagraph",
+                "Final reply within 35 business days after a holding reply",
+            ),
+        ),
+        extension_ground=HOLDING_REPLY,
     ),
     RegulatoryProfile(
         code="ie_cbi_cpc",

@@ -16,10 +16,17 @@ def check_codes(
     """Refuse an unknown profile or jurisdiction code, naming the known ones: a typo must
     never silently take a complaint's legal deadlines away."""
     errors = {}
-    if profile and regulatory.get_profile(profile) is None:
+    found = regulatory.get_profile(profile)
+    if profile and found is None:
         known = ", ".join(regulatory.PROFILES)
         errors["regulatory_profile"] = [f"Unknown regulatory profile {profile!r}; known: {known}."]
-    if not regulatory.is_known_jurisdiction(jurisdiction):
+    elif found is not None and found.requires_region and jurisdiction not in found.regions_by_code:
+        regions = ", ".join(found.regions_by_code)
+        errors["jurisdiction"] = [
+            f"{found.code} counts on the public holidays of the member state the complaint is "
+            f"handled in: give jurisdiction as one of {regions}."
+        ]
+    if "jurisdiction" not in errors and not regulatory.is_known_jurisdiction(jurisdiction):
         known = ", ".join(regulatory.known_jurisdictions())
         errors["jurisdiction"] = [
             f"Unknown jurisdiction {jurisdiction!r}; use one of {known}, or an ISO 3166 "

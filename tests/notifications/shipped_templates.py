@@ -11,6 +11,7 @@ SHIPPED = (
     ("0008_written_response_template", "add_written_response"),
     ("0009_delay_notification", "add_delay_notifications"),
     ("0010_ireland_letters", "add_letters"),
+    ("0011_payment_services_letters", "add_letters"),
 )
 
 
