@@ -193,6 +193,8 @@ US_STATE_REGIONS = tuple(
     for state in states.split()
 )
 US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York", "US", None)
+# Federal first: the default where a complaint names no state.
+US_REGIONS = (US_FEDERAL, *US_STATE_REGIONS)
 
 IRELAND = Region("IE", "Ireland", "Europe/Dublin", "IE")
 
@@ -208,6 +210,45 @@ EU_PSD2_REGIONS = (
 )
 
 DISP_FINAL = "DISP 1.6.2R"
+
+
+def _reg_e(
+    code: str, name: str, applies_to: str, first: Deadline, extended: Deadline
+) -> RegulatoryProfile:
+    """A Regulation E error-resolution profile: a first deadline in business days, extended
+    to calendar days when the account is provisionally credited within it (12 CFR
+    1005.11(c)(2)); which numbers depends on the transfer (1005.11(c)(3))."""
+    return RegulatoryProfile(
+        code=code,
+        name=name,
+        regulator="Consumer Financial Protection Bureau",
+        jurisdiction="US",
+        applies_to=applies_to,
+        regions=US_REGIONS,
+        deadlines=(first,),
+        extended_deadlines=(extended,),
+        extension_ground=PROVISIONAL_CREDIT,
+    )
+
+
+def _determine(amount: int, citation: str) -> Deadline:
+    return Deadline(
+        "resolve",
+        "business_days_close",
+        amount,
+        citation,
+        f"Determine whether an error occurred within {amount} business days",
+    )
+
+
+def _credited(amount: int, citation: str) -> Deadline:
+    return Deadline(
+        "resolve",
+        "calendar_days",
+        amount,
+        citation,
+        f"Investigate within {amount} days of the notice, the account provisionally credited",
+    )
 
 
 def _asic(code: str, name: str, applies_to: str, days: int, citation: str) -> RegulatoryProfile:
@@ -411,6 +452,57 @@ _PROFILES = (
                 "Once the 40 business days have passed: the anticipated timeframe, the right "
                 "to refer the complaint to the Financial Services and Pensions Ombudsman, and "
                 "its contact details",
+            ),
+        ),
+    ),
+    _reg_e(
+        "us_reg_e",
+        "US Regulation E error resolution",
+        "Notices of error about consumers' electronic fund transfers (debit cards, ATMs, ACH, "
+        "person-to-person transfers), 12 CFR 1005.11, where no longer period applies.",
+        _determine(10, "12 CFR 1005.11(c)(1)"),
+        _credited(45, "12 CFR 1005.11(c)(2)"),
+    ),
+    _reg_e(
+        "us_reg_e_pos_foreign",
+        "US Regulation E: point-of-sale and foreign-initiated transfers",
+        "Notices of error about a transfer that resulted from a point-of-sale debit card "
+        "transaction or was not initiated within a state: 90 days instead of 45.",
+        _determine(10, "12 CFR 1005.11(c)(1)"),
+        _credited(90, "12 CFR 1005.11(c)(3)(ii)(A)-(B)"),
+    ),
+    _reg_e(
+        "us_reg_e_new_account",
+        "US Regulation E: new accounts",
+        "Notices of error about a transfer to or from an account within 30 days after its "
+        "first deposit: 20 business days instead of 10, and 90 days instead of 45.",
+        _determine(20, "12 CFR 1005.11(c)(3)(i)"),
+        _credited(90, "12 CFR 1005.11(c)(3)(ii)(C)"),
+    ),
+    RegulatoryProfile(
+        code="us_reg_z",
+        name="US Regulation Z billing errors",
+        regulator="Consumer Financial Protection Bureau",
+        jurisdiction="US",
+        applies_to="Billing error notices on open-end consumer credit, such as credit cards, "
+        "12 CFR 1026.13.",
+        regions=US_REGIONS,
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "calendar_days",
+                30,
+                "12 CFR 1026.13(c)(1)",
+                "Acknowledge in writing within 30 days, unless resolved by then",
+            ),
+            # Two complete billing cycles usually end sooner; Redress knows no statement
+            # dates, so the law's outer limit is the clock (docs/regulatory-profiles.md).
+            Deadline(
+                "resolve",
+                "calendar_days",
+                90,
+                "12 CFR 1026.13(c)(2)",
+                "Resolve within two complete billing cycles, and at most 90 days",
             ),
         ),
     ),

@@ -43,6 +43,11 @@ urlpatterns = [
         views.ComplaintDelayNotificationView.as_view(),
         name="complaint-delay-notification",
     ),
+    path(
+        "complaints/<str:reference>/provisional-credit/",
+        views.ComplaintProvisionalCreditView.as_view(),
+        name="complaint-provisional-credit",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
     path(
         "complaints/<str:reference>/recoveries/",

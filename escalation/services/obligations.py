@@ -70,14 +70,13 @@ _GROUND_NAMES = {
 }
 
 
-def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> list[Clock]:
-    """Move the complaint's statutory deadlines to their extended form on ``ground`` (a
-    holding reply in exceptional circumstances, a provisional credit), in the caller's
-    transaction, and record each move on the timeline with ``details``.
+def ensure_may_extend(complaint, *, ground: str, at: datetime, lock: bool = False) -> list[tuple]:
+    """The (profile, extended deadline, clock) that ``ground`` would move at ``at`` (the clocks
+    read ``FOR UPDATE`` with ``lock``); refused as the rules refuse it.
 
-    The rules allow it only while the first deadline runs, once: refused under a profile
-    whose deadlines ``ground`` does not extend (``ValidationFailed``), and after the first
-    deadline or a second time (``TransitionNotAllowed``).
+    Only while the first deadline runs, and once: refused under a profile whose deadlines
+    ``ground`` does not extend (``ValidationFailed``), and after the first deadline or a
+    second time (``TransitionNotAllowed``).
     """
     profile = regulatory.get_profile(complaint.regulatory_profile)
     what = _GROUND_NAMES.get(ground, ground)
@@ -90,9 +89,9 @@ def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> lis
             f"it does under {where}.",
             details={"regulatory_profile": [f"{under} has no extension on this ground."]},
         )
-    moved, entries = [], []
+    pairs = []
     for deadline in profile.extended_deadlines:
-        clock = open_obligation(complaint, deadline.clock, lock=True)
+        clock = open_obligation(complaint, deadline.clock, lock=lock)
         if clock is None:
             raise TransitionNotAllowed(
                 f"{complaint.reference} has no open {deadline.clock} obligation to extend.",
@@ -111,6 +110,17 @@ def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> lis
                 f"before it passes; it passed at {local(clock.due_at)} ({clock.rule}).",
                 details={"state": complaint.state},
             )
+        pairs.append((profile, deadline, clock))
+    return pairs
+
+
+def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> list[Clock]:
+    """Move the complaint's statutory deadlines to their extended form on ``ground`` (a
+    holding reply in exceptional circumstances, a provisional credit), in the caller's
+    transaction, and record each move on the timeline with ``details``. Refused as
+    ``ensure_may_extend`` says."""
+    moved, entries = [], []
+    for profile, deadline, clock in ensure_may_extend(complaint, ground=ground, at=at, lock=True):
         previous = {"rule": clock.rule, "due_at": clock.due_at}
         retarget(clock, profile, deadline)
         clock.complaint = complaint

@@ -1,5 +1,7 @@
 """API shapes: input validation field by field, and representations of complaints."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -178,6 +180,12 @@ class DelayNotificationSerializer(StrictSerializer):
         default=None,
         help_text="When the response is expected (YYYY-MM-DD, today or later), if known.",
     )
+
+
+class ProvisionalCreditSerializer(StrictSerializer):
+    # A string in JSON, as every amount of the API: a float would round it.
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="USD")
 
 
 class TokenRequestSerializer(StrictSerializer):

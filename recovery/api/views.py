@@ -25,6 +25,7 @@ from recovery.api.serializers import (
     HoldSerializer,
     MessageInputSerializer,
     MessageSerializer,
+    ProvisionalCreditSerializer,
     RootCauseSerializer,
     TokenRequestSerializer,
     TokenSerializer,
@@ -33,7 +34,7 @@ from recovery.api.serializers import (
 )
 from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import MessageKind, RootCause
-from recovery.services import intake, lifecycle, messages, sla
+from recovery.services import intake, lifecycle, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -234,6 +235,19 @@ class ComplaintDelayNotificationView(APIView):
             complaint=complaint, actor=request.user, **payload.validated_data
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintProvisionalCreditView(APIView):
+    @extend_schema(request=ProvisionalCreditSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        regulation.ensure_may_record_provisional_credit(complaint, request.user)
+        payload = ProvisionalCreditSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        regulation.complaint_record_provisional_credit(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return _detail(request, reference)
 
 
 def _detail(request, reference: str) -> Response:

@@ -12,6 +12,7 @@ SHIPPED = (
     ("0009_delay_notification", "add_delay_notifications"),
     ("0010_ireland_letters", "add_letters"),
     ("0011_payment_services_letters", "add_letters"),
+    ("0012_us_error_resolution_letters", "add_letters"),
 )
 
 
