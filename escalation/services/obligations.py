@@ -12,7 +12,7 @@ reply in exceptional circumstances, a provisional credit): ``extend`` moves it a
 ``deadline_extended`` event.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from escalation import events, regulatory
@@ -97,17 +97,16 @@ def ensure_may_extend(complaint, *, ground: str, at: datetime, lock: bool = Fals
                 f"{complaint.reference} has no open {deadline.clock} obligation to extend.",
                 details={"state": complaint.state},
             )
-        local = _local(clock, profile)
         if clock.rule == deadline.citation:
             raise TransitionNotAllowed(
                 f"The {deadline.clock} deadline of {complaint.reference} already runs to "
-                f"{local(clock.due_at)} ({deadline.citation}).",
+                f"{local_time(clock, clock.due_at)} ({deadline.citation}).",
                 details={"state": complaint.state},
             )
         if clock.state == ClockState.BREACHED or at > clock.due_at:
             raise TransitionNotAllowed(
                 f"{what} extends the {deadline.clock} deadline of {complaint.reference} only "
-                f"before it passes; it passed at {local(clock.due_at)} ({clock.rule}).",
+                f"before it passes; it passed at {local_time(clock, clock.due_at)} ({clock.rule}).",
                 details={"state": complaint.state},
             )
         pairs.append((profile, deadline, clock))
@@ -135,6 +134,8 @@ def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> lis
     return moved
 
 
-def _local(clock: Clock, profile):
-    zone = ZoneInfo(profile.region(clock.jurisdiction).time_zone)
-    return lambda instant: instant.astimezone(zone).strftime("%H:%M %Z on %-d %B %Y")
+def local_time(clock: Clock, instant: datetime, fmt: str = "%H:%M %Z on %-d %B %Y") -> str:
+    """``instant`` as a person in the clock's region reads it: its deadline is theirs."""
+    profile = regulatory.get_profile(clock.regulatory_profile)
+    zone = ZoneInfo(profile.region(clock.jurisdiction).time_zone) if profile else UTC
+    return instant.astimezone(zone).strftime(fmt)

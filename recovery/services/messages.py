@@ -182,10 +182,11 @@ def _obligation_closed(complaint: Complaint, profile, letter: regulatory.Letter)
     clock = obligations.last_obligation(complaint, letter.clock)
     if clock is None or clock.stopped_at is None:
         return f"{complaint.reference} has no {letter.clock} obligation under {profile.code} to answer."
+    answered = obligations.local_time(clock, clock.stopped_at, "%-d %B %Y")
     return (
         f"The {letter.clock} obligation of {complaint.reference} ({clock.rule}, {profile.code}) "
-        f"was already answered on {clock.stopped_at:%-d %B %Y} and is {clock.state}; another "
-        f"{name} would answer nothing. Send a reply instead."
+        f"was already answered on {answered} and is {clock.state}; another {name} would "
+        "answer nothing. Send a reply instead."
     )
 
 
