@@ -1,5 +1,6 @@
 """HTTP interface of the escalation app: clocks and escalations as parts of a complaint,
-hand escalation, customers' escalation requests, and SLA compliance figures."""
+hand escalation, customers' escalation requests, SLA compliance figures, and the regulatory
+profiles (read only)."""
 
 from datetime import datetime, time, timedelta
 
@@ -9,12 +10,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escalation import selectors
-from escalation.serializers import EscalationSerializer
+from escalation import regulatory, selectors
+from escalation.serializers import EscalationSerializer, RegulatoryProfileSerializer
 from escalation.services import ladder
 from recovery import roles
 from recovery.api.fields import StrictSerializer
-from recovery.errors import PermissionDenied, ValidationFailed
+from recovery.errors import NotFound, PermissionDenied, ValidationFailed
 from recovery.selectors import complaint_to_change
 
 REASON_MAX_CHARS = 5_000
@@ -117,3 +118,24 @@ class ComplianceView(APIView):
             group_by=query.validated_data["group_by"],
         )
         return Response({"start": start, "end": end, "rows": rows})
+
+
+class RegulatoryProfileListView(APIView):
+    """Every built-in profile, for integrators choosing one: what it applies to, where it
+    counts, its obligations with their citations, and the letters it gives an effect."""
+
+    @extend_schema(responses=RegulatoryProfileSerializer(many=True))
+    def get(self, request):
+        profiles = regulatory.PROFILES.values()
+        return Response(RegulatoryProfileSerializer(profiles, many=True).data)
+
+
+class RegulatoryProfileDetailView(APIView):
+    @extend_schema(responses=RegulatoryProfileSerializer)
+    def get(self, request, code: str):
+        profile = regulatory.get_profile(code)
+        if profile is None:
+            raise NotFound(
+                f"No regulatory profile {code!r}; known: {', '.join(regulatory.PROFILES)}."
+            )
+        return Response(RegulatoryProfileSerializer(profile).data)

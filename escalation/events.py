@@ -42,6 +42,52 @@ def clock_breached(clock, notify) -> EventEntry:
     )
 
 
+def obligation_answered(clock, message, actor, letter=None) -> EventEntry:
+    """A message answered a statutory obligation: which one (profile, rule, region, cycle,
+    deadline), with which message, and whether by the deadline."""
+    return EventEntry(
+        clock.complaint, EventType.OBLIGATION_ANSWERED, actor, _answer(clock, message, letter)
+    )
+
+
+def delay_notified(clock, message, actor, letter) -> EventEntry:
+    """A notice of delay was sent while a statutory obligation ran; it runs on."""
+    return EventEntry(
+        clock.complaint, EventType.DELAY_NOTIFIED, actor, _answer(clock, message, letter)
+    )
+
+
+def _answer(clock, message, letter) -> dict:
+    return {
+        **_clock_parameters(clock),
+        "jurisdiction": clock.jurisdiction,
+        "state": clock.state,
+        "answered_at": message.created_at.isoformat(),
+        "before_deadline": clock.due_at is None or message.created_at <= clock.due_at,
+        "message_id": message.pk,
+        "message_kind": message.kind,
+        # The paragraph that gives the message its effect, where it is not the rule's own.
+        "letter_rule": letter.citation if letter else "",
+    }
+
+
+def deadline_extended(clock, actor, *, ground: str, previous: dict, details: dict) -> EventEntry:
+    """A statutory deadline moved to its extended form, on what ground, from what to what."""
+    return EventEntry(
+        clock.complaint,
+        EventType.DEADLINE_EXTENDED,
+        actor,
+        {
+            **_clock_parameters(clock),
+            "jurisdiction": clock.jurisdiction,
+            "ground": ground,
+            "previous_rule": previous["rule"],
+            "previous_due_at": previous["due_at"].isoformat(),
+            **details,
+        },
+    )
+
+
 def escalated(escalation, actor=None) -> EventEntry:
     down = escalation.level < escalation.previous_level
     return EventEntry(

@@ -213,6 +213,8 @@ class ClockKind(models.TextChoices):
     # Regulatory milestones that have their own deadline (docs/regulatory-profiles.md).
     SUMMARY_RESOLUTION = "summary_resolution", _("Summary resolution")
     INITIAL_RESPONSE = "initial_response", _("Initial response")
+    # Restarted by every message to the customer while the complaint is open.
+    CUSTOMER_UPDATE = "customer_update", _("Update the customer")
 
 
 class TimeBasis(models.TextChoices):

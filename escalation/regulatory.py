@@ -38,7 +38,7 @@ class Deadline:
     - ``business_days_close``: close of business on the ``amount``-th business day after the
       day of receipt;
     - ``hours_or_business_day``: ``amount`` hours after receipt or close of business on the
-      next business day, whichever is later (ASIC RG 271.53).
+      next business day, whichever is later (ASIC RG 271.51).
     """
 
     clock: str
@@ -51,6 +51,30 @@ class Deadline:
     starts: str = "received"
 
 
+# What a letter does to the obligation it answers (``Letter.effect``).
+MEETS = "meets"
+NOTES = "notes"
+# What moves a profile's deadlines to their extended form (``RegulatoryProfile.extension_ground``).
+HOLDING_REPLY = "holding_reply"
+PROVISIONAL_CREDIT = "provisional_credit"
+
+
+@dataclass(frozen=True)
+class Letter:
+    """A message to the customer to which a regime gives a legal effect on one obligation.
+
+    ``effect`` is ``meets`` (sending it stops the obligation: met if sent by the deadline,
+    breached if after, for then the law was not met) or ``notes`` (it is recorded against the
+    obligation, which runs on and is met or breached by its own deadline).
+    """
+
+    kind: str
+    clock: str
+    effect: str
+    citation: str
+    title: str
+
+
 @dataclass(frozen=True)
 class RegulatoryProfile:
     code: str
@@ -60,12 +84,16 @@ class RegulatoryProfile:
     applies_to: str
     regions: tuple[Region, ...]
     deadlines: tuple[Deadline, ...]
-    # Exceptional-circumstances extension (payment services): the deadline a clock moves to
-    # when a holding reply has been sent in time.
+    # The deadlines clocks move to when ``extension_ground`` happens in time: a holding reply
+    # in exceptional circumstances (payment services), a provisional credit (Regulation E).
     extended_deadlines: tuple[Deadline, ...] = ()
-    # A message kind that, sent before the deadline, meets the statutory resolve obligation
-    # without resolving the complaint (DISP 1.6.2R(1)(b) written response).
-    response_meets_resolve: tuple[str, ...] = ()
+    extension_ground: str = ""
+    # Messages the regime gives a legal effect: a written response that meets the resolve
+    # obligation without resolving the complaint, a delay notice that is recorded against it.
+    letters: tuple[Letter, ...] = ()
+    # No region stands for the others (the member states of one directive): intake asks
+    # for one of them rather than count on a default.
+    requires_region: bool = False
     regions_by_code: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -74,6 +102,18 @@ class RegulatoryProfile:
     @property
     def default_region(self) -> Region:
         return self.regions[0]
+
+    @property
+    def response_meets_resolve(self) -> tuple[str, ...]:
+        """Message kinds that, sent, meet the resolve obligation without resolving."""
+        return tuple(
+            letter.kind
+            for letter in self.letters
+            if letter.clock == "resolve" and letter.effect == MEETS
+        )
+
+    def letter(self, kind: str) -> Letter | None:
+        return next((letter for letter in self.letters if letter.kind == kind), None)
 
     def region(self, jurisdiction: str) -> Region:
         """The region a complaint's jurisdiction names, else the profile's default."""
@@ -153,8 +193,102 @@ US_STATE_REGIONS = tuple(
     for state in states.split()
 )
 US_FEDERAL = Region("US", "United States (federal holidays)", "America/New_York", "US", None)
+# Federal first: the default where a complaint names no state.
+US_REGIONS = (US_FEDERAL, *US_STATE_REGIONS)
+
+IRELAND = Region("IE", "Ireland", "Europe/Dublin", "IE")
+
+# Member states for payment services, each on its national public holidays (no regional
+# ones: a firm in a German Land or a Spanish community may close on more days).
+EU_PSD2_REGIONS = (
+    IRELAND,
+    Region("DE", "Germany", "Europe/Berlin", "DE"),
+    Region("FR", "France (metropolitan)", "Europe/Paris", "FR"),
+    Region("NL", "Netherlands", "Europe/Amsterdam", "NL"),
+    Region("ES", "Spain", "Europe/Madrid", "ES"),
+    Region("IT", "Italy", "Europe/Rome", "IT"),
+)
 
 DISP_FINAL = "DISP 1.6.2R"
+
+
+def _reg_e(
+    code: str, name: str, applies_to: str, first: Deadline, extended: Deadline
+) -> RegulatoryProfile:
+    """A Regulation E error-resolution profile: a first deadline in business days, extended
+    to calendar days when the account is provisionally credited within it (12 CFR
+    1005.11(c)(2)); which numbers depends on the transfer (1005.11(c)(3))."""
+    return RegulatoryProfile(
+        code=code,
+        name=name,
+        regulator="Consumer Financial Protection Bureau",
+        jurisdiction="US",
+        applies_to=applies_to,
+        regions=US_REGIONS,
+        deadlines=(first,),
+        extended_deadlines=(extended,),
+        extension_ground=PROVISIONAL_CREDIT,
+    )
+
+
+def _determine(amount: int, citation: str) -> Deadline:
+    return Deadline(
+        "resolve",
+        "business_days_close",
+        amount,
+        citation,
+        f"Determine whether an error occurred within {amount} business days",
+    )
+
+
+def _credited(amount: int, citation: str) -> Deadline:
+    return Deadline(
+        "resolve",
+        "calendar_days",
+        amount,
+        citation,
+        f"Investigate within {amount} days of the notice, the account provisionally credited",
+    )
+
+
+def _asic(code: str, name: str, applies_to: str, days: int, citation: str) -> RegulatoryProfile:
+    """An RG 271 profile: the acknowledgement and the delay notice are the same for every kind
+    of complaint; the maximum IDR timeframe is the kind's (RG 271 Table 2)."""
+    return RegulatoryProfile(
+        code=code,
+        name=name,
+        regulator="Australian Securities and Investments Commission",
+        jurisdiction="AU",
+        applies_to=applies_to,
+        regions=AU_REGIONS,
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "hours_or_business_day",
+                24,
+                "RG 271.51",
+                "Acknowledge within 24 hours or one business day",
+            ),
+            Deadline(
+                "resolve",
+                "calendar_days",
+                days,
+                citation,
+                f"IDR response within {days} calendar days",
+            ),
+        ),
+        letters=(
+            Letter(
+                "delay_notification",
+                "resolve",
+                NOTES,
+                "RG 271.64-271.66",
+                "IDR delay notification: the reasons for the delay, the right to complain to "
+                "AFCA and AFCA's contact details, before the timeframe ends",
+            ),
+        ),
+    )
+
 
 _PROFILES = (
     RegulatoryProfile(
@@ -183,7 +317,16 @@ _PROFILES = (
                 "Final or written response by the end of eight weeks",
             ),
         ),
-        response_meets_resolve=("written_response",),
+        letters=(
+            Letter(
+                "written_response",
+                "resolve",
+                MEETS,
+                "DISP 1.6.2R(2)",
+                "Written response: why no final response yet, when one is expected, and the "
+                "right to refer the complaint to the Financial Ombudsman Service now",
+            ),
+        ),
     ),
     RegulatoryProfile(
         code="uk_fca_psd",
@@ -210,6 +353,7 @@ _PROFILES = (
                 "Final response by the end of 35 business days after a holding reply",
             ),
         ),
+        extension_ground=HOLDING_REPLY,
     ),
     RegulatoryProfile(
         code="us_cfpb",
@@ -239,28 +383,151 @@ _PROFILES = (
         ),
     ),
     RegulatoryProfile(
-        code="au_asic_rg271",
-        name="Australia ASIC RG 271",
-        regulator="Australian Securities and Investments Commission",
-        jurisdiction="AU",
-        applies_to="Standard complaints to Australian financial firms (IDR).",
-        regions=AU_REGIONS,
+        code="eu_psd2",
+        name="EU payment services (PSD2 Art. 101)",
+        regulator="The member state's competent authority",
+        jurisdiction="EU",
+        applies_to="Payment services complaints to payment service providers in EU member "
+        "states (Directive (EU) 2015/2366, Article 101, as each state transposes it), counted "
+        "on that state's public holidays.",
+        regions=EU_PSD2_REGIONS,
+        requires_region=True,
+        deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                15,
+                "PSD2 Art. 101(2)",
+                "Reply to all points raised within 15 business days",
+            ),
+        ),
+        extended_deadlines=(
+            Deadline(
+                "resolve",
+                "business_days_close",
+                35,
+                "PSD2 Art. 101(2), second subparagraph",
+                "Final reply within 35 business days after a holding reply",
+            ),
+        ),
+        extension_ground=HOLDING_REPLY,
+    ),
+    RegulatoryProfile(
+        code="ie_cbi_cpc",
+        name="Ireland Central Bank Consumer Protection Code",
+        regulator="Central Bank of Ireland",
+        jurisdiction="IE",
+        applies_to="Complaints from consumers to firms the Central Bank of Ireland regulates "
+        "(Consumer Protection Code 2012, Chapter 10).",
+        regions=(IRELAND,),
         deadlines=(
             Deadline(
                 "acknowledge",
-                "hours_or_business_day",
-                24,
-                "RG 271.53",
-                "Acknowledge within 24 hours or one business day",
+                "business_days_close",
+                5,
+                "CPC 2012 Provision 10.9(a)",
+                "Acknowledge on paper or another durable medium within 5 business days",
+            ),
+            Deadline(
+                "customer_update",
+                "business_days_close",
+                20,
+                "CPC 2012 Provision 10.9(c)",
+                "Update the consumer on the investigation at intervals of at most 20 business days",
             ),
             Deadline(
                 "resolve",
-                "calendar_days",
-                30,
-                "RG 271.57",
-                "IDR response within 30 calendar days",
+                "business_days_close",
+                40,
+                "CPC 2012 Provision 10.9(d)",
+                "Investigate and resolve within 40 business days",
             ),
         ),
+        letters=(
+            Letter(
+                "delay_notification",
+                "resolve",
+                NOTES,
+                "CPC 2012 Provision 10.9(d)",
+                "Once the 40 business days have passed: the anticipated timeframe, the right "
+                "to refer the complaint to the Financial Services and Pensions Ombudsman, and "
+                "its contact details",
+            ),
+        ),
+    ),
+    _reg_e(
+        "us_reg_e",
+        "US Regulation E error resolution",
+        "Notices of error about consumers' electronic fund transfers (debit cards, ATMs, ACH, "
+        "person-to-person transfers), 12 CFR 1005.11, where no longer period applies.",
+        _determine(10, "12 CFR 1005.11(c)(1)"),
+        _credited(45, "12 CFR 1005.11(c)(2)"),
+    ),
+    _reg_e(
+        "us_reg_e_pos_foreign",
+        "US Regulation E: point-of-sale and foreign-initiated transfers",
+        "Notices of error about a transfer that resulted from a point-of-sale debit card "
+        "transaction or was not initiated within a state: 90 days instead of 45.",
+        _determine(10, "12 CFR 1005.11(c)(1)"),
+        _credited(90, "12 CFR 1005.11(c)(3)(ii)(A)-(B)"),
+    ),
+    _reg_e(
+        "us_reg_e_new_account",
+        "US Regulation E: new accounts",
+        "Notices of error about a transfer to or from an account within 30 days after its "
+        "first deposit: 20 business days instead of 10, and 90 days instead of 45.",
+        _determine(20, "12 CFR 1005.11(c)(3)(i)"),
+        _credited(90, "12 CFR 1005.11(c)(3)(ii)(C)"),
+    ),
+    RegulatoryProfile(
+        code="us_reg_z",
+        name="US Regulation Z billing errors",
+        regulator="Consumer Financial Protection Bureau",
+        jurisdiction="US",
+        applies_to="Billing error notices on open-end consumer credit, such as credit cards, "
+        "12 CFR 1026.13.",
+        regions=US_REGIONS,
+        deadlines=(
+            Deadline(
+                "acknowledge",
+                "calendar_days",
+                30,
+                "12 CFR 1026.13(c)(1)",
+                "Acknowledge in writing within 30 days, unless resolved by then",
+            ),
+            # Two complete billing cycles usually end sooner; Redress knows no statement
+            # dates, so the law's outer limit is the clock (docs/regulatory-profiles.md).
+            Deadline(
+                "resolve",
+                "calendar_days",
+                90,
+                "12 CFR 1026.13(c)(2)",
+                "Resolve within two complete billing cycles, and at most 90 days",
+            ),
+        ),
+    ),
+    _asic(
+        "au_asic_rg271",
+        "Australia ASIC RG 271",
+        "Standard complaints to Australian financial firms' internal dispute resolution (IDR).",
+        30,
+        "RG 271.56",
+    ),
+    _asic(
+        "au_asic_rg271_credit",
+        "Australia ASIC RG 271: default and hardship notices",
+        "Credit complaints about a default notice, or about a hardship notice or a request to "
+        "postpone enforcement proceedings.",
+        21,
+        "RG 271 Table 2 (credit)",
+    ),
+    _asic(
+        "au_asic_rg271_super",
+        "Australia ASIC RG 271: superannuation trustees",
+        "Complaints to superannuation trustees and traditional trustees, except about the "
+        "distribution of a death benefit (90 days after the objection period, not modelled).",
+        45,
+        "RG 271 Table 2 (trustees)",
     ),
 )
 

@@ -1,6 +1,8 @@
-"""Representations of clocks and escalations, embedded in the complaint's API shape."""
+"""Representations of clocks and escalations, embedded in the complaint's API shape, and of
+the regulatory profiles a complaint may be put under."""
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from escalation import deadlines
@@ -97,3 +99,62 @@ class EscalationSerializer(serializers.ModelSerializer):
             "reason",
             "created_at",
         ]
+
+
+# -- regulatory profiles (escalation.regulatory: data, read only) -----------------------------
+
+
+class RegionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    time_zone = serializers.CharField()
+    holiday_country = serializers.CharField(help_text="ISO 3166 code of the public holidays.")
+    holiday_subdivision = serializers.CharField(allow_null=True)
+    default = serializers.SerializerMethodField()
+
+    def get_default(self, region) -> bool:
+        return region is self.context["profile"].default_region
+
+
+class ObligationSerializer(serializers.Serializer):
+    clock = serializers.CharField(help_text="The clock kind it times.")
+    rule = serializers.CharField(
+        help_text="How it counts: calendar_days, business_days_close or hours_or_business_day."
+    )
+    amount = serializers.IntegerField(help_text="Days, business days or hours.")
+    citation = serializers.CharField(help_text="The paragraph it comes from.")
+    title = serializers.CharField()
+    escalates = serializers.BooleanField()
+    starts = serializers.CharField(help_text="received, or sent_to_company (by a regulator).")
+
+
+class LetterSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text="The message kind.")
+    clock = serializers.CharField(help_text="The obligation it acts on.")
+    effect = serializers.ChoiceField(choices=["meets", "notes"])
+    citation = serializers.CharField()
+    title = serializers.CharField()
+
+
+class RegulatoryProfileSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    regulator = serializers.CharField()
+    jurisdiction = serializers.CharField()
+    applies_to = serializers.CharField(help_text="Which complaints the profile is for.")
+    requires_region = serializers.BooleanField(
+        help_text="A complaint must name one of the regions as its jurisdiction."
+    )
+    regions = serializers.SerializerMethodField()
+    obligations = ObligationSerializer(many=True, source="deadlines")
+    extended_obligations = ObligationSerializer(many=True, source="extended_deadlines")
+    extension_ground = serializers.CharField(
+        help_text="What moves obligations to their extended form: holding_reply, "
+        "provisional_credit, or empty."
+    )
+    letters = LetterSerializer(many=True)
+
+    @extend_schema_field(RegionSerializer(many=True))
+    def get_regions(self, profile) -> list[dict]:
+        # Each region says whether it is the profile's default, so it needs the profile.
+        return RegionSerializer(profile.regions, many=True, context={"profile": profile}).data

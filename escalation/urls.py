@@ -14,4 +14,14 @@ urlpatterns = [
         name="complaint-escalation-requests",
     ),
     path("sla/compliance/", api.ComplianceView.as_view(), name="sla-compliance"),
+    path(
+        "regulatory-profiles/",
+        api.RegulatoryProfileListView.as_view(),
+        name="regulatory-profile-list",
+    ),
+    path(
+        "regulatory-profiles/<str:code>/",
+        api.RegulatoryProfileDetailView.as_view(),
+        name="regulatory-profile-detail",
+    ),
 ]

@@ -61,6 +61,15 @@ CUSTOMER_EMAIL_KIND = {
     "complaint.loop_closed": MessageTemplateKind.LOOP_CLOSING,
 }
 
+# Outbound messages whose kind has a template of its own (the same name); others are replies.
+LETTER_TEMPLATES = frozenset(
+    {
+        MessageTemplateKind.HOLDING,
+        MessageTemplateKind.WRITTEN_RESPONSE,
+        MessageTemplateKind.DELAY_NOTIFICATION,
+    }
+)
+
 
 def summary_of(row: Outbox) -> str:
     if row.complaint_id is None and row.payload.get("summary"):
@@ -88,9 +97,8 @@ def _email_kind(row: Outbox) -> str | None:
         parameters = row.payload.get("parameters") or {}
         if parameters.get("direction") != "outbound":
             return None
-        if parameters.get("kind") == MessageTemplateKind.HOLDING:
-            return MessageTemplateKind.HOLDING
-        return MessageTemplateKind.REPLY
+        kind = parameters.get("kind")
+        return MessageTemplateKind(kind) if kind in LETTER_TEMPLATES else MessageTemplateKind.REPLY
     return CUSTOMER_EMAIL_KIND.get(row.event_type)
 
 

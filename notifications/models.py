@@ -196,6 +196,8 @@ class MessageTemplateKind(models.TextChoices):
     RECEIPT = "receipt", _("Receipt (sent automatically on arrival)")
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
     HOLDING = "holding", _("Holding response")
+    WRITTEN_RESPONSE = "written_response", _("Written response (no final response yet)")
+    DELAY_NOTIFICATION = "delay_notification", _("Delay notification")
     RESOLUTION = "resolution", _("Resolution")
     LOOP_CLOSING = "loop_closing", _("Loop-closing message")
     REPLY = "reply", _("Reply")

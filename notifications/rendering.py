@@ -43,14 +43,16 @@ def find_template(kind: str, language: str, profile: str) -> MessageTemplate:
 
 def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     """Subject, text body and HTML body of ``template`` with ``context``."""
-    subject = _TEXT_ENGINE.from_string(template.subject).render(Context(context))
-    text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context))
-    html = (
-        _ENGINE.from_string(template.body_html).render(Context(context))
-        if template.body_html
-        else ""
-    )
+    subject = _render(_TEXT_ENGINE, template.subject, context)
+    text = _render(_TEXT_ENGINE, template.body_text, context)
+    html = _render(_ENGINE, template.body_html, context) if template.body_html else ""
     return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def _render(engine: Engine, source: str, context: dict) -> str:
+    # A Context escapes unless told otherwise, whatever its engine says: plain text must not,
+    # or "O'Brien" reaches the customer as "O&#x27;Brien".
+    return engine.from_string(source).render(Context(context, autoescape=engine.autoescape))
 
 
 def template_errors(template: MessageTemplate) -> dict[str, str]:
@@ -65,7 +67,7 @@ def template_errors(template: MessageTemplate) -> dict[str, str]:
     for name, engine in _PARTS:
         source = getattr(template, name) or ""
         try:
-            engine.from_string(source).render(Context(context))
+            _render(engine, source, context)
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             errors[name] = _("This template does not work: %(error)s") % {"error": exc}
     return errors
@@ -77,6 +79,12 @@ _SAMPLE_MESSAGES = {
     "and will reply within five working days.",
     MessageTemplateKind.HOLDING: "We need a little more time to finish looking into your "
     "complaint; we will write again by the end of next week.",
+    MessageTemplateKind.WRITTEN_RESPONSE: "We are still waiting for the card network's records "
+    "of the two payments, which we need to decide your complaint.\n\nWe expect to send you our "
+    "final response by 30 June 2026.",
+    MessageTemplateKind.DELAY_NOTIFICATION: "We need the statements of the account you paid "
+    "from, which your other bank has not yet sent us.\n\nWe expect to send you our response by "
+    "30 June 2026.",
     MessageTemplateKind.LOOP_CLOSING: "We found a fault in how refunds were matched to "
     "orders, fixed it, and checked every order placed since it started.",
     MessageTemplateKind.REPLY: "Could you send us the date on your bank statement?",

@@ -38,6 +38,21 @@ urlpatterns = [
         views.ComplaintRegulationView.as_view(),
         name="complaint-regulation",
     ),
+    path(
+        "complaints/<str:reference>/written-response/",
+        views.ComplaintWrittenResponseView.as_view(),
+        name="complaint-written-response",
+    ),
+    path(
+        "complaints/<str:reference>/delay-notification/",
+        views.ComplaintDelayNotificationView.as_view(),
+        name="complaint-delay-notification",
+    ),
+    path(
+        "complaints/<str:reference>/provisional-credit/",
+        views.ComplaintProvisionalCreditView.as_view(),
+        name="complaint-provisional-credit",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
     path(
         "complaints/<str:reference>/recoveries/",

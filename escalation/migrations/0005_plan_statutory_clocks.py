@@ -3,7 +3,7 @@
 Before 0004 a profile's deadline replaced the policy's target when it was earlier, and was
 counted as N x 24 hours. Here every complaint with a regulatory profile gets each of its
 profile's obligations planned from receipt, the way the rules count them
-(``escalation.obligations``): open obligations run (the sweeper warns and breaches them from
+(``escalation.obligations_from_record``): open obligations run (the sweeper warns and breaches them from
 now on), those whose step already happened are met or breached by when it happened, and
 those of withdrawn complaints are cancelled. Obligations already decided keep their history
 and only learn their rule and region. Imported history, which never had clocks, gets none.
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 
 def plan(apps, schema_editor):
-    from escalation.obligations import plan_from_record
+    from escalation.obligations_from_record import plan_from_record
 
     complaint_model = apps.get_model("recovery", "Complaint")
     clock_model = apps.get_model("escalation", "Clock")

@@ -9,10 +9,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import deadlines, obligations, regulatory
+from escalation import deadlines, events, obligations_from_record, regulatory
 from escalation.calendars import BusinessCalendar as PureCalendar
 from escalation.models import BusinessCalendar, Clock, ClockKind, ClockState, EscalationLadder
 from escalation.policies import matching_policy
+from recovery.events import record_many
 from recovery.services import sla
 
 # Which clocks each lifecycle step starts and stops.
@@ -22,6 +23,7 @@ STARTS = {
         ClockKind.RESOLVE,
         ClockKind.SUMMARY_RESOLUTION,
         ClockKind.INITIAL_RESPONSE,
+        ClockKind.CUSTOMER_UPDATE,
     ),
     "resolve": (ClockKind.CLOSE_LOOP,),
 }
@@ -34,9 +36,13 @@ STOPS = {
         ClockKind.SUMMARY_RESOLUTION,
         ClockKind.INITIAL_RESPONSE,
         ClockKind.RESPOND,
+        ClockKind.CUSTOMER_UPDATE,
     ),
     "close_loop": (ClockKind.CLOSE_LOOP,),
 }
+# Answered by any message to the customer; the update obligation then starts again from it.
+ANSWERED_BY_MESSAGE = (ClockKind.RESPOND, ClockKind.CUSTOMER_UPDATE)
+RESTARTED_BY_MESSAGE = (ClockKind.CUSTOMER_UPDATE,)
 OPEN_CLOCK_STATES = (ClockState.RUNNING, ClockState.PAUSED)
 
 
@@ -128,13 +134,13 @@ def statutory_plans(complaint, kinds, at: datetime, ladder) -> list[ClockPlan]:
     for deadline in profile.deadlines:
         if deadline.clock not in kinds:
             continue
-        begins = obligations.obligation_start(complaint, deadline, at)
+        begins = obligations_from_record.obligation_start(complaint, deadline, at)
         plans.append(_statutory_plan(profile, deadline, begins, region, ladder))
     return plans
 
 
 def _statutory_plan(profile, deadline, begins: datetime, region: str, ladder) -> ClockPlan:
-    counted = obligations.count(profile, deadline, begins, region)
+    counted = obligations_from_record.count(profile, deadline, begins, region)
     return ClockPlan(
         kind=deadline.clock,
         basis=counted.basis,
@@ -146,7 +152,7 @@ def _statutory_plan(profile, deadline, begins: datetime, region: str, ladder) ->
         # Statutory clocks run on regardless of whom we are waiting for.
         pausable=False,
         escalates=deadline.escalates,
-        warn_percent=obligations.WARN_AT_PERCENT,
+        warn_percent=obligations_from_record.WARN_AT_PERCENT,
         warn_before=None,
         ladder=ladder,
         due_at=counted.due_at,
@@ -229,29 +235,37 @@ def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) 
     which also stops its ladder.
     """
     at = at or timezone.now()
-    stopped = []
-    for clock in Clock.objects.filter(complaint=complaint, kind__in=kinds, stopped_at__isnull=True):
-        if clock.state == ClockState.BREACHED:
-            pass
-        elif clock.state == ClockState.PAUSED:
-            _accumulate_pause(clock, at)
-            clock.state = ClockState.CANCELLED if cancel else ClockState.MET
-        elif clock.state == ClockState.RUNNING:
-            if cancel:
-                clock.state = ClockState.CANCELLED
-            elif clock.due_at is not None and at > clock.due_at:
-                # Answered late before the sweeper saw the breach: still a breach.
-                clock.state = ClockState.BREACHED
-                clock.breached_at = clock.due_at
-            else:
-                clock.state = ClockState.MET
+    # Locked: a sweeper that claimed one of these rows first (to breach or escalate it) is
+    # waited for, so its breach and level are read here rather than written over; one that
+    # comes after skips the locked row and then finds it stopped.
+    unstopped = Clock.objects.select_for_update().filter(
+        complaint=complaint, kind__in=kinds, stopped_at__isnull=True
+    )
+    return [clock for clock in unstopped if stop_clock(clock, at, cancel=cancel)]
+
+
+def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
+    """Stop one clock (read ``FOR UPDATE``); False if it was stopped already."""
+    if clock.state == ClockState.BREACHED:
+        pass
+    elif clock.state == ClockState.PAUSED:
+        _accumulate_pause(clock, at)
+        clock.state = ClockState.CANCELLED if cancel else ClockState.MET
+    elif clock.state == ClockState.RUNNING:
+        if cancel:
+            clock.state = ClockState.CANCELLED
+        elif clock.due_at is not None and at > clock.due_at:
+            # Answered late before the sweeper saw the breach: still a breach.
+            clock.state = ClockState.BREACHED
+            clock.breached_at = clock.due_at
         else:
-            continue
-        clock.stopped_at = at
-        clock.next_escalation_at = None
-        clock.save()
-        stopped.append(clock)
-    return stopped
+            clock.state = ClockState.MET
+    else:
+        return False
+    clock.stopped_at = at
+    clock.next_escalation_at = None
+    clock.save()
+    return True
 
 
 def _accumulate_pause(clock: Clock, at: datetime) -> None:
@@ -342,18 +356,22 @@ def on_transition(complaint, transition: str, at: datetime | None = None) -> Non
     if transition == "withdraw":
         stop(complaint, ClockKind.values, at, cancel=True)
     elif transition == "reopen":
-        # A reopened complaint is worked again: a new resolve cycle from now, and the
-        # loop-closing clock waits for the next resolution.
+        # A reopened complaint is worked again: a new resolve cycle from now (and updates
+        # owed while it is worked), and the loop-closing clock waits for the next resolution.
         stop(complaint, [ClockKind.CLOSE_LOOP], at, cancel=True)
-        start(complaint, [ClockKind.RESOLVE], at)
+        start(complaint, [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE], at)
     else:
         stop(complaint, STOPS.get(transition, ()), at)
         start(complaint, STARTS.get(transition, ()), at)
     sla.complaints_refresh_sla([complaint.pk])
 
 
-def on_message(complaint, *, inbound: bool, at: datetime | None = None) -> None:
-    """A customer message starts the respond clock; a reply to the customer stops it."""
+def on_message(
+    complaint, *, inbound: bool, at: datetime | None = None, message=None, actor=None
+) -> None:
+    """A customer message starts the respond clock. A message to the customer (``message``,
+    sent by ``actor``) answers it and the update obligation, which starts again from it; a
+    statutory obligation it answered is recorded on the timeline."""
     if not complaint.is_open:
         return
     if inbound:
@@ -365,39 +383,19 @@ def on_message(complaint, *, inbound: bool, at: datetime | None = None) -> None:
         if not waiting.exists():
             start(complaint, [ClockKind.RESPOND], at)
     else:
-        stop(complaint, [ClockKind.RESPOND], at)
+        at = at or timezone.now()
+        stopped = stop(complaint, ANSWERED_BY_MESSAGE, at)
+        answered = [clock for clock in stopped if clock.statutory]
+        if message is not None and answered:
+            for clock in answered:
+                clock.complaint = complaint
+            record_many([events.obligation_answered(c, message, actor) for c in answered])
+        # Only what this message answered starts again: complaints owed no updates pay
+        # nothing for it.
+        restarted = {clock.kind for clock in stopped if clock.kind in RESTARTED_BY_MESSAGE}
+        if restarted:
+            start(complaint, restarted, at)
     sla.complaints_refresh_sla([complaint.pk])
-
-
-def extend_for_exceptional_circumstances(complaint, at: datetime | None = None) -> list[Clock]:
-    """Move statutory deadlines to their extended form (FCA payment services: 35 business
-    days instead of 15) once a holding reply has been sent before the first deadline."""
-    at = at or timezone.now()
-    profile = regulatory.get_profile(complaint.regulatory_profile)
-    if profile is None or not profile.extended_deadlines:
-        return []
-    extended = []
-    for deadline in profile.extended_deadlines:
-        clock = Clock.objects.filter(
-            complaint=complaint, kind=deadline.clock, regulatory_profile=profile.code
-        ).first()
-        if clock is None or clock.state not in OPEN_CLOCK_STATES or at > clock.due_at:
-            continue
-        due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
-        calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
-        clock.due_at = due
-        clock.rule = deadline.citation
-        clock.target_seconds = round(
-            deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
-        )
-        clock.warn_at = deadlines.add(
-            clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
-        )
-        clock.warned_at = None
-        clock.save()
-        extended.append(clock)
-    sla.complaints_refresh_sla([complaint.pk])
-    return extended
 
 
 def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
@@ -412,7 +410,7 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
     existing = {
         c.kind: c for c in Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="")
     }
-    planned = {o.kind: o for o in obligations.plan_from_record(complaint, at)}
+    planned = {o.kind: o for o in obligations_from_record.plan_from_record(complaint, at)}
     changes: dict[str, tuple] = {}
     for kind, clock in existing.items():
         if kind in planned or clock.state not in OPEN_CLOCK_STATES:
@@ -447,3 +445,21 @@ def has_statutory(complaint) -> bool:
 def _ladder_for(complaint) -> EscalationLadder | None:
     policy = matching_policy(complaint)
     return (policy.ladder if policy else None) or _default_ladder()
+
+
+def retarget(clock: Clock, profile, deadline) -> None:
+    """Move a statutory clock (read ``FOR UPDATE``) to ``deadline``, counted from its start:
+    the extended form of its obligation. Its warning is set afresh for the new deadline."""
+    due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
+    calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
+    clock.due_at = due
+    clock.rule = deadline.citation
+    clock.basis = "business" if deadline.rule.startswith("business") else "calendar"
+    clock.target_seconds = round(
+        deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
+    )
+    clock.warn_at = deadlines.add(
+        clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
+    )
+    clock.warned_at = None
+    clock.save()

@@ -1,5 +1,7 @@
 """API shapes: input validation field by field, and representations of complaints."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -177,6 +179,33 @@ class RegulationChangeSerializer(StrictSerializer):
 class HoldingReplySerializer(StrictSerializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
     exceptional = serializers.BooleanField(required=False, default=False)
+
+
+class WrittenResponseSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, help_text="Why there is no final response yet."
+    )
+    expected_by = serializers.DateField(
+        help_text="When the final response is expected (YYYY-MM-DD, today or later)."
+    )
+
+
+class DelayNotificationSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=MESSAGE_MAX_CHARS, help_text="Why the response is delayed."
+    )
+    expected_by = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the response is expected (YYYY-MM-DD, today or later), if known.",
+    )
+
+
+class ProvisionalCreditSerializer(StrictSerializer):
+    # A string in JSON, as every amount of the API: a float would round it.
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="USD")
 
 
 class TokenRequestSerializer(StrictSerializer):

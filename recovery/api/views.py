@@ -20,18 +20,21 @@ from recovery.api.serializers import (
     ComplaintDetailSerializer,
     ComplaintIntakeSerializer,
     ComplaintListSerializer,
+    DelayNotificationSerializer,
     HoldingReplySerializer,
     HoldSerializer,
     MessageInputSerializer,
     MessageSerializer,
+    ProvisionalCreditSerializer,
     RegulationChangeSerializer,
     RootCauseSerializer,
     TokenRequestSerializer,
     TokenSerializer,
     TransitionInputSerializer,
+    WrittenResponseSerializer,
 )
 from recovery.errors import PermissionDenied, ValidationFailed
-from recovery.models import RootCause
+from recovery.models import MessageKind, RootCause
 from recovery.services import intake, lifecycle, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -215,6 +218,46 @@ class ComplaintRegulationView(APIView):
         payload = RegulationChangeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         regulation.complaint_change_regulation(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return _detail(request, reference)
+
+
+class ComplaintWrittenResponseView(APIView):
+    @extend_schema(request=WrittenResponseSerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        # Who may write (403), the state (409) and the profile (400) before the fields.
+        messages.ensure_may_send_letter(complaint, request.user, MessageKind.WRITTEN_RESPONSE)
+        payload = WrittenResponseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = messages.complaint_send_written_response(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintDelayNotificationView(APIView):
+    @extend_schema(request=DelayNotificationSerializer, responses={201: MessageSerializer})
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        messages.ensure_may_send_letter(complaint, request.user, MessageKind.DELAY_NOTIFICATION)
+        payload = DelayNotificationSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        message = messages.complaint_send_delay_notification(
+            complaint=complaint, actor=request.user, **payload.validated_data
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class ComplaintProvisionalCreditView(APIView):
+    @extend_schema(request=ProvisionalCreditSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        regulation.ensure_may_record_provisional_credit(complaint, request.user)
+        payload = ProvisionalCreditSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        regulation.complaint_record_provisional_credit(
             complaint=complaint, actor=request.user, **payload.validated_data
         )
         return _detail(request, reference)

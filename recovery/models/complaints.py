@@ -461,6 +461,9 @@ class EventType(models.TextChoices):
     SURVEY_ANSWERED = "survey_answered", _("Survey answered")
     CORRECTIVE_ACTION_LINKED = "corrective_action_linked", _("Corrective action linked")
     REGULATION_CHANGED = "regulation_changed", _("Regulatory profile or jurisdiction changed")
+    OBLIGATION_ANSWERED = "obligation_answered", _("Statutory obligation answered")
+    DELAY_NOTIFIED = "delay_notified", _("Delay of a statutory response notified")
+    DEADLINE_EXTENDED = "deadline_extended", _("Statutory deadline extended")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -480,6 +483,10 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.SURVEY_ANSWERED,
         EventType.CORRECTIVE_ACTION_LINKED,
         EventType.REGULATION_CHANGED,
+        # Compliance bookkeeping: the customer has the letter itself (message_added).
+        EventType.OBLIGATION_ANSWERED,
+        EventType.DELAY_NOTIFIED,
+        EventType.DEADLINE_EXTENDED,
     }
 )
 
@@ -548,6 +555,8 @@ class MessageKind(models.TextChoices):
     REPLY = "reply", _("Reply")
     ACKNOWLEDGEMENT = "acknowledgement", _("Acknowledgement")
     HOLDING = "holding", _("Holding response")
+    WRITTEN_RESPONSE = "written_response", _("Written response (no final response yet)")
+    DELAY_NOTIFICATION = "delay_notification", _("Delay notification")
     RESOLUTION = "resolution", _("Resolution")
     LOOP_CLOSING = "loop_closing", _("Loop-closing message")
     NOTE = "note", _("Internal note")

@@ -1,8 +1,14 @@
-"""Messages on a complaint: customer replies, agent replies and internal notes."""
+"""Messages on a complaint: customer replies, agent replies, internal notes, and the letters
+a regulatory regime gives a legal effect (holding replies, written responses)."""
+
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
-from escalation.services import clocks
+from escalation import regulatory
+from escalation.services import clocks, obligations
 from recovery import events, roles, rules
 from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
@@ -81,15 +87,19 @@ def _message_write(
                 sla.complaint_set_awaiting_customer(
                     complaint=complaint, actor=None, awaiting=False, reason="customer replied"
                 )
-            clocks.on_message(complaint, inbound=inbound)
+            clocks.on_message(
+                complaint, inbound=inbound, at=message.created_at, message=message, actor=actor
+            )
     return message
 
 
 def complaint_send_holding_reply(
     *, complaint: Complaint, actor, message: str, exceptional: bool = False
 ) -> Message:
-    """Tell the customer we need more time; under a profile that allows it (FCA payment
-    services), an ``exceptional`` holding reply moves the statutory deadline out."""
+    """Tell the customer we need more time. Under a profile whose deadlines a holding reply
+    extends (payment services: DISP 1.6.2AR(2), PSD2 Art. 101(2)), an ``exceptional`` one sent
+    within the first deadline moves it out, and the move is on the timeline; anywhere else,
+    or late, ``exceptional`` is refused rather than silently ignored."""
     if not rules.works_on(complaint, actor):
         raise PermissionDenied(f"You may not write on {complaint.reference}.")
     if not complaint.is_open:
@@ -100,16 +110,178 @@ def complaint_send_holding_reply(
     if not message.strip():
         raise ValidationFailed("Write the holding reply.", details={"message": ["Required."]})
     with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         sent = Message.objects.create(
-            complaint=complaint,
+            complaint=locked,
             direction=MessageDirection.OUTBOUND,
             kind=MessageKind.HOLDING,
-            channel=complaint.channel,
+            channel=locked.channel,
             author=actor,
             body=message.strip(),
         )
-        events.message_added(complaint, actor, sent)
-        clocks.on_message(complaint, inbound=False)
+        events.message_added(locked, actor, sent)
+        clocks.on_message(locked, inbound=False, at=sent.created_at, message=sent, actor=actor)
         if exceptional:
-            clocks.extend_for_exceptional_circumstances(complaint)
+            obligations.extend(
+                locked,
+                ground=regulatory.HOLDING_REPLY,
+                actor=actor,
+                at=sent.created_at,
+                details={"message_id": sent.pk},
+            )
+    return sent
+
+
+def ensure_may_send_letter(complaint: Complaint, actor, kind: str) -> regulatory.Letter:
+    """The letter ``kind`` of the complaint's regulatory profile, if ``actor`` may send it now.
+
+    Refused in the order the API answers: who may write (403), then the complaint's state or
+    an obligation already answered (409), then a profile that gives the letter no effect (400).
+    """
+    name = kind.replace("_", " ")
+    if not rules.works_on(complaint, actor):
+        raise PermissionDenied(f"You may not write on {complaint.reference}.")
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"{complaint.reference} is {complaint.state}; a {name} is for an open complaint.",
+            details={"state": complaint.state},
+        )
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    letter = profile.letter(kind) if profile else None
+    if letter is None:
+        raise ValidationFailed(
+            _no_such_letter(complaint, profile, kind),
+            details={
+                "regulatory_profile": [f"{complaint.regulatory_profile or 'None'} has no {name}."]
+            },
+        )
+    if obligations.open_obligation(complaint, letter.clock) is None:
+        raise TransitionNotAllowed(
+            _obligation_closed(complaint, profile, letter), details={"state": complaint.state}
+        )
+    return letter
+
+
+def _no_such_letter(complaint: Complaint, profile, kind: str) -> str:
+    name = kind.replace("_", " ")
+    having = [p for p in regulatory.PROFILES.values() if p.letter(kind)]
+    where = ", ".join(f"{p.code} ({p.name})" for p in having) or "no profile"
+    if profile is None:
+        return (
+            f"{complaint.reference} is under no regulatory profile, so a {name} would have no "
+            f"legal effect; it has one under {where}. Send a reply instead."
+        )
+    return (
+        f"A {name} has no legal effect under {profile.code} ({profile.name}), the profile of "
+        f"{complaint.reference}; it has one under {where}. Send a reply instead."
+    )
+
+
+def _obligation_closed(complaint: Complaint, profile, letter: regulatory.Letter) -> str:
+    name = letter.kind.replace("_", " ")
+    clock = obligations.last_obligation(complaint, letter.clock)
+    if clock is None or clock.stopped_at is None:
+        return f"{complaint.reference} has no {letter.clock} obligation under {profile.code} to answer."
+    answered = obligations.local_time(clock, clock.stopped_at, "%-d %B %Y")
+    return (
+        f"The {letter.clock} obligation of {complaint.reference} ({clock.rule}, {profile.code}) "
+        f"was already answered on {answered} and is {clock.state}; another {name} would "
+        "answer nothing. Send a reply instead."
+    )
+
+
+def complaint_send_written_response(
+    *, complaint: Complaint, actor, reason: str, expected_by: date
+) -> Message:
+    """Send a written response (FCA DISP 1.6.2R(2)): why there is no final response yet and
+    when one is expected; the customer's email adds their right to refer the complaint to the
+    Financial Ombudsman Service now.
+
+    It meets the statutory resolve obligation (met if sent by the deadline, breached if
+    after) and writes which one on the timeline. The complaint stays open, and its internal
+    resolve target runs on: it has not been resolved.
+    """
+    return _send_letter(
+        complaint=complaint,
+        actor=actor,
+        kind=MessageKind.WRITTEN_RESPONSE,
+        reason=reason,
+        expected_by=expected_by,
+    )
+
+
+def complaint_send_delay_notification(
+    *, complaint: Complaint, actor, reason: str, expected_by: date | None = None
+) -> Message:
+    """Tell the customer why the response is late and, optionally, when to expect it; the
+    customer's email adds their right to go to the ombudsman (ASIC RG 271.64-271.66: AFCA).
+
+    It is recorded against the statutory resolve obligation, which runs on: it is met by the
+    response, or breached by its deadline, as the rule says, whatever notice was given.
+    """
+    return _send_letter(
+        complaint=complaint,
+        actor=actor,
+        kind=MessageKind.DELAY_NOTIFICATION,
+        reason=reason,
+        expected_by=expected_by,
+    )
+
+
+# What a letter must say, by kind: why (required) and when (a date, where required).
+_LETTER_WHY = {
+    MessageKind.WRITTEN_RESPONSE: "Say why there is no final response yet.",
+    MessageKind.DELAY_NOTIFICATION: "Say why the response is delayed.",
+}
+_LETTER_WHEN = {
+    MessageKind.WRITTEN_RESPONSE: "We expect to send you our final response by {date}.",
+    MessageKind.DELAY_NOTIFICATION: "We expect to send you our response by {date}.",
+}
+
+
+def _send_letter(
+    *, complaint: Complaint, actor, kind: str, reason: str, expected_by: date | None
+) -> Message:
+    with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        letter = ensure_may_send_letter(locked, actor, kind)
+        if not (reason or "").strip():
+            raise ValidationFailed(_LETTER_WHY[kind], details={"reason": ["Required."]})
+        body = reason.strip()
+        if expected_by is not None:
+            _check_not_past(locked, expected_by)
+            when = _LETTER_WHEN[kind].format(date=f"{expected_by:%-d %B %Y}")
+            body = f"{body}\n\n{when}"
+        elif kind == MessageKind.WRITTEN_RESPONSE:
+            raise ValidationFailed(
+                "Say when the final response is expected.", details={"expected_by": ["Required."]}
+            )
+        return _letter_write(locked, actor, letter, body)
+
+
+def _check_not_past(complaint: Complaint, expected_by: date) -> None:
+    """A date promised to the customer is today or later in the complaint's region."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    zone = ZoneInfo(profile.region(complaint.jurisdiction).time_zone)
+    today = timezone.now().astimezone(zone).date()
+    if expected_by < today:
+        raise ValidationFailed(
+            f"{expected_by.isoformat()} has passed; say when the response is expected.",
+            details={"expected_by": [f"Give a date from {today.isoformat()} on."]},
+        )
+
+
+def _letter_write(complaint: Complaint, actor, letter: regulatory.Letter, body: str) -> Message:
+    """A letter: the message, its timeline event, the clocks, and the obligation it answers."""
+    sent = Message.objects.create(
+        complaint=complaint,
+        direction=MessageDirection.OUTBOUND,
+        kind=letter.kind,
+        channel=complaint.channel,
+        author=actor,
+        body=body,
+    )
+    events.message_added(complaint, actor, sent)
+    clocks.on_message(complaint, inbound=False, at=sent.created_at, message=sent, actor=actor)
+    obligations.answer(complaint, letter, sent, actor)
     return sent

@@ -1,15 +1,20 @@
-"""Which regulatory regime a complaint is under: the codes checked at intake, and changing
-them after receipt."""
+"""Which regulatory regime a complaint is under: the codes checked at intake, changing them
+after receipt, and the steps a regime records on it (a provisional credit under Regulation E)."""
 
+import re
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from escalation import regulatory
-from escalation.services import clocks
+from escalation.services import clocks, obligations
 from recovery import events, rules
 from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import OPEN_STATES, Complaint
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def check_codes(
@@ -22,10 +27,17 @@ def check_codes(
     """Refuse an unknown profile or jurisdiction code, naming the known ones: a typo must
     never silently take a complaint's legal deadlines away."""
     errors = {}
-    if profile and regulatory.get_profile(profile) is None:
+    found = regulatory.get_profile(profile)
+    if profile and found is None:
         known = ", ".join(regulatory.PROFILES)
         errors["regulatory_profile"] = [f"Unknown regulatory profile {profile!r}; known: {known}."]
-    if not regulatory.is_known_jurisdiction(jurisdiction):
+    elif found is not None and found.requires_region and jurisdiction not in found.regions_by_code:
+        regions = ", ".join(found.regions_by_code)
+        errors["jurisdiction"] = [
+            f"{found.code} counts on the public holidays of the member state the complaint is "
+            f"handled in: give jurisdiction as one of {regions}."
+        ]
+    if "jurisdiction" not in errors and not regulatory.is_known_jurisdiction(jurisdiction):
         known = ", ".join(regulatory.known_jurisdictions())
         errors["jurisdiction"] = [
             f"Unknown jurisdiction {jurisdiction!r}; use one of {known}, or an ISO 3166 "
@@ -109,4 +121,50 @@ def complaint_change_regulation(
         locked.save(update_fields=[*changed, "updated_at"])
         deadlines = clocks.replan_statutory(locked)
         events.regulation_changed(locked, actor, before, after, deadlines, reason)
+    return locked
+
+
+def ensure_may_record_provisional_credit(complaint: Complaint, actor) -> None:
+    """Who may record it (403), the complaint's state and its deadline (409), its profile
+    (400): checked before the amount, and again under the lock."""
+    if not rules.works_on(complaint, actor):
+        raise PermissionDenied(f"You may not change {complaint.reference}.")
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"{complaint.reference} is {complaint.state}; a provisional credit extends the "
+            "deadline of an open complaint only.",
+            details={"state": complaint.state},
+        )
+    obligations.ensure_may_extend(
+        complaint, ground=regulatory.PROVISIONAL_CREDIT, at=timezone.now()
+    )
+
+
+def complaint_record_provisional_credit(
+    *, complaint: Complaint, actor, amount: Decimal, currency: str = "USD"
+) -> Complaint:
+    """Record that the consumer's account was provisionally credited with the amount in
+    dispute. Under Regulation E, credited within the first deadline (10 or 20 business
+    days), the institution may take 45 or 90 days to investigate (12 CFR 1005.11(c)(2),
+    (c)(3)(ii)): the statutory resolve clock moves there, and the timeline says so."""
+    currency = (currency or "").strip().upper()
+    with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        ensure_may_record_provisional_credit(locked, actor)
+        if amount is None or amount <= 0:
+            raise ValidationFailed(
+                "Give the amount credited, more than 0.", details={"amount": ["Must be > 0."]}
+            )
+        if not CURRENCY.match(currency):
+            raise ValidationFailed(
+                f"{currency!r} is not a currency code; give three letters such as USD.",
+                details={"currency": ["Three letters, such as USD."]},
+            )
+        obligations.extend(
+            locked,
+            ground=regulatory.PROVISIONAL_CREDIT,
+            actor=actor,
+            at=timezone.now(),
+            details={"amount": str(amount), "currency": currency},
+        )
     return locked

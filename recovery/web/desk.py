@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from escalation import regulatory
 from escalation.services import ladder
 from notifications import inbox, presence
 from recovery import roles, rules
@@ -147,6 +148,8 @@ PAGE_FORMS = {
     "reply": forms.ReplyForm,
     "note": forms.NoteForm,
     "hold": forms.HoldForm,
+    "written_response": forms.WrittenResponseForm,
+    "delay_notification": forms.DelayNotificationForm,
     "resolve": forms.ResolveForm,
     "close_loop": forms.CloseLoopForm,
     "assign": forms.AssignForm,
@@ -194,10 +197,19 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
         "may_note": user.has_perm("recovery.add_internal_note"),
         "can_message": complaint.state != State.WITHDRAWN,
+        "letters": _letters(complaint),
         "is_assignee": complaint.assignee_id == user.pk,
         **recovery,
     }
     return render(request, "desk/complaint.html", context, status=status)
+
+
+def _letters(complaint: Complaint) -> dict:
+    """The letters the complaint's regulatory profile gives a legal effect, while it is open."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None or not complaint.is_open:
+        return {}
+    return {letter.kind: letter for letter in profile.letters}
 
 
 def _acknowledgement(complaint: Complaint, clocks) -> dict:
@@ -314,6 +326,30 @@ hold = _action(
         reason=form.cleaned_data["reason"],
     ),
     _("Hold updated: the clocks that pause for the customer follow it."),
+)
+
+written_response = _action(
+    "written_response",
+    forms.WrittenResponseForm,
+    lambda request, complaint, form: message_services.complaint_send_written_response(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_by=form.cleaned_data["expected_by"],
+    ),
+    _("Written response sent: the statutory deadline is answered; the complaint stays open."),
+)
+
+delay_notification = _action(
+    "delay_notification",
+    forms.DelayNotificationForm,
+    lambda request, complaint, form: message_services.complaint_send_delay_notification(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_by=form.cleaned_data["expected_by"],
+    ),
+    _("Delay notification sent and recorded; the statutory deadline still stands."),
 )
 
 resolve = _action(

@@ -214,6 +214,37 @@ class HoldForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
+class WrittenResponseForm(forms.Form):
+    reason = _text(
+        _("Why there is no final response yet"),
+        rows=4,
+        required_message=_("Say why there is no final response yet."),
+    )
+    expected_by = forms.DateField(
+        label=_("Final response expected by"),
+        error_messages={
+            "required": _("Say when the final response is expected."),
+            "invalid": _("Enter a date like 2026-06-30."),
+        },
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class DelayNotificationForm(forms.Form):
+    reason = _text(
+        _("Why the response is delayed"),
+        rows=4,
+        required_message=_("Say why the response is delayed."),
+    )
+    expected_by = forms.DateField(
+        label=_("Response expected by"),
+        help_text=_("If you know it."),
+        required=False,
+        error_messages={"invalid": _("Enter a date like 2026-06-30.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
 class ResolveForm(forms.Form):
     expected_state = StateField()
     outcome = forms.ChoiceField(

@@ -39,6 +39,16 @@ desk_patterns = (
         path("complaints/<str:reference>/reply/", desk.reply, name="reply"),
         path("complaints/<str:reference>/note/", desk.note, name="note"),
         path("complaints/<str:reference>/hold/", desk.hold, name="hold"),
+        path(
+            "complaints/<str:reference>/written-response/",
+            desk.written_response,
+            name="written-response",
+        ),
+        path(
+            "complaints/<str:reference>/delay-notification/",
+            desk.delay_notification,
+            name="delay-notification",
+        ),
         path("complaints/<str:reference>/resolve/", desk.resolve, name="resolve"),
         path("complaints/<str:reference>/close-loop/", desk.close_loop, name="close-loop"),
         path("complaints/<str:reference>/assign/", desk.assign, name="assign"),

@@ -339,3 +339,74 @@ def test_compliance_is_for_staff_only(request, persona):
 
 def test_compliance_needs_a_login(db):
     assert api_client().get("/api/sla/compliance/").status_code == 401
+
+
+# -- regulatory profiles ----------------------------------------------------------------------
+
+
+def test_integrators_read_every_profile_with_its_obligations_and_citations(customer_user):
+    answer = api_client(customer_user).get("/api/regulatory-profiles/")
+
+    assert answer.status_code == 200
+    by_code = {profile["code"]: profile for profile in answer.json()}
+    assert set(by_code) == {
+        "uk_fca_disp",
+        "uk_fca_psd",
+        "us_cfpb",
+        "us_reg_e",
+        "us_reg_e_pos_foreign",
+        "us_reg_e_new_account",
+        "us_reg_z",
+        "eu_psd2",
+        "ie_cbi_cpc",
+        "au_asic_rg271",
+        "au_asic_rg271_credit",
+        "au_asic_rg271_super",
+    }
+    disp = by_code["uk_fca_disp"]
+    assert disp["regulator"] == "Financial Conduct Authority"
+    assert disp["applies_to"].startswith("Complaints to UK-regulated firms")
+    assert [(o["clock"], o["rule"], o["amount"], o["citation"]) for o in disp["obligations"]] == [
+        ("summary_resolution", "business_days_close", 3, "DISP 1.5.1R"),
+        ("resolve", "calendar_days", 56, "DISP 1.6.2R"),
+    ]
+    assert disp["letters"] == [
+        {
+            "kind": "written_response",
+            "clock": "resolve",
+            "effect": "meets",
+            "citation": "DISP 1.6.2R(2)",
+            "title": disp["letters"][0]["title"],
+        }
+    ]
+    defaults = [r["code"] for r in disp["regions"] if r["default"]]
+    assert defaults == ["GB-ENG"]
+    assert {"code": "GB-SCT", "name": "Scotland", "time_zone": "Europe/London"}.items() <= next(
+        r for r in disp["regions"] if r["code"] == "GB-SCT"
+    ).items()
+
+    psd2 = by_code["eu_psd2"]
+    assert psd2["requires_region"] is True
+    assert (psd2["extension_ground"], psd2["extended_obligations"][0]["amount"]) == (
+        "holding_reply",
+        35,
+    )
+    reg_e = by_code["us_reg_e"]
+    assert reg_e["extension_ground"] == "provisional_credit"
+    assert reg_e["extended_obligations"][0]["citation"] == "12 CFR 1005.11(c)(2)"
+    assert [o["clock"] for o in by_code["ie_cbi_cpc"]["obligations"]] == [
+        "acknowledge",
+        "customer_update",
+        "resolve",
+    ]
+
+
+def test_one_profile_and_an_unknown_one(outsider):
+    client = api_client(outsider)
+    assert client.get("/api/regulatory-profiles/au_asic_rg271_super/").json()["name"] == (
+        "Australia ASIC RG 271: superannuation trustees"
+    )
+    missing = client.get("/api/regulatory-profiles/mars/")
+    assert missing.status_code == 404
+    assert missing.json()["message"].startswith("No regulatory profile 'mars'; known: uk_fca_disp")
+    assert api_client().get("/api/regulatory-profiles/").status_code == 401

@@ -29,11 +29,11 @@ from django.apps import apps
 
 from escalation import calendars, regulatory
 from escalation.models import Clock, ClockState, Escalation, SlaPolicy, SlaTarget
-from escalation.services import clocks
 from escalation.services.sweeper import sweep
 from notifications.models import Outbox
-from recovery.models import Complaint, ComplaintEvent, EventType
-from recovery.services import sla
+from recovery.errors import TransitionNotAllowed, ValidationFailed
+from recovery.models import Complaint, ComplaintEvent, EventType, Message
+from recovery.services import messages, sla
 from tests.conftest import acknowledge, resolve
 
 HOUR = 3600
@@ -477,7 +477,7 @@ def test_asic_acknowledgement_beside_the_policys_own(make_complaint, time_machin
     complaint = make_complaint(jurisdiction="AU-NSW", regulatory_profile="au_asic_rg271")
 
     ack = clock_of(complaint, "acknowledge", statutory=True)
-    assert (ack.rule, ack.basis) == ("RG 271.53", "calendar")
+    assert (ack.rule, ack.basis) == ("RG 271.51", "calendar")
     assert ack.due_at == datetime(2026, 12, 29, 17, tzinfo=SYDNEY)
     assert ack.target_seconds == round((ack.due_at - received).total_seconds())
     assert clock_of(complaint, "acknowledge", statutory=False).policy.name == "Standard"
@@ -485,7 +485,7 @@ def test_asic_acknowledgement_beside_the_policys_own(make_complaint, time_machin
 
 @pytest.mark.django_db
 def test_psd_exceptional_circumstances_move_only_the_statutory_deadline(
-    make_complaint, time_machine
+    make_complaint, agent, time_machine
 ):
     received = datetime(2027, 3, 18, 12, tzinfo=LONDON)
     time_machine.move_to(received, tick=False)
@@ -495,11 +495,71 @@ def test_psd_exceptional_circumstances_move_only_the_statutory_deadline(
     assert statutory.due_at == datetime(2027, 4, 12, 16, tzinfo=UTC)
 
     time_machine.move_to(datetime(2027, 4, 9, 12, tzinfo=LONDON), tick=False)
-    clocks.extend_for_exceptional_circumstances(Complaint.objects.get(pk=complaint.pk))
+    holding = messages.complaint_send_holding_reply(
+        complaint=Complaint.objects.get(pk=complaint.pk),
+        actor=agent,
+        message="The card scheme's records take until May; we will answer by 11 May.",
+        exceptional=True,
+    )
     statutory.refresh_from_db()
     assert statutory.due_at == datetime(2027, 5, 11, 16, tzinfo=UTC)
     assert (statutory.started_at, statutory.rule) == (received, "DISP 1.6.2AR(2)")
     assert clock_of(complaint, "resolve", statutory=False).due_at == internal.due_at
+    extended = ComplaintEvent.objects.get(complaint=complaint, type=EventType.DEADLINE_EXTENDED)
+    assert extended.parameters == {
+        "clock": "resolve",
+        "cycle": 1,
+        "statutory": True,
+        "regulatory_profile": "uk_fca_psd",
+        "rule": "DISP 1.6.2AR(2)",
+        "jurisdiction": "GB-ENG",
+        "due_at": datetime(2027, 5, 11, 16, tzinfo=UTC).isoformat(),
+        "ground": "holding_reply",
+        "previous_rule": "DISP 1.6.2AR(1)",
+        "previous_due_at": datetime(2027, 4, 12, 16, tzinfo=UTC).isoformat(),
+        "message_id": holding.pk,
+    }
+
+    with pytest.raises(TransitionNotAllowed) as again:
+        messages.complaint_send_holding_reply(
+            complaint=complaint, actor=agent, message="Still on it.", exceptional=True
+        )
+    assert again.value.message == (
+        f"The resolve deadline of {complaint.reference} already runs to 17:00 BST on 11 May "
+        "2027 (DISP 1.6.2AR(2))."
+    )
+
+
+@pytest.mark.django_db
+def test_an_exceptional_holding_reply_after_the_15_days_or_elsewhere_is_refused(
+    make_complaint, agent, time_machine
+):
+    time_machine.move_to(datetime(2027, 3, 18, 12, tzinfo=LONDON), tick=False)
+    psd = make_complaint(regulatory_profile="uk_fca_psd")
+    disp = make_complaint(regulatory_profile="uk_fca_disp")
+    time_machine.move_to(datetime(2027, 4, 12, 17, 1, tzinfo=LONDON), tick=False)
+
+    with pytest.raises(TransitionNotAllowed) as late:
+        messages.complaint_send_holding_reply(
+            complaint=psd, actor=agent, message="More time.", exceptional=True
+        )
+    assert late.value.message == (
+        "An exceptional holding reply extends the resolve deadline of "
+        f"{psd.reference} only before it passes; it passed at 17:00 BST on 12 April 2027 "
+        "(DISP 1.6.2AR(1))."
+    )
+    with pytest.raises(ValidationFailed) as elsewhere:
+        messages.complaint_send_holding_reply(
+            complaint=disp, actor=agent, message="More time.", exceptional=True
+        )
+    assert elsewhere.value.message.startswith(
+        "An exceptional holding reply extends no deadline under uk_fca_disp (UK FCA DISP), the "
+        f"profile of {disp.reference}; it does under uk_fca_psd"
+    )
+    # Refused, nothing was sent; without ``exceptional`` it is an ordinary holding reply.
+    assert not Message.objects.filter(kind="holding").exists()
+    messages.complaint_send_holding_reply(complaint=psd, actor=agent, message="More time.")
+    assert clock_of(psd, "resolve", statutory=True).rule == "DISP 1.6.2AR(1)"
 
 
 @pytest.mark.django_db

@@ -4,12 +4,21 @@ import importlib
 
 from django.apps import apps as django_apps
 
+# The data migrations that add templates, and the function of each that does it.
+SHIPPED = (
+    ("0003_default_templates", "add_templates"),
+    ("0005_receipt_and_survey_links", "add_receipt_and_links"),
+    ("0008_written_response_template", "add_written_response"),
+    ("0009_delay_notification", "add_delay_notifications"),
+    ("0010_ireland_letters", "add_letters"),
+    ("0011_payment_services_letters", "add_letters"),
+    ("0012_us_error_resolution_letters", "add_letters"),
+)
+
 
 def ensure_default_templates() -> None:
-    """The shipped templates (data migrations 0003 and 0005): ``transaction=True`` tests
-    anywhere in the suite flush tables, migration data included, so tests put them back
-    rather than rely on them."""
-    migration = importlib.import_module("notifications.migrations.0003_default_templates")
-    migration.add_templates(django_apps, schema_editor=None)
-    links = importlib.import_module("notifications.migrations.0005_receipt_and_survey_links")
-    links.add_receipt_and_links(django_apps, schema_editor=None)
+    """The shipped templates: ``transaction=True`` tests anywhere in the suite flush tables,
+    migration data included, so tests put them back rather than rely on them."""
+    for module, function in SHIPPED:
+        migration = importlib.import_module(f"notifications.migrations.{module}")
+        getattr(migration, function)(django_apps, schema_editor=None)

@@ -550,6 +550,72 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
 
 
 @pytest.mark.django_db
+def test_plain_text_is_not_html_escaped_and_html_is(routed, agent):
+    routed.customer.name = "Seán O'Brien"
+    routed.customer.save(update_fields=["name"])
+    MessageTemplate.objects.filter(kind=MessageTemplateKind.REPLY).update(
+        body_html="<p>Dear {{ customer.name }},</p><p>{{ message }}</p>"
+    )
+    messages.message_add(complaint=routed, actor=agent, body="It's <b>fixed</b> & refunded.")
+    deliver_pending()
+
+    email = email_for("complaint.message_added")
+    assert email.body_text.startswith("Dear Seán O'Brien,\n\nIt's <b>fixed</b> & refunded.")
+    assert "<p>Dear Seán O&#x27;Brien,</p>" in email.body_html
+    assert "It&#x27;s &lt;b&gt;fixed&lt;/b&gt; &amp; refunded." in email.body_html
+
+
+@pytest.mark.django_db
+def test_a_written_response_email_gives_the_ombudsman_referral_rights(
+    make_complaint, agent, customer_user
+):
+    complaint = acknowledge(make_complaint(regulatory_profile="uk_fca_disp"), agent)
+    sent = messages.complaint_send_written_response(
+        complaint=complaint,
+        actor=agent,
+        reason="We are waiting for the card network's records.",
+        expected_by=timezone.localdate() + timedelta(days=30),
+    )
+    deliver_pending()
+
+    email = EmailDelivery.objects.get(message_id=sent.pk)
+    assert email.kind == MessageTemplateKind.WRITTEN_RESPONSE
+    assert email.subject == (
+        f"Your complaint {complaint.reference}: why we have not yet sent our final response"
+    )
+    body = " ".join(email.body_text.split())
+    assert "we are not yet in a position to send you our final response" in body
+    assert "We are waiting for the card network's records." in body
+    assert "We expect to send you our final response by" in body
+    assert "you may now refer your complaint to the Financial Ombudsman Service" in body
+    assert "www.financial-ombudsman.org.uk" in body
+    assert "six months from the date of that response" in body
+    # The obligation it answered is staff bookkeeping: no email of its own.
+    assert (
+        EmailDelivery.objects.filter(outbox__event_type="complaint.obligation_answered").count()
+        == 0
+    )
+
+
+@pytest.mark.django_db
+def test_an_idr_delay_notification_email_names_afca(make_complaint, agent):
+    complaint = acknowledge(make_complaint(regulatory_profile="au_asic_rg271_credit"), agent)
+    sent = messages.complaint_send_delay_notification(
+        complaint=complaint, actor=agent, reason="We are waiting for your other bank."
+    )
+    deliver_pending()
+
+    email = EmailDelivery.objects.get(message_id=sent.pk)
+    assert email.kind == MessageTemplateKind.DELAY_NOTIFICATION
+    assert email.subject == f"Your complaint {complaint.reference}: our response is delayed"
+    body = " ".join(email.body_text.split())
+    # RG 271.66: the reasons, the right to complain to AFCA, AFCA's contact details.
+    assert "We are waiting for your other bank." in body
+    assert "you may complain now to the Australian Financial Complaints Authority (AFCA)" in body
+    assert "www.afca.org.au, 1800 931 678, GPO Box 3, Melbourne VIC 3001" in body
+
+
+@pytest.mark.django_db
 def test_events_the_customer_is_not_emailed_about_queue_no_email(
     routed, agent, customer_user, supervisor, root_causes
 ):

@@ -771,6 +771,11 @@ def test_openapi_schema_is_served(db):
         "/api/complaints/{reference}/messages/",
         "/api/root-causes/",
         "/api/auth/token/",
+        "/api/regulatory-profiles/",
+        "/api/regulatory-profiles/{code}/",
+        "/api/complaints/{reference}/written-response/",
+        "/api/complaints/{reference}/delay-notification/",
+        "/api/complaints/{reference}/provisional-credit/",
     ):
         assert path in schema["paths"]
 

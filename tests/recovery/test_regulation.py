@@ -228,7 +228,7 @@ def test_api_changes_the_regime_and_answers_the_new_clocks(
     body = response.json()
     assert (body["regulatory_profile"], body["jurisdiction"]) == ("au_asic_rg271", "AU-VIC")
     rules = {(c["kind"], c["statutory"], c["rule"]) for c in body["clocks"]}
-    assert ("resolve", True, "RG 271.57") in rules
+    assert ("resolve", True, "RG 271.56") in rules
     assert ("resolve", False, "") in rules
 
 
