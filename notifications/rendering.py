@@ -43,14 +43,16 @@ def find_template(kind: str, language: str, profile: str) -> MessageTemplate:
 
 def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     """Subject, text body and HTML body of ``template`` with ``context``."""
-    subject = _TEXT_ENGINE.from_string(template.subject).render(Context(context))
-    text = _TEXT_ENGINE.from_string(template.body_text).render(Context(context))
-    html = (
-        _ENGINE.from_string(template.body_html).render(Context(context))
-        if template.body_html
-        else ""
-    )
+    subject = _render_part(_TEXT_ENGINE, template.subject, context)
+    text = _render_part(_TEXT_ENGINE, template.body_text, context)
+    html = _render_part(_ENGINE, template.body_html, context) if template.body_html else ""
     return " ".join(subject.split()), text.strip() + "\n", html
+
+
+def _render_part(engine: Engine, source: str, context: dict) -> str:
+    # A Context escapes by default whatever the engine says: a text part rendered with one
+    # reached customers as "O&#x27;Brien &amp; Co". The engine's setting decides, here.
+    return engine.from_string(source).render(Context(context, autoescape=engine.autoescape))
 
 
 def template_errors(template: MessageTemplate) -> dict[str, str]:
@@ -65,7 +67,7 @@ def template_errors(template: MessageTemplate) -> dict[str, str]:
     for name, engine in _PARTS:
         source = getattr(template, name) or ""
         try:
-            engine.from_string(source).render(Context(context))
+            _render_part(engine, source, context)
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             errors[name] = _("This template does not work: %(error)s") % {"error": exc}
     return errors
