@@ -206,7 +206,9 @@ class MessageTemplate(models.Model):
     """An editable customer email, per kind, language and (optionally) regulatory profile.
 
     The most specific template wins: profile and language, then language, then the
-    default language. Bodies are Django templates; see docs/notifications.md.
+    default language. The subject and the text are Django templates; the email's HTML part
+    is made from the rendered text, so there is one wording to edit. See
+    docs/notifications.md.
     """
 
     kind = models.CharField(_("kind"), max_length=32, choices=MessageTemplateKind.choices)
@@ -214,7 +216,6 @@ class MessageTemplate(models.Model):
     regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
     body_text = models.TextField(_("text body"))
-    body_html = models.TextField(_("HTML body"), blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
