@@ -73,6 +73,10 @@ SUBJECT_MAX_CHARS = Complaint._meta.get_field("subject").max_length
 CUSTOMER_NAME_MAX_CHARS = 200  # recovery.Customer.name
 EMAIL_MAX_CHARS = 254  # RFC 5321 path limit, and recovery.Customer.email's column
 _FINGERPRINT_MAX_CHARS = InboundEmail._meta.get_field("fingerprint").max_length
+# Printable ASCII without angle brackets, up to the column: an id cut short or re-encoded
+# in a header would thread nothing.
+_ID_MAX_CHARS = InboundEmail._meta.get_field("rfc_message_id").max_length
+_HEADER_SAFE_ID = re.compile(rf"[!-;=?-~]{{1,{_ID_MAX_CHARS}}}")
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
                 reason=quarantine_reason,
                 sender=_cut(parsed.from_address or parsed.from_name, 254) if parsed else "",
                 subject=_cut(parsed.subject, 300) if parsed else "",
+                rfc_message_id=_repeatable_id(parsed.message_id) if parsed else "",
                 source=_cut_left(source, 200),
             )
             reference = _route_safely(inbound, parsed) if parsed is not None else ""
@@ -157,6 +162,13 @@ def _fingerprint(parsed: ParsedEmail) -> str:
         # A Message-ID longer than the column (RFC 5322 sets no limit): hash it, stably.
         return f"message-id-sha256:{hashlib.sha256(fingerprint.encode()).hexdigest()}"
     return fingerprint
+
+
+def _repeatable_id(message_id: str | None) -> str:
+    """The Message-ID if our answers can name it in a header as it is, else ""."""
+    if message_id and _HEADER_SAFE_ID.fullmatch(message_id):
+        return message_id
+    return ""
 
 
 def _cut(text: str, limit: int) -> str:

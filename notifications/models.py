@@ -300,11 +300,23 @@ class InboundEmail(models.Model):
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     complaint_id = models.BigIntegerField(_("complaint id"), null=True, blank=True)
     message_id = models.BigIntegerField(_("complaint message id"), null=True, blank=True)
+    # The sender's Message-ID without angle brackets, what our answers' In-Reply-To names;
+    # empty when it had none we could repeat in a header (over 255 characters, not ASCII).
+    rfc_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # Threading a customer email: the customer's emails on one complaint
+            # (WHERE complaint_id = %s AND status = 'accepted').
+            models.Index(
+                fields=["complaint_id", "received_at"],
+                condition=models.Q(complaint_id__isnull=False),
+                name="inbound_email_complaint_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status}: {self.subject or self.fingerprint}"

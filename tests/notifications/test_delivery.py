@@ -819,7 +819,8 @@ def test_sending_an_email_uses_its_message_id_and_threads_on_the_previous_one(
     assert first["To"] == "customer@example.com"
     assert second["Message-ID"] == resolution.rfc_message_id
     assert second["In-Reply-To"] == ack.rfc_message_id
-    assert second["References"].split() == [ack.rfc_message_id]
+    # The thread from its first email on.
+    assert second["References"].split() == [receipt.rfc_message_id, ack.rfc_message_id]
     assert locmem_email[1].subject == resolution.subject
     assert locmem_email[1].body == resolution.body_text
     ack.refresh_from_db()

@@ -273,6 +273,27 @@ def test_new_sender_gets_a_customer_and_an_email_complaint():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("message_id", "kept"),
+    [
+        pytest.param("<a.1+x@mail.example.org>", "a.1+x@mail.example.org", id="kept"),
+        pytest.param(f"<{'x' * 300}@mail.example.org>", "", id="too-long"),
+        pytest.param("<zpráva@mail.example.org>", "", id="not-ascii"),
+    ],
+)
+def test_the_senders_message_id_is_kept_when_our_answers_can_name_it(message_id, kept):
+    # Written into the bytes: the standard library will not build a header it finds invalid.
+    raw = _mail(message_id="<placeholder@mail.example.org>").replace(
+        b"<placeholder@mail.example.org>", message_id.encode()
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.ACCEPTED
+    assert inbound.rfc_message_id == kept
+
+
+@pytest.mark.django_db
 def test_known_customer_is_reused_whatever_the_case_of_the_address(customer_user):
     ingest(_mail(sender="Someone Else <CUSTOMER@example.COM>"), source="test")
 
