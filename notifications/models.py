@@ -287,6 +287,10 @@ class InboundStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     IGNORED = "ignored", _("Ignored (automatic)")
     QUARANTINED = "quarantined", _("Quarantined")
+    # Threaded onto a complaint by a sender who is not its customer (or who failed DMARC):
+    # kept out of the complaint until staff review it.
+    HELD = "held", _("Held for review")
+    DISCARDED = "discarded", _("Discarded after review")
 
 
 class InboundEmail(models.Model):
@@ -305,6 +309,21 @@ class InboundEmail(models.Model):
     rfc_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # SPF, DKIM and DMARC as a receiving server we trust found them
+    # ({"authserv_id", "spf", "dkim", "dmarc"}); empty when no such server said.
+    authentication = models.JSONField(_("authentication results"), default=dict, blank=True)
+    # The complaint a held email claimed to belong to; kept after review, when
+    # ``complaint_id`` names the complaint it was added to or opened, if any.
+    held_complaint_id = models.BigIntegerField(_("held on complaint id"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -315,6 +334,13 @@ class InboundEmail(models.Model):
                 fields=["complaint_id", "received_at"],
                 condition=models.Q(complaint_id__isnull=False),
                 name="inbound_email_complaint_idx",
+            ),
+            # The complaint page's held emails (WHERE status = 'held' AND
+            # held_complaint_id = %s); holding only those, it serves the admin's list too.
+            models.Index(
+                fields=["held_complaint_id", "received_at"],
+                condition=models.Q(status="held"),
+                name="inbound_email_held_idx",
             ),
         ]
 

@@ -442,28 +442,6 @@ def test_reply_threads_by_the_reference_in_the_subject_from_its_customer(acknowl
 
 
 @pytest.mark.django_db
-def test_a_stranger_quoting_a_reference_opens_a_new_complaint_instead(acknowledged):
-    messages_before = acknowledged.messages.count()
-    raw = _mail(
-        sender="Mallory <mallory@example.net>",
-        subject=f"Re: {acknowledged.reference}",
-        body="Please refund to my account instead.",
-    )
-
-    inbound = ingest(raw, source="test")
-
-    assert inbound.status == InboundStatus.ACCEPTED
-    assert inbound.complaint_id != acknowledged.pk
-    assert acknowledged.messages.count() == messages_before
-    new = Complaint.objects.select_related("customer").get(pk=inbound.complaint_id)
-    assert new.customer.email == "mallory@example.net"
-    assert (
-        f"subject names {acknowledged.reference}, but the sender is not its customer"
-        in inbound.reason
-    )
-
-
-@pytest.mark.django_db
 def test_a_reply_to_a_withdrawn_complaint_opens_a_new_one(acknowledged, agent):
     lifecycle.complaint_withdraw(complaint=acknowledged, actor=agent, reason="customer asked")
     ours = _our_email(acknowledged)
