@@ -193,6 +193,10 @@ REDRESS_INBOUND_SECRET = os.environ.get("REDRESS_INBOUND_SECRET", "")
 # 25 MiB is the message size limit most providers use (Gmail, Microsoft 365 send 25 MB);
 # anything larger is quarantined unparsed, and the webhook refuses it with 413.
 REDRESS_INBOUND_MAX_BYTES = int(os.environ.get("REDRESS_INBOUND_MAX_BYTES", 25 * 1024 * 1024))
+# The authserv-ids (RFC 8601) of the servers that receive our mail and write their SPF, DKIM
+# and DMARC results into it ("mx.example.com"): only their Authentication-Results headers are
+# believed, as anyone can write such a header into a message. Empty: none is believed.
+REDRESS_INBOUND_AUTHSERV_IDS = env_list("REDRESS_INBOUND_AUTHSERV_IDS")
 # The regime of complaints that name none (the public form, email, API calls without one):
 # a firm regulated by the FCA sets uk_fca_disp here so that no complaint lacks its legal
 # deadlines. Unknown codes stop start-up (escalation/checks.py lists the known ones).

@@ -100,7 +100,19 @@ class StaffEmailAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundEmail)
 class InboundEmailAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "status", "sender", "subject", "complaint_id"]
+    """Every email that came in. Held ones are reviewed on the desk, on the page of the
+    complaint they were held on (``notifications.inbound_review``); here they are listed, all
+    complaints together (filter by status "Held for review")."""
+
+    list_display = [
+        "received_at",
+        "status",
+        "sender",
+        "subject",
+        "complaint_id",
+        "held_complaint_id",
+        "authentication",
+    ]
     list_filter = ["status"]
-    search_fields = ["sender", "subject", "fingerprint"]
+    search_fields = ["sender", "subject", "fingerprint", "rfc_message_id"]
     exclude = ["raw"]

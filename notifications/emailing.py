@@ -7,9 +7,31 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import EmailDelivery, EmailStatus
+from notifications.models import (
+    EmailDelivery,
+    EmailStatus,
+    InboundEmail,
+    InboundStatus,
+    MessageTemplateKind,
+)
 
 logger = logging.getLogger(__name__)
+
+# Emails no person wrote or sent by hand carry ``Auto-Submitted: auto-generated`` (RFC 3834),
+# so that out-of-office and other automatic answers stay away: the receipt (sent on arrival),
+# the survey invitation (sent when the loop closes) and the acknowledgement (the standard
+# notice that the complaint was taken in, its wording filled in for the agent).
+AUTOMATIC_KINDS = frozenset(
+    {
+        MessageTemplateKind.RECEIPT,
+        MessageTemplateKind.ACKNOWLEDGEMENT,
+        MessageTemplateKind.SURVEY_INVITATION,
+    }
+)
+# How many Message-IDs ``References`` names at most: the thread's first message and the
+# latest ones. RFC 5322 sets no limit, but some servers cut or refuse very long headers, and
+# mail clients thread on the first and the last few.
+REFERENCES_MAX = 10
 
 
 def send(delivery_id: int) -> bool:
@@ -26,19 +48,9 @@ def send(delivery_id: int) -> bool:
         )
         if delivery is None:
             return False
-        previous = (
-            EmailDelivery.objects.filter(
-                complaint_id=delivery.complaint_id, status=EmailStatus.SENT
-            )
-            .order_by("-sent_at")
-            .values_list("rfc_message_id", flat=True)
-            .first()
-        )
-        headers = {"Message-ID": delivery.rfc_message_id}
-        if previous:
-            # Thread the conversation in the customer's mail client.
-            headers["In-Reply-To"] = previous
-            headers["References"] = previous
+        headers = {"Message-ID": delivery.rfc_message_id, **thread_headers(delivery)}
+        if delivery.kind in AUTOMATIC_KINDS:
+            headers["Auto-Submitted"] = "auto-generated"
         message = EmailMultiAlternatives(
             subject=delivery.subject,
             body=delivery.body_text,
@@ -54,6 +66,43 @@ def send(delivery_id: int) -> bool:
         delivery.attempts += 1
         delivery.save(update_fields=["status", "sent_at", "attempts"])
     return True
+
+
+def thread_headers(delivery: EmailDelivery) -> dict[str, str]:
+    """``In-Reply-To`` and ``References`` that put the email in the customer's conversation.
+
+    1. The conversation is the customer's emails accepted onto the complaint (when it came in
+       by email, the first is the one that opened it) and our emails sent for it, in the
+       order they were written. Mail held for review is nobody's conversation yet.
+    2. ``In-Reply-To`` names the latest of them: the customer's own email, for a receipt.
+    3. ``References`` names the first (the thread's root) and the latest, oldest first.
+    """
+    theirs = (
+        InboundEmail.objects.filter(
+            complaint_id=delivery.complaint_id, status=InboundStatus.ACCEPTED
+        )
+        .exclude(rfc_message_id="")
+        .values_list("received_at", "rfc_message_id")
+    )
+    ours = (
+        EmailDelivery.objects.filter(complaint_id=delivery.complaint_id, status=EmailStatus.SENT)
+        .exclude(pk=delivery.pk)
+        .values_list("sent_at", "rfc_message_id")
+    )
+    conversation = [
+        _bracketed(message_id) for _, message_id in sorted([*theirs, *ours], key=lambda m: m[0])
+    ]
+    conversation = list(dict.fromkeys(conversation))
+    if not conversation:
+        return {}
+    if len(conversation) > REFERENCES_MAX:
+        conversation = [conversation[0], *conversation[-(REFERENCES_MAX - 1) :]]
+    return {"In-Reply-To": conversation[-1], "References": " ".join(conversation)}
+
+
+def _bracketed(message_id: str) -> str:
+    # Ours are stored as make_msgid gives them, in angle brackets; the parser strips them.
+    return message_id if message_id.startswith("<") else f"<{message_id}>"
 
 
 def record_failure(delivery_id: int, reason: str, *, final: bool, model=EmailDelivery) -> None:

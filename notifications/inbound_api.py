@@ -4,8 +4,8 @@ Authenticated by a shared secret in ``X-Redress-Inbound-Secret`` (``REDRESS_INBO
 checked before the body is read, so nobody without it can make us buffer a message.
 Answers: 503 when no secret is configured, 403 for a missing or wrong one, 415 for another
 content type, 413 over ``REDRESS_INBOUND_MAX_BYTES``, 400 for an empty body, 202 with what
-became of a new message (accepted, ignored or quarantined: unparseable mail is stored, not
-refused) and 200 for one already stored. A database failure is a 503, so the provider retries.
+became of a new message (accepted, ignored, held for review or quarantined: unparseable mail is
+stored, not refused) and 200 for one already stored. A database failure is a 503, so the provider retries.
 """
 
 import hmac
@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications.ingest import ingest_message
+from notifications.models import InboundStatus
 from recovery.api.parsers import read_bounded
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ _RESULT = inline_serializer(
     "InboundEmailResult",
     {
         "id": serializers.IntegerField(),
-        "status": serializers.ChoiceField(choices=["accepted", "ignored", "quarantined"]),
+        # A duplicate answers with what became of the stored message, reviewed or not.
+        "status": serializers.ChoiceField(choices=InboundStatus.values),
         "reason": serializers.CharField(),
         "reference": serializers.CharField(allow_blank=True),
         "duplicate": serializers.BooleanField(),

@@ -97,6 +97,26 @@ class SkippedAttachment:
 
 
 @dataclass(frozen=True)
+class AuthenticationResults:
+    """One ``Authentication-Results`` header (RFC 8601): who checked, and what they found.
+
+    Anyone can write such a header into a message: it says something only when its
+    ``authserv_id`` is that of a server we trust (``notifications.ingest`` decides).
+    """
+
+    authserv_id: str  # "" when the header names none (a malformed one)
+    results: tuple[tuple[str, str], ...]  # (method, result), lower case, in header order
+
+    def result(self, method: str) -> str | None:
+        """The result of ``method`` ("spf", "dkim", "dmarc"); a pass wins among several (one
+        valid DKIM signature authenticates the message, whatever the others say)."""
+        found = [result for name, result in self.results if name == method]
+        if not found:
+            return None
+        return "pass" if "pass" in found else found[0]
+
+
+@dataclass(frozen=True)
 class ParsedEmail:
     message_id: str | None
     in_reply_to: str | None
@@ -115,6 +135,8 @@ class ParsedEmail:
     defects: tuple[str, ...]
     charset_fallbacks: tuple[str, ...]
     raw_sha256: str
+    # Every Authentication-Results header, the topmost (the last server's) first.
+    authentication_results: tuple[AuthenticationResults, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -152,6 +174,56 @@ def parse_message(
         # Last resort: the email package has had crash bugs on hostile input (RecursionError on
         # deep nesting, IndexError in the header parser); callers handle one exception type.
         raise UnparseableEmail(f"email package failed: {type(exc).__name__}: {exc}") from exc
+
+
+# --- authentication results --------------------------------------------------------------
+
+_COMMENT_OR_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)')
+_RESINFO = re.compile(r"([a-z0-9_-]+)(?:/\d+)?\s*=\s*([a-z0-9_-]+)", re.IGNORECASE)
+
+
+def parse_authentication_results(value: str) -> AuthenticationResults:
+    """Parse one header value: ``authserv-id [version]; method=result props; ...``.
+
+    Comments (nested, as RFC 5322 allows) go first; quoted strings are kept, as a ``;``
+    inside one is not a separator. What cannot be read is left out, never guessed.
+    """
+    text = value
+    for _ in range(10):  # a comment inside a comment: peel one level each round
+        stripped = _COMMENT_OR_QUOTED.sub(
+            lambda m: m.group(0) if m.group(0).startswith('"') else " ", text
+        )
+        if stripped == text:
+            break
+        text = stripped
+    pieces = [piece.strip() for piece in _split_outside_quotes(text)]
+    authserv_id = ""
+    if pieces and "=" not in pieces[0]:
+        authserv_id = pieces.pop(0).split()[0] if pieces[0].split() else ""
+    results = []
+    for piece in pieces:
+        match = _RESINFO.match(piece)
+        if match:
+            results.append((match.group(1).lower(), match.group(2).lower()))
+    return AuthenticationResults(authserv_id=authserv_id.lower(), results=tuple(results))
+
+
+def _split_outside_quotes(text: str) -> list[str]:
+    pieces, current, quoted, escaped = [], [], False, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            pieces.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    pieces.append("".join(current))
+    return pieces
 
 
 # --- reply stripping ---------------------------------------------------------------------
@@ -389,6 +461,14 @@ class _Parser:
         ids = ("".join(item.split()).strip("<>") for item in found)
         return tuple(dict.fromkeys(i for i in ids if i))
 
+    def authentication_results(self) -> tuple[AuthenticationResults, ...]:
+        values = [
+            _scrub(" ".join(str(value).split()))
+            for name, value in self.msg.raw_items()
+            if name.lower() == "authentication-results"
+        ]
+        return tuple(parse_authentication_results(value[:_MAX_HEADER_CHARS]) for value in values)
+
     def date(self) -> datetime | None:
         value = self.header_text("Date")
         try:
@@ -561,4 +641,5 @@ class _Parser:
             defects=tuple(dict.fromkeys(self.defects)),
             charset_fallbacks=tuple(dict.fromkeys(self.fallbacks)),
             raw_sha256=hashlib.sha256(self.raw).hexdigest(),
+            authentication_results=self.authentication_results(),
         )

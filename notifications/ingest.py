@@ -14,16 +14,21 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason.
 5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
 6. A reply threads onto a complaint by ``In-Reply-To``/``References`` naming an email we sent
-   (``EmailDelivery.rfc_message_id``), else by an ``RDR-YYYY-NNNNNN`` reference in the subject
-   when the sender is that complaint's customer (a stranger who quotes a reference opens a
-   new complaint instead, and the reason says so). The reply text, quoted history stripped,
-   becomes an inbound customer message. Resolved and loop-closed complaints take the message
-   (an agent decides whether to reopen); a withdrawn complaint does not, so the mail opens a
-   new complaint.
+   (``EmailDelivery.rfc_message_id``) or an email of the customer's already on it, else by an
+   ``RDR-YYYY-NNNNNN`` reference in the subject. Only mail from the complaint's customer (its
+   address, or a contact staff authorised, any case, the addr-spec alone) goes onto it: from
+   anyone else, or with a ``dmarc=fail`` from a receiving server we trust
+   (``REDRESS_INBOUND_AUTHSERV_IDS``), it is HELD: stored with its attachments, kept off the
+   complaint and its customer's view, and told to the complaint's team for review
+   (``notifications.inbound_review``). The reply text, quoted history stripped, becomes an
+   inbound customer message. Resolved and loop-closed complaints take the message (an agent
+   decides whether to reopen); a withdrawn complaint does not, so the mail opens a new
+   complaint.
 7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
    new), its description the email's text cut to the API's limit.
-8. Attachments of accepted mail are stored as ``InboundAttachment`` files.
+8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files.
 
+The SPF, DKIM and DMARC results of a trusted server are recorded on every parsed message.
 Steps 3 to 8 run in one transaction. If routing fails unexpectedly (a bug, a constraint), its
 savepoint is rolled back and the message is quarantined with the error, so one message can
 never stop a mailbox run; the error is logged.
@@ -52,10 +57,11 @@ from notifications.inbound_parsing import (
     parse_message,
 )
 from notifications.models import EmailDelivery, InboundAttachment, InboundEmail, InboundStatus
+from recovery import events as recovery_events
 from recovery import roles
 from recovery import selectors as recovery_selectors
 from recovery.api.serializers import DESCRIPTION_MAX_CHARS
-from recovery.models import Channel, Complaint, MessageKind, State
+from recovery.models import Channel, Complaint, EventType, MessageKind, State
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
 from recovery.services.messages import customer_message_add
 
@@ -73,6 +79,10 @@ SUBJECT_MAX_CHARS = Complaint._meta.get_field("subject").max_length
 CUSTOMER_NAME_MAX_CHARS = 200  # recovery.Customer.name
 EMAIL_MAX_CHARS = 254  # RFC 5321 path limit, and recovery.Customer.email's column
 _FINGERPRINT_MAX_CHARS = InboundEmail._meta.get_field("fingerprint").max_length
+# Printable ASCII without angle brackets, up to the column: an id cut short or re-encoded
+# in a header would thread nothing.
+_ID_MAX_CHARS = InboundEmail._meta.get_field("rfc_message_id").max_length
+_HEADER_SAFE_ID = re.compile(rf"[!-;=?-~]{{1,{_ID_MAX_CHARS}}}")
 
 
 @dataclass(frozen=True)
@@ -123,10 +133,20 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
                 reason=quarantine_reason,
                 sender=_cut(parsed.from_address or parsed.from_name, 254) if parsed else "",
                 subject=_cut(parsed.subject, 300) if parsed else "",
+                rfc_message_id=_repeatable_id(parsed.message_id) if parsed else "",
                 source=_cut_left(source, 200),
             )
             reference = _route_safely(inbound, parsed) if parsed is not None else ""
-            inbound.save(update_fields=["status", "reason", "complaint_id", "message_id"])
+            inbound.save(
+                update_fields=[
+                    "status",
+                    "reason",
+                    "complaint_id",
+                    "message_id",
+                    "held_complaint_id",
+                    "authentication",
+                ]
+            )
     except IntegrityError:
         # Another ingest of the same message committed first (step 3 of the docstring).
         existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
@@ -159,6 +179,13 @@ def _fingerprint(parsed: ParsedEmail) -> str:
     return fingerprint
 
 
+def _repeatable_id(message_id: str | None) -> str:
+    """The Message-ID if our answers can name it in a header as it is, else ""."""
+    if message_id and _HEADER_SAFE_ID.fullmatch(message_id):
+        return message_id
+    return ""
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -183,12 +210,13 @@ def _route_safely(inbound: InboundEmail, parsed: ParsedEmail) -> str:
             default_storage.delete(name)
         inbound.status = InboundStatus.QUARANTINED
         inbound.reason = f"ingestion failed ({type(exc).__name__}: {exc}); kept for review"
-        inbound.complaint_id = inbound.message_id = None
+        inbound.complaint_id = inbound.message_id = inbound.held_complaint_id = None
         return ""
 
 
 def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) -> str:
     """Decide what the message is and act on it; returns the complaint reference or ""."""
+    inbound.authentication = _authentication(parsed)
     if parsed.is_automatic:
         return _ignore(inbound, f"automatic mail: {parsed.automatic_reason}")
     loop = _loop_reason(parsed)
@@ -208,15 +236,18 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         notes.append(f"{complaint.reference} was withdrawn, so this opens a new complaint")
         complaint = None
     if complaint is not None:
+        why = _why_held(parsed, complaint, inbound.authentication)
+        if why:
+            return _hold(inbound, parsed, complaint, how, why, notes, stored_files)
         message = customer_message_add(
-            complaint=complaint, body=_reply_body(parsed), channel=Channel.EMAIL
+            complaint=complaint, body=reply_body(parsed), channel=Channel.EMAIL
         )
         inbound.message_id = message.pk
         summary = f"reply added to {complaint.reference} ({how})"
         if not complaint.is_open:
             notes.append(f"{complaint.reference} is {complaint.state}; recorded, not reopened")
     else:
-        complaint = _open_complaint(inbound, parsed, notes)
+        complaint = open_complaint(inbound, parsed, notes)
         original = complaint.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
         inbound.message_id = original.pk if original else None
         summary = f"opened {complaint.reference}"
@@ -260,42 +291,108 @@ def _id_forms(ids) -> list[str]:
 
 
 def _thread_target(parsed: ParsedEmail) -> tuple[Complaint | None, str, list[str]]:
-    """(complaint to thread onto, how it was found, notes for the reason)."""
+    """(complaint the message says it belongs to, how it says so, notes for the reason).
+
+    Whether its sender may write on that complaint is decided after (``_why_held``).
+    """
     notes: list[str] = []
     referenced = parsed.references_all()
     if referenced:
-        deliveries = dict(
+        ours = dict(
             EmailDelivery.objects.filter(rfc_message_id__in=_id_forms(referenced)).values_list(
                 "rfc_message_id", "complaint_id"
             )
         )
-        # In-Reply-To first, then References from the oldest: the first of ours wins.
+        # The customer's own emails on a complaint: a follow-up to the email that opened it.
+        # Found by fingerprint, which is the Message-ID and has a unique index.
+        theirs = dict(
+            InboundEmail.objects.filter(
+                fingerprint__in=referenced,
+                status=InboundStatus.ACCEPTED,
+                complaint_id__isnull=False,
+            ).values_list("fingerprint", "complaint_id")
+        )
+        # In-Reply-To first, then References from the oldest: the first known one wins.
         for mid in referenced:
-            complaint_id = deliveries.get(f"<{mid}>") or deliveries.get(mid)
-            complaint = (
-                recovery_selectors.complaint_for_email(complaint_id) if complaint_id else None
-            )
+            if complaint_id := ours.get(f"<{mid}>") or ours.get(mid):
+                how = f"answers our email <{mid}>"
+            elif complaint_id := theirs.get(mid):
+                how = f"follows the email <{mid}>"
+            else:
+                continue
+            complaint = recovery_selectors.complaint_for_email(complaint_id)
             if complaint is not None:
-                if complaint.customer.email.lower() != parsed.from_address:
-                    notes.append(f"sender is not {complaint.reference}'s customer")
-                return complaint, f"answers our email <{mid}>", notes
+                return complaint, how, notes
     reference = extract_reference(parsed.subject)
     if reference:
         complaint = Complaint.objects.select_related("customer").filter(reference=reference).first()
-        if complaint is None:
-            notes.append(f"subject names {reference}, which does not exist")
-        elif complaint.customer.email and complaint.customer.email.lower() == parsed.from_address:
+        if complaint is not None:
             return complaint, f"subject names {reference}", notes
-        else:
-            # Anyone can type a reference: only its customer may post onto the complaint.
-            notes.append(
-                f"subject names {reference}, but the sender is not its customer, "
-                "so this opens a new complaint"
-            )
+        notes.append(f"subject names {reference}, which does not exist")
     return None, "", notes
 
 
-def _reply_body(parsed: ParsedEmail) -> str:
+def _authentication(parsed: ParsedEmail) -> dict:
+    """What a receiving server we trust found of SPF, DKIM and DMARC, or {}.
+
+    Only the topmost Authentication-Results header of a trusted authserv-id
+    (``REDRESS_INBOUND_AUTHSERV_IDS``) counts: a server adds its header above those already
+    there, and anyone can write one lower down.
+    """
+    trusted = {authserv_id.lower() for authserv_id in settings.REDRESS_INBOUND_AUTHSERV_IDS}
+    for header in parsed.authentication_results:
+        if header.authserv_id and header.authserv_id in trusted:
+            found = {m: r for m in ("spf", "dkim", "dmarc") if (r := header.result(m))}
+            return {"authserv_id": header.authserv_id, **found}
+    return {}
+
+
+def _why_held(parsed: ParsedEmail, complaint: Complaint, authentication: dict) -> str:
+    """Why the message may not go onto ``complaint`` as its customer's, or ""."""
+    sender = parsed.from_address
+    if not recovery_selectors.writes_for_customer(complaint.customer, sender):
+        # A Message-ID or a reference is no proof of who writes: anyone copied on, or shown,
+        # an email of the thread has them.
+        return f"{sender} is not {complaint.reference}'s customer nor a contact of theirs"
+    if authentication.get("dmarc") == "fail":
+        return (
+            f"DMARC failed for {sender} ({authentication['authserv_id']}): the customer's "
+            "address may be forged"
+        )
+    return ""
+
+
+def _hold(
+    inbound: InboundEmail,
+    parsed: ParsedEmail,
+    complaint: Complaint,
+    how: str,
+    why: str,
+    notes: list[str],
+    stored_files: list[str],
+) -> str:
+    """Keep the message out of ``complaint`` until staff review it; tell its team."""
+    inbound.status = InboundStatus.HELD
+    inbound.held_complaint_id = complaint.pk
+    # Kept with the held message, for the reviewer; they join no complaint until accepted.
+    _store_attachments(inbound, parsed, stored_files)
+    notes.extend(
+        f"attachment {skipped.filename!r} not kept: {skipped.reason}"
+        for skipped in parsed.skipped_attachments
+    )
+    inbound.reason = "; ".join(
+        [f"held for review: {why}; it claims to be about {complaint.reference} ({how})", *notes]
+    )
+    recovery_events.record(
+        complaint,
+        EventType.EMAIL_HELD,
+        None,
+        {"inbound_email_id": inbound.pk, "sender": parsed.from_address, "reason": why},
+    )
+    return ""
+
+
+def reply_body(parsed: ParsedEmail) -> str:
     body = parsed.reply_text.strip()
     if body:
         return body
@@ -304,7 +401,10 @@ def _reply_body(parsed: ParsedEmail) -> str:
     return "(The email had no text.)"
 
 
-def _open_complaint(inbound: InboundEmail, parsed: ParsedEmail, notes: list[str]) -> Complaint:
+def open_complaint(
+    inbound: InboundEmail, parsed: ParsedEmail, notes: list[str], actor=None
+) -> Complaint:
+    """A new complaint of the sender's, opened by ``actor`` (the service account by default)."""
     description = parsed.text.strip()
     if not description:
         count = len(parsed.attachments)
@@ -322,7 +422,7 @@ def _open_complaint(inbound: InboundEmail, parsed: ParsedEmail, notes: list[str]
         notes.append(f"description cut to {DESCRIPTION_MAX_CHARS:,} characters")
     local_part = parsed.from_address.partition("@")[0]
     complaint, _ = complaint_submit(
-        actor=service_account(),
+        actor=actor or service_account(),
         intake=ComplaintIntake(
             subject=_cut(parsed.subject or NO_SUBJECT, SUBJECT_MAX_CHARS),
             description=description,

@@ -208,7 +208,9 @@ class MessageTemplate(models.Model):
     """An editable customer email, per kind, language and (optionally) regulatory profile.
 
     The most specific template wins: profile and language, then language, then the
-    default language. Bodies are Django templates; see docs/notifications.md.
+    default language. The subject and the text are Django templates; the email's HTML part
+    is made from the rendered text, so there is one wording to edit. See
+    docs/notifications.md.
     """
 
     kind = models.CharField(_("kind"), max_length=32, choices=MessageTemplateKind.choices)
@@ -216,7 +218,6 @@ class MessageTemplate(models.Model):
     regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
     subject = models.CharField(_("subject"), max_length=200)
     body_text = models.TextField(_("text body"))
-    body_html = models.TextField(_("HTML body"), blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -288,6 +289,10 @@ class InboundStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     IGNORED = "ignored", _("Ignored (automatic)")
     QUARANTINED = "quarantined", _("Quarantined")
+    # Threaded onto a complaint by a sender who is not its customer (or who failed DMARC):
+    # kept out of the complaint until staff review it.
+    HELD = "held", _("Held for review")
+    DISCARDED = "discarded", _("Discarded after review")
 
 
 class InboundEmail(models.Model):
@@ -301,11 +306,45 @@ class InboundEmail(models.Model):
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     complaint_id = models.BigIntegerField(_("complaint id"), null=True, blank=True)
     message_id = models.BigIntegerField(_("complaint message id"), null=True, blank=True)
+    # The sender's Message-ID without angle brackets, what our answers' In-Reply-To names;
+    # empty when it had none we could repeat in a header (over 255 characters, not ASCII).
+    rfc_message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    # SPF, DKIM and DMARC as a receiving server we trust found them
+    # ({"authserv_id", "spf", "dkim", "dmarc"}); empty when no such server said.
+    authentication = models.JSONField(_("authentication results"), default=dict, blank=True)
+    # The complaint a held email claimed to belong to; kept after review, when
+    # ``complaint_id`` names the complaint it was added to or opened, if any.
+    held_complaint_id = models.BigIntegerField(_("held on complaint id"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # Threading a customer email: the customer's emails on one complaint
+            # (WHERE complaint_id = %s AND status = 'accepted').
+            models.Index(
+                fields=["complaint_id", "received_at"],
+                condition=models.Q(complaint_id__isnull=False),
+                name="inbound_email_complaint_idx",
+            ),
+            # The complaint page's held emails (WHERE status = 'held' AND
+            # held_complaint_id = %s); holding only those, it serves the admin's list too.
+            models.Index(
+                fields=["held_complaint_id", "received_at"],
+                condition=models.Q(status="held"),
+                name="inbound_email_held_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status}: {self.subject or self.fingerprint}"

@@ -7,16 +7,17 @@ from django.template import Context, Engine, TemplateDoesNotExist, TemplateSynta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from notifications.email_html import text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
 from recovery.models import Channel, Complaint, Customer, Outcome
 
-# A private engine: templates edited in the admin get Django's auto-escaping in HTML and
-# none of the project's template directories or context processors.
-_ENGINE = Engine(autoescape=True)
+# A private engine: templates edited in the admin get none of the project's template
+# directories or context processors. It renders text, so nothing is escaped; the HTML part
+# is made from the rendered text (notifications.email_html), which escapes all of it.
 _TEXT_ENGINE = Engine(autoescape=False)
 DEFAULT_LANGUAGE = "en"
-# The three parts of a template, and the engine each is rendered with.
-_PARTS = (("subject", _TEXT_ENGINE), ("body_text", _TEXT_ENGINE), ("body_html", _ENGINE))
+# The parts of a template an editor writes.
+_PARTS = ("subject", "body_text")
 
 
 class TemplateMissing(Exception):
@@ -42,17 +43,21 @@ def find_template(kind: str, language: str, profile: str) -> MessageTemplate:
 
 
 def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
-    """Subject, text body and HTML body of ``template`` with ``context``."""
-    subject = _render(_TEXT_ENGINE, template.subject, context)
-    text = _render(_TEXT_ENGINE, template.body_text, context)
-    html = _render(_ENGINE, template.body_html, context) if template.body_html else ""
-    return " ".join(subject.split()), text.strip() + "\n", html
+    """Subject, text body and HTML body of ``template`` with ``context``.
+
+    The text is the template's one wording; the HTML says the same, escaped and laid out
+    (``notifications.email_html``), so the two parts of an email can never disagree.
+    """
+    subject = " ".join(_render_part(template.subject, context).split())
+    text = _render_part(template.body_text, context).strip() + "\n"
+    html = text_to_html(text, subject=subject, language=template.language)
+    return subject, text, html
 
 
-def _render(engine: Engine, source: str, context: dict) -> str:
-    # A Context escapes unless told otherwise, whatever its engine says: plain text must not,
-    # or "O'Brien" reaches the customer as "O&#x27;Brien".
-    return engine.from_string(source).render(Context(context, autoescape=engine.autoescape))
+def _render_part(source: str, context: dict) -> str:
+    # A Context escapes by default whatever its engine says: text rendered with one reached
+    # customers as "O&#x27;Brien &amp; Co". Text is never escaped.
+    return _TEXT_ENGINE.from_string(source).render(Context(context, autoescape=False))
 
 
 def template_errors(template: MessageTemplate) -> dict[str, str]:
@@ -64,10 +69,10 @@ def template_errors(template: MessageTemplate) -> dict[str, str]:
     """
     context = sample_context(template.kind, template.regulatory_profile)
     errors = {}
-    for name, engine in _PARTS:
+    for name in _PARTS:
         source = getattr(template, name) or ""
         try:
-            _render(engine, source, context)
+            _render_part(source, context)
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             errors[name] = _("This template does not work: %(error)s") % {"error": exc}
     return errors

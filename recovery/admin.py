@@ -13,6 +13,7 @@ from recovery.models import (
     ComplaintRootCause,
     CorrectiveAction,
     Customer,
+    CustomerContact,
     IdempotencyKey,
     JourneyStage,
     Message,
@@ -62,13 +63,6 @@ class RootCauseAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "external_id", "segment"]
-    search_fields = ["name", "email", "external_id"]
-    raw_id_fields = ["user"]
-
-
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -78,6 +72,21 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class CustomerContactInline(ReadOnlyInline):
+    # Authorised by accepting a held email on the desk (recovery.services.contacts).
+    model = CustomerContact
+    fields = ["email", "authorised_by", "authorised_at", "complaint"]
+    readonly_fields = fields
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "phone", "external_id", "segment"]
+    search_fields = ["name", "email", "external_id"]
+    raw_id_fields = ["user"]
+    inlines = [CustomerContactInline]
 
 
 class TimelineInline(ReadOnlyInline):

@@ -1,6 +1,7 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Lower
 
 from escalation.models import Clock, Escalation
 from recovery import roles
@@ -10,6 +11,8 @@ from recovery.models import (
     Complaint,
     ComplaintEvent,
     ComplaintRootCause,
+    Customer,
+    CustomerContact,
     Message,
     RecoveryAction,
     RecoveryStatus,
@@ -96,6 +99,26 @@ def complaint_detail(*, reference: str, user) -> Complaint:
 def complaint_for_email(complaint_id: int) -> Complaint | None:
     """The complaint with what a customer email needs (customer, team), in one query."""
     return Complaint.objects.select_related("customer", "team").filter(pk=complaint_id).first()
+
+
+def writes_for_customer(customer: Customer, address: str | None) -> bool:
+    """Whether mail from ``address`` (an addr-spec, any case) counts as the customer's own:
+    it is their address, or a contact staff authorised (``recovery.services.contacts``)."""
+    if not address:
+        return False
+    address = address.strip().lower()
+    if customer.email and customer.email.strip().lower() == address:
+        return True
+    return customer_contact(customer, address) is not None
+
+
+def customer_contact(customer: Customer, address: str) -> CustomerContact | None:
+    # lower(email) = lower(%s) uses the customer_contact_unique_ci index.
+    return (
+        CustomerContact.objects.alias(email_lower=Lower("email"))
+        .filter(customer=customer, email_lower=Lower(Value(address)))
+        .first()
+    )
 
 
 def message_body(message_id: int | None) -> str:

@@ -172,6 +172,42 @@ class Customer(models.Model):
         return self.name
 
 
+class CustomerContact(models.Model):
+    """An address other than the customer's own that may write for them by email.
+
+    A partner, a representative, a work address: staff authorise one by accepting an email it
+    sent that was held for review (``recovery.services.contacts``); its later replies are
+    then taken as the customer's, as those from the customer's own address are.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(_("email"), max_length=254)
+    authorised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("authorised by"),
+    )
+    # The complaint whose held email was accepted: where the timeline says why.
+    complaint = models.ForeignKey(
+        "Complaint", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    authorised_at = models.DateTimeField(_("authorised at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["customer", "email"]
+        constraints = [
+            # One row per address and customer, whatever its case; its index answers "may
+            # this address write for this customer" (customer_id = %s AND lower(email) = %s).
+            models.UniqueConstraint("customer", Lower("email"), name="customer_contact_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} for {self.customer_id}"
+
+
 class Channel(models.TextChoices):
     WEB = "web", _("Web")
     EMAIL = "email", _("Email")
@@ -464,6 +500,10 @@ class EventType(models.TextChoices):
     OBLIGATION_ANSWERED = "obligation_answered", _("Statutory obligation answered")
     DELAY_NOTIFIED = "delay_notified", _("Delay of a statutory response notified")
     DEADLINE_EXTENDED = "deadline_extended", _("Statutory deadline extended")
+    EMAIL_HELD = "email_held", _("Email held for review")
+    HELD_EMAIL_ACCEPTED = "held_email_accepted", _("Held email accepted as the customer's")
+    HELD_EMAIL_OPENED = "held_email_opened", _("Held email opened as a new complaint")
+    HELD_EMAIL_DISCARDED = "held_email_discarded", _("Held email discarded")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -487,6 +527,12 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.OBLIGATION_ANSWERED,
         EventType.DELAY_NOTIFIED,
         EventType.DEADLINE_EXTENDED,
+        # Mail from an address that is not the customer's, or that failed DMARC: the
+        # customer must never see it as theirs, nor learn from their timeline that it came.
+        EventType.EMAIL_HELD,
+        EventType.HELD_EMAIL_ACCEPTED,
+        EventType.HELD_EMAIL_OPENED,
+        EventType.HELD_EMAIL_DISCARDED,
     }
 )
 

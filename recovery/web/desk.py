@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 
 from escalation import regulatory
 from escalation.services import ladder
-from notifications import inbox, presence
+from notifications import inbound_review, inbox, presence
+from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
 from recovery.errors import NotFound, RedressError
@@ -154,6 +155,7 @@ PAGE_FORMS = {
     "close_loop": forms.CloseLoopForm,
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
+    "held": forms.HeldEmailReviewForm,
 }
 
 
@@ -193,6 +195,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "history_recoveries": selectors.customer_recoveries(complaint),
         "history_surveys": selectors.customer_surveys(complaint),
         "presence": presence.presence_list(complaint.pk),
+        "held_emails": notifications_selectors.held_emails(complaint.pk),
         "may_assign": user.has_perm("recovery.assign_complaint"),
         "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
         "may_note": user.has_perm("recovery.add_internal_note"),
@@ -274,7 +277,9 @@ def _action(form_name: str, form_class, run, success_message: str):
             return render_complaint(
                 request, fresh, bound={form_name: form}, status=status_of(error)
             )
-        messages.success(request, success_message)
+        messages.success(
+            request, success_message(form) if callable(success_message) else success_message
+        )
         return redirect("desk:complaint", reference=complaint.reference)
 
     view.__name__ = f"{form_name}_view"
@@ -404,6 +409,37 @@ escalate = _action(
     ),
     _("Escalation level changed."),
 )
+
+
+def _review_held_email(request, complaint, form) -> None:
+    # The service finds the complaint from the held row and checks the reviewer works it;
+    # the URL's complaint must be that one, so a form cannot reach another complaint's mail.
+    data = form.cleaned_data
+    if notifications_selectors.complaint_held_on(data["inbound"]) != complaint.pk:
+        raise NotFound(f"No email was held on {complaint.reference} under that number.")
+    decision = data["decision"]
+    if decision == forms.HeldEmailReviewForm.ACCEPT:
+        inbound_review.held_email_accept(inbound_id=data["inbound"], actor=request.user)
+    elif decision == forms.HeldEmailReviewForm.OPEN:
+        inbound_review.held_email_open_as_complaint(inbound_id=data["inbound"], actor=request.user)
+    else:
+        inbound_review.held_email_discard(
+            inbound_id=data["inbound"], actor=request.user, reason=data["reason"]
+        )
+
+
+def _reviewed_message(form) -> str:
+    decision = form.cleaned_data["decision"]
+    if decision == forms.HeldEmailReviewForm.ACCEPT:
+        return _(
+            "The email was added as the customer's; its sender may write for them from now on."
+        )
+    if decision == forms.HeldEmailReviewForm.OPEN:
+        return _("The email was opened as a new complaint.")
+    return _("The email was discarded.")
+
+
+review_held = _action("held", forms.HeldEmailReviewForm, _review_held_email, _reviewed_message)
 
 
 # -- notifications -------------------------------------------------------------------------

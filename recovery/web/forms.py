@@ -245,6 +245,23 @@ class DelayNotificationForm(forms.Form):
     )
 
 
+class HeldEmailReviewForm(forms.Form):
+    """What to do with an email held on the complaint (notifications.inbound_review)."""
+
+    ACCEPT, OPEN, DISCARD = "accept", "open", "discard"
+
+    inbound = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        choices=[
+            (ACCEPT, _("Accept as the customer's contact")),
+            (OPEN, _("Open as a new complaint")),
+            (DISCARD, _("Discard")),
+        ],
+        error_messages={"required": _("Choose what to do with the email.")},
+    )
+    reason = forms.CharField(label=_("Why (kept on the timeline)"), max_length=500, required=False)
+
+
 class ResolveForm(forms.Form):
     expected_state = StateField()
     outcome = forms.ChoiceField(

@@ -24,6 +24,7 @@ from notifications.inbound_parsing import (
     ParsedEmail,
     UnparseableEmail,
     extract_reference,
+    parse_authentication_results,
     parse_message,
     strip_quoted_reply,
 )
@@ -600,3 +601,63 @@ def _parse_or_unparseable(raw: bytes) -> None:
         assert exc.reason.strip()
     else:
         _assert_well_formed(parsed)
+
+
+# --- Authentication-Results ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "authserv_id", "spf", "dkim", "dmarc"),
+    [
+        pytest.param(
+            "mx.google.com; spf=pass (google.com: domain of bob@example.net designates "
+            "173.193.210.44 as permitted sender) smtp.mail=bob@example.net; dkim=pass "
+            "header.i=@example.net",
+            "mx.google.com", "pass", "pass", None, id="gmail",
+        ),
+        pytest.param(
+            "mx.example.com 1; dkim=fail header.d=\"a;b\"; dkim/1=pass header.d=example.com; "
+            "dmarc=FAIL (p=reject (strict; nested) dis=none) header.from=example.com",
+            "mx.example.com", None, "pass", "fail", id="version-quotes-nested-comments",
+        ),
+        pytest.param("example.com; none", "example.com", None, None, None, id="none"),
+        # Office 365 wrote this one without an authserv-id: nobody can be trusted for it.
+        pytest.param("spf=none (sender IP is ) smtp.mailfrom=<>;", "", "none", None, None,
+                     id="no-authserv-id"),
+        pytest.param("", "", None, None, None, id="empty"),
+    ],
+)  # fmt: skip
+def test_authentication_results_are_read_as_rfc_8601_writes_them(
+    value, authserv_id, spf, dkim, dmarc
+):
+    results = parse_authentication_results(value)
+
+    assert results.authserv_id == authserv_id
+    assert (results.result("spf"), results.result("dkim"), results.result("dmarc")) == (
+        spf,
+        dkim,
+        dmarc,
+    )
+
+
+def test_every_authentication_results_header_is_kept_topmost_first() -> None:
+    message = EmailMessage()
+    message["Authentication-Results"] = "mx.ours.example; dmarc=pass header.from=example.org"
+    message["Authentication-Results"] = "mx.theirs.example; dmarc=fail"
+    message["From"] = "a@example.org"
+    message.set_content("Hello")
+
+    parsed = parse_message(message.as_bytes())
+
+    assert [r.authserv_id for r in parsed.authentication_results] == [
+        "mx.ours.example",
+        "mx.theirs.example",
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=500))
+def test_any_authentication_results_value_parses_without_raising(value: str) -> None:
+    results = parse_authentication_results(value)
+
+    assert all(method == method.lower() for method, _ in results.results)

@@ -273,6 +273,27 @@ def test_new_sender_gets_a_customer_and_an_email_complaint():
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("message_id", "kept"),
+    [
+        pytest.param("<a.1+x@mail.example.org>", "a.1+x@mail.example.org", id="kept"),
+        pytest.param(f"<{'x' * 300}@mail.example.org>", "", id="too-long"),
+        pytest.param("<zpráva@mail.example.org>", "", id="not-ascii"),
+    ],
+)
+def test_the_senders_message_id_is_kept_when_our_answers_can_name_it(message_id, kept):
+    # Written into the bytes: the standard library will not build a header it finds invalid.
+    raw = _mail(message_id="<placeholder@mail.example.org>").replace(
+        b"<placeholder@mail.example.org>", message_id.encode()
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.ACCEPTED
+    assert inbound.rfc_message_id == kept
+
+
+@pytest.mark.django_db
 def test_known_customer_is_reused_whatever_the_case_of_the_address(customer_user):
     ingest(_mail(sender="Someone Else <CUSTOMER@example.COM>"), source="test")
 
@@ -418,28 +439,6 @@ def test_reply_threads_by_the_reference_in_the_subject_from_its_customer(acknowl
         f"reply added to {acknowledged.reference} (subject names {acknowledged.reference})"
     )
     assert Complaint.objects.count() == 1
-
-
-@pytest.mark.django_db
-def test_a_stranger_quoting_a_reference_opens_a_new_complaint_instead(acknowledged):
-    messages_before = acknowledged.messages.count()
-    raw = _mail(
-        sender="Mallory <mallory@example.net>",
-        subject=f"Re: {acknowledged.reference}",
-        body="Please refund to my account instead.",
-    )
-
-    inbound = ingest(raw, source="test")
-
-    assert inbound.status == InboundStatus.ACCEPTED
-    assert inbound.complaint_id != acknowledged.pk
-    assert acknowledged.messages.count() == messages_before
-    new = Complaint.objects.select_related("customer").get(pk=inbound.complaint_id)
-    assert new.customer.email == "mallory@example.net"
-    assert (
-        f"subject names {acknowledged.reference}, but the sender is not its customer"
-        in inbound.reason
-    )
 
 
 @pytest.mark.django_db

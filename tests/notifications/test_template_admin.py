@@ -47,7 +47,6 @@ def change_form(row: MessageTemplate, **changes) -> dict:
         "regulatory_profile": row.regulatory_profile,
         "subject": row.subject,
         "body_text": row.body_text,
-        "body_html": row.body_html,
         **changes,
     }
 
@@ -113,17 +112,40 @@ def test_the_sample_complaint_carries_the_chosen_profile(editor):
     assert under_none.startswith("No regulator named.")
 
 
-def test_the_html_body_is_shown_escaped_inside_a_sandboxed_frame(editor):
+def frame_of(html: str) -> str:
+    """The document shown in the preview's sandboxed frame."""
+    frame = re.search(r'<iframe class="preview-html" sandbox="" srcdoc="([^"]*)"', html)
+    assert frame, "no sandboxed frame"
+    return unescape(frame.group(1))
+
+
+def test_the_preview_shows_the_html_part_made_from_the_same_text(editor):
+    row = template("resolution", "uk_fca_disp")
+
+    html = editor.get(preview_url(row)).content.decode()
+
+    document = frame_of(html)
+    text = part(html, "preview-text")
+    assert document.startswith("<!DOCTYPE html>")
+    assert '<p style="margin:0 0 1em 0;">Dear Alex Sample,</p>' in document
+    assert "Financial Ombudsman Service" in document
+    # One wording: each paragraph of the text is a paragraph of the HTML.
+    assert document.count("<p ") == len([p for p in text.split("\n\n") if p.strip()])
+
+
+def test_markup_written_into_a_template_is_shown_as_text_in_the_html_part(editor):
     row = template("reply")
-    row.body_html = "<p>Dear {{ customer.name }},</p><script>alert(1)</script>"
+    row.body_text = "Dear {{ customer.name }},\n\n<script>alert(1)</script> & <b>more</b>"
     row.save()
 
     html = editor.get(preview_url(row)).content.decode()
 
-    frame = re.search(r'<iframe class="preview-html" sandbox="" srcdoc="([^"]*)"', html)
-    assert frame, "no sandboxed frame"
-    assert unescape(frame.group(1)) == "<p>Dear Alex Sample,</p><script>alert(1)</script>"
-    assert "<script>alert(1)</script>" not in html.replace(frame.group(0), "")
+    document = frame_of(html)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;more&lt;/b&gt;" in document
+    assert "<script>" not in document
+    assert "<script>alert(1)</script>" not in html  # nowhere on the page either
+    # The text part says what was written.
+    assert part(html, "preview-text").endswith("<script>alert(1)</script> & <b>more</b>\n")
 
 
 def test_an_unknown_profile_is_a_400_that_says_so(editor):
@@ -148,8 +170,8 @@ def test_the_preview_of_a_missing_template_redirects_and_staff_only(editor, clie
         pytest.param("subject", "{% endif %} {{ reference }}", "endif", id="stray-end-tag"),
         pytest.param("body_text", "{% if %}x{% endif %}", "if", id="empty-if"),
         pytest.param("body_text", "{% load i18n %}{% trans 'x' %}", "i18n", id="no-libraries"),
-        pytest.param("body_html", "<p>{{ message|shout }}</p>", "shout", id="unknown-filter"),
-        pytest.param("body_html", "{% include 'desk/base.html' %}", "desk/base.html", id="include"),
+        pytest.param("body_text", "{{ message|shout }}", "shout", id="unknown-filter"),
+        pytest.param("body_text", "{% include 'desk/base.html' %}", "desk/base.html", id="include"),
         pytest.param("body_text", "{% for x in %}", "for", id="bad-for"),
     ],
 )
@@ -157,7 +179,7 @@ def test_saving_a_template_that_cannot_render_is_a_form_error_not_a_500_later(
     editor, field, source, complaint
 ):
     row = template("acknowledgement")
-    before = (row.subject, row.body_text, row.body_html)
+    before = (row.subject, row.body_text)
 
     page = editor.post(f"{CHANGELIST}{row.pk}/change/", change_form(row, **{field: source}))
 
@@ -167,7 +189,7 @@ def test_saving_a_template_that_cannot_render_is_a_form_error_not_a_500_later(
     assert errors[field][0].startswith("This template does not work:")
     assert complaint in errors[field][0]
     row.refresh_from_db()
-    assert (row.subject, row.body_text, row.body_html) == before
+    assert (row.subject, row.body_text) == before
 
 
 def test_a_valid_edit_is_saved_and_previewed_as_edited(editor):
@@ -175,15 +197,14 @@ def test_a_valid_edit_is_saved_and_previewed_as_edited(editor):
 
     page = editor.post(
         f"{CHANGELIST}{row.pk}/change/",
-        change_form(row, subject="Got it: {{ reference }}", body_html="<b>{{ message }}</b>"),
+        change_form(row, subject="Got it: {{ reference }}", body_text="Noted: {{ message }}"),
     )
 
     assert page.status_code == 302
     html = editor.get(preview_url(row)).content.decode()
     assert re.fullmatch(r"Got it: RDR-\d{4}-000123", part(html, "preview-subject"))
-    frame = re.search(r'srcdoc="([^"]*)"', html)
-    assert frame, html
-    assert unescape(frame.group(1)).startswith("<b>Thank you for telling us.")
+    assert part(html, "preview-text").startswith("Noted: Thank you for telling us.")
+    assert ">Noted: Thank you for telling us." in frame_of(html)
 
 
 def test_adding_a_broken_template_is_refused_too(editor):
@@ -195,7 +216,6 @@ def test_adding_a_broken_template_is_refused_too(editor):
             "regulatory_profile": "",
             "subject": "{% now %}",
             "body_text": "Bonjour",
-            "body_html": "",
         },
     )
 

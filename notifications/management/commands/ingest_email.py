@@ -41,7 +41,7 @@ IMAP_TIMEOUT_SECONDS = 60
 # imaplib's exceptions: ``error`` for a refused command, ``abort`` for a broken connection.
 IMAPError = imaplib.IMAP4.error
 IMAPAbort = imaplib.IMAP4.abort
-OUTCOMES = ("accepted", "ignored", "quarantined", "duplicate", "error")
+OUTCOMES = ("accepted", "held", "ignored", "quarantined", "duplicate", "error")
 
 # A message read lazily, so reading one bad message fails only that message.
 Pending = tuple[str, Callable[[], bytes]]

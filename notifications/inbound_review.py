@@ -1,0 +1,174 @@
+"""Reviewing held inbound email: the three things staff can do with it.
+
+An email threaded onto a complaint by someone who is not its customer (or that failed DMARC)
+is held (``notifications.ingest``). Whoever works that complaint decides, one service each:
+
+- ``held_email_accept``: it is the customer's after all (their partner, their solicitor, their
+  other address): the text goes onto the complaint as the customer's message, and its sender
+  is authorised to write for the customer from now on (``recovery.services.contacts``);
+- ``held_email_open_as_complaint``: it is someone else's matter: a new complaint of the
+  sender's is opened from it;
+- ``held_email_discard``: it is nobody's business (spam, a mistake, an attempt to post into
+  someone else's complaint).
+
+Each runs in one transaction:
+1. lock the held row ``SELECT … FOR UPDATE``, so two reviewers deciding at once act once;
+2. refuse an actor who does not work the complaint the email was held on (customers, outsiders
+   and other teams' agents), then an email already reviewed (``Conflict``, saying what became
+   of it);
+3. act through the recovery services, and record the decision on the complaint's timeline,
+   for staff only (``recovery.models.STAFF_ONLY_EVENT_TYPES``);
+4. mark the row: what became of it, who decided, when.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import ingest
+from notifications.inbound_parsing import ParsedEmail, parse_message
+from notifications.models import InboundEmail, InboundStatus
+from recovery import events as recovery_events
+from recovery import rules
+from recovery import selectors as recovery_selectors
+from recovery.errors import Conflict, NotFound, PermissionDenied
+from recovery.models import Channel, Complaint, EventType, MessageKind
+from recovery.services import contacts
+from recovery.services.messages import customer_message_add
+
+
+def held_email_accept(*, inbound_id: int, actor) -> InboundEmail:
+    """Add the held email to its complaint as the customer's, and authorise its sender."""
+    with transaction.atomic():
+        inbound, complaint, parsed = _claim(inbound_id, actor)
+        sender = parsed.from_address or inbound.sender
+        # A DMARC failure from the customer's own address needs no new contact.
+        authorise = not recovery_selectors.writes_for_customer(complaint.customer, sender)
+        if authorise:
+            contacts.customer_contact_authorise(complaint=complaint, email=sender, actor=actor)
+        message = customer_message_add(
+            complaint=complaint, body=ingest.reply_body(parsed), channel=Channel.EMAIL
+        )
+        recovery_events.record(
+            complaint,
+            EventType.HELD_EMAIL_ACCEPTED,
+            actor,
+            {
+                "inbound_email_id": inbound.pk,
+                "sender": sender,
+                "message_id": message.pk,
+                "contact_authorised": authorise,
+                "reason": (
+                    f"{sender} may write for the customer from now on"
+                    if authorise
+                    else f"from {sender}, the customer's own address"
+                ),
+            },
+        )
+        return _reviewed(
+            inbound,
+            actor,
+            complaint_id=complaint.pk,
+            message_id=message.pk,
+            what="accepted as the customer's message",
+        )
+
+
+def held_email_open_as_complaint(*, inbound_id: int, actor) -> InboundEmail:
+    """Open a new complaint of the sender's from the held email."""
+    with transaction.atomic():
+        inbound, complaint, parsed = _claim(inbound_id, actor)
+        notes: list[str] = []
+        opened = ingest.open_complaint(inbound, parsed, notes, actor=actor)
+        original = opened.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
+        recovery_events.record(
+            complaint,
+            EventType.HELD_EMAIL_OPENED,
+            actor,
+            {
+                "inbound_email_id": inbound.pk,
+                "sender": parsed.from_address or inbound.sender,
+                "new_reference": opened.reference,
+                "reason": f"opened as {opened.reference}",
+            },
+        )
+        return _reviewed(
+            inbound,
+            actor,
+            complaint_id=opened.pk,
+            message_id=original.pk if original else None,
+            what="; ".join([f"opened {opened.reference}", *notes]),
+        )
+
+
+def held_email_discard(*, inbound_id: int, actor, reason: str = "") -> InboundEmail:
+    """Keep the held email out of every complaint for good (the row stays, as all mail does)."""
+    with transaction.atomic():
+        inbound, complaint, parsed = _claim(inbound_id, actor)
+        reason = " ".join(reason.split())[:500]
+        recovery_events.record(
+            complaint,
+            EventType.HELD_EMAIL_DISCARDED,
+            actor,
+            {
+                "inbound_email_id": inbound.pk,
+                "sender": parsed.from_address or inbound.sender,
+                "reason": reason or "discarded",
+            },
+        )
+        return _reviewed(
+            inbound,
+            actor,
+            complaint_id=None,
+            message_id=None,
+            what="discarded" + (f" ({reason})" if reason else ""),
+            status=InboundStatus.DISCARDED,
+        )
+
+
+def _claim(inbound_id: int, actor) -> tuple[InboundEmail, Complaint, ParsedEmail]:
+    """Steps 1 and 2 of the module docstring: the locked row, its complaint, the message."""
+    inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+    if inbound is None or inbound.held_complaint_id is None:
+        raise NotFound(f"No held email #{inbound_id}.")
+    complaint = (
+        Complaint.objects.select_related("customer").filter(pk=inbound.held_complaint_id).first()
+    )
+    if complaint is None or not rules.works_on(complaint, actor):
+        raise PermissionDenied(
+            "Only staff who work the complaint an email was held on may review it."
+        )
+    if inbound.status != InboundStatus.HELD:
+        raise Conflict(
+            f"Email #{inbound.pk} was reviewed already: {inbound.get_status_display().lower()}.",
+            details={"status": inbound.status},
+        )
+    # Parsed again from the stored bytes: the held row keeps the message whole, not its text.
+    return inbound, complaint, parse_message(bytes(inbound.raw))
+
+
+def _reviewed(
+    inbound: InboundEmail,
+    actor,
+    *,
+    complaint_id: int | None,
+    message_id: int | None,
+    what: str,
+    status: str = InboundStatus.ACCEPTED,
+) -> InboundEmail:
+    inbound.status = status
+    inbound.complaint_id = complaint_id
+    inbound.message_id = message_id
+    inbound.reviewed_by = actor
+    inbound.reviewed_at = timezone.now()
+    inbound.reason = f"{inbound.reason}; reviewed by {actor.get_username()}: {what}"
+    inbound.save(
+        update_fields=[
+            "status",
+            "complaint_id",
+            "message_id",
+            "reviewed_by",
+            "reviewed_at",
+            "reason",
+        ]
+    )
+    return inbound
