@@ -60,15 +60,27 @@ def count(profile, deadline: regulatory.Deadline, start: datetime, region: str) 
     return Counted(due, basis, calendar, seconds)
 
 
-def plan_from_record(complaint, now: datetime) -> list[Obligation]:
-    """The obligations of ``complaint``'s profile in its region, decided by its timestamps."""
+def plan_from_record(
+    complaint, now: datetime, *, restarted: dict | None = None, extended=frozenset()
+) -> list[Obligation]:
+    """The obligations of ``complaint``'s profile in its region, decided by its timestamps.
+
+    ``restarted`` maps a kind to the start of its current cycle where that is later than
+    receipt (a reopened complaint's resolve, the last update to the customer); ``extended``
+    names the kinds whose deadline has moved to its extended form (a holding reply in time).
+    """
     profile = regulatory.get_profile(complaint.regulatory_profile)
     if profile is None:
         return []
     region = profile.region(complaint.jurisdiction).code
+    restarted = restarted or {}
+    longer = {d.clock: d for d in profile.extended_deadlines if d.clock in extended}
     planned = []
-    for deadline in profile.deadlines:
+    for usual in profile.deadlines:
+        deadline = longer.get(usual.clock, usual)
         start = obligation_start(complaint, deadline)
+        if deadline.starts == "received" and deadline.clock in restarted:
+            start = restarted[deadline.clock]
         counted = count(profile, deadline, start, region)
         due, basis, seconds = counted.due_at, counted.basis, counted.seconds
         fields = {

@@ -100,6 +100,18 @@ class RegulatoryProfile:
         object.__setattr__(self, "regions_by_code", {r.code: r for r in self.regions})
 
     @property
+    def counts_from_sending(self) -> bool:
+        return any(deadline.starts == "sent_to_company" for deadline in self.deadlines)
+
+    def counts_in(self, jurisdiction: str) -> bool:
+        """Whether ``jurisdiction`` is one of this profile's regions or a part of one of
+        their countries (``US-CA`` under a profile that counts in ``US``)."""
+        if jurisdiction in self.regions_by_code:
+            return True
+        countries = {region.holiday_country for region in self.regions}
+        return jurisdiction.partition("-")[0] in countries
+
+    @property
     def default_region(self) -> Region:
         return self.regions[0]
 

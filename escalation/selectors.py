@@ -30,7 +30,9 @@ def sla_snapshot_expressions() -> dict:
         "next_statutory_deadline_at": _per_complaint(
             Min(
                 "due_at",
-                filter=Q(state=ClockState.RUNNING) & ~Q(regulatory_profile=""),
+                # Duties only: a window such as FCA summary resolution is a chance, not a
+                # deadline (its clock does not escalate).
+                filter=Q(state=ClockState.RUNNING, escalates=True) & ~Q(regulatory_profile=""),
             )
         ),
         "next_escalation_at": _per_complaint(

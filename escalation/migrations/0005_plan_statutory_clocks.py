@@ -65,7 +65,7 @@ def _refresh_deadlines(complaint_model, clock_model):
 
     complaint_model.objects.filter(pk__in=clock_model.objects.values("complaint_id")).update(
         next_deadline_at=soonest(Q()),
-        next_statutory_deadline_at=soonest(~Q(regulatory_profile="")),
+        next_statutory_deadline_at=soonest(~Q(regulatory_profile="") & Q(escalates=True)),
     )
 
 

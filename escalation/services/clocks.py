@@ -246,6 +246,7 @@ def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) 
 
 def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
     """Stop one clock (read ``FOR UPDATE``); False if it was stopped already."""
+    late = False
     if clock.state == ClockState.BREACHED:
         pass
     elif clock.state == ClockState.PAUSED:
@@ -255,9 +256,11 @@ def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
         if cancel:
             clock.state = ClockState.CANCELLED
         elif clock.due_at is not None and at > clock.due_at:
-            # Answered late before the sweeper saw the breach: still a breach.
+            # Answered late before the sweeper saw the breach: still a breach, and on the
+            # timeline like any other (nobody is escalated to: it is answered).
             clock.state = ClockState.BREACHED
             clock.breached_at = clock.due_at
+            late = True
         else:
             clock.state = ClockState.MET
     else:
@@ -265,6 +268,8 @@ def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
     clock.stopped_at = at
     clock.next_escalation_at = None
     clock.save()
+    if late:
+        record_many([events.clock_breached(clock, ())])
     return True
 
 
@@ -400,20 +405,44 @@ def on_message(
 
 def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
     """Re-plan the statutory clocks after the complaint's profile, jurisdiction or "sent to
-    company" time changed, from the original start; returns ``{kind: (due before, due
-    after)}`` for the timeline.
+    company" time changed; returns ``{kind: (due before, due after)}`` for the timeline.
 
-    An obligation the new regime no longer has is cancelled; one it has is planned afresh
-    (a new cycle, so its ladder can fire once for the new deadline).
+    1. An obligation already met or breached is history: it stays as it was, whatever the
+       new regime says (a breach once recorded and escalated is never erased).
+    2. An open one the new regime lacks is cancelled.
+    3. An open or missing one the new regime has is planned from its start: receipt (or the
+       "sent to company" time), or the start of its current cycle where that is later (a
+       reopened complaint, the last update to the customer); a deadline already extended
+       stays extended where the new regime has the same extension. A planned obligation
+       keeps running into the sweeper, which breaches and escalates it if it is overdue; one
+       whose step happened late is breached here, with its timeline event.
     """
     at = at or timezone.now()
     existing = {
-        c.kind: c for c in Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="")
+        c.kind: c
+        for c in Clock.objects.select_for_update()
+        .filter(complaint=complaint)
+        .exclude(regulatory_profile="")
     }
-    planned = {o.kind: o for o in obligations_from_record.plan_from_record(complaint, at)}
+    open_clocks = {k: c for k, c in existing.items() if c.state in OPEN_CLOCK_STATES}
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    extended_rules = {d.citation for d in profile.extended_deadlines} if profile else set()
+    planned = {
+        o.kind: o
+        for o in obligations_from_record.plan_from_record(
+            complaint,
+            at,
+            restarted={
+                k: c.started_at
+                for k, c in open_clocks.items()
+                if c.started_at > complaint.received_at
+            },
+            extended={k for k, c in open_clocks.items() if c.rule in extended_rules},
+        )
+    }
     changes: dict[str, tuple] = {}
-    for kind, clock in existing.items():
-        if kind in planned or clock.state not in OPEN_CLOCK_STATES:
+    for kind, clock in open_clocks.items():
+        if kind in planned:
             continue
         changes[kind] = (clock.due_at, None)
         clock.state = ClockState.CANCELLED
@@ -421,8 +450,11 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
         clock.next_escalation_at = None
         clock.save()
     ladder = None
+    breached = []
     for kind, obligation in planned.items():
         clock = existing.get(kind)
+        if clock is not None and clock.state in (ClockState.MET, ClockState.BREACHED):
+            continue
         if clock is None:
             ladder = ladder or _ladder_for(complaint)
             clock = Clock(complaint=complaint, kind=kind, ladder=ladder)
@@ -434,6 +466,10 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
         clock.retry_after, clock.failures = None, 0
         clock.save()
         changes[kind] = (before, clock.due_at)
+        if clock.state == ClockState.BREACHED:
+            breached.append(events.clock_breached(clock, ()))
+    if breached:
+        record_many(breached)
     sla.complaints_refresh_sla([complaint.pk])
     return changes
 

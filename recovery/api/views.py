@@ -92,6 +92,16 @@ class ComplaintListCreateView(generics.ListAPIView):
             )
         serializer = ComplaintIntakeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        regime = ("regulatory_profile", "jurisdiction", "sent_to_company_at")
+        if not roles.is_staff_member(request.user) and any(
+            serializer.validated_data.get(name) for name in regime
+        ):
+            # The firm decides which law a complaint is handled under, not the complainant;
+            # the portal and email never offer these, the API is the one door to close.
+            raise PermissionDenied(
+                "Only staff may set a complaint's regulatory profile, jurisdiction or "
+                "sent-to-company time; the firm's default applies."
+            )
         complaint, created = intake.complaint_submit(
             actor=request.user,
             intake=serializer.to_intake(),

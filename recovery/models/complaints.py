@@ -332,8 +332,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     # Read-side copy of the clocks, kept by the escalation app in the same transaction as
     # the clock change, so the queue can sort and filter without touching the clock table.
     next_deadline_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
-    # The soonest running statutory obligation alone: the queue shows it beside the
-    # soonest deadline of all, which is often a tighter internal target.
+    # The soonest running statutory duty alone (windows such as summary resolution left
+    # out): the queue shows it beside the soonest deadline of all, often an internal target.
     next_statutory_deadline_at = models.DateTimeField(
         _("next statutory deadline"), null=True, blank=True
     )

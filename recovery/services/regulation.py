@@ -43,11 +43,41 @@ def check_codes(
             f"Unknown jurisdiction {jurisdiction!r}; use one of {known}, or an ISO 3166 "
             "country or subdivision code such as FR or US-CA."
         ]
-    if sent_to_company_at and received_at and sent_to_company_at < received_at:
-        errors["sent_to_company_at"] = ["Cannot be before the complaint was received."]
+    elif (
+        "jurisdiction" not in errors
+        and found
+        and jurisdiction
+        and not found.counts_in(jurisdiction)
+    ):
+        # A region of another country would be counted, silently, in the profile's default.
+        regions = ", ".join(found.regions_by_code)
+        errors["jurisdiction"] = [
+            f"{found.name} does not count in {jurisdiction}; give one of {regions} (or a "
+            "part of their countries), or leave it blank for the profile's default."
+        ]
+    problem = _sent_to_company_problem(found, received_at, sent_to_company_at)
+    if problem:
+        errors["sent_to_company_at"] = [problem]
     if errors:
         field = next(iter(errors))
         raise ValidationFailed(errors[field][0], details=errors)
+
+
+def _sent_to_company_problem(profile, received_at, sent_at) -> str:
+    if sent_at is None:
+        return ""
+    if profile is None or not any(d.starts == "sent_to_company" for d in profile.deadlines):
+        counting = [code for code, p in regulatory.PROFILES.items() if p.counts_from_sending]
+        return (
+            "Only regimes whose deadlines count from when a regulator sent the complaint on "
+            f"take this ({', '.join(counting)}); leave it out."
+        )
+    if received_at is not None and sent_at < received_at:
+        return "Cannot be before the complaint was received."
+    # A regulator sends a complaint on after it reaches them, never ahead of today.
+    if sent_at > timezone.now():
+        return "Cannot be in the future."
+    return ""
 
 
 # What may change after receipt, and how the timeline names it.
@@ -114,7 +144,8 @@ def complaint_change_regulation(
         if not changed and not unplanned:
             raise ValidationFailed(
                 "Nothing would change: these are the complaint's current values.",
-                details={name: ["Same as now."] for name in changes} or {"": ["No change."]},
+                details={name: ["Same as now."] for name in changes}
+                or {"non_field_errors": ["No change."]},
             )
         for name in changed:
             setattr(locked, name, after[name])
