@@ -1,7 +1,7 @@
 """Filters of the web pages: deadlines as words, risk of a queue row, people's initials."""
 
 import html
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
 from django.urls import reverse
@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from escalation import regulatory
 from recovery.models import State
 from recovery.web.selectors import statutory_due_label
 
@@ -70,6 +71,44 @@ def business_hours(seconds: float | None) -> str:
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{max(minutes, 1)} min" if seconds >= 60 else _("under a minute")
+
+
+@register.filter
+def profile_name(code: str) -> str:
+    profile = regulatory.get_profile(code)
+    return profile.name if profile else code
+
+
+@register.filter
+def counted_in(complaint) -> str:
+    """The region a complaint's statutory deadlines count in, as the clocks do."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None:
+        return complaint.jurisdiction or ""
+    region = profile.region(complaint.jurisdiction)
+    return f"{region.name} ({region.code})"
+
+
+@register.filter
+def regulation_change(parameters: dict) -> str:
+    """' — jurisdiction GB-ENG → GB-SCT; resolve due 9 Apr → 8 Apr' for the timeline."""
+    before, after = parameters.get("before") or {}, parameters.get("after") or {}
+    parts = [
+        f"{name.replace('_', ' ')} {before.get(name) or '—'} → {after.get(name) or '—'}"
+        for name in after
+        if before.get(name) != after.get(name)
+    ]
+    for kind, due in sorted((parameters.get("deadlines") or {}).items()):
+        was = _utc_minute(due.get("before")) or "—"
+        now = _utc_minute(due.get("after")) or _("cancelled")
+        parts.append(f"{kind} due {was} → {now}")
+    return f" — {'; '.join(parts)}" if parts else ""
+
+
+def _utc_minute(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%-d %b %Y %H:%M UTC")
 
 
 @register.filter

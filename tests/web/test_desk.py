@@ -746,3 +746,27 @@ def test_a_new_york_deadline_shows_its_new_york_date_and_calendar_clocks_no_busi
     internal = next(r for r in rows if "Internal target" in r and ">Resolve<" in r)
     # Received Friday 15:00: all 40 business hours of the Standard policy are left.
     assert "(40 h of business time)" in internal
+
+
+def test_the_complaint_page_names_the_regime_and_what_a_change_changed(
+    agent, supervisor, make_complaint, time_machine
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from recovery.services.regulation import complaint_change_regulation
+
+    time_machine.move_to(datetime(2026, 4, 2, 10, tzinfo=ZoneInfo("Europe/London")), tick=False)
+    complaint = make_complaint(regulatory_profile="uk_fca_disp", jurisdiction="GB-ENG")
+    complaint_change_regulation(
+        complaint=complaint, actor=supervisor, jurisdiction="GB-SCT", reason="Edinburgh <b>"
+    )
+
+    page = text_of(signed_in(agent).get(page_of(complaint)))
+    assert "UK FCA DISP · Scotland (GB-SCT)" in page
+    # Scotland works Easter Monday: the summary window closes a day earlier.
+    assert (
+        "Edinburgh &lt;b&gt; — jurisdiction GB-ENG → GB-SCT; "
+        "resolve due 28 May 2026 22:59 UTC → 28 May 2026 22:59 UTC; "
+        "summary_resolution due 9 Apr 2026 16:00 UTC → 8 Apr 2026 16:00 UTC"
+    ) in page
