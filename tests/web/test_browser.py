@@ -7,7 +7,7 @@ uvicorn and a real Celery worker.
 - the supervisor's board shows a complaint the moment its clock is breached;
 - the customer form and the agent's complaint page work with the keyboard alone;
 - every main page passes axe-core with no serious or critical violation, and is
-  photographed into docs/screenshots/.
+  photographed (into REDRESS_SCREENSHOTS_DIR, docs/screenshots to refresh the docs).
 """
 
 import importlib
