@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from escalation import deadlines, events, obligations_from_record, regulatory
 from escalation.calendars import BusinessCalendar as PureCalendar
-from escalation.models import BusinessCalendar, Clock, ClockKind, ClockState, EscalationLadder
+from escalation.models import (
+    BusinessCalendar,
+    Clock,
+    ClockKind,
+    ClockState,
+    Escalation,
+    EscalationLadder,
+)
 from escalation.policies import matching_policy
 from recovery.events import record_many
 from recovery.services import sla
@@ -407,8 +414,11 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
     """Re-plan the statutory clocks after the complaint's profile, jurisdiction or "sent to
     company" time changed; returns ``{kind: (due before, due after)}`` for the timeline.
 
-    1. An obligation already met or breached is history: it stays as it was, whatever the
-       new regime says (a breach once recorded and escalated is never erased).
+    1. An obligation already met or breached under the same profile is history: it stays
+       as it was (a jurisdiction change never erases a breach, nor unmeets a letter). One
+       met or breached under another profile is replaced by the new regime's, counted from
+       its own start; the timeline keeps what the old one was (its breach events, and this
+       change's before and after).
     2. An open one the new regime lacks is cancelled.
     3. An open or missing one the new regime has is planned from its start: receipt (or the
        "sent to company" time), or the start of its current cycle where that is later (a
@@ -453,12 +463,18 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
     breached = []
     for kind, obligation in planned.items():
         clock = existing.get(kind)
-        if clock is not None and clock.state in (ClockState.MET, ClockState.BREACHED):
+        if (
+            clock is not None
+            and clock.state in (ClockState.MET, ClockState.BREACHED)
+            and clock.regulatory_profile == complaint.regulatory_profile
+        ):
             continue
         if clock is None:
             ladder = ladder or _ladder_for(complaint)
             clock = Clock(complaint=complaint, kind=kind, ladder=ladder)
-        else:
+        elif Escalation.objects.filter(clock=clock, clock_cycle=clock.cycle).exists():
+            # The ladder fires once per clock, cycle and level: a deadline it already
+            # climbed for is replaced in a new cycle, so it can fire for the new one.
             clock.cycle += 1
         before = clock.due_at
         for name, value in obligation.fields.items():

@@ -2,7 +2,7 @@
 
 from django.contrib.auth import authenticate, get_user_model
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.authtoken.models import Token
 from rest_framework.filters import OrderingFilter
@@ -233,31 +233,39 @@ class ComplaintRegulationView(APIView):
         return _detail(request, reference)
 
 
-class ComplaintWrittenResponseView(APIView):
-    @extend_schema(request=WrittenResponseSerializer, responses={201: MessageSerializer})
+class _StatutoryLetterView(APIView):
+    """A regime's letter (written response, delay notification): one shape for each."""
+
+    kind: str
+    serializer_class: type
+    send: staticmethod
+
     def post(self, request, reference: str):
         complaint = selectors.complaint_to_change(reference=reference, user=request.user)
         # Who may write (403), the state (409) and the profile (400) before the fields.
-        messages.ensure_may_send_letter(complaint, request.user, MessageKind.WRITTEN_RESPONSE)
-        payload = WrittenResponseSerializer(data=request.data)
+        messages.ensure_may_send_letter(complaint, request.user, self.kind)
+        payload = self.serializer_class(data=request.data)
         payload.is_valid(raise_exception=True)
-        message = messages.complaint_send_written_response(
-            complaint=complaint, actor=request.user, **payload.validated_data
-        )
+        message = self.send(complaint=complaint, actor=request.user, **payload.validated_data)
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
 
-class ComplaintDelayNotificationView(APIView):
-    @extend_schema(request=DelayNotificationSerializer, responses={201: MessageSerializer})
-    def post(self, request, reference: str):
-        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
-        messages.ensure_may_send_letter(complaint, request.user, MessageKind.DELAY_NOTIFICATION)
-        payload = DelayNotificationSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        message = messages.complaint_send_delay_notification(
-            complaint=complaint, actor=request.user, **payload.validated_data
-        )
-        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+@extend_schema_view(
+    post=extend_schema(request=WrittenResponseSerializer, responses={201: MessageSerializer})
+)
+class ComplaintWrittenResponseView(_StatutoryLetterView):
+    kind = MessageKind.WRITTEN_RESPONSE
+    serializer_class = WrittenResponseSerializer
+    send = staticmethod(messages.complaint_send_written_response)
+
+
+@extend_schema_view(
+    post=extend_schema(request=DelayNotificationSerializer, responses={201: MessageSerializer})
+)
+class ComplaintDelayNotificationView(_StatutoryLetterView):
+    kind = MessageKind.DELAY_NOTIFICATION
+    serializer_class = DelayNotificationSerializer
+    send = staticmethod(messages.complaint_send_delay_notification)
 
 
 class ComplaintProvisionalCreditView(APIView):

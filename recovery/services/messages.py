@@ -1,7 +1,7 @@
 """Messages on a complaint: customer replies, agent replies, internal notes, and the letters
 a regulatory regime gives a legal effect (holding replies, written responses)."""
 
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -152,7 +152,11 @@ def ensure_may_send_letter(complaint: Complaint, actor, kind: str) -> regulatory
         raise ValidationFailed(
             _no_such_letter(complaint, profile, kind),
             details={
-                "regulatory_profile": [f"{complaint.regulatory_profile or 'None'} has no {name}."]
+                "regulatory_profile": [
+                    f"{complaint.regulatory_profile} has no {name}."
+                    if complaint.regulatory_profile
+                    else f"A complaint under no regulatory profile has no {name}."
+                ]
             },
         )
     if obligations.open_obligation(complaint, letter.clock) is None:
@@ -259,6 +263,9 @@ def _send_letter(
         return _letter_write(locked, actor, letter, body)
 
 
+LETTER_PROMISE_MAX_DAYS = 366
+
+
 def _check_not_past(complaint: Complaint, expected_by: date) -> None:
     """A date promised to the customer is today or later in the complaint's region."""
     profile = regulatory.get_profile(complaint.regulatory_profile)
@@ -268,6 +275,14 @@ def _check_not_past(complaint: Complaint, expected_by: date) -> None:
         raise ValidationFailed(
             f"{expected_by.isoformat()} has passed; say when the response is expected.",
             details={"expected_by": [f"Give a date from {today.isoformat()} on."]},
+        )
+    # A promise to the customer more than a year out is a typo, not a plan (9999-12-31 was
+    # once sent as "we expect to answer by 31 December 9999").
+    latest = today + timedelta(days=LETTER_PROMISE_MAX_DAYS)
+    if expected_by > latest:
+        raise ValidationFailed(
+            f"{expected_by.isoformat()} is more than a year away; give the date you expect.",
+            details={"expected_by": [f"Give a date up to {latest.isoformat()}."]},
         )
 
 

@@ -100,10 +100,11 @@ def test_moving_to_another_part_of_the_uk_moves_business_day_deadlines(
     )
 
     summary = statutory(complaint, "summary_resolution")
+    # Still its first cycle: cycles count reopenings (and deadlines the ladder climbed for).
     assert (summary.due_at, summary.jurisdiction, summary.cycle) == (
         datetime(2026, 4, 8, 17, tzinfo=LONDON),
         "GB-SCT",
-        2,
+        1,
     )
     event = ComplaintEvent.objects.get(complaint=complaint, type=EventType.REGULATION_CHANGED)
     assert event.parameters["deadlines"]["summary_resolution"] == {
@@ -565,3 +566,56 @@ def test_a_late_answer_and_a_late_step_found_by_a_change_are_breaches_on_the_tim
     )
     found = ComplaintEvent.objects.filter(complaint=fca, type=EventType.CLOCK_BREACHED)
     assert [e.parameters["clock"] for e in found if e.parameters["statutory"]] == ["acknowledge"]
+
+
+@pytest.mark.django_db
+def test_an_obligation_met_under_another_profile_gives_way_to_the_new_regimes(
+    make_complaint, agent, supervisor, time_machine
+):
+    from datetime import date
+
+    time_machine.move_to(datetime(2026, 12, 1, 12, tzinfo=LONDON), tick=False)
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(complaint, agent)
+    messages.complaint_send_written_response(
+        complaint=Complaint.objects.get(pk=complaint.pk),
+        actor=agent,
+        reason="Waiting for the card scheme.",
+        expected_by=date(2027, 1, 15),
+    )
+    assert statutory(complaint, "resolve").state == ClockState.MET
+
+    # Same profile, another part of the UK: the written response still met it.
+    complaint_change_regulation(
+        complaint=complaint, actor=supervisor, jurisdiction="GB-SCT", reason="Edinburgh."
+    )
+    assert statutory(complaint, "resolve").state == ClockState.MET
+    # Payment services has no written response: its own 15 business days run from receipt.
+    complaint_change_regulation(
+        complaint=complaint, actor=supervisor, regulatory_profile="uk_fca_psd", reason="A card."
+    )
+    resolve_clock = statutory(complaint, "resolve")
+    # Received Tue 1 Dec: Wed 2 .. Fri 4 (3), Mon 7 .. Fri 11 (8), Mon 14 .. Fri 18 (13),
+    # Mon 21 (14), Tue 22 Dec (15), 17:00 GMT.
+    assert (resolve_clock.state, resolve_clock.rule, resolve_clock.due_at) == (
+        ClockState.RUNNING,
+        "DISP 1.6.2AR(1)",
+        datetime(2026, 12, 22, 17, tzinfo=UTC),
+    )
+
+
+@pytest.mark.django_db
+def test_a_letter_cannot_promise_a_date_more_than_a_year_away(make_complaint, agent):
+    from datetime import date
+
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    with pytest.raises(ValidationFailed) as far:
+        messages.complaint_send_written_response(
+            complaint=complaint, actor=agent, reason="Waiting.", expected_by=date(9999, 12, 31)
+        )
+    assert "more than a year away" in far.value.message
+    with pytest.raises(ValidationFailed) as none:
+        messages.complaint_send_written_response(
+            complaint=make_complaint(), actor=agent, reason="Waiting.", expected_by=date(2027, 1, 1)
+        )
+    assert "None" not in str(none.value.details)
