@@ -73,6 +73,10 @@ class Letter:
     effect: str
     citation: str
     title: str
+    # A letter the rule requires only once the deadline has passed (Ireland's CPC 10.9(d)),
+    # and one that must give the anticipated date.
+    after_deadline: bool = False
+    needs_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -464,6 +468,8 @@ _PROFILES = (
                 "Once the 40 business days have passed: the anticipated timeframe, the right "
                 "to refer the complaint to the Financial Services and Pensions Ombudsman, and "
                 "its contact details",
+                after_deadline=True,
+                needs_date=True,
             ),
         ),
     ),

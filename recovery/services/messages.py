@@ -159,9 +159,18 @@ def ensure_may_send_letter(complaint: Complaint, actor, kind: str) -> regulatory
                 ]
             },
         )
-    if obligations.open_obligation(complaint, letter.clock) is None:
+    obligation = obligations.open_obligation(complaint, letter.clock)
+    if obligation is None:
         raise TransitionNotAllowed(
             _obligation_closed(complaint, profile, letter), details={"state": complaint.state}
+        )
+    if letter.after_deadline and obligation.due_at > timezone.now():
+        # Sent early it would tell the customer a deadline was missed that has not been.
+        raise TransitionNotAllowed(
+            f"A {name} under {profile.code} is sent once the deadline has passed "
+            f"({letter.citation}); the deadline of {complaint.reference} is "
+            f"{obligations.local_time(obligation, obligation.due_at)}.",
+            details={"due_at": obligation.due_at.isoformat()},
         )
     return letter
 
@@ -256,9 +265,10 @@ def _send_letter(
             _check_not_past(locked, expected_by)
             when = _LETTER_WHEN[kind].format(date=f"{expected_by:%-d %B %Y}")
             body = f"{body}\n\n{when}"
-        elif kind == MessageKind.WRITTEN_RESPONSE:
+        elif kind == MessageKind.WRITTEN_RESPONSE or letter.needs_date:
             raise ValidationFailed(
-                "Say when the final response is expected.", details={"expected_by": ["Required."]}
+                "Say when the final response is expected: the rule requires the date.",
+                details={"expected_by": ["Required."]},
             )
         return _letter_write(locked, actor, letter, body)
 

@@ -17,7 +17,7 @@ Dates that matter (Irish public holidays, checked against the `holidays` package
   27 and Tue 28 Dec 2027 and Mon 3 Jan 2028 are business days.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +25,7 @@ import pytest
 from escalation import regulatory
 from escalation.models import Clock, ClockState
 from escalation.services.sweeper import sweep
+from recovery.errors import TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import lifecycle, messages
 from tests.conftest import acknowledge, resolve
@@ -281,8 +282,17 @@ def test_the_delay_notification_after_40_days_is_an_update_too(
     after_forty = datetime(2026, 12, 16, 10, tzinfo=DUBLIN)
     time_machine.move_to(after_forty, tick=False)
 
+    # 10.9(d) requires the anticipated timeframe: the date may not be left out.
+    with pytest.raises(ValidationFailed) as undated:
+        messages.complaint_send_delay_notification(
+            complaint=irish_complaint, actor=agent, reason="The valuation report is late."
+        )
+    assert undated.value.details == {"expected_by": ["Required."]}
     messages.complaint_send_delay_notification(
-        complaint=irish_complaint, actor=agent, reason="The valuation report is late."
+        complaint=irish_complaint,
+        actor=agent,
+        reason="The valuation report is late.",
+        expected_by=date(2027, 1, 15),
     )
 
     notice = ComplaintEvent.objects.get(complaint=irish_complaint, type=EventType.DELAY_NOTIFIED)
@@ -292,3 +302,21 @@ def test_the_delay_notification_after_40_days_is_an_update_too(
         False,
     )
     assert update_clock(irish_complaint).started_at == after_forty
+
+
+@pytest.mark.django_db
+def test_the_delay_notification_is_refused_before_the_40_days_have_passed(
+    irish_complaint, agent, time_machine
+):
+    time_machine.move_to(datetime(2026, 12, 1, 10, tzinfo=DUBLIN), tick=False)
+    with pytest.raises(TransitionNotAllowed) as early:
+        messages.complaint_send_delay_notification(
+            complaint=irish_complaint,
+            actor=agent,
+            reason="The valuation report is late.",
+            expected_by=date(2027, 1, 15),
+        )
+    assert "once the deadline has passed (CPC 2012 Provision 10.9(d))" in early.value.message
+    assert not ComplaintEvent.objects.filter(
+        complaint=irish_complaint, type=EventType.DELAY_NOTIFIED
+    ).exists()
