@@ -28,3 +28,11 @@ def warning_offset(seconds: float, *, percent: int | None, before: int | None) -
     if before is not None and 0 < before < seconds:
         offsets.append(seconds - before)
     return min(offsets) if offsets else None
+
+
+def years_around(*instants: datetime) -> tuple[int, ...]:
+    """The years whose holidays a calendar needs to count between ``instants``: one before
+    and two after, so a deadline that runs into the next year finds its holidays."""
+    low = min(i.year for i in instants)
+    high = max(i.year for i in instants)
+    return tuple(range(low - 1, high + 3))

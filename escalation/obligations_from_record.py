@@ -29,10 +29,6 @@ class Obligation:
     kind: str
     fields: dict
 
-    @property
-    def running(self) -> bool:
-        return self.fields["state"] == "running"
-
 
 @dataclass(frozen=True)
 class Counted:
@@ -55,7 +51,7 @@ def obligation_start(complaint, deadline: regulatory.Deadline, at: datetime | No
 def count(profile, deadline: regulatory.Deadline, start: datetime, region: str) -> Counted:
     due = profile.due_at(deadline, start, region)
     basis = "business" if deadline.rule.startswith("business") else "calendar"
-    calendar = profile.calendar(range(start.year - 1, due.year + 3), region)
+    calendar = profile.calendar(deadlines.years_around(start, due), region)
     seconds = max(deadlines.between(start, due, basis=basis, calendar=calendar), 0)
     return Counted(due, basis, calendar, seconds)
 

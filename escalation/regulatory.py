@@ -567,6 +567,18 @@ def get_profile(code: str) -> RegulatoryProfile | None:
     return PROFILES.get(code) if code else None
 
 
+def region_zone(code: str, jurisdiction: str) -> ZoneInfo | None:
+    """The time zone a profile's deadlines are read in for ``jurisdiction``; None without
+    a known profile."""
+    profile = get_profile(code)
+    return ZoneInfo(profile.region(jurisdiction).time_zone) if profile else None
+
+
+def profile_name(code: str) -> str:
+    profile = get_profile(code)
+    return profile.name if profile else code
+
+
 def known_jurisdictions() -> list[str]:
     """Every jurisdiction code some profile counts on, for validating input."""
     return sorted(_region_codes())

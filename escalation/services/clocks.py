@@ -79,16 +79,10 @@ class ClockPlan:
         return (self.kind, bool(self.profile))
 
 
-def _years_around(*instants: datetime) -> tuple[int, ...]:
-    low = min(i.year for i in instants)
-    high = max(i.year for i in instants)
-    return tuple(range(low - 1, high + 3))
-
-
 def pure_calendar(row: BusinessCalendar | None, profile: str, *instants: datetime, region=""):
     """The pure calendar of a clock: its calendar row, else its regulatory profile's (in the
     region ``region``, a jurisdiction code such as ``GB-SCT``)."""
-    years = _years_around(*instants)
+    years = deadlines.years_around(*instants)
     if row is not None:
         return row.to_pure(years=years)
     found = regulatory.get_profile(profile)
@@ -101,8 +95,14 @@ def clock_calendar(clock: Clock, *instants: datetime):
     )
 
 
-def _default_ladder() -> EscalationLadder | None:
-    return EscalationLadder.objects.filter(is_default=True).first()
+def _policy_and_ladder(complaint):
+    """The complaint's matching policy and the ladder its clocks climb: the policy's, else
+    the default one (statutory clocks climb it too)."""
+    policy = matching_policy(complaint)
+    ladder = (policy.ladder if policy else None) or EscalationLadder.objects.filter(
+        is_default=True
+    ).first()
+    return policy, ladder
 
 
 def internal_plans(complaint, kinds, at: datetime, policy, ladder) -> list[ClockPlan]:
@@ -172,8 +172,7 @@ def _statutory_plan(profile, deadline, begins: datetime, region: str, ladder) ->
 def plan_clocks(complaint, kinds, at: datetime) -> list[ClockPlan]:
     """The clocks ``kinds`` would start at ``at``: the matching policy's internal targets and,
     beside them, the complaint's statutory obligations. Neither replaces the other."""
-    policy = matching_policy(complaint)
-    ladder = (policy.ladder if policy else None) or _default_ladder()
+    policy, ladder = _policy_and_ladder(complaint)
     return internal_plans(complaint, kinds, at, policy, ladder) + statutory_plans(
         complaint, kinds, at, ladder
     )
@@ -470,7 +469,7 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
         ):
             continue
         if clock is None:
-            ladder = ladder or _ladder_for(complaint)
+            ladder = ladder or _policy_and_ladder(complaint)[1]
             clock = Clock(complaint=complaint, kind=kind, ladder=ladder)
         elif Escalation.objects.filter(clock=clock, clock_cycle=clock.cycle).exists():
             # The ladder fires once per clock, cycle and level: a deadline it already
@@ -494,24 +493,19 @@ def has_statutory(complaint) -> bool:
     return Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="").exists()
 
 
-def _ladder_for(complaint) -> EscalationLadder | None:
-    policy = matching_policy(complaint)
-    return (policy.ladder if policy else None) or _default_ladder()
-
-
 def retarget(clock: Clock, profile, deadline) -> None:
     """Move a statutory clock (read ``FOR UPDATE``) to ``deadline``, counted from its start:
     the extended form of its obligation. Its warning is set afresh for the new deadline."""
-    due = profile.due_at(deadline, clock.started_at, clock.jurisdiction)
-    calendar = profile.calendar(_years_around(clock.started_at, due), clock.jurisdiction)
-    clock.due_at = due
+    counted = obligations_from_record.count(profile, deadline, clock.started_at, clock.jurisdiction)
+    clock.due_at = counted.due_at
     clock.rule = deadline.citation
-    clock.basis = "business" if deadline.rule.startswith("business") else "calendar"
-    clock.target_seconds = round(
-        deadlines.between(clock.started_at, due, basis=clock.basis, calendar=calendar)
-    )
+    clock.basis = counted.basis
+    clock.target_seconds = round(counted.seconds)
     clock.warn_at = deadlines.add(
-        clock.started_at, clock.target_seconds * 0.8, basis=clock.basis, calendar=calendar
+        clock.started_at,
+        counted.seconds * obligations_from_record.WARN_AT_PERCENT / 100,
+        basis=counted.basis,
+        calendar=counted.calendar,
     )
     clock.warned_at = None
     clock.save()

@@ -13,7 +13,6 @@ reply in exceptional circumstances, a provisional credit): ``extend`` moves it a
 """
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from escalation import events, regulatory
 from escalation.models import Clock, ClockState
@@ -136,6 +135,5 @@ def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> lis
 
 def local_time(clock: Clock, instant: datetime, fmt: str = "%H:%M %Z on %-d %B %Y") -> str:
     """``instant`` as a person in the clock's region reads it: its deadline is theirs."""
-    profile = regulatory.get_profile(clock.regulatory_profile)
-    zone = ZoneInfo(profile.region(clock.jurisdiction).time_zone) if profile else UTC
+    zone = regulatory.region_zone(clock.regulatory_profile, clock.jurisdiction) or UTC
     return instant.astimezone(zone).strftime(fmt)
