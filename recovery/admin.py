@@ -26,6 +26,7 @@ from recovery.models import (
     Touchpoint,
 )
 from recovery.services import regulation
+from recovery.web.errors import add_to_form
 from recovery.web.regulation_form import RegulationChangeForm
 
 
@@ -179,7 +180,7 @@ class ComplaintAdmin(admin.ModelAdmin):
                     complaint=complaint, actor=request.user, **form.changes()
                 )
             except RedressError as error:
-                form.add_service_error(error)
+                add_to_form(form, error)
             else:
                 self.message_user(request, _("Regulatory regime changed; deadlines re-planned."))
                 return redirect("admin:recovery_complaint_change", complaint.pk)

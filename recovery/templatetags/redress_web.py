@@ -28,14 +28,18 @@ RISK_LABELS = {
 
 
 def _span(seconds: float) -> str:
-    seconds = int(abs(seconds))
-    days, rest = divmod(seconds, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes = rest // 60
+    days, rest = divmod(int(abs(seconds)), 86_400)
     if days:
+        hours = rest // 3_600
         return ngettext("%(n)d day", "%(n)d days", days) % {"n": days} + (
             f" {hours} h" if hours else ""
         )
+    return _hours_minutes(rest)
+
+
+def _hours_minutes(seconds: int) -> str:
+    """``3 h 20 min``, ``45 min`` or ``under a minute`` for whole, non-negative seconds."""
+    hours, minutes = seconds // 3_600, seconds % 3_600 // 60
     if hours:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{max(minutes, 1)} min" if seconds >= 60 else _("under a minute")
@@ -66,17 +70,10 @@ def business_hours(seconds: float | None) -> str:
     hours, which an office with 8 a day does not have."""
     if seconds is None:
         return ""
-    hours, rest = divmod(int(abs(seconds)), 3_600)
-    minutes = rest // 60
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{max(minutes, 1)} min" if seconds >= 60 else _("under a minute")
+    return _hours_minutes(int(abs(seconds)))
 
 
-@register.filter
-def profile_name(code: str) -> str:
-    profile = regulatory.get_profile(code)
-    return profile.name if profile else code
+register.filter("profile_name", regulatory.profile_name)
 
 
 @register.filter

@@ -39,14 +39,3 @@ class RegulationChangeForm(forms.Form):
 
     def changes(self) -> dict:
         return dict(self.cleaned_data)
-
-    def add_service_error(self, error) -> None:
-        """Show a refusal of the service on the fields it names, else above the form."""
-        placed = False
-        for name, messages in (error.details or {}).items():
-            if name in self.fields and isinstance(messages, list):
-                for message in messages:
-                    self.add_error(name, message)
-                placed = True
-        if not placed:
-            self.add_error(None, error.message)

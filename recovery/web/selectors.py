@@ -10,7 +10,6 @@ its rows are calm or on fire.
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
@@ -346,8 +345,7 @@ def clock_views(clocks, now: datetime | None = None) -> list[ClockView]:
 def obligation_label(clock) -> str:
     if not clock.statutory:
         return str(_("Internal target"))
-    profile = regulatory.get_profile(clock.regulatory_profile)
-    name = profile.name if profile else clock.regulatory_profile
+    name = regulatory.profile_name(clock.regulatory_profile)
     return (
         f"{_('Statutory')} · {clock.rule} ({name})" if clock.rule else f"{_('Statutory')} ({name})"
     )
@@ -365,12 +363,7 @@ def due_label(clock) -> str:
 
 
 def statutory_due_label(due_at: datetime, profile_code: str, jurisdiction: str, *, short=False):
-    profile = regulatory.get_profile(profile_code)
-    zone = (
-        ZoneInfo(profile.region(jurisdiction).time_zone)
-        if profile
-        else timezone.get_current_timezone()
-    )
+    zone = regulatory.region_zone(profile_code, jurisdiction) or timezone.get_current_timezone()
     local = due_at.astimezone(zone)
     if short:
         return local.strftime("%-d %b %Y")
