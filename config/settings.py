@@ -271,7 +271,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "memory://"
+    # kombu's in-process transport; the host name is only there so kombu does not warn
+    # that none was supplied (the in-memory broker connects to nothing).
+    CELERY_BROKER_URL = "memory://localhost/"
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

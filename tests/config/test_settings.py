@@ -164,7 +164,7 @@ def test_without_redis_url_broker_and_channel_layer_are_in_memory(tmp_path):
     loaded = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET)
 
     assert loaded["REDRESS_EMBEDDED"] is True
-    assert loaded["CELERY_BROKER_URL"] == "memory://"
+    assert loaded["CELERY_BROKER_URL"] == "memory://localhost/"
     assert loaded["CHANNEL_LAYERS"] == {
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     }

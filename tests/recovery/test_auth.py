@@ -6,6 +6,7 @@ other account logs in as usual (``recovery.auth.RedressModelBackend``).
 """
 
 import csv
+import io
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
@@ -100,6 +101,70 @@ def test_seed_demo_imports_real_cfpb_history(demo):
         len(ids)
     )
     assert not Outbox.objects.filter(complaint_id__in=imported.values("pk")).exists()
+
+
+def test_seed_demo_shows_the_history_import_progressing(demo, settings):
+    settings.REDRESS_DEMO = True
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("seed_demo", stdout=out, stderr=err)
+
+    # Not a terminal: a line per tenth of the file read, ending at 100 % (already imported
+    # rows are read and left as they are).
+    lines = err.getvalue().splitlines()
+    assert [line.split()[-1] for line in lines][-1] == "100%"
+    assert len(lines) >= 5
+    assert all(line.startswith("Importing CFPB complaint history [") for line in lines)
+    assert "Demo complaints already present" in out.getvalue()
+
+
+def test_seeded_accounts_share_one_hash_of_the_demo_password(demo):
+    hashes = set(
+        get_user_model().objects.filter(username__in=DEMO_LOGINS).values_list("password", flat=True)
+    )
+
+    assert len(hashes) == 1
+    assert get_user_model().objects.get(username="agent1").check_password(DEMO_PASSWORD)
+
+
+# -- where to go once started (manage.py welcome, printed by ./redress run) -----------------
+
+
+def test_welcome_lists_the_pages_at_the_address_given_and_the_demo_logins(demo, settings):
+    settings.REDRESS_DEMO = True
+    out = io.StringIO()
+
+    call_command("welcome", url="http://127.0.0.1:8137/", stdout=out)
+
+    text = out.getvalue()
+    assert text.startswith("Redress is ready at http://127.0.0.1:8137/\n")
+    for page in ["/", "/desk/", "/desk/board/", "/insights/", "/api/docs/", "/admin/"]:
+        assert f" http://127.0.0.1:8137{page} " in text
+    for username in DEMO_LOGINS:
+        assert f"\n  {username} " in text
+    assert "password 'demo'" in text
+
+
+def test_welcome_names_no_demo_login_where_demos_are_refused(demo, settings):
+    settings.REDRESS_DEMO = False
+    out = io.StringIO()
+
+    call_command("welcome", url="https://complaints.example.com", stdout=out)
+
+    assert " https://complaints.example.com/desk/ " in out.getvalue()
+    assert "agent1" not in out.getvalue()
+    assert "demo" not in out.getvalue()
+
+
+def test_welcome_leaves_out_demo_accounts_that_were_deactivated(demo, settings):
+    settings.REDRESS_DEMO = True
+    get_user_model().objects.filter(username="agent2").update(is_active=False)
+    out = io.StringIO()
+
+    call_command("welcome", stdout=out)
+
+    assert "agent1" in out.getvalue()
+    assert "agent2" not in out.getvalue()
 
 
 # -- logging in ----------------------------------------------------------------------------

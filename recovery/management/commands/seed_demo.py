@@ -9,17 +9,21 @@ default only with ``DJANGO_DEBUG``), because every demo account has the password
 """
 
 import random
+import sys
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from recovery import roles
 from recovery.imports import cfpb
+from recovery.management.progress import ProgressBar
 from recovery.models import Category, Complaint, Customer, RootCause, Team, Touchpoint
 from recovery.services import intake, lifecycle, messages
 
@@ -119,7 +123,12 @@ CFPB_HISTORY = Path(__file__).resolve().parents[2] / "demo_data" / "cfpb_complai
 class Command(BaseCommand):
     help = "Create demo teams, accounts (password 'demo') and complaints. Idempotent."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-progress", action="store_true", help="Do not show the import's progress bar."
+        )
+
+    def handle(self, *args, no_progress=False, verbosity=1, **options):
         if not settings.REDRESS_DEMO:
             raise CommandError(
                 "Demo data is refused by these settings: demo accounts share the password "
@@ -137,11 +146,18 @@ class Command(BaseCommand):
             with transaction.atomic():
                 count = self._complaints(staff, customers)
             self.stdout.write(self.style.SUCCESS(f"Seeded {count} demo complaints."))
-        self._cfpb_history()
+        stream = options.get("stderr") or sys.stderr
+        self._cfpb_history(ProgressBar(stream) if verbosity > 0 and not no_progress else None)
 
-    def _cfpb_history(self) -> None:
+    def _cfpb_history(self, bar: ProgressBar | None) -> None:
         """Real complaint history for the insights pages; the import is idempotent by id."""
-        summary = cfpb.import_files([CFPB_HISTORY])
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar.update("Importing CFPB complaint history", done, total)
+
+        summary = cfpb.import_files([CFPB_HISTORY], progress=progress if bar else None)
+        if bar is not None:
+            bar.finish()
         if summary.skipped:
             self.stderr.write(f"{summary.skipped} rows of {CFPB_HISTORY.name} were skipped.")
         if summary.created:
@@ -180,10 +196,16 @@ class Command(BaseCommand):
             defaults={"first_name": first_name, "last_name": last_name, "email": email},
         )
         if created:
-            user.set_password(DEMO_PASSWORD)
+            user.password = self._demo_password_hash
         user.save()
         user.groups.add(*groups)
         return user
+
+    @cached_property
+    def _demo_password_hash(self) -> str:
+        # Hashed once for every demo account: a deliberately slow hash per account was most
+        # of a first start's seeding time, and the accounts share the password anyway.
+        return make_password(DEMO_PASSWORD)
 
     def _staff(self, groups, teams) -> dict:
         staff = {}

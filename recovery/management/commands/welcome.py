@@ -1,0 +1,65 @@
+"""Print where to go once Redress answers: its pages and, on a demo install, the logins.
+
+``./redress run`` calls it when the server first answers, so a first start ends with the
+addresses to open rather than with a server log.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.urls import reverse
+
+from recovery import roles
+from recovery.management.commands.seed_demo import CUSTOMERS, DEMO_PASSWORD, STAFF
+
+ROLE_NAMES = {
+    roles.AGENT: "agent",
+    roles.SUPERVISOR: "supervisor",
+    roles.COMPLAINTS_MANAGER: "complaints manager",
+}
+
+# Page, the URL name it has, and who it is for.
+PAGES = [
+    ("Complaint form", "portal:complain", "customers, no sign-in"),
+    ("Agent desk", "desk:my-queue", "agents and supervisors"),
+    ("Escalation board", "desk:board", "supervisors"),
+    ("Insights", "insights:pareto", "complaints managers"),
+    ("API docs", "api-docs", "integrators; tokens from /api/auth/token/"),
+    ("Admin", "admin:index", "set-up: teams, policies, calendars, templates"),
+]
+
+
+class Command(BaseCommand):
+    help = "Print Redress's pages at the given address and, on a demo install, the logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="public address")
+
+    def handle(self, *args, url: str, **options):
+        base = url.rstrip("/")
+        width = max(len(name) for name, _, _ in PAGES)
+        self.stdout.write(self.style.SUCCESS(f"Redress is ready at {base}/"))
+        for name, url_name, audience in PAGES:
+            self.stdout.write(f"  {name:<{width}}  {base}{reverse(url_name)}  ({audience})")
+        logins = self._demo_logins()
+        if logins:
+            self.stdout.write(f"Demo logins (password '{DEMO_PASSWORD}'), at {base}/desk/login/:")
+            for username, role in logins:
+                self.stdout.write(f"  {username:<12} {role}")
+        self.stdout.write("Stop with Ctrl+C.")
+
+    def _demo_logins(self) -> list[tuple[str, str]]:
+        """The seeded demo accounts that exist here, with what each is for."""
+        if not settings.REDRESS_DEMO:
+            return []
+        described = [
+            (username, ROLE_NAMES.get(role, role) + (f", {team} team" if team else ""))
+            for username, role, team, *_ in STAFF
+        ]
+        described += [(username, f"customer ({name})") for username, name, _ in CUSTOMERS]
+        present = set(
+            get_user_model()
+            .objects.filter(username__in=[username for username, _ in described], is_active=True)
+            .values_list("username", flat=True)
+        )
+        return [(username, role) for username, role in described if username in present]
