@@ -1,4 +1,4 @@
-"""Real mail servers for tests: a private CA, and a standalone Dovecot IMAP server.
+"""Real mail servers for tests: a private CA, a standalone Dovecot IMAP server, an SMTP server.
 
 ``Dovecot`` runs Debian's dovecot with a configuration of its own in a temporary folder
 (nothing under /etc is read or changed): 127.0.0.1 only, free ports for IMAP (STARTTLS
@@ -11,6 +11,9 @@ Use it through the ``dovecot`` fixture (tests/notifications/conftest.py)::
     dovecot.unseen()                  # UIDs still unseen
     dovecot.host, dovecot.imaps_port, dovecot.imap_port, dovecot.user, dovecot.password,
     dovecot.ca_file
+
+``Smtpd`` is aiosmtpd in a thread of the test process, with the same kind of certificate:
+STARTTLS required before anything else (or TLS from the first byte), AUTH only over TLS.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -323,3 +328,60 @@ def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex((host, port)) == 0
+
+
+# --- SMTP -------------------------------------------------------------------------------------
+
+
+class Smtpd:
+    """An SMTP server that takes mail only from an authenticated client over TLS.
+
+    ``messages``: the envelopes received; ``auth_attempts``: how often a client sent
+    credentials (zero when TLS was refused before the password left the client).
+    """
+
+    user = "redress"
+    password = "smtp-test-password"  # a throwaway test server's
+
+    def __init__(self, folder: Path, *, implicit_tls: bool = False) -> None:
+        self.host = HOST
+        self.hostname = CERT_HOSTNAME
+        self.port = free_port()
+        self.certificates = make_certificates(folder)
+        self.ca_file = self.certificates.ca_file
+        self.messages: list[Envelope] = []
+        self.auth_attempts = 0
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_context.load_cert_chain(self.certificates.cert_file, self.certificates.key_file)
+        if implicit_tls:
+            # aiosmtpd does not count TLS from the first byte as TLS for AUTH; it is.
+            tls = {"ssl_context": server_context, "auth_require_tls": False}
+        else:
+            tls = {"tls_context": server_context, "require_starttls": True}
+        self.controller = Controller(
+            self,
+            hostname=self.host,
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_required=True,
+            **tls,
+        )
+
+    def start(self) -> Smtpd:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    async def handle_DATA(self, server, session, envelope: Envelope) -> str:
+        self.messages.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        self.auth_attempts += 1
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (self.user, self.password)
+        return AuthResult(success=ok)
