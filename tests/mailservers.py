@@ -8,9 +8,10 @@ offered) and IMAPS, one user from a passwd-file, Maildir storage, and a certific
 Use it through the ``dovecot`` fixture (tests/notifications/conftest.py)::
 
     dovecot.deliver(raw_bytes)        # APPENDs an unseen message to the user's INBOX
-    dovecot.unseen()                  # UIDs still unseen
-    dovecot.host, dovecot.imaps_port, dovecot.imap_port, dovecot.user, dovecot.password,
-    dovecot.ca_file
+    dovecot.unseen(), dovecot.all()   # UIDs still unseen, and all
+    dovecot.logins()                  # the server's log lines of successful logins
+    dovecot.host (the certificate's name), dovecot.address (127.0.0.1), dovecot.imaps_port,
+    dovecot.imap_port, dovecot.user, dovecot.password, dovecot.ca_file
 
 ``Smtpd`` is aiosmtpd in a thread of the test process, with the same kind of certificate:
 STARTTLS required before anything else (or TLS from the first byte), AUTH only over TLS.
@@ -144,7 +145,7 @@ instance_name = redress-test-{imaps_port}
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-listen = {host}
+listen = {address}
 protocols = imap
 default_internal_user = {internal_user}
 default_login_user = {login_user}
@@ -188,8 +189,8 @@ class Dovecot:
     def __init__(self) -> None:
         # A short path: Dovecot's unix sockets live under it (sun_path holds 107 bytes).
         self.root = Path(tempfile.mkdtemp(prefix="redress-dovecot-"))
-        self.host = HOST
-        self.hostname = CERT_HOSTNAME
+        self.host = CERT_HOSTNAME  # connect by the name the certificate lists
+        self.address = HOST  # where it listens: reached by this, the name does not match
         self.imap_port = free_port()
         self.imaps_port = free_port()
         self.certificates = make_certificates(self.root)
@@ -221,7 +222,7 @@ class Dovecot:
         self.config_file.write_text(
             CONFIG.format(
                 root=self.root,
-                host=self.host,
+                address=self.address,
                 imap_port=self.imap_port,
                 imaps_port=self.imaps_port,
                 cert_file=self.certificates.cert_file,
@@ -283,7 +284,7 @@ class Dovecot:
 
     def _session(self) -> imaplib.IMAP4_SSL:
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        imap = imaplib.IMAP4_SSL(self.hostname, self.imaps_port, ssl_context=context, timeout=10)
+        imap = imaplib.IMAP4_SSL(self.host, self.imaps_port, ssl_context=context, timeout=10)
         imap.login(self.user, self.password)
         return imap
 
@@ -304,7 +305,7 @@ class Dovecot:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"dovecot exited with {self.process.returncode}\n{self.log()}")
-            if all(_port_open(self.host, port) for port in (self.imap_port, self.imaps_port)):
+            if all(_port_open(self.address, port) for port in (self.imap_port, self.imaps_port)):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"dovecot did not listen within {START_TIMEOUT_S} s\n{self.log()}")
@@ -344,8 +345,8 @@ class Smtpd:
     password = "smtp-test-password"  # a throwaway test server's
 
     def __init__(self, folder: Path, *, implicit_tls: bool = False) -> None:
-        self.host = HOST
-        self.hostname = CERT_HOSTNAME
+        self.host = CERT_HOSTNAME  # connect by the name the certificate lists
+        self.address = HOST  # where it listens: reached by this, the name does not match
         self.port = free_port()
         self.certificates = make_certificates(folder)
         self.ca_file = self.certificates.ca_file
@@ -360,7 +361,7 @@ class Smtpd:
             tls = {"tls_context": server_context, "require_starttls": True}
         self.controller = Controller(
             self,
-            hostname=self.host,
+            hostname=self.address,
             port=self.port,
             authenticator=self._authenticate,
             auth_required=True,

@@ -49,7 +49,7 @@ def mailbox(dovecot, monkeypatch):
 
 
 def _args(dovecot, *, host=None, port, security=(), ca=True) -> list[str]:
-    args = ["--imap", host or dovecot.hostname, "--port", str(port), *security]
+    args = ["--imap", host or dovecot.host, "--port", str(port), *security]
     args += ["--user", dovecot.user, "--password-env", PASSWORD_VARIABLE]
     if ca:
         args += ["--ca-file", str(dovecot.ca_file)]
@@ -142,7 +142,7 @@ def test_a_certificate_that_does_not_name_the_host_is_refused(mailbox, security)
     port = mailbox.imaps_port if security == "--ssl" else mailbox.imap_port
 
     with pytest.raises(CommandError, match=r"is not valid for that host name \(.*127\.0\.0\.1"):
-        _run(*_args(mailbox, host="127.0.0.1", port=port, security=[security]))
+        _run(*_args(mailbox, host=mailbox.address, port=port, security=[security]))
 
     _assert_untouched(mailbox, logins)
 

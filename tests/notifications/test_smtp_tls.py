@@ -46,7 +46,7 @@ def smtp_settings(settings):
 def _send(server: Smtpd, *, host: str | None = None, use_tls=True, use_ssl=False) -> int:
     connection = get_connection(
         BACKEND,
-        host=host or server.hostname,
+        host=host or server.host,
         port=server.port,
         username=server.user,
         password=server.password,
@@ -121,7 +121,7 @@ def test_a_certificate_that_does_not_name_the_host_is_refused(smtpd, smtp_settin
     smtp_settings.REDRESS_EMAIL_CA_FILE = str(smtpd.ca_file)
 
     with pytest.raises(MailTLSError, match=r"not valid for that host name \(.*127\.0\.0\.1"):
-        _send(smtpd, host="127.0.0.1")
+        _send(smtpd, host=smtpd.address)
 
     assert smtpd.messages == []
     assert smtpd.auth_attempts == 0
