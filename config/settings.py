@@ -30,6 +30,14 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_file(name: str) -> str | None:
+    """A file's path from the environment; one that names no file stops start-up."""
+    value = os.environ.get(name, "")
+    if value and not Path(value).is_file():
+        raise ImproperlyConfigured(f"{name}: no such file: {value}")
+    return value or None
+
+
 DEBUG = env_bool("DJANGO_DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -172,13 +180,40 @@ EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    # Django's SMTP backend, trusting REDRESS_EMAIL_CA_FILE when it is set (notifications.smtp).
+    else "notifications.smtp.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+# STARTTLS on the plain port (587, 25), or TLS from the first byte (465): one or the other.
+# Either verifies the server's certificate and host name.
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (TLS from the start) exclude each other: "
+        "set one."
+    )
+# Logging in sends the password; in clear, anyone on the path reads it. Only for a relay on
+# this machine or a test server, and only when asked for.
+EMAIL_ALLOW_PLAINTEXT_LOGIN = env_bool("EMAIL_ALLOW_PLAINTEXT_LOGIN")
+if EMAIL_HOST_USER and not (EMAIL_USE_TLS or EMAIL_USE_SSL or EMAIL_ALLOW_PLAINTEXT_LOGIN):
+    raise ImproperlyConfigured(
+        "EMAIL_HOST_USER is set but neither EMAIL_USE_TLS nor EMAIL_USE_SSL: the SMTP password "
+        "would be sent in clear. Set one of them (EMAIL_ALLOW_PLAINTEXT_LOGIN=1 is for a relay "
+        "on this machine only)."
+    )
+# PEM bundle of the CAs that sign the SMTP server's certificate (a private CA), trusted
+# instead of the system's. Read by notifications.smtp.EmailBackend.
+REDRESS_EMAIL_CA_FILE = env_file("REDRESS_EMAIL_CA_FILE")
+# A client certificate and its key, for a server that asks for one.
+EMAIL_SSL_CERTFILE = env_file("EMAIL_SSL_CERTFILE")
+EMAIL_SSL_KEYFILE = env_file("EMAIL_SSL_KEYFILE")
+# Seconds to wait on the SMTP server per operation: a dead server must fail the send (which
+# is retried) rather than hold a worker forever, Django's default.
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 # Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
 # writes each message: development, and tests that read what a worker process sent.
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))

@@ -9,6 +9,8 @@ Personas (each a real user in a real role group):
 - ``outsider``: authenticated, no role at all.
 """
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -66,6 +68,32 @@ def celery_on_redis(settings):
     yield app
     app.conf.broker_url = saved
     reset_celery_connections()
+
+
+@pytest.fixture(scope="session")
+def dovecot_server():
+    """A real Dovecot IMAP server for the session (tests/mailservers.py); mark users ``slow``.
+
+    Skipped where dovecot is not installed, except in CI (``CI=true``), where .ci/run
+    installs it and its absence is a failure, not a silent skip.
+    """
+    from tests.mailservers import Dovecot, dovecot_binary
+
+    if dovecot_binary() is None:
+        message = "dovecot is not installed (Debian: apt-get install dovecot-imapd)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    server = Dovecot().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dovecot(dovecot_server):
+    """The session's Dovecot, its user's INBOX emptied for this test."""
+    dovecot_server.empty()
+    return dovecot_server
 
 
 @pytest.fixture

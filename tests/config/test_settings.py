@@ -44,6 +44,12 @@ SETTINGS_VARIABLES = {
     "EMAIL_HOST_USER",
     "EMAIL_HOST_PASSWORD",
     "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "EMAIL_ALLOW_PLAINTEXT_LOGIN",
+    "REDRESS_EMAIL_CA_FILE",
+    "EMAIL_SSL_CERTFILE",
+    "EMAIL_SSL_KEYFILE",
+    "EMAIL_TIMEOUT",
     "DEFAULT_FROM_EMAIL",
     "REDRESS_EMAIL_DOMAIN",
     "REDRESS_PUBLIC_URL",
@@ -204,7 +210,9 @@ def test_deploy_check_passes_with_production_environment(tmp_path):
 
 def variables_read_by_settings() -> set[str]:
     source = (REPO / "config" / "settings.py").read_text()
-    return set(re.findall(r"""(?:os\.environ\.get|env_bool|env_list)\(\s*["'](\w+)["']""", source))
+    return set(
+        re.findall(r"""(?:os\.environ\.get|env_bool|env_list|env_file)\(\s*["'](\w+)["']""", source)
+    )
 
 
 def test_every_variable_settings_read_is_isolated_here_and_documented():
@@ -214,3 +222,45 @@ def test_every_variable_settings_read_is_isolated_here_and_documented():
     assert read, "the pattern no longer finds how settings read the environment"
     assert read <= SETTINGS_VARIABLES
     assert sorted(name for name in read if f"`{name}`" not in operations_guide) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        (
+            {"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"},
+            "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (TLS from the start) exclude each other",
+        ),
+        (
+            {"EMAIL_HOST_USER": "redress", "EMAIL_HOST_PASSWORD": "pw"},
+            "EMAIL_HOST_USER is set but neither EMAIL_USE_TLS nor EMAIL_USE_SSL",
+        ),
+        ({"REDRESS_EMAIL_CA_FILE": "/nonexistent/ca.pem"}, "REDRESS_EMAIL_CA_FILE: no such file"),
+        ({"EMAIL_SSL_CERTFILE": "/nonexistent/client.pem"}, "EMAIL_SSL_CERTFILE: no such file"),
+    ],
+)
+def test_unsafe_or_broken_smtp_settings_refuse_to_load(tmp_path, env, refusal):
+    done = run_python(
+        ["-c", "import config.settings"], tmp_path, SECRET_KEY=PRODUCTION_SECRET, **env
+    )
+
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {refusal}" in done.stderr
+
+
+def test_smtp_login_over_tls_or_explicitly_in_clear_loads(tmp_path):
+    dump = (
+        "from config import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_USE_SSL, s.EMAIL_TIMEOUT)"
+    )
+    user = {"SECRET_KEY": PRODUCTION_SECRET, "EMAIL_HOST_USER": "redress"}
+
+    for env in (
+        {"EMAIL_USE_TLS": "1"},
+        {"EMAIL_USE_SSL": "1"},
+        {"EMAIL_ALLOW_PLAINTEXT_LOGIN": "1"},
+    ):
+        done = run_python(["-c", dump], tmp_path, **user, **env)
+        assert done.returncode == 0, done.stderr
+        # Without debug, mail goes out through the backend that knows REDRESS_EMAIL_CA_FILE.
+        assert done.stdout.split()[0] == "notifications.smtp.EmailBackend"
+    assert done.stdout.split()[1:] == ["False", "30"]

@@ -2,7 +2,8 @@
 
 IMAP is exercised against a fake ``imaplib.IMAP4`` (``FakeIMAP`` below) that speaks the few
 commands the loop uses; it tests the command's loop (what is fetched, when ``\\Seen`` is set,
-what an unreachable server does), not imaplib itself.
+what an unreachable server does), not imaplib itself. TLS against a real server (Dovecot) is
+tested in ``test_ingest_imap_tls.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import mailbox
 import os
 import re
 import shutil
+import ssl
 from io import StringIO
 from pathlib import Path
 
@@ -192,12 +194,19 @@ class FakeIMAP:
     instances: list[FakeIMAP] = []
     password = "imap-password"
 
-    def __init__(self, host, port, timeout=None):
+    capabilities = ("IMAP4REV1", "STARTTLS")
+
+    def __init__(self, host, port, timeout=None, ssl_context=None):
         self.host, self.port, self.timeout = host, port, timeout
+        self.ssl_context = ssl_context
         self.calls: list[tuple] = []
         self.folder = None
         self.abort_on_fetch: bytes | None = None
         FakeIMAP.instances.append(self)
+
+    def starttls(self, ssl_context=None):
+        self.calls.append(("starttls",))
+        self.ssl_context = ssl_context
 
     def login(self, user, password):
         self.calls.append(("login", user))
@@ -237,6 +246,9 @@ class FakeIMAP:
     def logout(self):
         self.calls.append(("logout",))
 
+    def shutdown(self):
+        self.calls.append(("shutdown",))
+
 
 @pytest.fixture
 def imap_server(monkeypatch):
@@ -255,8 +267,14 @@ def imap_server(monkeypatch):
     return FakeIMAP.mailboxes["INBOX"]
 
 
-IMAP_ARGS = ("--imap", "imap.example.org", "--user", "complaints")
+IMAP_SERVER = ("--imap", "imap.example.org", "--user", "complaints")
+IMAP_ARGS = (*IMAP_SERVER, "--starttls")
 IMAP_PASSWORD = ("--password-env", "TEST_IMAP_PASSWORD")
+
+
+def _assert_verifies(context) -> None:
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname is True
 
 
 def _seen(inbox) -> set[bytes]:
@@ -273,6 +291,8 @@ def test_imap_ingests_unseen_mail_and_flags_it_seen_after_commit(imap_server):
     assert _seen(imap_server) == {b"11", b"12", b"13", b"14"}
     connection = FakeIMAP.instances[0]
     assert (connection.host, connection.port) == ("imap.example.org", 143)
+    assert connection.calls[:2] == [("starttls",), ("login", "complaints")]
+    _assert_verifies(connection.ssl_context)
     fetched = [call[2] for call in connection.calls if call[:2] == ("uid", "FETCH")]
     assert fetched == [b"11", b"12", b"14"]  # the message already seen is left alone
     assert connection.calls[-2:] == [("close",), ("logout",)]
@@ -284,11 +304,13 @@ def test_imap_ingests_unseen_mail_and_flags_it_seen_after_commit(imap_server):
 def test_imap_over_tls_uses_port_993_and_the_named_folder(imap_server):
     FakeIMAP.mailboxes["Complaints"] = FakeIMAP.mailboxes.pop("INBOX")
 
-    output, _ = _run(*IMAP_ARGS, *IMAP_PASSWORD, "--ssl", "--folder", "Complaints")
+    output, _ = _run(*IMAP_SERVER, *IMAP_PASSWORD, "--ssl", "--folder", "Complaints")
 
     connection = FakeIMAP.instances[0]
     assert type(connection).__name__ == "FakeIMAP_SSL"
     assert connection.port == 993
+    assert ("starttls",) not in connection.calls
+    _assert_verifies(connection.ssl_context)
     assert ("select", "Complaints") in connection.calls
     assert _summary(output).startswith("3 message(s)")
 
@@ -365,3 +387,39 @@ def test_imap_needs_a_user_and_a_password_from_the_environment(imap_server, monk
     with pytest.raises(CommandError, match=r"TEST_IMAP_PASSWORD .* is not set"):
         _run(*IMAP_ARGS, *IMAP_PASSWORD)
     assert FakeIMAP.instances == []  # refused before connecting
+
+
+def test_imap_login_without_tls_is_refused_before_connecting(imap_server):
+    with pytest.raises(
+        CommandError, match=r"Refusing to log in to imap.example.org:143 without TLS"
+    ):
+        _run(*IMAP_SERVER, *IMAP_PASSWORD)
+    assert FakeIMAP.instances == []
+
+    output, _ = _run(*IMAP_SERVER, *IMAP_PASSWORD, "--allow-plaintext-login")
+
+    connection = FakeIMAP.instances[0]
+    assert connection.ssl_context is None
+    assert connection.calls[0] == ("login", "complaints")
+    assert _summary(output).startswith("3 message(s)")
+
+
+def test_imap_ca_file_that_cannot_be_read_is_refused_before_connecting(imap_server, tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot load the TLS certificates .*nope.pem"):
+        _run(*IMAP_ARGS, *IMAP_PASSWORD, "--ca-file", tmp_path / "nope.pem")
+    (tmp_path / "garbage.pem").write_text("not a certificate")
+    with pytest.raises(CommandError, match=r"Cannot load the TLS certificates .*garbage.pem"):
+        _run(*IMAP_ARGS, *IMAP_PASSWORD, "--ca-file", tmp_path / "garbage.pem")
+    with pytest.raises(CommandError, match="--ca-file needs --ssl or --starttls"):
+        _run(*IMAP_SERVER, *IMAP_PASSWORD, "--allow-plaintext-login", "--ca-file", "x.pem")
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        _run(*IMAP_ARGS, *IMAP_PASSWORD, "--ssl")
+    assert FakeIMAP.instances == []
+
+
+def test_imap_server_without_starttls_is_refused_before_login(imap_server, monkeypatch):
+    monkeypatch.setattr(FakeIMAP, "capabilities", ("IMAP4REV1",))
+
+    with pytest.raises(CommandError, match="does not offer STARTTLS"):
+        _run(*IMAP_ARGS, *IMAP_PASSWORD)
+    assert FakeIMAP.instances[0].calls == [("shutdown",)]  # dropped before sending a password

@@ -1,7 +1,8 @@
 """Read customer email from a mailbox or files and ingest each message.
 
     manage.py ingest_email --imap imap.example.com --ssl --user complaints \\
-        --password-env REDRESS_IMAP_PASSWORD [--folder INBOX]
+        --password-env REDRESS_IMAP_PASSWORD [--folder INBOX] [--ca-file private-ca.pem]
+    manage.py ingest_email --imap imap.example.com --starttls ...
     manage.py ingest_email --maildir /var/mail/complaints
     manage.py ingest_email --mbox export.mbox
     manage.py ingest_email message.eml more-messages/
@@ -11,7 +12,9 @@ output; a summary follows. A bad message is stored as quarantined (or, if even t
 as an error) and the run goes on. Only a source that cannot be reached or opened stops the run,
 with a ``CommandError`` (exit status 1).
 
-IMAP: the unseen messages of the folder are fetched with ``BODY.PEEK[]`` (which leaves them
+IMAP: over TLS (``--ssl``) or STARTTLS (``--starttls``), with the certificate and host name
+verified (``notifications.imap``); logging in without TLS needs ``--allow-plaintext-login``.
+The unseen messages of the folder are fetched with ``BODY.PEEK[]`` (which leaves them
 unseen) and each is flagged ``\\Seen`` only after its ingest committed, so a crash or error leaves
 it for the next run; running twice is harmless either way, because ingest is idempotent.
 Maildir, mbox and files are only read: every run reads them whole, and messages already stored
@@ -31,6 +34,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from notifications.imap import (
+    DEFAULT_PORTS,
+    ImapConnectError,
+    ImapServer,
+    Security,
+    imap_connect,
+)
 from notifications.ingest import IngestResult, ingest_message
 
 logger = logging.getLogger(__name__)
@@ -60,6 +70,24 @@ class Command(BaseCommand):
         )
         parser.add_argument("--imap", metavar="HOST", help="IMAP server to read unseen mail from")
         parser.add_argument("--port", type=int, help="IMAP port (default 993 with --ssl, else 143)")
+        security = parser.add_mutually_exclusive_group()
+        security.add_argument(
+            "--ssl", action="store_true", help="IMAP over TLS from the start (IMAPS)"
+        )
+        security.add_argument(
+            "--starttls", action="store_true", help="upgrade the plain connection with STARTTLS"
+        )
+        parser.add_argument(
+            "--ca-file",
+            metavar="PATH",
+            help="PEM bundle of the CAs to trust for the server's certificate, instead of the "
+            "system's (a private CA)",
+        )
+        parser.add_argument(
+            "--allow-plaintext-login",
+            action="store_true",
+            help="log in without TLS, the password in clear: for local test servers only",
+        )
         parser.add_argument("--user", help="IMAP user name")
         parser.add_argument(
             "--password-env",
@@ -67,7 +95,6 @@ class Command(BaseCommand):
             help="name of the environment variable holding the IMAP password",
         )
         parser.add_argument("--folder", default="INBOX", help="IMAP folder (default INBOX)")
-        parser.add_argument("--ssl", action="store_true", help="connect with IMAP over TLS")
         parser.add_argument("--maildir", action="append", default=[], metavar="PATH")
         parser.add_argument("--mbox", action="append", default=[], metavar="PATH")
 
@@ -160,22 +187,36 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The environment variable {options['password_env']} (--password-env) is not set."
             )
-        ssl = options["ssl"]
+        if options["ssl"]:
+            security = Security.TLS
+        elif options["starttls"]:
+            security = Security.STARTTLS
+        else:
+            security = Security.PLAIN
+        server = ImapServer(
+            host=options["imap"],
+            port=options["port"] or DEFAULT_PORTS[security],
+            security=security,
+            ca_file=options["ca_file"],
+            allow_plaintext_login=options["allow_plaintext_login"],
+        )
+        try:
+            server.tls_context()  # refuse plaintext or a bad CA file before reading anything
+        except ImapConnectError as exc:
+            raise CommandError(str(exc)) from exc
         return {
-            "host": options["imap"],
-            "port": options["port"] or (993 if ssl else 143),
-            "ssl": ssl,
+            "server": server,
             "user": options["user"],
             "password": password,
             "folder": options["folder"],
         }
 
     def _ingest_imap(self, imap: dict, tally: Counter) -> None:
-        where = f"imap://{imap['user']}@{imap['host']}:{imap['port']}/{imap['folder']}"
-        connection_class = imaplib.IMAP4_SSL if imap["ssl"] else imaplib.IMAP4
+        server: ImapServer = imap["server"]
+        where = f"imap://{imap['user']}@{server.host}:{server.port}/{imap['folder']}"
         try:
-            connection = connection_class(imap["host"], imap["port"], timeout=IMAP_TIMEOUT_SECONDS)
-        except (OSError, IMAPError) as exc:
+            connection = imap_connect(server, timeout=IMAP_TIMEOUT_SECONDS)
+        except ImapConnectError as exc:
             raise SourceUnreachable(f"Cannot connect to {where}: {exc}") from exc
         try:
             uids = self._imap_unseen(connection, imap, where)
