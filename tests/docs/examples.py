@@ -11,8 +11,8 @@ The convention (docs/api.md, "How to read the examples"):
   in a response an unbound ``{name}`` binds the value found there (so ``"reference":
   "{reference}"`` in a submission's answer names the complaint later examples use), a bound
   one must equal it.
-- ``"…"`` stands for any value but null (timestamps, ids); ``…`` inside a string for any
-  text. A bare ``…`` in an object means "and other fields", in a list "and other items";
+- ``"…"`` stands for any value but null (timestamps, ids) — still a number for ``id`` and
+  an ISO 8601 instant for a field ending in ``_at`` —; ``…`` inside a string for any text. A bare ``…`` in an object means "and other fields", in a list "and other items";
   without it an object must have exactly the fields shown and a list the items shown.
 
 Nothing here talks to Redress: ``tests/docs/test_api_examples.py`` sends the requests.
@@ -21,6 +21,7 @@ Nothing here talks to Redress: ``tests/docs/test_api_examples.py`` sends the req
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -299,11 +300,27 @@ class Comparison:
         for key, value in shown.items():
             if key not in actual:
                 self.problems.append(f"{where}.{key}: missing")
-            else:
-                self.json(value, actual[key], f"{where}.{key}")
+                continue
+            self.json(value, actual[key], f"{where}.{key}")
+            if value == ELLIPSIS:
+                self._kind(key, actual[key], f"{where}.{key}")
         if ELIDED not in expected:
             for key in actual.keys() - shown.keys():
                 self.problems.append(f"{where}.{key}: in the answer, not in the example")
+
+    def _kind(self, key: str, actual: object, where: str) -> None:
+        """A value left out still has its kind: an id is a number, an ``_at`` an instant."""
+        if actual is None:
+            return  # reported as null already
+        if key == "id" and (not isinstance(actual, int) or isinstance(actual, bool)):
+            self.problems.append(f"{where}: {actual!r}, where an id (a number) is documented")
+        if key.endswith("_at"):
+            try:
+                datetime.fromisoformat(actual)
+            except (TypeError, ValueError):
+                self.problems.append(
+                    f"{where}: {actual!r}, where an ISO 8601 instant is documented"
+                )
 
     def _list(self, expected: list, actual: object, where: str) -> None:
         if not isinstance(actual, list):

@@ -79,6 +79,8 @@ def _problems(expected_text, actual, bound=None):
         ('{"error": "conflict"}', {"error": "conflict", "message": "x"}, "body.message: in the"),
         ('{"error": "conflict", …}', {}, "body.error: missing"),
         ('{"id": "…"}', {"id": None}, "body.id: null"),
+        ('{"id": "…"}', {"id": "7"}, "an id"),
+        ('{"created_at": "…"}', {"created_at": "yesterday"}, "an ISO 8601 instant"),
         ('{"n": 1}', {"n": True}, "body.n"),
         ('{"n": 1.0}', {"n": 1}, "body.n"),
         ("[1, 2]", [1, 2, 3], "3 items, documented 2"),
