@@ -135,10 +135,7 @@ class Command(BaseCommand):
                 "'demo'. Set REDRESS_DEMO=1 (or DJANGO_DEBUG=1) only on a throwaway install."
             )
         with transaction.atomic():
-            groups = roles.ensure_role_groups()
-            teams = self._reference_data()
-            staff = self._staff(groups, teams)
-            customers = self._customers(groups)
+            staff, customers = self.accounts_and_reference_data()
         if Complaint.objects.filter(customer__external_id__startswith=DEMO_MARK).exists():
             self.stdout.write("Demo complaints already present; accounts and data checked.")
         else:
@@ -164,6 +161,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"Imported {summary.created} CFPB complaints as history.")
             )
+
+    def accounts_and_reference_data(self) -> tuple[dict, list[Customer]]:
+        """Teams, categories, the taxonomy and the demo accounts (the world of docs/api.md)."""
+        groups = roles.ensure_role_groups()
+        teams = self._reference_data()
+        return self._staff(groups, teams), self._customers(groups)
 
     def _reference_data(self) -> dict[str, Team]:
         teams = {
