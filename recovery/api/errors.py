@@ -3,13 +3,16 @@
 ``{"error": code, "message": what to do, "details": {...}}``
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from recovery import errors
+from recovery.api.parsers import RequestTooLarge
 
 STATUS_BY_ERROR = {
     errors.TransitionNotAllowed: status.HTTP_409_CONFLICT,
@@ -30,6 +33,13 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's own cap on a body read whole (DATA_UPLOAD_MAX_MEMORY_SIZE), met before our
+        # parser's smaller one when DRF reads a JSON body in full: the same 413, not Django's
+        # HTML 400 page.
+        exc = RequestTooLarge(
+            f"The request body is over the limit of {settings.REDRESS_MAX_JSON_BODY_BYTES:,} bytes."
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -108,6 +108,15 @@ NOT_AN_OBJECT = [
         413,
         ("limit is 2,097,152 bytes",),
     ),
+    # Past Django's own cap on a body read whole (2.5 MiB): the same JSON 413, not its HTML
+    # "Bad Request (400)" page.
+    (
+        "above-django-cap",
+        b'{"description": "' + b"x" * (3 * MIB) + b'"}',
+        JSON,
+        413,
+        ("over the limit of 2,097,152 bytes",),
+    ),
 ]
 
 BODY_CASES = [
