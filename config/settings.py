@@ -121,6 +121,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = ["recovery.auth.RedressModelBackend"]
 
+# Where the client address comes from (config.client_address): the number of proxies we run
+# in front of Redress that append to X-Forwarded-For. 0 ignores the header altogether.
+REDRESS_TRUSTED_PROXIES = int(os.environ.get("REDRESS_TRUSTED_PROXIES", "0"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -216,6 +220,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
+    # Our throttles count by config.client_address; this keeps DRF's own rule the same.
+    "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -9,7 +9,6 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from recovery import roles, selectors
@@ -33,6 +32,7 @@ from recovery.api.serializers import (
     TransitionInputSerializer,
     WrittenResponseSerializer,
 )
+from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import MessageKind, RootCause
 from recovery.services import intake, lifecycle, messages, regulation, sla
@@ -304,7 +304,7 @@ class RootCauseListView(APIView):
 class ObtainTokenView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressThrottle]
     throttle_scope = "token"
 
     @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer, auth=[])
