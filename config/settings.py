@@ -268,11 +268,14 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Rate limits (the complaint form's per-address throttle, the API token endpoint's) must
     # count across every web process, so they live in Redis, not in each process's memory.
+    # While Redis is down they fall back to each process's memory (config.fallback_cache);
+    # the short timeouts keep an unreachable Redis from holding a request for long.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.fallback_cache.RedisCacheWithFallback",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "redress",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
