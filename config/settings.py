@@ -10,6 +10,7 @@ Defaults are the safe ones: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -59,7 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed at rest, expiring, revocable (recovery.auth, docs/security.md).
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -124,6 +126,14 @@ AUTHENTICATION_BACKENDS = ["recovery.auth.RedressModelBackend"]
 # Where the client address comes from (config.client_address): the number of proxies we run
 # in front of Redress that append to X-Forwarded-For. 0 ignores the header altogether.
 REDRESS_TRUSTED_PROXIES = int(os.environ.get("REDRESS_TRUSTED_PROXIES", "0"))
+
+# API tokens (django-rest-knox). A week: long enough for a weekly script, short enough that
+# a token copied into a forgotten file stops working on its own.
+REDRESS_TOKEN_TTL_HOURS = float(os.environ.get("REDRESS_TOKEN_TTL_HOURS", "168"))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=REDRESS_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -211,7 +221,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "recovery.auth.RedressTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 from recovery.errors import RedressError
 from recovery.models import (
@@ -265,3 +266,26 @@ class SurveyAdmin(ReadOnlyAdmin):
 @admin.register(RootCauseAlert)
 class RootCauseAlertAdmin(ReadOnlyAdmin):
     list_display = ["root_cause", "week_start", "count", "baseline", "raised_at"]
+
+
+# -- API tokens (knox) ------------------------------------------------------------------
+# Records, not settings: shown and deletable (revoking a token), never edited. Tokens are
+# issued only to their owner's password (POST /api/auth/token/): an administrator minting
+# one for someone else could act as them, hence no add page.
+
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["token_key", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -4,7 +4,6 @@ from django.contrib.auth import authenticate, get_user_model
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.authtoken.models import Token
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -15,6 +14,7 @@ from recovery import roles, selectors
 from recovery.api.filters import ComplaintFilter
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
+    ApiTokenSerializer,
     AssignmentSerializer,
     ComplaintDetailSerializer,
     ComplaintIntakeSerializer,
@@ -35,7 +35,7 @@ from recovery.api.serializers import (
 from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import MessageKind, RootCause
-from recovery.services import intake, lifecycle, messages, regulation, sla
+from recovery.services import api_tokens, intake, lifecycle, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -302,6 +302,8 @@ class RootCauseListView(APIView):
 
 
 class ObtainTokenView(APIView):
+    """A new API token for a username and password."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [ClientAddressThrottle]
@@ -317,5 +319,30 @@ class ObtainTokenView(APIView):
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, secret = api_tokens.api_token_issue(user=user)
+        return Response(TokenSerializer({"token": secret, "expiry": token.expiry}).data)
+
+
+class ApiTokenListView(APIView):
+    """The caller's own API tokens; DELETE revokes them all (sign out everywhere)."""
+
+    @extend_schema(responses=ApiTokenSerializer(many=True))
+    def get(self, request):
+        tokens = api_tokens.api_tokens_of(request.user)
+        return Response(
+            ApiTokenSerializer(tokens, many=True, context={"current": request.auth}).data
+        )
+
+    @extend_schema(responses={204: None}, operation_id="auth_tokens_revoke_all")
+    def delete(self, request):
+        api_tokens.api_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenDetailView(APIView):
+    """Revoke one of the caller's tokens, named by its first characters (``key``)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, key: str):
+        api_tokens.api_token_revoke(user=request.user, token_key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
