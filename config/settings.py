@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "rest_framework",
     # API tokens: hashed at rest, expiring, revocable (recovery.auth, docs/security.md).
     "knox",
+    # Sign-in lockout and the sign-in audit log (docs/security.md).
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,7 +125,11 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["recovery.auth.RedressModelBackend"]
+# Axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "recovery.auth.RedressModelBackend",
+]
 
 # Where the client address comes from (config.client_address): the number of proxies we run
 # in front of Redress that append to X-Forwarded-For. 0 ignores the header altogether.
@@ -134,6 +142,18 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=REDRESS_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",
 }
+
+# Sign-in lockout (django-axes): failures are counted per account and per client address,
+# in the database (no Redis needed). Ten failures leave room for a few typos by a person and
+# stop a password-guessing script after ten guesses per quarter hour.
+AXES_FAILURE_LIMIT = int(os.environ.get("REDRESS_SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("REDRESS_SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
+# Failures as well as successes are kept for the audit (admin -> Axes).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

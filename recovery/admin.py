@@ -1,3 +1,5 @@
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -289,3 +291,33 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# -- sign-in audit (axes) ---------------------------------------------------------------
+# An audit is read, never edited; deleting an access attempt lifts its lockout.
+
+
+class _NoChange:
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SignInAttemptAdmin(_NoChange, axes_admin.AccessAttemptAdmin):
+    """Failures counting towards a lockout; deleting one lifts its lockout."""
+
+
+class SignInLogAdmin(_NoChange, axes_admin.AccessLogAdmin):
+    """Successful sign-ins (desk, admin and API token) with address and time."""
+
+
+class SignInFailureLogAdmin(_NoChange, axes_admin.AccessFailureLogAdmin):
+    """Every failed sign-in, kept for the audit."""
+
+
+for _model, _model_admin in [
+    (AccessAttempt, SignInAttemptAdmin),
+    (AccessLog, SignInLogAdmin),
+    (AccessFailureLog, SignInFailureLogAdmin),
+]:
+    admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)

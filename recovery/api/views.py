@@ -1,6 +1,6 @@
 """HTTP interface of the recovery app: thin views that validate, call a service, answer."""
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
@@ -34,6 +34,7 @@ from recovery.api.serializers import (
 )
 from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import PermissionDenied, ValidationFailed
+from recovery.lockout import lockout_error
 from recovery.models import MessageKind, RootCause
 from recovery.services import api_tokens, intake, lifecycle, messages, regulation, sla
 
@@ -302,7 +303,7 @@ class RootCauseListView(APIView):
 
 
 class ObtainTokenView(APIView):
-    """A new API token for a username and password."""
+    """A new API token for a username and password (django-axes counts the failures)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -315,10 +316,16 @@ class ObtainTokenView(APIView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request, **serializer.validated_data)
         if user is None:
+            # django-axes flags the request when this failure, or an earlier run of them,
+            # locked the account or the address out.
+            if getattr(request, "axes_locked_out", False):
+                raise lockout_error()
             raise ValidationFailed(
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
+        # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, secret = api_tokens.api_token_issue(user=user)
         return Response(TokenSerializer({"token": secret, "expiry": token.expiry}).data)
 

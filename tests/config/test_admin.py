@@ -15,6 +15,8 @@ from datetime import date
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth import authenticate, user_logged_in
+from django.test import RequestFactory
 
 from escalation.models import Escalation
 from notifications.models import EmailDelivery, InboundEmail, Outbox, StaffEmail
@@ -37,6 +39,10 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 # deliveries...): never added or changed by hand. A complaint is changed through the
 # lifecycle services too, but its descriptive fields may be corrected in the admin.
 NO_ADD = {
+    # Sign-in records: written by django-axes, shown for the audit, deleted to lift a lockout.
+    "axes.AccessAttempt",
+    "axes.AccessFailureLog",
+    "axes.AccessLog",
     # API tokens: issued only to their owner's password, revocable (deleted) here.
     "knox.AuthToken",
     "escalation.Clock",
@@ -86,6 +92,10 @@ def root(client, make_complaint, agent, root_causes):
         root_causes["billing.duplicate-charge"]
     )
     api_token_for(agent)
+    # One failed and one successful sign-in, recorded by axes as the login pages would.
+    sign_in = RequestFactory().post("/admin/login/", REMOTE_ADDR="192.0.2.5")
+    authenticate(sign_in, username=agent.username, password="wrong")
+    user_logged_in.send(sender=type(agent), request=sign_in, user=agent)
     IdempotencyKey.objects.create(key="k1", owner=agent, request_hash="0" * 64, complaint=complaint)
     RecoveryAction.objects.create(complaint=complaint, type="apology", proposed_by=agent)
     Survey.objects.create(complaint=complaint)
