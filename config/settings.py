@@ -10,6 +10,7 @@ Defaults are the safe ones: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,7 +68,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens: hashed at rest, expiring, revocable (recovery.auth, docs/security.md).
+    "knox",
+    # Sign-in lockout and the sign-in audit log (docs/security.md).
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -86,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,7 +133,35 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["recovery.auth.RedressModelBackend"]
+# Axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "recovery.auth.RedressModelBackend",
+]
+
+# Where the client address comes from (config.client_address): the number of proxies we run
+# in front of Redress that append to X-Forwarded-For. 0 ignores the header altogether.
+REDRESS_TRUSTED_PROXIES = int(os.environ.get("REDRESS_TRUSTED_PROXIES", "0"))
+
+# API tokens (django-rest-knox). A week: long enough for a weekly script, short enough that
+# a token copied into a forgotten file stops working on its own.
+REDRESS_TOKEN_TTL_HOURS = float(os.environ.get("REDRESS_TOKEN_TTL_HOURS", "168"))
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=REDRESS_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# Sign-in lockout (django-axes): failures are counted per account and per client address,
+# in the database (no Redis needed). Ten failures leave room for a few typos by a person and
+# stop a password-guessing script after ten guesses per quarter hour.
+AXES_FAILURE_LIMIT = int(os.environ.get("REDRESS_SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("REDRESS_SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
+# Failures as well as successes are kept for the audit (admin -> Axes).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -242,7 +276,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "recovery.auth.RedressTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -251,6 +285,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
+    # Our throttles count by config.client_address; this keeps DRF's own rule the same.
+    "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -297,11 +333,14 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # Rate limits (the complaint form's per-address throttle, the API token endpoint's) must
     # count across every web process, so they live in Redis, not in each process's memory.
+    # While Redis is down they fall back to each process's memory (config.fallback_cache);
+    # the short timeouts keep an unreachable Redis from holding a request for long.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.fallback_cache.RedisCacheWithFallback",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "redress",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

@@ -1,7 +1,9 @@
 """Websocket authentication by API token, next to Channels' session authentication.
 
 Browsers authenticate with their session cookie (``AuthMiddlewareStack``); API clients send
-``?token=<key>`` in the query string, since browsers' WebSocket API cannot set headers.
+``?token=<key>`` in the query string, since browsers' WebSocket API cannot set headers. The
+token is checked exactly as the REST API checks it (``recovery.auth.user_for_token``):
+hashed lookup, expiry, revocation, and the demo-account rule.
 """
 
 from urllib.parse import parse_qs
@@ -9,23 +11,23 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 
+# A knox token is 64 characters; anything much longer is not one and is not hashed.
+TOKEN_MAX_CHARS = 128
+
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from recovery.auth import user_for_token
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
+    return user_for_token(key)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("token") or [""])[0]
-        if key:
-            user = await _user_for_token(key[:64])
+        if key and len(key) <= TOKEN_MAX_CHARS:
+            user = await _user_for_token(key)
             if user is not None:
                 scope = dict(scope, user=user)
         return await super().__call__(scope, receive, send)

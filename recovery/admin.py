@@ -1,8 +1,11 @@
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 from recovery.errors import RedressError
 from recovery.models import (
@@ -265,3 +268,56 @@ class SurveyAdmin(ReadOnlyAdmin):
 @admin.register(RootCauseAlert)
 class RootCauseAlertAdmin(ReadOnlyAdmin):
     list_display = ["root_cause", "week_start", "count", "baseline", "raised_at"]
+
+
+# -- API tokens (knox) ------------------------------------------------------------------
+# Records, not settings: shown and deletable (revoking a token), never edited. Tokens are
+# issued only to their owner's password (POST /api/auth/token/): an administrator minting
+# one for someone else could act as them, hence no add page.
+
+admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["token_key", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# -- sign-in audit (axes) ---------------------------------------------------------------
+# An audit is read, never edited; deleting an access attempt lifts its lockout.
+
+
+class _NoChange:
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SignInAttemptAdmin(_NoChange, axes_admin.AccessAttemptAdmin):
+    """Failures counting towards a lockout; deleting one lifts its lockout."""
+
+
+class SignInLogAdmin(_NoChange, axes_admin.AccessLogAdmin):
+    """Successful sign-ins (desk, admin and API token) with address and time."""
+
+
+class SignInFailureLogAdmin(_NoChange, axes_admin.AccessFailureLogAdmin):
+    """Every failed sign-in, kept for the audit."""
+
+
+for _model, _model_admin in [
+    (AccessAttempt, SignInAttemptAdmin),
+    (AccessLog, SignInLogAdmin),
+    (AccessFailureLog, SignInFailureLogAdmin),
+]:
+    admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)

@@ -15,4 +15,21 @@ class RecoveryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save, pre_save
+
+        from recovery.api import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from recovery.services import api_tokens
+
         post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="redress-roles")
+        # A password change or a deactivation revokes the account's API tokens.
+        pre_save.connect(
+            api_tokens.note_credentials_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="redress-token-revocation-note",
+        )
+        post_save.connect(
+            api_tokens.revoke_on_credentials_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="redress-token-revocation",
+        )

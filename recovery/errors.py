@@ -40,3 +40,9 @@ class NotFound(RedressError):
     """No such object, or not one the actor may see (404)."""
 
     code = "not_found"
+
+
+class TooManyAttempts(RedressError):
+    """Too many failed sign-ins for this account or address; wait and retry (429)."""
+
+    code = "too_many_attempts"

@@ -4,6 +4,8 @@ from recovery.api import remedies, views
 
 urlpatterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
+    path("auth/tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<str:key>/", views.ApiTokenDetailView.as_view(), name="api-token-detail"),
     path("complaints/", views.ComplaintListCreateView.as_view(), name="complaint-list"),
     path(
         "complaints/<str:reference>/",

@@ -49,3 +49,10 @@ class RootCauseFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"cause-{n}")
     name = factory.Sequence(lambda n: f"Cause {n}")
+
+
+def api_token_for(user) -> str:
+    """A fresh API token (its secret) for ``user``, as POST /api/auth/token/ issues one."""
+    from recovery.services.api_tokens import api_token_issue
+
+    return api_token_issue(user=user)[1]

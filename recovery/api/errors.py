@@ -20,6 +20,7 @@ STATUS_BY_ERROR = {
     errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
     errors.ValidationFailed: status.HTTP_400_BAD_REQUEST,
     errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 

@@ -5,11 +5,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from recovery import roles, selectors
 from recovery.api.fields import StrictSerializer, UserRefSerializer
+from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import NotFound, PermissionDenied, ValidationFailed
 from recovery.models import (
     CorrectiveAction,
@@ -181,7 +181,7 @@ class SurveyView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressThrottle]
     throttle_scope = "survey"
 
     @extend_schema(responses=OpenApiTypes.OBJECT)

@@ -214,7 +214,19 @@ class TokenRequestSerializer(StrictSerializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Shown once: only its hash is kept.")
+    expiry = serializers.DateTimeField(help_text="After this instant the token opens nothing.")
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    key = serializers.CharField(source="token_key", help_text="The token's first characters.")
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField()
+    current = serializers.SerializerMethodField(help_text="The token of this very request.")
+
+    def get_current(self, token) -> bool:
+        current = self.context.get("current")
+        return current is not None and getattr(current, "pk", None) == token.pk
 
 
 # -- representations ----------------------------------------------------------------------

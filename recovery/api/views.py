@@ -1,21 +1,20 @@
 """HTTP interface of the recovery app: thin views that validate, call a service, answer."""
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.authtoken.models import Token
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from recovery import roles, selectors
 from recovery.api.filters import ComplaintFilter
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
+    ApiTokenSerializer,
     AssignmentSerializer,
     ComplaintDetailSerializer,
     ComplaintIntakeSerializer,
@@ -33,9 +32,11 @@ from recovery.api.serializers import (
     TransitionInputSerializer,
     WrittenResponseSerializer,
 )
+from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import PermissionDenied, ValidationFailed
+from recovery.lockout import lockout_error
 from recovery.models import MessageKind, RootCause
-from recovery.services import intake, lifecycle, messages, regulation, sla
+from recovery.services import api_tokens, intake, lifecycle, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -302,9 +303,11 @@ class RootCauseListView(APIView):
 
 
 class ObtainTokenView(APIView):
+    """A new API token for a username and password (django-axes counts the failures)."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressThrottle]
     throttle_scope = "token"
 
     @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer, auth=[])
@@ -313,9 +316,40 @@ class ObtainTokenView(APIView):
         serializer.is_valid(raise_exception=True)
         user = authenticate(request, **serializer.validated_data)
         if user is None:
+            # django-axes flags the request when this failure, or an earlier run of them,
+            # locked the account or the address out.
+            if getattr(request, "axes_locked_out", False):
+                raise lockout_error()
             raise ValidationFailed(
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        token, secret = api_tokens.api_token_issue(user=user)
+        return Response(TokenSerializer({"token": secret, "expiry": token.expiry}).data)
+
+
+class ApiTokenListView(APIView):
+    """The caller's own API tokens; DELETE revokes them all (sign out everywhere)."""
+
+    @extend_schema(responses=ApiTokenSerializer(many=True))
+    def get(self, request):
+        tokens = api_tokens.api_tokens_of(request.user)
+        return Response(
+            ApiTokenSerializer(tokens, many=True, context={"current": request.auth}).data
+        )
+
+    @extend_schema(responses={204: None}, operation_id="auth_tokens_revoke_all")
+    def delete(self, request):
+        api_tokens.api_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenDetailView(APIView):
+    """Revoke one of the caller's tokens, named by its first characters (``key``)."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, key: str):
+        api_tokens.api_token_revoke(user=request.user, token_key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,8 @@
 
 Used by the public complaint form: enough for a person who sends a few complaints, too
 little for a script. The cache is Redis in production (config.settings), so the count is
-shared by every web process.
+shared by every web process; while Redis is down each process counts on its own
+(config.fallback_cache).
 """
 
 import time
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+
+from config.client_address import client_address as _client_address
 
 # A person rarely has more than a few complaints in one sitting; five in ten minutes from
 # one address leaves room for a household or an office behind one address.
@@ -24,9 +27,8 @@ class Verdict:
 
 
 def client_address(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote unless a proxy we
-    # trust rewrites it, and trusting it would let a script pick a new address per request.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    # The one rule of every limiter (REDRESS_TRUSTED_PROXIES); "unknown" shares one count.
+    return _client_address(request) or "unknown"
 
 
 def hit(scope: str, key: str) -> Verdict:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.web import board, desk, portal, recoveries
+from recovery.web import api_tokens, board, desk, portal, recoveries
 
 portal_patterns = (
     [
@@ -28,6 +28,9 @@ desk_patterns = (
             name="login",
         ),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("api-tokens/", api_tokens.token_list, name="api-tokens"),
+        path("api-tokens/revoke-all/", api_tokens.token_revoke_all, name="api-tokens-revoke-all"),
+        path("api-tokens/<str:key>/revoke/", api_tokens.token_revoke, name="api-token-revoke"),
         path("", desk.my_queue, name="my-queue"),
         path("team/", desk.team_queue, name="team-queue"),
         path("notifications/", desk.notifications, name="notifications"),

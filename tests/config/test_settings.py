@@ -64,6 +64,10 @@ SETTINGS_VARIABLES = {
     "MEDIA_ROOT",
     "EMAIL_FILE_PATH",
     "LOG_LEVEL",
+    "REDRESS_TRUSTED_PROXIES",
+    "REDRESS_TOKEN_TTL_HOURS",
+    "REDRESS_SIGNIN_FAILURE_LIMIT",
+    "REDRESS_SIGNIN_COOLOFF_MINUTES",
 }
 
 # Prints the settings under test as JSON; paths and tuples become strings and lists.

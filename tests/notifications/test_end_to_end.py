@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect as websocket_connect
 
 from notifications.models import Outbox
+from tests.factories import api_token_for
 from tests.processes import (
     HOST,
     Child,
@@ -93,7 +93,7 @@ async def transition_and_listen(base_url: str, token: str, reference: str) -> tu
 
 def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint, celery_on_redis):
     complaint = make_complaint()
-    token = Token.objects.create(user=agent).key
+    token = api_token_for(agent)
     env = subprocess_environment()
     port = free_port()
     base_url = f"http://{HOST}:{port}"

@@ -24,14 +24,14 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Permission
 from django.core import signing
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from config.asgi import application
 from notifications import delivery, replay
 from notifications.models import Notification, Outbox, Presence
 from recovery import roles
-from recovery.services import messages
+from recovery.services import api_tokens, messages
 from tests.conftest import acknowledge, close_loop, resolve
+from tests.factories import api_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,7 +85,7 @@ def deliver_pending() -> list[int]:
 
 
 def token_for(user) -> str:
-    return Token.objects.get_or_create(user=user)[0].key
+    return api_token_for(user)
 
 
 def run(scenario):
@@ -177,6 +177,33 @@ def test_unknown_or_inactive_token_is_closed_unauthenticated(agent):
         _, connected, code = await connect("/ws/events/", token="0" * 40)
         assert (connected, code) == (False, 4401)
         await in_sync(type(agent).objects.filter(pk=agent.pk).update)(is_active=False)
+        _, connected, code = await connect("/ws/events/", token=key)
+        assert (connected, code) == (False, 4401)
+
+    run(scenario)
+
+
+def test_a_demo_accounts_token_opens_no_socket_once_demos_are_off(agent, groups, settings):
+    # The same rule as the REST API (recovery.auth.may_sign_in), checked on connect.
+    agent.groups.add(groups[roles.DEMO])
+    key = token_for(agent)
+
+    async def scenario():
+        socket, connected, _ = await connect("/ws/events/", token=key)
+        assert connected
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+        settings.REDRESS_DEMO = False
+        _, connected, code = await connect("/ws/events/", token=key)
+        assert (connected, code) == (False, 4401)
+
+    run(scenario)
+
+
+def test_a_revoked_token_opens_no_socket(agent):
+    key = token_for(agent)
+    api_tokens.api_tokens_revoke_all(user=agent)
+
+    async def scenario():
         _, connected, code = await connect("/ws/events/", token=key)
         assert (connected, code) == (False, 4401)
 

@@ -21,7 +21,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from notifications.models import Outbox
 from recovery import roles
@@ -36,7 +35,7 @@ from recovery.models import (
 )
 from recovery.services import intake, lifecycle
 from tests.conftest import acknowledge
-from tests.factories import UserFactory
+from tests.factories import UserFactory, api_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -168,8 +167,7 @@ def teammate(groups, team):
 
 
 def token_for(user) -> dict[str, str]:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"Authorization": f"Token {token.key}"}
+    return {"Authorization": f"Token {api_token_for(user)}"}
 
 
 # -- transitions through the services ------------------------------------------------------

@@ -6,11 +6,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from recovery.models import Channel, Complaint, JourneyStage, Severity, State, Touchpoint
-from tests.factories import CategoryFactory, CustomerFactory
+from tests.factories import CategoryFactory, CustomerFactory, api_token_for
 
 PAGE_SIZES = (1, 10, 50, 200)
 # Rows in the queue: more than the largest page, so every page is full and paginated.
@@ -77,9 +76,8 @@ def token_client(user) -> APIClient:
     ``force_authenticate`` would hand the same user object to every request, and its
     permission cache would make the first request cost more queries than the rest.
     """
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(user)}")
     return client
 
 

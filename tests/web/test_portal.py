@@ -180,6 +180,18 @@ def test_the_form_is_rate_limited_per_address(portal, settings):
     assert other.status_code == 302
 
 
+def test_a_new_forwarded_for_per_request_does_not_escape_the_limit(portal, settings):
+    # No trusted proxy (the default): X-Forwarded-For is the client's own words.
+    settings.REDRESS_PORTAL_RATE_LIMIT = 2
+    answers = [
+        portal.post("/", form_data(email=f"x{n}@example.com"), HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
+        for n in range(4)
+    ]
+
+    assert [a.status_code for a in answers] == [302, 302, 429, 429]
+    assert Complaint.objects.count() == 2
+
+
 # -- the tracking page ---------------------------------------------------------------------
 
 

@@ -1,0 +1,12 @@
+"""DRF throttles that count by the one client-address rule (config.client_address)."""
+
+from rest_framework.throttling import ScopedRateThrottle
+
+from config.client_address import client_address
+
+
+class ClientAddressThrottle(ScopedRateThrottle):
+    """``ScopedRateThrottle`` keyed by ``client_address``: a forged X-Forwarded-For is ignored."""
+
+    def get_ident(self, request):
+        return client_address(request) or "unknown"
