@@ -29,7 +29,10 @@ Rules:
   such as Google Groups add it (and List-Id) to genuine customer mail.
 * ``reply_text``: see ``strip_quoted_reply``.
 * ``fingerprint``: the Message-ID if present, else ``"sha256:" + sha256(raw bytes)``. A few
-  broken mailers reuse Message-IDs, so treat a repeat as "probably already ingested".
+  broken mailers reuse Message-IDs, so a repeat is a duplicate only when ``content_digest``
+  matches too.
+* ``content_digest(raw)``: what stays the same when one message is delivered twice (From, To,
+  Cc, Date, Subject and the body) and differs between two messages that share a Message-ID.
 * Header values over 16 KB are cut at a space before decoding (the header parser needs ~4 s/MB).
 """
 
@@ -146,6 +149,33 @@ class ParsedEmail:
     def references_all(self) -> tuple[str, ...]:
         """In-Reply-To then References, deduplicated: every id worth trying for threading."""
         return tuple(dict.fromkeys(filter(None, (self.in_reply_to, *self.references))))
+
+
+# Headers that say what a message is; trace headers (Received, Delivered-To, X-...) differ
+# between two deliveries of one message, so they stay out of the digest.
+_DIGEST_HEADERS = ("from", "to", "cc", "date", "subject")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def content_digest(raw: bytes) -> str:
+    """``"sha256:"`` + a digest of the message's identity headers and body (see docstring).
+
+    Works on any bytes (no parsing that can fail): header lines are unfolded and their
+    whitespace collapsed, body lines lose CRs and trailing whitespace, which relays change.
+    """
+    raw = bytes(raw)
+    match = _HEADER_END.search(raw)
+    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    identity = []
+    for line in unfolded.splitlines():
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower().decode("ascii", "replace") in _DIGEST_HEADERS:
+            identity.append(name.strip().lower() + b":" + b" ".join(value.split()))
+    lines = [line.rstrip() for line in body.replace(b"\r\n", b"\n").split(b"\n")]
+    digest = hashlib.sha256(b"\n".join(sorted(identity)))
+    digest.update(b"\n\n" + b"\n".join(lines).rstrip(b"\n"))
+    return f"sha256:{digest.hexdigest()}"
 
 
 def extract_reference(subject: str, pattern: str = REFERENCE_PATTERN) -> str | None:

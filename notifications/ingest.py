@@ -7,9 +7,11 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    kept; the original stays in the mailbox or with the sending provider).
 2. Parsed by ``notifications.inbound_parsing``; ``UnparseableEmail`` is quarantined with its
    reason.
-3. The fingerprint (Message-ID, else a hash of the bytes) is already stored: the stored row is
-   returned unchanged. Two concurrent ingests of one message meet on the unique fingerprint:
-   the second waits for the first to commit and then answers as a duplicate.
+3. The fingerprint (Message-ID, else a hash of the bytes) is already stored with the same
+   content digest (``inbound_parsing.content_digest``): a re-delivery, so the stored row is
+   returned unchanged. A different message reusing a stored Message-ID goes on, its reason
+   noting the reuse. Two concurrent ingests of one message meet on the unique (fingerprint,
+   digest) pair: the second waits for the first to commit and then answers as a duplicate.
 4. Automatic mail (auto-replies, bounces, reports) and our own mail coming back (From our
    ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason.
 5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
@@ -53,6 +55,7 @@ from django.db import IntegrityError, transaction
 from notifications.inbound_parsing import (
     ParsedEmail,
     UnparseableEmail,
+    content_digest,
     extract_reference,
     parse_message,
 )
@@ -121,13 +124,17 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
             fingerprint = _fingerprint(parsed)
             quarantine_reason = ""
 
-    existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+    digest = content_digest(raw)
+    same_message = InboundEmail.objects.filter(fingerprint=fingerprint, content_digest=digest)
+    existing = same_message.first()
     if existing is not None:
         return _duplicate(existing)
+    reused = InboundEmail.objects.filter(fingerprint=fingerprint).order_by("pk").first()
     try:
         with transaction.atomic():
             inbound = InboundEmail.objects.create(
                 fingerprint=fingerprint,
+                content_digest=digest,
                 raw=stored_raw,
                 status=InboundStatus.QUARANTINED,
                 reason=quarantine_reason,
@@ -137,6 +144,10 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
                 source=_cut_left(source, 200),
             )
             reference = _route_safely(inbound, parsed) if parsed is not None else ""
+            if reused is not None:
+                inbound.reason = "; ".join(
+                    filter(None, [inbound.reason, _reuse_note(reused, parsed)])
+                )
             inbound.save(
                 update_fields=[
                     "status",
@@ -149,7 +160,7 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
             )
     except IntegrityError:
         # Another ingest of the same message committed first (step 3 of the docstring).
-        existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+        existing = same_message.first()
         if existing is None:
             raise
         return _duplicate(existing)
@@ -164,6 +175,14 @@ def _duplicate(existing: InboundEmail) -> IngestResult:
     )
     return IngestResult(
         existing, duplicate=True, reference=complaint.reference if complaint else ""
+    )
+
+
+def _reuse_note(earlier: InboundEmail, parsed: ParsedEmail | None) -> str:
+    message_id = parsed.message_id if parsed and parsed.message_id else earlier.fingerprint
+    return (
+        f"Message-ID <{message_id}> was used before by inbound email #{earlier.pk} with "
+        "different content: kept as a message of its own"
     )
 
 

@@ -298,7 +298,11 @@ class InboundStatus(models.TextChoices):
 class InboundEmail(models.Model):
     """Every email that came in, kept whatever became of it: nothing is dropped."""
 
-    fingerprint = models.CharField(_("fingerprint"), max_length=300, unique=True)
+    # The Message-ID (else a hash of the bytes) and a digest of the content: a message is
+    # stored once per pair, so a re-delivery is a duplicate while a different message that
+    # reuses a Message-ID (some broken mailers do) is kept (notifications.inbound_parsing).
+    fingerprint = models.CharField(_("fingerprint"), max_length=300)
+    content_digest = models.CharField(_("content digest"), max_length=80, blank=True)
     raw = models.BinaryField(_("raw message"))
     status = models.CharField(_("status"), max_length=16, choices=InboundStatus.choices)
     reason = models.TextField(_("reason"), blank=True)
@@ -329,6 +333,13 @@ class InboundEmail(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            # Its index also serves threading by the customer's Message-ID
+            # (WHERE fingerprint IN (...)), as its prefix.
+            models.UniqueConstraint(
+                fields=["fingerprint", "content_digest"], name="inbound_email_once"
+            ),
+        ]
         indexes = [
             # Threading a customer email: the customer's emails on one complaint
             # (WHERE complaint_id = %s AND status = 'accepted').

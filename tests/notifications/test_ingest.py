@@ -216,15 +216,16 @@ def test_corpus_bounces_and_reports_never_open_complaints():
 @requires_corpus
 @pytest.mark.django_db
 def test_corpus_ingested_twice_changes_nothing_the_second_time():
-    fingerprints = set()
+    identities = set()
     first = {}
     for name in FILES:
         result = ingest_message(_corpus_bytes(name), source=name)
         first[name] = result.inbound.pk
-        fingerprints.add(result.inbound.fingerprint)
+        identities.add((result.inbound.fingerprint, result.inbound.content_digest))
     after_first = _counts()
-    # Some fixtures share a Message-ID (a quoted original and its copy): one row per message.
-    assert after_first["InboundEmail"] == len(fingerprints)
+    # One row per distinct message: some fixtures are copies of one message (one row), while
+    # a Message-ID shared by different content is two rows.
+    assert after_first["InboundEmail"] == len(identities)
     by_status = {
         status: InboundEmail.objects.filter(status=status).count() for status in InboundStatus
     }
@@ -546,17 +547,44 @@ def test_a_message_over_the_size_limit_is_quarantined_unparsed(settings, monkeyp
 
 
 @pytest.mark.django_db
-def test_the_same_message_id_twice_opens_one_complaint():
-    first = ingest(_mail(message_id="<once@mail.example.org>"), source="imap")
-    again = ingest_message(
-        _mail(message_id="<once@mail.example.org>", body="resent by a broken client"),
-        source="webhook",
+def test_the_same_message_delivered_twice_opens_one_complaint():
+    raw = _mail(message_id="<once@mail.example.org>")
+    first = ingest(raw, source="imap")
+    # The second delivery went through another relay: trace headers and line endings differ.
+    redelivered = (
+        b"Received: from relay2.example.net by mx.redress.invalid; Mon, 7 Dec 2026 10:02:00 +0000\r\n"
+        b"Delivered-To: complaints@redress.invalid\r\n" + raw.replace(b"\n", b"\r\n")
     )
+    again = ingest_message(redelivered, source="webhook")
 
     assert again.duplicate
     assert again.inbound == first
     assert again.reference == Complaint.objects.get().reference
     assert InboundEmail.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_different_message_reusing_a_message_id_is_ingested():
+    first = ingest(_mail(message_id="<reused@mail.example.org>"), source="imap")
+    second = ingest_message(
+        _mail(
+            message_id="<reused@mail.example.org>",
+            subject="And the invoice is wrong too",
+            body="A broken client gives every message the same Message-ID.",
+        ),
+        source="imap",
+    )
+
+    assert not second.duplicate
+    assert second.inbound.pk != first.pk
+    assert second.inbound.status == InboundStatus.ACCEPTED
+    assert f"used before by inbound email #{first.pk} with different content" in (
+        second.inbound.reason
+    )
+    assert Complaint.objects.count() == 2
+    # ...and a re-delivery of either is still a duplicate.
+    assert ingest_message(bytes(second.inbound.raw), source="again").inbound == second.inbound
+    assert InboundEmail.objects.count() == 2
 
 
 @pytest.mark.django_db
