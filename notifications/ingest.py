@@ -12,8 +12,12 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    returned unchanged. A different message reusing a stored Message-ID goes on, its reason
    noting the reuse. Two concurrent ingests of one message meet on the unique (fingerprint,
    digest) pair: the second waits for the first to commit and then answers as a duplicate.
-4. Automatic mail (auto-replies, bounces, reports) and our own mail coming back (From our
-   ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason.
+4. A bounce (``notifications.bounce_parsing``) of one of our customer emails is recorded on
+   that email and on its complaint's timeline (``notifications.bounces``): status ``bounce``.
+   A bounce of nothing we sent is ignored as such (``UNKNOWN_BOUNCE``). Other automatic mail
+   (auto-replies, list mail, reports, RFC 3834) and our own mail coming back (From our
+   ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason. None of it
+   opens a complaint, so none of it is ever answered with a receipt.
 5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
 6. A reply threads onto a complaint by ``In-Reply-To``/``References`` naming an email we sent
    (``EmailDelivery.rfc_message_id``) or an email of the customer's already on it, else by an
@@ -52,6 +56,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from notifications.bounce_parsing import parse_bounce
+from notifications.bounces import bounce_record
 from notifications.inbound_parsing import (
     ParsedEmail,
     UnparseableEmail,
@@ -88,11 +94,26 @@ _ID_MAX_CHARS = InboundEmail._meta.get_field("rfc_message_id").max_length
 _HEADER_SAFE_ID = re.compile(rf"[!-;=?-~]{{1,{_ID_MAX_CHARS}}}")
 
 
+# How the reason of an ignored bounce begins: the ingest command counts these on their own.
+UNKNOWN_BOUNCE = "bounce of no email of ours"
+
+
 @dataclass(frozen=True)
 class IngestResult:
     inbound: InboundEmail
     duplicate: bool  # the message was stored before; nothing was done this time
     reference: str  # the complaint it opened or was threaded onto, or ""
+
+    @property
+    def outcome(self) -> str:
+        """What became of the message, as the ingest command counts it."""
+        if self.duplicate:
+            return "duplicate"
+        if self.inbound.status == InboundStatus.IGNORED and self.inbound.reason.startswith(
+            UNKNOWN_BOUNCE
+        ):
+            return "unknown bounce"
+        return self.inbound.status
 
 
 def ingest(raw: bytes, *, source: str) -> InboundEmail:
@@ -237,6 +258,9 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
     """Decide what the message is and act on it; returns the complaint reference or ""."""
     inbound.authentication = _authentication(parsed)
     if parsed.is_automatic:
+        bounce = parse_bounce(bytes(inbound.raw))
+        if bounce is not None:
+            return _bounce(inbound, bounce)
         return _ignore(inbound, f"automatic mail: {parsed.automatic_reason}")
     loop = _loop_reason(parsed)
     if loop:
@@ -279,6 +303,22 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
     inbound.status = InboundStatus.ACCEPTED
     inbound.reason = "; ".join([summary, *notes])
     return complaint.reference
+
+
+def _bounce(inbound: InboundEmail, bounce) -> str:
+    recorded = bounce_record(inbound=inbound, bounce=bounce)
+    if recorded is None:
+        named = ", ".join(f"<{mid}>" for mid in bounce.original_message_ids[:3])
+        logger.info("Inbound email %s is a bounce of no email of ours (%s)", inbound.pk, named)
+        return _ignore(
+            inbound,
+            f"{UNKNOWN_BOUNCE}: it returns {named}"
+            if named
+            else f"{UNKNOWN_BOUNCE}: it names no Message-ID of the returned email",
+        )
+    inbound.status = InboundStatus.BOUNCE
+    inbound.reason, reference = recorded
+    return reference
 
 
 def _ignore(inbound: InboundEmail, reason: str) -> str:

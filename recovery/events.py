@@ -260,3 +260,20 @@ def survey_answered(complaint: Complaint, survey) -> int:
         None,
         {"survey_id": survey.pk, "csat": survey.csat, "ces": survey.ces, "nps": survey.nps},
     )
+
+
+def email_not_delivered(complaint: Complaint, details: dict, notify_users) -> int:
+    """A bounce of one of our emails (``notifications.bounces``): staff only."""
+    return record(
+        complaint, EventType.EMAIL_NOT_DELIVERED, None, details, notify_users=notify_users
+    )
+
+
+def customer_replied_after_closing(complaint: Complaint, message: Message, notify_users) -> int:
+    return record(
+        complaint,
+        EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
+        None,
+        {"message_id": message.pk, "state": complaint.state},
+        notify_users=notify_users,
+    )

@@ -76,7 +76,8 @@ def test_maildir_messages_are_ingested_and_a_second_run_finds_duplicates(tmp_pat
     assert errors == ""
     assert sorted(_outcomes(output)) == sorted(SAMPLE.values())
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     accepted_line = next(line for line in output.splitlines() if line.startswith("accepted"))
     reference = Complaint.objects.get().reference
@@ -104,7 +105,8 @@ def test_mbox_messages_are_ingested(tmp_path):
     output, _ = _run("--mbox", path)
 
     assert _summary(output) == (
-        "4 message(s): 2 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "4 message(s): 2 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert Complaint.objects.count() == 2
     assert InboundEmail.objects.filter(source__startswith=f"mbox:{path}#").count() == 4
@@ -123,7 +125,8 @@ def test_eml_files_and_directories_of_them(tmp_path):
 
     assert _outcomes(output) == ["accepted", "ignored", "quarantined"]
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert InboundEmail.objects.get(status=InboundStatus.QUARANTINED).source == (
         f"file:{folder / 'nested' / 'no-sender.eml'}"
@@ -268,7 +271,8 @@ def test_imap_ingests_unseen_mail_and_flags_it_seen_after_commit(imap_server):
 
     assert errors == ""
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert _seen(imap_server) == {b"11", b"12", b"13", b"14"}
     connection = FakeIMAP.instances[0]
@@ -313,7 +317,8 @@ def test_imap_message_whose_ingest_fails_stays_unseen_for_the_next_run(imap_serv
     output, _ = _run(*IMAP_ARGS, *IMAP_PASSWORD)
 
     assert _summary(output) == (
-        "1 message(s): 0 accepted, 0 held, 1 ignored, 0 quarantined, 0 duplicate, 0 error"
+        "1 message(s): 0 accepted, 0 held, 0 ignored, 0 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert _seen(imap_server) == {b"11", b"12", b"13", b"14"}
 
