@@ -72,7 +72,7 @@ from recovery import selectors as recovery_selectors
 from recovery.api.serializers import DESCRIPTION_MAX_CHARS
 from recovery.models import Channel, Complaint, EventType, MessageKind, State
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
-from recovery.services.messages import customer_message_add
+from recovery.services.messages import automatic_reply_note_add, customer_message_add
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         bounce = parse_bounce(bytes(inbound.raw))
         if bounce is not None:
             return _bounce(inbound, bounce)
-        return _ignore(inbound, f"automatic mail: {parsed.automatic_reason}")
+        return _automatic(inbound, parsed)
     loop = _loop_reason(parsed)
     if loop:
         return _ignore(inbound, loop)
@@ -319,6 +319,26 @@ def _bounce(inbound: InboundEmail, bounce) -> str:
     inbound.status = InboundStatus.BOUNCE
     inbound.reason, reference = recorded
     return reference
+
+
+def _automatic(inbound: InboundEmail, parsed: ParsedEmail) -> str:
+    """Automatic mail is never answered; one from the customer's address that threads onto
+    their complaint (an out-of-office to our email) is kept there as a staff-only note."""
+    reason = f"automatic mail: {parsed.automatic_reason}"
+    complaint, how, _notes = _thread_target(parsed) if not _loop_reason(parsed) else (None, "", [])
+    if (
+        complaint is None
+        or complaint.state == State.WITHDRAWN
+        or _why_held(parsed, complaint, inbound.authentication)
+    ):
+        return _ignore(inbound, reason)
+    note = automatic_reply_note_add(
+        complaint=complaint,
+        body=f"Automatic reply from {parsed.from_address} ({parsed.automatic_reason}):\n\n"
+        f"{reply_body(parsed)}",
+    )
+    inbound.complaint_id, inbound.message_id = complaint.pk, note.pk
+    return _ignore(inbound, f"{reason}; kept as a staff note on {complaint.reference} ({how})")
 
 
 def _ignore(inbound: InboundEmail, reason: str) -> str:

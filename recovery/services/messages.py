@@ -61,6 +61,22 @@ def customer_message_add(
     )
 
 
+def automatic_reply_note_add(*, complaint: Complaint, body: str) -> Message:
+    """Record an automatic reply (an out-of-office) to our email as a staff-only note.
+
+    Internal: the customer does not see it, it moves no clock, ends no awaiting-customer
+    pause and is no reply after closing, because no person wrote it (RFC 3834).
+    """
+    return _message_write(
+        complaint=complaint,
+        actor=None,
+        direction=MessageDirection.INTERNAL,
+        kind=MessageKind.NOTE,
+        channel=Channel.EMAIL,
+        body=body,
+    )
+
+
 def customer_email_not_delivered(*, complaint_id: int, details: dict) -> Complaint | None:
     """Record that an email to the customer bounced (``notifications.bounces`` found it).
 

@@ -531,8 +531,37 @@ def test_an_out_of_office_answer_to_our_email_is_ignored(acknowledged):
     inbound = ingest(raw, source="test")
 
     assert inbound.status == InboundStatus.IGNORED
-    assert inbound.reason == "automatic mail: Auto-Submitted: auto-replied"
+    assert inbound.reason == (
+        "automatic mail: Auto-Submitted: auto-replied; kept as a staff note on "
+        f"{acknowledged.reference} (answers our email <{ours.rfc_message_id.strip('<>')}>)"
+    )
     assert acknowledged.messages.filter(direction=MessageDirection.INBOUND).count() == 1
+    # Kept for staff, never answered: a note, and no email to anyone.
+    note = acknowledged.messages.get(direction=MessageDirection.INTERNAL)
+    assert note.pk == inbound.message_id
+    assert note.body.startswith(f"Automatic reply from {CUSTOMER_EMAIL}")
+    assert "I am away until Monday." in note.body
+    assert not EmailDelivery.objects.exclude(pk=ours.pk).exists()
+    assert not Outbox.objects.filter(
+        complaint_id=acknowledged.pk, event_type="complaint.message_added"
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_new_automatic_mail_opens_nothing_and_gets_no_receipt():
+    raw = _mail(
+        subject="Out of office",
+        body="I am away until Monday.",
+        headers={"X-Autoreply": "yes"},
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.IGNORED
+    assert inbound.reason == "automatic mail: X-Autoreply header present"
+    assert inbound.complaint_id is None
+    assert not Complaint.objects.exists()
+    assert not Outbox.objects.exists()  # no receipt, nor anything else, to anyone
 
 
 @pytest.mark.django_db
