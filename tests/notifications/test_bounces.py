@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -353,3 +355,42 @@ def test_a_malformed_bounce_through_the_webhook_is_stored_never_a_500(raw, setti
     assert response.status_code == 202
     assert response.json()["status"] in (InboundStatus.IGNORED, InboundStatus.QUARANTINED)
     assert not Complaint.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_ingests_of_one_bounce_record_it_once(acknowledged, monkeypatch):
+    from notifications import ingest as ingest_module
+
+    ours = _sent(acknowledged)
+    raw = _bounce_of(ZED, ours)
+    barrier = threading.Barrier(2, timeout=10)
+    real_parse = ingest_module.parse_message
+
+    def parse_then_wait(raw):
+        # Both threads leave parsing together: both find nothing stored and race to insert.
+        parsed = real_parse(raw)
+        barrier.wait()
+        return parsed
+
+    monkeypatch.setattr(ingest_module, "parse_message", parse_then_wait)
+    results = []
+
+    def run():
+        try:
+            results.append(ingest_message(raw, source=threading.current_thread().name))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, name=f"worker-{n}") for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(result.duplicate for result in results) == [False, True]
+    assert (
+        ComplaintEvent.objects.filter(
+            complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED
+        ).count()
+        == 1
+    )

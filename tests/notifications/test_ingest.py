@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import os
 import threading
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from django.db import connection
 from escalation.models import Clock, ClockKind
 from notifications import ingest as ingest_module
 from notifications.bounce_parsing import parse_bounce
-from notifications.inbound_parsing import UnparseableEmail, parse_message
+from notifications.inbound_parsing import UnparseableEmail, content_digest, parse_message
 from notifications.ingest import SERVICE_ACCOUNT_USERNAME, UNKNOWN_BOUNCE, ingest, ingest_message
 from notifications.models import (
     EmailDelivery,
@@ -670,3 +671,24 @@ def test_two_concurrent_ingests_of_one_message_open_one_complaint(monkeypatch):
     assert results[0].inbound.pk == results[1].inbound.pk
     assert Complaint.objects.count() == 1
     assert InboundEmail.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_migration_gives_stored_mail_its_content_digest():
+    from django.apps import apps
+
+    fill_digests = importlib.import_module(
+        "notifications.migrations.0016_inbound_duplicates_and_bounces"
+    ).fill_digests
+    raws = [_mail(message_id=f"<old-{n}@mail.example.org>", body=f"Text {n}") for n in range(3)]
+    for raw in raws:
+        InboundEmail.objects.create(
+            fingerprint=parse_message(raw).fingerprint, raw=raw, status=InboundStatus.ACCEPTED
+        )
+
+    fill_digests(apps, None)
+
+    stored = list(InboundEmail.objects.order_by("pk").values_list("content_digest", flat=True))
+    assert stored == [content_digest(raw) for raw in raws]
+    # ...so a re-delivery of mail stored before the migration is still a duplicate.
+    assert ingest_message(raws[0], source="again").duplicate
