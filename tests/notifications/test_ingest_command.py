@@ -13,6 +13,7 @@ import mailbox
 import os
 import re
 import shutil
+from email.utils import make_msgid
 from io import StringIO
 from pathlib import Path
 
@@ -20,8 +21,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from notifications.management.commands import ingest_email as command_module
-from notifications.models import InboundEmail, InboundStatus
+from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus, Outbox
 from recovery.models import Complaint
+from tests.conftest import acknowledge
 
 _DATA = Path(
     os.environ.get("REDRESS_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -38,7 +40,7 @@ pytestmark = [
 # A few corpus files, one per outcome.
 CUSTOMER_MAIL = "flanker/text-only.eml"  # bob@marley.com: opens a complaint
 OTHER_CUSTOMER_MAIL = "django-helpdesk/quoted_printable.eml"  # opens a complaint
-BOUNCE = "flanker/bounce_delayed.eml"  # ignored
+BOUNCE = "flanker/bounce_delayed.eml"  # ignored: a bounce of mail we never sent
 NO_SENDER = "cpython-test_email/msg_11.eml"  # quarantined: no From address
 SAMPLE = {CUSTOMER_MAIL: "accepted", BOUNCE: "ignored", NO_SENDER: "quarantined"}
 
@@ -370,3 +372,35 @@ def test_imap_needs_a_user_and_a_password_from_the_environment(imap_server, monk
     with pytest.raises(CommandError, match=r"TEST_IMAP_PASSWORD .* is not set"):
         _run(*IMAP_ARGS, *IMAP_PASSWORD)
     assert FakeIMAP.instances == []  # refused before connecting
+
+
+def test_a_bounce_of_our_email_is_counted_as_a_bounce(tmp_path, make_complaint, agent):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    ours = EmailDelivery.objects.create(
+        outbox=Outbox.objects.filter(complaint_id=complaint.pk).latest("id"),
+        complaint_id=complaint.pk,
+        recipient=complaint.customer.email,
+        kind="acknowledgement",
+        subject="We have your complaint",
+        body_text="...",
+        rfc_message_id=make_msgid(idstring=complaint.reference, domain="redress.invalid"),
+        status=EmailStatus.SENT,
+    )
+    returned = b"20090708054735.GC7578@example.com"  # what the corpus bounce returns
+    raw = (EMAILS / "flanker/bounce_zed.eml").read_bytes()
+    (tmp_path / "ours.eml").write_bytes(
+        raw.replace(returned, ours.rfc_message_id.strip("<>").encode())
+    )
+    (tmp_path / "stray.eml").write_bytes(raw)
+
+    output, errors = _run(tmp_path / "ours.eml", tmp_path / "stray.eml")
+
+    assert errors == ""
+    assert _outcomes(output) == ["bounce", "ignored"]
+    assert _summary(output) == (
+        "2 message(s): 0 accepted, 0 held, 0 ignored, 0 quarantined, 0 duplicate, "
+        "1 bounce, 1 unknown bounce, 0 error"
+    )
+    ours.refresh_from_db()
+    assert ours.status == EmailStatus.FAILED
