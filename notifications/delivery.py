@@ -93,8 +93,10 @@ def summary_of(row: Outbox) -> str:
 def _email_kind(row: Outbox) -> str | None:
     if row.audience.get("customer") is None:
         return None
+    parameters = row.payload.get("parameters") or {}
+    if row.event_type == "complaint.received" and parameters.get("receipt") is False:
+        return None  # mail that must get no automatic answer (list mail, RFC 3834)
     if row.event_type == "complaint.message_added":
-        parameters = row.payload.get("parameters") or {}
         if parameters.get("direction") != "outbound":
             return None
         kind = parameters.get("kind")

@@ -27,6 +27,8 @@ Rules:
   disposition-notification / feedback-report part; a MAILER-DAEMON or postmaster sender; an
   empty Return-Path ``<>``. ``Precedence: list`` is NOT automatic on purpose: shared inboxes
   such as Google Groups add it (and List-Id) to genuine customer mail.
+* ``is_list_mail``: ``Precedence: list`` with ``List-Id`` or ``List-Unsubscribe``: a person may
+  have written it, but it came through a list, which no automatic answer may go to (RFC 3834).
 * ``reply_text``: see ``strip_quoted_reply``.
 * ``fingerprint``: the Message-ID if present, else ``"sha256:" + sha256(raw bytes)``. A few
   broken mailers reuse Message-IDs, so a repeat is a duplicate only when ``content_digest``
@@ -140,6 +142,7 @@ class ParsedEmail:
     raw_sha256: str
     # Every Authentication-Results header, the topmost (the last server's) first.
     authentication_results: tuple[AuthenticationResults, ...] = ()
+    is_list_mail: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -634,6 +637,11 @@ class _Parser:
             return "empty Return-Path (null sender)"
         return None
 
+    def is_list_mail(self) -> bool:
+        precedence = " ".join((self.header_text("Precedence") or "").lower().split())
+        listed = any(self.header_text(name) is not None for name in ("List-Id", "List-Unsubscribe"))
+        return precedence == "list" and listed
+
     # assembly -----------------------------------------------------------------------------
 
     def parse(self) -> ParsedEmail:
@@ -672,4 +680,5 @@ class _Parser:
             charset_fallbacks=tuple(dict.fromkeys(self.fallbacks)),
             raw_sha256=hashlib.sha256(self.raw).hexdigest(),
             authentication_results=self.authentication_results(),
+            is_list_mail=self.is_list_mail(),
         )

@@ -500,6 +500,8 @@ def open_complaint(
         description = description[: DESCRIPTION_MAX_CHARS - len(marker)].rstrip() + marker
         notes.append(f"description cut to {DESCRIPTION_MAX_CHARS:,} characters")
     local_part = parsed.from_address.partition("@")[0]
+    if parsed.is_list_mail:
+        notes.append("list mail (Precedence: list): no receipt is sent (RFC 3834)")
     complaint, _ = complaint_submit(
         actor=actor or service_account(),
         intake=ComplaintIntake(
@@ -510,6 +512,7 @@ def open_complaint(
                 name=_cut(parsed.from_name.strip() or local_part, CUSTOMER_NAME_MAX_CHARS),
                 email=parsed.from_address,
             ),
+            receipt=not parsed.is_list_mail,
         ),
     )
     return complaint

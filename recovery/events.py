@@ -98,8 +98,11 @@ def record_many(entries: list[EventEntry]) -> list[int]:
     return event_ids
 
 
-def complaint_received(complaint: Complaint, actor) -> int:
-    return record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
+def complaint_received(complaint: Complaint, actor, *, receipt: bool = True) -> int:
+    parameters = {"channel": complaint.channel}
+    if not receipt:
+        parameters["receipt"] = False  # notifications.delivery sends none
+    return record(complaint, EventType.RECEIVED, actor, parameters)
 
 
 def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> int:
