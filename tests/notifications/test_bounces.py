@@ -17,6 +17,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from notifications import delivery
 from notifications.bounce_parsing import parse_bounce
 from notifications.ingest import UNKNOWN_BOUNCE, ingest, ingest_message
 from notifications.models import (
@@ -24,6 +25,7 @@ from notifications.models import (
     EmailStatus,
     InboundStatus,
     MessageTemplateKind,
+    Notification,
     Outbox,
 )
 from recovery.models import (
@@ -173,6 +175,12 @@ def test_a_permanent_bounce_marks_our_email_failed_and_tells_the_assignee(acknow
     assert row.event_type == "complaint.email_not_delivered"
     assert row.audience["customer"] is None
     assert agent.pk in row.audience["users"]
+    # Delivered through the staff notification path: the assignee's inbox says what and why.
+    delivery.deliver(row.pk)
+    summary = Notification.objects.get(user=agent, outbox=row).summary
+    assert summary.startswith(
+        f"{acknowledged.reference}: email to the customer not delivered (550-5.1.1 The email"
+    )
 
 
 @pytest.mark.django_db
