@@ -27,9 +27,9 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    (``REDRESS_INBOUND_AUTHSERV_IDS``), it is HELD: stored with its attachments, kept off the
    complaint and its customer's view, and told to the complaint's team for review
    (``notifications.inbound_review``). The reply text, quoted history stripped, becomes an
-   inbound customer message. Resolved and loop-closed complaints take the message (an agent
-   decides whether to reopen); a withdrawn complaint does not, so the mail opens a new
-   complaint.
+   inbound customer message. Resolved and loop-closed complaints take the message and are
+   marked as replied after closing for their last handler, who decides whether to reopen;
+   a withdrawn complaint does not, so the mail opens a new complaint.
 7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
    new), its description the email's text cut to the API's limit.
 8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files.
