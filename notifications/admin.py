@@ -86,8 +86,17 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(EmailDelivery)
 class EmailDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "recipient", "kind", "status", "attempts", "sent_at"]
-    list_filter = ["status", "kind"]
+    list_display = [
+        "created_at",
+        "recipient",
+        "kind",
+        "status",
+        "attempts",
+        "sent_at",
+        "bounced_at",
+        "bounce_status",
+    ]
+    list_filter = ["status", "kind", "bounce_permanent"]
     search_fields = ["recipient", "rfc_message_id"]
 
 

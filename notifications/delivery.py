@@ -78,6 +78,11 @@ def summary_of(row: Outbox) -> str:
     reference = row.payload.get("reference", "")
     parameters = row.payload.get("parameters") or {}
     what = row.event_type.removeprefix("complaint.").replace("_", " ")
+    if row.event_type == "complaint.email_not_delivered":
+        # The handler must see what did not arrive, and why, before opening the complaint.
+        letter = "regulatory letter" if parameters.get("regulatory_letter") else "email"
+        why = parameters.get("diagnostic") or parameters.get("status") or parameters.get("action")
+        return f"{reference}: {letter} to the customer not delivered ({why})"
     if row.event_type in ("complaint.escalated", "complaint.de_escalated"):
         return f"{reference} {what} to level {parameters.get('level')}"
     if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
@@ -93,8 +98,10 @@ def summary_of(row: Outbox) -> str:
 def _email_kind(row: Outbox) -> str | None:
     if row.audience.get("customer") is None:
         return None
+    parameters = row.payload.get("parameters") or {}
+    if row.event_type == "complaint.received" and parameters.get("receipt") is False:
+        return None  # mail that must get no automatic answer (list mail, RFC 3834)
     if row.event_type == "complaint.message_added":
-        parameters = row.payload.get("parameters") or {}
         if parameters.get("direction") != "outbound":
             return None
         kind = parameters.get("kind")

@@ -27,9 +27,14 @@ Rules:
   disposition-notification / feedback-report part; a MAILER-DAEMON or postmaster sender; an
   empty Return-Path ``<>``. ``Precedence: list`` is NOT automatic on purpose: shared inboxes
   such as Google Groups add it (and List-Id) to genuine customer mail.
+* ``is_list_mail``: ``Precedence: list`` with ``List-Id`` or ``List-Unsubscribe``: a person may
+  have written it, but it came through a list, which no automatic answer may go to (RFC 3834).
 * ``reply_text``: see ``strip_quoted_reply``.
 * ``fingerprint``: the Message-ID if present, else ``"sha256:" + sha256(raw bytes)``. A few
-  broken mailers reuse Message-IDs, so treat a repeat as "probably already ingested".
+  broken mailers reuse Message-IDs, so a repeat is a duplicate only when ``content_digest``
+  matches too.
+* ``content_digest(raw)``: what stays the same when one message is delivered twice (From, To,
+  Cc, Date, Subject and the body) and differs between two messages that share a Message-ID.
 * Header values over 16 KB are cut at a space before decoding (the header parser needs ~4 s/MB).
 """
 
@@ -137,6 +142,7 @@ class ParsedEmail:
     raw_sha256: str
     # Every Authentication-Results header, the topmost (the last server's) first.
     authentication_results: tuple[AuthenticationResults, ...] = ()
+    is_list_mail: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -146,6 +152,33 @@ class ParsedEmail:
     def references_all(self) -> tuple[str, ...]:
         """In-Reply-To then References, deduplicated: every id worth trying for threading."""
         return tuple(dict.fromkeys(filter(None, (self.in_reply_to, *self.references))))
+
+
+# Headers that say what a message is; trace headers (Received, Delivered-To, X-...) differ
+# between two deliveries of one message, so they stay out of the digest.
+_DIGEST_HEADERS = ("from", "to", "cc", "date", "subject")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def content_digest(raw: bytes) -> str:
+    """``"sha256:"`` + a digest of the message's identity headers and body (see docstring).
+
+    Works on any bytes (no parsing that can fail): header lines are unfolded and their
+    whitespace collapsed, body lines lose CRs and trailing whitespace, which relays change.
+    """
+    raw = bytes(raw)
+    match = _HEADER_END.search(raw)
+    head, body = (raw[: match.start()], raw[match.end() :]) if match else (raw, b"")
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    identity = []
+    for line in unfolded.splitlines():
+        name, colon, value = line.partition(b":")
+        if colon and name.strip().lower().decode("ascii", "replace") in _DIGEST_HEADERS:
+            identity.append(name.strip().lower() + b":" + b" ".join(value.split()))
+    lines = [line.rstrip() for line in body.replace(b"\r\n", b"\n").split(b"\n")]
+    digest = hashlib.sha256(b"\n".join(sorted(identity)))
+    digest.update(b"\n\n" + b"\n".join(lines).rstrip(b"\n"))
+    return f"sha256:{digest.hexdigest()}"
 
 
 def extract_reference(subject: str, pattern: str = REFERENCE_PATTERN) -> str | None:
@@ -604,6 +637,11 @@ class _Parser:
             return "empty Return-Path (null sender)"
         return None
 
+    def is_list_mail(self) -> bool:
+        precedence = " ".join((self.header_text("Precedence") or "").lower().split())
+        listed = any(self.header_text(name) is not None for name in ("List-Id", "List-Unsubscribe"))
+        return precedence == "list" and listed
+
     # assembly -----------------------------------------------------------------------------
 
     def parse(self) -> ParsedEmail:
@@ -642,4 +680,5 @@ class _Parser:
             charset_fallbacks=tuple(dict.fromkeys(self.fallbacks)),
             raw_sha256=hashlib.sha256(self.raw).hexdigest(),
             authentication_results=self.authentication_results(),
+            is_list_mail=self.is_list_mail(),
         )

@@ -7,11 +7,17 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    kept; the original stays in the mailbox or with the sending provider).
 2. Parsed by ``notifications.inbound_parsing``; ``UnparseableEmail`` is quarantined with its
    reason.
-3. The fingerprint (Message-ID, else a hash of the bytes) is already stored: the stored row is
-   returned unchanged. Two concurrent ingests of one message meet on the unique fingerprint:
-   the second waits for the first to commit and then answers as a duplicate.
-4. Automatic mail (auto-replies, bounces, reports) and our own mail coming back (From our
-   ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason.
+3. The fingerprint (Message-ID, else a hash of the bytes) is already stored with the same
+   content digest (``inbound_parsing.content_digest``): a re-delivery, so the stored row is
+   returned unchanged. A different message reusing a stored Message-ID goes on, its reason
+   noting the reuse. Two concurrent ingests of one message meet on the unique (fingerprint,
+   digest) pair: the second waits for the first to commit and then answers as a duplicate.
+4. A bounce (``notifications.bounce_parsing``) of one of our customer emails is recorded on
+   that email and on its complaint's timeline (``notifications.bounces``): status ``bounce``.
+   A bounce of nothing we sent is ignored as such (``UNKNOWN_BOUNCE``). Other automatic mail
+   (auto-replies, list mail, reports, RFC 3834) and our own mail coming back (From our
+   ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason. None of it
+   opens a complaint, so none of it is ever answered with a receipt.
 5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
 6. A reply threads onto a complaint by ``In-Reply-To``/``References`` naming an email we sent
    (``EmailDelivery.rfc_message_id``) or an email of the customer's already on it, else by an
@@ -21,9 +27,9 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    (``REDRESS_INBOUND_AUTHSERV_IDS``), it is HELD: stored with its attachments, kept off the
    complaint and its customer's view, and told to the complaint's team for review
    (``notifications.inbound_review``). The reply text, quoted history stripped, becomes an
-   inbound customer message. Resolved and loop-closed complaints take the message (an agent
-   decides whether to reopen); a withdrawn complaint does not, so the mail opens a new
-   complaint.
+   inbound customer message. Resolved and loop-closed complaints take the message and are
+   marked as replied after closing for their last handler, who decides whether to reopen;
+   a withdrawn complaint does not, so the mail opens a new complaint.
 7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
    new), its description the email's text cut to the API's limit.
 8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files.
@@ -50,9 +56,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from notifications.bounce_parsing import parse_bounce
+from notifications.bounces import bounce_record
 from notifications.inbound_parsing import (
     ParsedEmail,
     UnparseableEmail,
+    content_digest,
     extract_reference,
     parse_message,
 )
@@ -63,7 +72,7 @@ from recovery import selectors as recovery_selectors
 from recovery.api.serializers import DESCRIPTION_MAX_CHARS
 from recovery.models import Channel, Complaint, EventType, MessageKind, State
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
-from recovery.services.messages import customer_message_add
+from recovery.services.messages import automatic_reply_note_add, customer_message_add
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +94,26 @@ _ID_MAX_CHARS = InboundEmail._meta.get_field("rfc_message_id").max_length
 _HEADER_SAFE_ID = re.compile(rf"[!-;=?-~]{{1,{_ID_MAX_CHARS}}}")
 
 
+# How the reason of an ignored bounce begins: the ingest command counts these on their own.
+UNKNOWN_BOUNCE = "bounce of no email of ours"
+
+
 @dataclass(frozen=True)
 class IngestResult:
     inbound: InboundEmail
     duplicate: bool  # the message was stored before; nothing was done this time
     reference: str  # the complaint it opened or was threaded onto, or ""
+
+    @property
+    def outcome(self) -> str:
+        """What became of the message, as the ingest command counts it."""
+        if self.duplicate:
+            return "duplicate"
+        if self.inbound.status == InboundStatus.IGNORED and self.inbound.reason.startswith(
+            UNKNOWN_BOUNCE
+        ):
+            return "unknown bounce"
+        return self.inbound.status
 
 
 def ingest(raw: bytes, *, source: str) -> InboundEmail:
@@ -121,13 +145,17 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
             fingerprint = _fingerprint(parsed)
             quarantine_reason = ""
 
-    existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+    digest = content_digest(raw)
+    same_message = InboundEmail.objects.filter(fingerprint=fingerprint, content_digest=digest)
+    existing = same_message.first()
     if existing is not None:
         return _duplicate(existing)
+    reused = InboundEmail.objects.filter(fingerprint=fingerprint).order_by("pk").first()
     try:
         with transaction.atomic():
             inbound = InboundEmail.objects.create(
                 fingerprint=fingerprint,
+                content_digest=digest,
                 raw=stored_raw,
                 status=InboundStatus.QUARANTINED,
                 reason=quarantine_reason,
@@ -137,6 +165,10 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
                 source=_cut_left(source, 200),
             )
             reference = _route_safely(inbound, parsed) if parsed is not None else ""
+            if reused is not None:
+                inbound.reason = "; ".join(
+                    filter(None, [inbound.reason, _reuse_note(reused, parsed)])
+                )
             inbound.save(
                 update_fields=[
                     "status",
@@ -149,7 +181,7 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
             )
     except IntegrityError:
         # Another ingest of the same message committed first (step 3 of the docstring).
-        existing = InboundEmail.objects.filter(fingerprint=fingerprint).first()
+        existing = same_message.first()
         if existing is None:
             raise
         return _duplicate(existing)
@@ -164,6 +196,14 @@ def _duplicate(existing: InboundEmail) -> IngestResult:
     )
     return IngestResult(
         existing, duplicate=True, reference=complaint.reference if complaint else ""
+    )
+
+
+def _reuse_note(earlier: InboundEmail, parsed: ParsedEmail | None) -> str:
+    message_id = parsed.message_id if parsed and parsed.message_id else earlier.fingerprint
+    return (
+        f"Message-ID <{message_id}> was used before by inbound email #{earlier.pk} with "
+        "different content: kept as a message of its own"
     )
 
 
@@ -218,7 +258,10 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
     """Decide what the message is and act on it; returns the complaint reference or ""."""
     inbound.authentication = _authentication(parsed)
     if parsed.is_automatic:
-        return _ignore(inbound, f"automatic mail: {parsed.automatic_reason}")
+        bounce = parse_bounce(bytes(inbound.raw))
+        if bounce is not None:
+            return _bounce(inbound, bounce)
+        return _automatic(inbound, parsed)
     loop = _loop_reason(parsed)
     if loop:
         return _ignore(inbound, loop)
@@ -260,6 +303,42 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
     inbound.status = InboundStatus.ACCEPTED
     inbound.reason = "; ".join([summary, *notes])
     return complaint.reference
+
+
+def _bounce(inbound: InboundEmail, bounce) -> str:
+    recorded = bounce_record(inbound=inbound, bounce=bounce)
+    if recorded is None:
+        named = ", ".join(f"<{mid}>" for mid in bounce.original_message_ids[:3])
+        logger.info("Inbound email %s is a bounce of no email of ours (%s)", inbound.pk, named)
+        return _ignore(
+            inbound,
+            f"{UNKNOWN_BOUNCE}: it returns {named}"
+            if named
+            else f"{UNKNOWN_BOUNCE}: it names no Message-ID of the returned email",
+        )
+    inbound.status = InboundStatus.BOUNCE
+    inbound.reason, reference = recorded
+    return reference
+
+
+def _automatic(inbound: InboundEmail, parsed: ParsedEmail) -> str:
+    """Automatic mail is never answered; one from the customer's address that threads onto
+    their complaint (an out-of-office to our email) is kept there as a staff-only note."""
+    reason = f"automatic mail: {parsed.automatic_reason}"
+    complaint, how, _notes = _thread_target(parsed) if not _loop_reason(parsed) else (None, "", [])
+    if (
+        complaint is None
+        or complaint.state == State.WITHDRAWN
+        or _why_held(parsed, complaint, inbound.authentication)
+    ):
+        return _ignore(inbound, reason)
+    note = automatic_reply_note_add(
+        complaint=complaint,
+        body=f"Automatic reply from {parsed.from_address} ({parsed.automatic_reason}):\n\n"
+        f"{reply_body(parsed)}",
+    )
+    inbound.complaint_id, inbound.message_id = complaint.pk, note.pk
+    return _ignore(inbound, f"{reason}; kept as a staff note on {complaint.reference} ({how})")
 
 
 def _ignore(inbound: InboundEmail, reason: str) -> str:
@@ -421,6 +500,8 @@ def open_complaint(
         description = description[: DESCRIPTION_MAX_CHARS - len(marker)].rstrip() + marker
         notes.append(f"description cut to {DESCRIPTION_MAX_CHARS:,} characters")
     local_part = parsed.from_address.partition("@")[0]
+    if parsed.is_list_mail:
+        notes.append("list mail (Precedence: list): no receipt is sent (RFC 3834)")
     complaint, _ = complaint_submit(
         actor=actor or service_account(),
         intake=ComplaintIntake(
@@ -431,6 +512,7 @@ def open_complaint(
                 name=_cut(parsed.from_name.strip() or local_part, CUSTOMER_NAME_MAX_CHARS),
                 email=parsed.from_address,
             ),
+            receipt=not parsed.is_list_mail,
         ),
     )
     return complaint

@@ -265,6 +265,13 @@ class EmailDelivery(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # A bounce (delivery status notification) that came back for this email: when, its
+    # status code ("5.1.1"; "" when it gave none), whether it is permanent (5.x.x) or
+    # transient (4.x.x); the server's diagnostic goes to ``failure_reason``.
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    bounce_status = models.CharField(_("bounce status code"), max_length=16, blank=True)
+    bounce_permanent = models.BooleanField(_("permanent failure"), null=True, blank=True)
+    bounce_email_id = models.BigIntegerField(_("bounce (inbound email id)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -278,6 +285,13 @@ class EmailDelivery(models.Model):
                 fields=["created_at"],
                 condition=models.Q(status="queued"),
                 name="email_queued_idx",
+            ),
+            # The complaint page's emails that did not reach the customer
+            # (WHERE complaint_id = %s AND (status = 'failed' OR bounced_at IS NOT NULL)).
+            models.Index(
+                fields=["complaint_id"],
+                condition=models.Q(status="failed") | models.Q(bounced_at__isnull=False),
+                name="email_undelivered_idx",
             ),
         ]
 
@@ -293,12 +307,18 @@ class InboundStatus(models.TextChoices):
     # kept out of the complaint until staff review it.
     HELD = "held", _("Held for review")
     DISCARDED = "discarded", _("Discarded after review")
+    # A delivery status notification about one of our emails, recorded on that email.
+    BOUNCE = "bounce", _("Bounce recorded")
 
 
 class InboundEmail(models.Model):
     """Every email that came in, kept whatever became of it: nothing is dropped."""
 
-    fingerprint = models.CharField(_("fingerprint"), max_length=300, unique=True)
+    # The Message-ID (else a hash of the bytes) and a digest of the content: a message is
+    # stored once per pair, so a re-delivery is a duplicate while a different message that
+    # reuses a Message-ID (some broken mailers do) is kept (notifications.inbound_parsing).
+    fingerprint = models.CharField(_("fingerprint"), max_length=300)
+    content_digest = models.CharField(_("content digest"), max_length=80, blank=True)
     raw = models.BinaryField(_("raw message"))
     status = models.CharField(_("status"), max_length=16, choices=InboundStatus.choices)
     reason = models.TextField(_("reason"), blank=True)
@@ -329,6 +349,13 @@ class InboundEmail(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            # Its index also serves threading by the customer's Message-ID
+            # (WHERE fingerprint IN (...)), as its prefix.
+            models.UniqueConstraint(
+                fields=["fingerprint", "content_digest"], name="inbound_email_once"
+            ),
+        ]
         indexes = [
             # Threading a customer email: the customer's emails on one complaint
             # (WHERE complaint_id = %s AND status = 'accepted').

@@ -1,10 +1,14 @@
-"""Reads of the notifications app that pages show: held inbound email, for its review."""
+"""Reads of the notifications app that pages show: held inbound email, for its review, and
+customer emails that did not arrive."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
+
 from notifications.inbound_parsing import UnparseableEmail, parse_message
-from notifications.models import InboundEmail, InboundStatus
+from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus
+from recovery import rules
 
 # What the complaint page shows of a held email's text: enough to judge it by; the whole
 # message stays in the admin (Inbound emails).
@@ -63,3 +67,67 @@ def _held(row: InboundEmail) -> HeldEmail:
         authentication=row.authentication,
         attachments=[attachment.filename for attachment in row.attachments.all()],
     )
+
+
+@dataclass(frozen=True)
+class UndeliveredEmail:
+    """An email to the customer that bounced or could not be sent."""
+
+    id: int
+    message_id: int | None  # the complaint message it carried, if any
+    kind: str
+    kind_label: str
+    recipient: str
+    subject: str
+    failed: bool  # False for a delay the sending server is still retrying
+    permanent: bool | None  # None when it failed on our side (no bounce)
+    status_code: str
+    reason: str
+    at: datetime | None
+    regulatory_letter: bool
+
+    @property
+    def summary(self) -> str:
+        """ "Not delivered: 550 5.1.1 user unknown" - the headline the desk shows."""
+        what = "Not delivered" if self.failed else "Delivery delayed"
+        reason = self.reason or self.status_code
+        return f"{what}: {reason}" if reason else what
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "message_id": self.message_id,
+            "kind": self.kind,
+            "recipient": self.recipient,
+            "subject": self.subject,
+            "failed": self.failed,
+            "permanent": self.permanent,
+            "status_code": self.status_code,
+            "reason": self.reason,
+            "at": self.at.isoformat() if self.at else None,
+            "regulatory_letter": self.regulatory_letter,
+        }
+
+
+def undelivered_emails(complaint) -> list[UndeliveredEmail]:
+    """The complaint's customer emails that bounced or failed, oldest first (one query)."""
+    rows = EmailDelivery.objects.filter(
+        Q(status=EmailStatus.FAILED) | Q(bounced_at__isnull=False), complaint_id=complaint.pk
+    ).order_by("created_at", "id")
+    return [
+        UndeliveredEmail(
+            id=row.pk,
+            message_id=row.message_id,
+            kind=row.kind,
+            kind_label=row.get_kind_display(),
+            recipient=row.recipient,
+            subject=row.subject,
+            failed=row.status == EmailStatus.FAILED,
+            permanent=row.bounce_permanent,
+            status_code=row.bounce_status,
+            reason=row.failure_reason,
+            at=row.bounced_at or row.sent_at or row.created_at,
+            regulatory_letter=rules.is_regulatory_letter(complaint, row.kind),
+        )
+        for row in rows
+    ]

@@ -98,8 +98,11 @@ def record_many(entries: list[EventEntry]) -> list[int]:
     return event_ids
 
 
-def complaint_received(complaint: Complaint, actor) -> int:
-    return record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
+def complaint_received(complaint: Complaint, actor, *, receipt: bool = True) -> int:
+    parameters = {"channel": complaint.channel}
+    if not receipt:
+        parameters["receipt"] = False  # notifications.delivery sends none
+    return record(complaint, EventType.RECEIVED, actor, parameters)
 
 
 def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> int:
@@ -259,4 +262,21 @@ def survey_answered(complaint: Complaint, survey) -> int:
         EventType.SURVEY_ANSWERED,
         None,
         {"survey_id": survey.pk, "csat": survey.csat, "ces": survey.ces, "nps": survey.nps},
+    )
+
+
+def email_not_delivered(complaint: Complaint, details: dict, notify_users) -> int:
+    """A bounce of one of our emails (``notifications.bounces``): staff only."""
+    return record(
+        complaint, EventType.EMAIL_NOT_DELIVERED, None, details, notify_users=notify_users
+    )
+
+
+def customer_replied_after_closing(complaint: Complaint, message: Message, notify_users) -> int:
+    return record(
+        complaint,
+        EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
+        None,
+        {"message_id": message.pk, "state": complaint.state},
+        notify_users=notify_users,
     )

@@ -85,3 +85,14 @@ def may_add_message(complaint, user, *, internal: bool) -> bool:
     if internal:
         return user.has_perm("recovery.add_internal_note") and works_on(complaint, user)
     return owns(complaint, user) or works_on(complaint, user)
+
+
+# Letters a regime gives a legal effect, and the final response (the resolution email): one
+# that did not reach the customer may mean the firm has not met its obligation.
+REGULATORY_LETTER_KINDS = frozenset(
+    {"resolution", "written_response", "delay_notification", "holding"}
+)
+
+
+def is_regulatory_letter(complaint, kind: str) -> bool:
+    return bool(complaint.regulatory_profile) and kind in REGULATORY_LETTER_KINDS

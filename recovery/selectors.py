@@ -13,6 +13,7 @@ from recovery.models import (
     ComplaintRootCause,
     Customer,
     CustomerContact,
+    EventType,
     Message,
     RecoveryAction,
     RecoveryStatus,
@@ -99,6 +100,34 @@ def complaint_detail(*, reference: str, user) -> Complaint:
 def complaint_for_email(complaint_id: int) -> Complaint | None:
     """The complaint with what a customer email needs (customer, team), in one query."""
     return Complaint.objects.select_related("customer", "team").filter(pk=complaint_id).first()
+
+
+def complaint_handler_ids(complaint: Complaint) -> list[int]:
+    """Who answers for the complaint now: its assignee, else its team's active supervisors."""
+    if complaint.assignee_id:
+        return [complaint.assignee_id]
+    if not complaint.team_id:
+        return []
+    return sorted(
+        complaint.team.members.filter(is_active=True, groups__name=roles.SUPERVISOR)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+def last_handler_ids(complaint: Complaint) -> list[int]:
+    """Who handled a closed complaint last: whoever resolved it last, and its assignee;
+    failing both, as ``complaint_handler_ids``."""
+    resolver = (
+        ComplaintEvent.objects.filter(
+            complaint=complaint, type=EventType.RESOLVED, actor__is_active=True
+        )
+        .order_by("-id")
+        .values_list("actor_id", flat=True)
+        .first()
+    )
+    ids = [user_id for user_id in (resolver, complaint.assignee_id) if user_id]
+    return list(dict.fromkeys(ids)) or complaint_handler_ids(complaint)
 
 
 def writes_for_customer(customer: Customer, address: str | None) -> bool:

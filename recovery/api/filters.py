@@ -16,6 +16,10 @@ class ComplaintFilter(django_filters.FilterSet):
     customer = django_filters.NumberFilter(field_name="customer_id")
     received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
     received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    # ?customer_replied=true: resolved or loop-closed complaints the customer wrote on since.
+    customer_replied = django_filters.BooleanFilter(
+        field_name="customer_replied_at", lookup_expr="isnull", exclude=True
+    )
 
     class Meta:
         model = Complaint

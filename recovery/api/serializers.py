@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
+from recovery import roles
 from recovery.api.fields import StrictSerializer, UserRefSerializer
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
@@ -271,6 +273,7 @@ class ComplaintListSerializer(serializers.ModelSerializer):
             "regulatory_profile",
             "sent_to_company_at",
             "awaiting_customer",
+            "customer_replied_at",
             "next_deadline_at",
             "escalation_level",
             "next_escalation_at",
@@ -304,6 +307,20 @@ class RootCauseAppliedSerializer(serializers.Serializer):
     is_primary = serializers.BooleanField()
 
 
+class UndeliveredEmailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    message_id = serializers.IntegerField(allow_null=True)
+    kind = serializers.CharField()
+    recipient = serializers.CharField()
+    subject = serializers.CharField()
+    failed = serializers.BooleanField(help_text="False for a delay still being retried.")
+    permanent = serializers.BooleanField(allow_null=True, help_text="5.x.x (true) or 4.x.x.")
+    status_code = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+    at = serializers.DateTimeField(allow_null=True)
+    regulatory_letter = serializers.BooleanField()
+
+
 class ComplaintDetailSerializer(ComplaintListSerializer):
     root_causes = RootCauseAppliedSerializer(many=True)
     timeline = EventSerializer(many=True, source="events")
@@ -311,6 +328,7 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
     clocks = ClockSerializer(many=True)
     escalations = EscalationSerializer(many=True)
     allowed_transitions = serializers.SerializerMethodField()
+    undelivered_emails = serializers.SerializerMethodField()
 
     class Meta(ComplaintListSerializer.Meta):
         fields = [
@@ -327,6 +345,7 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
             "clocks",
             "escalations",
             "allowed_transitions",
+            "undelivered_emails",
             "timeline",
             "messages",
         ]
@@ -336,6 +355,16 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
 
         user = self.context["request"].user
         return available_transitions(complaint, user)
+
+    @extend_schema_field(UndeliveredEmailSerializer(many=True))
+    def get_undelivered_emails(self, complaint) -> list[dict]:
+        """Emails to the customer that bounced or failed (staff only; [] for the customer).
+        ``regulatory_letter`` marks a final response or statutory letter among them."""
+        if not roles.is_staff_member(self.context["request"].user):
+            return []
+        from notifications.selectors import undelivered_emails
+
+        return [email.as_dict() for email in undelivered_emails(complaint)]
 
 
 class RootCauseSerializer(serializers.ModelSerializer):

@@ -40,9 +40,11 @@ from recovery.insights.params import DEFAULT_TREND_CAUSES, Scope, local_midnight
 from recovery.models import (
     Channel,
     Complaint,
+    ComplaintEvent,
     ComplaintRootCause,
     CorrectiveAction,
     Customer,
+    EventType,
     JourneyStage,
     RecoveryAction,
     RecoveryStatus,
@@ -680,6 +682,7 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         (row for row in found if row[0] == "customer"), key=lambda row: (-row[3], row[1])
     )
     repeats, repeat_customers = totals[3], totals[4]
+    replied = replied_after_closing(scope)
     catalogue = cause_catalogue()
     return {
         "scope": _scope_dict(scope),
@@ -689,6 +692,8 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         "repeat_complaints": repeats,
         "repeat_customers": repeat_customers,
         "repeat_percent": _percent(repeats, counts["complaints"]),
+        "replied_after_closing": replied,
+        "possible_repeats": repeats + replied,
         "causes": [
             {
                 **_cause_fields(catalogue.get(cause_id), cause_id),
@@ -703,6 +708,24 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
             for _kind, customer_id, name, count, _same in customer_rows
         ],
     }
+
+
+def replied_after_closing(scope: Scope) -> int:
+    """Complaints of the scope's filters whose customer wrote again, in the period, after
+    they were resolved or closed: possible repeats that opened no new complaint.
+
+    Counted from the timeline (``customer_replied_after_closing`` events, in the period by
+    when the customer wrote), not from the per-day summaries, which count complaints by when
+    they were received; the marker on the complaint is cleared once it is answered.
+    """
+    events = ComplaintEvent.objects.filter(
+        type=EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+        **{f"complaint__{column}": value for _name, column, value in scope.column_filters()},
+    )
+    with report_transaction():
+        return events.values("complaint_id").distinct().count()
 
 
 _in_time = [F("received_at").asc(), F("id").asc()]

@@ -329,6 +329,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     source_data = models.JSONField(_("source data"), default=dict, blank=True)
     # Waiting for the customer to answer: pausable clocks stop while this is on.
     awaiting_customer = models.BooleanField(_("awaiting the customer"), default=False)
+    # The customer wrote after the complaint was resolved (or its loop closed): a marker
+    # for its last handler, not a state, so the declared transitions stay as they are.
+    # Reopening it, or answering the customer, clears it (recovery.services.messages).
+    customer_replied_at = models.DateTimeField(
+        _("customer replied after closing"), null=True, blank=True
+    )
     # Read-side copy of the clocks, kept by the escalation app in the same transaction as
     # the clock change, so the queue can sort and filter without touching the clock table.
     next_deadline_at = models.DateTimeField(_("next deadline"), null=True, blank=True)
@@ -378,6 +384,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["received_at"], name="complaint_received_idx"),
             # Repeat complaints: one customer's complaints in time order.
             models.Index(fields=["customer", "received_at"], name="complaint_customer_idx"),
+            # The "Customer replied" queue: WHERE customer_replied_at IS NOT NULL, newest first.
+            models.Index(
+                fields=["-customer_replied_at"],
+                condition=models.Q(customer_replied_at__isnull=False),
+                name="complaint_customer_replied_idx",
+            ),
         ]
         constraints = [
             # An import finds the complaint it made before by (source, external id).
@@ -504,6 +516,11 @@ class EventType(models.TextChoices):
     HELD_EMAIL_ACCEPTED = "held_email_accepted", _("Held email accepted as the customer's")
     HELD_EMAIL_OPENED = "held_email_opened", _("Held email opened as a new complaint")
     HELD_EMAIL_DISCARDED = "held_email_discarded", _("Held email discarded")
+    EMAIL_NOT_DELIVERED = "email_not_delivered", _("Email to the customer not delivered")
+    CUSTOMER_REPLIED_AFTER_CLOSING = (
+        "customer_replied_after_closing",
+        _("Customer replied after closing"),
+    )
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -533,6 +550,10 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.HELD_EMAIL_ACCEPTED,
         EventType.HELD_EMAIL_OPENED,
         EventType.HELD_EMAIL_DISCARDED,
+        # A bounce is about our mail system and the customer's address, for staff to act on;
+        # the marker of a late reply is a queue entry (the reply itself is message_added).
+        EventType.EMAIL_NOT_DELIVERED,
+        EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
     }
 )
 
@@ -576,6 +597,13 @@ class ComplaintEvent(models.Model):
         indexes = [
             # The complaint page's timeline: events of one complaint in order.
             models.Index(fields=["complaint", "created_at"], name="event_timeline_idx"),
+            # Insights' replies after closing in a period (WHERE type = '...' AND created_at
+            # BETWEEN ...): a few rows among millions of events.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(type="customer_replied_after_closing"),
+                name="event_replied_after_close_idx",
+            ),
         ]
 
     def __str__(self) -> str:

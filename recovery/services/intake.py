@@ -62,6 +62,9 @@ class ComplaintIntake:
     received_at: datetime | None = None
     sent_to_company_at: datetime | None = None
     extra: dict = field(default_factory=dict)
+    # False for mail no automatic answer may go to (list mail, RFC 3834): the complaint is
+    # opened, and its received event says that no receipt is sent.
+    receipt: bool = True
 
 
 def request_fingerprint(body: dict) -> str:
@@ -169,7 +172,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         body=intake.description,
         created_at=received_at,
     )
-    events.complaint_received(complaint, actor)
+    events.complaint_received(complaint, actor, receipt=intake.receipt)
     clocks.on_received(complaint)
     return complaint
 

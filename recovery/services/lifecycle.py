@@ -295,8 +295,10 @@ def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state
         _require_text(reason=reason)
         locked.reopen_count += 1
         locked.resolved_at = None
+        # Reopened, it is back in the open queues: no longer a late reply waiting there.
+        locked.customer_replied_at = None
         return _Change(
-            ("reopen_count", "resolved_at"),
+            ("reopen_count", "resolved_at", "customer_replied_at"),
             lambda c: events.complaint_reopened(c, actor, reason.strip()),
         )
 

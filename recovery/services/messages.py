@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from escalation import regulatory
 from escalation.services import clocks, obligations
-from recovery import events, roles, rules
+from recovery import events, roles, rules, selectors
 from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
 from recovery.services import sla
@@ -61,6 +61,41 @@ def customer_message_add(
     )
 
 
+def automatic_reply_note_add(*, complaint: Complaint, body: str) -> Message:
+    """Record an automatic reply (an out-of-office) to our email as a staff-only note.
+
+    Internal: the customer does not see it, it moves no clock, ends no awaiting-customer
+    pause and is no reply after closing, because no person wrote it (RFC 3834).
+    """
+    return _message_write(
+        complaint=complaint,
+        actor=None,
+        direction=MessageDirection.INTERNAL,
+        kind=MessageKind.NOTE,
+        channel=Channel.EMAIL,
+        body=body,
+    )
+
+
+def customer_email_not_delivered(*, complaint_id: int, details: dict) -> Complaint | None:
+    """Record that an email to the customer bounced (``notifications.bounces`` found it).
+
+    A staff-only timeline event, with whether the email was a regulatory letter, told to
+    whoever answers for the complaint now (its assignee, else its team's supervisors).
+    Returns the complaint, or None if it no longer exists.
+    """
+    complaint = selectors.complaint_for_email(complaint_id)
+    if complaint is None:
+        return None
+    details = {
+        **details,
+        "regulatory_letter": rules.is_regulatory_letter(complaint, details.get("kind", "")),
+    }
+    with transaction.atomic():
+        events.email_not_delivered(complaint, details, selectors.complaint_handler_ids(complaint))
+    return complaint
+
+
 def _message_write(
     *, complaint: Complaint, actor, direction: str, kind: str, channel: str, body: str
 ) -> Message:
@@ -82,6 +117,7 @@ def _message_write(
         events.message_added(complaint, actor, message)
         if direction != MessageDirection.INTERNAL:
             inbound = direction == MessageDirection.INBOUND
+            _mark_reply_after_closing(complaint, message, replied=inbound)
             if inbound and complaint.awaiting_customer:
                 # The customer answered: the pause is over.
                 sla.complaint_set_awaiting_customer(
@@ -91,6 +127,23 @@ def _message_write(
                 complaint, inbound=inbound, at=message.created_at, message=message, actor=actor
             )
     return message
+
+
+def _mark_reply_after_closing(complaint: Complaint, message: Message, *, replied: bool) -> None:
+    """A customer's message on a resolved or loop-closed complaint sets the marker (and tells
+    its last handler); our answer to the customer clears it."""
+    if replied and complaint.state in (State.RESOLVED, State.LOOP_CLOSED):
+        if complaint.customer_replied_at is None:
+            complaint.customer_replied_at = message.created_at
+            Complaint.objects.filter(pk=complaint.pk, customer_replied_at__isnull=True).update(
+                customer_replied_at=message.created_at
+            )
+        events.customer_replied_after_closing(
+            complaint, message, selectors.last_handler_ids(complaint)
+        )
+    elif not replied and complaint.customer_replied_at is not None:
+        complaint.customer_replied_at = None
+        Complaint.objects.filter(pk=complaint.pk).update(customer_replied_at=None)
 
 
 def complaint_send_holding_reply(

@@ -178,6 +178,10 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     }
     recovery = remedies.page_context(complaint, user, bound.get("recovery"))
     messages_shown = list(complaint.messages.all())
+    undelivered = notifications_selectors.undelivered_emails(complaint)
+    by_message = {email.message_id: email for email in undelivered if email.message_id}
+    for message in messages_shown:
+        message.undelivered = by_message.get(message.pk)
     history = selectors.customer_history(complaint)
     context = {
         "complaint": complaint,
@@ -196,6 +200,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "history_surveys": selectors.customer_surveys(complaint),
         "presence": presence.presence_list(complaint.pk),
         "held_emails": notifications_selectors.held_emails(complaint.pk),
+        "undelivered": undelivered,
+        "undelivered_letters": [email for email in undelivered if email.regulatory_letter],
         "may_assign": user.has_perm("recovery.assign_complaint"),
         "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
         "may_note": user.has_perm("recovery.add_internal_note"),

@@ -367,7 +367,13 @@ class EscalateForm(forms.Form):
     )
 
 
-QUEUE_STATES = [("open", _("Open")), *State.choices, ("all", _("All states"))]
+QUEUE_STATES = [
+    ("open", _("Open")),
+    *State.choices,
+    ("all", _("All states")),
+    # Not a state: resolved or loop-closed complaints the customer wrote on since.
+    ("customer_replied", _("Customer replied after closing")),
+]
 RISKS = [("", _("Any")), ("breached", _("Breached")), ("at_risk", _("At risk or breached"))]
 
 

@@ -117,7 +117,10 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         # deadline index, which carries the team, on them.
         memberships = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
         rows = rows.filter(Q(team_id__in=memberships) | Q(team__isnull=True))
-    if query.state == "open" or not query.state:
+    if query.state == "customer_replied":
+        # The marker, not a state (recovery.services.messages); its own index.
+        rows = rows.filter(customer_replied_at__isnull=False)
+    elif query.state == "open" or not query.state:
         rows = rows.filter(state__in=OPEN_STATES)
     elif query.state != "all":
         rows = rows.filter(state=query.state)

@@ -215,3 +215,26 @@ def test_our_answer_to_the_customers_emailed_reply_answers_that_reply(
         receipt.rfc_message_id,
         "<reply.zoe-2@mail.example.org>",
     ]
+
+
+@pytest.mark.django_db
+def test_list_mail_opens_a_complaint_but_gets_no_receipt(templates, settings, mailoutbox):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    raw = _first_email().replace(
+        b"Subject:", b"Precedence: list\nList-Id: <support.example.com>\nSubject:", 1
+    )
+    assert b"List-Id" in raw
+
+    inbound = ingest(raw, source="test")
+
+    complaint = Complaint.objects.get(pk=inbound.complaint_id)
+    assert "list mail (Precedence: list): no receipt is sent (RFC 3834)" in inbound.reason
+    assert _deliver_and_send(mailoutbox) == []
+    assert not EmailDelivery.objects.filter(complaint_id=complaint.pk).exists()
+    assert not mailoutbox
+    # Another email without the list's headers does get one.
+    ingest(
+        _first_email().replace(FIRST_MESSAGE_ID.encode(), b"direct@mail.example.org"), source="test"
+    )
+    [(receipt, _)] = _deliver_and_send(mailoutbox)
+    assert receipt.kind == MessageTemplateKind.RECEIPT

@@ -661,3 +661,19 @@ def test_any_authentication_results_value_parses_without_raising(value: str) -> 
     results = parse_authentication_results(value)
 
     assert all(method == method.lower() for method, _ in results.results)
+
+
+@pytest.mark.parametrize(
+    ("headers", "is_list_mail"),
+    [
+        ("Precedence: list\nList-Id: <support.example.com>", True),
+        ("Precedence: list\nList-Unsubscribe: <mailto:leave@example.com>", True),
+        ("List-Id: <support.example.com>", False),  # a list header, but no list precedence
+        ("Precedence: list", False),
+        ("", False),
+    ],
+)
+def test_list_mail_detection(headers: str, is_list_mail: bool) -> None:
+    parsed = parse_message(_mail(f"From: a@example.com\n{headers}\nSubject: Help\n\nHelp me.\n"))
+    assert parsed.is_list_mail is is_list_mail
+    assert not parsed.is_automatic

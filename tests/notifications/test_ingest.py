@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 import os
 import threading
 from email.message import EmailMessage
@@ -21,8 +22,9 @@ from django.db import connection
 
 from escalation.models import Clock, ClockKind
 from notifications import ingest as ingest_module
-from notifications.inbound_parsing import UnparseableEmail, parse_message
-from notifications.ingest import SERVICE_ACCOUNT_USERNAME, ingest, ingest_message
+from notifications.bounce_parsing import parse_bounce
+from notifications.inbound_parsing import UnparseableEmail, content_digest, parse_message
+from notifications.ingest import SERVICE_ACCOUNT_USERNAME, UNKNOWN_BOUNCE, ingest, ingest_message
 from notifications.models import (
     EmailDelivery,
     InboundAttachment,
@@ -171,7 +173,11 @@ def test_corpus_file_is_stored_once_in_a_state_the_parser_explains(name):
         assert name in EXPECTED_QUARANTINE
         return
     assert inbound.fingerprint == parsed.fingerprint
-    if parsed.is_automatic:
+    if parsed.is_automatic and parse_bounce(raw) is not None:
+        # A bounce, of nothing we sent: no corpus file returns one of our emails.
+        assert inbound.status == InboundStatus.IGNORED
+        assert inbound.reason.startswith(UNKNOWN_BOUNCE)
+    elif parsed.is_automatic:
         assert inbound.status == InboundStatus.IGNORED
         assert inbound.reason == f"automatic mail: {parsed.automatic_reason}"
     elif name in EXPECTED_QUARANTINE:
@@ -209,22 +215,23 @@ def test_corpus_bounces_and_reports_never_open_complaints():
     for name in BOUNCES_AND_REPORTS:
         inbound = ingest(_corpus_bytes(name), source=name)
         assert inbound.status == InboundStatus.IGNORED, name
-        assert inbound.reason.startswith("automatic mail: ")
+        assert inbound.reason.startswith(("automatic mail: ", UNKNOWN_BOUNCE))
     assert not Complaint.objects.exists()
 
 
 @requires_corpus
 @pytest.mark.django_db
 def test_corpus_ingested_twice_changes_nothing_the_second_time():
-    fingerprints = set()
+    identities = set()
     first = {}
     for name in FILES:
         result = ingest_message(_corpus_bytes(name), source=name)
         first[name] = result.inbound.pk
-        fingerprints.add(result.inbound.fingerprint)
+        identities.add((result.inbound.fingerprint, result.inbound.content_digest))
     after_first = _counts()
-    # Some fixtures share a Message-ID (a quoted original and its copy): one row per message.
-    assert after_first["InboundEmail"] == len(fingerprints)
+    # One row per distinct message: some fixtures are copies of one message (one row), while
+    # a Message-ID shared by different content is two rows.
+    assert after_first["InboundEmail"] == len(identities)
     by_status = {
         status: InboundEmail.objects.filter(status=status).count() for status in InboundStatus
     }
@@ -525,8 +532,37 @@ def test_an_out_of_office_answer_to_our_email_is_ignored(acknowledged):
     inbound = ingest(raw, source="test")
 
     assert inbound.status == InboundStatus.IGNORED
-    assert inbound.reason == "automatic mail: Auto-Submitted: auto-replied"
+    assert inbound.reason == (
+        "automatic mail: Auto-Submitted: auto-replied; kept as a staff note on "
+        f"{acknowledged.reference} (answers our email <{ours.rfc_message_id.strip('<>')}>)"
+    )
     assert acknowledged.messages.filter(direction=MessageDirection.INBOUND).count() == 1
+    # Kept for staff, never answered: a note, and no email to anyone.
+    note = acknowledged.messages.get(direction=MessageDirection.INTERNAL)
+    assert note.pk == inbound.message_id
+    assert note.body.startswith(f"Automatic reply from {CUSTOMER_EMAIL}")
+    assert "I am away until Monday." in note.body
+    assert not EmailDelivery.objects.exclude(pk=ours.pk).exists()
+    assert not Outbox.objects.filter(
+        complaint_id=acknowledged.pk, event_type="complaint.message_added"
+    ).exists()
+
+
+@pytest.mark.django_db
+def test_new_automatic_mail_opens_nothing_and_gets_no_receipt():
+    raw = _mail(
+        subject="Out of office",
+        body="I am away until Monday.",
+        headers={"X-Autoreply": "yes"},
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.IGNORED
+    assert inbound.reason == "automatic mail: X-Autoreply header present"
+    assert inbound.complaint_id is None
+    assert not Complaint.objects.exists()
+    assert not Outbox.objects.exists()  # no receipt, nor anything else, to anyone
 
 
 @pytest.mark.django_db
@@ -546,17 +582,44 @@ def test_a_message_over_the_size_limit_is_quarantined_unparsed(settings, monkeyp
 
 
 @pytest.mark.django_db
-def test_the_same_message_id_twice_opens_one_complaint():
-    first = ingest(_mail(message_id="<once@mail.example.org>"), source="imap")
-    again = ingest_message(
-        _mail(message_id="<once@mail.example.org>", body="resent by a broken client"),
-        source="webhook",
+def test_the_same_message_delivered_twice_opens_one_complaint():
+    raw = _mail(message_id="<once@mail.example.org>")
+    first = ingest(raw, source="imap")
+    # The second delivery went through another relay: trace headers and line endings differ.
+    redelivered = (
+        b"Received: from relay2.example.net by mx.redress.invalid; Mon, 7 Dec 2026 10:02:00 +0000\r\n"
+        b"Delivered-To: complaints@redress.invalid\r\n" + raw.replace(b"\n", b"\r\n")
     )
+    again = ingest_message(redelivered, source="webhook")
 
     assert again.duplicate
     assert again.inbound == first
     assert again.reference == Complaint.objects.get().reference
     assert InboundEmail.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_different_message_reusing_a_message_id_is_ingested():
+    first = ingest(_mail(message_id="<reused@mail.example.org>"), source="imap")
+    second = ingest_message(
+        _mail(
+            message_id="<reused@mail.example.org>",
+            subject="And the invoice is wrong too",
+            body="A broken client gives every message the same Message-ID.",
+        ),
+        source="imap",
+    )
+
+    assert not second.duplicate
+    assert second.inbound.pk != first.pk
+    assert second.inbound.status == InboundStatus.ACCEPTED
+    assert f"used before by inbound email #{first.pk} with different content" in (
+        second.inbound.reason
+    )
+    assert Complaint.objects.count() == 2
+    # ...and a re-delivery of either is still a duplicate.
+    assert ingest_message(bytes(second.inbound.raw), source="again").inbound == second.inbound
+    assert InboundEmail.objects.count() == 2
 
 
 @pytest.mark.django_db
@@ -608,3 +671,24 @@ def test_two_concurrent_ingests_of_one_message_open_one_complaint(monkeypatch):
     assert results[0].inbound.pk == results[1].inbound.pk
     assert Complaint.objects.count() == 1
     assert InboundEmail.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_migration_gives_stored_mail_its_content_digest():
+    from django.apps import apps
+
+    fill_digests = importlib.import_module(
+        "notifications.migrations.0016_inbound_duplicates_and_bounces"
+    ).fill_digests
+    raws = [_mail(message_id=f"<old-{n}@mail.example.org>", body=f"Text {n}") for n in range(3)]
+    for raw in raws:
+        InboundEmail.objects.create(
+            fingerprint=parse_message(raw).fingerprint, raw=raw, status=InboundStatus.ACCEPTED
+        )
+
+    fill_digests(apps, None)
+
+    stored = list(InboundEmail.objects.order_by("pk").values_list("content_digest", flat=True))
+    assert stored == [content_digest(raw) for raw in raws]
+    # ...so a re-delivery of mail stored before the migration is still a duplicate.
+    assert ingest_message(raws[0], source="again").duplicate

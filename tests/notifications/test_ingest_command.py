@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import ssl
+from email.utils import make_msgid
 from io import StringIO
 from pathlib import Path
 
@@ -22,8 +23,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from notifications.management.commands import ingest_email as command_module
-from notifications.models import InboundEmail, InboundStatus
+from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus, Outbox
 from recovery.models import Complaint
+from tests.conftest import acknowledge
 
 _DATA = Path(
     os.environ.get("REDRESS_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -40,7 +42,7 @@ pytestmark = [
 # A few corpus files, one per outcome.
 CUSTOMER_MAIL = "flanker/text-only.eml"  # bob@marley.com: opens a complaint
 OTHER_CUSTOMER_MAIL = "django-helpdesk/quoted_printable.eml"  # opens a complaint
-BOUNCE = "flanker/bounce_delayed.eml"  # ignored
+BOUNCE = "flanker/bounce_delayed.eml"  # ignored: a bounce of mail we never sent
 NO_SENDER = "cpython-test_email/msg_11.eml"  # quarantined: no From address
 SAMPLE = {CUSTOMER_MAIL: "accepted", BOUNCE: "ignored", NO_SENDER: "quarantined"}
 
@@ -78,7 +80,8 @@ def test_maildir_messages_are_ingested_and_a_second_run_finds_duplicates(tmp_pat
     assert errors == ""
     assert sorted(_outcomes(output)) == sorted(SAMPLE.values())
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     accepted_line = next(line for line in output.splitlines() if line.startswith("accepted"))
     reference = Complaint.objects.get().reference
@@ -106,7 +109,8 @@ def test_mbox_messages_are_ingested(tmp_path):
     output, _ = _run("--mbox", path)
 
     assert _summary(output) == (
-        "4 message(s): 2 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "4 message(s): 2 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert Complaint.objects.count() == 2
     assert InboundEmail.objects.filter(source__startswith=f"mbox:{path}#").count() == 4
@@ -125,7 +129,8 @@ def test_eml_files_and_directories_of_them(tmp_path):
 
     assert _outcomes(output) == ["accepted", "ignored", "quarantined"]
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert InboundEmail.objects.get(status=InboundStatus.QUARANTINED).source == (
         f"file:{folder / 'nested' / 'no-sender.eml'}"
@@ -286,7 +291,8 @@ def test_imap_ingests_unseen_mail_and_flags_it_seen_after_commit(imap_server):
 
     assert errors == ""
     assert _summary(output) == (
-        "3 message(s): 1 accepted, 0 held, 1 ignored, 1 quarantined, 0 duplicate, 0 error"
+        "3 message(s): 1 accepted, 0 held, 0 ignored, 1 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert _seen(imap_server) == {b"11", b"12", b"13", b"14"}
     connection = FakeIMAP.instances[0]
@@ -335,7 +341,8 @@ def test_imap_message_whose_ingest_fails_stays_unseen_for_the_next_run(imap_serv
     output, _ = _run(*IMAP_ARGS, *IMAP_PASSWORD)
 
     assert _summary(output) == (
-        "1 message(s): 0 accepted, 0 held, 1 ignored, 0 quarantined, 0 duplicate, 0 error"
+        "1 message(s): 0 accepted, 0 held, 0 ignored, 0 quarantined, 0 duplicate, "
+        "1 unknown bounce, 0 error"
     )
     assert _seen(imap_server) == {b"11", b"12", b"13", b"14"}
 
@@ -423,3 +430,35 @@ def test_imap_server_without_starttls_is_refused_before_login(imap_server, monke
     with pytest.raises(CommandError, match="does not offer STARTTLS"):
         _run(*IMAP_ARGS, *IMAP_PASSWORD)
     assert FakeIMAP.instances[0].calls == [("shutdown",)]  # dropped before sending a password
+
+
+def test_a_bounce_of_our_email_is_counted_as_a_bounce(tmp_path, make_complaint, agent):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    ours = EmailDelivery.objects.create(
+        outbox=Outbox.objects.filter(complaint_id=complaint.pk).latest("id"),
+        complaint_id=complaint.pk,
+        recipient=complaint.customer.email,
+        kind="acknowledgement",
+        subject="We have your complaint",
+        body_text="...",
+        rfc_message_id=make_msgid(idstring=complaint.reference, domain="redress.invalid"),
+        status=EmailStatus.SENT,
+    )
+    returned = b"20090708054735.GC7578@example.com"  # what the corpus bounce returns
+    raw = (EMAILS / "flanker/bounce_zed.eml").read_bytes()
+    (tmp_path / "ours.eml").write_bytes(
+        raw.replace(returned, ours.rfc_message_id.strip("<>").encode())
+    )
+    (tmp_path / "stray.eml").write_bytes(raw)
+
+    output, errors = _run(tmp_path / "ours.eml", tmp_path / "stray.eml")
+
+    assert errors == ""
+    assert _outcomes(output) == ["bounce", "ignored"]
+    assert _summary(output) == (
+        "2 message(s): 0 accepted, 0 held, 0 ignored, 0 quarantined, 0 duplicate, "
+        "1 bounce, 1 unknown bounce, 0 error"
+    )
+    ours.refresh_from_db()
+    assert ours.status == EmailStatus.FAILED

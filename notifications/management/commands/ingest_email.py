@@ -52,6 +52,9 @@ IMAP_TIMEOUT_SECONDS = 60
 IMAPError = imaplib.IMAP4.error
 IMAPAbort = imaplib.IMAP4.abort
 OUTCOMES = ("accepted", "held", "ignored", "quarantined", "duplicate", "error")
+# Counted after those, and only when there are any: bounces recorded on our emails, and
+# bounces of mail we never sent (ignored).
+BOUNCE_OUTCOMES = ("bounce", "unknown bounce")
 
 # A message read lazily, so reading one bad message fails only that message.
 Pending = tuple[str, Callable[[], bytes]]
@@ -135,15 +138,17 @@ class Command(BaseCommand):
             tally["error"] += 1
             self.stderr.write(f"{'error':<12}{'-':<17}{label}: {type(exc).__name__}: {exc}")
             return False
+        tally[result.outcome] += 1
         outcome = "duplicate" if result.duplicate else result.inbound.status
-        tally[outcome] += 1
         reference = result.reference or "-"
         self.stdout.write(f"{outcome:<12}{reference:<17}{label}: {result.inbound.reason}")
         return True
 
     def _summary(self, tally: Counter) -> None:
         total = sum(tally.values())
-        parts = ", ".join(f"{tally[outcome]} {outcome}" for outcome in OUTCOMES)
+        bounces = [outcome for outcome in BOUNCE_OUTCOMES if tally[outcome]]
+        shown = [*OUTCOMES[:-1], *bounces, OUTCOMES[-1]]  # "error" stays last
+        parts = ", ".join(f"{tally[outcome]} {outcome}" for outcome in shown)
         self.stdout.write(f"{total} message(s): {parts}")
 
     # local sources ---------------------------------------------------------------------------
