@@ -86,6 +86,17 @@ class InboundEmailView(APIView):
     permission_classes: list = []
     parser_classes = [RawMIMEParser, OctetStreamMIMEParser]
 
+    def initialize_request(self, request, *args, **kwargs):
+        # As APIView's, with a request class that reads a chunked body: providers stream
+        # large messages, and an empty answer (400) would make them drop the mail.
+        return ChunkedBodyRequest(
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
+        )
+
     @extend_schema(
         summary="Receive one raw email (inbound-mail webhook)",
         request={"message/rfc822": bytes, "application/octet-stream": bytes},
@@ -99,17 +110,6 @@ class InboundEmailView(APIView):
             503: OpenApiResponse(description="Not configured, or storage unavailable."),
         },
     )
-    def initialize_request(self, request, *args, **kwargs):
-        # As APIView's, with a request class that reads a chunked body: providers stream
-        # large messages, and an empty answer (400) would make them drop the mail.
-        return ChunkedBodyRequest(
-            request,
-            parsers=self.get_parsers(),
-            authenticators=self.get_authenticators(),
-            negotiator=self.get_content_negotiator(),
-            parser_context=self.get_parser_context(request),
-        )
-
     def post(self, request):
         self._check_secret(request)
         raw = request.data  # parsed only now, after the secret was checked
