@@ -184,6 +184,14 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
+# Seconds an SMTP connection waits for each answer of the mail server. Django's default is to
+# wait for ever: a mail server that stops answering would hold a worker process for good.
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
+# How old a customer email's "sending" claim must be before the redelivery sweep sends it
+# again (its worker died mid-send; docs/operations.md). Well above the longest an SMTP
+# conversation can take: connect, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, each up to
+# EMAIL_TIMEOUT; 10 minutes is also short enough for a complaint's receipt.
+REDRESS_EMAIL_CLAIM_TIMEOUT = float(os.environ.get("REDRESS_EMAIL_CLAIM_TIMEOUT", "600"))
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
 # Where customers reach the portal: links in emails (tracking page, survey) start with it.
 REDRESS_PUBLIC_URL = os.environ.get("REDRESS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
