@@ -14,6 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE as CSP_NONCE
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -83,6 +86,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy with a fresh nonce per response; Permissions-Policy.
+    "csp.middleware.CSPMiddleware",
+    "config.security_headers.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +110,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                # CSP_NONCE, for the few <style> blocks third-party pages (API docs) keep inline.
+                "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "recovery.web.context.desk",
@@ -209,6 +217,28 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Django's defaults, stated: no cross-origin window keeps a handle on ours; other sites learn
+# only our origin from a link, never a complaint's path.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+# Everything the pages load is served by Redress itself (static files, the API-docs sidecar),
+# and no inline script or style runs except one carrying the response's nonce
+# (docs/security.md). The websockets are same-origin, which 'self' covers (ws: and wss:).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF, CSP_NONCE],
+        "style-src": [CSP_SELF, CSP_NONCE],
+        # Swagger UI and Redoc draw their logos and icons as data: URLs.
+        "img-src": [CSP_SELF, "data:"],
+        "font-src": [CSP_SELF],
+        "connect-src": [CSP_SELF],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -247,11 +277,16 @@ EMAIL_SSL_CERTFILE = env_file("EMAIL_SSL_CERTFILE")
 EMAIL_SSL_KEYFILE = env_file("EMAIL_SSL_KEYFILE")
 # Seconds to wait on the SMTP server per operation: a dead server must fail the send (which
 # is retried) rather than hold a worker forever, Django's default.
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
 # Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
 # writes each message: development, and tests that read what a worker process sent.
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
+# How old a customer email's "sending" claim must be before the redelivery sweep sends it
+# again (its worker died mid-send; docs/operations.md). Well above the longest an SMTP
+# conversation can take: connect, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, each up to
+# EMAIL_TIMEOUT; 10 minutes is also short enough for a complaint's receipt.
+REDRESS_EMAIL_CLAIM_TIMEOUT = float(os.environ.get("REDRESS_EMAIL_CLAIM_TIMEOUT", "600"))
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
 # Where customers reach the portal: links in emails (tracking page, survey) start with it.

@@ -11,15 +11,16 @@ import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from notifications import audience, fanout, groups, presence, replay
 from recovery import roles, rules
 from recovery.models import Complaint
 
-# Close codes in the private range (4000-4999): unauthenticated, forbidden.
+# Close codes in the private range (4000-4999): unauthenticated, forbidden, no such path.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 # A staff socket re-reads its user's teams on a heartbeat at most this often. Pushes name
 # their recipients, so leaving a team stops its events at once; joining one starts its live
 # events within this time (plus a heartbeat), and the inbox replays anything before that.
@@ -282,3 +283,10 @@ class TrackingConsumer(JsonProtocolConsumer):
 
     async def event_push(self, message):
         await self.send(text_data=message["text"])
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """A socket to a path no consumer serves: refused, as an unknown page is a 404."""
+
+    async def connect(self):
+        await self.close(code=CLOSE_NOT_FOUND)

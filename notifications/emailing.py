@@ -1,10 +1,12 @@
-"""Sending one queued customer email through Django's email backend, exactly once."""
+"""Sending one queued customer email through Django's email backend, once per claim."""
 
 import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.models import (
@@ -34,38 +36,84 @@ AUTOMATIC_KINDS = frozenset(
 REFERENCES_MAX = 10
 
 
-def send(delivery_id: int) -> bool:
-    """Send a queued email; returns False if it was sent (or is being sent) already.
+def send(delivery_id: int, *, stale_before=None) -> bool:
+    """Send a queued email; returns False if it was sent, or is being sent, already.
 
-    The row stays locked while the backend sends, so two workers never send it twice; if
-    sending raises, the transaction rolls back and the row stays queued for a retry.
+    1. Claim the row: ``queued`` → ``sending`` with the claim's time, in a compare-and-set
+       ``UPDATE`` committed before anything leaves (with ``stale_before``, a ``sending`` claim
+       older than that is taken over too: the worker that made it died mid-send). A second
+       worker, or this task redelivered after a crash, finds no queued row and stops.
+    2. Hand the message to the backend, outside any transaction, under the Message-ID the
+       row was given when it was queued: every attempt is the same message.
+    3. Record it sent (attempts + 1). If the backend raised, the claim is released (back to
+       ``queued``) and the error goes up, for the task to retry.
+
+    A worker killed between 2 and 3 leaves the row ``sending``: the email may have gone.
+    ``tasks.redeliver`` sends it again once the claim is older than
+    ``REDRESS_EMAIL_CLAIM_TIMEOUT``, with the same Message-ID, so mail clients show one
+    message (docs/operations.md, "Email delivery").
     """
-    with transaction.atomic():
-        delivery = (
-            EmailDelivery.objects.select_for_update(skip_locked=True)
-            .filter(pk=delivery_id, status=EmailStatus.QUEUED)
-            .first()
-        )
-        if delivery is None:
-            return False
-        headers = {"Message-ID": delivery.rfc_message_id, **thread_headers(delivery)}
-        if delivery.kind in AUTOMATIC_KINDS:
-            headers["Auto-Submitted"] = "auto-generated"
-        message = EmailMultiAlternatives(
-            subject=delivery.subject,
-            body=delivery.body_text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[delivery.recipient],
-            headers=headers,
-        )
-        if delivery.body_html:
-            message.attach_alternative(delivery.body_html, "text/html")
-        message.send(fail_silently=False)
-        delivery.status = EmailStatus.SENT
-        delivery.sent_at = timezone.now()
-        delivery.attempts += 1
-        delivery.save(update_fields=["status", "sent_at", "attempts"])
+    claimed_at = _claim(delivery_id, stale_before=stale_before)
+    if claimed_at is None:
+        return False
+    delivery = EmailDelivery.objects.get(pk=delivery_id)
+    try:
+        _message(delivery).send(fail_silently=False)
+    except Exception:
+        EmailDelivery.objects.filter(
+            pk=delivery_id, status=EmailStatus.SENDING, claimed_at=claimed_at
+        ).update(status=EmailStatus.QUEUED, claimed_at=None)
+        raise
+    EmailDelivery.objects.filter(pk=delivery_id, status=EmailStatus.SENDING).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1
+    )
     return True
+
+
+def _claim(delivery_id: int, *, stale_before) -> datetime | None:
+    """Step 1: the claim's time if this process may send the email now, else None."""
+    claimable = Q(status=EmailStatus.QUEUED)
+    if stale_before is not None:
+        claimable |= Q(status=EmailStatus.SENDING, claimed_at__lt=stale_before)
+    claimed_at = timezone.now()
+    with transaction.atomic(durable=True):
+        claimed = EmailDelivery.objects.filter(claimable, pk=delivery_id).update(
+            status=EmailStatus.SENDING, claimed_at=claimed_at
+        )
+    return claimed_at if claimed else None
+
+
+def _message(delivery: EmailDelivery) -> EmailMultiAlternatives:
+    headers = {"Message-ID": delivery.rfc_message_id, **thread_headers(delivery)}
+    if delivery.kind in AUTOMATIC_KINDS:
+        headers["Auto-Submitted"] = "auto-generated"
+    message = EmailMultiAlternatives(
+        subject=delivery.subject,
+        body=delivery.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.recipient],
+        headers=headers,
+    )
+    if delivery.body_html:
+        message.attach_alternative(delivery.body_html, "text/html")
+    return message
+
+
+def stale_claims(now, *, limit: int) -> list[int]:
+    """Emails whose ``sending`` claim is older than ``REDRESS_EMAIL_CLAIM_TIMEOUT``."""
+    abandoned = list(
+        EmailDelivery.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=claim_cutoff(now))
+        .order_by("claimed_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if abandoned:
+        # Each may reach its customer twice (under one Message-ID): worth an operator's look.
+        logger.warning("Sending again emails a worker left mid-send: %s", abandoned)
+    return abandoned
+
+
+def claim_cutoff(now):
+    return now - timedelta(seconds=settings.REDRESS_EMAIL_CLAIM_TIMEOUT)
 
 
 def thread_headers(delivery: EmailDelivery) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Authenticated by a shared secret in ``X-Redress-Inbound-Secret`` (``REDRESS_INBOUND_SECRET``),
 checked before the body is read, so nobody without it can make us buffer a message.
 Answers: 503 when no secret is configured, 403 for a missing or wrong one, 415 for another
-content type, 413 over ``REDRESS_INBOUND_MAX_BYTES``, 400 for an empty body, 202 with what
+content type, 413 over ``REDRESS_INBOUND_MAX_BYTES`` (a chunked body, which declares no
+length, is read up to the limit and refused past it), 400 for an empty body, 202 with what
 became of a new message (accepted, ignored, held for review or quarantined: unparseable mail is
 stored, not refused) and 200 for one already stored. A database failure is a 503, so the provider retries.
 """
@@ -21,7 +22,7 @@ from rest_framework.views import APIView
 
 from notifications.ingest import ingest_message
 from notifications.models import InboundStatus
-from recovery.api.parsers import read_bounded
+from recovery.api.parsers import ChunkedBodyRequest, read_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,17 @@ class InboundEmailView(APIView):
     authentication_classes: list = []  # the shared secret is the authentication
     permission_classes: list = []
     parser_classes = [RawMIMEParser, OctetStreamMIMEParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # As APIView's, with a request class that reads a chunked body: providers stream
+        # large messages, and an empty answer (400) would make them drop the mail.
+        return ChunkedBodyRequest(
+            request,
+            parsers=self.get_parsers(),
+            authenticators=self.get_authenticators(),
+            negotiator=self.get_content_negotiator(),
+            parser_context=self.get_parser_context(request),
+        )
 
     @extend_schema(
         summary="Receive one raw email (inbound-mail webhook)",

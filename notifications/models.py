@@ -151,6 +151,8 @@ class NotificationPreference(models.Model):
 
 class EmailStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
+    # Customer emails only: claimed by a worker, handed to the mail server (notifications.emailing).
+    SENDING = "sending", _("Sending")
     SENT = "sent", _("Sent")
     FAILED = "failed", _("Failed")
 
@@ -264,6 +266,9 @@ class EmailDelivery(models.Model):
     failure_reason = models.TextField(_("failure reason"), blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # When a worker claimed it to send it (status "sending"); a claim left behind by a worker
+    # that died is taken over once it is older than REDRESS_EMAIL_CLAIM_TIMEOUT.
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # A bounce (delivery status notification) that came back for this email: when, its
     # status code ("5.1.1"; "" when it gave none), whether it is permanent (5.x.x) or
@@ -292,6 +297,13 @@ class EmailDelivery(models.Model):
                 fields=["complaint_id"],
                 condition=models.Q(status="failed") | models.Q(bounced_at__isnull=False),
                 name="email_undelivered_idx",
+            ),
+            # The redelivery sweep: claims left behind by a worker that died mid-send
+            # (WHERE status = 'sending' AND claimed_at < %s).
+            models.Index(
+                fields=["claimed_at"],
+                condition=models.Q(status="sending"),
+                name="email_sending_idx",
             ),
         ]
 

@@ -71,10 +71,14 @@ def redeliver() -> dict:
         .order_by("id")
         .values_list("pk", flat=True)[:REDELIVERY_BATCH]
     )
+    # Claims left by a worker that died mid-send: sent again, same Message-ID.
+    now = timezone.now()
+    abandoned = emailing.stale_claims(now, limit=REDELIVERY_BATCH)
+    stale_before = emailing.claim_cutoff(now)
     sent = 0
-    for delivery_id in queued:
+    for delivery_id in [*queued, *abandoned]:
         try:
-            sent += emailing.send(delivery_id)
+            sent += emailing.send(delivery_id, stale_before=stale_before)
         except Exception as exc:
             # The same budget as the send task's (one try and its retries): an email whose
             # task never reached the broker is otherwise retried every sweep for ever.

@@ -4,9 +4,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import redis
 from celery import Celery
 from django.conf import settings
@@ -16,6 +18,8 @@ from config.celery import app as celery_app
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 10
+# A cold start imports Django, DRF, Channels and Celery; 60 s covers a loaded 2-core box.
+START_TIMEOUT_S = 60
 
 
 def free_port() -> int:
@@ -110,3 +114,43 @@ def wait_until_worker_idle(worker: Child, node_name: str, timeout_s: float) -> N
     finally:
         probe.close()
         queue.close()
+
+
+def uvicorn_command(port: int, *extra: str) -> list[str]:
+    """The Procfile's web process, on ``port``, quiet."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--lifespan",
+        "on",
+        "--ws-per-message-deflate",
+        "false",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+
+
+def start_web_server(env: dict[str, str], scratch: Path, *extra: str) -> tuple[Child, str]:
+    """uvicorn serving ``config.asgi`` once it answers HTTP; the child and its base URL."""
+    port = free_port()
+    server = Child("uvicorn", uvicorn_command(port, *extra), env, scratch)
+    base_url = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        server.check_alive()
+        try:
+            httpx.get(f"{base_url}/api/schema/", timeout=5, trust_env=False)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        return server, base_url
+    server.stop()
+    raise AssertionError(f"server not ready in {START_TIMEOUT_S} s\n{server.log()}")

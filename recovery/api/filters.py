@@ -2,7 +2,12 @@
 
 import django_filters
 
+from recovery.instant_fields import IsoInstantField
 from recovery.models import Channel, Complaint, Priority, Severity, State
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    field_class = IsoInstantField
 
 
 class ComplaintFilter(django_filters.FilterSet):
@@ -14,8 +19,8 @@ class ComplaintFilter(django_filters.FilterSet):
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
     category = django_filters.CharFilter(field_name="category__slug")
     customer = django_filters.NumberFilter(field_name="customer_id")
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    received_after = InstantFilter(field_name="received_at", lookup_expr="gte")
+    received_before = InstantFilter(field_name="received_at", lookup_expr="lt")
     # ?customer_replied=true: resolved or loop-closed complaints the customer wrote on since.
     customer_replied = django_filters.BooleanFilter(
         field_name="customer_replied_at", lookup_expr="isnull", exclude=True

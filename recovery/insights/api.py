@@ -97,12 +97,21 @@ class InsightView(APIView):
     def table(self, payload: dict, query) -> CsvTable:
         raise NotImplementedError
 
+    def options(self, request, *args, **kwargs):
+        # Only the tables have a CSV form: the endpoint's description is JSON whatever the
+        # client accepts.
+        self._answer_in_json()
+        return super().options(request, *args, **kwargs)
+
     def handle_exception(self, exc):
         # An error is a JSON body whatever the client accepts: a CSV of an error would be
         # read as data.
+        self._answer_in_json()
+        return super().handle_exception(exc)
+
+    def _answer_in_json(self) -> None:
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
 
 
 def _csv(name: str, payload_scope: dict, columns, rows) -> CsvTable:

@@ -48,11 +48,9 @@ def _svg(height: int, title: str, description: str, body: list[str]) -> SafeStri
         f'preserveAspectRatio="xMinYMin meet" aria-labelledby="{ident}-title {ident}-desc" '
         f'xmlns="http://www.w3.org/2000/svg">'
         f'<title id="{ident}-title">{escape(title)}</title>'
-        f'<desc id="{ident}-desc">{escape(description)}</desc>'
-        f"<style>text{{font:11px system-ui,sans-serif;fill:#333}}"
-        f".grid{{stroke:#ddd;stroke-width:1}}.axis{{stroke:#666}}</style>"
-        + "".join(body)
-        + "</svg>"
+        f'<desc id="{ident}-desc">{escape(description)}</desc>' + "".join(body) + "</svg>"
+        # Its text, grid and axis styles are in redress.css: the Content-Security-Policy
+        # refuses an inline <style> (docs/security.md).
     )
 
 

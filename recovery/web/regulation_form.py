@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from escalation.regulatory import PROFILE_CHOICES
+from recovery.instant_fields import InstantField
 from recovery.services.regulation import REASON_MAX_CHARS
 
 
@@ -19,7 +20,7 @@ class RegulationChangeForm(forms.Form):
         required=False,
         help_text=_("e.g. GB-SCT, AU-VIC, US-CA; blank for the profile's default region"),
     )
-    sent_to_company_at = forms.DateTimeField(
+    sent_to_company_at = InstantField(
         label=_("Sent to company at"),
         required=False,
         help_text=_("When a regulator sent the complaint on (CFPB), as YYYY-MM-DD HH:MM"),

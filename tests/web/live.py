@@ -183,15 +183,36 @@ def chromium():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
 
 
+# Runs first in every document of a test's pages (from the driver, so the page's own
+# Content-Security-Policy does not apply to it): records each violation the browser reports.
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"} ` +
+    `(${event.sourceFile || document.location.pathname}:${event.lineNumber})`
+  );
+});
+"""
+
+
 def new_page(browser, base_url: str):
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT, locale="en-GB")
     context.set_default_timeout(LIVE_TIMEOUT_MS)
+    context.add_init_script(RECORD_CSP_VIOLATIONS)
     return context.new_page()
+
+
+def csp_violations(page) -> list[str]:
+    """What the page's Content-Security-Policy refused since it was loaded."""
+    return page.evaluate("window.__cspViolations")
 
 
 def serious_accessibility_violations(page) -> list[dict]:
     """Run axe-core in the page; violations of serious or critical impact."""
-    page.add_script_tag(path=str(AXE))
+    # Evaluated by the driver: a <script> tag with the code inline would be refused by the
+    # page's Content-Security-Policy (and reported as a violation).
+    page.evaluate(AXE.read_text())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {
