@@ -1,8 +1,9 @@
 """Who an outbox event is for: its audience resolved to people, and how each wants it.
 
 An audience is ``{"teams": [...], "users": [...], "customer": id | null}``. Staff recipients
-are the named users plus the active members of the named teams, less those who muted the
-event type. Everything is read in a fixed number of queries, whatever the team's size.
+are the named users plus the active members of the named teams, less the person whose action
+caused the event (they know what they did) and those who muted the event type. Everything is
+read in a fixed number of queries, whatever the team's size.
 """
 
 from dataclasses import dataclass, field
@@ -45,8 +46,12 @@ def _memberships():
     return get_user_model().teams.through.objects
 
 
-def recipients_of(audience: dict, event_type: str) -> Recipients:
-    """Resolve an audience (three queries; a fourth only if someone wants email)."""
+def recipients_of(audience: dict, event_type: str, *, actor_id: int | None = None) -> Recipients:
+    """Resolve an audience (three queries; a fourth only if someone wants email).
+
+    ``actor_id`` is left out whichever way they were named (assignee, owner, team member):
+    the inbox, the push and the email all come from this one list.
+    """
     ids = set(audience.get("users") or [])
     teams = audience.get("teams") or []
     team_of: dict[int, int] = {}
@@ -58,6 +63,7 @@ def recipients_of(audience: dict, event_type: str) -> Recipients:
         ):
             team_of.setdefault(user_id, team_id)
         ids |= set(team_of)
+    ids.discard(actor_id)
     if not ids:
         return Recipients()
     preferences = {

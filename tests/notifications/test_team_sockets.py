@@ -20,6 +20,7 @@ from tests.notifications.test_sockets import (
     in_sync,
     isolated_channel_layer,  # noqa: F401 (autouse fixture)
     no_fast_path,  # noqa: F401 (autouse fixture)
+    outbox_id_of,
     receive,
     receive_events,
     run,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_member_who_left_the_team_gets_none_of_its_events_on_a_socket_opened_before(
-    agent, supervisor, team, make_complaint
+    agent, supervisor, teammate, team, make_complaint
 ):
     complaint = make_complaint()
     deliver_pending()
@@ -40,7 +41,7 @@ def test_a_member_who_left_the_team_gets_none_of_its_events_on_a_socket_opened_b
         # Still listening on the team's group: only the push's recipients keep it out.
         await in_sync(team.members.remove)(agent)
 
-        await add_note(complaint, supervisor, "Called the bank.")
+        await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (event,) = await receive_events(supervisor_socket, 1)
         assert event["type"] == "complaint.note_added"
@@ -70,9 +71,10 @@ def test_joining_a_team_starts_its_pushes_at_the_next_heartbeat(
         await add_note(theirs, other_agent, "Parcel found.")
         await in_sync(deliver_pending)()
         (mine,) = await receive_events(agent_socket, 1)
-        (their_copy,) = await receive_events(other_socket, 1)
-        assert mine["id"] == their_copy["id"]
+        assert mine["id"] == await in_sync(outbox_id_of)(theirs, "complaint.note_added")
         assert mine["complaint"] == theirs.reference
+        # The author of the note is not told of it.
+        await assert_quiet(other_socket)
 
         await agent_socket.disconnect(timeout=TIMEOUT)
         await other_socket.disconnect(timeout=TIMEOUT)
@@ -81,7 +83,7 @@ def test_joining_a_team_starts_its_pushes_at_the_next_heartbeat(
 
 
 def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
-    agent, supervisor, other_agent, team, make_complaint
+    agent, supervisor, other_agent, team, make_complaint, teammate
 ):
     complaint = make_complaint()
     deliver_pending()
@@ -92,12 +94,12 @@ def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
     async def scenario():
         sockets = {user: await connect_staff(user) for user in (agent, supervisor, other_agent)}
 
-        await add_note(complaint, agent, "Called the bank.")
+        await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (event,) = await receive_events(sockets[agent], 1)
         assert event["type"] == "complaint.note_added"
         # Sentinel: the acknowledgement reaches the supervisor next, so no note came first.
-        await in_sync(acknowledge)(complaint, agent)
+        await in_sync(acknowledge)(complaint, teammate)
         await in_sync(deliver_pending)()
         (sentinel,) = await receive_events(sockets[supervisor], 1)
         assert sentinel["type"] == "complaint.acknowledged"
@@ -143,3 +145,29 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
         await viewer_socket.disconnect(timeout=TIMEOUT)
 
     run(scenario)
+
+
+def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
+    agent, supervisor, make_complaint
+):
+    complaint = make_complaint()
+    # Assignee and team member: rung through the team's group or their own, it is the same.
+    sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
+    deliver_pending()
+
+    async def scenario():
+        tabs = [await connect_staff(agent), await connect_staff(agent)]
+        supervisor_socket = await connect_staff(supervisor)
+
+        await add_note(complaint, agent, "Called the bank.")
+        await in_sync(deliver_pending)()
+        (event,) = await receive_events(supervisor_socket, 1)
+        assert event["id"] == await in_sync(outbox_id_of)(complaint, "complaint.note_added")
+        for tab in tabs:
+            await assert_quiet(tab)
+
+        for socket in [*tabs, supervisor_socket]:
+            await socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
+    assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
