@@ -80,7 +80,10 @@ def summary_of(row: Outbox) -> str:
     parameters = row.payload.get("parameters") or {}
     what = row.event_type.removeprefix("complaint.").replace("_", " ")
     if row.event_type in ("complaint.escalated", "complaint.de_escalated"):
-        return f"{reference} {what} to level {parameters.get('level')}"
+        # The reason names the breach that caused it, which is not told separately.
+        reason = parameters.get("reason")
+        why = f": {reason}" if reason else ""
+        return f"{reference} {what} to level {parameters.get('level')}{why}"
     if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
         # Staff must tell a missed legal deadline from a missed promise at a glance.
         clock = parameters.get("clock", "")
