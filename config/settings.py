@@ -185,7 +185,10 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
-# Where customers reach the portal: links in emails (tracking page, survey) start with it.
+# Where people reach Redress: every emailed link (tracking page, survey, the desk) starts with
+# it. Not derived from PORT here: honcho gives each Procfile process a PORT of its own (the
+# worker, which renders the emails, 8100), so `./redress run` exports it from the web's PORT.
+# notifications/checks.py refuses one without scheme or host at start-up.
 REDRESS_PUBLIC_URL = os.environ.get("REDRESS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Inbound email (docs/notifications.md, "Inbound email"). The webhook answers 503 until a
 # shared secret is set: an unauthenticated endpoint that opens complaints is never a default.

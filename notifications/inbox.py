@@ -36,6 +36,22 @@ def mark_read(user, *, ids: list[int] | None = None, up_to: int | None = None) -
     return rows.update(read_at=timezone.now())
 
 
+def notification_open(*, user, notification_id: int) -> Notification:
+    """The user opened one of their notifications: it is read from now (if it was not).
+
+    Another user's notification is as unknown as one that does not exist.
+    """
+    from recovery.errors import NotFound
+
+    row = Notification.objects.filter(user=user, pk=notification_id).first()
+    if row is None:
+        raise NotFound("You have no notification with that number.")
+    if row.read_at is None:
+        # Only the first opening counts: two tabs opening it keep the earlier time.
+        Notification.objects.filter(pk=row.pk, read_at__isnull=True).update(read_at=timezone.now())
+    return row
+
+
 def preferences_of(user) -> NotificationPreference:
     preference, _ = NotificationPreference.objects.get_or_create(user=user)
     return preference

@@ -448,6 +448,20 @@ INBOX_PAGE_SIZE = 50
 
 
 @staff_required
+def open_notification(request, notification_id: int):
+    """Where a notification's link goes (the inbox page, staff emails): marks it read, then
+    shows what it is about. A GET, as a link from an email must be; it changes only the
+    reader's own read mark."""
+    try:
+        row = inbox.notification_open(user=request.user, notification_id=notification_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if row.reference:
+        return redirect("desk:complaint", row.reference)
+    return redirect("desk:notifications")
+
+
+@staff_required
 def notifications(request):
     if request.method == "POST":
         marked = inbox.mark_read(request.user)
