@@ -20,6 +20,7 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -123,8 +124,9 @@ def _compose(user, notifications: list[Notification], zone) -> tuple[str, str]:
             "Redress: %(count)d notifications",
             len(notifications),
         ) % {"count": len(notifications)}
+    # Each line's link opens the notification on the desk, which marks it read.
     lines = [
-        f"- {n.created_at.astimezone(zone):%Y-%m-%d %H:%M} {n.summary}"
+        f"- {n.created_at.astimezone(zone):%Y-%m-%d %H:%M} {n.summary}\n  {_link(n)}"
         for n in notifications[:DIGEST_MAX_LINES]
     ]
     if len(notifications) > DIGEST_MAX_LINES:
@@ -146,6 +148,12 @@ def _compose(user, notifications: list[Notification], zone) -> tuple[str, str]:
         ]
     )
     return subject, body + "\n"
+
+
+def _link(notification: Notification) -> str:
+    # The public URL, not the request's host: the worker composing this has no request.
+    path = reverse("desk:open-notification", args=[notification.pk])
+    return settings.REDRESS_PUBLIC_URL + path
 
 
 def send(email_id: int) -> bool:

@@ -559,6 +559,26 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
 
 
 @pytest.mark.django_db
+def test_customer_email_links_start_with_the_configured_public_url(
+    make_complaint, agent, root_causes, settings
+):
+    settings.REDRESS_PUBLIC_URL = "https://complaints.example.com"
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    close_loop(complaint, agent)
+    deliver_pending()
+
+    receipt = email_for("complaint.received")
+    track = re.search(r"https://complaints\.example\.com/track/([^/\s]+)/", receipt.body_text)
+    assert complaint_of_tracking_token(track.group(1)) == complaint.pk
+    assert f'href="{track.group(0)}"' in receipt.body_html
+    survey = email_for("complaint.survey_sent")
+    assert re.search(r"https://complaints\.example\.com/survey/[^/\s]+/", survey.body_text)
+    assert "127.0.0.1" not in receipt.body_text + survey.body_text
+
+
+@pytest.mark.django_db
 def test_plain_text_is_not_html_escaped_and_html_is(routed, agent):
     routed.customer.name = "Seán O'Brien"
     routed.customer.save(update_fields=["name"])

@@ -483,3 +483,38 @@ def test_nobody_is_told_of_their_own_action_by_inbox_push_or_email(
     assert pushes[f"team.{team.pk}"]["to"] == [supervisor.pk]
     assert f"user.{agent.pk}" not in pushes
     assert [message.to for message in outbox] == [[supervisor.email]]
+
+
+# -- links ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_emailed_notification_links_to_the_desk_at_the_public_url(
+    make_complaint, agent, teammate, outbox, settings, django_capture_on_commit_callbacks
+):
+    settings.REDRESS_PUBLIC_URL = "https://complaints.example.com"
+    wants_email(agent, email_digest="hourly")
+    complaint = make_complaint()
+    with time_machine.travel(london(2026, 6, 10, 10, 5), tick=False):
+        acknowledge(complaint, teammate)
+        note(complaint, teammate)
+        deliver_pending(django_capture_on_commit_callbacks)
+    with time_machine.travel(london(2026, 6, 10, 11, 0, 5), tick=False):
+        tasks.staff_emails()
+
+    (message,) = outbox
+    told = list(Notification.objects.filter(user=agent, complaint_id=complaint.pk).order_by("id"))
+    links = [f"https://complaints.example.com/desk/notifications/{n.pk}/" for n in told]
+    assert len(links) == 2
+    for line in links:
+        assert f"\n  {line}\n" in message.body
+    # The link is the desk's "open a notification": it marks it read.
+    client = api_client(agent)
+    client.force_login(agent)
+    response = client.get(links[0].removeprefix("https://complaints.example.com"))
+    assert response.status_code == 302
+    assert response["Location"] == f"/desk/complaints/{complaint.reference}/"
+    opened, other = told
+    opened.refresh_from_db()
+    other.refresh_from_db()
+    assert (opened.read_at is not None, other.read_at) == (True, None)
