@@ -271,7 +271,7 @@ def _write_inbox_and_ring(outbox_id: int):
             row.audience, row.event_type, actor_id=row.payload.get("actor_id")
         )
         email_due = {
-            user_id: staff_email.schedule(preference, now)
+            user_id: staff_email.schedule(preference, now, digest=recipients.digest[user_id])
             for user_id, preference in recipients.email.items()
         }
         _insert_inbox_rows(row, recipients.user_ids, email_due)

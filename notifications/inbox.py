@@ -13,7 +13,7 @@ from recovery.models import EventType
 EVENT_TYPES = frozenset(f"complaint.{value}" for value in EventType.values)
 # Preferences that decide when emails go out: changing one reschedules pending emails.
 _EMAIL_TIMING = frozenset(
-    {"via_email", "email_digest", "quiet_hours_start", "quiet_hours_end", "time_zone"}
+    {"via_email", "email_digest", "quiet_hours_start", "quiet_hours_end", "time_zone", "by_kind"}
 )
 
 

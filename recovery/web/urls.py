@@ -32,6 +32,11 @@ desk_patterns = (
         path("team/", desk.team_queue, name="team-queue"),
         path("notifications/", desk.notifications, name="notifications"),
         path(
+            "notifications/preferences/",
+            desk.notification_preferences,
+            name="notification-preferences",
+        ),
+        path(
             "notifications/<int:notification_id>/",
             desk.open_notification,
             name="open-notification",
