@@ -171,3 +171,32 @@ def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
 
     run(scenario)
     assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
+
+
+def test_a_kind_chosen_silent_is_not_pushed_and_one_chosen_in_app_is_despite_pushes_off(
+    agent, supervisor, teammate, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+    # The agent silenced notes ("other"); the supervisor turned live pushes off in general but
+    # wants "other" in the app.
+    NotificationPreference.objects.create(user=agent, by_kind={"other": "silent"})
+    NotificationPreference.objects.create(
+        user=supervisor, via_websocket=False, by_kind={"other": "in_app"}
+    )
+
+    async def scenario():
+        agent_socket = await connect_staff(agent)
+        supervisor_socket = await connect_staff(supervisor)
+
+        await add_note(complaint, teammate, "Called the bank.")
+        await in_sync(deliver_pending)()
+        (event,) = await receive_events(supervisor_socket, 1)
+        assert event["type"] == "complaint.note_added"
+        await assert_quiet(agent_socket)
+
+        await agent_socket.disconnect(timeout=TIMEOUT)
+        await supervisor_socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
+    assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from notifications.delivery import deliver
-from notifications.models import Notification, Outbox
+from notifications.models import Notification, NotificationPreference, Outbox
 from recovery.services.messages import message_add
 from tests.web.conftest import signed_in
 
@@ -97,3 +97,73 @@ def test_mark_all_read_needs_the_forms_csrf_token_and_then_reads_only_mine(agent
     assert Notification.objects.filter(user=supervisor, read_at__isnull=True).count() == (
         theirs_unread
     )
+
+
+# -- how I am told ------------------------------------------------------------------------------
+
+PREFERENCES_PAGE = "/desk/notifications/preferences/"
+
+
+def csrf_client(user) -> tuple[Client, str]:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    page = client.get(PREFERENCES_PAGE).content.decode()
+    return client, re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_the_preferences_page_shows_each_kind_and_saves_my_choices(agent, supervisor):
+    client, token = csrf_client(agent)
+    page = client.get(PREFERENCES_PAGE).content.decode()
+    for label in ("Escalations", "Deadlines at risk", "Recoveries needing approval"):
+        assert label in page
+    assert 'value="daily_digest"' in page
+
+    response = client.post(
+        PREFERENCES_PAGE,
+        {
+            "csrfmiddlewaretoken": token,
+            "kind_escalated": "email",
+            "kind_customer": "daily_digest",
+            "kind_other": "silent",
+            "kind_deadlines": "",
+            "time_zone": "Europe/London",
+        },
+    )
+
+    assert response.status_code == 302
+    preference = NotificationPreference.objects.get(user=agent)
+    assert preference.by_kind == {
+        "escalated": "email",
+        "customer": "daily_digest",
+        "other": "silent",
+    }
+    assert preference.time_zone == "Europe/London"
+    assert not NotificationPreference.objects.filter(user=supervisor).exists()
+    # Shown back as chosen.
+    again = client.get(PREFERENCES_PAGE).content.decode()
+    assert re.search(r'value="daily_digest"[^>]*id="id_kind_customer_\d"[^>]*checked', again)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("kind_escalated", "pigeon"), ("time_zone", "Mars/Olympus")],
+)
+def test_a_bad_choice_is_shown_on_its_field_and_nothing_is_saved(agent, field, value):
+    client, token = csrf_client(agent)
+    NotificationPreference.objects.filter(user=agent).update(by_kind={"escalated": "email"})
+    data = {"csrfmiddlewaretoken": token, "time_zone": "UTC", field: value}
+
+    response = client.post(PREFERENCES_PAGE, data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "There is a problem" in page
+    assert f'id="id_{field}_errors"' in page
+    assert NotificationPreference.objects.get(user=agent).by_kind == {"escalated": "email"}
+
+
+def test_the_preferences_form_needs_its_csrf_token(agent):
+    client, _ = csrf_client(agent)
+    answer = client.post(PREFERENCES_PAGE, {"kind_escalated": "silent", "time_zone": "UTC"})
+    assert answer.status_code == 403
+    assert NotificationPreference.objects.get(user=agent).by_kind == {}
