@@ -10,7 +10,7 @@ import pytest
 from notifications import consumers
 from notifications.models import Notification, NotificationPreference
 from recovery.services import sla
-from tests.conftest import acknowledge
+from tests.conftest import acknowledge, api_client
 from tests.notifications.test_sockets import RECEIVE_TIMEOUT_S as TIMEOUT
 from tests.notifications.test_sockets import (
     add_note,
@@ -200,3 +200,43 @@ def test_a_kind_chosen_silent_is_not_pushed_and_one_chosen_in_app_is_despite_pus
 
     run(scenario)
     assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
+
+
+def test_reading_in_one_place_updates_the_unread_count_on_every_open_tab(
+    agent, teammate, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+
+    async def scenario():
+        tabs = [await connect_staff(agent), await connect_staff(agent)]
+        teammate_socket = await connect_staff(teammate)
+        await add_note(complaint, teammate, "Called the bank.")
+        await add_note(complaint, teammate, "Bank called back.")
+        await in_sync(deliver_pending)()
+        for tab in tabs:
+            assert len(await receive_events(tab, 2)) == 2
+
+        # One read from the desk's link (or an email's): every tab's bell says one left.
+        first = await in_sync(
+            lambda: Notification.objects.filter(user=agent).order_by("id").first()
+        )()
+        client = await in_sync(api_client)(agent)
+        await in_sync(client.force_login)(agent)
+        await in_sync(client.get)(f"/desk/notifications/{first.pk}/")
+        for tab in tabs:
+            assert await receive(tab) == {"type": "unread", "unread": 1}
+        # "Mark all read" through the API: none left, everywhere.
+        answer = await in_sync(client.post)(
+            "/api/notifications/mark-read/", {"all": True}, format="json"
+        )
+        assert answer.status_code == 200
+        for tab in tabs:
+            assert await receive(tab) == {"type": "unread", "unread": 0}
+        # Only the reader's own sockets are told.
+        await assert_quiet(teammate_socket)
+
+        for socket in [*tabs, teammate_socket]:
+            await socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
