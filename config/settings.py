@@ -304,7 +304,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60.0},
     },
     # Staff notification emails: digests, what quiet hours held back, retries. Every minute,
-    # so an hourly digest or the end of quiet hours is at most a minute late.
+    # so an hourly digest or the end of quiet hours is at most a minute late. It also sends
+    # the daily digests: each is due at 08:00 on its reader's clock, and people's 08:00 fall
+    # at different instants, which a once-a-day entry could not serve (docs/notifications.md).
     "staff-emails": {
         "task": "notifications.staff_emails",
         "schedule": 60.0,

@@ -3,8 +3,8 @@
 An audience is ``{"teams": [...], "users": [...], "customer": id | null}``. Staff recipients
 are the named users plus the active members of the named teams, less the person whose action
 caused the event (they know what they did) and those who chose to hear nothing of its kind
-(``notifications.kinds``) or muted the event type. Everything is
-read in a fixed number of queries, whatever the team's size.
+(``notifications.kinds``) or muted the event type. Everything is read in a fixed number of
+queries, whatever the team's size.
 """
 
 from dataclasses import dataclass, field
