@@ -289,7 +289,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.in
 REDRESS_EMAIL_CLAIM_TIMEOUT = float(os.environ.get("REDRESS_EMAIL_CLAIM_TIMEOUT", "600"))
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
-# Where customers reach the portal: links in emails (tracking page, survey) start with it.
+# Where people reach Redress: every emailed link (tracking page, survey, the desk) starts with
+# it. Not derived from PORT here: honcho gives each Procfile process a PORT of its own (the
+# worker, which renders the emails, 8100), so `./redress run` exports it from the web's PORT.
+# notifications/checks.py refuses one without scheme or host at start-up.
 REDRESS_PUBLIC_URL = os.environ.get("REDRESS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Inbound email (docs/notifications.md, "Inbound email"). The webhook answers 503 until a
 # shared secret is set: an unauthenticated endpoint that opens complaints is never a default.
@@ -412,7 +415,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60.0},
     },
     # Staff notification emails: digests, what quiet hours held back, retries. Every minute,
-    # so an hourly digest or the end of quiet hours is at most a minute late.
+    # so an hourly digest or the end of quiet hours is at most a minute late. It also sends
+    # the daily digests: each is due at 08:00 on its reader's clock, and people's 08:00 fall
+    # at different instants, which a once-a-day entry could not serve (docs/notifications.md).
     "staff-emails": {
         "task": "notifications.staff_emails",
         "schedule": 60.0,

@@ -32,13 +32,16 @@ def clock_warning(clock, notify) -> EventEntry:
     )
 
 
-def clock_breached(clock, notify) -> EventEntry:
+def clock_breached(clock, notify, *, escalates: bool = False) -> EventEntry:
+    """``escalates``: the escalation written with it tells staff (its reason names the breach),
+    so the breach itself is only recorded: one notification per escalation, not two."""
     return EventEntry(
         clock.complaint,
         EventType.CLOCK_BREACHED,
         None,
         _clock_parameters(clock),
         notify_users=tuple(notify),
+        notify_staff=not escalates,
     )
 
 

@@ -59,6 +59,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             "title": _("Preview: %(template)s") % {"template": template},
             "profiles": profiles,
             "profile": profile,
+            "sample_customer": rendering.SAMPLE_CUSTOMER_NAME,
         }
         if profile not in dict(profiles):
             context["problem"] = _("Unknown regulatory profile %(profile)r; choose one below.") % {

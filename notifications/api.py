@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import inbox
+from notifications.kinds import Kind, Telling
 from notifications.models import EmailDigest, Notification, NotificationPreference
 from recovery.api.fields import StrictSerializer
 from recovery.errors import ValidationFailed
@@ -72,9 +73,18 @@ class PreferenceSerializer(serializers.ModelSerializer):
         "complaint.note_added (docs/notifications.md lists them).",
     )
 
+    by_kind = serializers.DictField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="How to be told of each kind of notification: "
+        f"{', '.join(Kind.values)} → {', '.join(Telling.values)}; an empty value (or null) "
+        "forgets the choice. Only the kinds sent change.",
+    )
+
     class Meta:
         model = NotificationPreference
         fields = [
+            "by_kind",
             "muted_events",
             "via_websocket",
             "via_email",
@@ -93,6 +103,40 @@ class PreferenceSerializer(serializers.ModelSerializer):
             )
         # Each type once, in the order given.
         return list(dict.fromkeys(value))
+
+    def to_internal_value(self, data):
+        # A null value forgets a kind's choice; DictField's child would refuse it.
+        if isinstance(data, dict) and isinstance(data.get("by_kind"), dict):
+            data = {
+                **data,
+                "by_kind": {k: "" if v is None else v for k, v in data["by_kind"].items()},
+            }
+        return super().to_internal_value(data)
+
+    def validate_by_kind(self, value: dict) -> dict:
+        unknown = sorted(set(value) - set(Kind.values))
+        bad = sorted(k for k, v in value.items() if v and v not in Telling.values)
+        if unknown or bad:
+            problems = []
+            if unknown:
+                problems.append(
+                    _("Unknown kinds: %(unknown)s. Kinds: %(known)s.")
+                    % {"unknown": ", ".join(unknown), "known": ", ".join(Kind.values)}
+                )
+            if bad:
+                problems.append(
+                    _("Unknown choice for %(kinds)s. Choices: %(known)s.")
+                    % {"kinds": ", ".join(bad), "known": ", ".join(Telling.values)}
+                )
+            raise serializers.ValidationError(problems)
+        # Merged into the choices already made: only the kinds sent change.
+        merged = dict(getattr(self.instance, "by_kind", None) or {})
+        for kind, telling in value.items():
+            if telling:
+                merged[kind] = telling
+            else:
+                merged.pop(kind, None)
+        return merged
 
     def validate(self, attrs):
         start = attrs.get("quiet_hours_start", getattr(self.instance, "quiet_hours_start", None))

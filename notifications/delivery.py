@@ -3,8 +3,9 @@
 ``deliver`` is idempotent and safe to run twice or concurrently for one event:
 1. lock the outbox row ``FOR UPDATE SKIP LOCKED``; if another delivery holds it, or it is
    already delivered, stop;
-2. insert one ``Notification`` per recipient (unique per event and user), stamped with when
-   it may be emailed to those who want email (``notifications.staff_email``), and commit;
+2. insert one ``Notification`` per recipient, never the event's actor (unique per event and
+   user), stamped with when it may be emailed to those who want email
+   (``notifications.staff_email``), and commit;
 3. ring the sockets, once per group (the channel layer is a doorbell: a missed push is
    replayed from the inbox on reconnect), and enqueue the staff emails due now;
 4. lock the row again (stop as in 1); for events the customer is told about by email, queue
@@ -84,7 +85,10 @@ def summary_of(row: Outbox) -> str:
         why = parameters.get("diagnostic") or parameters.get("status") or parameters.get("action")
         return f"{reference}: {letter} to the customer not delivered ({why})"
     if row.event_type in ("complaint.escalated", "complaint.de_escalated"):
-        return f"{reference} {what} to level {parameters.get('level')}"
+        # The reason names the breach that caused it, which is not told separately.
+        reason = parameters.get("reason")
+        why = f": {reason}" if reason else ""
+        return f"{reference} {what} to level {parameters.get('level')}{why}"
     if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
         # Staff must tell a missed legal deadline from a missed promise at a glance.
         clock = parameters.get("clock", "")
@@ -270,9 +274,11 @@ def _write_inbox_and_ring(outbox_id: int):
         if row is None:
             return None
         now = timezone.now()
-        recipients = audience.recipients_of(row.audience, row.event_type)
+        recipients = audience.recipients_of(
+            row.audience, row.event_type, actor_id=row.payload.get("actor_id")
+        )
         email_due = {
-            user_id: staff_email.schedule(preference, now)
+            user_id: staff_email.schedule(preference, now, digest=recipients.digest[user_id])
             for user_id, preference in recipients.email.items()
         }
         _insert_inbox_rows(row, recipients.user_ids, email_due)

@@ -1,5 +1,7 @@
 """The per-user inbox and preferences: reads and the few writes a user makes."""
 
+import json
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -13,7 +15,7 @@ from recovery.models import EventType
 EVENT_TYPES = frozenset(f"complaint.{value}" for value in EventType.values)
 # Preferences that decide when emails go out: changing one reschedules pending emails.
 _EMAIL_TIMING = frozenset(
-    {"via_email", "email_digest", "quiet_hours_start", "quiet_hours_end", "time_zone"}
+    {"via_email", "email_digest", "quiet_hours_start", "quiet_hours_end", "time_zone", "by_kind"}
 )
 
 
@@ -33,7 +35,45 @@ def mark_read(user, *, ids: list[int] | None = None, up_to: int | None = None) -
         rows = rows.filter(pk__in=ids)
     if up_to is not None:
         rows = rows.filter(outbox_id__lte=up_to)
-    return rows.update(read_at=timezone.now())
+    marked = rows.update(read_at=timezone.now())
+    if marked:
+        _tell_open_pages(user.pk)
+    return marked
+
+
+def _tell_open_pages(user_id: int) -> None:
+    """After commit, ring the user's sockets with their new unread count: the bell of every
+    tab they have open follows what they read in one of them (or from an email's link).
+
+    A doorbell like any push: a tab that misses it counts again at its next event or load.
+    """
+    # Imported late: delivery pulls in the recovery app, which imports this module.
+    from notifications import delivery, groups
+
+    def ring() -> None:
+        unread = Notification.objects.filter(user_id=user_id, read_at__isnull=True).count()
+        text = json.dumps({"type": "unread", "unread": unread})
+        delivery.ring([(groups.user_group(user_id), {"type": groups.PUSH_TYPE, "text": text})])
+
+    transaction.on_commit(ring)
+
+
+def notification_open(*, user, notification_id: int) -> Notification:
+    """The user opened one of their notifications: it is read from now (if it was not).
+
+    Another user's notification is as unknown as one that does not exist.
+    """
+    from recovery.errors import NotFound
+
+    row = Notification.objects.filter(user=user, pk=notification_id).first()
+    if row is None:
+        raise NotFound("You have no notification with that number.")
+    if row.read_at is None:
+        # Only the first opening counts: two tabs opening it keep the earlier time.
+        first = Notification.objects.filter(pk=row.pk, read_at__isnull=True)
+        if first.update(read_at=timezone.now()):
+            _tell_open_pages(user.pk)
+    return row
 
 
 def preferences_of(user) -> NotificationPreference:

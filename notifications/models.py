@@ -144,6 +144,9 @@ class NotificationPreference(models.Model):
     email_digest = models.CharField(
         _("email digest"), max_length=16, choices=EmailDigest.choices, default=EmailDigest.NONE
     )
+    # Kind of notification → how to be told ({"escalated": "email"}; notifications.kinds).
+    # A kind not here follows the general switches above.
+    by_kind = models.JSONField(_("how to be told, by kind"), default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"

@@ -96,13 +96,19 @@ _SAMPLE_MESSAGES = {
 }
 
 
+# The sample customer's name has every character that escaping would mangle, and a letter
+# outside ASCII: the preview shows it literal in the text part and escaped in the HTML part,
+# which is what a real customer called O'Brien gets.
+SAMPLE_CUSTOMER_NAME = 'Zoë O\'Brien & Sons <"quotes">'
+
+
 def sample_context(kind: str, profile: str) -> dict:
     """The context an email is rendered with, for a made-up complaint (nothing is saved).
 
     The keys are exactly those ``notifications.delivery`` gives a real email.
     """
     now = timezone.now()
-    customer = Customer(name="Alex Sample", email="alex.sample@example.com")
+    customer = Customer(name=SAMPLE_CUSTOMER_NAME, email="zoe.obrien@example.com")
     complaint = Complaint(
         reference=f"RDR-{now.year}-000123",
         customer=customer,

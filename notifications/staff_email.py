@@ -20,12 +20,15 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from notifications import email_schedule
+from notifications.kinds import KIND_OF_EVENT, Kind, Telling
 from notifications.models import (
+    EmailDigest,
     EmailStatus,
     Notification,
     NotificationPreference,
@@ -40,11 +43,14 @@ COMPOSE_BATCH = 1000
 DIGEST_MAX_LINES = 200
 
 
-def schedule(preference: NotificationPreference, now: datetime) -> datetime:
-    """When an email about something happening ``now`` may go to this person."""
+def schedule(
+    preference: NotificationPreference, now: datetime, *, digest: str | None = None
+) -> datetime:
+    """When an email about something happening ``now`` may go to this person; ``digest``
+    is their choice for the event's kind, when they made one."""
     return email_schedule.email_due_at(
         now,
-        digest=preference.email_digest,
+        digest=digest or preference.email_digest,
         quiet_start=preference.quiet_hours_start,
         quiet_end=preference.quiet_hours_end,
         time_zone=preference.time_zone,
@@ -54,15 +60,35 @@ def schedule(preference: NotificationPreference, now: datetime) -> datetime:
 def reschedule_pending(*, user, preference: NotificationPreference) -> int:
     """Apply changed preferences to the emails a person is still owed; returns how many.
 
-    Turning email off cancels them (the inbox keeps every row); otherwise they are due by the
-    new digest and quiet hours, from now.
+    Kind by kind (``notifications.kinds``): where email is no longer wanted they are cancelled
+    (the inbox keeps every row); otherwise they are due by the new digest and quiet hours,
+    from now.
     """
     pending = Notification.objects.filter(
         user=user, staff_email__isnull=True, email_due_at__isnull=False
     )
-    if not preference.via_email or not user.email:
+    if not user.email:
         return pending.update(email_due_at=None)
-    return pending.update(email_due_at=schedule(preference, timezone.now()))
+    now = timezone.now()
+    changed = 0
+    for kind in Kind:
+        listed = [event_type for event_type, of in KIND_OF_EVENT.items() if of == kind]
+        rows = (
+            pending.exclude(event_type__in=list(KIND_OF_EVENT))
+            if kind == Kind.OTHER
+            else pending.filter(event_type__in=listed)
+        )
+        telling = (preference.by_kind or {}).get(kind)
+        if telling == Telling.EMAIL:
+            due = schedule(preference, now, digest=EmailDigest.NONE)
+        elif telling == Telling.DAILY_DIGEST:
+            due = schedule(preference, now, digest=EmailDigest.DAILY)
+        elif telling is None and preference.via_email:
+            due = schedule(preference, now)
+        else:
+            due = None
+        changed += rows.update(email_due_at=due)
+    return changed
 
 
 def compose_due(*, user_ids=None, now: datetime | None = None) -> list[int]:
@@ -123,8 +149,9 @@ def _compose(user, notifications: list[Notification], zone) -> tuple[str, str]:
             "Redress: %(count)d notifications",
             len(notifications),
         ) % {"count": len(notifications)}
+    # Each line's link opens the notification on the desk, which marks it read.
     lines = [
-        f"- {n.created_at.astimezone(zone):%Y-%m-%d %H:%M} {n.summary}"
+        f"- {n.created_at.astimezone(zone):%Y-%m-%d %H:%M} {n.summary}\n  {_link(n)}"
         for n in notifications[:DIGEST_MAX_LINES]
     ]
     if len(notifications) > DIGEST_MAX_LINES:
@@ -146,6 +173,12 @@ def _compose(user, notifications: list[Notification], zone) -> tuple[str, str]:
         ]
     )
     return subject, body + "\n"
+
+
+def _link(notification: Notification) -> str:
+    # The public URL, not the request's host: the worker composing this has no request.
+    path = reverse("desk:open-notification", args=[notification.pk])
+    return settings.REDRESS_PUBLIC_URL + path
 
 
 def send(email_id: int) -> bool:

@@ -13,13 +13,18 @@ from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, E
 PAYLOAD_VERSION = 1
 
 
-def _audience(complaint: Complaint, *, customer_visible: bool, users=()) -> dict:
+def _audience(
+    complaint: Complaint, *, customer_visible: bool, users=(), notify_staff: bool = True
+) -> dict:
+    customer = complaint.customer_id if customer_visible else None
+    if not notify_staff:
+        return {"teams": [], "users": [], "customer": customer}
     recipients = [complaint.assignee_id] if complaint.assignee_id else []
     recipients += [user_id for user_id in users if user_id not in recipients]
     return {
         "teams": [complaint.team_id] if complaint.team_id else [],
         "users": recipients,
-        "customer": complaint.customer_id if customer_visible else None,
+        "customer": customer,
     }
 
 
@@ -32,6 +37,9 @@ class EventEntry:
     actor: object
     parameters: dict
     notify_users: tuple = ()
+    # False when another event of the same change tells the same people (a breach that
+    # escalates is told once, by the escalation): the timeline keeps both, the inbox one.
+    notify_staff: bool = True
 
     @property
     def customer_visible(self) -> bool:
@@ -81,6 +89,7 @@ def record_many(entries: list[EventEntry]) -> list[int]:
                     entry.complaint,
                     customer_visible=entry.customer_visible,
                     users=entry.notify_users,
+                    notify_staff=entry.notify_staff,
                 ),
                 "payload": {
                     "v": PAYLOAD_VERSION,
@@ -169,13 +178,17 @@ def message_added(complaint: Complaint, actor, message: Message) -> int:
     )
 
 
-def complaint_assigned(complaint: Complaint, actor, previous_id, reason: str) -> int:
-    return record(
+def complaint_assigned(
+    complaint: Complaint, actor, previous_id, reason: str, *, notify_staff: bool = True
+) -> int:
+    entry = EventEntry(
         complaint,
         EventType.ASSIGNED,
         actor,
         {"assignee_id": complaint.assignee_id, "previous_id": previous_id, "reason": reason},
+        notify_staff=notify_staff,
     )
+    return record_many([entry])[0]
 
 
 def _iso(value):

@@ -231,3 +231,10 @@ def close_loop(complaint, actor):
         what_we_did="Refunded the charge.",
         what_will_change="The gateway no longer retries settled payments.",
     )
+
+
+@pytest.fixture
+def teammate(groups, team):
+    """A second agent on ``team``: acts where ``agent`` must be told (nobody is told of their
+    own action)."""
+    return _staff("teammate", groups[roles.AGENT], team)

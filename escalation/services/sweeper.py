@@ -183,7 +183,7 @@ def _breach(clock: Clock, batch: _Batch) -> None:
     levels = batch.levels_of(clock) if clock.escalates else {}
     first = levels.get(1)
     owners = batch.owners_of(clock.complaint, first.target) if first else []
-    batch.entries.append(events.clock_breached(clock, owners))
+    batch.entries.append(events.clock_breached(clock, owners, escalates=first is not None))
     batch.result.breached += 1
     if first is not None:
         _escalate(clock, first, levels, batch, reason=f"{events.clock_label(clock)} breached")
@@ -237,10 +237,12 @@ def _write(batch: _Batch) -> None:
     for escalation in escalations:
         level = batch.levels_of(escalation.clock).get(escalation.level)
         if level is not None and level.reassign and escalation.owner_id:
+            # The escalation event told the new owner and the team already.
             sla.complaint_assign(
                 complaint=escalation.complaint,
                 assignee=get_user_model().objects.get(pk=escalation.owner_id),
                 reason=f"Escalated to level {escalation.level}",
+                notify_staff=False,
             )
 
 

@@ -66,8 +66,12 @@ def complaint_set_escalation_level(complaint: Complaint, level: int) -> None:
     complaint.escalation_level = level
 
 
-def complaint_assign(*, complaint: Complaint, assignee, actor=None, reason: str = "") -> Complaint:
-    """Give the complaint to ``assignee``; ``actor=None`` is the system (the ladder)."""
+def complaint_assign(
+    *, complaint: Complaint, assignee, actor=None, reason: str = "", notify_staff: bool = True
+) -> Complaint:
+    """Give the complaint to ``assignee``; ``actor=None`` is the system (the ladder).
+
+    ``notify_staff=False`` when another event of the same change tells them (an escalation)."""
     if actor is not None and not (
         actor.has_perm("recovery.assign_complaint")
         or (assignee is not None and assignee.pk == actor.pk and rules.works_on(complaint, actor))
@@ -79,7 +83,7 @@ def complaint_assign(*, complaint: Complaint, assignee, actor=None, reason: str 
         previous = complaint.assignee_id
         Complaint.objects.filter(pk=complaint.pk).update(assignee=assignee)
         complaint.assignee = assignee
-        events.complaint_assigned(complaint, actor, previous, reason)
+        events.complaint_assigned(complaint, actor, previous, reason, notify_staff=notify_staff)
     return complaint
 
 

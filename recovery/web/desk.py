@@ -454,6 +454,44 @@ INBOX_PAGE_SIZE = 50
 
 
 @staff_required
+def open_notification(request, notification_id: int):
+    """Where a notification's link goes (the inbox page, staff emails): marks it read, then
+    shows what it is about. A GET, as a link from an email must be; it changes only the
+    reader's own read mark."""
+    try:
+        row = inbox.notification_open(user=request.user, notification_id=notification_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if row.reference:
+        return redirect("desk:complaint", row.reference)
+    return redirect("desk:notifications")
+
+
+@staff_required
+def notification_preferences(request):
+    """How I am told of each kind of notification; the API sets the same preferences."""
+    preference = inbox.preferences_of(request.user)
+    if request.method == "POST":
+        form = forms.NotificationPreferencesForm(request.POST)
+        if form.is_valid():
+            inbox.preferences_update(user=request.user, changes=form.changes())
+            messages.success(request, _("Your notification preferences are saved."))
+            return redirect("desk:notification-preferences")
+        status = 400
+    else:
+        form = forms.NotificationPreferencesForm(
+            initial=forms.NotificationPreferencesForm.initial_of(preference)
+        )
+        status = 200
+    return render(
+        request,
+        "desk/notification_preferences.html",
+        {"form": form, "nav": "notifications"},
+        status=status,
+    )
+
+
+@staff_required
 def notifications(request):
     if request.method == "POST":
         marked = inbox.mark_read(request.user)

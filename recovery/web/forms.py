@@ -489,3 +489,50 @@ class SurveyForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+
+
+class NotificationPreferencesForm(forms.Form):
+    """How a member of staff is told of each kind of notification (notifications.kinds)."""
+
+    # "" keeps no choice for the kind: the general switches decide (the API sets those).
+    GENERAL = ("", _("As my general settings (in the inbox and live, unless changed)"))
+
+    time_zone = forms.ChoiceField(
+        label=_("My time zone"),
+        help_text=_("Daily digests arrive at 08:00 on this clock."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from zoneinfo import available_timezones
+
+        from notifications.kinds import Kind, Telling
+
+        super().__init__(*args, **kwargs)
+        zones = sorted(available_timezones())
+        self.fields["time_zone"].choices = [(zone, zone) for zone in zones]
+        for kind in Kind:
+            self.fields[f"kind_{kind.value}"] = forms.ChoiceField(
+                label=kind.label,
+                choices=[self.GENERAL, *Telling.choices],
+                required=False,
+                widget=forms.RadioSelect,
+            )
+        self.order_fields([f"kind_{kind.value}" for kind in Kind] + ["time_zone"])
+
+    @classmethod
+    def initial_of(cls, preference) -> dict:
+        return {
+            "time_zone": preference.time_zone,
+            **{f"kind_{kind}": telling for kind, telling in (preference.by_kind or {}).items()},
+        }
+
+    def changes(self) -> dict:
+        """The preference fields to save, from the cleaned form."""
+        from notifications.kinds import Kind
+
+        by_kind = {
+            kind.value: self.cleaned_data[f"kind_{kind.value}"]
+            for kind in Kind
+            if self.cleaned_data.get(f"kind_{kind.value}")
+        }
+        return {"by_kind": by_kind, "time_zone": self.cleaned_data["time_zone"]}

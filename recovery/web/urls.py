@@ -34,6 +34,16 @@ desk_patterns = (
         path("", desk.my_queue, name="my-queue"),
         path("team/", desk.team_queue, name="team-queue"),
         path("notifications/", desk.notifications, name="notifications"),
+        path(
+            "notifications/preferences/",
+            desk.notification_preferences,
+            name="notification-preferences",
+        ),
+        path(
+            "notifications/<int:notification_id>/",
+            desk.open_notification,
+            name="open-notification",
+        ),
         path("board/", board.escalation_board, name="board"),
         path("approvals/", recoveries.approvals, name="approvals"),
         path("approvals/<int:action_id>/decide/", recoveries.decide, name="decide"),

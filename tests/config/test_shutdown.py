@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
 
 from notifications.replay import tracking_token
+from tests.factories import api_token_for
 from tests.processes import (
     HOST,
     ROOT,
@@ -123,7 +123,7 @@ def test_sigterm_closes_every_socket_and_exits_within_the_grace_period(
     agent, supervisor, make_complaint
 ):
     complaint = make_complaint()
-    tokens = [Token.objects.create(user=user).key for user in (agent, supervisor)]
+    tokens = [api_token_for(user) for user in (agent, supervisor)]
     tracking = tracking_token(complaint.pk)
 
     async def open_every_route(base: str) -> list:

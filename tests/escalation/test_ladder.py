@@ -145,14 +145,17 @@ def test_breach_escalates_to_the_team_supervisor(complaint, agent, supervisor, e
     assert escalation.manual is False and escalation.actor is None
     assert escalation.reason
 
+    # The breach is on the timeline, but told to staff only through the escalation it caused
+    # (one notification per escalation, not two).
     breached = outbox_of(complaint, EventType.CLOCK_BREACHED).get()
-    assert {agent.pk, supervisor.pk} <= set(breached.audience["users"])
+    assert breached.audience == {"teams": [], "users": [], "customer": None}
     escalated_event = events_of(complaint, EventType.ESCALATED).get()
     assert escalated_event.parameters["level"] == 1
     assert escalated_event.parameters["owner_id"] == supervisor.pk
     assert escalated_event.parameters["clock"] == "acknowledge"
     escalated = outbox_of(complaint, EventType.ESCALATED).get()
-    assert supervisor.pk in escalated.audience["users"]
+    assert {agent.pk, supervisor.pk} <= set(escalated.audience["users"])
+    assert escalated.audience["teams"] == [complaint.team_id]
     assert escalated.payload["timeline_event_id"] == escalated_event.pk
 
     complaint.refresh_from_db()
@@ -262,6 +265,9 @@ def test_a_level_that_reassigns_gives_the_complaint_to_its_owner(
         "previous_id": agent.pk,
         "reason": "Escalated to level 1",
     }
+    # Told once, by the escalation: the reassignment it made is on the timeline only.
+    told = outbox_of(complaint, EventType.ASSIGNED).latest("id")
+    assert told.audience == {"teams": [], "users": [], "customer": None}
     # Level 2 does not reassign: the supervisor keeps it.
     sweep_at(L2_AT)
     complaint.refresh_from_db()
@@ -355,10 +361,10 @@ def test_a_clock_whose_handling_raises_is_pushed_back_and_does_not_stop_the_othe
     broken_clock = ack_clock(broken)
     real_clock_breached = escalation_events.clock_breached
 
-    def clock_breached(clock, notify):
+    def clock_breached(clock, notify, **options):
         if clock.pk == broken_clock.pk:
             raise RuntimeError("simulated failure")
-        return real_clock_breached(clock, notify)
+        return real_clock_breached(clock, notify, **options)
 
     monkeypatch.setattr(escalation_events, "clock_breached", clock_breached)
     result = sweep_at(DUE_AT)
@@ -512,3 +518,36 @@ def test_only_the_complaining_customer_may_ask_and_only_while_open(
             complaint=Complaint.objects.get(pk=complaint.pk), actor=customer_user, reason="Why?"
         )
     assert not events_of(complaint, EventType.ESCALATION_REQUESTED).exists()
+
+
+# --- what staff are told ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reassigns", [False, True], ids=["keeps-assignee", "reassigns"])
+def test_one_escalation_is_one_inbox_entry_per_person(
+    complaint, agent, supervisor, everyone, sweep_at, reassigns
+):
+    """A breach that escalates (and the reassignment it may make) used to reach the same people
+    as two or three entries: the breach, the escalation and the assignment."""
+    from notifications.delivery import deliver
+    from notifications.models import Notification
+
+    EscalationLevel.objects.filter(ladder__is_default=True, level=1).update(reassign=reassigns)
+    sweep_at(DUE_AT - timedelta(seconds=1))
+    before = set(Outbox.objects.values_list("pk", flat=True))
+    sweep_at(DUE_AT)
+    for outbox_id in Outbox.objects.exclude(pk__in=before).order_by("id"):
+        assert deliver(outbox_id.pk)
+
+    told = Notification.objects.exclude(outbox_id__in=before)
+    for person in (agent, supervisor):
+        (entry,) = told.filter(user=person)
+        assert entry.event_type == "complaint.escalated"
+        assert entry.summary == (
+            f"{complaint.reference} escalated to level 1: acknowledge internal target breached"
+        )
+    # Delivering again changes nothing: the (event, person) key keeps one row each.
+    for outbox_id in Outbox.objects.exclude(pk__in=before):
+        Outbox.objects.filter(pk=outbox_id.pk).update(delivered_at=None)
+        assert deliver(outbox_id.pk)
+    assert told.count() == 2

@@ -171,10 +171,10 @@ def test_a_failing_clock_is_logged_and_pushed_back_while_the_rest_of_its_batch_i
     broken_pk = by_due_at[BATCH_SIZE + BATCH_SIZE // 2]
     real_clock_breached = escalation_events.clock_breached
 
-    def clock_breached(clock, notify):
+    def clock_breached(clock, notify, **options):
         if clock.pk == broken_pk:
             raise RuntimeError("simulated failure")
-        return real_clock_breached(clock, notify)
+        return real_clock_breached(clock, notify, **options)
 
     monkeypatch.setattr(escalation_events, "clock_breached", clock_breached)
     with caplog.at_level(logging.ERROR, logger="escalation.services.sweeper"):

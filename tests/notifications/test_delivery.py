@@ -270,9 +270,9 @@ def test_a_delivery_task_without_a_usable_commit_time_still_delivers(routed, age
 
 
 def test_delivery_tells_the_assignee_and_the_team_and_nobody_else(
-    routed, agent, supervisor, manager, other_agent, customer_user
+    routed, agent, supervisor, manager, other_agent, customer_user, teammate
 ):
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     deliver_pending()
 
     row = last_event("complaint.acknowledged")
@@ -289,12 +289,14 @@ def test_delivery_tells_the_assignee_and_the_team_and_nobody_else(
 
 
 @pytest.mark.django_db
-def test_muted_event_types_leave_no_inbox_row_for_that_user_only(routed, agent, supervisor):
+def test_muted_event_types_leave_no_inbox_row_for_that_user_only(
+    routed, agent, supervisor, teammate
+):
     NotificationPreference.objects.create(
         user=supervisor, muted_events=["complaint.acknowledged", "complaint.note_added"]
     )
-    acknowledge(routed, agent)
-    messages.message_add(complaint=routed, actor=agent, body="Still looking.")
+    acknowledge(routed, teammate)
+    messages.message_add(complaint=routed, actor=teammate, body="Still looking.")
     deliver_pending()
 
     assert supervisor.pk not in recipients_of(last_event("complaint.acknowledged"))
@@ -305,12 +307,19 @@ def test_muted_event_types_leave_no_inbox_row_for_that_user_only(routed, agent, 
 
 @pytest.mark.django_db
 def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
-    routed, agent, supervisor, manager, team, monkeypatch, django_capture_on_commit_callbacks
+    routed,
+    agent,
+    supervisor,
+    manager,
+    team,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    teammate,
 ):
     NotificationPreference.objects.create(user=supervisor, via_websocket=False)
     rung: list[list[tuple[str, dict]]] = []
     monkeypatch.setattr(delivery, "ring", rung.append)
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     row = last_event("complaint.acknowledged")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -415,9 +424,9 @@ def test_a_change_with_two_events_rings_both_before_rendering_either_email(
 
 @pytest.mark.django_db
 def test_delivering_an_event_twice_changes_nothing_the_second_time(
-    routed, agent, supervisor, manager, enqueued, django_capture_on_commit_callbacks
+    routed, agent, supervisor, manager, enqueued, django_capture_on_commit_callbacks, teammate
 ):
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     row = last_event("complaint.acknowledged")
     with django_capture_on_commit_callbacks(execute=True):
         assert delivery.deliver(row.pk) is True
@@ -435,10 +444,10 @@ def test_delivering_an_event_twice_changes_nothing_the_second_time(
 
 @pytest.mark.django_db
 def test_redelivering_a_row_marked_undelivered_is_kept_single_by_the_unique_keys(
-    routed, agent, supervisor, manager
+    routed, agent, supervisor, manager, teammate
 ):
     """A worker that wrote the rows but whose "delivered" mark was lost must not duplicate."""
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     row = last_event("complaint.acknowledged")
     delivery.deliver(row.pk)
     first_email = EmailDelivery.objects.get(outbox=row)
@@ -452,9 +461,9 @@ def test_redelivering_a_row_marked_undelivered_is_kept_single_by_the_unique_keys
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_of_one_event_write_one_inbox_row_per_user_and_one_email(
-    routed, agent, supervisor, manager
+    routed, agent, supervisor, manager, teammate
 ):
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     row = last_event("complaint.acknowledged")
     barrier = threading.Barrier(RACING_DELIVERERS)
     results: list[bool] = []
@@ -547,6 +556,26 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
     assert "Ombudsman" not in resolution.body_text
     assert "What will change: The gateway no longer retries" in loop_closing.body_text
     assert all(e.body_text.rstrip().endswith(f"Your reference: {reference}") for e in emails)
+
+
+@pytest.mark.django_db
+def test_customer_email_links_start_with_the_configured_public_url(
+    make_complaint, agent, root_causes, settings
+):
+    settings.REDRESS_PUBLIC_URL = "https://complaints.example.com"
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    close_loop(complaint, agent)
+    deliver_pending()
+
+    receipt = email_for("complaint.received")
+    track = re.search(r"https://complaints\.example\.com/track/([^/\s]+)/", receipt.body_text)
+    assert complaint_of_tracking_token(track.group(1)) == complaint.pk
+    assert f'href="{track.group(0)}"' in receipt.body_html
+    survey = email_for("complaint.survey_sent")
+    assert re.search(r"https://complaints\.example\.com/survey/[^/\s]+/", survey.body_text)
+    assert "127.0.0.1" not in receipt.body_text + survey.body_text
 
 
 @pytest.mark.django_db
@@ -715,10 +744,10 @@ def test_the_regulatory_wording_wins_over_a_generic_template_in_the_customer_lan
 
 @pytest.mark.django_db
 def test_a_missing_template_is_logged_and_sends_nothing_but_the_inbox_is_still_told(
-    routed, agent, caplog
+    routed, agent, caplog, teammate
 ):
     MessageTemplate.objects.filter(kind=MessageTemplateKind.ACKNOWLEDGEMENT).delete()
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
         deliver_pending()
 
@@ -735,14 +764,14 @@ def test_a_missing_template_is_logged_and_sends_nothing_but_the_inbox_is_still_t
 
 @pytest.mark.django_db
 def test_a_template_that_does_not_compile_is_logged_and_does_not_block_the_inbox(
-    routed, agent, caplog
+    routed, agent, caplog, teammate
 ):
     """An edited template with a syntax error must not hold back every staff notification
     of that event type (the sweep would retry the event forever)."""
     MessageTemplate.objects.filter(kind=MessageTemplateKind.ACKNOWLEDGEMENT).update(
         body_text="Dear {{ customer.name }},{% if %}"
     )
-    acknowledge(routed, agent)
+    acknowledge(routed, teammate)
     with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
         deliver_pending()
 

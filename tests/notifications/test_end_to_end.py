@@ -57,8 +57,11 @@ def wait_for_server(server: Child, base_url: str, token: str) -> None:
     raise AssertionError(f"server not ready in {START_TIMEOUT_S} s\n{server.log()}")
 
 
-async def transition_and_listen(base_url: str, token: str, reference: str) -> tuple[list, float]:
-    """Open the agent's socket, acknowledge over HTTP, and collect events until ours came."""
+async def transition_and_listen(
+    base_url: str, token: str, actor_token: str, reference: str
+) -> tuple[list, float]:
+    """Open the agent's socket, acknowledge over HTTP as a teammate (nobody is pushed their
+    own action), and collect events until ours came."""
     ws_url = base_url.replace("http://", "ws://") + f"/ws/events/?token={token}"
     events: list[dict] = []
     async with websocket_connect(ws_url, origin=base_url, open_timeout=10) as websocket:
@@ -73,7 +76,7 @@ async def transition_and_listen(base_url: str, token: str, reference: str) -> tu
                     "message": f"Thanks, your reference is {reference}.",
                     "next_steps": "We will reply within 5 days.",
                 },
-                headers={"Authorization": f"Token {token}"},
+                headers={"Authorization": f"Token {actor_token}"},
             )
         committed_at = time.monotonic()
         assert answer.status_code == 200, answer.text
@@ -91,9 +94,12 @@ async def transition_and_listen(base_url: str, token: str, reference: str) -> tu
     return events, float("inf")
 
 
-def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint, celery_on_redis):
+def test_transition_over_http_reaches_the_agents_socket(
+    agent, teammate, make_complaint, celery_on_redis
+):
     complaint = make_complaint()
     token = api_token_for(agent)
+    actor_token = api_token_for(teammate)
     env = subprocess_environment()
     port = free_port()
     base_url = f"http://{HOST}:{port}"
@@ -148,7 +154,7 @@ def test_transition_over_http_reaches_the_agents_socket(agent, make_complaint, c
             wait_until_worker_idle(worker, node_name, START_TIMEOUT_S)
 
             events, latency_s = asyncio.run(
-                transition_and_listen(base_url, token, complaint.reference)
+                transition_and_listen(base_url, token, actor_token, complaint.reference)
             )
             logs = "\n".join(child.log() for child in children)
             assert latency_s < DELIVERY_TIMEOUT_S, f"no acknowledged event; got {events}\n{logs}"

@@ -251,6 +251,7 @@ def test_preferences_start_from_the_defaults(agent):
 
     assert response.status_code == 200
     assert response.json() == {
+        "by_kind": {},
         "muted_events": [],
         "via_websocket": True,
         "via_email": False,
@@ -279,6 +280,7 @@ def test_patching_preferences_changes_only_what_was_sent_and_is_kept(agent, othe
     client.patch(PREFERENCES, {"email_digest": "daily"}, format="json")
 
     assert client.get(PREFERENCES).json() == {
+        "by_kind": {},
         "muted_events": ["complaint.note_added"],
         "via_websocket": True,
         "via_email": False,

@@ -266,7 +266,15 @@ class TimedChanges:
 
 
 def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
-    worker, this_process_on, agent, supervisor, other_agent, customer_user, root_causes, caplog
+    worker,
+    this_process_on,
+    agent,
+    teammate,
+    supervisor,
+    other_agent,
+    customer_user,
+    root_causes,
+    caplog,
 ):
     redis_server = this_process_on
     ensure_default_templates()
@@ -280,7 +288,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     )
     assert submitted.status_code == 201, submitted.json()
     first = Complaint.objects.get(reference=submitted.json()["reference"])
-    acknowledge(first, agent)
+    acknowledge(first, teammate)
     wait_for(
         lambda: (
             not Outbox.objects.filter(delivered_at__isnull=True).exists()
@@ -295,7 +303,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     # -- 2. Redis down: changes commit quickly, the broker error is only logged ------------
     redis_server.stop()
     timed = TimedChanges()
-    customer, staff = api_client(customer_user), api_client(agent)
+    customer, staff = api_client(customer_user), api_client(teammate)
     with caplog.at_level(logging.WARNING, logger="notifications.delivery"):
         created = timed(
             "submit over the API",
@@ -323,7 +331,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
         timed(
             "holding reply",
             lambda: messages.complaint_send_holding_reply(
-                complaint=second, actor=agent, message="We need two more weeks."
+                complaint=second, actor=teammate, message="We need two more weeks."
             ),
         )
         timed(
@@ -333,16 +341,16 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
         timed(
             "agent reply",
             lambda: messages.message_add(
-                complaint=second, actor=agent, body="Refund is on its way."
+                complaint=second, actor=teammate, body="Refund is on its way."
             ),
         )
-        timed("resolve", lambda: resolve(first, agent))
-        timed("close the loop", lambda: close_loop(first, agent))
+        timed("resolve", lambda: resolve(first, teammate))
+        timed("close the loop", lambda: close_loop(first, teammate))
         third = timed(
             "submit under the FCA profile",
             # Staff set the regime (customers may not choose it).
             lambda: Complaint.objects.get(
-                reference=api_client(agent)
+                reference=api_client(teammate)
                 .post(
                     "/api/complaints/",
                     {
@@ -357,8 +365,8 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
                 .json()["reference"]
             ),
         )
-        timed("acknowledge under the FCA profile", lambda: acknowledge(third, agent))
-        timed("resolve under the FCA profile", lambda: resolve(third, agent))
+        timed("acknowledge under the FCA profile", lambda: acknowledge(third, teammate))
+        timed("resolve under the FCA profile", lambda: resolve(third, teammate))
     worker.assert_alive()
 
     slow = {name: s for name, s in timed.seconds.items() if s >= MAX_CHANGE_SECONDS}
@@ -419,8 +427,11 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     assert all(row.delivered_at is not None and row.attempts == 1 for row in rows)
     per_user_event = Counter(Notification.objects.values_list("outbox_id", "user_id"))
     assert set(per_user_event.values()) == {1}
-    assert set(per_user_event) == {
-        (row.pk, user.pk) for row in rows for user in (agent, supervisor)
+    told = {(outbox_id, user_id) for outbox_id, user_id in per_user_event if user_id != teammate.pk}
+    assert told == {(row.pk, user.pk) for row in rows for user in (agent, supervisor)}
+    # The teammate who made the changes is told of everything but them.
+    assert {outbox_id for outbox_id, user_id in per_user_event if user_id == teammate.pk} == {
+        row.pk for row in rows if row.payload.get("actor_id") != teammate.pk
     }
     assert not Notification.objects.filter(user=other_agent).exists()
 

@@ -29,7 +29,7 @@ from config.asgi import application
 from notifications import delivery, replay
 from notifications.models import Notification, Outbox, Presence
 from recovery import roles
-from recovery.services import api_tokens, messages
+from recovery.services import api_tokens, messages, sla
 from tests.conftest import acknowledge, close_loop, resolve
 from tests.factories import api_token_for
 
@@ -251,7 +251,7 @@ def test_socket_from_a_foreign_origin_is_refused(agent):
 
 
 def test_agent_receives_its_teams_events_and_never_another_teams(
-    agent, other_agent, make_complaint, other_team
+    agent, other_agent, make_complaint, other_team, teammate
 ):
     ours = make_complaint()
     theirs = make_complaint(routed_to=other_team)
@@ -261,7 +261,7 @@ def test_agent_receives_its_teams_events_and_never_another_teams(
         agent_socket = await connect_staff(agent)
         other_socket = await connect_staff(other_agent)
 
-        await in_sync(acknowledge)(ours, agent)
+        await in_sync(acknowledge)(ours, teammate)
         await in_sync(deliver_pending)()
         (event,) = await receive_events(agent_socket, 1)
         assert event["id"] == await in_sync(outbox_id_of)(ours, "complaint.acknowledged")
@@ -274,8 +274,9 @@ def test_agent_receives_its_teams_events_and_never_another_teams(
 
         # Sentinels: the other team's event reaches only the other agent, and our next one
         # only us; each socket's next message proves nothing else came before it.
-        await in_sync(acknowledge)(theirs, other_agent)
-        await add_note(ours, agent, "Called the bank.")
+        # (An event nobody caused: the other agent is not its author, so it is told.)
+        await in_sync(sla.complaint_assign)(complaint=theirs, assignee=other_agent, reason="x")
+        await add_note(ours, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (theirs_event,) = await receive_events(other_socket, 1)
         assert theirs_event["complaint"] == theirs.reference
@@ -298,11 +299,11 @@ def test_agent_receives_its_teams_events_and_never_another_teams(
 
 
 def test_reconnect_replays_exactly_the_missed_events_in_order(
-    agent, other_agent, make_complaint, other_team, root_causes
+    agent, other_agent, make_complaint, other_team, root_causes, teammate
 ):
     complaint = make_complaint()
     elsewhere = make_complaint(routed_to=other_team)
-    acknowledge(complaint, agent)
+    acknowledge(complaint, teammate)
     deliver_pending()
     seen: list[int] = []
 
@@ -312,14 +313,14 @@ def test_reconnect_replays_exactly_the_missed_events_in_order(
         assert [event["type"] for event in first] == ["complaint.acknowledged"]
         seen.extend(event["id"] for event in first)
 
-        await add_note(complaint, agent, "Called the bank.")
+        await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         seen.extend(event["id"] for event in await receive_events(socket, 1))
         # Laptop lid closes: the socket drops.
         await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
-        await in_sync(resolve)(complaint, agent)
-        await add_note(complaint, agent, "Refund sent.")
+        await in_sync(resolve)(complaint, teammate)
+        await add_note(complaint, teammate, "Refund sent.")
         await in_sync(acknowledge)(elsewhere, other_agent)
         await in_sync(deliver_pending)()
 
@@ -334,7 +335,7 @@ def test_reconnect_replays_exactly_the_missed_events_in_order(
         await assert_quiet(socket)
 
         # Live again after the replay: the next event is pushed, not replayed.
-        await add_note(complaint, agent, "Customer called back.")
+        await add_note(complaint, teammate, "Customer called back.")
         await in_sync(deliver_pending)()
         seen.extend(event["id"] for event in await receive_events(socket, 1))
         await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
@@ -345,8 +346,8 @@ def test_reconnect_replays_exactly_the_missed_events_in_order(
     assert len(seen) == 5
 
 
-def test_replay_after_the_latest_id_is_empty(agent, make_complaint):
-    acknowledge(make_complaint(), agent)
+def test_replay_after_the_latest_id_is_empty(agent, make_complaint, teammate):
+    acknowledge(make_complaint(), teammate)
     deliver_pending()
     latest = inbox_ids(agent)[-1]
 
@@ -360,12 +361,14 @@ def test_replay_after_the_latest_id_is_empty(agent, make_complaint):
     run(scenario)
 
 
-def test_too_old_a_last_id_is_told_to_refetch(agent, make_complaint, root_causes, monkeypatch):
+def test_too_old_a_last_id_is_told_to_refetch(
+    agent, make_complaint, root_causes, monkeypatch, teammate
+):
     monkeypatch.setattr(replay, "REPLAY_LIMIT", 3)
     complaint = make_complaint()
-    acknowledge(complaint, agent)
-    resolve(complaint, agent)
-    close_loop(complaint, agent)
+    acknowledge(complaint, teammate)
+    resolve(complaint, teammate)
+    close_loop(complaint, teammate)
     deliver_pending()
     acknowledged, resolved, loop_closed, survey_sent = inbox_ids(agent)
 
@@ -600,9 +603,9 @@ BAD_STAFF_MESSAGES = [
 
 
 def test_staff_socket_answers_malformed_messages_with_errors_and_stays_usable(
-    agent, make_complaint
+    agent, make_complaint, teammate
 ):
-    acknowledge(make_complaint(), agent)
+    acknowledge(make_complaint(), teammate)
     deliver_pending()
 
     async def scenario():

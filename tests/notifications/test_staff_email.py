@@ -28,7 +28,7 @@ from notifications.models import (
     Outbox,
     StaffEmail,
 )
-from recovery.services import messages
+from recovery.services import messages, sla
 from tests.conftest import acknowledge, api_client
 
 LONDON = ZoneInfo("Europe/London")
@@ -105,12 +105,18 @@ def emails_to(outbox_list, user) -> list:
 
 @pytest.mark.django_db
 def test_an_email_per_notification_goes_out_at_once_and_only_once(
-    make_complaint, agent, supervisor, outbox, enqueued, django_capture_on_commit_callbacks
+    make_complaint,
+    agent,
+    supervisor,
+    teammate,
+    outbox,
+    enqueued,
+    django_capture_on_commit_callbacks,
 ):
     wants_email(agent)
     complaint = make_complaint()
     with time_machine.travel(london(2026, 6, 10, 14, 0), tick=False):
-        note(complaint, supervisor)
+        note(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
         noted = Notification.objects.get(user=agent, event_type="complaint.note_added")
         assert noted.email_due_at == london(2026, 6, 10, 14, 0)
@@ -138,13 +144,20 @@ def test_an_email_per_notification_goes_out_at_once_and_only_once(
 
 @pytest.mark.django_db
 def test_muted_events_reach_neither_the_inbox_nor_the_socket_nor_email(
-    make_complaint, agent, supervisor, team, outbox, rung, django_capture_on_commit_callbacks
+    make_complaint,
+    agent,
+    supervisor,
+    teammate,
+    team,
+    outbox,
+    rung,
+    django_capture_on_commit_callbacks,
 ):
     wants_email(agent, muted_events=["complaint.note_added"])
     complaint = make_complaint()
-    acknowledge(complaint, supervisor)
+    acknowledge(complaint, teammate)
     deliver_pending(django_capture_on_commit_callbacks)
-    note(complaint, supervisor)
+    note(complaint, teammate)
     rung.clear()
     (note_event,) = deliver_pending(django_capture_on_commit_callbacks)
 
@@ -163,17 +176,24 @@ def test_muted_events_reach_neither_the_inbox_nor_the_socket_nor_email(
 
 @pytest.mark.django_db
 def test_quiet_hours_keep_the_inbox_and_the_push_and_hold_the_email_until_they_end(
-    make_complaint, agent, team, outbox, rung, enqueued, django_capture_on_commit_callbacks
+    make_complaint,
+    agent,
+    team,
+    outbox,
+    rung,
+    enqueued,
+    django_capture_on_commit_callbacks,
+    teammate,
 ):
     wants_email(agent, quiet_hours_start=time(22, 0), quiet_hours_end=time(7, 0))
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     rung.clear()
     with time_machine.travel(london(2026, 6, 10, 23, 10), tick=False):
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 11, 2, 30), tick=False):
-        note(complaint, agent)
+        note(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
         # Told in the inbox and live, at once...
         assert Notification.objects.filter(user=agent).count() == 2
@@ -205,17 +225,17 @@ def test_quiet_hours_keep_the_inbox_and_the_push_and_hold_the_email_until_they_e
 
 @pytest.mark.django_db
 def test_an_hourly_digest_batches_the_hours_notifications_into_one_email(
-    make_complaint, agent, outbox, enqueued, django_capture_on_commit_callbacks
+    make_complaint, agent, outbox, enqueued, django_capture_on_commit_callbacks, teammate
 ):
     wants_email(agent, email_digest="hourly")
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 10, 5), tick=False):
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
     for minute in (20, 50):
         with time_machine.travel(london(2026, 6, 10, 10, minute), tick=False):
-            note(complaint, agent, f"Note at {minute}.")
+            note(complaint, teammate, f"Note at {minute}.")
             deliver_pending(django_capture_on_commit_callbacks)
     assert not [call for call in enqueued if call[0] == "notifications.staff_emails"]
 
@@ -224,7 +244,7 @@ def test_an_hourly_digest_batches_the_hours_notifications_into_one_email(
     with time_machine.travel(london(2026, 6, 10, 11, 0, 20), tick=False):
         assert tasks.staff_emails() == {"composed": 1, "sent": 1}
         # An event after the digest went is in the next hour's.
-        note(complaint, agent, "Late note.")
+        note(complaint, teammate, "Late note.")
         deliver_pending(django_capture_on_commit_callbacks)
         assert tasks.staff_emails() == {"composed": 0, "sent": 0}
     with time_machine.travel(london(2026, 6, 10, 12, 0, 5), tick=False):
@@ -240,16 +260,16 @@ def test_an_hourly_digest_batches_the_hours_notifications_into_one_email(
 
 @pytest.mark.django_db
 def test_a_daily_digest_goes_out_at_eight_on_the_users_clock(
-    make_complaint, agent, outbox, django_capture_on_commit_callbacks
+    make_complaint, agent, outbox, django_capture_on_commit_callbacks, teammate
 ):
     wants_email(agent, email_digest="daily")
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 9, 30), tick=False):
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 17, 45), tick=False):
-        note(complaint, agent)
+        note(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
         assert tasks.staff_emails() == {"composed": 0, "sent": 0}
     with time_machine.travel(london(2026, 6, 11, 7, 59), tick=False):
@@ -268,20 +288,20 @@ def test_a_daily_digest_goes_out_at_eight_on_the_users_clock(
 
 @pytest.mark.django_db
 def test_changing_preferences_reschedules_or_cancels_the_emails_still_owed(
-    make_complaint, agent, outbox, django_capture_on_commit_callbacks
+    make_complaint, agent, outbox, django_capture_on_commit_callbacks, teammate
 ):
     wants_email(agent, email_digest="daily")
     client = api_client(agent)
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 9, 30), tick=False):
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 11, 0), tick=False):
         # No more digest: what the day's digest held is due now, in one email.
         assert client.patch(PREFERENCES, {"email_digest": "none"}, format="json").status_code == 200
         assert tasks.staff_emails() == {"composed": 1, "sent": 1}
-        note(complaint, agent)
+        note(complaint, teammate)
         client.patch(PREFERENCES, {"email_digest": "hourly"}, format="json")
         # Email turned off: the pending note is never emailed, but stays in the inbox.
         assert client.patch(PREFERENCES, {"via_email": False}, format="json").status_code == 200
@@ -298,13 +318,13 @@ def test_changing_preferences_reschedules_or_cancels_the_emails_still_owed(
 
 @pytest.mark.django_db
 def test_a_pending_email_is_held_by_quiet_hours_set_after_it_was_scheduled(
-    make_complaint, agent, outbox, django_capture_on_commit_callbacks
+    make_complaint, agent, outbox, django_capture_on_commit_callbacks, teammate
 ):
     wants_email(agent, email_digest="hourly")
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 21, 30), tick=False):
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         deliver_pending(django_capture_on_commit_callbacks)
         api_client(agent).patch(
             PREFERENCES,
@@ -337,12 +357,12 @@ def test_someone_with_no_address_or_no_account_any_more_gets_no_email_and_nothin
 
 @pytest.mark.django_db
 def test_a_failing_send_stays_queued_and_is_retried_by_the_beat_until_it_goes_once(
-    make_complaint, agent, settings, mailoutbox, django_capture_on_commit_callbacks
+    make_complaint, agent, settings, mailoutbox, django_capture_on_commit_callbacks, teammate
 ):
     settings.EMAIL_BACKEND = FLAKY_BACKEND
     FlakyEmailBackend.failures_left = 2
     wants_email(agent)
-    acknowledge(make_complaint(), agent)
+    acknowledge(make_complaint(), teammate)
     deliver_pending(django_capture_on_commit_callbacks)
 
     assert tasks.staff_emails([agent.pk]) == {"composed": 1, "sent": 0}
@@ -360,12 +380,12 @@ def test_a_failing_send_stays_queued_and_is_retried_by_the_beat_until_it_goes_on
 
 @pytest.mark.django_db
 def test_an_email_that_never_gets_through_is_marked_failed_after_the_retry_budget(
-    make_complaint, agent, settings, mailoutbox, django_capture_on_commit_callbacks
+    make_complaint, agent, settings, mailoutbox, django_capture_on_commit_callbacks, teammate
 ):
     settings.EMAIL_BACKEND = FLAKY_BACKEND
     FlakyEmailBackend.failures_left = 100
     wants_email(agent)
-    acknowledge(make_complaint(), agent)
+    acknowledge(make_complaint(), teammate)
     deliver_pending(django_capture_on_commit_callbacks)
 
     for _ in range(tasks.EMAIL_MAX_RETRIES + 3):
@@ -381,16 +401,16 @@ def test_an_email_that_never_gets_through_is_marked_failed_after_the_retry_budge
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_composers_put_each_notification_in_exactly_one_email(
-    make_complaint, agent, supervisor, settings, mailoutbox
+    make_complaint, agent, supervisor, settings, mailoutbox, teammate
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     wants_email(agent, email_digest="hourly")
     wants_email(supervisor, email_digest="hourly")
     with time_machine.travel(london(2026, 6, 10, 10, 5), tick=False):
         complaint = make_complaint()
-        acknowledge(complaint, agent)
+        acknowledge(complaint, teammate)
         for number in range(5):
-            note(complaint, agent, f"Note {number}.")
+            note(complaint, teammate, f"Note {number}.")
         for outbox_id in Outbox.objects.order_by("id").values_list("pk", flat=True):
             delivery.deliver(outbox_id)
     owed = Notification.objects.filter(email_due_at__isnull=False).count()
@@ -433,3 +453,68 @@ def test_the_beat_runs_the_staff_email_task_every_minute():
     assert entry["task"] == tasks.staff_emails.name == "notifications.staff_emails"
     assert entry["schedule"] == 60.0
     assert tasks.staff_emails.name in celery_app.tasks
+
+
+# -- the actor ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_nobody_is_told_of_their_own_action_by_inbox_push_or_email(
+    make_complaint, agent, supervisor, team, outbox, rung, django_capture_on_commit_callbacks
+):
+    # The agent is told three ways over: assignee, team member, and wants email.
+    wants_email(agent)
+    wants_email(supervisor)
+    complaint = make_complaint()
+    sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
+    deliver_pending(django_capture_on_commit_callbacks)
+    tasks.staff_emails()
+    rung.clear()
+    outbox.clear()
+
+    note(complaint, agent)
+    (event,) = deliver_pending(django_capture_on_commit_callbacks)
+    tasks.staff_emails()
+
+    assert list(Notification.objects.filter(outbox_id=event).values_list("user", flat=True)) == [
+        supervisor.pk
+    ]
+    pushes = dict(rung[0])
+    assert pushes[f"team.{team.pk}"]["to"] == [supervisor.pk]
+    assert f"user.{agent.pk}" not in pushes
+    assert [message.to for message in outbox] == [[supervisor.email]]
+
+
+# -- links ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_each_emailed_notification_links_to_the_desk_at_the_public_url(
+    make_complaint, agent, teammate, outbox, settings, django_capture_on_commit_callbacks
+):
+    settings.REDRESS_PUBLIC_URL = "https://complaints.example.com"
+    wants_email(agent, email_digest="hourly")
+    complaint = make_complaint()
+    with time_machine.travel(london(2026, 6, 10, 10, 5), tick=False):
+        acknowledge(complaint, teammate)
+        note(complaint, teammate)
+        deliver_pending(django_capture_on_commit_callbacks)
+    with time_machine.travel(london(2026, 6, 10, 11, 0, 5), tick=False):
+        tasks.staff_emails()
+
+    (message,) = outbox
+    told = list(Notification.objects.filter(user=agent, complaint_id=complaint.pk).order_by("id"))
+    links = [f"https://complaints.example.com/desk/notifications/{n.pk}/" for n in told]
+    assert len(links) == 2
+    for line in links:
+        assert f"\n  {line}\n" in message.body
+    # The link is the desk's "open a notification": it marks it read.
+    client = api_client(agent)
+    client.force_login(agent)
+    response = client.get(links[0].removeprefix("https://complaints.example.com"))
+    assert response.status_code == 302
+    assert response["Location"] == f"/desk/complaints/{complaint.reference}/"
+    opened, other = told
+    opened.refresh_from_db()
+    other.refresh_from_db()
+    assert (opened.read_at is not None, other.read_at) == (True, None)

@@ -10,7 +10,7 @@ import pytest
 from notifications import consumers
 from notifications.models import Notification, NotificationPreference
 from recovery.services import sla
-from tests.conftest import acknowledge
+from tests.conftest import acknowledge, api_client
 from tests.notifications.test_sockets import RECEIVE_TIMEOUT_S as TIMEOUT
 from tests.notifications.test_sockets import (
     add_note,
@@ -20,6 +20,7 @@ from tests.notifications.test_sockets import (
     in_sync,
     isolated_channel_layer,  # noqa: F401 (autouse fixture)
     no_fast_path,  # noqa: F401 (autouse fixture)
+    outbox_id_of,
     receive,
     receive_events,
     run,
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_member_who_left_the_team_gets_none_of_its_events_on_a_socket_opened_before(
-    agent, supervisor, team, make_complaint
+    agent, supervisor, teammate, team, make_complaint
 ):
     complaint = make_complaint()
     deliver_pending()
@@ -40,7 +41,7 @@ def test_a_member_who_left_the_team_gets_none_of_its_events_on_a_socket_opened_b
         # Still listening on the team's group: only the push's recipients keep it out.
         await in_sync(team.members.remove)(agent)
 
-        await add_note(complaint, supervisor, "Called the bank.")
+        await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (event,) = await receive_events(supervisor_socket, 1)
         assert event["type"] == "complaint.note_added"
@@ -70,9 +71,10 @@ def test_joining_a_team_starts_its_pushes_at_the_next_heartbeat(
         await add_note(theirs, other_agent, "Parcel found.")
         await in_sync(deliver_pending)()
         (mine,) = await receive_events(agent_socket, 1)
-        (their_copy,) = await receive_events(other_socket, 1)
-        assert mine["id"] == their_copy["id"]
+        assert mine["id"] == await in_sync(outbox_id_of)(theirs, "complaint.note_added")
         assert mine["complaint"] == theirs.reference
+        # The author of the note is not told of it.
+        await assert_quiet(other_socket)
 
         await agent_socket.disconnect(timeout=TIMEOUT)
         await other_socket.disconnect(timeout=TIMEOUT)
@@ -81,7 +83,7 @@ def test_joining_a_team_starts_its_pushes_at_the_next_heartbeat(
 
 
 def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
-    agent, supervisor, other_agent, team, make_complaint
+    agent, supervisor, other_agent, team, make_complaint, teammate
 ):
     complaint = make_complaint()
     deliver_pending()
@@ -92,12 +94,12 @@ def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
     async def scenario():
         sockets = {user: await connect_staff(user) for user in (agent, supervisor, other_agent)}
 
-        await add_note(complaint, agent, "Called the bank.")
+        await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (event,) = await receive_events(sockets[agent], 1)
         assert event["type"] == "complaint.note_added"
         # Sentinel: the acknowledgement reaches the supervisor next, so no note came first.
-        await in_sync(acknowledge)(complaint, agent)
+        await in_sync(acknowledge)(complaint, teammate)
         await in_sync(deliver_pending)()
         (sentinel,) = await receive_events(sockets[supervisor], 1)
         assert sentinel["type"] == "complaint.acknowledged"
@@ -141,5 +143,100 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
 
         await agent_socket.disconnect(timeout=TIMEOUT)
         await viewer_socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
+
+
+def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
+    agent, supervisor, make_complaint
+):
+    complaint = make_complaint()
+    # Assignee and team member: rung through the team's group or their own, it is the same.
+    sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
+    deliver_pending()
+
+    async def scenario():
+        tabs = [await connect_staff(agent), await connect_staff(agent)]
+        supervisor_socket = await connect_staff(supervisor)
+
+        await add_note(complaint, agent, "Called the bank.")
+        await in_sync(deliver_pending)()
+        (event,) = await receive_events(supervisor_socket, 1)
+        assert event["id"] == await in_sync(outbox_id_of)(complaint, "complaint.note_added")
+        for tab in tabs:
+            await assert_quiet(tab)
+
+        for socket in [*tabs, supervisor_socket]:
+            await socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
+    assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
+
+
+def test_a_kind_chosen_silent_is_not_pushed_and_one_chosen_in_app_is_despite_pushes_off(
+    agent, supervisor, teammate, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+    # The agent silenced notes ("other"); the supervisor turned live pushes off in general but
+    # wants "other" in the app.
+    NotificationPreference.objects.create(user=agent, by_kind={"other": "silent"})
+    NotificationPreference.objects.create(
+        user=supervisor, via_websocket=False, by_kind={"other": "in_app"}
+    )
+
+    async def scenario():
+        agent_socket = await connect_staff(agent)
+        supervisor_socket = await connect_staff(supervisor)
+
+        await add_note(complaint, teammate, "Called the bank.")
+        await in_sync(deliver_pending)()
+        (event,) = await receive_events(supervisor_socket, 1)
+        assert event["type"] == "complaint.note_added"
+        await assert_quiet(agent_socket)
+
+        await agent_socket.disconnect(timeout=TIMEOUT)
+        await supervisor_socket.disconnect(timeout=TIMEOUT)
+
+    run(scenario)
+    assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
+
+
+def test_reading_in_one_place_updates_the_unread_count_on_every_open_tab(
+    agent, teammate, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+
+    async def scenario():
+        tabs = [await connect_staff(agent), await connect_staff(agent)]
+        teammate_socket = await connect_staff(teammate)
+        await add_note(complaint, teammate, "Called the bank.")
+        await add_note(complaint, teammate, "Bank called back.")
+        await in_sync(deliver_pending)()
+        for tab in tabs:
+            assert len(await receive_events(tab, 2)) == 2
+
+        # One read from the desk's link (or an email's): every tab's bell says one left.
+        first = await in_sync(
+            lambda: Notification.objects.filter(user=agent).order_by("id").first()
+        )()
+        client = await in_sync(api_client)(agent)
+        await in_sync(client.force_login)(agent)
+        await in_sync(client.get)(f"/desk/notifications/{first.pk}/")
+        for tab in tabs:
+            assert await receive(tab) == {"type": "unread", "unread": 1}
+        # "Mark all read" through the API: none left, everywhere.
+        answer = await in_sync(client.post)(
+            "/api/notifications/mark-read/", {"all": True}, format="json"
+        )
+        assert answer.status_code == 200
+        for tab in tabs:
+            assert await receive(tab) == {"type": "unread", "unread": 0}
+        # Only the reader's own sockets are told.
+        await assert_quiet(teammate_socket)
+
+        for socket in [*tabs, teammate_socket]:
+            await socket.disconnect(timeout=TIMEOUT)
 
     run(scenario)

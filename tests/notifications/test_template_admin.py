@@ -70,7 +70,7 @@ def test_the_preview_renders_subject_and_text_for_a_sample_complaint(editor):
     subject = part(html, "preview-subject")
     assert re.fullmatch(r"Final response to your complaint RDR-\d{4}-000123", subject)
     text = part(html, "preview-text")
-    assert text.startswith("Dear Alex Sample,")
+    assert text.startswith('Dear Zoë O\'Brien & Sons <"quotes">,')
     assert "Our decision: Upheld." in text
     assert "We refunded the duplicate charge" in text
     # The FCA wording a final response must carry.
@@ -127,7 +127,10 @@ def test_the_preview_shows_the_html_part_made_from_the_same_text(editor):
     document = frame_of(html)
     text = part(html, "preview-text")
     assert document.startswith("<!DOCTYPE html>")
-    assert '<p style="margin:0 0 1em 0;">Dear Alex Sample,</p>' in document
+    assert (
+        '<p style="margin:0 0 1em 0;">Dear Zoë O&#x27;Brien &amp; Sons &lt;&quot;quotes&quot;&gt;,'
+        "</p>" in document
+    )
     assert "Financial Ombudsman Service" in document
     # One wording: each paragraph of the text is a paragraph of the HTML.
     assert document.count("<p ") == len([p for p in text.split("\n\n") if p.strip()])
@@ -222,3 +225,24 @@ def test_adding_a_broken_template_is_refused_too(editor):
     assert page.status_code == 200
     assert "subject" in page.context["adminform"].form.errors
     assert not MessageTemplate.objects.filter(language="fr").exists()
+
+
+def test_the_sample_customer_is_literal_in_subject_and_text_and_escaped_in_the_html(editor):
+    """Every escapable character in the sample customer's name: the preview proves that the
+    text part never escapes (a customer is not "O&#x27;Brien") and the HTML part always does."""
+    row = template("reply")
+    row.subject = "For {{ customer.name }}: {{ reference }}"
+    row.body_text = "Dear {{ customer.name }},\n\n{{ message }}"
+    row.save()
+
+    html = editor.get(preview_url(row)).content.decode()
+
+    name = 'Zoë O\'Brien & Sons <"quotes">'
+    assert part(html, "preview-subject").startswith(f"For {name}: RDR-")
+    assert part(html, "preview-text").startswith(f"Dear {name},\n\n")
+    document = frame_of(html)
+    assert "Dear Zoë O&#x27;Brien &amp; Sons &lt;&quot;quotes&quot;&gt;," in document
+    assert name not in document
+    # On the admin page itself every part is escaped once more: nothing of it is markup.
+    assert '<"quotes">' not in html
+    assert "the sample customer" in unescape(html)
