@@ -13,11 +13,11 @@ from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, E
 PAYLOAD_VERSION = 1
 
 
-def _audience(complaint: Complaint, *, customer_visible: bool, users=()) -> dict:
+def _audience(complaint: Complaint, *, customer_visible: bool, users=(), tell_team=True) -> dict:
     recipients = [complaint.assignee_id] if complaint.assignee_id else []
     recipients += [user_id for user_id in users if user_id not in recipients]
     return {
-        "teams": [complaint.team_id] if complaint.team_id else [],
+        "teams": [complaint.team_id] if complaint.team_id and tell_team else [],
         "users": recipients,
         "customer": complaint.customer_id if customer_visible else None,
     }
@@ -32,6 +32,8 @@ class EventEntry:
     actor: object
     parameters: dict
     notify_users: tuple = ()
+    # False: only the assignee and ``notify_users`` are told, not the whole team.
+    tell_team: bool = True
 
     @property
     def customer_visible(self) -> bool:
@@ -81,6 +83,7 @@ def record_many(entries: list[EventEntry]) -> list[int]:
                     entry.complaint,
                     customer_visible=entry.customer_visible,
                     users=entry.notify_users,
+                    tell_team=entry.tell_team,
                 ),
                 "payload": {
                     "v": PAYLOAD_VERSION,
@@ -98,8 +101,26 @@ def record_many(entries: list[EventEntry]) -> list[int]:
     return event_ids
 
 
-def complaint_received(complaint: Complaint, actor) -> int:
-    return record(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel})
+def complaint_received(complaint: Complaint, actor, routed: dict) -> list[int]:
+    """Received, and routed to its team: the team is told once, by the first."""
+    return record_many(
+        [
+            EventEntry(complaint, EventType.RECEIVED, actor, {"channel": complaint.channel}),
+            EventEntry(complaint, EventType.ROUTED, actor, routed, tell_team=False),
+        ]
+    )
+
+
+def complaint_unpicked(complaint: Complaint, supervisor_ids, minutes: int) -> EventEntry:
+    """Nobody picked the complaint up in ``minutes``: its team's supervisors are told."""
+    return EventEntry(
+        complaint,
+        EventType.UNPICKED,
+        None,
+        {"minutes": minutes, "team_id": complaint.team_id},
+        notify_users=tuple(supervisor_ids),
+        tell_team=False,
+    )
 
 
 def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> int:

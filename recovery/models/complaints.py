@@ -27,9 +27,24 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
     )
+    # Where intake routes a complaint that no routing rule matches (recovery.services.routing),
+    # so that every complaint lands in some team's queue.
+    is_triage = models.BooleanField(
+        _("triage team"),
+        default=False,
+        help_text=_("Complaints that no routing rule matches go to this team. Only one team."),
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_triage"],
+                condition=models.Q(is_triage=True),
+                name="team_one_triage_team",
+                violation_error_message=_("Another team is already the triage team."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -378,6 +393,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["received_at"], name="complaint_received_idx"),
             # Repeat complaints: one customer's complaints in time order.
             models.Index(fields=["customer", "received_at"], name="complaint_customer_idx"),
+            # Complaints nobody picked up (recovery.services.unpicked): open, unassigned and
+            # taken in by intake (imports are history), WHERE created_at <= now - N minutes.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(
+                    assignee__isnull=True, state__in=["received", "acknowledged"], source=""
+                ),
+                name="complaint_unpicked_idx",
+            ),
         ]
         constraints = [
             # An import finds the complaint it made before by (source, external id).
@@ -504,6 +528,8 @@ class EventType(models.TextChoices):
     HELD_EMAIL_ACCEPTED = "held_email_accepted", _("Held email accepted as the customer's")
     HELD_EMAIL_OPENED = "held_email_opened", _("Held email opened as a new complaint")
     HELD_EMAIL_DISCARDED = "held_email_discarded", _("Held email discarded")
+    ROUTED = "routed", _("Routed to a team")
+    UNPICKED = "unpicked", _("Nobody has picked it up")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -533,6 +559,9 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.HELD_EMAIL_ACCEPTED,
         EventType.HELD_EMAIL_OPENED,
         EventType.HELD_EMAIL_DISCARDED,
+        # Which team and rule took the complaint is internal (a rule may name a segment).
+        EventType.ROUTED,
+        EventType.UNPICKED,
     }
 )
 
