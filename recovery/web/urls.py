@@ -30,6 +30,7 @@ desk_patterns = (
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("", desk.my_queue, name="my-queue"),
         path("team/", desk.team_queue, name="team-queue"),
+        path("unassigned/", desk.unassigned_queue, name="unassigned-queue"),
         path("notifications/", desk.notifications, name="notifications"),
         path("board/", board.escalation_board, name="board"),
         path("approvals/", recoveries.approvals, name="approvals"),
