@@ -27,7 +27,7 @@ from recovery.models import (
 from recovery.models.remedies import RecoveryStatus
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
-from tests.conftest import acknowledge, resolve
+from tests.conftest import AS_ROUTED, acknowledge, resolve
 from tests.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -559,7 +559,7 @@ def test_the_timeline_says_where_a_complaint_was_routed_and_by_what(agent, make_
     RoutingRule.objects.create(
         name=f"Refunds {SCRIPT}", team=agent.teams.get(), keywords=["charged"]
     )
-    complaint = make_complaint(routed_to=None)
+    complaint = make_complaint(routed_to=AS_ROUTED)
 
     html = text_of(signed_in(agent).get(page_of(complaint)))
 
