@@ -333,6 +333,17 @@ def admin_post(root, to_team, **fields):
     return root.post("/admin/recovery/routingrule/add/", data)
 
 
+def test_a_second_triage_team_is_refused_in_the_admin_with_a_message(root, team):
+    answer = root.post(
+        f"/admin/recovery/team/{team.pk}/change/",
+        {"name": "Billing", "slug": "billing", "is_triage": "on"},
+    )
+
+    assert answer.status_code == 200
+    assert "Another team is already the triage team." in answer.content.decode()
+    assert not Team.objects.get(pk=team.pk).is_triage
+
+
 def test_a_rule_is_added_in_the_admin(root, team):
     answer = admin_post(root, team, channels='["email", "web"]')
 

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from notifications.models import Outbox
+from notifications.delivery import deliver
+from notifications.models import Notification, Outbox
 from recovery.models import (
     Complaint,
     ComplaintEvent,
@@ -66,6 +67,10 @@ def test_a_complaint_nobody_picked_up_in_time_is_told_to_its_supervisors_once(
     assert told.audience == {"teams": [], "users": [supervisor.pk], "customer": None}
     alert = UnpickedAlert.objects.get(complaint=complaint)
     assert alert.team_id == complaint.team_id
+    deliver(told.pk)
+    (note,) = Notification.objects.filter(outbox=told)
+    assert note.user == supervisor
+    assert note.summary == f"{complaint.reference}: nobody has picked it up in 30 minutes"
 
 
 def test_the_time_comes_from_the_setting(make_complaint, supervisor, settings):
