@@ -439,6 +439,17 @@ CELERY_BEAT_SCHEDULE["refresh-insight-summaries"] = {
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }
+# Complaints nobody picked up (docs/recovery.md): open, unassigned and older than this many
+# minutes (wall-clock, not business time: someone should look whatever the hour). Checked
+# every minute, so an alert comes at most a minute after the time is up.
+REDRESS_UNPICKED_ALERT_MINUTES = int(os.environ.get("REDRESS_UNPICKED_ALERT_MINUTES", "30"))
+if REDRESS_UNPICKED_ALERT_MINUTES < 1:
+    raise ImproperlyConfigured("REDRESS_UNPICKED_ALERT_MINUTES must be a whole number from 1.")
+CELERY_BEAT_SCHEDULE["alert-unpicked-complaints"] = {
+    "task": "recovery.alert_unpicked",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
 # Task modules outside an app's tasks.py, which autodiscovery does not find.
 CELERY_IMPORTS = ["recovery.insights.tasks"]
 # A cause is rising when its complaints this week number at least

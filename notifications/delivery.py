@@ -89,6 +89,8 @@ def summary_of(row: Outbox) -> str:
         reason = parameters.get("reason")
         why = f": {reason}" if reason else ""
         return f"{reference} {what} to level {parameters.get('level')}{why}"
+    if row.event_type == "complaint.unpicked" and parameters.get("minutes"):
+        return f"{reference}: nobody has picked it up in {parameters['minutes']} minutes"
     if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
         # Staff must tell a missed legal deadline from a missed promise at a glance.
         clock = parameters.get("clock", "")

@@ -24,10 +24,13 @@ from recovery.models import (
     RecoveryGuideline,
     RootCause,
     RootCauseAlert,
+    RoutingRule,
     Survey,
     Team,
     Touchpoint,
+    UnpickedAlert,
 )
+from recovery.models.routing import MATCH_FIELDS
 from recovery.services import regulation
 from recovery.web.errors import add_to_form
 from recovery.web.regulation_form import RegulationChangeForm
@@ -35,9 +38,31 @@ from recovery.web.regulation_form import RegulationChangeForm
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "is_triage"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members"]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    """Rules route complaints received after they are saved; none is re-routed here (a
+    complaint changes team through the desk's services, with its timeline)."""
+
+    list_display = ["position", "name", "team", "is_active", "matches"]
+    list_display_links = ["name"]
+    list_editable = ["position", "is_active"]
+    list_filter = ["is_active", "team"]
+    list_select_related = ["team"]
+    search_fields = ["name"]
+
+    @admin.display(description=_("matches"))
+    def matches(self, rule):
+        parts = [
+            f"{RoutingRule._meta.get_field(name).verbose_name}: {', '.join(values)}"
+            for name in MATCH_FIELDS
+            if isinstance(values := getattr(rule, name), list) and values
+        ]
+        return "; ".join(parts) or _("everything")
 
 
 @admin.register(Category, Touchpoint)
@@ -268,6 +293,13 @@ class SurveyAdmin(ReadOnlyAdmin):
 @admin.register(RootCauseAlert)
 class RootCauseAlertAdmin(ReadOnlyAdmin):
     list_display = ["root_cause", "week_start", "count", "baseline", "raised_at"]
+
+
+@admin.register(UnpickedAlert)
+class UnpickedAlertAdmin(ReadOnlyAdmin):
+    list_display = ["complaint", "team", "raised_at"]
+    list_select_related = ["complaint", "team"]
+    search_fields = ["complaint__reference"]
 
 
 # -- API tokens (knox) ------------------------------------------------------------------

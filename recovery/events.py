@@ -14,7 +14,12 @@ PAYLOAD_VERSION = 1
 
 
 def _audience(
-    complaint: Complaint, *, customer_visible: bool, users=(), notify_staff: bool = True
+    complaint: Complaint,
+    *,
+    customer_visible: bool,
+    users=(),
+    notify_staff: bool = True,
+    tell_team: bool = True,
 ) -> dict:
     customer = complaint.customer_id if customer_visible else None
     if not notify_staff:
@@ -22,7 +27,7 @@ def _audience(
     recipients = [complaint.assignee_id] if complaint.assignee_id else []
     recipients += [user_id for user_id in users if user_id not in recipients]
     return {
-        "teams": [complaint.team_id] if complaint.team_id else [],
+        "teams": [complaint.team_id] if complaint.team_id and tell_team else [],
         "users": recipients,
         "customer": customer,
     }
@@ -40,6 +45,8 @@ class EventEntry:
     # False when another event of the same change tells the same people (a breach that
     # escalates is told once, by the escalation): the timeline keeps both, the inbox one.
     notify_staff: bool = True
+    # False: only the assignee and ``notify_users`` are told, not the whole team.
+    tell_team: bool = True
 
     @property
     def customer_visible(self) -> bool:
@@ -90,6 +97,7 @@ def record_many(entries: list[EventEntry]) -> list[int]:
                     customer_visible=entry.customer_visible,
                     users=entry.notify_users,
                     notify_staff=entry.notify_staff,
+                    tell_team=entry.tell_team,
                 ),
                 "payload": {
                     "v": PAYLOAD_VERSION,
@@ -107,11 +115,31 @@ def record_many(entries: list[EventEntry]) -> list[int]:
     return event_ids
 
 
-def complaint_received(complaint: Complaint, actor, *, receipt: bool = True) -> int:
+def complaint_received(
+    complaint: Complaint, actor, routed: dict, *, receipt: bool = True
+) -> list[int]:
+    """Received, and routed to its team: the team is told once, by the first."""
     parameters = {"channel": complaint.channel}
     if not receipt:
         parameters["receipt"] = False  # notifications.delivery sends none
-    return record(complaint, EventType.RECEIVED, actor, parameters)
+    return record_many(
+        [
+            EventEntry(complaint, EventType.RECEIVED, actor, parameters),
+            EventEntry(complaint, EventType.ROUTED, actor, routed, tell_team=False),
+        ]
+    )
+
+
+def complaint_unpicked(complaint: Complaint, supervisor_ids, minutes: int) -> EventEntry:
+    """Nobody picked the complaint up in ``minutes``: its team's supervisors are told."""
+    return EventEntry(
+        complaint,
+        EventType.UNPICKED,
+        None,
+        {"minutes": minutes, "team_id": complaint.team_id},
+        notify_users=tuple(supervisor_ids),
+        tell_team=False,
+    )
 
 
 def complaint_acknowledged(complaint: Complaint, actor, message: Message) -> int:

@@ -97,6 +97,26 @@ def complaint_detail(*, reference: str, user) -> Complaint:
     )
 
 
+def supervisors_of(team_id: int | None) -> list[int]:
+    """Active supervisors on the team; if it has none (a new triage team, say), the
+    complaints managers, then the heads of CX: someone is always told."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True)
+    for role, of_team in (
+        (roles.SUPERVISOR, True),
+        (roles.COMPLAINTS_MANAGER, False),
+        (roles.HEAD_OF_CX, False),
+    ):
+        found = users.filter(groups__name=role)
+        if of_team:
+            found = found.filter(teams=team_id) if team_id else found.none()
+        ids = sorted(set(found.values_list("pk", flat=True)))
+        if ids:
+            return ids
+    return []
+
+
 def complaint_for_email(complaint_id: int) -> Complaint | None:
     """The complaint with what a customer email needs (customer, team), in one query."""
     return Complaint.objects.select_related("customer", "team").filter(pk=complaint_id).first()

@@ -182,9 +182,15 @@ def api_client(user=None) -> APIClient:
     return client
 
 
+# ``make_complaint(routed_to=AS_ROUTED)`` keeps the team intake's routing chose.
+AS_ROUTED = "as routed"
+
+
 @pytest.fixture
 def make_complaint(customer_user, team):
-    """Submit a complaint as the customer, routed to ``team`` unless told otherwise."""
+    """Submit a complaint as the customer, then put it in ``team`` unless told otherwise:
+    ``routed_to=None`` leaves it in no team (as complaints from before routing are), and
+    ``AS_ROUTED`` where routing sent it."""
 
     def make(*, by=None, routed_to=team, **fields):
         actor = by or customer_user
@@ -196,7 +202,7 @@ def make_complaint(customer_user, team):
                 **fields,
             ),
         )
-        if routed_to is not None:
+        if routed_to is not AS_ROUTED:
             complaint.team = routed_to
             complaint.save(update_fields=["team"])
         return complaint

@@ -15,7 +15,9 @@ How a run goes:
    b. the categories and root-cause codes the rows need are created (a transaction of
       their own: a taxonomy node without complaints is harmless);
    c. references are numbered with one UPDATE per year of receipt;
-   d. customers, complaints, root-cause links, timeline events and recovery actions are
+   d. each complaint is routed to a team as intake routes one (``recovery.services.routing``,
+      rules read once per batch);
+   e. customers, complaints, root-cause links, timeline events and recovery actions are
       written with one INSERT per table, in one transaction.
 4. A batch the database refuses is retried row by row, so the one row it rejects is reported
    and skipped instead of taking the whole batch with it.
@@ -37,6 +39,7 @@ from config import bulk_writes
 from escalation import regulatory
 from recovery.imports.cfpb_taxonomy import Taxonomy, cause_path
 from recovery.models import (
+    Category,
     Channel,
     Complaint,
     ComplaintEvent,
@@ -49,6 +52,7 @@ from recovery.models import (
     RecoveryType,
     State,
 )
+from recovery.services import routing
 from recovery.services.references import allocate_reference_block
 
 SOURCE = "cfpb"
@@ -498,13 +502,14 @@ def _write(rows: list[Row], taxonomy: Taxonomy) -> None:
     now = timezone.now()
     with transaction.atomic():
         customers = _customers(rows, now)
-        complaints = bulk_writes.insert_many(
-            Complaint,
-            [
-                _complaint(row, reference, customers[row.complaint_id], taxonomy, now)
-                for row, reference in zip(rows, references, strict=True)
-            ],
-        )
+        unsaved = [
+            _complaint(row, reference, customers[row.complaint_id], taxonomy, now)
+            for row, reference in zip(rows, references, strict=True)
+        ]
+        routes = _route(unsaved)
+        for complaint, route in zip(unsaved, routes, strict=True):
+            complaint.team = route.team
+        complaints = bulk_writes.insert_many(Complaint, unsaved)
         bulk_writes.insert_many(
             ComplaintRootCause,
             [
@@ -524,8 +529,8 @@ def _write(rows: list[Row], taxonomy: Taxonomy) -> None:
             ComplaintEvent,
             [
                 event
-                for row, complaint in zip(rows, complaints, strict=True)
-                for event in _events(row, complaint)
+                for row, complaint, route in zip(rows, complaints, routes, strict=True)
+                for event in _events(row, complaint, route)
             ],
         )
         actions = [
@@ -537,6 +542,39 @@ def _write(rows: list[Row], taxonomy: Taxonomy) -> None:
             bulk_writes.insert_many(RecoveryAction, actions)
 
 
+def _route(complaints: list[Complaint]) -> list[routing.Route]:
+    """Each complaint's team, as intake would choose it; rules and teams read once."""
+    rules = routing.active_rules()
+    categories = {
+        category.pk: category
+        for category in Category.objects.filter(
+            pk__in={complaint.category_id for complaint in complaints}
+        ).select_related("default_team")
+    }
+    triage = None
+    routes = []
+    for complaint in complaints:
+        category = categories.get(complaint.category_id)
+        facts = routing.Facts(
+            channel=complaint.channel,
+            category=category.slug if category else "",
+            product=complaint.product,
+            text=f"{complaint.subject}\n{complaint.description}",
+            regulatory_profile=complaint.regulatory_profile,
+            segment=complaint.customer.segment,
+        )
+        found = routing.route(
+            facts=facts,
+            category_team=category.default_team if category else None,
+            rules=rules,
+            triage=triage,
+        )
+        if found.how == routing.How.DEFAULT:
+            triage = found.team
+        routes.append(found)
+    return routes
+
+
 def _customers(rows: list[Row], now: datetime) -> dict[str, Customer]:
     """One anonymous customer per complaint (the CFPB identifies nobody), by complaint id."""
     external_ids = {f"{SOURCE}-{row.complaint_id}": row for row in rows}
@@ -544,7 +582,7 @@ def _customers(rows: list[Row], now: datetime) -> dict[str, Customer]:
     existing = (
         Customer.objects.filter(external_id__in=list(external_ids))
         .exclude(external_id="")
-        .only("pk", "external_id")
+        .only("pk", "external_id", "segment")
     )
     customers = {customer.external_id: customer for customer in existing}
     new = [
@@ -627,14 +665,20 @@ def _imported(row: Row, **extra) -> dict:
     return {"source": SOURCE, "external_id": row.complaint_id, **extra}
 
 
-def _events(row: Row, complaint: Complaint) -> list[ComplaintEvent]:
+def _events(row: Row, complaint: Complaint, route: routing.Route) -> list[ComplaintEvent]:
     events = [
         ComplaintEvent(
             complaint=complaint,
             type=EventType.RECEIVED,
             parameters={"channel": row.channel, "imported": _imported(row)},
             created_at=row.received_at,
-        )
+        ),
+        ComplaintEvent(
+            complaint=complaint,
+            type=EventType.ROUTED,
+            parameters={**route.parameters(), "imported": _imported(row)},
+            created_at=row.received_at,
+        ),
     ]
     if row.response.state == State.RESOLVED:
         events.append(

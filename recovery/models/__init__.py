@@ -44,6 +44,7 @@ from recovery.models.remedies import (
     RecoveryStatus,
     RecoveryType,
 )
+from recovery.models.routing import RoutingRule, UnpickedAlert
 from recovery.models.surveys import Survey
 
 __all__ = [
@@ -81,9 +82,11 @@ __all__ = [
     "ReferenceCounter",
     "RootCause",
     "RootCauseAlert",
+    "RoutingRule",
     "Severity",
     "State",
     "Survey",
     "Team",
     "Touchpoint",
+    "UnpickedAlert",
 ]

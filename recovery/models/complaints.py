@@ -27,9 +27,24 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
     )
+    # Where intake routes a complaint that no routing rule matches (recovery.services.routing),
+    # so that every complaint lands in some team's queue.
+    is_triage = models.BooleanField(
+        _("triage team"),
+        default=False,
+        help_text=_("Complaints that no routing rule matches go to this team. Only one team."),
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_triage"],
+                condition=models.Q(is_triage=True),
+                name="team_one_triage_team",
+                violation_error_message=_("Another team is already the triage team."),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -390,6 +405,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(customer_replied_at__isnull=False),
                 name="complaint_customer_replied_idx",
             ),
+            # Complaints nobody picked up (recovery.services.unpicked): open, unassigned and
+            # taken in by intake (imports are history), WHERE created_at <= now - N minutes.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(
+                    assignee__isnull=True, state__in=["received", "acknowledged"], source=""
+                ),
+                name="complaint_unpicked_idx",
+            ),
         ]
         constraints = [
             # An import finds the complaint it made before by (source, external id).
@@ -521,6 +545,8 @@ class EventType(models.TextChoices):
         "customer_replied_after_closing",
         _("Customer replied after closing"),
     )
+    ROUTED = "routed", _("Routed to a team")
+    UNPICKED = "unpicked", _("Nobody has picked it up")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -554,6 +580,9 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # the marker of a late reply is a queue entry (the reply itself is message_added).
         EventType.EMAIL_NOT_DELIVERED,
         EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
+        # Which team and rule took the complaint is internal (a rule may name a segment).
+        EventType.ROUTED,
+        EventType.UNPICKED,
     }
 )
 

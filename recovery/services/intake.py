@@ -27,7 +27,7 @@ from recovery.models import (
     Team,
     Touchpoint,
 )
-from recovery.services import regulation
+from recovery.services import regulation, routing
 from recovery.services.references import allocate_reference
 
 
@@ -85,8 +85,10 @@ def complaint_submit(
     1. A known ``idempotency_key`` with the same request returns the first complaint
        (``created`` is False); with a different request it is a ``Conflict``.
     2. Allocate the reference (its own short transaction).
-    3. In one transaction: find or create the customer, create the complaint, its original
-       message, the ``received`` timeline event and outbox row, and the idempotency record.
+    3. In one transaction: find or create the customer, route the complaint to its team
+       (``recovery.services.routing``), create the complaint, its original message, the
+       ``received`` and ``routed`` timeline events and outbox rows, and the idempotency
+       record.
     4. Two concurrent requests with one key: the second insert of the key waits for the
        first commit and fails on the unique constraint; it then answers as in step 1.
     """
@@ -142,7 +144,18 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
     staff = roles.is_staff_member(actor)
     customer = _customer_for(actor, intake.customer, staff=staff)
     category = _lookup(Category, intake.category, "category")
-    team = _team_for(intake, category, staff=staff)
+    route = routing.route(
+        facts=routing.Facts(
+            channel=intake.channel,
+            category=category.slug if category else "",
+            product=intake.product,
+            text=f"{intake.subject}\n{intake.description}",
+            regulatory_profile=profile,
+            segment=customer.segment,
+        ),
+        team=_team_asked_for(intake, staff=staff),
+        category_team=category.default_team if category else None,
+    )
     complaint = Complaint.objects.create(
         reference=reference,
         customer=customer,
@@ -159,7 +172,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         occurred_on=intake.occurred_on,
         jurisdiction=jurisdiction,
         regulatory_profile=profile,
-        team=team,
+        team=route.team,
         received_at=received_at,
         sent_to_company_at=intake.sent_to_company_at,
     )
@@ -172,7 +185,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         body=intake.description,
         created_at=received_at,
     )
-    events.complaint_received(complaint, actor, receipt=intake.receipt)
+    events.complaint_received(complaint, actor, route.parameters(), receipt=intake.receipt)
     clocks.on_received(complaint)
     return complaint
 
@@ -241,17 +254,16 @@ def _lookup(model, slug: str, field_name: str):
     return found
 
 
-def _team_for(intake: ComplaintIntake, category: Category | None, *, staff: bool) -> Team | None:
-    if intake.team:
-        if not staff:
-            raise PermissionDenied("Only staff may route a complaint to a team.")
-        team = Team.objects.filter(slug=intake.team).first()
-        if team is None:
-            raise ValidationFailed(
-                f"Unknown team {intake.team!r}.",
-                details={"team": [f"No team with slug {intake.team!r}."]},
-            )
-        return team
-    if category is not None and category.default_team_id:
-        return category.default_team
-    return None
+def _team_asked_for(intake: ComplaintIntake, *, staff: bool) -> Team | None:
+    """The team the caller named, which routing keeps; None when they named none."""
+    if not intake.team:
+        return None
+    if not staff:
+        raise PermissionDenied("Only staff may route a complaint to a team.")
+    team = Team.objects.filter(slug=intake.team).first()
+    if team is None:
+        raise ValidationFailed(
+            f"Unknown team {intake.team!r}.",
+            details={"team": [f"No team with slug {intake.team!r}."]},
+        )
+    return team

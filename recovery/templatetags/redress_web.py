@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from escalation import regulatory
 from recovery.models import State
+from recovery.services import routing
 from recovery.web.selectors import statutory_due_label
 
 register = template.Library()
@@ -100,6 +101,20 @@ def regulation_change(parameters: dict) -> str:
         now = _utc_minute(due.get("after")) or _("cancelled")
         parts.append(f"{kind} due {was} → {now}")
     return f" — {'; '.join(parts)}" if parts else ""
+
+
+@register.filter
+def event_title(event) -> str:
+    """What the timeline says an event was: its type, or a sentence where its parameters
+    say more ("Routed to Billing by rule 'Refunds keywords'")."""
+    parameters = event.parameters or {}
+    if event.type == "routed" and parameters.get("team"):
+        return routing.describe(parameters)
+    if event.type == "unpicked" and parameters.get("minutes"):
+        return _("Nobody picked it up in %(n)s minutes; supervisors told") % {
+            "n": parameters["minutes"]
+        }
+    return event.get_type_display()
 
 
 def _utc_minute(iso: str | None) -> str:

@@ -64,6 +64,12 @@ def team_queue(request):
     return _queue(request, "team")
 
 
+@staff_required
+def unassigned_queue(request):
+    """The team queue's complaints nobody has taken: what a supervisor hands out."""
+    return _queue(request, "unassigned")
+
+
 def _queue(request, scope: str):
     filters = forms.QueueFilterForm(request.GET)
     filters.is_valid()  # a wrong field is ignored; the others still apply

@@ -93,7 +93,7 @@ class QueueRow:
 
 @dataclass(frozen=True)
 class QueueQuery:
-    scope: str  # "mine" or "team"
+    scope: str  # "mine", "team" or "unassigned" (the team queue's complaints nobody has)
     q: str = ""
     state: str = "open"
     risk: str = ""
@@ -117,6 +117,10 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         # deadline index, which carries the team, on them.
         memberships = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
         rows = rows.filter(Q(team_id__in=memberships) | Q(team__isnull=True))
+        if query.scope == "unassigned":
+            # Through complaint_assignee_idx (assignee_id IS NULL, state) or the deadline
+            # index with the team, whichever the planner finds fewer rows in.
+            rows = rows.filter(assignee__isnull=True)
     if query.state == "customer_replied":
         # The marker, not a state (recovery.services.messages); its own index.
         rows = rows.filter(customer_replied_at__isnull=False)

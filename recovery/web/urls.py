@@ -33,6 +33,7 @@ desk_patterns = (
         path("api-tokens/<str:key>/revoke/", api_tokens.token_revoke, name="api-token-revoke"),
         path("", desk.my_queue, name="my-queue"),
         path("team/", desk.team_queue, name="team-queue"),
+        path("unassigned/", desk.unassigned_queue, name="unassigned-queue"),
         path("notifications/", desk.notifications, name="notifications"),
         path(
             "notifications/preferences/",

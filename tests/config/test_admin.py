@@ -10,6 +10,7 @@ POST as well.
 Persona: ``root``, a superuser: whatever the admin refuses them, it refuses everyone.
 """
 
+import uuid
 from datetime import date
 
 import pytest
@@ -26,8 +27,10 @@ from recovery.models import (
     RecoveryAction,
     RecoveryGuideline,
     RootCauseAlert,
+    RoutingRule,
     Survey,
     Touchpoint,
+    UnpickedAlert,
 )
 from tests.admin_forms import GenericValues, edited_field, page_data, page_errors
 from tests.conftest import acknowledge
@@ -57,6 +60,7 @@ NO_ADD = {
     "recovery.RecoveryAction",
     "recovery.RootCauseAlert",
     "recovery.Survey",
+    "recovery.UnpickedAlert",
 }
 NO_CHANGE = NO_ADD - {"recovery.Complaint"}
 
@@ -102,6 +106,8 @@ def root(client, make_complaint, agent, root_causes):
     RootCauseAlert.objects.create(
         root_cause=root_causes["billing"], week_start=date(2026, 3, 2), count=9, baseline=2.5
     )
+    RoutingRule.objects.create(name="Refunds", team=complaint.team, keywords=["refund"])
+    UnpickedAlert.objects.create(complaint=complaint, team=complaint.team, claim=uuid.uuid4())
     Escalation.objects.create(complaint=complaint, level=1, previous_level=0, reason="Late.")
     EmailDelivery.objects.create(
         outbox=Outbox.objects.first(),

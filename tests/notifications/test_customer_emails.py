@@ -5,8 +5,8 @@ the agent's carry apostrophes, ampersands, quotes and ``<b>``, is taken through 
 on PostgreSQL; every email it gets is sent through Django's locmem backend and parsed back
 from its bytes, as the customer's mail program would.
 
-Personas (tests/conftest.py): ``agent`` works the complaint (emailed complaints are routed to
-no team, so every agent's queue has them); the customer has no login.
+Personas (tests/conftest.py): ``agent`` works the complaint (a routing rule sends emailed
+complaints to the agent's team); the customer has no login.
 """
 
 from email import message_from_bytes, policy
@@ -19,7 +19,7 @@ import pytest
 from notifications import delivery, emailing
 from notifications.ingest import ingest
 from notifications.models import EmailDelivery, MessageTemplate, MessageTemplateKind, Outbox
-from recovery.models import Complaint
+from recovery.models import Complaint, RoutingRule
 from recovery.services import lifecycle, messages
 from tests.notifications.shipped_templates import ensure_default_templates
 
@@ -48,6 +48,11 @@ AUTOMATIC = {
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def emails_to_the_agents_team(team):
+    RoutingRule.objects.create(name="Emails", team=team, channels=["email"])
 
 
 @pytest.fixture

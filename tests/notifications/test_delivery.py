@@ -149,7 +149,7 @@ def test_every_lifecycle_change_writes_exactly_one_outbox_row_for_its_timeline_e
             assert row.payload["v"] == 1
 
     made = []
-    step(lambda: made.append(make_complaint()), ["complaint.received"])
+    step(lambda: made.append(make_complaint()), ["complaint.received", "complaint.routed"])
     complaint = made[0]
     step(
         lambda: sla.complaint_assign(complaint=complaint, assignee=agent, actor=supervisor),
@@ -827,9 +827,12 @@ def test_redelivery_takes_only_events_older_than_the_grace_period(
         clock.shift(timedelta(seconds=11))  # stale is now just past the grace period
         result = tasks.redeliver()
 
-    assert result["delivered"] == 1
-    assert Outbox.objects.get(complaint_id=stale.pk).delivered_at is not None
-    assert Outbox.objects.get(complaint_id=fresh.pk).delivered_at is None
+    # Each complaint has two rows (received, routed): the stale ones only are delivered.
+    assert result["delivered"] == 2
+    stale_rows = Outbox.objects.filter(complaint_id=stale.pk)
+    fresh_rows = Outbox.objects.filter(complaint_id=fresh.pk)
+    assert [row.delivered_at is not None for row in stale_rows] == [True, True]
+    assert [row.delivered_at is None for row in fresh_rows] == [True, True]
 
 
 @pytest.mark.django_db

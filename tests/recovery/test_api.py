@@ -376,7 +376,7 @@ def test_transition_answers_with_the_updated_complaint(make_complaint, agent):
     body = answer.json()
     assert body["state"] == "acknowledged"
     assert body["acknowledged_at"] is not None
-    assert [e["type"] for e in body["timeline"]] == ["received", "acknowledged"]
+    assert [e["type"] for e in body["timeline"]] == ["received", "routed", "acknowledged"]
     assert body["timeline"][-1]["actor"]["username"] == agent.username
     assert body["allowed_transitions"] == ["resolve", "withdraw"]
 
@@ -572,7 +572,7 @@ def test_customer_and_staff_write_on_a_complaint(make_complaint, agent, customer
     assert from_agent.json()["direction"] == "outbound"
     assert from_agent.json()["body"] == "Looking into it."
     timeline = [e.type for e in complaint.events.all()]
-    assert timeline == ["received", "message_added", "message_added"]
+    assert timeline == ["received", "routed", "message_added", "message_added"]
 
 
 def test_customer_cannot_post_internal_notes(make_complaint, customer_user):

@@ -194,13 +194,13 @@ def test_two_agents_acknowledging_at_once_acknowledge_exactly_once(make_complain
         winning_agent = (agent, teammate)[winner]
         complaint.refresh_from_db()
         assert complaint.state == "acknowledged"
-        assert event_types(complaint) == ["received", "acknowledged"]
+        assert event_types(complaint) == ["received", "routed", "acknowledged"]
         acknowledgements = Message.objects.filter(complaint=complaint, kind="acknowledgement")
         # The one message sent is the winner's, not a mix of both requests.
         assert [m.author for m in acknowledgements] == [winning_agent]
         event = ComplaintEvent.objects.get(complaint=complaint, type="acknowledged")
         assert event.actor == winning_agent
-        assert outbox_count(complaint) == 2
+        assert outbox_count(complaint) == 3
 
 
 def test_resolve_racing_withdraw_leaves_only_the_winners_change(
@@ -236,7 +236,7 @@ def test_resolve_racing_withdraw_leaves_only_the_winners_change(
         causes = ComplaintRootCause.objects.filter(complaint=complaint)
         if winner == 0:
             assert complaint.state == "resolved"
-            assert event_types(complaint) == ["received", "acknowledged", "resolved"]
+            assert event_types(complaint) == ["received", "routed", "acknowledged", "resolved"]
             assert complaint.outcome == "upheld"
             assert complaint.resolved_at is not None
             assert [(c.root_cause.code, c.is_primary) for c in causes] == [
@@ -245,14 +245,14 @@ def test_resolve_racing_withdraw_leaves_only_the_winners_change(
             assert (complaint.withdrawn_at, complaint.withdrawal_reason) == (None, "")
         else:
             assert complaint.state == "withdrawn"
-            assert event_types(complaint) == ["received", "acknowledged", "withdrawn"]
+            assert event_types(complaint) == ["received", "routed", "acknowledged", "withdrawn"]
             assert complaint.withdrawn_at is not None
             assert complaint.withdrawal_reason == "Sorted it out with my bank."
             # The losing resolution wrote causes and fields before it was refused: all gone.
             assert not causes.exists()
             assert (complaint.outcome, complaint.resolution_summary) == ("", "")
             assert complaint.resolved_at is None
-        assert outbox_count(complaint) == 3
+        assert outbox_count(complaint) == 4
 
 
 # -- transitions through HTTP --------------------------------------------------------------
@@ -290,9 +290,9 @@ def test_two_concurrent_acknowledge_requests_answer_200_and_409(
         assert answers[1].json()["error"] in {"transition_not_allowed", "conflict"}
         complaint.refresh_from_db()
         assert complaint.state == "acknowledged"
-        assert event_types(complaint) == ["received", "acknowledged"]
+        assert event_types(complaint) == ["received", "routed", "acknowledged"]
         assert Message.objects.filter(complaint=complaint, kind="acknowledgement").count() == 1
-        assert outbox_count(complaint) == 2
+        assert outbox_count(complaint) == 3
 
 
 # -- intake --------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_two_concurrent_intakes_with_one_key_and_body_make_one_complaint(
         assert _intake_totals() == (before[0] + 1, before[1] + 1, before[2] + 1)
         complaint = Complaint.objects.get(reference=first["reference"])
         assert IdempotencyKey.objects.get(key=key).complaint == complaint
-        assert outbox_count(complaint) == 1
+        assert outbox_count(complaint) == 2
 
 
 def test_two_concurrent_intakes_with_one_key_and_different_bodies_conflict(

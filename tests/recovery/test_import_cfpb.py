@@ -314,10 +314,13 @@ class TestFullImport:
         resolved = sum(outcome[0] == "resolved" for outcome in outcomes.elements())
         assert Counter(events.values_list("type", flat=True)) == {
             "received": len(rows),
+            "routed": len(rows),
             "resolved": resolved,
         }
         assert not events.filter(actor__isnull=False).exists()
-        assert events.filter(parameters__imported__source="cfpb").count() == len(rows) + resolved
+        assert (
+            events.filter(parameters__imported__source="cfpb").count() == 2 * len(rows) + resolved
+        )
 
     def test_references_are_numbered_per_year_of_receipt(self, imported):
         complaints = Complaint.objects.filter(source="cfpb").values_list("reference", "received_at")
@@ -406,8 +409,12 @@ def test_a_closed_complaint_is_imported_with_its_history(tmp_path):
     )
     assert [(e.type, e.created_at.date().isoformat()) for e in complaint.events.all()] == [
         ("received", "2020-03-18"),
+        ("routed", "2020-03-18"),
         ("resolved", "2020-03-20"),
     ]
+    # No routing rule: in the triage team's history, as intake would have routed it.
+    assert complaint.team.is_triage
+    assert complaint.events.get(type="routed").parameters["by"] == "default"
     resolved = complaint.events.get(type="resolved")
     assert resolved.parameters["outcome"] == "upheld"
     assert resolved.parameters["root_causes"] == [primary.code]
@@ -430,7 +437,8 @@ def test_each_company_response_maps_to_a_state_outcome_and_recovery(tmp_path, re
         [(recovery, "delivered")] if recovery else []
     )
     events = list(complaint.events.values_list("type", flat=True))
-    assert events == (["received", "resolved"] if state == "resolved" else ["received"])
+    opened = ["received", "routed"]
+    assert events == ([*opened, "resolved"] if state == "resolved" else opened)
     # Open or closed, the CFPB's issue is recorded as the cause.
     assert complaint.root_causes.filter(is_primary=True).count() == 1
 

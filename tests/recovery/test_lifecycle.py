@@ -100,11 +100,13 @@ def test_intake_records_received_event_and_outbox_row(make_complaint, customer_u
     complaint = make_complaint()
 
     assert complaint.state == State.RECEIVED
-    assert records(complaint) == {"events": 1, "outbox": 1, "messages": 1, "root_causes": 0}
-    event = complaint.events.get()
-    assert event.type == "received"
-    assert event.actor == customer_user
-    assert event.parameters == {"channel": complaint.channel}
+    # Received, and routed (to Triage: no rule, no category), each with its outbox row.
+    assert records(complaint) == {"events": 2, "outbox": 2, "messages": 1, "root_causes": 0}
+    received, routed = complaint.events.all()
+    assert (received.type, received.actor) == ("received", customer_user)
+    assert received.parameters == {"channel": complaint.channel}
+    assert (routed.type, routed.actor) == ("routed", customer_user)
+    assert routed.parameters["by"] == "default"
 
 
 def test_acknowledge_sends_the_message_and_records_it(complaint_in, agent):
@@ -678,7 +680,7 @@ def test_stale_instance_is_re_read_under_lock(complaint_in, agent):
 
 
 def test_timeline_events_cannot_be_changed(make_complaint):
-    event = make_complaint().events.get()
+    event = make_complaint().events.get(type="received")
 
     event.parameters = {"channel": "forged"}
     with pytest.raises(AppendOnlyError):
@@ -688,7 +690,7 @@ def test_timeline_events_cannot_be_changed(make_complaint):
 
 
 def test_timeline_events_cannot_be_deleted(make_complaint):
-    event = make_complaint().events.get()
+    event = make_complaint().events.get(type="received")
 
     with pytest.raises(AppendOnlyError):
         event.delete()

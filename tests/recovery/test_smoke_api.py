@@ -1,10 +1,13 @@
 import pytest
 
+from recovery.models import RoutingRule
 from tests.conftest import api_client
 
 
 @pytest.mark.django_db
 def test_intake_then_full_lifecycle_over_the_api(customer_user, agent, root_causes):
+    # Routed by its words to the agent's team, whose queue it is worked from.
+    RoutingRule.objects.create(name="Charges", team=agent.teams.get(), keywords=["charges"])
     created = api_client(customer_user).post(
         "/api/complaints/",
         {"subject": "Charged twice", "description": "Two charges for one order."},

@@ -82,7 +82,7 @@ class Expected:
     """What the complaint must look like, according to the model."""
 
     state: str = "received"
-    events: list[str] = field(default_factory=lambda: ["received"])
+    events: list[str] = field(default_factory=lambda: ["received", "routed"])
     ever_acknowledged: bool = False
     reopens: int = 0
     # (code, primary) of the last accepted resolution; reopening keeps them on record.

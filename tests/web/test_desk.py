@@ -21,11 +21,13 @@ from recovery.models import (
     Message,
     MessageDirection,
     RecoveryAction,
+    RoutingRule,
     State,
 )
 from recovery.models.remedies import RecoveryStatus
+from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
-from tests.conftest import acknowledge, resolve
+from tests.conftest import AS_ROUTED, acknowledge, resolve
 from tests.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +46,14 @@ def page_of(complaint) -> str:
 
 # -- who may open what ---------------------------------------------------------------------
 
-DESK_PAGES = ["/desk/", "/desk/team/", "/desk/notifications/", "/desk/board/", "/desk/approvals/"]
+DESK_PAGES = [
+    "/desk/",
+    "/desk/team/",
+    "/desk/unassigned/",
+    "/desk/notifications/",
+    "/desk/board/",
+    "/desk/approvals/",
+]
 
 
 @pytest.mark.parametrize("path", DESK_PAGES)
@@ -521,6 +530,42 @@ def test_my_queue_holds_what_is_assigned_to_me(agent, make_complaint):
     assert rows_of(text_of(signed_in(agent).get("/desk/"))) == [mine.reference]
 
 
+def test_unassigned_lists_the_open_complaints_of_my_teams_that_nobody_has(
+    agent, supervisor, other_agent, make_complaint, other_team, customer_user
+):
+    taken = make_complaint(subject="Taken")
+    signed_in(agent).post(f"{page_of(taken)}assign/", {"assign-assignee": agent.pk})
+    waiting = make_complaint(subject="Waiting")
+    withdrawn = make_complaint(subject="Withdrawn")
+    complaint_withdraw(complaint=withdrawn, actor=customer_user, reason="Sorted it out.")
+    elsewhere = make_complaint(subject="Elsewhere", routed_to=other_team)
+
+    for user in (agent, supervisor):
+        page = signed_in(user).get("/desk/unassigned/")
+        assert page.status_code == 200
+        assert rows_of(text_of(page)) == [waiting.reference], user
+        assert 'aria-current="page">Unassigned</a>' in text_of(page)
+    assert rows_of(text_of(signed_in(other_agent).get("/desk/unassigned/"))) == [
+        elsewhere.reference
+    ]
+    # Taken: it leaves the tab.
+    signed_in(agent).post(f"{page_of(waiting)}assign/", {"assign-assignee": agent.pk})
+    emptied = text_of(signed_in(agent).get("/desk/unassigned/"))
+    assert rows_of(emptied) == []
+    assert "Every open complaint of your teams has someone working on it." in emptied
+
+
+def test_the_timeline_says_where_a_complaint_was_routed_and_by_what(agent, make_complaint):
+    RoutingRule.objects.create(
+        name=f"Refunds {SCRIPT}", team=agent.teams.get(), keywords=["charged"]
+    )
+    complaint = make_complaint(routed_to=AS_ROUTED)
+
+    html = text_of(signed_in(agent).get(page_of(complaint)))
+
+    assert f"Routed to Billing by rule &#x27;Refunds {ESCAPED}&#x27;" in html
+
+
 def test_the_queue_searches_references_customers_and_text(agent, make_complaint, customer_user):
     gadget = make_complaint(subject="Broken gadget", description="The hinge snapped.")
     make_complaint(subject="Late parcel", description="It came a week late.")
@@ -613,6 +658,23 @@ def test_the_queue_costs_the_same_queries_for_one_row_or_fifty(agent, make_compl
 
     assert len(one) == len(fifty), [q["sql"] for q in fifty]
     assert len(fifty) == QUEUE_QUERIES, [q["sql"] for q in fifty]
+
+
+def test_the_unassigned_tab_costs_what_the_team_queue_costs(agent, make_complaint):
+    client = signed_in(agent)
+    make_complaint()
+    client.get("/desk/unassigned/")  # warm: session, permissions caches
+
+    with CaptureQueriesContext(connection) as one:
+        assert len(rows_of(text_of(client.get("/desk/unassigned/")))) == 1
+    for _ in range(49):
+        make_complaint()
+    with CaptureQueriesContext(connection) as fifty:
+        assert len(rows_of(text_of(client.get("/desk/unassigned/?risk=at_risk")))) == 0
+        assert len(rows_of(text_of(client.get("/desk/unassigned/")))) == 50
+
+    assert len(one) == QUEUE_QUERIES, [q["sql"] for q in one]
+    assert len(fifty) == 2 * QUEUE_QUERIES, [q["sql"] for q in fifty]
 
 
 def test_every_queue_page_costs_the_same_queries(agent, make_complaint, customer_user):

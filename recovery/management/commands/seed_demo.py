@@ -24,8 +24,16 @@ from django.utils import timezone
 from recovery import roles
 from recovery.imports import cfpb
 from recovery.management.progress import ProgressBar
-from recovery.models import Category, Complaint, Customer, RootCause, Team, Touchpoint
-from recovery.services import intake, lifecycle, messages
+from recovery.models import (
+    Category,
+    Complaint,
+    Customer,
+    RootCause,
+    RoutingRule,
+    Team,
+    Touchpoint,
+)
+from recovery.services import intake, lifecycle, messages, routing
 
 # A documented demo credential; production settings refuse demo accounts.
 DEMO_PASSWORD = "demo"
@@ -60,12 +68,21 @@ TAXONOMY = [
     ("product.app-outage", "App outage", "product"),
     ("product.legacy-fee", "Legacy fee (retired)", "product"),
 ]
+# Routing (docs/recovery.md): (position, name, team, match lists). What no rule takes goes
+# to its category's team, else to Triage, which the demo's triage agent and supervisor work.
+ROUTING_RULES = [
+    (10, "Refunds keywords", "billing", {"keywords": ["refund", "charged twice", "money back"]}),
+    (20, "App problems", "digital", {"keywords": ["app", "log in", "password"]}),
+    (30, "Parcels by email", "delivery", {"channels": ["email"], "keywords": ["parcel"]}),
+    (40, "Servicemembers", "billing", {"segments": ["Servicemember"]}),
+]
 STAFF = [
-    ("agent1", roles.AGENT, "billing", "Alex", "Agent"),
-    ("agent2", roles.AGENT, "delivery", "Bea", "Agent"),
-    ("agent3", roles.AGENT, "digital", "Cai", "Agent"),
-    ("supervisor1", roles.SUPERVISOR, "billing", "Sam", "Supervisor"),
-    ("manager1", roles.COMPLAINTS_MANAGER, None, "Morgan", "Manager"),
+    ("agent1", roles.AGENT, ["billing"], "Alex", "Agent"),
+    ("agent2", roles.AGENT, ["delivery"], "Bea", "Agent"),
+    ("agent3", roles.AGENT, ["digital"], "Cai", "Agent"),
+    ("agent4", roles.AGENT, ["triage"], "Dee", "Triage"),
+    ("supervisor1", roles.SUPERVISOR, ["billing", "triage"], "Sam", "Supervisor"),
+    ("manager1", roles.COMPLAINTS_MANAGER, [], "Morgan", "Manager"),
 ]
 CUSTOMERS = [
     ("customer1", "Casey Customer", "casey@example.com"),
@@ -113,6 +130,14 @@ STORIES = [
         "delivery.late",
         "The order promised for Tuesday came the following Wednesday.",
         "Refund the delivery fee.",
+    ),
+    (
+        # No category and no rule's words: routed to Triage.
+        "A letter I cannot make sense of",
+        "",
+        "service.no-callback",
+        "Your letter of 3 May mentions a fee I have never heard of, and nobody answers.",
+        "An explanation.",
     ),
 ]
 DEMO_MARK = "demo-"
@@ -173,6 +198,11 @@ class Command(BaseCommand):
             slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
             for slug, name in TEAMS
         }
+        teams["triage"] = routing.triage_team()
+        for position, name, team, lists in ROUTING_RULES:
+            RoutingRule.objects.get_or_create(
+                name=name, defaults={"position": position, "team": teams[team], **lists}
+            )
         for slug, name, team in CATEGORIES:
             Category.objects.get_or_create(
                 slug=slug, defaults={"name": name, "default_team": teams[team]}
@@ -212,14 +242,14 @@ class Command(BaseCommand):
 
     def _staff(self, groups, teams) -> dict:
         staff = {}
-        for username, role, team, first, last in STAFF:
+        for username, role, team_slugs, first, last in STAFF:
             # Staff get the admin (is_staff); what they can do there follows their role.
             user = self._user(username, [groups[role], groups[roles.DEMO]], first, last)
             if not user.is_staff:
                 user.is_staff = True
                 user.save(update_fields=["is_staff"])
-            if team:
-                teams[team].members.add(user)
+            for slug in team_slugs:
+                teams[slug].members.add(user)
             staff[username] = user
         return staff
 
@@ -237,7 +267,12 @@ class Command(BaseCommand):
     def _complaints(self, staff, customers) -> int:
         rng = random.Random(2026)  # fixed seed: every demo install looks the same
         manager = staff["manager1"]
-        agent_by_team = {team: staff[name] for name, role, team, *_ in STAFF if role == roles.AGENT}
+        agent_by_team = {
+            slug: staff[name]
+            for name, role, slugs, *_ in STAFF
+            if role == roles.AGENT
+            for slug in slugs
+        }
         target_states = ["received", "acknowledged", "resolved", "loop_closed", "withdrawn"]
         count = 0
         for round_number in range(6):

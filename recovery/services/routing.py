@@ -1,0 +1,170 @@
+"""Which team a new complaint goes to: the caller's choice, a routing rule, or triage.
+
+``route`` is called by intake inside its transaction, before the complaint is written, so
+the complaint is created in its team's queue and the ``received`` event reaches that team.
+In order:
+1. a team the (staff) caller named is kept;
+2. else the first active rule, by position, whose every list matches;
+3. else the category's default team;
+4. else the triage team, created ("Triage") if no team is flagged as it, so that no complaint
+   is left in no one's queue.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from recovery.models import RoutingRule, Team
+from recovery.models.routing import MATCH_FIELDS
+
+TRIAGE_NAME = "Triage"
+TRIAGE_SLUG = "triage"
+
+
+class How:
+    """How a team was chosen; stored in the ``routed`` event's parameters."""
+
+    CALLER = "caller"
+    RULE = "rule"
+    CATEGORY = "category"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What rules match on, read from the complaint before it is written."""
+
+    channel: str
+    category: str  # slug, "" for none
+    product: str
+    text: str  # subject and description
+    regulatory_profile: str
+    segment: str
+
+
+@dataclass(frozen=True)
+class Route:
+    team: Team
+    how: str
+    rule: RoutingRule | None = None
+
+    def parameters(self) -> dict:
+        return {
+            "team_id": self.team.pk,
+            "team": self.team.name,
+            "by": self.how,
+            "rule_id": self.rule.pk if self.rule else None,
+            "rule_name": self.rule.name if self.rule else "",
+        }
+
+
+def active_rules() -> list[RoutingRule]:
+    """The rules intake tries, in order; an import reads them once per batch."""
+    return list(
+        RoutingRule.objects.filter(is_active=True).select_related("team").order_by("position", "id")
+    )
+
+
+def route(
+    *,
+    facts: Facts,
+    team: Team | None = None,
+    category_team: Team | None = None,
+    rules: list[RoutingRule] | None = None,
+    triage: Team | None = None,
+) -> Route:
+    """The team for a new complaint (steps in the module docstring).
+
+    ``team`` is the caller's choice, ``category_team`` the category's default team; an
+    import passes ``rules`` and ``triage`` read once for a batch.
+    """
+    if team is not None:
+        return Route(team, How.CALLER)
+    rules = active_rules() if rules is None else rules
+    rule = next((rule for rule in rules if matches(rule, facts)), None)
+    if rule is not None:
+        return Route(rule.team, How.RULE, rule)
+    if category_team is not None:
+        return Route(category_team, How.CATEGORY)
+    return Route(triage or triage_team(), How.DEFAULT)
+
+
+def matches(rule: RoutingRule, facts: Facts) -> bool:
+    return all(_list_matches(name, getattr(rule, name), facts) for name in MATCH_FIELDS)
+
+
+def _list_matches(name: str, listed, facts: Facts) -> bool:
+    if not listed:
+        return True
+    if not isinstance(listed, list):
+        return False  # malformed (saved around the admin's validation): matches nothing
+    if name == "channels":
+        return facts.channel in listed
+    if name == "categories":
+        return facts.category in listed
+    if name == "regulatory_profiles":
+        return facts.regulatory_profile in listed
+    if name == "products":
+        return facts.product.strip().casefold() in {item.strip().casefold() for item in listed}
+    if name == "segments":
+        # A segment may hold several, comma-separated (imports give "Older American,
+        # Servicemember"): any of them listed matches.
+        parts = {part.strip().casefold() for part in facts.segment.split(",") if part.strip()}
+        return bool(parts & {item.strip().casefold() for item in listed})
+    if name == "keywords":
+        return _keyword_pattern(tuple(listed)).search(facts.text) is not None
+    return False
+
+
+@lru_cache(maxsize=256)
+def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern:
+    """Any keyword as a whole word or phrase, in any case: "refund" finds "Refund!" but not
+    "refunded". Word edges are lookarounds rather than ``\\b`` so that a keyword ending in a
+    sign ("C++") still has one; spaces in a phrase match any run of white space."""
+    words = [
+        r"\s+".join(re.escape(part) for part in keyword.split())
+        for keyword in keywords
+        if keyword.strip()
+    ]
+    return re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.IGNORECASE)
+
+
+def triage_team() -> Team:
+    """The flagged triage team; if none is (deleted, or never flagged), "Triage" becomes it.
+
+    Two intakes making it at once: the second's insert fails on the one-triage-team
+    constraint inside its savepoint, and it reads the first's.
+    """
+    team = Team.objects.filter(is_triage=True).first()
+    if team is not None:
+        return team
+    try:
+        with transaction.atomic():
+            team = Team.objects.filter(Q(slug=TRIAGE_SLUG) | Q(name=TRIAGE_NAME)).first()
+            if team is not None:
+                team.is_triage = True
+                team.save(update_fields=["is_triage"])
+                return team
+            return Team.objects.create(name=TRIAGE_NAME, slug=TRIAGE_SLUG, is_triage=True)
+    except IntegrityError:
+        return Team.objects.get(is_triage=True)
+
+
+def describe(parameters: dict) -> str:
+    """The timeline's sentence for a ``routed`` event."""
+    team = parameters.get("team", "")
+    how = parameters.get("by")
+    if how == How.RULE:
+        return _("Routed to %(team)s by rule '%(rule)s'") % {
+            "team": team,
+            "rule": parameters.get("rule_name", ""),
+        }
+    if how == How.CATEGORY:
+        return _("Routed to %(team)s by its category") % {"team": team}
+    if how == How.CALLER:
+        return _("Routed to %(team)s as submitted") % {"team": team}
+    return _("Routed to %(team)s by default") % {"team": team}
