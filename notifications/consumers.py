@@ -28,8 +28,10 @@ TEAMS_REFRESH_S = 60
 
 
 def _staff_teams(user) -> list[int] | None:
-    """The user's teams, or None when the user is not staff (one trip to the database)."""
-    if not roles.is_staff_member(user):
+    """The user's teams, or None when the user is not (active) staff (one trip to the
+    database). Team groups carry the team's complaints: the access policy
+    (``recovery.access``) lets exactly the team's members see them."""
+    if not user.is_active or not roles.is_staff_member(user):
         return None
     return audience.teams_of(user.pk)
 

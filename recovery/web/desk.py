@@ -22,7 +22,7 @@ from notifications import inbound_review, inbox, presence
 from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.errors import NotFound, RedressError
+from recovery.errors import NotFound, OutsideYourQueue, RedressError
 from recovery.models import Complaint, MessageDirection, State
 from recovery.services import lifecycle, sla
 from recovery.services import messages as message_services
@@ -113,6 +113,8 @@ def _queue(request, scope: str):
 
 
 def load_complaint(request, reference: str) -> Complaint:
+    """The complaint as the page shows it; 404 if nobody may see it, ``OutsideYourQueue``
+    if the access policy keeps it from this user (``complaint_or_refusal`` answers that)."""
     try:
         complaint = recovery_selectors.complaint_detail(reference=reference, user=request.user)
     except NotFound as error:
@@ -120,14 +122,24 @@ def load_complaint(request, reference: str) -> Complaint:
     return complaint
 
 
-def refusal(request, complaint: Complaint):
-    """None when the user works this complaint, else the page that says why not."""
+def complaint_or_refusal(request, reference: str):
+    """``(complaint, None)`` when the user may work it, else ``(None, the page saying why)``."""
+    try:
+        complaint = load_complaint(request, reference)
+    except OutsideYourQueue as error:
+        return None, _refused(request, error.reference, error.team_name)
     if rules.works_on(complaint, request.user):
-        return None
+        return complaint, None
+    return None, _refused(
+        request, complaint.reference, complaint.team.name if complaint.team else ""
+    )
+
+
+def _refused(request, reference: str, team_name: str):
     return render(
         request,
         "desk/forbidden.html",
-        {"reason": "team", "complaint": complaint},
+        {"reason": "team", "reference": reference, "team_name": team_name},
         status=403,
     )
 
@@ -135,8 +147,7 @@ def refusal(request, complaint: Complaint):
 @staff_required
 def complaint_page(request, reference: str):
     request.last_event_id = selectors.latest_event_id()
-    complaint = load_complaint(request, reference)
-    refused = refusal(request, complaint)
+    complaint, refused = complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
     return render_complaint(request, complaint)
@@ -178,7 +189,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     }
     recovery = remedies.page_context(complaint, user, bound.get("recovery"))
     messages_shown = list(complaint.messages.all())
-    history = selectors.customer_history(complaint)
+    history = selectors.customer_history(complaint, user)
     context = {
         "complaint": complaint,
         "last_event_id": getattr(request, "last_event_id", 0),
@@ -192,8 +203,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "root_causes": list(complaint.root_causes.all()),
         "escalations": list(complaint.escalations.all()),
         "history": history,
-        "history_recoveries": selectors.customer_recoveries(complaint),
-        "history_surveys": selectors.customer_surveys(complaint),
+        "history_recoveries": selectors.customer_recoveries(complaint, user),
+        "history_surveys": selectors.customer_surveys(complaint, user),
         "presence": presence.presence_list(complaint.pk),
         "held_emails": notifications_selectors.held_emails(complaint.pk),
         "may_assign": user.has_perm("recovery.assign_complaint"),
@@ -262,8 +273,7 @@ def _action(form_name: str, form_class, run, success_message: str):
     @staff_required
     @require_POST
     def view(request, reference: str):
-        complaint = load_complaint(request, reference)
-        refused = refusal(request, complaint)
+        complaint, refused = complaint_or_refusal(request, reference)
         if refused is not None:
             return refused
         form = form_class(request.POST, prefix=form_name)
