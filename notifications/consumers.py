@@ -259,7 +259,8 @@ class TrackingConsumer(JsonProtocolConsumer):
 
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
-        complaint_id = replay.complaint_of_tracking_token(token)
+        # Revoked and expired links are refused too: that needs the complaint's row.
+        complaint_id = await database_sync_to_async(replay.complaint_of_tracking_token)(token)
         if complaint_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return

@@ -52,6 +52,12 @@ class ValidationFailed(RedressError):
     code = "validation_failed"
 
 
+class Gone(RedressError):
+    """It existed, and is no longer available: a revoked or expired link (410)."""
+
+    code = "gone"
+
+
 class NotFound(RedressError):
     """No such object, or not one the actor may see (404)."""
 

@@ -17,6 +17,7 @@ STATUS_BY_ERROR = {
     errors.PermissionDenied: status.HTTP_403_FORBIDDEN,
     errors.ValidationFailed: status.HTTP_400_BAD_REQUEST,
     errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Gone: status.HTTP_410_GONE,
 }
 
 

@@ -24,7 +24,7 @@ from recovery import roles, rules
 from recovery import selectors as recovery_selectors
 from recovery.errors import NotFound, OutsideYourQueue, RedressError
 from recovery.models import Complaint, MessageDirection, State
-from recovery.services import lifecycle, sla
+from recovery.services import lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
 from recovery.templatetags.redress_web import time_left
 from recovery.web import forms, remedies, selectors
@@ -167,6 +167,7 @@ PAGE_FORMS = {
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
+    "tracking_link": forms.TrackingLinkForm,
 }
 
 
@@ -418,6 +419,16 @@ escalate = _action(
         reason=form.cleaned_data["reason"],
     ),
     _("Escalation level changed."),
+)
+
+
+tracking_link = _action(
+    "tracking_link",
+    forms.TrackingLinkForm,
+    lambda request, complaint, form: tracking_links.tracking_link_reissue(
+        complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
+    ),
+    _("The old tracking link is revoked; the customer is emailed the new one."),
 )
 
 

@@ -197,6 +197,7 @@ HTTP_RULES: dict[str, Rule] = {
             "close-loop",
             "escalate",
             "held-email",
+            "tracking-link",
             "recovery",
         )
     },
