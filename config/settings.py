@@ -294,6 +294,13 @@ REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
 # worker, which renders the emails, 8100), so `./redress run` exports it from the web's PORT.
 # notifications/checks.py refuses one without scheme or host at start-up.
 REDRESS_PUBLIC_URL = os.environ.get("REDRESS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# How long a customer's tracking link keeps working after the complaint is closed (loop
+# closed or withdrawn), in days (docs/security.md, "Tracking links"). 90: a quarter, long
+# enough to come back to a closed complaint's answer, short enough that an old email found
+# later does not open it.
+REDRESS_TRACKING_LINK_DAYS_AFTER_CLOSE = int(
+    os.environ.get("REDRESS_TRACKING_LINK_DAYS_AFTER_CLOSE", "90")
+)
 # Inbound email (docs/notifications.md, "Inbound email"). The webhook answers 503 until a
 # shared secret is set: an unauthenticated endpoint that opens complaints is never a default.
 REDRESS_INBOUND_SECRET = os.environ.get("REDRESS_INBOUND_SECRET", "")

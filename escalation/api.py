@@ -16,7 +16,7 @@ from escalation.services import ladder
 from recovery import roles
 from recovery.api.fields import StrictSerializer
 from recovery.errors import NotFound, PermissionDenied, ValidationFailed
-from recovery.selectors import complaint_to_change
+from recovery.selectors import complaint_to_change, complaint_to_work
 
 REASON_MAX_CHARS = 5_000
 
@@ -33,7 +33,7 @@ class EscalationRequestSerializer(StrictSerializer):
 class ComplaintEscalationView(APIView):
     @extend_schema(request=EscalateSerializer, responses={201: EscalationSerializer})
     def post(self, request, reference: str):
-        complaint = complaint_to_change(reference=reference, user=request.user)
+        complaint = complaint_to_work(reference=reference, user=request.user)
         payload = EscalateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         escalation = ladder.complaint_escalate_by_hand(

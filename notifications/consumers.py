@@ -29,8 +29,10 @@ TEAMS_REFRESH_S = 60
 
 
 def _staff_teams(user) -> list[int] | None:
-    """The user's teams, or None when the user is not staff (one trip to the database)."""
-    if not roles.is_staff_member(user):
+    """The user's teams, or None when the user is not (active) staff (one trip to the
+    database). Team groups carry the team's complaints: the access policy
+    (``recovery.access``) lets exactly the team's members see them."""
+    if not user.is_active or not roles.is_staff_member(user):
         return None
     return audience.teams_of(user.pk)
 
@@ -258,7 +260,8 @@ class TrackingConsumer(JsonProtocolConsumer):
 
     async def connect(self):
         token = self.scope["url_route"]["kwargs"]["token"]
-        complaint_id = replay.complaint_of_tracking_token(token)
+        # Revoked and expired links are refused too: that needs the complaint's row.
+        complaint_id = await database_sync_to_async(replay.complaint_of_tracking_token)(token)
         if complaint_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return

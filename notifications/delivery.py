@@ -60,6 +60,7 @@ CUSTOMER_EMAIL_KIND = {
     "complaint.acknowledged": MessageTemplateKind.ACKNOWLEDGEMENT,
     "complaint.resolved": MessageTemplateKind.RESOLUTION,
     "complaint.loop_closed": MessageTemplateKind.LOOP_CLOSING,
+    "complaint.tracking_link_reissued": MessageTemplateKind.TRACKING_LINK,
 }
 
 # Outbound messages whose kind has a template of its own (the same name); others are replies.

@@ -207,6 +207,7 @@ class MessageTemplateKind(models.TextChoices):
     LOOP_CLOSING = "loop_closing", _("Loop-closing message")
     REPLY = "reply", _("Reply")
     SURVEY_INVITATION = "survey_invitation", _("Survey invitation")
+    TRACKING_LINK = "tracking_link", _("New tracking link")
 
 
 class MessageTemplate(models.Model):

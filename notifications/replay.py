@@ -1,14 +1,14 @@
 """What a reconnecting socket missed, read from the database (the record), not the layer."""
 
-from django.core import signing
-
 from notifications.groups import customer_message, event_message
 from notifications.models import Notification, Outbox
+from recovery.errors import RedressError
+from recovery.services import tracking_links
+from recovery.services.tracking_links import TRACKING_SALT  # noqa: F401 (the link's salt)
 
 # Most events a reconnecting client is sent in one go; beyond that it is told to refetch,
 # which is cheaper for both sides than streaming a long backlog.
 REPLAY_LIMIT = 500
-TRACKING_SALT = "redress.tracking"
 
 
 def missed_by_user(user_id: int, last_id: int) -> list[dict] | None:
@@ -37,14 +37,13 @@ def missed_by_customer(complaint_id: int, last_id: int) -> list[dict] | None:
 
 
 def tracking_token(complaint_id: int) -> str:
-    """A signed, unguessable token for one complaint's tracking page and socket."""
-    return signing.dumps({"c": complaint_id}, salt=TRACKING_SALT, compress=True)
+    """The complaint's current tracking link token (``recovery.services.tracking_links``)."""
+    return tracking_links.tracking_token_of(complaint_id) or ""
 
 
 def complaint_of_tracking_token(token: str) -> int | None:
+    """The complaint a tracking link opens, or None if it is not, or no longer, valid."""
     try:
-        value = signing.loads(token, salt=TRACKING_SALT)
-    except signing.BadSignature:
+        return tracking_links.complaint_of_link(token).pk
+    except RedressError:
         return None
-    complaint_id = value.get("c") if isinstance(value, dict) else None
-    return complaint_id if isinstance(complaint_id, int) else None

@@ -30,10 +30,32 @@ class PermissionDenied(RedressError):
     code = "permission_denied"
 
 
+class OutsideYourQueue(PermissionDenied):
+    """Staff asked for a complaint the access policy keeps from them (403).
+
+    Staff are told whose queue it is, so they know whom to ask; nothing else about it.
+    """
+
+    def __init__(self, *, reference: str, team_name: str) -> None:
+        super().__init__(
+            f"{reference} belongs to the {team_name} team's queue, and you are not in that "
+            "team. Ask a supervisor to reassign it if you should work on it.",
+            details={"team": [team_name]},
+        )
+        self.reference = reference
+        self.team_name = team_name
+
+
 class ValidationFailed(RedressError):
     """The request is incomplete or inconsistent; ``details`` maps fields to messages (400)."""
 
     code = "validation_failed"
+
+
+class Gone(RedressError):
+    """It existed, and is no longer available: a revoked or expired link (410)."""
+
+    code = "gone"
 
 
 class NotFound(RedressError):

@@ -4,8 +4,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Lower
 
 from escalation.models import Clock, Escalation
-from recovery import roles
-from recovery.errors import NotFound
+from recovery import access, roles
+from recovery.errors import NotFound, OutsideYourQueue, PermissionDenied
 from recovery.models import (
     STAFF_ONLY_EVENT_TYPES,
     Complaint,
@@ -21,14 +21,8 @@ from recovery.models import (
 
 
 def complaints_visible_to(user) -> QuerySet[Complaint]:
-    """Staff with the view permission see every complaint; a customer sees their own."""
-    queryset = Complaint.objects.all()
-    if roles.is_staff_member(user) and user.has_perm("recovery.view_complaint"):
-        return queryset
-    customer = getattr(user, "customer", None)
-    if customer is None:
-        return queryset.none()
-    return queryset.filter(customer=customer)
+    """The complaints ``user`` may see: the one policy of ``recovery.access``."""
+    return access.complaints_visible_to(user)
 
 
 def complaint_queue(user) -> QuerySet[Complaint]:
@@ -38,14 +32,28 @@ def complaint_queue(user) -> QuerySet[Complaint]:
     )
 
 
-def _one_by_reference(queryset: QuerySet[Complaint], reference: str) -> Complaint:
+def _one_by_reference(queryset: QuerySet[Complaint], reference: str, user) -> Complaint:
+    """The complaint ``reference`` in ``queryset``.
+
+    Not there: staff whom the access policy keeps from it are told whose queue it is (403;
+    references are sequential, so its existence is no secret to them), anyone else that
+    there is no complaint they can see (404, the same answer as for a reference nobody has).
+    """
     if "\x00" in reference:
         # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
         raise NotFound(f"No complaint {reference!r} that you can see.")
     complaint = queryset.filter(reference=reference.upper()).first()
-    if complaint is None:
-        raise NotFound(f"No complaint {reference!r} that you can see.")
-    return complaint
+    if complaint is not None:
+        return complaint
+    if access.is_working_staff(user):
+        elsewhere = (
+            Complaint.objects.filter(reference=reference.upper())
+            .values_list("reference", "team__name")
+            .first()
+        )
+        if elsewhere is not None:
+            raise OutsideYourQueue(reference=elsewhere[0], team_name=elsewhere[1] or "")
+    raise NotFound(f"No complaint {reference!r} that you can see.")
 
 
 def complaint_to_change(*, reference: str, user) -> Complaint:
@@ -54,18 +62,39 @@ def complaint_to_change(*, reference: str, user) -> Complaint:
     Without the timeline and the rest of ``complaint_detail``: the change locks and reads the
     row again, and the answer is built from a fresh ``complaint_detail`` afterwards.
     """
-    return _one_by_reference(complaint_queue(user), reference)
+    return _one_by_reference(complaint_queue(user), reference, user)
 
 
-def complaint_detail(*, reference: str, user) -> Complaint:
-    """One complaint with its timeline, messages and root causes; 404 if not visible."""
+def complaint_to_work(*, reference: str, user) -> Complaint:
+    """Like ``complaint_to_change``, for what only staff who work the complaint may do:
+    anyone else is refused (403) before their request's fields are looked at."""
+    complaint = complaint_to_change(reference=reference, user=user)
+    if not access.can_act_on_complaint(user, complaint):
+        raise PermissionDenied(f"Only staff who work {complaint.reference} may do this.")
+    return complaint
+
+
+def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
+    """One complaint with its timeline, messages and root causes; 404 if not visible.
+
+    ``just_filed``: the answer to the intake that created it (or to a retry of that very
+    request with its idempotency key), which the filer may read once even when they routed
+    it to a team whose complaints they do not see: it holds what they wrote.
+    """
     messages = Message.objects.select_related("author").order_by("created_at", "id")
     timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
     if not roles.is_staff_member(user):
         messages = messages.exclude(direction="internal")
         timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+    complaints = (
+        Complaint.objects.select_related(
+            "customer", "team", "assignee", "category", "touchpoint", "journey_stage"
+        )
+        if just_filed
+        else complaint_queue(user)
+    )
     return _one_by_reference(
-        complaint_queue(user).prefetch_related(
+        complaints.prefetch_related(
             Prefetch("events", queryset=timeline),
             Prefetch("messages", queryset=messages),
             Prefetch(
@@ -94,6 +123,7 @@ def complaint_detail(*, reference: str, user) -> Complaint:
             ),
         ),
         reference,
+        user,
     )
 
 

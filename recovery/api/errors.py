@@ -21,12 +21,17 @@ STATUS_BY_ERROR = {
     errors.ValidationFailed: status.HTTP_400_BAD_REQUEST,
     errors.NotFound: status.HTTP_404_NOT_FOUND,
     errors.TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
+    errors.Gone: status.HTTP_410_GONE,
 }
 
 
 def exception_handler(exc, context):
     if isinstance(exc, errors.RedressError):
-        code = STATUS_BY_ERROR.get(type(exc), status.HTTP_400_BAD_REQUEST)
+        # The nearest class in the hierarchy decides (OutsideYourQueue is a PermissionDenied).
+        code = next(
+            (STATUS_BY_ERROR[kind] for kind in type(exc).__mro__ if kind in STATUS_BY_ERROR),
+            status.HTTP_400_BAD_REQUEST,
+        )
         return Response(
             {"error": exc.code, "message": exc.message, "details": exc.details}, status=code
         )

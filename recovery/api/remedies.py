@@ -130,6 +130,9 @@ class RecoveryDecisionView(APIView):
     @extend_schema(request=DecisionSerializer, responses=RecoveryActionSerializer)
     def post(self, request, action_id: int):
         action = _visible_action(request, action_id)
+        if not request.user.has_perm("recovery.decide_recoveryaction"):
+            # Who may decide (403) before the fields.
+            raise PermissionDenied("Only supervisors and managers decide on recoveries.")
         payload = DecisionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         decided = remedies.recovery_decide(
@@ -309,6 +312,11 @@ class CorrectiveActionStatusView(APIView):
     @extend_schema(request=CorrectiveActionStatusSerializer, responses=CorrectiveActionSerializer)
     def post(self, request, action_id: int):
         _require_capa_view(request.user)
+        # Who may (403) before the fields: the action's owner or a complaints manager.
+        if _capa(action_id).owner_id != request.user.pk and not request.user.has_perm(
+            "recovery.change_correctiveaction"
+        ):
+            raise PermissionDenied("Only the action's owner or a complaints manager may.")
         payload = CorrectiveActionStatusSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         prevention.corrective_action_set_status(
@@ -320,6 +328,8 @@ class CorrectiveActionStatusView(APIView):
 class CorrectiveActionLinkView(APIView):
     @extend_schema(request=CorrectiveActionLinkSerializer, responses=CorrectiveActionSerializer)
     def post(self, request, action_id: int):
+        if not request.user.has_perm("recovery.change_correctiveaction"):
+            raise PermissionDenied("Only complaints managers change corrective actions.")
         payload = CorrectiveActionLinkSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         prevention.corrective_action_link(

@@ -109,7 +109,9 @@ class ComplaintListCreateView(generics.ListAPIView):
             idempotency_key=key or None,
             request_hash=intake.request_fingerprint(request.data) if key else "",
         )
-        detail = selectors.complaint_detail(reference=complaint.reference, user=request.user)
+        detail = selectors.complaint_detail(
+            reference=complaint.reference, user=request.user, just_filed=True
+        )
         headers = {"Location": f"/api/complaints/{complaint.reference}/"}
         if not created:
             headers["Idempotent-Replayed"] = "true"
@@ -177,7 +179,7 @@ class ComplaintMessageView(APIView):
 class ComplaintHoldView(APIView):
     @extend_schema(request=HoldSerializer, responses=ComplaintDetailSerializer)
     def post(self, request, reference: str):
-        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
         payload = HoldSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         sla.complaint_set_awaiting_customer(
@@ -189,7 +191,7 @@ class ComplaintHoldView(APIView):
 class ComplaintAssignmentView(APIView):
     @extend_schema(request=AssignmentSerializer, responses=ComplaintDetailSerializer)
     def post(self, request, reference: str):
-        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
         payload = AssignmentSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         username = payload.validated_data["assignee"]
@@ -213,7 +215,7 @@ class ComplaintAssignmentView(APIView):
 class ComplaintHoldingReplyView(APIView):
     @extend_schema(request=HoldingReplySerializer, responses={201: MessageSerializer})
     def post(self, request, reference: str):
-        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
         payload = HoldingReplySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         message = messages.complaint_send_holding_reply(
@@ -225,7 +227,7 @@ class ComplaintHoldingReplyView(APIView):
 class ComplaintRegulationView(APIView):
     @extend_schema(request=RegulationChangeSerializer, responses={200: ComplaintDetailSerializer})
     def post(self, request, reference: str):
-        complaint = selectors.complaint_to_change(reference=reference, user=request.user)
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
         payload = RegulationChangeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         regulation.complaint_change_regulation(

@@ -368,6 +368,9 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     loop_closed_at = models.DateTimeField(_("loop closed at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    # Signed into the customer's tracking link (recovery.services.tracking_links); raising it
+    # revokes every link issued before, with no list of revoked links to keep.
+    tracking_link_version = models.PositiveIntegerField(_("tracking link version"), default=1)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -547,6 +550,7 @@ class EventType(models.TextChoices):
     )
     ROUTED = "routed", _("Routed to a team")
     UNPICKED = "unpicked", _("Nobody has picked it up")
+    TRACKING_LINK_REISSUED = "tracking_link_reissued", _("Tracking link revoked and re-issued")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave

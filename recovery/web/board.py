@@ -30,7 +30,7 @@ def escalation_board(request):
     team = next((t for t in teams if t.slug == team_slug), None)
     last_event_id = selectors.latest_event_id()
     now = timezone.now()
-    board = selectors.board(now, team.pk if team else None)
+    board = selectors.board(request.user, now, team.pk if team else None)
     sections = [
         {
             "key": "breached",

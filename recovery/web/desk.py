@@ -22,9 +22,9 @@ from notifications import inbound_review, inbox, presence
 from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.errors import NotFound, RedressError
+from recovery.errors import NotFound, OutsideYourQueue, RedressError
 from recovery.models import Complaint, MessageDirection, State
-from recovery.services import lifecycle, sla
+from recovery.services import lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
 from recovery.templatetags.redress_web import time_left
 from recovery.web import forms, remedies, selectors
@@ -119,6 +119,8 @@ def _queue(request, scope: str):
 
 
 def load_complaint(request, reference: str) -> Complaint:
+    """The complaint as the page shows it; 404 if nobody may see it, ``OutsideYourQueue``
+    if the access policy keeps it from this user (``complaint_or_refusal`` answers that)."""
     try:
         complaint = recovery_selectors.complaint_detail(reference=reference, user=request.user)
     except NotFound as error:
@@ -126,14 +128,24 @@ def load_complaint(request, reference: str) -> Complaint:
     return complaint
 
 
-def refusal(request, complaint: Complaint):
-    """None when the user works this complaint, else the page that says why not."""
+def complaint_or_refusal(request, reference: str):
+    """``(complaint, None)`` when the user may work it, else ``(None, the page saying why)``."""
+    try:
+        complaint = load_complaint(request, reference)
+    except OutsideYourQueue as error:
+        return None, _refused(request, error.reference, error.team_name)
     if rules.works_on(complaint, request.user):
-        return None
+        return complaint, None
+    return None, _refused(
+        request, complaint.reference, complaint.team.name if complaint.team else ""
+    )
+
+
+def _refused(request, reference: str, team_name: str):
     return render(
         request,
         "desk/forbidden.html",
-        {"reason": "team", "complaint": complaint},
+        {"reason": "team", "reference": reference, "team_name": team_name},
         status=403,
     )
 
@@ -141,8 +153,7 @@ def refusal(request, complaint: Complaint):
 @staff_required
 def complaint_page(request, reference: str):
     request.last_event_id = selectors.latest_event_id()
-    complaint = load_complaint(request, reference)
-    refused = refusal(request, complaint)
+    complaint, refused = complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
     return render_complaint(request, complaint)
@@ -162,6 +173,7 @@ PAGE_FORMS = {
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
+    "tracking_link": forms.TrackingLinkForm,
 }
 
 
@@ -188,7 +200,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     by_message = {email.message_id: email for email in undelivered if email.message_id}
     for message in messages_shown:
         message.undelivered = by_message.get(message.pk)
-    history = selectors.customer_history(complaint)
+    history = selectors.customer_history(complaint, user)
     context = {
         "complaint": complaint,
         "last_event_id": getattr(request, "last_event_id", 0),
@@ -202,8 +214,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "root_causes": list(complaint.root_causes.all()),
         "escalations": list(complaint.escalations.all()),
         "history": history,
-        "history_recoveries": selectors.customer_recoveries(complaint),
-        "history_surveys": selectors.customer_surveys(complaint),
+        "history_recoveries": selectors.customer_recoveries(complaint, user),
+        "history_surveys": selectors.customer_surveys(complaint, user),
         "presence": presence.presence_list(complaint.pk),
         "held_emails": notifications_selectors.held_emails(complaint.pk),
         "undelivered": undelivered,
@@ -274,8 +286,7 @@ def _action(form_name: str, form_class, run, success_message: str):
     @staff_required
     @require_POST
     def view(request, reference: str):
-        complaint = load_complaint(request, reference)
-        refused = refusal(request, complaint)
+        complaint, refused = complaint_or_refusal(request, reference)
         if refused is not None:
             return refused
         form = form_class(request.POST, prefix=form_name)
@@ -420,6 +431,16 @@ escalate = _action(
         reason=form.cleaned_data["reason"],
     ),
     _("Escalation level changed."),
+)
+
+
+tracking_link = _action(
+    "tracking_link",
+    forms.TrackingLinkForm,
+    lambda request, complaint, form: tracking_links.tracking_link_reissue(
+        complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
+    ),
+    _("The old tracking link is revoked; the customer is emailed the new one."),
 )
 
 

@@ -353,6 +353,15 @@ def staff_label(user) -> str:
     return f"{full} ({user.username})" if full else user.username
 
 
+class TrackingLinkForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1_000,
+        help_text=_("Kept on the timeline. The customer is emailed the new link."),
+        error_messages={"required": _("Say why the link is revoked.")},
+    )
+
+
 class EscalateForm(forms.Form):
     direction = forms.ChoiceField(
         label=_("Direction"),

@@ -1,10 +1,13 @@
 """The customer portal: the public complaint form, its confirmation, and the tracking page.
 
 No account is needed. The tracking page is reached by a link signed with the site's key
-(``notifications.replay.tracking_token``): it names one complaint and cannot be guessed or
-turned into a link to another. Every form posts and redirects, so it works without
+(``recovery.services.tracking_links``): it names one complaint and cannot be guessed or
+turned into a link to another; staff can revoke it, and it expires a while after the
+complaint is closed (a page saying so, 410). Every form posts and redirects, so it works without
 JavaScript; with it, the tracking page follows the complaint live over ``ws/track/<token>/``.
 """
+
+from functools import wraps
 
 from django.contrib import messages
 from django.http import Http404
@@ -14,10 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from escalation.services import ladder
-from notifications.replay import complaint_of_tracking_token, tracking_token
-from recovery.errors import NotFound, RedressError
+from recovery.errors import Gone, NotFound, RedressError
 from recovery.models import Channel, Complaint, State, Survey
-from recovery.services import surveys
+from recovery.services import surveys, tracking_links
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
 from recovery.services.messages import customer_message_add
 from recovery.web import selectors, throttle
@@ -76,21 +78,40 @@ def complain(request):
         )
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
-    return redirect("portal:received", token=tracking_token(complaint.pk))
+    return redirect("portal:received", token=tracking_links.tracking_token(complaint))
+
+
+class LinkGone(Exception):
+    """A tracking link that was ours: revoked or expired (answered with a 410 page)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _complaint_of(token: str) -> Complaint:
-    complaint_id = complaint_of_tracking_token(token) if len(token) <= TOKEN_MAX_CHARS else None
-    complaint = (
-        Complaint.objects.select_related("customer").filter(pk=complaint_id).first()
-        if complaint_id is not None
-        else None
-    )
-    if complaint is None:
-        raise Http404(_("This link is not valid. Check that you copied all of it."))
-    return complaint
+    try:
+        return tracking_links.complaint_of_link(token)
+    except NotFound as error:
+        raise Http404(_("This link is not valid. Check that you copied all of it.")) from error
+    except Gone as error:
+        raise LinkGone(error.message) from error
 
 
+def answers_gone_links(view):
+    """A revoked or expired tracking link gets a page saying so (410), never a 500."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except LinkGone as gone:
+            return render(request, "portal/link_gone.html", {"message": gone.message}, status=410)
+
+    return wrapper
+
+
+@answers_gone_links
 def received(request, token: str):
     complaint = _complaint_of(token)
     tracking_url = request.build_absolute_uri(reverse("portal:track", args=[token]))
@@ -131,11 +152,13 @@ def _survey_url(complaint: Complaint) -> str:
     return reverse("portal:survey", args=[surveys.survey_token(found)])
 
 
+@answers_gone_links
 def track(request, token: str):
     return _tracking_page(request, token)
 
 
 @require_POST
+@answers_gone_links
 def track_reply(request, token: str):
     complaint = _complaint_of(token)
     form = CustomerReplyForm(request.POST)
@@ -153,6 +176,7 @@ def track_reply(request, token: str):
 
 
 @require_POST
+@answers_gone_links
 def track_escalate(request, token: str):
     complaint = _complaint_of(token)
     form = EscalationRequestForm(request.POST)

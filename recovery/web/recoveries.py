@@ -31,15 +31,10 @@ def approver_required(view):
     return wrapper
 
 
-def _complaint_or_refusal(request, reference: str):
-    complaint = desk.load_complaint(request, reference)
-    return complaint, desk.refusal(request, complaint)
-
-
 @desk.staff_required
 @require_POST
 def offer(request, reference: str):
-    complaint, refused = _complaint_or_refusal(request, reference)
+    complaint, refused = desk.complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
     form = forms.RecoveryOfferForm(request.POST, prefix=FORM_PREFIX)
@@ -76,7 +71,7 @@ def offer(request, reference: str):
 @desk.staff_required
 @require_POST
 def deliver(request, reference: str, action_id: int):
-    complaint, refused = _complaint_or_refusal(request, reference)
+    complaint, refused = desk.complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
     if not any(action.pk == action_id for action in complaint.recovery_actions.all()):

@@ -20,6 +20,7 @@ from escalation import deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
 from notifications.models import Outbox
+from recovery import access
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
@@ -391,10 +392,12 @@ def _clock_status(clock, now: datetime) -> str:
     return clock.state
 
 
-def customer_history(complaint: Complaint, limit: int = 20) -> list[Complaint]:
-    """The customer's other complaints, newest first, with what became of them."""
+def customer_history(complaint: Complaint, user, limit: int = 20) -> list[Complaint]:
+    """The customer's other complaints that ``user`` may see, newest first, with what
+    became of them (another team's complaint stays behind the access policy)."""
     return list(
-        Complaint.objects.filter(customer_id=complaint.customer_id)
+        access.complaints_visible_to(user)
+        .filter(customer_id=complaint.customer_id)
         .exclude(pk=complaint.pk)
         .select_related("team")
         .defer(*QUEUE_DEFERRED)
@@ -402,21 +405,27 @@ def customer_history(complaint: Complaint, limit: int = 20) -> list[Complaint]:
     )
 
 
-def customer_recoveries(complaint: Complaint, limit: int = 20) -> list[RecoveryAction]:
-    """What the customer was given on their other complaints, so nobody offers it twice."""
+def customer_recoveries(complaint: Complaint, user, limit: int = 20) -> list[RecoveryAction]:
+    """What the customer was given on their other complaints, so nobody offers it twice
+    (on the complaints ``user`` may see)."""
     return list(
-        RecoveryAction.objects.filter(complaint__customer_id=complaint.customer_id)
+        RecoveryAction.objects.filter(
+            complaint__customer_id=complaint.customer_id,
+            complaint__in=access.complaints_visible_to(user),
+        )
         .exclude(complaint=complaint)
         .select_related("complaint")
         .order_by("-proposed_at", "-id")[:limit]
     )
 
 
-def customer_surveys(complaint: Complaint, limit: int = 20) -> list[Survey]:
-    """The customer's answers to earlier surveys: how they felt last time."""
+def customer_surveys(complaint: Complaint, user, limit: int = 20) -> list[Survey]:
+    """The customer's answers to earlier surveys (of complaints ``user`` may see)."""
     return list(
         Survey.objects.filter(
-            complaint__customer_id=complaint.customer_id, submitted_at__isnull=False
+            complaint__customer_id=complaint.customer_id,
+            complaint__in=access.complaints_visible_to(user),
+            submitted_at__isnull=False,
         )
         .select_related("complaint")
         .order_by("-submitted_at", "-id")[:limit]
@@ -468,11 +477,13 @@ def tracking(complaint_id: int) -> Tracking | None:
 # -- the supervisor's board ---------------------------------------------------------------
 
 
-def board(now: datetime | None = None, team_id: int | None = None) -> dict:
-    """Open complaints that are breached or at risk, most escalated first, by team."""
+def board(user, now: datetime | None = None, team_id: int | None = None) -> dict:
+    """Open complaints ``user`` may see that are breached or at risk, most escalated
+    first, by team."""
     now = now or timezone.now()
     rows = (
-        Complaint.objects.filter(state__in=OPEN_STATES)
+        access.complaints_visible_to(user)
+        .filter(state__in=OPEN_STATES)
         .filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
         .select_related("customer", "team", "assignee")
         .defer(*QUEUE_DEFERRED)

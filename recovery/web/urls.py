@@ -68,6 +68,11 @@ desk_patterns = (
         path("complaints/<str:reference>/assign/", desk.assign, name="assign"),
         path("complaints/<str:reference>/escalate/", desk.escalate, name="escalate"),
         path("complaints/<str:reference>/held-email/", desk.review_held, name="review-held"),
+        path(
+            "complaints/<str:reference>/tracking-link/",
+            desk.tracking_link,
+            name="tracking-link",
+        ),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(
             "complaints/<str:reference>/recovery/<int:action_id>/deliver/",

@@ -13,6 +13,7 @@ SHIPPED = (
     ("0010_ireland_letters", "add_letters"),
     ("0011_payment_services_letters", "add_letters"),
     ("0012_us_error_resolution_letters", "add_letters"),
+    ("0016_tracking_link_template", "add_tracking_link"),
 )
 
 

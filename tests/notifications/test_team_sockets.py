@@ -114,7 +114,7 @@ def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
 
 
 def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_once(
-    agent, supervisor, other_agent, make_complaint
+    agent, supervisor, manager, make_complaint
 ):
     complaint = make_complaint()
     sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
@@ -122,7 +122,8 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
 
     async def scenario():
         agent_socket = await connect_staff(agent)
-        viewer_socket = await connect_staff(other_agent)
+        # A manager sees every complaint but is on no team.
+        viewer_socket = await connect_staff(manager)
         opened = {"type": "open", "complaint": complaint.reference}
         await agent_socket.send_json_to(opened)
         assert len((await receive(agent_socket))["people"]) == 1
@@ -135,7 +136,7 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
         await in_sync(deliver_pending)()
         # Team member and assignee: through the team group; not again through the complaint's.
         (own,) = await receive_events(agent_socket, 1)
-        # Another team's agent watching the complaint: through the complaint's group only.
+        # Someone outside the team watching the complaint: through the complaint's group only.
         (watched,) = await receive_events(viewer_socket, 1)
         assert own["id"] == watched["id"]
         await assert_quiet(agent_socket)

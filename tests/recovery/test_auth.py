@@ -229,10 +229,11 @@ def test_a_wrong_password_gets_no_token(agent):
 
 def test_demo_customers_see_only_their_own_complaints(demo):
     customer1 = get_user_model().objects.get(username="customer1")
-    agent1 = get_user_model().objects.get(username="agent1")
+    # A complaints manager sees every complaint; an agent only their teams' (recovery.access).
+    manager1 = get_user_model().objects.get(username="manager1")
 
     own = api_client(customer1).get("/api/complaints/", {"page_size": 200}).json()
-    everyone = api_client(agent1).get("/api/complaints/", {"page_size": 200}).json()
+    everyone = api_client(manager1).get("/api/complaints/", {"page_size": 200}).json()
 
     assert 0 < own["count"] < everyone["count"] == Complaint.objects.count()
     assert {c["customer"]["id"] for c in own["results"]} == {customer1.customer.pk}

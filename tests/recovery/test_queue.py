@@ -89,8 +89,9 @@ def queries_for_page(client, page_size: int, **filters) -> tuple[int, dict]:
 
 
 @pytest.mark.django_db
-def test_queue_costs_the_same_queries_whatever_the_page_size(queue, agent):
-    client = token_client(agent)
+def test_queue_costs_the_same_queries_whatever_the_page_size(queue, manager):
+    # A manager sees every complaint (recovery.access), so the pages are full.
+    client = token_client(manager)
     counts = {}
     for size in PAGE_SIZES:
         counts[size], body = queries_for_page(client, size)
@@ -119,6 +120,33 @@ def test_customer_queue_costs_the_same_queries_whatever_the_page_size(queue, cus
 
     assert len(set(counts.values())) == 1, f"queries by page size: {counts}"
     assert counts[1] <= CUSTOMER_QUEUE_QUERIES, f"queries by page size: {counts}"
+
+
+@pytest.mark.django_db
+def test_an_agent_s_queue_costs_the_same_queries_and_holds_only_what_they_may_see(
+    queue, agent, other_team
+):
+    # The access policy is subqueries of the one page query, not queries of its own.
+    client = token_client(agent)
+    visible = {
+        c.reference
+        for c in queue
+        if c.team_id is None
+        or c.assignee_id == agent.pk
+        or agent.teams.filter(pk=c.team_id).exists()
+    }
+    counts = {}
+    for size in (1, 10, 50):
+        counts[size], body = queries_for_page(client, size)
+        assert body["count"] == len(visible) < QUEUE_ROWS
+    assert len(set(counts.values())) == 1, f"queries by page size: {counts}"
+    assert counts[1] <= STAFF_QUEUE_QUERIES, f"queries by page size: {counts}"
+    # Another team's complaints: only those assigned to the agent.
+    assigned_elsewhere = {
+        c.reference for c in queue if c.team_id == other_team.pk and c.assignee_id == agent.pk
+    }
+    assert assigned_elsewhere
+    assert _references(client, team=other_team.slug) == assigned_elsewhere
 
 
 @pytest.mark.django_db
@@ -177,14 +205,15 @@ def _references(client, **filters) -> set[str]:
     ],
 )
 def test_queue_filters_return_exactly_the_matching_complaints(
-    queue, supervisor, agent, other_agent, team, other_team, filters, wanted
+    queue, manager, agent, other_agent, team, other_team, filters, wanted
 ):
     personas = {"agent": agent, "other_agent": other_agent, "team": team, "other_team": other_team}
     expected = {c.reference for c in queue if wanted(c, personas)}
     # A filter that matched nothing, or everything, would pass without proving anything.
     assert 0 < len(expected) < QUEUE_ROWS
 
-    assert _references(token_client(supervisor), **filters) == expected
+    # A manager sees every complaint (recovery.access): the filter alone narrows the list.
+    assert _references(token_client(manager), **filters) == expected
 
 
 @pytest.mark.django_db

@@ -1,0 +1,462 @@
+"""The access matrix: every route of Redress, every persona, one expected answer each.
+
+The URL patterns and the websocket routes are enumerated from the URL conf and the Channels
+routing at test time; each must have a row in ``HTTP_RULES`` / ``SOCKET_RULES``, so a new
+endpoint without an access rule fails here until someone decides who may reach it.
+
+Personas (``PERSONAS``; each a factory, so another way in, such as an API token, is one
+more entry that says how its client and socket authenticate):
+- ``anonymous``: nobody signed in;
+- ``customer_a``: owns the complaint under test; ``customer_b``: another customer;
+- ``agent_in``: agent on the complaint's team; ``agent_out``: agent on another team;
+- ``supervisor``: supervisor of the complaint's team;
+- ``manager`` / ``head_of_cx``: see every complaint;
+- ``deactivated``: an agent of the team whose account was switched off after signing in.
+
+An answer is ALLOW (the request got past the access check: 2xx, 3xx other than to the
+sign-in page, or a 400/409 about its empty body) or DENY (401, 403, 404, or sent to sign
+in). A 5xx fails whatever the table says. Besides the status, no answer to a persona who
+may not see the complaint may contain its reference (a list or queue that leaks it fails).
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from config.asgi import application
+from notifications import routing
+from notifications.replay import tracking_token
+from recovery import roles
+from recovery.models import CorrectiveAction
+from recovery.services import remedies, surveys
+from tests.conftest import _customer_user, _staff, acknowledge
+from tests.factories import TeamFactory
+
+ORIGIN = (b"origin", b"http://testserver")
+RECEIVE_TIMEOUT_S = 5
+
+# -- personas ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Persona:
+    name: str
+    user: object | None  # None: anonymous
+
+    def http(self) -> Client:
+        client = Client()
+        if self.user is not None:
+            client.force_login(self.user)
+        return client
+
+    def socket_headers(self) -> list[tuple[bytes, bytes]]:
+        client = self.http()
+        cookie = client.cookies.get("sessionid")
+        if cookie is None:
+            return [ORIGIN]
+        return [ORIGIN, (b"cookie", f"sessionid={cookie.value}".encode())]
+
+
+def _anonymous(world) -> Persona:
+    return Persona("anonymous", None)
+
+
+def _customer_a(world) -> Persona:
+    return Persona("customer_a", world.customer_a)
+
+
+def _customer_b(world) -> Persona:
+    return Persona("customer_b", _customer_user("customer_b", world.groups))
+
+
+def _agent_in(world) -> Persona:
+    return Persona("agent_in", world.agent_in)
+
+
+def _agent_out(world) -> Persona:
+    return Persona("agent_out", _staff("agent_out", world.groups[roles.AGENT], world.other_team))
+
+
+def _supervisor(world) -> Persona:
+    return Persona("supervisor", _staff("supervisor", world.groups[roles.SUPERVISOR], world.team))
+
+
+def _manager(world) -> Persona:
+    return Persona("manager", world.manager)
+
+
+def _head_of_cx(world) -> Persona:
+    return Persona("head_of_cx", _staff("head", world.groups[roles.HEAD_OF_CX]))
+
+
+def _deactivated(world) -> Persona:
+    user = _staff("gone", world.groups[roles.AGENT], world.team)
+    persona = Persona("deactivated", user)
+    # Signed in while active; switched off afterwards: the session must open nothing.
+    client = Client()
+    client.force_login(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    persona.http = lambda: client
+    return persona
+
+
+# The ways in. An API token persona (knox) is one more factory here and a column below.
+PERSONAS: list[Callable] = [
+    _anonymous,
+    _customer_a,
+    _customer_b,
+    _agent_in,
+    _agent_out,
+    _supervisor,
+    _manager,
+    _head_of_cx,
+    _deactivated,
+]
+
+EVERYONE = frozenset(
+    {
+        "anonymous",
+        "customer_a",
+        "customer_b",
+        "agent_in",
+        "agent_out",
+        "supervisor",
+        "manager",
+        "head_of_cx",
+        "deactivated",
+    }
+)
+SIGNED_IN = EVERYONE - {"anonymous", "deactivated"}
+STAFF = frozenset({"agent_in", "agent_out", "supervisor", "manager", "head_of_cx"})
+# Who may see and work the complaint under test (recovery.access).
+WORKERS = frozenset({"agent_in", "supervisor", "manager", "head_of_cx"})
+VIEWERS = WORKERS | {"customer_a"}
+SUPERVISORS_UP = frozenset({"supervisor", "manager", "head_of_cx"})
+MANAGERS = frozenset({"manager", "head_of_cx"})
+NOBODY = frozenset()
+
+# -- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    allowed: frozenset
+    # Bearer links (tracking, survey): whoever holds the link sees the complaint.
+    bearer: bool = False
+    # Signing out sends everyone to the sign-in page: that is its answer, not a refusal.
+    signs_out: bool = False
+
+
+def get(allowed, **kw) -> Rule:
+    return Rule("GET", frozenset(allowed), **kw)
+
+
+def post(allowed, **kw) -> Rule:
+    return Rule("POST", frozenset(allowed), **kw)
+
+
+HTTP_RULES: dict[str, Rule] = {
+    # -- the portal: public, or reached by a signed link
+    "": get(EVERYONE),
+    "complaint/received/<str:token>/": get(EVERYONE, bearer=True),
+    "track/<str:token>/": get(EVERYONE, bearer=True),
+    "track/<str:token>/reply/": post(EVERYONE, bearer=True),
+    "track/<str:token>/escalate/": post(EVERYONE, bearer=True),
+    "survey/<str:token>/": get(EVERYONE, bearer=True),
+    "survey/<str:token>/thanks/": get(EVERYONE, bearer=True),
+    # -- the desk
+    "desk/login/": get(EVERYONE),
+    "desk/logout/": post(EVERYONE, signs_out=True),
+    "desk/": get(STAFF),
+    "desk/team/": get(STAFF),
+    "desk/notifications/": get(STAFF),
+    "desk/board/": get(SUPERVISORS_UP),
+    "desk/approvals/": get(SUPERVISORS_UP),
+    "desk/approvals/<int:action_id>/decide/": post(SUPERVISORS_UP),
+    "desk/complaints/<str:reference>/": get(WORKERS),
+    **{
+        f"desk/complaints/<str:reference>/{action}/": post(WORKERS)
+        for action in (
+            "acknowledge",
+            "reply",
+            "note",
+            "hold",
+            "written-response",
+            "delay-notification",
+            "resolve",
+            "close-loop",
+            "escalate",
+            "held-email",
+            "tracking-link",
+            "recovery",
+        )
+    },
+    "desk/complaints/<str:reference>/assign/": post(SUPERVISORS_UP),
+    "desk/complaints/<str:reference>/recovery/<int:action_id>/deliver/": post(WORKERS),
+    # -- insights (aggregates for supervisors and up)
+    "api/insights/pareto/": get(SUPERVISORS_UP),
+    "api/insights/trends/": get(SUPERVISORS_UP),
+    "api/insights/repeats/": get(SUPERVISORS_UP),
+    "api/insights/kpis/": get(SUPERVISORS_UP),
+    "api/insights/alerts/": get(SUPERVISORS_UP),
+    "api/corrective-actions/<int:action_id>/effectiveness/": get(SUPERVISORS_UP),
+    "insights/": get(SUPERVISORS_UP),
+    "insights/trends/": get(SUPERVISORS_UP),
+    "insights/repeats/": get(SUPERVISORS_UP),
+    "insights/kpis/": get(SUPERVISORS_UP),
+    "insights/corrective-actions/<int:action_id>/": get(SUPERVISORS_UP),
+    # -- the API
+    "api/auth/token/": post(EVERYONE),
+    "api/complaints/": get(SIGNED_IN),
+    "api/complaints/<str:reference>/": get(VIEWERS),
+    "api/complaints/<str:reference>/transitions/": post(VIEWERS),
+    "api/complaints/<str:reference>/messages/": post(VIEWERS),
+    "api/complaints/<str:reference>/hold/": post(WORKERS),
+    "api/complaints/<str:reference>/assignment/": post(WORKERS),
+    "api/complaints/<str:reference>/holding-reply/": post(WORKERS),
+    "api/complaints/<str:reference>/regulation/": post(WORKERS),
+    "api/complaints/<str:reference>/written-response/": post(WORKERS),
+    "api/complaints/<str:reference>/delay-notification/": post(WORKERS),
+    "api/complaints/<str:reference>/provisional-credit/": post(WORKERS),
+    "api/complaints/<str:reference>/recoveries/": get(WORKERS),
+    "api/complaints/<str:reference>/escalations/": post(WORKERS),
+    "api/complaints/<str:reference>/escalation-requests/": post(VIEWERS),
+    "api/root-causes/": get(STAFF),
+    "api/recoveries/awaiting-approval/": get(SUPERVISORS_UP),
+    "api/recoveries/<int:action_id>/decision/": post(SUPERVISORS_UP),
+    "api/recoveries/<int:action_id>/delivery/": post(WORKERS),
+    "api/surveys/<str:token>/": get(EVERYONE, bearer=True),
+    "api/corrective-actions/": get(SUPERVISORS_UP),
+    "api/corrective-actions/<int:action_id>/status/": post(MANAGERS),
+    "api/corrective-actions/<int:action_id>/complaints/": post(MANAGERS),
+    # Figures per team and clock, no complaint in them.
+    "api/sla/compliance/": get(STAFF),
+    "api/regulatory-profiles/": get(SIGNED_IN),
+    "api/regulatory-profiles/<str:code>/": get(SIGNED_IN),
+    "api/notifications/": get(SIGNED_IN),
+    "api/notifications/unread-count/": get(SIGNED_IN),
+    "api/notifications/mark-read/": post(SIGNED_IN),
+    "api/notifications/preferences/": get(SIGNED_IN),
+    # Authenticated by the mail provider's shared secret, never by a person's session.
+    "api/inbound-email/": post(NOBODY),
+    "api/schema/": get(EVERYONE),
+    "api/docs/": get(EVERYONE),
+    "api/redoc/": get(EVERYONE),
+}
+# The admin checks Django's is_staff flag itself (no persona here has it); its index stands
+# for its pages, which the admin site wraps in the same check.
+ADMIN_PREFIX = "admin/"
+ADMIN_RULE = get(NOBODY)
+
+SOCKET_RULES: dict[str, dict[str, frozenset]] = {
+    # connect: who is let in; open: who may join the complaint's group.
+    "ws/events/": {"connect": STAFF, "open": WORKERS},
+    "ws/track/<str:token>/": {"connect": EVERYONE, "open": EVERYONE},
+}
+
+
+# -- enumeration -------------------------------------------------------------------------------
+
+
+def url_patterns(resolver=None, prefix: str = "") -> list[str]:
+    """Every route of the URL conf as its full pattern string."""
+    resolver = resolver or get_resolver()
+    found = []
+    for entry in resolver.url_patterns:
+        pattern = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            found += url_patterns(entry, pattern)
+        elif isinstance(entry, URLPattern):
+            found.append(pattern)
+    return found
+
+
+def socket_patterns(router=None) -> list[str]:
+    router = router or URLRouter(routing.websocket_urlpatterns)
+    return [str(route.pattern) for route in router.routes]
+
+
+def fill(pattern: str, world) -> str:
+    """The pattern as a path, its parameters taken from the world under test."""
+    path = "/" + pattern.lstrip("^").rstrip("$")
+    action_id = world.corrective_action.pk if "corrective-actions" in pattern else world.action.pk
+    token = world.survey_token if "survey" in pattern else world.tracking_token
+    for name, value in {
+        "<str:reference>": world.complaint.reference,
+        "<int:action_id>": action_id,
+        "<str:token>": token,
+        "<str:code>": "uk_fca_disp",
+    }.items():
+        path = path.replace(name, str(value))
+    return path
+
+
+# -- the world ----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    groups: dict
+    team: object
+    other_team: object
+    customer_a: object
+    agent_in: object
+    manager: object
+    complaint: object = None
+    action: object = None
+    corrective_action: object = None
+    tracking_token: str = ""
+    survey_token: str = ""
+
+
+@pytest.fixture
+def world(groups, make_complaint, root_causes):
+    team = TeamFactory(name="Billing team", slug="billing-team")
+    other_team = TeamFactory(name="Delivery team", slug="delivery-team")
+    customer_a = _customer_user("customer_a", groups)
+    found = World(
+        groups=groups,
+        team=team,
+        other_team=other_team,
+        customer_a=customer_a,
+        agent_in=_staff("agent_in", groups[roles.AGENT], team),
+        manager=_staff("manager", groups[roles.COMPLAINTS_MANAGER]),
+    )
+    found.complaint = make_complaint(by=customer_a, routed_to=team, subject="Matrix")
+    acknowledge(found.complaint, found.agent_in)
+    # Above the agent's limit: waits for a supervisor.
+    found.action = remedies.recovery_propose(
+        complaint=found.complaint,
+        actor=found.agent_in,
+        type="refund",
+        amount="400.00",
+        currency="GBP",
+        description="Refund the duplicate charge.",
+    )
+    found.corrective_action = CorrectiveAction.objects.create(
+        title="Stop gateway retries", owner=found.manager
+    )
+    survey = surveys.survey_create(complaint=found.complaint)
+    found.survey_token = surveys.survey_token(survey)
+    found.tracking_token = tracking_token(found.complaint.pk)
+    return found
+
+
+@pytest.fixture
+def personas(world) -> list[Persona]:
+    return [factory(world) for factory in PERSONAS]
+
+
+# -- the tests ----------------------------------------------------------------------------------
+
+
+def test_every_route_has_an_access_rule():
+    missing = [p for p in url_patterns() if p not in HTTP_RULES and not p.startswith(ADMIN_PREFIX)]
+    assert not missing, f"New endpoint without an access rule: {missing}"
+    stale = set(HTTP_RULES) - set(url_patterns())
+    assert not stale, f"Rules for routes that no longer exist: {stale}"
+    assert set(socket_patterns()) == set(SOCKET_RULES), "New socket route without an access rule"
+
+
+def test_every_persona_has_a_column():
+    assert {factory.__name__.lstrip("_") for factory in PERSONAS} == EVERYONE
+
+
+def _verdict(response, rule: Rule) -> str:
+    status = response.status_code
+    assert status < 500, f"{status}: {response.content[:300]!r}"
+    if status in (401, 403, 404):
+        return "DENY"
+    to_sign_in = status in (301, 302) and "/login/" in response.get("Location", "")
+    if to_sign_in and not rule.signs_out:
+        return "DENY"
+    return "ALLOW"
+
+
+@pytest.mark.django_db
+def test_http_matrix(world, personas, settings):
+    settings.REDRESS_INBOUND_SECRET = "matrix-secret"
+    wrong = []
+    leaks = []
+    routes = [*HTTP_RULES.items(), (ADMIN_PREFIX, ADMIN_RULE)]
+    for pattern, rule in routes:
+        path = fill(pattern, world)
+        for persona in personas:
+            client = persona.http()
+            if rule.method == "GET":
+                response = client.get(path)
+            elif path.startswith("/api/"):
+                # An empty JSON object: past the parser, so the access check answers.
+                response = client.post(path, {}, content_type="application/json")
+            else:
+                response = client.post(path)
+            verdict = _verdict(response, rule)
+            expected = "ALLOW" if persona.name in rule.allowed else "DENY"
+            if verdict != expected:
+                wrong.append(f"{rule.method} {path} as {persona.name}: {response.status_code}")
+            # A refusal may name the reference it was asked for; an answer may not show it.
+            shown = world.complaint.reference.encode() in response.content
+            if verdict == "ALLOW" and shown and persona.name not in VIEWERS and not rule.bearer:
+                leaks.append(f"{rule.method} {path} as {persona.name}")
+    assert not wrong, "Answers that break the access policy:\n" + "\n".join(wrong)
+    assert not leaks, "The complaint's reference shown to someone who may not see it:\n" + (
+        "\n".join(leaks)
+    )
+
+
+# -- sockets (the real ASGI application, channels-redis) ---------------------------------------
+
+
+@pytest.fixture
+def isolated_channel_layer(settings):
+    layer = dict(settings.CHANNEL_LAYERS["default"])
+    layer["CONFIG"] = {**layer["CONFIG"], "prefix": f"test-matrix-{uuid.uuid4().hex[:12]}"}
+    settings.CHANNEL_LAYERS = {"default": layer}
+
+
+async def _socket_outcome(persona: Persona, path: str, headers, reference: str) -> tuple:
+    """(connected, joined): whether the socket opened, and whether opening the complaint
+    joined its group (the consumer answers with its presence list) or was refused."""
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _code = await communicator.connect(timeout=RECEIVE_TIMEOUT_S)
+    if not connected:
+        return False, False
+    if path.startswith("/ws/track/"):
+        await communicator.send_json_to({"type": "hello", "last_id": 0})
+        joined = True
+        while True:
+            message = json.loads(await communicator.receive_from(timeout=RECEIVE_TIMEOUT_S))
+            if message["type"] in ("replayed", "refetch"):
+                break
+    else:
+        await communicator.send_json_to({"type": "open", "complaint": reference})
+        message = json.loads(await communicator.receive_from(timeout=RECEIVE_TIMEOUT_S))
+        joined = message["type"] == "presence"
+    await communicator.disconnect(timeout=RECEIVE_TIMEOUT_S)
+    return True, joined
+
+
+@pytest.mark.django_db(transaction=True)
+def test_socket_matrix(world, personas, isolated_channel_layer):
+    wrong = []
+    for pattern, rule in SOCKET_RULES.items():
+        path = fill(pattern, world)
+        for persona in personas:
+            headers = persona.socket_headers()
+            connected, joined = async_to_sync(_socket_outcome)(
+                persona, path, headers, world.complaint.reference
+            )
+            expected = (persona.name in rule["connect"], persona.name in rule["open"])
+            if (connected, joined) != (expected[0], expected[0] and expected[1]):
+                wrong.append(f"{path} as {persona.name}: connected={connected} joined={joined}")
+    assert not wrong, "Sockets that break the access policy:\n" + "\n".join(wrong)
