@@ -504,6 +504,7 @@ class EventType(models.TextChoices):
     HELD_EMAIL_ACCEPTED = "held_email_accepted", _("Held email accepted as the customer's")
     HELD_EMAIL_OPENED = "held_email_opened", _("Held email opened as a new complaint")
     HELD_EMAIL_DISCARDED = "held_email_discarded", _("Held email discarded")
+    DETAILS_CORRECTED = "details_corrected", _("Details corrected")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -523,6 +524,8 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.SURVEY_ANSWERED,
         EventType.CORRECTIVE_ACTION_LINKED,
         EventType.REGULATION_CHANGED,
+        # A typo fixed in the subject is bookkeeping; the customer keeps what they wrote.
+        EventType.DETAILS_CORRECTED,
         # Compliance bookkeeping: the customer has the letter itself (message_added).
         EventType.OBLIGATION_ANSWERED,
         EventType.DELAY_NOTIFIED,

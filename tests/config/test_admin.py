@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from escalation.models import Escalation
 from notifications.models import EmailDelivery, InboundEmail, Outbox, StaffEmail
 from recovery.models import (
+    ComplaintEvent,
     CorrectiveAction,
     IdempotencyKey,
     RecoveryAction,
@@ -36,7 +37,8 @@ REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
 # The admins that show records only the services write (the timeline, the outbox, clocks,
 # deliveries...): never added or changed by hand. A complaint is changed through the
-# lifecycle services too, but its descriptive fields may be corrected in the admin.
+# services too: its admin form corrects descriptive fields through one
+# (``complaint_correct_details``), and its actions run the others.
 NO_ADD = {
     "escalation.Clock",
     "escalation.Escalation",
@@ -52,6 +54,28 @@ NO_ADD = {
     "recovery.Survey",
 }
 NO_CHANGE = NO_ADD - {"recovery.Complaint"}
+# Edited by hand: the data the services read (teams, categories, policies, calendars,
+# templates...), people, and corrective actions (their status moves through a service).
+REFERENCE_DATA = {
+    "auth.Group",
+    "auth.User",
+    "authtoken.TokenProxy",
+    "escalation.BusinessCalendar",
+    "escalation.EscalationLadder",
+    "escalation.SlaPolicy",
+    "notifications.MessageTemplate",
+    "recovery.ApprovalLimit",
+    "recovery.Category",
+    "recovery.CorrectiveAction",
+    "recovery.Customer",
+    "recovery.JourneyStage",
+    "recovery.RecoveryGuideline",
+    "recovery.RootCause",
+    "recovery.Team",
+    "recovery.Touchpoint",
+}
+# Saved through a service: the form's save must leave the service's timeline event.
+SERVICE_SAVED = {"recovery.Complaint"}
 
 PASSWORD = "correct-horse-battery-staple-91"
 # Valid data that generic values cannot give, by model and page.
@@ -146,6 +170,17 @@ def test_every_registered_admin_page_opens_for_a_superuser(root):
     assert failures == []
 
 
+def test_every_registered_admin_has_a_decision_about_writes():
+    # A new model admin fails here until someone decides: reference data edited by hand,
+    # records only the services write (read-only), or saved through a service.
+    registered = {label(model) for model in REGISTERED}
+    decided = [REFERENCE_DATA, NO_CHANGE, SERVICE_SAVED]
+
+    assert sorted(registered - set().union(*decided)) == []
+    assert sorted(set().union(*decided) - registered) == []
+    assert sum(len(group) for group in decided) == len(set().union(*decided))
+
+
 @pytest.mark.django_db
 def test_the_admins_that_refuse_adding_and_changing_are_the_service_written_records(rf, root):
     request = rf.get("/admin/")
@@ -222,6 +257,11 @@ def test_the_change_form_saves_an_existing_row(root, model):
     assert LogEntry.objects.filter(object_id=str(row.pk), action_flag=CHANGE).exists()
     if edited is not None:
         assert getattr(saved, edited) == data[edited]
+    if label(model) in SERVICE_SAVED:
+        # Written by the service: its timeline event, and the outbox row telling of it.
+        event = ComplaintEvent.objects.filter(complaint=saved).latest("id")
+        assert event.parameters["changes"][edited]["after"] == data[edited]
+        assert Outbox.objects.filter(payload__timeline_event_id=event.pk).exists()
 
 
 @pytest.mark.django_db
