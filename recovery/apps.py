@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -15,4 +16,7 @@ class RecoveryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from config.bulk_writes import sqlite_variable_limit
+
         post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="redress-roles")
+        connection_created.connect(sqlite_variable_limit, dispatch_uid="redress-sqlite-limit")
