@@ -23,15 +23,19 @@ from recovery.models import (
     ComplaintEvent,
     CorrectiveAction,
     IdempotencyKey,
-    RecoveryAction,
     RecoveryGuideline,
     RootCauseAlert,
+    State,
     Survey,
     Touchpoint,
 )
 from tests.admin_forms import GenericValues, edited_field, page_data, page_errors
-from tests.conftest import acknowledge
-from tests.factories import CategoryFactory, UserFactory
+from tests.factories import (
+    CategoryFactory,
+    RecoveryActionFactory,
+    UserFactory,
+    complaint_in_state,
+)
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
@@ -93,14 +97,15 @@ EXPLICIT = {
 
 
 @pytest.fixture
-def root(client, make_complaint, agent, root_causes):
+def root(client, customer_user, agent, root_causes):
     """A superuser's client, and a row of every registered model.
 
     The migrations provide stages, limits, calendars, ladders, policies and templates; the
     acknowledged complaint adds its customer, timeline, outbox and clocks. The records only
-    services write are made directly here: the admin only shows them.
+    services write are made by their services where a factory has one, else directly here:
+    the admin only shows them.
     """
-    complaint = acknowledge(make_complaint(), agent)
+    complaint = complaint_in_state(State.ACKNOWLEDGED, by=customer_user, agent=agent)
     CategoryFactory()
     Touchpoint.objects.create(name="Website", slug="website")
     # Not the generic add's values (first cause, any severity, no currency): those must be free.
@@ -112,7 +117,7 @@ def root(client, make_complaint, agent, root_causes):
     )
     Token.objects.create(user=agent)
     IdempotencyKey.objects.create(key="k1", owner=agent, request_hash="0" * 64, complaint=complaint)
-    RecoveryAction.objects.create(complaint=complaint, type="apology", proposed_by=agent)
+    RecoveryActionFactory(complaint=complaint, actor=agent)
     Survey.objects.create(complaint=complaint)
     RootCauseAlert.objects.create(
         root_cause=root_causes["billing"], week_start=date(2026, 3, 2), count=9, baseline=2.5
