@@ -5,7 +5,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from recovery.admin_actions import COMPLAINT_ACTIONS
+from recovery.admin_actions import COMPLAINT_ACTIONS, RECOVERY_ACTIONS
 from recovery.errors import RedressError
 from recovery.models import (
     ApprovalLimit,
@@ -255,7 +255,10 @@ class RecoveryGuidelineAdmin(admin.ModelAdmin):
 
 @admin.register(RecoveryAction)
 class RecoveryActionAdmin(ReadOnlyAdmin):
+    """Proposed on the desk; decided and delivered here only through the services."""
+
     list_display = ["complaint", "type", "amount", "currency", "status", "proposed_by"]
+    actions = RECOVERY_ACTIONS
     list_filter = ["status", "type", "currency"]
     list_select_related = ["complaint", "proposed_by"]
 

@@ -1,8 +1,9 @@
-"""Admin actions on complaints, each a small form in front of one service.
+"""Admin actions on complaints and recoveries, each a small form in front of one service.
 
-The complaint admin edits no workflow field itself: assigning, holding for the customer,
-escalating, reopening and withdrawing run the same services as the desk, so each leaves its
-timeline event and outbox row, moves the clocks, and is refused with the service's message.
+The admin edits no workflow field itself: assigning, holding for the customer, escalating,
+reopening, withdrawing, and deciding or delivering a recovery run the same services as the
+desk, so each leaves its timeline event and outbox row, moves the clocks, and is refused
+with the service's message.
 """
 
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from escalation.services import ladder
 from recovery.errors import RedressError
-from recovery.services import lifecycle, sla
+from recovery.services import lifecycle, remedies, sla
 
 
 class ReasonForm(forms.Form):
@@ -40,16 +41,24 @@ class AssignForm(OptionalReasonForm):
     field_order = ["assignee", "reason"]
 
 
+class DeliveryNoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("how it reached the customer"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
 @dataclass(frozen=True)
 class ServiceAction:
     name: str
     description: str
     form_class: type[forms.Form]
-    # (complaint, actor, the form's cleaned data) -> calls one service
+    # (the selected row, actor, the form's cleaned data) -> calls one service
     run: Callable
 
 
-SERVICE_ACTIONS = [
+COMPLAINT_SERVICE_ACTIONS = [
     ServiceAction(
         "assign",
         _("Assign to…"),
@@ -109,31 +118,61 @@ SERVICE_ACTIONS = [
 ]
 
 
-def admin_action(spec: ServiceAction):
-    """The admin action: first the form, then the service for each selected complaint.
+RECOVERY_SERVICE_ACTIONS = [
+    ServiceAction(
+        "approve",
+        _("Approve"),
+        ReasonForm,
+        lambda action, actor, data: remedies.recovery_decide(
+            action_id=action.pk, actor=actor, approve=True, reason=data["reason"]
+        ),
+    ),
+    ServiceAction(
+        "decline",
+        _("Decline"),
+        ReasonForm,
+        lambda action, actor, data: remedies.recovery_decide(
+            action_id=action.pk, actor=actor, approve=False, reason=data["reason"]
+        ),
+    ),
+    ServiceAction(
+        "deliver",
+        _("Record as delivered"),
+        DeliveryNoteForm,
+        lambda action, actor, data: remedies.recovery_deliver(
+            action_id=action.pk, actor=actor, note=data["note"]
+        ),
+    ),
+]
 
-    A complaint the service refuses is reported by reference with the service's message;
-    the others go ahead (each service call is its own transaction).
+
+def admin_action(spec: ServiceAction):
+    """The admin action: first the form, then the service for each selected row.
+
+    A row the service refuses is named with the service's message; the others go ahead
+    (each service call is its own transaction).
     """
 
     def action(modeladmin, request, queryset):
         form = spec.form_class(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             done = 0
-            for complaint in queryset.order_by("pk"):
+            for row in queryset.order_by("pk"):
                 try:
-                    spec.run(complaint, request.user, form.cleaned_data)
+                    spec.run(row, request.user, form.cleaned_data)
                 except RedressError as error:
-                    modeladmin.message_user(
-                        request, f"{complaint.reference}: {error.message}", messages.ERROR
-                    )
+                    modeladmin.message_user(request, f"{row}: {error.message}", messages.ERROR)
                 else:
                     done += 1
             if done:
                 modeladmin.message_user(
                     request,
-                    _("%(action)s: done for %(count)d complaint(s).")
-                    % {"action": spec.description, "count": done},
+                    _("%(action)s: done for %(count)d %(rows)s.")
+                    % {
+                        "action": spec.description,
+                        "count": done,
+                        "rows": modeladmin.model._meta.verbose_name_plural,
+                    },
                     messages.SUCCESS,
                 )
             return None
@@ -142,14 +181,15 @@ def admin_action(spec: ServiceAction):
             "opts": modeladmin.model._meta,
             "title": spec.description,
             "form": form,
-            "complaints": queryset,
+            "rows": queryset,
             "action": spec.name,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/recovery/complaint/action_form.html", context)
+        return TemplateResponse(request, "admin/service_action.html", context)
 
     action.__name__ = spec.name
     return admin.action(description=spec.description)(action)
 
 
-COMPLAINT_ACTIONS = [admin_action(spec) for spec in SERVICE_ACTIONS]
+COMPLAINT_ACTIONS = [admin_action(spec) for spec in COMPLAINT_SERVICE_ACTIONS]
+RECOVERY_ACTIONS = [admin_action(spec) for spec in RECOVERY_SERVICE_ACTIONS]

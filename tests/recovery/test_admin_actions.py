@@ -1,8 +1,8 @@
 """The complaint admin has no side door: its workflow fields are read-only, and each of its
 actions runs a service, which writes the timeline event and the outbox row (or refuses).
 
-Personas: ``root``, a superuser signed in to the admin; ``agent`` works the complaint's team;
-``supervisor`` escalates by hand.
+Personas: ``root``, a superuser signed in to the admin; ``agent`` works the complaint's team
+and proposes recoveries; ``supervisor`` escalates by hand; ``customer_user`` complains.
 """
 
 import pytest
@@ -12,11 +12,11 @@ from django.test import RequestFactory
 from escalation.models import Clock, ClockState
 from escalation.services import ladder
 from notifications.models import Outbox
-from recovery.models import Complaint, ComplaintEvent
+from recovery.models import Complaint, ComplaintEvent, RecoveryAction, State
 from recovery.services import sla
 from tests.admin_forms import page_data, page_errors
 from tests.conftest import acknowledge, resolve
-from tests.factories import UserFactory
+from tests.factories import RecoveryActionFactory, UserFactory, complaint_in_state
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +248,56 @@ def test_the_change_form_ignores_posted_workflow_fields_and_stops_no_clock(
     )
     # Nothing descriptive changed either, so nothing was written.
     assert written_since(complaint, before) == []
+
+
+# -- recoveries ----------------------------------------------------------------------------
+
+RECOVERIES = "/admin/recovery/recoveryaction/"
+# A refund above any agent's limit waits for an approver; an apology is offered at once.
+AWAITING = {"type": "refund", "amount": "100000.00", "currency": "GBP"}
+RECOVERY_ACTIONS = {
+    "approve": (AWAITING, {"reason": "Checked the statement."}, "recovery_approved", "approved"),
+    "decline": (AWAITING, {"reason": "Already refunded."}, "recovery_declined", "declined"),
+    "deliver": ({}, {"note": "Letter posted."}, "recovery_delivered", "delivered"),
+}
+
+
+def test_every_recovery_admin_action_is_covered_here(rf: RequestFactory):
+    request = rf.get(RECOVERIES)
+    request.user = UserFactory(username="root", is_staff=True, is_superuser=True)
+
+    assert set(admin.site._registry[RecoveryAction].get_actions(request)) == set(RECOVERY_ACTIONS)
+
+
+@pytest.mark.parametrize("action", sorted(RECOVERY_ACTIONS))
+def test_each_recovery_admin_action_runs_its_service(root, customer_user, agent, action):
+    proposal, form, event_type, status = RECOVERY_ACTIONS[action]
+    complaint = complaint_in_state(State.ACKNOWLEDGED, by=customer_user, agent=agent)
+    recovery = RecoveryActionFactory(complaint=complaint, actor=agent, **proposal)
+    before = last_event_id(complaint)
+    selected = {"action": action, "_selected_action": [recovery.pk]}
+
+    assert root.post(RECOVERIES, selected).status_code == 200
+    answer = root.post(RECOVERIES, {**selected, "apply": "yes", **form}, follow=True)
+
+    assert [str(m) for m in answer.context["messages"] if m.level_tag == "error"] == []
+    assert written_since(complaint, before) == [(event_type, True)]
+    assert RecoveryAction.objects.get(pk=recovery.pk).status == status
+
+
+def test_a_recovery_already_decided_is_refused_with_the_services_reason(root, customer_user, agent):
+    complaint = complaint_in_state(State.ACKNOWLEDGED, by=customer_user, agent=agent)
+    recovery = RecoveryActionFactory(complaint=complaint, actor=agent)  # offered, no approval
+    before = last_event_id(complaint)
+
+    answer = root.post(
+        RECOVERIES,
+        {"action": "approve", "_selected_action": [recovery.pk], "apply": "yes", "reason": "Ok."},
+        follow=True,
+    )
+
+    errors = [str(m) for m in answer.context["messages"] if m.level_tag == "error"]
+    assert len(errors) == 1
+    assert "nothing is awaiting your decision" in errors[0]
+    assert written_since(complaint, before) == []
+    assert RecoveryAction.objects.get(pk=recovery.pk).status == "proposed"
