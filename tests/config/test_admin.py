@@ -187,6 +187,19 @@ def test_every_registered_admin_has_a_decision_about_writes():
 
 
 @pytest.mark.django_db
+def test_no_complaint_record_is_deleted_in_the_admin(rf):
+    request = rf.get("/admin/")
+    request.user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    deletable = {
+        label(m) for m, a in admin.site._registry.items() if a.has_delete_permission(request)
+    }
+
+    # An idempotency key only remembers a request for replays; dropping one changes no
+    # complaint. Everything else a service wrote stays.
+    assert deletable & (NO_CHANGE | SERVICE_SAVED) == {"recovery.IdempotencyKey"}
+
+
+@pytest.mark.django_db
 def test_the_admins_that_refuse_adding_and_changing_are_the_service_written_records(rf, root):
     request = rf.get("/admin/")
     request.user = UserFactory(username="root")
