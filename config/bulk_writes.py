@@ -11,6 +11,7 @@ Elsewhere (SQLite, the embedded mode, a handful of rows) Django's own bulk metho
 """
 
 import json
+import sqlite3
 from datetime import datetime
 from functools import partial
 
@@ -29,6 +30,19 @@ class _ExactEncoder(DjangoJSONEncoder):
 
 
 _dumps = partial(json.dumps, cls=_ExactEncoder, separators=(",", ":"))
+
+
+def sqlite_variable_limit(sender, connection, **kwargs) -> None:
+    """On ``connection_created``: let SQLite batches be as big as this SQLite allows.
+
+    Django 5.2 assumes SQLite's pre-3.32 limit of 999 parameters per statement, so a batch
+    of 500 timeline events went in as eight INSERTs; SQLite since 3.32 allows 32,766 and
+    Debian's build 250,000. Django 6.0 reads the limit the same way (ticket #36143).
+    """
+    if connection.vendor == "sqlite":
+        connection.features.max_query_params = connection.connection.getlimit(
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
+        )
 
 
 def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:

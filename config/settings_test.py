@@ -1,6 +1,8 @@
 """Settings for the test suite: real PostgreSQL and Redis on this machine unless overridden."""
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "redress-test-secret-key-not-for-production")
@@ -24,3 +26,25 @@ REDRESS_DEMO = True
 CELERY_TASK_DEFAULT_QUEUE = f"redress-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 _TEST_THROTTLE_RATES = {"token": "1000/minute", "survey": "1000/minute"}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": _TEST_THROTTLE_RATES}  # noqa: F405
+
+# REDRESS_TEST_DATABASE=sqlite runs the tests on the embedded mode's database: a SQLite file
+# (not Django's default in-memory test database, which threads and a second connection
+# would not share) in a directory of its own, with the embedded settings' lock options.
+# Redis stays: only the database differs between the two ways to run.
+if os.environ.get("REDRESS_TEST_DATABASE", "postgresql") == "sqlite":
+    _sqlite_dir = Path(tempfile.mkdtemp(prefix="redress-test-sqlite-"))
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _sqlite_dir / "redress.sqlite3",
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                # A test database need not survive a power cut: no fsync per commit (tests
+                # that commit, and the migrations, waited on the disk more than they ran).
+                # The journal stays a rollback journal, so locking is the embedded mode's.
+                "init_command": "PRAGMA synchronous=OFF; PRAGMA journal_mode=MEMORY",
+            },
+            "TEST": {"NAME": str(_sqlite_dir / "test.sqlite3")},
+        }
+    }

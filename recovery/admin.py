@@ -1,12 +1,14 @@
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
+from recovery.admin_actions import COMPLAINT_ACTIONS, RECOVERY_ACTIONS
 from recovery.errors import RedressError
 from recovery.models import (
     ApprovalLimit,
@@ -32,6 +34,7 @@ from recovery.models import (
 )
 from recovery.models.routing import MATCH_FIELDS
 from recovery.services import regulation
+from recovery.services.corrections import CORRECTABLE_FIELDS, complaint_correct_details
 from recovery.web.errors import add_to_form
 from recovery.web.regulation_form import RegulationChangeForm
 
@@ -139,7 +142,8 @@ class RootCauseInline(ReadOnlyInline):
 
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
-    """Complaints are changed through the lifecycle services; the admin shows them."""
+    """Complaints change through the services; the admin shows them, corrects what they say
+    (``complaint_correct_details``) and offers the services as actions."""
 
     list_display = ["reference", "state", "subject", "customer", "team", "assignee", "received_at"]
     list_filter = ["state", "channel", "severity", "team"]
@@ -147,26 +151,35 @@ class ComplaintAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "team", "assignee"]
     date_hierarchy = "received_at"
     inlines = [RootCauseInline, MessageInline, TimelineInline]
+    actions = COMPLAINT_ACTIONS
+    # Every field but the descriptive ones: the workflow fields (state, assignee, hold,
+    # escalation, deadlines) move with clocks and timeline through their own services, and
+    # channel, category, severity and priority chose the SLA policy the clocks run on. The
+    # regime moves legal deadlines: changed through its service, from the link it shows.
     readonly_fields = [
+        *(
+            field.name
+            for field in Complaint._meta.concrete_fields
+            if field.editable
+            and not field.primary_key
+            and field.name not in CORRECTABLE_FIELDS
+            and field.name not in ("regulatory_profile", "jurisdiction", "sent_to_company_at")
+        ),
         "reference",
-        "state",
-        "customer",
-        "outcome",
-        "resolution_summary",
-        "withdrawal_reason",
-        "duplicate_of",
-        "reopen_count",
-        "received_at",
-        "acknowledged_at",
-        "resolved_at",
-        "loop_closed_at",
-        "withdrawn_at",
-        # The regime moves legal deadlines: changed only through the service (with a reason,
-        # re-planned clocks and a timeline event), from the link this field shows.
         "regulation",
     ]
-    raw_id_fields = ["assignee"]
     exclude = ["regulatory_profile", "jurisdiction", "sent_to_company_at"]
+
+    def save_model(self, request, obj, form, change):
+        """Save a correction through the service, never the instance the form changed."""
+        try:
+            complaint_correct_details(
+                complaint=obj,
+                actor=request.user,
+                changes={name: form.cleaned_data[name] for name in form.changed_data},
+            )
+        except RedressError as error:
+            raise DjangoPermissionDenied(error.message) from error
 
     def has_add_permission(self, request):
         return False
@@ -270,7 +283,10 @@ class RecoveryGuidelineAdmin(admin.ModelAdmin):
 
 @admin.register(RecoveryAction)
 class RecoveryActionAdmin(ReadOnlyAdmin):
+    """Proposed on the desk; decided and delivered here only through the services."""
+
     list_display = ["complaint", "type", "amount", "currency", "status", "proposed_by"]
+    actions = RECOVERY_ACTIONS
     list_filter = ["status", "type", "currency"]
     list_select_related = ["complaint", "proposed_by"]
 

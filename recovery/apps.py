@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -18,10 +19,12 @@ class RecoveryConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_save, pre_save
 
+        from config.bulk_writes import sqlite_variable_limit
         from recovery.api import schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from recovery.services import api_tokens
 
         post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="redress-roles")
+        connection_created.connect(sqlite_variable_limit, dispatch_uid="redress-sqlite-limit")
         # A password change or a deactivation revokes the account's API tokens.
         pre_save.connect(
             api_tokens.note_credentials_change,

@@ -243,6 +243,11 @@ def regulation_changed(
     )
 
 
+def details_corrected(complaint: Complaint, actor, changes: dict) -> int:
+    """Which descriptive fields staff corrected, each with its value before and after."""
+    return record(complaint, EventType.DETAILS_CORRECTED, actor, {"changes": changes})
+
+
 def awaiting_customer(complaint: Complaint, actor, reason: str) -> int:
     return record(complaint, EventType.AWAITING_CUSTOMER, actor, {"reason": reason})
 

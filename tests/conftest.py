@@ -22,9 +22,14 @@ from tests.factories import CustomerFactory, RootCauseFactory, TeamFactory, User
 def pytest_collection_modifyitems(items):
     # Tests that start Celery workers or servers share the Redis broker queue: run them in
     # one xdist process, one after another, so no worker takes another test's tasks.
+    on_sqlite = os.environ.get("REDRESS_TEST_DATABASE") == "sqlite"
     for item in items:
         if item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("real-services"))
+        needs_postgresql = item.get_closest_marker("postgresql")
+        if on_sqlite and needs_postgresql:
+            reason = needs_postgresql.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL: {reason}"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -551,6 +551,7 @@ class EventType(models.TextChoices):
     ROUTED = "routed", _("Routed to a team")
     UNPICKED = "unpicked", _("Nobody has picked it up")
     TRACKING_LINK_REISSUED = "tracking_link_reissued", _("Tracking link revoked and re-issued")
+    DETAILS_CORRECTED = "details_corrected", _("Details corrected")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -570,6 +571,8 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         EventType.SURVEY_ANSWERED,
         EventType.CORRECTIVE_ACTION_LINKED,
         EventType.REGULATION_CHANGED,
+        # A typo fixed in the subject is bookkeeping; the customer keeps what they wrote.
+        EventType.DETAILS_CORRECTED,
         # Compliance bookkeeping: the customer has the letter itself (message_added).
         EventType.OBLIGATION_ANSWERED,
         EventType.DELAY_NOTIFIED,

@@ -27,8 +27,14 @@ def complaints_refresh_sla(complaint_ids, *, raise_levels: dict[int, int] | None
         return
     if connection.vendor != "postgresql":
         Complaint.objects.filter(pk__in=ids).update(**sla_snapshot_expressions())
+        # One UPDATE per level, not per complaint: a ladder has a handful of levels, while a
+        # sweep batch raises hundreds of complaints (one UPDATE each was 600 of the 685
+        # statements of a 1,007-clock sweep on SQLite).
+        by_level: dict[int, list[int]] = {}
         for complaint_id, level in raise_levels.items():
-            Complaint.objects.filter(pk=complaint_id, escalation_level__lt=level).update(
+            by_level.setdefault(level, []).append(complaint_id)
+        for level, complaint_ids in sorted(by_level.items()):
+            Complaint.objects.filter(pk__in=complaint_ids, escalation_level__lt=level).update(
                 escalation_level=level
             )
         return

@@ -22,25 +22,32 @@ from django.test import RequestFactory
 from escalation.models import Escalation
 from notifications.models import EmailDelivery, InboundEmail, Outbox, StaffEmail
 from recovery.models import (
+    ComplaintEvent,
     CorrectiveAction,
     IdempotencyKey,
-    RecoveryAction,
     RecoveryGuideline,
     RootCauseAlert,
     RoutingRule,
+    State,
     Survey,
     Touchpoint,
     UnpickedAlert,
 )
 from tests.admin_forms import GenericValues, edited_field, page_data, page_errors
-from tests.conftest import acknowledge
-from tests.factories import CategoryFactory, UserFactory, api_token_for
+from tests.factories import (
+    CategoryFactory,
+    RecoveryActionFactory,
+    UserFactory,
+    api_token_for,
+    complaint_in_state,
+)
 
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
 # The admins that show records only the services write (the timeline, the outbox, clocks,
 # deliveries...): never added or changed by hand. A complaint is changed through the
-# lifecycle services too, but its descriptive fields may be corrected in the admin.
+# services too: its admin form corrects descriptive fields through one
+# (``complaint_correct_details``), and its actions run the others.
 NO_ADD = {
     # Sign-in records: written by django-axes, shown for the audit, deleted to lift a lockout.
     "axes.AccessAttempt",
@@ -63,6 +70,28 @@ NO_ADD = {
     "recovery.UnpickedAlert",
 }
 NO_CHANGE = NO_ADD - {"recovery.Complaint"}
+# Edited by hand: the data the services read (teams, categories, policies, calendars,
+# templates...), people, and corrective actions (their status moves through a service).
+REFERENCE_DATA = {
+    "auth.Group",
+    "auth.User",
+    "escalation.BusinessCalendar",
+    "escalation.EscalationLadder",
+    "escalation.SlaPolicy",
+    "notifications.MessageTemplate",
+    "recovery.ApprovalLimit",
+    "recovery.Category",
+    "recovery.CorrectiveAction",
+    "recovery.Customer",
+    "recovery.JourneyStage",
+    "recovery.RecoveryGuideline",
+    "recovery.RootCause",
+    "recovery.RoutingRule",
+    "recovery.Team",
+    "recovery.Touchpoint",
+}
+# Saved through a service: the form's save must leave the service's timeline event.
+SERVICE_SAVED = {"recovery.Complaint"}
 
 PASSWORD = "correct-horse-battery-staple-91"
 # Valid data that generic values cannot give, by model and page.
@@ -78,14 +107,15 @@ EXPLICIT = {
 
 
 @pytest.fixture
-def root(client, make_complaint, agent, root_causes):
+def root(client, customer_user, agent, root_causes):
     """A superuser's client, and a row of every registered model.
 
     The migrations provide stages, limits, calendars, ladders, policies and templates; the
     acknowledged complaint adds its customer, timeline, outbox and clocks. The records only
-    services write are made directly here: the admin only shows them.
+    services write are made by their services where a factory has one, else directly here:
+    the admin only shows them.
     """
-    complaint = acknowledge(make_complaint(), agent)
+    complaint = complaint_in_state(State.ACKNOWLEDGED, by=customer_user, agent=agent)
     CategoryFactory()
     Touchpoint.objects.create(name="Website", slug="website")
     # Not the generic add's values (first cause, any severity, no currency): those must be free.
@@ -101,7 +131,7 @@ def root(client, make_complaint, agent, root_causes):
     authenticate(sign_in, username=agent.username, password="wrong")
     user_logged_in.send(sender=type(agent), request=sign_in, user=agent)
     IdempotencyKey.objects.create(key="k1", owner=agent, request_hash="0" * 64, complaint=complaint)
-    RecoveryAction.objects.create(complaint=complaint, type="apology", proposed_by=agent)
+    RecoveryActionFactory(complaint=complaint, actor=agent)
     Survey.objects.create(complaint=complaint)
     RootCauseAlert.objects.create(
         root_cause=root_causes["billing"], week_start=date(2026, 3, 2), count=9, baseline=2.5
@@ -159,6 +189,30 @@ def test_every_registered_admin_page_opens_for_a_superuser(root):
 
     assert len(REGISTERED) >= 20
     assert failures == []
+
+
+def test_every_registered_admin_has_a_decision_about_writes():
+    # A new model admin fails here until someone decides: reference data edited by hand,
+    # records only the services write (read-only), or saved through a service.
+    registered = {label(model) for model in REGISTERED}
+    decided = [REFERENCE_DATA, NO_CHANGE, SERVICE_SAVED]
+
+    assert sorted(registered - set().union(*decided)) == []
+    assert sorted(set().union(*decided) - registered) == []
+    assert sum(len(group) for group in decided) == len(set().union(*decided))
+
+
+@pytest.mark.django_db
+def test_no_complaint_record_is_deleted_in_the_admin(rf):
+    request = rf.get("/admin/")
+    request.user = UserFactory(username="root", is_staff=True, is_superuser=True)
+    deletable = {
+        label(m) for m, a in admin.site._registry.items() if a.has_delete_permission(request)
+    }
+
+    # An idempotency key only remembers a request for replays; dropping one changes no
+    # complaint. Everything else a service wrote stays.
+    assert deletable & (NO_CHANGE | SERVICE_SAVED) == {"recovery.IdempotencyKey"}
 
 
 @pytest.mark.django_db
@@ -237,6 +291,11 @@ def test_the_change_form_saves_an_existing_row(root, model):
     assert LogEntry.objects.filter(object_id=str(row.pk), action_flag=CHANGE).exists()
     if edited is not None:
         assert getattr(saved, edited) == data[edited]
+    if label(model) in SERVICE_SAVED:
+        # Written by the service: its timeline event, and the outbox row telling of it.
+        event = ComplaintEvent.objects.filter(complaint=saved).latest("id")
+        assert event.parameters["changes"][edited]["after"] == data[edited]
+        assert Outbox.objects.filter(payload__timeline_event_id=event.pk).exists()
 
 
 @pytest.mark.django_db

@@ -32,6 +32,7 @@ from tests.docs.examples import (
     fill_json,
     parse_documented_json,
 )
+from tests.factories import ComplaintFactory
 
 # A Thursday in May, 09:00 in London: the statutory deadlines of the story fall on ordinary
 # business days, and the dates the examples send (`expected_by`) are still ahead.
@@ -65,22 +66,19 @@ def story(db, time_machine):
         assert answer.status_code == 200, answer.content
         bound[f"{user.username}_token"] = answer.json()["token"]
     for name, (profile, region) in WORLD.items():
-        complaint, _ = intake.complaint_submit(
-            actor=staff["manager1"],
-            intake=intake.ComplaintIntake(
-                subject="Card payment taken twice",
-                description="The same payment was taken twice.",
-                category="card-payments",
-                regulatory_profile=profile,
-                jurisdiction=region,
-                customer=intake.CustomerDetails(
-                    name=customers[1].name,
-                    email=customers[1].email,
-                    external_id=customers[1].external_id,
-                ),
+        bound[name] = ComplaintFactory(
+            by=staff["manager1"],
+            subject="Card payment taken twice",
+            description="The same payment was taken twice.",
+            category="card-payments",
+            regulatory_profile=profile,
+            jurisdiction=region,
+            customer=intake.CustomerDetails(
+                name=customers[1].name,
+                email=customers[1].email,
+                external_id=customers[1].external_id,
             ),
-        )
-        bound[name] = complaint.reference
+        ).reference
     return client, bound
 
 

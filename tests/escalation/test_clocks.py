@@ -24,7 +24,8 @@ from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import lifecycle, messages, sla
 from tests.conftest import acknowledge, close_loop, resolve
 
-pytestmark = pytest.mark.django_db
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 HOUR = 3600
 LONDON = ZoneInfo("Europe/London")

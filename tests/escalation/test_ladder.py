@@ -29,7 +29,8 @@ from recovery.services import lifecycle, messages, sla
 from tests.conftest import acknowledge
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:

@@ -46,6 +46,9 @@ from recovery import roles
 from recovery.models import Complaint, ComplaintEvent, EventType
 from tests.factories import CustomerFactory, UserFactory
 
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = pytest.mark.sqlite
+
 # A few thousand due clocks: several sweeper batches (BATCH_SIZE is 500), so sweepers
 # contend batch after batch rather than once.
 DUE_CLOCKS_FOR_WORKERS = 3_000
@@ -320,6 +323,7 @@ def _sweep_ticks_received(log: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.postgresql(reason="the worker and beat processes connect to DATABASE_URL")
 @pytest.mark.django_db(transaction=True)
 def test_real_workers_and_beats_escalate_each_breach_exactly_once(
     escalation_setup, team, other_team, tmp_path

@@ -38,6 +38,9 @@ from recovery.services.surveys import survey_for_token
 from tests.conftest import acknowledge, close_loop, resolve
 from tests.notifications.shipped_templates import ensure_default_templates
 
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = pytest.mark.sqlite
+
 LOCMEM_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 FLAKY_BACKEND = "tests.notifications.test_delivery.FlakyEmailBackend"
 # Threads racing to deliver one event; more than two so that "one wins, the others skip"

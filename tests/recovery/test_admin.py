@@ -6,6 +6,7 @@ Personas: ``root``, a superuser signed in to the admin; ``agent`` acknowledged t
 
 import pytest
 
+from notifications.models import Outbox
 from recovery.models import Complaint, ComplaintEvent
 from tests.admin_forms import page_data, page_errors
 from tests.conftest import acknowledge
@@ -58,6 +59,14 @@ def test_a_correction_saves_and_leaves_the_lifecycle_as_the_services_left_it(
         complaint.reference,
         "",
     )
-    assert list(ComplaintEvent.objects.filter(complaint=saved).values_list("id", "type")) == (
-        timeline
-    )
+    # The correction is on the timeline, written by the service with its outbox row.
+    added = ComplaintEvent.objects.filter(complaint=saved).exclude(id__in=[i for i, _ in timeline])
+    assert [(event.type, event.parameters) for event in added] == [
+        (
+            "details_corrected",
+            {"changes": {"subject": {"before": "Charged twice", "after": saved.subject}}},
+        )
+    ]
+    assert Outbox.objects.filter(
+        event_type="complaint.details_corrected", payload__timeline_event_id=added.get().pk
+    ).exists()

@@ -4,6 +4,8 @@ Each accepted change must leave exactly three records behind it (the new state, 
 timeline event, one outbox row); each refused change must leave none.
 """
 
+from functools import partial
+
 import pytest
 from django.db import transaction
 from django.utils import timezone
@@ -23,9 +25,10 @@ from recovery.models import (
 )
 from recovery.services import lifecycle
 from tests.conftest import acknowledge, close_loop, resolve
-from tests.factories import RootCauseFactory
+from tests.factories import RootCauseFactory, complaint_in_state
 
-pytestmark = pytest.mark.django_db
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 ALLOWED = {
     State.RECEIVED: ["acknowledge", "withdraw"],
@@ -73,24 +76,10 @@ def reopen(complaint, actor):
 
 
 @pytest.fixture
-def complaint_in(make_complaint, agent, supervisor, customer_user, root_causes):
-    """A complaint of ``team`` brought to the given state the ordinary way."""
-
-    def build(state: str) -> Complaint:
-        complaint = make_complaint()
-        if state == State.WITHDRAWN:
-            return withdraw(complaint, customer_user)
-        if state == State.RECEIVED:
-            return complaint
-        complaint = acknowledge(complaint, agent)
-        if state == State.ACKNOWLEDGED:
-            return complaint
-        complaint = resolve(complaint, agent)
-        if state == State.RESOLVED:
-            return complaint
-        return close_loop(complaint, agent)
-
-    return build
+def complaint_in(agent, supervisor, customer_user, root_causes):
+    """A complaint of ``team`` brought to the given state the ordinary way; the customer
+    withdraws it."""
+    return partial(complaint_in_state, by=customer_user, agent=agent, withdrawn_by=customer_user)
 
 
 # -- success paths ------------------------------------------------------------------------

@@ -29,6 +29,9 @@ from recovery.models import Complaint, ComplaintEvent, ComplaintRootCause, Messa
 from recovery.services import intake, lifecycle
 from tests.factories import RootCauseFactory
 
+# Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
+pytestmark = pytest.mark.sqlite
+
 # -- the reference model -------------------------------------------------------------------
 
 # (state, transition) -> state after it; any pair not here is refused with a 409.
