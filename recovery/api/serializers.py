@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
-from recovery.api.fields import StrictSerializer, UserRefSerializer
+from recovery.api.fields import Representation, StrictSerializer, UserRefSerializer
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
     Channel,
@@ -213,25 +213,25 @@ class TokenRequestSerializer(StrictSerializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(Representation):
     token = serializers.CharField()
 
 
 # -- representations ----------------------------------------------------------------------
 
 
-class NamedSlugSerializer(serializers.Serializer):
+class NamedSlugSerializer(Representation):
     slug = serializers.CharField()
     name = serializers.CharField()
 
 
-class CustomerRefSerializer(serializers.Serializer):
+class CustomerRefSerializer(Representation):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.CharField()
 
 
-class ComplaintListSerializer(serializers.ModelSerializer):
+class ComplaintListSerializer(Representation, serializers.ModelSerializer):
     customer = CustomerRefSerializer()
     team = NamedSlugSerializer(allow_null=True)
     assignee = UserRefSerializer(allow_null=True)
@@ -270,7 +270,7 @@ class ComplaintListSerializer(serializers.ModelSerializer):
         ]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(Representation, serializers.ModelSerializer):
     actor = UserRefSerializer(allow_null=True)
 
     class Meta:
@@ -278,7 +278,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "type", "actor", "parameters", "created_at"]
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(Representation, serializers.ModelSerializer):
     author = UserRefSerializer(allow_null=True)
 
     class Meta:
@@ -286,7 +286,7 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "direction", "kind", "channel", "author", "body", "created_at"]
 
 
-class RootCauseAppliedSerializer(serializers.Serializer):
+class RootCauseAppliedSerializer(Representation):
     code = serializers.CharField(source="root_cause.code")
     name = serializers.CharField(source="root_cause.path")
     is_primary = serializers.BooleanField()
@@ -326,8 +326,8 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
         return available_transitions(complaint, user)
 
 
-class RootCauseSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class RootCauseSerializer(Representation, serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     path = serializers.CharField(read_only=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
 

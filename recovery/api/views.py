@@ -3,10 +3,9 @@
 from django.contrib.auth import authenticate, get_user_model
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from recovery import roles, selectors
 from recovery.api.filters import ComplaintFilter
+from recovery.api.pagination import CheckedPageNumberPagination
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
     AssignmentSerializer,
@@ -40,9 +40,8 @@ from recovery.services import intake, lifecycle, messages, regulation, sla
 IDEMPOTENCY_KEY_MAX = 255
 
 
-class QueuePagination(PageNumberPagination):
+class QueuePagination(CheckedPageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     # A page is one query whatever its size; 200 keeps a response under ~0.5 MB.
     max_page_size = 200
 
@@ -286,8 +285,19 @@ def _detail(request, reference: str) -> Response:
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 
+class RootCauseQuerySerializer(serializers.Serializer):
+    include_retired = serializers.BooleanField(required=False, default=False)
+
+
 class RootCauseListView(APIView):
-    @extend_schema(responses=RootCauseSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "include_retired", bool, description="Also list causes no longer in use."
+            )
+        ],
+        responses=RootCauseSerializer(many=True),
+    )
     def get(self, request):
         if not request.user.has_perm("recovery.resolve_complaint"):
             raise PermissionDenied("Only staff who resolve complaints use the taxonomy.")
@@ -296,7 +306,10 @@ class RootCauseListView(APIView):
         # Link parents in memory so each path is built without a query per level.
         for cause in causes:
             cause.parent = by_id.get(cause.parent_id)
-        include_retired = request.query_params.get("include_retired") in {"1", "true"}
+        # A plain dict: from a QueryDict DRF would take "?include_retired=" as left out.
+        query = RootCauseQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        include_retired = query.validated_data["include_retired"]
         shown = [c for c in causes if include_retired or c.is_active]
         return Response(RootCauseSerializer(shown, many=True).data)
 

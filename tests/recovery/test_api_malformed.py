@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from recovery.api.views import QueuePagination
@@ -1052,25 +1053,49 @@ def test_real_page_size_cap_keeps_responses_bounded():
     assert QueuePagination.max_page_size == 200
 
 
-def test_nonsense_page_size_falls_back_to_the_default(make_complaint, agent):
+@pytest.mark.parametrize("page_size", ["abc", "0", "-5", "null", ""])
+def test_nonsense_page_size_is_refused_by_name(make_complaint, agent, page_size):
+    # A full default page would look like the size asked for; the schema says a whole
+    # number from 1.
     make_complaint()
     client = APIClient()
     client.force_authenticate(agent)
 
-    for page_size in ("abc", "0", "-5"):
-        answer = client.get(LIST, {"page_size": page_size})
-        assert answer.status_code == 200, page_size
-        assert answer.json()["count"] == 1
+    answer = client.get(LIST, {"page_size": page_size})
+
+    assert answer.status_code == 400, page_size
+    assert answer.json()["error"] == "validation_failed"
+    assert "page_size" in answer.json()["details"]
 
 
-def test_include_retired_other_than_yes_means_no(agent, root_causes):
+@pytest.mark.parametrize("flag", ["perhaps", "null", ""])
+def test_include_retired_other_than_a_boolean_is_refused(agent, root_causes, flag):
+    # The schema says boolean; "perhaps" quietly meaning "no" would hide the client's bug.
     client = APIClient()
     client.force_authenticate(agent)
 
-    answer = client.get(ROOT_CAUSES, {"include_retired": "perhaps"})
+    answer = client.get(ROOT_CAUSES, {"include_retired": flag})
+
+    assert answer.status_code == 400
+    assert "include_retired" in answer.json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "retired_shown"), [("false", False), ("0", False), ("true", True)]
+)
+def test_include_retired_takes_the_booleans_of_a_query_string(
+    agent, root_causes, flag, retired_shown
+):
+    retired = root_causes["billing.refund-delay"]
+    retired.retired_at = timezone.now()
+    retired.save(update_fields=["retired_at"])
+    client = APIClient()
+    client.force_authenticate(agent)
+
+    answer = client.get(ROOT_CAUSES, {"include_retired": flag})
 
     assert answer.status_code == 200
-    assert all(cause["active"] for cause in answer.json())
+    assert (retired.code in {cause["code"] for cause in answer.json()}) is retired_shown
 
 
 def test_unicode_text_that_is_valid_is_kept_exactly(customer_user):
