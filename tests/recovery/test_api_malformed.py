@@ -1109,3 +1109,36 @@ def test_unicode_text_that_is_valid_is_kept_exactly(customer_user):
     assert answer.status_code == 201, answer.json()
     assert answer.json()["subject"] == text
     assert Complaint.objects.get().description == text
+
+
+# -- URLs that match no API pattern ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # The id must be a number: Django's resolver matches nothing.
+        "/api/recoveries/null,null/decision/",
+        "/api/corrective-actions/abc/effectiveness/",
+        "/api/no-such-endpoint/",
+    ],
+)
+def test_an_api_url_that_matches_nothing_is_a_json_404(customer_user, url):
+    client = APIClient()
+    client.force_authenticate(customer_user)
+
+    answer = client.post(url, {}, format="json")
+
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == JSON
+    body = answer.json()
+    assert body["error"] == "not_found"
+    assert "/api/schema/" in body["message"]
+    assert body["details"] == {}
+
+
+def test_a_page_url_that_matches_nothing_is_still_the_site_page(db):
+    answer = APIClient().get("/no-such-page/")
+
+    assert answer.status_code == 404
+    assert answer["Content-Type"].startswith("text/html")
