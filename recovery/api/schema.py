@@ -25,6 +25,23 @@ ERROR_DESCRIPTIONS = {
     "429": "Too many requests; wait for `Retry-After` seconds.",
 }
 
+# Headers DRF sends with these errors (rest_framework.views.APIView.handle_exception).
+ERROR_HEADERS = {
+    "401": {
+        "WWW-Authenticate": {
+            "schema": {"type": "string"},
+            "required": True,
+            "description": "The scheme to authenticate with: Token.",
+        }
+    },
+    "429": {
+        "Retry-After": {
+            "schema": {"type": "integer", "minimum": 0},
+            "description": "Seconds until a request may be made again.",
+        }
+    },
+}
+
 
 class ErrorSerializer(serializers.Serializer):
     """The body of every error answer of the API (``recovery.api.errors``)."""
@@ -93,4 +110,6 @@ class RedressAutoSchema(AutoSchema):
     def _error_response(self, code: str, description: str) -> dict:
         response = self._get_response_for_code(ErrorSerializer, code)
         response["description"] = description
+        if code in ERROR_HEADERS:
+            response["headers"] = ERROR_HEADERS[code]
         return response

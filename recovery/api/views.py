@@ -71,7 +71,24 @@ class ComplaintListCreateView(generics.ListAPIView):
                 str,
                 OpenApiParameter.HEADER,
                 description="Retry safely: the same key and body return the same complaint.",
-            )
+            ),
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 201],
+                required=True,
+                description="The complaint's URL, /api/complaints/{reference}/.",
+            ),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                required=True,
+                enum=["true"],
+                description="The key was seen before: this is the complaint it made (200).",
+            ),
         ],
     )
     def post(self, request):

@@ -171,3 +171,15 @@ def test_component_descriptions_are_never_a_base_class_docstring(schema):
         description = body.get("description", "")
         assert "Refuses fields it does not know" not in description, name
         assert "never read from a request" not in description, name
+
+
+def test_response_headers_are_documented(schema):
+    intake = schema["paths"]["/api/complaints/"]["post"]["responses"]
+
+    assert intake["201"]["headers"]["Location"]["required"] is True
+    assert "Idempotent-Replayed" not in intake["201"]["headers"]
+    assert intake["200"]["headers"]["Idempotent-Replayed"]["schema"]["enum"] == ["true"]
+    unread = schema["paths"]["/api/notifications/unread-count/"]["get"]["responses"]
+    assert unread["401"]["headers"]["WWW-Authenticate"]["required"] is True
+    token = schema["paths"]["/api/auth/token/"]["post"]["responses"]
+    assert "Retry-After" in token["429"]["headers"]
