@@ -327,7 +327,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["recovery.api.parsers.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "recovery.api.schema.RedressAutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
     # Our throttles count by config.client_address; this keeps DRF's own rule the same.

@@ -30,3 +30,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", redoc_view, name="api-redoc"),
 ]
+
+# A URL no pattern matches: JSON under /api/, the site's page elsewhere.
+handler404 = "recovery.api.errors.not_found"

@@ -5,6 +5,7 @@ profiles (read only)."""
 from datetime import datetime, time, timedelta
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from escalation import regulatory, selectors
 from escalation.serializers import EscalationSerializer, RegulatoryProfileSerializer
 from escalation.services import ladder
 from recovery import roles
-from recovery.api.fields import StrictSerializer
+from recovery.api.fields import Representation, StrictSerializer
 from recovery.errors import NotFound, PermissionDenied, ValidationFailed
 from recovery.selectors import complaint_to_change, complaint_to_work
 
@@ -42,8 +43,14 @@ class ComplaintEscalationView(APIView):
         return Response(EscalationSerializer(escalation).data, status=201)
 
 
+class EscalationRequestedSerializer(Representation):
+    message = serializers.CharField()
+
+
 class EscalationRequestView(APIView):
-    @extend_schema(request=EscalationRequestSerializer, responses={202: None})
+    @extend_schema(
+        request=EscalationRequestSerializer, responses={202: EscalationRequestedSerializer}
+    )
     def post(self, request, reference: str):
         complaint = complaint_to_change(reference=reference, user=request.user)
         payload = EscalationRequestSerializer(data=request.data)
@@ -67,7 +74,7 @@ class ComplianceQuerySerializer(StrictSerializer):
 MAX_PERIOD = timedelta(days=366)
 
 
-class ComplianceRowSerializer(serializers.Serializer):
+class ComplianceRowSerializer(Representation):
     clock = serializers.CharField(help_text='The kind; "resolve (statutory)" for an obligation')
     statutory = serializers.BooleanField()
     regulatory_profile = serializers.CharField(help_text="Empty for internal targets")
@@ -79,7 +86,7 @@ class ComplianceRowSerializer(serializers.Serializer):
     breached_percent = serializers.FloatField(allow_null=True)
 
 
-class ComplianceSerializer(serializers.Serializer):
+class ComplianceSerializer(Representation):
     start = serializers.DateField()
     end = serializers.DateField()
     rows = ComplianceRowSerializer(many=True)
@@ -90,10 +97,10 @@ class ComplianceView(APIView):
         responses=ComplianceSerializer,
         parameters=[
             OpenApiParameter(
-                "start", str, description="First day (YYYY-MM-DD), default 30 days ago"
+                "start", OpenApiTypes.DATE, description="First day, default 30 days ago"
             ),
             OpenApiParameter(
-                "end", str, description="Day after the last (YYYY-MM-DD), default tomorrow"
+                "end", OpenApiTypes.DATE, description="Day after the last, default tomorrow"
             ),
             OpenApiParameter("group_by", str, enum=list(selectors.GROUPINGS)),
         ],

@@ -8,11 +8,12 @@ from rest_framework import serializers
 from escalation import deadlines
 from escalation.models import Clock, ClockState, Escalation
 from escalation.services.clocks import clock_calendar
-from recovery.api.fields import UserRefSerializer
+from recovery.api.fields import Representation, UserRefSerializer
 
 
-class ClockSerializer(serializers.ModelSerializer):
-    policy = serializers.CharField(source="policy.name", default=None)
+class ClockSerializer(Representation, serializers.ModelSerializer):
+    # None once the policy is gone, and for statutory obligations, which have none.
+    policy = serializers.CharField(source="policy.name", default=None, allow_null=True)
     calendar = serializers.SerializerMethodField()
     seconds_left = serializers.SerializerMethodField()
     statutory = serializers.BooleanField(read_only=True)
@@ -81,10 +82,11 @@ class ClockSerializer(serializers.ModelSerializer):
         return "; ".join(parts) + "."
 
 
-class EscalationSerializer(serializers.ModelSerializer):
+class EscalationSerializer(Representation, serializers.ModelSerializer):
     owner = UserRefSerializer(allow_null=True)
     actor = UserRefSerializer(allow_null=True)
-    clock = serializers.CharField(source="clock.kind", default=None)
+    # None for an escalation made by hand, which no clock set off.
+    clock = serializers.CharField(source="clock.kind", default=None, allow_null=True)
 
     class Meta:
         model = Escalation
@@ -104,7 +106,7 @@ class EscalationSerializer(serializers.ModelSerializer):
 # -- regulatory profiles (escalation.regulatory: data, read only) -----------------------------
 
 
-class RegionSerializer(serializers.Serializer):
+class RegionSerializer(Representation):
     code = serializers.CharField()
     name = serializers.CharField()
     time_zone = serializers.CharField()
@@ -116,7 +118,7 @@ class RegionSerializer(serializers.Serializer):
         return region is self.context["profile"].default_region
 
 
-class ObligationSerializer(serializers.Serializer):
+class ObligationSerializer(Representation):
     clock = serializers.CharField(help_text="The clock kind it times.")
     rule = serializers.CharField(
         help_text="How it counts: calendar_days, business_days_close or hours_or_business_day."
@@ -128,7 +130,7 @@ class ObligationSerializer(serializers.Serializer):
     starts = serializers.CharField(help_text="received, or sent_to_company (by a regulator).")
 
 
-class LetterSerializer(serializers.Serializer):
+class LetterSerializer(Representation):
     kind = serializers.CharField(help_text="The message kind.")
     clock = serializers.CharField(help_text="The obligation it acts on.")
     effect = serializers.ChoiceField(choices=["meets", "notes"])
@@ -136,7 +138,7 @@ class LetterSerializer(serializers.Serializer):
     title = serializers.CharField()
 
 
-class RegulatoryProfileSerializer(serializers.Serializer):
+class RegulatoryProfileSerializer(Representation):
     code = serializers.CharField()
     name = serializers.CharField()
     regulator = serializers.CharField()

@@ -5,21 +5,21 @@ from zoneinfo import available_timezones
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notifications import inbox
 from notifications.kinds import Kind, Telling
 from notifications.models import EmailDigest, Notification, NotificationPreference
-from recovery.api.fields import StrictSerializer
+from recovery.api.fields import Representation, StrictSerializer
+from recovery.api.pagination import CheckedPageNumberPagination
 from recovery.errors import ValidationFailed
 
 # Ids accepted in one mark-read call; "all up to id N" covers larger sweeps.
 MARK_READ_MAX_IDS = 500
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(Representation, serializers.ModelSerializer):
     event_id = serializers.IntegerField(source="outbox_id")
     link = serializers.CharField()
     read = serializers.SerializerMethodField()
@@ -152,20 +152,37 @@ class PreferenceSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class InboxPagination(PageNumberPagination):
+class InboxPagination(CheckedPageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_paginated_response_schema(self, schema):
+        # The page also says how many are unread in all (InboxView adds it).
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["unread"] = {"type": "integer", "minimum": 0}
+        paginated["required"] = [*paginated["required"], "unread"]
+        return paginated
+
+
+class InboxQuerySerializer(serializers.Serializer):
+    # page and page_size are the paginator's; only this one is ours to check.
+    unread = serializers.BooleanField(required=False, default=False)
 
 
 class InboxView(APIView):
+    # A page object (count, next, previous, results, unread), which the schema shows as such.
+    pagination_class = InboxPagination
+
     @extend_schema(
-        parameters=[OpenApiParameter("unread", bool)],
+        parameters=[OpenApiParameter("unread", bool, description="Only unread notifications.")],
         responses=NotificationSerializer(many=True),
     )
     def get(self, request):
-        unread = request.query_params.get("unread") in {"1", "true"}
-        paginator = InboxPagination()
+        # A plain dict: from a QueryDict DRF would take "?unread=" as left out.
+        query = InboxQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        unread = query.validated_data["unread"]
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             inbox.inbox_of(request.user, unread_only=unread), request
         )
@@ -175,14 +192,23 @@ class InboxView(APIView):
         return response
 
 
+class UnreadCountSerializer(Representation):
+    unread = serializers.IntegerField(min_value=0)
+
+
+class MarkedReadSerializer(Representation):
+    marked = serializers.IntegerField(min_value=0, help_text="Notifications marked read now.")
+    unread = serializers.IntegerField(min_value=0)
+
+
 class UnreadCountView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=UnreadCountSerializer)
     def get(self, request):
         return Response({"unread": inbox.unread_count(request.user)})
 
 
 class MarkReadView(APIView):
-    @extend_schema(request=MarkReadSerializer, responses={200: dict})
+    @extend_schema(request=MarkReadSerializer, responses=MarkedReadSerializer)
     def post(self, request):
         payload = MarkReadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

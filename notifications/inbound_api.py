@@ -13,7 +13,12 @@ import hmac
 import logging
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.parsers import BaseParser
@@ -99,6 +104,15 @@ class InboundEmailView(APIView):
 
     @extend_schema(
         summary="Receive one raw email (inbound-mail webhook)",
+        parameters=[
+            OpenApiParameter(
+                SECRET_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The shared secret, REDRESS_INBOUND_SECRET on the server.",
+            )
+        ],
         request={"message/rfc822": bytes, "application/octet-stream": bytes},
         responses={
             202: OpenApiResponse(_RESULT, description="Stored for the first time."),

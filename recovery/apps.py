@@ -20,7 +20,7 @@ class RecoveryConfig(AppConfig):
         from django.db.models.signals import post_save, pre_save
 
         from config.bulk_writes import sqlite_variable_limit
-        from recovery.api import schema  # noqa: F401  (registers the OpenAPI auth scheme)
+        from recovery.api import auth_schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from recovery.services import api_tokens
 
         post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="redress-roles")

@@ -6,7 +6,8 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -65,6 +66,21 @@ def exception_handler(exc, context):
             "details": {},
         }
     return response
+
+
+def not_found(request, exception):
+    """Django's 404 (no URL matched, e.g. ``/api/recoveries/abc/decision/`` where the id must
+    be a number): under /api/ the API's error body, elsewhere the site's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": "not_found",
+                "message": f"No API endpoint at {request.path}; /api/schema/ lists them.",
+                "details": {},
+            },
+            status=status.HTTP_404_NOT_FOUND,
+        )
+    return defaults.page_not_found(request, exception)
 
 
 def _summarise(detail) -> str:

@@ -47,6 +47,20 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class UserRefSerializer(serializers.Serializer):
+class Representation(serializers.Serializer):
+    """A response shape, never read from a request: every field is read-only.
+
+    The schema then marks each field ``readOnly`` and required (always present), which is
+    what a client of the answer needs to know.
+    """
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.read_only = True
+        return fields
+
+
+class UserRefSerializer(Representation):
     id = serializers.IntegerField()
     username = serializers.CharField()

@@ -1,6 +1,7 @@
 """Query-string filters of the complaint queue."""
 
 import django_filters
+from django import forms
 
 from recovery.instant_fields import IsoInstantField
 from recovery.models import Channel, Complaint, Priority, Severity, State
@@ -8,6 +9,18 @@ from recovery.models import Channel, Complaint, Priority, Severity, State
 
 class InstantFilter(django_filters.IsoDateTimeFilter):
     field_class = IsoInstantField
+
+
+class NoBlankFilterForm(forms.Form):
+    """A parameter given empty (``?received_before=``) is an error, not "no filter": the
+    client meant to filter by something and would otherwise silently get everything."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if "" in self.data.getlist(name):
+                self.add_error(name, "Give a value, or leave the parameter out.")
+        return cleaned
 
 
 class ComplaintFilter(django_filters.FilterSet):
@@ -29,3 +42,4 @@ class ComplaintFilter(django_filters.FilterSet):
     class Meta:
         model = Complaint
         fields: list[str] = []
+        form = NoBlankFilterForm

@@ -1,14 +1,13 @@
 """HTTP interface for recovery actions, approvals, the recovery guide, surveys and CAPA."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recovery import roles, selectors
-from recovery.api.fields import StrictSerializer, UserRefSerializer
+from recovery.api.fields import Representation, StrictSerializer, UserRefSerializer
 from recovery.api.throttles import ClientAddressThrottle
 from recovery.errors import NotFound, PermissionDenied, ValidationFailed
 from recovery.models import (
@@ -23,7 +22,7 @@ from recovery.services import prevention, remedies, surveys
 TEXT_MAX = 5000
 
 
-class RecoveryActionSerializer(serializers.ModelSerializer):
+class RecoveryActionSerializer(Representation, serializers.ModelSerializer):
     reference = serializers.CharField(source="complaint.reference", read_only=True)
     proposed_by = UserRefSerializer(allow_null=True)
     decided_by = UserRefSerializer(allow_null=True)
@@ -52,6 +51,34 @@ class RecoveryActionSerializer(serializers.ModelSerializer):
             "suggested",
             "deviation_reason",
         ]
+
+
+class SuggestionSerializer(Representation):
+    """The recovery guide's row for the complaint's cause and severity."""
+
+    guideline_id = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=RecoveryType.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    note = serializers.CharField()
+
+
+class RecoveryTotalSerializer(Representation):
+    """Granted recovery of one type in one currency."""
+
+    currency = serializers.CharField()
+    type = serializers.ChoiceField(choices=RecoveryType.choices)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+    count = serializers.IntegerField()
+
+
+class ComplaintRecoveriesSerializer(Representation):
+    suggested = SuggestionSerializer(allow_null=True, help_text="None when the guide has no row.")
+    actions = RecoveryActionSerializer(many=True)
+    totals = RecoveryTotalSerializer(many=True, help_text="Granted on this complaint.")
+    customer_totals = RecoveryTotalSerializer(
+        many=True, help_text="Granted to the customer, on all their complaints."
+    )
 
 
 class ProposeSerializer(StrictSerializer):
@@ -95,7 +122,7 @@ def _visible_action(request, action_id: int) -> RecoveryAction:
 class ComplaintRecoveryView(APIView):
     """GET a complaint's recoveries, the guide's suggestion and totals; POST to offer one."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=ComplaintRecoveriesSerializer)
     def get(self, request, reference: str):
         complaint = selectors.complaint_detail(reference=reference, user=request.user)
         if not roles.is_staff_member(request.user):
@@ -170,13 +197,38 @@ class ApprovalQueueView(APIView):
 # -- surveys -----------------------------------------------------------------------------
 
 
+def _score_field(name: str) -> serializers.JSONField:
+    # Checked by the survey service, which also takes the number as text (from the web form);
+    # the API documents the number. A class per scale: the schema reads a field's class.
+    low, high = surveys.SCALES[name]
+    score = type(f"{name.title()}ScoreField", (serializers.JSONField,), {})
+    return extend_schema_field({"type": "integer", "minimum": low, "maximum": high})(score)()
+
+
 class SurveyAnswerSerializer(StrictSerializer):
-    csat = serializers.JSONField()
-    ces = serializers.JSONField()
-    nps = serializers.JSONField()
+    csat = _score_field("csat")
+    ces = _score_field("ces")
+    nps = _score_field("nps")
     comment = serializers.CharField(
         required=False, allow_blank=True, max_length=surveys.MAX_COMMENT
     )
+
+
+class SurveyScaleSerializer(Representation):
+    min = serializers.IntegerField()
+    max = serializers.IntegerField()
+
+
+class SurveySerializer(Representation):
+    reference = serializers.CharField()
+    answered = serializers.BooleanField()
+    scales = serializers.DictField(
+        child=SurveyScaleSerializer(), help_text="The range of each score: csat, ces, nps."
+    )
+
+
+class SurveyAnsweredSerializer(Representation):
+    answered = serializers.BooleanField()
 
 
 class SurveyView(APIView):
@@ -187,7 +239,7 @@ class SurveyView(APIView):
     throttle_classes = [ClientAddressThrottle]
     throttle_scope = "survey"
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=SurveySerializer)
     def get(self, request, token: str):
         survey = surveys.survey_for_token(token)
         return Response(
@@ -200,7 +252,7 @@ class SurveyView(APIView):
             }
         )
 
-    @extend_schema(request=SurveyAnswerSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=SurveyAnswerSerializer, responses={201: SurveyAnsweredSerializer})
     def post(self, request, token: str):
         payload = SurveyAnswerSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -211,7 +263,7 @@ class SurveyView(APIView):
 # -- corrective and preventive actions ---------------------------------------------------
 
 
-class CorrectiveActionSerializer(serializers.ModelSerializer):
+class CorrectiveActionSerializer(Representation, serializers.ModelSerializer):
     owner = UserRefSerializer()
     root_causes = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     complaints = serializers.SlugRelatedField(slug_field="reference", many=True, read_only=True)
@@ -280,7 +332,12 @@ def _capa(action_id: int) -> CorrectiveAction:
 
 
 class CorrectiveActionListView(APIView):
-    @extend_schema(responses=CorrectiveActionSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=CorrectiveActionStatus.values),
+        ],
+        responses=CorrectiveActionSerializer(many=True),
+    )
     def get(self, request):
         _require_capa_view(request.user)
         rows = CorrectiveAction.objects.select_related("owner").prefetch_related(

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
 from recovery import roles
-from recovery.api.fields import StrictSerializer, UserRefSerializer
+from recovery.api.fields import Representation, StrictSerializer, UserRefSerializer
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
     Channel,
@@ -215,12 +215,12 @@ class TokenRequestSerializer(StrictSerializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(Representation):
     token = serializers.CharField(help_text="Shown once: only its hash is kept.")
     expiry = serializers.DateTimeField(help_text="After this instant the token opens nothing.")
 
 
-class ApiTokenSerializer(serializers.Serializer):
+class ApiTokenSerializer(Representation):
     key = serializers.CharField(source="token_key", help_text="The token's first characters.")
     created = serializers.DateTimeField()
     expiry = serializers.DateTimeField()
@@ -234,18 +234,18 @@ class ApiTokenSerializer(serializers.Serializer):
 # -- representations ----------------------------------------------------------------------
 
 
-class NamedSlugSerializer(serializers.Serializer):
+class NamedSlugSerializer(Representation):
     slug = serializers.CharField()
     name = serializers.CharField()
 
 
-class CustomerRefSerializer(serializers.Serializer):
+class CustomerRefSerializer(Representation):
     id = serializers.IntegerField()
     name = serializers.CharField()
     email = serializers.CharField()
 
 
-class ComplaintListSerializer(serializers.ModelSerializer):
+class ComplaintListSerializer(Representation, serializers.ModelSerializer):
     customer = CustomerRefSerializer()
     team = NamedSlugSerializer(allow_null=True)
     assignee = UserRefSerializer(allow_null=True)
@@ -285,7 +285,7 @@ class ComplaintListSerializer(serializers.ModelSerializer):
         ]
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(Representation, serializers.ModelSerializer):
     actor = UserRefSerializer(allow_null=True)
 
     class Meta:
@@ -293,7 +293,7 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "type", "actor", "parameters", "created_at"]
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(Representation, serializers.ModelSerializer):
     author = UserRefSerializer(allow_null=True)
 
     class Meta:
@@ -301,7 +301,7 @@ class MessageSerializer(serializers.ModelSerializer):
         fields = ["id", "direction", "kind", "channel", "author", "body", "created_at"]
 
 
-class RootCauseAppliedSerializer(serializers.Serializer):
+class RootCauseAppliedSerializer(Representation):
     code = serializers.CharField(source="root_cause.code")
     name = serializers.CharField(source="root_cause.path")
     is_primary = serializers.BooleanField()
@@ -367,8 +367,8 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
         return [email.as_dict() for email in undelivered_emails(complaint)]
 
 
-class RootCauseSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class RootCauseSerializer(Representation, serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     path = serializers.CharField(read_only=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
 

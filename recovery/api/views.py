@@ -3,15 +3,15 @@
 from django.contrib.auth import authenticate, get_user_model, user_logged_in
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recovery import roles, selectors
 from recovery.api.filters import ComplaintFilter
+from recovery.api.pagination import CheckedPageNumberPagination
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
     ApiTokenSerializer,
@@ -41,9 +41,8 @@ from recovery.services import api_tokens, intake, lifecycle, messages, regulatio
 IDEMPOTENCY_KEY_MAX = 255
 
 
-class QueuePagination(PageNumberPagination):
+class QueuePagination(CheckedPageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     # A page is one query whatever its size; 200 keeps a response under ~0.5 MB.
     max_page_size = 200
 
@@ -73,7 +72,24 @@ class ComplaintListCreateView(generics.ListAPIView):
                 str,
                 OpenApiParameter.HEADER,
                 description="Retry safely: the same key and body return the same complaint.",
-            )
+            ),
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 201],
+                required=True,
+                description="The complaint's URL, /api/complaints/{reference}/.",
+            ),
+            OpenApiParameter(
+                "Idempotent-Replayed",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200],
+                required=True,
+                enum=["true"],
+                description="The key was seen before: this is the complaint it made (200).",
+            ),
         ],
     )
     def post(self, request):
@@ -289,8 +305,19 @@ def _detail(request, reference: str) -> Response:
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 
+class RootCauseQuerySerializer(serializers.Serializer):
+    include_retired = serializers.BooleanField(required=False, default=False)
+
+
 class RootCauseListView(APIView):
-    @extend_schema(responses=RootCauseSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "include_retired", bool, description="Also list causes no longer in use."
+            )
+        ],
+        responses=RootCauseSerializer(many=True),
+    )
     def get(self, request):
         if not request.user.has_perm("recovery.resolve_complaint"):
             raise PermissionDenied("Only staff who resolve complaints use the taxonomy.")
@@ -299,7 +326,10 @@ class RootCauseListView(APIView):
         # Link parents in memory so each path is built without a query per level.
         for cause in causes:
             cause.parent = by_id.get(cause.parent_id)
-        include_retired = request.query_params.get("include_retired") in {"1", "true"}
+        # A plain dict: from a QueryDict DRF would take "?include_retired=" as left out.
+        query = RootCauseQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        include_retired = query.validated_data["include_retired"]
         shown = [c for c in causes if include_retired or c.is_active]
         return Response(RootCauseSerializer(shown, many=True).data)
 

@@ -120,7 +120,8 @@ def _csv(name: str, payload_scope: dict, columns, rows) -> CsvTable:
     return CsvTable(columns=list(columns), rows=[list(row) for row in rows], filename=filename)
 
 
-def _schema(query_class, description: str):
+def _schema(query_class, description: str, **errors: str):
+    """JSON or CSV; ``errors`` (``e409="..."``) adds statuses beyond those every view has."""
     return extend_schema(
         parameters=[query_class],
         responses={
@@ -128,6 +129,7 @@ def _schema(query_class, description: str):
                 OpenApiTypes.OBJECT, description=description
             ),
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The table as CSV."),
+            **{int(code[1:]): OpenApiResponse(description=text) for code, text in errors.items()},
         },
     )
 
@@ -208,7 +210,7 @@ class KpiView(InsightView):
 class AlertsView(InsightView):
     query_class = FormatQuery
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @_schema(FormatQuery, "Root causes rising faster than usual, most recent first.")
     def get(self, request, **kwargs):
         return super().get(request, **kwargs)
 
@@ -224,7 +226,11 @@ class EffectivenessView(InsightView):
     query_class = EffectivenessQuery
     permission_classes = [IsAuthenticated, permissions.CanViewCorrectiveActions]
 
-    @_schema(EffectivenessQuery, "Rate of the action's causes before and after it was done.")
+    @_schema(
+        EffectivenessQuery,
+        "Rate of the action's causes before and after it was done.",
+        e409="The corrective action is not done yet: there is no date to measure from.",
+    )
     def get(self, request, **kwargs):
         return super().get(request, **kwargs)
 

@@ -403,3 +403,12 @@ def test_every_event_type_of_the_catalogue_can_be_muted_once(agent):
     assert response.status_code == 200, response.json()
     # Said twice, kept once, in the order given.
     assert response.json()["muted_events"] == catalogue
+
+
+@pytest.mark.parametrize("flag", ["null", "maybe", ""])
+def test_an_unread_filter_that_is_not_a_boolean_is_refused(agent, flag):
+    answer = api_client(agent).get(INBOX, {"unread": flag})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "validation_failed"
+    assert "unread" in answer.json()["details"]

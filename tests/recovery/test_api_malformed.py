@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from recovery.api.views import QueuePagination
@@ -1061,25 +1062,49 @@ def test_real_page_size_cap_keeps_responses_bounded():
     assert QueuePagination.max_page_size == 200
 
 
-def test_nonsense_page_size_falls_back_to_the_default(make_complaint, agent):
+@pytest.mark.parametrize("page_size", ["abc", "0", "-5", "null", ""])
+def test_nonsense_page_size_is_refused_by_name(make_complaint, agent, page_size):
+    # A full default page would look like the size asked for; the schema says a whole
+    # number from 1.
     make_complaint()
     client = APIClient()
     client.force_authenticate(agent)
 
-    for page_size in ("abc", "0", "-5"):
-        answer = client.get(LIST, {"page_size": page_size})
-        assert answer.status_code == 200, page_size
-        assert answer.json()["count"] == 1
+    answer = client.get(LIST, {"page_size": page_size})
+
+    assert answer.status_code == 400, page_size
+    assert answer.json()["error"] == "validation_failed"
+    assert "page_size" in answer.json()["details"]
 
 
-def test_include_retired_other_than_yes_means_no(agent, root_causes):
+@pytest.mark.parametrize("flag", ["perhaps", "null", ""])
+def test_include_retired_other_than_a_boolean_is_refused(agent, root_causes, flag):
+    # The schema says boolean; "perhaps" quietly meaning "no" would hide the client's bug.
     client = APIClient()
     client.force_authenticate(agent)
 
-    answer = client.get(ROOT_CAUSES, {"include_retired": "perhaps"})
+    answer = client.get(ROOT_CAUSES, {"include_retired": flag})
+
+    assert answer.status_code == 400
+    assert "include_retired" in answer.json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "retired_shown"), [("false", False), ("0", False), ("true", True)]
+)
+def test_include_retired_takes_the_booleans_of_a_query_string(
+    agent, root_causes, flag, retired_shown
+):
+    retired = root_causes["billing.refund-delay"]
+    retired.retired_at = timezone.now()
+    retired.save(update_fields=["retired_at"])
+    client = APIClient()
+    client.force_authenticate(agent)
+
+    answer = client.get(ROOT_CAUSES, {"include_retired": flag})
 
     assert answer.status_code == 200
-    assert all(cause["active"] for cause in answer.json())
+    assert (retired.code in {cause["code"] for cause in answer.json()}) is retired_shown
 
 
 def test_unicode_text_that_is_valid_is_kept_exactly(customer_user):
@@ -1093,3 +1118,36 @@ def test_unicode_text_that_is_valid_is_kept_exactly(customer_user):
     assert answer.status_code == 201, answer.json()
     assert answer.json()["subject"] == text
     assert Complaint.objects.get().description == text
+
+
+# -- URLs that match no API pattern ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # The id must be a number: Django's resolver matches nothing.
+        "/api/recoveries/null,null/decision/",
+        "/api/corrective-actions/abc/effectiveness/",
+        "/api/no-such-endpoint/",
+    ],
+)
+def test_an_api_url_that_matches_nothing_is_a_json_404(customer_user, url):
+    client = APIClient()
+    client.force_authenticate(customer_user)
+
+    answer = client.post(url, {}, format="json")
+
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == JSON
+    body = answer.json()
+    assert body["error"] == "not_found"
+    assert "/api/schema/" in body["message"]
+    assert body["details"] == {}
+
+
+def test_a_page_url_that_matches_nothing_is_still_the_site_page(db):
+    answer = APIClient().get("/no-such-page/")
+
+    assert answer.status_code == 404
+    assert answer["Content-Type"].startswith("text/html")

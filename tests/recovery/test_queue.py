@@ -222,3 +222,13 @@ def test_queue_refuses_a_filter_value_it_does_not_know(queue, agent):
 
     # Ignoring the typo would show the whole queue as if it were the filtered one.
     assert response.status_code == 400, response.json()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["received_before", "team", "state"])
+def test_queue_refuses_a_filter_given_empty(queue, agent, name):
+    response = token_client(agent).get("/api/complaints/", {name: ""})
+
+    # "?received_before=" would otherwise show the whole queue as if it were filtered.
+    assert response.status_code == 400, response.json()
+    assert name in response.json()["details"]
