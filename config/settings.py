@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "knox",
     # Sign-in lockout and the sign-in audit log (docs/security.md).
     "axes",
+    # The staff's optional TOTP second factor (recovery.second_factor, docs/security.md).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -88,6 +91,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session pass the second factor?
+    "django_otp.middleware.OTPMiddleware",
+    # Sends a session that still owes its second factor (or its enrolment) to the right page.
+    "recovery.web.second_factor_gate.SecondFactorGate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
@@ -162,6 +169,22 @@ AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
 # Failures as well as successes are kept for the audit (admin -> Axes).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# The second factor (TOTP, django-otp). When on, staff without a device must enrol before
+# using the desk, the admin or the API; off by default so an upgrade locks nobody out.
+REDRESS_STAFF_2FA_REQUIRED = env_bool("REDRESS_STAFF_2FA_REQUIRED")
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = os.environ.get("REDRESS_OTP_ISSUER", "Redress")
+# After each wrong code a device refuses further codes for 1, 2, 4, 8 … seconds (django-otp's
+# throttle): on top of the sign-in lockout, which counts wrong codes as failed sign-ins.
+OTP_TOTP_THROTTLE_FACTOR = 1
+# How long the code page waits for the code after the password was right: long enough to
+# find a phone, short enough that an abandoned half sign-in does not linger.
+REDRESS_2FA_PENDING_SECONDS = 300
+
+# Single sign-on for staff (OpenID Connect); off until it is built and configured.
+REDRESS_OIDC_ENABLED = False
+REDRESS_OIDC_PROVIDER_NAME = ""
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from recovery.web.signin import AdminPasswordStep
+
 urlpatterns = [
     # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
     path("", include("recovery.web.urls")),
     # Insights: the API under /api/insights/ (and a corrective action's effectiveness), the
     # pages under /insights/.
     path("", include("recovery.insights.urls")),
+    # Before the admin's own: its sign-in asks for the second factor like the desk's.
+    path("admin/login/", AdminPasswordStep.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/", include("recovery.urls")),
     path("api/", include("escalation.urls")),

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recovery import roles, selectors
+from recovery import roles, second_factor, selectors
 from recovery.api.filters import ComplaintFilter
 from recovery.api.serializers import (
     TRANSITION_SERIALIZERS,
@@ -302,6 +302,21 @@ class RootCauseListView(APIView):
         return Response(RootCauseSerializer(shown, many=True).data)
 
 
+def second_factor_check(request, *, user, code: str | None) -> None:
+    """An enrolled account's token needs its code too; staff who must enrol, enrol first."""
+    if second_factor.confirmed_device(user) is not None:
+        if not code:
+            raise ValidationFailed(
+                "This account has a second factor: send the code of its authenticator app as otp.",
+                details={"otp": ["This field is required for this account."]},
+            )
+        second_factor.code_verify(request=request, user=user, code=code)
+    elif second_factor.enrolment_required(user):
+        raise PermissionDenied(
+            "Staff must set up a second factor (desk, Second factor) before using the API."
+        )
+
+
 class ObtainTokenView(APIView):
     """A new API token for a username and password (django-axes counts the failures)."""
 
@@ -314,7 +329,9 @@ class ObtainTokenView(APIView):
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request, **serializer.validated_data)
+        credentials = dict(serializer.validated_data)
+        code = credentials.pop("otp", None)
+        user = authenticate(request, **credentials)
         if user is None:
             # django-axes flags the request when this failure, or an earlier run of them,
             # locked the account or the address out.
@@ -324,6 +341,7 @@ class ObtainTokenView(APIView):
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
+        second_factor_check(request, user=user, code=code)
         # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, secret = api_tokens.api_token_issue(user=user)

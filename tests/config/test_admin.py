@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import authenticate, user_logged_in
 from django.test import RequestFactory
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from escalation.models import Escalation
 from notifications.models import EmailDelivery, InboundEmail, Outbox, StaffEmail
@@ -45,6 +46,8 @@ NO_ADD = {
     "axes.AccessLog",
     # API tokens: issued only to their owner's password, revocable (deleted) here.
     "knox.AuthToken",
+    # Second factors: enrolled only by their owner, deleted here to reset a lost one.
+    "otp_totp.TOTPDevice",
     "escalation.Clock",
     "escalation.Escalation",
     "notifications.EmailDelivery",
@@ -92,6 +95,7 @@ def root(client, make_complaint, agent, root_causes):
         root_causes["billing.duplicate-charge"]
     )
     api_token_for(agent)
+    TOTPDevice.objects.create(user=agent, name="phone", confirmed=True)
     # One failed and one successful sign-in, recorded by axes as the login pages would.
     sign_in = RequestFactory().post("/admin/login/", REMOTE_ADDR="192.0.2.5")
     authenticate(sign_in, username=agent.username, password="wrong")
