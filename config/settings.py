@@ -9,6 +9,7 @@ Defaults are the safe ones: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with
 ``SECRET_KEY`` must be given.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -144,6 +145,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "recovery.auth.RedressModelBackend",
+    # Single sign-on; answers only the OIDC callback, and only when it is configured.
+    "recovery.oidc.RedressOIDCBackend",
 ]
 
 # Where the client address comes from (config.client_address): the number of proxies we run
@@ -182,9 +185,51 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 # find a phone, short enough that an abandoned half sign-in does not linger.
 REDRESS_2FA_PENDING_SECONDS = 300
 
-# Single sign-on for staff (OpenID Connect); off until it is built and configured.
-REDRESS_OIDC_ENABLED = False
-REDRESS_OIDC_PROVIDER_NAME = ""
+
+def env_json_mapping(name: str) -> dict[str, str]:
+    """A JSON object of strings from the environment; anything else stops start-up."""
+    raw = os.environ.get(name, "")
+    if not raw:
+        return {}
+    try:
+        mapping = json.loads(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not JSON: {error}") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in mapping.items()
+    ):
+        raise ImproperlyConfigured(f'{name} must be a JSON object of strings: {{"claim": "name"}}')
+    return mapping
+
+
+# Single sign-on for staff (OpenID Connect, recovery.oidc; docs/security.md). On when a client
+# id and either an issuer (endpoints from its discovery document) or the endpoints are set.
+REDRESS_OIDC_ISSUER = os.environ.get("REDRESS_OIDC_ISSUER", "").rstrip("/")
+REDRESS_OIDC_DISCOVERY_URL = os.environ.get("REDRESS_OIDC_DISCOVERY_URL", "") or (
+    f"{REDRESS_OIDC_ISSUER}/.well-known/openid-configuration" if REDRESS_OIDC_ISSUER else ""
+)
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("REDRESS_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("REDRESS_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("REDRESS_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("REDRESS_OIDC_JWKS_URI", "")
+OIDC_RP_CLIENT_ID = os.environ.get("REDRESS_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("REDRESS_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("REDRESS_OIDC_SCOPES", "openid email profile groups")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_TIMEOUT = 10  # seconds per request to the provider: a dead one fails the sign-in quickly
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
+REDRESS_OIDC_ENABLED = bool(
+    OIDC_RP_CLIENT_ID
+    and (REDRESS_OIDC_DISCOVERY_URL or (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT))
+)
+REDRESS_OIDC_PROVIDER_NAME = os.environ.get("REDRESS_OIDC_PROVIDER_NAME", "single sign-on")
+# Which claim lists a person's groups, and which of its values give which role and team:
+# REDRESS_OIDC_ROLE_CLAIMS='{"complaints-agents": "agents"}', values among the staff roles
+# (recovery.roles); REDRESS_OIDC_TEAM_CLAIMS='{"cx-billing": "billing"}', values Team slugs.
+REDRESS_OIDC_GROUPS_CLAIM = os.environ.get("REDRESS_OIDC_GROUPS_CLAIM", "groups")
+REDRESS_OIDC_TEAMS_CLAIM = os.environ.get("REDRESS_OIDC_TEAMS_CLAIM", REDRESS_OIDC_GROUPS_CLAIM)
+REDRESS_OIDC_ROLE_CLAIMS = env_json_mapping("REDRESS_OIDC_ROLE_CLAIMS")
+REDRESS_OIDC_TEAM_CLAIMS = env_json_mapping("REDRESS_OIDC_TEAM_CLAIMS")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from recovery.web import sso
 from recovery.web.signin import AdminPasswordStep
 
 urlpatterns = [
@@ -13,6 +14,9 @@ urlpatterns = [
     # Before the admin's own: its sign-in asks for the second factor like the desk's.
     path("admin/login/", AdminPasswordStep.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
+    # Single sign-on (OpenID Connect); 404 until configured.
+    path("oidc/authenticate/", sso.Start.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", sso.Callback.as_view(), name="oidc-callback"),
     path("api/", include("recovery.urls")),
     path("api/", include("escalation.urls")),
     path("api/", include("notifications.urls")),

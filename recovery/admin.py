@@ -28,6 +28,7 @@ from recovery.models import (
     RecoveryGuideline,
     RootCause,
     RootCauseAlert,
+    SsoIdentity,
     Survey,
     Team,
     Touchpoint,
@@ -345,6 +346,24 @@ class SecondFactorDeviceAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username"]
     fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Which provider identity signs in as which account; deleting one unlinks it (the next
+    single sign-on of that identity makes a new account)."""
+
+    list_display = ["user", "issuer", "subject", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "subject"]
+    fields = ["user", "issuer", "subject", "created_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request):

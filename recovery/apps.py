@@ -18,6 +18,7 @@ class RecoveryConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_save, pre_save
 
+        from recovery import checks  # noqa: F401  (registers the start-up checks)
         from recovery.api import schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from recovery.services import api_tokens
 

@@ -27,6 +27,7 @@ from recovery.models import (
     RecoveryAction,
     RecoveryGuideline,
     RootCauseAlert,
+    SsoIdentity,
     Survey,
     Touchpoint,
 )
@@ -48,6 +49,8 @@ NO_ADD = {
     "knox.AuthToken",
     # Second factors: enrolled only by their owner, deleted here to reset a lost one.
     "otp_totp.TOTPDevice",
+    # Single sign-on links: made by a provider's sign-in, deleted here to unlink.
+    "recovery.SsoIdentity",
     "escalation.Clock",
     "escalation.Escalation",
     "notifications.EmailDelivery",
@@ -96,6 +99,7 @@ def root(client, make_complaint, agent, root_causes):
     )
     api_token_for(agent)
     TOTPDevice.objects.create(user=agent, name="phone", confirmed=True)
+    SsoIdentity.objects.create(user=agent, issuer="https://id.example.com", subject="agent-1")
     # One failed and one successful sign-in, recorded by axes as the login pages would.
     sign_in = RequestFactory().post("/admin/login/", REMOTE_ADDR="192.0.2.5")
     authenticate(sign_in, username=agent.username, password="wrong")
