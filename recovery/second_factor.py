@@ -151,6 +151,25 @@ def code_verify(*, request, user, code: str) -> TOTPDevice:
     return device
 
 
+def token_check(*, request, user, code: str | None) -> None:
+    """Before an API token is issued: an enrolled account's code, checked as on the desk;
+    staff who must enrol, enrol first (the token would dodge the desk's enrolment)."""
+    if confirmed_device(user) is not None:
+        if not code:
+            raise ValidationFailed(
+                _(
+                    "This account has a second factor: send the code of its authenticator "
+                    "app as otp."
+                ),
+                details={"otp": [_("This field is required for this account.")]},
+            )
+        code_verify(request=request, user=user, code=code)
+    elif enrolment_required(user):
+        raise PermissionDenied(
+            _("Staff must set up a second factor (desk, Second factor) before using the API.")
+        )
+
+
 def _verify_or_raise(device: TOTPDevice, code: str) -> None:
     code = (code or "").replace(" ", "")
     if len(code) != CODE_DIGITS or not code.isdigit():

@@ -302,21 +302,6 @@ class RootCauseListView(APIView):
         return Response(RootCauseSerializer(shown, many=True).data)
 
 
-def second_factor_check(request, *, user, code: str | None) -> None:
-    """An enrolled account's token needs its code too; staff who must enrol, enrol first."""
-    if second_factor.confirmed_device(user) is not None:
-        if not code:
-            raise ValidationFailed(
-                "This account has a second factor: send the code of its authenticator app as otp.",
-                details={"otp": ["This field is required for this account."]},
-            )
-        second_factor.code_verify(request=request, user=user, code=code)
-    elif second_factor.enrolment_required(user):
-        raise PermissionDenied(
-            "Staff must set up a second factor (desk, Second factor) before using the API."
-        )
-
-
 class ObtainTokenView(APIView):
     """A new API token for a username and password (django-axes counts the failures)."""
 
@@ -341,7 +326,7 @@ class ObtainTokenView(APIView):
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
-        second_factor_check(request, user=user, code=code)
+        second_factor.token_check(request=request, user=user, code=code)
         # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, secret = api_tokens.api_token_issue(user=user)

@@ -146,6 +146,16 @@ def test_the_next_sign_in_follows_the_changed_claims(sso):
     assert SsoIdentity.objects.filter(user=alice).count() == 1
 
 
+def test_a_single_sign_on_session_is_not_asked_for_our_second_factor(sso, settings):
+    settings.REDRESS_STAFF_2FA_REQUIRED = True
+    client = Client()
+
+    sign_in(client, "alice", "alice-password")
+
+    # The provider vouched for her factors; Redress does not send her to enrol.
+    assert client.get("/desk/").status_code == 200
+
+
 def test_claims_that_map_to_no_role_are_refused_with_a_page(sso):
     mallory = {**ALICE, "claims": {**ALICE["claims"], "sub": "m-1", "groups": ["staff-everyone"]}}
     people_are(sso, mallory=mallory)
