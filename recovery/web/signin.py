@@ -9,6 +9,7 @@ from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp import login as otp_login
@@ -47,10 +48,20 @@ class PasswordStep(LoginView):
 
 
 class AdminPasswordStep(PasswordStep):
-    """The admin's login page (its form requires ``is_staff``), with the same code step."""
+    """The admin's login page (its form requires ``is_staff``), with the same code step.
+
+    As ``AdminSite.login``: a signed-in account that may use the admin goes to it, any other
+    sees the form (sending it to ``next`` would loop between the admin and this page).
+    """
 
     template_name = "admin/login.html"
     authentication_form = AdminAuthenticationForm
+    redirect_authenticated_user = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "GET" and admin.site.has_permission(request):
+            return redirect("admin:index")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -58,7 +69,8 @@ class AdminPasswordStep(PasswordStep):
         return context
 
     def get_default_redirect_url(self):
-        return self.request.GET.get("next") or "/admin/"
+        # Where a missing or unsafe ``next`` leads (LoginView checked it): the admin's index.
+        return reverse("admin:index")
 
 
 def code_step(request):

@@ -134,6 +134,23 @@ def test_the_admin_sign_in_asks_for_the_code_too(enrolled):
     assert client.get("/admin/").status_code == 200
 
 
+def test_the_admin_sign_in_shows_its_form_to_a_signed_in_account_without_admin_access(agent):
+    client = Client()
+    client.force_login(agent)  # staff on the desk, but not is_staff
+
+    answer = client.get("/admin/login/?next=/admin/")
+
+    assert answer.status_code == 200
+    assert 'name="password"' in answer.content.decode()
+
+
+def test_the_admin_sign_in_does_not_follow_a_foreign_next(enrolled):
+    client = Client()
+    password_step(client, enrolled, path="/admin/login/?next=https://evil.example/")
+
+    assert code_step(client, code_of(enrolled))["Location"] == "/admin/"
+
+
 def test_a_code_too_soon_after_a_wrong_one_is_refused_unchecked(enrolled):
     client = Client()
     password_step(client, enrolled)
