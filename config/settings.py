@@ -214,8 +214,12 @@ OIDC_OP_USER_ENDPOINT = os.environ.get("REDRESS_OIDC_USERINFO_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = os.environ.get("REDRESS_OIDC_JWKS_URI", "")
 OIDC_RP_CLIENT_ID = os.environ.get("REDRESS_OIDC_CLIENT_ID", "")
 OIDC_RP_CLIENT_SECRET = os.environ.get("REDRESS_OIDC_CLIENT_SECRET", "")
-OIDC_RP_SCOPES = os.environ.get("REDRESS_OIDC_SCOPES", "openid email profile groups")
+# Providers differ in the scope that releases groups (some refuse scopes they do not know),
+# so none is asked for by default: add the one yours needs.
+OIDC_RP_SCOPES = os.environ.get("REDRESS_OIDC_SCOPES", "openid email profile")
 OIDC_RP_SIGN_ALGO = "RS256"
+# PKCE (RFC 7636) on top of the client secret: a stolen code is useless without the verifier.
+OIDC_USE_PKCE = True
 OIDC_TIMEOUT = 10  # seconds per request to the provider: a dead one fails the sign-in quickly
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
 REDRESS_OIDC_ENABLED = bool(

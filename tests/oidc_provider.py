@@ -2,8 +2,8 @@
 
 Real where Redress can tell: its own HTTP server, a discovery document, a JWKS endpoint,
 ID tokens signed RS256 with a key made per run, the authorization-code flow with a login
-form, a token endpoint that checks the client secret, the code and the redirect URI, and a
-userinfo endpoint. Minimal elsewhere: one client, codes kept in memory.
+form, a token endpoint that checks the client secret, the code, the redirect URI and the
+PKCE verifier, and a userinfo endpoint. Minimal elsewhere: one client, codes kept in memory.
 
 People are read from a JSON file at each sign-in (the test edits it between sign-ins):
 ``{"username": {"password": …, "claims": {…}, "quirk": ""}}``. A quirk makes the provider
@@ -16,6 +16,7 @@ prints ``port <n>`` once it listens on 127.0.0.1.
 """
 
 import base64
+import hashlib
 import html
 import json
 import secrets
@@ -77,6 +78,11 @@ class Provider:
         if quirk == "bad_signature":
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KEY_ID})
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def handler_for(provider: Provider):
@@ -155,6 +161,7 @@ def handler_for(provider: Provider):
             provider.access[access_token] = dict(person["claims"])
             provider.codes[code] = {
                 "redirect_uri": form["redirect_uri"],
+                "code_challenge": form.get("code_challenge", ""),
                 "answer": {
                     "access_token": access_token,
                     "token_type": "Bearer",
@@ -175,6 +182,8 @@ def handler_for(provider: Provider):
             grant = provider.codes.pop(form.get("code", ""), None)  # a code works once
             if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
                 return self._json(400, {"error": "invalid_grant"})
+            if grant["code_challenge"] != pkce_challenge(form.get("code_verifier", "")):
+                return self._json(400, {"error": "invalid_grant"})  # RFC 7636, S256
             return self._json(200, grant["answer"])
 
     return Handler

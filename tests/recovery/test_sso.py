@@ -171,6 +171,19 @@ def test_claims_that_map_to_no_role_are_refused_with_a_page(sso):
     assert AccessFailureLog.objects.filter(path_info="/oidc/callback/").exists()
 
 
+def test_a_customer_account_never_signs_in_by_sso(sso, customer_user):
+    SsoIdentity.objects.create(user=customer_user, issuer=sso["url"], subject="alice-0001")
+    before = role_names(customer_user)
+    client = Client()
+
+    answer = sign_in(client, "alice", "alice-password")
+
+    assert answer.status_code == 403
+    assert "Customers do not sign in here." in answer.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert role_names(customer_user) == before  # the claims' agent role was not given
+
+
 def test_a_deactivated_account_stays_refused(sso):
     sign_in(Client(), "alice", "alice-password")
     get_user_model().objects.filter(username="alice").update(is_active=False)
