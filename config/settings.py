@@ -9,6 +9,7 @@ Defaults are the safe ones: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with
 ``SECRET_KEY`` must be given.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -75,6 +76,9 @@ INSTALLED_APPS = [
     "knox",
     # Sign-in lockout and the sign-in audit log (docs/security.md).
     "axes",
+    # The staff's optional TOTP second factor (recovery.second_factor, docs/security.md).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -94,6 +98,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session pass the second factor?
+    "django_otp.middleware.OTPMiddleware",
+    # Sends a session that still owes its second factor (or its enrolment) to the right page.
+    "recovery.web.second_factor_gate.SecondFactorGate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
@@ -145,6 +153,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "recovery.auth.RedressModelBackend",
+    # Single sign-on; answers only the OIDC callback, and only when it is configured.
+    "recovery.oidc.RedressOIDCBackend",
 ]
 
 # Where the client address comes from (config.client_address): the number of proxies we run
@@ -170,6 +180,68 @@ AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
 # Failures as well as successes are kept for the audit (admin -> Axes).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# The second factor (TOTP, django-otp). When on, staff without a device must enrol before
+# using the desk, the admin or the API; off by default so an upgrade locks nobody out.
+REDRESS_STAFF_2FA_REQUIRED = env_bool("REDRESS_STAFF_2FA_REQUIRED")
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = os.environ.get("REDRESS_OTP_ISSUER", "Redress")
+# After each wrong code a device refuses further codes for 1, 2, 4, 8 … seconds (django-otp's
+# throttle): on top of the sign-in lockout, which counts wrong codes as failed sign-ins.
+OTP_TOTP_THROTTLE_FACTOR = 1
+# How long the code page waits for the code after the password was right: long enough to
+# find a phone, short enough that an abandoned half sign-in does not linger.
+REDRESS_2FA_PENDING_SECONDS = 300
+
+
+def env_json_mapping(name: str) -> dict[str, str]:
+    """A JSON object of strings from the environment; anything else stops start-up."""
+    raw = os.environ.get(name, "")
+    if not raw:
+        return {}
+    try:
+        mapping = json.loads(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} is not JSON: {error}") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in mapping.items()
+    ):
+        raise ImproperlyConfigured(f'{name} must be a JSON object of strings: {{"claim": "name"}}')
+    return mapping
+
+
+# Single sign-on for staff (OpenID Connect, recovery.oidc; docs/security.md). On when a client
+# id and either an issuer (endpoints from its discovery document) or the endpoints are set.
+REDRESS_OIDC_ISSUER = os.environ.get("REDRESS_OIDC_ISSUER", "").rstrip("/")
+REDRESS_OIDC_DISCOVERY_URL = os.environ.get("REDRESS_OIDC_DISCOVERY_URL", "") or (
+    f"{REDRESS_OIDC_ISSUER}/.well-known/openid-configuration" if REDRESS_OIDC_ISSUER else ""
+)
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("REDRESS_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("REDRESS_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("REDRESS_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("REDRESS_OIDC_JWKS_URI", "")
+OIDC_RP_CLIENT_ID = os.environ.get("REDRESS_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("REDRESS_OIDC_CLIENT_SECRET", "")
+# Providers differ in the scope that releases groups (some refuse scopes they do not know),
+# so none is asked for by default: add the one yours needs.
+OIDC_RP_SCOPES = os.environ.get("REDRESS_OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = "RS256"
+# PKCE (RFC 7636) on top of the client secret: a stolen code is useless without the verifier.
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10  # seconds per request to the provider: a dead one fails the sign-in quickly
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"
+REDRESS_OIDC_ENABLED = bool(
+    OIDC_RP_CLIENT_ID
+    and (REDRESS_OIDC_DISCOVERY_URL or (OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT))
+)
+REDRESS_OIDC_PROVIDER_NAME = os.environ.get("REDRESS_OIDC_PROVIDER_NAME", "single sign-on")
+# Which claim lists a person's groups, and which of its values give which role and team:
+# REDRESS_OIDC_ROLE_CLAIMS='{"complaints-agents": "agents"}', values among the staff roles
+# (recovery.roles); REDRESS_OIDC_TEAM_CLAIMS='{"cx-billing": "billing"}', values Team slugs.
+REDRESS_OIDC_GROUPS_CLAIM = os.environ.get("REDRESS_OIDC_GROUPS_CLAIM", "groups")
+REDRESS_OIDC_TEAMS_CLAIM = os.environ.get("REDRESS_OIDC_TEAMS_CLAIM", REDRESS_OIDC_GROUPS_CLAIM)
+REDRESS_OIDC_ROLE_CLAIMS = env_json_mapping("REDRESS_OIDC_ROLE_CLAIMS")
+REDRESS_OIDC_TEAM_CLAIMS = env_json_mapping("REDRESS_OIDC_TEAM_CLAIMS")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

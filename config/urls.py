@@ -8,6 +8,9 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from recovery.web import sso
+from recovery.web.signin import AdminPasswordStep
+
 # Redoc styles itself with style elements and attributes it writes at run time, and ignores
 # a nonce: its page alone allows inline styles (never scripts). It shows the public API
 # schema only, no user data (docs/security.md).
@@ -21,7 +24,12 @@ urlpatterns = [
     # Insights: the API under /api/insights/ (and a corrective action's effectiveness), the
     # pages under /insights/.
     path("", include("recovery.insights.urls")),
+    # Before the admin's own: its sign-in asks for the second factor like the desk's.
+    path("admin/login/", AdminPasswordStep.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
+    # Single sign-on (OpenID Connect); 404 until configured.
+    path("oidc/authenticate/", sso.Start.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", sso.Callback.as_view(), name="oidc-callback"),
     path("api/", include("recovery.urls")),
     path("api/", include("escalation.urls")),
     path("api/", include("notifications.urls")),

@@ -1,13 +1,17 @@
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
+from recovery import second_factor
 from recovery.admin_actions import COMPLAINT_ACTIONS, RECOVERY_ACTIONS
 from recovery.errors import RedressError
 from recovery.models import (
@@ -27,6 +31,7 @@ from recovery.models import (
     RootCause,
     RootCauseAlert,
     RoutingRule,
+    SsoIdentity,
     Survey,
     Team,
     Touchpoint,
@@ -369,3 +374,67 @@ for _model, _model_admin in [
 ]:
     admin.site.unregister(_model)
     admin.site.register(_model, _model_admin)
+
+
+# -- second factor (django-otp) -----------------------------------------------------------
+# A lost phone is recovered by removing the device: the owner then signs in with the password
+# alone and enrols again. Only complaints managers and superusers may, and the admin's
+# history records who did it to whom (LogEntry).
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class SecondFactorDeviceAdmin(admin.ModelAdmin):
+    """Shown, and deletable (a reset); never added here: a device made by an administrator
+    would give them its secret, so only the owner enrols (desk, Second factor)."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Which provider identity signs in as which account; deleting one unlinks it (the next
+    single sign-on of that identity makes a new account)."""
+
+    list_display = ["user", "issuer", "subject", "created_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "subject"]
+    fields = ["user", "issuer", "subject", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(get_user_model())
+class RedressUserAdmin(UserAdmin):
+    actions = ["reset_second_factor"]
+
+    @admin.action(description=_("Reset second factor (lost phone)"), permissions=["reset_2fa"])
+    def reset_second_factor(self, request, queryset):
+        count = 0
+        for user in queryset:
+            if second_factor.devices_reset(actor=request.user, user=user):
+                self.log_change(request, user, "Second factor reset.")
+                count += 1
+        self.message_user(
+            request, _("Second factor reset for %(count)d account(s).") % {"count": count}
+        )
+
+    def has_reset_2fa_permission(self, request):
+        return second_factor.may_reset_devices(request.user)

@@ -20,6 +20,7 @@ class RecoveryConfig(AppConfig):
         from django.db.models.signals import post_save, pre_save
 
         from config.bulk_writes import sqlite_variable_limit
+        from recovery import checks  # noqa: F401  (registers the start-up checks)
         from recovery.api import auth_schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from recovery.services import api_tokens
 

@@ -75,6 +75,8 @@ _MANAGER_PERMISSIONS = [
     "recovery.add_recoveryguideline",
     "recovery.change_recoveryguideline",
     "recovery.delete_recoveryguideline",
+    # To find an account in the admin and reset its second factor (a lost phone).
+    "auth.view_user",
 ]
 ROLE_PERMISSIONS = {
     AGENT: _AGENT_PERMISSIONS,

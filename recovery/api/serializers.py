@@ -213,6 +213,12 @@ class ProvisionalCreditSerializer(StrictSerializer):
 class TokenRequestSerializer(StrictSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
+    otp = serializers.CharField(
+        max_length=12,
+        required=False,
+        help_text="The 6-digit code of the account's authenticator app; required once the "
+        "account has enrolled a second factor.",
+    )
 
 
 class TokenSerializer(Representation):

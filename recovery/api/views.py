@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recovery import roles, selectors
+from recovery import roles, second_factor, selectors
 from recovery.api.filters import ComplaintFilter
 from recovery.api.pagination import CheckedPageNumberPagination
 from recovery.api.serializers import (
@@ -346,7 +346,9 @@ class ObtainTokenView(APIView):
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = authenticate(request, **serializer.validated_data)
+        credentials = dict(serializer.validated_data)
+        code = credentials.pop("otp", None)
+        user = authenticate(request, **credentials)
         if user is None:
             # django-axes flags the request when this failure, or an earlier run of them,
             # locked the account or the address out.
@@ -356,6 +358,7 @@ class ObtainTokenView(APIView):
                 "Unable to log in with the username and password given.",
                 details={"non_field_errors": ["Invalid credentials."]},
             )
+        second_factor.token_check(request=request, user=user, code=code)
         # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, secret = api_tokens.api_token_issue(user=user)

@@ -1,5 +1,6 @@
 """Recovery's models, one module per group of nouns; import them from here."""
 
+from recovery.models.accounts import SsoIdentity
 from recovery.models.complaints import (
     OPEN_STATES,
     ROOT_CAUSE_CODE_VALIDATOR,
@@ -84,6 +85,7 @@ __all__ = [
     "RootCauseAlert",
     "RoutingRule",
     "Severity",
+    "SsoIdentity",
     "State",
     "Survey",
     "Team",

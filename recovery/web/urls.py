@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.web import api_tokens, board, desk, portal, recoveries
+from recovery.web import api_tokens, board, desk, portal, recoveries, second_factor, signin
 
 portal_patterns = (
     [
@@ -20,13 +20,9 @@ portal_patterns = (
 
 desk_patterns = (
     [
-        path(
-            "login/",
-            auth_views.LoginView.as_view(
-                template_name="desk/login.html", redirect_authenticated_user=True
-            ),
-            name="login",
-        ),
+        path("login/", signin.PasswordStep.as_view(), name="login"),
+        path("login/code/", signin.code_step, name="login-code"),
+        path("two-factor/", second_factor.enrol, name="two-factor"),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("api-tokens/", api_tokens.token_list, name="api-tokens"),
         path("api-tokens/revoke-all/", api_tokens.token_revoke_all, name="api-tokens-revoke-all"),

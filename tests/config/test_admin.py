@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import authenticate, user_logged_in
 from django.test import RequestFactory
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from escalation.models import Escalation
 from notifications.models import EmailDelivery, InboundEmail, Outbox, StaffEmail
@@ -28,6 +29,7 @@ from recovery.models import (
     RecoveryGuideline,
     RootCauseAlert,
     RoutingRule,
+    SsoIdentity,
     State,
     Survey,
     Touchpoint,
@@ -55,6 +57,10 @@ NO_ADD = {
     "axes.AccessLog",
     # API tokens: issued only to their owner's password, revocable (deleted) here.
     "knox.AuthToken",
+    # Second factors: enrolled only by their owner, deleted here to reset a lost one.
+    "otp_totp.TOTPDevice",
+    # Single sign-on links: made by a provider's sign-in, deleted here to unlink.
+    "recovery.SsoIdentity",
     "escalation.Clock",
     "escalation.Escalation",
     "notifications.EmailDelivery",
@@ -126,6 +132,8 @@ def root(client, customer_user, agent, root_causes):
         root_causes["billing.duplicate-charge"]
     )
     api_token_for(agent)
+    TOTPDevice.objects.create(user=agent, name="phone", confirmed=True)
+    SsoIdentity.objects.create(user=agent, issuer="https://id.example.com", subject="agent-1")
     # One failed and one successful sign-in, recorded by axes as the login pages would.
     sign_in = RequestFactory().post("/admin/login/", REMOTE_ADDR="192.0.2.5")
     authenticate(sign_in, username=agent.username, password="wrong")

@@ -70,6 +70,22 @@ SETTINGS_VARIABLES = {
     "REDRESS_TOKEN_TTL_HOURS",
     "REDRESS_SIGNIN_FAILURE_LIMIT",
     "REDRESS_SIGNIN_COOLOFF_MINUTES",
+    "REDRESS_STAFF_2FA_REQUIRED",
+    "REDRESS_OTP_ISSUER",
+    "REDRESS_OIDC_ISSUER",
+    "REDRESS_OIDC_DISCOVERY_URL",
+    "REDRESS_OIDC_AUTHORIZATION_ENDPOINT",
+    "REDRESS_OIDC_TOKEN_ENDPOINT",
+    "REDRESS_OIDC_USERINFO_ENDPOINT",
+    "REDRESS_OIDC_JWKS_URI",
+    "REDRESS_OIDC_CLIENT_ID",
+    "REDRESS_OIDC_CLIENT_SECRET",
+    "REDRESS_OIDC_SCOPES",
+    "REDRESS_OIDC_PROVIDER_NAME",
+    "REDRESS_OIDC_GROUPS_CLAIM",
+    "REDRESS_OIDC_TEAMS_CLAIM",
+    "REDRESS_OIDC_ROLE_CLAIMS",
+    "REDRESS_OIDC_TEAM_CLAIMS",
 }
 
 # Prints the settings under test as JSON; paths and tuples become strings and lists.
@@ -217,7 +233,10 @@ def test_deploy_check_passes_with_production_environment(tmp_path):
 def variables_read_by_settings() -> set[str]:
     source = (REPO / "config" / "settings.py").read_text()
     return set(
-        re.findall(r"""(?:os\.environ\.get|env_bool|env_list|env_file)\(\s*["'](\w+)["']""", source)
+        re.findall(
+            r"""(?:os\.environ\.get|env_bool|env_list|env_file|env_json_mapping)\(\s*["'](\w+)["']""",
+            source,
+        )
     )
 
 
@@ -270,3 +289,64 @@ def test_smtp_login_over_tls_or_explicitly_in_clear_loads(tmp_path):
         # Without debug, mail goes out through the backend that knows REDRESS_EMAIL_CA_FILE.
         assert done.stdout.split()[0] == "notifications.smtp.EmailBackend"
     assert done.stdout.split()[1:] == ["False", "30"]
+
+
+SSO_DUMP = (
+    "import json; from config import settings as s; print(json.dumps([s.REDRESS_OIDC_ENABLED,"
+    " s.REDRESS_OIDC_DISCOVERY_URL, s.REDRESS_OIDC_ROLE_CLAIMS, s.REDRESS_OIDC_TEAMS_CLAIM]))"
+)
+
+
+def test_single_sign_on_is_off_until_a_client_and_a_provider_are_set(tmp_path):
+    def sso(**env):
+        done = run_python(["-c", SSO_DUMP], tmp_path, SECRET_KEY=PRODUCTION_SECRET, **env)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    issuer = "https://id.example.com/realms/staff"
+    roles = '{"complaints-agents": "agents"}'
+
+    assert sso() == [False, "", {}, "groups"]
+    assert sso(REDRESS_OIDC_ISSUER=issuer)[0] is False  # no client yet
+    assert sso(
+        REDRESS_OIDC_ISSUER=issuer + "/",
+        REDRESS_OIDC_CLIENT_ID="redress",
+        REDRESS_OIDC_ROLE_CLAIMS=roles,
+    ) == [
+        True,
+        f"{issuer}/.well-known/openid-configuration",
+        {"complaints-agents": "agents"},
+        "groups",
+    ]
+    explicit = sso(
+        REDRESS_OIDC_CLIENT_ID="redress",
+        REDRESS_OIDC_AUTHORIZATION_ENDPOINT=f"{issuer}/auth",
+        REDRESS_OIDC_TOKEN_ENDPOINT=f"{issuer}/token",
+    )
+    assert explicit[:2] == [True, ""]
+
+
+@pytest.mark.parametrize("value", ['{"a": ', '["agents"]', '{"a": 1}'], ids=str)
+def test_a_claim_mapping_that_is_not_a_json_object_of_strings_refuses_to_load(tmp_path, value):
+    done = run_python(
+        ["-c", "import config.settings"],
+        tmp_path,
+        SECRET_KEY=PRODUCTION_SECRET,
+        REDRESS_OIDC_ROLE_CLAIMS=value,
+    )
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: REDRESS_OIDC_ROLE_CLAIMS" in done.stderr
+
+
+def test_a_claim_mapped_to_no_staff_role_stops_start_up(tmp_path):
+    done = run_python(
+        ["manage.py", "check"],
+        tmp_path,
+        DJANGO_DEBUG="1",
+        REDRESS_OIDC_ROLE_CLAIMS='{"complaints-agents": "agents", "everyone": "customers"}',
+    )
+
+    assert done.returncode != 0
+    assert "redress.E201" in done.stderr
+    assert "maps to customers, not staff roles" in done.stderr
