@@ -1,6 +1,7 @@
 """Sending one queued customer email through Django's email backend, exactly once."""
 
 import logging
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -14,6 +15,7 @@ from notifications.models import (
     InboundStatus,
     MessageTemplateKind,
 )
+from recovery import selectors as recovery_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def send(delivery_id: int) -> bool:
             subject=delivery.subject,
             body=delivery.body_text,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[delivery.recipient],
+            to=[addressee(delivery)],
             headers=headers,
         )
         if delivery.body_html:
@@ -66,6 +68,25 @@ def send(delivery_id: int) -> bool:
         delivery.attempts += 1
         delivery.save(update_fields=["status", "sent_at", "attempts"])
     return True
+
+
+def addressee(delivery: EmailDelivery) -> str:
+    """``To`` with the customer's name, as mail programs show it: "Zoë O'Brien" <zoe@…>.
+
+    The name is quoted and, when not ASCII, encoded by the ``email`` package; one it cannot
+    put in a header (a control character) leaves the bare address, which still arrives.
+    """
+    complaint = recovery_selectors.complaint_for_email(delivery.complaint_id)
+    customer = complaint.customer if complaint is not None else None
+    if customer is None or customer.email.lower() != delivery.recipient.lower():
+        return delivery.recipient
+    name = " ".join(customer.name.split())  # a header value is one line
+    if not name:
+        return delivery.recipient
+    try:
+        return str(Address(display_name=name, addr_spec=delivery.recipient))
+    except (ValueError, IndexError):
+        return delivery.recipient
 
 
 def thread_headers(delivery: EmailDelivery) -> dict[str, str]:
