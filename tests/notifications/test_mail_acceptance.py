@@ -5,6 +5,11 @@ the production path, ``deliver`` then the ``send_email`` task, to an aiosmtpd se
 takes mail only after STARTTLS and a login (tests/mailservers.py), and is parsed back from
 the bytes that server received, as the customer's mail program would.
 
+One test runs the whole fast path in production form: the change commits, the outbox row goes
+to Redis, a real Celery worker configured by environment variables alone delivers it and sends
+the receipt. The others run the ``send_email`` task in this process: the SMTP conversation is
+the same, and they need no worker start.
+
 Inbound: the customer's first email, their reply, a stranger's copy of it and a delivery
 status notification go into a real Dovecot mailbox and are read by ``manage.py ingest_email``
 over IMAPS, verified against the test CA.
@@ -15,6 +20,9 @@ The customer is ``Zoë O'Brien & Sons <"quotes">``, and their words and the agen
 
 from __future__ import annotations
 
+import sys
+import time
+import uuid
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.headerregistry import Address
@@ -45,6 +53,7 @@ from recovery.models import Complaint, ComplaintEvent, EventType, MessageDirecti
 from recovery.services import intake, lifecycle, messages
 from tests.mailservers import Smtpd
 from tests.notifications.shipped_templates import ensure_default_templates
+from tests.processes import HOST, Child, subprocess_environment, wait_until_worker_idle
 
 # Starts real servers: with the other real-service tests, in one xdist process.
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -482,3 +491,65 @@ def test_smtp_with_an_untrusted_certificate_is_not_marked_sent(
     assert "MailTLSError" in queued.failure_reason
     assert f"localhost:{untrusted.port} is not trusted" in queued.failure_reason
     assert untrusted.messages == [] and untrusted.auth_attempts == 0
+
+
+# A cold worker imports Django and Celery; 60 s covers a loaded 2-core machine.
+WORKER_START_TIMEOUT_S = 60
+# The fast path sends in well under a second; seconds mean it is stalled.
+SEND_TIMEOUT_S = 15
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_configured_by_the_environment_sends_the_receipt_over_starttls(
+    agent, smtpd, celery_on_redis, tmp_path
+):
+    ensure_default_templates()  # transaction=True tests start from flushed tables
+    env = {
+        **subprocess_environment(),
+        "EMAIL_BACKEND": "notifications.smtp.EmailBackend",
+        "EMAIL_HOST": smtpd.host,
+        "EMAIL_PORT": str(smtpd.port),
+        "EMAIL_HOST_USER": smtpd.user,
+        "EMAIL_HOST_PASSWORD": smtpd.password,
+        "EMAIL_USE_TLS": "1",
+        "REDRESS_EMAIL_CA_FILE": str(smtpd.ca_file),
+    }
+    node_name = f"mail-{uuid.uuid4().hex[:8]}@{HOST}"
+    worker = Child(
+        "celery",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+         "--hostname", node_name, "--without-gossip", "--without-mingle",
+         "--loglevel", "warning"],
+        env,
+        tmp_path,
+    )  # fmt: skip
+    try:
+        wait_until_worker_idle(worker, node_name, WORKER_START_TIMEOUT_S)
+        complaint, _ = intake.complaint_submit(
+            actor=agent,
+            intake=intake.ComplaintIntake(
+                subject=SUBJECT,
+                description=BODY,
+                customer=intake.CustomerDetails(name=NAME, email=ADDRESS),
+            ),
+        )
+        deadline = time.monotonic() + SEND_TIMEOUT_S
+        while not smtpd.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert smtpd.messages, worker.log()
+        wait_until_worker_idle(worker, node_name, WORKER_START_TIMEOUT_S)
+    finally:
+        worker.stop()
+
+    [envelope] = smtpd.messages
+    assert envelope.rcpt_tos == [ADDRESS]
+    assert smtpd.auth_attempts == 1  # logged in, which the server allows only after STARTTLS
+    received = message_from_bytes(envelope.content, policy=policy.default)
+    sent = EmailDelivery.objects.get(complaint_id=complaint.pk)
+    assert sent.kind == MessageTemplateKind.RECEIPT
+    assert sent.status == EmailStatus.SENT
+    assert _id(received["Message-ID"]) == sent.rfc_message_id
+    assert received["To"].addresses[0].display_name == NAME
+    text, html = _parts(received)
+    assert text.startswith(f"Dear {NAME},\n")
+    assert f"Dear {escape(NAME)},</p>" in html
