@@ -2,6 +2,7 @@
 
 import logging
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -16,6 +17,7 @@ from notifications.models import (
     InboundStatus,
     MessageTemplateKind,
 )
+from recovery import selectors as recovery_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def _message(delivery: EmailDelivery) -> EmailMultiAlternatives:
         subject=delivery.subject,
         body=delivery.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[delivery.recipient],
+        to=[addressee(delivery)],
         headers=headers,
     )
     if delivery.body_html:
@@ -114,6 +116,25 @@ def stale_claims(now, *, limit: int) -> list[int]:
 
 def claim_cutoff(now):
     return now - timedelta(seconds=settings.REDRESS_EMAIL_CLAIM_TIMEOUT)
+
+
+def addressee(delivery: EmailDelivery) -> str:
+    """``To`` with the customer's name, as mail programs show it: "Zoë O'Brien" <zoe@…>.
+
+    The name is quoted and, when not ASCII, encoded by the ``email`` package; one it cannot
+    put in a header (a control character) leaves the bare address, which still arrives.
+    """
+    complaint = recovery_selectors.complaint_for_email(delivery.complaint_id)
+    customer = complaint.customer if complaint is not None else None
+    if customer is None or customer.email.lower() != delivery.recipient.lower():
+        return delivery.recipient
+    name = " ".join(customer.name.split())  # a header value is one line
+    if not name:
+        return delivery.recipient
+    try:
+        return str(Address(display_name=name, addr_spec=delivery.recipient))
+    except (ValueError, IndexError):
+        return delivery.recipient
 
 
 def thread_headers(delivery: EmailDelivery) -> dict[str, str]:

@@ -24,7 +24,8 @@ Rules:
   parts are attachments: a bounce's returned original is not the sender's attachment.
 * ``is_automatic``: Auto-Submitted other than "no"; X-Autoreply/X-Autorespond; Precedence bulk,
   junk or auto_reply; multipart/report (DSN, MDN, ARF) or a delivery-status /
-  disposition-notification / feedback-report part; a MAILER-DAEMON or postmaster sender; an
+  disposition-notification / feedback-report part; a MAILER-DAEMON or postmaster sender, or a
+  mailing list's own address (owner-*, *-request, *-bounces, listserv, majordomo, mailman); an
   empty Return-Path ``<>``. ``Precedence: list`` is NOT automatic on purpose: shared inboxes
   such as Google Groups add it (and List-Id) to genuine customer mail.
 * ``is_list_mail``: ``Precedence: list`` with ``List-Id`` or ``List-Unsubscribe``: a person may
@@ -66,6 +67,12 @@ _REPORT_PART_TYPES = frozenset(
 _REPORT_METADATA_TYPES = _REPORT_PART_TYPES | {"text/rfc822-headers", "message/rfc822-headers"}
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply"})
 _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
+# Mailing-list software's own addresses (RFC 3834 section 2 names owner-*, *-request and
+# list servers): a digest or a command result from one opened a complaint, and its receipt,
+# sent to the list's robot, could start a mail loop with it.
+_LIST_ROBOT_LOCAL_PARTS = frozenset({"listserv", "majordomo", "mailman"})
+# Not "-owner" or "-admin": a shop owner or an office admin may well complain.
+_LIST_ROBOT_PATTERN = re.compile(r"owner-.+|.+-(request|bounces?)")
 _MAX_HEADER_CHARS = 16 * 1024
 # Labels that mean a wider codec in practice (WHATWG Encoding Standard): mail labelled latin-1
 # is nearly always cp1252, and gb2312 is routinely sent as gbk/gb18030.
@@ -633,6 +640,10 @@ class _Parser:
         local_part = sender.rpartition("@")[0] if "@" in sender else sender
         if local_part.lower() in _DAEMON_LOCAL_PARTS:
             return f"sender is {local_part.upper()}"
+        if local_part.lower() in _LIST_ROBOT_LOCAL_PARTS or _LIST_ROBOT_PATTERN.fullmatch(
+            local_part.lower()
+        ):
+            return f"sender is a mailing list's own address ({local_part.lower()}, RFC 3834)"
         if re.fullmatch(r"<\s*>", value("Return-Path")):
             return "empty Return-Path (null sender)"
         return None

@@ -146,7 +146,8 @@ def test_every_customer_email_says_the_customers_words_literally(whole_life):
         text, html = _parts(parsed)
         assert parsed["Subject"] == row.subject, kind
         assert parsed["Subject"].startswith(f"{SUBJECT}: "), kind
-        assert parsed["To"] == ADDRESS
+        [to] = parsed["To"].addresses
+        assert (to.display_name, to.addr_spec) == (NAME, ADDRESS), kind
         assert text.startswith(f"Dear {NAME},\n"), kind
         assert f"Dear {escape(NAME)},</p>" in html, kind
         if kind not in (MessageTemplateKind.RECEIPT, MessageTemplateKind.SURVEY_INVITATION):

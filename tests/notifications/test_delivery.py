@@ -897,6 +897,42 @@ def sent_headers(message) -> dict:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "to"),
+    [
+        # One header line: the line break in a name typed into a form becomes a space.
+        ("Ada\nLovelace", "Ada Lovelace <customer@example.com>"),
+        # No name to show: the bare address.
+        ("  ", "customer@example.com"),
+    ],
+)
+def test_the_customers_name_goes_into_to_on_one_line_or_not_at_all(routed, locmem_email, name, to):
+    routed.customer.name = name
+    routed.customer.save(update_fields=["name"])
+    receipt = email_for("complaint.received")
+    receipt.status = "queued"
+    receipt.save(update_fields=["status"])
+
+    assert emailing.send(receipt.pk) is True
+
+    assert sent_headers(locmem_email[-1])["To"] == to
+
+
+@pytest.mark.django_db
+def test_the_email_goes_to_the_bare_address_once_the_customer_has_another(routed, locmem_email):
+    receipt = email_for("complaint.received")
+    receipt.status = "queued"
+    receipt.save(update_fields=["status"])
+    routed.customer.email = "new.address@example.com"
+    routed.customer.save(update_fields=["email"])
+
+    assert emailing.send(receipt.pk) is True
+
+    # The email was written for the old address; the name is not put on it.
+    assert sent_headers(locmem_email[-1])["To"] == "customer@example.com"
+
+
+@pytest.mark.django_db
 def test_sending_an_email_uses_its_message_id_and_threads_on_the_previous_one(
     routed, agent, root_causes, locmem_email
 ):
@@ -915,7 +951,7 @@ def test_sending_an_email_uses_its_message_id_and_threads_on_the_previous_one(
     receipt = email_for("complaint.received")
     assert first["Message-ID"] == ack.rfc_message_id
     assert first["In-Reply-To"] == receipt.rfc_message_id
-    assert first["To"] == "customer@example.com"
+    assert first["To"] == "Customer <customer@example.com>"
     assert second["Message-ID"] == resolution.rfc_message_id
     assert second["In-Reply-To"] == ack.rfc_message_id
     # The thread from its first email on.

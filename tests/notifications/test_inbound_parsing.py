@@ -83,6 +83,8 @@ AUTOMATIC_WITHOUT_REPORT_FEATURE = {
     "flanker/bounce_gmail-invalid-address.eml": "sender is MAILER-DAEMON",
     "flanker/bounce_gmail-no-dns.eml": "sender is MAILER-DAEMON",
     "flanker/long-links.eml": "sender is POSTMASTER",
+    # A Mailman digest, from the list's -request address.
+    "cpython-test_email/msg_02.eml": "sender is a mailing list's own address (ppp-request, RFC 3834)",
 }
 
 # Manifest stand-in for subjects that are raw 8-bit bytes; checked in test_gb2312_* instead.
@@ -531,6 +533,25 @@ def test_automatic_detection(headers: str, reason: str | None) -> None:
     )
     assert parsed.automatic_reason == reason
     assert parsed.is_automatic is (reason is not None)
+
+
+@pytest.mark.parametrize(
+    ("sender", "automatic"),
+    [
+        ("ppp-request@lists.example.org", True),
+        ("owner-ppp@lists.example.org", True),
+        ("ppp-bounces@lists.example.org", True),
+        ("LISTSERV@lists.example.org", True),
+        ("majordomo@lists.example.org", True),
+        # People, whatever their addresses look like.
+        ("request@example.org", False),
+        ("owner@example.org", False),
+        ("jo.bounce@example.org", False),
+    ],
+)
+def test_mailing_list_robot_senders_are_automatic(sender: str, automatic: bool) -> None:
+    parsed = parse_message(_mail(f"From: {sender}\nSubject: Digest\n\nFive messages.\n"))
+    assert parsed.is_automatic is automatic, parsed.automatic_reason
 
 
 def test_mailer_daemon_sender_is_automatic() -> None:

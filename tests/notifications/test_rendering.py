@@ -1,21 +1,25 @@
 """Rendering customer emails: the text part says exactly what was written, never escaped;
 the HTML part says the same words, escaped, and nothing else.
 
-No database: templates, customers and complaints are built in memory, as the admin preview's
-sample complaint is.
+Templates, customers and complaints are built in memory, as the admin preview's sample
+complaint is; only the test of every shipped template reads them from the database, where the
+migrations put them.
 """
 
 import re
+from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notifications.email_html import text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
-from notifications.rendering import render
+from notifications.rendering import render, sample_context
 from recovery.models import Complaint, Customer
+from tests.notifications.shipped_templates import ensure_default_templates
 
 NAME = 'Zoë O\'Brien & Sons <"quotes">'
 SUBJECT = "The \"late\" fee & O'Brien's <b>bold</b> charge"
@@ -159,3 +163,104 @@ def test_any_name_subject_and_body_are_said_literally_and_only_as_text(name, sub
     for href, shown in reader.links:
         assert href == shown
         assert href.lower().startswith(("http://", "https://"))
+
+
+# Text that breaks naive templating: markup and its escapes, quotes, right-to-left text and its
+# override mark, a combining accent, an emoji, a zero-width joiner; mixed with anything at all.
+_AWKWARD = st.sampled_from(
+    ["&", "<", ">", '"', "'", "&amp;", "<b>", "\u05e9\u05dc\u05d5\u05dd", "\u202e", "e\u0301",
+     "\U0001f600", "\u200d", " "]
+)  # fmt: skip
+_WORDS = st.lists(st.one_of(_AWKWARD, st.text(max_size=8)), max_size=8).map("".join)
+# A body may have line breaks and paragraphs; a name or a subject, one line at most.
+_LINES = st.lists(_WORDS, min_size=1, max_size=4).map("\n".join)
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What a customer and an agent wrote, as they go into a customer email's context."""
+
+    name: str
+    subject: str
+    description: str
+    message: str
+    summary: str
+
+    def context(self, template: MessageTemplate) -> dict:
+        context = sample_context(template.kind, template.regulatory_profile)
+        context["customer"].name = self.name
+        context["complaint"].subject = self.subject
+        context["complaint"].description = self.description
+        context["complaint"].resolution_summary = self.summary
+        context["message"] = self.message
+        context["resolution_summary"] = self.summary
+        return context
+
+
+_SENTINELS = _Said(
+    name="Sentinel-name",
+    subject="Sentinel-subject",
+    description="Sentinel-description",
+    message="Sentinel-message",
+    summary="Sentinel-summary",
+)
+_FIELDS = ("name", "subject", "description", "message", "summary")
+
+
+def _shipped_templates() -> list[tuple[MessageTemplate, set[str]]]:
+    """Every template the migrations ship, with the fields its text says as they are.
+
+    A field shown through a filter (``|upper``) or not at all is not expected literally.
+    """
+    ensure_default_templates()
+    templates = []
+    for template in MessageTemplate.objects.order_by("kind", "regulatory_profile", "language"):
+        template.subject = "{{ complaint.subject }}: " + template.subject
+        _, text, _ = render(template, _SENTINELS.context(template))
+        templates.append(
+            (template, {name for name in _FIELDS if getattr(_SENTINELS, name) in text})
+        )
+    return templates
+
+
+@pytest.mark.django_db
+def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_html():
+    templates = _shipped_templates()
+    # Every kind has a template, and the fields are said somewhere: the test is not vacuous.
+    assert {template.kind for template, _ in templates} == set(MessageTemplateKind.values)
+    assert all("name" in fields for _, fields in templates)
+    # (The shipped texts name the complaint by reference, not by subject or description; the
+    # subject is put into every Subject line above.)
+    assert set().union(*(fields for _, fields in templates)) >= {"name", "message", "summary"}
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        said=st.builds(
+            _Said,
+            name=_WORDS,
+            subject=_WORDS,
+            description=_LINES,
+            message=_LINES,
+            summary=_LINES,
+        )
+    )
+    def check(said: _Said) -> None:
+        for template, fields in templates:
+            where = f"{template.kind}/{template.regulatory_profile}/{template.language}"
+            subject, text, html = render(template, said.context(template))
+            assert " ".join(said.subject.split()) in subject, where
+            assert f"<title>{escape(subject)}</title>" in html, where
+            for field in fields:
+                value = getattr(said, field).strip()
+                assert value in text, (where, field)
+                if "\n" not in value and "://" not in value:
+                    # One line without an address: in the HTML exactly as escape() writes it.
+                    assert escape(value) in html, (where, field)
+            reader = _Reader()
+            reader.feed(html)
+            reader.close()
+            # The HTML shows the text's words, and nothing of what was said became markup.
+            assert _words("".join(reader.seen)) == _words(text), where
+            assert reader.tags <= ALLOWED_TAGS, where
+
+    check()
