@@ -112,9 +112,12 @@ class CustomerContactInline(ReadOnlyInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "external_id", "segment"]
+    list_display = ["name", "email", "phone", "external_id", "segment", "provisional"]
+    list_filter = ["provisional"]
     search_fields = ["name", "email", "external_id"]
     raw_id_fields = ["user"]
+    # Set by intake for an unproven address (recovery.services.address_proof), never by hand.
+    readonly_fields = ["provisional"]
     inlines = [CustomerContactInline]
 
 
@@ -151,6 +154,8 @@ class ComplaintAdmin(admin.ModelAdmin):
         "reference",
         "state",
         "customer",
+        # Linked through recovery.services.address_proof (the emailed link, or the desk).
+        "customer_match",
         "outcome",
         "resolution_summary",
         "withdrawal_reason",
