@@ -91,10 +91,10 @@ def complaint_submit(
        (``created`` is False); with a different request it is a ``Conflict``.
     2. Allocate the reference (its own short transaction).
     3. In one transaction: find or create the customer (a provisional one when an unproven
-       address belongs to an existing customer, ``recovery.services.address_proof``), route the complaint to its team
-       (``recovery.services.routing``), create the complaint, its original message, the
-       ``received`` and ``routed`` timeline events and outbox rows, and the idempotency
-       record.
+       address belongs to an existing customer, ``recovery.services.address_proof``), route
+       the complaint to its team (``recovery.services.routing``), create the complaint, its
+       original message, the ``received`` and ``routed`` timeline events and outbox rows,
+       and the idempotency record.
     4. Two concurrent requests with one key: the second insert of the key waits for the
        first commit and fails on the unique constraint; it then answers as in step 1.
     """
@@ -246,7 +246,8 @@ def _customer_for(
 
 def _customer_by_email(email: str) -> Customer | None:
     # Written as lower(email) = lower(%s) so that it uses the customer_email_unique_ci index;
-    # email__iexact compiles to UPPER(...) and scans the table.
+    # email__iexact compiles to UPPER(...) and scans the table. The index is partial (real
+    # customers only), so the query repeats its condition: provisional records never match.
     return (
         Customer.objects.alias(email_lower=Lower("email"))
         .filter(email_lower=Lower(Value(email)))
