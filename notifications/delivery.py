@@ -38,7 +38,7 @@ from notifications.rendering import TemplateMissing, find_template, render
 from notifications.replay import tracking_token
 from recovery import selectors as recovery_selectors
 from recovery.models import Outcome
-from recovery.services import surveys
+from recovery.services import address_proof, surveys
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,11 @@ def _survey_url(survey_id) -> str:
     return _public_url("portal:survey", token) if token else ""
 
 
+def _confirm_url(complaint) -> str:
+    token = address_proof.confirmation_token(complaint)
+    return _public_url("portal:confirm", token) if token else ""
+
+
 def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
     complaint = recovery_selectors.complaint_for_email(row.complaint_id)
     if complaint is None or not complaint.customer.email:
@@ -149,6 +154,9 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
         "resolution_summary": parameters.get("summary", complaint.resolution_summary),
         "tracking_url": _public_url("portal:track", tracking_token(complaint.pk)),
         "survey_url": _survey_url(parameters.get("survey_id")),
+        # Only while the complaint waits on a provisional record: the receipt asks the
+        # address's owner to confirm it is theirs (recovery.services.address_proof).
+        "confirm_url": _confirm_url(complaint),
     }
     try:
         subject, text, html = render(template, context)

@@ -31,7 +31,10 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    marked as replied after closing for their last handler, who decides whether to reopen;
    a withdrawn complaint does not, so the mail opens a new complaint.
 7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
-   new), its description the email's text cut to the API's limit.
+   new), its description the email's text cut to the API's limit. Mail from an existing
+   customer's address joins their record only with a trusted ``dmarc=pass``; otherwise the
+   complaint waits on a provisional record until the address is confirmed
+   (``recovery.services.address_proof``).
 8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files.
 
 The SPF, DKIM and DMARC results of a trusted server are recorded on every parsed message.
@@ -513,6 +516,10 @@ def open_complaint(
                 email=parsed.from_address,
             ),
             receipt=not parsed.is_list_mail,
+            # Only a trusted receiving server's DMARC pass shows the From address is the
+            # sender's; without it the complaint waits on a provisional record for the
+            # address's owner to confirm it (recovery.services.address_proof).
+            address_proven=(inbound.authentication or {}).get("dmarc") == "pass",
         ),
     )
     return complaint

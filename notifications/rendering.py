@@ -129,4 +129,5 @@ def sample_context(kind: str, profile: str) -> dict:
         "resolution_summary": complaint.resolution_summary,
         "tracking_url": f"{settings.REDRESS_PUBLIC_URL}/track/sample-tracking-link/",
         "survey_url": f"{settings.REDRESS_PUBLIC_URL}/survey/sample-survey-link/",
+        "confirm_url": f"{settings.REDRESS_PUBLIC_URL}/confirm/sample-confirmation-link/",
     }

@@ -120,9 +120,12 @@ class CustomerContactInline(ReadOnlyInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "external_id", "segment"]
+    list_display = ["name", "email", "phone", "external_id", "segment", "provisional"]
+    list_filter = ["provisional"]
     search_fields = ["name", "email", "external_id"]
     raw_id_fields = ["user"]
+    # Set by intake for an unproven address (recovery.services.address_proof), never by hand.
+    readonly_fields = ["provisional"]
     inlines = [CustomerContactInline]
 
 

@@ -94,7 +94,7 @@ def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Compl
         else complaint_queue(user)
     )
     return _one_by_reference(
-        complaints.prefetch_related(
+        complaints.select_related("customer_match").prefetch_related(
             Prefetch("events", queryset=timeline),
             Prefetch("messages", queryset=messages),
             Prefetch(

@@ -335,6 +335,7 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
     escalations = EscalationSerializer(many=True)
     allowed_transitions = serializers.SerializerMethodField()
     undelivered_emails = serializers.SerializerMethodField()
+    possible_customer = serializers.SerializerMethodField()
 
     class Meta(ComplaintListSerializer.Meta):
         fields = [
@@ -352,6 +353,7 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
             "escalations",
             "allowed_transitions",
             "undelivered_emails",
+            "possible_customer",
             "timeline",
             "messages",
         ]
@@ -371,6 +373,16 @@ class ComplaintDetailSerializer(ComplaintListSerializer):
         from notifications.selectors import undelivered_emails
 
         return [email.as_dict() for email in undelivered_emails(complaint)]
+
+    @extend_schema_field(CustomerRefSerializer(allow_null=True))
+    def get_possible_customer(self, complaint) -> dict | None:
+        """Address not yet confirmed by the customer: the existing customer whose address the
+        complaint was filed under, while ``customer`` is a provisional record (staff only;
+        null once confirmed or linked, and always for a customer)."""
+        match = complaint.customer_match
+        if match is None or not roles.is_staff_member(self.context["request"].user):
+            return None
+        return {"id": match.pk, "name": match.name, "email": match.email}
 
 
 class RootCauseSerializer(Representation, serializers.ModelSerializer):

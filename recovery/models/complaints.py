@@ -165,15 +165,20 @@ class Customer(models.Model):
     external_id = models.CharField(_("external id"), max_length=100, blank=True)
     preferred_language = models.CharField(_("preferred language"), max_length=16, default="en")
     segment = models.CharField(_("segment"), max_length=50, blank=True)
+    # Made for one complaint filed under an existing customer's address by someone who has
+    # not proven it (recovery.services.address_proof): it holds what the filer typed, so the
+    # filer sees nothing of the existing customer, and intake never matches it by email.
+    provisional = models.BooleanField(_("provisional"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            # Intake matches an existing customer by email (case-insensitive) or external id.
+            # Intake matches an existing customer by email (case-insensitive) or external id;
+            # provisional records share the address of the customer they may turn out to be.
             models.UniqueConstraint(
                 Lower("email"),
-                condition=~models.Q(email=""),
+                condition=~models.Q(email="") & models.Q(provisional=False),
                 name="customer_email_unique_ci",
             ),
             models.UniqueConstraint(
@@ -285,6 +290,17 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     reference = models.CharField(_("reference"), max_length=32, unique=True, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="complaints")
+    # The existing customer whose address the complaint was filed under, while the address is
+    # not proven: ``customer`` is then a provisional record. Cleared when the link emailed to
+    # the address is followed, or staff link it by hand (recovery.services.address_proof).
+    customer_match = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("possible customer, address not confirmed"),
+    )
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     touchpoint = models.ForeignKey(
         Touchpoint, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -552,6 +568,11 @@ class EventType(models.TextChoices):
     UNPICKED = "unpicked", _("Nobody has picked it up")
     TRACKING_LINK_REISSUED = "tracking_link_reissued", _("Tracking link revoked and re-issued")
     DETAILS_CORRECTED = "details_corrected", _("Details corrected")
+    CUSTOMER_ADDRESS_CONFIRMED = (
+        "customer_address_confirmed",
+        _("Address confirmed: linked to the customer's record"),
+    )
+    CUSTOMER_LINKED_BY_STAFF = "customer_linked_by_staff", _("Linked to a customer by staff")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -590,6 +611,10 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # Which team and rule took the complaint is internal (a rule may name a segment).
         EventType.ROUTED,
         EventType.UNPICKED,
+        # Which customer record a complaint joined is staff's business: the filer of an
+        # unproven complaint must not learn from its feed whose address they used.
+        EventType.CUSTOMER_ADDRESS_CONFIRMED,
+        EventType.CUSTOMER_LINKED_BY_STAFF,
     }
 )
 

@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from django.conf import settings
@@ -65,6 +65,11 @@ class ComplaintIntake:
     # False for mail no automatic answer may go to (list mail, RFC 3834): the complaint is
     # opened, and its received event says that no receipt is sent.
     receipt: bool = True
+    # Whether whoever submits vouches for the customer's address: staff who say who the
+    # customer is do, as does mail that passed DMARC. The public form does not (anyone may
+    # type any address): an address of an existing customer then files the complaint on a
+    # provisional record until the address is proven (recovery.services.address_proof).
+    address_proven: bool = True
 
 
 def request_fingerprint(body: dict) -> str:
@@ -85,10 +90,11 @@ def complaint_submit(
     1. A known ``idempotency_key`` with the same request returns the first complaint
        (``created`` is False); with a different request it is a ``Conflict``.
     2. Allocate the reference (its own short transaction).
-    3. In one transaction: find or create the customer, route the complaint to its team
-       (``recovery.services.routing``), create the complaint, its original message, the
-       ``received`` and ``routed`` timeline events and outbox rows, and the idempotency
-       record.
+    3. In one transaction: find or create the customer (a provisional one when an unproven
+       address belongs to an existing customer, ``recovery.services.address_proof``), route
+       the complaint to its team (``recovery.services.routing``), create the complaint, its
+       original message, the ``received`` and ``routed`` timeline events and outbox rows,
+       and the idempotency record.
     4. Two concurrent requests with one key: the second insert of the key waits for the
        first commit and fails on the unique constraint; it then answers as in step 1.
     """
@@ -142,7 +148,9 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         sent_to_company_at=intake.sent_to_company_at,
     )
     staff = roles.is_staff_member(actor)
-    customer = _customer_for(actor, intake.customer, staff=staff)
+    customer, customer_match = _customer_for(
+        actor, intake.customer, staff=staff, address_proven=intake.address_proven
+    )
     category = _lookup(Category, intake.category, "category")
     route = routing.route(
         facts=routing.Facts(
@@ -159,6 +167,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
     complaint = Complaint.objects.create(
         reference=reference,
         customer=customer,
+        customer_match=customer_match,
         channel=intake.channel,
         touchpoint=_lookup(Touchpoint, intake.touchpoint, "touchpoint"),
         journey_stage=_lookup(JourneyStage, intake.journey_stage, "journey_stage"),
@@ -190,44 +199,60 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
     return complaint
 
 
-def _customer_for(actor, details: CustomerDetails | None, *, staff: bool) -> Customer:
+def _customer_for(
+    actor, details: CustomerDetails | None, *, staff: bool, address_proven: bool
+) -> tuple[Customer, Customer | None]:
+    """(the complaint's customer, the existing customer it may turn out to be, or None)."""
     if not staff:
         customer = getattr(actor, "customer", None)
         if customer is None:
             raise PermissionDenied("Only staff or a registered customer may submit complaints.")
-        return customer
+        return customer, None
     if details is None:
         raise ValidationFailed(
             "Staff must say who the customer is.",
             details={"customer": ["This field is required when staff submit a complaint."]},
         )
+    if not address_proven:
+        # An id typed by the filer proves nothing either: only the address is looked up.
+        owner = _customer_by_email(details.email) if details.email else None
+        if owner is not None:
+            fields = {**_customer_fields(details), "external_id": "", "provisional": True}
+            return Customer.objects.create(**fields), owner
+        details = replace(details, external_id="")
     if details.external_id:
         customer = Customer.objects.filter(external_id=details.external_id).first()
         if customer is not None:
-            return customer
+            return customer, None
     if details.email:
         customer = _customer_by_email(details.email)
         if customer is not None:
-            return customer
+            return customer, None
         try:
             with transaction.atomic():
-                return Customer.objects.create(**_customer_fields(details))
+                return Customer.objects.create(**_customer_fields(details)), None
         except IntegrityError:
-            # Another intake created this customer a moment ago: use theirs.
+            # Another intake created this customer a moment ago: use theirs, provisionally
+            # when the address is not proven.
             customer = _customer_by_email(details.email)
             if customer is None:
                 raise
-            return customer
-    return Customer.objects.create(**_customer_fields(details))
+            if not address_proven:
+                fields = {**_customer_fields(details), "provisional": True}
+                return Customer.objects.create(**fields), customer
+            return customer, None
+    return Customer.objects.create(**_customer_fields(details)), None
 
 
 def _customer_by_email(email: str) -> Customer | None:
     # Written as lower(email) = lower(%s) so that it uses the customer_email_unique_ci index;
-    # email__iexact compiles to UPPER(...) and scans the table.
+    # email__iexact compiles to UPPER(...) and scans the table. The index is partial (real
+    # customers only), so the query repeats its condition: provisional records never match.
     return (
         Customer.objects.alias(email_lower=Lower("email"))
         .filter(email_lower=Lower(Value(email)))
         .exclude(email="")
+        .filter(provisional=False)
         .first()
     )
 

@@ -24,7 +24,7 @@ from recovery import roles, rules
 from recovery import selectors as recovery_selectors
 from recovery.errors import NotFound, OutsideYourQueue, RedressError
 from recovery.models import Complaint, MessageDirection, State
-from recovery.services import lifecycle, sla, tracking_links
+from recovery.services import address_proof, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
 from recovery.templatetags.redress_web import time_left
 from recovery.web import forms, remedies, selectors
@@ -174,6 +174,7 @@ PAGE_FORMS = {
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
     "tracking_link": forms.TrackingLinkForm,
+    "link_customer": forms.LinkCustomerForm,
 }
 
 
@@ -441,6 +442,16 @@ tracking_link = _action(
         complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
     ),
     _("The old tracking link is revoked; the customer is emailed the new one."),
+)
+
+
+link_customer = _action(
+    "link_customer",
+    forms.LinkCustomerForm,
+    lambda request, complaint, form: address_proof.complaint_customer_link(
+        complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
+    ),
+    _("The complaint is now on the customer's record."),
 )
 
 

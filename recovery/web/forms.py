@@ -362,6 +362,15 @@ class TrackingLinkForm(forms.Form):
     )
 
 
+class LinkCustomerForm(forms.Form):
+    reason = forms.CharField(
+        label=_("How you checked"),
+        max_length=1_000,
+        help_text=_("Kept on the timeline, for staff only."),
+        error_messages={"required": _("Say how you checked that the complaint is theirs.")},
+    )
+
+
 class EscalateForm(forms.Form):
     direction = forms.ChoiceField(
         label=_("Direction"),

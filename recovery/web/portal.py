@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from escalation.services import ladder
 from recovery.errors import Gone, NotFound, RedressError
 from recovery.models import Channel, Complaint, State, Survey
-from recovery.services import surveys, tracking_links
+from recovery.services import address_proof, surveys, tracking_links
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
 from recovery.services.messages import customer_message_add
 from recovery.web import selectors, throttle
@@ -74,6 +74,9 @@ def complain(request):
                 category=data["category"].slug if data["category"] else "",
                 touchpoint=data["touchpoint"].slug if data["touchpoint"] else "",
                 occurred_on=data["occurred_on"],
+                # Anyone may type any address here: an existing customer's is proven by the
+                # link in the receipt before the complaint joins their record.
+                address_proven=False,
             ),
         )
     except RedressError as error:
@@ -191,6 +194,27 @@ def track_escalate(request, token: str):
         request, _("Your request for escalation was recorded and sent to a supervisor.")
     )
     return redirect("portal:track", token=token)
+
+
+# -- confirming an address -----------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_address(request, token: str):
+    """The receipt's "Confirm this complaint is yours". Opening the link changes nothing
+    (mail scanners open links); the owner's submit links the complaint, once."""
+    try:
+        if request.method != "POST":
+            complaint = address_proof.complaint_to_confirm(token)
+            return render(request, "portal/confirm.html", {"complaint": complaint})
+        complaint = address_proof.customer_address_confirm(token=token)
+    except Gone as gone:
+        return render(request, "portal/link_gone.html", {"message": gone.message}, status=410)
+    except RedressError as error:
+        return render(
+            request, "portal/link_invalid.html", {"message": error.message}, status=status_of(error)
+        )
+    return render(request, "portal/confirm.html", {"complaint": complaint, "confirmed": True})
 
 
 # -- the survey ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ portal_patterns = (
         path("track/<str:token>/escalate/", portal.track_escalate, name="track-escalate"),
         path("survey/<str:token>/", portal.survey, name="survey"),
         path("survey/<str:token>/thanks/", portal.survey_thanks, name="survey-thanks"),
+        path("confirm/<str:token>/", portal.confirm_address, name="confirm"),
     ],
     "portal",
 )
@@ -68,6 +69,11 @@ desk_patterns = (
             "complaints/<str:reference>/tracking-link/",
             desk.tracking_link,
             name="tracking-link",
+        ),
+        path(
+            "complaints/<str:reference>/link-customer/",
+            desk.link_customer,
+            name="link-customer",
         ),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(

@@ -13,7 +13,8 @@ SHIPPED = (
     ("0010_ireland_letters", "add_letters"),
     ("0011_payment_services_letters", "add_letters"),
     ("0012_us_error_resolution_letters", "add_letters"),
-    ("0016_tracking_link_template", "add_tracking_link"),
+    ("0019_tracking_link_template", "add_tracking_link"),
+    ("0020_receipt_confirmation_link", "add_confirmation_link"),
 )
 
 

@@ -97,6 +97,17 @@ def _corpus_bytes(name: str) -> bytes:
     return (EMAILS / name).read_bytes()
 
 
+TRUSTED_SERVER = "mx.redress.example"
+# What a trusted receiving server writes for mail that passed DMARC: the proof that the From
+# address is the sender's, which a new complaint needs to join an existing customer's record.
+DMARC_PASS = {
+    "Authentication-Results": (
+        f"{TRUSTED_SERVER}; spf=pass smtp.mailfrom=example.com; "
+        "dkim=pass header.d=example.com; dmarc=pass header.from=example.com"
+    )
+}
+
+
 def _mail(
     *,
     sender: str = "Jana Nováková <jana@example.org>",
@@ -301,8 +312,11 @@ def test_the_senders_message_id_is_kept_when_our_answers_can_name_it(message_id,
 
 
 @pytest.mark.django_db
-def test_known_customer_is_reused_whatever_the_case_of_the_address(customer_user):
-    ingest(_mail(sender="Someone Else <CUSTOMER@example.COM>"), source="test")
+def test_known_customer_is_reused_whatever_the_case_of_the_address(customer_user, settings):
+    # Proven by a trusted DMARC pass; without one the complaint waits on a provisional record
+    # (tests/recovery/test_address_proof.py).
+    settings.REDRESS_INBOUND_AUTHSERV_IDS = [TRUSTED_SERVER]
+    ingest(_mail(sender="Someone Else <CUSTOMER@example.COM>", headers=DMARC_PASS), source="test")
 
     complaint = Complaint.objects.get()
     assert complaint.customer == customer_user.customer
@@ -449,12 +463,17 @@ def test_reply_threads_by_the_reference_in_the_subject_from_its_customer(acknowl
 
 
 @pytest.mark.django_db
-def test_a_reply_to_a_withdrawn_complaint_opens_a_new_one(acknowledged, agent):
+def test_a_reply_to_a_withdrawn_complaint_opens_a_new_one(acknowledged, agent, settings):
     lifecycle.complaint_withdraw(complaint=acknowledged, actor=agent, reason="customer asked")
     ours = _our_email(acknowledged)
+    settings.REDRESS_INBOUND_AUTHSERV_IDS = [TRUSTED_SERVER]
 
     inbound = ingest(
-        _mail(sender=CUSTOMER_EMAIL, headers={"In-Reply-To": ours.rfc_message_id}), source="test"
+        _mail(
+            sender=CUSTOMER_EMAIL,
+            headers={"In-Reply-To": ours.rfc_message_id, **DMARC_PASS},
+        ),
+        source="test",
     )
 
     assert inbound.status == InboundStatus.ACCEPTED

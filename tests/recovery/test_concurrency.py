@@ -24,16 +24,18 @@ from django.utils import timezone
 
 from notifications.models import Outbox
 from recovery import roles
-from recovery.errors import Conflict, TransitionNotAllowed
+from recovery.errors import Conflict, Gone, TransitionNotAllowed
 from recovery.models import (
     Complaint,
     ComplaintEvent,
     ComplaintRootCause,
+    EventType,
     IdempotencyKey,
     Message,
     ReferenceCounter,
 )
-from recovery.services import intake, lifecycle
+from recovery.services import address_proof, intake, lifecycle
+from recovery.web.accounts import portal_account
 from tests.conftest import acknowledge
 from tests.factories import UserFactory, api_token_for
 
@@ -398,3 +400,41 @@ def test_concurrent_intakes_get_distinct_consecutive_references(customer_user):
     assert numbers == list(range(last_issued + 1, last_issued + CONCURRENT_INTAKES + 1))
     assert Complaint.objects.count() == complaints_before + CONCURRENT_INTAKES
     assert set(Complaint.objects.values_list("reference", flat=True)) >= set(references)
+
+
+def test_a_confirmation_link_clicked_twice_and_a_staff_link_at_once_link_once(
+    make_complaint, customer_user, agent, team
+):
+    make_complaint()  # the address owner's own complaint
+    unproven, _ = intake.complaint_submit(
+        actor=portal_account(),
+        intake=intake.ComplaintIntake(
+            subject="Filed under the customer's address",
+            description="Refund me.",
+            customer=intake.CustomerDetails(name="Filer", email=customer_user.customer.email),
+            team=team.slug,  # the agent's, so that all three contenders may link
+            address_proven=False,
+        ),
+    )
+    token = address_proof.confirmation_token(unproven)
+
+    outcomes = race(
+        [
+            lambda: address_proof.customer_address_confirm(token=token),
+            lambda: address_proof.customer_address_confirm(token=token),
+            lambda: address_proof.complaint_customer_link(
+                complaint=unproven, actor=agent, reason="Checked on the phone."
+            ),
+        ],
+        behind=lock_complaint(unproven),
+    )
+
+    linked = [outcome for outcome in outcomes if outcome.error is None]
+    refused = [outcome.error for outcome in outcomes if outcome.error is not None]
+    assert len(linked) == 1
+    assert all(isinstance(error, Gone | Conflict) for error in refused), refused
+    unproven.refresh_from_db()
+    assert unproven.customer_id == customer_user.customer.pk
+    assert unproven.customer_match_id is None
+    linking = (EventType.CUSTOMER_ADDRESS_CONFIRMED, EventType.CUSTOMER_LINKED_BY_STAFF)
+    assert unproven.events.filter(type__in=linking).count() == 1

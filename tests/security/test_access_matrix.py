@@ -36,7 +36,8 @@ from notifications import routing
 from notifications.replay import tracking_token
 from recovery import roles
 from recovery.models import CorrectiveAction
-from recovery.services import remedies, surveys
+from recovery.services import address_proof, intake, remedies, surveys
+from recovery.web.accounts import portal_account
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
 
@@ -174,6 +175,9 @@ HTTP_RULES: dict[str, Rule] = {
     "track/<str:token>/escalate/": post(EVERYONE, bearer=True),
     "survey/<str:token>/": get(EVERYONE, bearer=True),
     "survey/<str:token>/thanks/": get(EVERYONE, bearer=True),
+    # The link in the receipt of a complaint filed under an existing customer's address;
+    # opening it shows the complaint it confirms, posting links it (once).
+    "confirm/<str:token>/": get(EVERYONE, bearer=True),
     # -- the desk
     "desk/login/": get(EVERYONE),
     "desk/logout/": post(EVERYONE, signs_out=True),
@@ -198,6 +202,7 @@ HTTP_RULES: dict[str, Rule] = {
             "escalate",
             "held-email",
             "tracking-link",
+            "link-customer",
             "recovery",
         )
     },
@@ -291,6 +296,8 @@ def fill(pattern: str, world) -> str:
     path = "/" + pattern.lstrip("^").rstrip("$")
     action_id = world.corrective_action.pk if "corrective-actions" in pattern else world.action.pk
     token = world.survey_token if "survey" in pattern else world.tracking_token
+    if pattern.startswith("confirm/"):
+        token = world.confirmation_token
     for name, value in {
         "<str:reference>": world.complaint.reference,
         "<int:action_id>": action_id,
@@ -317,6 +324,10 @@ class World:
     corrective_action: object = None
     tracking_token: str = ""
     survey_token: str = ""
+    # Filed through the public form under customer_a's address by someone else (the filer,
+    # who holds only its tracking link): on a provisional record until the address is proven.
+    unproven: object = None
+    confirmation_token: str = ""
 
 
 @pytest.fixture
@@ -349,6 +360,17 @@ def world(groups, make_complaint, root_causes):
     survey = surveys.survey_create(complaint=found.complaint)
     found.survey_token = surveys.survey_token(survey)
     found.tracking_token = tracking_token(found.complaint.pk)
+    found.unproven, _ = intake.complaint_submit(
+        actor=portal_account(),
+        intake=intake.ComplaintIntake(
+            subject="Filed under someone else's address",
+            description="Please refund me.",
+            customer=intake.CustomerDetails(name="The filer", email=customer_a.customer.email),
+            team=team.slug,
+            address_proven=False,
+        ),
+    )
+    found.confirmation_token = address_proof.confirmation_token(found.unproven)
     return found
 
 
@@ -412,6 +434,30 @@ def test_http_matrix(world, personas, settings):
     assert not leaks, "The complaint's reference shown to someone who may not see it:\n" + (
         "\n".join(leaks)
     )
+
+
+@pytest.mark.django_db
+def test_the_filer_and_the_address_owner_see_nothing_of_each_other(world):
+    """The filer of an unproven complaint (its tracking link) sees nothing of customer_a,
+    whose address they used; customer_a does not see the complaint as theirs until the
+    address is confirmed."""
+    owner = world.customer_a
+    link = tracking_token(world.unproven.pk)
+    for path in (f"/track/{link}/", f"/complaint/received/{link}/"):
+        page = Client().get(path)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert world.unproven.reference in html
+        assert world.complaint.reference not in html
+        assert owner.customer.name not in html
+
+    client = Client()
+    client.force_login(owner)
+    listed = client.get("/api/complaints/")
+    assert listed.status_code == 200
+    assert world.complaint.reference in listed.content.decode()
+    assert world.unproven.reference not in listed.content.decode()
+    assert client.get(f"/api/complaints/{world.unproven.reference}/").status_code == 404
 
 
 # -- sockets (the real ASGI application, channels-redis) ---------------------------------------
