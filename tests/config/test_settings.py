@@ -60,6 +60,7 @@ SETTINGS_VARIABLES = {
     "REDRESS_RISING_CAUSE_MARGIN",
     "REDRESS_RISING_CAUSE_MIN_COUNT",
     "REDRESS_UNPICKED_ALERT_MINUTES",
+    "REDRESS_TRACKING_LINK_DAYS_AFTER_CLOSE",
     "REDRESS_INBOUND_SECRET",
     "REDRESS_INBOUND_MAX_BYTES",
     "REDRESS_INBOUND_AUTHSERV_IDS",
@@ -288,7 +289,7 @@ def test_smtp_login_over_tls_or_explicitly_in_clear_loads(tmp_path):
         assert done.returncode == 0, done.stderr
         # Without debug, mail goes out through the backend that knows REDRESS_EMAIL_CA_FILE.
         assert done.stdout.split()[0] == "notifications.smtp.EmailBackend"
-    assert done.stdout.split()[1:] == ["False", "30"]
+    assert done.stdout.split()[1:] == ["False", "30.0"]
 
 
 SSO_DUMP = (
