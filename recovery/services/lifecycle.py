@@ -101,7 +101,13 @@ def _transition(
 ) -> Complaint:
     try:
         with transaction.atomic():
-            locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+            # The customer and category come along for the policy match of the clocks a
+            # transition starts; only the complaint's row is locked.
+            locked = (
+                Complaint.objects.select_for_update(of=("self",))
+                .select_related("customer", "category")
+                .get(pk=complaint.pk)
+            )
             if expected_state and locked.state != expected_state:
                 raise Conflict(
                     f"{locked.reference} changed while you were looking at it: it is now "
