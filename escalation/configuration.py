@@ -12,7 +12,8 @@ returns in this process until one of the watched models changes:
 2. Every process compares that token with the one its copies were read under, at most once
    per request or Celery task (``request_started``, ``task_prerun``) and on every call
    outside them (shells, commands): one indexed single-row read instead of a read of each
-   table. A different token, or none, drops the copies.
+   table, which an API request's token authentication brings along in its own query
+   (``token_query``). A different token, or none, drops the copies.
 3. A token is random, not a counter, so that a database emptied and filled again (a test
    flush, a restore) never hands back a token a process already holds.
 
@@ -106,13 +107,32 @@ def scope_finished(**_signal_kwargs) -> None:
     _in_scope = False
 
 
+def token_query():
+    """The token as a subquery, for a query a request sends anyway (token authentication)
+    to bring along; hand what it read to ``token_read``."""
+    from django.db.models import Subquery
+
+    from escalation.models import ConfigurationVersion
+
+    return Subquery(ConfigurationVersion.objects.filter(pk=1).values("token")[:1])
+
+
+def token_read(current) -> None:
+    """Compare a token read by this request's own query: the request sends no other."""
+    if _in_scope:
+        _compare(current)
+
+
 def _check() -> None:
-    global _token, _checked
     if _checked:
         return
     from escalation.models import ConfigurationVersion
 
-    current = ConfigurationVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    _compare(ConfigurationVersion.objects.filter(pk=1).values_list("token", flat=True).first())
+
+
+def _compare(current) -> None:
+    global _token, _checked
     with _lock:
         if current != _token:
             _values.clear()

@@ -86,7 +86,8 @@ class RedressTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, token):
         """Knox's, with what every request asks of its user read in the same query: the
-        customer profile, the group names and the user's own permissions (PostgreSQL)."""
+        customer profile, the group names and the user's own permissions, and the
+        configuration token the request would otherwise read on its own (PostgreSQL)."""
         msg = _("Invalid token.")
         token = token.decode("utf-8")
         for auth_token in _tokens_with_user(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
@@ -114,6 +115,7 @@ def _tokens_with_user(token_key: str):
     if connection.vendor != "postgresql":
         return tokens
     return tokens.annotate(
+        configuration_token=configuration.token_query(),
         group_names=ArrayAgg("user__groups__name", distinct=True, default=Value([])),
         own_permissions=ArrayAgg(
             Concat(
@@ -128,10 +130,12 @@ def _tokens_with_user(token_key: str):
 
 
 def _remember_user_facts(auth_token) -> None:
-    """Put the annotated facts where ``roles`` and Django's ModelBackend look for them first."""
+    """Put the annotated facts where ``roles`` and Django's ModelBackend look for them first,
+    and the configuration token where ``escalation.configuration`` does."""
     names = getattr(auth_token, "group_names", None)
     if names is None:
         return
+    configuration.token_read(auth_token.configuration_token)
     user = auth_token.user
     user._redress_groups = frozenset(name for name in names if name)
     if not user.is_superuser:  # Django gives a superuser every permission there is

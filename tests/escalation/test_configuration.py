@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from escalation import configuration
-from escalation.models import SlaPolicy
+from escalation.models import ConfigurationVersion, SlaPolicy
 from escalation.policies import active_policies
 from recovery import roles
 from recovery.services import routing
@@ -72,6 +72,25 @@ def test_a_request_compares_the_token_once(agent, team, make_complaint):
     assert answer.status_code == 200
     token_reads = sum("escalation_configurationversion" in q["sql"] for q in captured)
     assert token_reads == 1
+
+
+def test_token_authentication_brings_the_token_along(agent, team, make_complaint):
+    from rest_framework.test import APIClient
+
+    from tests.factories import api_token_for
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_for(agent)}")
+    complaint = make_complaint()
+    client.get(f"/api/complaints/{complaint.reference}/")
+    SlaPolicy.objects.filter(name="Standard").update(name="Standard (2027)")
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.get(f"/api/complaints/{complaint.reference}/")
+    assert answer.status_code == 200
+    reads = [q["sql"] for q in captured if "escalation_configurationversion" in q["sql"]]
+    assert len(reads) == 1 and "knox_authtoken" in reads[0]
+    # The change was seen: this process now holds the token the change wrote.
+    assert configuration._token == ConfigurationVersion.objects.get(pk=1).token
 
 
 def test_a_new_routing_rule_routes_the_next_complaint(team):
