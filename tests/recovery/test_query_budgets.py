@@ -24,9 +24,9 @@ from tests.factories import api_token_for
 CREATE_BUDGET = 19
 DETAIL_BUDGET = 10
 TRANSITION_BUDGETS = {
-    "acknowledge": 24,
-    "resolve": 28,
-    "close_loop": 24,
+    "acknowledge": 23,
+    "resolve": 27,
+    "close_loop": 23,
     "reopen": 22,
     "withdraw": 20,
 }
