@@ -6,4 +6,9 @@ class EscalationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from escalation import checks  # noqa: F401  (registers the start-up checks)
+        from escalation import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            configuration,
+        )
+
+        configuration.connect_signals()

@@ -533,3 +533,17 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.complaint_id} L{self.previous_level}→L{self.level}"
+
+
+class ConfigurationVersion(models.Model):
+    """One row whose token changes with every change to rarely changed configuration
+    (policies, calendars, ladders, routing rules, teams, taxonomy, role permissions).
+
+    Each process keeps that configuration in memory (``escalation.configuration``) and reads
+    this row at most once per request or task to know whether its copy is still current.
+    """
+
+    token = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"configuration version {self.token}"

@@ -1,5 +1,6 @@
 """Which SLA policy applies to a complaint: ordered policies, first match wins."""
 
+from escalation import configuration
 from escalation.models import SlaPolicy
 
 
@@ -34,12 +35,20 @@ def _listed(name: str, listed, value: str) -> bool:
     return value in listed
 
 
+def active_policies() -> list[SlaPolicy]:
+    """The active policies in order, with targets, calendar, closures and ladder; read once
+    per process until one of them changes (``escalation.configuration``)."""
+    return configuration.cached(
+        "sla-policies",
+        lambda: list(
+            SlaPolicy.objects.filter(is_active=True)
+            .select_related("calendar", "ladder")
+            .prefetch_related("targets", "calendar__closures")
+            .order_by("position", "id")
+        ),
+    )
+
+
 def matching_policy(complaint) -> SlaPolicy | None:
     facts = complaint_facts(complaint)
-    policies = (
-        SlaPolicy.objects.filter(is_active=True)
-        .select_related("calendar", "ladder")
-        .prefetch_related("targets")
-        .order_by("position", "id")
-    )
-    return next((p for p in policies if policy_matches(p, facts)), None)
+    return next((p for p in active_policies() if policy_matches(p, facts)), None)

@@ -98,9 +98,16 @@ def _in_staff_scope(user, complaint: Complaint) -> bool:
     # The cheap answers from the row first; the team and the ladder cost a query each.
     if complaint.team_id is None or complaint.assignee_id == user.pk:
         return True
-    if Team.members.through.objects.filter(user_id=user.pk, team_id=complaint.team_id).exists():
-        return True
-    return Escalation.objects.filter(complaint_id=complaint.pk, owner_id=user.pk).exists()
+    # Asked once for each transition a page or an answer offers: remembered on this
+    # instance of the complaint (read for one request), for this user and team.
+    remembered = complaint.__dict__.setdefault("_staff_scope", {})
+    key = (user.pk, complaint.team_id)
+    if key not in remembered:
+        remembered[key] = (
+            Team.members.through.objects.filter(user_id=user.pk, team_id=complaint.team_id).exists()
+            or Escalation.objects.filter(complaint_id=complaint.pk, owner_id=user.pk).exists()
+        )
+    return remembered[key]
 
 
 def _customer_of(user):

@@ -4,13 +4,24 @@ One rule (``may_sign_in``) serves the password backend, the API's token authenti
 the websockets' token authentication, so a door closed for one is closed for all.
 """
 
+import binascii
+from hmac import compare_digest
+
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection
+from django.db.models import Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
+from escalation import configuration
 from recovery import roles
 
 
@@ -32,6 +43,34 @@ class RedressModelBackend(ModelBackend):
     def user_can_authenticate(self, user) -> bool:
         return super().user_can_authenticate(user) and may_sign_in(user)
 
+    def get_group_permissions(self, user_obj, obj=None) -> set[str]:
+        """As Django's, from the user's group names (``roles``, read once per request) and
+        each group's permissions held per process (``escalation.configuration``), instead
+        of a join over permissions and content types on every request."""
+        if user_obj.is_superuser or not user_obj.is_active or user_obj.is_anonymous or obj:
+            return super().get_group_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_group_perm_cache"):
+            by_group = configuration.cached("group-permissions", _permissions_by_group)
+            perms = set()
+            for name in roles.group_names(user_obj):
+                perms |= by_group.get(name, frozenset())
+            user_obj._group_perm_cache = perms
+        return user_obj._group_perm_cache
+
+
+def _permissions_by_group() -> dict[str, frozenset[str]]:
+    from django.contrib.auth.models import Group
+
+    by_group: dict[str, set[str]] = {}
+    rows = Group.objects.values_list(
+        "name", "permissions__content_type__app_label", "permissions__codename"
+    )
+    for name, app_label, codename in rows:
+        perms = by_group.setdefault(name, set())
+        if codename:
+            perms.add(f"{app_label}.{codename}")
+    return {name: frozenset(perms) for name, perms in by_group.items()}
+
 
 class RedressTokenAuthentication(TokenAuthentication):
     """django-rest-knox tokens (hashed, expiring), refused to whoever may not sign in."""
@@ -45,10 +84,62 @@ class RedressTokenAuthentication(TokenAuthentication):
             return True
         return False
 
+    def authenticate_credentials(self, token):
+        """Knox's, with what every request asks of its user read in the same query: the
+        customer profile, the group names and the user's own permissions, and the
+        configuration token the request would otherwise read on its own (PostgreSQL)."""
+        msg = _("Invalid token.")
+        token = token.decode("utf-8")
+        for auth_token in _tokens_with_user(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            if self._cleanup_token(auth_token):
+                continue
+            try:
+                digest = hash_token(token)
+            except (TypeError, binascii.Error) as exc:
+                raise exceptions.AuthenticationFailed(msg) from exc
+            if compare_digest(digest, auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                _remember_user_facts(auth_token)
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed(msg)
+
     def validate_user(self, auth_token):
         if not may_sign_in(auth_token.user):
             raise exceptions.AuthenticationFailed(_("This account may not sign in."))
         return (auth_token.user, auth_token)
+
+
+def _tokens_with_user(token_key: str):
+    tokens = AuthToken.objects.filter(token_key=token_key).select_related("user__customer")
+    if connection.vendor != "postgresql":
+        return tokens
+    return tokens.annotate(
+        configuration_token=configuration.token_query(),
+        group_names=ArrayAgg("user__groups__name", distinct=True, default=Value([])),
+        own_permissions=ArrayAgg(
+            Concat(
+                "user__user_permissions__content_type__app_label",
+                Value("."),
+                "user__user_permissions__codename",
+            ),
+            distinct=True,
+            default=Value([]),
+        ),
+    )
+
+
+def _remember_user_facts(auth_token) -> None:
+    """Put the annotated facts where ``roles`` and Django's ModelBackend look for them first,
+    and the configuration token where ``escalation.configuration`` does."""
+    names = getattr(auth_token, "group_names", None)
+    if names is None:
+        return
+    configuration.token_read(auth_token.configuration_token)
+    user = auth_token.user
+    user._redress_groups = frozenset(name for name in names if name)
+    if not user.is_superuser:  # Django gives a superuser every permission there is
+        user._user_perm_cache = {perm for perm in auth_token.own_permissions if perm}
 
 
 def user_for_token(key: str):

@@ -109,12 +109,17 @@ def ensure_role_groups() -> dict[str, Group]:
 def has_role(user, role: str) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
-    # Cache group names on the user object: rules ask several times per request.
+    return role in group_names(user)
+
+
+def group_names(user) -> frozenset[str]:
+    """The names of the user's groups, read once per user object (that is, per request):
+    rules and permissions ask several times."""
     names = getattr(user, "_redress_groups", None)
     if names is None:
         names = frozenset(user.groups.values_list("name", flat=True))
         user._redress_groups = names
-    return role in names
+    return names
 
 
 def is_staff_member(user) -> bool:

@@ -1,6 +1,6 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value, prefetch_related_objects
 from django.db.models.functions import Lower
 
 from escalation.models import Clock, Escalation
@@ -125,6 +125,43 @@ def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Compl
         reference,
         user,
     )
+
+
+# What ``complaint_detail`` reads besides the row, for an answer built from a row in hand.
+_SNAPSHOT_FIELDS = ("next_deadline_at", "next_statutory_deadline_at", "next_escalation_at")
+
+
+def complaint_just_filed(complaint: Complaint, user) -> Complaint:
+    """The answer to the intake that created ``complaint``, from the instance intake holds.
+
+    Its customer, team and taxonomy are already on it; what intake wrote beside it (the
+    timeline, the original message, the clocks and the deadlines they set) is read back,
+    one query each, and what a new complaint cannot have yet (escalations, recovery actions,
+    root causes) is not read at all. The same answer as ``complaint_detail(just_filed=True)``
+    with four queries instead of eight.
+    """
+    complaint.refresh_from_db(fields=[*_SNAPSHOT_FIELDS, "escalation_level", "updated_at"])
+    messages = Message.objects.select_related("author").order_by("created_at", "id")
+    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
+    if not roles.is_staff_member(user):
+        messages = messages.exclude(direction="internal")
+        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+    prefetch_related_objects(
+        [complaint],
+        Prefetch("events", queryset=timeline),
+        Prefetch("messages", queryset=messages),
+        Prefetch(
+            "clocks",
+            queryset=Clock.objects.select_related("policy", "calendar").order_by(
+                "started_at", "id"
+            ),
+        ),
+        # None() sends no query: a complaint created in this request has none of these.
+        Prefetch("escalations", queryset=Escalation.objects.none()),
+        Prefetch("recovery_actions", queryset=RecoveryAction.objects.none()),
+        Prefetch("root_causes", queryset=ComplaintRootCause.objects.none()),
+    )
+    return complaint
 
 
 def supervisors_of(team_id: int | None) -> list[int]:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from escalation import deadlines, events, obligations_from_record, regulatory
+from escalation import configuration, deadlines, events, obligations_from_record, regulatory
 from escalation.calendars import BusinessCalendar as PureCalendar
 from escalation.models import (
     BusinessCalendar,
@@ -84,9 +84,20 @@ def pure_calendar(row: BusinessCalendar | None, profile: str, *instants: datetim
     region ``region``, a jurisdiction code such as ``GB-SCT``)."""
     years = deadlines.years_around(*instants)
     if row is not None:
-        return row.to_pure(years=years)
+        return _row_calendar(row.pk, tuple(sorted(years)))
     found = regulatory.get_profile(profile)
     return found.calendar(years, region) if found else None
+
+
+def _row_calendar(calendar_id: int, years: tuple[int, ...]) -> PureCalendar:
+    """A calendar row as a pure calendar with its closures, built once per process and
+    years until a calendar or closure changes: each clock shown or moved needs one."""
+
+    def build():
+        row = BusinessCalendar.objects.prefetch_related("closures").get(pk=calendar_id)
+        return row.to_pure(years=years)
+
+    return configuration.cached(f"pure-calendar:{calendar_id}:{years}", build)
 
 
 def clock_calendar(clock: Clock, *instants: datetime):
@@ -99,9 +110,9 @@ def _policy_and_ladder(complaint):
     """The complaint's matching policy and the ladder its clocks climb: the policy's, else
     the default one (statutory clocks climb it too)."""
     policy = matching_policy(complaint)
-    ladder = (policy.ladder if policy else None) or EscalationLadder.objects.filter(
-        is_default=True
-    ).first()
+    ladder = (policy.ladder if policy else None) or configuration.cached(
+        "default-ladder", lambda: EscalationLadder.objects.filter(is_default=True).first()
+    )
     return policy, ladder
 
 
@@ -209,12 +220,23 @@ def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
     clock.failures = 0
 
 
-def start(complaint, kinds, at: datetime | None = None) -> list[Clock]:
-    """Start (or restart, as a new cycle) the clocks ``kinds`` that a policy or profile sets."""
+def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) -> list[Clock]:
+    """Start (or restart, as a new cycle) the clocks ``kinds`` that a policy or profile sets.
+
+    ``new``: the complaint was created in this transaction, so it has no clocks to restart
+    and its first ones go in with one INSERT.
+    """
+    if not kinds:
+        return []  # most transitions start nothing: no policy to match
     at = at or timezone.now()
     plans = plan_clocks(complaint, kinds, at)
     if not plans:
         return []
+    if new and not complaint.awaiting_customer:
+        started = [Clock(complaint=complaint, kind=plan.kind) for plan in plans]
+        for clock, plan in zip(started, plans, strict=True):
+            _apply_plan(clock, plan, at)
+        return Clock.objects.bulk_create(started)
     existing = {
         (c.kind, c.statutory): c
         for c in Clock.objects.filter(complaint=complaint, kind__in={p.kind for p in plans})
@@ -357,7 +379,7 @@ def business_seconds_since_received(complaint, kind: str, at: datetime) -> int |
 
 def on_received(complaint, at: datetime | None = None) -> None:
     """A new complaint: start its first clocks."""
-    start(complaint, STARTS["received"], at or complaint.received_at)
+    start(complaint, STARTS["received"], at or complaint.received_at, new=True)
     sla.complaints_refresh_sla([complaint.pk])
 
 

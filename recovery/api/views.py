@@ -125,8 +125,14 @@ class ComplaintListCreateView(generics.ListAPIView):
             idempotency_key=key or None,
             request_hash=intake.request_fingerprint(request.data) if key else "",
         )
-        detail = selectors.complaint_detail(
-            reference=complaint.reference, user=request.user, just_filed=True
+        # A new complaint's answer is built from the instance intake made; a replay reads
+        # the complaint as it is now, which may have moved on since.
+        detail = (
+            selectors.complaint_just_filed(complaint, request.user)
+            if created
+            else selectors.complaint_detail(
+                reference=complaint.reference, user=request.user, just_filed=True
+            )
         )
         headers = {"Location": f"/api/complaints/{complaint.reference}/"}
         if not created:

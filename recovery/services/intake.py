@@ -11,6 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from escalation import configuration
 from escalation.services import clocks
 from recovery import events, roles
 from recovery.errors import Conflict, PermissionDenied, ValidationFailed
@@ -89,7 +90,7 @@ def complaint_submit(
 
     1. A known ``idempotency_key`` with the same request returns the first complaint
        (``created`` is False); with a different request it is a ``Conflict``.
-    2. Allocate the reference (its own short transaction).
+    2. Allocate the reference (one statement, its own transaction).
     3. In one transaction: find or create the customer (a provisional one when an unproven
        address belongs to an existing customer, ``recovery.services.address_proof``), route
        the complaint to its team (``recovery.services.routing``), create the complaint, its
@@ -270,7 +271,7 @@ def _customer_fields(details: CustomerDetails) -> dict:
 def _lookup(model, slug: str, field_name: str):
     if not slug:
         return None
-    found = model.objects.filter(slug=slug, is_active=True).first()
+    found = _active_by_slug(model).get(slug)
     if found is None:
         raise ValidationFailed(
             f"Unknown {field_name} {slug!r}.",
@@ -279,13 +280,30 @@ def _lookup(model, slug: str, field_name: str):
     return found
 
 
+def _active_by_slug(model) -> dict:
+    """A taxonomy's active entries by slug, read once per process until one changes."""
+    return configuration.cached(
+        f"active-by-slug:{model._meta.label_lower}",
+        lambda: (
+            {
+                entry.slug: entry
+                for entry in model.objects.filter(is_active=True).select_related("default_team")
+            }
+            if model is Category
+            else {entry.slug: entry for entry in model.objects.filter(is_active=True)}
+        ),
+    )
+
+
 def _team_asked_for(intake: ComplaintIntake, *, staff: bool) -> Team | None:
     """The team the caller named, which routing keeps; None when they named none."""
     if not intake.team:
         return None
     if not staff:
         raise PermissionDenied("Only staff may route a complaint to a team.")
-    team = Team.objects.filter(slug=intake.team).first()
+    team = configuration.cached(
+        "teams-by-slug", lambda: {team.slug: team for team in Team.objects.all()}
+    ).get(intake.team)
     if team is None:
         raise ValidationFailed(
             f"Unknown team {intake.team!r}.",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
+from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
 from escalation.services import clocks
 from recovery import events, rules
@@ -101,7 +102,13 @@ def _transition(
 ) -> Complaint:
     try:
         with transaction.atomic():
-            locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+            # The customer and category come along for the policy match of the clocks a
+            # transition starts; only the complaint's row is locked.
+            locked = (
+                Complaint.objects.select_for_update(of=("self",))
+                .select_related("customer", "category")
+                .get(pk=complaint.pk)
+            )
             if expected_state and locked.state != expected_state:
                 raise Conflict(
                     f"{locked.reference} changed while you were looking at it: it is now "
@@ -111,14 +118,13 @@ def _transition(
             ensure_transition_allowed(locked, actor, name)
             change = prepare(locked)
             method = getattr(locked, name)
-            meta = method._django_fsm
-            for condition in meta.get_transition(locked.state).conditions or []:
-                if not condition(locked):
-                    raise ValidationFailed(
-                        f"Cannot {name.replace('_', ' ')} {locked.reference} without "
-                        f"{CONDITION_MESSAGES.get(condition, condition.__name__)}."
-                    )
-            method()
+            try:
+                # django-fsm checks the conditions (a query each); asked again only to say
+                # which one failed.
+                method()
+            except FSMTransitionNotAllowed:
+                _raise_unmet_condition(locked, name, method._django_fsm)
+                raise
             fields = ["state", "updated_at", *change.fields]
             if locked.awaiting_customer and not locked.is_open:
                 # Nothing is awaited from the customer of a resolved or withdrawn complaint.
@@ -133,6 +139,15 @@ def _transition(
             "Reload it and try again."
         ) from exc
     return locked
+
+
+def _raise_unmet_condition(locked: Complaint, name: str, meta) -> None:
+    for condition in meta.get_transition(locked.state).conditions or []:
+        if not condition(locked):
+            raise ValidationFailed(
+                f"Cannot {name.replace('_', ' ')} {locked.reference} without "
+                f"{CONDITION_MESSAGES.get(condition, condition.__name__)}."
+            )
 
 
 def _require_text(**fields: str) -> None:

@@ -14,27 +14,35 @@ def format_reference(year: int, number: int) -> str:
 
 
 def allocate_reference(received_at: datetime) -> str:
-    """Take the next number of the year in its own short transaction.
+    """Take the next number of the year: one ``UPDATE … RETURNING``, its own transaction.
 
-    Kept out of the intake transaction so concurrent intakes hold the counter row only for
-    one UPDATE, not for the whole intake. A failed intake leaves a gap in the numbering,
-    the same trade-off a database sequence makes.
+    Called outside the intake transaction, in autocommit, so concurrent intakes hold the
+    counter row only for that one statement, not for the whole intake, and it costs one
+    round trip (no BEGIN/COMMIT around it). The year's row is created the first time it
+    is missing. A failed intake leaves a gap in the numbering, the same trade-off a
+    database sequence makes.
     """
     year = received_at.year
-    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
-    with transaction.atomic():
+    number = _next_number(year)
+    if number is None:
         ReferenceCounter.objects.bulk_create(
             [ReferenceCounter(year=year, last_number=0)], ignore_conflicts=True
         )
-        with connection.cursor() as cursor:
-            # UPDATE ... RETURNING is atomic in PostgreSQL and SQLite >= 3.35 alike.
-            cursor.execute(
-                f"UPDATE {table} SET last_number = last_number + 1 "  # noqa: S608
-                "WHERE year = %s RETURNING last_number",
-                [year],
-            )
-            (number,) = cursor.fetchone()
+        number = _next_number(year)
     return format_reference(year, number)
+
+
+def _next_number(year: int) -> int | None:
+    table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        # UPDATE ... RETURNING is atomic in PostgreSQL and SQLite >= 3.35 alike.
+        cursor.execute(
+            f"UPDATE {table} SET last_number = last_number + 1 "  # noqa: S608
+            "WHERE year = %s RETURNING last_number",
+            [year],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def allocate_reference_block(*, year: int, count: int) -> list[str]:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from escalation import configuration
 from recovery.models import RoutingRule, Team
 from recovery.models.routing import MATCH_FIELDS
 
@@ -63,9 +64,15 @@ class Route:
 
 
 def active_rules() -> list[RoutingRule]:
-    """The rules intake tries, in order; an import reads them once per batch."""
-    return list(
-        RoutingRule.objects.filter(is_active=True).select_related("team").order_by("position", "id")
+    """The rules intake tries, in order; read once per process until a rule or team changes
+    (``escalation.configuration``)."""
+    return configuration.cached(
+        "routing-rules",
+        lambda: list(
+            RoutingRule.objects.filter(is_active=True)
+            .select_related("team")
+            .order_by("position", "id")
+        ),
     )
 
 
@@ -139,7 +146,7 @@ def triage_team() -> Team:
     Two intakes making it at once: the second's insert fails on the one-triage-team
     constraint inside its savepoint, and it reads the first's.
     """
-    team = Team.objects.filter(is_triage=True).first()
+    team = configuration.cached("triage-team", lambda: Team.objects.filter(is_triage=True).first())
     if team is not None:
         return team
     try:

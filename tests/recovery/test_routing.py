@@ -299,12 +299,21 @@ def test_an_import_routes_each_complaint_reading_the_rules_once_per_batch(team, 
 
     teams = dict(Complaint.objects.values_list("external_id", "team__slug"))
     assert teams == {**{str(n): "billing" for n in range(1, 21)}, "99": "triage"}
-    # The rules are read once for a batch, not once per row.
+    # The rules are read once for a batch, not once per row; unchanged since the last read,
+    # they are not read again at all (held per process, escalation.configuration).
     more = [cfpb_row(complaint_id=str(n), tags="Servicemember") for n in range(100, 160)]
     with CaptureQueriesContext(connection) as counted:
         import_cfpb(write_csv(tmp_path / "s.csv", *more))
+    assert sum('FROM "recovery_routingrule"' in query["sql"] for query in counted) == 0
+    assert Complaint.objects.filter(team=team).count() == 80
+    # A rule changed: the next batch reads the rules once, and routes by the change.
+    RoutingRule.objects.filter(name="Servicemembers").get().delete()
+    last = [cfpb_row(complaint_id=str(n), tags="Servicemember") for n in range(200, 205)]
+    with CaptureQueriesContext(connection) as counted:
+        import_cfpb(write_csv(tmp_path / "t.csv", *last))
     assert sum('FROM "recovery_routingrule"' in query["sql"] for query in counted) == 1
     assert Complaint.objects.filter(team=team).count() == 80
+    assert Complaint.objects.filter(team__slug="triage").count() == 6
 
 
 # -- the admin -----------------------------------------------------------------------------
