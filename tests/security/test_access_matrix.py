@@ -335,7 +335,6 @@ HTTP_RULES: dict[str, Rule] = {
     "api/inbound-email/": post(NOBODY, reads_no_token=True),
     "api/schema/": get(EVERYONE),
     "api/docs/": get(EVERYONE),
-    "api/redoc/": get(EVERYONE),
 }
 # The admin checks Django's is_staff flag itself (no persona here has it); its index stands
 # for its pages, which the admin site wraps in the same check.
