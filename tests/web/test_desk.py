@@ -889,3 +889,21 @@ def test_a_recovery_offered_on_a_complaint_reassigned_away_meanwhile_says_so(
     assert answer.status_code == 403
     assert f"belongs to the {other_team.name} team" in text_of(answer)
     assert not RecoveryAction.objects.filter(complaint=complaint).exists()
+
+
+def test_the_boards_figures_count_the_complaints_the_reader_may_see(
+    supervisor, manager, make_complaint, other_team
+):
+    make_complaint(subject="Ours")
+    make_complaint(subject="Theirs")
+    make_complaint(subject="Theirs too", routed_to=other_team)
+    Complaint.objects.filter(subject="Theirs").update(team=other_team)
+
+    ours = text_of(signed_in(supervisor).get("/desk/board/"))
+    everyone = text_of(signed_in(manager).get("/desk/board/"))
+
+    # The supervisor is on Billing: Delivery's figures are not theirs to see.
+    assert '<th scope="row">Billing</th><td>1</td>' in ours
+    assert '<th scope="row">Delivery</th>' not in ours
+    assert '<th scope="row">Billing</th><td>1</td>' in everyone
+    assert '<th scope="row">Delivery</th><td>2</td>' in everyone
