@@ -1,22 +1,12 @@
-from csp.constants import SELF, UNSAFE_INLINE
-from csp.decorators import csp_replace
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 
 from recovery.web import sso
 from recovery.web.signin import AdminPasswordStep
-
-# Redoc styles itself with style elements and attributes it writes at run time, and ignores
-# a nonce: its page alone allows inline styles (never scripts). It shows the public API
-# schema only, no user data (docs/security.md).
-redoc_view = csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(
-    SpectacularRedocView.as_view(url_name="schema")
-)
 
 urlpatterns = [
     # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
@@ -36,7 +26,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", redoc_view, name="api-redoc"),
 ]
 
 # A URL no pattern matches: JSON under /api/, the site's page elsewhere.

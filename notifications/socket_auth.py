@@ -3,7 +3,9 @@
 Browsers authenticate with their session cookie (``AuthMiddlewareStack``); API clients send
 ``?token=<key>`` in the query string, since browsers' WebSocket API cannot set headers. The
 token is checked exactly as the REST API checks it (``recovery.auth.user_for_token``):
-hashed lookup, expiry, revocation, and the demo-account rule.
+hashed lookup, expiry, revocation, and the demo-account rule. As on the API, a token that
+opens nothing is refused on every route (the tracking socket included), rather than taken
+for an anonymous visitor: a client holding an expired or revoked token is told so.
 """
 
 from urllib.parse import parse_qs
@@ -26,8 +28,18 @@ class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         key = (query.get("token") or [""])[0]
-        if key and len(key) <= TOKEN_MAX_CHARS:
-            user = await _user_for_token(key)
-            if user is not None:
-                scope = dict(scope, user=user)
+        if key:
+            user = await _user_for_token(key) if len(key) <= TOKEN_MAX_CHARS else None
+            if user is None:
+                return await _refuse(receive, send)
+            scope = dict(scope, user=user)
         return await super().__call__(scope, receive, send)
+
+
+async def _refuse(receive, send) -> None:
+    from notifications.consumers import CLOSE_UNAUTHENTICATED
+
+    # Closing before accepting refuses the handshake (ASGI websocket spec).
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED})

@@ -182,7 +182,9 @@ class RepeatsView(InsightView):
 
     def compute(self, query, **kwargs):
         return selectors.repeat_complaints(
-            query.scope(), within_days=query.validated_data["within_days"]
+            query.scope(),
+            within_days=query.validated_data["within_days"],
+            viewer=self.request.user,
         )
 
     def table(self, payload, query):

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from escalation import selectors as escalation_selectors
 from escalation.regulatory import PROFILES
+from recovery import access
 from recovery.insights import summaries
 from recovery.insights.expressions import (
     WEEK_SECONDS,
@@ -585,8 +586,16 @@ def recent_alerts(*, limit: int = 50) -> list[dict]:
 # -- repeat complaints ----------------------------------------------------------------------
 
 
-def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20) -> dict:
+def repeat_complaints(
+    scope: Scope, *, within_days: int, top_customers: int = 20, viewer=None
+) -> dict:
     """Complaints whose customer had complained before, within ``within_days`` days.
+
+    The counts are organisation-wide (they name nobody). The top customers name people: for
+    a ``viewer`` who does not see every complaint (``recovery.access``), they are counted
+    from the repeats the viewer may see only, so no customer appears, nor any count, that
+    the viewer's own complaints do not show. ``viewer=None``: the whole organisation (the
+    insights' own jobs and tests).
 
     A complaint in the scope is a *repeat* when the same customer's previous complaint (of
     any channel, product or team, and possibly from before the period) was received at most
@@ -617,7 +626,8 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         # validated integer, never text from a request).
         days = int(within_days)
         ctes = (
-            "repeats AS MATERIALIZED (SELECT customer_id, primary_cause_id, previous_cause_id "  # noqa: S608
+            "repeats AS MATERIALIZED (SELECT complaint_id AS id, customer_id, "  # noqa: S608
+            "primary_cause_id, previous_cause_id "
             f"FROM ({period}) p WHERE received_at - previous_at <= interval '{days} days')"
         )
         by_cause = (
@@ -649,6 +659,17 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
             GROUP BY now_cause.root_cause_id
         """  # noqa: S608
     customers_table = Customer._meta.db_table
+    # The top customers: from every repeat, or from those of complaints the viewer may see.
+    visible_sql, visible_params = "", ()
+    if viewer is not None and not access.sees_every_complaint(viewer):
+        subquery = access.complaints_visible_to(viewer).values("pk").query
+        visible_sql, visible_params = subquery.sql_with_params()
+    named = (
+        f"(SELECT customer_id, count(*) AS n FROM repeats WHERE id IN ({visible_sql}) "  # noqa: S608
+        "GROUP BY customer_id)"
+        if visible_sql
+        else "by_customer"
+    )
     # Only table names, the ORM's own SQL and an integer are interpolated; values are params.
     # The repeats per customer give both the repeat customers and the top ones; a CTE read
     # twice is computed once (PostgreSQL materializes it).
@@ -665,12 +686,12 @@ def repeat_complaints(scope: Scope, *, within_days: int, top_customers: int = 20
         UNION ALL
         SELECT 'customer', top.customer_id, cu.name, top.n, CAST(NULL AS BIGINT)
         FROM (
-            SELECT customer_id, n FROM by_customer ORDER BY n DESC, customer_id LIMIT %s
+            SELECT customer_id, n FROM {named} named ORDER BY n DESC, customer_id LIMIT %s
         ) top
         JOIN {customers_table} cu ON cu.id = top.customer_id
     """  # noqa: S608
     with report_transaction(), connection.cursor() as cursor:
-        cursor.execute(statement, [*ctes_params, *scope_params, top_customers])
+        cursor.execute(statement, [*ctes_params, *scope_params, *visible_params, top_customers])
         found = cursor.fetchall()
     in_scope = next(row for row in found if row[0] == "scope")
     counts = {"complaints": in_scope[3], "customers": in_scope[4]}

@@ -169,7 +169,9 @@ def repeats_page(request):
     def build(query):
         data = query.validated_data
         scope = query.scope()
-        payload = selectors.repeat_complaints(scope, within_days=data["within_days"])
+        payload = selectors.repeat_complaints(
+            scope, within_days=data["within_days"], viewer=request.user
+        )
         params = {**scope.query_string(), "within_days": data["within_days"]}
         return {
             "payload": payload,

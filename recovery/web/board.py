@@ -54,7 +54,7 @@ def escalation_board(request):
             "teams": teams,
             "team": team,
             "sections": sections,
-            "figures": selectors.team_figures(now),
+            "figures": selectors.team_figures(request.user, now),
             "last_event_id": last_event_id,
         },
     )

@@ -128,26 +128,40 @@ def load_complaint(request, reference: str) -> Complaint:
     return complaint
 
 
-def complaint_or_refusal(request, reference: str):
-    """``(complaint, None)`` when the user may work it, else ``(None, the page saying why)``."""
+def complaint_or_refusal(request, reference: str, *, unsaved: bool = False):
+    """``(complaint, None)`` when the user may work it, else ``(None, the page saying why)``;
+    ``unsaved``: the page also says that what they sent was not saved."""
     try:
         complaint = load_complaint(request, reference)
     except OutsideYourQueue as error:
-        return None, _refused(request, error.reference, error.team_name)
+        return None, _refused(request, error.reference, error.team_name, unsaved=unsaved)
     if rules.works_on(complaint, request.user):
         return complaint, None
-    return None, _refused(
-        request, complaint.reference, complaint.team.name if complaint.team else ""
-    )
+    team_name = complaint.team.name if complaint.team else ""
+    return None, _refused(request, complaint.reference, team_name, unsaved=unsaved)
 
 
-def _refused(request, reference: str, team_name: str):
+def _refused(request, reference: str, team_name: str, *, unsaved: bool = False):
     return render(
         request,
         "desk/forbidden.html",
-        {"reason": "team", "reference": reference, "team_name": team_name},
+        {"reason": "team", "reference": reference, "team_name": team_name, "unsaved": unsaved},
         status=403,
     )
+
+
+def rerender_after_error(request, reference: str, *, bound: dict, status: int):
+    """The complaint page again with the form that failed and its error, re-read fresh.
+
+    The complaint may have left the user's reach since the view checked (a supervisor moved
+    it to another team in the meantime, which is often why the service refused): then the
+    page saying whose queue it is now, and that nothing was saved, rather than a page the
+    user may no longer see.
+    """
+    complaint, refused = complaint_or_refusal(request, reference, unsaved=True)
+    if refused is not None:
+        return refused
+    return render_complaint(request, complaint, bound=bound, status=status)
 
 
 @staff_required
@@ -297,9 +311,8 @@ def _action(form_name: str, form_class, run, success_message: str):
             run(request, complaint, form)
         except RedressError as error:
             add_to_form(form, error)
-            fresh = load_complaint(request, reference)
-            return render_complaint(
-                request, fresh, bound={form_name: form}, status=status_of(error)
+            return rerender_after_error(
+                request, reference, bound={form_name: form}, status=status_of(error)
             )
         messages.success(
             request, success_message(form) if callable(success_message) else success_message

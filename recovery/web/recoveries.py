@@ -53,9 +53,8 @@ def offer(request, reference: str):
         )
     except RedressError as error:
         add_to_form(form, error)
-        fresh = desk.load_complaint(request, reference)
-        return desk.render_complaint(
-            request, fresh, bound={"recovery": form}, status=status_of(error)
+        return desk.rerender_after_error(
+            request, reference, bound={"recovery": form}, status=status_of(error)
         )
     if action.status == RecoveryStatus.AWAITING_APPROVAL:
         messages.success(

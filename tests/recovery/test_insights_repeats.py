@@ -1,17 +1,22 @@
 """Repeat complaints: customers complaining again within N days, against a hand count."""
 
+import csv
+import io
 from datetime import date
 
 import pytest
 
 from recovery.insights import selectors
 from recovery.insights.params import Scope
+from recovery.models import Complaint
+from tests.conftest import api_client
 from tests.recovery.insights_fixtures import at, cause, complaint, customer
 
 # Every figure is checked twice: from the complaints and from the per-day summaries.
 pytestmark = pytest.mark.usefixtures("insight_path")
 
 MARCH = Scope(start=date(2026, 3, 1), end=date(2026, 3, 31))
+MARCH_QUERY = "start=2026-03-01&end=2026-03-31&within_days=30"
 
 
 @pytest.fixture
@@ -84,3 +89,50 @@ def test_no_complaints_no_repeats(db):
         None,
     )
     assert (payload["causes"], payload["top_customers"]) == ([], [])
+
+
+# -- who is named: the top customers follow the access policy ----------------------------------
+
+
+@pytest.fixture
+def split_by_team(history, team, other_team):
+    """Xena's complaints are the supervisor's team's; Yusuf's and Vera's another team's."""
+    Complaint.objects.filter(customer__name="Xena").update(team=team)
+    Complaint.objects.filter(customer__name__in=["Yusuf", "Vera"]).update(team=other_team)
+
+
+def _named(rows) -> list[tuple[str, int]]:
+    return [(row["name"], row["repeat_complaints"]) for row in rows]
+
+
+def test_a_supervisor_sees_only_the_customers_of_complaints_they_may_see(
+    split_by_team, supervisor, manager, client
+):
+    api = api_client(supervisor)
+    payload = api.get(f"/api/insights/repeats/?{MARCH_QUERY}").json()
+    # The counts name nobody: organisation-wide, as a manager's.
+    assert (payload["repeat_complaints"], payload["repeat_customers"]) == (4, 3)
+    assert _named(payload["top_customers"]) == [("Xena", 2)]
+    csv_rows = api.get(f"/api/insights/repeats/?{MARCH_QUERY}&table=customers&format=csv")
+    assert [row[1:] for row in csv.reader(io.StringIO(csv_rows.content.decode()))] == [
+        ["name", "repeat_complaints"],
+        ["Xena", "2"],
+    ]
+    client.force_login(supervisor)
+    page = client.get(f"/insights/repeats/?{MARCH_QUERY}").content.decode()
+    assert "Xena" in page
+    assert "Yusuf" not in page
+    assert "Vera" not in page
+
+    everyone = api_client(manager).get(f"/api/insights/repeats/?{MARCH_QUERY}").json()
+    assert _named(everyone["top_customers"]) == [("Xena", 2), ("Yusuf", 1), ("Vera", 1)]
+
+
+def test_a_customer_is_counted_by_the_repeats_the_reader_may_see(split_by_team, supervisor, team):
+    # Yusuf's later complaint moves to the supervisor's team: only that repeat is theirs.
+    later = Complaint.objects.filter(customer__name="Yusuf").order_by("received_at").last()
+    Complaint.objects.filter(pk=later.pk).update(team=team)
+
+    payload = selectors.repeat_complaints(MARCH, within_days=30, viewer=supervisor)
+
+    assert _named(payload["top_customers"]) == [("Xena", 2), ("Yusuf", 1)]

@@ -13,6 +13,18 @@ more entry that says how its client and socket authenticate):
 - ``manager`` / ``head_of_cx``: see every complaint;
 - ``deactivated``: an agent of the team whose account was switched off after signing in.
 
+Token personas send ``Authorization: Token <key>`` over HTTP and ``?token=<key>`` on
+sockets, never a session cookie. A token opens the API only: on the pages (portal, desk,
+insights) its bearer is as anonymous as anyone without a session.
+- ``agent_token``: a valid token of an agent on the complaint's team; on the API it must
+  answer exactly as ``agent_in`` does;
+- ``expired_token`` / ``revoked_token``: a manager's token past its expiry, and one deleted
+  (signed out); ``deactivated_token``: the token of an agent whose account was switched off
+  (by a bulk update that skipped the revocation signal, so the check at use is what stops
+  it); ``demo_token``: a demo agent's token on a production deployment (``REDRESS_DEMO``
+  off). Each is refused everywhere: 401 on every API route but the sign-in itself, and every
+  socket closes unauthenticated.
+
 An answer is ALLOW (the request got past the access check: 2xx, 3xx other than to the
 sign-in page, or a 400/409 about its empty body) or DENY (401, 403, 404, or sent to sign
 in). A 5xx fails whatever the table says. Besides the status, no answer to a persona who
@@ -23,6 +35,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -30,13 +43,16 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from knox.models import AuthToken
 
 from config.asgi import application
 from notifications import routing
+from notifications.models import Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
 from recovery.models import CorrectiveAction
-from recovery.services import address_proof, intake, remedies, surveys
+from recovery.services import address_proof, api_tokens, intake, remedies, surveys
 from recovery.web.accounts import portal_account
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
@@ -51,14 +67,24 @@ RECEIVE_TIMEOUT_S = 5
 class Persona:
     name: str
     user: object | None  # None: anonymous
+    # An API token persona: its key, and whose column it follows on the API (None: refused).
+    token: str | None = None
+    acts_as: str | None = None
 
     def http(self) -> Client:
+        if self.token is not None:
+            return Client(headers={"Authorization": f"Token {self.token}"})
         client = Client()
         if self.user is not None:
             client.force_login(self.user)
         return client
 
+    def socket_path(self, path: str) -> str:
+        return f"{path}?token={self.token}" if self.token is not None else path
+
     def socket_headers(self) -> list[tuple[bytes, bytes]]:
+        if self.token is not None:
+            return [ORIGIN]
         client = self.http()
         cookie = client.cookies.get("sessionid")
         if cookie is None:
@@ -110,7 +136,40 @@ def _deactivated(world) -> Persona:
     return persona
 
 
-# The ways in. An API token persona (knox) is one more factory here and a column below.
+def _agent_token(world) -> Persona:
+    user = _staff("agent_token", world.groups[roles.AGENT], world.team)
+    _row, key = api_tokens.api_token_issue(user=user)
+    return Persona("agent_token", user, token=key, acts_as="agent_in")
+
+
+def _expired_token(world) -> Persona:
+    row, key = api_tokens.api_token_issue(user=world.manager)
+    AuthToken.objects.filter(pk=row.pk).update(expiry=timezone.now() - timedelta(minutes=1))
+    return Persona("expired_token", world.manager, token=key)
+
+
+def _revoked_token(world) -> Persona:
+    row, key = api_tokens.api_token_issue(user=world.manager)
+    api_tokens.api_token_revoke(user=world.manager, token_key=row.token_key)
+    return Persona("revoked_token", world.manager, token=key)
+
+
+def _deactivated_token(world) -> Persona:
+    user = _staff("gone_token", world.groups[roles.AGENT], world.team)
+    _row, key = api_tokens.api_token_issue(user=user)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    return Persona("deactivated_token", user, token=key)
+
+
+def _demo_token(world) -> Persona:
+    # Issued while demos were on; the tests run with REDRESS_DEMO off (production).
+    user = _staff("demo_token", world.groups[roles.AGENT], world.team)
+    user.groups.add(world.groups[roles.DEMO])
+    _row, key = api_tokens.api_token_issue(user=user)
+    return Persona("demo_token", user, token=key)
+
+
+# The ways in: a session (force_login) or an API token (knox).
 PERSONAS: list[Callable] = [
     _anonymous,
     _customer_a,
@@ -121,9 +180,15 @@ PERSONAS: list[Callable] = [
     _manager,
     _head_of_cx,
     _deactivated,
+    _agent_token,
+    # Revoked before expired: issuing a token sweeps its owner's expired ones.
+    _revoked_token,
+    _expired_token,
+    _deactivated_token,
+    _demo_token,
 ]
 
-EVERYONE = frozenset(
+SESSIONS = frozenset(
     {
         "anonymous",
         "customer_a",
@@ -136,7 +201,12 @@ EVERYONE = frozenset(
         "deactivated",
     }
 )
-SIGNED_IN = EVERYONE - {"anonymous", "deactivated"}
+TOKENS = frozenset(
+    {"agent_token", "expired_token", "revoked_token", "deactivated_token", "demo_token"}
+)
+EVERYONE = SESSIONS | TOKENS
+# The rules below name session personas; a token persona takes its column from ``acts_as``.
+SIGNED_IN = SESSIONS - {"anonymous", "deactivated"}
 STAFF = frozenset({"agent_in", "agent_out", "supervisor", "manager", "head_of_cx"})
 # Who may see and work the complaint under test (recovery.access).
 WORKERS = frozenset({"agent_in", "supervisor", "manager", "head_of_cx"})
@@ -156,6 +226,9 @@ class Rule:
     bearer: bool = False
     # Signing out sends everyone to the sign-in page: that is its answer, not a refusal.
     signs_out: bool = False
+    # Authenticated by other means (a password, a signed link, the mail provider's secret):
+    # a token sent along is not read, stale or not.
+    reads_no_token: bool = False
 
 
 def get(allowed, **kw) -> Rule:
@@ -180,10 +253,23 @@ HTTP_RULES: dict[str, Rule] = {
     "confirm/<str:token>/": get(EVERYONE, bearer=True),
     # -- the desk
     "desk/login/": get(EVERYONE),
+    # The second sign-in step opens only after a right password in this session (none
+    # here): everyone else is sent back to the first step.
+    "desk/login/code/": get(NOBODY),
+    # Enrolling a second factor is for staff (recovery.second_factor).
+    "desk/two-factor/": get(STAFF),
     "desk/logout/": post(EVERYONE, signs_out=True),
+    "desk/api-tokens/": get(STAFF),
+    "desk/api-tokens/revoke-all/": post(STAFF),
+    # Revoking a key the user does not hold: a message on their tokens page, nothing revoked.
+    "desk/api-tokens/<str:key>/revoke/": post(STAFF),
     "desk/": get(STAFF),
     "desk/team/": get(STAFF),
+    "desk/unassigned/": get(STAFF),
     "desk/notifications/": get(STAFF),
+    "desk/notifications/preferences/": get(STAFF),
+    # A notification opens for its own reader only; anyone else's is as unknown as none.
+    "desk/notifications/<int:notification_id>/": get({"agent_in"}),
     "desk/board/": get(SUPERVISORS_UP),
     "desk/approvals/": get(SUPERVISORS_UP),
     "desk/approvals/<int:action_id>/decide/": post(SUPERVISORS_UP),
@@ -221,7 +307,10 @@ HTTP_RULES: dict[str, Rule] = {
     "insights/kpis/": get(SUPERVISORS_UP),
     "insights/corrective-actions/<int:action_id>/": get(SUPERVISORS_UP),
     # -- the API
-    "api/auth/token/": post(EVERYONE),
+    "api/auth/token/": post(SESSIONS, reads_no_token=True),
+    "api/auth/tokens/": get(SIGNED_IN),
+    # DELETE only: a GET past the access check is answered 405.
+    "api/auth/tokens/<str:key>/": get(SIGNED_IN),
     "api/complaints/": get(SIGNED_IN),
     "api/complaints/<str:reference>/": get(VIEWERS),
     "api/complaints/<str:reference>/transitions/": post(VIEWERS),
@@ -240,7 +329,7 @@ HTTP_RULES: dict[str, Rule] = {
     "api/recoveries/awaiting-approval/": get(SUPERVISORS_UP),
     "api/recoveries/<int:action_id>/decision/": post(SUPERVISORS_UP),
     "api/recoveries/<int:action_id>/delivery/": post(WORKERS),
-    "api/surveys/<str:token>/": get(EVERYONE, bearer=True),
+    "api/surveys/<str:token>/": get(SESSIONS, bearer=True, reads_no_token=True),
     "api/corrective-actions/": get(SUPERVISORS_UP),
     "api/corrective-actions/<int:action_id>/status/": post(MANAGERS),
     "api/corrective-actions/<int:action_id>/complaints/": post(MANAGERS),
@@ -253,10 +342,12 @@ HTTP_RULES: dict[str, Rule] = {
     "api/notifications/mark-read/": post(SIGNED_IN),
     "api/notifications/preferences/": get(SIGNED_IN),
     # Authenticated by the mail provider's shared secret, never by a person's session.
-    "api/inbound-email/": post(NOBODY),
+    "api/inbound-email/": post(NOBODY, reads_no_token=True),
     "api/schema/": get(EVERYONE),
+    # Single sign-on answers 404 until a provider is configured (none in these tests).
+    "oidc/authenticate/": get(NOBODY),
+    "oidc/callback/": get(NOBODY),
     "api/docs/": get(EVERYONE),
-    "api/redoc/": get(EVERYONE),
 }
 # The admin checks Django's is_staff flag itself (no persona here has it); its index stands
 # for its pages, which the admin site wraps in the same check.
@@ -266,7 +357,9 @@ ADMIN_RULE = get(NOBODY)
 SOCKET_RULES: dict[str, dict[str, frozenset]] = {
     # connect: who is let in; open: who may join the complaint's group.
     "ws/events/": {"connect": STAFF, "open": WORKERS},
-    "ws/track/<str:token>/": {"connect": EVERYONE, "open": EVERYONE},
+    "ws/track/<str:token>/": {"connect": SESSIONS, "open": SESSIONS},
+    # The catch-all route closes any other path.
+    "": {"connect": NOBODY, "open": NOBODY},
 }
 
 
@@ -303,6 +396,8 @@ def fill(pattern: str, world) -> str:
         "<int:action_id>": action_id,
         "<str:token>": token,
         "<str:code>": "uk_fca_disp",
+        "<str:key>": "0123456789abcde",
+        "<int:notification_id>": world.notification.pk,
     }.items():
         path = path.replace(name, str(value))
     return path
@@ -328,6 +423,7 @@ class World:
     # who holds only its tracking link): on a provisional record until the address is proven.
     unproven: object = None
     confirmation_token: str = ""
+    notification: object = None
 
 
 @pytest.fixture
@@ -371,6 +467,14 @@ def world(groups, make_complaint, root_causes):
         ),
     )
     found.confirmation_token = address_proof.confirmation_token(found.unproven)
+    found.notification = Notification.objects.create(
+        user=found.agent_in,
+        outbox=Outbox.objects.filter(complaint_id=found.complaint.pk).first(),
+        event_type="complaint.acknowledged",
+        complaint_id=found.complaint.pk,
+        reference=found.complaint.reference,
+        summary="Acknowledged",
+    )
     return found
 
 
@@ -394,6 +498,16 @@ def test_every_persona_has_a_column():
     assert {factory.__name__.lstrip("_") for factory in PERSONAS} == EVERYONE
 
 
+def _column(persona: Persona, path: str, rule: Rule) -> str | None:
+    """Whose column of the table ``persona`` answers to on ``path``; None: a refused token,
+    which must get 401."""
+    if persona.name in SESSIONS:
+        return persona.name
+    if not path.startswith("/api/") or rule.reads_no_token:
+        return "anonymous"
+    return persona.acts_as
+
+
 def _verdict(response, rule: Rule) -> str:
     status = response.status_code
     assert status < 500, f"{status}: {response.content[:300]!r}"
@@ -405,8 +519,13 @@ def _verdict(response, rule: Rule) -> str:
     return "ALLOW"
 
 
+@pytest.fixture
+def production(settings):
+    settings.REDRESS_DEMO = False
+
+
 @pytest.mark.django_db
-def test_http_matrix(world, personas, settings):
+def test_http_matrix(world, production, personas, settings):
     settings.REDRESS_INBOUND_SECRET = "matrix-secret"
     wrong = []
     leaks = []
@@ -423,12 +542,21 @@ def test_http_matrix(world, personas, settings):
             else:
                 response = client.post(path)
             verdict = _verdict(response, rule)
-            expected = "ALLOW" if persona.name in rule.allowed else "DENY"
-            if verdict != expected:
-                wrong.append(f"{rule.method} {path} as {persona.name}: {response.status_code}")
+            column = _column(persona, path, rule)
+            if column is None:
+                right = response.status_code == 401
+                expected = "401"
+            else:
+                expected = "ALLOW" if column in rule.allowed else "DENY"
+                right = verdict == expected
+            if not right:
+                wrong.append(
+                    f"{rule.method} {path} as {persona.name}: {response.status_code},"
+                    f" expected {expected}"
+                )
             # A refusal may name the reference it was asked for; an answer may not show it.
             shown = world.complaint.reference.encode() in response.content
-            if verdict == "ALLOW" and shown and persona.name not in VIEWERS and not rule.bearer:
+            if verdict == "ALLOW" and shown and column not in VIEWERS and not rule.bearer:
                 leaks.append(f"{rule.method} {path} as {persona.name}")
     assert not wrong, "Answers that break the access policy:\n" + "\n".join(wrong)
     assert not leaks, "The complaint's reference shown to someone who may not see it:\n" + (
@@ -477,7 +605,7 @@ async def _socket_outcome(persona: Persona, path: str, headers, reference: str) 
     connected, _code = await communicator.connect(timeout=RECEIVE_TIMEOUT_S)
     if not connected:
         return False, False
-    if path.startswith("/ws/track/"):
+    if "/ws/track/" in path:
         await communicator.send_json_to({"type": "hello", "last_id": 0})
         joined = True
         while True:
@@ -493,16 +621,18 @@ async def _socket_outcome(persona: Persona, path: str, headers, reference: str) 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_socket_matrix(world, personas, isolated_channel_layer):
+def test_socket_matrix(world, production, personas, isolated_channel_layer):
     wrong = []
     for pattern, rule in SOCKET_RULES.items():
-        path = fill(pattern, world)
         for persona in personas:
+            path = persona.socket_path(fill(pattern, world))
             headers = persona.socket_headers()
             connected, joined = async_to_sync(_socket_outcome)(
                 persona, path, headers, world.complaint.reference
             )
-            expected = (persona.name in rule["connect"], persona.name in rule["open"])
+            # A token that opens nothing is refused on every socket, public ones included.
+            column = persona.name if persona.name in SESSIONS else persona.acts_as
+            expected = (column in rule["connect"], column in rule["open"])
             if (connected, joined) != (expected[0], expected[0] and expected[1]):
                 wrong.append(f"{path} as {persona.name}: connected={connected} joined={joined}")
     assert not wrong, "Sockets that break the access policy:\n" + "\n".join(wrong)

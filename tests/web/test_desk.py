@@ -834,3 +834,76 @@ def test_the_complaint_page_names_the_regime_and_what_a_change_changed(
         "resolve due 28 May 2026 22:59 UTC → 28 May 2026 22:59 UTC; "
         "summary_resolution due 9 Apr 2026 16:00 UTC → 8 Apr 2026 16:00 UTC"
     ) in page
+
+
+# -- the complaint moves away while a form is on its way back ---------------------------------
+
+
+def _reassigned_away_first(monkeypatch, module, name, complaint, team):
+    """Run ``module.name`` only after the complaint was moved to ``team``, as a supervisor
+    does in another tab between the desk's access check and the service's own."""
+    real = getattr(module, name)
+
+    def moved_then_run(**kwargs):
+        Complaint.objects.filter(pk=complaint.pk).update(team=team, assignee=None)
+        return real(**kwargs)
+
+    monkeypatch.setattr(module, name, moved_then_run)
+
+
+def test_an_action_on_a_complaint_reassigned_away_meanwhile_says_so(
+    agent, make_complaint, other_team, monkeypatch
+):
+    from recovery.services import lifecycle
+
+    complaint = make_complaint()
+    _reassigned_away_first(monkeypatch, lifecycle, "complaint_acknowledge", complaint, other_team)
+
+    answer = signed_in(agent).post(
+        f"{page_of(complaint)}acknowledge/",
+        {
+            "acknowledge-message": f"We have {complaint.reference}.",
+            "acknowledge-next_steps": "We reply within 5 days.",
+            "acknowledge-expected_state": "received",
+        },
+    )
+
+    assert answer.status_code == 403
+    page = text_of(answer)
+    assert f"{complaint.reference} belongs to the {other_team.name} team" in page
+    assert "Nothing was changed" in page
+    complaint.refresh_from_db()
+    assert complaint.state == State.RECEIVED
+
+
+def test_a_recovery_offered_on_a_complaint_reassigned_away_meanwhile_says_so(
+    agent, make_complaint, other_team, root_causes, monkeypatch
+):
+    from recovery.services import remedies
+
+    complaint = acknowledge(make_complaint(), agent)
+    _reassigned_away_first(monkeypatch, remedies, "recovery_propose", complaint, other_team)
+
+    answer = offer(signed_in(agent), complaint, type="refund", amount="20.00", currency="GBP")
+
+    assert answer.status_code == 403
+    assert f"belongs to the {other_team.name} team" in text_of(answer)
+    assert not RecoveryAction.objects.filter(complaint=complaint).exists()
+
+
+def test_the_boards_figures_count_the_complaints_the_reader_may_see(
+    supervisor, manager, make_complaint, other_team
+):
+    make_complaint(subject="Ours")
+    make_complaint(subject="Theirs")
+    make_complaint(subject="Theirs too", routed_to=other_team)
+    Complaint.objects.filter(subject="Theirs").update(team=other_team)
+
+    ours = text_of(signed_in(supervisor).get("/desk/board/"))
+    everyone = text_of(signed_in(manager).get("/desk/board/"))
+
+    # The supervisor is on Billing: Delivery's figures are not theirs to see.
+    assert '<th scope="row">Billing</th><td>1</td>' in ours
+    assert '<th scope="row">Delivery</th>' not in ours
+    assert '<th scope="row">Billing</th><td>1</td>' in everyone
+    assert '<th scope="row">Delivery</th><td>2</td>' in everyone
