@@ -150,6 +150,26 @@ def test_welcome_lists_the_pages_at_the_address_given_and_the_demo_logins(demo, 
     assert "password 'demo'" in text
 
 
+def test_welcome_names_teams_in_words_and_keeps_customers_off_the_desk_login(demo, settings):
+    settings.REDRESS_DEMO = True
+    out = io.StringIO()
+
+    call_command("welcome", url="http://127.0.0.1:8137", stdout=out)
+
+    text = out.getvalue()
+    assert "[" not in text and "'billing'" not in text
+    assert "\n  agent1       agent, billing team\n" in text
+    assert "\n  supervisor1  supervisor, billing and triage teams\n" in text
+    assert "\n  manager1     complaints manager\n" in text
+    desk_login, customers = text.split("at http://127.0.0.1:8137/desk/login/:")[1].split(
+        "Demo customers"
+    )
+    assert "customer1" not in desk_login
+    assert "tracking links in their emails" in customers
+    assert "http://127.0.0.1:8137/api/auth/token/" in customers
+    assert "\n  customer1    customer (Casey Customer)\n" in customers
+
+
 def test_welcome_names_no_demo_login_where_demos_are_refused(demo, settings):
     settings.REDRESS_DEMO = False
     out = io.StringIO()
