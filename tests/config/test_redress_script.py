@@ -4,8 +4,10 @@ The script runs in a subprocess against a scratch data folder and a stand-in vir
 programs are this interpreter's, marked as installed so the script installs nothing.
 """
 
+import fcntl
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +112,53 @@ def test_a_read_only_data_folder_stops_the_start_in_one_line(venv, tmp_path):
     assert done.returncode == 1
     assert f"The data folder {var} cannot be written" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def busy_port():
+    """A port another server listens on, answering like one."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+def test_a_busy_port_stops_the_start_before_migrating_and_never_says_ready(
+    venv, tmp_path, busy_port
+):
+    done = redress(venv, tmp_path / "var", "run", PORT=str(busy_port))
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Port {busy_port} is in use (another Redress?). Stop it or choose another:"
+        " PORT=8001 ./redress run\n"
+    )
+    assert "Migrating" not in done.stdout
+    assert "Ready" not in done.stdout
+    assert not (tmp_path / "var" / "redress.sqlite3").exists()
+
+
+def test_a_second_embedded_start_on_the_same_data_folder_is_refused(venv, tmp_path):
+    var = tmp_path / "var"
+    var.mkdir()
+    with open(var / "redress-run.lock", "w") as held:
+        # What the running Redress holds for as long as it runs.
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        done = redress(venv, var, "run", PORT=str(free_port()))
+
+    assert done.returncode == 1
+    assert f"Another ./redress run already uses the data folder {var}" in done.stderr
+    assert "Migrating" not in done.stdout
+
+
+def test_a_lock_left_by_a_crashed_start_does_not_block(venv, tmp_path, busy_port):
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "redress-run.lock").write_text("")  # the file stays; its lock died with its owner
+
+    done = redress(venv, var, "run", PORT=str(busy_port))
+
+    # Past the lock: what stops this start is the port, checked next.
+    assert "already uses the data folder" not in done.stderr
+    assert f"Port {busy_port} is in use" in done.stderr
