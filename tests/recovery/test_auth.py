@@ -110,17 +110,58 @@ def test_seed_demo_imports_real_cfpb_history(demo):
 
 def test_seed_demo_shows_the_history_import_progressing(demo, settings):
     settings.REDRESS_DEMO = True
+    # As before the first start's import (the history is kept by other events: not deleted).
+    Complaint.objects.filter(source="cfpb").update(source="cfpb-before")
     out, err = io.StringIO(), io.StringIO()
 
     call_command("seed_demo", stdout=out, stderr=err)
 
-    # Not a terminal: a line per tenth of the file read, ending at 100 % (already imported
-    # rows are read and left as they are).
+    # Not a terminal: a line per tenth of the file read, ending at 100 %.
     lines = err.getvalue().splitlines()
     assert [line.split()[-1] for line in lines][-1] == "100%"
     assert len(lines) >= 5
     assert all(line.startswith("Importing CFPB complaint history [") for line in lines)
     assert "Demo complaints already present" in out.getvalue()
+    assert Complaint.objects.filter(source="cfpb").exists()
+
+
+def test_seed_demo_again_shows_no_progress_bar_when_the_history_is_there(demo, settings):
+    settings.REDRESS_DEMO = True
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("seed_demo", stdout=out, stderr=err)
+
+    assert err.getvalue() == ""
+    assert out.getvalue().splitlines() == [
+        "Demo accounts, teams and categories…",
+        "Demo complaints already present; accounts and data checked.",
+    ]
+
+
+def test_prepare_demo_skips_migrate_when_up_to_date_and_writes_the_welcome(
+    demo, settings, tmp_path
+):
+    settings.REDRESS_DEMO = True
+    welcome = tmp_path / "welcome.txt"
+    out = io.StringIO()
+
+    call_command("prepare_demo", url="http://127.0.0.1:8137", welcome_file=welcome, stdout=out)
+
+    assert out.getvalue().startswith("Database up to date: nothing to migrate.\n")
+    assert "Demo complaints already present" in out.getvalue()
+    assert welcome.read_text().startswith("Redress is ready at http://127.0.0.1:8137/\n")
+    assert "\n  agent1 " in welcome.read_text()
+
+
+def test_prepare_demo_seeds_nothing_where_demos_are_refused(demo, settings, tmp_path):
+    settings.REDRESS_DEMO = False
+    welcome = tmp_path / "welcome.txt"
+    out = io.StringIO()
+
+    call_command("prepare_demo", welcome_file=welcome, stdout=out)
+
+    assert "Demo" not in out.getvalue()
+    assert "agent1" not in welcome.read_text()
 
 
 def test_seeded_accounts_share_one_hash_of_the_demo_password(demo):
