@@ -11,6 +11,7 @@ Defaults are the safe ones: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with
 
 import json
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -546,8 +547,28 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"client_errors_as_info": {"()": "config.log_filters.ClientErrorsAsInfo"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_as_info"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # axes announces itself at INFO on every start of every command: noise, not news.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives "django" a console handler of its own in debug, and
+        # its records reach the root's too: every line would be logged twice.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        # axes announces itself at INFO on every start of every command: noise, not news.
+        "axes": {"level": "WARNING"},
+    },
 }
+
+# WhiteNoise serves static files with a synchronous iterator, which Django's ASGI handler
+# consumes in a thread and warns about on every file; harmless for files this small, and
+# nothing else here streams a synchronous iterator.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators", category=Warning
+)

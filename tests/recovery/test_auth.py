@@ -110,17 +110,58 @@ def test_seed_demo_imports_real_cfpb_history(demo):
 
 def test_seed_demo_shows_the_history_import_progressing(demo, settings):
     settings.REDRESS_DEMO = True
+    # As before the first start's import (the history is kept by other events: not deleted).
+    Complaint.objects.filter(source="cfpb").update(source="cfpb-before")
     out, err = io.StringIO(), io.StringIO()
 
     call_command("seed_demo", stdout=out, stderr=err)
 
-    # Not a terminal: a line per tenth of the file read, ending at 100 % (already imported
-    # rows are read and left as they are).
+    # Not a terminal: a line per tenth of the file read, ending at 100 %.
     lines = err.getvalue().splitlines()
     assert [line.split()[-1] for line in lines][-1] == "100%"
     assert len(lines) >= 5
     assert all(line.startswith("Importing CFPB complaint history [") for line in lines)
     assert "Demo complaints already present" in out.getvalue()
+    assert Complaint.objects.filter(source="cfpb").exists()
+
+
+def test_seed_demo_again_shows_no_progress_bar_when_the_history_is_there(demo, settings):
+    settings.REDRESS_DEMO = True
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("seed_demo", stdout=out, stderr=err)
+
+    assert err.getvalue() == ""
+    assert out.getvalue().splitlines() == [
+        "Demo accounts, teams and categories…",
+        "Demo complaints already present; accounts and data checked.",
+    ]
+
+
+def test_prepare_demo_skips_migrate_when_up_to_date_and_writes_the_welcome(
+    demo, settings, tmp_path
+):
+    settings.REDRESS_DEMO = True
+    welcome = tmp_path / "welcome.txt"
+    out = io.StringIO()
+
+    call_command("prepare_demo", url="http://127.0.0.1:8137", welcome_file=welcome, stdout=out)
+
+    assert out.getvalue().startswith("Database up to date: nothing to migrate.\n")
+    assert "Demo complaints already present" in out.getvalue()
+    assert welcome.read_text().startswith("Redress is ready at http://127.0.0.1:8137/\n")
+    assert "\n  agent1 " in welcome.read_text()
+
+
+def test_prepare_demo_seeds_nothing_where_demos_are_refused(demo, settings, tmp_path):
+    settings.REDRESS_DEMO = False
+    welcome = tmp_path / "welcome.txt"
+    out = io.StringIO()
+
+    call_command("prepare_demo", welcome_file=welcome, stdout=out)
+
+    assert "Demo" not in out.getvalue()
+    assert "agent1" not in welcome.read_text()
 
 
 def test_seeded_accounts_share_one_hash_of_the_demo_password(demo):
@@ -148,6 +189,26 @@ def test_welcome_lists_the_pages_at_the_address_given_and_the_demo_logins(demo, 
     for username in DEMO_LOGINS:
         assert f"\n  {username} " in text
     assert "password 'demo'" in text
+
+
+def test_welcome_names_teams_in_words_and_keeps_customers_off_the_desk_login(demo, settings):
+    settings.REDRESS_DEMO = True
+    out = io.StringIO()
+
+    call_command("welcome", url="http://127.0.0.1:8137", stdout=out)
+
+    text = out.getvalue()
+    assert "[" not in text and "'billing'" not in text
+    assert "\n  agent1       agent, billing team\n" in text
+    assert "\n  supervisor1  supervisor, billing and triage teams\n" in text
+    assert "\n  manager1     complaints manager\n" in text
+    desk_login, customers = text.split("at http://127.0.0.1:8137/desk/login/:")[1].split(
+        "Demo customers"
+    )
+    assert "customer1" not in desk_login
+    assert "tracking links in their emails" in customers
+    assert "http://127.0.0.1:8137/api/auth/token/" in customers
+    assert "\n  customer1    customer (Casey Customer)\n" in customers
 
 
 def test_welcome_names_no_demo_login_where_demos_are_refused(demo, settings):

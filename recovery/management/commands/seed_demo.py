@@ -84,6 +84,8 @@ STAFF = [
     ("supervisor1", roles.SUPERVISOR, ["billing", "triage"], "Sam", "Supervisor"),
     ("manager1", roles.COMPLAINTS_MANAGER, [], "Morgan", "Manager"),
 ]
+# Each story is told this many times, to customers in turn and ending in different states.
+DEMO_ROUNDS = 6
 CUSTOMERS = [
     ("customer1", "Casey Customer", "casey@example.com"),
     ("customer2", "Jordan Customer", "jordan@example.com"),
@@ -159,17 +161,28 @@ class Command(BaseCommand):
                 "Demo data is refused by these settings: demo accounts share the password "
                 "'demo'. Set REDRESS_DEMO=1 (or DJANGO_DEBUG=1) only on a throwaway install."
             )
+        # Each stage says what it does before it starts: nothing is silent for long.
+        self._say(verbosity, "Demo accounts, teams and categories…")
         with transaction.atomic():
             staff, customers = self.accounts_and_reference_data()
         if Complaint.objects.filter(customer__external_id__startswith=DEMO_MARK).exists():
             self.stdout.write("Demo complaints already present; accounts and data checked.")
         else:
+            self._say(verbosity, f"Seeding {DEMO_ROUNDS * len(STORIES)} demo complaints…")
             # One transaction: a failure part-way leaves no half-seeded demo behind.
             with transaction.atomic():
                 count = self._complaints(staff, customers)
             self.stdout.write(self.style.SUCCESS(f"Seeded {count} demo complaints."))
         stream = options.get("stderr") or sys.stderr
-        self._cfpb_history(ProgressBar(stream) if verbosity > 0 and not no_progress else None)
+        # The bar only when there is something to import: a restart re-checks in silence.
+        first_import = not Complaint.objects.filter(source=cfpb.SOURCE).exists()
+        show_bar = verbosity > 0 and not no_progress and first_import
+        self._cfpb_history(ProgressBar(stream) if show_bar else None)
+
+    def _say(self, verbosity: int, text: str) -> None:
+        if verbosity > 0:
+            self.stdout.write(text)
+            self.stdout.flush()
 
     def _cfpb_history(self, bar: ProgressBar | None) -> None:
         """Real complaint history for the insights pages; the import is idempotent by id."""
@@ -275,7 +288,7 @@ class Command(BaseCommand):
         }
         target_states = ["received", "acknowledged", "resolved", "loop_closed", "withdrawn"]
         count = 0
-        for round_number in range(6):
+        for round_number in range(DEMO_ROUNDS):
             for story_index, (subject, category, cause, text, remedy) in enumerate(STORIES):
                 customer = customers[(round_number + story_index) % len(customers)]
                 state = target_states[(round_number + story_index) % len(target_states)]

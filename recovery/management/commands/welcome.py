@@ -41,25 +41,48 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Redress is ready at {base}/"))
         for name, url_name, audience in PAGES:
             self.stdout.write(f"  {name:<{width}}  {base}{reverse(url_name)}  ({audience})")
-        logins = self._demo_logins()
-        if logins:
-            self.stdout.write(f"Demo logins (password '{DEMO_PASSWORD}'), at {base}/desk/login/:")
-            for username, role in logins:
+        staff, customers = self._demo_logins()
+        if staff:
+            self.stdout.write(
+                f"Demo staff logins (password '{DEMO_PASSWORD}'), at {base}/desk/login/:"
+            )
+            for username, role in staff:
+                self.stdout.write(f"  {username:<12} {role}")
+        if customers:
+            # The desk refuses customers (403): they follow their complaints from the tracking
+            # links in their emails, and may use the API with a token.
+            self.stdout.write(
+                f"Demo customers (password '{DEMO_PASSWORD}'), not for the desk: they follow"
+                f" their complaints from the tracking links in their emails, or use the API"
+                f" with a token from {base}/api/auth/token/:"
+            )
+            for username, role in customers:
                 self.stdout.write(f"  {username:<12} {role}")
         self.stdout.write("Stop with Ctrl+C.")
 
-    def _demo_logins(self) -> list[tuple[str, str]]:
-        """The seeded demo accounts that exist here, with what each is for."""
+    def _demo_logins(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The seeded demo staff and customers that exist here, with what each is for."""
         if not settings.REDRESS_DEMO:
-            return []
-        described = [
-            (username, ROLE_NAMES.get(role, role) + (f", {team} team" if team else ""))
-            for username, role, team, *_ in STAFF
-        ]
-        described += [(username, f"customer ({name})") for username, name, _ in CUSTOMERS]
+            return [], []
+        staff = [(username, _staff_role(role, teams)) for username, role, teams, *_ in STAFF]
+        customers = [(username, f"customer ({name})") for username, name, _ in CUSTOMERS]
         present = set(
             get_user_model()
-            .objects.filter(username__in=[username for username, _ in described], is_active=True)
+            .objects.filter(
+                username__in=[username for username, _ in staff + customers], is_active=True
+            )
             .values_list("username", flat=True)
         )
-        return [(username, role) for username, role in described if username in present]
+        return (
+            [login for login in staff if login[0] in present],
+            [login for login in customers if login[0] in present],
+        )
+
+
+def _staff_role(role: str, teams: list[str]) -> str:
+    """'agent, billing team' or 'supervisor, billing and triage teams'."""
+    described = ROLE_NAMES.get(role, role)
+    if not teams:
+        return described
+    names = " and ".join([", ".join(teams[:-1]), teams[-1]] if len(teams) > 1 else teams)
+    return f"{described}, {names} team" + ("s" if len(teams) > 1 else "")
