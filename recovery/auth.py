@@ -1,7 +1,8 @@
 """Authentication rules of Redress: who may sign in, by password or by API token.
 
 One rule (``may_sign_in``) serves the password backend, the API's token authentication and
-the websockets' token authentication, so a door closed for one is closed for all.
+the websockets' token authentication, so a door closed for one is closed for all. Tokens
+also answer to compulsory enrolment (``second_factor.enrolment_required``) on every use.
 """
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
-from recovery import roles
+from recovery import roles, second_factor
 
 
 def may_sign_in(user) -> bool:
@@ -48,6 +49,12 @@ class RedressTokenAuthentication(TokenAuthentication):
     def validate_user(self, auth_token):
         if not may_sign_in(auth_token.user):
             raise exceptions.AuthenticationFailed(_("This account may not sign in."))
+        # Checked on every request, not only at issue: a token from before enrolment became
+        # compulsory must not dodge it. No query unless REDRESS_STAFF_2FA_REQUIRED is on.
+        if second_factor.enrolment_required(auth_token.user):
+            raise exceptions.AuthenticationFailed(
+                _("Staff must set up a second factor (desk, Second factor) before using the API.")
+            )
         return (auth_token.user, auth_token)
 
 

@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from recovery import roles
 from recovery.errors import PermissionDenied, TooManyAttempts, ValidationFailed
 from recovery.lockout import lockout_error
+from recovery.services import api_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ def enrolment_confirm(*, user, code: str) -> TOTPDevice:
         device.save(update_fields=["confirmed"])
         # One device per account: the one just confirmed replaces any older one.
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        # Tokens issued on the password alone would go on dodging the new factor: revoke
+        # them, as a password change does. The owner asks for new ones with a code.
+        api_tokens.api_tokens_revoke_all(user=user)
     logger.info("second factor enrolled: user %s", user.pk)
     return device
 

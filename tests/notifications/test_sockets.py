@@ -199,6 +199,18 @@ def test_a_demo_accounts_token_opens_no_socket_once_demos_are_off(agent, groups,
     run(scenario)
 
 
+def test_a_staff_token_without_second_factor_opens_no_socket_once_required(agent, settings):
+    # The REST API's rule (recovery.auth.may_use_token), checked on connect too.
+    key = token_for(agent)
+    settings.REDRESS_STAFF_2FA_REQUIRED = True
+
+    async def scenario():
+        _, connected, code = await connect("/ws/events/", token=key)
+        assert (connected, code) == (False, 4401)
+
+    run(scenario)
+
+
 def test_a_revoked_token_opens_no_socket(agent):
     key = token_for(agent)
     api_tokens.api_tokens_revoke_all(user=agent)
