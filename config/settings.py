@@ -90,6 +90,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: a chunked request gets its real Content-Length.
+    "config.chunked_body.ChunkedBodyLengthMiddleware",
     # Content-Security-Policy with a fresh nonce per response; Permissions-Policy.
     "csp.middleware.CSPMiddleware",
     "config.security_headers.PermissionsPolicyMiddleware",
