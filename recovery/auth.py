@@ -37,6 +37,15 @@ class RedressModelBackend(ModelBackend):
 class RedressTokenAuthentication(TokenAuthentication):
     """django-rest-knox tokens (hashed, expiring), refused to whoever may not sign in."""
 
+    def authenticate_credentials(self, token: bytes):
+        # Knox decodes the token as UTF-8 and looks its prefix up in PostgreSQL: raw bytes
+        # that are not UTF-8 raised UnicodeDecodeError, a NUL a DataError (both a 500).
+        # Issued tokens are printable ASCII, so anything else is simply not one of ours.
+        text = token.decode("latin-1")
+        if not (text.isascii() and text.isprintable()):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        return super().authenticate_credentials(token)
+
     def _cleanup_token(self, auth_token) -> bool:
         # Knox also sweeps the owner's other expired tokens here: a query on every request.
         # Only this token's expiry matters to this request; the others are swept when their
