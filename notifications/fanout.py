@@ -119,6 +119,18 @@ class TeamFanout:
                 del self.sockets[group]
                 await self.layer.group_discard(group, self.channel_name)
 
+    def forget(self, pushes: SocketPushes) -> None:
+        """Drop a socket from this process's lists without asking the layer (it is down);
+        a group joined meanwhile stays joined, harmlessly, until it expires or is left."""
+        for group in list(self.sockets):
+            mine = self.sockets[group].get(pushes.user_id)
+            if mine is not None:
+                mine.discard(pushes)
+                if not mine:
+                    del self.sockets[group][pushes.user_id]
+            if not self.sockets[group]:
+                del self.sockets[group]
+
     def deliver(self, message: dict) -> int:
         """Hand a team push to the sockets it is for; returns how many."""
         members = self.sockets.get(message.get("group"))
