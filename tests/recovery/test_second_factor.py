@@ -6,6 +6,7 @@ phone), ``supervisor`` (staff who may not reset).
 """
 
 import re
+from datetime import datetime
 
 import pytest
 import time_machine
@@ -304,6 +305,19 @@ def test_an_enrolled_account_needs_its_code_for_an_api_token(enrolled):
     assert right.status_code == 200, right.json()
     assert right.json()["token"]
     assert AccessFailureLog.objects.filter(username=enrolled.username).count() == 1
+
+
+def test_a_code_too_soon_at_the_token_endpoint_is_429_with_retry_after_and_iso_time(enrolled):
+    token_request(enrolled, otp=code_of(enrolled, wrong=True))
+
+    answer = token_request(enrolled, otp=code_of(enrolled))
+
+    assert answer.status_code == 429
+    assert answer.json()["error"] == "too_many_attempts"
+    assert int(answer["Retry-After"]) >= 1
+    locked_until = datetime.fromisoformat(answer.json()["details"]["locked_until"])
+    assert locked_until.tzinfo is not None
+    assert locked_until > timezone.now()
 
 
 def test_an_unenrolled_account_gets_a_token_with_the_password_alone(agent):
