@@ -5,6 +5,11 @@ them for a while is acceptable, answering 500 on every public page is not. While
 unreachable each process counts in its own memory, so a limit is still enforced per
 process (N processes let through at most N times the limit). One warning is logged when
 Redis goes away and one line when it is back, not a traceback per request.
+
+Django makes a cache object per thread and per async context, so the outage (is Redis
+down, since when, when to try again) and the fallback memory belong to the process, one per
+Redis location, not to the object: otherwise each object warned on its own, counted on its
+own, and a fresh one never saw the recovery it should report.
 """
 
 import logging
@@ -38,27 +43,47 @@ _GUARDED = (
 )
 
 
+class _Outage:
+    """Whether one Redis location is down, shared by every cache object of the process."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.down_since: float | None = None
+        self.retry_at = 0.0
+
+
+_outages: dict[str, _Outage] = {}
+_outages_lock = threading.Lock()
+
+
+def _outage_of(location: str) -> _Outage:
+    with _outages_lock:
+        return _outages.setdefault(location, _Outage())
+
+
 class RedisCacheWithFallback(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
-        self._fallback = LocMemCache(f"redress-fallback-{id(self)}", {})
-        self._state_lock = threading.Lock()
-        self._down_since: float | None = None
-        self._retry_at = 0.0
+        location = ",".join(self._servers)
+        # LocMemCache objects of one name share their memory: the process's fallback.
+        self._fallback = LocMemCache(f"redress-fallback-{location}", {})
+        self._outage = _outage_of(location)
 
     @property
     def redis_is_down(self) -> bool:
-        return self._down_since is not None
+        return self._outage.down_since is not None
 
     def _use_fallback(self) -> bool:
-        return self._down_since is not None and time.monotonic() < self._retry_at
+        outage = self._outage
+        return outage.down_since is not None and time.monotonic() < outage.retry_at
 
     def _mark_down(self, error: Exception) -> None:
-        with self._state_lock:
+        outage = self._outage
+        with outage.lock:
             now = time.monotonic()
-            self._retry_at = now + RETRY_AFTER_SECONDS
-            if self._down_since is None:
-                self._down_since = now
+            outage.retry_at = now + RETRY_AFTER_SECONDS
+            if outage.down_since is None:
+                outage.down_since = now
                 logger.warning(
                     "Redis cache unreachable (%s); rate limits count in this process's "
                     "memory until it is back.",
@@ -66,15 +91,16 @@ class RedisCacheWithFallback(RedisCache):
                 )
 
     def _mark_up(self) -> None:
-        if self._down_since is None:
+        outage = self._outage
+        if outage.down_since is None:
             return
-        with self._state_lock:
-            if self._down_since is not None:
+        with outage.lock:
+            if outage.down_since is not None:
                 logger.warning(
                     "Redis cache reachable again after %.0f s.",
-                    time.monotonic() - self._down_since,
+                    time.monotonic() - outage.down_since,
                 )
-                self._down_since = None
+                outage.down_since = None
 
 
 def _guard(name: str):

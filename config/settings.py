@@ -91,6 +91,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: a chunked request gets its real Content-Length.
+    "config.chunked_body.ChunkedBodyLengthMiddleware",
+    # A %00 in a path argument would reach PostgreSQL, which refuses NUL: 400 here instead.
+    "config.nul_in_path.NulInPathMiddleware",
     # Content-Security-Policy with a fresh nonce per response; Permissions-Policy.
     "csp.middleware.CSPMiddleware",
     "config.security_headers.PermissionsPolicyMiddleware",

@@ -7,6 +7,8 @@ Protocol (JSON, docs/notifications.md):
 - server → ``{"type": "event", "event": {...}}``, ``{"type": "presence", ...}``.
 """
 
+import asyncio
+import logging
 import time
 
 from channels.consumer import get_handler_name
@@ -18,9 +20,14 @@ from recovery import roles, rules
 from recovery.models import Complaint
 
 # Close codes in the private range (4000-4999): unauthenticated, forbidden, no such path.
+logger = logging.getLogger(__name__)
+
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# RFC 6455 "Try Again Later": the channel layer (Redis) is unreachable; the client's
+# reconnect with backoff gets in once it is back, and replays what it missed.
+CLOSE_TRY_AGAIN = 1013
 # A staff socket re-reads its user's teams on a heartbeat at most this often. Pushes name
 # their recipients, so leaving a team stops its events at once; joining one starts its live
 # events within this time (plus a heartbeat), and the inbox replays anything before that.
@@ -37,7 +44,36 @@ def _staff_teams(user) -> list[int] | None:
     return audience.teams_of(user.pk)
 
 
-class JsonProtocolConsumer(AsyncJsonWebsocketConsumer):
+class LayerOutageTolerant:
+    """A consumer whose reading of its own channel survives a channel layer outage.
+
+    Channels reads the consumer's channel (``channel_receive``) beside the socket and lets
+    a layer error escape the application: with Redis down every socket ended in a 500 and
+    a traceback. Here the read waits and retries (1, 2, 4 … up to 30 s) instead; the socket
+    side still closes or serves as usual, and cancels the read when it ends.
+    """
+
+    @property
+    def channel_receive(self):
+        return self._channel_receive_retrying
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self._layer_receive = receive
+
+    async def _channel_receive_retrying(self):
+        delay = fanout.RETRY_S
+        while True:
+            try:
+                return await self._layer_receive()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the layer's Redis client, whatever it raised
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, fanout.MAX_RETRY_S)
+
+
+class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
     """Channels' JSON consumer, but a frame that is not JSON text is answered, not fatal.
 
     The base class raises on binary or empty frames and on invalid JSON, which ends the
@@ -111,13 +147,23 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         self.open_complaints: dict[str, int] = {}
         self.listening: set[str] = set()
         self.team_pushes = fanout.SocketPushes(user.pk, self._send_text)
-        await self._listen_to(groups.staff_groups(user.pk, team_ids))
+        try:
+            await self._listen_to(groups.staff_groups(user.pk, team_ids))
+        except Exception as exc:  # the channel layer's Redis, whatever its client raised
+            fanout.team_fanout().forget(self.team_pushes)
+            self.listening = set()
+            await self._refuse_layer_down(exc)
+            return
         self.teams_read_at = time.monotonic()
         await self.accept()
         self.team_pushes.start()
 
     async def _send_text(self, text: str) -> None:
         await self.send(text_data=text)
+
+    async def _refuse_layer_down(self, failure: Exception) -> None:
+        logger.warning("Staff socket refused: channel layer unreachable (%s).", failure)
+        await self.close(code=CLOSE_TRY_AGAIN)
 
     async def _listen_to(self, wanted: list[str]) -> None:
         """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it.
@@ -265,8 +311,15 @@ class TrackingConsumer(JsonProtocolConsumer):
         if complaint_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        try:
+            await self.channel_layer.group_add(
+                groups.tracking_group(complaint_id), self.channel_name
+            )
+        except Exception as exc:  # the channel layer's Redis, whatever its client raised
+            logger.warning("Tracking socket refused: channel layer unreachable (%s).", exc)
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         self.complaint_id = complaint_id
-        await self.channel_layer.group_add(groups.tracking_group(complaint_id), self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):

@@ -36,8 +36,11 @@ SOCKET_BUFFER = 100
 # How often a fanout joins its groups again: well inside channels-redis's group expiry of a
 # day, and soon enough after Redis lost its data (a restart without persistence).
 REJOIN_S = 600
-# After the layer failed (Redis down), wait this long before receiving again.
+# After the layer failed (Redis down), wait this long before trying again, doubling up to
+# MAX_RETRY_S: a long outage costs a connection attempt every half minute, not every second,
+# and pushes resume within half a minute of Redis (clients replay what they missed).
 RETRY_S = 1.0
+MAX_RETRY_S = 30.0
 
 _fanouts: dict[asyncio.AbstractEventLoop, "TeamFanout"] = {}
 
@@ -116,6 +119,18 @@ class TeamFanout:
                 del self.sockets[group]
                 await self.layer.group_discard(group, self.channel_name)
 
+    def forget(self, pushes: SocketPushes) -> None:
+        """Drop a socket from this process's lists without asking the layer (it is down);
+        a group joined meanwhile stays joined, harmlessly, until it expires or is left."""
+        for group in list(self.sockets):
+            mine = self.sockets[group].get(pushes.user_id)
+            if mine is not None:
+                mine.discard(pushes)
+                if not mine:
+                    del self.sockets[group][pushes.user_id]
+            if not self.sockets[group]:
+                del self.sockets[group]
+
     def deliver(self, message: dict) -> int:
         """Hand a team push to the sockets it is for; returns how many."""
         members = self.sockets.get(message.get("group"))
@@ -143,11 +158,41 @@ class TeamFanout:
                 message = await self.layer.receive(self.channel_name)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("Team pushes could not be received; retrying.", exc_info=True)
-                await asyncio.sleep(RETRY_S)
+            except Exception as exc:
+                await self._ride_out_outage(exc)
                 continue
             self.deliver(message)
+
+    async def _ride_out_outage(self, failure: Exception) -> None:
+        """Wait, with backoff, until the layer answers again; one warning each way.
+
+        1. warn once, naming the error (no traceback: an outage is not a bug);
+        2. retry after RETRY_S, doubling up to MAX_RETRY_S, quietly;
+        3. when the groups can be joined again (a Redis that restarted empty lost them),
+           say so once and go back to receiving.
+        """
+        logger.warning(
+            "Team pushes could not be received (%s); retrying with backoff until the channel "
+            "layer answers.",
+            failure,
+        )
+        delay = RETRY_S
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._join_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = min(delay * 2, MAX_RETRY_S)
+                continue
+            logger.warning("Team pushes are received again: the channel layer answers.")
+            return
+
+    async def _join_all(self) -> None:
+        async with self._membership:
+            for group in list(self.sockets):
+                await self.layer.group_add(group, self.channel_name)
 
     async def _rejoin(self) -> None:
         while True:

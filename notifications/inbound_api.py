@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from notifications.ingest import ingest_message
 from notifications.models import InboundStatus
-from recovery.api.parsers import ChunkedBodyRequest, read_bounded
+from recovery.api.parsers import read_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -90,17 +90,6 @@ class InboundEmailView(APIView):
     authentication_classes: list = []  # the shared secret is the authentication
     permission_classes: list = []
     parser_classes = [RawMIMEParser, OctetStreamMIMEParser]
-
-    def initialize_request(self, request, *args, **kwargs):
-        # As APIView's, with a request class that reads a chunked body: providers stream
-        # large messages, and an empty answer (400) would make them drop the mail.
-        return ChunkedBodyRequest(
-            request,
-            parsers=self.get_parsers(),
-            authenticators=self.get_authenticators(),
-            negotiator=self.get_content_negotiator(),
-            parser_context=self.get_parser_context(request),
-        )
 
     @extend_schema(
         summary="Receive one raw email (inbound-mail webhook)",

@@ -1,7 +1,8 @@
 """Authentication rules of Redress: who may sign in, by password or by API token.
 
 One rule (``may_sign_in``) serves the password backend, the API's token authentication and
-the websockets' token authentication, so a door closed for one is closed for all.
+the websockets' token authentication, so a door closed for one is closed for all. Tokens
+also answer to compulsory enrolment (``second_factor.enrolment_required``) on every use.
 """
 
 import binascii
@@ -22,7 +23,7 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
 from escalation import configuration
-from recovery import roles
+from recovery import roles, second_factor
 
 
 def may_sign_in(user) -> bool:
@@ -84,12 +85,16 @@ class RedressTokenAuthentication(TokenAuthentication):
             return True
         return False
 
-    def authenticate_credentials(self, token):
+    def authenticate_credentials(self, token: bytes):
         """Knox's, with what every request asks of its user read in the same query: the
         customer profile, the group names and the user's own permissions, and the
         configuration token the request would otherwise read on its own (PostgreSQL)."""
         msg = _("Invalid token.")
-        token = token.decode("utf-8")
+        # Raw bytes that are not UTF-8 raised UnicodeDecodeError, a NUL a DataError in the
+        # lookup (both a 500). Issued tokens are printable ASCII: anything else is not ours.
+        token = token.decode("latin-1")
+        if not (token.isascii() and token.isprintable()):
+            raise exceptions.AuthenticationFailed(msg)
         for auth_token in _tokens_with_user(token[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if self._cleanup_token(auth_token):
                 continue
@@ -107,6 +112,12 @@ class RedressTokenAuthentication(TokenAuthentication):
     def validate_user(self, auth_token):
         if not may_sign_in(auth_token.user):
             raise exceptions.AuthenticationFailed(_("This account may not sign in."))
+        # Checked on every request, not only at issue: a token from before enrolment became
+        # compulsory must not dodge it. No query unless REDRESS_STAFF_2FA_REQUIRED is on.
+        if second_factor.enrolment_required(auth_token.user):
+            raise exceptions.AuthenticationFailed(
+                _("Staff must set up a second factor (desk, Second factor) before using the API.")
+            )
         return (auth_token.user, auth_token)
 
 

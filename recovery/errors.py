@@ -65,6 +65,13 @@ class NotFound(RedressError):
 
 
 class TooManyAttempts(RedressError):
-    """Too many failed sign-ins for this account or address; wait and retry (429)."""
+    """Too many failed sign-ins for this account or address; wait and retry (429).
+
+    ``retry_after_seconds`` becomes the response's ``Retry-After``, which clients obey.
+    """
 
     code = "too_many_attempts"
+
+    def __init__(self, message: str, *, details: dict | None = None, retry_after_seconds: int):
+        super().__init__(message, details=details)
+        self.retry_after_seconds = max(1, retry_after_seconds)

@@ -30,7 +30,12 @@ def lockout_message() -> str:
 
 
 def lockout_error() -> TooManyAttempts:
-    return TooManyAttempts(lockout_message(), details={"retry_after_minutes": lockout_minutes()})
+    minutes = lockout_minutes()
+    return TooManyAttempts(
+        lockout_message(),
+        details={"retry_after_minutes": minutes},
+        retry_after_seconds=minutes * 60,
+    )
 
 
 def lockout_response(request, original_response=None, credentials=None):

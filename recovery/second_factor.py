@@ -8,6 +8,7 @@ its own (django-otp's throttle), so a stolen password does not buy unlimited gue
 """
 
 import logging
+import math
 import time
 from base64 import b32encode
 
@@ -17,12 +18,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from recovery import roles
 from recovery.errors import PermissionDenied, TooManyAttempts, ValidationFailed
 from recovery.lockout import lockout_error
+from recovery.services import api_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,9 @@ def enrolment_confirm(*, user, code: str) -> TOTPDevice:
         device.save(update_fields=["confirmed"])
         # One device per account: the one just confirmed replaces any older one.
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        # Tokens issued on the password alone would go on dodging the new factor: revoke
+        # them, as a password change does. The owner asks for new ones with a code.
+        api_tokens.api_tokens_revoke_all(user=user)
     logger.info("second factor enrolled: user %s", user.pk)
     return device
 
@@ -179,9 +185,11 @@ def _verify_or_raise(device: TOTPDevice, code: str) -> None:
         )
     allowed, data = device.verify_is_allowed()
     if not allowed:
+        locked_until = (data or {}).get("locked_until") or timezone.now()
         raise TooManyAttempts(
             _("Too many wrong codes; wait a few seconds and try again."),
-            details={"locked_until": str((data or {}).get("locked_until", ""))},
+            details={"locked_until": locked_until.isoformat()},
+            retry_after_seconds=math.ceil((locked_until - timezone.now()).total_seconds()),
         )
     if not device.verify_token(code):
         raise ValidationFailed(

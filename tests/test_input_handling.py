@@ -2,7 +2,9 @@
 
 - ``OPTIONS`` with ``Accept: text/csv`` on every API URL of the URL conf;
 - a datetime query parameter with an unusual (but valid) or impossible UTC offset;
-- a websocket to a path no consumer serves.
+- a websocket to a path no consumer serves;
+- a NUL (which PostgreSQL cannot store) in a URL path or a token, and a token that is not
+  UTF-8.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -10,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.asgi import application
@@ -108,3 +111,43 @@ def test_the_regulation_form_refuses_an_instant_that_does_not_exist_in_utc(make_
     )
     assert not form.is_valid()
     assert "out of range" in str(form.errors["sent_to_company_at"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/auth/tokens/%00/", "/api/complaints/RDR%00/", "/track/%00/"]
+)
+def test_a_nul_in_a_url_path_is_a_400(path, agent):
+    client = Client()
+    client.force_login(agent)
+
+    assert client.get(path).status_code == 400
+    assert client.delete(path).status_code == 400
+
+
+def test_a_nul_in_a_url_path_of_the_api_is_a_json_400(agent):
+    response = api_client(agent).delete("/api/auth/tokens/ab%00cd/")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
+    assert "NUL" in response.json()["message"]
+
+
+@pytest.mark.parametrize("token", ["\xe9\xe9\xe9", "abc\x00def", "\x01" * 64])
+def test_a_token_that_is_not_printable_text_is_a_401(token):
+    # "\xe9" goes out as one raw non-UTF-8 byte (headers are Latin-1 on the wire).
+    response = Client().get("/api/complaints/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "authentication_failed"
+
+
+@pytest.mark.parametrize("token", ["%00", "ab%00cd", "%E9%E9"])
+def test_a_websocket_with_a_nul_or_garbled_token_is_refused_not_raised(token):
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/events/?token={token}", headers=[(b"origin", b"http://testserver")]
+        )
+        connected, code = await communicator.connect(timeout=5)
+        assert (connected, code) == (False, 4401)
+
+    async_to_sync(scenario)()

@@ -33,9 +33,12 @@ def exception_handler(exc, context):
             (STATUS_BY_ERROR[kind] for kind in type(exc).__mro__ if kind in STATUS_BY_ERROR),
             status.HTTP_400_BAD_REQUEST,
         )
-        return Response(
+        response = Response(
             {"error": exc.code, "message": exc.message, "details": exc.details}, status=code
         )
+        if isinstance(exc, errors.TooManyAttempts):
+            response["Retry-After"] = str(exc.retry_after_seconds)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):

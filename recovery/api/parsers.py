@@ -6,7 +6,6 @@ from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
-from rest_framework.request import Request
 
 
 class RequestTooLarge(APIException):
@@ -36,21 +35,6 @@ def read_bounded(stream, parser_context, *, limit: int, what: str) -> bytes | No
     if len(body) > limit:
         raise RequestTooLarge(f"The {what} is over the limit of {limit:,} bytes.")
     return body
-
-
-class ChunkedBodyRequest(Request):
-    """DRF's request, except that a body sent in chunks is read, not taken for no body.
-
-    DRF decides there is no body when ``Content-Length`` is missing, and a chunked request
-    has none: its body reached the view as empty. The ASGI server has already joined the
-    chunks, so the body is read as any other, and the parsers bound what they read.
-    """
-
-    def _load_stream(self):
-        super()._load_stream()
-        chunked = "chunked" in self._request.headers.get("Transfer-Encoding", "").lower()
-        if self._stream is None and chunked and not self._request._read_started:
-            self._stream = self._request
 
 
 class BoundedJSONParser(JSONParser):

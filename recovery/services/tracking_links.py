@@ -67,7 +67,8 @@ def complaint_of_link(token: str) -> Complaint:
     if version != complaint.tracking_link_version:
         raise Gone(
             "This link was replaced by a newer one, which we emailed to you. Use the link "
-            "in our most recent email, or contact us quoting your reference."
+            "in our most recent email, or contact us quoting your reference "
+            f"{complaint.reference}."
         )
     if link_expired(complaint):
         raise Gone(

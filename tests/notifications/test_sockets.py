@@ -15,6 +15,7 @@ The consumers read the database from other threads, so the tests commit for real
 """
 
 import json
+import logging
 import uuid
 
 import pytest
@@ -32,6 +33,7 @@ from recovery import roles
 from recovery.services import api_tokens, messages, sla
 from tests.conftest import acknowledge, close_loop, resolve
 from tests.factories import api_token_for
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -197,6 +199,36 @@ def test_a_demo_accounts_token_opens_no_socket_once_demos_are_off(agent, groups,
         assert (connected, code) == (False, 4401)
 
     run(scenario)
+
+
+def test_a_staff_token_without_second_factor_opens_no_socket_once_required(agent, settings):
+    # The REST API's rule (recovery.auth.may_use_token), checked on connect too.
+    key = token_for(agent)
+    settings.REDRESS_STAFF_2FA_REQUIRED = True
+
+    async def scenario():
+        _, connected, code = await connect("/ws/events/", token=key)
+        assert (connected, code) == (False, 4401)
+
+    run(scenario)
+
+
+def test_with_redis_unreachable_the_handshake_is_refused_try_again_not_a_500(
+    agent, settings, caplog
+):
+    key = token_for(agent)
+    layer = dict(settings.CHANNEL_LAYERS["default"])
+    # Nothing listens there: the channel layer's Redis is down.
+    dead = {"address": f"redis://127.0.0.1:{free_port()}/0", "socket_connect_timeout": 1}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [dead]}}}
+
+    async def scenario():
+        _, connected, code = await connect("/ws/events/", token=key)
+        assert (connected, code) == (False, 1013)
+
+    run(scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert any("channel layer unreachable" in r.getMessage() for r in caplog.records)
 
 
 def test_a_revoked_token_opens_no_socket(agent):

@@ -6,6 +6,7 @@ phone), ``supervisor`` (staff who may not reset).
 """
 
 import re
+from datetime import datetime
 
 import pytest
 import time_machine
@@ -16,6 +17,8 @@ from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
+
+from tests.factories import api_token_for
 
 PASSWORD = "correct horse battery"
 LIMIT = 4
@@ -242,6 +245,41 @@ def test_required_enrolment_leaves_customers_alone(customer_user, settings):
     assert client.get("/api/complaints/").status_code == 200
 
 
+def test_a_token_issued_before_enrolment_was_required_opens_nothing_once_it_is(agent, settings):
+    # Tokens are checked on every request, not only when issued: a token from the days
+    # before REDRESS_STAFF_2FA_REQUIRED must not dodge the enrolment it now demands.
+    key = api_token_for(agent)
+    settings.REDRESS_STAFF_2FA_REQUIRED = True
+
+    answer = APIClient().get("/api/complaints/", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert answer.status_code == 401
+    assert "second factor" in answer.json()["message"]
+
+
+def test_a_customers_token_still_works_when_staff_enrolment_is_required(customer_user, settings):
+    key = api_token_for(customer_user)
+    settings.REDRESS_STAFF_2FA_REQUIRED = True
+
+    answer = APIClient().get("/api/complaints/", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert answer.status_code == 200
+
+
+def test_enrolling_revokes_the_tokens_issued_before(agent):
+    before = api_token_for(agent)
+    client = Client()
+    client.force_login(agent)
+    client.get("/desk/two-factor/")
+    device = TOTPDevice.objects.get(user=agent)
+
+    client.post("/desk/two-factor/", {"code": f"{totp(device.bin_key):06d}"})
+
+    assert TOTPDevice.objects.get(user=agent).confirmed
+    answer = APIClient().get("/api/complaints/", HTTP_AUTHORIZATION=f"Token {before}")
+    assert answer.status_code == 401
+
+
 # -- API tokens --------------------------------------------------------------------------
 
 
@@ -267,6 +305,19 @@ def test_an_enrolled_account_needs_its_code_for_an_api_token(enrolled):
     assert right.status_code == 200, right.json()
     assert right.json()["token"]
     assert AccessFailureLog.objects.filter(username=enrolled.username).count() == 1
+
+
+def test_a_code_too_soon_at_the_token_endpoint_is_429_with_retry_after_and_iso_time(enrolled):
+    token_request(enrolled, otp=code_of(enrolled, wrong=True))
+
+    answer = token_request(enrolled, otp=code_of(enrolled))
+
+    assert answer.status_code == 429
+    assert answer.json()["error"] == "too_many_attempts"
+    assert int(answer["Retry-After"]) >= 1
+    locked_until = datetime.fromisoformat(answer.json()["details"]["locked_until"])
+    assert locked_until.tzinfo is not None
+    assert locked_until > timezone.now()
 
 
 def test_an_unenrolled_account_gets_a_token_with_the_password_alone(agent):

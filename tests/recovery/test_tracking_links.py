@@ -54,6 +54,7 @@ def test_a_revoked_link_answers_gone_and_the_new_one_is_emailed(complaint, agent
     gone = Client().get(track_url(old))
     assert gone.status_code == 410
     assert "replaced by a newer one" in gone.content.decode()
+    assert complaint.reference in gone.content.decode()  # the page asks them to quote it
     assert Client().post(f"{track_url(old)}reply/", {"body": "hello"}).status_code == 410
     assert complaint_of_tracking_token(old) is None
     assert Client().get(track_url(new)).status_code == 200

@@ -117,3 +117,36 @@ def test_limits_survive_a_redis_outage_and_return_to_redis(
 
     assert len(counters_in(port)) == 2
     assert [r.getMessage() for r in caplog.records if "reachable again" in r.getMessage()]
+
+
+def test_every_cache_object_of_a_process_shares_one_outage_and_one_recovery(caplog, monkeypatch):
+    # Django makes a cache object per thread and per async context (``caches`` is local
+    # to them): the outage must be the process's, logged once each way, whichever object
+    # meets it and whichever sees Redis back.
+    monkeypatch.setattr(fallback_cache, "RETRY_AFTER_SECONDS", 0.0)
+    port = free_port()
+    server = start_redis(port)
+    location = f"redis://{HOST}:{port}/0"
+    options = {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+
+    def cache_object():
+        return fallback_cache.RedisCacheWithFallback(location, options)
+
+    first, second = cache_object(), cache_object()
+    caplog.set_level(logging.INFO, logger="config.fallback_cache")
+    try:
+        stop(server)
+        first.set("k", 1)
+        second.incr("k")  # the fallback memory is the process's too: the counter is there
+        assert cache_object().get("k") == 2
+        server = start_redis(port)
+        assert cache_object().get("k") is None  # Redis again (empty after its restart)
+        second.get("k")
+    finally:
+        if server.poll() is None:
+            stop(server)
+
+    said = [r.getMessage() for r in caplog.records if r.name == "config.fallback_cache"]
+    assert len(said) == 2, said
+    assert "unreachable" in said[0]
+    assert "reachable again" in said[1]
