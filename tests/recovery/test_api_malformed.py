@@ -858,9 +858,10 @@ TOKEN_CASES = [
         "POST",
         TOKEN,
         400,
-        ("otp: Unknown field.",),
-        {"username": "agent", "password": "pw", "otp": "123"},
-        names="otp",
+        # (otp is the second factor's code: a field of this endpoint.)
+        ("remember_me: Unknown field.",),
+        {"username": "agent", "password": "pw", "remember_me": True},
+        names="remember_me",
         actor=None,
     ),
     Case(
@@ -881,7 +882,8 @@ REFERENCE_CASES = [
     Case("detail-unknown-reference", "GET", "/api/complaints/RDR-1999-000001/", 404, ("RDR",)),
     Case("detail-non-ascii-reference", "GET", "/api/complaints/RDR-2026-ÄÖÜ/", 404, ("ÄÖÜ",)),
     Case("detail-emoji-reference", "GET", "/api/complaints/%F0%9F%92%A5/", 404, ("No complaint",)),
-    Case("detail-nul-in-reference", "GET", "/api/complaints/RDR%00/", 404, ("No complaint",)),
+    # A NUL is refused for the whole URL before any view (config/nul_in_path.py).
+    Case("detail-nul-in-reference", "GET", "/api/complaints/RDR%00/", 400, ("NUL character",)),
     Case("detail-overlong-reference", "GET", f"/api/complaints/{'R' * 5000}/", 404, ("No",)),
     Case(
         "detail-invalid-utf8-reference",
@@ -894,8 +896,8 @@ REFERENCE_CASES = [
         "messages-nul-in-reference",
         "POST",
         "/api/complaints/%00/messages/",
-        404,
-        ("No complaint",),
+        400,
+        ("NUL character",),
         GOOD_MESSAGE,
     ),
 ]
