@@ -327,6 +327,34 @@ def test_detail_of_an_unknown_reference_is_not_found(agent):
     assert "RDR-1999-000001" in body["message"]
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/nope/",
+        "/api/recoveries/abc/decision/",
+        "/api/complaints/RDR-2026-000043/nope/",
+    ],
+)
+def test_an_unknown_api_address_answers_the_json_not_found(agent, path, debug, settings):
+    # DEBUG on (``./redress run``) must not answer with Django's HTML page of every pattern.
+    settings.DEBUG = debug
+
+    answer = api_client(agent).get(path)
+
+    assert answer["Content-Type"].startswith("application/json")
+    body = assert_error(answer, 404, "not_found")
+    assert path in body["message"]
+
+
+def test_an_unknown_api_address_answers_a_post_the_same():
+    # Checked as a browser would be: no CSRF page in place of the API's answer.
+    answer = APIClient(enforce_csrf_checks=True).post("/api/nope/", {}, format="json")
+
+    assert_error(answer, 404, "not_found")
+
+
 def test_detail_lists_what_the_viewer_may_do(
     make_complaint, agent, supervisor, customer_user, root_causes
 ):

@@ -257,6 +257,8 @@ HTTP_RULES: dict[str, Rule] = {
     "api/schema/": get(EVERYONE),
     "api/docs/": get(EVERYONE),
     "api/redoc/": get(EVERYONE),
+    # The catch-all after every endpoint: a JSON 404 for everyone.
+    "^api/": get(NOBODY),
 }
 # The admin checks Django's is_staff flag itself (no persona here has it); its index stands
 # for its pages, which the admin site wraps in the same check.
