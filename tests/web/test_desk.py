@@ -834,3 +834,24 @@ def test_the_complaint_page_names_the_regime_and_what_a_change_changed(
         "resolve due 28 May 2026 22:59 UTC → 28 May 2026 22:59 UTC; "
         "summary_resolution due 9 Apr 2026 16:00 UTC → 8 Apr 2026 16:00 UTC"
     ) in page
+
+
+# A right-to-left override (U+202E) makes "evil" display as "live" unless isolated.
+RLO = "\u202e"
+
+
+def test_names_and_subjects_on_the_queue_and_board_are_bidi_isolated(supervisor, make_complaint):
+    now = timezone.now()
+    late = make_complaint(subject=f"{RLO}dnufer")
+    late.customer.name = f"{RLO}live"
+    late.customer.save(update_fields=["name"])
+    Clock.objects.filter(complaint=late, kind=ClockKind.ACKNOWLEDGE).update(
+        started_at=now - timedelta(days=2), due_at=now - timedelta(minutes=1)
+    )
+    sweep(now=now)
+    client = signed_in(supervisor)
+
+    for path in ("/desk/team/", "/desk/board/"):
+        html = text_of(client.get(path))
+        assert f"<bdi>{RLO}dnufer</bdi>" in html, path
+        assert f"<bdi>{RLO}live</bdi>" in html, path
