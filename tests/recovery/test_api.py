@@ -7,6 +7,7 @@ can act on; these tests read the messages as well as the status codes.
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -706,6 +707,18 @@ def test_token_from_good_credentials_opens_the_api(password_user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get(COMPLAINTS).status_code == 200
+
+
+def test_a_token_request_opens_no_browser_session(password_user):
+    answer = APIClient().post(
+        "/api/auth/token/",
+        {"username": password_user.username, "password": "correct horse battery"},
+        format="json",
+    )
+
+    assert answer.status_code == 200, answer.json()
+    assert "sessionid" not in answer.cookies
+    assert not Session.objects.exists()
 
 
 def test_each_token_request_issues_a_new_token_and_both_work(password_user):
