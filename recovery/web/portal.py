@@ -16,10 +16,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from escalation.services import ladder
-from recovery.errors import Gone, NotFound, RedressError
+from recovery.errors import Conflict, Gone, NotFound, RedressError
 from recovery.models import Channel, Complaint, State, Survey
 from recovery.services import address_proof, surveys, tracking_links
-from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
+from recovery.services.intake import (
+    ComplaintIntake,
+    CustomerDetails,
+    complaint_submit,
+    request_fingerprint,
+)
 from recovery.services.messages import customer_message_add
 from recovery.web import selectors, throttle
 from recovery.web.accounts import portal_account
@@ -29,6 +34,7 @@ from recovery.web.forms import (
     CustomerReplyForm,
     EscalationRequestForm,
     SurveyForm,
+    new_submission_token,
 )
 
 # Signed tokens are about 40 characters; anything far longer is not one of ours, and is
@@ -61,6 +67,10 @@ def complain(request):
         form.add_error(None, _("This form could not be sent. Leave the last field empty."))
         return render(request, "portal/complain.html", {"form": form}, status=400)
     data = form.cleaned_data
+    # The form's one-time token, as the intake's idempotency key: a second submit of the
+    # same form (a double-click) gets the first complaint's confirmation, not a second one.
+    submission = data["submission"]
+    filed = {name: value for name, value in data.items() if name not in ("submission", "website")}
     try:
         complaint, _created = complaint_submit(
             actor=portal_account(),
@@ -77,7 +87,24 @@ def complain(request):
                 # link in the receipt before the complaint joins their record.
                 address_proven=False,
             ),
+            idempotency_key=f"portal-form:{submission}" if submission else None,
+            request_hash=request_fingerprint(filed) if submission else "",
         )
+    except Conflict:
+        # The same form sent again with other words (back, edit, send): it filed once
+        # already; a new form (a new token) files the new complaint.
+        resent = request.POST.copy()
+        resent["submission"] = new_submission_token()
+        form = ComplaintForm(resent)
+        form.is_valid()  # it was: only the token is new
+        form.add_error(
+            None,
+            _(
+                "This form was already sent and your complaint filed. Check what is below "
+                "and send it again to make another complaint."
+            ),
+        )
+        return render(request, "portal/complain.html", {"form": form}, status=409)
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
     return redirect("portal:received", token=tracking_links.tracking_token(complaint))
