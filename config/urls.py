@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularSwaggerSplitView,
 )
 
+from recovery.api.errors import no_such_endpoint
 from recovery.web import sso
 from recovery.web.signin import AdminPasswordStep
 
@@ -26,6 +27,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other address under /api/ is the API's JSON not_found, whatever DEBUG is.
+    re_path(r"^api/", no_such_endpoint, name="api-no-such-endpoint"),
 ]
 
 # A URL no pattern matches: JSON under /api/, the site's page elsewhere.

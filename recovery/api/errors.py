@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -71,18 +72,26 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # it changes nothing; a token client's POST gets this 404, not a CSRF page
+def no_such_endpoint(request):
+    """The last pattern under /api/: an address no endpoint matched gets the API's error body.
+    As a view, not only as ``handler404``, so it answers the same with DEBUG on (Django's
+    debug 404 page would list every URL pattern, in HTML)."""
+    return JsonResponse(
+        {
+            "error": "not_found",
+            "message": f"No API endpoint at {request.path}; /api/schema/ lists them.",
+            "details": {},
+        },
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
 def not_found(request, exception):
-    """Django's 404 (no URL matched, e.g. ``/api/recoveries/abc/decision/`` where the id must
-    be a number): under /api/ the API's error body, elsewhere the site's page."""
+    """Django's 404 with DEBUG off: under /api/ the API's error body, elsewhere the site's
+    page."""
     if request.path.startswith("/api/"):
-        return JsonResponse(
-            {
-                "error": "not_found",
-                "message": f"No API endpoint at {request.path}; /api/schema/ lists them.",
-                "details": {},
-            },
-            status=status.HTTP_404_NOT_FOUND,
-        )
+        return no_such_endpoint(request)
     return defaults.page_not_found(request, exception)
 
 

@@ -366,7 +366,12 @@ class ObtainTokenView(APIView):
             )
         second_factor.token_check(request=request, user=user, code=code)
         # Issuing a token is a sign-in: the audit log (axes) and last_login record it.
+        # django-axes creates a session to hash into its access log; a token client keeps
+        # no browser session, so one the signal made is thrown away (a caller's own is kept).
+        had_session = request.session.session_key is not None
         user_logged_in.send(sender=user.__class__, request=request, user=user)
+        if not had_session:
+            request.session.flush()
         token, secret = api_tokens.api_token_issue(user=user)
         return Response(TokenSerializer({"token": secret, "expiry": token.expiry}).data)
 

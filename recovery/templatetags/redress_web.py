@@ -221,17 +221,20 @@ def queue_rows(rows):
             else "—"
         )
         received = timezone.localtime(row.received_at, zone)
+        assignee = f"<bdi>{html.escape(row.assignee_name)}</bdi>" if row.assignee_name else "—"
         lines.append(
             f'<tr class="risk-{status}" data-reference="{reference}">'
             f'<td><span class="badge risk-{status}">{labels.get(row.status, status)}</span>'
             f"{deadline}</td>"
             f'<td><a href="{html.escape(link.replace("REFERENCE", row.reference))}">'
             f"{reference}</a></td>"
-            f"<td>{html.escape(row.subject)}</td><td>{html.escape(row.customer_name)}</td>"
+            # <bdi>: a right-to-left override in a name or subject stays inside its cell.
+            f"<td><bdi>{html.escape(row.subject)}</bdi></td>"
+            f"<td><bdi>{html.escape(row.customer_name)}</bdi></td>"
             f"<td>{states.get(row.state) or html.escape(row.state)}"
             f"{on_hold if row.awaiting_customer else ''}</td><td>{level}</td>"
             f"<td>{html.escape(row.team_name) if row.team_name is not None else '—'}</td>"
-            f"<td>{html.escape(row.assignee_name) or '—'}</td>"
+            f"<td>{assignee}</td>"
             f'<td><time datetime="{row.received_at.isoformat()}">'
             f"{received.day} {received:%b}, {received:%H:%M}</time></td></tr>"
         )

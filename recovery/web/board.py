@@ -17,7 +17,7 @@ def supervisor_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.has_perm("recovery.work_any_complaint"):
-            return render(request, "desk/forbidden.html", {"reason": "supervisor"}, status=403)
+            return render(request, "403.html", {"reason": "supervisor"}, status=403)
         return view(request, *args, **kwargs)
 
     return wrapper

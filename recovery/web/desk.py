@@ -45,7 +45,7 @@ def staff_required(view):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not roles.is_staff_member(request.user):
-            return render(request, "desk/forbidden.html", {"reason": "staff"}, status=403)
+            return render(request, "403.html", {"reason": "staff"}, status=403)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -144,7 +144,7 @@ def complaint_or_refusal(request, reference: str, *, unsaved: bool = False):
 def _refused(request, reference: str, team_name: str, *, unsaved: bool = False):
     return render(
         request,
-        "desk/forbidden.html",
+        "403.html",
         {"reason": "team", "reference": reference, "team_name": team_name, "unsaved": unsaved},
         status=403,
     )

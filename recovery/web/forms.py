@@ -4,8 +4,11 @@ The services check again (they are called by the API, imports and scripts too); 
 exist so that a mistake is shown next to the field it concerns, with what was typed kept.
 """
 
+import secrets
+
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +27,10 @@ REQUIRED = {
 SUBJECT_CHARS = 80
 # Dates before this many years ago are almost always typing mistakes (1924 for 2024).
 OLDEST_YEARS = 10
+
+
+def new_submission_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 random bits: not guessed, not repeated
 
 
 class ComplaintForm(forms.Form):
@@ -89,8 +96,21 @@ class ComplaintForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
+    # One token per rendering of the form: a double-click sends it twice, and the second
+    # submit answers with the first complaint (the intake's idempotency key). Optional, so
+    # a form rendered before this field existed still files.
+    submission = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        error_messages={"invalid": _("This form is damaged; reload the page and send it again.")},
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = new_submission_token()
         self.fields["touchpoint"].queryset = Touchpoint.objects.filter(is_active=True)
         self.fields["category"].queryset = Category.objects.filter(is_active=True)
         for name in ("name", "email", "description"):

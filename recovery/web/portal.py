@@ -10,17 +10,21 @@ JavaScript; with it, the tracking page follows the complaint live over ``ws/trac
 from functools import wraps
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from escalation.services import ladder
-from recovery.errors import Gone, NotFound, RedressError
+from recovery.errors import Conflict, Gone, NotFound, RedressError
 from recovery.models import Channel, Complaint, State, Survey
 from recovery.services import address_proof, surveys, tracking_links
-from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
+from recovery.services.intake import (
+    ComplaintIntake,
+    CustomerDetails,
+    complaint_submit,
+    request_fingerprint,
+)
 from recovery.services.messages import customer_message_add
 from recovery.web import selectors, throttle
 from recovery.web.accounts import portal_account
@@ -30,6 +34,7 @@ from recovery.web.forms import (
     CustomerReplyForm,
     EscalationRequestForm,
     SurveyForm,
+    new_submission_token,
 )
 
 # Signed tokens are about 40 characters; anything far longer is not one of ours, and is
@@ -62,6 +67,10 @@ def complain(request):
         form.add_error(None, _("This form could not be sent. Leave the last field empty."))
         return render(request, "portal/complain.html", {"form": form}, status=400)
     data = form.cleaned_data
+    # The form's one-time token, as the intake's idempotency key: a second submit of the
+    # same form (a double-click) gets the first complaint's confirmation, not a second one.
+    submission = data["submission"]
+    filed = {name: value for name, value in data.items() if name not in ("submission", "website")}
     try:
         complaint, _created = complaint_submit(
             actor=portal_account(),
@@ -78,7 +87,24 @@ def complain(request):
                 # link in the receipt before the complaint joins their record.
                 address_proven=False,
             ),
+            idempotency_key=f"portal-form:{submission}" if submission else None,
+            request_hash=request_fingerprint(filed) if submission else "",
         )
+    except Conflict:
+        # The same form sent again with other words (back, edit, send): it filed once
+        # already; a new form (a new token) files the new complaint.
+        resent = request.POST.copy()
+        resent["submission"] = new_submission_token()
+        form = ComplaintForm(resent)
+        form.is_valid()  # it was: only the token is new
+        form.add_error(
+            None,
+            _(
+                "This form was already sent and your complaint filed. Check what is below "
+                "and send it again to make another complaint."
+            ),
+        )
+        return render(request, "portal/complain.html", {"form": form}, status=409)
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
     return redirect("portal:received", token=tracking_links.tracking_token(complaint))
@@ -92,17 +118,27 @@ class LinkGone(Exception):
         self.message = message
 
 
+class LinkInvalid(Exception):
+    """A link that was never ours: cut short, mistyped or tampered with (a 404 page)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def _complaint_of(token: str) -> Complaint:
     try:
         return tracking_links.complaint_of_link(token)
     except NotFound as error:
-        raise Http404(_("This link is not valid. Check that you copied all of it.")) from error
+        raise LinkInvalid(_("This link is not valid. Check that you copied all of it.")) from error
     except Gone as error:
         raise LinkGone(error.message) from error
 
 
-def answers_gone_links(view):
-    """A revoked or expired tracking link gets a page saying so (410), never a 500."""
+def answers_bad_links(view):
+    """A bad link gets the portal's own page saying so, never a 500, and never Django's
+    debug 404 page when DEBUG is on (that is why this is not an ``Http404``): 410 for a
+    revoked or expired link, 404 for one that was never ours."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -110,11 +146,15 @@ def answers_gone_links(view):
             return view(request, *args, **kwargs)
         except LinkGone as gone:
             return render(request, "portal/link_gone.html", {"message": gone.message}, status=410)
+        except LinkInvalid as invalid:
+            return render(
+                request, "portal/link_invalid.html", {"message": invalid.message}, status=404
+            )
 
     return wrapper
 
 
-@answers_gone_links
+@answers_bad_links
 def received(request, token: str):
     complaint = _complaint_of(token)
     tracking_url = request.build_absolute_uri(reverse("portal:track", args=[token]))
@@ -155,13 +195,13 @@ def _survey_url(complaint: Complaint) -> str:
     return reverse("portal:survey", args=[surveys.survey_token(found)])
 
 
-@answers_gone_links
+@answers_bad_links
 def track(request, token: str):
     return _tracking_page(request, token)
 
 
 @require_POST
-@answers_gone_links
+@answers_bad_links
 def track_reply(request, token: str):
     complaint = _complaint_of(token)
     form = CustomerReplyForm(request.POST)
@@ -179,7 +219,7 @@ def track_reply(request, token: str):
 
 
 @require_POST
-@answers_gone_links
+@answers_bad_links
 def track_escalate(request, token: str):
     complaint = _complaint_of(token)
     form = EscalationRequestForm(request.POST)
@@ -220,16 +260,21 @@ def confirm_address(request, token: str):
 # -- the survey ------------------------------------------------------------------------------
 
 
+def _survey_of(token: str):
+    if len(token) > TOKEN_MAX_CHARS:
+        raise LinkInvalid(_("This survey link is not valid."))
+    try:
+        return surveys.survey_for_token(token)
+    except NotFound as error:
+        raise LinkInvalid(error.message) from error
+
+
 @require_http_methods(["GET", "POST"])
+@answers_bad_links
 def survey(request, token: str):
     """Three questions after the loop is closed. Opening the link records nothing (mail
     scanners open links); only a person's submit answers it, and only once."""
-    if len(token) > TOKEN_MAX_CHARS:
-        raise Http404(_("This survey link is not valid."))
-    try:
-        found = surveys.survey_for_token(token)
-    except NotFound as error:
-        raise Http404(error.message) from error
+    found = _survey_of(token)
     if found.is_answered:
         return render(request, "portal/survey_done.html", {"survey": found, "already": True})
     if request.method != "POST":
@@ -246,9 +291,7 @@ def survey(request, token: str):
     return redirect("portal:survey-thanks", token=token)
 
 
+@answers_bad_links
 def survey_thanks(request, token: str):
-    try:
-        found = surveys.survey_for_token(token[:TOKEN_MAX_CHARS])
-    except NotFound as error:
-        raise Http404(error.message) from error
+    found = _survey_of(token)
     return render(request, "portal/survey_done.html", {"survey": found, "already": False})

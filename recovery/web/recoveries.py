@@ -25,7 +25,7 @@ def approver_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.has_perm("recovery.decide_recoveryaction"):
-            return render(request, "desk/forbidden.html", {"reason": "supervisor"}, status=403)
+            return render(request, "403.html", {"reason": "supervisor"}, status=403)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -7,6 +7,7 @@ can act on; these tests read the messages as well as the status codes.
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -325,6 +326,34 @@ def test_detail_of_an_unknown_reference_is_not_found(agent):
 
     body = assert_error(answer, 404, "not_found")
     assert "RDR-1999-000001" in body["message"]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/",
+        "/api/nope/",
+        "/api/recoveries/abc/decision/",
+        "/api/complaints/RDR-2026-000043/nope/",
+    ],
+)
+def test_an_unknown_api_address_answers_the_json_not_found(agent, path, debug, settings):
+    # DEBUG on (``./redress run``) must not answer with Django's HTML page of every pattern.
+    settings.DEBUG = debug
+
+    answer = api_client(agent).get(path)
+
+    assert answer["Content-Type"].startswith("application/json")
+    body = assert_error(answer, 404, "not_found")
+    assert path in body["message"]
+
+
+def test_an_unknown_api_address_answers_a_post_the_same():
+    # Checked as a browser would be: no CSRF page in place of the API's answer.
+    answer = APIClient(enforce_csrf_checks=True).post("/api/nope/", {}, format="json")
+
+    assert_error(answer, 404, "not_found")
 
 
 def test_detail_lists_what_the_viewer_may_do(
@@ -678,6 +707,18 @@ def test_token_from_good_credentials_opens_the_api(password_user):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get(COMPLAINTS).status_code == 200
+
+
+def test_a_token_request_opens_no_browser_session(password_user):
+    answer = APIClient().post(
+        "/api/auth/token/",
+        {"username": password_user.username, "password": "correct horse battery"},
+        format="json",
+    )
+
+    assert answer.status_code == 200, answer.json()
+    assert "sessionid" not in answer.cookies
+    assert not Session.objects.exists()
 
 
 def test_each_token_request_issues_a_new_token_and_both_work(password_user):

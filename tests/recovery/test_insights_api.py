@@ -247,6 +247,21 @@ def test_pages_refuse_agents_and_customers(url, data, client, agent, customer_us
         assert client.get(url).status_code == 403
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+def test_a_refused_agent_gets_the_styled_page_saying_why(data, client, agent, debug, settings):
+    # The same "cannot open this page" as the desk's refusals, with DEBUG on as off.
+    settings.DEBUG = debug
+    client.force_login(agent)
+
+    answer = client.get("/insights/")
+
+    assert answer.status_code == 403
+    assert "403.html" in [t.name for t in answer.templates]
+    page = answer.content.decode()
+    assert "Insights are for supervisors and complaints managers." in page
+    assert "You cannot open this page" in page
+
+
 def test_a_page_with_bad_parameters_says_what_is_wrong(data, client, supervisor):
     client.force_login(supervisor)
     answer = client.get("/insights/kpis/?by=planet&start=2026-02-30")

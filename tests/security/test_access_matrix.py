@@ -348,6 +348,8 @@ HTTP_RULES: dict[str, Rule] = {
     "oidc/authenticate/": get(NOBODY),
     "oidc/callback/": get(NOBODY),
     "api/docs/": get(EVERYONE),
+    # The catch-all after every endpoint: a JSON 404 for everyone.
+    "^api/": get(NOBODY),
 }
 # The admin checks Django's is_staff flag itself (no persona here has it); its index stands
 # for its pages, which the admin site wraps in the same check.

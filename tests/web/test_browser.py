@@ -319,6 +319,20 @@ def test_the_complaint_form_works_with_the_keyboard_alone(live, browser, touchpo
     assert complaint.remedy_sought == "A replacement."
 
 
+def test_a_double_click_on_the_complaint_form_files_one_complaint(live, browser):
+    page = new_page(browser, live.base_url)
+    page.goto("/")
+    page.fill("#id_name", "Grace Hopper")
+    page.fill("#id_email", "grace@example.com")
+    page.fill("#id_description", "Charged twice.")
+    before = Complaint.objects.count()
+
+    page.locator("button[type=submit]").dblclick()
+
+    page.wait_for_url(re.compile(r"/complaint/received/"))
+    assert Complaint.objects.count() == before + 1
+
+
 def test_the_complaint_page_works_with_the_keyboard_alone(live, browser, agent, make_complaint):
     complaint = make_complaint()
     page = new_page(browser, live.base_url)

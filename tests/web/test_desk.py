@@ -907,3 +907,24 @@ def test_the_boards_figures_count_the_complaints_the_reader_may_see(
     assert '<th scope="row">Delivery</th>' not in ours
     assert '<th scope="row">Billing</th><td>1</td>' in everyone
     assert '<th scope="row">Delivery</th><td>2</td>' in everyone
+
+
+# A right-to-left override (U+202E) makes "evil" display as "live" unless isolated.
+RLO = "\u202e"
+
+
+def test_names_and_subjects_on_the_queue_and_board_are_bidi_isolated(supervisor, make_complaint):
+    now = timezone.now()
+    late = make_complaint(subject=f"{RLO}dnufer")
+    late.customer.name = f"{RLO}live"
+    late.customer.save(update_fields=["name"])
+    Clock.objects.filter(complaint=late, kind=ClockKind.ACKNOWLEDGE).update(
+        started_at=now - timedelta(days=2), due_at=now - timedelta(minutes=1)
+    )
+    sweep(now=now)
+    client = signed_in(supervisor)
+
+    for path in ("/desk/team/", "/desk/board/"):
+        html = text_of(client.get(path))
+        assert f"<bdi>{RLO}dnufer</bdi>" in html, path
+        assert f"<bdi>{RLO}live</bdi>" in html, path

@@ -246,9 +246,14 @@ def test_internal_notes_never_reach_the_tracking_page(portal, filed, agent):
         "signed-for-another-purpose",
     ],
 )
-def test_a_bad_tracking_link_is_not_found(portal, filed, token):
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+def test_a_bad_tracking_link_is_not_found(portal, filed, token, debug, settings):
+    # DEBUG on (``./redress run``) must not swap the portal's page for Django's debug 404.
+    settings.DEBUG = debug
     for path in (f"/track/{token}/", f"/complaint/received/{token}/"):
-        assert portal.get(path).status_code == 404
+        answer = portal.get(path)
+        assert answer.status_code == 404
+        assert "portal/link_invalid.html" in [t.name for t in answer.templates]
     assert portal.post(f"/track/{token}/reply/", {"body": "hello"}).status_code == 404
     assert portal.post(f"/track/{token}/escalate/", {"reason": "why"}).status_code == 404
     assert not Message.objects.filter(body="hello").exists()
@@ -387,8 +392,13 @@ def test_the_survey_is_answered_once(portal, survey_url):
 
 
 @pytest.mark.parametrize("token", ["nonsense", "x" * 500])
-def test_a_bad_survey_link_is_not_found(portal, token):
-    assert portal.get(f"/survey/{token}/").status_code == 404
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+def test_a_bad_survey_link_is_not_found(portal, token, debug, settings):
+    settings.DEBUG = debug
+    for path in (f"/survey/{token}/", f"/survey/{token}/thanks/"):
+        answer = portal.get(path)
+        assert answer.status_code == 404
+        assert "portal/link_invalid.html" in [t.name for t in answer.templates]
     assert portal.post(f"/survey/{token}/", {"csat": "5"}).status_code == 404
 
 
