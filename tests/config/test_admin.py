@@ -219,14 +219,17 @@ def test_no_complaint_record_is_deleted_in_the_admin(rf):
     }
 
     # An idempotency key only remembers a request for replays; dropping one changes no
-    # complaint. Deleting an API token revokes it, and deleting sign-in records lifts a
-    # lockout (they are not complaint records). Everything else a service wrote stays.
+    # complaint. Deleting an API token revokes it, deleting sign-in records lifts a lockout,
+    # deleting a TOTP device or a single sign-on identity unlinks it from the account (none
+    # is a complaint record). Everything else a service wrote stays.
     assert deletable & (NO_CHANGE | SERVICE_SAVED) == {
         "recovery.IdempotencyKey",
         "knox.AuthToken",
         "axes.AccessAttempt",
         "axes.AccessLog",
         "axes.AccessFailureLog",
+        "otp_totp.TOTPDevice",
+        "recovery.SsoIdentity",
     }
 
 
