@@ -32,6 +32,23 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL: {reason}"))
 
 
+@pytest.fixture(autouse=True)
+def _configuration_read_afresh():
+    """Each test starts as a new process would: no configuration copies, out of any request.
+
+    Tests roll their database back, and a request the test client ran may end without its
+    ``request_finished`` (an exception it re-raises): copies read under another test's data
+    must not answer this one (escalation.configuration).
+    """
+    from escalation import configuration
+
+    configuration.forget()
+    configuration.scope_finished()
+    yield
+    configuration.forget()
+    configuration.scope_finished()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_worker_behind_the_test_process():
     """Tasks the test process enqueues (on commit) go to an in-memory broker.
