@@ -96,8 +96,11 @@ def test_redress_run_gives_emailed_links_the_port_it_serves_on(tmp_path, environ
         check=True,
     )
     lines = run.stdout.splitlines()
-    # Migrate (which runs the start-up checks) sees the URL the server will send links with.
-    assert f"python manage.py migrate --no-input REDRESS_PUBLIC_URL={expected}" in lines
-    (server,) = [line for line in lines if line.startswith("uvicorn ")]
-    assert f"--port {environment.get('PORT', '8000')}" in server
+    # The migrating step (which runs the start-up checks) sees the URL the server will send
+    # links with.
+    (prepare,) = [line for line in lines if line.startswith("python manage.py prepare_demo ")]
+    assert prepare.endswith(f"REDRESS_PUBLIC_URL={expected}")
+    # The server is started by a launcher that first binds the port (redress, run()).
+    (server,) = [line for line in lines if "/bin/uvicorn config.asgi:application" in line]
+    assert server.startswith(f"python - {environment.get('PORT', '8000')} ")
     assert server.endswith(f"REDRESS_PUBLIC_URL={expected}")

@@ -349,7 +349,7 @@ HTTP_RULES: dict[str, Rule] = {
     "oidc/callback/": get(NOBODY),
     "api/docs/": get(EVERYONE),
     # The catch-all after every endpoint: a JSON 404 for everyone.
-    "^api/": get(NOBODY),
+    "^api/": get(NOBODY, reads_no_token=True),
 }
 # The admin checks Django's is_staff flag itself (no persona here has it); its index stands
 # for its pages, which the admin site wraps in the same check.
