@@ -50,7 +50,7 @@ from notifications.models import (
 from notifications.replay import tracking_token
 from notifications.tasks import EMAIL_MAX_RETRIES, send_email
 from recovery.models import Complaint, ComplaintEvent, EventType, MessageDirection
-from recovery.services import intake, lifecycle, messages
+from recovery.services import intake, lifecycle, messages, tracking_links
 from tests.mailservers import Smtpd
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.processes import HOST, Child, subprocess_environment, wait_until_worker_idle
@@ -73,7 +73,12 @@ AUTOMATIC = {
     MessageTemplateKind.SURVEY_INVITATION,
 }
 # Kinds whose text carries no words of the agent's (the receipt and survey say their own).
-WITHOUT_AGENTS_WORDS = {MessageTemplateKind.RECEIPT, MessageTemplateKind.SURVEY_INVITATION}
+# A re-issued tracking link carries the staff's reason on the timeline, not in the email.
+WITHOUT_AGENTS_WORDS = {
+    MessageTemplateKind.RECEIPT,
+    MessageTemplateKind.SURVEY_INVITATION,
+    MessageTemplateKind.TRACKING_LINK,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -185,6 +190,12 @@ def emailed_complaint(templates, smtp_settings, smtpd, mailbox):
     return complaint, receipt_row, receipt
 
 
+def _works_its_team(agent, complaint: Complaint) -> None:
+    """The agent joins the team the complaint was routed to: only its team works it
+    (recovery.access)."""
+    complaint.team.members.add(agent)
+
+
 def _letter_complaint(agent, profile: str) -> Complaint:
     """Another complaint of the same customer, under a regulatory profile that has letters."""
     complaint, _ = intake.complaint_submit(
@@ -196,6 +207,7 @@ def _letter_complaint(agent, profile: str) -> Complaint:
             regulatory_profile=profile,
         ),
     )
+    _works_its_team(agent, complaint)
     return lifecycle.complaint_acknowledge(
         complaint=complaint,
         actor=agent,
@@ -209,6 +221,7 @@ def every_kind(emailed_complaint, agent, root_causes, smtpd):
     """Every customer email kind, as received by the SMTP server: the emailed complaint's
     whole life, and the two regulatory letters on complaints of profiles that have them."""
     complaint, receipt_row, receipt = emailed_complaint
+    _works_its_team(agent, complaint)
     lifecycle.complaint_acknowledge(
         complaint=complaint,
         actor=agent,
@@ -235,6 +248,8 @@ def every_kind(emailed_complaint, agent, root_causes, smtpd):
         what_we_did='Refunded the "late" fee & apologised.',
         what_will_change="Fees won't be charged twice.",
     )
+    emails += _deliver_and_send(smtpd)
+    tracking_links.tracking_link_reissue(complaint=complaint, actor=agent, reason=SAID)
     emails += _deliver_and_send(smtpd)
     life = [(receipt_row, receipt), *emails]
 
@@ -477,7 +492,9 @@ def test_smtp_with_an_untrusted_certificate_is_not_marked_sent(
     try:
         smtp_settings.EMAIL_PORT = untrusted.port
         complaint = make_complaint()
-        delivery.deliver(Outbox.objects.get(complaint_id=complaint.pk).pk)
+        delivery.deliver(
+            Outbox.objects.get(complaint_id=complaint.pk, event_type="complaint.received").pk
+        )
         queued = EmailDelivery.objects.get(complaint_id=complaint.pk)
 
         # The task's last attempt: its failure is final.

@@ -374,9 +374,18 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     made_in_the_outage = (
         set(Outbox.objects.values_list("pk", flat=True)) - delivered_on_the_fast_path
     )
-    # One event per change, and closing the loop also sends the survey.
-    assert len(made_in_the_outage) == len(timed.seconds) + 1
+    # One event per change; each submission is also routed to a team (its own staff-only
+    # event), and closing the loop also sends the survey.
+    submissions = sum(1 for name in timed.seconds if name.startswith("submit"))
+    assert submissions == 2
+    assert len(made_in_the_outage) == len(timed.seconds) + submissions + 1
     assert not Outbox.objects.filter(pk__in=made_in_the_outage, delivered_at__isnull=False).exists()
+    # Routing tells nobody (a staff-only timeline entry): no socket rings for it.
+    rung_in_the_outage = set(
+        Outbox.objects.filter(pk__in=made_in_the_outage)
+        .exclude(event_type="complaint.routed")
+        .values_list("pk", flat=True)
+    )
     broker_warnings = [r for r in caplog.records if "Broker unavailable" in r.getMessage()]
     assert len(broker_warnings) == len(timed.seconds)  # one fast-path attempt per commit
     assert all(r.levelno == logging.WARNING and r.exc_info is None for r in broker_warnings)
@@ -393,7 +402,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
         created_at=F("created_at") - tasks.REDELIVERY_GRACE - timedelta(seconds=1)
     )
     sweep = tasks.redeliver.apply_async()
-    pushed = async_to_sync(listen)(layer, channel, agent.pk, made_in_the_outage, RECOVERY_TIMEOUT_S)
+    pushed = async_to_sync(listen)(layer, channel, agent.pk, rung_in_the_outage, RECOVERY_TIMEOUT_S)
     wait_for(lambda: worker.finished(sweep.id), what="the redelivery sweep", worker=worker)
     wait_for(
         lambda: not EmailDelivery.objects.filter(status=EmailStatus.QUEUED).exists(),
@@ -427,11 +436,14 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     assert all(row.delivered_at is not None and row.attempts == 1 for row in rows)
     per_user_event = Counter(Notification.objects.values_list("outbox_id", "user_id"))
     assert set(per_user_event.values()) == {1}
+    # Routing is recorded for the timeline and tells nobody: the team hears of the
+    # complaint once, by its "received" event.
+    telling = [row for row in rows if row.event_type != "complaint.routed"]
     told = {(outbox_id, user_id) for outbox_id, user_id in per_user_event if user_id != teammate.pk}
-    assert told == {(row.pk, user.pk) for row in rows for user in (agent, supervisor)}
+    assert told == {(row.pk, user.pk) for row in telling for user in (agent, supervisor)}
     # The teammate who made the changes is told of everything but them.
     assert {outbox_id for outbox_id, user_id in per_user_event if user_id == teammate.pk} == {
-        row.pk for row in rows if row.payload.get("actor_id") != teammate.pk
+        row.pk for row in telling if row.payload.get("actor_id") != teammate.pk
     }
     assert not Notification.objects.filter(user=other_agent).exists()
 
@@ -461,12 +473,12 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
 
     # The socket is a doorbell: rung at least once for every event missed in the outage,
     # and never for anything else; replaying from the inbox gives each event exactly once.
-    assert made_in_the_outage <= set(pushed), sorted(made_in_the_outage - set(pushed))
-    assert set(pushed) <= made_in_the_outage
+    assert rung_in_the_outage <= set(pushed), sorted(rung_in_the_outage - set(pushed))
+    assert set(pushed) <= rung_in_the_outage
     replayed = [event["id"] for event in replay.missed_by_user(agent.pk, 0)]
-    assert replayed == [row.pk for row in rows]
+    assert replayed == [row.pk for row in telling]
     missed_since_the_outage = replay.missed_by_user(agent.pk, max(delivered_on_the_fast_path))
-    assert [event["id"] for event in missed_since_the_outage] == sorted(made_in_the_outage)
+    assert [event["id"] for event in missed_since_the_outage] == sorted(rung_in_the_outage)
 
     # -- 6. The socket stays quiet: repeated deliveries rang nobody -------------------------
     # (listening longer than one channel-layer poll, as an idle socket consumer does).
