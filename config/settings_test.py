@@ -48,3 +48,7 @@ if os.environ.get("REDRESS_TEST_DATABASE", "postgresql") == "sqlite":
             "TEST": {"NAME": str(_sqlite_dir / "test.sqlite3")},
         }
     }
+# The per-process configuration copies (escalation.configuration) are off for the suite:
+# tests that roll rows back would otherwise meet copies of another test's rows. The tests of
+# the cache and of the query budgets switch it on.
+REDRESS_CONFIGURATION_CACHE = False

@@ -15,6 +15,12 @@ from recovery.services import routing
 from tests.conftest import api_client
 
 
+@pytest.fixture(autouse=True)
+def _configuration_cache_on(settings):
+    """These tests are about the per-process configuration copies: switched on here."""
+    settings.REDRESS_CONFIGURATION_CACHE = True
+
+
 def policy_reads(captured) -> int:
     return sum('FROM "escalation_slapolicy"' in q["sql"] for q in captured)
 

@@ -31,6 +31,13 @@ TRANSITION_BUDGETS = {
     "withdraw": 20,
 }
 
+
+@pytest.fixture(autouse=True)
+def _configuration_cache_on(settings):
+    """These tests are about the per-process configuration copies: switched on here."""
+    settings.REDRESS_CONFIGURATION_CACHE = True
+
+
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK", "BEGIN", "COMMIT")
 
 

@@ -288,7 +288,8 @@ def test_an_emailed_complaint_is_routed_by_its_words(groups, team):
     assert routed_event(complaint)["rule_name"] == "Parcels"
 
 
-def test_an_import_routes_each_complaint_reading_the_rules_once_per_batch(team, tmp_path):
+def test_an_import_routes_each_complaint_reading_the_rules_once_per_batch(team, tmp_path, settings):
+    settings.REDRESS_CONFIGURATION_CACHE = True  # the rules held per process
     from tests.recovery.test_import_cfpb import cfpb_row, import_cfpb, write_csv
 
     rule(team, name="Servicemembers", segments=["Servicemember"])
