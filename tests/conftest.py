@@ -32,6 +32,54 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason=f"needs PostgreSQL: {reason}"))
 
 
+# The rows the migrations wrote (role groups, taxonomy, policies, calendars, templates...),
+# as the test database held them before any test ran.
+_migration_data: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _snapshot_migration_data(django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        _migration_data["default"] = connection.creation.serialize_db_to_string()
+
+
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or any(
+        name in item.fixturenames for name in ("transactional_db", "live_server")
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A ``transaction=True`` test ends by emptying every table, migration data included.
+
+    pytest-django orders such tests last, but xdist hands a group of them (the real-services
+    group) to a worker that goes on to ordinary tests, which expect what the migrations wrote:
+    put it back, as Django's ``serialized_rollback`` would, before such a test.
+    """
+    yield
+    if not _migration_data or nextitem is None or _is_transactional(nextitem):
+        return
+    if not _is_transactional(item):
+        return
+    from django.core.management import call_command
+    from django.db import connection
+    from pytest_django.plugin import blocking_manager_key
+
+    with item.config.stash[blocking_manager_key].unblock():
+        call_command(
+            "flush",
+            verbosity=0,
+            interactive=False,
+            reset_sequences=False,
+            inhibit_post_migrate=True,
+        )
+        connection.creation.deserialize_db_from_string(_migration_data["default"])
+
+
 @pytest.fixture(autouse=True)
 def _configuration_read_afresh():
     """Each test starts as a new process would: no configuration copies, out of any request.
