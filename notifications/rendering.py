@@ -7,7 +7,7 @@ from django.template import Context, Engine, TemplateDoesNotExist, TemplateSynta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from notifications.email_html import text_to_html
+from notifications.email_html import normalise_line_endings, text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
 from recovery.models import Channel, Complaint, Customer, Outcome
 
@@ -49,7 +49,8 @@ def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     (``notifications.email_html``), so the two parts of an email can never disagree.
     """
     subject = " ".join(_render_part(template.subject, context).split())
-    text = _render_part(template.body_text, context).strip() + "\n"
+    # One kind of line ending in both parts: an agent's message typed in a browser has \r\n.
+    text = normalise_line_endings(_render_part(template.body_text, context)).strip() + "\n"
     html = text_to_html(text, subject=subject, language=template.language)
     return subject, text, html
 
