@@ -105,6 +105,15 @@ def test_a_long_first_line_makes_a_shortened_subject(portal):
     assert subject.endswith("…")
 
 
+def test_a_long_first_line_is_cut_at_a_word_boundary_with_an_ellipsis(portal):
+    story = "My card was charged twice for the same order on Monday and again on Tuesday morning"
+    portal.post("/", form_data(description=f"{story}\nThe rest of the story."))
+
+    subject = Complaint.objects.get().subject
+    assert subject == "My card was charged twice for the same order on Monday and again on Tuesday…"
+    assert len(subject) <= 80
+
+
 def test_an_empty_form_says_what_each_required_field_needs(portal):
     answer = portal.post("/", {"name": "  ", "website": ""})
 
