@@ -43,7 +43,6 @@ from notifications.models import (
     EmailStatus,
     InboundEmail,
     InboundStatus,
-    MessageTemplate,
     MessageTemplateKind,
     Outbox,
 )
@@ -112,12 +111,9 @@ def smtp_settings(settings, smtpd):
 
 @pytest.fixture
 def templates(db):
-    """The shipped templates, each subject led by the complaint's own subject, so the Subject
-    header carries the customer's words too (the shipped subjects name only the reference)."""
+    """The shipped templates: every subject is the complaint's one subject, the reference and
+    the customer's own words (``[RDR-…] <subject>``)."""
     ensure_default_templates()
-    for template in MessageTemplate.objects.all():
-        template.subject = "{{ complaint.subject }}: " + template.subject
-        template.save(update_fields=["subject"])
 
 
 @pytest.fixture
@@ -270,6 +266,10 @@ def every_kind(emailed_complaint, agent, root_causes, smtpd):
     return complaint, by_kind, life
 
 
+def _reference_of(row: EmailDelivery) -> str:
+    return Complaint.objects.values_list("reference", flat=True).get(pk=row.complaint_id)
+
+
 def _parts(parsed: EmailMessage) -> tuple[str, str]:
     assert parsed.get_content_type() == "multipart/alternative"
     text, html = parsed.iter_parts()
@@ -299,7 +299,8 @@ def test_every_kind_of_customer_email_arrives_literal_in_text_and_escaped_in_htm
     for kind, (row, parsed) in by_kind.items():
         text, html = _parts(parsed)
         assert parsed["Subject"] == row.subject, kind
-        assert parsed["Subject"].startswith(f"{SUBJECT}: "), kind
+        # One subject per complaint, whatever the kind: Gmail threads by subject too.
+        assert parsed["Subject"] == f"[{_reference_of(row)}] {SUBJECT}", kind
         assert text.startswith(f"Dear {NAME},\n"), kind
         assert f"Dear {escape(NAME)},</p>" in html, kind
         assert "&amp;" in html and "&lt;" in html, kind

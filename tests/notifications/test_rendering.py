@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from notifications.email_html import _TEXT_STYLE, normalise_line_endings, text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
-from notifications.rendering import render, sample_context
+from notifications.rendering import render, sample_context, thread_subject
 from recovery.models import Complaint, Customer
 from tests.notifications.shipped_templates import ensure_default_templates
 
@@ -91,6 +91,33 @@ def test_addresses_become_links_that_show_where_they_go():
     ]
     assert "c=2</a>.<br>" in html
     assert "x_(y)</a>) or www.example.com" in html
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        pytest.param("Charged twice", "[RDR-2026-000042] Charged twice", id="plain"),
+        pytest.param("Re: Charged twice", "[RDR-2026-000042] Charged twice", id="re"),
+        pytest.param(
+            "RE: Fwd: AW: Re[2]: FW:  Charged  twice ", "[RDR-2026-000042] Charged twice", id="many"
+        ),
+        pytest.param(
+            "Re: [RDR-2026-000042] Charged twice", "[RDR-2026-000042] Charged twice", id="ours"
+        ),
+        pytest.param(
+            "Re: [RDR-2025-000007] Old one", "[RDR-2026-000042] Old one", id="another-reference"
+        ),
+        pytest.param("Regarding my refund", "[RDR-2026-000042] Regarding my refund", id="re-word"),
+        pytest.param("Re:", "[RDR-2026-000042]", id="nothing-left"),
+        pytest.param("", "[RDR-2026-000042]", id="empty"),
+    ],
+)
+def test_the_thread_subject_is_the_reference_and_the_subject_without_reply_prefixes(
+    subject, expected
+):
+    assert thread_subject("RDR-2026-000042", subject) == expected
+    # Answered ("Re: …") and made into a subject again, it stays the same.
+    assert thread_subject("RDR-2026-000042", f"Re: {expected}") == expected
 
 
 _P = '<p style="margin:0 0 1em 0;">'
@@ -239,6 +266,7 @@ class _Said:
         context = sample_context(template.kind, template.regulatory_profile)
         context["customer"].name = self.name
         context["complaint"].subject = self.subject
+        context["thread_subject"] = thread_subject(context["reference"], self.subject)
         context["complaint"].description = self.description
         context["complaint"].resolution_summary = self.summary
         context["message"] = self.message
@@ -264,7 +292,6 @@ def _shipped_templates() -> list[tuple[MessageTemplate, set[str]]]:
     ensure_default_templates()
     templates = []
     for template in MessageTemplate.objects.order_by("kind", "regulatory_profile", "language"):
-        template.subject = "{{ complaint.subject }}: " + template.subject
         _, text, _ = render(template, _SENTINELS.context(template))
         templates.append(
             (template, {name for name in _FIELDS if getattr(_SENTINELS, name) in text})
@@ -279,7 +306,7 @@ def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_
     assert {template.kind for template, _ in templates} == set(MessageTemplateKind.values)
     assert all("name" in fields for _, fields in templates)
     # (The shipped texts name the complaint by reference, not by subject or description; the
-    # subject is put into every Subject line above.)
+    # subject is in every Subject line, through the thread subject, checked below.)
     assert set().union(*(fields for _, fields in templates)) >= {"name", "message", "summary"}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -296,8 +323,10 @@ def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_
     def check(said: _Said) -> None:
         for template, fields in templates:
             where = f"{template.kind}/{template.regulatory_profile}/{template.language}"
-            subject, text, html = render(template, said.context(template))
-            assert " ".join(said.subject.split()) in subject, where
+            context = said.context(template)
+            subject, text, html = render(template, context)
+            # Every shipped template's subject is the complaint's one subject, literally.
+            assert subject == thread_subject(context["reference"], said.subject), where
             assert f"<title>{escape(subject)}</title>" in html, where
             for field in fields:
                 # The text part carries \n line endings, whatever the writer typed.
