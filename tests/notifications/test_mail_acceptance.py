@@ -387,6 +387,35 @@ def test_the_customers_reply_threads_onto_the_complaint(emailed_complaint, mailb
     assert mailbox.unseen() == []
 
 
+def test_our_answer_to_the_customers_reply_keeps_the_one_subject(
+    emailed_complaint, mailbox, smtpd, agent
+):
+    """The customer's mail program answers with "Re: <our subject>"; our next email has the
+    subject the receipt had, so Gmail keeps both in one conversation."""
+    complaint, _, receipt = emailed_complaint
+    _works_its_team(agent, complaint)
+    mailbox.deliver(_reply_to(receipt, sender=ADDRESS, body="Any news?"))
+    assert "1 accepted" in _ingest_over_imaps(mailbox)
+
+    messages.message_add(complaint=complaint, actor=agent, body=SAID)
+    [(_, ours)] = _deliver_and_send(smtpd)
+
+    assert ours["Subject"] == receipt["Subject"] == f"[{complaint.reference}] {SUBJECT}"
+    assert not ours["Subject"].lower().startswith("re:")
+
+
+def test_the_tracking_page_shows_what_the_customer_was_emailed(every_kind):
+    complaint, _, _ = every_kind
+
+    page = _track(complaint)
+
+    # The acknowledgement, the reply, the holding response, the resolution's summary and the
+    # loop-closing message each say the agent's words, escaped.
+    assert page.count(escape(SAID)) == 5
+    assert "Our decision: Upheld." in page
+    assert SAID not in page
+
+
 def test_the_same_reply_from_another_address_is_held(emailed_complaint, mailbox):
     complaint, _, receipt = emailed_complaint
     said = "Please send the refund to my account & not hers."
