@@ -225,6 +225,8 @@ class MessageTemplate(models.Model):
     subject = models.CharField(
         _("subject"),
         max_length=200,
+        # A new template starts with the subject every template must begin with.
+        default="{{ thread_subject }}",
         help_text=_(
             "Begins with {{ thread_subject }}, the one subject of every email about a "
             "complaint, so that mail programs keep them in one conversation."

@@ -26,6 +26,7 @@ class Migration(migrations.Migration):
             model_name="messagetemplate",
             name="subject",
             field=models.CharField(
+                default="{{ thread_subject }}",
                 help_text=(
                     "Begins with {{ thread_subject }}, the one subject of every email about a "
                     "complaint, so that mail programs keep them in one conversation."

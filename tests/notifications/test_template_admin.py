@@ -236,6 +236,12 @@ def test_a_subject_that_does_not_begin_with_the_thread_subject_is_refused(editor
     assert row.subject == before == "{{ thread_subject }}"
 
 
+def test_a_new_template_starts_with_the_thread_subject(editor):
+    page = editor.get(f"{CHANGELIST}add/")
+
+    assert page.context["adminform"].form["subject"].value() == "{{ thread_subject }}"
+
+
 def test_adding_a_broken_template_is_refused_too(editor):
     page = editor.post(
         f"{CHANGELIST}add/",
