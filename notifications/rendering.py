@@ -24,7 +24,7 @@ THREAD_SUBJECT = "{{ thread_subject }}"
 # What mail programs put before a subject they answer or forward ("Re:", "Fwd:", "AW:",
 # "Re[2]:"), and our own reference tag: a complaint opened from a reply keeps neither.
 _ANSWERED_PREFIX = re.compile(
-    r"^\s*(?:(?:re|fwd?|fw|aw|wg|sv|vs|antw|tr|rif)\s*(?:\[\d+\])?\s*:|\[RDR-\d{4}-\d{6}\])\s*",
+    r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|tr|rif)\s*(?:\[\d+\])?\s*:|\[RDR-\d{4}-\d{6}\])\s*",
     re.IGNORECASE,
 )
 
