@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from notifications import audience, groups, staff_email
 from notifications.models import EmailDelivery, MessageTemplateKind, Notification, Outbox
-from notifications.rendering import TemplateMissing, find_template, render
+from notifications.rendering import TemplateMissing, find_template, render, thread_subject
 from notifications.replay import tracking_token
 from recovery import selectors as recovery_selectors
 from recovery.models import Outcome
@@ -149,6 +149,11 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
         "complaint": complaint,
         "customer": complaint.customer,
         "reference": complaint.reference,
+        # The subject as received, not as corrected since: a corrected subject would start a
+        # new conversation in the customer's mail program.
+        "thread_subject": thread_subject(
+            complaint.reference, recovery_selectors.subject_as_received(complaint)
+        ),
         "message": recovery_selectors.message_body(parameters.get("message_id")),
         "outcome": Outcome(outcome).label if outcome in Outcome.values else outcome,
         "resolution_summary": parameters.get("summary", complaint.resolution_summary),

@@ -4,7 +4,9 @@ Pure (no Django), so it can be tested on any text. The rules:
 
 1. The whole text is escaped: the values put into a template (a customer's name, an agent's
    message) and the template's own wording alike, so nothing in either can become markup.
-2. Paragraphs (text between blank lines) become ``<p>``, the line breaks inside one ``<br>``.
+2. Line endings are made ``\n`` first (``\r\n`` as browsers submit a textarea, and a lone
+   ``\r``), then paragraphs (text between blank lines) become ``<p>``, the line breaks inside
+   one ``<br>``.
 3. ``http://`` and ``https://`` addresses become links whose text is the address itself: the
    HTML can never show one address and lead to another. Nothing else is linked.
 4. No images, no remote resources, no scripts, no ``<style>`` (mail clients drop it): inline
@@ -21,6 +23,7 @@ from html import escape
 _URL = re.compile(r"""https?://[^\s<>"]+""", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?'"
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_LINE_ENDING = re.compile(r"\r\n?")
 
 _TEXT_STYLE = (
     "max-width:40em;margin:0 auto;padding:16px;"
@@ -35,6 +38,7 @@ _LINK_STYLE = "color:#0b57d0;text-decoration:underline;"
 
 def text_to_html(text: str, *, subject: str, language: str) -> str:
     """The HTML document of an email whose text part is ``text`` (rules in the docstring)."""
+    text = normalise_line_endings(text)
     paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip("\n")) if p.strip()]
     body = "\n".join(
         f'<p style="{_PARAGRAPH_STYLE}">{_paragraph(paragraph)}</p>' for paragraph in paragraphs
@@ -57,6 +61,16 @@ def text_to_html(text: str, *, subject: str, language: str) -> str:
         "</body>\n"
         "</html>\n"
     )
+
+
+def normalise_line_endings(text: str) -> str:
+    """``text`` with every ``\r\n`` and lone ``\r`` made ``\n``.
+
+    A message typed in a browser arrives with ``\r\n``: split on ``\n`` alone, a blank line
+    between paragraphs read as a line holding ``\r`` (no paragraph break), and each ``\r``
+    stayed in the HTML.
+    """
+    return _LINE_ENDING.sub("\n", text)
 
 
 def _paragraph(paragraph: str) -> str:

@@ -222,7 +222,16 @@ class MessageTemplate(models.Model):
     kind = models.CharField(_("kind"), max_length=32, choices=MessageTemplateKind.choices)
     language = models.CharField(_("language"), max_length=16, default="en")
     regulatory_profile = models.CharField(_("regulatory profile"), max_length=50, blank=True)
-    subject = models.CharField(_("subject"), max_length=200)
+    subject = models.CharField(
+        _("subject"),
+        max_length=200,
+        # A new template starts with the subject every template must begin with.
+        default="{{ thread_subject }}",
+        help_text=_(
+            "Begins with {{ thread_subject }}, the one subject of every email about a "
+            "complaint, so that mail programs keep them in one conversation."
+        ),
+    )
     body_text = models.TextField(_("text body"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -1,5 +1,6 @@
 """Rendering customer emails from editable templates, checking them, and previewing them."""
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,7 +8,7 @@ from django.template import Context, Engine, TemplateDoesNotExist, TemplateSynta
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from notifications.email_html import text_to_html
+from notifications.email_html import normalise_line_endings, text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
 from recovery.models import Channel, Complaint, Customer, Outcome
 
@@ -18,6 +19,14 @@ _TEXT_ENGINE = Engine(autoescape=False)
 DEFAULT_LANGUAGE = "en"
 # The parts of a template an editor writes.
 _PARTS = ("subject", "body_text")
+# Every subject begins with this variable: see ``thread_subject``.
+THREAD_SUBJECT = "{{ thread_subject }}"
+# What mail programs put before a subject they answer or forward ("Re:", "Fwd:", "AW:",
+# "Re[2]:"), and our own reference tag: a complaint opened from a reply keeps neither.
+_ANSWERED_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fwd?|aw|wg|sv|vs|antw|tr|rif)\s*(?:\[\d+\])?\s*:|\[RDR-\d{4}-\d{6}\])\s*",
+    re.IGNORECASE,
+)
 
 
 class TemplateMissing(Exception):
@@ -42,6 +51,23 @@ def find_template(kind: str, language: str, profile: str) -> MessageTemplate:
     return found[0]
 
 
+def thread_subject(reference: str, subject: str) -> str:
+    """The one subject of every email about a complaint: ``[RDR-2026-000123] <its subject>``.
+
+    Gmail puts two emails in one conversation only when their subjects match (less "Re:"),
+    whatever ``References`` says; a subject per kind of email ("We have received…", "Our
+    response…") split one complaint into as many conversations. So every email about a
+    complaint carries this subject and the kind of email is said in its text. It is made of
+    the reference and the complaint's subject as received, less any "Re:"/"Fwd:" and
+    reference tag at its start, so it stays the same however the customer answers.
+    """
+    previous = None
+    while previous != subject:
+        previous, subject = subject, _ANSWERED_PREFIX.sub("", subject)
+    subject = " ".join(subject.split())
+    return f"[{reference}] {subject}" if subject else f"[{reference}]"
+
+
 def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     """Subject, text body and HTML body of ``template`` with ``context``.
 
@@ -49,7 +75,8 @@ def render(template: MessageTemplate, context: dict) -> tuple[str, str, str]:
     (``notifications.email_html``), so the two parts of an email can never disagree.
     """
     subject = " ".join(_render_part(template.subject, context).split())
-    text = _render_part(template.body_text, context).strip() + "\n"
+    # One kind of line ending in both parts: an agent's message typed in a browser has \r\n.
+    text = normalise_line_endings(_render_part(template.body_text, context)).strip() + "\n"
     html = text_to_html(text, subject=subject, language=template.language)
     return subject, text, html
 
@@ -72,9 +99,18 @@ def template_errors(template: MessageTemplate) -> dict[str, str]:
     for name in _PARTS:
         source = getattr(template, name) or ""
         try:
-            _render_part(source, context)
+            rendered = _render_part(source, context)
         except (TemplateSyntaxError, TemplateDoesNotExist) as exc:
             errors[name] = _("This template does not work: %(error)s") % {"error": exc}
+            continue
+        if name == "subject" and not " ".join(rendered.split()).startswith(
+            context["thread_subject"]
+        ):
+            errors[name] = _(
+                "Begin the subject with %(variable)s: every email about a complaint carries "
+                "the same subject, or mail programs such as Gmail show each in a conversation "
+                "of its own. Say what kind of email it is in the text."
+            ) % {"variable": THREAD_SUBJECT}
     return errors
 
 
@@ -124,6 +160,7 @@ def sample_context(kind: str, profile: str) -> dict:
         "complaint": complaint,
         "customer": customer,
         "reference": complaint.reference,
+        "thread_subject": thread_subject(complaint.reference, complaint.subject),
         "message": _SAMPLE_MESSAGES.get(kind, ""),
         "outcome": Outcome.UPHELD.label,
         "resolution_summary": complaint.resolution_summary,

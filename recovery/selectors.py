@@ -237,6 +237,27 @@ def customer_contact(customer: Customer, address: str) -> CustomerContact | None
     )
 
 
+def subject_as_received(complaint: Complaint) -> str:
+    """The complaint's subject before staff corrected it (``details_corrected``), if they did.
+
+    The customer's emails about the complaint keep the subject they began with
+    (``notifications.rendering.thread_subject``).
+    """
+    first_correction = (
+        ComplaintEvent.objects.filter(
+            complaint=complaint,
+            type=EventType.DETAILS_CORRECTED,
+            parameters__changes__has_key="subject",
+        )
+        .order_by("created_at", "id")
+        .values_list("parameters", flat=True)
+        .first()
+    )
+    if first_correction is None:
+        return complaint.subject
+    return str(first_correction["changes"]["subject"].get("before") or complaint.subject)
+
+
 def message_body(message_id: int | None) -> str:
     if message_id is None:
         return ""

@@ -73,6 +73,37 @@ class ComplaintIntake:
     address_proven: bool = True
 
 
+# A subject made from a story is at most this long: the queue shows it on one line.
+DERIVED_SUBJECT_CHARS = 80
+ELLIPSIS = "\u2026"
+
+
+def subject_from_description(description: str, *, limit: int = DERIVED_SUBJECT_CHARS) -> str:
+    """A one-line subject for a complaint that came without one: the story's first line.
+
+    1. The first line that says something, its white space folded.
+    2. If it is longer than ``limit``, it is cut at the last word boundary that leaves room
+       for an ellipsis, and the ellipsis added: "charged twice for…", not "charged twi…".
+    3. A first word longer than half the room (a pasted address, a card number) is cut
+       where the room ends instead: the subject still says something of the story.
+
+    Never longer than ``limit`` (and so than the subject field, which is longer).
+    """
+    limit = min(limit, Complaint._meta.get_field("subject").max_length)
+    first_line = next((line for line in description.splitlines() if line.strip()), "")
+    line = " ".join(first_line.split())
+    if len(line) <= limit:
+        return line
+    room = limit - len(ELLIPSIS)
+    cut = line[:room]
+    if line[room] != " ":  # the room ends inside a word: go back to where it began
+        boundary = cut.rfind(" ")
+        if boundary >= room // 2:
+            cut = cut[:boundary]
+    # No dangling punctuation before the ellipsis ("refund,…").
+    return (cut.rstrip(" ,;:.-\u2013\u2014") or cut) + ELLIPSIS
+
+
 def request_fingerprint(body: dict) -> str:
     """A stable hash of a request body, to tell a retry from a different request."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)

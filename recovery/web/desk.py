@@ -24,6 +24,7 @@ from recovery import roles, rules
 from recovery import selectors as recovery_selectors
 from recovery.errors import NotFound, OutsideYourQueue, RedressError
 from recovery.models import Complaint, MessageDirection, State
+from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
 from recovery.services import address_proof, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
 from recovery.templatetags.redress_web import time_left
@@ -262,13 +263,14 @@ def _acknowledgement(complaint: Complaint, clocks) -> dict:
         if due
         else _("as soon as we can")
     )
+    # No greeting: the email's template greets the customer ("Dear …,") above the agent's
+    # words, and a greeting here too had them greeted twice.
     return {
         "message": _(
-            "Dear %(name)s,\n\nThank you for telling us about this, and we are sorry it "
-            "happened. Your complaint's reference is %(reference)s; please quote it if you "
-            "contact us."
+            "Thank you for telling us about this, and we are sorry it happened. Your "
+            "complaint's reference is %(reference)s; please quote it if you contact us."
         )
-        % {"name": complaint.customer.name, "reference": complaint.reference},
+        % {"reference": complaint.reference},
         "next_steps": _(
             "We are looking into what went wrong and will write to you with what we find "
             "and what we will do %(when)s."
@@ -278,7 +280,14 @@ def _acknowledgement(complaint: Complaint, clocks) -> dict:
 
 
 def _loop_closing(complaint: Complaint) -> dict:
-    causes = [rc.root_cause.path for rc in complaint.root_causes.all()]
+    """The loop-closing message, pre-filled in words the customer may read.
+
+    The customer reads it as written: the resolution summary they were sent, what was done
+    for them (each remedy and the words it was offered in), and the causes by their names
+    ("Duplicate charge"), never the taxonomy's path or code (``billing.duplicate-charge``),
+    which are the company's filing, nor a cause's description, written for staff.
+    """
+    causes = _cause_names(complaint)
     return {
         "what_we_found": complaint.resolution_summary,
         "what_we_did": remedies.delivered_summary(complaint)
@@ -290,6 +299,27 @@ def _loop_closing(complaint: Complaint) -> dict:
             else ""
         ),
     }
+
+
+def _cause_names(complaint: Complaint) -> list[str]:
+    """The names of the complaint's root causes, the primary first; none that reads as a code.
+
+    A name is typed by whoever keeps the taxonomy, and an imported one may be the code
+    itself: such a name says nothing to a customer and is left out (the agent then writes
+    what will change in their own words).
+    """
+    names = []
+    for link in sorted(complaint.root_causes.all(), key=lambda link: not link.is_primary):
+        name = " ".join(link.root_cause.name.split())
+        reads_as_code = name == link.root_cause.code or (
+            "." in name and _CODE.fullmatch(name) is not None
+        )
+        if name and not reads_as_code and name not in names:
+            names.append(name)
+    return names
+
+
+_CODE = ROOT_CAUSE_CODE_VALIDATOR.regex
 
 
 # -- actions -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from recovery import roles
 from recovery.api.serializers import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models import Category, Outcome, RootCause, State, Touchpoint
 from recovery.models.remedies import RecoveryType
+from recovery.services import intake
 
 # Shown for a field left empty, naming what to write rather than "This field is required."
 REQUIRED = {
@@ -23,8 +24,6 @@ REQUIRED = {
     "email": _("Give your email address: it is how we will reply to you."),
     "description": _("Tell us what happened."),
 }
-# A subject is made from the start of the story; the queue shows it in one line.
-SUBJECT_CHARS = 80
 # Dates before this many years ago are almost always typing mistakes (1924 for 2024).
 OLDEST_YEARS = 10
 
@@ -150,10 +149,8 @@ class ComplaintForm(forms.Form):
         return bool(self.cleaned_data.get("website"))
 
     def subject(self) -> str:
-        first_line = self.cleaned_data["description"].splitlines()[0].strip()
-        if len(first_line) <= SUBJECT_CHARS:
-            return first_line
-        return first_line[: SUBJECT_CHARS - 1].rstrip() + "…"
+        # The form asks for no subject: it is made from the start of the story.
+        return intake.subject_from_description(self.cleaned_data["description"])
 
 
 class CustomerReplyForm(forms.Form):

@@ -27,8 +27,11 @@ from recovery.models import (
     Complaint,
     ComplaintEvent,
     Customer,
+    EventType,
     Message,
     MessageDirection,
+    MessageKind,
+    Outcome,
     RecoveryAction,
     Survey,
     Team,
@@ -435,10 +438,51 @@ def customer_surveys(complaint: Complaint, user, limit: int = 20) -> list[Survey
 # -- the tracking page --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TrackedMessage:
+    """One entry of the customer's conversation: a message to or from them, or a decision
+    they were sent (a resolution is emailed from the complaint's fields, not a message)."""
+
+    direction: str
+    kind: str
+    kind_label: str
+    created_at: datetime
+    body: str
+
+    @classmethod
+    def of_message(cls, message: Message) -> "TrackedMessage":
+        return cls(
+            message.direction,
+            message.kind,
+            message.get_kind_display(),
+            message.created_at,
+            message.body,
+        )
+
+    @classmethod
+    def of_resolution(cls, event: ComplaintEvent) -> "TrackedMessage":
+        """The decision as the resolution email said it: the outcome and the summary.
+
+        From the ``resolved`` event, so each resolution stays as it was sent after a reopening;
+        its root causes are the company's analysis, not the customer's, and are left out.
+        """
+        outcome = event.parameters.get("outcome", "")
+        label = Outcome(outcome).label if outcome in Outcome.values else outcome
+        summary = event.parameters.get("summary", "")
+        body = _("Our decision: %(outcome)s.") % {"outcome": label}
+        return cls(
+            MessageDirection.OUTBOUND,
+            MessageKind.RESOLUTION,
+            MessageKind.RESOLUTION.label,
+            event.created_at,
+            f"{body}\n\n{summary}" if summary else body,
+        )
+
+
 @dataclass
 class Tracking:
     complaint: Complaint
-    messages: list[Message]
+    messages: list[TrackedMessage]
     timeline: list[ComplaintEvent]
     expected: dict[str, datetime]
 
@@ -450,16 +494,25 @@ def tracking(complaint_id: int) -> Tracking | None:
     )
     if complaint is None:
         return None
-    messages = list(
-        Message.objects.filter(complaint=complaint)
-        .exclude(direction=MessageDirection.INTERNAL)
-        .order_by("created_at", "id")
-    )
     timeline = list(
         ComplaintEvent.objects.filter(complaint=complaint)
         .exclude(type__in=STAFF_ONLY_EVENT_TYPES)
         .order_by("created_at", "id")
     )
+    # Everything the customer was sent or wrote, in order: the messages (acknowledgement,
+    # replies, letters, loop-closing) and each resolution. Never an internal note.
+    messages = [
+        TrackedMessage.of_message(message)
+        for message in Message.objects.filter(complaint=complaint)
+        .exclude(direction=MessageDirection.INTERNAL)
+        .order_by("created_at", "id")
+    ]
+    messages += [
+        TrackedMessage.of_resolution(event)
+        for event in timeline
+        if event.type == EventType.RESOLVED
+    ]
+    messages.sort(key=lambda entry: entry.created_at)  # stable: ties keep their order
     # An internal target and a statutory deadline may time the same step: the customer is
     # told the earlier, later ones ordered first so the earliest wins the dict.
     expected = {

@@ -15,6 +15,7 @@ SHIPPED = (
     ("0012_us_error_resolution_letters", "add_letters"),
     ("0019_tracking_link_template", "add_tracking_link"),
     ("0020_receipt_confirmation_link", "add_confirmation_link"),
+    ("0021_one_subject_per_complaint", "one_subject"),
 )
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from notifications import delivery, emailing
 from notifications.ingest import ingest
-from notifications.models import EmailDelivery, MessageTemplate, MessageTemplateKind, Outbox
+from notifications.models import EmailDelivery, MessageTemplateKind, Outbox
 from recovery.models import Complaint, RoutingRule
 from recovery.services import lifecycle, messages
 from tests.notifications.shipped_templates import ensure_default_templates
@@ -57,12 +57,9 @@ def emails_to_the_agents_team(team):
 
 @pytest.fixture
 def templates(db):
-    """The shipped templates, each subject led by the complaint's own subject, so the Subject
-    header carries the customer's words too (the shipped subjects name only the reference)."""
+    """The shipped templates: every subject is the complaint's one subject, the reference and
+    the customer's own words (``[RDR-…] <subject>``)."""
     ensure_default_templates()
-    for template in MessageTemplate.objects.all():
-        template.subject = "{{ complaint.subject }}: " + template.subject
-        template.save(update_fields=["subject"])
 
 
 def _first_email() -> bytes:
@@ -129,6 +126,10 @@ def whole_life(templates, agent, root_causes, settings, mailoutbox):
     return complaint, by_kind, [row for row, _ in emails]
 
 
+def _reference_of(row: EmailDelivery) -> str:
+    return Complaint.objects.values_list("reference", flat=True).get(pk=row.complaint_id)
+
+
 def _parts(parsed: EmailMessage) -> tuple[str, str]:
     assert parsed.get_content_type() == "multipart/alternative"
     text, html = parsed.iter_parts()
@@ -145,7 +146,8 @@ def test_every_customer_email_says_the_customers_words_literally(whole_life):
     for kind, (row, parsed) in by_kind.items():
         text, html = _parts(parsed)
         assert parsed["Subject"] == row.subject, kind
-        assert parsed["Subject"].startswith(f"{SUBJECT}: "), kind
+        # One subject per complaint, whatever the kind: Gmail threads by subject too.
+        assert parsed["Subject"] == f"[{_reference_of(row)}] {SUBJECT}", kind
         [to] = parsed["To"].addresses
         assert (to.display_name, to.addr_spec) == (NAME, ADDRESS), kind
         assert text.startswith(f"Dear {NAME},\n"), kind
@@ -160,6 +162,15 @@ def test_every_customer_email_says_the_customers_words_literally(whole_life):
         assert "<b>" not in html, kind
         assert "<img" not in html, kind
         assert "src=" not in html, kind
+
+
+@pytest.mark.django_db
+def test_every_email_of_a_complaint_has_one_subject_so_that_gmail_keeps_one_conversation(
+    whole_life,
+):
+    complaint, _, in_order = whole_life
+
+    assert {row.subject for row in in_order} == {f"[{complaint.reference}] {SUBJECT}"}
 
 
 @pytest.mark.django_db
@@ -203,7 +214,7 @@ def test_our_answer_to_the_customers_emailed_reply_answers_that_reply(
     [(receipt, _)] = _deliver_and_send(mailoutbox)
     reply = EmailMessage()
     reply["From"] = ADDRESS.upper()  # the same address, whatever its case
-    reply["Subject"] = "Re: your complaint"
+    reply["Subject"] = f"Re: {receipt.subject}"
     reply["Message-ID"] = "<reply.zoe-2@mail.example.org>"
     reply["In-Reply-To"] = receipt.rfc_message_id
     reply["References"] = f"<{FIRST_MESSAGE_ID}> {receipt.rfc_message_id}"
@@ -215,6 +226,8 @@ def test_our_answer_to_the_customers_emailed_reply_answers_that_reply(
     messages.message_add(complaint=complaint, actor=agent, body=SAID)
     [(_, ours)] = _deliver_and_send(mailoutbox)
 
+    # The customer's "Re:" changes nothing: our answer has the subject the receipt had.
+    assert ours["Subject"] == receipt.subject == f"[{complaint.reference}] {SUBJECT}"
     assert ours["In-Reply-To"].strip() == "<reply.zoe-2@mail.example.org>"
     assert ours["References"].split() == [
         f"<{FIRST_MESSAGE_ID}>",

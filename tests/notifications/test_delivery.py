@@ -33,7 +33,7 @@ from notifications.models import (
 )
 from notifications.replay import complaint_of_tracking_token
 from recovery.models import ComplaintEvent, Customer
-from recovery.services import lifecycle, messages, sla
+from recovery.services import corrections, lifecycle, messages, sla
 from recovery.services.surveys import survey_for_token
 from tests.conftest import acknowledge, close_loop, resolve
 from tests.notifications.shipped_templates import ensure_default_templates
@@ -525,15 +525,9 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
         ("complaint.survey_sent", MessageTemplateKind.SURVEY_INVITATION),
     ]
     reference = routed.reference
-    assert [e.subject for e in emails] == [
-        f"Your complaint {reference}: how to follow it",
-        f"We have received your complaint {reference}",
-        f"Re: your complaint {reference}",
-        f"An update on your complaint {reference}",
-        f"Our response to your complaint {reference}",
-        f"What we have done about your complaint {reference}",
-        f"How did we handle your complaint {reference}?",
-    ]
+    # One subject for every email about the complaint, so that mail programs that thread by
+    # subject (Gmail) keep them in one conversation; the text says what kind each is.
+    assert {e.subject for e in emails} == {f"[{reference}] {routed.subject}"}
     # The receipt links the tracking page and the invitation the survey, each signed.
     receipt, survey = emails[0], emails[-1]
     track = re.search(r"http://127\.0\.0\.1:8000/track/([^/\s]+)/", receipt.body_text)
@@ -559,6 +553,36 @@ def test_each_customer_facing_event_queues_its_own_email_with_the_right_template
     assert "Ombudsman" not in resolution.body_text
     assert "What will change: The gateway no longer retries" in loop_closing.body_text
     assert all(e.body_text.rstrip().endswith(f"Your reference: {reference}") for e in emails)
+
+
+@pytest.mark.django_db
+def test_a_corrected_subject_does_not_start_a_new_conversation(routed, agent, supervisor):
+    """Mail programs thread by subject: the emails keep the subject the complaint came with."""
+    for corrected in ("Charged twice for order 4411", "Order 4411: two charges"):
+        corrections.complaint_correct_details(
+            complaint=routed, actor=supervisor, changes={"subject": corrected}
+        )
+    messages.message_add(complaint=routed, actor=agent, body="We are on it.")
+    deliver_pending()
+
+    email = email_for("complaint.message_added")
+    assert email.subject == f"[{routed.reference}] Charged twice"
+    receipt = EmailDelivery.objects.get(complaint_id=routed.pk, kind="receipt")
+    assert email.subject == receipt.subject
+
+
+@pytest.mark.django_db
+def test_a_complaint_opened_from_a_reply_drops_the_reply_prefixes_from_its_subject(
+    make_complaint, agent
+):
+    complaint = make_complaint(subject="Re: Fwd: [RDR-2025-000001] Charged twice")
+    acknowledge(complaint, agent)
+    deliver_pending()
+
+    subjects = set(
+        EmailDelivery.objects.filter(complaint_id=complaint.pk).values_list("subject", flat=True)
+    )
+    assert subjects == {f"[{complaint.reference}] Charged twice"}
 
 
 @pytest.mark.django_db
@@ -610,9 +634,7 @@ def test_a_written_response_email_gives_the_ombudsman_referral_rights(
 
     email = EmailDelivery.objects.get(message_id=sent.pk)
     assert email.kind == MessageTemplateKind.WRITTEN_RESPONSE
-    assert email.subject == (
-        f"Your complaint {complaint.reference}: why we have not yet sent our final response"
-    )
+    assert email.subject == f"[{complaint.reference}] {complaint.subject}"
     body = " ".join(email.body_text.split())
     assert "we are not yet in a position to send you our final response" in body
     assert "We are waiting for the card network's records." in body
@@ -637,7 +659,7 @@ def test_an_idr_delay_notification_email_names_afca(make_complaint, agent):
 
     email = EmailDelivery.objects.get(message_id=sent.pk)
     assert email.kind == MessageTemplateKind.DELAY_NOTIFICATION
-    assert email.subject == f"Your complaint {complaint.reference}: our response is delayed"
+    assert email.subject == f"[{complaint.reference}] {complaint.subject}"
     body = " ".join(email.body_text.split())
     # RG 271.66: the reasons, the right to complain to AFCA, AFCA's contact details.
     assert "We are waiting for your other bank." in body
@@ -672,7 +694,7 @@ def test_fca_final_response_names_the_financial_ombudsman_and_the_six_month_limi
     deliver_pending()
 
     resolution = email_for("complaint.resolved")
-    assert resolution.subject == f"Final response to your complaint {complaint.reference}"
+    assert resolution.subject == f"[{complaint.reference}] {complaint.subject}"
     assert "This is our final response" in resolution.body_text
     assert "Financial Ombudsman Service" in resolution.body_text
     assert "within six months" in resolution.body_text
@@ -688,9 +710,9 @@ def test_a_customer_language_without_templates_falls_back_to_the_default_languag
     acknowledge(routed, agent)
     deliver_pending()
 
-    assert email_for("complaint.acknowledged").subject == (
-        f"We have received your complaint {routed.reference}"
-    )
+    email = email_for("complaint.acknowledged")
+    assert email.body_text.startswith(f"Dear {routed.customer.name},\n\n")  # the English one
+    assert "Kind regards,\nThe complaints team" in email.body_text
 
 
 @pytest.mark.django_db

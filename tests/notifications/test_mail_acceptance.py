@@ -43,7 +43,6 @@ from notifications.models import (
     EmailStatus,
     InboundEmail,
     InboundStatus,
-    MessageTemplate,
     MessageTemplateKind,
     Outbox,
 )
@@ -112,12 +111,9 @@ def smtp_settings(settings, smtpd):
 
 @pytest.fixture
 def templates(db):
-    """The shipped templates, each subject led by the complaint's own subject, so the Subject
-    header carries the customer's words too (the shipped subjects name only the reference)."""
+    """The shipped templates: every subject is the complaint's one subject, the reference and
+    the customer's own words (``[RDR-…] <subject>``)."""
     ensure_default_templates()
-    for template in MessageTemplate.objects.all():
-        template.subject = "{{ complaint.subject }}: " + template.subject
-        template.save(update_fields=["subject"])
 
 
 @pytest.fixture
@@ -270,6 +266,10 @@ def every_kind(emailed_complaint, agent, root_causes, smtpd):
     return complaint, by_kind, life
 
 
+def _reference_of(row: EmailDelivery) -> str:
+    return Complaint.objects.values_list("reference", flat=True).get(pk=row.complaint_id)
+
+
 def _parts(parsed: EmailMessage) -> tuple[str, str]:
     assert parsed.get_content_type() == "multipart/alternative"
     text, html = parsed.iter_parts()
@@ -299,7 +299,8 @@ def test_every_kind_of_customer_email_arrives_literal_in_text_and_escaped_in_htm
     for kind, (row, parsed) in by_kind.items():
         text, html = _parts(parsed)
         assert parsed["Subject"] == row.subject, kind
-        assert parsed["Subject"].startswith(f"{SUBJECT}: "), kind
+        # One subject per complaint, whatever the kind: Gmail threads by subject too.
+        assert parsed["Subject"] == f"[{_reference_of(row)}] {SUBJECT}", kind
         assert text.startswith(f"Dear {NAME},\n"), kind
         assert f"Dear {escape(NAME)},</p>" in html, kind
         assert "&amp;" in html and "&lt;" in html, kind
@@ -384,6 +385,35 @@ def test_the_customers_reply_threads_onto_the_complaint(emailed_complaint, mailb
     assert reply.body == said  # the quoted receipt is not part of it
     assert escape(said) in _track(complaint)
     assert mailbox.unseen() == []
+
+
+def test_our_answer_to_the_customers_reply_keeps_the_one_subject(
+    emailed_complaint, mailbox, smtpd, agent
+):
+    """The customer's mail program answers with "Re: <our subject>"; our next email has the
+    subject the receipt had, so Gmail keeps both in one conversation."""
+    complaint, _, receipt = emailed_complaint
+    _works_its_team(agent, complaint)
+    mailbox.deliver(_reply_to(receipt, sender=ADDRESS, body="Any news?"))
+    assert "1 accepted" in _ingest_over_imaps(mailbox)
+
+    messages.message_add(complaint=complaint, actor=agent, body=SAID)
+    [(_, ours)] = _deliver_and_send(smtpd)
+
+    assert ours["Subject"] == receipt["Subject"] == f"[{complaint.reference}] {SUBJECT}"
+    assert not ours["Subject"].lower().startswith("re:")
+
+
+def test_the_tracking_page_shows_what_the_customer_was_emailed(every_kind):
+    complaint, _, _ = every_kind
+
+    page = _track(complaint)
+
+    # The acknowledgement, the reply, the holding response, the resolution's summary and the
+    # loop-closing message each say the agent's words, escaped.
+    assert page.count(escape(SAID)) == 5
+    assert "Our decision: Upheld." in page
+    assert SAID not in page
 
 
 def test_the_same_reply_from_another_address_is_held(emailed_complaint, mailbox):

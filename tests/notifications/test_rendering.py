@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from notifications.email_html import text_to_html
+from notifications.email_html import _TEXT_STYLE, normalise_line_endings, text_to_html
 from notifications.models import MessageTemplate, MessageTemplateKind
-from notifications.rendering import render, sample_context
+from notifications.rendering import render, sample_context, thread_subject
 from recovery.models import Complaint, Customer
 from tests.notifications.shipped_templates import ensure_default_templates
 
@@ -93,6 +93,81 @@ def test_addresses_become_links_that_show_where_they_go():
     assert "x_(y)</a>) or www.example.com" in html
 
 
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        pytest.param("Charged twice", "[RDR-2026-000042] Charged twice", id="plain"),
+        pytest.param("Re: Charged twice", "[RDR-2026-000042] Charged twice", id="re"),
+        pytest.param(
+            "RE: Fwd: AW: Re[2]: FW:  Charged  twice ", "[RDR-2026-000042] Charged twice", id="many"
+        ),
+        pytest.param(
+            "Re: [RDR-2026-000042] Charged twice", "[RDR-2026-000042] Charged twice", id="ours"
+        ),
+        pytest.param(
+            "Re: [RDR-2025-000007] Old one", "[RDR-2026-000042] Old one", id="another-reference"
+        ),
+        pytest.param("Regarding my refund", "[RDR-2026-000042] Regarding my refund", id="re-word"),
+        pytest.param("Re:", "[RDR-2026-000042]", id="nothing-left"),
+        pytest.param("", "[RDR-2026-000042]", id="empty"),
+    ],
+)
+def test_the_thread_subject_is_the_reference_and_the_subject_without_reply_prefixes(
+    subject, expected
+):
+    assert thread_subject("RDR-2026-000042", subject) == expected
+    # Answered ("Re: …") and made into a subject again, it stays the same.
+    assert thread_subject("RDR-2026-000042", f"Re: {expected}") == expected
+
+
+_P = '<p style="margin:0 0 1em 0;">'
+
+
+@pytest.mark.parametrize(
+    ("text", "body"),
+    [
+        pytest.param("one\ntwo\n\nthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="lf"),
+        pytest.param("one\r\ntwo\r\n\r\nthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="crlf"),
+        pytest.param("one\rtwo\r\rthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="cr"),
+        pytest.param("one\r\n  \r\n\r\n\r\ntwo\r\n", f"{_P}one</p>\n{_P}two</p>", id="blank-lines"),
+        pytest.param(
+            "one\r\ntwo\nthree\rfour", f"{_P}one<br>\ntwo<br>\nthree<br>\nfour</p>", id="mixed"
+        ),
+        pytest.param("\r\n\r\none\r\n\r\n", f"{_P}one</p>", id="leading-and-trailing"),
+    ],
+)
+def test_any_line_ending_makes_the_same_paragraphs_and_line_breaks(text, body):
+    html = text_to_html(text, subject="s", language="en")
+
+    assert f'dir="auto" style="{_TEXT_STYLE}">\n{body}\n</div>' in html
+    assert "\r" not in html
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=6), max_size=6
+    ),
+    ending=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_a_text_reads_the_same_whatever_its_line_endings(lines, ending):
+    """A message typed in a browser (\\r\\n), on an old Mac (\\r) or on Unix says the same."""
+    unix = text_to_html("\n".join(lines), subject="s", language="en")
+
+    assert text_to_html(ending.join(lines), subject="s", language="en") == unix
+
+
+def test_an_agents_message_typed_in_a_browser_keeps_its_paragraphs_in_both_parts():
+    template = _template("Re: {{ reference }}", "Dear {{ customer.name }},\n\n{{ message }}")
+    context = {**_context(), "message": "We found it.\r\n\r\nWe fixed it.\r\nSorry."}
+
+    _subject, text, html = render(template, context)
+
+    assert text == f"Dear {NAME},\n\nWe found it.\n\nWe fixed it.\nSorry.\n"
+    assert f"{_P}We found it.</p>\n{_P}We fixed it.<br>\nSorry.</p>" in html
+    assert "\r" not in text + html
+
+
 class _Reader(HTMLParser):
     """What a person sees of an email's HTML, and every tag, attribute and link in it."""
 
@@ -153,7 +228,8 @@ def test_any_name_subject_and_body_are_said_literally_and_only_as_text(name, sub
 
     # Literally, but for white space: a subject is one line, and a body is trimmed.
     assert rendered_subject == " ".join(f"About {subject}".split())
-    assert text == f"Dear {name},\n\n{body}".strip() + "\n"
+    # Line endings made \n (``\r\n`` and ``\r`` alike), as the email's text part carries them.
+    assert text == normalise_line_endings(f"Dear {name},\n\n{body}").strip() + "\n"
     reader = _Reader()
     reader.feed(html)
     reader.close()
@@ -190,6 +266,7 @@ class _Said:
         context = sample_context(template.kind, template.regulatory_profile)
         context["customer"].name = self.name
         context["complaint"].subject = self.subject
+        context["thread_subject"] = thread_subject(context["reference"], self.subject)
         context["complaint"].description = self.description
         context["complaint"].resolution_summary = self.summary
         context["message"] = self.message
@@ -215,7 +292,6 @@ def _shipped_templates() -> list[tuple[MessageTemplate, set[str]]]:
     ensure_default_templates()
     templates = []
     for template in MessageTemplate.objects.order_by("kind", "regulatory_profile", "language"):
-        template.subject = "{{ complaint.subject }}: " + template.subject
         _, text, _ = render(template, _SENTINELS.context(template))
         templates.append(
             (template, {name for name in _FIELDS if getattr(_SENTINELS, name) in text})
@@ -230,7 +306,7 @@ def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_
     assert {template.kind for template, _ in templates} == set(MessageTemplateKind.values)
     assert all("name" in fields for _, fields in templates)
     # (The shipped texts name the complaint by reference, not by subject or description; the
-    # subject is put into every Subject line above.)
+    # subject is in every Subject line, through the thread subject, checked below.)
     assert set().union(*(fields for _, fields in templates)) >= {"name", "message", "summary"}
 
     @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,11 +323,14 @@ def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_
     def check(said: _Said) -> None:
         for template, fields in templates:
             where = f"{template.kind}/{template.regulatory_profile}/{template.language}"
-            subject, text, html = render(template, said.context(template))
-            assert " ".join(said.subject.split()) in subject, where
+            context = said.context(template)
+            subject, text, html = render(template, context)
+            # Every shipped template's subject is the complaint's one subject, literally.
+            assert subject == thread_subject(context["reference"], said.subject), where
             assert f"<title>{escape(subject)}</title>" in html, where
             for field in fields:
-                value = getattr(said, field).strip()
+                # The text part carries \n line endings, whatever the writer typed.
+                value = normalise_line_endings(getattr(said, field)).strip()
                 assert value in text, (where, field)
                 if "\n" not in value and "://" not in value:
                     # One line without an address: in the HTML exactly as escape() writes it.

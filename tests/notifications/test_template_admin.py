@@ -68,7 +68,8 @@ def test_the_preview_renders_subject_and_text_for_a_sample_complaint(editor):
     assert page.status_code == 200
     html = page.content.decode()
     subject = part(html, "preview-subject")
-    assert re.fullmatch(r"Final response to your complaint RDR-\d{4}-000123", subject)
+    # The one subject of every email about the sample complaint; the text says the kind.
+    assert re.fullmatch(r"\[RDR-\d{4}-000123\] Charged twice for one order", subject)
     text = part(html, "preview-text")
     assert text.startswith('Dear Zoë O\'Brien & Sons <"quotes">,')
     assert "Our decision: Upheld." in text
@@ -200,14 +201,45 @@ def test_a_valid_edit_is_saved_and_previewed_as_edited(editor):
 
     page = editor.post(
         f"{CHANGELIST}{row.pk}/change/",
-        change_form(row, subject="Got it: {{ reference }}", body_text="Noted: {{ message }}"),
+        change_form(row, subject="{{ thread_subject }} (got it)", body_text="Noted: {{ message }}"),
     )
 
     assert page.status_code == 302
     html = editor.get(preview_url(row)).content.decode()
-    assert re.fullmatch(r"Got it: RDR-\d{4}-000123", part(html, "preview-subject"))
+    assert re.fullmatch(
+        r"\[RDR-\d{4}-000123\] Charged twice for one order \(got it\)",
+        part(html, "preview-subject"),
+    )
     assert part(html, "preview-text").startswith("Noted: Thank you for telling us.")
     assert ">Noted: Thank you for telling us." in frame_of(html)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param("We have received your complaint {{ reference }}", id="a-subject-per-kind"),
+        pytest.param("Re: {{ thread_subject }}", id="something-before-it"),
+    ],
+)
+def test_a_subject_that_does_not_begin_with_the_thread_subject_is_refused(editor, subject):
+    """Gmail threads by subject: one subject per kind split a complaint's emails apart."""
+    row = template("acknowledgement")
+    before = row.subject
+
+    page = editor.post(f"{CHANGELIST}{row.pk}/change/", change_form(row, subject=subject))
+
+    assert page.status_code == 200
+    errors = page.context["adminform"].form.errors
+    assert list(errors) == ["subject"]
+    assert errors["subject"][0].startswith("Begin the subject with {{ thread_subject }}")
+    row.refresh_from_db()
+    assert row.subject == before == "{{ thread_subject }}"
+
+
+def test_a_new_template_starts_with_the_thread_subject(editor):
+    page = editor.get(f"{CHANGELIST}add/")
+
+    assert page.context["adminform"].form["subject"].value() == "{{ thread_subject }}"
 
 
 def test_adding_a_broken_template_is_refused_too(editor):
@@ -231,14 +263,17 @@ def test_the_sample_customer_is_literal_in_subject_and_text_and_escaped_in_the_h
     """Every escapable character in the sample customer's name: the preview proves that the
     text part never escapes (a customer is not "O&#x27;Brien") and the HTML part always does."""
     row = template("reply")
-    row.subject = "For {{ customer.name }}: {{ reference }}"
+    row.subject = "{{ thread_subject }} for {{ customer.name }}"
     row.body_text = "Dear {{ customer.name }},\n\n{{ message }}"
     row.save()
 
     html = editor.get(preview_url(row)).content.decode()
 
     name = 'Zoë O\'Brien & Sons <"quotes">'
-    assert part(html, "preview-subject").startswith(f"For {name}: RDR-")
+    assert re.fullmatch(
+        rf"\[RDR-\d{{4}}-000123\] Charged twice for one order for {re.escape(name)}",
+        part(html, "preview-subject"),
+    )
     assert part(html, "preview-text").startswith(f"Dear {name},\n\n")
     document = frame_of(html)
     assert "Dear Zoë O&#x27;Brien &amp; Sons &lt;&quot;quotes&quot;&gt;," in document

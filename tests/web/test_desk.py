@@ -13,7 +13,7 @@ from django.utils import timezone
 from escalation.models import Clock, ClockKind
 from escalation.services.sweeper import sweep
 from notifications.delivery import deliver
-from notifications.models import Notification, Outbox
+from notifications.models import EmailDelivery, Notification, Outbox
 from recovery.models import (
     Complaint,
     ComplaintEvent,
@@ -25,9 +25,12 @@ from recovery.models import (
     State,
 )
 from recovery.models.remedies import RecoveryStatus
+from recovery.services import lifecycle
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
 from tests.conftest import AS_ROUTED, acknowledge, resolve
+from tests.factories import RootCauseFactory
+from tests.notifications.shipped_templates import ensure_default_templates
 from tests.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -298,7 +301,75 @@ def test_closing_the_loop_comes_pre_filled_from_the_resolution(agent, make_compl
     html = text_of(signed_in(agent).get(page_of(complaint)))
 
     assert "Refunded the duplicate charge." in html  # what we found: the summary
-    assert "Billing &gt; Duplicate charge" in html  # what will change: the cause
+    assert "(Duplicate charge)" in html  # what will change: the cause, by its name
+
+
+def test_the_loop_closing_pre_fill_says_nothing_internal(agent, make_complaint, root_causes):
+    """The customer reads the pre-filled words as written: causes by their names, never the
+    taxonomy's path or codes, nor a cause's staff description or a note."""
+    root_causes["billing.duplicate-charge"].description = "Staff: see runbook BILL-7"
+    root_causes["billing.duplicate-charge"].save(update_fields=["description"])
+    # An imported cause named by its code says nothing to a customer: it is left out.
+    RootCauseFactory(code="billing.gateway-retry", name="billing.gateway-retry")
+    complaint = acknowledge(make_complaint(), agent)
+    message_add(complaint=complaint, actor=agent, body="Internal: blame the PSP", internal=True)
+    lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=agent,
+        outcome="upheld",
+        summary="Refunded the duplicate charge.",
+        root_causes=["billing.refund-delay", "billing.gateway-retry"],
+        primary_root_cause="billing.duplicate-charge",
+    )
+    client = signed_in(agent)
+
+    form = client.get(page_of(complaint)).context["forms"]["close_loop"]
+
+    will_change = form.initial["what_will_change"]
+    assert "(Duplicate charge; Refund delayed)" in will_change  # the primary cause first
+    prefilled = " ".join(str(value) for value in form.initial.values())
+    for internal in ("billing", "Billing >", "BILL-7", "PSP", "gateway-retry"):
+        assert internal not in prefilled
+    # Sent as pre-filled, the customer's message says the same.
+    data = {f"close_loop-{name}": value for name, value in form.initial.items()}
+    assert client.post(f"{page_of(complaint)}close-loop/", data).status_code == 302
+    sent = Message.objects.get(complaint=complaint, kind="loop_closing")
+    assert "billing" not in sent.body.lower()
+    assert "Duplicate charge" in sent.body
+
+
+def test_the_acknowledgement_sent_as_pre_filled_greets_the_customer_once(agent, make_complaint):
+    ensure_default_templates()
+    complaint = make_complaint()
+    client = signed_in(agent)
+    form = client.get(page_of(complaint)).context["forms"]["acknowledge"]
+    data = {f"acknowledge-{name}": value for name, value in form.initial.items()}
+
+    assert client.post(f"{page_of(complaint)}acknowledge/", data).status_code == 302
+
+    for row in Outbox.objects.filter(complaint_id=complaint.pk, delivered_at__isnull=True):
+        deliver(row.pk)
+    email = EmailDelivery.objects.get(complaint_id=complaint.pk, kind="acknowledgement")
+    name = complaint.customer.name
+    assert email.body_text.startswith(f"Dear {name},\n\nThank you for telling us about this")
+    assert email.body_text.count("Dear ") == 1
+    assert email.body_text.count(name) == 1
+
+
+def test_no_pre_filled_message_greets_the_customer(agent, supervisor, make_complaint, root_causes):
+    """The email's template greets the customer; a greeting in the agent's words doubles it."""
+    received = make_complaint()
+    resolved = resolve(acknowledge(make_complaint(), agent), agent)
+    client = signed_in(supervisor)
+
+    for complaint in (received, resolved):
+        page_forms = client.get(page_of(complaint)).context["forms"]
+        for kind in ("acknowledge", "resolve", "close_loop", "written_response", "reply"):
+            for value in page_forms[kind].initial.values():
+                text = str(value)
+                assert not text.lstrip().startswith(("Dear", "Hello", "Hi ")), (kind, text)
+                assert complaint.customer.name not in text, (kind, text)
+    assert page_forms["close_loop"].initial["what_we_found"]  # pre-filled, not vacuous
 
 
 def test_replies_notes_and_hold(agent, make_complaint):

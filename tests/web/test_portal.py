@@ -21,7 +21,7 @@ from recovery.models import (
     State,
     Survey,
 )
-from recovery.services import surveys
+from recovery.services import lifecycle, messages, surveys
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.web.accounts import PORTAL_ACCOUNT_USERNAME
 from tests.conftest import acknowledge, close_loop, resolve
@@ -103,6 +103,15 @@ def test_a_long_first_line_makes_a_shortened_subject(portal):
     subject = Complaint.objects.get().subject
     assert len(subject) == 80
     assert subject.endswith("…")
+
+
+def test_a_long_first_line_is_cut_at_a_word_boundary_with_an_ellipsis(portal):
+    story = "My card was charged twice for the same order on Monday and again on Tuesday morning"
+    portal.post("/", form_data(description=f"{story}\nThe rest of the story."))
+
+    subject = Complaint.objects.get().subject
+    assert subject == "My card was charged twice for the same order on Monday and again on Tuesday…"
+    assert len(subject) <= 80
 
 
 def test_an_empty_form_says_what_each_required_field_needs(portal):
@@ -223,6 +232,69 @@ def test_internal_notes_never_reach_the_tracking_page(portal, filed, agent):
     message_add(complaint=complaint, actor=agent, body="Customer sounds angry", internal=True)
 
     assert "Customer sounds angry" not in text_of(portal.get(url))
+
+
+def test_the_tracking_page_shows_every_message_the_customer_was_sent(
+    portal, make_complaint, agent, root_causes
+):
+    """Acknowledgement, written response, the decision and the loop-closing message, in the
+    order they were sent, escaped; never an internal note or a root-cause code."""
+    complaint = acknowledge(make_complaint(regulatory_profile="uk_fca_disp"), agent)
+    messages.complaint_send_written_response(
+        complaint=complaint,
+        actor=agent,
+        reason=f"We are waiting for the card network {SCRIPT}",
+        expected_by=timezone.localdate() + timedelta(days=30),
+    )
+    messages.message_add(complaint=complaint, actor=agent, body="Grumpy caller", internal=True)
+    lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=agent,
+        outcome="upheld",
+        summary=f"We refunded the second charge {SCRIPT}",
+        root_causes=["billing.duplicate-charge"],
+    )
+    close_loop(complaint, agent)
+
+    html = text_of(portal.get(f"/track/{tracking_token(complaint.pk)}/"))
+
+    conversation = html[html.index('id="conversation"') :]
+    conversation = conversation[: conversation.index("</section>")]
+    said = [
+        f"We have your complaint {complaint.reference}.",  # the acknowledgement
+        f"We are waiting for the card network {ESCAPED}",  # the written response
+        "Our decision: Upheld.",  # the final response
+        f"We refunded the second charge {ESCAPED}",
+        "What we found: A retry in the payment gateway.",  # the loop-closing message
+    ]
+    positions = [conversation.index(text) for text in said]
+    assert positions == sorted(positions)
+    for label in ("Acknowledgement", "Written response", "Resolution", "Loop-closing message"):
+        assert label in conversation
+    assert SCRIPT not in html
+    assert "Grumpy caller" not in html
+    assert "billing.duplicate-charge" not in html
+
+
+def test_each_resolution_stays_on_the_tracking_page_after_a_reopening(
+    portal, make_complaint, agent, supervisor, root_causes
+):
+    complaint = resolve(acknowledge(make_complaint(), agent), agent)
+    lifecycle.complaint_reopen(complaint=complaint, actor=supervisor, reason="New evidence")
+    lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=agent,
+        outcome="partly_upheld",
+        summary="We refunded half of the fee as well.",
+        root_causes=["billing.refund-delay"],
+    )
+
+    html = text_of(portal.get(f"/track/{tracking_token(complaint.pk)}/"))
+
+    first = html.index("Refunded the duplicate charge.")
+    assert html.index("Our decision: Upheld.") < first
+    assert first < html.index("Our decision: Partly upheld.")
+    assert html.index("Our decision: Partly upheld.") < html.index("We refunded half")
 
 
 @pytest.mark.parametrize(
