@@ -178,8 +178,10 @@ def test_a_permanent_bounce_marks_our_email_failed_and_tells_the_assignee(acknow
     # Delivered through the staff notification path: the assignee's inbox says what and why.
     delivery.deliver(row.pk)
     summary = Notification.objects.get(user=agent, outbox=row).summary
+    # Which email, to whom, and why, with the complaint's reference and subject.
     assert summary.startswith(
-        f"{acknowledged.reference}: email to the customer not delivered (550-5.1.1 The email"
+        f"{acknowledged.reference} “{acknowledged.subject}”: acknowledgement email to "
+        f"{ours.recipient} not delivered (550-5.1.1 The email"
     )
 
 
