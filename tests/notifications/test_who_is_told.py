@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from escalation.services import ladder
+from escalation.services.sweeper import sweep
 from notifications import delivery, staff_email
 from notifications.models import Notification, NotificationPreference, Outbox, StaffEmail
 from recovery.models import ComplaintEvent, EventType
@@ -193,3 +194,46 @@ def test_an_unpicked_alert_in_a_digest_is_checked_again_when_the_email_is_compos
     note.refresh_from_db()
     assert note.email_due_at is None  # emailed to nobody; the inbox keeps it
     assert not StaffEmail.objects.exists()
+
+
+# --- deadlines -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_warning_overtaken_by_its_breach_is_recorded_but_told_to_nobody(
+    make_complaint, agent, supervisor
+):
+    complaint = make_complaint()
+    later = timezone.now() + timedelta(days=60)
+
+    with time_machine.travel(later, tick=False):
+        sweep(later)
+        deliver_pending()
+
+    warnings = Outbox.objects.filter(
+        complaint_id=complaint.pk, event_type="complaint.clock_warning"
+    )
+    assert warnings.exists()
+    assert ComplaintEvent.objects.filter(complaint=complaint, type=EventType.CLOCK_WARNING).exists()
+    assert not Notification.objects.filter(outbox__in=warnings).exists()
+    # The breaches (or the escalations they caused) are what is told, supervisors included.
+    assert told(supervisor) & {"complaint.clock_breached", "complaint.escalated"}
+
+
+@pytest.mark.django_db
+def test_a_breach_found_by_a_late_answer_reaches_the_agents_not_the_supervisor(
+    make_complaint, teammate, colleague, supervisor
+):
+    complaint = make_complaint()
+
+    with time_machine.travel(timezone.now() + timedelta(days=60), tick=False):
+        acknowledge(complaint, teammate)
+        deliver_pending()
+
+    breach = Outbox.objects.get(complaint_id=complaint.pk, event_type="complaint.clock_breached")
+    # The team's agents (the one who answered late too: the breach is the clock's, not theirs).
+    assert set(Notification.objects.filter(outbox=breach).values_list("user", flat=True)) == {
+        teammate.pk,
+        colleague.pk,
+    }
+    assert "complaint.clock_breached" not in told(supervisor)
