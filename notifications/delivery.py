@@ -148,6 +148,7 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
     delivery, _ = EmailDelivery.objects.get_or_create(
         outbox=row,
         recipient=complaint.customer.email,
+        resent_from__isnull=True,
         defaults={
             "complaint_id": complaint.pk,
             "message_id": parameters.get("message_id"),

@@ -341,10 +341,23 @@ def survey_answered(complaint: Complaint, survey) -> int:
 
 
 def email_not_delivered(complaint: Complaint, details: dict, notify_users) -> int:
-    """A bounce of one of our emails (``notifications.bounces``): staff only."""
-    return record(
-        complaint, EventType.EMAIL_NOT_DELIVERED, None, details, notify_users=notify_users
+    """An email of ours that did not arrive (``notifications.undelivered``): staff only,
+    told to its handler (``notify_users``), not to the whole team."""
+    entry = EventEntry(
+        complaint,
+        EventType.EMAIL_NOT_DELIVERED,
+        None,
+        details,
+        notify_users=tuple(notify_users),
+        tell_team=False,
     )
+    return record_many([entry])[0]
+
+
+def email_resent(complaint: Complaint, actor, details: dict) -> int:
+    """Staff sent a failed email again: the assignee hears of it, the team need not."""
+    entry = EventEntry(complaint, EventType.EMAIL_RESENT, actor, details, tell_team=False)
+    return record_many([entry])[0]
 
 
 def customer_replied_after_closing(complaint: Complaint, message: Message, notify_users) -> int:

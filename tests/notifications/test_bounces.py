@@ -259,6 +259,22 @@ def test_the_same_bounce_twice_is_recorded_once(acknowledged):
     )
 
 
+@pytest.mark.django_db
+def test_a_second_bounce_of_an_email_already_failed_is_recorded_and_told_to_nobody(acknowledged):
+    ours = _sent(acknowledged)
+
+    ingest(_bounce_of(ZED, ours), source="test")
+    ingest(_bounce_of(AOL_FULL, ours), source="test")
+
+    ours.refresh_from_db()
+    assert (ours.status, ours.bounce_status) == (EmailStatus.FAILED, "5.2.2")  # the latest
+    (event,) = ComplaintEvent.objects.filter(
+        complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED
+    )
+    assert event.parameters["cause"] == "bounce"
+    assert event.parameters["status"] == "5.1.1"
+
+
 # --- regulatory letters, the desk and the API ------------------------------------------------
 
 
