@@ -22,19 +22,27 @@ def _clock_parameters(clock) -> dict:
     }
 
 
-def clock_warning(clock, notify) -> EventEntry:
+def clock_warning(clock, notify, *, overtaken: bool = False) -> EventEntry:
+    """``overtaken``: the deadline has passed too (a sweep catching up after an outage, or a
+    complaint taken in late), and the breach written in the same sweep tells staff; a
+    deadline "at risk" that is already missed is only recorded."""
     return EventEntry(
         clock.complaint,
         EventType.CLOCK_WARNING,
         None,
         _clock_parameters(clock),
         notify_users=tuple(notify),
+        notify_staff=not overtaken,
     )
 
 
-def clock_breached(clock, notify, *, escalates: bool = False) -> EventEntry:
+def clock_breached(
+    clock, notify, *, escalates: bool = False, answered_late: bool = False
+) -> EventEntry:
     """``escalates``: the escalation written with it tells staff (its reason names the breach),
-    so the breach itself is only recorded: one notification per escalation, not two."""
+    so the breach itself is only recorded: one notification per escalation, not two.
+    ``answered_late``: found as the clock stopped, answered after its deadline: the team's
+    agents are told, not its supervisors, as nothing is left to act on."""
     return EventEntry(
         clock.complaint,
         EventType.CLOCK_BREACHED,
@@ -42,6 +50,7 @@ def clock_breached(clock, notify, *, escalates: bool = False) -> EventEntry:
         _clock_parameters(clock),
         notify_users=tuple(notify),
         notify_staff=not escalates,
+        tell_supervisors=False if answered_late else None,
     )
 
 

@@ -1,7 +1,9 @@
 """Who an outbox event is for: its audience resolved to people, and how each wants it.
 
-An audience is ``{"teams": [...], "users": [...], "customer": id | null}``. Staff recipients
-are the named users plus the active members of the named teams, less the person whose action
+An audience is ``{"teams": [...], "users": [...], "customer": id | null}``, and optionally
+``"team_except_group"``: a group (supervisors) whose members are told as named users only,
+not as team members. Staff recipients are the named users plus the active members of the
+named teams, less the person whose action
 caused the event (they know what they did) and those who chose to hear nothing of its kind
 (``notifications.kinds``) or muted the event type. Everything is read in a fixed number of
 queries, whatever the team's size.
@@ -62,6 +64,10 @@ def recipients_of(audience: dict, event_type: str, *, actor_id: int | None = Non
     if teams:
         members = _memberships().filter(team_id__in=teams, user__is_active=True)
         order = {team_id: position for position, team_id in enumerate(teams)}
+        if audience.get("team_except_group"):
+            # Routine team events pass over the team's supervisors (recovery.events says
+            # which group); named recipients are told whatever their group.
+            members = members.exclude(user__groups__name=audience["team_except_group"])
         for team_id, user_id in sorted(
             members.values_list("team_id", "user_id"), key=lambda pair: order[pair[0]]
         ):

@@ -6,11 +6,12 @@ written together or not at all:
 
 1. find our emails the bounce returns by their Message-ID (``EmailDelivery.rfc_message_id``),
    locked, so two copies of one bounce arriving at once record it once;
-2. on each: when, the status code, permanent or transient, the diagnostic; a failure
-   (``Action: failed``) marks it failed, a delay only notes the bounce, as the server is
-   still trying;
-3. the complaint's timeline gets a staff-only event (``recovery.services.messages``), which
-   notifies its handler and flags a regulatory letter that did not arrive.
+2. on each: when, the status code, permanent or transient; then, as for an email our mail
+   server refused (``notifications.undelivered``, the one path of both): the diagnostic, a
+   failure (``Action: failed``) marks it failed, a delay only notes the bounce, as the
+   server is still trying; the complaint's timeline gets a staff-only event, which
+   notifies its handler (once per failed email) and flags a regulatory letter that did not
+   arrive.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from __future__ import annotations
 from django.utils import timezone
 
 from notifications.bounce_parsing import Bounce
-from notifications.models import EmailDelivery, EmailStatus, InboundEmail
-from recovery.services.messages import customer_email_not_delivered
+from notifications.models import EmailDelivery, InboundEmail
+from notifications.undelivered import Failure, email_not_delivered
+from recovery import selectors as recovery_selectors
 
 
 def bounce_record(*, inbound: InboundEmail, bounce: Bounce) -> tuple[str, str] | None:
@@ -38,27 +40,23 @@ def bounce_record(*, inbound: InboundEmail, bounce: Bounce) -> tuple[str, str] |
         delivery.bounce_status = bounce.status
         delivery.bounce_permanent = bounce.permanent
         delivery.bounce_email_id = inbound.pk
-        delivery.failure_reason = bounce.summary
-        fields = ["bounced_at", "bounce_status", "bounce_permanent", "bounce_email_id"]
-        if bounce.action == "failed":
-            delivery.status = EmailStatus.FAILED
-            fields.append("status")
-        delivery.save(update_fields=[*fields, "failure_reason"])
-        complaint = customer_email_not_delivered(
-            complaint_id=delivery.complaint_id,
-            details={
-                "email_id": delivery.pk,
-                "message_id": delivery.message_id,
-                "kind": delivery.kind,
-                "recipient": delivery.recipient,
-                "action": bounce.action,
-                "status": bounce.status,
-                "diagnostic": bounce.summary,
-                "permanent": bounce.permanent,
-                "bounced_at": now.isoformat(),
-                "inbound_email_id": inbound.pk,
-            },
+        delivery.save(
+            update_fields=["bounced_at", "bounce_status", "bounce_permanent", "bounce_email_id"]
         )
+        # The one path of every failed customer email, whichever way it failed.
+        email_not_delivered(
+            delivery,
+            Failure(
+                reason=bounce.summary,
+                action=bounce.action,
+                cause="bounce",
+                status=bounce.status,
+                permanent=bounce.permanent,
+                bounced_at=now.isoformat(),
+                inbound_email_id=inbound.pk,
+            ),
+        )
+        complaint = recovery_selectors.complaint_for_email(delivery.complaint_id)
         reference = reference or (complaint.reference if complaint else "")
         where = f" on {complaint.reference}" if complaint else ""
         what = "not delivered" if bounce.action == "failed" else f"{bounce.action}"

@@ -36,6 +36,7 @@ from notifications import audience, groups, staff_email
 from notifications.models import EmailDelivery, MessageTemplateKind, Notification, Outbox
 from notifications.rendering import TemplateMissing, find_template, render, thread_subject
 from notifications.replay import tracking_token
+from notifications.summaries import summary_of
 from recovery import selectors as recovery_selectors
 from recovery.models import Outcome
 from recovery.services import address_proof, surveys
@@ -71,35 +72,6 @@ LETTER_TEMPLATES = frozenset(
         MessageTemplateKind.DELAY_NOTIFICATION,
     }
 )
-
-
-def summary_of(row: Outbox) -> str:
-    if row.complaint_id is None and row.payload.get("summary"):
-        # Events about no single complaint (a rising root cause) carry their own sentence.
-        return str(row.payload["summary"])[:300]
-    reference = row.payload.get("reference", "")
-    parameters = row.payload.get("parameters") or {}
-    what = row.event_type.removeprefix("complaint.").replace("_", " ")
-    if row.event_type == "complaint.email_not_delivered":
-        # The handler must see what did not arrive, and why, before opening the complaint.
-        letter = "regulatory letter" if parameters.get("regulatory_letter") else "email"
-        why = parameters.get("diagnostic") or parameters.get("status") or parameters.get("action")
-        return f"{reference}: {letter} to the customer not delivered ({why})"
-    if row.event_type in ("complaint.escalated", "complaint.de_escalated"):
-        # The reason names the breach that caused it, which is not told separately.
-        reason = parameters.get("reason")
-        why = f": {reason}" if reason else ""
-        return f"{reference} {what} to level {parameters.get('level')}{why}"
-    if row.event_type == "complaint.unpicked" and parameters.get("minutes"):
-        return f"{reference}: nobody has picked it up in {parameters['minutes']} minutes"
-    if row.event_type in ("complaint.clock_warning", "complaint.clock_breached"):
-        # Staff must tell a missed legal deadline from a missed promise at a glance.
-        clock = parameters.get("clock", "")
-        if parameters.get("statutory"):
-            rule = parameters.get("rule") or parameters.get("regulatory_profile", "")
-            return f"{reference}: {clock} statutory deadline ({rule}) {what.split()[-1]}"
-        return f"{reference}: {clock} deadline {what.split()[-1]}"
-    return f"{reference} {what}"
 
 
 def _email_kind(row: Outbox) -> str | None:
@@ -181,6 +153,7 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
     delivery, _ = EmailDelivery.objects.get_or_create(
         outbox=row,
         recipient=complaint.customer.email,
+        resent_from__isnull=True,
         defaults={
             "complaint_id": complaint.pk,
             "message_id": parameters.get("message_id"),
@@ -290,9 +263,12 @@ def _write_inbox_and_ring(outbox_id: int):
         if row is None:
             return None
         now = timezone.now()
-        recipients = audience.recipients_of(
-            row.audience, row.event_type, actor_id=row.payload.get("actor_id")
-        )
+        if _still_true(row):
+            recipients = audience.recipients_of(
+                row.audience, row.event_type, actor_id=row.payload.get("actor_id")
+            )
+        else:
+            recipients = audience.Recipients()
         email_due = {
             user_id: staff_email.schedule(preference, now, digest=recipients.digest[user_id])
             for user_id, preference in recipients.email.items()
@@ -306,6 +282,15 @@ def _write_inbox_and_ring(outbox_id: int):
         if emailed_now:
             transaction.on_commit(lambda: enqueue_staff_emails(emailed_now))
         return timezone.now()
+
+
+def _still_true(row: Outbox) -> bool:
+    """An alert about a state that may have passed is checked as it is delivered: an
+    unpicked complaint an agent took or answered since (the sweep may deliver it minutes
+    late) tells nobody. The timeline keeps the alert."""
+    if row.event_type == "complaint.unpicked" and row.complaint_id is not None:
+        return recovery_selectors.still_not_picked_up(row.complaint_id)
+    return True
 
 
 def _queue_email_and_finish(outbox_id: int, inbox_written_at, committed_at) -> bool:

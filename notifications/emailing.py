@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from notifications import undelivered
 from notifications.models import (
     EmailDelivery,
     EmailStatus,
@@ -178,19 +179,22 @@ def record_failure(delivery_id: int, reason: str, *, final: bool, model=EmailDel
     """Count a failed attempt; after the last retry the email is marked failed with why.
 
     ``model`` is ``EmailDelivery`` (customers) or ``StaffEmail`` (staff): both keep the same
-    status, attempts and reason.
+    status, attempts and reason. A customer email's last failure goes the way a bounce does
+    (``notifications.undelivered``): in this transaction, its complaint's handler is told.
     """
-    fields = {"failure_reason": reason[:2000]}
-    if final:
-        fields["status"] = EmailStatus.FAILED
+    reason = reason[:2000]
     with transaction.atomic():
         delivery = model.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.status != EmailStatus.QUEUED:
             return
-        for name, value in fields.items():
-            setattr(delivery, name, value)
         delivery.attempts += 1
-        delivery.save(update_fields=[*fields, "attempts"])
+        delivery.failure_reason = reason
+        delivery.save(update_fields=["failure_reason", "attempts"])
+        if final and model is EmailDelivery:
+            undelivered.email_not_delivered(delivery, undelivered.Failure(reason=reason))
+        elif final:
+            delivery.status = EmailStatus.FAILED
+            delivery.save(update_fields=["status"])
     logger.warning(
         "%s %s failed (%s): %s",
         model.__name__,

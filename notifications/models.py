@@ -290,12 +290,29 @@ class EmailDelivery(models.Model):
     bounce_status = models.CharField(_("bounce status code"), max_length=16, blank=True)
     bounce_permanent = models.BooleanField(_("permanent failure"), null=True, blank=True)
     bounce_email_id = models.BigIntegerField(_("bounce (inbound email id)"), null=True, blank=True)
+    # The failed email this one sends again (``notifications.undelivered.email_resend``): a
+    # new attempt with a Message-ID of its own, so the failed one stays as it was recorded.
+    # One-to-one: an email is resent once; a resend that fails is resent in its turn.
+    resent_from = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resend",
+        verbose_name=_("resend of"),
+    )
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = _("email deliveries")
         constraints = [
-            models.UniqueConstraint(fields=["outbox", "recipient"], name="email_once_per_recipient")
+            # Redelivering an event never sends its email twice; a resend asked for by staff
+            # is a row of its own for the same event and recipient.
+            models.UniqueConstraint(
+                fields=["outbox", "recipient"],
+                condition=models.Q(resent_from__isnull=True),
+                name="email_once_per_recipient",
+            )
         ]
         indexes = [
             # The redelivery sweep: emails still queued.

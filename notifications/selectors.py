@@ -87,6 +87,11 @@ class UndeliveredEmail:
     regulatory_letter: bool
 
     @property
+    def resendable(self) -> bool:
+        """Only a failed email is sent again; a delayed one may still arrive."""
+        return self.failed
+
+    @property
     def summary(self) -> str:
         """ "Not delivered: 550 5.1.1 user unknown" - the headline the desk shows."""
         what = "Not delivered" if self.failed else "Delivery delayed"
@@ -106,13 +111,19 @@ class UndeliveredEmail:
             "reason": self.reason,
             "at": self.at.isoformat() if self.at else None,
             "regulatory_letter": self.regulatory_letter,
+            "resendable": self.resendable,
         }
 
 
 def undelivered_emails(complaint) -> list[UndeliveredEmail]:
-    """The complaint's customer emails that bounced or failed, oldest first (one query)."""
+    """The complaint's customer emails that bounced or failed, oldest first (one query).
+
+    An email staff resent is left out: its new attempt stands for it (and is listed in turn
+    if it fails too); the timeline keeps both."""
     rows = EmailDelivery.objects.filter(
-        Q(status=EmailStatus.FAILED) | Q(bounced_at__isnull=False), complaint_id=complaint.pk
+        Q(status=EmailStatus.FAILED) | Q(bounced_at__isnull=False),
+        complaint_id=complaint.pk,
+        resend__isnull=True,
     ).order_by("created_at", "id")
     return [
         UndeliveredEmail(

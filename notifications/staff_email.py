@@ -34,6 +34,7 @@ from notifications.models import (
     NotificationPreference,
     StaffEmail,
 )
+from recovery import selectors as recovery_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,23 @@ def reschedule_pending(*, user, preference: NotificationPreference) -> int:
     return changed
 
 
+def _still_true(rows: list[Notification]) -> list[Notification]:
+    """An unpicked-complaint alert is checked again when its email is composed (a digest
+    goes hours later): one for a complaint taken or answered since stays in the inbox, as
+    it was true when told, but is emailed to nobody."""
+    stale = [
+        row
+        for row in rows
+        if row.event_type == "complaint.unpicked"
+        and row.complaint_id is not None
+        and not recovery_selectors.still_not_picked_up(row.complaint_id)
+    ]
+    if not stale:
+        return rows
+    Notification.objects.filter(pk__in=[row.pk for row in stale]).update(email_due_at=None)
+    return [row for row in rows if row not in stale]
+
+
 def compose_due(*, user_ids=None, now: datetime | None = None) -> list[int]:
     """Write the emails now due (steps 1 in the module docstring); returns their ids."""
     now = now or timezone.now()
@@ -103,6 +121,7 @@ def compose_due(*, user_ids=None, now: datetime | None = None) -> list[int]:
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("user_id", "outbox_id")[:COMPOSE_BATCH]
         )
+        rows = _still_true(rows)
         by_user: dict[int, list[Notification]] = {}
         for row in rows:
             by_user.setdefault(row.user_id, []).append(row)

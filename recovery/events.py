@@ -8,29 +8,52 @@ from dataclasses import dataclass
 
 from config import bulk_writes
 from notifications.services import outbox_add_many
+from recovery import roles
 from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, EventType, Message
 
 PAYLOAD_VERSION = 1
 
 
+# What a team's supervisors are told as team members: what needs a supervisor. Everything
+# else (each acknowledgement, message, note, assignment) is the agents' routine; a
+# supervisor still hears of it when named (the assignee, an approver, whoever resolved it).
+# Unpicked complaints and failed emails name the supervisors themselves (docs/notifications.md
+# has the whole matrix).
+SUPERVISOR_EVENT_TYPES = frozenset(
+    {
+        EventType.ESCALATED,
+        EventType.DE_ESCALATED,
+        EventType.ESCALATION_REQUESTED,
+        EventType.CLOCK_WARNING,
+        EventType.CLOCK_BREACHED,
+        EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
+    }
+)
+
+
 def _audience(
     complaint: Complaint,
     *,
+    event_type: str,
     customer_visible: bool,
     users=(),
     notify_staff: bool = True,
     tell_team: bool = True,
+    tell_supervisors: bool | None = None,
 ) -> dict:
     customer = complaint.customer_id if customer_visible else None
     if not notify_staff:
         return {"teams": [], "users": [], "customer": customer}
     recipients = [complaint.assignee_id] if complaint.assignee_id else []
     recipients += [user_id for user_id in users if user_id not in recipients]
-    return {
-        "teams": [complaint.team_id] if complaint.team_id and tell_team else [],
-        "users": recipients,
-        "customer": customer,
-    }
+    teams = [complaint.team_id] if complaint.team_id and tell_team else []
+    audience = {"teams": teams, "users": recipients, "customer": customer}
+    if tell_supervisors is None:
+        tell_supervisors = event_type in SUPERVISOR_EVENT_TYPES
+    if teams and not tell_supervisors:
+        # notifications.audience leaves the team's members in this group out.
+        audience["team_except_group"] = roles.SUPERVISOR
+    return audience
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,10 @@ class EventEntry:
     notify_staff: bool = True
     # False: only the assignee and ``notify_users`` are told, not the whole team.
     tell_team: bool = True
+    # Whether the team's supervisors are told as team members; None: as its type says
+    # (SUPERVISOR_EVENT_TYPES). A deadline missed by a late answer is a breach with nothing
+    # left to do: False.
+    tell_supervisors: bool | None = None
 
     @property
     def customer_visible(self) -> bool:
@@ -94,10 +121,12 @@ def record_many(entries: list[EventEntry]) -> list[int]:
                 "complaint_id": entry.complaint.pk,
                 "audience": _audience(
                     entry.complaint,
+                    event_type=entry.type,
                     customer_visible=entry.customer_visible,
                     users=entry.notify_users,
                     notify_staff=entry.notify_staff,
                     tell_team=entry.tell_team,
+                    tell_supervisors=entry.tell_supervisors,
                 ),
                 "payload": {
                     "v": PAYLOAD_VERSION,
@@ -312,10 +341,23 @@ def survey_answered(complaint: Complaint, survey) -> int:
 
 
 def email_not_delivered(complaint: Complaint, details: dict, notify_users) -> int:
-    """A bounce of one of our emails (``notifications.bounces``): staff only."""
-    return record(
-        complaint, EventType.EMAIL_NOT_DELIVERED, None, details, notify_users=notify_users
+    """An email of ours that did not arrive (``notifications.undelivered``): staff only,
+    told to its handler (``notify_users``), not to the whole team."""
+    entry = EventEntry(
+        complaint,
+        EventType.EMAIL_NOT_DELIVERED,
+        None,
+        details,
+        notify_users=tuple(notify_users),
+        tell_team=False,
     )
+    return record_many([entry])[0]
+
+
+def email_resent(complaint: Complaint, actor, details: dict) -> int:
+    """Staff sent a failed email again: the assignee hears of it, the team need not."""
+    entry = EventEntry(complaint, EventType.EMAIL_RESENT, actor, details, tell_team=False)
+    return record_many([entry])[0]
 
 
 def customer_replied_after_closing(complaint: Complaint, message: Message, notify_users) -> int:

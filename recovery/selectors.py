@@ -1,12 +1,23 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum, Value, prefetch_related_objects
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Lower
 
 from escalation.models import Clock, Escalation
 from recovery import access, roles
 from recovery.errors import NotFound, OutsideYourQueue, PermissionDenied
 from recovery.models import (
+    OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
     Complaint,
     ComplaintEvent,
@@ -15,6 +26,7 @@ from recovery.models import (
     CustomerContact,
     EventType,
     Message,
+    MessageDirection,
     RecoveryAction,
     RecoveryStatus,
 )
@@ -182,6 +194,30 @@ def supervisors_of(team_id: int | None) -> list[int]:
         if ids:
             return ids
     return []
+
+
+def not_picked_up() -> QuerySet:
+    """Open complaints nobody has picked up: no assignee, taken in by intake (imports are
+    history), and nobody on the staff has worked them either: no message to the customer
+    (an acknowledgement is one) and no internal note. An agent who answered a complaint
+    without taking it picked it up as far as its supervisors need to know."""
+    worked = Message.objects.filter(
+        complaint=OuterRef("pk"),
+        direction__in=[MessageDirection.OUTBOUND, MessageDirection.INTERNAL],
+    )
+    return Complaint.objects.filter(
+        assignee__isnull=True, state__in=OPEN_STATES, source=""
+    ).exclude(Exists(worked))
+
+
+def still_not_picked_up(complaint_id: int) -> bool:
+    """Re-checked when an unpicked alert is delivered: someone may have taken it since."""
+    return not_picked_up().filter(pk=complaint_id).exists()
+
+
+def complaint_subject(complaint_id: int) -> str:
+    """The complaint's subject, for a notification's one line ("" if it is gone)."""
+    return Complaint.objects.filter(pk=complaint_id).values_list("subject", flat=True).first() or ""
 
 
 def complaint_for_email(complaint_id: int) -> Complaint | None:

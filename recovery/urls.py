@@ -55,6 +55,11 @@ urlpatterns = [
         views.ComplaintProvisionalCreditView.as_view(),
         name="complaint-provisional-credit",
     ),
+    path(
+        "complaints/<str:reference>/emails/<int:email_id>/resend/",
+        views.ComplaintEmailResendView.as_view(),
+        name="complaint-email-resend",
+    ),
     path("root-causes/", views.RootCauseListView.as_view(), name="root-cause-list"),
     path(
         "complaints/<str:reference>/recoveries/",

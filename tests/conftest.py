@@ -314,6 +314,13 @@ def close_loop(complaint, actor):
 
 
 @pytest.fixture
+def colleague(groups, team):
+    """A third agent on ``team``, with default preferences: a team member told of every
+    routine step (the team's supervisors are told only what needs them)."""
+    return _staff("colleague", groups[roles.AGENT], team)
+
+
+@pytest.fixture
 def teammate(groups, team):
     """A second agent on ``team``: acts where ``agent`` must be told (nobody is told of their
     own action)."""

@@ -297,7 +297,7 @@ def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
     clock.next_escalation_at = None
     clock.save()
     if late:
-        record_many([events.clock_breached(clock, ())])
+        record_many([events.clock_breached(clock, (), answered_late=True)])
     return True
 
 

@@ -173,7 +173,9 @@ def _due_climbs(now: datetime) -> QuerySet[Clock]:
 
 def _warn(clock: Clock, batch: _Batch) -> None:
     clock.warned_at = batch.now
-    batch.entries.append(events.clock_warning(clock, ()))
+    # The breaches phase of this sweep takes the clock next, and its breach is what is told.
+    overtaken = clock.due_at <= batch.now
+    batch.entries.append(events.clock_warning(clock, (), overtaken=overtaken))
     batch.result.warned += 1
 
 

@@ -325,6 +325,9 @@ class UndeliveredEmailSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
     at = serializers.DateTimeField(allow_null=True)
     regulatory_letter = serializers.BooleanField()
+    resendable = serializers.BooleanField(
+        help_text="A failed email: POST /api/complaints/{reference}/emails/{id}/resend/."
+    )
 
 
 class ComplaintDetailSerializer(ComplaintListSerializer):

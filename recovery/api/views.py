@@ -306,6 +306,34 @@ class ComplaintProvisionalCreditView(APIView):
         return _detail(request, reference)
 
 
+class ResentEmailSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The new email.")
+    resent_email_id = serializers.IntegerField(help_text="The failed email it sends again.")
+    kind = serializers.CharField()
+    recipient = serializers.CharField()
+    status = serializers.CharField()
+
+
+class ComplaintEmailResendView(APIView):
+    """Send a failed customer email again (``notifications.undelivered.email_resend``)."""
+
+    @extend_schema(request=None, responses={202: ResentEmailSerializer})
+    def post(self, request, reference: str, email_id: int):
+        # Imported here: notifications' delivery imports the recovery services.
+        from notifications.undelivered import email_resend
+
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
+        again = email_resend(email_id=email_id, actor=request.user, complaint_id=complaint.pk)
+        body = {
+            "id": again.pk,
+            "resent_email_id": again.resent_from_id,
+            "kind": again.kind,
+            "recipient": again.recipient,
+            "status": again.status,
+        }
+        return Response(ResentEmailSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
 def _detail(request, reference: str) -> Response:
     fresh = selectors.complaint_detail(reference=reference, user=request.user)
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)

@@ -560,6 +560,7 @@ class EventType(models.TextChoices):
     HELD_EMAIL_OPENED = "held_email_opened", _("Held email opened as a new complaint")
     HELD_EMAIL_DISCARDED = "held_email_discarded", _("Held email discarded")
     EMAIL_NOT_DELIVERED = "email_not_delivered", _("Email to the customer not delivered")
+    EMAIL_RESENT = "email_resent", _("Email to the customer sent again")
     CUSTOMER_REPLIED_AFTER_CLOSING = (
         "customer_replied_after_closing",
         _("Customer replied after closing"),
@@ -607,6 +608,7 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # A bounce is about our mail system and the customer's address, for staff to act on;
         # the marker of a late reply is a queue entry (the reply itself is message_added).
         EventType.EMAIL_NOT_DELIVERED,
+        EventType.EMAIL_RESENT,
         EventType.CUSTOMER_REPLIED_AFTER_CLOSING,
         # Which team and rule took the complaint is internal (a rule may name a segment).
         EventType.ROUTED,

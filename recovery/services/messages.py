@@ -78,7 +78,8 @@ def automatic_reply_note_add(*, complaint: Complaint, body: str) -> Message:
 
 
 def customer_email_not_delivered(*, complaint_id: int, details: dict) -> Complaint | None:
-    """Record that an email to the customer bounced (``notifications.bounces`` found it).
+    """Record that an email to the customer did not arrive (``notifications.undelivered``:
+    a bounce, or our mail server refused it through every retry).
 
     A staff-only timeline event, with whether the email was a regulatory letter, told to
     whoever answers for the complaint now (its assignee, else its team's supervisors).
@@ -94,6 +95,13 @@ def customer_email_not_delivered(*, complaint_id: int, details: dict) -> Complai
     with transaction.atomic():
         events.email_not_delivered(complaint, details, selectors.complaint_handler_ids(complaint))
     return complaint
+
+
+def customer_email_resent(*, complaint: Complaint, actor, details: dict) -> None:
+    """Record that staff sent a failed email again (``notifications.undelivered``): staff
+    only, told to the complaint's assignee when someone else resent it."""
+    with transaction.atomic():
+        events.email_resent(complaint, actor, details)
 
 
 def _message_write(

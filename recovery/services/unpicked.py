@@ -1,9 +1,10 @@
 """Complaints nobody picked up: their team's supervisors are told, once per complaint.
 
 ``alert_unpicked`` runs from the beat schedule (``recovery.alert_unpicked``) as follows:
-1. Read up to ``BATCH_SIZE`` ids of open complaints with no assignee, taken in by intake
-   more than ``REDRESS_UNPICKED_ALERT_MINUTES`` ago, that have no alert yet (through the
-   partial index ``complaint_unpicked_idx``).
+1. Read up to ``BATCH_SIZE`` ids of open complaints with no assignee that nobody worked
+   (no message to the customer, no note), taken in by intake more than
+   ``REDRESS_UNPICKED_ALERT_MINUTES`` ago, that have no alert yet (through the partial
+   index ``complaint_unpicked_idx``).
 2. Claim them in one transaction: insert an ``UnpickedAlert`` per complaint, carrying this
    run's claim token, ignoring conflicts. The unique complaint is the claim: a concurrent
    run inserting the same complaint waits for this one to commit, then inserts nothing.
@@ -11,6 +12,8 @@
 3. In that transaction, write each claimed complaint's ``unpicked`` timeline event and
    outbox row, addressed to its team's supervisors (``recovery.selectors.supervisors_of``).
 4. Repeat while full batches keep coming, up to ``MAX_PER_RUN`` complaints.
+When the alert is delivered, the complaint is checked again (``notifications.delivery``):
+one picked up in between is told to nobody.
 A batch that raises is rolled back and retried one complaint per transaction, so one
 complaint that cannot be handled is logged and does not hold up the others.
 
@@ -27,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from recovery import events, selectors
-from recovery.models import OPEN_STATES, Complaint, UnpickedAlert
+from recovery.models import UnpickedAlert
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +51,11 @@ class AlertResult:
 
 
 def unpicked(now: datetime, minutes: int):
-    """Open, unassigned, intake-made complaints older than ``minutes``, not alerted yet."""
+    """Complaints nobody picked up (``selectors.not_picked_up``: unassigned and unworked)
+    older than ``minutes``, not alerted yet."""
     return (
-        Complaint.objects.filter(
-            assignee__isnull=True,
-            state__in=OPEN_STATES,
-            source="",
-            created_at__lte=now - timedelta(minutes=minutes),
-        )
+        selectors.not_picked_up()
+        .filter(created_at__lte=now - timedelta(minutes=minutes))
         .filter(unpicked_alert__isnull=True)
         .order_by("created_at", "id")
     )

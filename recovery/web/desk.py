@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from escalation import regulatory
 from escalation.services import ladder
-from notifications import inbound_review, inbox, presence
+from notifications import inbound_review, inbox, presence, undelivered
 from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
@@ -188,6 +188,7 @@ PAGE_FORMS = {
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
+    "resend": forms.EmailResendForm,
     "tracking_link": forms.TrackingLinkForm,
     "link_customer": forms.LinkCustomerForm,
 }
@@ -527,6 +528,16 @@ def _reviewed_message(form) -> str:
 
 
 review_held = _action("held", forms.HeldEmailReviewForm, _review_held_email, _reviewed_message)
+
+resend_email = _action(
+    "resend",
+    forms.EmailResendForm,
+    # The service checks the email is this complaint's, so a form cannot reach another's.
+    lambda request, complaint, form: undelivered.email_resend(
+        email_id=form.cleaned_data["email"], actor=request.user, complaint_id=complaint.pk
+    ),
+    _("The email is queued to be sent again; the timeline records it."),
+)
 
 
 # -- notifications -------------------------------------------------------------------------

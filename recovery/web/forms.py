@@ -279,6 +279,12 @@ class HeldEmailReviewForm(forms.Form):
     reason = forms.CharField(label=_("Why (kept on the timeline)"), max_length=500, required=False)
 
 
+class EmailResendForm(forms.Form):
+    """Send a failed customer email again (notifications.undelivered)."""
+
+    email = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
 class ResolveForm(forms.Form):
     expected_state = StateField()
     outcome = forms.ChoiceField(

@@ -65,6 +65,7 @@ desk_patterns = (
         path("complaints/<str:reference>/assign/", desk.assign, name="assign"),
         path("complaints/<str:reference>/escalate/", desk.escalate, name="escalate"),
         path("complaints/<str:reference>/held-email/", desk.review_held, name="review-held"),
+        path("complaints/<str:reference>/resend-email/", desk.resend_email, name="resend-email"),
         path(
             "complaints/<str:reference>/tracking-link/",
             desk.tracking_link,

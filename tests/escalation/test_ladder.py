@@ -545,7 +545,8 @@ def test_one_escalation_is_one_inbox_entry_per_person(
         (entry,) = told.filter(user=person)
         assert entry.event_type == "complaint.escalated"
         assert entry.summary == (
-            f"{complaint.reference} escalated to level 1: acknowledge internal target breached"
+            f"{complaint.reference} “{complaint.subject}”: escalated to level 1: "
+            "acknowledge internal target breached"
         )
     # Delivering again changes nothing: the (event, person) key keeps one row each.
     for outbox_id in Outbox.objects.exclude(pk__in=before):

@@ -639,8 +639,9 @@ def test_staff_notifications_tell_a_missed_obligation_from_a_missed_target(
 
     told = Outbox.objects.filter(complaint_id=complaint.pk, event_type="complaint.clock_breached")
     summaries = sorted(summary_of(row) for row in told)
+    about = f"{complaint.reference} “{complaint.subject}”"
     assert summaries == [
-        f"{complaint.reference}: resolve deadline breached",
-        f"{complaint.reference}: resolve statutory deadline (DISP 1.6.2R) breached",
-        f"{complaint.reference}: summary_resolution statutory deadline (DISP 1.5.1R) breached",
+        f"{about}: resolve deadline breached",
+        f"{about}: resolve statutory deadline (DISP 1.6.2R) breached",
+        f"{about}: summary_resolution statutory deadline (DISP 1.5.1R) breached",
     ]

@@ -178,8 +178,10 @@ def test_a_permanent_bounce_marks_our_email_failed_and_tells_the_assignee(acknow
     # Delivered through the staff notification path: the assignee's inbox says what and why.
     delivery.deliver(row.pk)
     summary = Notification.objects.get(user=agent, outbox=row).summary
+    # Which email, to whom, and why, with the complaint's reference and subject.
     assert summary.startswith(
-        f"{acknowledged.reference}: email to the customer not delivered (550-5.1.1 The email"
+        f"{acknowledged.reference} “{acknowledged.subject}”: acknowledgement email to "
+        f"{ours.recipient} not delivered (550-5.1.1 The email"
     )
 
 
@@ -255,6 +257,22 @@ def test_the_same_bounce_twice_is_recorded_once(acknowledged):
         ).count()
         == 1
     )
+
+
+@pytest.mark.django_db
+def test_a_second_bounce_of_an_email_already_failed_is_recorded_and_told_to_nobody(acknowledged):
+    ours = _sent(acknowledged)
+
+    ingest(_bounce_of(ZED, ours), source="test")
+    ingest(_bounce_of(AOL_FULL, ours), source="test")
+
+    ours.refresh_from_db()
+    assert (ours.status, ours.bounce_status) == (EmailStatus.FAILED, "5.2.2")  # the latest
+    (event,) = ComplaintEvent.objects.filter(
+        complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED
+    )
+    assert event.parameters["cause"] == "bounce"
+    assert event.parameters["status"] == "5.1.1"
 
 
 # --- regulatory letters, the desk and the API ------------------------------------------------

@@ -32,10 +32,11 @@ from notifications.models import (
     Outbox,
 )
 from notifications.replay import complaint_of_tracking_token
+from recovery import roles
 from recovery.models import ComplaintEvent, Customer
 from recovery.services import corrections, lifecycle, messages, sla
 from recovery.services.surveys import survey_for_token
-from tests.conftest import acknowledge, close_loop, resolve
+from tests.conftest import _staff, acknowledge, close_loop, resolve
 from tests.notifications.shipped_templates import ensure_default_templates
 
 # Backend-independent: ./redress test runs this file on SQLite (the embedded mode) too.
@@ -281,45 +282,49 @@ def test_delivery_tells_the_assignee_and_the_team_and_nobody_else(
     row = last_event("complaint.acknowledged")
     assert row.delivered_at is not None
     assert row.attempts == 1
-    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
-    assert not Notification.objects.filter(user__in=[other_agent, customer_user]).exists()
+    # The team's agents and the assignee; the team's supervisor is not told a routine step.
+    assert recipients_of(row) == {agent.pk, manager.pk}
+    assert not Notification.objects.filter(
+        user__in=[other_agent, customer_user, supervisor]
+    ).exists()
     note = Notification.objects.get(outbox=row, user=agent)
     assert note.reference == routed.reference
     assert note.complaint_id == routed.pk
-    assert note.summary == f"{routed.reference} acknowledged"
+    assert note.summary == f"{routed.reference} “{routed.subject}”: teammate acknowledged it"
     assert note.link == f"/api/complaints/{routed.reference}/"
     assert note.read_at is None
 
 
 @pytest.mark.django_db
-def test_muted_event_types_leave_no_inbox_row_for_that_user_only(
-    routed, agent, supervisor, teammate
-):
+def test_muted_event_types_leave_no_inbox_row_for_that_user_only(routed, agent, manager, teammate):
+    # The assignee (manager) mutes; the team's agent does not.
     NotificationPreference.objects.create(
-        user=supervisor, muted_events=["complaint.acknowledged", "complaint.note_added"]
+        user=manager, muted_events=["complaint.acknowledged", "complaint.note_added"]
     )
     acknowledge(routed, teammate)
     messages.message_add(complaint=routed, actor=teammate, body="Still looking.")
     deliver_pending()
 
-    assert supervisor.pk not in recipients_of(last_event("complaint.acknowledged"))
+    assert manager.pk not in recipients_of(last_event("complaint.acknowledged"))
     assert agent.pk in recipients_of(last_event("complaint.acknowledged"))
     # Muting one event type does not mute the others.
-    assert supervisor.pk in recipients_of(last_event("complaint.message_added"))
+    assert manager.pk in recipients_of(last_event("complaint.message_added"))
 
 
 @pytest.mark.django_db
 def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
     routed,
     agent,
-    supervisor,
+    groups,
     manager,
     team,
     monkeypatch,
     django_capture_on_commit_callbacks,
     teammate,
 ):
-    NotificationPreference.objects.create(user=supervisor, via_websocket=False)
+    # A third agent on the team, who turned live pushes off.
+    quiet = _staff("quiet", groups[roles.AGENT], team)
+    NotificationPreference.objects.create(user=quiet, via_websocket=False)
     rung: list[list[tuple[str, dict]]] = []
     monkeypatch.setattr(delivery, "ring", rung.append)
     acknowledge(routed, teammate)
@@ -344,8 +349,8 @@ def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
     assert "to" not in pushes[f"user.{manager.pk}"]
     # Whoever has the complaint open hears it there, unless already rung through their feed.
     assert pushes[f"complaint.{routed.pk}"]["skip"] == sorted([agent.pk, manager.pk])
-    # The supervisor still has the inbox row: only the live push was turned off.
-    assert supervisor.pk in recipients_of(row)
+    # The quiet agent still has the inbox row: only the live push was turned off.
+    assert quiet.pk in recipients_of(row)
     # The customer's tracking feed carries no internal parameters.
     assert "parameters" not in pushes[f"track.{routed.pk}"]["event"]
 
@@ -436,8 +441,8 @@ def test_delivering_an_event_twice_changes_nothing_the_second_time(
     with django_capture_on_commit_callbacks(execute=True):
         assert delivery.deliver(row.pk) is False
 
-    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
-    assert Notification.objects.filter(outbox=row).count() == 3
+    assert recipients_of(row) == {agent.pk, manager.pk}  # not the supervisor: routine
+    assert Notification.objects.filter(outbox=row).count() == 2
     assert EmailDelivery.objects.filter(outbox=row).count() == 1
     row.refresh_from_db()
     assert row.attempts == 1
@@ -457,8 +462,8 @@ def test_redelivering_a_row_marked_undelivered_is_kept_single_by_the_unique_keys
     Outbox.objects.filter(pk=row.pk).update(delivered_at=None)
 
     assert delivery.deliver(row.pk) is True
-    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
-    assert Notification.objects.filter(outbox=row).count() == 3
+    assert recipients_of(row) == {agent.pk, manager.pk}  # not the supervisor: routine
+    assert Notification.objects.filter(outbox=row).count() == 2
     assert list(EmailDelivery.objects.filter(outbox=row)) == [first_email]
 
 
@@ -491,8 +496,8 @@ def test_concurrent_deliveries_of_one_event_write_one_inbox_row_per_user_and_one
 
     # Losers either skipped the locked row or found it delivered; none wrote anything.
     assert sorted(results) == [False] * (RACING_DELIVERERS - 1) + [True]
-    assert recipients_of(row) == {agent.pk, supervisor.pk, manager.pk}
-    assert Notification.objects.filter(outbox=row).count() == 3
+    assert recipients_of(row) == {agent.pk, manager.pk}  # not the supervisor: routine
+    assert Notification.objects.filter(outbox=row).count() == 2
     assert EmailDelivery.objects.filter(outbox=row).count() == 1
     row.refresh_from_db()
     assert row.attempts == 1

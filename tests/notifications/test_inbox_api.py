@@ -72,7 +72,7 @@ def test_the_inbox_lists_the_users_own_notifications_newest_first(agent, other_a
         "event_id": event_ids[-1],
         "event_type": "complaint.acknowledged",
         "reference": "RDR-2026-000003",
-        "summary": "RDR-2026-000003 acknowledged",
+        "summary": "RDR-2026-000003: acknowledged",
         "link": "/api/complaints/RDR-2026-000003/",
         "created_at": newest["created_at"],
         "read": False,

@@ -1,6 +1,6 @@
 """How each person is told of each kind of notification: in-app, email, daily digest, silent.
 
-Personas (tests/conftest.py): ``agent`` and ``supervisor`` work ``team`` (Billing), which the
+Personas (tests/conftest.py): ``agent`` and ``colleague`` work ``team`` (Billing), which the
 complaints are routed to; ``teammate`` (also on Billing) does what they are told of;
 ``customer_user`` writes in.
 """
@@ -70,7 +70,7 @@ def test_every_event_type_has_a_kind_and_the_kinds_people_ask_for_exist():
 def test_silent_leaves_that_kind_out_of_inbox_push_and_email_and_only_that_kind(
     make_complaint,
     agent,
-    supervisor,
+    colleague,
     teammate,
     team,
     customer_user,
@@ -91,14 +91,17 @@ def test_silent_leaves_that_kind_out_of_inbox_push_and_email_and_only_that_kind(
     tasks.staff_emails()
 
     assert not Notification.objects.filter(user=agent, outbox_id=written).exists()
-    assert Notification.objects.filter(user=supervisor, outbox_id=written).exists()
+    assert Notification.objects.filter(user=colleague, outbox_id=written).exists()
     assert Notification.objects.filter(user=agent, outbox_id=noted).exists()
     team_pushes = [dict(pushes)[f"team.{team.pk}"] for pushes in rung]
-    assert agent.pk not in team_pushes[0]["to"] and supervisor.pk in team_pushes[0]["to"]
+    assert agent.pk not in team_pushes[0]["to"] and colleague.pk in team_pushes[0]["to"]
     assert agent.pk in team_pushes[1]["to"]
     # The one email is about the note, the kind left to the general switch.
     (message,) = outbox
-    assert message.subject == f"Redress: {complaint.reference} note added"
+    assert (
+        message.subject
+        == f"Redress: {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+    )
 
 
 def test_email_for_one_kind_emails_at_once_and_in_app_for_another_does_not(
@@ -127,20 +130,23 @@ def test_email_for_one_kind_emails_at_once_and_in_app_for_another_does_not(
 
     (message,) = outbox
     assert message.to == [agent.email]
-    assert message.subject == f"Redress: {complaint.reference} message added"
+    assert (
+        message.subject
+        == f"Redress: {complaint.reference} “{complaint.subject}”: the customer wrote"
+    )
 
 
 def test_the_daily_digest_sends_one_email_a_day_with_only_what_was_chosen_for_it(
     make_complaint,
     agent,
-    supervisor,
+    colleague,
     teammate,
     customer_user,
     outbox,
     django_capture_on_commit_callbacks,
 ):
     choose(agent, customer=kinds.Telling.DAILY_DIGEST, other=kinds.Telling.DAILY_DIGEST)
-    choose(supervisor, customer=kinds.Telling.DAILY_DIGEST)
+    choose(colleague, customer=kinds.Telling.DAILY_DIGEST)
     complaint = make_complaint()
     deliver_pending(django_capture_on_commit_callbacks)
     with time_machine.travel(london(2026, 6, 10, 9, 30), tick=False):
@@ -161,15 +167,15 @@ def test_the_daily_digest_sends_one_email_a_day_with_only_what_was_chosen_for_it
         assert tasks.staff_emails() == {"composed": 0, "sent": 0}
 
     by_person = {tuple(message.to): message for message in outbox}
-    assert set(by_person) == {(agent.email,), (supervisor.email,)}
+    assert set(by_person) == {(agent.email,), (colleague.email,)}
     mine = by_person[(agent.email,)]
     # Agent: two customer messages, the note and the acknowledgement ("other").
     assert mine.subject == "Redress: 4 notifications"
-    theirs = by_person[(supervisor.email,)]
+    theirs = by_person[(colleague.email,)]
     # Supervisor digested customer messages only: note and acknowledgement stay in-app.
     assert theirs.subject == "Redress: 2 notifications"
-    assert theirs.body.count("message added") == 2
-    assert "note added" not in theirs.body
+    assert theirs.body.count("the customer wrote") == 2
+    assert "internal note" not in theirs.body
 
 
 def test_choosing_again_reschedules_what_is_owed_kind_by_kind(

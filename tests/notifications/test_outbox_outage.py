@@ -17,7 +17,7 @@ The issue's acceptance test, end to end with real processes:
    rings no socket, for a subscriber that listens longer than one channel-layer poll (as an
    idle socket consumer does).
 
-Personas (tests/conftest.py): ``agent`` and ``supervisor`` work ``team`` (Billing), which
+Personas (tests/conftest.py): ``agent`` and ``colleague`` work ``team`` (Billing), which
 every complaint here is routed to; ``other_agent`` works ``other_team`` and hears nothing;
 ``customer_user`` complains and is emailed.
 """
@@ -270,7 +270,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     this_process_on,
     agent,
     teammate,
-    supervisor,
+    colleague,
     other_agent,
     customer_user,
     root_causes,
@@ -440,7 +440,7 @@ def test_a_redis_outage_delays_notifications_but_loses_and_duplicates_nothing(
     # complaint once, by its "received" event.
     telling = [row for row in rows if row.event_type != "complaint.routed"]
     told = {(outbox_id, user_id) for outbox_id, user_id in per_user_event if user_id != teammate.pk}
-    assert told == {(row.pk, user.pk) for row in telling for user in (agent, supervisor)}
+    assert told == {(row.pk, user.pk) for row in telling for user in (agent, colleague)}
     # The teammate who made the changes is told of everything but them.
     assert {outbox_id for outbox_id, user_id in per_user_event if user_id == teammate.pk} == {
         row.pk for row in telling if row.payload.get("actor_id") != teammate.pk

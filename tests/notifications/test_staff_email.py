@@ -1,8 +1,8 @@
 """Staff notification emails: preferences applied, digests batched, each notification once.
 
-Personas (tests/conftest.py): ``agent`` and ``supervisor`` work ``team`` (Billing), which the
+Personas (tests/conftest.py): ``agent`` and ``colleague`` work ``team`` (Billing), which the
 complaints are routed to, so both are told of every event; ``agent`` is the one whose
-preferences change here, ``supervisor`` keeps the defaults (no email) throughout.
+preferences change here, ``colleague`` keeps the defaults (no email) throughout.
 
 Time is moved with time-machine; the clock in each test is London's, where the agent lives.
 """
@@ -107,7 +107,7 @@ def emails_to(outbox_list, user) -> list:
 def test_an_email_per_notification_goes_out_at_once_and_only_once(
     make_complaint,
     agent,
-    supervisor,
+    colleague,
     teammate,
     outbox,
     enqueued,
@@ -120,8 +120,8 @@ def test_an_email_per_notification_goes_out_at_once_and_only_once(
         deliver_pending(django_capture_on_commit_callbacks)
         noted = Notification.objects.get(user=agent, event_type="complaint.note_added")
         assert noted.email_due_at == london(2026, 6, 10, 14, 0)
-        # The supervisor did not ask for email: their inbox row is all there is.
-        assert Notification.objects.get(user=supervisor).email_due_at is None
+        # The colleague did not ask for email: their inbox row is all there is.
+        assert Notification.objects.get(user=colleague).email_due_at is None
         # The delivery hands the agent's email to a worker straight after commit.
         assert ("notifications.staff_emails", ([agent.pk],)) in enqueued
 
@@ -132,8 +132,14 @@ def test_an_email_per_notification_goes_out_at_once_and_only_once(
 
     (message,) = outbox
     assert message.to == [agent.email]
-    assert message.subject == f"Redress: {complaint.reference} note added"
-    assert f"2026-06-10 14:00 {complaint.reference} note added" in message.body
+    assert (
+        message.subject
+        == f"Redress: {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+    )
+    assert (
+        f"2026-06-10 14:00 {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+        in message.body
+    )
     assert message.extra_headers["Auto-Submitted"] == "auto-generated"
     email = StaffEmail.objects.get()
     assert (email.status, email.attempts, email.user) == (EmailStatus.SENT, 1, agent)
@@ -146,7 +152,7 @@ def test_an_email_per_notification_goes_out_at_once_and_only_once(
 def test_muted_events_reach_neither_the_inbox_nor_the_socket_nor_email(
     make_complaint,
     agent,
-    supervisor,
+    colleague,
     teammate,
     team,
     outbox,
@@ -162,13 +168,16 @@ def test_muted_events_reach_neither_the_inbox_nor_the_socket_nor_email(
     (note_event,) = deliver_pending(django_capture_on_commit_callbacks)
 
     assert not Notification.objects.filter(user=agent, outbox_id=note_event).exists()
-    assert Notification.objects.filter(user=supervisor, outbox_id=note_event).exists()
+    assert Notification.objects.filter(user=colleague, outbox_id=note_event).exists()
     team_push = dict(rung[0])[f"team.{team.pk}"]
-    assert team_push["to"] == [supervisor.pk]
+    assert team_push["to"] == [colleague.pk]
     tasks.staff_emails()
     # The one email is about the acknowledgement, not the muted note.
     (message,) = outbox
-    assert message.subject == f"Redress: {complaint.reference} acknowledged"
+    assert (
+        message.subject
+        == f"Redress: {complaint.reference} “{complaint.subject}”: teammate acknowledged it"
+    )
 
 
 # -- quiet hours ----------------------------------------------------------------------------
@@ -215,8 +224,14 @@ def test_quiet_hours_keep_the_inbox_and_the_push_and_hold_the_email_until_they_e
 
     (message,) = outbox
     assert message.subject == "Redress: 2 notifications"
-    assert f"2026-06-10 23:10 {complaint.reference} acknowledged" in message.body
-    assert f"2026-06-11 02:30 {complaint.reference} note added" in message.body
+    assert (
+        f"2026-06-10 23:10 {complaint.reference} “{complaint.subject}”: teammate acknowledged it"
+        in message.body
+    )
+    assert (
+        f"2026-06-11 02:30 {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+        in message.body
+    )
     assert "Times are in Europe/London" in message.body
 
 
@@ -253,7 +268,10 @@ def test_an_hourly_digest_batches_the_hours_notifications_into_one_email(
     first, second = outbox
     assert first.subject == "Redress: 3 notifications"
     assert first.body.count(complaint.reference) == 3
-    assert second.subject == f"Redress: {complaint.reference} note added"
+    assert (
+        second.subject
+        == f"Redress: {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+    )
     assert Notification.objects.filter(user=agent, staff_email__isnull=True).count() == 0
     assert StaffEmail.objects.filter(status=EmailStatus.SENT).count() == 2
 
@@ -279,8 +297,14 @@ def test_a_daily_digest_goes_out_at_eight_on_the_users_clock(
 
     (message,) = outbox
     assert message.subject == "Redress: 2 notifications"
-    assert f"2026-06-10 09:30 {complaint.reference} acknowledged" in message.body
-    assert f"2026-06-10 17:45 {complaint.reference} note added" in message.body
+    assert (
+        f"2026-06-10 09:30 {complaint.reference} “{complaint.subject}”: teammate acknowledged it"
+        in message.body
+    )
+    assert (
+        f"2026-06-10 17:45 {complaint.reference} “{complaint.subject}”: teammate added an internal note"
+        in message.body
+    )
 
 
 # -- preference changes ---------------------------------------------------------------------
@@ -336,15 +360,15 @@ def test_a_pending_email_is_held_by_quiet_hours_set_after_it_was_scheduled(
 
 @pytest.mark.django_db
 def test_someone_with_no_address_or_no_account_any_more_gets_no_email_and_nothing_breaks(
-    make_complaint, agent, supervisor, outbox, django_capture_on_commit_callbacks
+    make_complaint, agent, colleague, outbox, django_capture_on_commit_callbacks
 ):
     wants_email(agent)
-    wants_email(supervisor)
-    type(supervisor).objects.filter(pk=supervisor.pk).update(email="")
+    wants_email(colleague)
+    type(colleague).objects.filter(pk=colleague.pk).update(email="")
     acknowledge(make_complaint(), agent)
     deliver_pending(django_capture_on_commit_callbacks)
-    # The supervisor was never scheduled; the agent was, then left before the tick.
-    assert Notification.objects.get(user=supervisor).email_due_at is None
+    # The colleague was never scheduled; the agent was, then left before the tick.
+    assert Notification.objects.get(user=colleague).email_due_at is None
     type(agent).objects.filter(pk=agent.pk).update(is_active=False)
 
     assert tasks.staff_emails() == {"composed": 0, "sent": 0}
@@ -401,11 +425,11 @@ def test_an_email_that_never_gets_through_is_marked_failed_after_the_retry_budge
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_composers_put_each_notification_in_exactly_one_email(
-    make_complaint, agent, supervisor, settings, mailoutbox, teammate
+    make_complaint, agent, colleague, settings, mailoutbox, teammate
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     wants_email(agent, email_digest="hourly")
-    wants_email(supervisor, email_digest="hourly")
+    wants_email(colleague, email_digest="hourly")
     with time_machine.travel(london(2026, 6, 10, 10, 5), tick=False):
         complaint = make_complaint()
         acknowledge(complaint, teammate)
@@ -460,11 +484,11 @@ def test_the_beat_runs_the_staff_email_task_every_minute():
 
 @pytest.mark.django_db
 def test_nobody_is_told_of_their_own_action_by_inbox_push_or_email(
-    make_complaint, agent, supervisor, team, outbox, rung, django_capture_on_commit_callbacks
+    make_complaint, agent, colleague, team, outbox, rung, django_capture_on_commit_callbacks
 ):
     # The agent is told three ways over: assignee, team member, and wants email.
     wants_email(agent)
-    wants_email(supervisor)
+    wants_email(colleague)
     complaint = make_complaint()
     sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
     deliver_pending(django_capture_on_commit_callbacks)
@@ -477,12 +501,12 @@ def test_nobody_is_told_of_their_own_action_by_inbox_push_or_email(
     tasks.staff_emails()
 
     assert list(Notification.objects.filter(outbox_id=event).values_list("user", flat=True)) == [
-        supervisor.pk
+        colleague.pk
     ]
     pushes = dict(rung[0])
-    assert pushes[f"team.{team.pk}"]["to"] == [supervisor.pk]
+    assert pushes[f"team.{team.pk}"]["to"] == [colleague.pk]
     assert f"user.{agent.pk}" not in pushes
-    assert [message.to for message in outbox] == [[supervisor.email]]
+    assert [message.to for message in outbox] == [[colleague.email]]
 
 
 # -- links ----------------------------------------------------------------------------------

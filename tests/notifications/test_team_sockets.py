@@ -2,7 +2,7 @@
 
 Same set-up as test_sockets.py (the real ASGI application, channels-redis under a prefix of
 the test's own, deliveries made by calling ``deliver``). Personas (tests/conftest.py):
-``agent`` and ``supervisor`` work ``team`` (Billing); ``other_agent`` works ``other_team``.
+``agent`` and ``colleague`` work ``team`` (Billing); ``other_agent`` works ``other_team``.
 """
 
 import pytest
@@ -30,25 +30,25 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_member_who_left_the_team_gets_none_of_its_events_on_a_socket_opened_before(
-    agent, supervisor, teammate, team, make_complaint
+    agent, colleague, teammate, team, make_complaint
 ):
     complaint = make_complaint()
     deliver_pending()
 
     async def scenario():
         agent_socket = await connect_staff(agent)
-        supervisor_socket = await connect_staff(supervisor)
+        colleague_socket = await connect_staff(colleague)
         # Still listening on the team's group: only the push's recipients keep it out.
         await in_sync(team.members.remove)(agent)
 
         await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
-        (event,) = await receive_events(supervisor_socket, 1)
+        (event,) = await receive_events(colleague_socket, 1)
         assert event["type"] == "complaint.note_added"
         await assert_quiet(agent_socket)
 
         await agent_socket.disconnect(timeout=TIMEOUT)
-        await supervisor_socket.disconnect(timeout=TIMEOUT)
+        await colleague_socket.disconnect(timeout=TIMEOUT)
 
     run(scenario)
     assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()
@@ -83,25 +83,25 @@ def test_joining_a_team_starts_its_pushes_at_the_next_heartbeat(
 
 
 def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
-    agent, supervisor, other_agent, team, make_complaint, teammate
+    agent, colleague, other_agent, team, make_complaint, teammate
 ):
     complaint = make_complaint()
     deliver_pending()
-    NotificationPreference.objects.create(user=supervisor, muted_events=["complaint.note_added"])
+    NotificationPreference.objects.create(user=colleague, muted_events=["complaint.note_added"])
     team.members.add(other_agent)
     NotificationPreference.objects.create(user=other_agent, via_websocket=False)
 
     async def scenario():
-        sockets = {user: await connect_staff(user) for user in (agent, supervisor, other_agent)}
+        sockets = {user: await connect_staff(user) for user in (agent, colleague, other_agent)}
 
         await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
         (event,) = await receive_events(sockets[agent], 1)
         assert event["type"] == "complaint.note_added"
-        # Sentinel: the acknowledgement reaches the supervisor next, so no note came first.
+        # Sentinel: the acknowledgement reaches the colleague next, so no note came first.
         await in_sync(acknowledge)(complaint, teammate)
         await in_sync(deliver_pending)()
-        (sentinel,) = await receive_events(sockets[supervisor], 1)
+        (sentinel,) = await receive_events(sockets[colleague], 1)
         assert sentinel["type"] == "complaint.acknowledged"
         await assert_quiet(sockets[other_agent])
 
@@ -114,7 +114,7 @@ def test_muted_and_socket_off_members_are_left_out_of_the_team_push(
 
 
 def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_once(
-    agent, supervisor, manager, make_complaint
+    agent, colleague, manager, make_complaint
 ):
     complaint = make_complaint()
     sla.complaint_assign(complaint=complaint, assignee=agent, reason="test")
@@ -132,7 +132,7 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
         assert len((await receive(agent_socket))["people"]) == 2
         assert len((await receive(viewer_socket))["people"]) == 2
 
-        await add_note(complaint, supervisor, "Looked into it.")
+        await add_note(complaint, colleague, "Looked into it.")
         await in_sync(deliver_pending)()
         # Team member and assignee: through the team group; not again through the complaint's.
         (own,) = await receive_events(agent_socket, 1)
@@ -149,7 +149,7 @@ def test_an_event_reaches_a_recipient_with_the_complaint_open_once_and_a_viewer_
 
 
 def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
-    agent, supervisor, make_complaint
+    agent, colleague, make_complaint
 ):
     complaint = make_complaint()
     # Assignee and team member: rung through the team's group or their own, it is the same.
@@ -158,16 +158,16 @@ def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
 
     async def scenario():
         tabs = [await connect_staff(agent), await connect_staff(agent)]
-        supervisor_socket = await connect_staff(supervisor)
+        colleague_socket = await connect_staff(colleague)
 
         await add_note(complaint, agent, "Called the bank.")
         await in_sync(deliver_pending)()
-        (event,) = await receive_events(supervisor_socket, 1)
+        (event,) = await receive_events(colleague_socket, 1)
         assert event["id"] == await in_sync(outbox_id_of)(complaint, "complaint.note_added")
         for tab in tabs:
             await assert_quiet(tab)
 
-        for socket in [*tabs, supervisor_socket]:
+        for socket in [*tabs, colleague_socket]:
             await socket.disconnect(timeout=TIMEOUT)
 
     run(scenario)
@@ -175,29 +175,29 @@ def test_the_author_of_an_event_is_not_pushed_it_on_any_of_their_sockets(
 
 
 def test_a_kind_chosen_silent_is_not_pushed_and_one_chosen_in_app_is_despite_pushes_off(
-    agent, supervisor, teammate, make_complaint
+    agent, colleague, teammate, make_complaint
 ):
     complaint = make_complaint()
     deliver_pending()
-    # The agent silenced notes ("other"); the supervisor turned live pushes off in general but
+    # The agent silenced notes ("other"); the colleague turned live pushes off in general but
     # wants "other" in the app.
     NotificationPreference.objects.create(user=agent, by_kind={"other": "silent"})
     NotificationPreference.objects.create(
-        user=supervisor, via_websocket=False, by_kind={"other": "in_app"}
+        user=colleague, via_websocket=False, by_kind={"other": "in_app"}
     )
 
     async def scenario():
         agent_socket = await connect_staff(agent)
-        supervisor_socket = await connect_staff(supervisor)
+        colleague_socket = await connect_staff(colleague)
 
         await add_note(complaint, teammate, "Called the bank.")
         await in_sync(deliver_pending)()
-        (event,) = await receive_events(supervisor_socket, 1)
+        (event,) = await receive_events(colleague_socket, 1)
         assert event["type"] == "complaint.note_added"
         await assert_quiet(agent_socket)
 
         await agent_socket.disconnect(timeout=TIMEOUT)
-        await supervisor_socket.disconnect(timeout=TIMEOUT)
+        await colleague_socket.disconnect(timeout=TIMEOUT)
 
     run(scenario)
     assert not Notification.objects.filter(user=agent, event_type="complaint.note_added").exists()

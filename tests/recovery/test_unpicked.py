@@ -70,7 +70,9 @@ def test_a_complaint_nobody_picked_up_in_time_is_told_to_its_supervisors_once(
     deliver(told.pk)
     (note,) = Notification.objects.filter(outbox=told)
     assert note.user == supervisor
-    assert note.summary == f"{complaint.reference}: nobody has picked it up in 30 minutes"
+    assert note.summary == (
+        f"{complaint.reference} “{complaint.subject}”: nobody has picked it up in 30 minutes"
+    )
 
 
 def test_the_time_comes_from_the_setting(make_complaint, supervisor, settings):

@@ -1,6 +1,6 @@
 """The desk's notification inbox: opening a notification reads it, "mark all read", the bell.
 
-Personas (tests/conftest.py): ``agent`` and ``supervisor`` work ``team`` (Billing);
+Personas (tests/conftest.py): ``agent`` and ``colleague`` work ``team`` (Billing);
 ``other_agent`` works ``other_team``; ``customer_user`` complained.
 """
 
@@ -24,7 +24,7 @@ def bell_of(client) -> int:
 
 
 @pytest.fixture
-def told(agent, supervisor, make_complaint, customer_user):
+def told(agent, colleague, make_complaint, customer_user):
     """Two complaints the customer wrote on: each member of the team has unread notifications."""
     complaints = [make_complaint(), make_complaint()]
     for complaint in complaints:
@@ -56,8 +56,8 @@ def test_following_a_notification_marks_it_read_and_opens_its_complaint(agent, t
     assert row.read_at == first_read
 
 
-def test_someone_elses_notification_cannot_be_opened_or_marked(agent, supervisor, told):
-    theirs = Notification.objects.filter(user=supervisor).first()
+def test_someone_elses_notification_cannot_be_opened_or_marked(agent, colleague, told):
+    theirs = Notification.objects.filter(user=colleague).first()
 
     response = signed_in(agent).get(f"/desk/notifications/{theirs.pk}/")
 
@@ -77,11 +77,11 @@ def test_opening_a_notification_needs_a_signed_in_member_of_staff(agent, custome
     assert row.read_at is None
 
 
-def test_mark_all_read_needs_the_forms_csrf_token_and_then_reads_only_mine(agent, supervisor, told):
+def test_mark_all_read_needs_the_forms_csrf_token_and_then_reads_only_mine(agent, colleague, told):
     client = Client(enforce_csrf_checks=True)
     client.force_login(agent)
     assert bell_of(client) > 0
-    theirs_unread = Notification.objects.filter(user=supervisor, read_at__isnull=True).count()
+    theirs_unread = Notification.objects.filter(user=colleague, read_at__isnull=True).count()
     assert theirs_unread > 0
 
     assert client.post("/desk/notifications/").status_code == 403
@@ -94,7 +94,7 @@ def test_mark_all_read_needs_the_forms_csrf_token_and_then_reads_only_mine(agent
     assert response.status_code == 200
     assert BELL.search(response.content.decode()).group(1) == "0"
     assert not Notification.objects.filter(user=agent, read_at__isnull=True).exists()
-    assert Notification.objects.filter(user=supervisor, read_at__isnull=True).count() == (
+    assert Notification.objects.filter(user=colleague, read_at__isnull=True).count() == (
         theirs_unread
     )
 
@@ -111,7 +111,7 @@ def csrf_client(user) -> tuple[Client, str]:
     return client, re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
 
 
-def test_the_preferences_page_shows_each_kind_and_saves_my_choices(agent, supervisor):
+def test_the_preferences_page_shows_each_kind_and_saves_my_choices(agent, colleague):
     client, token = csrf_client(agent)
     page = client.get(PREFERENCES_PAGE).content.decode()
     for label in ("Escalations", "Deadlines at risk", "Recoveries needing approval"):
@@ -138,7 +138,7 @@ def test_the_preferences_page_shows_each_kind_and_saves_my_choices(agent, superv
         "other": "silent",
     }
     assert preference.time_zone == "Europe/London"
-    assert not NotificationPreference.objects.filter(user=supervisor).exists()
+    assert not NotificationPreference.objects.filter(user=colleague).exists()
     # Shown back as chosen.
     again = client.get(PREFERENCES_PAGE).content.decode()
     assert re.search(r'value="daily_digest"[^>]*id="id_kind_customer_\d"[^>]*checked', again)

@@ -1,0 +1,127 @@
+"""The one line a notification says: which complaint, what it is about, who did what.
+
+``RDR-2026-000123 “Charged twice for one order”: Alex Agent acknowledged it``. A bare
+"message added" made people open every complaint to learn whether it needed them. The
+subject and the people are read when the event is delivered (one query each): events are
+written by code that does not load them (the clock sweeper defers the complaint's texts).
+"""
+
+from django.contrib.auth import get_user_model
+
+from notifications.models import Outbox
+from recovery import selectors as recovery_selectors
+
+# Long subjects are cut: the whole line is at most 300 characters, and an email subject
+# or a bell menu shows about 80.
+SUBJECT_MAX = 60
+
+# What happened, by event type; ``{who}`` is whoever did it.
+_DONE = {
+    "acknowledged": "{who} acknowledged it",
+    "resolved": "{who} resolved it",
+    "loop_closed": "{who} closed the loop",
+    "reopened": "{who} reopened it",
+    "withdrawn": "{who} withdrew it",
+    "note_added": "{who} added an internal note",
+    "awaiting_customer": "{who} set it to await the customer",
+    "awaiting_ended": "it no longer awaits the customer",
+    "escalation_requested": "the customer asked for it to be escalated",
+    "recovery_proposed": "{who} proposed a recovery",
+    "recovery_approval_requested": "{who} asks for approval of a recovery",
+    "recovery_approved": "{who} approved the recovery",
+    "recovery_declined": "{who} declined the recovery",
+    "recovery_delivered": "{who} delivered the recovery",
+    "survey_sent": "{who} sent the survey",
+    "survey_answered": "the customer answered the survey",
+    "corrective_action_linked": "{who} linked a corrective action",
+    "regulation_changed": "{who} changed its regulatory profile",
+    "obligation_answered": "{who} answered a statutory obligation",
+    "delay_notified": "{who} notified the customer of a delay",
+    "deadline_extended": "{who} extended a statutory deadline",
+    "email_held": "an email was held for review",
+    "held_email_accepted": "{who} accepted a held email as the customer's",
+    "held_email_opened": "{who} opened a held email as a new complaint",
+    "held_email_discarded": "{who} discarded a held email",
+    "customer_replied_after_closing": "the customer replied after it was closed",
+    "details_corrected": "{who} corrected its details",
+    "tracking_link_reissued": "{who} re-issued the tracking link",
+    "routed": "routed to a team",
+}
+
+
+def summary_of(row: Outbox) -> str:
+    if row.complaint_id is None and row.payload.get("summary"):
+        # Events about no single complaint (a rising root cause) carry their own sentence.
+        return str(row.payload["summary"])[:300]
+    reference = row.payload.get("reference", "")
+    subject = recovery_selectors.complaint_subject(row.complaint_id) if row.complaint_id else ""
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
+    about = f"{reference} “{subject}”" if subject else reference
+    return f"{about}: {_what(row)}"[:300]
+
+
+def _what(row: Outbox) -> str:
+    parameters = row.payload.get("parameters") or {}
+    event = row.event_type.removeprefix("complaint.")
+    actor_id = row.payload.get("actor_id")
+    if event == "email_not_delivered":
+        # The handler must see what did not arrive, to whom, and why, before opening it.
+        letter = "regulatory letter" if parameters.get("regulatory_letter") else "email"
+        kind = str(parameters.get("kind", "")).replace("_", " ")
+        why = parameters.get("diagnostic") or parameters.get("status") or parameters.get("action")
+        what = "delayed" if parameters.get("action") == "delayed" else "not delivered"
+        return f"{kind} {letter} to {parameters.get('recipient', 'the customer')} {what} ({why})"
+    if event == "email_resent":
+        kind = str(parameters.get("kind", "")).replace("_", " ")
+        return f"{_name(actor_id)} resent the {kind} email to {parameters.get('recipient')}"
+    if event in ("escalated", "de_escalated"):
+        # The reason names the breach that caused it, which is not told separately.
+        reason = parameters.get("reason")
+        why = f": {reason}" if reason else ""
+        done = event.replace("_", "-")
+        return f"{done} to level {parameters.get('level')}{why}"
+    if event == "unpicked" and parameters.get("minutes"):
+        return f"nobody has picked it up in {parameters['minutes']} minutes"
+    if event in ("clock_warning", "clock_breached"):
+        # Staff must tell a missed legal deadline from a missed promise at a glance.
+        clock = parameters.get("clock", "")
+        how = "at risk" if event == "clock_warning" else "breached"
+        if parameters.get("statutory"):
+            rule = parameters.get("rule") or parameters.get("regulatory_profile", "")
+            return f"{clock} statutory deadline ({rule}) {how}"
+        return f"{clock} deadline {how}"
+    if event == "received":
+        channel = parameters.get("channel", "")
+        who = _name(actor_id, default="")
+        return f"new complaint ({channel})" + (f", logged by {who}" if who else "")
+    if event == "message_added":
+        if parameters.get("direction") == "inbound":
+            return "the customer wrote"
+        return f"{_name(actor_id)} wrote to the customer"
+    if event == "assigned":
+        assignee = parameters.get("assignee_id")
+        to = f"to {_name(assignee)}" if assignee else "to nobody"
+        return f"{_name(actor_id)} assigned it {to}"
+    done = _DONE.get(event)
+    who = _name(actor_id, default="")
+    if done is not None and (who or "{who}" not in done):
+        return done.format(who=who)
+    # Nobody did it (or nobody we know of): what happened, plainly.
+    return event.replace("_", " ")
+
+
+def _name(user_id, *, default: str = "Redress") -> str:
+    """A person's full name (else their username); events nobody did are Redress's."""
+    if not user_id:
+        return default
+    user = (
+        get_user_model()
+        .objects.filter(pk=user_id)
+        .values_list("first_name", "last_name", "username")
+        .first()
+    )
+    if user is None:
+        return default
+    first, last, username = user
+    return f"{first} {last}".strip() or username
