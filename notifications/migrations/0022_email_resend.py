@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notifications", "0020_receipt_confirmation_link"),
+        ("notifications", "0021_one_subject_per_complaint"),
     ]
 
     operations = [
