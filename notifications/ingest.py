@@ -328,6 +328,7 @@ def _automatic(inbound: InboundEmail, parsed: ParsedEmail) -> str:
     """Automatic mail is never answered; one from the customer's address that threads onto
     their complaint (an out-of-office to our email) is kept there as a staff-only note."""
     reason = f"automatic mail: {parsed.automatic_reason}"
+    logger.info("Inbound email %s is automatic mail (%s)", inbound.pk, parsed.automatic_reason)
     complaint, how, _notes = _thread_target(parsed) if not _loop_reason(parsed) else (None, "", [])
     if (
         complaint is None
