@@ -36,17 +36,33 @@ from recovery.services import contacts
 from recovery.services.messages import customer_message_add
 
 
-def held_email_accept(*, inbound_id: int, actor) -> InboundEmail:
-    """Add the held email to its complaint as the customer's, and authorise its sender."""
+def held_email_accept(*, inbound_id: int, actor, reason: str = "") -> InboundEmail:
+    """Add the held email to its complaint as the customer's, and authorise its sender.
+
+    The message is dated when the email came in and shown as its sender's (name and
+    address) when that is not the customer's own address; the reviewer's ``reason`` is kept
+    on the timeline with what the acceptance did.
+    """
     with transaction.atomic():
         inbound, complaint, parsed = _claim(inbound_id, actor)
+        reason = _reason(reason)
         sender = parsed.from_address or inbound.sender
         # A DMARC failure from the customer's own address needs no new contact.
         authorise = not recovery_selectors.writes_for_customer(complaint.customer, sender)
         if authorise:
             contacts.customer_contact_authorise(complaint=complaint, email=sender, actor=actor)
+        own_address = sender.lower() == (complaint.customer.email or "").lower()
         message = customer_message_add(
-            complaint=complaint, body=ingest.reply_body(parsed), channel=Channel.EMAIL
+            complaint=complaint,
+            body=ingest.reply_body(parsed),
+            channel=Channel.EMAIL,
+            written_by="" if own_address else _written_by(parsed.from_name, sender),
+            written_at=inbound.received_at,
+        )
+        what = (
+            f"{sender} may write for the customer from now on"
+            if authorise
+            else f"from {sender}, the customer's own address"
         )
         recovery_events.record(
             complaint,
@@ -57,11 +73,8 @@ def held_email_accept(*, inbound_id: int, actor) -> InboundEmail:
                 "sender": sender,
                 "message_id": message.pk,
                 "contact_authorised": authorise,
-                "reason": (
-                    f"{sender} may write for the customer from now on"
-                    if authorise
-                    else f"from {sender}, the customer's own address"
-                ),
+                "reason": f"{reason} ({what})" if reason else what,
+                "reviewer_reason": reason,
             },
         )
         return _reviewed(
@@ -69,14 +82,15 @@ def held_email_accept(*, inbound_id: int, actor) -> InboundEmail:
             actor,
             complaint_id=complaint.pk,
             message_id=message.pk,
-            what="accepted as the customer's message",
+            what="accepted as the customer's message" + (f" ({reason})" if reason else ""),
         )
 
 
-def held_email_open_as_complaint(*, inbound_id: int, actor) -> InboundEmail:
+def held_email_open_as_complaint(*, inbound_id: int, actor, reason: str = "") -> InboundEmail:
     """Open a new complaint of the sender's from the held email."""
     with transaction.atomic():
         inbound, complaint, parsed = _claim(inbound_id, actor)
+        reason = _reason(reason)
         notes: list[str] = []
         opened = ingest.open_complaint(inbound, parsed, notes, actor=actor)
         original = opened.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
@@ -88,7 +102,12 @@ def held_email_open_as_complaint(*, inbound_id: int, actor) -> InboundEmail:
                 "inbound_email_id": inbound.pk,
                 "sender": parsed.from_address or inbound.sender,
                 "new_reference": opened.reference,
-                "reason": f"opened as {opened.reference}",
+                "reason": (
+                    f"{reason} (opened as {opened.reference})"
+                    if reason
+                    else f"opened as {opened.reference}"
+                ),
+                "reviewer_reason": reason,
             },
         )
         return _reviewed(
@@ -96,7 +115,9 @@ def held_email_open_as_complaint(*, inbound_id: int, actor) -> InboundEmail:
             actor,
             complaint_id=opened.pk,
             message_id=original.pk if original else None,
-            what="; ".join([f"opened {opened.reference}", *notes]),
+            what="; ".join(
+                [f"opened {opened.reference}" + (f" ({reason})" if reason else ""), *notes]
+            ),
         )
 
 
@@ -104,7 +125,7 @@ def held_email_discard(*, inbound_id: int, actor, reason: str = "") -> InboundEm
     """Keep the held email out of every complaint for good (the row stays, as all mail does)."""
     with transaction.atomic():
         inbound, complaint, parsed = _claim(inbound_id, actor)
-        reason = " ".join(reason.split())[:500]
+        reason = _reason(reason)
         recovery_events.record(
             complaint,
             EventType.HELD_EMAIL_DISCARDED,
@@ -123,6 +144,19 @@ def held_email_discard(*, inbound_id: int, actor, reason: str = "") -> InboundEm
             what="discarded" + (f" ({reason})" if reason else ""),
             status=InboundStatus.DISCARDED,
         )
+
+
+# The reviewer's reason is one line on the timeline; 500 characters is the form's limit.
+REASON_MAX_CHARS = 500
+
+
+def _reason(reason: str) -> str:
+    return " ".join(reason.split())[:REASON_MAX_CHARS]
+
+
+def _written_by(name: str, address: str) -> str:
+    name = " ".join(name.split())
+    return (f"{name} <{address}>" if name else address)[:300]  # recovery.Message.written_by
 
 
 def _claim(inbound_id: int, actor) -> tuple[InboundEmail, Complaint, ParsedEmail]:
