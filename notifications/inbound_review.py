@@ -11,6 +11,10 @@ is held (``notifications.ingest``). Whoever works that complaint decides, one se
 - ``held_email_discard``: it is nobody's business (spam, a mistake, an attempt to post into
   someone else's complaint).
 
+Quarantined email (unreadable, no usable sender, or routing failed) claims no complaint;
+supervisors and up review it (``recovery.access.may_review_unattributed_mail``): open it as
+a new complaint when it can be read and answered, or discard it with a reason.
+
 Each runs in one transaction:
 1. lock the held row ``SELECT … FOR UPDATE``, so two reviewers deciding at once act once;
 2. refuse an actor who does not work the complaint the email was held on (customers, outsiders
@@ -25,12 +29,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import ingest
-from notifications.inbound_parsing import ParsedEmail, parse_message
+from notifications.inbound_parsing import ParsedEmail, UnparseableEmail, parse_message
 from notifications.models import InboundEmail, InboundStatus
+from recovery import access, rules
 from recovery import events as recovery_events
-from recovery import rules
 from recovery import selectors as recovery_selectors
-from recovery.errors import Conflict, NotFound, PermissionDenied
+from recovery.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from recovery.models import Channel, Complaint, EventType, MessageKind
 from recovery.services import contacts
 from recovery.services.messages import customer_message_add
@@ -144,6 +148,119 @@ def held_email_discard(*, inbound_id: int, actor, reason: str = "") -> InboundEm
             what="discarded" + (f" ({reason})" if reason else ""),
             status=InboundStatus.DISCARDED,
         )
+
+
+def quarantined_email_open_as_complaint(
+    *, inbound_id: int, actor, reason: str = ""
+) -> InboundEmail:
+    """Open a new complaint of the sender's from a quarantined email that a person can read
+    (quarantined because routing failed, say) and that has a sender to answer."""
+    with transaction.atomic():
+        inbound = _claim_quarantined(inbound_id, actor)
+        reason = _reason(reason)
+        try:
+            parsed = None if ingest.is_cut_short(inbound) else parse_message(bytes(inbound.raw))
+        except UnparseableEmail:
+            parsed = None
+        if parsed is None or not parsed.from_address:
+            raise ValidationFailed(
+                f"Email #{inbound.pk} cannot be opened as a complaint: "
+                + ("it has no sender to answer." if parsed else "it could not be read whole.")
+                + " Discard it, saying why; it stays stored.",
+                details={"decision": ["Only discarding is possible for this email."]},
+            )
+        notes: list[str] = []
+        opened = ingest.open_complaint(inbound, parsed, notes, actor=actor)
+        original = opened.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
+        stored: list[str] = []
+        ingest.store_attachments(inbound, parsed, stored)
+        recovery_events.record(
+            opened,
+            EventType.HELD_EMAIL_OPENED,
+            actor,
+            {
+                "inbound_email_id": inbound.pk,
+                "sender": parsed.from_address,
+                "new_reference": opened.reference,
+                "quarantined": True,
+                "reason": f"{reason} (opened from quarantined email #{inbound.pk})"
+                if reason
+                else f"opened from quarantined email #{inbound.pk}",
+                "reviewer_reason": reason,
+            },
+        )
+        return _reviewed(
+            inbound,
+            actor,
+            complaint_id=opened.pk,
+            message_id=original.pk if original else None,
+            what="; ".join(
+                [f"opened {opened.reference}" + (f" ({reason})" if reason else ""), *notes]
+            ),
+        )
+
+
+def quarantined_email_discard(*, inbound_id: int, actor, reason: str) -> InboundEmail:
+    """Close the review of a quarantined email: it claims no complaint, so the reason (which
+    is required) and the reviewer are recorded on the stored email itself."""
+    with transaction.atomic():
+        inbound = _claim_quarantined(inbound_id, actor)
+        reason = _reason(reason)
+        if not reason:
+            raise ValidationFailed(
+                "Say why the email is discarded.", details={"reason": ["Required to discard."]}
+            )
+        return _reviewed(
+            inbound,
+            actor,
+            complaint_id=None,
+            message_id=None,
+            what=f"discarded ({reason})",
+            status=InboundStatus.DISCARDED,
+        )
+
+
+ACCEPT, OPEN, DISCARD = "accept", "open", "discard"
+
+
+def inbound_email_review(*, inbound_id: int, actor, decision: str, reason: str = ""):
+    """One review decision on a held or quarantined email (the desk's Held mail queue)."""
+    held_on = InboundEmail.objects.filter(pk=inbound_id).values_list("held_complaint_id", flat=True)
+    if held_on.first() is not None:
+        review = {ACCEPT: held_email_accept, OPEN: held_email_open_as_complaint}.get(
+            decision, held_email_discard
+        )
+        return review(inbound_id=inbound_id, actor=actor, reason=reason)
+    if decision == ACCEPT:
+        raise ValidationFailed(
+            f"Email #{inbound_id} claims no complaint: there is no customer to accept it for. "
+            "Open it as a new complaint, or discard it.",
+            details={"decision": ["Accepting needs a complaint the email claims."]},
+        )
+    if decision == OPEN:
+        return quarantined_email_open_as_complaint(
+            inbound_id=inbound_id, actor=actor, reason=reason
+        )
+    return quarantined_email_discard(inbound_id=inbound_id, actor=actor, reason=reason)
+
+
+def _claim_quarantined(inbound_id: int, actor) -> InboundEmail:
+    """Steps 1 and 2 for quarantined mail, reviewed by supervisors and up (recovery.access)."""
+    inbound = InboundEmail.objects.select_for_update().filter(pk=inbound_id).first()
+    if (
+        inbound is None
+        or inbound.held_complaint_id is not None
+        or (inbound.status != InboundStatus.QUARANTINED and inbound.reviewed_by_id is None)
+    ):
+        raise NotFound(f"No quarantined email #{inbound_id}.")
+    if not access.may_review_unattributed_mail(actor):
+        raise PermissionDenied("Only supervisors and complaints managers review quarantined email.")
+    if inbound.status != InboundStatus.QUARANTINED:
+        raise Conflict(
+            f"Email #{inbound.pk} was reviewed already: {inbound.get_status_display().lower()}.",
+            details={"status": inbound.status},
+        )
+    return inbound
 
 
 # The reviewer's reason is one line on the timeline; 500 characters is the form's limit.

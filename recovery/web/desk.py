@@ -480,12 +480,9 @@ def _review_held_email(request, complaint, form) -> None:
 def review_held_email(user, form):
     """Run the decision of a valid ``HeldEmailReviewForm`` (complaint page, held-mail queue)."""
     data = form.cleaned_data
-    review = {
-        forms.HeldEmailReviewForm.ACCEPT: inbound_review.held_email_accept,
-        forms.HeldEmailReviewForm.OPEN: inbound_review.held_email_open_as_complaint,
-        forms.HeldEmailReviewForm.DISCARD: inbound_review.held_email_discard,
-    }[data["decision"]]
-    return review(inbound_id=data["inbound"], actor=user, reason=data["reason"])
+    return inbound_review.inbound_email_review(
+        inbound_id=data["inbound"], actor=user, decision=data["decision"], reason=data["reason"]
+    )
 
 
 def _reviewed_message(form) -> str:
