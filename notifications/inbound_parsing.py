@@ -22,12 +22,15 @@ Rules:
   message/rfc822 counts only when named or disposed as attachment (kept as ``.eml`` bytes);
   report metadata and message/external-body pointers never count. Only the outer message's
   parts are attachments: a bounce's returned original is not the sender's attachment.
-* ``is_automatic``: Auto-Submitted other than "no"; X-Autoreply/X-Autorespond; Precedence bulk,
-  junk or auto_reply; multipart/report (DSN, MDN, ARF) or a delivery-status /
-  disposition-notification / feedback-report part; a MAILER-DAEMON or postmaster sender, or a
-  mailing list's own address (owner-*, *-request, *-bounces, listserv, majordomo, mailman); an
-  empty Return-Path ``<>``. ``Precedence: list`` is NOT automatic on purpose: shared inboxes
-  such as Google Groups add it (and List-Id) to genuine customer mail.
+* ``is_automatic``: Auto-Submitted other than "no"; X-Autoreply, X-Autorespond or
+  X-Auto-Response-Suppress; Precedence bulk, junk or auto_reply; multipart/report (DSN, MDN,
+  ARF) or a delivery-status / disposition-notification / feedback-report part; a
+  MAILER-DAEMON or postmaster sender, or a mailing list's own address (owner-*, *-request,
+  *-bounces, listserv, majordomo, mailman); an empty Return-Path ``<>``; failing all of these
+  (and without "Auto-Submitted: no"), an auto-responder's subject ("Out of Office",
+  "Automatic reply:", "Auto:", "Autoreply", "Abwesenheitsnotiz", "Réponse automatique").
+  ``Precedence: list`` is NOT automatic on purpose: shared inboxes such as Google Groups add
+  it (and List-Id) to genuine customer mail.
 * ``is_list_mail``: ``Precedence: list`` with ``List-Id`` or ``List-Unsubscribe``: a person may
   have written it, but it came through a list, which no automatic answer may go to (RFC 3834).
 * ``reply_text``: see ``strip_quoted_reply``.
@@ -66,6 +69,15 @@ _REPORT_PART_TYPES = frozenset(
 )
 _REPORT_METADATA_TYPES = _REPORT_PART_TYPES | {"text/rfc822-headers", "message/rfc822-headers"}
 _AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "auto_reply"})
+# The subjects auto-responders give their replies (Outlook/Exchange in English, German and
+# French, Lotus Notes' "Auto:", generic "Autoreply"): the marker opens the subject and is
+# followed by a colon or nothing else, so "Out of office hours support was rude" (a person's
+# subject) does not match while "Automatic reply: Your complaint" does.
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"\s*((?:out of (?:the )?office|automatic reply|auto[- ]?reply|auto|abwesenheitsnotiz"
+    r"|r[ée]ponse automatique)(?:\s+auto[- ]?reply)?)\s*(?::|$)",
+    re.IGNORECASE,
+)
 _DAEMON_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster"})
 # Mailing-list software's own addresses (RFC 3834 section 2 names owner-*, *-request and
 # list servers): a digest or a command result from one opened a complaint, and its receipt,
@@ -627,7 +639,7 @@ class _Parser:
         auto_submitted = value("Auto-Submitted").split(";")[0].strip()
         if auto_submitted and auto_submitted != "no":
             return f"Auto-Submitted: {auto_submitted}"
-        for name in ("X-Autoreply", "X-Autorespond"):
+        for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
             if self.header_text(name) is not None and value(name) not in ("no", "false", "0"):
                 return f"{name} header present"
         if value("Precedence") in _AUTOMATIC_PRECEDENCE:
@@ -646,6 +658,11 @@ class _Parser:
             return f"sender is a mailing list's own address ({local_part.lower()}, RFC 3834)"
         if re.fullmatch(r"<\s*>", value("Return-Path")):
             return "empty Return-Path (null sender)"
+        # Last, and only without an explicit "Auto-Submitted: no": many out-of-office
+        # replies (Outlook's among them, sent through some gateways) carry no header that
+        # says so, only their subject.
+        if auto_submitted != "no" and (found := _AUTO_REPLY_SUBJECT.match(self.subject())):
+            return f"auto-reply subject ({found.group(1).strip()!r})"
         return None
 
     def is_list_mail(self) -> bool:

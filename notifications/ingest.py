@@ -101,6 +101,18 @@ _HEADER_SAFE_ID = re.compile(rf"[!-;=?-~]{{1,{_ID_MAX_CHARS}}}")
 UNKNOWN_BOUNCE = "bounce of no email of ours"
 
 
+# Named in the reason of a message stored cut short (step 1 of the docstring).
+_CUT_SHORT_MARK = "REDRESS_INBOUND_MAX_BYTES"
+
+
+def is_cut_short(inbound: InboundEmail) -> bool:
+    """Whether only the head of the message is stored (it came in over the size limit)."""
+    return (
+        inbound.status == InboundStatus.QUARANTINED
+        and _CUT_SHORT_MARK in inbound.reason.split(";")[0]
+    )
+
+
 @dataclass(frozen=True)
 class IngestResult:
     inbound: InboundEmail
@@ -135,7 +147,7 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
         stored_raw = raw[:OVERSIZE_HEAD_BYTES]
         quarantine_reason = (
             f"message is {len(raw):,} bytes, over the {limit:,}-byte limit "
-            f"(REDRESS_INBOUND_MAX_BYTES); not parsed, only the first "
+            f"({_CUT_SHORT_MARK}); not parsed, only the first "
             f"{len(stored_raw):,} bytes are kept"
         )
     else:
@@ -298,7 +310,7 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         inbound.message_id = original.pk if original else None
         summary = f"opened {complaint.reference}"
     inbound.complaint_id = complaint.pk
-    _store_attachments(inbound, parsed, stored_files)
+    store_attachments(inbound, parsed, stored_files)
     notes.extend(
         f"attachment {skipped.filename!r} not kept: {skipped.reason}"
         for skipped in parsed.skipped_attachments
@@ -328,6 +340,7 @@ def _automatic(inbound: InboundEmail, parsed: ParsedEmail) -> str:
     """Automatic mail is never answered; one from the customer's address that threads onto
     their complaint (an out-of-office to our email) is kept there as a staff-only note."""
     reason = f"automatic mail: {parsed.automatic_reason}"
+    logger.info("Inbound email %s is automatic mail (%s)", inbound.pk, parsed.automatic_reason)
     complaint, how, _notes = _thread_target(parsed) if not _loop_reason(parsed) else (None, "", [])
     if (
         complaint is None
@@ -457,7 +470,7 @@ def _hold(
     inbound.status = InboundStatus.HELD
     inbound.held_complaint_id = complaint.pk
     # Kept with the held message, for the reviewer; they join no complaint until accepted.
-    _store_attachments(inbound, parsed, stored_files)
+    store_attachments(inbound, parsed, stored_files)
     notes.extend(
         f"attachment {skipped.filename!r} not kept: {skipped.reason}"
         for skipped in parsed.skipped_attachments
@@ -544,7 +557,7 @@ def service_account():
 _SAFE_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
 
 
-def _store_attachments(inbound: InboundEmail, parsed: ParsedEmail, stored: list[str]) -> None:
+def store_attachments(inbound: InboundEmail, parsed: ParsedEmail, stored: list[str]) -> None:
     for attachment in parsed.attachments:
         # The display name is the parser's sanitised one; the file on disk gets a random name
         # so no sender-chosen name ever reaches the filesystem or collides with another.

@@ -413,6 +413,13 @@ class InboundEmail(models.Model):
                 condition=models.Q(status="held"),
                 name="inbound_email_held_idx",
             ),
+            # The desk's Held mail queue, quarantined part (WHERE status = 'quarantined'
+            # ORDER BY received_at), and its count in the desk's navigation.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(status="quarantined"),
+                name="inbound_email_quarantined_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,9 +6,11 @@ from datetime import datetime
 
 from django.db.models import Q
 
+from notifications import ingest
 from notifications.inbound_parsing import UnparseableEmail, parse_message
 from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus
-from recovery import rules
+from recovery import access, rules
+from recovery.models import Complaint
 
 # What the complaint page shows of a held email's text: enough to judge it by; the whole
 # message stays in the admin (Inbound emails).
@@ -26,6 +28,94 @@ class HeldEmail:
     text: str
     authentication: dict
     attachments: list[str]  # file names
+    status: str = InboundStatus.HELD
+    complaint_reference: str = ""  # the complaint it claims (held mail only)
+    # Whether it can be opened as a new complaint: it parsed and has a sender to answer.
+    can_open: bool = True
+
+
+# The review queue (desk: Held mail) shows the oldest first, this many of each kind a page:
+# a screenful, each with its preview; the counts above say how many wait in all.
+REVIEW_QUEUE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    held: list[HeldEmail]
+    held_total: int
+    quarantined: list[HeldEmail]
+    quarantined_total: int
+    sees_quarantined: bool
+
+
+def _held_for(user):
+    """The held mail ``user`` may review: held on a complaint they may work (one query,
+    the policy's own subquery, so the rule is recovery.access's and nobody else's)."""
+    return InboundEmail.objects.filter(
+        status=InboundStatus.HELD, held_complaint_id__in=_workable_ids(user)
+    )
+
+
+def _quarantined_for(user):
+    if not access.may_review_unattributed_mail(user):
+        return InboundEmail.objects.none()
+    return InboundEmail.objects.filter(status=InboundStatus.QUARANTINED)
+
+
+def review_count(user) -> int:
+    """How many emails wait for ``user``'s review: the desk navigation's count, one query on
+    every desk page (each part served by its partial index, OR-ed by PostgreSQL)."""
+    waiting = Q(status=InboundStatus.HELD, held_complaint_id__in=_workable_ids(user))
+    if access.may_review_unattributed_mail(user):
+        waiting |= Q(status=InboundStatus.QUARANTINED)
+    return InboundEmail.objects.filter(waiting).count()
+
+
+def _workable_ids(user):
+    return access.complaints_workable_by(user).values("pk")
+
+
+def review_queue(user) -> ReviewQueue:
+    """The emails waiting for ``user``'s review, held then quarantined, oldest first."""
+    held_rows = list(
+        _held_for(user)
+        .prefetch_related("attachments")
+        .order_by("received_at", "id")[:REVIEW_QUEUE_SIZE]
+    )
+    references = dict(
+        Complaint.objects.filter(pk__in={row.held_complaint_id for row in held_rows}).values_list(
+            "pk", "reference"
+        )
+    )
+    quarantined_rows = list(
+        _quarantined_for(user)
+        .prefetch_related("attachments")
+        .order_by("received_at", "id")[:REVIEW_QUEUE_SIZE]
+    )
+    return ReviewQueue(
+        held=[_held(row, references.get(row.held_complaint_id, "")) for row in held_rows],
+        held_total=_held_for(user).count(),
+        quarantined=[_held(row) for row in quarantined_rows],
+        quarantined_total=_quarantined_for(user).count(),
+        sees_quarantined=access.may_review_unattributed_mail(user),
+    )
+
+
+def may_open_review_queue(user) -> bool:
+    """Whoever works complaints has a review queue (empty when nothing of theirs waits)."""
+    return access.is_working_staff(user) or access.sees_every_complaint(user)
+
+
+def may_review(user, inbound_id: int) -> bool:
+    """Whether ``user`` may decide on inbound email ``inbound_id`` (reviewed since or not):
+    held mail by whoever may work the complaint it claims, the rest by supervisors and up."""
+    held_on = (
+        InboundEmail.objects.filter(pk=inbound_id).values_list("held_complaint_id", flat=True)
+    ).first()
+    if held_on is not None:
+        return access.complaints_workable_by(user).filter(pk=held_on).exists()
+    exists = InboundEmail.objects.filter(pk=inbound_id).exists()
+    return exists and access.may_review_unattributed_mail(user)
 
 
 def held_emails(complaint_id: int) -> list[HeldEmail]:
@@ -47,13 +137,20 @@ def complaint_held_on(inbound_id: int) -> int | None:
     )
 
 
-def _held(row: InboundEmail) -> HeldEmail:
+def _held(row: InboundEmail, reference: str = "") -> HeldEmail:
+    raw = bytes(row.raw)
+    can_open = False
     try:
-        parsed = parse_message(bytes(row.raw))
-    except UnparseableEmail:  # it parsed when it came in; this only guards the page
-        name, text = "", ""
+        if ingest.is_cut_short(row):
+            raise UnparseableEmail("over the size limit: only its head is kept")
+        parsed = parse_message(raw)
+    except UnparseableEmail:
+        # Quarantined as unreadable (or held mail that no longer parses): the stored bytes
+        # as text, which the page escapes like any other text.
+        name, text = "", raw.decode("utf-8", errors="replace")
     else:
-        name, text = parsed.from_name, parsed.reply_text
+        name, text = parsed.from_name, parsed.reply_text or parsed.text
+        can_open = bool(parsed.from_address)
     if len(text) > HELD_TEXT_MAX_CHARS:
         text = text[:HELD_TEXT_MAX_CHARS].rstrip() + "…"
     return HeldEmail(
@@ -66,6 +163,9 @@ def _held(row: InboundEmail) -> HeldEmail:
         text=text,
         authentication=row.authentication,
         attachments=[attachment.filename for attachment in row.attachments.all()],
+        status=row.status,
+        complaint_reference=reference,
+        can_open=can_open,
     )
 
 

@@ -13,6 +13,9 @@ the policy in words; tests/security/test_access_matrix.py walks every route agai
 - a customer: their own complaints, never anyone else's;
 - a deactivated account, an account without a role, anonymous: nothing.
 
+Inbound mail held for review follows the complaint it claims; quarantined mail, which
+claims none, is for supervisors and up (``may_review_unattributed_mail``).
+
 Staff may act on what they may see (the transition's own permission, e.g. reopening, is
 checked on top by ``recovery.rules``); customers act on their own complaints through the
 rules of the portal and the API (``recovery.rules.owns``), not through this staff gate.
@@ -92,6 +95,16 @@ def can_act_on_complaint(user, complaint: Complaint) -> bool:
     if sees_every_complaint(user):
         return True
     return is_working_staff(user) and _in_staff_scope(user, complaint)
+
+
+def may_review_unattributed_mail(user) -> bool:
+    """Quarantined inbound mail (unreadable, or with no usable sender) claims no complaint,
+    so no team's scope covers it: supervisors, and those who see every complaint, review it.
+    Mail held on a complaint is reviewed by whoever may work that complaint
+    (``complaints_workable_by``)."""
+    if sees_every_complaint(user):
+        return True
+    return is_working_staff(user) and roles.has_role(user, roles.SUPERVISOR)
 
 
 def _in_staff_scope(user, complaint: Complaint) -> bool:

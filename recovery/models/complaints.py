@@ -714,6 +714,13 @@ class Message(models.Model):
         related_name="+",
     )
     body = models.TextField(_("body"))
+    # Who wrote an inbound message when it was not the customer themselves: a contact whose
+    # held email staff accepted ("Sam Partner <sam@example.net>"). Blank: the customer.
+    written_by = models.CharField(_("written by"), max_length=300, blank=True)
+    # The one-time token of the form that sent it (the tracking page's reply form): the
+    # same form posted again (a double click, a refresh) finds this message instead of
+    # writing a second one. Blank for messages from anywhere else.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -721,6 +728,16 @@ class Message(models.Model):
         indexes = [
             # Messages of one complaint in order (complaint page, conditions of transitions).
             models.Index(fields=["complaint", "kind"], name="message_complaint_kind_idx"),
+        ]
+        constraints = [
+            # Two posts of one reply form at once: the second insert waits for the first to
+            # commit and fails here, and then answers with the first message. Partial, so
+            # the many messages without a key cost the index nothing.
+            models.UniqueConstraint(
+                fields=["complaint", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="message_idempotency_key_unique",
+            )
         ]
 
     def __str__(self) -> str:

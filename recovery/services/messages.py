@@ -1,16 +1,16 @@
 """Messages on a complaint: customer replies, agent replies, internal notes, and the letters
 a regulatory regime gives a legal effect (holding replies, written responses)."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from escalation import regulatory
 from escalation.services import clocks, obligations
 from recovery import events, roles, rules, selectors
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
 from recovery.services import sla
 
@@ -41,24 +41,64 @@ def message_add(*, complaint: Complaint, actor, body: str, internal: bool = Fals
 
 
 def customer_message_add(
-    *, complaint: Complaint, body: str, channel: str = Channel.EMAIL
+    *,
+    complaint: Complaint,
+    body: str,
+    channel: str = Channel.EMAIL,
+    written_by: str = "",
+    written_at: datetime | None = None,
+    idempotency_key: str = "",
 ) -> Message:
-    """Record a customer's message that reached us without a login (an emailed reply).
+    """Record a customer's message that reached us without a login (an emailed reply, the
+    tracking page's reply form).
 
     The caller has already decided the message is the customer's (``notifications.ingest``
     threads a reply by our Message-ID, or by the reference when the sender is the customer).
     The author is the customer's portal user when they have one, else nobody. Otherwise the
     same as a customer's ``message_add``: inbound, ends awaiting-customer, starts the respond
     clock; withdrawn complaints take no more messages.
+
+    - ``written_by``: who wrote it when not the customer (an authorised contact), as shown;
+    - ``written_at``: when they wrote it, when that was before now (a held email accepted
+      later is dated when it came in);
+    - ``idempotency_key``: the sending form's one-time token. The same key again returns the
+      message it wrote, and writes nothing (no event, no notification); with another text
+      it is a ``Conflict``: that form was sent already.
     """
-    return _message_write(
-        complaint=complaint,
-        actor=complaint.customer.user,
-        direction=MessageDirection.INBOUND,
-        kind=MessageKind.REPLY,
-        channel=channel,
-        body=body,
-    )
+    if idempotency_key:
+        earlier = _earlier_message(complaint, idempotency_key, body)
+        if earlier is not None:
+            return earlier
+    try:
+        return _message_write(
+            complaint=complaint,
+            actor=complaint.customer.user,
+            direction=MessageDirection.INBOUND,
+            kind=MessageKind.REPLY,
+            channel=channel,
+            body=body,
+            written_by=written_by,
+            written_at=written_at,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # The same form posted at the same moment: this insert waited for the other one's
+        # commit and met the unique key (recovery.models.Message), so its message stands.
+        earlier = _earlier_message(complaint, idempotency_key, body) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _earlier_message(complaint: Complaint, idempotency_key: str, body: str) -> Message | None:
+    earlier = Message.objects.filter(complaint=complaint, idempotency_key=idempotency_key).first()
+    if earlier is not None and earlier.body != body.strip():
+        raise Conflict(
+            "This message form was sent already, with other words. Write the new message in "
+            "a fresh form.",
+            details={"message_id": earlier.pk},
+        )
+    return earlier
 
 
 def automatic_reply_note_add(*, complaint: Complaint, body: str) -> Message:
@@ -105,7 +145,16 @@ def customer_email_resent(*, complaint: Complaint, actor, details: dict) -> None
 
 
 def _message_write(
-    *, complaint: Complaint, actor, direction: str, kind: str, channel: str, body: str
+    *,
+    complaint: Complaint,
+    actor,
+    direction: str,
+    kind: str,
+    channel: str,
+    body: str,
+    written_by: str = "",
+    written_at: datetime | None = None,
+    idempotency_key: str = "",
 ) -> Message:
     """The one place a message is written: row, timeline event, awaiting flag and clocks."""
     if complaint.state == State.WITHDRAWN:
@@ -121,6 +170,9 @@ def _message_write(
             channel=channel,
             author=actor,
             body=body.strip(),
+            written_by=written_by,
+            idempotency_key=idempotency_key,
+            created_at=min(written_at, timezone.now()) if written_at else timezone.now(),
         )
         events.message_added(complaint, actor, message)
         if direction != MessageDirection.INTERNAL:

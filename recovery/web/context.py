@@ -1,6 +1,8 @@
-"""Template context for the desk's header: the notification bell, computed only when shown."""
+"""Template context for the desk's header: the notification bell and the held-mail count,
+computed only when shown."""
 
 from notifications import inbox
+from notifications import selectors as notifications_selectors
 from recovery import roles
 
 
@@ -23,7 +25,17 @@ def desk(request) -> dict:
     def may_approve() -> bool:
         return user.has_perm("recovery.decide_recoveryaction")
 
+    def may_review_mail() -> bool:
+        return notifications_selectors.may_open_review_queue(user)
+
+    def review_count() -> int:
+        # Emails waiting for this user's review (held on complaints they work, quarantined
+        # for supervisors and up): two counts over partial indexes, on desk pages only.
+        return notifications_selectors.review_count(user)
+
     return {
+        "desk_may_review_mail": may_review_mail,
+        "desk_review_count": review_count,
         "desk_may_approve": may_approve,
         "desk_is_staff": is_staff,
         "desk_unread_count": unread,

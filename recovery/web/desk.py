@@ -505,15 +505,15 @@ def _review_held_email(request, complaint, form) -> None:
     data = form.cleaned_data
     if notifications_selectors.complaint_held_on(data["inbound"]) != complaint.pk:
         raise NotFound(f"No email was held on {complaint.reference} under that number.")
-    decision = data["decision"]
-    if decision == forms.HeldEmailReviewForm.ACCEPT:
-        inbound_review.held_email_accept(inbound_id=data["inbound"], actor=request.user)
-    elif decision == forms.HeldEmailReviewForm.OPEN:
-        inbound_review.held_email_open_as_complaint(inbound_id=data["inbound"], actor=request.user)
-    else:
-        inbound_review.held_email_discard(
-            inbound_id=data["inbound"], actor=request.user, reason=data["reason"]
-        )
+    review_held_email(request.user, form)
+
+
+def review_held_email(user, form):
+    """Run the decision of a valid ``HeldEmailReviewForm`` (complaint page, held-mail queue)."""
+    data = form.cleaned_data
+    return inbound_review.inbound_email_review(
+        inbound_id=data["inbound"], actor=user, decision=data["decision"], reason=data["reason"]
+    )
 
 
 def _reviewed_message(form) -> str:

@@ -160,6 +160,22 @@ class CustomerReplyForm(forms.Form):
         error_messages={"required": _("Write your message before sending it.")},
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    # One token per rendering, as on the complaint form: the same form posted again (a
+    # double click, back and resubmit, a refresh) finds the message it sent
+    # (recovery.services.messages.customer_message_add). Optional, so a page rendered
+    # before this field existed still sends.
+    submission = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        error_messages={"invalid": _("This form is damaged; reload the page and send it again.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = new_submission_token()
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].strip()
@@ -276,7 +292,20 @@ class HeldEmailReviewForm(forms.Form):
         ],
         error_messages={"required": _("Choose what to do with the email.")},
     )
-    reason = forms.CharField(label=_("Why (kept on the timeline)"), max_length=500, required=False)
+    reason = forms.CharField(
+        label=_("Why (kept on the timeline)"),
+        help_text=_("Required to discard: the email then reaches no complaint."),
+        max_length=500,
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        # Accepting or opening leaves the email on a complaint for anyone to read; a discard
+        # leaves only the reason, so it must say why.
+        if data.get("decision") == self.DISCARD and not " ".join(data.get("reason", "").split()):
+            self.add_error("reason", _("Say why the email is discarded."))
+        return data
 
 
 class EmailResendForm(forms.Form):

@@ -207,10 +207,23 @@ def track_reply(request, token: str):
     form = CustomerReplyForm(request.POST)
     if not form.is_valid():
         return _tracking_page(request, token, forms={"reply": form}, status=400)
+    submission = form.cleaned_data["submission"]
     try:
         customer_message_add(
-            complaint=complaint, body=form.cleaned_data["body"], channel=Channel.WEB
+            complaint=complaint,
+            body=form.cleaned_data["body"],
+            channel=Channel.WEB,
+            idempotency_key=f"portal-reply:{submission}" if submission else "",
         )
+    except Conflict as error:
+        # The same form sent again with other words (back, edit, send): the first message
+        # stands; a fresh token lets the customer send this one as a new message.
+        resent = request.POST.copy()
+        resent["submission"] = new_submission_token()
+        form = CustomerReplyForm(resent)
+        form.is_valid()  # it was: only the token is new
+        form.add_error(None, error.message)
+        return _tracking_page(request, token, forms={"reply": form}, status=409)
     except RedressError as error:
         form.add_error(None, error.message)
         return _tracking_page(request, token, forms={"reply": form}, status=status_of(error))

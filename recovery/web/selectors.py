@@ -448,6 +448,8 @@ class TrackedMessage:
     kind_label: str
     created_at: datetime
     body: str
+    # Who wrote an inbound message when it was not the customer (an accepted contact).
+    written_by: str = ""
 
     @classmethod
     def of_message(cls, message: Message) -> "TrackedMessage":
@@ -457,6 +459,7 @@ class TrackedMessage:
             message.get_kind_display(),
             message.created_at,
             message.body,
+            message.written_by,
         )
 
     @classmethod

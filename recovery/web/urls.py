@@ -3,7 +3,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from recovery.web import api_tokens, board, desk, portal, recoveries, second_factor, signin
+from recovery.web import (
+    api_tokens,
+    board,
+    desk,
+    held_mail,
+    portal,
+    recoveries,
+    second_factor,
+    signin,
+)
 
 portal_patterns = (
     [
@@ -42,6 +51,8 @@ desk_patterns = (
             desk.open_notification,
             name="open-notification",
         ),
+        path("held-mail/", held_mail.held_mail, name="held-mail"),
+        path("held-mail/<int:inbound_id>/review/", held_mail.review, name="held-mail-review"),
         path("board/", board.escalation_board, name="board"),
         path("approvals/", recoveries.approvals, name="approvals"),
         path("approvals/<int:action_id>/decide/", recoveries.decide, name="decide"),

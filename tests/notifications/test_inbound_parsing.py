@@ -525,14 +525,63 @@ def test_corpus_attachment_content() -> None:
         ("Return-Path: <>", "empty Return-Path (null sender)"),
         ("Auto-Submitted: no", None),
         ("Precedence: list\nList-Id: <support.example.com>", None),  # Google Groups inboxes
+        ("X-Autorespond: Away", "X-Autorespond header present"),
+        ("X-Autoreply: no", None),
+        ("Precedence: auto_reply", "Precedence: auto_reply"),
+        ("X-Auto-Response-Suppress: All", "X-Auto-Response-Suppress header present"),
+        ("Return-Path: < >", "empty Return-Path (null sender)"),
     ],
 )
 def test_automatic_detection(headers: str, reason: str | None) -> None:
-    parsed = parse_message(
-        _mail(f"From: a@example.com\n{headers}\nSubject: Out of office\n\nAway.\n")
-    )
+    # A subject no auto-responder writes: the headers alone decide.
+    parsed = parse_message(_mail(f"From: a@example.com\n{headers}\nSubject: My parcel\n\nAway.\n"))
     assert parsed.automatic_reason == reason
     assert parsed.is_automatic is (reason is not None)
+
+
+@pytest.mark.parametrize(
+    ("subject", "marker"),
+    [
+        ("Out of Office", "Out of Office"),
+        ("Out of Office: Your complaint RDR-2026-000001", "Out of Office"),
+        ("Out of Office AutoReply: Your complaint", "Out of Office AutoReply"),
+        ("Automatic reply: We have your complaint", "Automatic reply"),
+        ("Auto: We have your complaint", "Auto"),
+        ("AutoReply: We have your complaint", "AutoReply"),
+        ("Auto-Reply: We have your complaint", "Auto-Reply"),
+        ("Abwesenheitsnotiz: Ihre Beschwerde", "Abwesenheitsnotiz"),
+        ("Réponse automatique : Votre réclamation", "Réponse automatique"),
+        ("=?utf-8?q?R=C3=A9ponse_automatique=3A_Votre_r=C3=A9clamation?=", "Réponse automatique"),
+    ],
+)
+def test_auto_reply_subjects_are_automatic_without_any_header(subject: str, marker: str) -> None:
+    # Out-of-office replies relayed by some gateways lose Auto-Submitted and X-Autoreply.
+    parsed = parse_message(_mail(f"From: a@example.com\nSubject: {subject}\n\nAway.\n"))
+    assert parsed.automatic_reason == f"auto-reply subject ({marker!r})"
+    assert parsed.is_automatic
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Out of office hours support was rude",
+        "Automatic renewal charged twice",
+        "Autopay took my money",
+        "Re: Your complaint about the auto: parts",
+        "My automatic reply to you bounced",
+    ],
+)
+def test_peoples_subjects_that_only_look_like_auto_replies_are_not_automatic(subject) -> None:
+    parsed = parse_message(_mail(f"From: a@example.com\nSubject: {subject}\n\nHello.\n"))
+    assert parsed.automatic_reason is None
+
+
+def test_auto_submitted_no_outweighs_an_auto_reply_subject() -> None:
+    # The sender's mailer says a person wrote it (RFC 3834): believed over a subject.
+    parsed = parse_message(
+        _mail("From: a@example.com\nAuto-Submitted: no\nSubject: Out of office\n\nAway.\n")
+    )
+    assert parsed.automatic_reason is None
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ role. ``Mallory`` (mallory@example.net) is a stranger who got hold of the thread
 Message-IDs or its reference and writes into it.
 """
 
+from datetime import timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -333,6 +334,60 @@ def test_accepting_adds_the_message_as_the_customers_and_authorises_the_address(
     )
     assert again.status == InboundStatus.ACCEPTED
     assert _messages(complaint)[-1] == "Any news?"
+
+
+@pytest.mark.django_db
+def test_an_accepted_email_keeps_the_reviewers_reason_its_sender_and_when_it_came(
+    complaint, held, agent, time_machine
+):
+    # Reviewed three hours after it came in.
+    time_machine.move_to(held.received_at + timedelta(hours=3), tick=False)
+
+    reviewed = held_email_accept(
+        inbound_id=held.pk, actor=agent, reason="  Her son; she said so on the phone  "
+    )
+
+    [event] = _events(complaint, EventType.HELD_EMAIL_ACCEPTED)
+    assert event.parameters["reviewer_reason"] == "Her son; she said so on the phone"
+    assert event.parameters["reason"] == (
+        "Her son; she said so on the phone (sam@example.org may write for the customer from now on)"
+    )
+    assert "(Her son; she said so on the phone)" in reviewed.reason
+    message = Message.objects.get(pk=reviewed.message_id)
+    assert message.written_by == "Sam Doe <sam@example.org>"
+    assert message.created_at == held.received_at
+    # Shown as Sam's, when Sam wrote it: on the tracking page (not "You") and on the desk.
+    tracking = _track(complaint)
+    assert "Sam Doe &lt;sam@example.org&gt;" in tracking
+    assert held.received_at.strftime("%H:%M") in tracking
+    desk_page = _desk(agent).get(f"/desk/complaints/{complaint.reference}/").content.decode()
+    assert "<strong>Sam Doe &lt;sam@example.org&gt;</strong>" in desk_page
+    assert "Her son; she said so on the phone" in desk_page
+
+
+@pytest.mark.django_db
+def test_the_desk_passes_the_reason_typed_for_an_acceptance(complaint, held, agent):
+    url = f"/desk/complaints/{complaint.reference}/held-email/"
+
+    answer = _desk(agent).post(
+        url, {"held-inbound": held.pk, "held-decision": "accept", "held-reason": "Her son"}
+    )
+
+    assert answer.status_code == 302
+    [event] = _events(complaint, EventType.HELD_EMAIL_ACCEPTED)
+    assert event.parameters["reviewer_reason"] == "Her son"
+
+
+@pytest.mark.django_db
+def test_a_discard_from_the_desk_must_say_why(complaint, held, agent):
+    url = f"/desk/complaints/{complaint.reference}/held-email/"
+
+    answer = _desk(agent).post(url, {"held-inbound": held.pk, "held-decision": "discard"})
+
+    assert answer.status_code == 400
+    assert "Say why the email is discarded." in answer.content.decode()
+    held.refresh_from_db()
+    assert held.status == InboundStatus.HELD
 
 
 @pytest.mark.django_db

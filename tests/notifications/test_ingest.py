@@ -584,6 +584,86 @@ def test_new_automatic_mail_opens_nothing_and_gets_no_receipt():
     assert not Outbox.objects.exists()  # no receipt, nor anything else, to anyone
 
 
+# Out-of-office replies as mailers really send them, none with Auto-Submitted: each opens
+# nothing, gets no receipt, and says why in its reason (which the ingest command prints).
+AUTO_REPLIES = [
+    pytest.param(
+        {"X-Autoreply": "yes"}, "Re: my parcel", "X-Autoreply header present", id="x-autoreply"
+    ),
+    pytest.param(
+        {"X-Autorespond": "yes"}, "My parcel", "X-Autorespond header present", id="x-autorespond"
+    ),
+    pytest.param(
+        {"Precedence": "auto_reply"}, "My parcel", "Precedence: auto_reply", id="precedence"
+    ),
+    pytest.param(
+        {"X-Auto-Response-Suppress": "All"},
+        "My parcel",
+        "X-Auto-Response-Suppress header present",
+        id="exchange-suppress",
+    ),
+    pytest.param(
+        {"Return-Path": "<>"}, "My parcel", "empty Return-Path (null sender)", id="null-sender"
+    ),
+    pytest.param({}, "Out of Office", "auto-reply subject ('Out of Office')", id="out-of-office"),
+    pytest.param(
+        {}, "Automatic reply: My parcel", "auto-reply subject ('Automatic reply')", id="outlook"
+    ),
+    pytest.param({}, "Auto: My parcel", "auto-reply subject ('Auto')", id="notes"),
+    pytest.param({}, "Autoreply: My parcel", "auto-reply subject ('Autoreply')", id="autoreply"),
+    pytest.param(
+        {}, "Abwesenheitsnotiz: Paket", "auto-reply subject ('Abwesenheitsnotiz')", id="german"
+    ),
+    pytest.param(
+        {},
+        "Réponse automatique : Colis",
+        "auto-reply subject ('Réponse automatique')",
+        id="french",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("headers", "subject", "why"), AUTO_REPLIES)
+def test_an_auto_reply_without_auto_submitted_opens_no_complaint(headers, subject, why):
+    raw = _mail(subject=subject, body="I am away until Monday.", headers=headers)
+
+    result = ingest_message(raw, source="test")
+
+    assert result.outcome == InboundStatus.IGNORED
+    assert result.inbound.reason == f"automatic mail: {why}"
+    assert result.inbound.complaint_id is None
+    assert not Complaint.objects.exists()
+    assert not Customer.objects.exists()
+    assert not Outbox.objects.exists()  # no receipt, nor anything else, to anyone
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("headers", "subject", "why"), AUTO_REPLIES)
+def test_an_auto_reply_without_auto_submitted_is_no_customer_message(
+    acknowledged, headers, subject, why
+):
+    # The customer's own out-of-office, answering our acknowledgement.
+    ours = _our_email(acknowledged)
+    raw = _mail(
+        sender=CUSTOMER_EMAIL,
+        subject=subject,
+        body="I am away until Monday.",
+        headers={**headers, "In-Reply-To": ours.rfc_message_id},
+    )
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.IGNORED
+    assert inbound.reason.startswith(f"automatic mail: {why}; kept as a staff note on ")
+    # Only the complaint's original message is the customer's; the reply is a staff note.
+    assert acknowledged.messages.filter(direction=MessageDirection.INBOUND).count() == 1
+    assert acknowledged.messages.get(direction=MessageDirection.INTERNAL).pk == inbound.message_id
+    assert not EmailDelivery.objects.exclude(pk=ours.pk).exists()
+    assert not Outbox.objects.filter(
+        complaint_id=acknowledged.pk, event_type="complaint.message_added"
+    ).exists()
+
+
 @pytest.mark.django_db
 def test_a_message_over_the_size_limit_is_quarantined_unparsed(settings, monkeypatch):
     settings.REDRESS_INBOUND_MAX_BYTES = 2_000

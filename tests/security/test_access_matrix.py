@@ -48,6 +48,7 @@ from knox.models import AuthToken
 
 from config.asgi import application
 from notifications import routing
+from notifications.ingest import ingest
 from notifications.models import Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
@@ -270,6 +271,11 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/notifications/preferences/": get(STAFF),
     # A notification opens for its own reader only; anyone else's is as unknown as none.
     "desk/notifications/<int:notification_id>/": get({"agent_in"}),
+    # Everyone who works complaints has a review queue; it lists only the mail held on
+    # complaints they may work (and quarantined mail for supervisors and up), so another
+    # team's agent opens it but never sees the complaint's reference there.
+    "desk/held-mail/": get(STAFF),
+    "desk/held-mail/<int:inbound_id>/review/": post(WORKERS),
     "desk/board/": get(SUPERVISORS_UP),
     "desk/approvals/": get(SUPERVISORS_UP),
     "desk/approvals/<int:action_id>/decide/": post(SUPERVISORS_UP),
@@ -400,6 +406,7 @@ def fill(pattern: str, world) -> str:
         "<str:code>": "uk_fca_disp",
         "<str:key>": "0123456789abcde",
         "<int:notification_id>": world.notification.pk,
+        "<int:inbound_id>": world.held_email.pk,
     }.items():
         path = path.replace(name, str(value))
     return path
@@ -426,6 +433,8 @@ class World:
     unproven: object = None
     confirmation_token: str = ""
     notification: object = None
+    # An email held on the complaint: written into its thread by someone not its customer.
+    held_email: object = None
 
 
 @pytest.fixture
@@ -477,6 +486,15 @@ def world(groups, make_complaint, root_causes):
         reference=found.complaint.reference,
         summary="Acknowledged",
     )
+    found.held_email = ingest(
+        (
+            f"From: Mallory <mallory@example.net>\r\nTo: complaints@redress.invalid\r\n"
+            f"Subject: Re: {found.complaint.reference}\r\nMessage-ID: <held@example.net>\r\n"
+            "\r\nPay the refund into my account instead.\r\n"
+        ).encode(),
+        source="matrix",
+    )
+    assert found.held_email.status == "held"
     return found
 
 

@@ -712,8 +712,8 @@ def test_the_queue_pages_follow_on_without_gaps_or_repeats(agent, make_complaint
 
 # session, user, the user's groups, the last event id, the page of rows with their clock
 # flags, the capped count, user and group permissions (the header's links), the bell's
-# unread count.
-QUEUE_QUERIES = 9
+# unread count, the held-mail count (the header's Held mail link).
+QUEUE_QUERIES = 10
 
 
 def test_the_queue_costs_the_same_queries_for_one_row_or_fifty(agent, make_complaint):

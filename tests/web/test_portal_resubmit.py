@@ -5,7 +5,8 @@ import re
 import pytest
 from django.test import Client
 
-from recovery.models import Complaint
+from notifications.models import Outbox
+from recovery.models import Complaint, IdempotencyKey
 from recovery.services.tracking_links import complaint_of_link
 from tests.recovery.test_concurrency import lock_reference_counter, race
 
@@ -41,6 +42,39 @@ def test_a_complaint_form_sent_twice_at_once_files_one_complaint(groups):
     opened = {complaint_of_link(o.value["Location"].split("/")[-2]).pk for o in outcomes}
     assert len(opened) == 1
     assert Complaint.objects.count() == before + 1
+
+
+# A double click and a refresh on a slow connection: more than two posts can meet.
+SIMULTANEOUS_POSTS = 4
+
+
+def test_several_identical_posts_at_once_file_one_complaint_and_one_receipt(groups):
+    token = submission_token(Client().get("/"))
+    data = {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "description": "I was charged twice for one order.",
+        "website": "",
+        "submission": token,
+    }
+    before = Complaint.objects.count()
+
+    outcomes = race(
+        [lambda: Client().post("/", data) for _ in range(SIMULTANEOUS_POSTS)],
+        behind=lock_reference_counter(),
+    )
+
+    assert [o.error for o in outcomes] == [None] * SIMULTANEOUS_POSTS
+    assert [o.value.status_code for o in outcomes] == [302] * SIMULTANEOUS_POSTS
+    opened = {complaint_of_link(o.value["Location"].split("/")[-2]).pk for o in outcomes}
+    assert len(opened) == 1
+    assert Complaint.objects.count() == before + 1
+    # The key is the database's: one row, and one received event (so one receipt).
+    assert IdempotencyKey.objects.filter(key=f"portal-form:{token}").count() == 1
+    assert (
+        Outbox.objects.filter(complaint_id=opened.pop(), event_type="complaint.received").count()
+        == 1
+    )
 
 
 def test_the_same_form_sent_again_with_other_words_files_nothing_and_says_why(groups):
