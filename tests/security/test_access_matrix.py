@@ -49,7 +49,7 @@ from knox.models import AuthToken
 from config.asgi import application
 from notifications import routing
 from notifications.ingest import ingest
-from notifications.models import Notification, Outbox
+from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
 from recovery.models import CorrectiveAction
@@ -296,6 +296,7 @@ HTTP_RULES: dict[str, Rule] = {
             "tracking-link",
             "link-customer",
             "recovery",
+            "resend-email",
         )
     },
     "desk/complaints/<str:reference>/assign/": post(SUPERVISORS_UP),
@@ -331,6 +332,8 @@ HTTP_RULES: dict[str, Rule] = {
     "api/complaints/<str:reference>/recoveries/": get(WORKERS),
     "api/complaints/<str:reference>/escalations/": post(WORKERS),
     "api/complaints/<str:reference>/escalation-requests/": post(VIEWERS),
+    # The first allowed resend queues the failed email again; the others are 409s (allowed).
+    "api/complaints/<str:reference>/emails/<int:email_id>/resend/": post(WORKERS),
     "api/root-causes/": get(STAFF),
     "api/recoveries/awaiting-approval/": get(SUPERVISORS_UP),
     "api/recoveries/<int:action_id>/decision/": post(SUPERVISORS_UP),
@@ -407,6 +410,7 @@ def fill(pattern: str, world) -> str:
         "<str:key>": "0123456789abcde",
         "<int:notification_id>": world.notification.pk,
         "<int:inbound_id>": world.held_email.pk,
+        "<int:email_id>": world.failed_email.pk,
     }.items():
         path = path.replace(name, str(value))
     return path
@@ -435,6 +439,7 @@ class World:
     notification: object = None
     # An email held on the complaint: written into its thread by someone not its customer.
     held_email: object = None
+    failed_email: object = None
 
 
 @pytest.fixture
@@ -495,6 +500,18 @@ def world(groups, make_complaint, root_causes):
         source="matrix",
     )
     assert found.held_email.status == "held"
+    # A customer email our mail server refused: the resend routes have one to send again.
+    found.failed_email = EmailDelivery.objects.create(
+        outbox=Outbox.objects.filter(complaint_id=found.complaint.pk).first(),
+        complaint_id=found.complaint.pk,
+        recipient="refused@example.org",
+        kind="receipt",
+        subject=f"[{found.complaint.reference}] Refused",
+        body_text="Refused by the mail server.",
+        rfc_message_id=f"<matrix-failed-{uuid.uuid4().hex}@redress.invalid>",
+        status=EmailStatus.FAILED,
+        failure_reason="550 refused",
+    )
     return found
 
 
