@@ -325,8 +325,10 @@ def test_accepting_adds_the_message_as_the_customers_and_authorises_the_address(
     assert event.actor == agent
     assert event.parameters["contact_authorised"] is True
     assert EventType.HELD_EMAIL_ACCEPTED in STAFF_ONLY_EVENT_TYPES
-    # On the tracking page now, as the customer's side of the conversation.
-    assert "I am writing for my mother" in _track(complaint)
+    # On the tracking page now, as the customer's side of the conversation, under its writer.
+    page = _track(complaint)
+    assert "I am writing for my mother" in page
+    assert "Sam Doe &lt;sam@example.org&gt;" in page
     # The next email from that address goes straight on.
     again = ingest(
         _mail(sender="sam@example.org", body="Any news?", in_reply_to=ours.rfc_message_id),
