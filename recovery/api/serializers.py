@@ -301,10 +301,23 @@ class EventSerializer(Representation, serializers.ModelSerializer):
 
 class MessageSerializer(Representation, serializers.ModelSerializer):
     author = UserRefSerializer(allow_null=True)
+    written_by = serializers.CharField(
+        help_text="An inbound message's writer when not the customer (a contact accepted from "
+        'held mail, as "Name <address>"); empty otherwise.'
+    )
 
     class Meta:
         model = Message
-        fields = ["id", "direction", "kind", "channel", "author", "body", "created_at"]
+        fields = [
+            "id",
+            "direction",
+            "kind",
+            "channel",
+            "author",
+            "written_by",
+            "body",
+            "created_at",
+        ]
 
 
 class RootCauseAppliedSerializer(Representation):

@@ -365,6 +365,12 @@ def test_an_accepted_email_keeps_the_reviewers_reason_its_sender_and_when_it_cam
     desk_page = _desk(agent).get(f"/desk/complaints/{complaint.reference}/").content.decode()
     assert "<strong>Sam Doe &lt;sam@example.org&gt;</strong>" in desk_page
     assert "Her son; she said so on the phone" in desk_page
+    # And in the API's messages.
+    api = APIClient()
+    api.force_authenticate(agent)
+    detail = api.get(f"/api/complaints/{complaint.reference}/").json()
+    [accepted] = [m for m in detail["messages"] if m["id"] == message.pk]
+    assert accepted["written_by"] == "Sam Doe <sam@example.org>"
 
 
 @pytest.mark.django_db
