@@ -342,8 +342,10 @@ class TrackingConsumer(JsonProtocolConsumer):
         await self.send(text_data=message["text"])
 
 
-class UnknownPathConsumer(AsyncWebsocketConsumer):
-    """A socket to a path no consumer serves: refused, as an unknown page is a 404."""
+class UnknownPathConsumer(LayerOutageTolerant, AsyncWebsocketConsumer):
+    """A socket to a path no consumer serves: refused, as an unknown page is a 404.
+
+    It reads its channel too (every consumer does): that read must end with the socket."""
 
     async def connect(self):
         await self.close(code=CLOSE_NOT_FOUND)

@@ -44,9 +44,10 @@ REJOIN_S = 600
 RETRY_S = 1.0
 MAX_RETRY_S = 30.0
 
-# A Redis call cancelled at the wrong moment may carry on (``cancellable`` below): it is
-# cancelled again this often until it ends.
-RECANCEL_S = 1.0
+# A Redis call whose cancellation was lost (``cancellable`` below) is cancelled again this
+# often until it ends. A blocking read (BRPOP) loses it often, so this is how late a closing
+# socket's consumer may end; a cancel is cheap, so it can be short.
+RECANCEL_S = 0.1
 
 _fanouts: dict[asyncio.AbstractEventLoop, "TeamFanout"] = {}
 
@@ -60,7 +61,8 @@ async def cancellable(awaitable):
     Redis for the next message forever: a socket that closed, or an event loop shutting down
     (a server stopping, ``asyncio.run`` ending), waited for it forever. So the call runs in a
     task of its own, and when the caller is cancelled the task is cancelled again every
-    RECANCEL_S until it has ended; then the caller's cancellation goes on.
+    RECANCEL_S until it has ended; then the caller's cancellation goes on. (Cancelling a
+    blocking read often only takes effect when the read returns, after up to five seconds.)
     """
     task = asyncio.ensure_future(awaitable)
     try:
