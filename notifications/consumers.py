@@ -50,7 +50,8 @@ class LayerOutageTolerant:
     Channels reads the consumer's channel (``channel_receive``) beside the socket and lets
     a layer error escape the application: with Redis down every socket ended in a 500 and
     a traceback. Here the read waits and retries (1, 2, 4 … up to 30 s) instead; the socket
-    side still closes or serves as usual, and cancels the read when it ends.
+    side still closes or serves as usual, and cancels the read when it ends: the read is
+    made to end then (``fanout.cancellable``), or the consumer would wait for it forever.
     """
 
     @property
@@ -65,7 +66,7 @@ class LayerOutageTolerant:
         delay = fanout.RETRY_S
         while True:
             try:
-                return await self._layer_receive()
+                return await fanout.cancellable(self._layer_receive())
             except asyncio.CancelledError:
                 raise
             except Exception:  # the layer's Redis client, whatever it raised
@@ -341,8 +342,10 @@ class TrackingConsumer(JsonProtocolConsumer):
         await self.send(text_data=message["text"])
 
 
-class UnknownPathConsumer(AsyncWebsocketConsumer):
-    """A socket to a path no consumer serves: refused, as an unknown page is a 404."""
+class UnknownPathConsumer(LayerOutageTolerant, AsyncWebsocketConsumer):
+    """A socket to a path no consumer serves: refused, as an unknown page is a 404.
+
+    It reads its channel too (every consumer does): that read must end with the socket."""
 
     async def connect(self):
         await self.close(code=CLOSE_NOT_FOUND)

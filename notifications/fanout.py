@@ -17,10 +17,12 @@ one ``TeamFanout``:
    dropped, as the channel layer drops them: the client replays what it missed from the inbox.
 
 Group memberships in channels-redis expire (``group_expiry``, a day) and are lost with Redis:
-the fanout joins its groups again every ``REJOIN_S``.
+the fanout joins its groups again every ``REJOIN_S``. When the last socket of the process
+leaves, the fanout stops listening (its tasks end); the next socket starts it again.
 """
 
 import asyncio
+import contextlib
 import logging
 
 from channels.layers import get_channel_layer
@@ -42,7 +44,37 @@ REJOIN_S = 600
 RETRY_S = 1.0
 MAX_RETRY_S = 30.0
 
+# A Redis call whose cancellation was lost (``cancellable`` below) is cancelled again this
+# often until it ends. A blocking read (BRPOP) loses it often, so this is how late a closing
+# socket's consumer may end; a cancel is cheap, so it can be short.
+RECANCEL_S = 0.1
+
 _fanouts: dict[asyncio.AbstractEventLoop, "TeamFanout"] = {}
+
+
+async def cancellable(awaitable):
+    """Await ``awaitable`` (a channel layer call) so that cancelling the caller surely ends it.
+
+    redis-py bounds every socket read and write with ``asyncio.wait_for``, which on Python
+    3.11 loses a cancellation that lands just as the read or write completes (CPython
+    gh-86296, fixed in 3.12). The call then goes on, and channels-redis's ``receive`` polls
+    Redis for the next message forever: a socket that closed, or an event loop shutting down
+    (a server stopping, ``asyncio.run`` ending), waited for it forever. So the call runs in a
+    task of its own, and when the caller is cancelled the task is cancelled again every
+    RECANCEL_S until it has ended; then the caller's cancellation goes on. (Cancelling a
+    blocking read often only takes effect when the read returns, after up to five seconds.)
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait({task})
+    except asyncio.CancelledError:
+        while not task.done():
+            task.cancel()
+            # Cancelled again meanwhile: this caller is on its way out already.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task}, timeout=RECANCEL_S)
+        raise
+    return task.result()
 
 
 class SocketPushes:
@@ -106,18 +138,40 @@ class TeamFanout:
 
     async def leave(self, group: str, pushes: SocketPushes) -> None:
         async with self._membership:
-            members = self.sockets.get(group)
-            if not members:
-                return
-            mine = members.get(pushes.user_id)
-            if mine is None or pushes not in mine:
-                return
-            mine.discard(pushes)
-            if not mine:
-                del members[pushes.user_id]
-            if not members:
-                del self.sockets[group]
-                await self.layer.group_discard(group, self.channel_name)
+            try:
+                await self._leave(group, pushes)
+            finally:
+                # Even when the layer failed to discard the group (it is down): nobody is left
+                # to receive for.
+                if not self.sockets:
+                    await self._stop()
+
+    async def _leave(self, group: str, pushes: SocketPushes) -> None:
+        members = self.sockets.get(group)
+        if not members:
+            return
+        mine = members.get(pushes.user_id)
+        if mine is None or pushes not in mine:
+            return
+        mine.discard(pushes)
+        if not mine:
+            del members[pushes.user_id]
+        if not members:
+            del self.sockets[group]
+            await self.layer.group_discard(group, self.channel_name)
+
+    async def _stop(self) -> None:
+        """Stop listening (no socket of this process is left) and wait until it has.
+
+        Its tasks would otherwise outlive the sockets: polling Redis every few seconds for a
+        process with nobody to push to, and left for the event loop's shutdown to cancel.
+        """
+        tasks, self._tasks = self._tasks, []
+        self.channel_name = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     def forget(self, pushes: SocketPushes) -> None:
         """Drop a socket from this process's lists without asking the layer (it is down);
@@ -130,6 +184,8 @@ class TeamFanout:
                     del self.sockets[group][pushes.user_id]
             if not self.sockets[group]:
                 del self.sockets[group]
+        if not self.sockets:
+            self.close()
 
     def deliver(self, message: dict) -> int:
         """Hand a team push to the sockets it is for; returns how many."""
@@ -155,7 +211,7 @@ class TeamFanout:
     async def _receive(self) -> None:
         while True:
             try:
-                message = await self.layer.receive(self.channel_name)
+                message = await cancellable(self.layer.receive(self.channel_name))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -180,7 +236,7 @@ class TeamFanout:
         while True:
             await asyncio.sleep(delay)
             try:
-                await self._join_all()
+                await cancellable(self._join_all())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -197,15 +253,21 @@ class TeamFanout:
     async def _rejoin(self) -> None:
         while True:
             await asyncio.sleep(REJOIN_S)
-            async with self._membership:
-                for group in list(self.sockets):
-                    try:
-                        await self.layer.group_add(group, self.channel_name)
-                    except Exception:
-                        logger.warning("Could not rejoin %s; retrying later.", group)
+            await cancellable(self._rejoin_once())
+
+    async def _rejoin_once(self) -> None:
+        async with self._membership:
+            for group in list(self.sockets):
+                try:
+                    await self.layer.group_add(group, self.channel_name)
+                except Exception:
+                    logger.warning("Could not rejoin %s; retrying later.", group)
 
     def close(self) -> None:
-        for task in self._tasks:
+        """Stop listening without waiting for it (``_stop`` waits)."""
+        tasks, self._tasks = self._tasks, []
+        self.channel_name = None
+        for task in tasks:
             task.cancel()
 
 

@@ -7,10 +7,12 @@ and leaving.
 """
 
 import asyncio
+import functools
 
 from channels.layers import InMemoryChannelLayer
 
 from notifications import fanout, groups
+from notifications.consumers import StaffEventsConsumer
 
 TEAM = groups.team_group(7)
 OTHER_TEAM = groups.team_group(8)
@@ -85,13 +87,13 @@ def test_the_process_joins_a_team_group_once_and_leaves_it_with_its_last_socket(
         first, second = socket_of(1, Recorder()), socket_of(2, Recorder())
         await hub.join(TEAM, first)
         await hub.join(TEAM, second)
-        joined = set(layer.groups[TEAM])
+        joined, channel = set(layer.groups[TEAM]), hub.channel_name
         await hub.leave(TEAM, first)
         still = set(layer.groups.get(TEAM, {}))
         await hub.leave(TEAM, second)
         left = set(layer.groups.get(TEAM, {}))
         hub.close()
-        return joined, still, left, hub.channel_name
+        return joined, still, left, channel
 
     joined, still, left, channel = run(scenario)
     assert joined == {channel}
@@ -141,3 +143,62 @@ def test_a_socket_that_left_gets_nothing_more():
         return leaving.frames, staying.frames
 
     assert run(scenario) == ([], ["event 1"])
+
+
+class SwallowingLayer(InMemoryChannelLayer):
+    """A layer whose ``receive`` loses its first cancellation and polls on, as channels-redis's
+    does on Python 3.11 when the cancellation lands just as redis-py's ``wait_for`` completes."""
+
+    async def receive(self, channel):
+        swallowed = False
+        while True:
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed = True
+
+
+def test_a_cancelled_receive_ends_even_when_the_layer_loses_the_cancellation():
+    """The fanout's listening, and a consumer's read of its channel, end when cancelled (a
+    socket closing, an event loop shutting down) instead of polling the layer forever."""
+
+    async def scenario():
+        hub = fanout.TeamFanout(SwallowingLayer())
+        await hub.join(TEAM, socket_of(1, Recorder()))
+        consumer = StaffEventsConsumer()
+        consumer.channel_receive = functools.partial(SwallowingLayer().receive, "specific!x")
+        read = asyncio.ensure_future(consumer.channel_receive())
+        await asyncio.sleep(SETTLE_S)
+        tasks = [*hub._tasks, read]
+        for task in tasks:
+            task.cancel()
+        _done, pending = await asyncio.wait(tasks, timeout=3 * fanout.RECANCEL_S)
+        return pending
+
+    assert run(scenario) == set()
+
+
+def test_the_fanout_stops_listening_when_its_last_socket_leaves():
+    async def scenario():
+        layer = InMemoryChannelLayer()
+        hub = fanout.TeamFanout(layer)
+        first, second = socket_of(1, Recorder()), socket_of(2, Recorder())
+        await hub.join(TEAM, first)
+        await hub.join(OTHER_TEAM, second)
+        listening = list(hub._tasks)
+        await hub.leave(TEAM, first)
+        still = all(not task.done() for task in listening)
+        await hub.leave(OTHER_TEAM, second)
+        stopped = all(task.done() for task in listening) and not hub._tasks
+
+        # The next socket starts it again, on a channel of its own.
+        recorder = Recorder()
+        await hub.join(TEAM, socket_of(3, recorder))
+        await layer.group_send(TEAM, team_push(TEAM, [3], "again"))
+        await asyncio.sleep(SETTLE_S)
+        hub.close()
+        return still, stopped, recorder.frames
+
+    assert run(scenario) == (True, True, ["again"])

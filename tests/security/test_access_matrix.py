@@ -639,22 +639,26 @@ async def _socket_outcome(persona: Persona, path: str, headers, reference: str) 
     """(connected, joined): whether the socket opened, and whether opening the complaint
     joined its group (the consumer answers with its presence list) or was refused."""
     communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _code = await communicator.connect(timeout=RECEIVE_TIMEOUT_S)
-    if not connected:
-        return False, False
-    if "/ws/track/" in path:
-        await communicator.send_json_to({"type": "hello", "last_id": 0})
-        joined = True
-        while True:
+    try:
+        connected, _code = await communicator.connect(timeout=RECEIVE_TIMEOUT_S)
+        if not connected:
+            return False, False
+        if "/ws/track/" in path:
+            await communicator.send_json_to({"type": "hello", "last_id": 0})
+            joined = True
+            while True:
+                message = json.loads(await communicator.receive_from(timeout=RECEIVE_TIMEOUT_S))
+                if message["type"] in ("replayed", "refetch"):
+                    break
+        else:
+            await communicator.send_json_to({"type": "open", "complaint": reference})
             message = json.loads(await communicator.receive_from(timeout=RECEIVE_TIMEOUT_S))
-            if message["type"] in ("replayed", "refetch"):
-                break
-    else:
-        await communicator.send_json_to({"type": "open", "complaint": reference})
-        message = json.loads(await communicator.receive_from(timeout=RECEIVE_TIMEOUT_S))
-        joined = message["type"] == "presence"
-    await communicator.disconnect(timeout=RECEIVE_TIMEOUT_S)
-    return True, joined
+            joined = message["type"] == "presence"
+        return True, joined
+    finally:
+        # Refused sockets too: the consumer runs until the client's disconnect, and one left
+        # running is cancelled by the event loop's shutdown instead of ending as it would.
+        await communicator.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
 
 @pytest.mark.django_db(transaction=True)
