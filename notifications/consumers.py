@@ -8,12 +8,13 @@ Protocol (JSON, docs/notifications.md):
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications import audience, fanout, groups, presence, replay
 from recovery import roles, rules
@@ -45,12 +46,18 @@ def _staff_teams(user) -> list[int] | None:
 
 
 class LayerOutageTolerant:
-    """A consumer whose reading of its own channel survives a channel layer outage.
+    """A consumer whose reading of its own channel survives a channel layer outage, and ends.
 
     Channels reads the consumer's channel (``channel_receive``) beside the socket and lets
     a layer error escape the application: with Redis down every socket ended in a 500 and
     a traceback. Here the read waits and retries (1, 2, 4 … up to 30 s) instead; the socket
     side still closes or serves as usual, and cancels the read when it ends.
+
+    That cancellation must take: redis-py can lose one that arrives while a fresh connection
+    is set up for the read (the first socket of a process, one that closes at once), and the
+    read then blocks again and again for good. The socket's task waited for it, so a
+    stopping server waited its whole grace period for an idle process and logged an error.
+    Each read therefore runs as a task of its own, cancelled until it has ended.
     """
 
     @property
@@ -64,13 +71,52 @@ class LayerOutageTolerant:
     async def _channel_receive_retrying(self):
         delay = fanout.RETRY_S
         while True:
+            read = asyncio.ensure_future(self._layer_receive())
             try:
-                return await self._layer_receive()
+                await asyncio.wait({read})
             except asyncio.CancelledError:
+                await _cancel_until_ended(read)
                 raise
+            try:
+                return read.result()
             except Exception:  # the layer's Redis client, whatever it raised
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, fanout.MAX_RETRY_S)
+
+
+# A lost cancellation is seen at once (the read is still running); the next one takes. The
+# reads are given up on after 5 s (RECANCEL_TRIES): never seen, but a stop must not hang.
+RECANCEL_S = 0.1
+RECANCEL_TRIES = 50
+
+
+async def _cancel_until_ended(read: asyncio.Future) -> None:
+    """Cancel ``read`` until it has ended, even if this task is cancelled again meanwhile
+    (Channels cancels a consumer's reads as it ends, and so does a stopping event loop)."""
+    for _ in range(RECANCEL_TRIES):
+        if read.done():
+            break
+        read.cancel()
+        # This task being stopped again is no reason to leave the read running.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({read}, timeout=RECANCEL_S)
+    else:
+        logger.warning("A socket's channel layer read did not end when cancelled.")
+        return
+    if not read.cancelled():
+        read.exception()  # retrieved: a message or an error raced the cancellation
+
+
+async def refuse(send, code: int) -> None:
+    """Accept the handshake, then close with ``code``.
+
+    Closing before accepting would refuse the handshake itself: the server answers HTTP 403
+    and a browser's WebSocket sees only 1006, whatever the reason. Accepted first, the
+    client reads the documented code (4401 sign in, 4403 forbidden, 4404 no such socket,
+    1013 try again later) and can act on it.
+    """
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code})
 
 
 class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
@@ -98,6 +144,11 @@ class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
         else:
             await handler(message)
+
+    async def refuse(self, code: int) -> None:
+        """Close with ``code`` after accepting, so the client reads it (``refuse``)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
@@ -137,11 +188,11 @@ class StaffEventsConsumer(JsonProtocolConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         team_ids = await database_sync_to_async(_staff_teams)(user)
         if team_ids is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.user = user
         self.open_complaints: dict[str, int] = {}
@@ -163,7 +214,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
 
     async def _refuse_layer_down(self, failure: Exception) -> None:
         logger.warning("Staff socket refused: channel layer unreachable (%s).", failure)
-        await self.close(code=CLOSE_TRY_AGAIN)
+        await self.refuse(CLOSE_TRY_AGAIN)
 
     async def _listen_to(self, wanted: list[str]) -> None:
         """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it.
@@ -309,7 +360,7 @@ class TrackingConsumer(JsonProtocolConsumer):
         # Revoked and expired links are refused too: that needs the complaint's row.
         complaint_id = await database_sync_to_async(replay.complaint_of_tracking_token)(token)
         if complaint_id is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         try:
             await self.channel_layer.group_add(
@@ -317,7 +368,7 @@ class TrackingConsumer(JsonProtocolConsumer):
             )
         except Exception as exc:  # the channel layer's Redis, whatever its client raised
             logger.warning("Tracking socket refused: channel layer unreachable (%s).", exc)
-            await self.close(code=CLOSE_TRY_AGAIN)
+            await self.refuse(CLOSE_TRY_AGAIN)
             return
         self.complaint_id = complaint_id
         await self.accept()
@@ -341,8 +392,19 @@ class TrackingConsumer(JsonProtocolConsumer):
         await self.send(text_data=message["text"])
 
 
-class UnknownPathConsumer(AsyncWebsocketConsumer):
-    """A socket to a path no consumer serves: refused, as an unknown page is a 404."""
+async def unknown_path(scope, receive, send) -> None:
+    """A socket to a path no consumer serves: closed with 4404, as an unknown page is a 404.
 
-    async def connect(self):
-        await self.close(code=CLOSE_NOT_FOUND)
+    A bare ASGI application, not a consumer: it needs no channel of its own.
+    """
+    await refuse_connection(receive, send, CLOSE_NOT_FOUND)
+
+
+async def refuse_connection(receive, send, code: int) -> None:
+    """Refuse a socket no consumer runs for (``refuse``), and wait for the client to go."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await refuse(send, code)
+    while message["type"] != "websocket.disconnect":
+        message = await receive()
