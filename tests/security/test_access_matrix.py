@@ -240,6 +240,8 @@ def post(allowed, **kw) -> Rule:
 
 
 HTTP_RULES: dict[str, Rule] = {
+    # The site's icon, asked for by every browser.
+    "favicon.ico": get(EVERYONE, reads_no_token=True),
     # -- the portal: public, or reached by a signed link
     "": get(EVERYONE),
     "complaint/received/<str:token>/": get(EVERYONE, bearer=True),
