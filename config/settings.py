@@ -410,6 +410,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "recovery.api.schema.RedressAutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
+    # OPTIONS answers the endpoint's description in JSON whatever Accept asks for.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "recovery.api.negotiation.OptionsInJson",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
     # Our throttles count by config.client_address; this keeps DRF's own rule the same.
     "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,

@@ -7,6 +7,7 @@
   UTF-8.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -57,6 +58,20 @@ def test_the_url_conf_yields_the_insight_endpoints():
 def test_options_asking_for_csv_is_never_a_server_error(url, manager):
     response = api_client(manager).options(url, HTTP_ACCEPT="text/csv")
     assert response.status_code < 500, (url, response.status_code, response.content[:300])
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/x-foo", "text/html"])
+@pytest.mark.parametrize("url", api_urls())
+def test_options_answers_its_description_in_json_whatever_accept_asks(url, accept, manager):
+    # It used to be a 406: the description exists in JSON only, and a refusal helps no one.
+    response = api_client(manager).options(url, HTTP_ACCEPT=accept)
+    if response.status_code == 404:  # a sample argument that names nothing: JSON too
+        assert response["Content-Type"].startswith("application/json"), url
+        return
+    assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    media_type = response["Content-Type"].split(";")[0]
+    assert media_type == "application/json" or media_type.endswith("+json"), url
+    assert json.loads(response.content)["name"], url
 
 
 def test_options_on_an_insight_endpoint_asking_for_csv_describes_it(manager):
