@@ -50,7 +50,11 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "redress-insecure-development-key-do-not-use-in-production"
+    # Random, made on the first start and kept in the data folder (config.development_key):
+    # a key written here would let anyone forge tracking links to an exposed demo.
+    from config.development_key import development_secret_key
+
+    SECRET_KEY = development_secret_key(VAR_DIR)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -406,6 +410,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "recovery.api.schema.RedressAutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
+    # OPTIONS answers the endpoint's description in JSON whatever Accept asks for.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "recovery.api.negotiation.OptionsInJson",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
     # Our throttles count by config.client_address; this keeps DRF's own rule the same.
     "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,

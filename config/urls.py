@@ -5,11 +5,13 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from config.favicon import favicon
 from recovery.api.errors import no_such_endpoint
 from recovery.web import sso
 from recovery.web.signin import AdminPasswordStep
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
     path("", include("recovery.web.urls")),
     # Insights: the API under /api/insights/ (and a corrective action's effectiveness), the

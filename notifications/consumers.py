@@ -13,7 +13,7 @@ import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from notifications import audience, fanout, groups, presence, replay
 from recovery import roles, rules
@@ -45,13 +45,14 @@ def _staff_teams(user) -> list[int] | None:
 
 
 class LayerOutageTolerant:
-    """A consumer whose reading of its own channel survives a channel layer outage.
+    """A consumer whose reading of its own channel survives a channel layer outage, and ends.
 
     Channels reads the consumer's channel (``channel_receive``) beside the socket and lets
     a layer error escape the application: with Redis down every socket ended in a 500 and
     a traceback. Here the read waits and retries (1, 2, 4 … up to 30 s) instead; the socket
     side still closes or serves as usual, and cancels the read when it ends: the read is
-    made to end then (``fanout.cancellable``), or the consumer would wait for it forever.
+    made to end then (``fanout.cancellable``), or the consumer would wait for it forever
+    (a stopping server waited its whole grace period for an idle process).
     """
 
     @property
@@ -72,6 +73,18 @@ class LayerOutageTolerant:
             except Exception:  # the layer's Redis client, whatever it raised
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, fanout.MAX_RETRY_S)
+
+
+async def refuse(send, code: int) -> None:
+    """Accept the handshake, then close with ``code``.
+
+    Closing before accepting would refuse the handshake itself: the server answers HTTP 403
+    and a browser's WebSocket sees only 1006, whatever the reason. Accepted first, the
+    client reads the documented code (4401 sign in, 4403 forbidden, 4404 no such socket,
+    1013 try again later) and can act on it.
+    """
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code})
 
 
 class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
@@ -99,6 +112,11 @@ class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
         else:
             await handler(message)
+
+    async def refuse(self, code: int) -> None:
+        """Close with ``code`` after accepting, so the client reads it (``refuse``)."""
+        await self.accept()
+        await self.close(code=code)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
@@ -138,11 +156,11 @@ class StaffEventsConsumer(JsonProtocolConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         team_ids = await database_sync_to_async(_staff_teams)(user)
         if team_ids is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         self.user = user
         self.open_complaints: dict[str, int] = {}
@@ -164,7 +182,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
 
     async def _refuse_layer_down(self, failure: Exception) -> None:
         logger.warning("Staff socket refused: channel layer unreachable (%s).", failure)
-        await self.close(code=CLOSE_TRY_AGAIN)
+        await self.refuse(CLOSE_TRY_AGAIN)
 
     async def _listen_to(self, wanted: list[str]) -> None:
         """Join the groups in ``wanted`` not yet joined, and leave the joined ones not in it.
@@ -310,7 +328,7 @@ class TrackingConsumer(JsonProtocolConsumer):
         # Revoked and expired links are refused too: that needs the complaint's row.
         complaint_id = await database_sync_to_async(replay.complaint_of_tracking_token)(token)
         if complaint_id is None:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         try:
             await self.channel_layer.group_add(
@@ -318,7 +336,7 @@ class TrackingConsumer(JsonProtocolConsumer):
             )
         except Exception as exc:  # the channel layer's Redis, whatever its client raised
             logger.warning("Tracking socket refused: channel layer unreachable (%s).", exc)
-            await self.close(code=CLOSE_TRY_AGAIN)
+            await self.refuse(CLOSE_TRY_AGAIN)
             return
         self.complaint_id = complaint_id
         await self.accept()
@@ -342,10 +360,19 @@ class TrackingConsumer(JsonProtocolConsumer):
         await self.send(text_data=message["text"])
 
 
-class UnknownPathConsumer(LayerOutageTolerant, AsyncWebsocketConsumer):
-    """A socket to a path no consumer serves: refused, as an unknown page is a 404.
+async def unknown_path(scope, receive, send) -> None:
+    """A socket to a path no consumer serves: closed with 4404, as an unknown page is a 404.
 
-    It reads its channel too (every consumer does): that read must end with the socket."""
+    A bare ASGI application, not a consumer: it needs no channel of its own.
+    """
+    await refuse_connection(receive, send, CLOSE_NOT_FOUND)
 
-    async def connect(self):
-        await self.close(code=CLOSE_NOT_FOUND)
+
+async def refuse_connection(receive, send, code: int) -> None:
+    """Refuse a socket no consumer runs for (``refuse``), and wait for the client to go."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await refuse(send, code)
+    while message["type"] != "websocket.disconnect":
+        message = await receive()

@@ -73,6 +73,8 @@ async def cancellable(awaitable):
             # Cancelled again meanwhile: this caller is on its way out already.
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait({task}, timeout=RECANCEL_S)
+        if not task.cancelled():
+            task.exception()  # retrieved: a message or an error raced the cancellation
         raise
     return task.result()
 

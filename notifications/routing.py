@@ -6,5 +6,5 @@ websocket_urlpatterns = [
     path("ws/events/", consumers.StaffEventsConsumer.as_asgi()),
     path("ws/track/<str:token>/", consumers.TrackingConsumer.as_asgi()),
     # Last: any other path is refused with a close code; URLRouter would raise instead.
-    re_path(r"", consumers.UnknownPathConsumer.as_asgi()),
+    re_path(r"", consumers.unknown_path),
 ]

@@ -37,9 +37,6 @@ class TokenAuthMiddleware(BaseMiddleware):
 
 
 async def _refuse(receive, send) -> None:
-    from notifications.consumers import CLOSE_UNAUTHENTICATED
+    from notifications.consumers import CLOSE_UNAUTHENTICATED, refuse_connection
 
-    # Closing before accepting refuses the handshake (ASGI websocket spec).
-    message = await receive()
-    if message["type"] == "websocket.connect":
-        await send({"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED})
+    await refuse_connection(receive, send, CLOSE_UNAUTHENTICATED)

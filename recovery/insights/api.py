@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recovery.api.negotiation import OptionsInJson
 from recovery.errors import Conflict, NotFound, ValidationFailed
 from recovery.insights import permissions, selectors, tables
 from recovery.insights.params import (
@@ -62,7 +62,7 @@ def _cell(value):
     return "" if value is None else value
 
 
-class InsightNegotiation(DefaultContentNegotiation):
+class InsightNegotiation(OptionsInJson):
     """``?format=`` other than json or csv is a 400 naming both, not DRF's bare 404."""
 
     def select_renderer(self, request, renderers, format_suffix=None):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from django import template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -16,6 +17,20 @@ from recovery.services import routing
 from recovery.web.selectors import statutory_due_label
 
 register = template.Library()
+
+
+@register.filter
+def bdi(value) -> str:
+    """``value`` escaped and bidi-isolated: ``<bdi>…</bdi>``.
+
+    For text a customer (or anyone outside) wrote, shown in a line with our own words: a
+    right-to-left override (U+202E) or an isolate left open in a name or subject stays
+    inside it instead of reordering the rest of the line. Empty values stay empty.
+    """
+    if value is None or value == "":
+        return ""
+    return format_html("<bdi>{}</bdi>", value)
+
 
 RISK_LABELS = {
     "breached": gettext_lazy("Breached"),

@@ -165,9 +165,37 @@ def test_debug_on_allows_a_development_key_and_demo_accounts(tmp_path):
     loaded = settings_for(tmp_path, DJANGO_DEBUG="1")
 
     assert loaded["DEBUG"] is True
-    assert "insecure" in loaded["SECRET_KEY"]
+    assert loaded["SECRET_KEY"] == (tmp_path / "var" / "secret_key").read_text().strip()
     assert loaded["REDRESS_DEMO"] is True
     assert loaded["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
+
+
+def test_the_development_key_is_random_private_and_kept_in_the_data_folder(tmp_path):
+    # A key written in the code would let anyone forge tracking links to an exposed demo.
+    first = settings_for(tmp_path, DJANGO_DEBUG="1")["SECRET_KEY"]
+    key_file = tmp_path / "var" / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert len(first) >= 50 and "insecure" not in first
+    # Reused on every later start: links already sent keep working.
+    assert settings_for(tmp_path, DJANGO_DEBUG="1")["SECRET_KEY"] == first
+    # Another data folder, another demo: another key.
+    other = settings_for(tmp_path, DJANGO_DEBUG="1", REDRESS_VAR_DIR=str(tmp_path / "other"))
+    assert other["SECRET_KEY"] != first
+    assert [p.name for p in (tmp_path / "var").iterdir() if "secret" in p.name] == ["secret_key"]
+
+
+def test_a_given_secret_key_is_used_and_no_key_file_is_made(tmp_path):
+    loaded = settings_for(tmp_path, DJANGO_DEBUG="1", SECRET_KEY=PRODUCTION_SECRET)
+
+    assert loaded["SECRET_KEY"] == PRODUCTION_SECRET
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_production_never_makes_a_key_of_its_own(tmp_path):
+    done = run_python(["-c", "import config.settings"], tmp_path, DJANGO_DEBUG="0")
+
+    assert "SECRET_KEY must be set when DJANGO_DEBUG is off." in done.stderr
+    assert not (tmp_path / "var" / "secret_key").exists()
 
 
 def test_without_database_url_the_database_is_a_sqlite_file(tmp_path):

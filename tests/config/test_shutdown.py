@@ -168,3 +168,58 @@ def test_sigterm_closes_every_socket_and_exits_within_the_grace_period(
     assert exited_after >= GRACE_S, f"exited after {exited_after:.1f} s\n{log}"
     # uvicorn exits by the signal it handled, once it has shut down.
     assert server.process.returncode in (0, -signal.SIGTERM), log
+
+
+# An idle process has nothing to wait for: it must not sit out the grace period.
+IDLE_EXIT_S = 2
+
+
+async def refusal_code(url: str, origin: str) -> int | None:
+    """The close code a refused socket reads: accepted, then closed (not an HTTP 403)."""
+    async with websocket_connect(url, origin=origin, open_timeout=10) as socket:
+        return await close_code_of(socket)
+
+
+def test_refused_sockets_read_their_code_and_an_idle_process_stops_at_once(agent, customer_user):
+    customer_token = api_token_for(customer_user)
+    tokens = [api_token_for(agent)]
+
+    async def scenario(server: Child, base: str):
+        origin = base.replace("ws://", "http://")
+        # The first socket of the process (it connects to Redis) and later ones, each ended
+        # at once: a channel-layer read cancelled while it was starting used to be lost and
+        # block, so the stop waited for the whole grace period and logged an error.
+        await open_socket(
+            f"{base}/ws/events/?token={tokens[0]}", origin, {"type": "heartbeat"}, "heartbeat"
+        )
+        codes = {
+            "anonymous": await refusal_code(f"{base}/ws/events/", origin),
+            "bad token": await refusal_code(f"{base}/ws/events/?token=nonsense", origin),
+            "customer": await refusal_code(f"{base}/ws/events/?token={customer_token}", origin),
+            "forged link": await refusal_code(f"{base}/ws/track/forged/", origin),
+            "no such path": await refusal_code(f"{base}/ws/nowhere/", origin),
+        }
+        for _ in range(3):
+            socket = await websocket_connect(f"{base}/ws/track/forged/", origin=origin)
+            await socket.close()
+        await asyncio.sleep(1)  # idle: nothing in flight, no socket open
+        server.process.send_signal(signal.SIGTERM)
+        return codes, await wait_for_exit(server, GRACE_S + MARGIN_S + 30)
+
+    with tempfile.TemporaryDirectory(prefix="redress-shutdown-") as scratch:
+        server, base = start_procfile_web(subprocess_environment(), Path(scratch))
+        try:
+            codes, exited_after = asyncio.run(scenario(server, base))
+        finally:
+            server.stop()
+        log = server.log(lines=200)
+
+    assert codes == {
+        "anonymous": 4401,
+        "bad token": 4401,
+        "customer": 4403,
+        "forged link": 4403,
+        "no such path": 4404,
+    }, log
+    assert exited_after < IDLE_EXIT_S, f"exited after {exited_after:.1f} s\n{log}"
+    assert "ERROR" not in log and "Traceback" not in log, log

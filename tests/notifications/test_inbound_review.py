@@ -363,7 +363,7 @@ def test_an_accepted_email_keeps_the_reviewers_reason_its_sender_and_when_it_cam
     assert "Sam Doe &lt;sam@example.org&gt;" in tracking
     assert held.received_at.strftime("%H:%M") in tracking
     desk_page = _desk(agent).get(f"/desk/complaints/{complaint.reference}/").content.decode()
-    assert "<strong>Sam Doe &lt;sam@example.org&gt;</strong>" in desk_page
+    assert "<strong><bdi>Sam Doe &lt;sam@example.org&gt;</bdi></strong>" in desk_page
     assert "Her son; she said so on the phone" in desk_page
     # And in the API's messages.
     api = APIClient()

@@ -241,6 +241,8 @@ def post(allowed, **kw) -> Rule:
 
 
 HTTP_RULES: dict[str, Rule] = {
+    # The site's icon, asked for by every browser.
+    "favicon.ico": get(EVERYONE, reads_no_token=True),
     # -- the portal: public, or reached by a signed link
     "": get(EVERYONE),
     "complaint/received/<str:token>/": get(EVERYONE, bearer=True),
@@ -635,13 +637,23 @@ def isolated_channel_layer(settings):
     settings.CHANNEL_LAYERS = {"default": layer}
 
 
-async def _socket_outcome(persona: Persona, path: str, headers, reference: str) -> tuple:
+async def _socket_outcome(
+    persona: Persona, path: str, headers, reference: str, *, refusal_expected: bool
+) -> tuple:
     """(connected, joined): whether the socket opened, and whether opening the complaint
-    joined its group (the consumer answers with its presence list) or was refused."""
+    joined its group (the consumer answers with its presence list) or was refused.
+
+    A refused socket is accepted, then closed at once with its code (4401, 4403). Where a
+    refusal is expected it is waited for; where it is not, the socket is used at once, and
+    a close in its place fails the test loudly (the communicator expects a message)."""
     communicator = WebsocketCommunicator(application, path, headers=headers)
     try:
         connected, _code = await communicator.connect(timeout=RECEIVE_TIMEOUT_S)
         if not connected:
+            return False, False
+        if refusal_expected and not await communicator.receive_nothing(timeout=RECEIVE_TIMEOUT_S):
+            closing = await communicator.receive_output(timeout=RECEIVE_TIMEOUT_S)
+            assert closing["type"] == "websocket.close", closing
             return False, False
         if "/ws/track/" in path:
             await communicator.send_json_to({"type": "hello", "last_id": 0})
@@ -668,12 +680,12 @@ def test_socket_matrix(world, production, personas, isolated_channel_layer):
         for persona in personas:
             path = persona.socket_path(fill(pattern, world))
             headers = persona.socket_headers()
-            connected, joined = async_to_sync(_socket_outcome)(
-                persona, path, headers, world.complaint.reference
-            )
             # A token that opens nothing is refused on every socket, public ones included.
             column = persona.name if persona.name in SESSIONS else persona.acts_as
             expected = (column in rule["connect"], column in rule["open"])
+            connected, joined = async_to_sync(_socket_outcome)(
+                persona, path, headers, world.complaint.reference, refusal_expected=not expected[0]
+            )
             if (connected, joined) != (expected[0], expected[0] and expected[1]):
                 wrong.append(f"{path} as {persona.name}: connected={connected} joined={joined}")
     assert not wrong, "Sockets that break the access policy:\n" + "\n".join(wrong)

@@ -1000,3 +1000,22 @@ def test_names_and_subjects_on_the_queue_and_board_are_bidi_isolated(supervisor,
         html = text_of(client.get(path))
         assert f"<bdi>{RLO}dnufer</bdi>" in html, path
         assert f"<bdi>{RLO}live</bdi>" in html, path
+
+
+def test_names_and_subjects_on_the_complaint_and_approvals_pages_are_bidi_isolated(
+    agent, supervisor, make_complaint, root_causes
+):
+    complaint = acknowledge(make_complaint(subject=f"{RLO}dnufer"), agent)
+    complaint.customer.name = f"{RLO}live"
+    complaint.customer.save(update_fields=["name"])
+    offer(signed_in(agent), complaint, type="goodwill", amount="200.00", currency="GBP")
+
+    page = text_of(signed_in(agent).get(page_of(complaint)))
+    assert f"{complaint.reference}: <bdi>{RLO}dnufer</bdi></h1>" in page
+    assert f"<bdi>{RLO}live</bdi>'s history" in page
+    assert f'<p class="meta"><bdi>{RLO}live</bdi>' in page
+    assert RLO not in page.replace(f"<bdi>{RLO}", "")  # none left outside an isolate
+
+    approvals = text_of(signed_in(supervisor).get("/desk/approvals/"))
+    assert f" · <bdi>{RLO}live</bdi>" in approvals
+    assert RLO not in approvals.replace(f"<bdi>{RLO}", "")

@@ -488,3 +488,12 @@ def test_the_state_shown_to_the_customer_follows_the_complaint(portal, filed, ag
 
     assert str(State.ACKNOWLEDGED.label) in html
     assert "What happens next" in html  # the acknowledgement message
+
+
+def test_the_customers_words_on_the_tracking_page_cannot_reorder_the_page(portal):
+    # U+202E (right-to-left override) in a message would run on into "You · Email · date".
+    portal.post("/", form_data(description="\u202eevil words"))
+    complaint = Complaint.objects.get()
+    page = portal.get(f"/track/{tracking_token(complaint.pk)}/").content.decode()
+
+    assert '<div class="body" dir="auto">\u202eevil words</div>' in page
