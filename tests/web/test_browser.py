@@ -406,3 +406,23 @@ def test_the_main_pages_raise_no_content_security_policy_violation(
         page.context.close()
 
     assert refused == {url: [] for urls in visits.values() for url in urls}
+
+
+def test_a_socket_refused_for_good_is_not_retried(live, browser, agent):
+    """4401/4403/4404 (docs/security.md) cannot change on a retry: the page says why, once,
+    and stops reconnecting instead of knocking every 1-30 s for as long as it is open."""
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    attempts = []
+
+    def refuse(socket):
+        attempts.append(socket.url)
+        socket.close(code=4401, reason="signed out")
+
+    page.route_web_socket(re.compile(r"/ws/"), refuse)
+    page.goto("/desk/team/")
+    page.wait_for_selector("body[data-live-refused='4401']", timeout=LIVE_TIMEOUT_MS)
+    page.wait_for_timeout(3000)  # a retry comes after 1 s, the next after 2 s
+    assert len(attempts) == 1
+    assert "Sign in again" in page.locator("#live-status").inner_text()
+    page.close()

@@ -24,6 +24,12 @@
   var statusRegion = document.getElementById("live-status");
   // Backoff between reconnects: 1 s doubling to 30 s, so a restarted server is not stormed.
   var retryMs = 1000;
+  // Close codes that no retry can change: the page says why and stops reconnecting.
+  var REFUSED = {
+    4401: "Live updates stopped: your session has ended. Sign in again to resume them.",
+    4403: "Live updates stopped: you may not follow this page.",
+    4404: "Live updates stopped: this page has no live feed.",
+  };
   var MAX_RETRY_MS = 30000;
   // Presence rows expire after 90 s without a heartbeat (notifications/presence.py).
   var HEARTBEAT_MS = 30000;
@@ -73,10 +79,16 @@
       try { data = JSON.parse(message.data); } catch (error) { return; }
       handle(data);
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (event) {
       body.removeAttribute("data-live-connected");
       window.clearInterval(heartbeatTimer);
       window.clearInterval(resyncTimer);
+      // Refused for good (docs/security.md): retrying would be refused again, forever.
+      if (REFUSED[event.code]) {
+        body.setAttribute("data-live-refused", String(event.code));
+        announce(REFUSED[event.code]);
+        return;
+      }
       window.setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     });
