@@ -219,20 +219,26 @@ def complaint_withdrawn(complaint: Complaint, actor) -> int:
     )
 
 
-def message_added(complaint: Complaint, actor, message: Message) -> int:
+def message_added(
+    complaint: Complaint, actor, message: Message, *, notify_staff: bool = True
+) -> int:
     if message.is_internal:
-        return record(
+        entry = EventEntry(
             complaint,
             EventType.NOTE_ADDED,
             actor,
             {"message_id": message.pk},
+            notify_staff=notify_staff,
         )
-    return record(
-        complaint,
-        EventType.MESSAGE_ADDED,
-        actor,
-        {"message_id": message.pk, "direction": message.direction, "kind": message.kind},
-    )
+    else:
+        entry = EventEntry(
+            complaint,
+            EventType.MESSAGE_ADDED,
+            actor,
+            {"message_id": message.pk, "direction": message.direction, "kind": message.kind},
+            notify_staff=notify_staff,
+        )
+    return record_many([entry])[0]
 
 
 def complaint_assigned(

@@ -114,6 +114,7 @@ def automatic_reply_note_add(*, complaint: Complaint, body: str) -> Message:
         kind=MessageKind.NOTE,
         channel=Channel.EMAIL,
         body=body,
+        tell_staff=False,  # on the timeline for whoever looks; nobody needs to act on it
     )
 
 
@@ -155,6 +156,7 @@ def _message_write(
     written_by: str = "",
     written_at: datetime | None = None,
     idempotency_key: str = "",
+    tell_staff: bool = True,
 ) -> Message:
     """The one place a message is written: row, timeline event, awaiting flag and clocks."""
     if complaint.state == State.WITHDRAWN:
@@ -174,9 +176,13 @@ def _message_write(
             idempotency_key=idempotency_key,
             created_at=min(written_at, timezone.now()) if written_at else timezone.now(),
         )
-        events.message_added(complaint, actor, message)
+        inbound = direction == MessageDirection.INBOUND
+        after_closing = inbound and complaint.state in (State.RESOLVED, State.LOOP_CLOSED)
+        # A reply after closing is told once, by its own event (``_mark_reply_after_closing``).
+        events.message_added(
+            complaint, actor, message, notify_staff=tell_staff and not after_closing
+        )
         if direction != MessageDirection.INTERNAL:
-            inbound = direction == MessageDirection.INBOUND
             _mark_reply_after_closing(complaint, message, replied=inbound)
             if inbound and complaint.awaiting_customer:
                 # The customer answered: the pause is over.

@@ -70,6 +70,28 @@ def test_an_emailed_reply_to_a_resolved_complaint_marks_it_and_tells_its_last_ha
     row = Outbox.objects.get(payload__timeline_event_id=event.pk)
     assert agent.pk in row.audience["users"]
     assert row.audience["customer"] is None
+    # Told once: the message's own event, on the timeline too, tells no member of staff.
+    added = ComplaintEvent.objects.get(complaint=resolved, type=EventType.MESSAGE_ADDED)
+    told = Outbox.objects.get(payload__timeline_event_id=added.pk).audience
+    assert (told["users"], told["teams"]) == ([], [])
+
+
+@pytest.mark.django_db
+def test_an_out_of_office_answer_is_a_note_nobody_is_told_of(resolved, agent):
+    mail = EmailMessage()
+    mail["From"] = resolved.customer.email
+    mail["To"] = "complaints@redress.invalid"
+    mail["Subject"] = f"Automatic reply: {resolved.reference}"
+    mail["Auto-Submitted"] = "auto-replied"
+    mail["Message-ID"] = "<ooo@mail.example.org>"
+    mail.set_content("I am away until Monday.")
+
+    ingest(mail.as_bytes(), source="test")
+
+    note = ComplaintEvent.objects.get(complaint=resolved, type=EventType.NOTE_ADDED)
+    told = Outbox.objects.get(payload__timeline_event_id=note.pk).audience
+    assert (told["users"], told["teams"]) == ([], [])
+    assert not _late_reply_events(resolved).exists()
 
 
 @pytest.mark.django_db
