@@ -251,7 +251,9 @@ def test_a_link_for_another_match_does_not_link(filed, other_customer_user):
 
 def test_staff_see_the_provisional_state_on_the_page_and_in_the_api(filed, agent, customer_user):
     page = signed_in(agent).get(f"/desk/complaints/{filed.reference}/").content.decode()
-    assert "Address not yet confirmed by the customer; possible match: Olivia Owner" in page
+    assert (
+        "Address not yet confirmed by the customer; possible match: <bdi>Olivia Owner</bdi>" in page
+    )
 
     detail = api_client(agent).get(f"/api/complaints/{filed.reference}/").json()
     assert detail["possible_customer"] == {
