@@ -49,7 +49,10 @@ DEBUG = env_bool("DJANGO_DEBUG")
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DJANGO_DEBUG is off. Set SECRET_KEY to 50 or more "
+            "random characters (or DJANGO_DEBUG=1 for development)."
+        )
     # Random, made on the first start and kept in the data folder (config.development_key):
     # a key written here would let anyone forge tracking links to an exposed demo.
     from config.development_key import development_secret_key
@@ -362,7 +365,6 @@ EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
 # Where the file-based backend (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend)
 # writes each message: development, and tests that read what a worker process sent.
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.invalid")
 # How old a customer email's "sending" claim must be before the redelivery sweep sends it
 # again (its worker died mid-send; docs/operations.md). Well above the longest an SMTP
 # conversation can take: connect, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, each up to
@@ -370,6 +372,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "complaints@redress.in
 REDRESS_EMAIL_CLAIM_TIMEOUT = float(os.environ.get("REDRESS_EMAIL_CLAIM_TIMEOUT", "600"))
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
+# The address customer emails come from. Unset, it is complaints@ the domain above, so one
+# setting (REDRESS_EMAIL_DOMAIN) gives a working From; an address on .invalid (neither set)
+# is a deploy-check warning without DEBUG (notifications/checks.py).
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL") or f"complaints@{REDRESS_EMAIL_DOMAIN}"
 # Where people reach Redress: every emailed link (tracking page, survey, the desk) starts with
 # it. Not derived from PORT here: honcho gives each Procfile process a PORT of its own (the
 # worker, which renders the emails, 8100), so `./redress run` exports it from the web's PORT.

@@ -1,5 +1,7 @@
-"""Start-up checks: the public URL every emailed link starts with is a usable one."""
+"""Start-up checks: the public URL every emailed link starts with is a usable one; in
+production, the address customer emails come from is a real one."""
 
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,6 +36,31 @@ def public_url(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@checks.register(deploy=True)
+def from_address(app_configs, **kwargs):
+    """Warn (``check --deploy``, DEBUG off) when customer emails would come from ``.invalid``.
+
+    ``.invalid`` (RFC 2606) is the default when neither ``DEFAULT_FROM_EMAIL`` nor
+    ``REDRESS_EMAIL_DOMAIN`` is set: fine for development, but customers' replies to it go
+    nowhere and receiving servers reject or junk mail from a domain that cannot exist.
+    """
+    if settings.DEBUG:
+        return []
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    if domain != "invalid" and not domain.endswith(".invalid"):
+        return []
+    return [
+        checks.Warning(
+            f"Customer emails would come from {settings.DEFAULT_FROM_EMAIL!r}, on the reserved "
+            "domain .invalid: replies to it go nowhere.",
+            hint="Set REDRESS_EMAIL_DOMAIN (From becomes complaints@ that domain) or "
+            "DEFAULT_FROM_EMAIL; see docs/operations.md.",
+            id="redress.W202",
+        )
+    ]
 
 
 def _error(url: str, why: str, hint: str) -> checks.Error:

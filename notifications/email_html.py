@@ -1,6 +1,6 @@
 """The HTML part of a customer email, made from its text part: one wording, two forms.
 
-Pure (no Django), so it can be tested on any text. The rules:
+Pure (no settings, no models), so it can be tested on any text. The rules:
 
 1. The whole text is escaped: the values put into a template (a customer's name, an agent's
    message) and the template's own wording alike, so nothing in either can become markup.
@@ -9,7 +9,13 @@ Pure (no Django), so it can be tested on any text. The rules:
    one ``<br>``.
 3. ``http://`` and ``https://`` addresses become links whose text is the address itself: the
    HTML can never show one address and lead to another. Nothing else is linked.
-4. No images, no remote resources, no scripts, no ``<style>`` (mail clients drop it): inline
+4. Spacing is the writer's: the paragraphs are styled ``white-space:pre-wrap``, so runs of
+   spaces and indentation show as typed (only blank lines are consumed, as paragraph breaks;
+   nothing but ``<br>`` is put between lines, or pre-wrap would show each break twice).
+5. Directional formatting characters (U+202A-U+202E, U+2066-U+2069) are shown as visible
+   markers, not applied: "\\u202egnp.exe" would otherwise read "exe.png". The text part
+   keeps them as written (docs/web.md, "Text people wrote").
+6. No images, no remote resources, no scripts, no ``<style>`` (mail clients drop it): inline
    styles only, dark text on white at 16px, within 40em, so it reads well and passes WCAG AA
    contrast. The ``lang`` of the template's language and the subject as the title and the
    label of the article tell screen readers what they read.
@@ -18,11 +24,15 @@ Pure (no Django), so it can be tested on any text. The rules:
 import re
 from html import escape
 
+from recovery.text import DIRECTIONAL_CONTROLS, mark_directional_controls
+
 # An address runs to white space or to a character that cannot be in one unencoded; what it
 # ends with is checked below (a sentence's full stop is not part of the address).
-_URL = re.compile(r"""https?://[^\s<>"]+""", re.IGNORECASE)
+# A directional control ends it too: it cannot be in an address, and is shown as a marker.
+_URL = re.compile(r'https?://[^\s<>"' + "".join(sorted(DIRECTIONAL_CONTROLS)) + "]+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?'"
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+# Blank lines, and only them: the next paragraph's indentation is the writer's.
+_PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t]*\n)+")
 _LINE_ENDING = re.compile(r"\r\n?")
 
 _TEXT_STYLE = (
@@ -30,10 +40,13 @@ _TEXT_STYLE = (
     "font-family:Arial,Helvetica,sans-serif;font-size:16px;line-height:1.5;"
     "color:#1a1a1a;background-color:#ffffff;"
 )
-_PARAGRAPH_STYLE = "margin:0 0 1em 0;"
+_PARAGRAPH_STYLE = "margin:0 0 1em 0;white-space:pre-wrap;"
 # #0b57d0 on white is a contrast of 6.3:1 (WCAG AA asks 4.5:1); underlined, so a link is not
 # told by its colour alone.
 _LINK_STYLE = "color:#0b57d0;text-decoration:underline;"
+# A directional control shown as ⟨U+202E⟩: monospace on pale yellow, dark text (contrast
+# well above 4.5:1), so it reads as a marker, not as the writer's words.
+_MARKER_STYLE = "font-family:monospace;background-color:#fff3cd;color:#5c4400;"
 
 
 def text_to_html(text: str, *, subject: str, language: str) -> str:
@@ -74,7 +87,7 @@ def normalise_line_endings(text: str) -> str:
 
 
 def _paragraph(paragraph: str) -> str:
-    return "<br>\n".join(_line(line) for line in paragraph.split("\n"))
+    return "<br>".join(_line(line) for line in paragraph.split("\n"))
 
 
 def _line(line: str) -> str:
@@ -89,7 +102,7 @@ def _line(line: str) -> str:
         parts.append(f'<a href="{escape(url)}" style="{_LINK_STYLE}">{escape(url)}</a>')
         position = end
     parts.append(escape(line[position:]))
-    return "".join(parts)
+    return mark_directional_controls("".join(parts), style=_MARKER_STYLE)
 
 
 def _trim(url: str) -> str:

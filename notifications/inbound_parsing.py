@@ -60,6 +60,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from notifications.html_to_text import html_to_text
+from recovery.text import single_line
 
 REFERENCE_PATTERN = r"RDR-\d{4}-\d{6}"
 
@@ -487,7 +488,7 @@ class _Parser:
         if isinstance(parsed, str):  # the header parser gave up: decode encoded words leniently
             with contextlib.suppress(Exception):
                 text = str(make_header(decode_header(parsed)))
-        return " ".join(_scrub(text).split())
+        return " ".join(single_line(_scrub(text)).split())
 
     def addresses(self, name: str) -> list[tuple[str, str]]:
         parsed = self.header(name)
@@ -504,7 +505,9 @@ class _Parser:
             pairs = lenient
         elif lenient and not pairs[0][0]:
             pairs[0] = (lenient[0][0], pairs[0][1])
-        return [(_scrub(n).strip(), _scrub(a).strip()) for n, a in pairs]
+        # A display name ("=?utf-8?q?Eve=0D=0ABcc:...?=") may decode to line breaks: folded to
+        # spaces (the sender cannot be asked to retype it), as the forms would refuse them.
+        return [(" ".join(single_line(_scrub(n)).split()), _scrub(a).strip()) for n, a in pairs]
 
     def message_ids(self, name: str) -> tuple[str, ...]:
         """Ids without angle brackets; bare ids are accepted because some mailers omit them."""

@@ -24,6 +24,7 @@ from recovery.models import (
 )
 from recovery.services.intake import ComplaintIntake, CustomerDetails
 from recovery.services.lifecycle import TRANSITIONS
+from recovery.text import validate_single_line
 
 # Long enough for the longest honest complaint letter; the 2 MiB body cap stops the rest.
 DESCRIPTION_MAX_CHARS = 50_000
@@ -43,7 +44,8 @@ class RegulatoryProfileField(serializers.ChoiceField):
 
 
 class CustomerInputSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    # Names and subjects reach email greetings and headers: one line each (recovery.text).
+    name = serializers.CharField(max_length=200, validators=[validate_single_line])
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     external_id = serializers.CharField(
@@ -63,7 +65,7 @@ class CustomerInputSerializer(StrictSerializer):
 
 
 class ComplaintIntakeSerializer(StrictSerializer):
-    subject = serializers.CharField(max_length=200)
+    subject = serializers.CharField(max_length=200, validators=[validate_single_line])
     description = serializers.CharField(max_length=DESCRIPTION_MAX_CHARS)
     remedy_sought = serializers.CharField(
         max_length=MESSAGE_MAX_CHARS, required=False, allow_blank=True, default=""

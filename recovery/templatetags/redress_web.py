@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from escalation import regulatory
 from recovery.models import State
 from recovery.services import routing
+from recovery.text import mark_directional_controls, normalise_line_endings
 from recovery.web.selectors import statutory_due_label
 
 register = template.Library()
@@ -30,6 +31,22 @@ def bdi(value) -> str:
     if value is None or value == "":
         return ""
     return format_html("<bdi>{}</bdi>", value)
+
+
+@register.filter
+def free_text(value) -> str:
+    """Text someone wrote (a story, a message, a note, a held email), escaped and made inert.
+
+    Shown in an element styled ``white-space: pre-wrap`` (``.story``, ``.body``): the text's
+    own line breaks and runs of spaces show as written, so no ``<br>`` is added (it would
+    double every break). Directional formatting characters (U+202A-U+202E, U+2066-U+2069)
+    become visible markers instead of reordering the text ("\u202egnp.exe" would read
+    "exe.png"); the stored text is unchanged (recovery.text).
+    """
+    if value is None:
+        return ""
+    text = normalise_line_endings(str(value))
+    return mark_safe(mark_directional_controls(escape(text)))  # noqa: S308 - escaped first
 
 
 RISK_LABELS = {

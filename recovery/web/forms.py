@@ -17,6 +17,7 @@ from recovery.api.serializers import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models import Category, Outcome, RootCause, State, Touchpoint
 from recovery.models.remedies import RecoveryType
 from recovery.services import intake
+from recovery.text import validate_single_line
 
 # Shown for a field left empty, naming what to write rather than "This field is required."
 REQUIRED = {
@@ -38,6 +39,8 @@ class ComplaintForm(forms.Form):
     name = forms.CharField(
         label=_("Your name"),
         max_length=200,
+        # The name opens every email's greeting: a line break in it would break the body.
+        validators=[validate_single_line],
         error_messages={"required": REQUIRED["name"]},
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )

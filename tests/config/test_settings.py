@@ -106,6 +106,7 @@ print(json.dumps({
     "SESSION_COOKIE_SECURE": s.SESSION_COOKIE_SECURE,
     "CSRF_COOKIE_SECURE": s.CSRF_COOKIE_SECURE,
     "SECURE_HSTS_SECONDS": s.SECURE_HSTS_SECONDS,
+    "DEFAULT_FROM_EMAIL": s.DEFAULT_FROM_EMAIL,
 }, default=str))
 """
 
@@ -139,6 +140,60 @@ def test_without_secret_key_and_debug_off_settings_refuse_to_load(tmp_path):
 
     assert done.returncode != 0
     assert "ImproperlyConfigured: SECRET_KEY must be set when DJANGO_DEBUG is off." in done.stderr
+
+
+@pytest.mark.parametrize("command", ["ingest_email", "check", "migrate"])
+def test_manage_py_without_secret_key_says_what_to_set_on_one_line(tmp_path, command):
+    done = run_python(["manage.py", command], tmp_path)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr == (
+        "Redress is not configured: SECRET_KEY must be set when DJANGO_DEBUG is off. Set "
+        "SECRET_KEY to 50 or more random characters (or DJANGO_DEBUG=1 for development). "
+        'See docs/operations.md, "Environment variables".\n'
+    )
+
+
+def test_the_from_address_is_derived_from_the_email_domain(tmp_path):
+    loaded = settings_for(
+        tmp_path, SECRET_KEY=PRODUCTION_SECRET, REDRESS_EMAIL_DOMAIN="complaints.example.com"
+    )
+
+    assert loaded["DEFAULT_FROM_EMAIL"] == "complaints@complaints.example.com"
+
+
+def test_a_from_address_given_wins_over_the_derived_one(tmp_path):
+    loaded = settings_for(
+        tmp_path,
+        SECRET_KEY=PRODUCTION_SECRET,
+        REDRESS_EMAIL_DOMAIN="complaints.example.com",
+        DEFAULT_FROM_EMAIL="Example <help@example.com>",
+    )
+
+    assert loaded["DEFAULT_FROM_EMAIL"] == "Example <help@example.com>"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"DEFAULT_FROM_EMAIL": "Help <help@mail.invalid>"}],
+    ids=["nothing-set", "explicit-invalid"],
+)
+def test_the_deploy_check_warns_of_a_from_address_on_invalid(tmp_path, env):
+    done = run_python(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        DJANGO_DEBUG="0",
+        SECRET_KEY=PRODUCTION_SECRET,
+        ALLOWED_HOSTS="redress.example.com",
+        DATABASE_URL="postgres://redress@db.invalid:5432/redress",
+        REDIS_URL="redis://redis.invalid:6379/0",
+        **env,
+    )
+
+    assert done.returncode != 0
+    assert "redress.W202" in done.stderr
+    assert "Set REDRESS_EMAIL_DOMAIN" in done.stderr
 
 
 def test_debug_is_off_unless_asked_for(tmp_path):
@@ -250,6 +305,8 @@ def test_deploy_check_passes_with_production_environment(tmp_path):
         DJANGO_DEBUG="0",
         SECRET_KEY=PRODUCTION_SECRET,
         ALLOWED_HOSTS="redress.example.com",
+        # Customer emails come from a real domain (a From on .invalid is redress.W202).
+        REDRESS_EMAIL_DOMAIN="redress.example.com",
         # Hosts that do not resolve: the check must not need to reach either service.
         DATABASE_URL="postgres://redress@db.invalid:5432/redress",
         REDIS_URL="redis://redis.invalid:6379/0",

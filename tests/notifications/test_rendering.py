@@ -67,8 +67,8 @@ def test_the_html_part_says_the_same_words_escaped():
     subject, _text, html = render(template, _context())
 
     assert f"<title>{escape(subject)}</title>" in html
-    assert f'<p style="margin:0 0 1em 0;">Dear {escape(NAME)},</p>' in html
-    assert f"{escape(MESSAGE)}<br>\nBye &amp; thanks</p>" in html
+    assert f'<p style="margin:0 0 1em 0;white-space:pre-wrap;">Dear {escape(NAME)},</p>' in html
+    assert f"{escape(MESSAGE)}<br>Bye &amp; thanks</p>" in html
     assert "<b>" not in html
     assert '<html lang="en">' in html
 
@@ -120,19 +120,17 @@ def test_the_thread_subject_is_the_reference_and_the_subject_without_reply_prefi
     assert thread_subject("RDR-2026-000042", f"Re: {expected}") == expected
 
 
-_P = '<p style="margin:0 0 1em 0;">'
+_P = '<p style="margin:0 0 1em 0;white-space:pre-wrap;">'
 
 
 @pytest.mark.parametrize(
     ("text", "body"),
     [
-        pytest.param("one\ntwo\n\nthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="lf"),
-        pytest.param("one\r\ntwo\r\n\r\nthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="crlf"),
-        pytest.param("one\rtwo\r\rthree", f"{_P}one<br>\ntwo</p>\n{_P}three</p>", id="cr"),
+        pytest.param("one\ntwo\n\nthree", f"{_P}one<br>two</p>\n{_P}three</p>", id="lf"),
+        pytest.param("one\r\ntwo\r\n\r\nthree", f"{_P}one<br>two</p>\n{_P}three</p>", id="crlf"),
+        pytest.param("one\rtwo\r\rthree", f"{_P}one<br>two</p>\n{_P}three</p>", id="cr"),
         pytest.param("one\r\n  \r\n\r\n\r\ntwo\r\n", f"{_P}one</p>\n{_P}two</p>", id="blank-lines"),
-        pytest.param(
-            "one\r\ntwo\nthree\rfour", f"{_P}one<br>\ntwo<br>\nthree<br>\nfour</p>", id="mixed"
-        ),
+        pytest.param("one\r\ntwo\nthree\rfour", f"{_P}one<br>two<br>three<br>four</p>", id="mixed"),
         pytest.param("\r\n\r\none\r\n\r\n", f"{_P}one</p>", id="leading-and-trailing"),
     ],
 )
@@ -164,7 +162,7 @@ def test_an_agents_message_typed_in_a_browser_keeps_its_paragraphs_in_both_parts
     _subject, text, html = render(template, context)
 
     assert text == f"Dear {NAME},\n\nWe found it.\n\nWe fixed it.\nSorry.\n"
-    assert f"{_P}We found it.</p>\n{_P}We fixed it.<br>\nSorry.</p>" in html
+    assert f"{_P}We found it.</p>\n{_P}We fixed it.<br>Sorry.</p>" in html
     assert "\r" not in text + html
 
 
@@ -204,10 +202,17 @@ class _Reader(HTMLParser):
                 self.links[-1][1] += data
 
 
-ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "div", "p", "br", "a"}
+# span: the visible marker of a directional control (U+202E shown as ⟨U+202E⟩, titled).
+ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "div", "p", "br", "a", "span"}
 ALLOWED_ATTRIBUTES = {
-    "lang", "charset", "name", "content", "style", "role", "aria-label", "dir", "href"
+    "lang", "charset", "name", "content", "style", "role", "aria-label", "dir", "href", "title"
 }  # fmt: skip
+_DIRECTIONAL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: str) -> str:
+    """``text`` as the HTML part shows it: each directional control as a visible marker."""
+    return _DIRECTIONAL.sub(lambda m: f"\u27e8U+{ord(m.group(0)):04X}\u27e9", text)
 
 
 def _words(text: str) -> list[str]:
@@ -235,7 +240,7 @@ def test_any_name_subject_and_body_are_said_literally_and_only_as_text(name, sub
     reader.close()
     assert reader.tags <= ALLOWED_TAGS
     assert reader.attributes <= ALLOWED_ATTRIBUTES
-    assert _words("".join(reader.seen)) == _words(text)
+    assert _words("".join(reader.seen)) == _words(_shown(text))
     for href, shown in reader.links:
         assert href == shown
         assert href.lower().startswith(("http://", "https://"))
@@ -332,14 +337,45 @@ def test_every_shipped_template_says_any_words_literally_in_text_and_escaped_in_
                 # The text part carries \n line endings, whatever the writer typed.
                 value = normalise_line_endings(getattr(said, field)).strip()
                 assert value in text, (where, field)
-                if "\n" not in value and "://" not in value:
+                if "\n" not in value and "://" not in value and value == _shown(value):
                     # One line without an address: in the HTML exactly as escape() writes it.
                     assert escape(value) in html, (where, field)
             reader = _Reader()
             reader.feed(html)
             reader.close()
             # The HTML shows the text's words, and nothing of what was said became markup.
-            assert _words("".join(reader.seen)) == _words(text), where
+            assert _words("".join(reader.seen)) == _words(_shown(text)), where
             assert reader.tags <= ALLOWED_TAGS, where
 
     check()
+
+
+def test_a_directional_override_is_shown_as_a_marker_in_html_and_kept_in_text():
+    # "\u202egnp.exe" reads "exe.png" when applied; the HTML shows the override instead.
+    template = _template("Re: {{ reference }}", "{{ message }}")
+    context = {**_context(), "message": "Line 2 \u202eevil\u202c, file \u202egnp.exe"}
+
+    _subject, text, html = render(template, context)
+
+    # The text part is what was written (the customer's or agent's own characters).
+    assert text == "Line 2 \u202eevil\u202c, file \u202egnp.exe\n"
+    assert not {"\u202e", "\u202c"} & set(html)
+    assert "Line 2 <span " in html
+    assert ">\u27e8U+202E\u27e9</span>evil<span " in html
+    assert ">\u27e8U+202C\u27e9</span>, file <span " in html
+    assert 'title="right-to-left override (U+202E), shown, not applied"' in html
+
+
+def test_a_directional_control_ends_a_link():
+    html = text_to_html("see https://example.com/a\u202efdp.exe", subject="s", language="en")
+
+    assert '<a href="https://example.com/a" ' in html
+    assert "\u27e8U+202E\u27e9</span>fdp.exe" in html
+
+
+def test_runs_of_spaces_and_indentation_are_kept_in_html():
+    html = text_to_html(
+        "First.\n\n  indented line   with  spaces\n    and more", subject="s", language="en"
+    )
+
+    assert f"{_P}First.</p>\n{_P}  indented line   with  spaces<br>    and more</p>" in html

@@ -129,7 +129,7 @@ def test_the_preview_shows_the_html_part_made_from_the_same_text(editor):
     text = part(html, "preview-text")
     assert document.startswith("<!DOCTYPE html>")
     assert (
-        '<p style="margin:0 0 1em 0;">Dear Zoë O&#x27;Brien &amp; Sons &lt;&quot;quotes&quot;&gt;,'
+        '<p style="margin:0 0 1em 0;white-space:pre-wrap;">Dear Zoë O&#x27;Brien &amp; Sons &lt;&quot;quotes&quot;&gt;,'
         "</p>" in document
     )
     assert "Financial Ombudsman Service" in document

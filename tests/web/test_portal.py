@@ -496,4 +496,9 @@ def test_the_customers_words_on_the_tracking_page_cannot_reorder_the_page(portal
     complaint = Complaint.objects.get()
     page = portal.get(f"/track/{tracking_token(complaint.pk)}/").content.decode()
 
-    assert '<div class="body" dir="auto">\u202eevil words</div>' in page
+    # Nor reorder the message itself: the override is shown as a marker, not applied.
+    assert "\u202e" not in page
+    assert (
+        '<div class="body" dir="auto"><span class="bidi-control" title="right-to-left override '
+        '(U+202E), shown, not applied">\u27e8U+202E\u27e9</span>evil words</div>'
+    ) in page
