@@ -121,7 +121,10 @@ def test_more_due_clocks_than_a_batch_are_all_handled_in_one_sweep_in_bulk(seed)
     assert Escalation.objects.filter(clock_id__in=seeded.due_ids, level=1).count() == due
     # Bulk handling: a bounded number of statements per batch of 500, none per clock.
     batches = -(-due // BATCH_SIZE)
-    assert query_count <= 15 * batches, query_count
+    # SQLite cannot LIMIT a UNION's parts: its "anything due?" probe asks the phases one by
+    # one (sweeper._anything_due), up to one query more per phase than PostgreSQL's one.
+    probes = 0 if connection.features.supports_slicing_ordering_in_compound else len(sweeper.PHASES)
+    assert query_count <= 15 * batches + probes, query_count
 
 
 def test_max_rows_stops_a_sweep_at_the_earliest_due_clocks_and_the_next_goes_on(seed):
