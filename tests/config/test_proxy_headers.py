@@ -1,0 +1,46 @@
+"""The web process as the Procfile starts it counts the client's own address.
+
+uvicorn rewrites the peer address from ``X-Forwarded-For`` by default (``--proxy-headers``,
+trusting 127.0.0.1): behind a proxy on the same host that passes the header through, every
+request could name its own address and slip past the per-address limits. Which entry of the
+header to believe is ``REDRESS_TRUSTED_PROXIES``'s decision alone (config/client_address.py).
+"""
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from axes.models import AccessAttempt
+
+from tests.config.test_shutdown import start_procfile_web
+from tests.processes import START_TIMEOUT_S, subprocess_environment
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_forged_forwarded_for_is_not_the_client_address(tmp_path: Path):
+    server, base = start_procfile_web(subprocess_environment(), tmp_path)
+    url = base.replace("ws://", "http://") + "/api/auth/token/"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            server.check_alive()
+            try:
+                answer = httpx.post(
+                    url,
+                    json={"username": "nobody-here", "password": "wrong"},
+                    headers={"X-Forwarded-For": "10.7.7.7"},
+                    timeout=10,
+                    trust_env=False,
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.2)
+    finally:
+        server.stop()
+
+    assert answer.status_code == 400, answer.text
+    addresses = set(AccessAttempt.objects.values_list("ip_address", flat=True))
+    assert addresses == {"127.0.0.1"}, (addresses, server.log())
