@@ -430,12 +430,13 @@ def split_quoted_reply(text: str) -> ReplySplit:
     def quoted(i: int) -> bool:
         return i in quote_rows or body[i].lstrip().startswith(">")
 
-    # Runs of quoted lines (blank lines between two quoted lines belong to the run).
     own = [i for i, line in enumerate(body) if line.strip() and not quoted(i)]
     quoted_rows = [i for i, line in enumerate(body) if line.strip() and quoted(i)]
     if quoted_rows and own:
-        interleaved = any(own[0] < q < own[-1] for q in quoted_rows)
-        if not interleaved:
+        # One block above or one below the customer's lines is top- or bottom-posting;
+        # anything else (between their lines, or both above and below) is inline answering.
+        one_block = quoted_rows[-1] < own[0] or quoted_rows[0] > own[-1]
+        if one_block:
             body = [line for i, line in enumerate(body) if not quoted(i)]
     reply = "\n".join(body).strip()
     if not reply:

@@ -467,6 +467,12 @@ _INLINE = (
         ),
         pytest.param(_INLINE, _INLINE, False, id="inline-answers-keep-the-questions"),
         pytest.param(
+            "> Did it arrive?\nNo.\n> Shall we resend it?",
+            "> Did it arrive?\nNo.\n> Shall we resend it?",
+            False,
+            id="one-answer-between-two-quotes",
+        ),
+        pytest.param(
             "Thanks, that works.\n\nOn Tue, 13 Apr 2021 at 12:56, Support <s@example.com> "
             "wrote:\n\n> Hello,\n> please try again.\n",
             "Thanks, that works.",
