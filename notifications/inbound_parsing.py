@@ -30,10 +30,13 @@ Rules:
   (and without "Auto-Submitted: no"), an auto-responder's subject ("Out of Office",
   "Automatic reply:", "Auto:", "Autoreply", "Abwesenheitsnotiz", "Réponse automatique").
   ``Precedence: list`` is NOT automatic on purpose: shared inboxes such as Google Groups add
-  it (and List-Id) to genuine customer mail.
-* ``is_list_mail``: ``Precedence: list`` with ``List-Id`` or ``List-Unsubscribe``: a person may
-  have written it, but it came through a list, which no automatic answer may go to (RFC 3834).
-* ``reply_text``: see ``strip_quoted_reply``.
+  it (and List-Id) to genuine customer replies, which may still join their complaint.
+* ``is_list_mail`` (``list_reason`` says why): ``Precedence: list``, ``bulk`` or ``junk``, or a
+  ``List-Id`` or ``List-Unsubscribe`` header: it came through a list or a mass mailer, which
+  no automatic answer may go to (RFC 3834), and it opens no complaint of its own (ingestion
+  adds it only to a complaint it threads onto).
+* ``reply_text``: see ``split_quoted_reply``; ``reply_was_cut`` says whether anything was cut
+  (ingestion then keeps the whole text for staff).
 * ``fingerprint``: the Message-ID if present, else ``"sha256:" + sha256(raw bytes)``. A few
   broken mailers reuse Message-IDs, so a repeat is a duplicate only when ``content_digest``
   matches too.
@@ -162,7 +165,16 @@ class ParsedEmail:
     raw_sha256: str
     # Every Authentication-Results header, the topmost (the last server's) first.
     authentication_results: tuple[AuthenticationResults, ...] = ()
-    is_list_mail: bool = False
+    list_reason: str | None = None  # why it is list mail (see the module docstring), or None
+
+    @property
+    def is_list_mail(self) -> bool:
+        return self.list_reason is not None
+
+    @property
+    def reply_was_cut(self) -> bool:
+        """Whether quoted history was cut from ``text`` to make ``reply_text``."""
+        return self.reply_text != self.text.strip()
 
     @property
     def fingerprint(self) -> str:
@@ -288,62 +300,153 @@ _ATTRIBUTION_LINES = [
     re.compile(r"Dne\s(?=.*\d).{1,300}\snapsal(?:a|\(a\))?:", re.IGNORECASE),  # Czech
     re.compile(r"Am\s(?=.*\d).{1,300}\sschrieb\s.{1,300}:", re.IGNORECASE),  # German
 ]
-_SEPARATOR_LINE = re.compile(
-    r"-{2,}\s*(?:original message|původní zpráva|ursprüngliche nachricht|forwarded message"
-    r"|přeposlaná zpráva|weitergeleitete nachricht)\s*-{2,}|_{20,}|begin forwarded message:",
+# What a mail client writes into an attribution and a person rarely does: a time of day or
+# an address. Only such an attribution cuts when no ">" quote follows it (HTML mail turned
+# into text loses its quote marks); "On 3 March the agent wrote:" followed by the
+# customer's own words is prose.
+_CLIENT_ATTRIBUTION = re.compile(r"\d{1,2}:\d{2}|[^\s<>]+@[^\s<>]+")
+_ORIGINAL_MESSAGE_LINE = re.compile(
+    r"-{2,}\s*(?:original message|původní zpráva|ursprüngliche nachricht)\s*-{2,}",
     re.IGNORECASE,
 )
+_FORWARD_LINE = re.compile(
+    r"-{2,}\s*(?:forwarded message|přeposlaná zpráva|weitergeleitete nachricht)\s*-{2,}"
+    r"|begin forwarded message:",
+    re.IGNORECASE,
+)
+_UNDERSCORE_LINE = re.compile(r"_{20,}")
 _HEADER_BLOCK_FROM = re.compile(r"\*?(?:from|von|od):\*?\s", re.IGNORECASE)
 _HEADER_BLOCK_SENT = re.compile(r"\*?(?:sent|date|gesendet|datum|odesláno):\*?\s", re.IGNORECASE)
+_HEADER_BLOCK_ANY = re.compile(
+    r"\*?(?:from|von|od|sent|date|gesendet|datum|odesláno|to|an|komu|cc|kopie|subject|betreff"
+    r"|předmět):\*?\s",
+    re.IGNORECASE,
+)
 _NAMED_ATTRIBUTION = re.compile(r".{1,200}\s(?:wrote|napsal(?:a|\(a\))?|schrieb):", re.IGNORECASE)
 
 
-def _history_marker(lines: list[str], index: int) -> tuple[int, bool]:
-    """(lines the marker spans, whether it is certain), or (0, False) for an ordinary line."""
+@dataclass(frozen=True)
+class ReplySplit:
+    """A reply's new text, and whether quoted history was cut from it to get there."""
+
+    reply: str
+    cut: bool
+
+
+def _next_filled(lines: list[str], index: int) -> int:
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    return index
+
+
+def _is_header_block(lines: list[str], index: int) -> bool:
+    """An Outlook-style quoted header block starts here: "From:" then "Sent:"/"Date:" among
+    the next header lines (only header lines count: a "Date:" in prose below is not one)."""
+    if index >= len(lines) or not _HEADER_BLOCK_FROM.match(lines[index].strip()):
+        return False
+    for line in lines[index + 1 : index + 5]:
+        if _HEADER_BLOCK_SENT.match(line.strip()):
+            return True
+        if not _HEADER_BLOCK_ANY.match(line.strip()):
+            return False
+    return False
+
+
+def _quote_header(lines: list[str], index: int) -> tuple[int, str] | None:
+    """(lines the header spans, kind) if a quote header starts at ``index``, else None.
+
+    kind: "cut" when the quoted message really follows it (history that runs to the end),
+    "quote" when ">" lines follow (they are judged with the rest), "forward" for a forward
+    separator (dropped only when there is new text above it).
+    """
     line = lines[index].strip()
-    if _SEPARATOR_LINE.fullmatch(line):
-        return 1, True
-    if _HEADER_BLOCK_FROM.match(line):  # Outlook quotes the previous mail as a From:/Sent: block
-        outlook = any(_HEADER_BLOCK_SENT.match(f.strip()) for f in lines[index + 1 : index + 5])
-        return (1, True) if outlook else (0, False)
+    after = _next_filled(lines, index + 1)
+    quoted_next = after < len(lines) and lines[after].lstrip().startswith(">")
+    if _ORIGINAL_MESSAGE_LINE.fullmatch(line):
+        # Only a real header block, or a quote, after it: "-----Original Message-----" then
+        # the customer's own words is not history.
+        if quoted_next:
+            return 1, "quote"
+        return (1, "cut") if _is_header_block(lines, after) else None
+    if _FORWARD_LINE.fullmatch(line):
+        return (1, "quote") if quoted_next else (1, "forward")
+    if _UNDERSCORE_LINE.fullmatch(line):
+        # Outlook's separator is directly followed by its From: line; elsewhere a row of
+        # underscores is a rule in the customer's text (a table separator).
+        following = lines[index + 1].strip() if index + 1 < len(lines) else ""
+        return (1, "cut") if _HEADER_BLOCK_FROM.match(following) else None
+    if _is_header_block(lines, index):
+        return 1, "cut"
     for span in (1, 2, 3):  # clients wrap long attributions onto two or three lines
         joined = " ".join(part.strip() for part in lines[index : index + span])
         if any(pattern.fullmatch(joined) for pattern in _ATTRIBUTION_LINES):
-            return span, True
-    # "Jane wrote:" has no date, so it only counts when a ">" quote follows (checked by caller).
-    return (1, False) if _NAMED_ATTRIBUTION.fullmatch(line) else (0, False)
+            after = _next_filled(lines, index + span)
+            if after == len(lines):
+                return span, "cut"
+            if lines[after].lstrip().startswith(">"):
+                return span, "quote"
+            return (span, "cut") if _CLIENT_ATTRIBUTION.search(joined) else None
+    # "Jane wrote:" has no date, so it only counts before a ">" quote.
+    if _NAMED_ATTRIBUTION.fullmatch(line) and quoted_next:
+        return 1, "quote"
+    return None
+
+
+def split_quoted_reply(text: str) -> ReplySplit:
+    """The new part of a reply, cutting only quoted history that is certainly history.
+
+    1. The first quote header that is really followed by the quoted message ("On <date>,
+       <name> wrote:" or its Czech/German form followed by ">" lines, by nothing, or -- when
+       it carries a time or an address, as clients write them -- by unquoted history;
+       "-----Original Message-----" followed by a quote or an Outlook header block; an
+       Outlook "From:"/"Sent:" block; a row of underscores directly followed by "From:")
+       ends the reply: it and everything after it are history.
+    2. In what is left, ">" lines with their attribution are cut only when they are one
+       block at the top or at the bottom (top- or bottom-posting). When they are
+       interleaved with the customer's own lines, the customer answered inline and the
+       questions give the answers their meaning: everything is kept.
+    3. A forward separator with text above it ends the reply too; a pure forward, or a
+       message with no new text at all, is kept whole (its content is the complaint).
+    Signatures are kept. ``cut`` says whether anything was dropped.
+    """
+    lines = text.split("\n")
+    end = len(lines)
+    quote_rows: set[int] = set()  # attribution lines that introduce a ">" quote
+    index = 0
+    while index < len(lines):
+        found = _quote_header(lines, index)
+        if found is not None:
+            span, kind = found
+            if kind == "cut" or (kind == "forward" and "\n".join(lines[:index]).strip()):
+                end = index
+                break
+            if kind == "quote":
+                quote_rows.update(range(index, index + span))
+                index += span
+                continue
+        index += 1
+    body = lines[:end]
+
+    def quoted(i: int) -> bool:
+        return i in quote_rows or body[i].lstrip().startswith(">")
+
+    own = [i for i, line in enumerate(body) if line.strip() and not quoted(i)]
+    quoted_rows = [i for i, line in enumerate(body) if line.strip() and quoted(i)]
+    if quoted_rows and own:
+        # One block above or one below the customer's lines is top- or bottom-posting;
+        # anything else (between their lines, or both above and below) is inline answering.
+        one_block = quoted_rows[-1] < own[0] or quoted_rows[0] > own[-1]
+        if one_block:
+            body = [line for i, line in enumerate(body) if not quoted(i)]
+    reply = "\n".join(body).strip()
+    if not reply:
+        return ReplySplit(text.strip(), False)
+    return ReplySplit(reply, reply != text.strip())
 
 
 def strip_quoted_reply(text: str) -> str:
-    """Return the new part of a reply.
-
-    ">"-quoted lines are dropped wherever they are. A history marker (an "On <date>, <name>
-    wrote:" attribution or its Czech/German form, "-----Original Message-----", a line of 20+
-    underscores, an Outlook "From:/Sent:" block, a forward separator) followed by ">"-quoted
-    lines is dropped with them and reading continues, so interleaved and bottom-posted answers
-    survive; followed by unquoted text it means top-posting, and everything from it on is
-    dropped. A bare "<name> wrote:" counts only before a quote. If nothing is left (a pure
-    forward or a bare quote) the whole text is returned: a forwarded complaint's content is the
-    complaint. Signatures are kept.
-    """
-    lines = text.split("\n")
-    kept: list[str] = []
-    index = 0
-    while index < len(lines):
-        span, certain = _history_marker(lines, index)
-        if span:
-            after = index + span
-            while after < len(lines) and not lines[after].strip():
-                after += 1
-            if after < len(lines) and lines[after].lstrip().startswith(">"):
-                index = after
-                continue
-            if certain:
-                break
-        if not lines[index].lstrip().startswith(">"):
-            kept.append(lines[index])
-        index += 1
-    return "\n".join(kept).strip() or text.strip()
+    """The new part of a reply (``split_quoted_reply``'s rules)."""
+    return split_quoted_reply(text).reply
 
 
 # --- decoding helpers --------------------------------------------------------------------
@@ -668,10 +771,14 @@ class _Parser:
             return f"auto-reply subject ({found.group(1).strip()!r})"
         return None
 
-    def is_list_mail(self) -> bool:
+    def list_reason(self) -> str | None:
         precedence = " ".join((self.header_text("Precedence") or "").lower().split())
-        listed = any(self.header_text(name) is not None for name in ("List-Id", "List-Unsubscribe"))
-        return precedence == "list" and listed
+        if precedence in ("list", "bulk", "junk"):
+            return f"Precedence: {precedence}"
+        for name in ("List-Id", "List-Unsubscribe"):
+            if self.header_text(name) is not None:
+                return f"{name} header present"
+        return None
 
     # assembly -----------------------------------------------------------------------------
 
@@ -711,5 +818,5 @@ class _Parser:
             charset_fallbacks=tuple(dict.fromkeys(self.fallbacks)),
             raw_sha256=hashlib.sha256(self.raw).hexdigest(),
             authentication_results=self.authentication_results(),
-            is_list_mail=self.is_list_mail(),
+            list_reason=self.list_reason(),
         )

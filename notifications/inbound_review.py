@@ -81,12 +81,13 @@ def held_email_accept(*, inbound_id: int, actor, reason: str = "") -> InboundEma
                 "reviewer_reason": reason,
             },
         )
+        accepted = "accepted as the customer's message" + (f" ({reason})" if reason else "")
         return _reviewed(
             inbound,
             actor,
             complaint_id=complaint.pk,
             message_id=message.pk,
-            what="accepted as the customer's message" + (f" ({reason})" if reason else ""),
+            what="; ".join(filter(None, [accepted, ingest.keep_full_text(inbound, parsed)])),
         )
 
 
@@ -320,6 +321,7 @@ def _reviewed(
             "reviewed_by",
             "reviewed_at",
             "reason",
+            "full_text",
         ]
     )
     return inbound

@@ -15,9 +15,10 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
 4. A bounce (``notifications.bounce_parsing``) of one of our customer emails is recorded on
    that email and on its complaint's timeline (``notifications.bounces``): status ``bounce``.
    A bounce of nothing we sent is ignored as such (``UNKNOWN_BOUNCE``). Other automatic mail
-   (auto-replies, list mail, reports, RFC 3834) and our own mail coming back (From our
+   (auto-replies, reports, RFC 3834) and our own mail coming back (From our
    ``DEFAULT_FROM_EMAIL``, or a Message-ID we minted) is ignored with the reason. None of it
-   opens a complaint, so none of it is ever answered with a receipt.
+   opens a complaint, so none of it is ever answered with a receipt. List mail
+   (``ParsedEmail.is_list_mail``) that threads onto no complaint (step 6) is ignored too.
 5. No usable sender address: quarantined (nobody to attribute a complaint to or answer).
 6. A reply threads onto a complaint by ``In-Reply-To``/``References`` naming an email we sent
    (``EmailDelivery.rfc_message_id``) or an email of the customer's already on it, else by an
@@ -27,9 +28,11 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    (``REDRESS_INBOUND_AUTHSERV_IDS``), it is HELD: stored with its attachments, kept off the
    complaint and its customer's view, and told to the complaint's team for review
    (``notifications.inbound_review``). The reply text, quoted history stripped, becomes an
-   inbound customer message. Resolved and loop-closed complaints take the message and are
-   marked as replied after closing for their last handler, who decides whether to reopen;
-   a withdrawn complaint does not, so the mail opens a new complaint.
+   inbound customer message; when something was stripped, the email's whole text is kept
+   (``full_text``, the desk's "Show quoted text") and the reason says so. Resolved and
+   loop-closed complaints take the message and are marked as replied after closing for
+   their last handler, who decides whether to reopen; a withdrawn complaint does not, so
+   the mail opens a new complaint.
 7. Anything else opens a complaint on channel ``email`` for the sender's customer (created if
    new), its description the email's text cut to the API's limit. Mail from an existing
    customer's address joins their record only with a trusted ``dmarc=pass``; otherwise the
@@ -192,6 +195,7 @@ def ingest_message(raw: bytes, *, source: str) -> IngestResult:
                     "message_id",
                     "held_complaint_id",
                     "authentication",
+                    "full_text",
                 ]
             )
     except IntegrityError:
@@ -266,6 +270,7 @@ def _route_safely(inbound: InboundEmail, parsed: ParsedEmail) -> str:
         inbound.status = InboundStatus.QUARANTINED
         inbound.reason = f"ingestion failed ({type(exc).__name__}: {exc}); kept for review"
         inbound.complaint_id = inbound.message_id = inbound.held_complaint_id = None
+        inbound.full_text = ""
         return ""
 
 
@@ -293,6 +298,20 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
     if complaint is not None and complaint.state == State.WITHDRAWN:
         notes.append(f"{complaint.reference} was withdrawn, so this opens a new complaint")
         complaint = None
+    if complaint is None and parsed.is_list_mail:
+        # An announcement or a newsletter is nobody's complaint, and answering a list is
+        # what RFC 3834 forbids; a customer's reply through a shared inbox threads above.
+        logger.info("Inbound email %s is list mail (%s)", inbound.pk, parsed.list_reason)
+        return _ignore(
+            inbound,
+            "; ".join(
+                [
+                    f"list mail: {parsed.list_reason}; it threads onto no complaint, so it "
+                    "opens none and gets no receipt (RFC 3834)",
+                    *notes,
+                ]
+            ),
+        )
     if complaint is not None:
         why = _why_held(parsed, complaint, inbound.authentication)
         if why:
@@ -301,6 +320,7 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
             complaint=complaint, body=reply_body(parsed), channel=Channel.EMAIL
         )
         inbound.message_id = message.pk
+        notes.extend(filter(None, [keep_full_text(inbound, parsed)]))
         summary = f"reply added to {complaint.reference} ({how})"
         if not complaint.is_open:
             notes.append(f"{complaint.reference} is {complaint.state}; recorded, not reopened")
@@ -354,7 +374,8 @@ def _automatic(inbound: InboundEmail, parsed: ParsedEmail) -> str:
         f"{reply_body(parsed)}",
     )
     inbound.complaint_id, inbound.message_id = complaint.pk, note.pk
-    return _ignore(inbound, f"{reason}; kept as a staff note on {complaint.reference} ({how})")
+    kept = f"{reason}; kept as a staff note on {complaint.reference} ({how})"
+    return _ignore(inbound, "; ".join(filter(None, [kept, keep_full_text(inbound, parsed)])))
 
 
 def _ignore(inbound: InboundEmail, reason: str) -> str:
@@ -496,6 +517,20 @@ def reply_body(parsed: ParsedEmail) -> str:
     return "(The email had no text.)"
 
 
+# Recorded in the reason of an email whose reply went onto a complaint without its quoted
+# history; the whole text is then in ``InboundEmail.full_text``.
+QUOTED_TEXT_CUT = "quoted text cut from the reply; the full text is kept with the email"
+
+
+def keep_full_text(inbound: InboundEmail, parsed: ParsedEmail) -> str:
+    """Keep the whole text on ``inbound`` if ``reply_body`` left quoted text out; the note
+    to record then, else ""."""
+    if not parsed.reply_was_cut:
+        return ""
+    inbound.full_text = parsed.text.strip()
+    return QUOTED_TEXT_CUT
+
+
 def open_complaint(
     inbound: InboundEmail, parsed: ParsedEmail, notes: list[str], actor=None
 ) -> Complaint:
@@ -517,7 +552,7 @@ def open_complaint(
         notes.append(f"description cut to {DESCRIPTION_MAX_CHARS:,} characters")
     local_part = parsed.from_address.partition("@")[0]
     if parsed.is_list_mail:
-        notes.append("list mail (Precedence: list): no receipt is sent (RFC 3834)")
+        notes.append(f"list mail ({parsed.list_reason}): no receipt is sent (RFC 3834)")
     complaint, _ = complaint_submit(
         actor=actor or service_account(),
         intake=ComplaintIntake(

@@ -379,6 +379,10 @@ class InboundEmail(models.Model):
     # The complaint a held email claimed to belong to; kept after review, when
     # ``complaint_id`` names the complaint it was added to or opened, if any.
     held_complaint_id = models.BigIntegerField(_("held on complaint id"), null=True, blank=True)
+    # The email's whole text when quoted history was cut from the reply that went onto the
+    # complaint ("" when nothing was cut): staff can still read what the customer quoted,
+    # and see that it was cut (the desk's "Show quoted text").
+    full_text = models.TextField(_("full text"), blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -215,6 +215,18 @@ class UndeliveredEmail:
         }
 
 
+def full_texts(complaint_id: int) -> dict[int, str]:
+    """{complaint message id: the whole text of its email} for the messages of a complaint
+    whose email had quoted text cut (``ingest.keep_full_text``). One query, on the
+    complaint_id index."""
+    rows = (
+        InboundEmail.objects.filter(complaint_id=complaint_id, message_id__isnull=False)
+        .exclude(full_text="")
+        .values_list("message_id", "full_text")
+    )
+    return dict(rows)
+
+
 def undelivered_emails(complaint) -> list[UndeliveredEmail]:
     """The complaint's customer emails that bounced or failed, oldest first (one query).
 

@@ -215,8 +215,10 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     messages_shown = list(complaint.messages.all())
     undelivered = notifications_selectors.undelivered_emails(complaint)
     by_message = {email.message_id: email for email in undelivered if email.message_id}
+    full_texts = notifications_selectors.full_texts(complaint.pk)
     for message in messages_shown:
         message.undelivered = by_message.get(message.pk)
+        message.full_text = full_texts.get(message.pk, "")
     history = selectors.customer_history(complaint, user)
     context = {
         "complaint": complaint,

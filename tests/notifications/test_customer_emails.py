@@ -18,7 +18,7 @@ import pytest
 
 from notifications import delivery, emailing
 from notifications.ingest import ingest
-from notifications.models import EmailDelivery, MessageTemplateKind, Outbox
+from notifications.models import EmailDelivery, InboundStatus, MessageTemplateKind, Outbox
 from recovery.models import Complaint, RoutingRule
 from recovery.services import lifecycle, messages
 from tests.notifications.shipped_templates import ensure_default_templates
@@ -237,7 +237,7 @@ def test_our_answer_to_the_customers_emailed_reply_answers_that_reply(
 
 
 @pytest.mark.django_db
-def test_list_mail_opens_a_complaint_but_gets_no_receipt(templates, settings, mailoutbox):
+def test_list_mail_opens_no_complaint_and_gets_no_receipt(templates, settings, mailoutbox):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     raw = _first_email().replace(
         b"Subject:", b"Precedence: list\nList-Id: <support.example.com>\nSubject:", 1
@@ -246,10 +246,11 @@ def test_list_mail_opens_a_complaint_but_gets_no_receipt(templates, settings, ma
 
     inbound = ingest(raw, source="test")
 
-    complaint = Complaint.objects.get(pk=inbound.complaint_id)
-    assert "list mail (Precedence: list): no receipt is sent (RFC 3834)" in inbound.reason
+    assert inbound.status == InboundStatus.IGNORED
+    assert inbound.reason.startswith("list mail: Precedence: list;")
+    assert not Complaint.objects.exists()
     assert _deliver_and_send(mailoutbox) == []
-    assert not EmailDelivery.objects.filter(complaint_id=complaint.pk).exists()
+    assert not EmailDelivery.objects.exists()
     assert not mailoutbox
     # Another email without the list's headers does get one.
     ingest(

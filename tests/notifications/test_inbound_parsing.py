@@ -26,6 +26,7 @@ from notifications.inbound_parsing import (
     extract_reference,
     parse_authentication_results,
     parse_message,
+    split_quoted_reply,
     strip_quoted_reply,
 )
 
@@ -389,7 +390,8 @@ def test_bottom_posted_corpus_reply() -> None:
         ),
         pytest.param(
             "> You asked about X\nAnswer to X\n> and Y?\nAnswer to Y\n\nJane",
-            "Answer to X\nAnswer to Y\n\nJane",
+            # Inline answers: the questions give them their meaning, so nothing is cut.
+            "> You asked about X\nAnswer to X\n> and Y?\nAnswer to Y\n\nJane",
             id="interleaved",
         ),
         pytest.param(
@@ -423,6 +425,92 @@ def test_bottom_posted_corpus_reply() -> None:
 )
 def test_strip_quoted_reply(body: str, expected: str) -> None:
     assert strip_quoted_reply(body) == expected
+
+
+_TABLE = "Item      | Price\n________________________________\nShoes     | 50\nBag       | 20"
+_INLINE = (
+    "Hello,\n\nYou wrote:\n> We refunded 50\nNo you did not, nothing arrived.\n"
+    "> and sent a voucher\nNo voucher either.\n\nJane"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected", "cut"),
+    [
+        pytest.param(
+            f"The prices were wrong:\n\n{_TABLE}\n\nPlease refund the difference.",
+            f"The prices were wrong:\n\n{_TABLE}\n\nPlease refund the difference.",
+            False,
+            id="underscore-table-separator-is-text",
+        ),
+        pytest.param(
+            "Still broken.\n\n________________________________\nFrom: Shop <s@example.com>\n"
+            "Sent: Monday, 1 March 2021 10:00\nTo: Jane\nSubject: Order\n\nOld text",
+            "Still broken.",
+            True,
+            id="outlook-underscores-then-from",
+        ),
+        pytest.param(
+            "I pasted your answer here:\n-----Original Message-----\nit was not helpful at all, "
+            "and I want my money back.",
+            "I pasted your answer here:\n-----Original Message-----\nit was not helpful at all, "
+            "and I want my money back.",
+            False,
+            id="original-message-then-own-text",
+        ),
+        pytest.param(
+            "Not fixed.\n\n-----Original Message-----\nFrom: Shop [mailto:s@example.com]\n"
+            "Sent: Monday, March 01, 2021 10:00 AM\nTo: Jane\nSubject: Order\n\nFixed now.",
+            "Not fixed.",
+            True,
+            id="outlook-original-message-block",
+        ),
+        pytest.param(_INLINE, _INLINE, False, id="inline-answers-keep-the-questions"),
+        pytest.param(
+            "> Did it arrive?\nNo.\n> Shall we resend it?",
+            "> Did it arrive?\nNo.\n> Shall we resend it?",
+            False,
+            id="one-answer-between-two-quotes",
+        ),
+        pytest.param(
+            "Thanks, that works.\n\nOn Tue, 13 Apr 2021 at 12:56, Support <s@example.com> "
+            "wrote:\n\n> Hello,\n> please try again.\n",
+            "Thanks, that works.",
+            True,
+            id="gmail",
+        ),
+        pytest.param(
+            "Still waiting.\n\nSent from my iPhone\n\nOn 13 Apr 2021, at 12:56, Support "
+            "<s@example.com> wrote:\n\n> Hello,\n> we are on it.",
+            "Still waiting.\n\nSent from my iPhone",
+            True,
+            id="apple-mail",
+        ),
+        pytest.param(
+            "On 13/04/2021 12:56, Support wrote:\n> Did the parcel arrive?\n\nNo, it did not.",
+            "No, it did not.",
+            True,
+            id="thunderbird-bottom-posted",
+        ),
+        pytest.param(
+            "No change.\n\nFrom: Support <s@example.com>\nSent: Tuesday, 13 April 2021 12:56\n"
+            "To: Jane <j@example.com>\nSubject: RE: Order\n\nWe are on it.",
+            "No change.",
+            True,
+            id="outlook",
+        ),
+        pytest.param(
+            "On 3 March the agent wrote:\nnothing useful, so I am writing again.",
+            "On 3 March the agent wrote:\nnothing useful, so I am writing again.",
+            False,
+            id="dated-prose-is-not-an-attribution",
+        ),
+        pytest.param("Just text.", "Just text.", False, id="nothing-quoted"),
+    ],
+)
+def test_split_quoted_reply(body: str, expected: str, cut: bool) -> None:
+    split = split_quoted_reply(body)
+    assert (split.reply, split.cut) == (expected, cut)
 
 
 def test_reply_text_on_a_synthetic_reply() -> None:
@@ -734,16 +822,27 @@ def test_any_authentication_results_value_parses_without_raising(value: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("headers", "is_list_mail"),
+    ("headers", "list_reason"),
     [
-        ("Precedence: list\nList-Id: <support.example.com>", True),
-        ("Precedence: list\nList-Unsubscribe: <mailto:leave@example.com>", True),
-        ("List-Id: <support.example.com>", False),  # a list header, but no list precedence
-        ("Precedence: list", False),
-        ("", False),
+        ("Precedence: list\nList-Id: <support.example.com>", "Precedence: list"),
+        ("Precedence: list\nList-Unsubscribe: <mailto:leave@example.com>", "Precedence: list"),
+        ("List-Id: <announce.lists.example.org>", "List-Id header present"),
+        ("List-Unsubscribe: <mailto:leave@example.com>", "List-Unsubscribe header present"),
+        ("Precedence: list", "Precedence: list"),
+        ("", None),
     ],
 )
-def test_list_mail_detection(headers: str, is_list_mail: bool) -> None:
+def test_list_mail_detection(headers: str, list_reason: str | None) -> None:
     parsed = parse_message(_mail(f"From: a@example.com\n{headers}\nSubject: Help\n\nHelp me.\n"))
-    assert parsed.is_list_mail is is_list_mail
+    assert parsed.list_reason == list_reason
+    assert parsed.is_list_mail is (list_reason is not None)
     assert not parsed.is_automatic
+
+
+@pytest.mark.parametrize("precedence", ["bulk", "junk"])
+def test_bulk_mail_is_list_mail_and_automatic(precedence: str) -> None:
+    parsed = parse_message(
+        _mail(f"From: a@example.com\nPrecedence: {precedence}\nSubject: News\n\nNews.\n")
+    )
+    assert parsed.list_reason == f"Precedence: {precedence}"
+    assert parsed.is_automatic

@@ -339,6 +339,23 @@ def test_accepting_adds_the_message_as_the_customers_and_authorises_the_address(
 
 
 @pytest.mark.django_db
+def test_accepting_an_email_cut_of_its_quote_keeps_its_whole_text(complaint, held, agent):
+    assert held.full_text == ""  # nothing went onto a complaint yet
+
+    reviewed = held_email_accept(inbound_id=held.pk, actor=agent)
+
+    reviewed.refresh_from_db()
+    assert Message.objects.get(pk=reviewed.message_id).body == (
+        "I am writing for my mother, who asked me to."
+    )
+    assert reviewed.full_text == "I am writing for my mother, who asked me to.\n\n> quoted history"
+    assert reviewed.reason.endswith(
+        "accepted as the customer's message; quoted text cut from the reply; the full text "
+        "is kept with the email"
+    )
+
+
+@pytest.mark.django_db
 def test_an_accepted_email_keeps_the_reviewers_reason_its_sender_and_when_it_came(
     complaint, held, agent, time_machine
 ):

@@ -19,6 +19,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 
 from escalation.models import Clock, ClockKind
 from notifications import ingest as ingest_module
@@ -428,6 +430,55 @@ def test_reply_threads_by_in_reply_to_onto_the_complaint_we_emailed(acknowledged
 
 
 @pytest.mark.django_db
+def test_a_reply_cut_of_its_quote_keeps_the_full_text_for_staff(acknowledged, agent):
+    ours = _our_email(acknowledged)
+    raw = _mail(
+        sender=CUSTOMER_EMAIL,
+        subject="Re: We have your complaint",
+        body=QUOTED_REPLY,
+        headers={"In-Reply-To": ours.rfc_message_id},
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert Message.objects.get(pk=inbound.message_id).body == (
+        "Still no refund, and it has been two weeks."
+    )
+    assert inbound.full_text == QUOTED_REPLY
+    assert inbound.reason.endswith(f"; {ingest_module.QUOTED_TEXT_CUT}")
+    client = Client()
+    client.force_login(agent)
+    page = client.get(reverse("desk:complaint", args=[acknowledged.reference])).content.decode()
+    assert "Show quoted text" in page
+    assert "We will reply within 5 days." in page
+
+
+@pytest.mark.django_db
+def test_a_reply_with_answers_between_the_quotes_is_kept_whole(acknowledged, agent):
+    ours = _our_email(acknowledged)
+    body = (
+        "You wrote:\n> We refunded 50\nNo you did not, nothing arrived.\n"
+        "> and sent a voucher\nNo voucher either."
+    )
+    raw = _mail(
+        sender=CUSTOMER_EMAIL,
+        subject="Re: We have your complaint",
+        body=body,
+        headers={"In-Reply-To": ours.rfc_message_id},
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert Message.objects.get(pk=inbound.message_id).body == body
+    assert inbound.full_text == ""
+    assert ingest_module.QUOTED_TEXT_CUT not in inbound.reason
+    client = Client()
+    client.force_login(agent)
+    page = client.get(reverse("desk:complaint", args=[acknowledged.reference])).content.decode()
+    assert "Show quoted text" not in page
+
+
+@pytest.mark.django_db
 def test_reply_threads_by_references_when_in_reply_to_is_someone_elses(acknowledged):
     ours = _our_email(acknowledged)
     raw = _mail(
@@ -582,6 +633,67 @@ def test_new_automatic_mail_opens_nothing_and_gets_no_receipt():
     assert inbound.complaint_id is None
     assert not Complaint.objects.exists()
     assert not Outbox.objects.exists()  # no receipt, nor anything else, to anyone
+
+
+# List mail that threads onto no complaint: an announcement, a newsletter, a list digest.
+LIST_MAIL = [
+    pytest.param(
+        {"Precedence": "list", "List-Id": "Announcements <announce.lists.example.org>"},
+        "Precedence: list",
+        id="precedence-list-and-list-id",
+    ),
+    pytest.param({"List-Id": "<announce.lists.example.org>"}, "List-Id header present", id="id"),
+    pytest.param(
+        {"List-Unsubscribe": "<mailto:leave@lists.example.org>"},
+        "List-Unsubscribe header present",
+        id="unsubscribe",
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("headers", "why"), LIST_MAIL)
+def test_list_mail_opens_no_complaint_and_notifies_nobody(headers, why):
+    raw = _mail(
+        sender="Announcements <announce@lists.example.org>",
+        subject="New release",
+        body="Version 2 is out.",
+        headers=headers,
+    )
+
+    result = ingest_message(raw, source="test")
+
+    inbound = result.inbound
+    assert result.outcome == InboundStatus.IGNORED
+    assert inbound.reason == (
+        f"list mail: {why}; it threads onto no complaint, so it opens none and gets no "
+        "receipt (RFC 3834)"
+    )
+    assert inbound.complaint_id is None and inbound.message_id is None
+    assert not Complaint.objects.exists()
+    assert not Customer.objects.exists()
+    assert not Outbox.objects.exists()  # no receipt, no team notification
+
+
+@pytest.mark.django_db
+def test_list_mail_from_the_customer_threaded_onto_their_complaint_is_added(acknowledged):
+    ours = _our_email(acknowledged)
+    raw = _mail(
+        sender=CUSTOMER_EMAIL,
+        subject="Re: We have your complaint",
+        body="Still waiting.",
+        headers={
+            "In-Reply-To": ours.rfc_message_id,
+            "Precedence": "list",
+            "List-Id": "<support.example.com>",
+        },
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.ACCEPTED
+    assert inbound.complaint_id == acknowledged.pk
+    assert Message.objects.get(pk=inbound.message_id).body == "Still waiting."
 
 
 # Out-of-office replies as mailers really send them, none with Auto-Submitted: each opens

@@ -358,11 +358,13 @@ def test_imap_connection_lost_midway_is_a_command_error_after_what_was_done(
 
     monkeypatch.setattr(FakeIMAP, "__init__", init_aborting_on_12)
 
+    out = StringIO()
     with pytest.raises(CommandError, match="Lost the connection"):
-        _run(*IMAP_ARGS, *IMAP_PASSWORD)
+        call_command("ingest_email", *IMAP_ARGS, *IMAP_PASSWORD, stdout=out, stderr=StringIO())
 
     assert _seen(imap_server) == {b"11", b"13"}  # the first one was committed and flagged
     assert InboundEmail.objects.count() == 1
+    assert _summary(out.getvalue()).startswith("1 message(s): 1 accepted")  # what was done
 
 
 def test_imap_server_unreachable_is_a_command_error(imap_server, monkeypatch):
@@ -371,8 +373,11 @@ def test_imap_server_unreachable_is_a_command_error(imap_server, monkeypatch):
 
     monkeypatch.setattr(imaplib, "IMAP4", refuse)
 
+    out = StringIO()
     with pytest.raises(CommandError, match=r"Cannot connect to imap://.*Connection refused"):
-        _run(*IMAP_ARGS, *IMAP_PASSWORD)
+        call_command("ingest_email", *IMAP_ARGS, *IMAP_PASSWORD, stdout=out, stderr=StringIO())
+
+    assert out.getvalue() == ""  # only the error, no "0 message(s)" line before it
 
 
 def test_imap_wrong_password_or_folder_is_a_command_error(imap_server, monkeypatch):

@@ -289,3 +289,23 @@ def test_agents_may_not_decide_on_quarantined_mail(quarantined, agent):
     assert answer.status_code == 403
     quarantined.refresh_from_db()
     assert quarantined.status == InboundStatus.QUARANTINED
+
+
+@pytest.mark.django_db
+def test_the_reason_field_says_where_the_reason_is_kept(
+    complaint, held, quarantined, unreadable, supervisor
+):
+    html = _desk(supervisor).get(QUEUE).content.decode()
+
+    def item(inbound):
+        found = html[html.index(f'id="email-{inbound.pk}"') :]
+        return found[: found.index("</article>")]
+
+    # Held mail claims a complaint: its reason goes on that complaint's timeline.
+    assert f"Why (kept on {complaint.reference}'s timeline; required to discard)" in (item(held))
+    # Quarantined mail has no complaint, hence no timeline: the reason stays with the email.
+    for inbound in (quarantined, unreadable):
+        assert "kept on" not in item(inbound)
+        assert "recorded with this email only: it has no complaint, so no timeline" in (
+            item(inbound)
+        )

@@ -121,7 +121,10 @@ class Command(BaseCommand):
             if imap is not None:
                 self._ingest_imap(imap, tally)
         except SourceUnreachable as exc:
-            self._summary(tally)
+            # What was done before the failure is worth a count; "0 message(s)" before a
+            # connection error (a TLS refusal) only hides the error under a harmless line.
+            if tally:
+                self._summary(tally)
             raise CommandError(str(exc)) from exc
         self._summary(tally)
 
