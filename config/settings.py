@@ -398,6 +398,10 @@ REDRESS_INBOUND_MAX_BYTES = int(os.environ.get("REDRESS_INBOUND_MAX_BYTES", 25 *
 # and DMARC results into it ("mx.example.com"): only their Authentication-Results headers are
 # believed, as anyone can write such a header into a message. Empty: none is believed.
 REDRESS_INBOUND_AUTHSERV_IDS = env_list("REDRESS_INBOUND_AUTHSERV_IDS")
+# The List-Ids of our own complaints inbox when it is a group (a Google Group adds List-Id
+# and "Precedence: list" to every customer's mail): such mail is not list mail, so a new
+# complaint through it is opened, not ignored ("complaints.example.com").
+REDRESS_INBOUND_OWN_LIST_IDS = env_list("REDRESS_INBOUND_OWN_LIST_IDS")
 # The regime of complaints that name none (the public form, email, API calls without one):
 # a firm regulated by the FCA sets uk_fca_disp here so that no complaint lacks its legal
 # deadlines. Unknown codes stop start-up (escalation/checks.py lists the known ones).

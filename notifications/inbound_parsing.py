@@ -772,6 +772,8 @@ class _Parser:
         return None
 
     def list_reason(self) -> str | None:
+        if self._through_our_own_group():
+            return None
         precedence = " ".join((self.header_text("Precedence") or "").lower().split())
         if precedence in ("list", "bulk", "junk"):
             return f"Precedence: {precedence}"
@@ -779,6 +781,15 @@ class _Parser:
             if self.header_text(name) is not None:
                 return f"{name} header present"
         return None
+
+    def _through_our_own_group(self) -> bool:
+        """Whether the List-Id is our own inbox's (REDRESS_INBOUND_OWN_LIST_IDS)."""
+        from django.conf import settings
+
+        own = {entry.strip().lower() for entry in settings.REDRESS_INBOUND_OWN_LIST_IDS}
+        found = re.search(r"<([^<>]+)>\s*$", self.header_text("List-Id") or "")
+        list_id = (found.group(1) if found else self.header_text("List-Id") or "").strip()
+        return bool(own) and list_id.lower() in own
 
     # assembly -----------------------------------------------------------------------------
 

@@ -676,6 +676,31 @@ def test_list_mail_opens_no_complaint_and_notifies_nobody(headers, why):
 
 
 @pytest.mark.django_db
+def test_a_new_complaint_through_our_own_group_inbox_is_opened(settings):
+    # A Google Group as the complaints address stamps every customer's mail as list mail.
+    settings.REDRESS_INBOUND_OWN_LIST_IDS = ["Complaints.Example.com"]
+    raw = _mail(
+        sender="Dana Customer <dana@example.org>",
+        subject="Charged twice",
+        body="My card was charged twice.",
+        headers={"Precedence": "list", "List-Id": "Complaints <complaints.example.com>"},
+    )
+
+    inbound = ingest(raw, source="test")
+
+    assert inbound.status == InboundStatus.ACCEPTED, inbound.reason
+    assert Complaint.objects.get(pk=inbound.complaint_id).subject == "Charged twice"
+    # Another list is still list mail.
+    other = _mail(
+        sender="Announcements <announce@lists.example.org>",
+        subject="New release",
+        body="Version 2 is out.",
+        headers={"List-Id": "<announce.lists.example.org>"},
+    )
+    assert ingest(other, source="test").status == InboundStatus.IGNORED
+
+
+@pytest.mark.django_db
 def test_list_mail_from_the_customer_threaded_onto_their_complaint_is_added(acknowledged):
     ours = _our_email(acknowledged)
     raw = _mail(
