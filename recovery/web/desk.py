@@ -185,6 +185,7 @@ PAGE_FORMS = {
     "delay_notification": forms.DelayNotificationForm,
     "resolve": forms.ResolveForm,
     "close_loop": forms.CloseLoopForm,
+    "reopen": forms.ReopenForm,
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
@@ -205,6 +206,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "hold": {"awaiting": "0"},
         "resolve": {"expected_state": complaint.state},
         "close_loop": {**_loop_closing(complaint), "expected_state": complaint.state},
+        "reopen": {"expected_state": complaint.state},
         "assign": {"assignee": complaint.assignee_id},
     }
     page_forms = {
@@ -326,8 +328,12 @@ _CODE = ROOT_CAUSE_CODE_VALIDATOR.regex
 # -- actions -------------------------------------------------------------------------------
 
 
-def _action(form_name: str, form_class, run, success_message: str):
-    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect."""
+def _action(form_name: str, form_class, run, success_message: str, *, may=None):
+    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect.
+
+    ``may(complaint, user)``: the action's own rule, asked before the form is read, so that
+    someone who may not take the step is refused (403) rather than asked to fix the form.
+    """
 
     @staff_required
     @require_POST
@@ -335,6 +341,16 @@ def _action(form_name: str, form_class, run, success_message: str):
         complaint, refused = complaint_or_refusal(request, reference)
         if refused is not None:
             return refused
+        if may is not None and not may(complaint, request.user):
+            return render(
+                request,
+                "403.html",
+                {
+                    "exception": _("You may not %(action)s %(reference)s.")
+                    % {"action": form_name.replace("_", " "), "reference": complaint.reference}
+                },
+                status=403,
+            )
         form = form_class(request.POST, prefix=form_name)
         if not form.is_valid():
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
@@ -452,6 +468,21 @@ close_loop = _action(
         expected_state=_expected(form),
     ),
     _("Loop closed; the customer has been sent your message."),
+)
+
+# Reopening is offered wherever the transition's permission allows it (rules.may_reopen,
+# the one the API and the admin use): from resolved, and from loop_closed.
+reopen = _action(
+    "reopen",
+    forms.ReopenForm,
+    lambda request, complaint, form: lifecycle.complaint_reopen(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_state=_expected(form),
+    ),
+    _("Reopened: the complaint is worked again and its resolution clock restarted."),
+    may=rules.may_reopen,
 )
 
 assign = _action(
