@@ -14,7 +14,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from escalation import regulatory
 from escalation.services import ladder
@@ -328,6 +327,22 @@ _CODE = ROOT_CAUSE_CODE_VALIDATOR.regex
 # -- actions -------------------------------------------------------------------------------
 
 
+def posted_or_back_to_complaint(view):
+    """An action's URL is only posted to; anything else goes to the complaint's page.
+
+    The URL stays in the address bar after a form error (the page is answered to the POST), so
+    a reload or a bookmark GETs it: that shows the complaint rather than a 405.
+    """
+
+    @wraps(view)
+    def wrapper(request, reference: str, *args, **kwargs):
+        if request.method != "POST":
+            return redirect("desk:complaint", reference=reference)
+        return view(request, reference, *args, **kwargs)
+
+    return wrapper
+
+
 def _action(form_name: str, form_class, run, success_message: str, *, may=None):
     """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect.
 
@@ -336,7 +351,7 @@ def _action(form_name: str, form_class, run, success_message: str, *, may=None):
     """
 
     @staff_required
-    @require_POST
+    @posted_or_back_to_complaint
     def view(request, reference: str):
         complaint, refused = complaint_or_refusal(request, reference)
         if refused is not None:

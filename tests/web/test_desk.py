@@ -153,10 +153,47 @@ def test_desk_forms_need_their_csrf_token(agent, make_complaint):
     assert not Message.objects.filter(complaint=complaint, kind="reply").exists()
 
 
-def test_action_urls_answer_only_posts(agent, make_complaint):
+ACTIONS = [
+    "acknowledge",
+    "reply",
+    "note",
+    "hold",
+    "resolve",
+    "close-loop",
+    "reopen",
+    "assign",
+    "escalate",
+    "tracking-link",
+    "recovery",
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_an_action_url_opened_is_the_complaint_page(agent, make_complaint, action):
+    # After a form error the address bar shows the action's URL: a reload or a bookmark
+    # must land on the complaint, not on a 405.
     complaint = make_complaint()
 
-    assert signed_in(agent).get(f"{page_of(complaint)}acknowledge/").status_code == 405
+    answer = signed_in(agent).get(f"{page_of(complaint)}{action}/")
+
+    assert answer.status_code == 302
+    assert answer["Location"] == page_of(complaint)
+    assert Client().get(f"{page_of(complaint)}{action}/").status_code == 302  # to sign in
+    assert "login" in Client().get(f"{page_of(complaint)}{action}/")["Location"]
+
+
+def test_a_form_error_page_refreshes_live_from_the_complaint_page(agent, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(agent).post(
+        f"{page_of(complaint)}acknowledge/",
+        {"acknowledge-message": "No reference here.", "acknowledge-next_steps": "Soon"},
+    )
+
+    assert answer.status_code == 400
+    # live.js fetches this address, not the one in the address bar (the POST-only action).
+    assert f'data-refresh-url="{page_of(complaint)}"' in text_of(answer)
+    assert signed_in(agent).get(page_of(complaint)).status_code == 200
 
 
 # -- the complaint page ----------------------------------------------------------------------
