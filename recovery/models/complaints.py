@@ -480,7 +480,9 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=state,
-        source=State.RESOLVED,
+        # From loop_closed too: a customer who answers the loop-closing message may show
+        # that the resolution did not hold (docs/lifecycle.md).
+        source=[State.RESOLVED, State.LOOP_CLOSED],
         target=State.ACKNOWLEDGED,
         permission=rules.may_reopen,
     )

@@ -304,16 +304,20 @@ def complaint_close_loop(
 
 
 def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state=None) -> Complaint:
-    """Reopen a resolved complaint; counted, because reopen rate is a quality measure."""
+    """Reopen a resolved or loop-closed complaint; counted, because reopen rate is a quality
+    measure. The clocks restart as for any reopen (``clocks.on_transition``)."""
 
     def prepare(locked: Complaint) -> _Change:
         _require_text(reason=reason)
         locked.reopen_count += 1
         locked.resolved_at = None
+        # Worked again, its loop is open again too: the next resolution closes it anew (and
+        # its tracking link no longer counts down to expiry from the old closing).
+        locked.loop_closed_at = None
         # Reopened, it is back in the open queues: no longer a late reply waiting there.
         locked.customer_replied_at = None
         return _Change(
-            ("reopen_count", "resolved_at", "customer_replied_at"),
+            ("reopen_count", "resolved_at", "loop_closed_at", "customer_replied_at"),
             lambda c: events.complaint_reopened(c, actor, reason.strip()),
         )
 

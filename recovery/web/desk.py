@@ -14,7 +14,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from escalation import regulatory
 from escalation.services import ladder
@@ -185,6 +184,7 @@ PAGE_FORMS = {
     "delay_notification": forms.DelayNotificationForm,
     "resolve": forms.ResolveForm,
     "close_loop": forms.CloseLoopForm,
+    "reopen": forms.ReopenForm,
     "assign": forms.AssignForm,
     "escalate": forms.EscalateForm,
     "held": forms.HeldEmailReviewForm,
@@ -205,6 +205,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "hold": {"awaiting": "0"},
         "resolve": {"expected_state": complaint.state},
         "close_loop": {**_loop_closing(complaint), "expected_state": complaint.state},
+        "reopen": {"expected_state": complaint.state},
         "assign": {"assignee": complaint.assignee_id},
     }
     page_forms = {
@@ -328,15 +329,45 @@ _CODE = ROOT_CAUSE_CODE_VALIDATOR.regex
 # -- actions -------------------------------------------------------------------------------
 
 
-def _action(form_name: str, form_class, run, success_message: str):
-    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect."""
+def posted_or_back_to_complaint(view):
+    """An action's URL is only posted to; anything else goes to the complaint's page.
+
+    The URL stays in the address bar after a form error (the page is answered to the POST), so
+    a reload or a bookmark GETs it: that shows the complaint rather than a 405.
+    """
+
+    @wraps(view)
+    def wrapper(request, reference: str, *args, **kwargs):
+        if request.method != "POST":
+            return redirect("desk:complaint", reference=reference)
+        return view(request, reference, *args, **kwargs)
+
+    return wrapper
+
+
+def _action(form_name: str, form_class, run, success_message: str, *, may=None):
+    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect.
+
+    ``may(complaint, user)``: the action's own rule, asked before the form is read, so that
+    someone who may not take the step is refused (403) rather than asked to fix the form.
+    """
 
     @staff_required
-    @require_POST
+    @posted_or_back_to_complaint
     def view(request, reference: str):
         complaint, refused = complaint_or_refusal(request, reference)
         if refused is not None:
             return refused
+        if may is not None and not may(complaint, request.user):
+            return render(
+                request,
+                "403.html",
+                {
+                    "exception": _("You may not %(action)s %(reference)s.")
+                    % {"action": form_name.replace("_", " "), "reference": complaint.reference}
+                },
+                status=403,
+            )
         form = form_class(request.POST, prefix=form_name)
         if not form.is_valid():
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
@@ -454,6 +485,21 @@ close_loop = _action(
         expected_state=_expected(form),
     ),
     _("Loop closed; the customer has been sent your message."),
+)
+
+# Reopening is offered wherever the transition's permission allows it (rules.may_reopen,
+# the one the API and the admin use): from resolved, and from loop_closed.
+reopen = _action(
+    "reopen",
+    forms.ReopenForm,
+    lambda request, complaint, form: lifecycle.complaint_reopen(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_state=_expected(form),
+    ),
+    _("Reopened: the complaint is worked again and its resolution clock restarted."),
+    may=rules.may_reopen,
 )
 
 assign = _action(

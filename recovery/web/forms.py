@@ -382,6 +382,16 @@ class CloseLoopForm(forms.Form):
     )
 
 
+class ReopenForm(forms.Form):
+    expected_state = StateField()
+    reason = _text(
+        _("Why it is reopened"),
+        rows=3,
+        help_text=_("Kept on the timeline and counted in the reopen rate."),
+        required_message=_("Say why the complaint is reopened."),
+    )
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(
         label=_("Assign to"),

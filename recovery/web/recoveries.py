@@ -32,7 +32,7 @@ def approver_required(view):
 
 
 @desk.staff_required
-@require_POST
+@desk.posted_or_back_to_complaint
 def offer(request, reference: str):
     complaint, refused = desk.complaint_or_refusal(request, reference)
     if refused is not None:
@@ -68,7 +68,7 @@ def offer(request, reference: str):
 
 
 @desk.staff_required
-@require_POST
+@desk.posted_or_back_to_complaint
 def deliver(request, reference: str, action_id: int):
     complaint, refused = desk.complaint_or_refusal(request, reference)
     if refused is not None:

@@ -73,6 +73,7 @@ desk_patterns = (
         ),
         path("complaints/<str:reference>/resolve/", desk.resolve, name="resolve"),
         path("complaints/<str:reference>/close-loop/", desk.close_loop, name="close-loop"),
+        path("complaints/<str:reference>/reopen/", desk.reopen, name="reopen"),
         path("complaints/<str:reference>/assign/", desk.assign, name="assign"),
         path("complaints/<str:reference>/escalate/", desk.escalate, name="escalate"),
         path("complaints/<str:reference>/held-email/", desk.review_held, name="review-held"),

@@ -430,6 +430,32 @@ def test_reopen_starts_a_new_resolve_cycle_and_cancels_close_loop(
     assert (loop.state, loop.cycle, loop.started_at) == ("running", 2, utc(5, 10))
 
 
+def test_reopen_after_the_loop_closed_keeps_the_met_close_loop_and_restarts_resolve(
+    received_monday, agent, supervisor, root_causes, time_machine
+):
+    time_machine.move_to(utc(2, 11), tick=False)
+    acknowledge(received_monday, agent)
+    time_machine.move_to(utc(3, 12), tick=False)
+    resolve(Complaint.objects.get(pk=received_monday.pk), agent)
+    time_machine.move_to(utc(3, 15), tick=False)
+    close_loop(Complaint.objects.get(pk=received_monday.pk), agent)
+
+    time_machine.move_to(utc(4, 10), tick=False)
+    lifecycle.complaint_reopen(
+        complaint=Complaint.objects.get(pk=received_monday.pk),
+        actor=supervisor,
+        reason="The customer wrote back: the refund never arrived.",
+    )
+
+    # The loop was closed in time: that stays on record, nothing is cancelled after the fact.
+    loop = clock_of(received_monday, "close_loop")
+    assert (loop.state, loop.stopped_at) == (ClockState.MET, utc(3, 15))
+    res = clock_of(received_monday, "resolve")
+    assert (res.state, res.cycle, res.started_at) == ("running", 2, utc(4, 10))
+    assert res.due_at == utc(11, 10)
+    assert_next_deadline(received_monday, utc(11, 10))
+
+
 def test_withdraw_cancels_every_open_clock(received_monday, customer_user, time_machine):
     time_machine.move_to(utc(2, 12), tick=False)
     lifecycle.complaint_withdraw(

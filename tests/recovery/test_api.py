@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from recovery.models import Complaint, Customer, IdempotencyKey, State
-from tests.conftest import acknowledge, api_client, resolve
+from tests.conftest import acknowledge, api_client, close_loop, resolve
 from tests.factories import CategoryFactory, RootCauseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -370,6 +370,33 @@ def test_detail_lists_what_the_viewer_may_do(
     resolve(complaint, agent)
     assert allowed(agent) == ["close_loop"]
     assert allowed(supervisor) == ["close_loop", "reopen"]
+
+
+def test_a_supervisor_reopens_a_loop_closed_complaint_and_an_agent_may_not(
+    make_complaint, agent, supervisor, root_causes
+):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    close_loop(Complaint.objects.get(pk=complaint.pk), agent)
+    body = {"transition": "reopen", "reason": "The customer answered: still not refunded."}
+
+    assert_error(
+        api_client(agent).post(transitions_url(complaint.reference), body, format="json"),
+        403,
+        "permission_denied",
+    )
+    assert (
+        api_client(agent).get(detail_url(complaint.reference)).json()["allowed_transitions"] == []
+    )
+    assert api_client(supervisor).get(detail_url(complaint.reference)).json()[
+        "allowed_transitions"
+    ] == ["reopen"]
+    answer = api_client(supervisor).post(transitions_url(complaint.reference), body, format="json")
+
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["state"], answer.json()["reopen_count"]) == ("acknowledged", 1)
+    assert answer.json()["loop_closed_at"] is None
 
 
 def test_internal_notes_are_hidden_from_customers(make_complaint, agent, customer_user):

@@ -34,7 +34,7 @@ ALLOWED = {
     State.RECEIVED: ["acknowledge", "withdraw"],
     State.ACKNOWLEDGED: ["resolve", "withdraw"],
     State.RESOLVED: ["close_loop", "reopen"],
-    State.LOOP_CLOSED: [],
+    State.LOOP_CLOSED: ["reopen"],
     State.WITHDRAWN: [],
 }
 
@@ -245,6 +245,32 @@ def test_reopen_by_a_supervisor_counts_and_clears_the_resolution_time(complaint_
     assert event.type == "reopened"
     assert event.actor == supervisor
     assert event.parameters == {"reason": "The refund never arrived.", "reopen_count": 1}
+
+
+def test_reopen_after_the_loop_closed_opens_the_loop_again(complaint_in, supervisor):
+    complaint = complaint_in(State.LOOP_CLOSED)
+    assert complaint.loop_closed_at is not None
+    before = records(complaint)
+
+    done = reopen(complaint, supervisor)
+
+    assert done.state == State.ACKNOWLEDGED
+    assert done.reopen_count == 1
+    assert (done.resolved_at, done.loop_closed_at) == (None, None)
+    event = only_new_event(complaint, before)
+    assert (event.type, event.actor) == ("reopened", supervisor)
+    assert event.parameters == {"reason": "The refund never arrived.", "reopen_count": 1}
+
+
+def test_an_agent_may_not_reopen_a_loop_closed_complaint(complaint_in, agent):
+    complaint = complaint_in(State.LOOP_CLOSED)
+    before = records(complaint)
+
+    with pytest.raises(PermissionDenied):
+        reopen(complaint, agent)
+
+    assert Complaint.objects.get(pk=complaint.pk).state == State.LOOP_CLOSED
+    assert records(complaint) == before
 
 
 def test_each_reopen_increments_the_count(complaint_in, agent, supervisor):

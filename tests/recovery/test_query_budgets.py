@@ -26,7 +26,9 @@ DETAIL_BUDGET = 10
 TRANSITION_BUDGETS = {
     "acknowledge": 23,
     "resolve": 27,
-    "close_loop": 23,
+    # 24, not 23: a loop-closed complaint may be reopened, so the answer's
+    # allowed_transitions asks whether this user works on it (one team-scope query).
+    "close_loop": 24,
     "reopen": 22,
     "withdraw": 20,
 }

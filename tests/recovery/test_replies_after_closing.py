@@ -155,6 +155,20 @@ def test_reopening_clears_the_marker(resolved, supervisor):
 
 
 @pytest.mark.django_db
+def test_reopening_a_loop_closed_complaint_clears_the_marker(resolved, agent, supervisor):
+    close_loop(resolved, agent)
+    customer_message_add(complaint=Complaint.objects.get(pk=resolved.pk), body="Still broken.")
+    resolved.refresh_from_db()
+    assert resolved.customer_replied_at is not None
+
+    lifecycle.complaint_reopen(complaint=resolved, actor=supervisor, reason="Customer wrote back")
+
+    resolved.refresh_from_db()
+    assert resolved.state == State.ACKNOWLEDGED
+    assert resolved.customer_replied_at is None
+
+
+@pytest.mark.django_db
 def test_the_desk_queue_filter_shows_late_replies(resolved, agent, make_complaint):
     other = make_complaint(subject="Another one")
     customer_message_add(complaint=resolved, body="Hello again.")

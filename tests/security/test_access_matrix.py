@@ -302,6 +302,9 @@ HTTP_RULES: dict[str, Rule] = {
         )
     },
     "desk/complaints/<str:reference>/assign/": post(SUPERVISORS_UP),
+    # Reopening is the transition's own permission (rules.may_reopen), asked before the
+    # form: the team's agent is refused, not asked for a reason.
+    "desk/complaints/<str:reference>/reopen/": post(SUPERVISORS_UP),
     "desk/complaints/<str:reference>/recovery/<int:action_id>/deliver/": post(WORKERS),
     # -- insights (aggregates for supervisors and up)
     "api/insights/pareto/": get(SUPERVISORS_UP),

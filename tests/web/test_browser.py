@@ -24,6 +24,7 @@ from escalation.services.sweeper import sweep
 from recovery.models import Complaint, RecoveryAction, State, Survey
 from recovery.models.remedies import RecoveryStatus
 from recovery.services import remedies
+from recovery.services.messages import customer_message_add
 from tests.conftest import acknowledge, resolve
 from tests.web.live import (
     LIVE_TIMEOUT_MS,
@@ -238,6 +239,47 @@ def test_a_breached_complaint_appears_on_the_board_live(
     assert page.locator(f"[data-reference='{calm.reference}']").count() == 0
     assert_accessible(page, "escalation board")
     screenshot(page, "supervisor-board")
+
+
+def test_a_complaint_page_answered_to_a_form_error_stays_live(
+    live, browser, agent, make_complaint, on_redis
+):
+    """The page a failed form answers keeps the action's URL in the address bar, which
+    takes POSTs only: the live refresh fetches the complaint's own page instead."""
+    complaint = make_complaint()
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto(f"/desk/complaints/{complaint.reference}/")
+    page.get_by_label("Acknowledgement to the customer").fill("Thank you for writing.")
+    page.get_by_role("button", name="Acknowledge and send").click()
+    page.wait_for_url(re.compile(r"/acknowledge/$"))
+    assert "must name the complaint's reference" in page.content()
+    wait_until_live(page)
+    page.evaluate("window.__notReloaded = true")
+    refetched = []
+    page.on(
+        "request",
+        lambda request: (
+            refetched.append(request.url)
+            if request.headers.get("x-requested-with") == "fetch"
+            else None
+        ),
+    )
+
+    customer_message_add(
+        complaint=Complaint.objects.get(pk=complaint.pk), body="Any news on my refund?"
+    )
+
+    page.locator("#conversation", has_text="Any news on my refund?").wait_for(
+        timeout=LIVE_TIMEOUT_MS
+    )
+    assert page.evaluate("window.__notReloaded") is True
+    # Straight from the complaint's own address (data-refresh-url), not via the action's.
+    assert refetched
+    assert all(url.endswith(f"/desk/complaints/{complaint.reference}/") for url in refetched)
+    page.goto(page.url)  # the action's URL opened again: the complaint page, not a 405
+    page.wait_for_url(re.compile(rf"/desk/complaints/{complaint.reference}/$"))
+    page.close()
 
 
 def test_the_approvals_queue(live, browser, agent, supervisor, make_complaint, root_causes):

@@ -27,8 +27,8 @@ from recovery.models import (
 from recovery.models.remedies import RecoveryStatus
 from recovery.services import lifecycle
 from recovery.services.lifecycle import complaint_withdraw
-from recovery.services.messages import message_add
-from tests.conftest import AS_ROUTED, acknowledge, resolve
+from recovery.services.messages import customer_message_add, message_add
+from tests.conftest import AS_ROUTED, acknowledge, close_loop, resolve
 from tests.factories import RootCauseFactory
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.web.conftest import signed_in
@@ -153,10 +153,47 @@ def test_desk_forms_need_their_csrf_token(agent, make_complaint):
     assert not Message.objects.filter(complaint=complaint, kind="reply").exists()
 
 
-def test_action_urls_answer_only_posts(agent, make_complaint):
+ACTIONS = [
+    "acknowledge",
+    "reply",
+    "note",
+    "hold",
+    "resolve",
+    "close-loop",
+    "reopen",
+    "assign",
+    "escalate",
+    "tracking-link",
+    "recovery",
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_an_action_url_opened_is_the_complaint_page(agent, make_complaint, action):
+    # After a form error the address bar shows the action's URL: a reload or a bookmark
+    # must land on the complaint, not on a 405.
     complaint = make_complaint()
 
-    assert signed_in(agent).get(f"{page_of(complaint)}acknowledge/").status_code == 405
+    answer = signed_in(agent).get(f"{page_of(complaint)}{action}/")
+
+    assert answer.status_code == 302
+    assert answer["Location"] == page_of(complaint)
+    assert Client().get(f"{page_of(complaint)}{action}/").status_code == 302  # to sign in
+    assert "login" in Client().get(f"{page_of(complaint)}{action}/")["Location"]
+
+
+def test_a_form_error_page_refreshes_live_from_the_complaint_page(agent, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(agent).post(
+        f"{page_of(complaint)}acknowledge/",
+        {"acknowledge-message": "No reference here.", "acknowledge-next_steps": "Soon"},
+    )
+
+    assert answer.status_code == 400
+    # live.js fetches this address, not the one in the address bar (the POST-only action).
+    assert f'data-refresh-url="{page_of(complaint)}"' in text_of(answer)
+    assert signed_in(agent).get(page_of(complaint)).status_code == 200
 
 
 # -- the complaint page ----------------------------------------------------------------------
@@ -435,6 +472,81 @@ def test_a_supervisor_reassigns_and_escalates_by_hand(agent, supervisor, make_co
     complaint.refresh_from_db()
     assert complaint.assignee == agent
     assert complaint.escalation_level == 1
+
+
+# -- reopening -----------------------------------------------------------------------------
+
+
+def reopen_form_of(complaint) -> str:
+    return f'action="{page_of(complaint)}reopen/"'
+
+
+@pytest.mark.parametrize("closed", [False, True], ids=["resolved", "loop-closed"])
+def test_a_supervisor_reopens_a_complaint_the_customer_answered_after_closing(
+    agent, supervisor, make_complaint, root_causes, closed
+):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    if closed:
+        close_loop(Complaint.objects.get(pk=complaint.pk), agent)
+    customer_message_add(complaint=Complaint.objects.get(pk=complaint.pk), body="Not fixed.")
+    client = signed_in(supervisor)
+
+    page = client.get(page_of(complaint))
+    assert "Customer replied after closing" in text_of(page)
+    assert reopen_form_of(complaint) in text_of(page)
+
+    no_reason = client.post(f"{page_of(complaint)}reopen/", {"reopen-reason": "  "})
+    assert no_reason.status_code == 400
+    assert "Say why the complaint is reopened." in text_of(no_reason)
+    state = State.LOOP_CLOSED if closed else State.RESOLVED
+    assert Complaint.objects.get(pk=complaint.pk).state == state
+
+    done = client.post(
+        f"{page_of(complaint)}reopen/",
+        {"reopen-reason": "The refund never arrived.", "reopen-expected_state": state},
+    )
+
+    assert done.status_code == 302
+    assert done["Location"] == page_of(complaint)
+    complaint.refresh_from_db()
+    assert (complaint.state, complaint.reopen_count) == (State.ACKNOWLEDGED, 1)
+    assert complaint.customer_replied_at is None
+    assert (complaint.resolved_at, complaint.loop_closed_at) == (None, None)
+    event = complaint.events.latest("id")
+    assert (event.type, event.actor) == ("reopened", supervisor)
+    assert event.parameters["reason"] == "The refund never arrived."
+    after = text_of(client.get(page_of(complaint)))
+    assert "Reopened: the complaint is worked again" in after
+    assert reopen_form_of(complaint) not in after
+
+
+def test_an_agent_is_not_offered_reopen_and_is_refused_it(agent, make_complaint, root_causes):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    resolve(complaint, agent)
+    client = signed_in(agent)
+
+    assert reopen_form_of(complaint) not in text_of(client.get(page_of(complaint)))
+    for data in ({}, {"reopen-reason": "I think it should be."}):
+        refused = client.post(f"{page_of(complaint)}reopen/", data)
+        assert refused.status_code == 403
+        assert f"You may not reopen {complaint.reference}." in text_of(refused)
+    complaint.refresh_from_db()
+    assert (complaint.state, complaint.reopen_count) == (State.RESOLVED, 0)
+
+
+def test_reopening_an_open_complaint_is_a_conflict_with_a_message(supervisor, make_complaint):
+    complaint = make_complaint()
+
+    answer = signed_in(supervisor).post(
+        f"{page_of(complaint)}reopen/", {"reopen-reason": "By mistake."}
+    )
+
+    assert answer.status_code == 409
+    assert f"Cannot reopen {complaint.reference}: it is received." in text_of(answer)
+    assert Complaint.objects.get(pk=complaint.pk).reopen_count == 0
 
 
 def test_an_agent_cannot_escalate_by_hand(agent, make_complaint):

@@ -5,8 +5,9 @@
  *   session cookie, ws/track/<signed token>/ for a customer's tracking page), says the last
  *   event id it was rendered with (data-last-event) so nothing committed since is missed,
  *   and reconnects with backoff, saying the last id it saw;
- * - on an event that concerns the page, it fetches the page again and swaps the regions
- *   marked data-live (data-live="soft": only while the person is not typing in it);
+ * - on an event that concerns the page, it fetches the page again (data-refresh-url, else
+ *   the address shown) and swaps the regions marked data-live (data-live="soft": only while
+ *   the person is not typing in it);
  * - staff pages keep the bell's unread count current, and the complaint page shows who else
  *   is viewing or editing (presence), sending "editing" while a form field has focus.
  */
@@ -20,6 +21,9 @@
   }
   var page = body.getAttribute("data-page") || "";
   var complaint = body.getAttribute("data-complaint") || "";
+  // The page's own address, to fetch it again: after a form error the address bar still
+  // shows the action the form posted to (POST only), so location cannot be used there.
+  var refreshUrl = body.getAttribute("data-refresh-url") || window.location.href;
   var lastId = parseInt(body.getAttribute("data-last-event") || "0", 10) || 0;
   var statusRegion = document.getElementById("live-status");
   // Backoff between reconnects: 1 s doubling to 30 s, so a restarted server is not stormed.
@@ -127,7 +131,7 @@
   }
 
   function refresh() {
-    window.fetch(window.location.href, {
+    window.fetch(refreshUrl, {
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
     }).then(function (response) {
