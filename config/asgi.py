@@ -6,6 +6,7 @@ to their broker instead.
 """
 
 import asyncio
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,8 +23,15 @@ from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from config.heap import freeze_startup_objects  # noqa: E402
+from config.log_filters import RedactSecretsInPaths  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 from notifications.socket_auth import TokenAuthMiddleware  # noqa: E402
+
+# uvicorn's request and socket lines name the full path and query string: a token or a
+# signed link in them is a working credential in the log. Added here, not in LOGGING,
+# because configuring uvicorn's loggers there would remove the handlers uvicorn gave them.
+for _uvicorn_logger in ("uvicorn.access", "uvicorn.error"):
+    logging.getLogger(_uvicorn_logger).addFilter(RedactSecretsInPaths())
 
 
 def ready_to_serve() -> None:

@@ -567,12 +567,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"client_errors_as_info": {"()": "config.log_filters.ClientErrorsAsInfo"}},
+    "filters": {
+        "client_errors_as_info": {"()": "config.log_filters.ClientErrorsAsInfo"},
+        "redact_secrets": {"()": "config.log_filters.RedactSecretsInPaths"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["client_errors_as_info"],
+            "filters": ["client_errors_as_info", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

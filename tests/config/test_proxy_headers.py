@@ -44,3 +44,32 @@ def test_a_forged_forwarded_for_is_not_the_client_address(tmp_path: Path):
     assert answer.status_code == 400, answer.text
     addresses = set(AccessAttempt.objects.values_list("ip_address", flat=True))
     assert addresses == {"127.0.0.1"}, (addresses, server.log())
+
+
+def test_the_access_log_names_no_secret_and_a_bad_host_is_one_line(tmp_path: Path):
+    server, base = start_procfile_web(subprocess_environment(), tmp_path)
+    http = base.replace("ws://", "http://")
+    secret = "s3cr3t-link-token-0123456789"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            server.check_alive()
+            try:
+                httpx.get(f"{http}/track/{secret}/", timeout=10, trust_env=False)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, server.log()
+                time.sleep(0.2)
+        httpx.get(f"{http}/api/complaints/?token={secret}", timeout=10, trust_env=False)
+        bad_host = httpx.get(
+            f"{http}/", headers={"Host": "evil.example"}, timeout=10, trust_env=False
+        )
+        time.sleep(0.5)
+    finally:
+        server.stop()
+    log = server.log(lines=200)
+
+    assert bad_host.status_code == 400
+    assert secret not in log, log
+    assert "/track/[redacted]/" in log and "token=[redacted]" in log, log
+    assert "Traceback" not in log and "ERROR" not in log, log
