@@ -212,8 +212,11 @@ def test_a_delay_notice_is_transient_and_leaves_the_email_sent(acknowledged):
     ours.refresh_from_db()
     assert ours.status == EmailStatus.SENT  # the server is still trying
     assert (ours.bounce_status, ours.bounce_permanent) == ("4.4.4", False)
-    event = ComplaintEvent.objects.get(complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED)
-    assert event.parameters["action"] == "delayed"
+    # The email may still arrive: nobody is told, and the timeline does not call it
+    # undelivered.
+    assert not ComplaintEvent.objects.filter(
+        complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED
+    ).exists()
 
 
 @pytest.mark.django_db
