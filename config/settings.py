@@ -370,6 +370,11 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 # conversation can take: connect, EHLO, (STARTTLS, AUTH,) MAIL, RCPT, DATA, each up to
 # EMAIL_TIMEOUT; 10 minutes is also short enough for a complaint's receipt.
 REDRESS_EMAIL_CLAIM_TIMEOUT = float(os.environ.get("REDRESS_EMAIL_CLAIM_TIMEOUT", "600"))
+# How long a customer email our mail server could not take for a reason that may pass (relay
+# down, 4xx, TLS) is tried again before it is marked failed and its handler told, like a mail
+# server's queue lifetime (RFC 5321 suggests 4-5 days; a complaint's email is worth a person's
+# look sooner). Tries back off from 10 s to one every 30 minutes (docs/operations.md).
+REDRESS_EMAIL_RETRY_HOURS = float(os.environ.get("REDRESS_EMAIL_RETRY_HOURS", "24"))
 # The right-hand side of the Message-IDs we mint; replies that reference them thread back.
 REDRESS_EMAIL_DOMAIN = os.environ.get("REDRESS_EMAIL_DOMAIN", "redress.invalid")
 # The address customer emails come from. Unset, it is complaints@ the domain above, so one

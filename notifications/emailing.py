@@ -18,6 +18,7 @@ from notifications.models import (
     InboundStatus,
     MessageTemplateKind,
 )
+from notifications.send_failures import SendFailure
 from recovery import selectors as recovery_selectors
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ AUTOMATIC_KINDS = frozenset(
 # latest ones. RFC 5322 sets no limit, but some servers cut or refuse very long headers, and
 # mail clients thread on the first and the last few.
 REFERENCES_MAX = 10
+# Retrying an email the mail server could not take: 10 s after the first failure, doubling,
+# at most every 30 minutes (a relay restart is over in seconds, an outage in hours; 30 min
+# is what common MTAs use between queue runs), until REDRESS_EMAIL_RETRY_HOURS after it was
+# queued.
+RETRY_FIRST = timedelta(seconds=10)
+RETRY_MAX = timedelta(minutes=30)
 
 
 def send(delivery_id: int, *, stale_before=None) -> bool:
@@ -68,7 +75,10 @@ def send(delivery_id: int, *, stale_before=None) -> bool:
         ).update(status=EmailStatus.QUEUED, claimed_at=None)
         raise
     EmailDelivery.objects.filter(pk=delivery_id, status=EmailStatus.SENDING).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), attempts=F("attempts") + 1
+        status=EmailStatus.SENT,
+        sent_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        next_attempt_at=None,
     )
     return True
 
@@ -201,4 +211,57 @@ def record_failure(delivery_id: int, reason: str, *, final: bool, model=EmailDel
         delivery_id,
         "final" if final else "will retry",
         reason,
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed try: 10 s, 20 s, 40 s, … 30 min."""
+    return min(RETRY_FIRST * 2 ** min(max(attempts - 1, 0), 20), RETRY_MAX)
+
+
+def record_send_failure(delivery_id: int, failure: SendFailure) -> datetime | None:
+    """Count a failed try of a customer email; when to try again, or None if it failed.
+
+    1. Lock the email; one no longer queued (sent meanwhile, failed already) is left alone.
+    2. A permanent refusal, or a failure once the retry window (``REDRESS_EMAIL_RETRY_HOURS``
+       after it was queued) is over, marks it failed the way a bounce does
+       (``notifications.undelivered``): in this transaction its handler is told, once.
+    3. Otherwise it stays queued with ``next_attempt_at``, after the backoff, never past the
+       window's end: the last try is at the end, and only its failure is final.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = EmailDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != EmailStatus.QUEUED:
+            return None
+        delivery.attempts += 1
+        delivery.failure_reason = failure.reason[:2000]
+        window_ends = delivery.created_at + timedelta(hours=settings.REDRESS_EMAIL_RETRY_HOURS)
+        if failure.permanent or now >= window_ends:
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["failure_reason", "attempts", "next_attempt_at"])
+            undelivered.email_not_delivered(
+                delivery,
+                undelivered.Failure(reason=failure.reason, permanent=failure.permanent),
+            )
+            next_attempt_at = None
+        else:
+            next_attempt_at = min(now + retry_delay(delivery.attempts), window_ends)
+            delivery.next_attempt_at = next_attempt_at
+            delivery.save(update_fields=["failure_reason", "attempts", "next_attempt_at"])
+    logger.warning(
+        "EmailDelivery %s failed (%s): %s",
+        delivery_id,
+        f"next try at {next_attempt_at.isoformat()}" if next_attempt_at else "final",
+        failure.reason,
+    )
+    return next_attempt_at
+
+
+def due_retries(now, *, limit: int) -> list[int]:
+    """Queued emails whose next try is due (``record_send_failure``), oldest due first."""
+    return list(
+        EmailDelivery.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
     )

@@ -283,6 +283,10 @@ class EmailDelivery(models.Model):
     # that died is taken over once it is older than REDRESS_EMAIL_CLAIM_TIMEOUT.
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # When the redelivery sweep tries again an email our mail server could not take for a
+    # reason that may pass (notifications.send_failures); None for an email not tried yet,
+    # sent, or failed for good.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     # A bounce (delivery status notification) that came back for this email: when, its
     # status code ("5.1.1"; "" when it gave none), whether it is permanent (5.x.x) or
     # transient (4.x.x); the server's diagnostic goes to ``failure_reason``.
@@ -321,12 +325,22 @@ class EmailDelivery(models.Model):
                 condition=models.Q(status="queued"),
                 name="email_queued_idx",
             ),
-            # The complaint page's emails that did not reach the customer
-            # (WHERE complaint_id = %s AND (status = 'failed' OR bounced_at IS NOT NULL)).
+            # The complaint page's emails that did not reach the customer (yet)
+            # (WHERE complaint_id = %s AND (status = 'failed' OR bounced_at IS NOT NULL
+            # OR next_attempt_at IS NOT NULL)).
             models.Index(
                 fields=["complaint_id"],
-                condition=models.Q(status="failed") | models.Q(bounced_at__isnull=False),
-                name="email_undelivered_idx",
+                condition=models.Q(status="failed")
+                | models.Q(bounced_at__isnull=False)
+                | models.Q(next_attempt_at__isnull=False),
+                name="email_not_arrived_idx",
+            ),
+            # The redelivery sweep: emails waiting to be tried again, when due
+            # (WHERE status = 'queued' AND next_attempt_at <= %s).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="queued", next_attempt_at__isnull=False),
+                name="email_retry_due_idx",
             ),
             # The redelivery sweep: claims left behind by a worker that died mid-send
             # (WHERE status = 'sending' AND claimed_at < %s).

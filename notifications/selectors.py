@@ -171,7 +171,7 @@ def _held(row: InboundEmail, reference: str = "") -> HeldEmail:
 
 @dataclass(frozen=True)
 class UndeliveredEmail:
-    """An email to the customer that bounced or could not be sent."""
+    """An email to the customer that bounced, could not be sent, or waits to be tried again."""
 
     id: int
     message_id: int | None  # the complaint message it carried, if any
@@ -185,6 +185,8 @@ class UndeliveredEmail:
     reason: str
     at: datetime | None
     regulatory_letter: bool
+    # When the mail server could not take it yet and it will be tried again (not failed).
+    next_attempt_at: datetime | None = None
 
     @property
     def resendable(self) -> bool:
@@ -192,9 +194,18 @@ class UndeliveredEmail:
         return self.failed
 
     @property
+    def retrying(self) -> bool:
+        return not self.failed and self.next_attempt_at is not None
+
+    @property
     def summary(self) -> str:
         """ "Not delivered: 550 5.1.1 user unknown" - the headline the desk shows."""
-        what = "Not delivered" if self.failed else "Delivery delayed"
+        if self.failed:
+            what = "Not delivered"
+        elif self.retrying:
+            what = "Not sent yet, retrying"
+        else:
+            what = "Delivery delayed"
         reason = self.reason or self.status_code
         return f"{what}: {reason}" if reason else what
 
@@ -212,6 +223,8 @@ class UndeliveredEmail:
             "at": self.at.isoformat() if self.at else None,
             "regulatory_letter": self.regulatory_letter,
             "resendable": self.resendable,
+            "retrying": self.retrying,
+            "next_attempt_at": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
         }
 
 
@@ -228,12 +241,15 @@ def full_texts(complaint_id: int) -> dict[int, str]:
 
 
 def undelivered_emails(complaint) -> list[UndeliveredEmail]:
-    """The complaint's customer emails that bounced or failed, oldest first (one query).
+    """The complaint's customer emails that bounced, failed, or wait to be tried again
+    after our mail server could not take them, oldest first (one query).
 
     An email staff resent is left out: its new attempt stands for it (and is listed in turn
     if it fails too); the timeline keeps both."""
     rows = EmailDelivery.objects.filter(
-        Q(status=EmailStatus.FAILED) | Q(bounced_at__isnull=False),
+        Q(status=EmailStatus.FAILED)
+        | Q(bounced_at__isnull=False)
+        | Q(status=EmailStatus.QUEUED, next_attempt_at__isnull=False),
         complaint_id=complaint.pk,
         resend__isnull=True,
     ).order_by("created_at", "id")
@@ -251,6 +267,7 @@ def undelivered_emails(complaint) -> list[UndeliveredEmail]:
             reason=row.failure_reason,
             at=row.bounced_at or row.sent_at or row.created_at,
             regulatory_letter=rules.is_regulatory_letter(complaint, row.kind),
+            next_attempt_at=row.next_attempt_at if row.status == EmailStatus.QUEUED else None,
         )
         for row in rows
     ]

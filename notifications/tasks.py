@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from notifications import delivery, emailing, staff_email
+from notifications import delivery, emailing, send_failures, staff_email
 from notifications.models import EmailDelivery, EmailStatus, Outbox, StaffEmail
 
 # Events not delivered this long after commit are picked up by the sweep; the fast path
@@ -13,7 +13,11 @@ from notifications.models import EmailDelivery, EmailStatus, Outbox, StaffEmail
 REDELIVERY_GRACE = timedelta(seconds=30)
 # Rows per redelivery sweep; the next tick takes the rest.
 REDELIVERY_BATCH = 1000
+# Staff emails: tries before one is marked failed.
 EMAIL_MAX_RETRIES = 5
+# A customer email's retries up to this wait are the send task's own (Celery countdowns, held
+# by the worker); longer ones are left to the sweep, which finds them by next_attempt_at.
+FAST_RETRY_MAX = timedelta(minutes=5)
 # Composing transactions per staff email run (each claims up to COMPOSE_BATCH notifications):
 # bounds one run; what is left is due at the next tick, a minute later.
 STAFF_EMAIL_ROUNDS = 10
@@ -42,18 +46,23 @@ def _instant(value: str | None):
     bind=True,
     acks_late=True,
     ignore_result=True,
-    max_retries=EMAIL_MAX_RETRIES,
+    max_retries=None,  # bounded by the retry window (emailing.record_send_failure)
 )
 def send_email(self, delivery_id: int) -> bool:
     try:
         return emailing.send(delivery_id)
     except Exception as exc:
-        final = self.request.retries >= self.max_retries
-        emailing.record_failure(delivery_id, f"{type(exc).__name__}: {exc}", final=final)
-        if final:
+        next_attempt_at = emailing.record_send_failure(delivery_id, send_failures.classify(exc))
+        if next_attempt_at is None:
+            return False  # failed for good, and told
+        countdown = max((next_attempt_at - timezone.now()).total_seconds(), 0)
+        if countdown > FAST_RETRY_MAX.total_seconds():
+            # A long wait is the sweep's: the row says when, and a worker restart in between
+            # loses nothing.
             return False
-        # Exponential backoff: 10 s, 20 s, 40 s, 80 s, 160 s.
-        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+        # The first tries (10 s, 20 s, 40 s, …) from the task itself, so a relay restarting
+        # for a few seconds delays the email by seconds, not by a sweep's minute.
+        raise self.retry(exc=exc, countdown=round(countdown)) from exc
 
 
 @shared_task(name="notifications.redeliver", ignore_result=True)
@@ -66,29 +75,27 @@ def redeliver() -> dict:
         .values_list("pk", flat=True)[:REDELIVERY_BATCH]
     )
     delivered = sum(delivery.deliver(outbox_id) for outbox_id in stale)
+    # Emails never tried (their task never reached the broker), and emails waiting to be
+    # tried again whose time has come (the mail server could not take them).
     queued = list(
-        EmailDelivery.objects.filter(status=EmailStatus.QUEUED, created_at__lt=cutoff)
+        EmailDelivery.objects.filter(
+            status=EmailStatus.QUEUED, next_attempt_at__isnull=True, created_at__lt=cutoff
+        )
         .order_by("id")
         .values_list("pk", flat=True)[:REDELIVERY_BATCH]
     )
-    # Claims left by a worker that died mid-send: sent again, same Message-ID.
     now = timezone.now()
+    retries = emailing.due_retries(now, limit=REDELIVERY_BATCH)
+    # Claims left by a worker that died mid-send: sent again, same Message-ID.
     abandoned = emailing.stale_claims(now, limit=REDELIVERY_BATCH)
     stale_before = emailing.claim_cutoff(now)
     sent = 0
-    for delivery_id in [*queued, *abandoned]:
+    for delivery_id in [*queued, *retries, *abandoned]:
         try:
             sent += emailing.send(delivery_id, stale_before=stale_before)
         except Exception as exc:
-            # The same budget as the send task's (one try and its retries): an email whose
-            # task never reached the broker is otherwise retried every sweep for ever.
-            attempts = (
-                EmailDelivery.objects.filter(pk=delivery_id)
-                .values_list("attempts", flat=True)
-                .first()
-            )
-            final = (attempts or 0) + 1 > EMAIL_MAX_RETRIES
-            emailing.record_failure(delivery_id, f"{type(exc).__name__}: {exc}", final=final)
+            # Tried again later, or failed for good: the same rules as the send task's.
+            emailing.record_send_failure(delivery_id, send_failures.classify(exc))
     return {"delivered": delivered, "emails_sent": sent}
 
 

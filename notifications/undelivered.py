@@ -9,7 +9,7 @@ An email to the customer fails in one of two ways, and both end here:
 ``email_not_delivered`` is the one code path for both. It runs inside the transaction that
 marks the email, with the email's row locked:
 1. the email is marked as its cause says (failed, or for a delay only the bounce noted);
-2. the first time an email is marked failed, the complaint's timeline gets the staff-only
+2. the first time an email is marked failed (never for a delay), the complaint's timeline gets the staff-only
    ``email_not_delivered`` event (``recovery.services.messages``), which tells its handler
    (the assignee, else the team's supervisors) which email to whom failed and why, and flags
    a regulatory letter. A second bounce of an email already failed is recorded on the email
@@ -59,7 +59,10 @@ def email_not_delivered(delivery: EmailDelivery, failure: Failure):
         delivery.status = EmailStatus.FAILED
         fields.append("status")
     delivery.save(update_fields=fields)
-    if told_before:
+    if told_before or failure.action != "failed":
+        # A delay (``Action: delayed``) says the receiving side is still trying: the email
+        # may yet arrive, so nobody is told and the timeline does not call it undelivered.
+        # The complaint page shows it as delayed, from the email's row.
         return None
     return customer_email_not_delivered(
         complaint_id=delivery.complaint_id,

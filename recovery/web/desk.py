@@ -239,7 +239,10 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "presence": presence.presence_list(complaint.pk),
         "held_emails": notifications_selectors.held_emails(complaint.pk),
         "undelivered": undelivered,
-        "undelivered_letters": [email for email in undelivered if email.regulatory_letter],
+        # Letters that failed: a delayed one may still arrive, a retried one may still go.
+        "undelivered_letters": [
+            email for email in undelivered if email.regulatory_letter and email.failed
+        ],
         "may_assign": user.has_perm("recovery.assign_complaint"),
         "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
         "may_note": user.has_perm("recovery.add_internal_note"),

@@ -212,8 +212,11 @@ def test_a_delay_notice_is_transient_and_leaves_the_email_sent(acknowledged):
     ours.refresh_from_db()
     assert ours.status == EmailStatus.SENT  # the server is still trying
     assert (ours.bounce_status, ours.bounce_permanent) == ("4.4.4", False)
-    event = ComplaintEvent.objects.get(complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED)
-    assert event.parameters["action"] == "delayed"
+    # The email may still arrive: nobody is told, and the timeline does not call it
+    # undelivered.
+    assert not ComplaintEvent.objects.filter(
+        complaint=acknowledged, type=EventType.EMAIL_NOT_DELIVERED
+    ).exists()
 
 
 @pytest.mark.django_db
@@ -424,3 +427,37 @@ def test_two_concurrent_ingests_of_one_bounce_record_it_once(acknowledged, monke
         ).count()
         == 1
     )
+
+
+@pytest.mark.django_db
+def test_a_delayed_regulatory_letter_is_shown_as_delayed_not_as_undelivered(make_complaint, agent):
+    """A delay notice says the receiving side still tries: the letter may arrive, so no
+    alert, no Resend, no timeline event and no notification."""
+    complaint = make_complaint(regulatory_profile="uk_fca_disp")
+    acknowledge(complaint, agent)
+    Complaint.objects.filter(pk=complaint.pk).update(assignee=agent)
+    complaint.refresh_from_db()
+    letter = Message.objects.create(
+        complaint=complaint,
+        direction=MessageDirection.OUTBOUND,
+        kind=MessageKind.WRITTEN_RESPONSE,
+        channel=complaint.channel,
+        author=agent,
+        body="We need more time; we expect to answer by 20 December.",
+    )
+    ours = _sent(complaint, MessageTemplateKind.WRITTEN_RESPONSE, letter)
+    told = Outbox.objects.count()
+
+    ingest(_bounce_of(NO_MX, ours), source="test")
+
+    client = Client()
+    client.force_login(agent)
+    page = client.get(reverse("desk:complaint", args=[complaint.reference])).content.decode()
+    assert "Delivery delayed" in page
+    assert "Regulatory letter not delivered" not in page
+    assert "Not delivered" not in page
+    assert f'name="resend-email" value="{ours.pk}"' not in page
+    assert not ComplaintEvent.objects.filter(
+        complaint=complaint, type=EventType.EMAIL_NOT_DELIVERED
+    ).exists()
+    assert Outbox.objects.count() == told

@@ -885,30 +885,45 @@ def test_redelivery_sends_emails_still_queued_after_the_grace_period_once(
 
 
 @pytest.mark.django_db
-def test_the_sweep_gives_up_on_an_email_after_the_same_number_of_attempts_as_the_task(
-    routed, agent, flaky_backend
+def test_the_sweep_retries_an_email_with_backoff_until_the_retry_window_ends(
+    routed, agent, flaky_backend, settings
 ):
-    """An email whose send task never reached the broker is retried by the sweep alone; it
-    must end up failed with its reason, not retried every minute for ever."""
+    """An email whose send task never reached the broker is retried by the sweep alone,
+    backing off, while the mail server may come back; at the window's end it is marked
+    failed with its reason, and left alone after."""
+    settings.REDRESS_EMAIL_RETRY_HOURS = 24
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
         acknowledge(routed, agent)
         deliver_pending()
         ack = email_for("complaint.acknowledged")
-        for sweep in range(1, tasks.EMAIL_MAX_RETRIES + 2):
-            clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+        clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+        waits = []
+        for sweep in range(1, 4):
             assert tasks.redeliver() == {"delivered": 0, "emails_sent": 0}
             ack.refresh_from_db()
+            assert (ack.status, ack.attempts) == (EmailStatus.QUEUED, sweep)
+            waits.append(ack.next_attempt_at - timezone.now())
+            # Not due yet: the sweep leaves it.
+            tasks.redeliver()
+            ack.refresh_from_db()
             assert ack.attempts == sweep
-            expected = EmailStatus.FAILED if sweep > tasks.EMAIL_MAX_RETRIES else EmailStatus.QUEUED
-            assert ack.status == expected, f"after sweep {sweep}"
-        clock.shift(tasks.REDELIVERY_GRACE + timedelta(seconds=1))
+            clock.move_to(ack.next_attempt_at)
+        assert waits == [timedelta(seconds=10), timedelta(seconds=20), timedelta(seconds=40)]
+        # The last try is at the window's end; its failure is final.
+        clock.move_to(ack.created_at + timedelta(hours=24))
+        tasks.redeliver()
+        ack.refresh_from_db()
+        assert ack.status == EmailStatus.FAILED
+        assert ack.next_attempt_at is None
+        attempts = ack.attempts
+        clock.shift(timedelta(hours=1))
         tasks.redeliver()
 
     ack.refresh_from_db()
-    assert ack.attempts == tasks.EMAIL_MAX_RETRIES + 1  # a failed email is left alone
-    assert ack.failure_reason == "SMTPServerDisconnected: Connection unexpectedly closed"
-    assert flaky_backend.calls == tasks.EMAIL_MAX_RETRIES + 1
+    assert ack.attempts == attempts  # a failed email is left alone
+    assert ack.failure_reason == "Mail server disconnected: Connection unexpectedly closed"
+    assert flaky_backend.calls == attempts
 
 
 # -- sending: headers, threading, exactly once ----------------------------------------------
@@ -1018,13 +1033,14 @@ def test_a_failing_send_stays_queued_and_counts_attempts_until_it_gets_through(
     ack.refresh_from_db()
     assert ack.status == EmailStatus.SENT
     assert ack.attempts == 3  # two failures and the send that got through
-    assert "SMTPServerDisconnected" in ack.failure_reason  # the last failure, kept for support
+    # The last failure, kept for support.
+    assert ack.failure_reason == "Mail server disconnected: Connection unexpectedly closed"
     assert len(mail.outbox) == 1
     assert flaky_backend.calls == 3
 
 
 @pytest.mark.django_db
-def test_an_email_that_never_gets_through_is_retried_with_backoff_then_marked_failed(
+def test_an_email_that_never_gets_through_is_retried_by_the_task_then_left_to_the_sweep(
     routed, agent, flaky_backend, monkeypatch
 ):
     acknowledge(routed, agent)
@@ -1044,16 +1060,17 @@ def test_an_email_that_never_gets_through_is_retried_with_backoff_then_marked_fa
 
     assert tasks.send_email.apply(args=[ack.pk]).get() is False
 
+    # The quick tries are the task's; the next wait (320 s) is longer than it holds one.
     assert countdowns == [10, 20, 40, 80, 160]
     ack.refresh_from_db()
-    assert ack.status == EmailStatus.FAILED
-    assert ack.attempts == tasks.EMAIL_MAX_RETRIES + 1
-    assert ack.failure_reason == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert ack.status == EmailStatus.QUEUED
+    assert ack.attempts == 6
+    assert ack.next_attempt_at is not None
+    assert 300 < (ack.next_attempt_at - timezone.now()).total_seconds() <= 320
+    assert ack.failure_reason == "Mail server disconnected: Connection unexpectedly closed"
     assert ack.sent_at is None
     assert len(mail.outbox) == 0
-    # A failed email is not picked up again by the sweep.
-    assert tasks.send_email.apply(args=[ack.pk]).get() is False
-    assert flaky_backend.calls == tasks.EMAIL_MAX_RETRIES + 1
+    assert flaky_backend.calls == 6
 
 
 @pytest.mark.django_db
