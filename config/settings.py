@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "config.chunked_body.ChunkedBodyLengthMiddleware",
     # A %00 in a path argument would reach PostgreSQL, which refuses NUL: 400 here instead.
     "config.nul_in_path.NulInPathMiddleware",
+    # Pages serve GET, HEAD and POST only: TRACE or OPTIONS got a whole page back.
+    "config.http_methods.PageMethodsMiddleware",
     # Content-Security-Policy with a fresh nonce per response; Permissions-Policy.
     "csp.middleware.CSPMiddleware",
     "config.security_headers.PermissionsPolicyMiddleware",
@@ -422,6 +424,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["recovery.api.parsers.BoundedJSONParser"],
+    # JSON only: the browsable API is an HTML page per endpoint, outside the documented
+    # schema and the pages' policies; the API's own pages are /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "recovery.api.schema.RedressAutoSchema",
     "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
