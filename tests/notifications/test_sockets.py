@@ -752,6 +752,20 @@ def test_deactivating_the_account_closes_its_session_socket(agent):
     run(scenario)
 
 
+def test_changing_the_password_closes_the_sockets_its_tokens_opened(agent):
+    async def scenario():
+        socket = await connect_staff(agent)
+
+        def change_password():
+            agent.set_password("a-new-and-long-passphrase")
+            agent.save()
+
+        await in_sync(change_password)()
+        assert await closed_with(socket) == 4401
+
+    run(scenario)
+
+
 def test_a_socket_rechecks_its_token_when_the_revocation_message_was_lost(agent, monkeypatch):
     from knox.models import AuthToken
 
