@@ -33,6 +33,27 @@ CLOSE_TRY_AGAIN = 1013
 # events within this time (plus a heartbeat), and the inbox replays anything before that.
 # Every read is a database connection, and a server holds hundreds of sockets.
 TEAMS_REFRESH_S = 60
+# An open socket re-checks the credential it was opened with (API token or session, tracking
+# link) at most this often, when it handles a message. Revocation closes sockets at once
+# through the channel layer (``socket_auth.close_user_sockets``); this is the backstop for a
+# revocation message lost while Redis was down, or a link that expired.
+CREDENTIAL_RECHECK_S = 30
+# How much of a client's bad value an error message repeats.
+ECHO_MAX_CHARS = 40
+LAYER_DOWN_MESSAGE = "live updates unavailable, retrying"
+
+
+def _echo(value) -> str:
+    """``value`` as an error quotes it, cut short: a client's 10 kB string is not echoed."""
+    text = repr(value)
+    return text if len(text) <= ECHO_MAX_CHARS else text[:ECHO_MAX_CHARS] + "…"
+
+
+def _token_still_valid(key: str, user_id: int) -> bool:
+    from recovery.auth import user_for_token
+
+    user = user_for_token(key)
+    return user is not None and user.pk == user_id
 
 
 def _staff_teams(user) -> list[int] | None:
@@ -173,7 +194,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             self.listening = set()
             await self._refuse_layer_down(exc)
             return
-        self.teams_read_at = time.monotonic()
+        self.teams_read_at = self.credential_checked_at = time.monotonic()
         await self.accept()
         self.team_pushes.start()
 
@@ -222,6 +243,43 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             await self._announce_presence(complaint_id)
 
     async def receive_json(self, content, **kwargs):
+        if not await self._credential_still_valid():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        try:
+            await self._handle(content)
+        except Exception as exc:  # the channel layer's Redis, whatever its client raised
+            if not _is_layer_failure(exc):
+                raise
+            # The socket stays: its channel read waits for the layer (LayerOutageTolerant).
+            logger.warning("Staff socket message not handled: channel layer unreachable (%s).", exc)
+            await self.send_json({"type": "error", "message": LAYER_DOWN_MESSAGE})
+
+    async def _credential_still_valid(self) -> bool:
+        """The token or session the socket was opened with, re-checked at most every
+        ``CREDENTIAL_RECHECK_S``: still valid, for an active member of staff."""
+        if time.monotonic() - self.credential_checked_at < CREDENTIAL_RECHECK_S:
+            return True
+        key = self.scope.get("api_token")
+        if key:
+            valid = await database_sync_to_async(_token_still_valid)(key, self.user.pk)
+        else:
+            from channels.auth import get_user
+
+            # The session again: signed out, password changed (its hash), deactivated.
+            user = await get_user(self.scope)
+            valid = user.is_authenticated and user.pk == self.user.pk
+        if valid:
+            self.credential_checked_at = time.monotonic()
+        return valid
+
+    async def credentials_revoked(self, message):
+        """A credential of this user was revoked (``socket_auth.close_user_sockets``)."""
+        token_key = message.get("token_key")
+        if token_key is None or token_key == self.scope.get("api_token_key"):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _handle(self, content):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "hello":
             await self._replay(content.get("last_id"))
@@ -232,7 +290,9 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         elif kind == "heartbeat":
             await self._heartbeat()
         else:
-            await self.send_json({"type": "error", "message": f"Unknown message type {kind!r}."})
+            await self.send_json(
+                {"type": "error", "message": f"Unknown message type {_echo(kind)}."}
+            )
 
     async def _replay(self, last_id):
         await self.send_missed(last_id, lambda after: replay.missed_by_user(self.user.pk, after))
@@ -243,7 +303,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             return
         complaint_id = await self._visible_complaint(reference)
         if complaint_id is None:
-            await self.send_json({"type": "error", "message": f"No complaint {reference!r}."})
+            await self.send_json({"type": "error", "message": f"No complaint {_echo(reference)}."})
             return
         self.open_complaints[reference] = complaint_id
         await self.channel_layer.group_add(groups.complaint_group(complaint_id), self.channel_name)
@@ -339,6 +399,8 @@ class TrackingConsumer(JsonProtocolConsumer):
             await self.refuse(CLOSE_TRY_AGAIN)
             return
         self.complaint_id = complaint_id
+        self.token = token
+        self.link_checked_at = time.monotonic()
         await self.accept()
 
     async def disconnect(self, code):
@@ -347,7 +409,26 @@ class TrackingConsumer(JsonProtocolConsumer):
                 groups.tracking_group(self.complaint_id), self.channel_name
             )
 
+    async def _link_still_valid(self, *, now: bool = False) -> bool:
+        """The link the socket was opened with still opens this complaint (not revoked, not
+        expired); read at most every ``CREDENTIAL_RECHECK_S`` unless ``now``."""
+        if not now and time.monotonic() - self.link_checked_at < CREDENTIAL_RECHECK_S:
+            return True
+        complaint_id = await database_sync_to_async(replay.complaint_of_tracking_token)(self.token)
+        if complaint_id != self.complaint_id:
+            return False
+        self.link_checked_at = time.monotonic()
+        return True
+
+    async def tracking_link_changed(self, message):
+        """The complaint's links were re-issued (``socket_auth.recheck_tracking_sockets``)."""
+        if not await self._link_still_valid(now=True):
+            await self.close(code=CLOSE_FORBIDDEN)
+
     async def receive_json(self, content, **kwargs):
+        if not await self._link_still_valid():
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         if not isinstance(content, dict) or content.get("type") != "hello":
             await self.send_json({"type": "error", "message": "This socket is read-only."})
             return
@@ -357,7 +438,19 @@ class TrackingConsumer(JsonProtocolConsumer):
         )
 
     async def event_push(self, message):
+        # Read on every event (a complaint's events are few): a revoked or expired link is
+        # told nothing more, the re-issue event included.
+        if not await self._link_still_valid(now=True):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         await self.send(text_data=message["text"])
+
+
+def _is_layer_failure(exc: Exception) -> bool:
+    """An error of the channel layer's Redis client (connection refused, timeout …)."""
+    import redis
+
+    return isinstance(exc, (redis.exceptions.RedisError, OSError, TimeoutError))
 
 
 async def unknown_path(scope, receive, send) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from django.db import transaction
 
 # A knox token is 64 characters; anything much longer is not one and is not hashed.
 TOKEN_MAX_CHARS = 128
@@ -32,7 +33,9 @@ class TokenAuthMiddleware(BaseMiddleware):
             user = await _user_for_token(key) if len(key) <= TOKEN_MAX_CHARS else None
             if user is None:
                 return await _refuse(receive, send)
-            scope = dict(scope, user=user)
+            # Kept to re-check the token while the socket is open, and to close exactly the
+            # sockets a revoked token opened.
+            scope = dict(scope, user=user, api_token=key, api_token_key=token_key_of(key))
         return await super().__call__(scope, receive, send)
 
 
@@ -40,3 +43,41 @@ async def _refuse(receive, send) -> None:
     from notifications.consumers import CLOSE_UNAUTHENTICATED, refuse_connection
 
     await refuse_connection(receive, send, CLOSE_UNAUTHENTICATED)
+
+
+# -- revocation reaching sockets already open ------------------------------------------------
+#
+# A socket is authenticated once, on connect. When a credential is revoked, the service that
+# revoked it sends, after commit, a message to the groups the affected sockets listen on; the
+# consumers close themselves (``notifications.consumers``). A lost message (Redis down) is
+# caught by the consumers' periodic re-check (``CREDENTIAL_RECHECK_S``).
+
+CREDENTIALS_REVOKED = "credentials.revoked"
+TRACKING_LINK_CHANGED = "tracking.link_changed"
+
+
+def token_key_of(key: str) -> str:
+    """The lookup prefix knox stores for a token (``AuthToken.token_key``)."""
+    from knox.settings import CONSTANTS
+
+    return key[: CONSTANTS.TOKEN_KEY_LENGTH]
+
+
+def close_user_sockets(user_id: int, *, token_key: str | None = None) -> None:
+    """After commit, close the user's sockets opened with ``token_key``, or all of them.
+
+    All of them (``token_key`` None) when every token is revoked, the password changed or
+    the account was deactivated: a browser's session socket goes too.
+    """
+    from notifications import delivery, groups
+
+    message = {"type": CREDENTIALS_REVOKED, "token_key": token_key}
+    transaction.on_commit(lambda: delivery.ring([(groups.user_group(user_id), message)]))
+
+
+def recheck_tracking_sockets(complaint_id: int) -> None:
+    """After commit, make the complaint's tracking sockets re-check the link they opened with."""
+    from notifications import delivery, groups
+
+    message = {"type": TRACKING_LINK_CHANGED}
+    transaction.on_commit(lambda: delivery.ring([(groups.tracking_group(complaint_id), message)]))

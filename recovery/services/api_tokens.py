@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from knox.models import AuthToken
 
+from notifications.socket_auth import close_user_sockets
 from recovery.errors import NotFound
 
 
@@ -37,11 +38,15 @@ def api_token_revoke(*, user, token_key: str) -> None:
             "No such token among yours: it may have expired or been revoked already.",
             details={"token_key": token_key},
         )
+    close_user_sockets(user.pk, token_key=token_key)
 
 
 def api_tokens_revoke_all(*, user) -> int:
     """Revoke every token of ``user``; how many there were."""
     deleted, _ = AuthToken.objects.filter(user=user).delete()
+    # Every socket, not only the token ones: this also runs on a password change or a
+    # deactivation (``revoke_on_credentials_change``), which must end session sockets too.
+    close_user_sockets(user.pk)
     return deleted
 
 

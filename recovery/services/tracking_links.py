@@ -15,6 +15,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.socket_auth import recheck_tracking_sockets
 from recovery import access, events
 from recovery.errors import Gone, NotFound, PermissionDenied, ValidationFailed
 from recovery.models import Complaint, EventType, State
@@ -118,4 +119,7 @@ def tracking_link_reissue(*, complaint: Complaint, actor, reason: str) -> Compla
             actor,
             {"reason": reason, "version": locked.tracking_link_version},
         )
+        # Sockets opened with an earlier link close (4403) at once, before the reissue event
+        # itself is pushed to them.
+        recheck_tracking_sockets(locked.pk)
     return locked

@@ -30,7 +30,7 @@ from config.asgi import application
 from notifications import delivery, replay
 from notifications.models import Notification, Outbox, Presence
 from recovery import roles
-from recovery.services import api_tokens, messages, sla
+from recovery.services import api_tokens, messages, sla, tracking_links
 from tests.conftest import acknowledge, close_loop, resolve
 from tests.factories import api_token_for
 from tests.processes import free_port
@@ -689,5 +689,192 @@ def test_tracking_socket_answers_malformed_messages_with_errors_and_stays_usable
             "complaint.received"
         ]
         await communicator.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+# -- revocation reaches sockets already open ------------------------------------------------
+
+
+async def closed_with(communicator) -> int:
+    """The code the server closes an open socket with (it must close, and soon)."""
+    while True:
+        message = await communicator.receive_output(timeout=RECEIVE_TIMEOUT_S)
+        if message["type"] == "websocket.close":
+            return message["code"]
+
+
+def test_revoking_a_token_closes_the_sockets_it_opened_and_only_those(agent, teammate):
+    from knox.models import AuthToken
+
+    async def scenario():
+        revoked = await connect_staff(agent)
+        kept = await connect_staff(agent)
+        key = await in_sync(
+            lambda: AuthToken.objects.filter(user=agent).order_by("created").first().token_key
+        )()
+        await in_sync(api_tokens.api_token_revoke)(user=agent, token_key=key)
+        assert await closed_with(revoked) == 4401
+        # The other token's socket goes on, and can still open complaints.
+        await kept.send_json_to({"type": "heartbeat"})
+        assert await receive(kept) == {"type": "heartbeat"}
+        await kept.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+def test_revoking_every_token_closes_every_socket_of_the_user(agent):
+    async def scenario():
+        first, second = await connect_staff(agent), await connect_staff(agent)
+        await in_sync(api_tokens.api_tokens_revoke_all)(user=agent)
+        assert await closed_with(first) == 4401
+        assert await closed_with(second) == 4401
+
+    run(scenario)
+
+
+def test_deactivating_the_account_closes_its_session_socket(agent):
+    browser = Client()
+    browser.force_login(agent)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        socket, connected, _ = await connect("/ws/events/", headers=[*ORIGIN, (b"cookie", cookie)])
+        assert connected
+
+        def deactivate():
+            agent.is_active = False
+            agent.save()
+
+        await in_sync(deactivate)()
+        assert await closed_with(socket) == 4401
+
+    run(scenario)
+
+
+def test_changing_the_password_closes_the_sockets_its_tokens_opened(agent):
+    async def scenario():
+        socket = await connect_staff(agent)
+
+        def change_password():
+            agent.set_password("a-new-and-long-passphrase")
+            agent.save()
+
+        await in_sync(change_password)()
+        assert await closed_with(socket) == 4401
+
+    run(scenario)
+
+
+def test_a_socket_rechecks_its_token_when_the_revocation_message_was_lost(agent, monkeypatch):
+    from knox.models import AuthToken
+
+    from notifications import consumers
+
+    async def scenario():
+        socket = await connect_staff(agent)
+        # Deleted behind the service's back: no message reaches the socket.
+        await in_sync(AuthToken.objects.filter(user=agent).delete)()
+        monkeypatch.setattr(consumers, "CREDENTIAL_RECHECK_S", 0)
+        await socket.send_json_to({"type": "open", "complaint": "RDR-2026-000001"})
+        assert await closed_with(socket) == 4401
+
+    run(scenario)
+
+
+def test_reissuing_the_tracking_link_closes_sockets_opened_with_the_old_one(
+    make_complaint, agent, no_fast_path
+):
+    complaint = make_complaint()
+    deliver_pending()
+    old = replay.tracking_token(complaint.pk)
+
+    async def scenario():
+        socket, connected, _ = await connect(f"/ws/track/{old}/")
+        assert connected
+        await in_sync(tracking_links.tracking_link_reissue)(
+            complaint=complaint, actor=agent, reason="Sent to the wrong address."
+        )
+        assert await closed_with(socket) == 4403
+        # The new link opens a socket, which receives the re-issue event.
+        new = await in_sync(replay.tracking_token)(complaint.pk)
+        fresh, connected, _ = await connect(f"/ws/track/{new}/")
+        assert connected
+        await in_sync(deliver_pending)()
+        (event,) = await receive_events(fresh, 1)
+        assert "tracking_link_reissued" in event["type"]
+        await fresh.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+def test_a_revoked_link_is_told_no_event_even_if_the_recheck_message_was_lost(
+    make_complaint, agent, monkeypatch
+):
+    from notifications import socket_auth
+
+    complaint = make_complaint()
+    deliver_pending()
+    old = replay.tracking_token(complaint.pk)
+    # The message that closes the socket at once is lost (as with Redis down at that moment).
+    monkeypatch.setattr(
+        socket_auth, "recheck_tracking_sockets", lambda complaint_id: None, raising=False
+    )
+    monkeypatch.setattr(
+        tracking_links, "recheck_tracking_sockets", lambda complaint_id: None, raising=False
+    )
+
+    async def scenario():
+        socket, connected, _ = await connect(f"/ws/track/{old}/")
+        assert connected
+        await in_sync(tracking_links.tracking_link_reissue)(
+            complaint=complaint, actor=agent, reason="Sent to the wrong address."
+        )
+        await in_sync(deliver_pending)()
+        # Closed on the re-issue event, which it is not sent.
+        message = await socket.receive_output(timeout=RECEIVE_TIMEOUT_S)
+        assert message == {"type": "websocket.close", "code": 4403}, message
+
+    run(scenario)
+
+
+def test_with_redis_down_an_open_socket_answers_open_with_an_error_not_a_crash(
+    agent, make_complaint, caplog, monkeypatch
+):
+    from channels_redis.core import RedisChannelLayer
+
+    complaint = make_complaint()
+
+    async def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+    async def scenario():
+        socket = await connect_staff(agent)
+        monkeypatch.setattr(RedisChannelLayer, "group_add", down)
+        await socket.send_json_to({"type": "open", "complaint": complaint.reference})
+        assert await receive(socket) == {
+            "type": "error",
+            "message": "live updates unavailable, retrying",
+        }
+        monkeypatch.undo()
+        await socket.send_json_to({"type": "heartbeat"})
+        assert await receive(socket) == {"type": "heartbeat"}
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_an_error_echoes_at_most_the_start_of_a_long_value(agent):
+    async def scenario():
+        socket = await connect_staff(agent)
+        await socket.send_json_to({"type": "open", "complaint": "x" * 10_000})
+        answer = await receive(socket)
+        assert answer["type"] == "error"
+        assert len(answer["message"]) < 80, answer
+        assert answer["message"].endswith("….")
+        await socket.send_json_to({"type": "y" * 10_000})
+        assert len((await receive(socket))["message"]) < 80
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
     run(scenario)
