@@ -3,10 +3,10 @@
 The desk, portal and insights views are functions that treat anything but POST as a read:
 ``TRACE`` or ``OPTIONS`` got the whole page back, and (being "safe" methods to Django) past
 the CSRF check. Pages serve GET, HEAD and POST; the API (``/api/``) answers its own methods
-(DRF: OPTIONS describes an endpoint) but never TRACE.
+(DRF: OPTIONS describes an endpoint; TRACE is a 405 listing the endpoint's methods).
 """
 
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import HttpResponseNotAllowed
 
 PAGE_METHODS = ("GET", "HEAD", "POST")
 
@@ -16,17 +16,8 @@ class PageMethodsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # The API's views answer their own methods (a 405 there lists the endpoint's own).
         if request.path.startswith("/api/"):
-            if request.method == "TRACE":
-                answer = JsonResponse(
-                    {
-                        "error": "method_not_allowed",
-                        "message": "TRACE is not served.",
-                        "details": {},
-                    },
-                    status=405,
-                )
-                return answer
             return self.get_response(request)
         if request.method not in PAGE_METHODS:
             return HttpResponseNotAllowed(PAGE_METHODS)

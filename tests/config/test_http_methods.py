@@ -35,7 +35,9 @@ def test_pages_still_serve_get_head_and_post(agent, make_complaint):
 def test_the_api_answers_trace_with_405_and_options_with_its_description(agent):
     client = api_client(agent)
 
-    assert client.generic("TRACE", "/api/complaints/").status_code == 405
+    trace = client.generic("TRACE", "/api/complaints/")
+    assert trace.status_code == 405
+    assert "GET" in trace["Allow"]
     options = client.options("/api/complaints/")
     assert options.status_code == 200
     assert options["Content-Type"].startswith("application/json")
