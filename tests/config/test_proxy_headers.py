@@ -19,25 +19,35 @@ from tests.processes import START_TIMEOUT_S, subprocess_environment
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+def serving(scratch: Path):
+    """The Procfile's web process once it answers HTTP; the child and its base URL."""
+    server, base = start_procfile_web(subprocess_environment(), scratch)
+    http = base.replace("ws://", "http://")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        server.check_alive()
+        try:
+            httpx.get(f"{http}/favicon.ico", timeout=10, trust_env=False)
+            return server, http
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                server.stop()
+                raise AssertionError(
+                    f"not serving in {START_TIMEOUT_S} s\n{server.log()}"
+                ) from None
+            time.sleep(0.2)
+
+
 def test_a_forged_forwarded_for_is_not_the_client_address(tmp_path: Path):
-    server, base = start_procfile_web(subprocess_environment(), tmp_path)
-    url = base.replace("ws://", "http://") + "/api/auth/token/"
+    server, http = serving(tmp_path)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            server.check_alive()
-            try:
-                answer = httpx.post(
-                    url,
-                    json={"username": "nobody-here", "password": "wrong"},
-                    headers={"X-Forwarded-For": "10.7.7.7"},
-                    timeout=10,
-                    trust_env=False,
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, server.log()
-                time.sleep(0.2)
+        answer = httpx.post(
+            f"{http}/api/auth/token/",
+            json={"username": "nobody-here", "password": "wrong"},
+            headers={"X-Forwarded-For": "10.7.7.7"},
+            timeout=10,
+            trust_env=False,
+        )
     finally:
         server.stop()
 
@@ -47,19 +57,10 @@ def test_a_forged_forwarded_for_is_not_the_client_address(tmp_path: Path):
 
 
 def test_the_access_log_names_no_secret_and_a_bad_host_is_one_line(tmp_path: Path):
-    server, base = start_procfile_web(subprocess_environment(), tmp_path)
-    http = base.replace("ws://", "http://")
+    server, http = serving(tmp_path)
     secret = "s3cr3t-link-token-0123456789"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            server.check_alive()
-            try:
-                httpx.get(f"{http}/track/{secret}/", timeout=10, trust_env=False)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, server.log()
-                time.sleep(0.2)
+        httpx.get(f"{http}/track/{secret}/", timeout=10, trust_env=False)
         httpx.get(f"{http}/api/complaints/?token={secret}", timeout=10, trust_env=False)
         bad_host = httpx.get(
             f"{http}/", headers={"Host": "evil.example"}, timeout=10, trust_env=False
