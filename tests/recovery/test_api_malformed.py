@@ -255,7 +255,8 @@ INTAKE_CASES = [
         "POST",
         INTAKE,
         400,
-        ("subject", "null characters"),
+        # One-line fields name the control character and where it is.
+        ("subject", "control character (U+0000) at character 8"),
         with_field(GOOD_INTAKE, subject="Charged\x00twice"),
         names="subject",
     ),
