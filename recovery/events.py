@@ -222,22 +222,11 @@ def complaint_withdrawn(complaint: Complaint, actor) -> int:
 def message_added(
     complaint: Complaint, actor, message: Message, *, notify_staff: bool = True
 ) -> int:
-    if message.is_internal:
-        entry = EventEntry(
-            complaint,
-            EventType.NOTE_ADDED,
-            actor,
-            {"message_id": message.pk},
-            notify_staff=notify_staff,
-        )
-    else:
-        entry = EventEntry(
-            complaint,
-            EventType.MESSAGE_ADDED,
-            actor,
-            {"message_id": message.pk, "direction": message.direction, "kind": message.kind},
-            notify_staff=notify_staff,
-        )
+    parameters = {"message_id": message.pk}
+    if not message.is_internal:
+        parameters |= {"direction": message.direction, "kind": message.kind}
+    event_type = EventType.NOTE_ADDED if message.is_internal else EventType.MESSAGE_ADDED
+    entry = EventEntry(complaint, event_type, actor, parameters, notify_staff=notify_staff)
     return record_many([entry])[0]
 
 

@@ -145,6 +145,10 @@ def customer_email_resent(*, complaint: Complaint, actor, details: dict) -> None
         events.email_resent(complaint, actor, details)
 
 
+# A customer's message in these states is a reply after closing (a marker, not a transition).
+REPLY_AFTER_CLOSING_STATES = (State.RESOLVED, State.LOOP_CLOSED)
+
+
 def _message_write(
     *,
     complaint: Complaint,
@@ -177,7 +181,7 @@ def _message_write(
             created_at=min(written_at, timezone.now()) if written_at else timezone.now(),
         )
         inbound = direction == MessageDirection.INBOUND
-        after_closing = inbound and complaint.state in (State.RESOLVED, State.LOOP_CLOSED)
+        after_closing = inbound and complaint.state in REPLY_AFTER_CLOSING_STATES
         # A reply after closing is told once, by its own event (``_mark_reply_after_closing``).
         events.message_added(
             complaint, actor, message, notify_staff=tell_staff and not after_closing
@@ -198,7 +202,7 @@ def _message_write(
 def _mark_reply_after_closing(complaint: Complaint, message: Message, *, replied: bool) -> None:
     """A customer's message on a resolved or loop-closed complaint sets the marker (and tells
     its last handler); our answer to the customer clears it."""
-    if replied and complaint.state in (State.RESOLVED, State.LOOP_CLOSED):
+    if replied and complaint.state in REPLY_AFTER_CLOSING_STATES:
         if complaint.customer_replied_at is None:
             complaint.customer_replied_at = message.created_at
             Complaint.objects.filter(pk=complaint.pk, customer_replied_at__isnull=True).update(
