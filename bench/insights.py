@@ -464,7 +464,7 @@ def build_summaries() -> None:
     then give the planner their statistics."""
     from django.db import connection
 
-    from recovery.insights.selectors import refresh_summaries_if_needed
+    from insights.selectors import refresh_summaries_if_needed
 
     started = time.perf_counter()
     refreshed = refresh_summaries_if_needed()
@@ -503,8 +503,8 @@ def insight_queries(ref: dict) -> dict:
     """Each insight as a call over the last 365 days; the name is what ``--explain`` takes."""
     from django.utils import timezone
 
-    from recovery.insights import selectors
-    from recovery.insights.params import Scope
+    from insights import selectors
+    from insights.params import Scope
     from recovery.models import CorrectiveAction, RootCause
 
     today = timezone.localdate()

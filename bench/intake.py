@@ -93,7 +93,7 @@ REQUEST_TIMEOUT_S = 30
 SERVER_STOP_TIMEOUT_S = 15
 # Keyed requests sent a second time after the run, to check the replay path.
 REPLAY_SAMPLE = 25
-# The serializer's limits (recovery/api/serializers.py).
+# The serializer's limits (api/serializers.py).
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 50_000
 PRODUCT_MAX = 200

@@ -91,9 +91,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # The complaint core, then the apps around it (docs/architecture.md).
     "recovery",
     "escalation",
     "notifications",
+    "desk",
+    "api",
+    "insights",
+    "imports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -115,7 +121,7 @@ MIDDLEWARE = [
     # request.user.is_verified(): did this session pass the second factor?
     "django_otp.middleware.OTPMiddleware",
     # Sends a session that still owes its second factor (or its enrolment) to the right page.
-    "recovery.web.second_factor_gate.SecondFactorGate",
+    "desk.second_factor_gate.SecondFactorGate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its lockout answer.
@@ -136,7 +142,7 @@ TEMPLATES = [
                 "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "recovery.web.context.desk",
+                "desk.context.desk",
             ],
         },
     },
@@ -423,15 +429,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["recovery.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     # JSON only: the browsable API is an HTML page per endpoint, outside the documented
     # schema and the pages' policies; the API's own pages are /api/docs/.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "recovery.api.schema.RedressAutoSchema",
-    "EXCEPTION_HANDLER": "recovery.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.RedressAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # OPTIONS answers the endpoint's description in JSON whatever Accept asks for.
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "recovery.api.negotiation.OptionsInJson",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.OptionsInJson",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
     # Our throttles count by config.client_address; this keeps DRF's own rule the same.
     "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,
@@ -560,15 +566,13 @@ CELERY_BEAT_SCHEDULE["alert-unpicked-complaints"] = {
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }
-# Task modules outside an app's tasks.py, which autodiscovery does not find.
-CELERY_IMPORTS = ["recovery.insights.tasks"]
 # A cause is rising when its complaints this week number at least
 # REDRESS_RISING_CAUSE_MIN_COUNT and exceed the mean of the previous REDRESS_RISING_CAUSE_WEEKS
 # weeks by more than REDRESS_RISING_CAUSE_MARGIN (0.5: more than 50 % above).
 REDRESS_RISING_CAUSE_WEEKS = int(os.environ.get("REDRESS_RISING_CAUSE_WEEKS", "8"))
 REDRESS_RISING_CAUSE_MARGIN = float(os.environ.get("REDRESS_RISING_CAUSE_MARGIN", "0.5"))
 REDRESS_RISING_CAUSE_MIN_COUNT = int(os.environ.get("REDRESS_RISING_CAUSE_MIN_COUNT", "5"))
-# Insights over PostgreSQL read per-day summaries (recovery/insights/summaries.py) where
+# Insights over PostgreSQL read per-day summaries (insights/summaries.py) where
 # the scope allows; False makes every insight aggregate the complaints directly (the tests
 # run both ways). SQLite always aggregates directly.
 INSIGHT_SUMMARIES = True

@@ -5,25 +5,25 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from api.errors import no_such_endpoint
 from config.favicon import favicon
-from recovery.api.errors import no_such_endpoint
-from recovery.web import sso
-from recovery.web.signin import AdminPasswordStep
+from desk import sso
+from desk.signin import AdminPasswordStep
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
-    # The customer's complaint form at the root; the desk under /desk/ (recovery.web.urls).
-    path("", include("recovery.web.urls")),
+    # The customer's complaint form at the root; the desk under /desk/ (desk.urls).
+    path("", include("desk.urls")),
     # Insights: the API under /api/insights/ (and a corrective action's effectiveness), the
     # pages under /insights/.
-    path("", include("recovery.insights.urls")),
+    path("", include("insights.urls")),
     # Before the admin's own: its sign-in asks for the second factor like the desk's.
     path("admin/login/", AdminPasswordStep.as_view(), name="admin-login"),
     path("admin/", admin.site.urls),
     # Single sign-on (OpenID Connect); 404 until configured.
     path("oidc/authenticate/", sso.Start.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", sso.Callback.as_view(), name="oidc-callback"),
-    path("api/", include("recovery.urls")),
+    path("api/", include("api.urls")),
     path("api/", include("escalation.urls")),
     path("api/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -34,4 +34,4 @@ urlpatterns = [
 ]
 
 # A URL no pattern matches: JSON under /api/, the site's page elsewhere.
-handler404 = "recovery.api.errors.not_found"
+handler404 = "api.errors.not_found"

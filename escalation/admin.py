@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from common.admin import ReadOnlyAdmin
 from escalation.models import (
     BusinessCalendar,
     CalendarClosure,
@@ -10,7 +11,6 @@ from escalation.models import (
     SlaPolicy,
     SlaTarget,
 )
-from recovery.admin import ReadOnlyAdmin
 
 
 class ClosureInline(admin.TabularInline):

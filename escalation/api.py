@@ -11,12 +11,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api_fields import Representation, StrictSerializer
+from common.errors import NotFound, PermissionDenied, ValidationFailed
 from escalation import regulatory, selectors
 from escalation.serializers import EscalationSerializer, RegulatoryProfileSerializer
 from escalation.services import ladder
 from recovery import roles
-from recovery.api.fields import Representation, StrictSerializer
-from recovery.errors import NotFound, PermissionDenied, ValidationFailed
 from recovery.selectors import complaint_to_change, complaint_to_work
 
 REASON_MAX_CHARS = 5_000

@@ -5,6 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from common.admin import ReadOnlyAdmin
 from escalation.regulatory import PROFILES
 from notifications import rendering
 from notifications.models import (
@@ -14,7 +15,6 @@ from notifications.models import (
     Outbox,
     StaffEmail,
 )
-from recovery.admin import ReadOnlyAdmin
 
 
 @admin.register(Outbox)

@@ -8,12 +8,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination import CheckedPageNumberPagination
+from common.api_fields import Representation, StrictSerializer
+from common.errors import ValidationFailed
 from notifications import inbox
 from notifications.kinds import Kind, Telling
 from notifications.models import EmailDigest, Notification, NotificationPreference
-from recovery.api.fields import Representation, StrictSerializer
-from recovery.api.pagination import CheckedPageNumberPagination
-from recovery.errors import ValidationFailed
 
 # Ids accepted in one mark-read call; "all up to id N" covers larger sweeps.
 MARK_READ_MAX_IDS = 500

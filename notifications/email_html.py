@@ -24,7 +24,7 @@ Pure (no settings, no models), so it can be tested on any text. The rules:
 import re
 from html import escape
 
-from recovery.text import DIRECTIONAL_CONTROLS, mark_directional_controls
+from common.text import DIRECTIONAL_CONTROLS, mark_directional_controls
 
 # An address runs to white space or to a character that cannot be in one unencoded; what it
 # ends with is checked below (a sentence's full stop is not part of the address).

@@ -62,8 +62,8 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
+from common.text import single_line
 from notifications.html_to_text import html_to_text
-from recovery.text import single_line
 
 REFERENCE_PATTERN = r"RDR-\d{4}-\d{6}"
 

@@ -28,13 +28,13 @@ Each runs in one transaction:
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notifications import ingest
 from notifications.inbound_parsing import ParsedEmail, UnparseableEmail, parse_message
 from notifications.models import InboundEmail, InboundStatus
 from recovery import access, rules
 from recovery import events as recovery_events
 from recovery import selectors as recovery_selectors
-from recovery.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from recovery.models import Channel, Complaint, EventType, MessageKind
 from recovery.services import contacts
 from recovery.services.messages import customer_message_add

@@ -63,7 +63,7 @@ def notification_open(*, user, notification_id: int) -> Notification:
 
     Another user's notification is as unknown as one that does not exist.
     """
-    from recovery.errors import NotFound
+    from common.errors import NotFound
 
     row = Notification.objects.filter(user=user, pk=notification_id).first()
     if row is None:

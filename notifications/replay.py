@@ -1,8 +1,8 @@
 """What a reconnecting socket missed, read from the database (the record), not the layer."""
 
+from common.errors import RedressError
 from notifications.groups import customer_message, event_message
 from notifications.models import Notification, Outbox
-from recovery.errors import RedressError
 from recovery.services import tracking_links
 from recovery.services.tracking_links import TRACKING_SALT  # noqa: F401 (the link's salt)
 

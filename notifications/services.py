@@ -5,7 +5,7 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from config import bulk_writes
+from common import bulk_writes
 from notifications.models import Outbox
 
 

@@ -27,10 +27,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict, NotFound, PermissionDenied
 from notifications.models import EmailDelivery, EmailStatus
 from recovery import rules
 from recovery import selectors as recovery_selectors
-from recovery.errors import Conflict, NotFound, PermissionDenied
 from recovery.services.messages import customer_email_not_delivered, customer_email_resent
 
 

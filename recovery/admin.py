@@ -11,9 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
+from common.admin import NoChange, ReadOnlyAdmin, ReadOnlyInline
+from common.errors import RedressError
+from common.form_errors import add_to_form
 from recovery import second_factor
 from recovery.admin_actions import COMPLAINT_ACTIONS, RECOVERY_ACTIONS
-from recovery.errors import RedressError
 from recovery.models import (
     ApprovalLimit,
     Category,
@@ -38,10 +40,9 @@ from recovery.models import (
     UnpickedAlert,
 )
 from recovery.models.routing import MATCH_FIELDS
+from recovery.regulation_form import RegulationChangeForm
 from recovery.services import regulation
 from recovery.services.corrections import CORRECTABLE_FIELDS, complaint_correct_details
-from recovery.web.errors import add_to_form
-from recovery.web.regulation_form import RegulationChangeForm
 
 
 @admin.register(Team)
@@ -97,17 +98,6 @@ class RootCauseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         # Retire codes instead: resolutions that used them must keep their meaning.
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -243,19 +233,6 @@ class ComplaintAdmin(admin.ModelAdmin):
         return render(request, "admin/recovery/complaint/regulation.html", context)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For records the services write (timeline, outbox, clocks): shown, never edited."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ComplaintEvent)
 class ComplaintEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "complaint", "type", "actor"]
@@ -353,20 +330,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
 # An audit is read, never edited; deleting an access attempt lifts its lockout.
 
 
-class _NoChange:
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class SignInAttemptAdmin(_NoChange, axes_admin.AccessAttemptAdmin):
+class SignInAttemptAdmin(NoChange, axes_admin.AccessAttemptAdmin):
     """Failures counting towards a lockout; deleting one lifts its lockout."""
 
 
-class SignInLogAdmin(_NoChange, axes_admin.AccessLogAdmin):
+class SignInLogAdmin(NoChange, axes_admin.AccessLogAdmin):
     """Successful sign-ins (desk, admin and API token) with address and time."""
 
 
-class SignInFailureLogAdmin(_NoChange, axes_admin.AccessFailureLogAdmin):
+class SignInFailureLogAdmin(NoChange, axes_admin.AccessFailureLogAdmin):
     """Every failed sign-in, kept for the audit."""
 
 

@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from common.errors import RedressError
 from escalation.services import ladder
-from recovery.errors import RedressError
 from recovery.services import lifecycle, remedies, sla
 
 

@@ -19,9 +19,8 @@ class RecoveryConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_save, pre_save
 
-        from config.bulk_writes import sqlite_variable_limit
+        from common.bulk_writes import sqlite_variable_limit
         from recovery import checks  # noqa: F401  (registers the start-up checks)
-        from recovery.api import auth_schema  # noqa: F401  (registers the OpenAPI auth scheme)
         from recovery.services import api_tokens
 
         post_migrate.connect(_ensure_role_groups, sender=self, dispatch_uid="redress-roles")

@@ -13,7 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
-from recovery.errors import TooManyAttempts
+from common.errors import TooManyAttempts
 
 
 def lockout_minutes() -> int:

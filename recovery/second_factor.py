@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from common.errors import PermissionDenied, TooManyAttempts, ValidationFailed
 from recovery import roles
-from recovery.errors import PermissionDenied, TooManyAttempts, ValidationFailed
 from recovery.lockout import lockout_error
 from recovery.services import api_tokens
 

@@ -13,9 +13,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Lower
 
+from common.errors import NotFound, OutsideYourQueue, PermissionDenied
 from escalation.models import Clock, Escalation
 from recovery import access, roles
-from recovery.errors import NotFound, OutsideYourQueue, PermissionDenied
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.asgi import application
-from recovery.web.regulation_form import RegulationChangeForm
+from recovery.regulation_form import RegulationChangeForm
 from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db

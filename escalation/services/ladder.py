@@ -3,10 +3,10 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import events
 from escalation.models import Escalation, EscalationLadder, EscalationLevel, EscalationTarget
 from recovery import roles
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.events import record_many
 from recovery.models import Complaint
 from recovery.services import sla

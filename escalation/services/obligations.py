@@ -14,10 +14,10 @@ reply in exceptional circumstances, a provisional credit): ``extend`` moves it a
 
 from datetime import UTC, datetime
 
+from common.errors import TransitionNotAllowed, ValidationFailed
 from escalation import events, regulatory
 from escalation.models import Clock, ClockState
 from escalation.services.clocks import retarget, stop_clock
-from recovery.errors import TransitionNotAllowed, ValidationFailed
 from recovery.events import record_many
 from recovery.services import sla
 

@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from config import bulk_writes
+from common import bulk_writes
 from escalation import deadlines, events
 from escalation.models import BusinessCalendar, Clock, ClockState, Escalation, EscalationLadder
 from escalation.services.clocks import pure_calendar

@@ -18,8 +18,8 @@ from datetime import timedelta
 from django.core import signing
 from django.db import transaction
 
+from common.errors import Conflict, Gone, PermissionDenied, ValidationFailed
 from recovery import access, events
-from recovery.errors import Conflict, Gone, PermissionDenied, ValidationFailed
 from recovery.models import Complaint, EventType
 
 CONFIRMATION_SALT = "redress.address-confirmation"

@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from knox.models import AuthToken
 
+from common.errors import NotFound
 from notifications.socket_auth import close_user_sockets
-from recovery.errors import NotFound
 
 
 def api_token_issue(*, user) -> tuple[AuthToken, str]:

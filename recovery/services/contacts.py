@@ -6,9 +6,9 @@ Inbound mail threaded onto a complaint from any other address is held for review
 
 from django.db import IntegrityError, transaction
 
+from common.errors import PermissionDenied, ValidationFailed
 from recovery import rules
 from recovery import selectors as recovery_selectors
-from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import Complaint, CustomerContact
 
 

@@ -9,8 +9,8 @@ from datetime import date
 
 from django.db import transaction
 
+from common.errors import PermissionDenied, ValidationFailed
 from recovery import events
-from recovery.errors import PermissionDenied, ValidationFailed
 from recovery.models import Complaint
 
 CORRECTABLE_FIELDS = (

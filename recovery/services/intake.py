@@ -11,10 +11,10 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from common.errors import Conflict, PermissionDenied, ValidationFailed
 from escalation import configuration
 from escalation.services import clocks
 from recovery import events, roles
-from recovery.errors import Conflict, PermissionDenied, ValidationFailed
 from recovery.models import (
     Category,
     Channel,

@@ -24,9 +24,9 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
+from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation.services import clocks
 from recovery import events, rules
-from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import (
     Complaint,
     ComplaintRootCause,

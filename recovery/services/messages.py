@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import regulatory
 from escalation.services import clocks, obligations
 from recovery import events, roles, rules, selectors
-from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
 from recovery.services import sla
 

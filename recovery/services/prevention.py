@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import NotFound, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery import events, roles
-from recovery.errors import NotFound, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import (
     Complaint,
     CorrectiveAction,

@@ -8,10 +8,10 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import regulatory
 from escalation.services import clocks, obligations
 from recovery import events, rules
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import OPEN_STATES, Complaint
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -19,14 +19,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from recovery import authority, events, roles, rules
-from recovery.errors import (
+from common.errors import (
     Conflict,
     NotFound,
     PermissionDenied,
     TransitionNotAllowed,
     ValidationFailed,
 )
+from recovery import authority, events, roles, rules
 from recovery.models import (
     COSTED_TYPES,
     MONETARY_TYPES,

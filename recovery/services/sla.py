@@ -4,8 +4,8 @@ awaiting the customer. Called by the escalation app and by views."""
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery import events, rules
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint
 
 

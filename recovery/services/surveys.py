@@ -9,8 +9,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict, NotFound, ValidationFailed
 from recovery import events
-from recovery.errors import Conflict, NotFound, ValidationFailed
 from recovery.models import Complaint, Survey
 
 SURVEY_SALT = "redress.survey"

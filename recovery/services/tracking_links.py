@@ -15,9 +15,9 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Gone, NotFound, PermissionDenied, ValidationFailed
 from notifications.socket_auth import recheck_tracking_sockets
 from recovery import access, events
-from recovery.errors import Gone, NotFound, PermissionDenied, ValidationFailed
 from recovery.models import Complaint, EventType, State
 
 TRACKING_SALT = "redress.tracking"

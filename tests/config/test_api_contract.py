@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, settings
 from recovery.models import Survey
 from recovery.services import lifecycle, prevention, remedies, surveys
 from tests.conftest import acknowledge, close_loop, resolve
+from tests.desk.live import SETTLE_TIMEOUT_S, live_redress
 from tests.processes import wait_until_worker_idle
-from tests.web.live import SETTLE_TIMEOUT_S, live_redress
 
 pytestmark = [
     pytest.mark.contract,

@@ -6,8 +6,8 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from api.throttles import ClientAddressThrottle
 from config.client_address import client_address
-from recovery.api.throttles import ClientAddressThrottle
 
 
 def request_with(forwarded: str | None, remote: str = "192.0.2.10"):

@@ -30,7 +30,7 @@ from config.celery import app
 call_command("migrate", verbosity=0)
 call_command("seed_demo", stdout=io.StringIO())
 
-# What a worker does at start: import the task modules (autodiscovered and CELERY_IMPORTS).
+# What a worker does at start: import the task modules (each installed app's tasks.py).
 app.loader.import_default_modules()
 errors = []
 catch = logging.Handler(level=logging.ERROR)

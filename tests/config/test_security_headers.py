@@ -1,7 +1,7 @@
 """Every page carries a Content-Security-Policy without 'unsafe-inline', and the usual set.
 
 Inline <style> blocks that remain (Swagger UI's page) carry the response's nonce; the
-browser tests check that the pages raise no CSP violation (tests/web/test_browser.py).
+browser tests check that the pages raise no CSP violation (tests/desk/test_browser.py).
 tests/security/test_csp_every_page.py walks every page of the URL conf and the admin.
 """
 

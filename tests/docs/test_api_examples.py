@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
-from recovery.management.commands import seed_demo
+from demo.management.commands import seed_demo
 from recovery.services import intake
 from tests.docs.examples import (
     DOCUMENTS,

@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import events as escalation_events
 from escalation.models import Clock, ClockState, Escalation, EscalationLadder, EscalationLevel
 from escalation.services import ladder, sweeper
 from escalation.services.sweeper import RETRY_BACKOFF, sweep
 from notifications.models import Outbox
 from recovery import roles
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import lifecycle, messages, sla
 from tests.conftest import acknowledge

@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.apps import apps
 
+from common.errors import TransitionNotAllowed, ValidationFailed
 from escalation import calendars, regulatory
 from escalation.models import Clock, ClockState, Escalation, SlaPolicy, SlaTarget
 from escalation.services.sweeper import sweep
 from notifications.models import Outbox
-from recovery.errors import TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType, Message
 from recovery.services import messages, sla
 from tests.conftest import acknowledge, resolve

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.errors import ValidationFailed
 from escalation import regulatory
 from escalation.models import Clock
-from recovery.errors import ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import messages
 

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.errors import TransitionNotAllowed, ValidationFailed
 from escalation import regulatory
 from escalation.models import Clock, ClockState
 from escalation.services.sweeper import sweep
-from recovery.errors import TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import lifecycle, messages
 from tests.conftest import acknowledge, resolve

@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from common.errors import Conflict, PermissionDenied
 from notifications.inbound_review import (
     held_email_accept,
     held_email_discard,
@@ -31,7 +32,6 @@ from notifications.models import (
 )
 from notifications.replay import tracking_token
 from recovery import selectors as recovery_selectors
-from recovery.errors import Conflict, PermissionDenied
 from recovery.models import (
     STAFF_ONLY_EVENT_TYPES,
     Complaint,

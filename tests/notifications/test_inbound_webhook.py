@@ -12,9 +12,9 @@ import pytest
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
+from api.parsers import RequestTooLarge
 from notifications import inbound_api
 from notifications.models import InboundEmail, InboundStatus
-from recovery.api.parsers import RequestTooLarge
 from recovery.models import Complaint
 
 URL = "/api/inbound-email/"

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from api.serializers import DESCRIPTION_MAX_CHARS
 from escalation.models import Clock, ClockKind
 from notifications import ingest as ingest_module
 from notifications.bounce_parsing import parse_bounce
@@ -36,7 +37,6 @@ from notifications.models import (
     Outbox,
 )
 from recovery import roles
-from recovery.api.serializers import DESCRIPTION_MAX_CHARS
 from recovery.models import (
     Channel,
     Complaint,

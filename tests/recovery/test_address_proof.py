@@ -18,6 +18,7 @@ from django.core import signing
 from django.test import Client
 from django.utils import timezone
 
+from desk import selectors as web_selectors
 from notifications import delivery
 from notifications.ingest import ingest
 from notifications.models import EmailDelivery, Outbox
@@ -26,10 +27,9 @@ from recovery import access
 from recovery.models import Category, Complaint, ComplaintEvent, EventType
 from recovery.services import address_proof
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
-from recovery.web import selectors as web_selectors
 from tests.conftest import api_client
+from tests.desk.conftest import signed_in
 from tests.notifications.shipped_templates import ensure_default_templates
-from tests.web.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 

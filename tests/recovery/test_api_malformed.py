@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from recovery.api.views import QueuePagination
+from api.views import QueuePagination
 from recovery.models import Complaint, Message, State
 from tests.conftest import acknowledge
 

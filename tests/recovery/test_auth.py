@@ -15,9 +15,9 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.test import Client, RequestFactory, override_settings
 
+from demo.management.commands.seed_demo import CFPB_HISTORY
 from notifications.models import Outbox
 from recovery import roles
-from recovery.management.commands.seed_demo import CFPB_HISTORY
 from recovery.models import Complaint, ComplaintEvent, ComplaintRootCause, State
 from tests.conftest import api_client
 from tests.factories import UserFactory

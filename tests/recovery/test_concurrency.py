@@ -22,9 +22,10 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.errors import Conflict, Gone, TransitionNotAllowed
+from desk.accounts import portal_account
 from notifications.models import Outbox
 from recovery import roles
-from recovery.errors import Conflict, Gone, TransitionNotAllowed
 from recovery.models import (
     Complaint,
     ComplaintEvent,
@@ -35,7 +36,6 @@ from recovery.models import (
     ReferenceCounter,
 )
 from recovery.services import address_proof, intake, lifecycle
-from recovery.web.accounts import portal_account
 from tests.conftest import acknowledge
 from tests.factories import UserFactory, api_token_for
 

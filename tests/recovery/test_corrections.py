@@ -6,7 +6,7 @@ corrects nothing outside the desk's own steps.
 
 import pytest
 
-from recovery.errors import PermissionDenied, ValidationFailed
+from common.errors import PermissionDenied, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent
 from recovery.services.corrections import complaint_correct_details
 from tests.factories import UserFactory

@@ -21,8 +21,8 @@ from django.db import transaction
 from django.db.models import Case, Count, F, When
 
 from escalation.models import Clock
+from imports import cfpb_taxonomy
 from notifications.models import Outbox
-from recovery.imports import cfpb_taxonomy
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
     Category,

@@ -15,9 +15,9 @@ import pytest
 from django.db import connection
 
 from escalation.models import Clock
-from recovery.insights import selectors, summaries
-from recovery.insights.params import Scope
-from recovery.insights.tasks import refresh_summaries
+from insights import selectors, summaries
+from insights.params import Scope
+from insights.tasks import refresh_summaries
 from recovery.models import ComplaintRootCause, RecoveryAction, Touchpoint
 from tests.recovery.insights_fixtures import (
     at,

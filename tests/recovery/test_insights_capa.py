@@ -3,7 +3,7 @@
 import pytest
 import time_machine
 
-from recovery.insights import selectors
+from insights import selectors
 from recovery.models import CorrectiveAction
 from tests.recovery.insights_fixtures import at, cause, complaint
 

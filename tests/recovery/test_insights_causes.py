@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from recovery.insights import selectors
-from recovery.insights.params import Scope
+from insights import selectors
+from insights.params import Scope
 from tests.recovery.insights_fixtures import (
     at,
     cause,

@@ -9,8 +9,8 @@ from datetime import date
 
 import pytest
 
-from recovery.insights import selectors, summaries
-from recovery.insights.params import Scope
+from insights import selectors, summaries
+from insights.params import Scope
 from tests.recovery.insights_fixtures import (
     at,
     clock,

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from recovery.insights import selectors
-from recovery.insights.params import Scope
+from insights import selectors
+from insights.params import Scope
 from recovery.models import Complaint
 from tests.conftest import api_client
 from tests.recovery.insights_fixtures import at, cause, complaint, customer

@@ -10,9 +10,9 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from notifications.models import Outbox
 from recovery import events
-from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import (
     AppendOnlyError,
     Complaint,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.services.prevention import (
     corrective_action_link,
     corrective_action_open,

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation.models import Clock, ClockState
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import regulation
 from tests.conftest import acknowledge, api_client, resolve

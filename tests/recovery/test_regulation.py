@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation.models import Clock, ClockState
 from escalation.services.sweeper import sweep
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import messages
 from recovery.services.regulation import complaint_change_regulation

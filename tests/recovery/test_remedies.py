@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from notifications.models import Outbox
 from recovery import roles
-from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import RecoveryAction, RecoveryGuideline, RecoveryStatus
 from recovery.selectors import approvals_queue, recovery_totals
 from recovery.services.remedies import (

@@ -15,10 +15,10 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
+from insights import selectors as insight_selectors
+from insights.params import Scope
 from notifications.ingest import ingest
 from notifications.models import InboundStatus, Outbox
-from recovery.insights import selectors as insight_selectors
-from recovery.insights.params import Scope
 from recovery.models import (
     STAFF_ONLY_EVENT_TYPES,
     Complaint,

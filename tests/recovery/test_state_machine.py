@@ -23,8 +23,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from common import errors
 from notifications.models import Outbox
-from recovery import errors
 from recovery.models import Complaint, ComplaintEvent, ComplaintRootCause, Message, Team
 from recovery.services import intake, lifecycle
 from tests.factories import RootCauseFactory

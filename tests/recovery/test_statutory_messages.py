@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation.models import Clock, ClockState
 from escalation.services.sweeper import sweep
 from recovery import selectors
-from recovery.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import Complaint, ComplaintEvent, EventType, Message, State
 from recovery.services import lifecycle, messages
 from tests.conftest import acknowledge, api_client, resolve
-from tests.web.conftest import signed_in
+from tests.desk.conftest import signed_in
 
 LONDON = ZoneInfo("Europe/London")
 SYDNEY = ZoneInfo("Australia/Sydney")

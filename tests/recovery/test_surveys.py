@@ -2,7 +2,7 @@
 
 import pytest
 
-from recovery.errors import Conflict, NotFound, ValidationFailed
+from common.errors import Conflict, NotFound, ValidationFailed
 from recovery.models import Survey
 from recovery.services.surveys import survey_for_token, survey_submit, survey_token
 from tests.conftest import acknowledge, api_client, close_loop, resolve

@@ -19,8 +19,8 @@ from recovery.models import ComplaintEvent, EventType
 from recovery.services import tracking_links
 from recovery.services.lifecycle import complaint_withdraw
 from tests.conftest import acknowledge
+from tests.desk.conftest import signed_in
 from tests.notifications.shipped_templates import ensure_default_templates
-from tests.web.conftest import signed_in
 
 
 @pytest.fixture

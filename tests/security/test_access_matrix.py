@@ -47,6 +47,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from config.asgi import application
+from desk.accounts import portal_account
 from notifications import routing
 from notifications.ingest import ingest
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
@@ -54,7 +55,6 @@ from notifications.replay import tracking_token
 from recovery import roles
 from recovery.models import CorrectiveAction
 from recovery.services import address_proof, api_tokens, intake, remedies, surveys
-from recovery.web.accounts import portal_account
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
 

@@ -1,6 +1,6 @@
 // A form marked data-submit-once disables its submit buttons once sent, so a double-click
 // sends it once. The server does not rely on this: the form's one-time token makes a second
-// submit answer with the first complaint (recovery/web/portal.py).
+// submit answer with the first complaint (desk/portal.py).
 "use strict";
 document.addEventListener("submit", (event) => {
   const form = event.target;

@@ -1,0 +1,1 @@
+"""The demo: accounts, complaints and history seeded for a first start (``seed_demo``)."""

@@ -1,0 +1,649 @@
+"""The agent desk: queues, the complaint page and its actions, the notification inbox.
+
+Every action is a form that posts to its own URL, calls one service and redirects back to
+the complaint page (post/redirect/get); a ``RedressError`` re-renders the page with the
+message on that form and the status the API would answer. The page's script only adds
+live updates and presence on top.
+"""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.errors import NotFound, OutsideYourQueue, RedressError
+from common.form_errors import add_to_form, status_of
+from desk import forms, remedies, selectors
+from desk.templatetags.redress_web import time_left
+from escalation import regulatory
+from escalation.services import ladder
+from notifications import inbound_review, inbox, presence, undelivered
+from notifications import selectors as notifications_selectors
+from recovery import roles, rules
+from recovery import selectors as recovery_selectors
+from recovery.models import Complaint, MessageDirection, State
+from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
+from recovery.services import address_proof, lifecycle, sla, tracking_links
+from recovery.services import messages as message_services
+
+# Rows per queue page: a screenful, and one query whatever the number.
+QUEUE_PAGE_SIZE = 50
+# Beyond this many, the queue says "more than 1,000": nobody reads further, and counting
+# every row of a large team's queue would be most of the page's cost.
+QUEUE_COUNT_CAP = 1000
+
+
+def staff_required(view):
+    """Signed-in staff only: others are sent to sign in, or refused with a page saying why."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not roles.is_staff_member(request.user):
+            return render(request, "403.html", {"reason": "staff"}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# -- queues --------------------------------------------------------------------------------
+
+
+@staff_required
+def my_queue(request):
+    return _queue(request, "mine")
+
+
+@staff_required
+def team_queue(request):
+    return _queue(request, "team")
+
+
+@staff_required
+def unassigned_queue(request):
+    """The team queue's complaints nobody has taken: what a supervisor hands out."""
+    return _queue(request, "unassigned")
+
+
+def _queue(request, scope: str):
+    filters = forms.QueueFilterForm(request.GET)
+    filters.is_valid()  # a wrong field is ignored; the others still apply
+    data = filters.cleaned_data
+    query = selectors.QueueQuery(
+        scope=scope,
+        q=data.get("q") or "",
+        state=data.get("state") or "open",
+        risk=data.get("risk") or "",
+    )
+    last_event_id = selectors.latest_event_id()
+    now = timezone.now()
+    queryset = selectors.queue(request.user, query, now)
+    number = data.get("page") or 1
+    # One row more than a page says whether there is a next page; the total is counted up
+    # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
+    offset = (number - 1) * QUEUE_PAGE_SIZE
+    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now)
+    has_next = len(rows) > QUEUE_PAGE_SIZE
+    rows = rows[:QUEUE_PAGE_SIZE]
+    for row in rows:
+        row.deadline_text = time_left(row.next_deadline_at, now)
+    total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(
+        request,
+        "desk/queue.html",
+        {
+            "scope": scope,
+            "nav": scope,
+            "last_event_id": last_event_id,
+            "filters": filters,
+            "rows": rows,
+            "number": number,
+            "has_next": has_next,
+            "total": min(total, QUEUE_COUNT_CAP),
+            "more_than_cap": total > QUEUE_COUNT_CAP,
+            "now": now,
+            "query_string": params.urlencode(),
+            "filtered": bool(query.q or query.risk or query.state != "open"),
+        },
+    )
+
+
+# -- the complaint page --------------------------------------------------------------------
+
+
+def load_complaint(request, reference: str) -> Complaint:
+    """The complaint as the page shows it; 404 if nobody may see it, ``OutsideYourQueue``
+    if the access policy keeps it from this user (``complaint_or_refusal`` answers that)."""
+    try:
+        complaint = recovery_selectors.complaint_detail(reference=reference, user=request.user)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    return complaint
+
+
+def complaint_or_refusal(request, reference: str, *, unsaved: bool = False):
+    """``(complaint, None)`` when the user may work it, else ``(None, the page saying why)``;
+    ``unsaved``: the page also says that what they sent was not saved."""
+    try:
+        complaint = load_complaint(request, reference)
+    except OutsideYourQueue as error:
+        return None, _refused(request, error.reference, error.team_name, unsaved=unsaved)
+    if rules.works_on(complaint, request.user):
+        return complaint, None
+    team_name = complaint.team.name if complaint.team else ""
+    return None, _refused(request, complaint.reference, team_name, unsaved=unsaved)
+
+
+def _refused(request, reference: str, team_name: str, *, unsaved: bool = False):
+    return render(
+        request,
+        "403.html",
+        {"reason": "team", "reference": reference, "team_name": team_name, "unsaved": unsaved},
+        status=403,
+    )
+
+
+def rerender_after_error(request, reference: str, *, bound: dict, status: int):
+    """The complaint page again with the form that failed and its error, re-read fresh.
+
+    The complaint may have left the user's reach since the view checked (a supervisor moved
+    it to another team in the meantime, which is often why the service refused): then the
+    page saying whose queue it is now, and that nothing was saved, rather than a page the
+    user may no longer see.
+    """
+    complaint, refused = complaint_or_refusal(request, reference, unsaved=True)
+    if refused is not None:
+        return refused
+    return render_complaint(request, complaint, bound=bound, status=status)
+
+
+@staff_required
+def complaint_page(request, reference: str):
+    request.last_event_id = selectors.latest_event_id()
+    complaint, refused = complaint_or_refusal(request, reference)
+    if refused is not None:
+        return refused
+    return render_complaint(request, complaint)
+
+
+# The complaint page's forms; each posts to its own action, with its name as field prefix
+# so that fields of the same name (a reply's body, a note's body) keep distinct ids.
+PAGE_FORMS = {
+    "acknowledge": forms.AcknowledgeForm,
+    "reply": forms.ReplyForm,
+    "note": forms.NoteForm,
+    "hold": forms.HoldForm,
+    "written_response": forms.WrittenResponseForm,
+    "delay_notification": forms.DelayNotificationForm,
+    "resolve": forms.ResolveForm,
+    "close_loop": forms.CloseLoopForm,
+    "reopen": forms.ReopenForm,
+    "assign": forms.AssignForm,
+    "escalate": forms.EscalateForm,
+    "held": forms.HeldEmailReviewForm,
+    "resend": forms.EmailResendForm,
+    "tracking_link": forms.TrackingLinkForm,
+    "link_customer": forms.LinkCustomerForm,
+}
+
+
+def render_complaint(request, complaint: Complaint, *, bound=None, status: int = 200):
+    user = request.user
+    now = timezone.now()
+    clocks = selectors.clock_views(complaint.clocks.all(), now)
+    allowed = lifecycle.available_transitions(complaint, user)
+    bound = bound or {}
+    initial = {
+        "acknowledge": {**_acknowledgement(complaint, clocks), "expected_state": complaint.state},
+        "hold": {"awaiting": "0"},
+        "resolve": {"expected_state": complaint.state},
+        "close_loop": {**_loop_closing(complaint), "expected_state": complaint.state},
+        "reopen": {"expected_state": complaint.state},
+        "assign": {"assignee": complaint.assignee_id},
+    }
+    page_forms = {
+        name: bound.get(name) or form_class(prefix=name, initial=initial.get(name))
+        for name, form_class in PAGE_FORMS.items()
+    }
+    recovery = remedies.page_context(complaint, user, bound.get("recovery"))
+    messages_shown = list(complaint.messages.all())
+    undelivered = notifications_selectors.undelivered_emails(complaint)
+    by_message = {email.message_id: email for email in undelivered if email.message_id}
+    full_texts = notifications_selectors.full_texts(complaint.pk)
+    for message in messages_shown:
+        message.undelivered = by_message.get(message.pk)
+        message.full_text = full_texts.get(message.pk, "")
+    history = selectors.customer_history(complaint, user)
+    context = {
+        "complaint": complaint,
+        "last_event_id": getattr(request, "last_event_id", 0),
+        "now": now,
+        "clocks": clocks,
+        "allowed": allowed,
+        "forms": page_forms,
+        "conversation": [m for m in messages_shown if m.direction != MessageDirection.INTERNAL],
+        "notes": [m for m in messages_shown if m.direction == MessageDirection.INTERNAL],
+        "timeline": list(complaint.events.all()),
+        "root_causes": list(complaint.root_causes.all()),
+        "escalations": list(complaint.escalations.all()),
+        "history": history,
+        "history_recoveries": selectors.customer_recoveries(complaint, user),
+        "history_surveys": selectors.customer_surveys(complaint, user),
+        "presence": presence.presence_list(complaint.pk),
+        "held_emails": notifications_selectors.held_emails(complaint.pk),
+        "undelivered": undelivered,
+        # Letters that failed: a delayed one may still arrive, a retried one may still go.
+        "undelivered_letters": [
+            email for email in undelivered if email.regulatory_letter and email.failed
+        ],
+        "may_assign": user.has_perm("recovery.assign_complaint"),
+        "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
+        "may_note": user.has_perm("recovery.add_internal_note"),
+        "can_message": complaint.state != State.WITHDRAWN,
+        "letters": _letters(complaint),
+        "is_assignee": complaint.assignee_id == user.pk,
+        **recovery,
+    }
+    return render(request, "desk/complaint.html", context, status=status)
+
+
+def _letters(complaint: Complaint) -> dict:
+    """The letters the complaint's regulatory profile gives a legal effect, while it is open."""
+    profile = regulatory.get_profile(complaint.regulatory_profile)
+    if profile is None or not complaint.is_open:
+        return {}
+    return {letter.kind: letter for letter in profile.letters}
+
+
+def _acknowledgement(complaint: Complaint, clocks) -> dict:
+    # The earliest of the resolve clocks (internal target or statutory deadline).
+    due = min((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), default=None)
+    when = (
+        _("by %(date)s") % {"date": timezone.localtime(due).strftime("%-d %B %Y")}
+        if due
+        else _("as soon as we can")
+    )
+    # No greeting: the email's template greets the customer ("Dear …,") above the agent's
+    # words, and a greeting here too had them greeted twice.
+    return {
+        "message": _(
+            "Thank you for telling us about this, and we are sorry it happened. Your "
+            "complaint's reference is %(reference)s; please quote it if you contact us."
+        )
+        % {"reference": complaint.reference},
+        "next_steps": _(
+            "We are looking into what went wrong and will write to you with what we find "
+            "and what we will do %(when)s."
+        )
+        % {"when": when},
+    }
+
+
+def _loop_closing(complaint: Complaint) -> dict:
+    """The loop-closing message, pre-filled in words the customer may read.
+
+    The customer reads it as written: the resolution summary they were sent, what was done
+    for them (each remedy and the words it was offered in), and the causes by their names
+    ("Duplicate charge"), never the taxonomy's path or code (``billing.duplicate-charge``),
+    which are the company's filing, nor a cause's description, written for staff.
+    """
+    causes = _cause_names(complaint)
+    return {
+        "what_we_found": complaint.resolution_summary,
+        "what_we_did": remedies.delivered_summary(complaint)
+        or (complaint.get_outcome_display() if complaint.outcome else ""),
+        "what_will_change": (
+            _("We have recorded the cause (%(causes)s) so that the team responsible fixes it.")
+            % {"causes": "; ".join(causes)}
+            if causes
+            else ""
+        ),
+    }
+
+
+def _cause_names(complaint: Complaint) -> list[str]:
+    """The names of the complaint's root causes, the primary first; none that reads as a code.
+
+    A name is typed by whoever keeps the taxonomy, and an imported one may be the code
+    itself: such a name says nothing to a customer and is left out (the agent then writes
+    what will change in their own words).
+    """
+    names = []
+    for link in sorted(complaint.root_causes.all(), key=lambda link: not link.is_primary):
+        name = " ".join(link.root_cause.name.split())
+        reads_as_code = name == link.root_cause.code or (
+            "." in name and _CODE.fullmatch(name) is not None
+        )
+        if name and not reads_as_code and name not in names:
+            names.append(name)
+    return names
+
+
+_CODE = ROOT_CAUSE_CODE_VALIDATOR.regex
+
+
+# -- actions -------------------------------------------------------------------------------
+
+
+def posted_or_back_to_complaint(view):
+    """An action's URL is only posted to; anything else goes to the complaint's page.
+
+    The URL stays in the address bar after a form error (the page is answered to the POST), so
+    a reload or a bookmark GETs it: that shows the complaint rather than a 405.
+    """
+
+    @wraps(view)
+    def wrapper(request, reference: str, *args, **kwargs):
+        if request.method != "POST":
+            return redirect("desk:complaint", reference=reference)
+        return view(request, reference, *args, **kwargs)
+
+    return wrapper
+
+
+def _action(form_name: str, form_class, run, success_message: str, *, may=None):
+    """A POST-only view: validate ``form_class``, ``run(request, complaint, data)``, redirect.
+
+    ``may(complaint, user)``: the action's own rule, asked before the form is read, so that
+    someone who may not take the step is refused (403) rather than asked to fix the form.
+    """
+
+    @staff_required
+    @posted_or_back_to_complaint
+    def view(request, reference: str):
+        complaint, refused = complaint_or_refusal(request, reference)
+        if refused is not None:
+            return refused
+        if may is not None and not may(complaint, request.user):
+            return render(
+                request,
+                "403.html",
+                {
+                    "exception": _("You may not %(action)s %(reference)s.")
+                    % {"action": form_name.replace("_", " "), "reference": complaint.reference}
+                },
+                status=403,
+            )
+        form = form_class(request.POST, prefix=form_name)
+        if not form.is_valid():
+            return render_complaint(request, complaint, bound={form_name: form}, status=400)
+        try:
+            run(request, complaint, form)
+        except RedressError as error:
+            add_to_form(form, error)
+            return rerender_after_error(
+                request, reference, bound={form_name: form}, status=status_of(error)
+            )
+        messages.success(
+            request, success_message(form) if callable(success_message) else success_message
+        )
+        return redirect("desk:complaint", reference=complaint.reference)
+
+    view.__name__ = f"{form_name}_view"
+    return view
+
+
+def _expected(form) -> str | None:
+    return form.cleaned_data.get("expected_state") or None
+
+
+acknowledge = _action(
+    "acknowledge",
+    forms.AcknowledgeForm,
+    lambda request, complaint, form: lifecycle.complaint_acknowledge(
+        complaint=complaint,
+        actor=request.user,
+        message=form.cleaned_data["message"],
+        next_steps=form.cleaned_data["next_steps"],
+        expected_state=_expected(form),
+    ),
+    _("Acknowledged; the customer has been sent your message."),
+)
+
+reply = _action(
+    "reply",
+    forms.ReplyForm,
+    lambda request, complaint, form: message_services.message_add(
+        complaint=complaint, actor=request.user, body=form.cleaned_data["body"]
+    ),
+    _("Reply sent to the customer."),
+)
+
+note = _action(
+    "note",
+    forms.NoteForm,
+    lambda request, complaint, form: message_services.message_add(
+        complaint=complaint, actor=request.user, body=form.cleaned_data["body"], internal=True
+    ),
+    _("Internal note added."),
+)
+
+hold = _action(
+    "hold",
+    forms.HoldForm,
+    lambda request, complaint, form: sla.complaint_set_awaiting_customer(
+        complaint=complaint,
+        actor=request.user,
+        awaiting=form.cleaned_data["awaiting"],
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Hold updated: the clocks that pause for the customer follow it."),
+)
+
+written_response = _action(
+    "written_response",
+    forms.WrittenResponseForm,
+    lambda request, complaint, form: message_services.complaint_send_written_response(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_by=form.cleaned_data["expected_by"],
+    ),
+    _("Written response sent: the statutory deadline is answered; the complaint stays open."),
+)
+
+delay_notification = _action(
+    "delay_notification",
+    forms.DelayNotificationForm,
+    lambda request, complaint, form: message_services.complaint_send_delay_notification(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_by=form.cleaned_data["expected_by"],
+    ),
+    _("Delay notification sent and recorded; the statutory deadline still stands."),
+)
+
+resolve = _action(
+    "resolve",
+    forms.ResolveForm,
+    lambda request, complaint, form: lifecycle.complaint_resolve(
+        complaint=complaint,
+        actor=request.user,
+        outcome=form.cleaned_data["outcome"],
+        summary=form.cleaned_data["summary"],
+        root_causes=form.root_causes(),
+        primary_root_cause=form.cleaned_data["primary_root_cause"],
+        expected_state=_expected(form),
+    ),
+    _("Resolved; the customer has been told the outcome."),
+)
+
+close_loop = _action(
+    "close_loop",
+    forms.CloseLoopForm,
+    lambda request, complaint, form: lifecycle.complaint_close_loop(
+        complaint=complaint,
+        actor=request.user,
+        what_we_found=form.cleaned_data["what_we_found"],
+        what_we_did=form.cleaned_data["what_we_did"],
+        what_will_change=form.cleaned_data["what_will_change"],
+        expected_state=_expected(form),
+    ),
+    _("Loop closed; the customer has been sent your message."),
+)
+
+# Reopening is offered wherever the transition's permission allows it (rules.may_reopen,
+# the one the API and the admin use): from resolved, and from loop_closed.
+reopen = _action(
+    "reopen",
+    forms.ReopenForm,
+    lambda request, complaint, form: lifecycle.complaint_reopen(
+        complaint=complaint,
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+        expected_state=_expected(form),
+    ),
+    _("Reopened: the complaint is worked again and its resolution clock restarted."),
+    may=rules.may_reopen,
+)
+
+assign = _action(
+    "assign",
+    forms.AssignForm,
+    lambda request, complaint, form: sla.complaint_assign(
+        complaint=complaint,
+        assignee=form.cleaned_data["assignee"],
+        actor=request.user,
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Assignment changed."),
+)
+
+escalate = _action(
+    "escalate",
+    forms.EscalateForm,
+    lambda request, complaint, form: ladder.complaint_escalate_by_hand(
+        complaint=complaint,
+        actor=request.user,
+        direction=form.cleaned_data["direction"],
+        reason=form.cleaned_data["reason"],
+    ),
+    _("Escalation level changed."),
+)
+
+
+tracking_link = _action(
+    "tracking_link",
+    forms.TrackingLinkForm,
+    lambda request, complaint, form: tracking_links.tracking_link_reissue(
+        complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
+    ),
+    _("The old tracking link is revoked; the customer is emailed the new one."),
+)
+
+
+link_customer = _action(
+    "link_customer",
+    forms.LinkCustomerForm,
+    lambda request, complaint, form: address_proof.complaint_customer_link(
+        complaint=complaint, actor=request.user, reason=form.cleaned_data["reason"]
+    ),
+    _("The complaint is now on the customer's record."),
+)
+
+
+def _review_held_email(request, complaint, form) -> None:
+    # The service finds the complaint from the held row and checks the reviewer works it;
+    # the URL's complaint must be that one, so a form cannot reach another complaint's mail.
+    data = form.cleaned_data
+    if notifications_selectors.complaint_held_on(data["inbound"]) != complaint.pk:
+        raise NotFound(f"No email was held on {complaint.reference} under that number.")
+    review_held_email(request.user, form)
+
+
+def review_held_email(user, form):
+    """Run the decision of a valid ``HeldEmailReviewForm`` (complaint page, held-mail queue)."""
+    data = form.cleaned_data
+    return inbound_review.inbound_email_review(
+        inbound_id=data["inbound"], actor=user, decision=data["decision"], reason=data["reason"]
+    )
+
+
+def _reviewed_message(form) -> str:
+    decision = form.cleaned_data["decision"]
+    if decision == forms.HeldEmailReviewForm.ACCEPT:
+        return _(
+            "The email was added as the customer's; its sender may write for them from now on."
+        )
+    if decision == forms.HeldEmailReviewForm.OPEN:
+        return _("The email was opened as a new complaint.")
+    return _("The email was discarded.")
+
+
+review_held = _action("held", forms.HeldEmailReviewForm, _review_held_email, _reviewed_message)
+
+resend_email = _action(
+    "resend",
+    forms.EmailResendForm,
+    # The service checks the email is this complaint's, so a form cannot reach another's.
+    lambda request, complaint, form: undelivered.email_resend(
+        email_id=form.cleaned_data["email"], actor=request.user, complaint_id=complaint.pk
+    ),
+    _("The email is queued to be sent again; the timeline records it."),
+)
+
+
+# -- notifications -------------------------------------------------------------------------
+
+INBOX_PAGE_SIZE = 50
+
+
+@staff_required
+def open_notification(request, notification_id: int):
+    """Where a notification's link goes (the inbox page, staff emails): marks it read, then
+    shows what it is about. A GET, as a link from an email must be; it changes only the
+    reader's own read mark."""
+    try:
+        row = inbox.notification_open(user=request.user, notification_id=notification_id)
+    except NotFound as error:
+        raise Http404(error.message) from error
+    if row.reference:
+        return redirect("desk:complaint", row.reference)
+    return redirect("desk:notifications")
+
+
+@staff_required
+def notification_preferences(request):
+    """How I am told of each kind of notification; the API sets the same preferences."""
+    preference = inbox.preferences_of(request.user)
+    if request.method == "POST":
+        form = forms.NotificationPreferencesForm(request.POST)
+        if form.is_valid():
+            inbox.preferences_update(user=request.user, changes=form.changes())
+            messages.success(request, _("Your notification preferences are saved."))
+            return redirect("desk:notification-preferences")
+        status = 400
+    else:
+        form = forms.NotificationPreferencesForm(
+            initial=forms.NotificationPreferencesForm.initial_of(preference)
+        )
+        status = 200
+    return render(
+        request,
+        "desk/notification_preferences.html",
+        {"form": form, "nav": "notifications"},
+        status=status,
+    )
+
+
+@staff_required
+def notifications(request):
+    if request.method == "POST":
+        marked = inbox.mark_read(request.user)
+        messages.success(request, _("%(count)s notifications marked as read.") % {"count": marked})
+        return redirect("desk:notifications")
+    last_event_id = selectors.latest_event_id()
+    rows = list(inbox.inbox_of(request.user)[:INBOX_PAGE_SIZE])
+    return render(
+        request,
+        "desk/notifications.html",
+        {"rows": rows, "nav": "notifications", "last_event_id": last_event_id},
+    )

@@ -1,0 +1,621 @@
+"""Forms of the web pages: each field checked with a message a person can act on.
+
+The services check again (they are called by the API, imports and scripts too); these forms
+exist so that a mistake is shown next to the field it concerns, with what was typed kept.
+"""
+
+import secrets
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from api.serializers import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
+from common.text import validate_single_line
+from recovery import roles
+from recovery.models import Category, Outcome, RootCause, State, Touchpoint
+from recovery.models.remedies import RecoveryType
+from recovery.services import intake
+
+# Shown for a field left empty, naming what to write rather than "This field is required."
+REQUIRED = {
+    "name": _("Tell us your name, so we know how to address you."),
+    "email": _("Give your email address: it is how we will reply to you."),
+    "description": _("Tell us what happened."),
+}
+# Dates before this many years ago are almost always typing mistakes (1924 for 2024).
+OLDEST_YEARS = 10
+
+
+def new_submission_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 random bits: not guessed, not repeated
+
+
+class ComplaintForm(forms.Form):
+    """The public complaint form."""
+
+    name = forms.CharField(
+        label=_("Your name"),
+        max_length=200,
+        # The name opens every email's greeting: a line break in it would break the body.
+        validators=[validate_single_line],
+        error_messages={"required": REQUIRED["name"]},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(
+        label=_("Your email address"),
+        max_length=254,
+        error_messages={
+            "required": REQUIRED["email"],
+            "invalid": _("Enter an email address like name@example.com."),
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    description = forms.CharField(
+        label=_("What happened?"),
+        help_text=_("Tell us in your own words: what went wrong, and how it affected you."),
+        max_length=DESCRIPTION_MAX_CHARS,
+        error_messages={"required": REQUIRED["description"]},
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+    occurred_on = forms.DateField(
+        label=_("When did it happen?"),
+        help_text=_("The date, if you know it."),
+        required=False,
+        error_messages={"invalid": _("Enter a date like 2026-03-31.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    touchpoint = forms.ModelChoiceField(
+        label=_("Where did it happen?"),
+        queryset=Touchpoint.objects.none(),
+        to_field_name="slug",
+        required=False,
+        empty_label=_("Not sure / somewhere else"),
+        error_messages={"invalid_choice": _("Choose one of the places in the list.")},
+    )
+    category = forms.ModelChoiceField(
+        label=_("What is it about?"),
+        queryset=Category.objects.none(),
+        to_field_name="slug",
+        required=False,
+        empty_label=_("Not sure / something else"),
+        error_messages={"invalid_choice": _("Choose one of the subjects in the list.")},
+    )
+    remedy_sought = forms.CharField(
+        label=_("What would you like us to do?"),
+        help_text=_("For example: a refund, a replacement, an apology, a call back."),
+        max_length=MESSAGE_MAX_CHARS,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    # A trap for form-filling robots: hidden from people by the stylesheet, so only a
+    # script that fills in every field it finds puts something here.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    # One token per rendering of the form: a double-click sends it twice, and the second
+    # submit answers with the first complaint (the intake's idempotency key). Optional, so
+    # a form rendered before this field existed still files.
+    submission = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        error_messages={"invalid": _("This form is damaged; reload the page and send it again.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = new_submission_token()
+        self.fields["touchpoint"].queryset = Touchpoint.objects.filter(is_active=True)
+        self.fields["category"].queryset = Category.objects.filter(is_active=True)
+        for name in ("name", "email", "description"):
+            self.fields[name].widget.attrs["aria-required"] = "true"
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError(REQUIRED["name"])
+        return name
+
+    def clean_description(self) -> str:
+        text = self.cleaned_data["description"].strip()
+        if not text:
+            raise forms.ValidationError(REQUIRED["description"])
+        return text
+
+    def clean_occurred_on(self):
+        day = self.cleaned_data["occurred_on"]
+        if day is None:
+            return None
+        today = timezone.localdate()
+        if day > today:
+            raise forms.ValidationError(
+                _("The date %(day)s is in the future; give the day it happened.")
+                % {"day": day.isoformat()}
+            )
+        if day.year < today.year - OLDEST_YEARS:
+            raise forms.ValidationError(
+                _("%(day)s is more than %(years)s years ago; check the year.")
+                % {"day": day.isoformat(), "years": OLDEST_YEARS}
+            )
+        return day
+
+    @property
+    def is_spam(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+    def subject(self) -> str:
+        # The form asks for no subject: it is made from the start of the story.
+        return intake.subject_from_description(self.cleaned_data["description"])
+
+
+class CustomerReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Your message"),
+        max_length=MESSAGE_MAX_CHARS,
+        error_messages={"required": _("Write your message before sending it.")},
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    # One token per rendering, as on the complaint form: the same form posted again (a
+    # double click, back and resubmit, a refresh) finds the message it sent
+    # (recovery.services.messages.customer_message_add). Optional, so a page rendered
+    # before this field existed still sends.
+    submission = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        error_messages={"invalid": _("This form is damaged; reload the page and send it again.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = new_submission_token()
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"].strip()
+        if not body:
+            raise forms.ValidationError(_("Write your message before sending it."))
+        return body
+
+
+class EscalationRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why should a manager look at it?"),
+        max_length=5_000,
+        error_messages={"required": _("Tell us why you are asking for escalation.")},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class StateField(forms.ChoiceField):
+    """The state the page showed, sent back so a change made meanwhile is a conflict."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=State.choices, required=False, widget=forms.HiddenInput, **kwargs)
+
+
+def _text(label, *, rows=4, help_text="", required_message=None, max_length=MESSAGE_MAX_CHARS):
+    return forms.CharField(
+        label=label,
+        help_text=help_text,
+        max_length=max_length,
+        error_messages={"required": required_message or _("This cannot be empty.")},
+        widget=forms.Textarea(attrs={"rows": rows}),
+    )
+
+
+class AcknowledgeForm(forms.Form):
+    expected_state = StateField()
+    message = _text(
+        _("Acknowledgement to the customer"),
+        rows=5,
+        help_text=_("It must name the complaint's reference."),
+        required_message=_("Write the acknowledgement to the customer."),
+    )
+    next_steps = _text(
+        _("What happens next"),
+        rows=3,
+        required_message=_("Tell the customer what happens next."),
+    )
+
+
+class ReplyForm(forms.Form):
+    body = _text(_("Reply to the customer"), required_message=_("Write the reply first."))
+
+
+class NoteForm(forms.Form):
+    body = _text(
+        _("Internal note"),
+        rows=3,
+        help_text=_("Only staff see notes."),
+        required_message=_("Write the note first."),
+    )
+
+
+class HoldForm(forms.Form):
+    awaiting = forms.TypedChoiceField(
+        choices=[("1", "on"), ("0", "off")],
+        coerce=lambda value: value == "1",
+        widget=forms.HiddenInput,
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+class WrittenResponseForm(forms.Form):
+    reason = _text(
+        _("Why there is no final response yet"),
+        rows=4,
+        required_message=_("Say why there is no final response yet."),
+    )
+    expected_by = forms.DateField(
+        label=_("Final response expected by"),
+        error_messages={
+            "required": _("Say when the final response is expected."),
+            "invalid": _("Enter a date like 2026-06-30."),
+        },
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class DelayNotificationForm(forms.Form):
+    reason = _text(
+        _("Why the response is delayed"),
+        rows=4,
+        required_message=_("Say why the response is delayed."),
+    )
+    expected_by = forms.DateField(
+        label=_("Response expected by"),
+        help_text=_("If you know it."),
+        required=False,
+        error_messages={"invalid": _("Enter a date like 2026-06-30.")},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class HeldEmailReviewForm(forms.Form):
+    """What to do with an email held on the complaint (notifications.inbound_review)."""
+
+    ACCEPT, OPEN, DISCARD = "accept", "open", "discard"
+
+    inbound = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        choices=[
+            (ACCEPT, _("Accept as the customer's contact")),
+            (OPEN, _("Open as a new complaint")),
+            (DISCARD, _("Discard")),
+        ],
+        error_messages={"required": _("Choose what to do with the email.")},
+    )
+    reason = forms.CharField(
+        label=_("Why (kept on the timeline)"),
+        help_text=_("Required to discard: the email then reaches no complaint."),
+        max_length=500,
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        # Accepting or opening leaves the email on a complaint for anyone to read; a discard
+        # leaves only the reason, so it must say why.
+        if data.get("decision") == self.DISCARD and not " ".join(data.get("reason", "").split()):
+            self.add_error("reason", _("Say why the email is discarded."))
+        return data
+
+
+class EmailResendForm(forms.Form):
+    """Send a failed customer email again (notifications.undelivered)."""
+
+    email = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class ResolveForm(forms.Form):
+    expected_state = StateField()
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=Outcome.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose the outcome.")},
+    )
+    primary_root_cause = forms.ChoiceField(
+        label=_("Primary root cause"),
+        error_messages={
+            "required": _("Choose the primary root cause."),
+            "invalid_choice": _("Choose a root cause from the list."),
+        },
+    )
+    contributing_root_causes = forms.MultipleChoiceField(
+        label=_("Contributing root causes"),
+        help_text=_("Optional; hold Ctrl (or Cmd) to choose several."),
+        required=False,
+        error_messages={"invalid_choice": _("Choose root causes from the list.")},
+    )
+    summary = _text(
+        _("Resolution summary"),
+        rows=4,
+        required_message=_("Summarise the resolution."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = root_cause_choices()
+        self.fields["primary_root_cause"].choices = [("", _("Choose a root cause")), *choices]
+        self.fields["contributing_root_causes"].choices = choices
+
+    def root_causes(self) -> list[str]:
+        primary = self.cleaned_data["primary_root_cause"]
+        others = [c for c in self.cleaned_data["contributing_root_causes"] if c != primary]
+        return [primary, *others]
+
+
+def root_cause_choices() -> list:
+    """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``."""
+    causes = list(RootCause.objects.order_by("code"))
+    by_id = {cause.pk: cause for cause in causes}
+    for cause in causes:
+        # Parents linked in memory, so each path is built without a query per level.
+        cause.parent = by_id.get(cause.parent_id)
+    groups: dict[str, list] = {}
+    for cause in causes:
+        if cause.is_active:
+            groups.setdefault(cause.code.split(".")[0], []).append((cause.code, cause.path))
+    names = {cause.code: cause.name for cause in causes}
+    return [(names.get(top, top), options) for top, options in groups.items()]
+
+
+class CloseLoopForm(forms.Form):
+    expected_state = StateField()
+    what_we_found = _text(_("What we found"), required_message=_("Say what you found."))
+    what_we_did = _text(_("What we did for you"), required_message=_("Say what you did."))
+    what_will_change = _text(
+        _("What will change"),
+        help_text=_("What the company changes so that it does not happen again."),
+        required_message=_("Say what will change, so it does not happen again."),
+    )
+
+
+class ReopenForm(forms.Form):
+    expected_state = StateField()
+    reason = _text(
+        _("Why it is reopened"),
+        rows=3,
+        help_text=_("Kept on the timeline and counted in the reopen rate."),
+        required_message=_("Say why the complaint is reopened."),
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        empty_label=_("Nobody (back to the team queue)"),
+        error_messages={"invalid_choice": _("Choose a member of staff from the list.")},
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = (
+            get_user_model()
+            .objects.filter(is_active=True, groups__name__in=roles.STAFF_ROLES)
+            .distinct()
+            .order_by("username")
+        )
+        self.fields["assignee"].label_from_instance = staff_label
+
+
+def staff_label(user) -> str:
+    full = user.get_full_name()
+    return f"{full} ({user.username})" if full else user.username
+
+
+class TrackingLinkForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1_000,
+        help_text=_("Kept on the timeline. The customer is emailed the new link."),
+        error_messages={"required": _("Say why the link is revoked.")},
+    )
+
+
+class LinkCustomerForm(forms.Form):
+    reason = forms.CharField(
+        label=_("How you checked"),
+        max_length=1_000,
+        help_text=_("Kept on the timeline, for staff only."),
+        error_messages={"required": _("Say how you checked that the complaint is theirs.")},
+    )
+
+
+class EscalateForm(forms.Form):
+    direction = forms.ChoiceField(
+        label=_("Direction"),
+        choices=[("up", _("Up one level")), ("down", _("Down one level"))],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose up or down.")},
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=5_000,
+        error_messages={"required": _("Give a reason for the escalation.")},
+    )
+
+
+QUEUE_STATES = [
+    ("open", _("Open")),
+    *State.choices,
+    ("all", _("All states")),
+    # Not a state: resolved or loop-closed complaints the customer wrote on since.
+    ("customer_replied", _("Customer replied after closing")),
+]
+RISKS = [("", _("Any")), ("breached", _("Breached")), ("at_risk", _("At risk or breached"))]
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(
+        label=_("Search"),
+        help_text=_("Reference, customer name or email, or words of the complaint."),
+        max_length=200,
+        required=False,
+    )
+    state = forms.ChoiceField(label=_("State"), choices=QUEUE_STATES, required=False)
+    risk = forms.ChoiceField(label=_("Deadline"), choices=RISKS, required=False)
+    # 200 pages of 50: deeper than anyone pages, and it bounds the OFFSET a request can ask for.
+    page = forms.IntegerField(min_value=1, max_value=200, required=False)
+
+
+class RecoveryOfferForm(forms.Form):
+    type = forms.ChoiceField(
+        label=_("Remedy"),
+        choices=[("", _("Choose a remedy")), *RecoveryType.choices],
+        error_messages={"required": _("Choose the remedy to offer.")},
+    )
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        help_text=_("For refunds, credits and goodwill: the sum, like 25.00."),
+        required=False,
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+    )
+    currency = forms.CharField(
+        label=_("Currency"),
+        help_text=_("Three letters, such as GBP or EUR."),
+        required=False,
+        max_length=3,
+    )
+    description = forms.CharField(
+        label=_("What you offer, in words"),
+        required=False,
+        max_length=MESSAGE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    deviation_reason = forms.CharField(
+        label=_("Why not what the guide suggests?"),
+        help_text=_("Only when you offer something other than the recovery guide's suggestion."),
+        required=False,
+        max_length=MESSAGE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data["currency"].strip().upper()
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", _("Approve")), ("decline", _("Decline"))],
+        widget=forms.HiddenInput,
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=MESSAGE_MAX_CHARS,
+        error_messages={"required": _("Say why: the reason goes on the timeline.")},
+    )
+
+
+class DeliverForm(forms.Form):
+    note = forms.CharField(label=_("Delivery note"), required=False, max_length=MESSAGE_MAX_CHARS)
+
+
+def _scale(name, label, low, high, low_word, high_word):
+    return forms.TypedChoiceField(
+        label=label,
+        help_text=_("%(low)s = %(low_word)s, %(high)s = %(high_word)s")
+        % {"low": low, "high": high, "low_word": low_word, "high_word": high_word},
+        choices=[(str(n), str(n)) for n in range(low, high + 1)],
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("Choose a number from %(low)s to %(high)s.") % {"low": low, "high": high}
+        },
+    )
+
+
+class SurveyForm(forms.Form):
+    csat = _scale(
+        "csat",
+        _("How satisfied are you with how we handled your complaint?"),
+        1,
+        5,
+        _("very dissatisfied"),
+        _("very satisfied"),
+    )
+    ces = _scale(
+        "ces",
+        _("How easy was it to get your complaint resolved?"),
+        1,
+        7,
+        _("very difficult"),
+        _("very easy"),
+    )
+    nps = _scale(
+        "nps",
+        _("How likely are you to recommend us to a friend?"),
+        0,
+        10,
+        _("not at all likely"),
+        _("extremely likely"),
+    )
+    comment = forms.CharField(
+        label=_("Anything else you want to tell us?"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+
+class NotificationPreferencesForm(forms.Form):
+    """How a member of staff is told of each kind of notification (notifications.kinds)."""
+
+    # "" keeps no choice for the kind: the general switches decide (the API sets those).
+    GENERAL = ("", _("As my general settings (in the inbox and live, unless changed)"))
+
+    time_zone = forms.ChoiceField(
+        label=_("My time zone"),
+        help_text=_("Daily digests arrive at 08:00 on this clock."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        from zoneinfo import available_timezones
+
+        from notifications.kinds import Kind, Telling
+
+        super().__init__(*args, **kwargs)
+        zones = sorted(available_timezones())
+        self.fields["time_zone"].choices = [(zone, zone) for zone in zones]
+        for kind in Kind:
+            self.fields[f"kind_{kind.value}"] = forms.ChoiceField(
+                label=kind.label,
+                choices=[self.GENERAL, *Telling.choices],
+                required=False,
+                widget=forms.RadioSelect,
+            )
+        self.order_fields([f"kind_{kind.value}" for kind in Kind] + ["time_zone"])
+
+    @classmethod
+    def initial_of(cls, preference) -> dict:
+        return {
+            "time_zone": preference.time_zone,
+            **{f"kind_{kind}": telling for kind, telling in (preference.by_kind or {}).items()},
+        }
+
+    def changes(self) -> dict:
+        """The preference fields to save, from the cleaned form."""
+        from notifications.kinds import Kind
+
+        by_kind = {
+            kind.value: self.cleaned_data[f"kind_{kind.value}"]
+            for kind in Kind
+            if self.cleaned_data.get(f"kind_{kind.value}")
+        }
+        return {"by_kind": by_kind, "time_zone": self.cleaned_data["time_zone"]}

@@ -1,0 +1,101 @@
+"""Staff sign-in on the desk and the admin: the password, then the code when enrolled.
+
+Both doors share the two steps, so neither can be used to skip the second factor. The
+account is signed in (``auth.login``: session, audit log, last_login) only after the code.
+"""
+
+from django import forms
+from django.contrib import admin, auth
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_otp import login as otp_login
+
+from common.errors import TooManyAttempts, ValidationFailed
+from desk import sso
+from recovery import second_factor
+from recovery.lockout import lockout_minutes
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("Code from your authenticator app"),
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+
+class PasswordStep(LoginView):
+    """Django's login page, which defers to the code step for an enrolled account."""
+
+    template_name = "desk/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs, sso=sso.provider_name())
+
+    def form_valid(self, form):
+        user = form.get_user()
+        if second_factor.confirmed_device(user) is None:
+            return super().form_valid(form)
+        second_factor.pending_begin(self.request, user=user, next_url=self.get_success_url())
+        return redirect("desk:login-code")
+
+
+class AdminPasswordStep(PasswordStep):
+    """The admin's login page (its form requires ``is_staff``), with the same code step.
+
+    As ``AdminSite.login``: a signed-in account that may use the admin goes to it, any other
+    sees the form (sending it to ``next`` would loop between the admin and this page).
+    """
+
+    template_name = "admin/login.html"
+    authentication_form = AdminAuthenticationForm
+    redirect_authenticated_user = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "GET" and admin.site.has_permission(request):
+            return redirect("admin:index")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(admin.site.each_context(self.request), title=_("Log in"))
+        return context
+
+    def get_default_redirect_url(self):
+        # Where a missing or unsafe ``next`` leads (LoginView checked it): the admin's index.
+        return reverse("admin:index")
+
+
+def code_step(request):
+    pending = second_factor.pending_user(request)
+    if pending is None:
+        return redirect("desk:login")
+    user, backend, next_url = pending
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = second_factor.code_verify(
+                request=request, user=user, code=form.cleaned_data["code"]
+            )
+        except TooManyAttempts as error:
+            form.add_error(None, error.message)
+            status = 429
+        except ValidationFailed as error:
+            form.add_error("code", error.message)
+        else:
+            second_factor.pending_clear(request)
+            auth.login(request, user, backend=backend)
+            otp_login(request, device)
+            return redirect(next_url)
+    response = render(request, "desk/login_code.html", {"form": form}, status=status)
+    if status == 429:
+        response["Retry-After"] = str(lockout_minutes() * 60)
+    return response

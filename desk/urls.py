@@ -1,0 +1,104 @@
+"""URLs of the web pages: the portal at the root, the desk and board under /desk/."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from desk import (
+    api_tokens,
+    board,
+    desk,
+    held_mail,
+    portal,
+    recoveries,
+    second_factor,
+    signin,
+)
+
+portal_patterns = (
+    [
+        path("", portal.complain, name="complain"),
+        path("complaint/received/<str:token>/", portal.received, name="received"),
+        path("track/<str:token>/", portal.track, name="track"),
+        path("track/<str:token>/reply/", portal.track_reply, name="track-reply"),
+        path("track/<str:token>/escalate/", portal.track_escalate, name="track-escalate"),
+        path("survey/<str:token>/", portal.survey, name="survey"),
+        path("survey/<str:token>/thanks/", portal.survey_thanks, name="survey-thanks"),
+        path("confirm/<str:token>/", portal.confirm_address, name="confirm"),
+    ],
+    "portal",
+)
+
+desk_patterns = (
+    [
+        path("login/", signin.PasswordStep.as_view(), name="login"),
+        path("login/code/", signin.code_step, name="login-code"),
+        path("two-factor/", second_factor.enrol, name="two-factor"),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("api-tokens/", api_tokens.token_list, name="api-tokens"),
+        path("api-tokens/revoke-all/", api_tokens.token_revoke_all, name="api-tokens-revoke-all"),
+        path("api-tokens/<str:key>/revoke/", api_tokens.token_revoke, name="api-token-revoke"),
+        path("", desk.my_queue, name="my-queue"),
+        path("team/", desk.team_queue, name="team-queue"),
+        path("unassigned/", desk.unassigned_queue, name="unassigned-queue"),
+        path("notifications/", desk.notifications, name="notifications"),
+        path(
+            "notifications/preferences/",
+            desk.notification_preferences,
+            name="notification-preferences",
+        ),
+        path(
+            "notifications/<int:notification_id>/",
+            desk.open_notification,
+            name="open-notification",
+        ),
+        path("held-mail/", held_mail.held_mail, name="held-mail"),
+        path("held-mail/<int:inbound_id>/review/", held_mail.review, name="held-mail-review"),
+        path("board/", board.escalation_board, name="board"),
+        path("approvals/", recoveries.approvals, name="approvals"),
+        path("approvals/<int:action_id>/decide/", recoveries.decide, name="decide"),
+        path("complaints/<str:reference>/", desk.complaint_page, name="complaint"),
+        path("complaints/<str:reference>/acknowledge/", desk.acknowledge, name="acknowledge"),
+        path("complaints/<str:reference>/reply/", desk.reply, name="reply"),
+        path("complaints/<str:reference>/note/", desk.note, name="note"),
+        path("complaints/<str:reference>/hold/", desk.hold, name="hold"),
+        path(
+            "complaints/<str:reference>/written-response/",
+            desk.written_response,
+            name="written-response",
+        ),
+        path(
+            "complaints/<str:reference>/delay-notification/",
+            desk.delay_notification,
+            name="delay-notification",
+        ),
+        path("complaints/<str:reference>/resolve/", desk.resolve, name="resolve"),
+        path("complaints/<str:reference>/close-loop/", desk.close_loop, name="close-loop"),
+        path("complaints/<str:reference>/reopen/", desk.reopen, name="reopen"),
+        path("complaints/<str:reference>/assign/", desk.assign, name="assign"),
+        path("complaints/<str:reference>/escalate/", desk.escalate, name="escalate"),
+        path("complaints/<str:reference>/held-email/", desk.review_held, name="review-held"),
+        path("complaints/<str:reference>/resend-email/", desk.resend_email, name="resend-email"),
+        path(
+            "complaints/<str:reference>/tracking-link/",
+            desk.tracking_link,
+            name="tracking-link",
+        ),
+        path(
+            "complaints/<str:reference>/link-customer/",
+            desk.link_customer,
+            name="link-customer",
+        ),
+        path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
+        path(
+            "complaints/<str:reference>/recovery/<int:action_id>/deliver/",
+            recoveries.deliver,
+            name="deliver",
+        ),
+    ],
+    "desk",
+)
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("desk/", include(desk_patterns)),
+]
