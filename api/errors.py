@@ -13,8 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from api.parsers import RequestTooLarge
 from common import errors
+from common.rest.parsers import RequestTooLarge
 
 STATUS_BY_ERROR = {
     errors.TransitionNotAllowed: status.HTTP_409_CONFLICT,

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.throttles import ClientAddressThrottle
-from common.api_fields import Representation, StrictSerializer, UserRefSerializer
 from common.errors import NotFound, PermissionDenied, ValidationFailed
+from common.rest.fields import Representation, StrictSerializer, UserRefSerializer
 from recovery import roles, selectors
 from recovery.models import (
     CorrectiveAction,

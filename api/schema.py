@@ -10,7 +10,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from common.api_fields import StrictSerializer
+from common.rest.fields import StrictSerializer
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

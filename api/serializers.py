@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.api_fields import Representation, StrictSerializer, UserRefSerializer
+from common.rest.fields import Representation, StrictSerializer, UserRefSerializer
 from common.text import validate_single_line
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
@@ -23,12 +23,10 @@ from recovery.models import (
     Severity,
     State,
 )
+from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.services.intake import ComplaintIntake, CustomerDetails
 from recovery.services.lifecycle import TRANSITIONS
 
-# Long enough for the longest honest complaint letter; the 2 MiB body cap stops the rest.
-DESCRIPTION_MAX_CHARS = 50_000
-MESSAGE_MAX_CHARS = 20_000
 LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
 
 

@@ -1,8 +1,8 @@
-"""DRF throttles that count by the one client-address rule (config.client_address)."""
+"""DRF throttles that count by the one client-address rule (common.client_address)."""
 
 from rest_framework.throttling import ScopedRateThrottle
 
-from config.client_address import client_address
+from common.client_address import client_address
 
 
 class ClientAddressThrottle(ScopedRateThrottle):

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.filters import ComplaintFilter
-from api.pagination import CheckedPageNumberPagination
 from api.serializers import (
     TRANSITION_SERIALIZERS,
     ApiTokenSerializer,
@@ -33,6 +32,7 @@ from api.serializers import (
 )
 from api.throttles import ClientAddressThrottle
 from common.errors import PermissionDenied, ValidationFailed
+from common.rest.pagination import CheckedPageNumberPagination
 from recovery import roles, second_factor, selectors
 from recovery.lockout import lockout_error
 from recovery.models import MessageKind, RootCause

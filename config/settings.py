@@ -177,7 +177,7 @@ AUTHENTICATION_BACKENDS = [
     "recovery.oidc.RedressOIDCBackend",
 ]
 
-# Where the client address comes from (config.client_address): the number of proxies we run
+# Where the client address comes from (common.client_address): the number of proxies we run
 # in front of Redress that append to X-Forwarded-For. 0 ignores the header altogether.
 REDRESS_TRUSTED_PROXIES = int(os.environ.get("REDRESS_TRUSTED_PROXIES", "0"))
 
@@ -196,7 +196,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("REDRESS_SIGNIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("REDRESS_SIGNIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
-AXES_CLIENT_IP_CALLABLE = "config.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "common.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
 # Failures as well as successes are kept for the audit (admin -> Axes).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -429,7 +429,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.rest.parsers.BoundedJSONParser"],
     # JSON only: the browsable API is an HTML page per endpoint, outside the documented
     # schema and the pages' policies; the API's own pages are /api/docs/.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -437,9 +437,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.RedressAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # OPTIONS answers the endpoint's description in JSON whatever Accept asks for.
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.OptionsInJson",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.rest.negotiation.OptionsInJson",
     "DEFAULT_THROTTLE_RATES": {"token": "30/minute", "survey": "60/minute"},
-    # Our throttles count by config.client_address; this keeps DRF's own rule the same.
+    # Our throttles count by common.client_address; this keeps DRF's own rule the same.
     "NUM_PROXIES": REDRESS_TRUSTED_PROXIES,
 }
 

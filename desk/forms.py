@@ -12,10 +12,10 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from api.serializers import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from common.text import validate_single_line
 from recovery import roles
 from recovery.models import Category, Outcome, RootCause, State, Touchpoint
+from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
 from recovery.services import intake
 

@@ -20,7 +20,7 @@ from escalation import deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
 from notifications.models import Outbox
-from recovery import access
+from recovery import access, rules
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
@@ -602,7 +602,7 @@ def team_figures(user, now: datetime | None = None) -> list[TeamFigures]:
     now = now or timezone.now()
     visible = access.complaints_visible_to(user)
     clocks = Clock.objects.all()
-    if not access.sees_every_complaint(user):
+    if not rules.sees_every_complaint(user):
         clocks = clocks.filter(complaint__in=visible.values("pk"))
     start_of_day = datetime.combine(
         timezone.localdate(now), time(0), timezone.get_current_timezone()

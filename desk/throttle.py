@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
-from config.client_address import client_address as _client_address
+from common.client_address import client_address as _client_address
 
 # A person rarely has more than a few complaints in one sitting; five in ten minutes from
 # one address leaves room for a household or an office behind one address.

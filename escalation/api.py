@@ -11,8 +11,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api_fields import Representation, StrictSerializer
 from common.errors import NotFound, PermissionDenied, ValidationFailed
+from common.rest.fields import Representation, StrictSerializer
 from escalation import regulatory, selectors
 from escalation.serializers import EscalationSerializer, RegulatoryProfileSerializer
 from escalation.services import ladder

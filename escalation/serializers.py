@@ -5,7 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.api_fields import Representation, UserRefSerializer
+from common.rest.fields import Representation, UserRefSerializer
 from escalation import deadlines
 from escalation.models import Clock, ClockState, Escalation
 from escalation.services.clocks import clock_calendar

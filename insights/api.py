@@ -14,8 +14,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.negotiation import OptionsInJson
 from common.errors import Conflict, NotFound, ValidationFailed
+from common.rest.negotiation import OptionsInJson
 from insights import permissions, selectors, tables
 from insights.params import (
     EffectivenessQuery,

@@ -14,8 +14,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from common.api_fields import StrictSerializer
 from common.errors import ValidationFailed
+from common.rest.fields import StrictSerializer
 from recovery.models import Channel, RootCause, Team, Touchpoint
 
 # The default period: the last 90 days, today included.

@@ -37,7 +37,7 @@ from insights.expressions import (
     WeeksSince,
 )
 from insights.params import DEFAULT_TREND_CAUSES, Scope, local_midnight, week_start
-from recovery import access
+from recovery import access, rules
 from recovery.models import (
     Channel,
     Complaint,
@@ -661,7 +661,7 @@ def repeat_complaints(
     customers_table = Customer._meta.db_table
     # The top customers: from every repeat, or from those of complaints the viewer may see.
     visible_sql, visible_params = "", ()
-    if viewer is not None and not access.sees_every_complaint(viewer):
+    if viewer is not None and not rules.sees_every_complaint(viewer):
         subquery = access.complaints_visible_to(viewer).values("pk").query
         visible_sql, visible_params = subquery.sql_with_params()
     named = (

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from insights import selectors
 from insights.params import week_start
-from notifications.services import outbox_add_many
+from notifications.outbox import outbox_add_many
 from recovery.models import RootCauseAlert
 
 EVENT_CAUSE_RISING = "insights.cause_rising"

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -23,9 +24,24 @@ class OutboxAdmin(ReadOnlyAdmin):
     list_filter = ["event_type", ("delivered_at", admin.EmptyFieldListFilter)]
 
 
+class MessageTemplateForm(forms.ModelForm):
+    class Meta:
+        model = MessageTemplate
+        fields = ["kind", "language", "regulatory_profile", "subject", "body_text"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        # A template that cannot render must be refused when it is saved, not discovered
+        # when a customer's email is due (the email would then be skipped).
+        for field, problem in rendering.template_errors(self.instance).items():
+            self.add_error(field, problem)
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     """Editable customer emails; saving checks they render, and *Preview* shows them."""
+
+    form = MessageTemplateForm
 
     list_display = ["kind", "language", "regulatory_profile", "subject", "updated_at"]
     list_filter = ["kind", "language", "regulatory_profile"]

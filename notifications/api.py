@@ -8,9 +8,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.pagination import CheckedPageNumberPagination
-from common.api_fields import Representation, StrictSerializer
 from common.errors import ValidationFailed
+from common.rest.fields import Representation, StrictSerializer
+from common.rest.pagination import CheckedPageNumberPagination
 from notifications import inbox
 from notifications.kinds import Kind, Telling
 from notifications.models import EmailDigest, Notification, NotificationPreference

@@ -25,6 +25,7 @@ import os
 import threading
 from email.utils import make_msgid
 
+from celery import signature
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
@@ -380,16 +381,23 @@ async def _use_layer(layer) -> None:
             logger.debug("Closing the previous channel layer's connections failed.")
 
 
-def enqueue_email(delivery_id: int) -> None:
-    from notifications.tasks import send_email
+# Tasks are named here, not imported: their module imports this one. A signature by name
+# runs the registered task, or is sent to the broker by name where it is not imported.
+DELIVER_OUTBOX = "notifications.deliver_outbox"
+SEND_EMAIL = "notifications.send_email"
+STAFF_EMAILS = "notifications.staff_emails"
 
-    enqueue(send_email, delivery_id)
+
+def enqueue_outbox(ids: list[int], committed_at: str) -> None:
+    enqueue(signature(DELIVER_OUTBOX), ids, committed_at)
+
+
+def enqueue_email(delivery_id: int) -> None:
+    enqueue(signature(SEND_EMAIL), delivery_id)
 
 
 def enqueue_staff_emails(user_ids: list[int]) -> None:
-    from notifications.tasks import staff_emails
-
-    enqueue(staff_emails, user_ids)
+    enqueue(signature(STAFF_EMAILS), user_ids)
 
 
 def enqueue(task, *args) -> None:

@@ -25,7 +25,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from api.parsers import read_bounded
+from common.rest.parsers import read_bounded
 from notifications.ingest import ingest_message
 from notifications.models import InboundStatus
 

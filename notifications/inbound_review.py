@@ -12,7 +12,7 @@ is held (``notifications.ingest``). Whoever works that complaint decides, one se
   someone else's complaint).
 
 Quarantined email (unreadable, no usable sender, or routing failed) claims no complaint;
-supervisors and up review it (``recovery.access.may_review_unattributed_mail``): open it as
+supervisors and up review it (``recovery.rules.may_review_unattributed_mail``): open it as
 a new complaint when it can be read and answered, or discard it with a reason.
 
 Each runs in one transaction:
@@ -32,8 +32,8 @@ from common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notifications import ingest
 from notifications.inbound_parsing import ParsedEmail, UnparseableEmail, parse_message
 from notifications.models import InboundEmail, InboundStatus
-from recovery import access, rules
 from recovery import events as recovery_events
+from recovery import rules
 from recovery import selectors as recovery_selectors
 from recovery.models import Channel, Complaint, EventType, MessageKind
 from recovery.services import contacts
@@ -254,7 +254,7 @@ def _claim_quarantined(inbound_id: int, actor) -> InboundEmail:
         or (inbound.status != InboundStatus.QUARANTINED and inbound.reviewed_by_id is None)
     ):
         raise NotFound(f"No quarantined email #{inbound_id}.")
-    if not access.may_review_unattributed_mail(actor):
+    if not rules.may_review_unattributed_mail(actor):
         raise PermissionDenied("Only supervisors and complaints managers review quarantined email.")
     if inbound.status != InboundStatus.QUARANTINED:
         raise Conflict(

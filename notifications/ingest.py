@@ -62,7 +62,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from api.serializers import DESCRIPTION_MAX_CHARS
 from notifications.bounce_parsing import parse_bounce
 from notifications.bounces import bounce_record
 from notifications.inbound_parsing import (
@@ -77,6 +76,7 @@ from recovery import events as recovery_events
 from recovery import roles
 from recovery import selectors as recovery_selectors
 from recovery.models import Channel, Complaint, EventType, MessageKind, State
+from recovery.models.complaints import DESCRIPTION_MAX_CHARS
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
 from recovery.services.messages import automatic_reply_note_add, customer_message_add
 

@@ -1,7 +1,6 @@
 """The outbox and what is delivered from it: inbox rows, staff and customer emails, presence."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 class Outbox(models.Model):
     """One event to deliver (sockets, inbox, email), in commit order by rising id.
 
-    Written by ``notifications.services.outbox_add`` inside the caller's transaction, so an
+    Written by ``notifications.outbox.outbox_add_many`` inside the caller's transaction, so an
     event exists exactly when the change that caused it was committed.
     """
 
@@ -246,15 +245,6 @@ class MessageTemplate(models.Model):
     def __str__(self) -> str:
         profile = f" [{self.regulatory_profile}]" if self.regulatory_profile else ""
         return f"{self.get_kind_display()} ({self.language}){profile}"
-
-    def clean(self):
-        # A template that cannot render must be refused when it is saved, not discovered
-        # when a customer's email is due (the email would then be skipped).
-        from notifications.rendering import template_errors
-
-        errors = template_errors(self)
-        if errors:
-            raise ValidationError(errors)
 
 
 class EmailDelivery(models.Model):

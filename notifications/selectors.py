@@ -57,7 +57,7 @@ def _held_for(user):
 
 
 def _quarantined_for(user):
-    if not access.may_review_unattributed_mail(user):
+    if not rules.may_review_unattributed_mail(user):
         return InboundEmail.objects.none()
     return InboundEmail.objects.filter(status=InboundStatus.QUARANTINED)
 
@@ -66,7 +66,7 @@ def review_count(user) -> int:
     """How many emails wait for ``user``'s review: the desk navigation's count, one query on
     every desk page (each part served by its partial index, OR-ed by PostgreSQL)."""
     waiting = Q(status=InboundStatus.HELD, held_complaint_id__in=_workable_ids(user))
-    if access.may_review_unattributed_mail(user):
+    if rules.may_review_unattributed_mail(user):
         waiting |= Q(status=InboundStatus.QUARANTINED)
     return InboundEmail.objects.filter(waiting).count()
 
@@ -97,13 +97,13 @@ def review_queue(user) -> ReviewQueue:
         held_total=_held_for(user).count(),
         quarantined=[_held(row) for row in quarantined_rows],
         quarantined_total=_quarantined_for(user).count(),
-        sees_quarantined=access.may_review_unattributed_mail(user),
+        sees_quarantined=rules.may_review_unattributed_mail(user),
     )
 
 
 def may_open_review_queue(user) -> bool:
     """Whoever works complaints has a review queue (empty when nothing of theirs waits)."""
-    return access.is_working_staff(user) or access.sees_every_complaint(user)
+    return rules.is_working_staff(user) or rules.sees_every_complaint(user)
 
 
 def may_review(user, inbound_id: int) -> bool:
@@ -115,7 +115,7 @@ def may_review(user, inbound_id: int) -> bool:
     if held_on is not None:
         return access.complaints_workable_by(user).filter(pk=held_on).exists()
     exists = InboundEmail.objects.filter(pk=inbound_id).exists()
-    return exists and access.may_review_unattributed_mail(user)
+    return exists and rules.may_review_unattributed_mail(user)
 
 
 def held_emails(complaint_id: int) -> list[HeldEmail]:

@@ -47,10 +47,11 @@ async def _refuse(receive, send) -> None:
 
 # -- revocation reaching sockets already open ------------------------------------------------
 #
-# A socket is authenticated once, on connect. When a credential is revoked, the service that
-# revoked it sends, after commit, a message to the groups the affected sockets listen on; the
-# consumers close themselves (``notifications.consumers``). A lost message (Redis down) is
-# caught by the consumers' periodic re-check (``CREDENTIAL_RECHECK_S``).
+# A socket is authenticated once, on connect. When a credential is revoked, the core
+# announces it (``recovery.signals``) and this module sends, after commit, a message to the
+# groups the affected sockets listen on; the consumers close themselves
+# (``notifications.consumers``). A lost message (Redis down) is caught by the consumers'
+# periodic re-check (``CREDENTIAL_RECHECK_S``).
 
 CREDENTIALS_REVOKED = "credentials.revoked"
 TRACKING_LINK_CHANGED = "tracking.link_changed"
@@ -81,3 +82,23 @@ def recheck_tracking_sockets(complaint_id: int) -> None:
 
     message = {"type": TRACKING_LINK_CHANGED}
     transaction.on_commit(lambda: delivery.ring([(groups.tracking_group(complaint_id), message)]))
+
+
+def _on_credentials_revoked(sender, *, user_id: int, token_key: str | None, **_kwargs) -> None:
+    close_user_sockets(user_id, token_key=token_key)
+
+
+def _on_tracking_link_changed(sender, *, complaint_id: int, **_kwargs) -> None:
+    recheck_tracking_sockets(complaint_id)
+
+
+def connect_signals() -> None:
+    """Listen to the core's revocations (``recovery.signals``); called from ``ready``."""
+    from recovery import signals
+
+    signals.credentials_revoked.connect(
+        _on_credentials_revoked, dispatch_uid="redress-close-revoked-sockets"
+    )
+    signals.tracking_link_changed.connect(
+        _on_tracking_link_changed, dispatch_uid="redress-recheck-tracking-sockets"
+    )

@@ -23,7 +23,7 @@ FAST_RETRY_MAX = timedelta(minutes=5)
 STAFF_EMAIL_ROUNDS = 10
 
 
-@shared_task(name="notifications.deliver_outbox", acks_late=True, ignore_result=True)
+@shared_task(name=delivery.DELIVER_OUTBOX, acks_late=True, ignore_result=True)
 def deliver_outbox(outbox_ids: list[int], committed_at: str | None = None) -> int:
     committed = _instant(committed_at)
     return delivery.deliver_batch(outbox_ids, committed_at=committed)
@@ -42,7 +42,7 @@ def _instant(value: str | None):
 
 
 @shared_task(
-    name="notifications.send_email",
+    name=delivery.SEND_EMAIL,
     bind=True,
     acks_late=True,
     ignore_result=True,
@@ -99,7 +99,7 @@ def redeliver() -> dict:
     return {"delivered": delivered, "emails_sent": sent}
 
 
-@shared_task(name="notifications.staff_emails", acks_late=True, ignore_result=True)
+@shared_task(name=delivery.STAFF_EMAILS, acks_late=True, ignore_result=True)
 def staff_emails(user_ids: list[int] | None = None) -> dict:
     """Email staff what is due: one email each, or a digest (notifications.staff_email).
 

@@ -7,7 +7,7 @@ the caller's transaction, so the timeline and what is told about it never disagr
 from dataclasses import dataclass
 
 from common import bulk_writes
-from notifications.services import outbox_add_many
+from notifications.outbox import outbox_add_many
 from recovery import roles
 from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, EventType, Message
 

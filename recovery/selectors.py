@@ -1,5 +1,7 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
+from decimal import Decimal
+
 from django.db.models import (
     Count,
     Exists,
@@ -15,10 +17,11 @@ from django.db.models.functions import Lower
 
 from common.errors import NotFound, OutsideYourQueue, PermissionDenied
 from escalation.models import Clock, Escalation
-from recovery import access, roles
+from recovery import access, authority, roles, rules
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
+    ApprovalLimit,
     Complaint,
     ComplaintEvent,
     ComplaintRootCause,
@@ -57,7 +60,7 @@ def _one_by_reference(queryset: QuerySet[Complaint], reference: str, user) -> Co
     complaint = queryset.filter(reference=reference.upper()).first()
     if complaint is not None:
         return complaint
-    if access.is_working_staff(user):
+    if rules.is_working_staff(user):
         elsewhere = (
             Complaint.objects.filter(reference=reference.upper())
             .values_list("reference", "team__name")
@@ -81,7 +84,7 @@ def complaint_to_work(*, reference: str, user) -> Complaint:
     """Like ``complaint_to_change``, for what only staff who work the complaint may do:
     anyone else is refused (403) before their request's fields are looked at."""
     complaint = complaint_to_change(reference=reference, user=user)
-    if not access.can_act_on_complaint(user, complaint):
+    if not rules.works_on(complaint, user):
         raise PermissionDenied(f"Only staff who work {complaint.reference} may do this.")
     return complaint
 
@@ -300,14 +303,31 @@ def message_body(message_id: int | None) -> str:
     return Message.objects.filter(pk=message_id).values_list("body", flat=True).first() or ""
 
 
+# -- approval authority (the limits are read here; recovery.authority decides with them) --
+
+
+def load_limits() -> authority.Limits:
+    return {(row.role, row.currency): row.amount for row in ApprovalLimit.objects.all()}
+
+
+def actor_roles(actor) -> list[str]:
+    return [role for role in roles.STAFF_ROLES if roles.has_role(actor, role)]
+
+
+def actor_limit(actor, currency: str, limits: authority.Limits | None = None) -> Decimal | None:
+    """The actor's limit in ``currency``; pass ``limits`` when they are loaded already."""
+    if actor.is_superuser:
+        return authority.UNLIMITED
+    limits = load_limits() if limits is None else limits
+    return authority.actor_limit(limits, actor_roles(actor), currency)
+
+
 # Actions that count as given: offered within authority, approved, or delivered.
 GRANTED_STATUSES = (RecoveryStatus.PROPOSED, RecoveryStatus.APPROVED, RecoveryStatus.DELIVERED)
 
 
 def approvals_queue(user) -> QuerySet[RecoveryAction]:
     """Actions awaiting a decision this user has the authority to make, oldest first."""
-    from recovery.services.remedies import actor_limit, load_limits
-
     if not user.has_perm("recovery.decide_recoveryaction"):
         return RecoveryAction.objects.none()
     waiting = (

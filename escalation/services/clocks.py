@@ -20,8 +20,8 @@ from escalation.models import (
     EscalationLadder,
 )
 from escalation.policies import matching_policy
+from escalation.services import snapshot
 from recovery.events import record_many
-from recovery.services import sla
 
 # Which clocks each lifecycle step starts and stops.
 STARTS = {
@@ -380,7 +380,7 @@ def business_seconds_since_received(complaint, kind: str, at: datetime) -> int |
 def on_received(complaint, at: datetime | None = None) -> None:
     """A new complaint: start its first clocks."""
     start(complaint, STARTS["received"], at or complaint.received_at, new=True)
-    sla.complaints_refresh_sla([complaint.pk])
+    snapshot.complaints_refresh_sla([complaint.pk])
 
 
 def on_transition(complaint, transition: str, at: datetime | None = None) -> None:
@@ -396,7 +396,7 @@ def on_transition(complaint, transition: str, at: datetime | None = None) -> Non
     else:
         stop(complaint, STOPS.get(transition, ()), at)
         start(complaint, STARTS.get(transition, ()), at)
-    sla.complaints_refresh_sla([complaint.pk])
+    snapshot.complaints_refresh_sla([complaint.pk])
 
 
 def on_message(
@@ -428,7 +428,7 @@ def on_message(
         restarted = {clock.kind for clock in stopped if clock.kind in RESTARTED_BY_MESSAGE}
         if restarted:
             start(complaint, restarted, at)
-    sla.complaints_refresh_sla([complaint.pk])
+    snapshot.complaints_refresh_sla([complaint.pk])
 
 
 def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
@@ -507,7 +507,7 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
             breached.append(events.clock_breached(clock, ()))
     if breached:
         record_many(breached)
-    sla.complaints_refresh_sla([complaint.pk])
+    snapshot.complaints_refresh_sla([complaint.pk])
     return changes
 
 

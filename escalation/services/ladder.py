@@ -6,10 +6,10 @@ from django.db import transaction
 from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import events
 from escalation.models import Escalation, EscalationLadder, EscalationLevel, EscalationTarget
+from escalation.services import snapshot
 from recovery import roles
 from recovery.events import record_many
 from recovery.models import Complaint
-from recovery.services import sla
 
 ROLE_OF_TARGET = {
     EscalationTarget.TEAM_SUPERVISOR: roles.SUPERVISOR,
@@ -82,7 +82,7 @@ def complaint_escalate_by_hand(*, complaint: Complaint, actor, direction: str, r
             manual=True,
             reason=reason.strip(),
         )
-        sla.complaint_set_escalation_level(locked, level)
+        snapshot.complaint_set_escalation_level(locked, level)
         record_many([events.escalated(escalation, actor)])
     return escalation
 

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from common.errors import TransitionNotAllowed, ValidationFailed
 from escalation import events, regulatory
 from escalation.models import Clock, ClockState
+from escalation.services import snapshot
 from escalation.services.clocks import retarget, stop_clock
 from recovery.events import record_many
-from recovery.services import sla
 
 
 def open_obligation(complaint, kind: str, *, lock: bool = False) -> Clock | None:
@@ -56,7 +56,7 @@ def answer(complaint, letter: regulatory.Letter, message, actor) -> Clock:
     if letter.effect == regulatory.MEETS:
         stop_clock(clock, message.created_at)
         record_many([events.obligation_answered(clock, message, actor, letter)])
-        sla.complaints_refresh_sla([complaint.pk])
+        snapshot.complaints_refresh_sla([complaint.pk])
     else:
         record_many([events.delay_notified(clock, message, actor, letter)])
     return clock
@@ -129,7 +129,7 @@ def extend(complaint, *, ground: str, actor, at: datetime, details: dict) -> lis
             )
         )
     record_many(entries)
-    sla.complaints_refresh_sla([complaint.pk])
+    snapshot.complaints_refresh_sla([complaint.pk])
     return moved
 
 

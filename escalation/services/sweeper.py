@@ -28,6 +28,7 @@ from django.utils import timezone
 from common import bulk_writes
 from escalation import deadlines, events
 from escalation.models import BusinessCalendar, Clock, ClockState, Escalation, EscalationLadder
+from escalation.services import snapshot
 from escalation.services.clocks import pure_calendar
 from escalation.services.ladder import ladder_levels, owners_for
 from recovery.events import EventEntry, record_many
@@ -235,7 +236,9 @@ def _write(batch: _Batch) -> None:
         raised[escalation.complaint_id] = max(
             escalation.level, raised.get(escalation.complaint_id, 0)
         )
-    sla.complaints_refresh_sla({clock.complaint_id for clock in batch.clocks}, raise_levels=raised)
+    snapshot.complaints_refresh_sla(
+        {clock.complaint_id for clock in batch.clocks}, raise_levels=raised
+    )
     for escalation in escalations:
         level = batch.levels_of(escalation.clock).get(escalation.level)
         if level is not None and level.reassign and escalation.owner_id:

@@ -269,6 +269,11 @@ class Outcome(models.TextChoices):
 
 OPEN_STATES = (State.RECEIVED, State.ACKNOWLEDGED)
 
+# The longest story and message any channel takes (form, API, email): long enough for the
+# longest honest complaint letter; the 2 MiB body cap stops the rest.
+DESCRIPTION_MAX_CHARS = 50_000
+MESSAGE_MAX_CHARS = 20_000
+
 
 class ReferenceCounter(models.Model):
     """The last complaint number issued in a year; gives references like RDR-2026-000123."""

@@ -19,7 +19,7 @@ from django.core import signing
 from django.db import transaction
 
 from common.errors import Conflict, Gone, PermissionDenied, ValidationFailed
-from recovery import access, events
+from recovery import events, rules
 from recovery.models import Complaint, EventType
 
 CONFIRMATION_SALT = "redress.address-confirmation"
@@ -119,7 +119,7 @@ def customer_address_confirm(*, token: str) -> Complaint:
 
 def complaint_customer_link(*, complaint: Complaint, actor, reason: str) -> Complaint:
     """Staff who work the complaint link it to its possible customer by hand, saying why."""
-    if not access.can_act_on_complaint(actor, complaint):
+    if not rules.works_on(complaint, actor):
         raise PermissionDenied(f"You may not change the customer of {complaint.reference}.")
     reason = " ".join((reason or "").split())
     if not reason:

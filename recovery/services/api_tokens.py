@@ -13,7 +13,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from common.errors import NotFound
-from notifications.socket_auth import close_user_sockets
+from recovery import signals
 
 
 def api_token_issue(*, user) -> tuple[AuthToken, str]:
@@ -38,7 +38,7 @@ def api_token_revoke(*, user, token_key: str) -> None:
             "No such token among yours: it may have expired or been revoked already.",
             details={"token_key": token_key},
         )
-    close_user_sockets(user.pk, token_key=token_key)
+    signals.credentials_revoked.send(sender=None, user_id=user.pk, token_key=token_key)
 
 
 def api_tokens_revoke_all(*, user) -> int:
@@ -46,7 +46,7 @@ def api_tokens_revoke_all(*, user) -> int:
     deleted, _ = AuthToken.objects.filter(user=user).delete()
     # Every socket, not only the token ones: this also runs on a password change or a
     # deactivation (``revoke_on_credentials_change``), which must end session sockets too.
-    close_user_sockets(user.pk)
+    signals.credentials_revoked.send(sender=None, user_id=user.pk, token_key=None)
     return deleted
 
 

@@ -26,7 +26,7 @@ from common.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
-from recovery import authority, events, roles, rules
+from recovery import authority, events, rules, selectors
 from recovery.models import (
     COSTED_TYPES,
     MONETARY_TYPES,
@@ -100,22 +100,6 @@ def approval_limits_seed(model=ApprovalLimit) -> None:
     """
     for (role, currency), amount in authority.DEFAULT_LIMITS.items():
         model.objects.get_or_create(role=role, currency=currency, defaults={"amount": amount})
-
-
-def load_limits() -> authority.Limits:
-    return {(row.role, row.currency): row.amount for row in ApprovalLimit.objects.all()}
-
-
-def actor_roles(actor) -> list[str]:
-    return [role for role in roles.STAFF_ROLES if roles.has_role(actor, role)]
-
-
-def actor_limit(actor, currency: str, limits: authority.Limits | None = None) -> Decimal | None:
-    """The actor's limit in ``currency``; pass ``limits`` when they are loaded already."""
-    if actor.is_superuser:
-        return authority.UNLIMITED
-    limits = load_limits() if limits is None else limits
-    return authority.actor_limit(limits, actor_roles(actor), currency)
 
 
 def guideline_for(complaint: Complaint, currency: str = "") -> RecoveryGuideline | None:
@@ -220,8 +204,8 @@ def recovery_propose(
             suggested=suggestion(guideline),
             deviation_reason=deviation_reason.strip(),
         )
-        limits = load_limits()
-        if not authority.covers(actor_limit(actor, currency, limits), amount):
+        limits = selectors.load_limits()
+        if not authority.covers(selectors.actor_limit(actor, currency, limits), amount):
             action.approver_role = authority.approver_role(limits, amount, currency)
             action.request_approval()
         action.save()
@@ -264,7 +248,7 @@ def recovery_decide(*, action_id: int, actor, approve: bool, reason: str) -> Rec
             )
         if action.proposed_by_id == actor.pk:
             raise PermissionDenied("Someone other than the proposer must decide (four eyes).")
-        limit = actor_limit(actor, action.currency)
+        limit = selectors.actor_limit(actor, action.currency)
         if not authority.covers(limit, action.amount):
             raise PermissionDenied(
                 f"{action.amount} {action.currency} is above your limit "

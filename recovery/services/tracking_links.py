@@ -16,8 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.errors import Gone, NotFound, PermissionDenied, ValidationFailed
-from notifications.socket_auth import recheck_tracking_sockets
-from recovery import access, events
+from recovery import events, rules, signals
 from recovery.models import Complaint, EventType, State
 
 TRACKING_SALT = "redress.tracking"
@@ -97,7 +96,7 @@ def tracking_link_reissue(*, complaint: Complaint, actor, reason: str) -> Compla
     2. Lock the row and raise its link version: every earlier link answers "replaced".
     3. Write the timeline event; its outbox row emails the new link after commit.
     """
-    if not access.can_act_on_complaint(actor, complaint):
+    if not rules.works_on(complaint, actor):
         raise PermissionDenied(f"You may not re-issue the tracking link of {complaint.reference}.")
     reason = (reason or "").strip()
     if not reason:
@@ -121,5 +120,5 @@ def tracking_link_reissue(*, complaint: Complaint, actor, reason: str) -> Compla
         )
         # Sockets opened with an earlier link close (4403) at once, before the reissue event
         # itself is pushed to them.
-        recheck_tracking_sockets(locked.pk)
+        signals.tracking_link_changed.send(sender=None, complaint_id=locked.pk)
     return locked

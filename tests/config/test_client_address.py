@@ -7,7 +7,7 @@ from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from api.throttles import ClientAddressThrottle
-from config.client_address import client_address
+from common.client_address import client_address
 
 
 def request_with(forwarded: str | None, remote: str = "192.0.2.10"):

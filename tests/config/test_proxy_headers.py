@@ -3,7 +3,7 @@
 uvicorn rewrites the peer address from ``X-Forwarded-For`` by default (``--proxy-headers``,
 trusting 127.0.0.1): behind a proxy on the same host that passes the header through, every
 request could name its own address and slip past the per-address limits. Which entry of the
-header to believe is ``REDRESS_TRUSTED_PROXIES``'s decision alone (config/client_address.py).
+header to believe is ``REDRESS_TRUSTED_PROXIES``'s decision alone (common/client_address.py).
 """
 
 import time

@@ -12,7 +12,7 @@ import pytest
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from api.parsers import RequestTooLarge
+from common.rest.parsers import RequestTooLarge
 from notifications import inbound_api
 from notifications.models import InboundEmail, InboundStatus
 from recovery.models import Complaint

@@ -9,7 +9,7 @@ import pytest
 from notifications import delivery
 from notifications.api import MARK_READ_MAX_IDS
 from notifications.models import Notification, NotificationPreference
-from notifications.services import outbox_add_many
+from notifications.outbox import outbox_add_many
 from tests.conftest import api_client
 
 INBOX = "/api/notifications/"

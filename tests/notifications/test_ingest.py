@@ -22,7 +22,6 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from api.serializers import DESCRIPTION_MAX_CHARS
 from escalation.models import Clock, ClockKind
 from notifications import ingest as ingest_module
 from notifications.bounce_parsing import parse_bounce
@@ -47,6 +46,7 @@ from recovery.models import (
     MessageKind,
     State,
 )
+from recovery.models.complaints import DESCRIPTION_MAX_CHARS
 from recovery.services import lifecycle, sla
 from tests.conftest import acknowledge, close_loop, resolve
 

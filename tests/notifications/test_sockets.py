@@ -817,12 +817,7 @@ def test_a_revoked_link_is_told_no_event_even_if_the_recheck_message_was_lost(
     deliver_pending()
     old = replay.tracking_token(complaint.pk)
     # The message that closes the socket at once is lost (as with Redis down at that moment).
-    monkeypatch.setattr(
-        socket_auth, "recheck_tracking_sockets", lambda complaint_id: None, raising=False
-    )
-    monkeypatch.setattr(
-        tracking_links, "recheck_tracking_sockets", lambda complaint_id: None, raising=False
-    )
+    monkeypatch.setattr(socket_auth, "recheck_tracking_sockets", lambda complaint_id: None)
 
     async def scenario():
         socket, connected, _ = await connect(f"/ws/track/{old}/")

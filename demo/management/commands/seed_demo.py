@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from demo.progress import ProgressBar
+from common.progress import ProgressBar
 from imports import cfpb
 from recovery import roles
 from recovery.models import (

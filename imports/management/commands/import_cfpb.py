@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from demo.progress import ProgressBar
+from common.progress import ProgressBar
 from imports import cfpb
 
 

@@ -1,6 +1,13 @@
-"""Writes of the notifications app, called by other apps inside their transactions."""
+"""The outbox writer: the one write of the notifications app that other apps call, inside
+their own transactions.
+
+It knows nothing of delivery (an import contract holds it): the notifications app hands it
+the function that queues delivery when it starts (``NotificationsConfig.ready``), so the
+core writes its events here without importing the code that sends them.
+"""
 
 import uuid
+from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,10 +42,18 @@ def outbox_add_many(entries: list[dict]) -> list[int]:
     return ids
 
 
-def _enqueue_delivery(ids: list[int]) -> None:
-    # One task per committed batch; imported late because tasks import this module's app.
-    # Runs just after the commit: the time it notes is when the change became visible.
-    from notifications.delivery import enqueue
-    from notifications.tasks import deliver_outbox
+# Set once at start by the notifications app: queues one delivery task for committed rows.
+_deliver: Callable[[list[int], str], None] | None = None
 
-    enqueue(deliver_outbox, ids, timezone.now().isoformat())
+
+def deliver_with(deliver: Callable[[list[int], str], None]) -> None:
+    global _deliver
+    _deliver = deliver
+
+
+def _enqueue_delivery(ids: list[int]) -> None:
+    # One task per committed batch, just after the commit: the time it notes is when the
+    # change became visible. Without a deliverer (never, once the app is ready) the rows
+    # wait for the redelivery sweep, as they do through a broker outage.
+    if _deliver is not None:
+        _deliver(ids, timezone.now().isoformat())

@@ -1,0 +1,1 @@
+"""REST plumbing every app's API shares: fields, parsers, content negotiation, pagination."""
