@@ -1,6 +1,6 @@
 """HTTP interface of the recovery app: thin views that validate, call a service, answer."""
 
-from django.contrib.auth import authenticate, get_user_model, user_logged_in
+from django.contrib.auth import authenticate, user_logged_in
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -219,8 +219,8 @@ class ComplaintAssignmentView(APIView):
         username = payload.validated_data["assignee"]
         assignee = None
         if username is not None:
-            assignee = get_user_model().objects.filter(username=username, is_active=True).first()
-            if assignee is None or not roles.is_staff_member(assignee):
+            assignee = roles.staff_members().filter(username=username).first()
+            if assignee is None:
                 raise ValidationFailed(
                     f"No active staff member {username!r}.",
                     details={"assignee": ["Give the username of an active staff member."]},

@@ -144,6 +144,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "desk.context.desk",
             ],
+            # One date format for every page (common/template_dates.py).
+            "builtins": ["common.template_dates"],
         },
     },
 ]

@@ -404,12 +404,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = (
-            get_user_model()
-            .objects.filter(is_active=True, groups__name__in=roles.STAFF_ROLES)
-            .distinct()
-            .order_by("username")
-        )
+        self.fields["assignee"].queryset = roles.staff_members().order_by("username")
         self.fields["assignee"].label_from_instance = staff_label
 
 

@@ -553,6 +553,12 @@ PROFILES = {profile.code: profile for profile in _PROFILES}
 PROFILE_CHOICES = [(code, profile.name) for code, profile in PROFILES.items()]
 
 
+def deadline_of(profile: str, clock: str) -> Deadline:
+    """The profile's obligation for ``clock``: the one definition of a statutory period, read
+    by the clocks and by the insights that report against it."""
+    return next(d for d in PROFILES[profile].deadlines if d.clock == clock)
+
+
 @lru_cache(maxsize=128)
 def _region_calendar(region: Region, years: tuple[int, ...]) -> calendars.BusinessCalendar:
     return calendars.BusinessCalendar.office_hours(

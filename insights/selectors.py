@@ -27,7 +27,7 @@ from django.db.models.functions import Lag, TruncWeek
 from django.utils import timezone
 
 from escalation import selectors as escalation_selectors
-from escalation.regulatory import PROFILES
+from escalation.regulatory import PROFILES, deadline_of
 from insights import summaries
 from insights.expressions import (
     WEEK_SECONDS,
@@ -797,19 +797,24 @@ KPI_GROUPS = {
     "team": ("team_id", Team, "slug", "name"),
     "agent": ("assignee_id", get_user_model, "username", "username"),
 }
-# Regulators count "8 weeks" as 56 days from receipt (FCA DISP 1.6.2R).
-EIGHT_WEEKS = timedelta(days=56)
-# Resolved "within 3 business days": by the end of the third business day after receipt
-# (FCA DISP 1.5.2AR's summary resolution).
-SUMMARY_RESOLUTION_BUSINESS_DAYS = 3
-# Counting business days converts both instants to local dates, the costly part of the KPI
-# query; most complaints are decided by their duration alone, and PostgreSQL evaluates the
-# OR and AND of an aggregate's FILTER left to right, so only the others are converted.
+# The KPIs report against the FCA's periods, taken from its profile (the clocks count by the
+# same definitions): a final response by the end of the local day 56 days after the day of
+# receipt (DISP 1.6.2R), a summary resolution within 3 business days (DISP 1.5.1R).
+FINAL_RESPONSE = deadline_of("uk_fca_disp", "resolve")
+SUMMARY_RESOLUTION = deadline_of("uk_fca_disp", "summary_resolution")
+SUMMARY_RESOLUTION_BUSINESS_DAYS = SUMMARY_RESOLUTION.amount
+# Counting days converts both instants to local dates, the costly part of the KPI query;
+# most complaints are decided by their duration alone, and PostgreSQL evaluates the OR and
+# AND of an aggregate's FILTER left to right, so only the others are converted.
 # Under 71 hours (72 less a daylight-saving hour) a span crosses at most 3 local midnights:
 # at most 3 days after the day of receipt, so within. From 6 days 2 hours it crosses at least
 # 6, and any 6 days in a row hold at least 4 weekdays: beyond.
 SURELY_WITHIN = timedelta(hours=71)
 SURELY_BEYOND = timedelta(days=6, hours=2)
+# The same for the final response: a span under N days less an hour crosses at most N local
+# midnights; from N + 1 days and an hour it crosses at least N + 1.
+FINAL_SURELY_WITHIN = timedelta(days=FINAL_RESPONSE.amount, hours=-1)
+FINAL_SURELY_BEYOND = timedelta(days=FINAL_RESPONSE.amount + 1, hours=1)
 
 
 def _complaint_time_zone():
@@ -825,13 +830,13 @@ def _complaint_time_zone():
 
 
 def kpi_alias() -> dict:
-    """What the KPI rules read besides the complaint's own columns: business days from
-    receipt to resolution, in the complaint's time zone."""
+    """What the KPI rules read besides the complaint's own columns: business days and local
+    dates from receipt to resolution, in the complaint's time zone."""
     zone = _complaint_time_zone()
+    received, resolved = LocalDayNumber("received_at", zone), LocalDayNumber("resolved_at", zone)
     return {
-        "business_days": BusinessDaysAfter(
-            LocalDayNumber("received_at", zone), LocalDayNumber("resolved_at", zone)
-        )
+        "business_days": BusinessDaysAfter(received, resolved),
+        "local_days": resolved - received,
     }
 
 
@@ -852,7 +857,14 @@ def kpi_flags() -> dict[str, Q]:
                 & Q(business_days__lte=SUMMARY_RESOLUTION_BUSINESS_DAYS)
             )
         ),
-        "within_8_weeks": resolved & Q(resolved_at__lte=F("received_at") + EIGHT_WEEKS),
+        "within_8_weeks": resolved
+        & (
+            Q(resolved_at__lt=F("received_at") + FINAL_SURELY_WITHIN)
+            | (
+                Q(resolved_at__lt=F("received_at") + FINAL_SURELY_BEYOND)
+                & Q(local_days__lte=FINAL_RESPONSE.amount)
+            )
+        ),
     }
 
 

@@ -35,11 +35,10 @@ from django.utils import timezone
 
 from notifications import audience, groups, staff_email
 from notifications.models import EmailDelivery, MessageTemplateKind, Notification, Outbox
-from notifications.rendering import TemplateMissing, find_template, render, thread_subject
+from notifications.rendering import TemplateMissing, email_context, find_template, render
 from notifications.replay import tracking_token
 from notifications.summaries import summary_of
 from recovery import selectors as recovery_selectors
-from recovery.models import Outcome
 from recovery.services import address_proof, surveys
 
 logger = logging.getLogger(__name__)
@@ -118,24 +117,16 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
     # The decision as it was when the event happened: after an outage an event is delivered
     # late, and the complaint may have been reopened and resolved differently since.
     outcome = parameters.get("outcome", complaint.outcome)
-    context = {
-        "complaint": complaint,
-        "customer": complaint.customer,
-        "reference": complaint.reference,
-        # The subject as received, not as corrected since: a corrected subject would start a
-        # new conversation in the customer's mail program.
-        "thread_subject": thread_subject(
-            complaint.reference, recovery_selectors.subject_as_received(complaint)
-        ),
-        "message": recovery_selectors.message_body(parameters.get("message_id")),
-        "outcome": Outcome(outcome).label if outcome in Outcome.values else outcome,
-        "resolution_summary": parameters.get("summary", complaint.resolution_summary),
-        "tracking_url": _public_url("portal:track", tracking_token(complaint.pk)),
-        "survey_url": _survey_url(parameters.get("survey_id")),
-        # Only while the complaint waits on a provisional record: the receipt asks the
-        # address's owner to confirm it is theirs (recovery.services.address_proof).
-        "confirm_url": _confirm_url(complaint),
-    }
+    context = email_context(
+        complaint=complaint,
+        subject_as_received=recovery_selectors.subject_as_received(complaint),
+        message=recovery_selectors.message_body(parameters.get("message_id")),
+        outcome=outcome,
+        resolution_summary=parameters.get("summary", complaint.resolution_summary),
+        tracking_url=_public_url("portal:track", tracking_token(complaint.pk)),
+        survey_url=_survey_url(parameters.get("survey_id")),
+        confirm_url=_confirm_url(complaint),
+    )
     try:
         subject, text, html = render(template, context)
     except (TemplateSyntaxError, TemplateDoesNotExist) as exc:

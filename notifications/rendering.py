@@ -138,11 +138,39 @@ _SAMPLE_MESSAGES = {
 SAMPLE_CUSTOMER_NAME = 'Zoë O\'Brien & Sons <"quotes">'
 
 
-def sample_context(kind: str, profile: str) -> dict:
-    """The context an email is rendered with, for a made-up complaint (nothing is saved).
+def email_context(
+    *,
+    complaint: Complaint,
+    subject_as_received: str,
+    message: str,
+    outcome: str,
+    resolution_summary: str,
+    tracking_url: str,
+    survey_url: str = "",
+    confirm_url: str = "",
+) -> dict:
+    """The variables a customer email's template is rendered with: the one list, given a
+    real complaint by ``notifications.delivery`` and a made-up one by ``sample_context``."""
+    return {
+        "complaint": complaint,
+        "customer": complaint.customer,
+        "reference": complaint.reference,
+        # The subject as received, not as corrected since: a corrected subject would start a
+        # new conversation in the customer's mail program.
+        "thread_subject": thread_subject(complaint.reference, subject_as_received),
+        "message": message,
+        "outcome": Outcome(outcome).label if outcome in Outcome.values else outcome,
+        "resolution_summary": resolution_summary,
+        "tracking_url": tracking_url,
+        "survey_url": survey_url,
+        # Only while the complaint waits on a provisional record: the receipt asks the
+        # address's owner to confirm it is theirs (recovery.services.address_proof).
+        "confirm_url": confirm_url,
+    }
 
-    The keys are exactly those ``notifications.delivery`` gives a real email.
-    """
+
+def sample_context(kind: str, profile: str) -> dict:
+    """The context an email is rendered with, for a made-up complaint (nothing is saved)."""
     now = timezone.now()
     customer = Customer(name=SAMPLE_CUSTOMER_NAME, email="zoe.obrien@example.com")
     complaint = Complaint(
@@ -156,15 +184,13 @@ def sample_context(kind: str, profile: str) -> dict:
         resolution_summary="We refunded the duplicate charge of £42.00 to your card.",
         received_at=now - timedelta(days=3),
     )
-    return {
-        "complaint": complaint,
-        "customer": customer,
-        "reference": complaint.reference,
-        "thread_subject": thread_subject(complaint.reference, complaint.subject),
-        "message": _SAMPLE_MESSAGES.get(kind, ""),
-        "outcome": Outcome.UPHELD.label,
-        "resolution_summary": complaint.resolution_summary,
-        "tracking_url": f"{settings.REDRESS_PUBLIC_URL}/track/sample-tracking-link/",
-        "survey_url": f"{settings.REDRESS_PUBLIC_URL}/survey/sample-survey-link/",
-        "confirm_url": f"{settings.REDRESS_PUBLIC_URL}/confirm/sample-confirmation-link/",
-    }
+    return email_context(
+        complaint=complaint,
+        subject_as_received=complaint.subject,
+        message=_SAMPLE_MESSAGES.get(kind, ""),
+        outcome=Outcome.UPHELD,
+        resolution_summary=complaint.resolution_summary,
+        tracking_url=f"{settings.REDRESS_PUBLIC_URL}/track/sample-tracking-link/",
+        survey_url=f"{settings.REDRESS_PUBLIC_URL}/survey/sample-survey-link/",
+        confirm_url=f"{settings.REDRESS_PUBLIC_URL}/confirm/sample-confirmation-link/",
+    )

@@ -312,9 +312,16 @@ def _accumulate_pause(clock: Clock, at: datetime) -> None:
 
 
 def pause(complaint, at: datetime | None = None, *, only=None) -> list[Clock]:
-    """Pause pausable running clocks, keeping the time they have left."""
+    """Pause pausable running clocks, keeping the time they have left.
+
+    A clock already past its deadline is not paused: it was missed, and a pause must not
+    move a missed deadline to when the pause ends. It keeps running, so the sweeper breaches
+    it at its deadline, as if the sweep had come before the pause.
+    """
     at = at or timezone.now()
-    clocks = Clock.objects.filter(complaint=complaint, state=ClockState.RUNNING, pausable=True)
+    clocks = Clock.objects.filter(
+        complaint=complaint, state=ClockState.RUNNING, pausable=True
+    ).exclude(due_at__lte=at)
     if only is not None:
         clocks = clocks.filter(pk__in=only)
     paused = []

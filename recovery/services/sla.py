@@ -1,11 +1,10 @@
 """The complaint's side of SLA handling: assignment and awaiting the customer. Called by
 the escalation app's ladder and by the interfaces."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
-from recovery import events, rules
+from recovery import events, roles, rules
 from recovery.models import Complaint
 
 
@@ -20,8 +19,11 @@ def complaint_assign(
         or (assignee is not None and assignee.pk == actor.pk and rules.works_on(complaint, actor))
     ):
         raise PermissionDenied(f"You may not reassign {complaint.reference}.")
-    if assignee is not None and not get_user_model().objects.filter(pk=assignee.pk).exists():
-        raise ValidationFailed("No such user.", details={"assignee": ["Unknown user."]})
+    if assignee is not None and not roles.staff_members().filter(pk=assignee.pk).exists():
+        raise ValidationFailed(
+            "Complaints are assigned to active staff only.",
+            details={"assignee": ["Give an active member of staff."]},
+        )
     with transaction.atomic():
         previous = complaint.assignee_id
         Complaint.objects.filter(pk=complaint.pk).update(assignee=assignee)

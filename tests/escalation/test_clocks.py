@@ -20,6 +20,7 @@ from escalation.models import (
     SlaPolicy,
     SlaTarget,
 )
+from escalation.services.sweeper import sweep
 from recovery.models import Complaint, ComplaintEvent, EventType
 from recovery.services import lifecycle, messages, sla
 from tests.conftest import acknowledge, close_loop, resolve
@@ -330,6 +331,26 @@ def test_a_pause_over_closed_hours_moves_nothing(received_monday, agent, time_ma
     res = clock_of(received_monday, "resolve")
     assert res.paused_seconds == 0
     assert res.due_at == utc(9, 10)
+
+
+def test_a_hold_does_not_move_a_deadline_already_missed(received_monday, agent, time_machine):
+    # Acknowledge was due Tuesday 10:00 and the sweeper has not been round yet (a worker
+    # outage, say). A hold at Tuesday 11:00 must not turn the missed deadline into "due when
+    # the hold ends": the clock stays overdue and is breached at its own deadline.
+    ack = clock_of(received_monday, "acknowledge")
+    assert ack.due_at == utc(3, 10)
+    time_machine.move_to(utc(3, 11), tick=False)
+    set_awaiting(received_monday, agent, True)
+    assert kinds_of(received_monday) == {"acknowledge": "running", "resolve": "paused"}
+
+    time_machine.move_to(utc(3, 11, 1), tick=False)
+    set_awaiting(received_monday, agent, False)
+    ack.refresh_from_db()
+    assert (ack.state, ack.due_at, ack.paused_seconds) == (ClockState.RUNNING, utc(3, 10), 0)
+
+    sweep()
+    ack.refresh_from_db()
+    assert (ack.state, ack.breached_at) == (ClockState.BREACHED, utc(3, 10))
 
 
 def test_a_clock_that_is_not_pausable_keeps_running(make_complaint, agent, time_machine):

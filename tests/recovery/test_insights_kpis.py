@@ -5,7 +5,7 @@ Every expected number below was worked out on paper from the values in ``march``
 comments show the working.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -287,3 +287,22 @@ def test_three_business_days_at_the_edges(db):
         row["resolved_within_8_weeks"],
         row["resolved_later"],
     ) == (3, 2, 0)
+
+
+def test_eight_weeks_end_with_the_local_day_as_the_clocks_count(db):
+    # Received Monday 4 May 2026 at 00:10 in London (23:10 UTC the day before). The FCA's
+    # eight weeks end with the local day 56 days on, Monday 29 June, at midnight London
+    # time: 56 days and 23 hours 50 minutes later, more than 56 x 24 hours.
+    received = at(2026, 5, 3, 23, 10)
+    within = complaint(  # 29 June 23:50 London: the last local day
+        received=received, regulatory_profile="uk_fca_disp", resolved_at=at(2026, 6, 29, 22, 50)
+    )
+    later = complaint(  # 30 June 00:05 London: the day after
+        received=received, regulatory_profile="uk_fca_disp", resolved_at=at(2026, 6, 29, 23, 5)
+    )
+    assert within.resolved_at - within.received_at > timedelta(days=56)
+
+    (row,) = selectors.kpis(Scope(start=date(2026, 5, 1), end=date(2026, 5, 31)))["rows"]
+
+    assert (row["resolved"], row["resolved_within_8_weeks"], row["resolved_later"]) == (2, 1, 1)
+    assert later.resolved_at > within.resolved_at
