@@ -10,7 +10,7 @@ from common.rest.fields import Representation, StrictSerializer, UserRefSerializ
 from common.text import validate_single_line
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
-from recovery import roles
+from recovery import field_rules, roles
 from recovery.models import (
     ROOT_CAUSE_CODE_VALIDATOR,
     Channel,
@@ -77,6 +77,13 @@ class ComplaintIntakeSerializer(StrictSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default="")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default="")
     occurred_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+    def validate_occurred_on(self, day):
+        problem = field_rules.occurred_on_problem(day)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return day
+
     jurisdiction = serializers.CharField(
         max_length=16, required=False, allow_blank=True, default=""
     )

@@ -74,6 +74,15 @@ def validate_single_line(value: str) -> None:
     )
 
 
+def single_line_problem(value: str) -> str | None:
+    """What ``validate_single_line`` would say of ``value``, or None (for services)."""
+    try:
+        validate_single_line(value)
+    except ValidationError as error:
+        return error.messages[0]
+    return None
+
+
 def single_line(value: str) -> str:
     """``value`` with every run of control characters folded to one space (for email ingest)."""
     return _LINE_CONTROLS.sub(" ", value or "")

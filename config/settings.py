@@ -199,7 +199,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("REDRESS_SIGNIN_COOLOFF
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_CLIENT_IP_CALLABLE = "common.client_address.client_address"
-AXES_LOCKOUT_CALLABLE = "recovery.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 # Failures as well as successes are kept for the audit (admin -> Axes).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 

@@ -9,11 +9,10 @@ import secrets
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.text import validate_single_line
-from recovery import roles
+from recovery import field_rules, roles
 from recovery.models import Category, Outcome, RootCause, State, Touchpoint
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
@@ -26,7 +25,6 @@ REQUIRED = {
     "description": _("Tell us what happened."),
 }
 # Dates before this many years ago are almost always typing mistakes (1924 for 2024).
-OLDEST_YEARS = 10
 
 
 def new_submission_token() -> str:
@@ -132,19 +130,9 @@ class ComplaintForm(forms.Form):
 
     def clean_occurred_on(self):
         day = self.cleaned_data["occurred_on"]
-        if day is None:
-            return None
-        today = timezone.localdate()
-        if day > today:
-            raise forms.ValidationError(
-                _("The date %(day)s is in the future; give the day it happened.")
-                % {"day": day.isoformat()}
-            )
-        if day.year < today.year - OLDEST_YEARS:
-            raise forms.ValidationError(
-                _("%(day)s is more than %(years)s years ago; check the year.")
-                % {"day": day.isoformat(), "years": OLDEST_YEARS}
-            )
+        problem = field_rules.occurred_on_problem(day)
+        if problem:
+            raise forms.ValidationError(problem)
         return day
 
     @property

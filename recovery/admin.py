@@ -1,5 +1,6 @@
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -14,7 +15,8 @@ from knox.models import AuthToken
 from common.admin import NoChange, ReadOnlyAdmin, ReadOnlyInline
 from common.errors import RedressError
 from common.form_errors import add_to_form
-from recovery import second_factor
+from common.text import validate_single_line
+from recovery import field_rules, roles, second_factor
 from recovery.admin_actions import COMPLAINT_ACTIONS, RECOVERY_ACTIONS
 from recovery.models import (
     ApprovalLimit,
@@ -41,7 +43,7 @@ from recovery.models import (
 )
 from recovery.models.routing import MATCH_FIELDS
 from recovery.regulation_form import RegulationChangeForm
-from recovery.services import regulation
+from recovery.services import prevention, regulation
 from recovery.services.corrections import CORRECTABLE_FIELDS, complaint_correct_details
 
 
@@ -50,6 +52,18 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_triage"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["members"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a team would take it off its complaints with no timeline event: a team
+        # that ever held a complaint stays (rename it, or route nothing to it).
+        if obj is not None and obj.complaints.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 @admin.register(RoutingRule)
@@ -114,9 +128,17 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["provisional"]
     search_fields = ["name", "email", "external_id"]
     raw_id_fields = ["user"]
-    # Set by intake for an unproven address (recovery.services.address_proof), never by hand.
-    readonly_fields = ["provisional"]
+    # Set by intake for an unproven address (recovery.services.address_proof), never by hand;
+    # the address and the account decide where a complaint's emails go and who may read it,
+    # so they change only through that proof, not by an edit that no timeline records.
+    readonly_fields = ["provisional", "email", "user"]
     inlines = [CustomerContactInline]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "name" in form.base_fields:
+            form.base_fields["name"].validators.append(validate_single_line)
+        return form
 
 
 class TimelineInline(ReadOnlyInline):
@@ -138,10 +160,25 @@ class RootCauseInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class ComplaintCorrectionForm(forms.ModelForm):
+    """Shows a correction that breaks a field's rule on the form, as every other entry does
+    (the service refuses it too: ``recovery.field_rules``)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        changes = {name: cleaned[name] for name in self.changed_data if name in cleaned}
+        for field, problems in field_rules.descriptive_problems(changes).items():
+            for problem in problems:
+                self.add_error(field if field in self.fields else None, problem)
+        return cleaned
+
+
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
     """Complaints change through the services; the admin shows them, corrects what they say
     (``complaint_correct_details``) and offers the services as actions."""
+
+    form = ComplaintCorrectionForm
 
     list_display = ["reference", "state", "subject", "customer", "team", "assignee", "received_at"]
     list_filter = ["state", "channel", "severity", "team"]
@@ -281,8 +318,48 @@ class CorrectiveActionAdmin(admin.ModelAdmin):
     list_display = ["title", "kind", "status", "owner", "due_on", "done_at"]
     list_filter = ["status", "kind"]
     autocomplete_fields = ["root_causes", "complaints"]
-    # Status moves through the service (it stamps dates and checks the order).
-    readonly_fields = ["status", "done_at", "verified_at", "verification_note"]
+    # Status moves through the service (it stamps dates and checks the order); who opened
+    # it and when are the service's to record.
+    readonly_fields = [
+        "status",
+        "done_at",
+        "verified_at",
+        "verification_note",
+        "created_by",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        # Opening one links its complaints through the service, which asks for change too.
+        return super().has_add_permission(request) and request.user.has_perm(
+            "recovery.change_correctiveaction"
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Linking a complaint writes an event on its timeline (the service does, on opening
+        # and through the API's link endpoint); the admin does not change links afterwards.
+        fields = super().get_readonly_fields(request, obj)
+        return [*fields, "complaints"] if obj is not None else fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "owner":
+            kwargs["queryset"] = roles.staff_members().order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        linked = [] if change else list(form.cleaned_data.pop("complaints", []))
+        super().save_related(request, form, formsets, change)
+        if linked:
+            prevention.corrective_action_link(
+                action_id=form.instance.pk,
+                actor=request.user,
+                complaints=[complaint.reference for complaint in linked],
+            )
 
 
 @admin.register(Survey)
@@ -399,6 +476,11 @@ class SsoIdentityAdmin(admin.ModelAdmin):
 @admin.register(get_user_model())
 class RedressUserAdmin(UserAdmin):
     actions = ["reset_second_factor"]
+
+    def has_delete_permission(self, request, obj=None):
+        # An account's name is on timelines, messages and decisions; deleting it would blank
+        # them with no trace. Deactivate it instead (unticking "active" revokes its tokens).
+        return False
 
     @admin.action(description=_("Reset second factor (lost phone)"), permissions=["reset_2fa"])
     def reset_second_factor(self, request, queryset):

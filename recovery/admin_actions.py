@@ -12,29 +12,36 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from common.errors import RedressError
 from escalation.services import ladder
+from recovery import roles
+from recovery.models.complaints import MESSAGE_MAX_CHARS
 from recovery.services import lifecycle, remedies, sla
 
 
+# The same limit as the API's reasons and notes.
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.CharField(
+        label=_("reason"), max_length=MESSAGE_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(
-        label=_("reason"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("reason"),
+        required=False,
+        max_length=MESSAGE_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
 
 class AssignForm(OptionalReasonForm):
     assignee = forms.ModelChoiceField(
         label=_("assignee"),
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        queryset=roles.staff_members().order_by("username"),
         required=False,
         empty_label=_("nobody (unassign)"),
     )
@@ -45,6 +52,7 @@ class DeliveryNoteForm(forms.Form):
     note = forms.CharField(
         label=_("how it reached the customer"),
         required=False,
+        max_length=MESSAGE_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 

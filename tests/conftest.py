@@ -325,3 +325,11 @@ def teammate(groups, team):
     """A second agent on ``team``: acts where ``agent`` must be told (nobody is told of their
     own action)."""
     return _staff("teammate", groups[roles.AGENT], team)
+
+
+@pytest.fixture(params=["live", "summaries"])
+def insight_path(request, settings):
+    """Run a test twice: insights aggregated from the complaints, and added up from the
+    per-day summaries (PostgreSQL; on SQLite both runs aggregate the complaints)."""
+    settings.INSIGHT_SUMMARIES = request.param == "summaries"
+    return request.param

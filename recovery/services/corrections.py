@@ -10,7 +10,7 @@ from datetime import date
 from django.db import transaction
 
 from common.errors import PermissionDenied, ValidationFailed
-from recovery import events
+from recovery import events, field_rules
 from recovery.models import Complaint
 
 CORRECTABLE_FIELDS = (
@@ -47,6 +47,11 @@ def complaint_correct_details(*, complaint: Complaint, actor, changes: dict) -> 
         raise ValidationFailed(
             f"{', '.join(refused)} cannot be corrected here; use the complaint's actions.",
             details={name: ["Changed only through its own action."] for name in refused},
+        )
+    problems = field_rules.descriptive_problems(changes)
+    if problems:
+        raise ValidationFailed(
+            "Some corrections break the rules these fields follow everywhere.", details=problems
         )
     with transaction.atomic():
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)

@@ -29,8 +29,8 @@ from recovery.models import (
 from recovery.services import lifecycle
 from recovery.services.messages import customer_message_add, message_add
 from tests.conftest import acknowledge, api_client, close_loop, resolve
-from tests.recovery.insights_fixtures import at, customer
-from tests.recovery.insights_fixtures import complaint as stored_complaint
+from tests.insights.insights_fixtures import at, customer
+from tests.insights.insights_fixtures import complaint as stored_complaint
 
 
 @pytest.fixture

@@ -290,7 +290,7 @@ def test_an_emailed_complaint_is_routed_by_its_words(groups, team):
 
 def test_an_import_routes_each_complaint_reading_the_rules_once_per_batch(team, tmp_path, settings):
     settings.REDRESS_CONFIGURATION_CACHE = True  # the rules held per process
-    from tests.recovery.test_import_cfpb import cfpb_row, import_cfpb, write_csv
+    from tests.imports.test_import_cfpb import cfpb_row, import_cfpb, write_csv
 
     rule(team, name="Servicemembers", segments=["Servicemember"])
     rows = [cfpb_row(complaint_id=str(n), tags="Servicemember") for n in range(1, 21)]

@@ -10,7 +10,7 @@ from insights import selectors
 from insights.params import Scope
 from recovery.models import Complaint
 from tests.conftest import api_client
-from tests.recovery.insights_fixtures import at, cause, complaint, customer
+from tests.insights.insights_fixtures import at, cause, complaint, customer
 
 # Every figure is checked twice: from the complaints and from the per-day summaries.
 pytestmark = pytest.mark.usefixtures("insight_path")

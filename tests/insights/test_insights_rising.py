@@ -11,7 +11,7 @@ from insights.services import EVENT_CAUSE_RISING, rising_causes_raise
 from insights.tasks import raise_rising_causes
 from notifications.models import Outbox
 from recovery.models import RootCauseAlert
-from tests.recovery.insights_fixtures import (
+from tests.insights.insights_fixtures import (
     at,
     cause,
     complaint,

@@ -6,7 +6,7 @@ import pytest
 
 from insights import selectors
 from insights.params import Scope
-from tests.recovery.insights_fixtures import (
+from tests.insights.insights_fixtures import (
     at,
     cause,
     complaint,

@@ -8,7 +8,7 @@ import time_machine
 
 from recovery.models import CorrectiveAction
 from tests.conftest import api_client
-from tests.recovery.insights_fixtures import at, cause, complaint
+from tests.insights.insights_fixtures import at, cause, complaint
 
 MARCH = "start=2026-03-01&end=2026-03-31"
 

@@ -11,7 +11,7 @@ import pytest
 
 from insights import selectors, summaries
 from insights.params import Scope
-from tests.recovery.insights_fixtures import (
+from tests.insights.insights_fixtures import (
     at,
     clock,
     complaint,

@@ -5,7 +5,7 @@ import time_machine
 
 from insights import selectors
 from recovery.models import CorrectiveAction
-from tests.recovery.insights_fixtures import at, cause, complaint
+from tests.insights.insights_fixtures import at, cause, complaint
 
 # Every figure is checked twice: from the complaints and from the per-day summaries.
 pytestmark = pytest.mark.usefixtures("insight_path")

@@ -19,7 +19,7 @@ from insights import selectors, summaries
 from insights.params import Scope
 from insights.tasks import refresh_summaries
 from recovery.models import ComplaintRootCause, RecoveryAction, Touchpoint
-from tests.recovery.insights_fixtures import (
+from tests.insights.insights_fixtures import (
     at,
     cause,
     clock,
