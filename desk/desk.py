@@ -230,7 +230,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "forms": page_forms,
         "conversation": [m for m in messages_shown if m.direction != MessageDirection.INTERNAL],
         "notes": [m for m in messages_shown if m.direction == MessageDirection.INTERNAL],
-        "timeline": list(complaint.events.all()),
+        "timeline": selectors.timeline(complaint),
         "root_causes": list(complaint.root_causes.all()),
         "escalations": list(complaint.escalations.all()),
         "history": history,

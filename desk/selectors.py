@@ -395,6 +395,21 @@ def _clock_status(clock, now: datetime) -> str:
     return clock.state
 
 
+def timeline(complaint: Complaint) -> list:
+    """The complaint's events, each assignment carrying the assignee's name
+    (``assignee_name``) so the page says to whom: one query for all of them, none without."""
+    from django.contrib.auth import get_user_model
+
+    events = list(complaint.events.all())
+    assigned = [event for event in events if event.type == "assigned"]
+    ids = {(event.parameters or {}).get("assignee_id") for event in assigned} - {None}
+    users = get_user_model().objects.filter(pk__in=ids) if ids else []
+    names = {user.pk: user.get_full_name() or user.get_username() for user in users}
+    for event in assigned:
+        event.assignee_name = names.get((event.parameters or {}).get("assignee_id"), "")
+    return events
+
+
 def customer_history(complaint: Complaint, user, limit: int = 20) -> list[Complaint]:
     """The customer's other complaints that ``user`` may see, newest first, with what
     became of them (another team's complaint stays behind the access policy)."""

@@ -146,6 +146,22 @@ def event_title(event) -> str:
         return _("Nobody picked it up in %(n)s minutes; supervisors told") % {
             "n": parameters["minutes"]
         }
+    if event.type == "assigned":
+        if parameters.get("assignee_id") is None:
+            return _("Unassigned (back to the team queue)")
+        name = getattr(event, "assignee_name", "") or _("a member of staff no longer listed")
+        return _("Assigned to %(name)s") % {"name": name}
+    if event.type == "details_corrected" and parameters.get("changes"):
+        return _("Details corrected: %(fields)s") % {
+            "fields": ", ".join(field.replace("_", " ") for field in sorted(parameters["changes"]))
+        }
+    if event.type in ("escalated", "de_escalated") and parameters.get("level") is not None:
+        title = (
+            _("Escalated to level %(n)s")
+            if event.type == "escalated"
+            else _("De-escalated to level %(n)s")
+        )
+        return title % {"n": parameters["level"]}
     return event.get_type_display()
 
 
