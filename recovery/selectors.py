@@ -155,7 +155,15 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     root causes) is not read at all. The same answer as ``complaint_detail(just_filed=True)``
     with four queries instead of eight.
     """
-    complaint.refresh_from_db(fields=[*_SNAPSHOT_FIELDS, "escalation_level", "updated_at"])
+    # Read as values, not ``refresh_from_db``: the row is the caller's, and django-fsm's
+    # refresh switches the state's protection off and on for every thread of the process.
+    fresh = (
+        Complaint.objects.filter(pk=complaint.pk)
+        .values(*_SNAPSHOT_FIELDS, "escalation_level", "updated_at")
+        .get()
+    )
+    for name, value in fresh.items():
+        setattr(complaint, name, value)
     messages = Message.objects.select_related("author").order_by("created_at", "id")
     timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
     if not roles.is_staff_member(user):

@@ -3,6 +3,8 @@
 Model members follow Django's order: fields, managers, Meta, __str__, save, methods.
 """
 
+import threading
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -285,6 +287,11 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
+# Serialises django-fsm's refreshes of a complaint (``Complaint.refresh_from_db``); re-entrant,
+# since a refresh reads deferred fields by refreshing again.
+_FSM_REFRESH_LOCK = threading.RLock()
+
+
 class Complaint(ConcurrentTransitionMixin, models.Model):
     """A customer complaint moving through received → acknowledged → resolved → loop closed.
 
@@ -450,6 +457,14 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        # django-fsm lets a refresh write the protected state by switching protection off
+        # on the field, which all threads share, and on again afterwards: two refreshes at
+        # once in one process (ASGI runs requests in threads) turned it back on under the
+        # other, whose refresh then failed with "Direct state modification is not allowed".
+        with _FSM_REFRESH_LOCK:
+            super().refresh_from_db(*args, **kwargs)
 
     # -- the state machine -------------------------------------------------------------
 

@@ -438,3 +438,36 @@ def test_a_confirmation_link_clicked_twice_and_a_staff_link_at_once_link_once(
     assert unproven.customer_match_id is None
     linking = (EventType.CUSTOMER_ADDRESS_CONFIRMED, EventType.CUSTOMER_LINKED_BY_STAFF)
     assert unproven.events.filter(type__in=linking).count() == 1
+
+
+def test_complaints_refreshed_in_many_threads_at_once_never_refuse_their_own_state(
+    make_complaint,
+):
+    # django-fsm switches the state's protection off on the field (shared by every thread)
+    # for a refresh: under ASGI's threads, one refresh switched it on under another, which
+    # failed with "Direct state modification is not allowed" (22 of 100 concurrent intakes).
+    complaint = make_complaint()
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def refresh_repeatedly():
+        try:
+            start.wait(timeout=THREAD_JOIN_TIMEOUT_S)
+            mine = Complaint.objects.get(pk=complaint.pk)
+            for round_number in range(40):
+                if round_number % 2:
+                    mine.refresh_from_db()
+                else:
+                    mine.refresh_from_db(fields=["next_deadline_at", "updated_at"])
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh_repeatedly) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(THREAD_JOIN_TIMEOUT_S)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
