@@ -97,7 +97,6 @@ REPLAY_SAMPLE = 25
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 50_000
 PRODUCT_MAX = 200
-JURISDICTION_MAX = 16
 
 # CFPB "Submitted via" -> Redress channel.
 CHANNEL_BY_SUBMISSION = {
@@ -126,7 +125,7 @@ import django
 
 django.setup()
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from recovery.services.api_tokens import api_token_issue
 
 from recovery import roles
 from recovery.models import Complaint, IdempotencyKey
@@ -137,9 +136,9 @@ if created:
     user.set_unusable_password()
     user.save(update_fields=["password"])
 user.groups.add(groups[roles.AGENT])
-token, _ = Token.objects.get_or_create(user=user)
+_, token_key = api_token_issue(user=user)
 print(json.dumps({{
-    "token": token.key,
+    "token": token_key,
     "user_id": user.pk,
     "complaint_table": Complaint._meta.db_table,
     "idempotency_table": IdempotencyKey._meta.db_table,
@@ -365,6 +364,12 @@ class SourceComplaint:
     occurred_on: str | None
 
 
+def us_state(code: str) -> str:
+    """The CFPB's two-letter state as the API names the region (``US-FL``), or none."""
+    code = code.strip().upper()
+    return f"US-{code}" if len(code) == 2 and code.isalpha() else ""
+
+
 def load_cfpb(path: Path, limit: int) -> list[SourceComplaint]:
     """Subjects and narratives from the CFPB export; rows without a narrative get one."""
     found = []
@@ -391,8 +396,10 @@ def load_cfpb(path: Path, limit: int) -> list[SourceComplaint]:
                     description=narrative[:DESCRIPTION_MAX],
                     product=product[:PRODUCT_MAX],
                     channel=CHANNEL_BY_SUBMISSION.get(row.get("Submitted via", ""), "web"),
-                    jurisdiction=row.get("State", "").strip()[:JURISDICTION_MAX],
-                    occurred_on=row.get("Date received", "").strip() or None,
+                    # US states as the API names them (US-FL); the history's dates are more
+                    # than ten years old, which intake refuses as a likely typo.
+                    jurisdiction=us_state(row.get("State", "")),
+                    occurred_on=None,
                 )
             )
             if len(found) >= limit:
@@ -413,7 +420,7 @@ def generated_complaints(count: int, rng: random.Random) -> list[SourceComplaint
                 ),
                 product=product,
                 channel=rng.choice(["web", "email", "phone"]),
-                jurisdiction=rng.choice(["CA", "NY", "TX", "FL", ""]),
+                jurisdiction=rng.choice(["US-CA", "US-NY", "US-TX", "US-FL", ""]),
                 occurred_on=None,
             )
         )
