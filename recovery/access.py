@@ -116,10 +116,16 @@ def _in_staff_scope(user, complaint: Complaint) -> bool:
     remembered = complaint.__dict__.setdefault("_staff_scope", {})
     key = (user.pk, complaint.team_id)
     if key not in remembered:
+        # An API request's token authentication brought the user's teams along
+        # (``recovery.auth``); elsewhere they cost a query.
+        team_ids = getattr(user, "_redress_team_ids", None)
         remembered[key] = (
-            Team.members.through.objects.filter(user_id=user.pk, team_id=complaint.team_id).exists()
-            or Escalation.objects.filter(complaint_id=complaint.pk, owner_id=user.pk).exists()
-        )
+            complaint.team_id in team_ids
+            if team_ids is not None
+            else Team.members.through.objects.filter(
+                user_id=user.pk, team_id=complaint.team_id
+            ).exists()
+        ) or Escalation.objects.filter(complaint_id=complaint.pk, owner_id=user.pk).exists()
     return remembered[key]
 
 
