@@ -72,7 +72,7 @@ def complaint_to_change(*, reference: str, user) -> Complaint:
     """The complaint a change is asked for, with its customer and team; 404 if not visible.
 
     Without the timeline and the rest of ``complaint_detail``: the change locks and reads the
-    row again, and the answer is built from a fresh ``complaint_detail`` afterwards.
+    row again, and the answer is built from what it locked (``complaint_changed``).
     """
     return _one_by_reference(complaint_queue(user), reference, user)
 
@@ -86,6 +86,51 @@ def complaint_to_work(*, reference: str, user) -> Complaint:
     return complaint
 
 
+# The relations the detail shows besides the row's own, for ``complaint_detail`` and for an
+# answer built from a row in hand (``complaint_changed``).
+DETAIL_RELATIONS = ("customer", "team", "assignee", "category", "touchpoint", "journey_stage")
+DETAIL_RELATIONS_WITH_MATCH = (*DETAIL_RELATIONS, "customer_match")
+
+
+def _timeline_and_messages(user) -> list[Prefetch]:
+    messages = Message.objects.select_related("author").order_by("created_at", "id")
+    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
+    if not roles.is_staff_member(user):
+        messages = messages.exclude(direction="internal")
+        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+    return [Prefetch("events", queryset=timeline), Prefetch("messages", queryset=messages)]
+
+
+def _detail_prefetches(user) -> list[Prefetch]:
+    return [
+        *_timeline_and_messages(user),
+        Prefetch(
+            "clocks",
+            queryset=Clock.objects.select_related("policy", "calendar").order_by(
+                "started_at", "id"
+            ),
+        ),
+        Prefetch(
+            "escalations",
+            queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
+                "created_at", "id"
+            ),
+        ),
+        Prefetch(
+            "recovery_actions",
+            queryset=RecoveryAction.objects.select_related(
+                "proposed_by", "decided_by", "delivered_by"
+            ).order_by("proposed_at", "id"),
+        ),
+        Prefetch(
+            "root_causes",
+            queryset=ComplaintRootCause.objects.select_related(
+                "root_cause__parent__parent"
+            ).order_by("-is_primary", "id"),
+        ),
+    ]
+
+
 def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
     """One complaint with its timeline, messages and root causes; 404 if not visible.
 
@@ -93,87 +138,68 @@ def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Compl
     request with its idempotency key), which the filer may read once even when they routed
     it to a team whose complaints they do not see: it holds what they wrote.
     """
-    messages = Message.objects.select_related("author").order_by("created_at", "id")
-    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
-    if not roles.is_staff_member(user):
-        messages = messages.exclude(direction="internal")
-        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
-    complaints = (
-        Complaint.objects.select_related(
-            "customer", "team", "assignee", "category", "touchpoint", "journey_stage"
-        )
-        if just_filed
-        else complaint_queue(user)
-    )
+    complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
     return _one_by_reference(
-        complaints.select_related("customer_match").prefetch_related(
-            Prefetch("events", queryset=timeline),
-            Prefetch("messages", queryset=messages),
-            Prefetch(
-                "clocks",
-                queryset=Clock.objects.select_related("policy", "calendar").order_by(
-                    "started_at", "id"
-                ),
-            ),
-            Prefetch(
-                "escalations",
-                queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
-                    "created_at", "id"
-                ),
-            ),
-            Prefetch(
-                "recovery_actions",
-                queryset=RecoveryAction.objects.select_related(
-                    "proposed_by", "decided_by", "delivered_by"
-                ).order_by("proposed_at", "id"),
-            ),
-            Prefetch(
-                "root_causes",
-                queryset=ComplaintRootCause.objects.select_related(
-                    "root_cause__parent__parent"
-                ).order_by("-is_primary", "id"),
-            ),
+        complaints.select_related(*DETAIL_RELATIONS_WITH_MATCH).prefetch_related(
+            *_detail_prefetches(user)
         ),
         reference,
         user,
     )
 
 
-# What ``complaint_detail`` reads besides the row, for an answer built from a row in hand.
-_SNAPSHOT_FIELDS = ("next_deadline_at", "next_statutory_deadline_at", "next_escalation_at")
+def complaint_changed(complaint: Complaint, user) -> Complaint:
+    """The answer to a change of ``complaint``: the instance the change locked and wrote,
+    read with ``DETAIL_RELATIONS_WITH_MATCH``, with what ``complaint_detail`` prefetches.
+
+    The change saved the row's fields and put the SLA snapshot its clocks set on the
+    instance (``sla.complaint_refresh_sla``), so the row is not read again: the same answer
+    as ``complaint_detail`` without its first query.
+    """
+    prefetch_related_objects([complaint], *_detail_prefetches(user))
+    return complaint
 
 
 def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     """The answer to the intake that created ``complaint``, from the instance intake holds.
 
-    Its customer, team and taxonomy are already on it; what intake wrote beside it (the
-    timeline, the original message, the clocks and the deadlines they set) is read back,
-    one query each, and what a new complaint cannot have yet (escalations, recovery actions,
-    root causes) is not read at all. The same answer as ``complaint_detail(just_filed=True)``
-    with four queries instead of eight.
+    Its customer, team and taxonomy are already on it, and the SLA snapshot its first
+    clocks set (``sla.complaint_refresh_sla``); what intake wrote beside it (the timeline,
+    the original message, the clocks) is read back, one query each, and what a new
+    complaint cannot have yet (escalations, recovery actions, root causes) is not read at
+    all. The same answer as ``complaint_detail(just_filed=True)``.
+
+    The original message and the first clocks are those intake holds
+    (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
     """
-    complaint.refresh_from_db(fields=[*_SNAPSHOT_FIELDS, "escalation_level", "updated_at"])
-    messages = Message.objects.select_related("author").order_by("created_at", "id")
-    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
-    if not roles.is_staff_member(user):
-        messages = messages.exclude(direction="internal")
-        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+    timeline, messages = _timeline_and_messages(user)
+    clocks = Prefetch(
+        "clocks",
+        queryset=Clock.objects.select_related("policy", "calendar").order_by("started_at", "id"),
+    )
+    written = getattr(complaint, "written_at_intake", None)
+    if written is not None:
+        _hold_as_prefetched(complaint, "messages", written.messages)
+        _hold_as_prefetched(complaint, "clocks", written.clocks)
     prefetch_related_objects(
         [complaint],
-        Prefetch("events", queryset=timeline),
-        Prefetch("messages", queryset=messages),
-        Prefetch(
-            "clocks",
-            queryset=Clock.objects.select_related("policy", "calendar").order_by(
-                "started_at", "id"
-            ),
-        ),
+        timeline,
+        *([] if written is not None else [messages, clocks]),
         # None() sends no query: a complaint created in this request has none of these.
         Prefetch("escalations", queryset=Escalation.objects.none()),
         Prefetch("recovery_actions", queryset=RecoveryAction.objects.none()),
         Prefetch("root_causes", queryset=ComplaintRootCause.objects.none()),
     )
     return complaint
+
+
+def _hold_as_prefetched(complaint: Complaint, name: str, objects: list) -> None:
+    """Make ``complaint.<name>.all()`` answer ``objects`` without a query, as a prefetch of
+    that relation would (Django's ``prefetch_one_level`` keeps the same cache)."""
+    queryset = getattr(complaint, name).get_queryset()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    complaint.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def supervisors_of(team_id: int | None) -> list[int]:

@@ -377,10 +377,11 @@ def business_seconds_since_received(complaint, kind: str, at: datetime) -> int |
     return max(int(deadlines.between(start, at, basis=clock.basis, calendar=calendar)), 0)
 
 
-def on_received(complaint, at: datetime | None = None) -> None:
-    """A new complaint: start its first clocks."""
-    start(complaint, STARTS["received"], at or complaint.received_at, new=True)
-    sla.complaints_refresh_sla([complaint.pk])
+def on_received(complaint, at: datetime | None = None) -> list[Clock]:
+    """A new complaint: start its first clocks; returns them as written."""
+    started = start(complaint, STARTS["received"], at or complaint.received_at, new=True)
+    sla.complaint_refresh_sla(complaint)
+    return started
 
 
 def on_transition(complaint, transition: str, at: datetime | None = None) -> None:
@@ -396,7 +397,7 @@ def on_transition(complaint, transition: str, at: datetime | None = None) -> Non
     else:
         stop(complaint, STOPS.get(transition, ()), at)
         start(complaint, STARTS.get(transition, ()), at)
-    sla.complaints_refresh_sla([complaint.pk])
+    sla.complaint_refresh_sla(complaint)
 
 
 def on_message(

@@ -181,8 +181,8 @@ class ComplaintTransitionView(APIView):
         payload = dict(serializer.validated_data)
         payload.pop("transition")
         payload["expected_state"] = payload.pop("expected_state") or None
-        SERVICE_BY_TRANSITION[name](complaint=complaint, actor=request.user, **payload)
-        fresh = selectors.complaint_detail(reference=reference, user=request.user)
+        changed = SERVICE_BY_TRANSITION[name](complaint=complaint, actor=request.user, **payload)
+        fresh = selectors.complaint_changed(changed, request.user)
         return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 

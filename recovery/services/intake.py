@@ -73,6 +73,14 @@ class ComplaintIntake:
     address_proven: bool = True
 
 
+@dataclass(frozen=True)
+class WrittenAtIntake:
+    """What intake wrote beside a new complaint's row, as written (ordered as read)."""
+
+    messages: list
+    clocks: list
+
+
 # A subject made from a story is at most this long: the queue shows it on one line.
 DERIVED_SUBJECT_CHARS = 80
 ELLIPSIS = "\u2026"
@@ -217,7 +225,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         received_at=received_at,
         sent_to_company_at=intake.sent_to_company_at,
     )
-    Message.objects.create(
+    original = Message.objects.create(
         complaint=complaint,
         direction=MessageDirection.INBOUND,
         kind=MessageKind.ORIGINAL,
@@ -227,7 +235,10 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         created_at=received_at,
     )
     events.complaint_received(complaint, actor, route.parameters(), receipt=intake.receipt)
-    clocks.on_received(complaint)
+    started = clocks.on_received(complaint)
+    # The answer to this intake shows them (``selectors.complaint_just_filed``): kept, so
+    # that they are not read back.
+    complaint.written_at_intake = WrittenAtIntake(messages=[original], clocks=started)
     return complaint
 
 

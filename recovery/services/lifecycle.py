@@ -25,7 +25,7 @@ from django_fsm import ConcurrentTransition, can_proceed
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
 from escalation.services import clocks
-from recovery import events, rules
+from recovery import events, rules, selectors
 from recovery.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery.models import (
     Complaint,
@@ -103,10 +103,11 @@ def _transition(
     try:
         with transaction.atomic():
             # The customer and category come along for the policy match of the clocks a
-            # transition starts; only the complaint's row is locked.
+            # transition starts, and the rest of what the answer shows
+            # (``selectors.complaint_changed``); only the complaint's row is locked.
             locked = (
                 Complaint.objects.select_for_update(of=("self",))
-                .select_related("customer", "category")
+                .select_related(*selectors.DETAIL_RELATIONS_WITH_MATCH)
                 .get(pk=complaint.pk)
             )
             if expected_state and locked.state != expected_state:
