@@ -140,12 +140,23 @@ def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Compl
     """
     complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
     return _one_by_reference(
-        complaints.select_related(*DETAIL_RELATIONS_WITH_MATCH).prefetch_related(
-            *_detail_prefetches(user)
-        ),
+        with_detail_annotations(complaints, user)
+        .select_related(*DETAIL_RELATIONS_WITH_MATCH)
+        .prefetch_related(*_detail_prefetches(user)),
         reference,
         user,
     )
+
+
+def with_detail_annotations(complaints: QuerySet[Complaint], user) -> QuerySet[Complaint]:
+    """``complaints`` with what the detail shows beside the row that its read can bring
+    along: the undelivered emails, which only staff see (``notifications.selectors``)."""
+    # Imported here: the notifications app's selectors import this app's modules.
+    from notifications.selectors import undelivered_emails_annotation
+
+    if not roles.is_staff_member(user):
+        return complaints
+    return complaints.annotate(**undelivered_emails_annotation())
 
 
 def complaint_changed(complaint: Complaint, user) -> Complaint:

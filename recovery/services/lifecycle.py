@@ -103,10 +103,13 @@ def _transition(
     try:
         with transaction.atomic():
             # The customer and category come along for the policy match of the clocks a
-            # transition starts, and the rest of what the answer shows
-            # (``selectors.complaint_changed``); only the complaint's row is locked.
+            # transition starts, and the rest of what the answer shows that a transition
+            # does not change (``selectors.complaint_changed``); only the complaint's row
+            # is locked.
             locked = (
-                Complaint.objects.select_for_update(of=("self",))
+                selectors.with_detail_annotations(
+                    Complaint.objects.select_for_update(of=("self",)), actor
+                )
                 .select_related(*selectors.DETAIL_RELATIONS_WITH_MATCH)
                 .get(pk=complaint.pk)
             )
