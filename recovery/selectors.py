@@ -101,7 +101,7 @@ def _timeline_and_messages(user) -> list[Prefetch]:
     return [Prefetch("events", queryset=timeline), Prefetch("messages", queryset=messages)]
 
 
-def _detail_prefetches(user) -> list[Prefetch]:
+def _detail_prefetches(user, *, recovery_actions: bool = True) -> list[Prefetch]:
     return [
         *_timeline_and_messages(user),
         Prefetch(
@@ -116,11 +116,17 @@ def _detail_prefetches(user) -> list[Prefetch]:
                 "created_at", "id"
             ),
         ),
-        Prefetch(
-            "recovery_actions",
-            queryset=RecoveryAction.objects.select_related(
-                "proposed_by", "decided_by", "delivered_by"
-            ).order_by("proposed_at", "id"),
+        *(
+            [
+                Prefetch(
+                    "recovery_actions",
+                    queryset=RecoveryAction.objects.select_related(
+                        "proposed_by", "decided_by", "delivered_by"
+                    ).order_by("proposed_at", "id"),
+                )
+            ]
+            if recovery_actions
+            else []
         ),
         Prefetch(
             "root_causes",
@@ -131,18 +137,23 @@ def _detail_prefetches(user) -> list[Prefetch]:
     ]
 
 
-def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
+def complaint_detail(
+    *, reference: str, user, just_filed: bool = False, recovery_actions: bool = True
+) -> Complaint:
     """One complaint with its timeline, messages and root causes; 404 if not visible.
 
     ``just_filed``: the answer to the intake that created it (or to a retry of that very
     request with its idempotency key), which the filer may read once even when they routed
     it to a team whose complaints they do not see: it holds what they wrote.
+
+    ``recovery_actions=False``: without them (the API's detail does not show them, the
+    desk's page does), one query less.
     """
     complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
     return _one_by_reference(
         with_detail_annotations(complaints, user)
         .select_related(*DETAIL_RELATIONS_WITH_MATCH)
-        .prefetch_related(*_detail_prefetches(user)),
+        .prefetch_related(*_detail_prefetches(user, recovery_actions=recovery_actions)),
         reference,
         user,
     )
@@ -161,13 +172,14 @@ def with_detail_annotations(complaints: QuerySet[Complaint], user) -> QuerySet[C
 
 def complaint_changed(complaint: Complaint, user) -> Complaint:
     """The answer to a change of ``complaint``: the instance the change locked and wrote,
-    read with ``DETAIL_RELATIONS_WITH_MATCH``, with what ``complaint_detail`` prefetches.
+    read with ``DETAIL_RELATIONS_WITH_MATCH`` (and ``with_detail_annotations``), with what
+    ``complaint_detail(recovery_actions=False)`` prefetches: the API's answer.
 
     The change saved the row's fields and put the SLA snapshot its clocks set on the
     instance (``sla.complaint_refresh_sla``), so the row is not read again: the same answer
     as ``complaint_detail`` without its first query.
     """
-    prefetch_related_objects([complaint], *_detail_prefetches(user))
+    prefetch_related_objects([complaint], *_detail_prefetches(user, recovery_actions=False))
     return complaint
 
 

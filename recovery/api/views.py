@@ -131,7 +131,10 @@ class ComplaintListCreateView(generics.ListAPIView):
             selectors.complaint_just_filed(complaint, request.user)
             if created
             else selectors.complaint_detail(
-                reference=complaint.reference, user=request.user, just_filed=True
+                reference=complaint.reference,
+                user=request.user,
+                just_filed=True,
+                recovery_actions=False,
             )
         )
         headers = {"Location": f"/api/complaints/{complaint.reference}/"}
@@ -147,7 +150,9 @@ class ComplaintListCreateView(generics.ListAPIView):
 class ComplaintDetailView(APIView):
     @extend_schema(responses=ComplaintDetailSerializer)
     def get(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_detail(
+            reference=reference, user=request.user, recovery_actions=False
+        )
         return Response(ComplaintDetailSerializer(complaint, context={"request": request}).data)
 
 
@@ -335,7 +340,9 @@ class ComplaintEmailResendView(APIView):
 
 
 def _detail(request, reference: str) -> Response:
-    fresh = selectors.complaint_detail(reference=reference, user=request.user)
+    fresh = selectors.complaint_detail(
+        reference=reference, user=request.user, recovery_actions=False
+    )
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 
