@@ -1,5 +1,6 @@
 """Reads of the recovery app: what a user may see, fetched in a fixed number of queries."""
 
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -13,6 +14,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Lower
 
+from config.json_rows import instance, json_rows
+from escalation import selectors as escalation_selectors
 from escalation.models import Clock, Escalation
 from recovery import access, roles
 from recovery.errors import NotFound, OutsideYourQueue, PermissionDenied
@@ -29,6 +32,7 @@ from recovery.models import (
     MessageDirection,
     RecoveryAction,
     RecoveryStatus,
+    RootCause,
 )
 
 
@@ -101,86 +105,182 @@ def _timeline_and_messages(user) -> list[Prefetch]:
     return [Prefetch("events", queryset=timeline), Prefetch("messages", queryset=messages)]
 
 
-def _detail_prefetches(user, *, recovery_actions: bool = True) -> list[Prefetch]:
-    return [
-        *_timeline_and_messages(user),
-        Prefetch(
-            "clocks",
-            queryset=Clock.objects.select_related("policy", "calendar").order_by(
-                "started_at", "id"
-            ),
-        ),
-        Prefetch(
-            "escalations",
-            queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
-                "created_at", "id"
-            ),
-        ),
-        *(
-            [
-                Prefetch(
-                    "recovery_actions",
-                    queryset=RecoveryAction.objects.select_related(
-                        "proposed_by", "decided_by", "delivered_by"
-                    ).order_by("proposed_at", "id"),
-                )
-            ]
-            if recovery_actions
-            else []
-        ),
-        Prefetch(
-            "root_causes",
-            queryset=ComplaintRootCause.objects.select_related(
-                "root_cause__parent__parent"
-            ).order_by("-is_primary", "id"),
-        ),
-    ]
+def _clocks() -> Prefetch:
+    return Prefetch(
+        "clocks",
+        queryset=Clock.objects.select_related("policy", "calendar").order_by("started_at", "id"),
+    )
 
 
-def complaint_detail(
-    *, reference: str, user, just_filed: bool = False, recovery_actions: bool = True
-) -> Complaint:
-    """One complaint with its timeline, messages and root causes; 404 if not visible.
+def _escalations() -> Prefetch:
+    return Prefetch(
+        "escalations",
+        queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
+            "created_at", "id"
+        ),
+    )
 
-    ``just_filed``: the answer to the intake that created it (or to a retry of that very
-    request with its idempotency key), which the filer may read once even when they routed
-    it to a team whose complaints they do not see: it holds what they wrote.
 
-    ``recovery_actions=False``: without them (the API's detail does not show them, the
-    desk's page does), one query less.
-    """
-    complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
+def _root_causes() -> Prefetch:
+    return Prefetch(
+        "root_causes",
+        queryset=ComplaintRootCause.objects.select_related("root_cause__parent__parent").order_by(
+            "-is_primary", "id"
+        ),
+    )
+
+
+def complaint_detail(*, reference: str, user) -> Complaint:
+    """One complaint with its timeline, messages, clocks, escalations, recovery actions and
+    root causes (the desk's page of it); 404 if not visible."""
+    # Imported here: the notifications app's selectors import this app's modules.
+    from notifications.selectors import undelivered_emails_annotation
+
+    complaints = complaints_visible_to(user)
+    if roles.is_staff_member(user):
+        complaints = complaints.annotate(**undelivered_emails_annotation())
     return _one_by_reference(
-        with_detail_annotations(complaints, user)
-        .select_related(*DETAIL_RELATIONS_WITH_MATCH)
-        .prefetch_related(*_detail_prefetches(user, recovery_actions=recovery_actions)),
+        complaints.select_related(*DETAIL_RELATIONS_WITH_MATCH).prefetch_related(
+            *_timeline_and_messages(user),
+            _clocks(),
+            _escalations(),
+            Prefetch(
+                "recovery_actions",
+                queryset=RecoveryAction.objects.select_related(
+                    "proposed_by", "decided_by", "delivered_by"
+                ).order_by("proposed_at", "id"),
+            ),
+            _root_causes(),
+        ),
         reference,
         user,
     )
 
 
-def with_detail_annotations(complaints: QuerySet[Complaint], user) -> QuerySet[Complaint]:
-    """``complaints`` with what the detail shows beside the row that its read can bring
-    along: the undelivered emails, which only staff see (``notifications.selectors``)."""
+def complaint_api_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
+    """One complaint with what the API's shape of it shows (``ComplaintDetailSerializer``:
+    no recovery actions); 404 if not visible. Five statements with the token's: the row, with
+    its escalations, root causes and undelivered emails brought along
+    (``with_api_annotations``), then its timeline, messages and clocks.
+
+    ``just_filed``: the answer to the intake that created it (or to a retry of that very
+    request with its idempotency key), which the filer may read once even when they routed
+    it to a team whose complaints they do not see: it holds what they wrote.
+    """
+    complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
+    complaint = _one_by_reference(
+        with_api_annotations(complaints, user).select_related(*DETAIL_RELATIONS_WITH_MATCH),
+        reference,
+        user,
+    )
+    _api_relations(complaint, user)
+    return complaint
+
+
+def with_api_annotations(complaints: QuerySet[Complaint], user) -> QuerySet[Complaint]:
+    """``complaints`` with the small relations the API's detail shows brought along in each
+    row, on PostgreSQL (``config.json_rows``): escalations, root causes and, for staff, who
+    alone see them, the undelivered emails (``notifications.selectors``)."""
     # Imported here: the notifications app's selectors import this app's modules.
     from notifications.selectors import undelivered_emails_annotation
 
-    if not roles.is_staff_member(user):
+    if connection.vendor != "postgresql":
         return complaints
-    return complaints.annotate(**undelivered_emails_annotation())
+    annotations = {**escalation_selectors.escalations_annotation(), **_root_causes_annotation()}
+    if roles.is_staff_member(user):
+        annotations.update(undelivered_emails_annotation())
+    return complaints.annotate(**annotations)
 
 
 def complaint_changed(complaint: Complaint, user) -> Complaint:
-    """The answer to a change of ``complaint``: the instance the change locked and wrote,
-    read with ``DETAIL_RELATIONS_WITH_MATCH`` (and ``with_detail_annotations``), with what
-    ``complaint_detail(recovery_actions=False)`` prefetches: the API's answer.
+    """The answer to a change of ``complaint`` (a transition), in the API's shape: the
+    instance the change locked (with ``DETAIL_RELATIONS_WITH_MATCH`` and
+    ``with_api_annotations``) and wrote, with its timeline, messages and clocks read.
 
     The change saved the row's fields and put the SLA snapshot its clocks set on the
     instance (``sla.complaint_refresh_sla``), so the row is not read again: the same answer
-    as ``complaint_detail`` without its first query.
+    as ``complaint_api_detail``. A relation the change rewrote and kept on the instance
+    (``hold_as_prefetched``: a resolution's root causes) is shown as kept.
     """
-    prefetch_related_objects([complaint], *_detail_prefetches(user, recovery_actions=False))
+    _api_relations(complaint, user)
     return complaint
+
+
+def _api_relations(complaint: Complaint, user) -> None:
+    """Read the timeline, messages and clocks of ``complaint``; its escalations and root
+    causes come from its row when the read brought them, else are read too (SQLite)."""
+    lookups = [*_timeline_and_messages(user), _clocks()]
+    escalations = escalation_selectors.escalations_brought(complaint)
+    if escalations is None:
+        lookups.append(_escalations())
+    else:
+        hold_as_prefetched(complaint, "escalations", escalations)
+    if "root_causes" not in complaint.__dict__.get("_prefetched_objects_cache", {}):
+        causes = _root_causes_brought(complaint)
+        if causes is None:
+            lookups.append(_root_causes())
+        else:
+            hold_as_prefetched(complaint, "root_causes", causes)
+    prefetch_related_objects([complaint], *lookups)
+
+
+# The attribute of a complaint read with ``_root_causes_annotation``.
+ROOT_CAUSE_ROWS = "root_cause_rows"
+
+
+def _root_causes_annotation() -> dict:
+    """The complaint's root causes, primary first, each with its cause and the two levels
+    above it (what ``select_related("root_cause__parent__parent")`` reads), as JSON."""
+    return {
+        ROOT_CAUSE_ROWS: json_rows(
+            ComplaintRootCause.objects.filter(complaint=OuterRef("pk")).order_by(
+                "-is_primary", "id"
+            ),
+            id="id",
+            complaint_id="complaint_id",
+            root_cause_id="root_cause_id",
+            is_primary="is_primary",
+            created_at="created_at",
+            code="root_cause__code",
+            name="root_cause__name",
+            parent_id="root_cause__parent_id",
+            parent_name="root_cause__parent__name",
+            grandparent_id="root_cause__parent__parent_id",
+            grandparent_name="root_cause__parent__parent__name",
+            grandparent_parent_id="root_cause__parent__parent__parent_id",
+        )
+    }
+
+
+def _root_causes_brought(complaint: Complaint) -> list[ComplaintRootCause] | None:
+    rows = getattr(complaint, ROOT_CAUSE_ROWS, None)
+    if rows is None:
+        return None
+    links = []
+    for row in rows:
+        link = instance(ComplaintRootCause, row)
+        link.complaint = complaint
+        cause = instance(
+            RootCause,
+            {"id": row["root_cause_id"], "code": row["code"], "name": row["name"]}
+            | {"parent_id": row["parent_id"]},
+        )
+        if row["parent_id"]:
+            parent = instance(
+                RootCause,
+                {"id": row["parent_id"], "name": row["parent_name"]}
+                | {"parent_id": row["grandparent_id"]},
+            )
+            if row["grandparent_id"]:
+                parent.parent = instance(
+                    RootCause,
+                    {"id": row["grandparent_id"], "name": row["grandparent_name"]}
+                    | {"parent_id": row["grandparent_parent_id"]},
+                )
+            cause.parent = parent
+        link.root_cause = cause
+        links.append(link)
+    return links
 
 
 def complaint_just_filed(complaint: Complaint, user) -> Complaint:
@@ -190,24 +290,20 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     clocks set (``sla.complaint_refresh_sla``); what intake wrote beside it (the timeline,
     the original message, the clocks) is read back, one query each, and what a new
     complaint cannot have yet (escalations, recovery actions, root causes) is not read at
-    all. The same answer as ``complaint_detail(just_filed=True)``.
+    all. The same answer as ``complaint_api_detail(just_filed=True)``.
 
     The original message and the first clocks are those intake holds
     (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
     """
     timeline, messages = _timeline_and_messages(user)
-    clocks = Prefetch(
-        "clocks",
-        queryset=Clock.objects.select_related("policy", "calendar").order_by("started_at", "id"),
-    )
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
-        _hold_as_prefetched(complaint, "messages", written.messages)
-        _hold_as_prefetched(complaint, "clocks", written.clocks)
+        hold_as_prefetched(complaint, "messages", written.messages)
+        hold_as_prefetched(complaint, "clocks", written.clocks)
     prefetch_related_objects(
         [complaint],
         timeline,
-        *([] if written is not None else [messages, clocks]),
+        *([] if written is not None else [messages, _clocks()]),
         # None() sends no query: a complaint created in this request has none of these.
         Prefetch("escalations", queryset=Escalation.objects.none()),
         Prefetch("recovery_actions", queryset=RecoveryAction.objects.none()),
@@ -216,7 +312,7 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     return complaint
 
 
-def _hold_as_prefetched(complaint: Complaint, name: str, objects: list) -> None:
+def hold_as_prefetched(complaint: Complaint, name: str, objects: list) -> None:
     """Make ``complaint.<name>.all()`` answer ``objects`` without a query, as a prefetch of
     that relation would (Django's ``prefetch_one_level`` keeps the same cache)."""
     queryset = getattr(complaint, name).get_queryset()

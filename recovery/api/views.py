@@ -130,11 +130,8 @@ class ComplaintListCreateView(generics.ListAPIView):
         detail = (
             selectors.complaint_just_filed(complaint, request.user)
             if created
-            else selectors.complaint_detail(
-                reference=complaint.reference,
-                user=request.user,
-                just_filed=True,
-                recovery_actions=False,
+            else selectors.complaint_api_detail(
+                reference=complaint.reference, user=request.user, just_filed=True
             )
         )
         headers = {"Location": f"/api/complaints/{complaint.reference}/"}
@@ -150,9 +147,7 @@ class ComplaintListCreateView(generics.ListAPIView):
 class ComplaintDetailView(APIView):
     @extend_schema(responses=ComplaintDetailSerializer)
     def get(self, request, reference: str):
-        complaint = selectors.complaint_detail(
-            reference=reference, user=request.user, recovery_actions=False
-        )
+        complaint = selectors.complaint_api_detail(reference=reference, user=request.user)
         return Response(ComplaintDetailSerializer(complaint, context={"request": request}).data)
 
 
@@ -340,9 +335,7 @@ class ComplaintEmailResendView(APIView):
 
 
 def _detail(request, reference: str) -> Response:
-    fresh = selectors.complaint_detail(
-        reference=reference, user=request.user, recovery_actions=False
-    )
+    fresh = selectors.complaint_api_detail(reference=reference, user=request.user)
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 

@@ -107,7 +107,7 @@ def _transition(
             # does not change (``selectors.complaint_changed``); only the complaint's row
             # is locked.
             locked = (
-                selectors.with_detail_annotations(
+                selectors.with_api_annotations(
                     Complaint.objects.select_for_update(of=("self",)), actor
                 )
                 .select_related(*selectors.DETAIL_RELATIONS_WITH_MATCH)
@@ -232,7 +232,11 @@ def complaint_resolve(
         primary = primary_root_cause or (codes[0] if codes else "")
         if primary and primary not in codes:
             codes.insert(0, primary)
-        found = {rc.code: rc for rc in RootCause.objects.filter(code__in=codes)}
+        # With the two levels above each: the answer shows the causes' paths.
+        found = {
+            rc.code: rc
+            for rc in RootCause.objects.filter(code__in=codes).select_related("parent__parent")
+        }
         unknown = [c for c in codes if c not in found]
         retired = [c for c in codes if c in found and not found[c].is_active]
         if not codes or unknown or retired:
@@ -246,9 +250,14 @@ def complaint_resolve(
             raise ValidationFailed(" ".join(problems), details={"root_causes": problems})
         # A re-resolution after reopening replaces the causes; the timeline keeps the old ones.
         locked.root_causes.all().delete()
-        ComplaintRootCause.objects.bulk_create(
+        written = ComplaintRootCause.objects.bulk_create(
             ComplaintRootCause(complaint=locked, root_cause=found[c], is_primary=c == primary)
             for c in codes
+        )
+        # The answer shows these (``selectors.complaint_changed``), not those read with the
+        # lock: primary first, then as written (the detail's order).
+        selectors.hold_as_prefetched(
+            locked, "root_causes", sorted(written, key=lambda link: not link.is_primary)
         )
         locked.outcome = outcome
         locked.resolution_summary = summary.strip()
