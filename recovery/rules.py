@@ -18,7 +18,9 @@ def has_resolution(complaint) -> bool:
 
 
 def has_primary_root_cause(complaint) -> bool:
-    return complaint.root_causes.filter(is_primary=True).exists()
+    # From the causes held on the instance when a resolution just wrote them
+    # (``lifecycle.complaint_resolve``); else one read of the few there are.
+    return any(link.is_primary for link in complaint.root_causes.all())
 
 
 def has_loop_closing_message(complaint) -> bool:
