@@ -96,9 +96,23 @@ DETAIL_RELATIONS = ("customer", "team", "assignee", "category", "touchpoint", "j
 DETAIL_RELATIONS_WITH_MATCH = (*DETAIL_RELATIONS, "customer_match")
 
 
-def _timeline_and_messages(user) -> list[Prefetch]:
+# What the API shows of a user (``UserRefSerializer``): its reads of the timeline and the
+# messages load no more of each actor and author (the desk's page shows their names).
+_USER_REF = ("id", "username")
+
+
+def _timeline_and_messages(user, *, api: bool = False) -> list[Prefetch]:
     messages = Message.objects.select_related("author").order_by("created_at", "id")
     timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
+    if api:
+        messages = messages.only(
+            *(field.attname for field in Message._meta.concrete_fields),
+            *(f"author__{name}" for name in _USER_REF),
+        )
+        timeline = timeline.only(
+            *(field.attname for field in ComplaintEvent._meta.concrete_fields),
+            *(f"actor__{name}" for name in _USER_REF),
+        )
     if not roles.is_staff_member(user):
         messages = messages.exclude(direction="internal")
         timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
@@ -209,7 +223,7 @@ def complaint_changed(complaint: Complaint, user) -> Complaint:
 def _api_relations(complaint: Complaint, user) -> None:
     """Read the timeline, messages and clocks of ``complaint``; its escalations and root
     causes come from its row when the read brought them, else are read too (SQLite)."""
-    lookups = [*_timeline_and_messages(user), _clocks()]
+    lookups = [*_timeline_and_messages(user, api=True), _clocks()]
     escalations = escalation_selectors.escalations_brought(complaint)
     if escalations is None:
         lookups.append(_escalations())
@@ -295,7 +309,7 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     The original message and the first clocks are those intake holds
     (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
     """
-    timeline, messages = _timeline_and_messages(user)
+    timeline, messages = _timeline_and_messages(user, api=True)
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
         hold_as_prefetched(complaint, "messages", written.messages)
