@@ -41,11 +41,16 @@ def complaints_visible_to(user) -> QuerySet[Complaint]:
     return access.complaints_visible_to(user)
 
 
+# The relations a complaint's row is shown with (the queue, the detail); the detail also
+# shows the existing customer a provisional one may be, and a change locks the row with all
+# of them, for its answer (``complaint_changed``).
+DETAIL_RELATIONS = ("customer", "team", "assignee", "category", "touchpoint", "journey_stage")
+DETAIL_RELATIONS_WITH_MATCH = (*DETAIL_RELATIONS, "customer_match")
+
+
 def complaint_queue(user) -> QuerySet[Complaint]:
     """The queue: one query per page whatever its size (joins, no per-row lookups)."""
-    return complaints_visible_to(user).select_related(
-        "customer", "team", "assignee", "category", "touchpoint", "journey_stage"
-    )
+    return complaints_visible_to(user).select_related(*DETAIL_RELATIONS)
 
 
 def _one_by_reference(queryset: QuerySet[Complaint], reference: str, user) -> Complaint:
@@ -88,12 +93,6 @@ def complaint_to_work(*, reference: str, user) -> Complaint:
     if not access.can_act_on_complaint(user, complaint):
         raise PermissionDenied(f"Only staff who work {complaint.reference} may do this.")
     return complaint
-
-
-# The relations the detail shows besides the row's own, for ``complaint_detail`` and for an
-# answer built from a row in hand (``complaint_changed``).
-DETAIL_RELATIONS = ("customer", "team", "assignee", "category", "touchpoint", "journey_stage")
-DETAIL_RELATIONS_WITH_MATCH = (*DETAIL_RELATIONS, "customer_match")
 
 
 # What the API shows of a user (``UserRefSerializer``): its reads of the timeline and the
