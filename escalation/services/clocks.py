@@ -220,11 +220,14 @@ def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
     clock.failures = 0
 
 
-def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) -> list[Clock]:
+def start(
+    complaint, kinds, at: datetime | None = None, *, new: bool = False, clocks=None
+) -> list[Clock]:
     """Start (or restart, as a new cycle) the clocks ``kinds`` that a policy or profile sets.
 
     ``new``: the complaint was created in this transaction, so it has no clocks to restart
-    and its first ones go in with one INSERT.
+    and its first ones go in with one INSERT. ``clocks``: the complaint's clocks of (at
+    least) ``kinds``, read already (``_stop_then_start``).
     """
     if not kinds:
         return []  # most transitions start nothing: no policy to match
@@ -237,10 +240,10 @@ def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) ->
         for clock, plan in zip(started, plans, strict=True):
             _apply_plan(clock, plan, at)
         return Clock.objects.bulk_create(started)
-    existing = {
-        (c.kind, c.statutory): c
-        for c in Clock.objects.filter(complaint=complaint, kind__in={p.kind for p in plans})
-    }
+    kinds_planned = {plan.kind for plan in plans}
+    if clocks is None:
+        clocks = Clock.objects.filter(complaint=complaint, kind__in=kinds_planned)
+    existing = {(c.kind, c.statutory): c for c in clocks if c.kind in kinds_planned}
     started = []
     for plan in plans:
         clock = existing.get(plan.key)
@@ -256,20 +259,39 @@ def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) ->
     return started
 
 
-def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) -> list[Clock]:
+def stop(
+    complaint, kinds, at: datetime | None = None, *, cancel: bool = False, clocks=None
+) -> list[Clock]:
     """Stop running/paused clocks: *met* if in time, *breached* if late, or *cancelled*.
 
     A clock already breached keeps that state and records when it was finally answered,
-    which also stops its ladder.
+    which also stops its ladder. ``clocks``: the complaint's clocks of (at least) ``kinds``,
+    read ``FOR UPDATE`` already (``_stop_then_start``).
     """
     at = at or timezone.now()
-    # Locked: a sweeper that claimed one of these rows first (to breach or escalate it) is
-    # waited for, so its breach and level are read here rather than written over; one that
-    # comes after skips the locked row and then finds it stopped.
-    unstopped = Clock.objects.select_for_update().filter(
-        complaint=complaint, kind__in=kinds, stopped_at__isnull=True
-    )
+    if clocks is None:
+        # Locked: a sweeper that claimed one of these rows first (to breach or escalate it)
+        # is waited for, so its breach and level are read here rather than written over; one
+        # that comes after skips the locked row and then finds it stopped.
+        clocks = Clock.objects.select_for_update().filter(
+            complaint=complaint, kind__in=kinds, stopped_at__isnull=True
+        )
+    unstopped = [clock for clock in clocks if clock.kind in kinds and clock.stopped_at is None]
     return [clock for clock in unstopped if stop_clock(clock, at, cancel=cancel)]
+
+
+def _stop_then_start(complaint, stops, starts, at: datetime, *, cancel: bool = False) -> None:
+    """``stop`` the clocks ``stops``, then ``start`` the clocks ``starts``: when there are
+    both, with one read of the clocks of both kinds, locked as ``stop`` locks its own."""
+    clocks = None
+    if stops and starts:
+        clocks = list(
+            Clock.objects.select_for_update().filter(
+                complaint=complaint, kind__in={*stops, *starts}
+            )
+        )
+    stop(complaint, stops, at, cancel=cancel, clocks=clocks)
+    start(complaint, starts, at, clocks=clocks)
 
 
 def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
@@ -392,11 +414,15 @@ def on_transition(complaint, transition: str, at: datetime | None = None) -> Non
     elif transition == "reopen":
         # A reopened complaint is worked again: a new resolve cycle from now (and updates
         # owed while it is worked), and the loop-closing clock waits for the next resolution.
-        stop(complaint, [ClockKind.CLOSE_LOOP], at, cancel=True)
-        start(complaint, [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE], at)
+        _stop_then_start(
+            complaint,
+            [ClockKind.CLOSE_LOOP],
+            [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE],
+            at,
+            cancel=True,
+        )
     else:
-        stop(complaint, STOPS.get(transition, ()), at)
-        start(complaint, STARTS.get(transition, ()), at)
+        _stop_then_start(complaint, STOPS.get(transition, ()), STARTS.get(transition, ()), at)
     sla.complaint_refresh_sla(complaint)
 
 
