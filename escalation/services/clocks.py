@@ -280,11 +280,13 @@ def stop(
     return [clock for clock in unstopped if stop_clock(clock, at, cancel=cancel)]
 
 
-def _stop_then_start(complaint, stops, starts, at: datetime, *, cancel: bool = False) -> None:
+def _stop_then_start(
+    complaint, stops, starts, at: datetime, *, cancel: bool = False, clocks=None
+) -> None:
     """``stop`` the clocks ``stops``, then ``start`` the clocks ``starts``: when there are
-    both, with one read of the clocks of both kinds, locked as ``stop`` locks its own."""
-    clocks = None
-    if stops and starts:
+    both, with one read of the clocks of both kinds, locked as ``stop`` locks its own
+    (``clocks``, when the caller read them so already)."""
+    if clocks is None and stops and starts:
         clocks = list(
             Clock.objects.select_for_update().filter(
                 complaint=complaint, kind__in={*stops, *starts}
@@ -378,20 +380,28 @@ def resume(complaint, at: datetime | None = None) -> list[Clock]:
     return resumed
 
 
-def business_seconds_since_received(complaint, kind: str, at: datetime) -> int | None:
+def business_seconds_since_received(
+    complaint, kind: str, at: datetime, *, clocks: list[Clock] | None = None
+) -> int | None:
     """How long, on the calendar of the complaint's ``kind`` clock, from receipt to ``at``.
 
     Fixed on the complaint at acknowledgement and resolution, so the KPIs aggregate a column.
     Time spent awaiting the customer is included: it is the time the customer waited.
+    ``clocks``: the complaint's clocks of (at least) ``kind``, read already
+    (``clocks_for_transition``).
     """
     # The firm's own calendar where it has an internal target, else the statutory one.
-    clock = (
-        Clock.objects.filter(complaint=complaint, kind=kind)
-        .select_related("calendar")
-        .only("basis", "regulatory_profile", "jurisdiction", "calendar")
-        .order_by("regulatory_profile")
-        .first()
-    )
+    if clocks is not None:
+        of_kind = sorted((c for c in clocks if c.kind == kind), key=lambda c: c.regulatory_profile)
+        clock = of_kind[0] if of_kind else None
+    else:
+        clock = (
+            Clock.objects.filter(complaint=complaint, kind=kind)
+            .select_related("calendar")
+            .only("basis", "regulatory_profile", "jurisdiction", "calendar")
+            .order_by("regulatory_profile")
+            .first()
+        )
     if clock is None:
         return None
     start = complaint.received_at
@@ -406,23 +416,38 @@ def on_received(complaint, at: datetime | None = None) -> list[Clock]:
     return started
 
 
-def on_transition(complaint, transition: str, at: datetime | None = None) -> None:
-    """Move the clocks with a lifecycle transition, inside its transaction."""
-    at = at or timezone.now()
+def _moves(transition: str) -> tuple[tuple, tuple, bool]:
+    """(the clocks ``transition`` stops, those it starts, whether it cancels those it stops)."""
     if transition == "withdraw":
-        stop(complaint, ClockKind.values, at, cancel=True)
-    elif transition == "reopen":
+        return tuple(ClockKind.values), (), True
+    if transition == "reopen":
         # A reopened complaint is worked again: a new resolve cycle from now (and updates
         # owed while it is worked), and the loop-closing clock waits for the next resolution.
-        _stop_then_start(
-            complaint,
-            [ClockKind.CLOSE_LOOP],
-            [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE],
-            at,
-            cancel=True,
-        )
-    else:
-        _stop_then_start(complaint, STOPS.get(transition, ()), STARTS.get(transition, ()), at)
+        return (ClockKind.CLOSE_LOOP,), (ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE), True
+    return STOPS.get(transition, ()), STARTS.get(transition, ()), False
+
+
+def clocks_for_transition(complaint, transition: str) -> list[Clock]:
+    """The complaint's clocks of the kinds ``transition`` stops or starts, with their
+    calendars, locked as ``stop`` locks them (the clock rows only): a transition reads them
+    once, before it writes, and hands them to ``business_seconds_since_received`` and
+    ``on_transition``, which then read none."""
+    stops, starts, _cancel = _moves(transition)
+    return list(
+        Clock.objects.select_for_update(of=("self",))
+        .select_related("calendar")
+        .filter(complaint=complaint, kind__in={*stops, *starts})
+    )
+
+
+def on_transition(
+    complaint, transition: str, at: datetime | None = None, *, clocks: list[Clock] | None = None
+) -> None:
+    """Move the clocks with a lifecycle transition, inside its transaction. ``clocks``: as
+    ``clocks_for_transition`` read them in this transaction."""
+    at = at or timezone.now()
+    stops, starts, cancel = _moves(transition)
+    _stop_then_start(complaint, stops, starts, at, cancel=cancel, clocks=clocks)
     sla.complaint_refresh_sla(complaint)
 
 

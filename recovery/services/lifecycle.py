@@ -7,12 +7,14 @@ Every transition follows the same steps (``_transition``):
    ``Conflict``;
 3. check that the state allows the transition (``TransitionNotAllowed``) and that the actor
    may make it (``PermissionDenied``);
-4. write what the transition needs (messages, root causes, fields), then check the
+4. lock the clocks the transition stops or starts (``clocks.clocks_for_transition``), after
+   the complaint's row as ever;
+5. write what the transition needs (messages, root causes, fields), then check the
    declared conditions and call the django-fsm transition method;
-5. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
+6. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
    moved underneath us (it cannot with the row lock on PostgreSQL, but SQLite has no row
    locks), which rolls everything back;
-6. write the timeline event and its outbox row.
+7. write the timeline event and its outbox row, and move the clocks locked in step 4.
 Nothing leaves the process before commit: delivery reads the outbox afterwards.
 """
 
@@ -97,7 +99,7 @@ def _transition(
     complaint: Complaint,
     actor,
     name: str,
-    prepare: Callable[[Complaint], _Change],
+    prepare: Callable[[Complaint, list], _Change],
     expected_state: str | None = None,
 ) -> Complaint:
     try:
@@ -120,7 +122,10 @@ def _transition(
                     details={"state": locked.state},
                 )
             ensure_transition_allowed(locked, actor, name)
-            change = prepare(locked)
+            # The clocks the transition moves, locked now: the business time to an
+            # acknowledgement or a resolution is counted on one of them.
+            held = clocks.clocks_for_transition(locked, name)
+            change = prepare(locked, held)
             method = getattr(locked, name)
             try:
                 # django-fsm checks the conditions (a query each); asked again only to say
@@ -136,7 +141,7 @@ def _transition(
                 fields.append("awaiting_customer")
             locked.save(update_fields=fields)
             change.record(locked)
-            clocks.on_transition(locked, name)
+            clocks.on_transition(locked, name, clocks=held)
     except ConcurrentTransition as exc:
         raise Conflict(
             f"{complaint.reference} was changed by someone else at the same time. "
@@ -180,7 +185,7 @@ def complaint_acknowledge(
 ) -> Complaint:
     """Acknowledge: the message must name the reference and say what happens next."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         if locked.reference.lower() not in message.lower():
             raise ValidationFailed(
                 "The acknowledgement must name the complaint's reference.",
@@ -194,7 +199,7 @@ def complaint_acknowledge(
         )
         locked.acknowledged_at = timezone.now()
         locked.business_seconds_to_acknowledge = clocks.business_seconds_since_received(
-            locked, "acknowledge", locked.acknowledged_at
+            locked, "acknowledge", locked.acknowledged_at, clocks=held
         )
         return _Change(
             ("acknowledged_at", "business_seconds_to_acknowledge"),
@@ -222,7 +227,7 @@ def complaint_resolve(
 ) -> Complaint:
     """Resolve with an outcome, a summary and root causes (the first or the named primary)."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         if outcome not in Outcome.values:
             raise ValidationFailed(
                 f"Unknown outcome {outcome!r}.",
@@ -263,7 +268,7 @@ def complaint_resolve(
         locked.resolution_summary = summary.strip()
         locked.resolved_at = timezone.now()
         locked.business_seconds_to_resolve = clocks.business_seconds_since_received(
-            locked, "resolve", locked.resolved_at
+            locked, "resolve", locked.resolved_at, clocks=held
         )
         return _Change(
             ("outcome", "resolution_summary", "resolved_at", "business_seconds_to_resolve"),
@@ -290,7 +295,7 @@ def complaint_close_loop(
 ) -> Complaint:
     """Close the loop: tell the customer what was found, what was done, and what will change."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         _require_text(
             what_we_found=what_we_found, what_we_did=what_we_did, what_will_change=what_will_change
         )
@@ -320,7 +325,7 @@ def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state
     """Reopen a resolved or loop-closed complaint; counted, because reopen rate is a quality
     measure. The clocks restart as for any reopen (``clocks.on_transition``)."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         _require_text(reason=reason)
         locked.reopen_count += 1
         locked.resolved_at = None
@@ -353,7 +358,7 @@ def complaint_withdraw(
 ) -> Complaint:
     """Withdraw: the customer withdrew it, or staff merged it into another as a duplicate."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         original = None
         if duplicate_of:
             if rules.owns(locked, actor) and not rules.works_on(locked, actor):
