@@ -15,6 +15,7 @@ from django.db.models import (
 from django.db.models.functions import Lower
 
 from config.json_rows import instance, json_rows
+from escalation import configuration
 from escalation import selectors as escalation_selectors
 from escalation.models import Clock, Escalation
 from recovery import access, roles
@@ -332,6 +333,21 @@ def hold_as_prefetched(complaint: Complaint, name: str, objects: list) -> None:
     queryset._result_cache = list(objects)
     queryset._prefetch_done = True
     complaint.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def root_causes_by_code() -> dict[str, RootCause]:
+    """The root-cause taxonomy by code, each cause linked to its parent (the answer shows
+    their paths), read once per process until it changes (``escalation.configuration``).
+    Shared by the process's requests: read-only."""
+
+    def load() -> dict[str, RootCause]:
+        causes = list(RootCause.objects.all())
+        by_id = {cause.pk: cause for cause in causes}
+        for cause in causes:
+            cause.parent = by_id.get(cause.parent_id)
+        return {cause.code: cause for cause in causes}
+
+    return configuration.cached("root-causes-by-code", load)
 
 
 def supervisors_of(team_id: int | None) -> list[int]:

@@ -36,7 +36,6 @@ from recovery.models import (
     MessageDirection,
     MessageKind,
     Outcome,
-    RootCause,
 )
 from recovery.services import surveys
 
@@ -237,11 +236,8 @@ def complaint_resolve(
         primary = primary_root_cause or (codes[0] if codes else "")
         if primary and primary not in codes:
             codes.insert(0, primary)
-        # With the two levels above each: the answer shows the causes' paths.
-        found = {
-            rc.code: rc
-            for rc in RootCause.objects.filter(code__in=codes).select_related("parent__parent")
-        }
+        taxonomy = selectors.root_causes_by_code()
+        found = {code: taxonomy[code] for code in codes if code in taxonomy}
         unknown = [c for c in codes if c not in found]
         retired = [c for c in codes if c in found and not found[c].is_active]
         if not codes or unknown or retired:
