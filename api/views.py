@@ -130,7 +130,7 @@ class ComplaintListCreateView(generics.ListAPIView):
         detail = (
             selectors.complaint_just_filed(complaint, request.user)
             if created
-            else selectors.complaint_detail(
+            else selectors.complaint_api_detail(
                 reference=complaint.reference, user=request.user, just_filed=True
             )
         )
@@ -147,7 +147,7 @@ class ComplaintListCreateView(generics.ListAPIView):
 class ComplaintDetailView(APIView):
     @extend_schema(responses=ComplaintDetailSerializer)
     def get(self, request, reference: str):
-        complaint = selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = selectors.complaint_api_detail(reference=reference, user=request.user)
         return Response(ComplaintDetailSerializer(complaint, context={"request": request}).data)
 
 
@@ -181,8 +181,8 @@ class ComplaintTransitionView(APIView):
         payload = dict(serializer.validated_data)
         payload.pop("transition")
         payload["expected_state"] = payload.pop("expected_state") or None
-        SERVICE_BY_TRANSITION[name](complaint=complaint, actor=request.user, **payload)
-        fresh = selectors.complaint_detail(reference=reference, user=request.user)
+        changed = SERVICE_BY_TRANSITION[name](complaint=complaint, actor=request.user, **payload)
+        fresh = selectors.complaint_changed(changed, request.user)
         return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 
@@ -335,7 +335,7 @@ class ComplaintEmailResendView(APIView):
 
 
 def _detail(request, reference: str) -> Response:
-    fresh = selectors.complaint_detail(reference=reference, user=request.user)
+    fresh = selectors.complaint_api_detail(reference=reference, user=request.user)
     return Response(ComplaintDetailSerializer(fresh, context={"request": request}).data)
 
 

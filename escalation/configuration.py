@@ -7,7 +7,7 @@ returns in this process until one of the watched models changes:
 
 1. A change writes a new random token into the one ``ConfigurationVersion`` row, inside
    the changing transaction: on PostgreSQL a statement trigger on each watched table does
-   it (migration 0007), so ``QuerySet.update``, raw SQL and other programs are seen too;
+   it (migrations 0007, 0008), so ``QuerySet.update``, raw SQL and other programs are seen too;
    elsewhere (SQLite) the model signals do. The signals also drop this process's copies.
 2. Every process compares that token with the one its copies were read under, at most once
    per request or Celery task (``request_started``, ``task_prerun``) and on every call
@@ -52,8 +52,8 @@ def cached(name: str, loader):
         return value
 
 
-# The tables whose rows are cached; migration 0007 puts the PostgreSQL triggers on them
-# (a table added here needs its trigger in a new migration).
+# The tables whose rows are cached; migrations 0007 and 0008 (root causes) put the
+# PostgreSQL triggers on them (a table added here needs its trigger in a new migration).
 WATCHED_TABLES = (
     "escalation_businesscalendar",
     "escalation_calendarclosure",
@@ -66,6 +66,7 @@ WATCHED_TABLES = (
     "recovery_category",
     "recovery_touchpoint",
     "recovery_journeystage",
+    "recovery_rootcause",
     "auth_group",
     "auth_group_permissions",
     "auth_permission",
@@ -161,7 +162,7 @@ def connect_signals() -> None:
         SlaPolicy,
         SlaTarget,
     )
-    from recovery.models import Category, JourneyStage, RoutingRule, Team, Touchpoint
+    from recovery.models import Category, JourneyStage, RootCause, RoutingRule, Team, Touchpoint
 
     watched = (
         BusinessCalendar,
@@ -175,6 +176,7 @@ def connect_signals() -> None:
         Category,
         Touchpoint,
         JourneyStage,
+        RootCause,
         Group,
     )
     for model in watched:

@@ -1,9 +1,12 @@
 """Reads of the escalation app."""
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Concat
 
-from escalation.models import Clock, ClockState
+from common.json_rows import instance, json_rows
+from escalation.models import Clock, ClockState, Escalation
 
 
 def _per_complaint(aggregate) -> Subquery:
@@ -138,3 +141,52 @@ def clock_compliance(*, complaints: Q, group: str | None = None) -> list[dict]:
         }
         for row in rows
     ]
+
+
+# The attribute of a complaint read with ``escalations_annotation``.
+ESCALATION_ROWS = "escalation_rows"
+
+
+def escalations_annotation() -> dict:
+    """For a complaint read's ``annotate()`` on PostgreSQL: its escalations, oldest first,
+    with what the API shows of them (``escalation.serializers.EscalationSerializer``), as
+    one JSON array in the complaint's row. Empty elsewhere."""
+    if connection.vendor != "postgresql":
+        return {}
+    fields = ("id", "complaint_id", "clock_id", "clock_cycle", "level", "previous_level")
+    fields += ("target", "owner_id", "actor_id", "manual", "reason", "created_at")
+    return {
+        ESCALATION_ROWS: json_rows(
+            Escalation.objects.filter(complaint=OuterRef("pk")).order_by("created_at", "id"),
+            **{name: name for name in fields},
+            owner_username="owner__username",
+            actor_username="actor__username",
+            clock_kind="clock__kind",
+        )
+    }
+
+
+def escalations_brought(complaint) -> list[Escalation] | None:
+    """The escalations ``escalations_annotation`` brought with ``complaint``, as instances
+    holding what the API shows (their owner, actor and clock too); None if it brought none."""
+    rows = getattr(complaint, ESCALATION_ROWS, None)
+    if rows is None:
+        return None
+    user_model = get_user_model()
+
+    def user(user_id, username):
+        return instance(user_model, {"id": user_id, "username": username}) if user_id else None
+
+    escalations = []
+    for row in rows:
+        escalation = instance(Escalation, row)
+        escalation.complaint = complaint
+        escalation.owner = user(row["owner_id"], row["owner_username"])
+        escalation.actor = user(row["actor_id"], row["actor_username"])
+        escalation.clock = (
+            instance(Clock, {"id": row["clock_id"], "kind": row["clock_kind"]})
+            if row["clock_id"]
+            else None
+        )
+        escalations.append(escalation)
+    return escalations

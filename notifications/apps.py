@@ -15,3 +15,14 @@ class NotificationsConfig(AppConfig):
 
         outbox.deliver_with(delivery.enqueue_outbox)
         socket_auth.connect_signals()
+        # A complaint's detail read for staff brings its undelivered emails along.
+        from notifications import selectors
+        from recovery import selectors as recovery_selectors
+
+        if (
+            selectors.undelivered_emails_annotation
+            not in recovery_selectors.STAFF_DETAIL_ANNOTATIONS
+        ):
+            recovery_selectors.STAFF_DETAIL_ANNOTATIONS.append(
+                selectors.undelivered_emails_annotation
+            )

@@ -4,7 +4,11 @@ customer emails that did not arrive."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef, Q
+from django.db.models.functions import JSONObject
+from django.utils.dateparse import parse_datetime
 
 from notifications import ingest
 from notifications.inbound_parsing import UnparseableEmail, parse_message
@@ -240,34 +244,86 @@ def full_texts(complaint_id: int) -> dict[int, str]:
     return dict(rows)
 
 
+# What ``undelivered_emails`` reads of each email.
+_UNDELIVERED_COLUMNS = (
+    "id",
+    "message_id",
+    "kind",
+    "recipient",
+    "subject",
+    "status",
+    "bounce_permanent",
+    "bounce_status",
+    "failure_reason",
+    "bounced_at",
+    "sent_at",
+    "created_at",
+    "next_attempt_at",
+)
+_INSTANTS = ("bounced_at", "sent_at", "created_at", "next_attempt_at")
+
+# The attribute of a complaint read with ``undelivered_emails_annotation``.
+UNDELIVERED_ROWS = "undelivered_email_rows"
+
+
+def _undelivered_rows(complaint_id):
+    return (
+        EmailDelivery.objects.filter(
+            Q(status=EmailStatus.FAILED)
+            | Q(bounced_at__isnull=False)
+            | Q(status=EmailStatus.QUEUED, next_attempt_at__isnull=False),
+            complaint_id=complaint_id,
+            resend__isnull=True,
+        )
+        .order_by("created_at", "id")
+        .values(*_UNDELIVERED_COLUMNS)
+    )
+
+
+def undelivered_emails_annotation() -> dict:
+    """For a complaint read's ``annotate()`` on PostgreSQL: the rows ``undelivered_emails``
+    needs, as one JSON array in that read's row, so a page or an answer that shows them
+    sends no statement of its own for them. Empty elsewhere (they are read on their own)."""
+    if connection.vendor != "postgresql":
+        return {}
+    rows = _undelivered_rows(OuterRef("pk")).values(
+        row=JSONObject(**{column: column for column in _UNDELIVERED_COLUMNS})
+    )
+    return {UNDELIVERED_ROWS: ArraySubquery(rows)}
+
+
 def undelivered_emails(complaint) -> list[UndeliveredEmail]:
     """The complaint's customer emails that bounced, failed, or wait to be tried again
-    after our mail server could not take them, oldest first (one query).
+    after our mail server could not take them, oldest first (one query, or none when the
+    complaint was read with ``undelivered_emails_annotation``).
 
     An email staff resent is left out: its new attempt stands for it (and is listed in turn
     if it fails too); the timeline keeps both."""
-    rows = EmailDelivery.objects.filter(
-        Q(status=EmailStatus.FAILED)
-        | Q(bounced_at__isnull=False)
-        | Q(status=EmailStatus.QUEUED, next_attempt_at__isnull=False),
-        complaint_id=complaint.pk,
-        resend__isnull=True,
-    ).order_by("created_at", "id")
+    brought = getattr(complaint, UNDELIVERED_ROWS, None)
+    if brought is None:
+        rows = list(_undelivered_rows(complaint.pk))
+    else:
+        # JSON carries instants as ISO text.
+        rows = [
+            row | {name: parse_datetime(row[name]) if row[name] else None for name in _INSTANTS}
+            for row in brought
+        ]
+    labels = dict(EmailDelivery._meta.get_field("kind").flatchoices)
     return [
         UndeliveredEmail(
-            id=row.pk,
-            message_id=row.message_id,
-            kind=row.kind,
-            kind_label=row.get_kind_display(),
-            recipient=row.recipient,
-            subject=row.subject,
-            failed=row.status == EmailStatus.FAILED,
-            permanent=row.bounce_permanent,
-            status_code=row.bounce_status,
-            reason=row.failure_reason,
-            at=row.bounced_at or row.sent_at or row.created_at,
-            regulatory_letter=rules.is_regulatory_letter(complaint, row.kind),
-            next_attempt_at=row.next_attempt_at if row.status == EmailStatus.QUEUED else None,
+            id=row["id"],
+            message_id=row["message_id"],
+            kind=row["kind"],
+            kind_label=str(labels.get(row["kind"], row["kind"])),
+            recipient=row["recipient"],
+            subject=row["subject"],
+            failed=row["status"] == EmailStatus.FAILED,
+            permanent=row["bounce_permanent"],
+            status_code=row["bounce_status"],
+            reason=row["failure_reason"],
+            at=row["bounced_at"] or row["sent_at"] or row["created_at"],
+            regulatory_letter=rules.is_regulatory_letter(complaint, row["kind"]),
+            next_attempt_at=row["next_attempt_at"] if row["status"] == EmailStatus.QUEUED else None,
         )
         for row in rows
     ]

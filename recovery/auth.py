@@ -11,8 +11,9 @@ from hmac import compare_digest
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import Value
+from django.db.models import OuterRef, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +25,7 @@ from rest_framework import exceptions
 
 from escalation import configuration
 from recovery import roles, second_factor
+from recovery.models import Team
 
 
 def may_sign_in(user) -> bool:
@@ -137,18 +139,23 @@ def _tokens_with_user(token_key: str):
             distinct=True,
             default=Value([]),
         ),
+        # A subquery, not a third join: it would multiply the rows the two aggregates read.
+        team_ids=ArraySubquery(
+            Team.members.through.objects.filter(user_id=OuterRef("user_id")).values("team_id")
+        ),
     )
 
 
 def _remember_user_facts(auth_token) -> None:
-    """Put the annotated facts where ``roles`` and Django's ModelBackend look for them first,
-    and the configuration token where ``escalation.configuration`` does."""
+    """Put the annotated facts where ``roles``, ``access`` and Django's ModelBackend look for
+    them first, and the configuration token where ``escalation.configuration`` does."""
     names = getattr(auth_token, "group_names", None)
     if names is None:
         return
     configuration.token_read(auth_token.configuration_token)
     user = auth_token.user
     user._redress_groups = frozenset(name for name in names if name)
+    user._redress_team_ids = frozenset(auth_token.team_ids)
     if not user.is_superuser:  # Django gives a superuser every permission there is
         user._user_perm_cache = {perm for perm in auth_token.own_permissions if perm}
 

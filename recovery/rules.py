@@ -19,7 +19,9 @@ def has_resolution(complaint) -> bool:
 
 
 def has_primary_root_cause(complaint) -> bool:
-    return complaint.root_causes.filter(is_primary=True).exists()
+    # From the causes held on the instance when a resolution just wrote them
+    # (``lifecycle.complaint_resolve``); else one read of the few there are.
+    return any(link.is_primary for link in complaint.root_causes.all())
 
 
 def has_loop_closing_message(complaint) -> bool:
@@ -92,10 +94,14 @@ def _in_staff_scope(user, complaint) -> bool:
     remembered = complaint.__dict__.setdefault("_staff_scope", {})
     key = (user.pk, complaint.team_id)
     if key not in remembered:
+        # An API request's token authentication brought the user's teams along
+        # (``recovery.auth``); elsewhere they cost a query.
+        team_ids = getattr(user, "_redress_team_ids", None)
         remembered[key] = (
-            user.teams.filter(pk=complaint.team_id).exists()
-            or complaint.escalations.filter(owner_id=user.pk).exists()
-        )
+            complaint.team_id in team_ids
+            if team_ids is not None
+            else user.teams.filter(pk=complaint.team_id).exists()
+        ) or complaint.escalations.filter(owner_id=user.pk).exists()
     return remembered[key]
 
 

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -16,6 +17,9 @@ from django.db.models import (
 from django.db.models.functions import Lower
 
 from common.errors import NotFound, OutsideYourQueue, PermissionDenied
+from common.json_rows import instance, json_rows
+from escalation import configuration
+from escalation import selectors as escalation_selectors
 from escalation.models import Clock, Escalation
 from recovery import access, authority, roles, rules
 from recovery.models import (
@@ -32,6 +36,7 @@ from recovery.models import (
     MessageDirection,
     RecoveryAction,
     RecoveryStatus,
+    RootCause,
 )
 
 
@@ -40,11 +45,16 @@ def complaints_visible_to(user) -> QuerySet[Complaint]:
     return access.complaints_visible_to(user)
 
 
+# The relations a complaint's row is shown with (the queue, the detail); the detail also
+# shows the existing customer a provisional one may be, and a change locks the row with all
+# of them, for its answer (``complaint_changed``).
+DETAIL_RELATIONS = ("customer", "team", "assignee", "category", "touchpoint", "journey_stage")
+DETAIL_RELATIONS_WITH_MATCH = (*DETAIL_RELATIONS, "customer_match")
+
+
 def complaint_queue(user) -> QuerySet[Complaint]:
     """The queue: one query per page whatever its size (joins, no per-row lookups)."""
-    return complaints_visible_to(user).select_related(
-        "customer", "team", "assignee", "category", "touchpoint", "journey_stage"
-    )
+    return complaints_visible_to(user).select_related(*DETAIL_RELATIONS)
 
 
 def _one_by_reference(queryset: QuerySet[Complaint], reference: str, user) -> Complaint:
@@ -75,7 +85,7 @@ def complaint_to_change(*, reference: str, user) -> Complaint:
     """The complaint a change is asked for, with its customer and team; 404 if not visible.
 
     Without the timeline and the rest of ``complaint_detail``: the change locks and reads the
-    row again, and the answer is built from a fresh ``complaint_detail`` afterwards.
+    row again, and the answer is built from what it locked (``complaint_changed``).
     """
     return _one_by_reference(complaint_queue(user), reference, user)
 
@@ -89,102 +99,266 @@ def complaint_to_work(*, reference: str, user) -> Complaint:
     return complaint
 
 
-def complaint_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
-    """One complaint with its timeline, messages and root causes; 404 if not visible.
+# What the API shows of a user (``UserRefSerializer``): its reads of the timeline and the
+# messages load no more of each actor and author (the desk's page shows their names).
+_USER_REF = ("id", "username")
 
-    ``just_filed``: the answer to the intake that created it (or to a retry of that very
-    request with its idempotency key), which the filer may read once even when they routed
-    it to a team whose complaints they do not see: it holds what they wrote.
-    """
+
+def _timeline_and_messages(user, *, api: bool = False) -> list[Prefetch]:
     messages = Message.objects.select_related("author").order_by("created_at", "id")
     timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
+    if api:
+        messages = messages.only(
+            *(field.attname for field in Message._meta.concrete_fields),
+            *(f"author__{name}" for name in _USER_REF),
+        )
+        timeline = timeline.only(
+            *(field.attname for field in ComplaintEvent._meta.concrete_fields),
+            *(f"actor__{name}" for name in _USER_REF),
+        )
     if not roles.is_staff_member(user):
         messages = messages.exclude(direction="internal")
         timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
-    complaints = (
-        Complaint.objects.select_related(
-            "customer", "team", "assignee", "category", "touchpoint", "journey_stage"
-        )
-        if just_filed
-        else complaint_queue(user)
+    return [Prefetch("events", queryset=timeline), Prefetch("messages", queryset=messages)]
+
+
+def _clocks() -> Prefetch:
+    return Prefetch(
+        "clocks",
+        queryset=Clock.objects.select_related("policy", "calendar").order_by("started_at", "id"),
     )
+
+
+def _escalations() -> Prefetch:
+    return Prefetch(
+        "escalations",
+        queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
+            "created_at", "id"
+        ),
+    )
+
+
+def _root_causes() -> Prefetch:
+    return Prefetch(
+        "root_causes",
+        queryset=ComplaintRootCause.objects.select_related("root_cause__parent__parent").order_by(
+            "-is_primary", "id"
+        ),
+    )
+
+
+# What other apps bring along in a complaint's detail read for staff, so a page or an answer
+# that shows it sends no statement of its own (the notifications app's undelivered emails).
+# Each is a function giving ``annotate()`` arguments; the apps add theirs when they start
+# (``AppConfig.ready``), so this app reads their rows without importing them.
+STAFF_DETAIL_ANNOTATIONS: list = []
+
+
+def _staff_annotations() -> dict:
+    annotations = {}
+    for annotation in STAFF_DETAIL_ANNOTATIONS:
+        annotations.update(annotation())
+    return annotations
+
+
+def complaint_detail(*, reference: str, user) -> Complaint:
+    """One complaint with its timeline, messages, clocks, escalations, recovery actions and
+    root causes (the desk's page of it); 404 if not visible."""
+    complaints = complaints_visible_to(user)
+    if roles.is_staff_member(user):
+        complaints = complaints.annotate(**_staff_annotations())
     return _one_by_reference(
-        complaints.select_related("customer_match").prefetch_related(
-            Prefetch("events", queryset=timeline),
-            Prefetch("messages", queryset=messages),
-            Prefetch(
-                "clocks",
-                queryset=Clock.objects.select_related("policy", "calendar").order_by(
-                    "started_at", "id"
-                ),
-            ),
-            Prefetch(
-                "escalations",
-                queryset=Escalation.objects.select_related("owner", "actor", "clock").order_by(
-                    "created_at", "id"
-                ),
-            ),
+        complaints.select_related(*DETAIL_RELATIONS_WITH_MATCH).prefetch_related(
+            *_timeline_and_messages(user),
+            _clocks(),
+            _escalations(),
             Prefetch(
                 "recovery_actions",
                 queryset=RecoveryAction.objects.select_related(
                     "proposed_by", "decided_by", "delivered_by"
                 ).order_by("proposed_at", "id"),
             ),
-            Prefetch(
-                "root_causes",
-                queryset=ComplaintRootCause.objects.select_related(
-                    "root_cause__parent__parent"
-                ).order_by("-is_primary", "id"),
-            ),
+            _root_causes(),
         ),
         reference,
         user,
     )
 
 
-# What ``complaint_detail`` reads besides the row, for an answer built from a row in hand.
-_SNAPSHOT_FIELDS = ("next_deadline_at", "next_statutory_deadline_at", "next_escalation_at")
+def complaint_api_detail(*, reference: str, user, just_filed: bool = False) -> Complaint:
+    """One complaint with what the API's shape of it shows (``ComplaintDetailSerializer``:
+    no recovery actions); 404 if not visible. Five statements with the token's: the row, with
+    its escalations, root causes and undelivered emails brought along
+    (``with_api_annotations``), then its timeline, messages and clocks.
+
+    ``just_filed``: the answer to the intake that created it (or to a retry of that very
+    request with its idempotency key), which the filer may read once even when they routed
+    it to a team whose complaints they do not see: it holds what they wrote.
+    """
+    complaints = Complaint.objects.all() if just_filed else complaints_visible_to(user)
+    complaint = _one_by_reference(
+        with_api_annotations(complaints, user).select_related(*DETAIL_RELATIONS_WITH_MATCH),
+        reference,
+        user,
+    )
+    _api_relations(complaint, user)
+    return complaint
+
+
+def with_api_annotations(complaints: QuerySet[Complaint], user) -> QuerySet[Complaint]:
+    """``complaints`` with the small relations the API's detail shows brought along in each
+    row, on PostgreSQL (``common.json_rows``): escalations, root causes and, for staff, who
+    alone see them, the undelivered emails (``STAFF_DETAIL_ANNOTATIONS``)."""
+    if connection.vendor != "postgresql":
+        return complaints
+    annotations = {**escalation_selectors.escalations_annotation(), **_root_causes_annotation()}
+    if roles.is_staff_member(user):
+        annotations.update(_staff_annotations())
+    return complaints.annotate(**annotations)
+
+
+def complaint_changed(complaint: Complaint, user) -> Complaint:
+    """The answer to a change of ``complaint`` (a transition), in the API's shape: the
+    instance the change locked (with ``DETAIL_RELATIONS_WITH_MATCH`` and
+    ``with_api_annotations``) and wrote, with its timeline, messages and clocks read.
+
+    The change saved the row's fields and put the SLA snapshot its clocks set on the
+    instance (``sla.complaint_refresh_sla``), so the row is not read again: the same answer
+    as ``complaint_api_detail``. A relation the change rewrote and kept on the instance
+    (``hold_as_prefetched``: a resolution's root causes) is shown as kept.
+    """
+    _api_relations(complaint, user)
+    return complaint
+
+
+def _api_relations(complaint: Complaint, user) -> None:
+    """Read the timeline, messages and clocks of ``complaint``; its escalations and root
+    causes come from its row when the read brought them, else are read too (SQLite)."""
+    lookups = [*_timeline_and_messages(user, api=True), _clocks()]
+    escalations = escalation_selectors.escalations_brought(complaint)
+    if escalations is None:
+        lookups.append(_escalations())
+    else:
+        hold_as_prefetched(complaint, "escalations", escalations)
+    if "root_causes" not in complaint.__dict__.get("_prefetched_objects_cache", {}):
+        causes = _root_causes_brought(complaint)
+        if causes is None:
+            lookups.append(_root_causes())
+        else:
+            hold_as_prefetched(complaint, "root_causes", causes)
+    prefetch_related_objects([complaint], *lookups)
+
+
+# The attribute of a complaint read with ``_root_causes_annotation``.
+ROOT_CAUSE_ROWS = "root_cause_rows"
+
+
+def _root_causes_annotation() -> dict:
+    """The complaint's root causes, primary first, each with its cause and the two levels
+    above it (what ``select_related("root_cause__parent__parent")`` reads), as JSON."""
+    return {
+        ROOT_CAUSE_ROWS: json_rows(
+            ComplaintRootCause.objects.filter(complaint=OuterRef("pk")).order_by(
+                "-is_primary", "id"
+            ),
+            id="id",
+            complaint_id="complaint_id",
+            root_cause_id="root_cause_id",
+            is_primary="is_primary",
+            created_at="created_at",
+            code="root_cause__code",
+            name="root_cause__name",
+            parent_id="root_cause__parent_id",
+            parent_name="root_cause__parent__name",
+            grandparent_id="root_cause__parent__parent_id",
+            grandparent_name="root_cause__parent__parent__name",
+            grandparent_parent_id="root_cause__parent__parent__parent_id",
+        )
+    }
+
+
+def _root_causes_brought(complaint: Complaint) -> list[ComplaintRootCause] | None:
+    rows = getattr(complaint, ROOT_CAUSE_ROWS, None)
+    if rows is None:
+        return None
+    links = []
+    for row in rows:
+        link = instance(ComplaintRootCause, row)
+        link.complaint = complaint
+        cause = instance(
+            RootCause,
+            {"id": row["root_cause_id"], "code": row["code"], "name": row["name"]}
+            | {"parent_id": row["parent_id"]},
+        )
+        if row["parent_id"]:
+            parent = instance(
+                RootCause,
+                {"id": row["parent_id"], "name": row["parent_name"]}
+                | {"parent_id": row["grandparent_id"]},
+            )
+            if row["grandparent_id"]:
+                parent.parent = instance(
+                    RootCause,
+                    {"id": row["grandparent_id"], "name": row["grandparent_name"]}
+                    | {"parent_id": row["grandparent_parent_id"]},
+                )
+            cause.parent = parent
+        link.root_cause = cause
+        links.append(link)
+    return links
 
 
 def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     """The answer to the intake that created ``complaint``, from the instance intake holds.
 
-    Its customer, team and taxonomy are already on it; what intake wrote beside it (the
-    timeline, the original message, the clocks and the deadlines they set) is read back,
-    one query each, and what a new complaint cannot have yet (escalations, recovery actions,
-    root causes) is not read at all. The same answer as ``complaint_detail(just_filed=True)``
-    with four queries instead of eight.
+    Its customer, team and taxonomy are already on it, and the SLA snapshot its first
+    clocks set (``sla.complaint_refresh_sla``); what intake wrote beside it (the timeline,
+    the original message, the clocks) is read back, one query each, and what a new
+    complaint cannot have yet (escalations, recovery actions, root causes) is not read at
+    all. The same answer as ``complaint_api_detail(just_filed=True)``.
+
+    The original message and the first clocks are those intake holds
+    (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
     """
-    # Read as values, not ``refresh_from_db``: the row is the caller's, and django-fsm's
-    # refresh switches the state's protection off and on for every thread of the process.
-    fresh = (
-        Complaint.objects.filter(pk=complaint.pk)
-        .values(*_SNAPSHOT_FIELDS, "escalation_level", "updated_at")
-        .get()
-    )
-    for name, value in fresh.items():
-        setattr(complaint, name, value)
-    messages = Message.objects.select_related("author").order_by("created_at", "id")
-    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
-    if not roles.is_staff_member(user):
-        messages = messages.exclude(direction="internal")
-        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+    timeline, messages = _timeline_and_messages(user, api=True)
+    written = getattr(complaint, "written_at_intake", None)
+    if written is not None:
+        hold_as_prefetched(complaint, "messages", written.messages)
+        hold_as_prefetched(complaint, "clocks", written.clocks)
     prefetch_related_objects(
         [complaint],
-        Prefetch("events", queryset=timeline),
-        Prefetch("messages", queryset=messages),
-        Prefetch(
-            "clocks",
-            queryset=Clock.objects.select_related("policy", "calendar").order_by(
-                "started_at", "id"
-            ),
-        ),
+        timeline,
+        *([] if written is not None else [messages, _clocks()]),
         # None() sends no query: a complaint created in this request has none of these.
         Prefetch("escalations", queryset=Escalation.objects.none()),
         Prefetch("recovery_actions", queryset=RecoveryAction.objects.none()),
         Prefetch("root_causes", queryset=ComplaintRootCause.objects.none()),
     )
     return complaint
+
+
+def hold_as_prefetched(complaint: Complaint, name: str, objects: list) -> None:
+    """Make ``complaint.<name>.all()`` answer ``objects`` without a query, as a prefetch of
+    that relation would (Django's ``prefetch_one_level`` keeps the same cache)."""
+    queryset = getattr(complaint, name).get_queryset()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    complaint.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
+def root_causes_by_code() -> dict[str, RootCause]:
+    """The root-cause taxonomy by code, each cause linked to its parent (the answer shows
+    their paths), read once per process until it changes (``escalation.configuration``).
+    Shared by the process's requests: read-only."""
+
+    def load() -> dict[str, RootCause]:
+        causes = list(RootCause.objects.all())
+        by_id = {cause.pk: cause for cause in causes}
+        for cause in causes:
+            cause.parent = by_id.get(cause.parent_id)
+        return {cause.code: cause for cause in causes}
+
+    return configuration.cached("root-causes-by-code", load)
 
 
 def supervisors_of(team_id: int | None) -> list[int]:

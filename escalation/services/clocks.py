@@ -220,11 +220,14 @@ def _apply_plan(clock: Clock, plan: ClockPlan, at: datetime) -> None:
     clock.failures = 0
 
 
-def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) -> list[Clock]:
+def start(
+    complaint, kinds, at: datetime | None = None, *, new: bool = False, clocks=None
+) -> list[Clock]:
     """Start (or restart, as a new cycle) the clocks ``kinds`` that a policy or profile sets.
 
     ``new``: the complaint was created in this transaction, so it has no clocks to restart
-    and its first ones go in with one INSERT.
+    and its first ones go in with one INSERT. ``clocks``: the complaint's clocks of (at
+    least) ``kinds``, read already (``_stop_then_start``).
     """
     if not kinds:
         return []  # most transitions start nothing: no policy to match
@@ -237,10 +240,10 @@ def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) ->
         for clock, plan in zip(started, plans, strict=True):
             _apply_plan(clock, plan, at)
         return Clock.objects.bulk_create(started)
-    existing = {
-        (c.kind, c.statutory): c
-        for c in Clock.objects.filter(complaint=complaint, kind__in={p.kind for p in plans})
-    }
+    kinds_planned = {plan.kind for plan in plans}
+    if clocks is None:
+        clocks = Clock.objects.filter(complaint=complaint, kind__in=kinds_planned)
+    existing = {(c.kind, c.statutory): c for c in clocks if c.kind in kinds_planned}
     started = []
     for plan in plans:
         clock = existing.get(plan.key)
@@ -256,20 +259,41 @@ def start(complaint, kinds, at: datetime | None = None, *, new: bool = False) ->
     return started
 
 
-def stop(complaint, kinds, at: datetime | None = None, *, cancel: bool = False) -> list[Clock]:
+def stop(
+    complaint, kinds, at: datetime | None = None, *, cancel: bool = False, clocks=None
+) -> list[Clock]:
     """Stop running/paused clocks: *met* if in time, *breached* if late, or *cancelled*.
 
     A clock already breached keeps that state and records when it was finally answered,
-    which also stops its ladder.
+    which also stops its ladder. ``clocks``: the complaint's clocks of (at least) ``kinds``,
+    read ``FOR UPDATE`` already (``_stop_then_start``).
     """
     at = at or timezone.now()
-    # Locked: a sweeper that claimed one of these rows first (to breach or escalate it) is
-    # waited for, so its breach and level are read here rather than written over; one that
-    # comes after skips the locked row and then finds it stopped.
-    unstopped = Clock.objects.select_for_update().filter(
-        complaint=complaint, kind__in=kinds, stopped_at__isnull=True
-    )
+    if clocks is None:
+        # Locked: a sweeper that claimed one of these rows first (to breach or escalate it)
+        # is waited for, so its breach and level are read here rather than written over; one
+        # that comes after skips the locked row and then finds it stopped.
+        clocks = Clock.objects.select_for_update().filter(
+            complaint=complaint, kind__in=kinds, stopped_at__isnull=True
+        )
+    unstopped = [clock for clock in clocks if clock.kind in kinds and clock.stopped_at is None]
     return [clock for clock in unstopped if stop_clock(clock, at, cancel=cancel)]
+
+
+def _stop_then_start(
+    complaint, stops, starts, at: datetime, *, cancel: bool = False, clocks=None
+) -> None:
+    """``stop`` the clocks ``stops``, then ``start`` the clocks ``starts``: when there are
+    both, with one read of the clocks of both kinds, locked as ``stop`` locks its own
+    (``clocks``, when the caller read them so already)."""
+    if clocks is None and stops and starts:
+        clocks = list(
+            Clock.objects.select_for_update().filter(
+                complaint=complaint, kind__in={*stops, *starts}
+            )
+        )
+    stop(complaint, stops, at, cancel=cancel, clocks=clocks)
+    start(complaint, starts, at, clocks=clocks)
 
 
 def stop_clock(clock: Clock, at: datetime, *, cancel: bool = False) -> bool:
@@ -363,20 +387,28 @@ def resume(complaint, at: datetime | None = None) -> list[Clock]:
     return resumed
 
 
-def business_seconds_since_received(complaint, kind: str, at: datetime) -> int | None:
+def business_seconds_since_received(
+    complaint, kind: str, at: datetime, *, clocks: list[Clock] | None = None
+) -> int | None:
     """How long, on the calendar of the complaint's ``kind`` clock, from receipt to ``at``.
 
     Fixed on the complaint at acknowledgement and resolution, so the KPIs aggregate a column.
     Time spent awaiting the customer is included: it is the time the customer waited.
+    ``clocks``: the complaint's clocks of (at least) ``kind``, read already
+    (``clocks_for_transition``).
     """
     # The firm's own calendar where it has an internal target, else the statutory one.
-    clock = (
-        Clock.objects.filter(complaint=complaint, kind=kind)
-        .select_related("calendar")
-        .only("basis", "regulatory_profile", "jurisdiction", "calendar")
-        .order_by("regulatory_profile")
-        .first()
-    )
+    if clocks is not None:
+        of_kind = sorted((c for c in clocks if c.kind == kind), key=lambda c: c.regulatory_profile)
+        clock = of_kind[0] if of_kind else None
+    else:
+        clock = (
+            Clock.objects.filter(complaint=complaint, kind=kind)
+            .select_related("calendar")
+            .only("basis", "regulatory_profile", "jurisdiction", "calendar")
+            .order_by("regulatory_profile")
+            .first()
+        )
     if clock is None:
         return None
     start = complaint.received_at
@@ -384,26 +416,46 @@ def business_seconds_since_received(complaint, kind: str, at: datetime) -> int |
     return max(int(deadlines.between(start, at, basis=clock.basis, calendar=calendar)), 0)
 
 
-def on_received(complaint, at: datetime | None = None) -> None:
-    """A new complaint: start its first clocks."""
-    start(complaint, STARTS["received"], at or complaint.received_at, new=True)
-    snapshot.complaints_refresh_sla([complaint.pk])
+def on_received(complaint, at: datetime | None = None) -> list[Clock]:
+    """A new complaint: start its first clocks; returns them as written."""
+    started = start(complaint, STARTS["received"], at or complaint.received_at, new=True)
+    snapshot.complaint_refresh_sla(complaint)
+    return started
 
 
-def on_transition(complaint, transition: str, at: datetime | None = None) -> None:
-    """Move the clocks with a lifecycle transition, inside its transaction."""
-    at = at or timezone.now()
+def _moves(transition: str) -> tuple[tuple, tuple, bool]:
+    """(the clocks ``transition`` stops, those it starts, whether it cancels those it stops)."""
     if transition == "withdraw":
-        stop(complaint, ClockKind.values, at, cancel=True)
-    elif transition == "reopen":
+        return tuple(ClockKind.values), (), True
+    if transition == "reopen":
         # A reopened complaint is worked again: a new resolve cycle from now (and updates
         # owed while it is worked), and the loop-closing clock waits for the next resolution.
-        stop(complaint, [ClockKind.CLOSE_LOOP], at, cancel=True)
-        start(complaint, [ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE], at)
-    else:
-        stop(complaint, STOPS.get(transition, ()), at)
-        start(complaint, STARTS.get(transition, ()), at)
-    snapshot.complaints_refresh_sla([complaint.pk])
+        return (ClockKind.CLOSE_LOOP,), (ClockKind.RESOLVE, ClockKind.CUSTOMER_UPDATE), True
+    return STOPS.get(transition, ()), STARTS.get(transition, ()), False
+
+
+def clocks_for_transition(complaint, transition: str) -> list[Clock]:
+    """The complaint's clocks of the kinds ``transition`` stops or starts, with their
+    calendars, locked as ``stop`` locks them (the clock rows only): a transition reads them
+    once, before it writes, and hands them to ``business_seconds_since_received`` and
+    ``on_transition``, which then read none."""
+    stops, starts, _cancel = _moves(transition)
+    return list(
+        Clock.objects.select_for_update(of=("self",))
+        .select_related("calendar")
+        .filter(complaint=complaint, kind__in={*stops, *starts})
+    )
+
+
+def on_transition(
+    complaint, transition: str, at: datetime | None = None, *, clocks: list[Clock] | None = None
+) -> None:
+    """Move the clocks with a lifecycle transition, inside its transaction. ``clocks``: as
+    ``clocks_for_transition`` read them in this transaction."""
+    at = at or timezone.now()
+    stops, starts, cancel = _moves(transition)
+    _stop_then_start(complaint, stops, starts, at, cancel=cancel, clocks=clocks)
+    snapshot.complaint_refresh_sla(complaint)
 
 
 def on_message(

@@ -29,7 +29,7 @@ from recovery.models import (
     Touchpoint,
 )
 from recovery.services import regulation, routing
-from recovery.services.references import allocate_reference
+from recovery.services.references import allocate_reference, allocate_reference_unless
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,14 @@ class ComplaintIntake:
     # type any address): an address of an existing customer then files the complaint on a
     # provisional record until the address is proven (recovery.services.address_proof).
     address_proven: bool = True
+
+
+@dataclass(frozen=True)
+class WrittenAtIntake:
+    """What intake wrote beside a new complaint's row, as written (ordered as read)."""
+
+    messages: list
+    clocks: list
 
 
 # A subject made from a story is at most this long: the queue shows it on one line.
@@ -119,24 +127,28 @@ def complaint_submit(
 ) -> tuple[Complaint, bool]:
     """Take a complaint in; returns ``(complaint, created)``.
 
-    1. A known ``idempotency_key`` with the same request returns the first complaint
-       (``created`` is False); with a different request it is a ``Conflict``.
-    2. Allocate the reference (one statement, its own transaction).
-    3. In one transaction: find or create the customer (a provisional one when an unproven
+    1. Allocate the reference (one statement, its own transaction), unless the request's
+       ``idempotency_key`` is known: then, with the same request, return the first
+       complaint (``created`` is False); with a different request it is a ``Conflict``.
+    2. In one transaction: find or create the customer (a provisional one when an unproven
        address belongs to an existing customer, ``recovery.services.address_proof``), route
        the complaint to its team (``recovery.services.routing``), create the complaint, its
        original message, the ``received`` and ``routed`` timeline events and outbox rows,
        and the idempotency record.
-    4. Two concurrent requests with one key: the second insert of the key waits for the
+    3. Two concurrent requests with one key: the second insert of the key waits for the
        first commit and fails on the unique constraint; it then answers as in step 1.
     """
-    if idempotency_key:
-        replay = _replay(actor, idempotency_key, request_hash)
-        if replay is not None:
-            return replay, False
-
     received_at = intake.received_at or timezone.now()
-    reference = allocate_reference(received_at)
+    reference = None
+    if idempotency_key:
+        reference = allocate_reference_unless(
+            received_at, IdempotencyKey.objects.filter(owner=actor, key=idempotency_key)
+        )
+        if reference is None:
+            replay = _replay(actor, idempotency_key, request_hash)
+            if replay is not None:
+                return replay, False
+    reference = reference or allocate_reference(received_at)
     try:
         with transaction.atomic():
             complaint = _create(actor, intake, reference, received_at)
@@ -217,7 +229,7 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         received_at=received_at,
         sent_to_company_at=intake.sent_to_company_at,
     )
-    Message.objects.create(
+    original = Message.objects.create(
         complaint=complaint,
         direction=MessageDirection.INBOUND,
         kind=MessageKind.ORIGINAL,
@@ -227,7 +239,10 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         created_at=received_at,
     )
     events.complaint_received(complaint, actor, route.parameters(), receipt=intake.receipt)
-    clocks.on_received(complaint)
+    started = clocks.on_received(complaint)
+    # The answer to this intake shows them (``selectors.complaint_just_filed``): kept, so
+    # that they are not read back.
+    complaint.written_at_intake = WrittenAtIntake(messages=[original], clocks=started)
     return complaint
 
 

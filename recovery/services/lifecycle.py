@@ -7,12 +7,14 @@ Every transition follows the same steps (``_transition``):
    ``Conflict``;
 3. check that the state allows the transition (``TransitionNotAllowed``) and that the actor
    may make it (``PermissionDenied``);
-4. write what the transition needs (messages, root causes, fields), then check the
+4. lock the clocks the transition stops or starts (``clocks.clocks_for_transition``), after
+   the complaint's row as ever;
+5. write what the transition needs (messages, root causes, fields), then check the
    declared conditions and call the django-fsm transition method;
-5. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
+6. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
    moved underneath us (it cannot with the row lock on PostgreSQL, but SQLite has no row
    locks), which rolls everything back;
-6. write the timeline event and its outbox row.
+7. write the timeline event and its outbox row, and move the clocks locked in step 4.
 Nothing leaves the process before commit: delivery reads the outbox afterwards.
 """
 
@@ -26,7 +28,7 @@ from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
 from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation.services import clocks
-from recovery import events, rules
+from recovery import events, rules, selectors
 from recovery.models import (
     Complaint,
     ComplaintRootCause,
@@ -34,7 +36,6 @@ from recovery.models import (
     MessageDirection,
     MessageKind,
     Outcome,
-    RootCause,
 )
 from recovery.services import surveys
 
@@ -97,16 +98,20 @@ def _transition(
     complaint: Complaint,
     actor,
     name: str,
-    prepare: Callable[[Complaint], _Change],
+    prepare: Callable[[Complaint, list], _Change],
     expected_state: str | None = None,
 ) -> Complaint:
     try:
         with transaction.atomic():
             # The customer and category come along for the policy match of the clocks a
-            # transition starts; only the complaint's row is locked.
+            # transition starts, and the rest of what the answer shows that a transition
+            # does not change (``selectors.complaint_changed``); only the complaint's row
+            # is locked.
             locked = (
-                Complaint.objects.select_for_update(of=("self",))
-                .select_related("customer", "category")
+                selectors.with_api_annotations(
+                    Complaint.objects.select_for_update(of=("self",)), actor
+                )
+                .select_related(*selectors.DETAIL_RELATIONS_WITH_MATCH)
                 .get(pk=complaint.pk)
             )
             if expected_state and locked.state != expected_state:
@@ -116,7 +121,10 @@ def _transition(
                     details={"state": locked.state},
                 )
             ensure_transition_allowed(locked, actor, name)
-            change = prepare(locked)
+            # The clocks the transition moves, locked now: the business time to an
+            # acknowledgement or a resolution is counted on one of them.
+            held = clocks.clocks_for_transition(locked, name)
+            change = prepare(locked, held)
             method = getattr(locked, name)
             try:
                 # django-fsm checks the conditions (a query each); asked again only to say
@@ -132,7 +140,7 @@ def _transition(
                 fields.append("awaiting_customer")
             locked.save(update_fields=fields)
             change.record(locked)
-            clocks.on_transition(locked, name)
+            clocks.on_transition(locked, name, clocks=held)
     except ConcurrentTransition as exc:
         raise Conflict(
             f"{complaint.reference} was changed by someone else at the same time. "
@@ -176,7 +184,7 @@ def complaint_acknowledge(
 ) -> Complaint:
     """Acknowledge: the message must name the reference and say what happens next."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         if locked.reference.lower() not in message.lower():
             raise ValidationFailed(
                 "The acknowledgement must name the complaint's reference.",
@@ -190,7 +198,7 @@ def complaint_acknowledge(
         )
         locked.acknowledged_at = timezone.now()
         locked.business_seconds_to_acknowledge = clocks.business_seconds_since_received(
-            locked, "acknowledge", locked.acknowledged_at
+            locked, "acknowledge", locked.acknowledged_at, clocks=held
         )
         return _Change(
             ("acknowledged_at", "business_seconds_to_acknowledge"),
@@ -218,7 +226,7 @@ def complaint_resolve(
 ) -> Complaint:
     """Resolve with an outcome, a summary and root causes (the first or the named primary)."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         if outcome not in Outcome.values:
             raise ValidationFailed(
                 f"Unknown outcome {outcome!r}.",
@@ -228,7 +236,8 @@ def complaint_resolve(
         primary = primary_root_cause or (codes[0] if codes else "")
         if primary and primary not in codes:
             codes.insert(0, primary)
-        found = {rc.code: rc for rc in RootCause.objects.filter(code__in=codes)}
+        taxonomy = selectors.root_causes_by_code()
+        found = {code: taxonomy[code] for code in codes if code in taxonomy}
         unknown = [c for c in codes if c not in found]
         retired = [c for c in codes if c in found and not found[c].is_active]
         if not codes or unknown or retired:
@@ -242,15 +251,20 @@ def complaint_resolve(
             raise ValidationFailed(" ".join(problems), details={"root_causes": problems})
         # A re-resolution after reopening replaces the causes; the timeline keeps the old ones.
         locked.root_causes.all().delete()
-        ComplaintRootCause.objects.bulk_create(
+        written = ComplaintRootCause.objects.bulk_create(
             ComplaintRootCause(complaint=locked, root_cause=found[c], is_primary=c == primary)
             for c in codes
+        )
+        # The answer shows these (``selectors.complaint_changed``), not those read with the
+        # lock: primary first, then as written (the detail's order).
+        selectors.hold_as_prefetched(
+            locked, "root_causes", sorted(written, key=lambda link: not link.is_primary)
         )
         locked.outcome = outcome
         locked.resolution_summary = summary.strip()
         locked.resolved_at = timezone.now()
         locked.business_seconds_to_resolve = clocks.business_seconds_since_received(
-            locked, "resolve", locked.resolved_at
+            locked, "resolve", locked.resolved_at, clocks=held
         )
         return _Change(
             ("outcome", "resolution_summary", "resolved_at", "business_seconds_to_resolve"),
@@ -277,7 +291,7 @@ def complaint_close_loop(
 ) -> Complaint:
     """Close the loop: tell the customer what was found, what was done, and what will change."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         _require_text(
             what_we_found=what_we_found, what_we_did=what_we_did, what_will_change=what_will_change
         )
@@ -307,7 +321,7 @@ def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state
     """Reopen a resolved or loop-closed complaint; counted, because reopen rate is a quality
     measure. The clocks restart as for any reopen (``clocks.on_transition``)."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         _require_text(reason=reason)
         locked.reopen_count += 1
         locked.resolved_at = None
@@ -340,7 +354,7 @@ def complaint_withdraw(
 ) -> Complaint:
     """Withdraw: the customer withdrew it, or staff merged it into another as a duplicate."""
 
-    def prepare(locked: Complaint) -> _Change:
+    def prepare(locked: Complaint, held: list) -> _Change:
         original = None
         if duplicate_of:
             if rules.owns(locked, actor) and not rules.works_on(locked, actor):

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from recovery.models import ReferenceCounter
 
@@ -32,14 +33,31 @@ def allocate_reference(received_at: datetime) -> str:
     return format_reference(year, number)
 
 
-def _next_number(year: int) -> int | None:
+def allocate_reference_unless(received_at: datetime, found: QuerySet) -> str | None:
+    """``allocate_reference``, unless ``found`` finds a row: then no number is taken, in
+    the same statement (``UPDATE … WHERE NOT EXISTS (…)``), and None is returned.
+
+    Intake asks it with the idempotency key a request names: a new request costs one round
+    trip, not a look-up of its key and then the counter's. None also when the year has no
+    counter row yet (the caller looks its key up, then calls ``allocate_reference``).
+    """
+    number = _next_number(received_at.year, unless=found)
+    return None if number is None else format_reference(received_at.year, number)
+
+
+def _next_number(year: int, *, unless: QuerySet | None = None) -> int | None:
     table = connection.ops.quote_name(ReferenceCounter._meta.db_table)
+    condition, params = "", [year]
+    if unless is not None:
+        subquery, subquery_params = unless.values("pk").query.sql_with_params()
+        condition = f" AND NOT EXISTS ({subquery})"
+        params += list(subquery_params)
     with connection.cursor() as cursor:
         # UPDATE ... RETURNING is atomic in PostgreSQL and SQLite >= 3.35 alike.
         cursor.execute(
             f"UPDATE {table} SET last_number = last_number + 1 "  # noqa: S608
-            "WHERE year = %s RETURNING last_number",
-            [year],
+            f"WHERE year = %s{condition} RETURNING last_number",
+            params,
         )
         row = cursor.fetchone()
     return row[0] if row else None

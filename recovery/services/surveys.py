@@ -6,7 +6,7 @@ nothing: only ``survey_submit`` writes, and only the first time.
 """
 
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from common.errors import Conflict, NotFound, ValidationFailed
@@ -23,9 +23,30 @@ def survey_create(*, complaint: Complaint) -> Survey | None:
     """Create the complaint's survey inside the loop-closing transaction; None if it has one.
 
     The caller records ``survey_sent`` with the loop-closing event, in one batch.
+
+    One ``INSERT … ON CONFLICT (complaint_id) DO NOTHING RETURNING id`` (PostgreSQL, and
+    SQLite since 3.35), where ``get_or_create`` read first: a complaint whose loop closes
+    again after a reopening keeps its first survey, and a nonce that is taken still fails.
     """
-    survey, created = Survey.objects.get_or_create(complaint=complaint)
-    return survey if created else None
+    survey = Survey(complaint=complaint)
+    fields = [field for field in Survey._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Survey._meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({quote(Survey._meta.get_field('complaint').column)}) DO NOTHING "
+            f"RETURNING {quote(Survey._meta.pk.column)}",
+            [field.get_db_prep_save(field.pre_save(survey, True), connection) for field in fields],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    survey.pk = row[0]
+    survey._state.adding = False
+    survey._state.db = connection.alias
+    return survey
 
 
 def survey_token(survey: Survey) -> str:

@@ -158,6 +158,21 @@ def test_retry_with_the_same_key_replays_the_first_complaint(customer_user):
     assert Complaint.objects.count() == 1
 
 
+def test_a_replay_takes_no_reference_number(customer_user):
+    """The key is looked for in the statement that numbers the complaint: a replay (or a
+    conflict) leaves no gap."""
+    client = api_client(customer_user)
+    first = client.post(COMPLAINTS, NEW_COMPLAINT, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    client.post(COMPLAINTS, NEW_COMPLAINT, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    client.post(
+        COMPLAINTS, {**NEW_COMPLAINT, "subject": "Other"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    second = client.post(COMPLAINTS, NEW_COMPLAINT, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+
+    numbers = [int(answer.json()["reference"].rsplit("-", 1)[1]) for answer in (first, second)]
+    assert numbers[1] == numbers[0] + 1
+
+
 def test_same_key_with_a_different_body_is_a_conflict(customer_user):
     client = api_client(customer_user)
     first = client.post(COMPLAINTS, NEW_COMPLAINT, format="json", HTTP_IDEMPOTENCY_KEY="k-1")

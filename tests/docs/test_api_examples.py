@@ -2,8 +2,9 @@
 
 Each page with examples is one story: its examples run one after another on one database,
 so a submission, its acknowledgement and the acknowledgement sent again are tested as the
-reader reads them. The requests go through the whole stack (middleware, token
-authentication, parsers, the error handler) on the real PostgreSQL, by Django's test client.
+reader reads them. The requests go over HTTP to a live server (pytest-django's
+``live_server``, in a thread of this process) and through the whole stack (middleware, token
+authentication, parsers, the error handler) on the real PostgreSQL.
 
 The world a story starts from is the demo's (``seed_demo``): its teams, categories, root
 causes and accounts, each account's API token bound as ``{<username>_token}`` — so an
@@ -17,8 +18,8 @@ import contextlib
 import json
 from datetime import UTC, datetime
 
+import httpx
 import pytest
-from django.test import Client
 
 from demo.management.commands import seed_demo
 from recovery.services import intake
@@ -38,6 +39,9 @@ from tests.factories import ComplaintFactory
 # business days, and the dates the examples send (`expected_by`) are still ahead.
 STORY_STARTS = datetime(2026, 5, 14, 8, 0, tzinfo=UTC)
 
+# The host the documented answers' absolute links name: a local ``./redress run``.
+DOCUMENTED_HOST = "127.0.0.1:8000"
+
 # Complaints the examples refer to without creating them: placeholder -> (profile, region).
 WORLD = {
     "disp_reference": ("uk_fca_disp", "GB-ENG"),
@@ -49,12 +53,28 @@ WORLD = {
 PAGES = [path for path in DOCUMENTS if "```http" in path.read_text()]
 
 
+class LiveClient:
+    """Requests to the live server, answered as the examples compare them."""
+
+    def __init__(self, base_url: str):
+        # Named as a local ``./redress run`` is, so the absolute links the answers hold
+        # (``next``) read as the docs show them.
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers={"Host": DOCUMENTED_HOST})
+
+    def post(self, path: str, data: dict, content_type: str):
+        return self.http.post(path, json=data, headers={"Content-Type": content_type})
+
+    def generic(self, method: str, path: str, data: bytes, content_type: str, headers: dict):
+        sent = {"Content-Type": content_type, **headers} if data else headers
+        return self.http.request(method, path, content=data, headers=sent)
+
+
 @pytest.fixture
-def story(db, time_machine):
+def story(live_server, time_machine):
     """The demo world, the placeholders bound to it, and a client that sends no credentials."""
     time_machine.move_to(STORY_STARTS, tick=True)
     staff, customers = seed_demo.Command().accounts_and_reference_data()
-    client = Client()
+    client = LiveClient(live_server.url)
     # A body one field of which fills the default size limit on its own.
     bound: dict[str, object] = {"two_mib_of_text": "x" * (2 * 1024 * 1024)}
     for user in [*staff.values(), *(customer.user for customer in customers)]:
@@ -82,7 +102,7 @@ def story(db, time_machine):
     return client, bound
 
 
-def send(client: Client, example, bound: dict[str, object]):
+def send(client: LiveClient, example, bound: dict[str, object]):
     headers = {name: fill(value, bound) for name, value in example.request.headers}
     # Sent as a header too: the test client sets a content type only for a non-empty body.
     content_type = headers.get("Content-Type", "application/octet-stream")

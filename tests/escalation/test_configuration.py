@@ -117,3 +117,18 @@ def test_a_permission_taken_from_a_role_is_refused_at_once(groups):
     fresh = get_user_model().objects.get(pk=user.pk)  # a new request's user
     assert not fresh.has_perm("recovery.acknowledge_complaint")
     assert fresh.has_perm("recovery.resolve_complaint")
+
+
+def test_a_root_cause_retired_by_queryset_update_is_refused_at_once(db, root_causes):
+    """The taxonomy a resolution checks its causes against is held per process too: a cause
+    retired without any model signal (migration 0008's trigger) is retired for the next read."""
+    from django.utils import timezone
+
+    from recovery.models import RootCause
+    from recovery.selectors import root_causes_by_code
+
+    configuration.forget()
+    assert root_causes_by_code()["billing.duplicate-charge"].is_active
+    assert root_causes_by_code()["billing.duplicate-charge"].path == "Billing > Duplicate charge"
+    RootCause.objects.filter(code="billing.duplicate-charge").update(retired_at=timezone.now())
+    assert not root_causes_by_code()["billing.duplicate-charge"].is_active

@@ -4,7 +4,12 @@ import pytest
 
 from common.errors import Conflict, NotFound, ValidationFailed
 from recovery.models import Survey
-from recovery.services.surveys import survey_for_token, survey_submit, survey_token
+from recovery.services.surveys import (
+    survey_create,
+    survey_for_token,
+    survey_submit,
+    survey_token,
+)
 from tests.conftest import acknowledge, api_client, close_loop, resolve
 
 
@@ -20,6 +25,19 @@ def survey(make_complaint, agent, root_causes):
 def test_loop_closing_sends_one_survey(survey):
     assert survey.complaint.events.filter(type="survey_sent").count() == 1
     assert survey.submitted_at is None
+
+
+def test_a_complaint_keeps_its_first_survey(survey):
+    """A loop closed again (after a reopening) sends no second survey."""
+    assert survey_create(complaint=survey.complaint) is None
+    assert Survey.objects.get(complaint=survey.complaint).nonce == survey.nonce
+
+
+def test_a_new_survey_is_saved_as_returned(make_complaint):
+    complaint = make_complaint()
+    made = survey_create(complaint=complaint)
+    stored = Survey.objects.get(complaint=complaint)
+    assert (made.pk, made.nonce, made.sent_at) == (stored.pk, stored.nonce, stored.sent_at)
 
 
 def test_opening_the_link_records_nothing(survey):
