@@ -69,19 +69,28 @@ def pytest_runtest_teardown(item, nextitem):
         return
     if not _is_transactional(item):
         return
-    from django.core.management import call_command
-    from django.db import connection
     from pytest_django.plugin import blocking_manager_key
 
     with item.config.stash[blocking_manager_key].unblock():
-        call_command(
-            "flush",
-            verbosity=0,
-            interactive=False,
-            reset_sequences=False,
-            inhibit_post_migrate=True,
-        )
-        connection.creation.deserialize_db_from_string(_migration_data["default"])
+        _restore_migration_data()
+
+
+def _restore_migration_data() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command(
+        "flush", verbosity=0, interactive=False, reset_sequences=False, inhibit_post_migrate=True
+    )
+    connection.creation.deserialize_db_from_string(_migration_data["default"])
+
+
+@pytest.fixture
+def migration_data(transactional_db):
+    """For a ``transaction=True`` test that needs what the migrations wrote (SLA policies,
+    calendars, role groups, templates): a transactional test before it on the same worker
+    ended by emptying every table."""
+    _restore_migration_data()
 
 
 @pytest.fixture(autouse=True)

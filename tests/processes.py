@@ -138,6 +138,26 @@ def uvicorn_command(port: int, *extra: str) -> list[str]:
     ]
 
 
+def solo_worker_command(node_name: str) -> list[str]:
+    """A Celery worker of ``config`` with one process, quiet, named ``node_name``."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool",
+        "solo",
+        "--hostname",
+        node_name,
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "warning",
+    ]
+
+
 def start_web_server(env: dict[str, str], scratch: Path, *extra: str) -> tuple[Child, str]:
     """uvicorn serving ``config.asgi`` once it answers HTTP; the child and its base URL."""
     port = free_port()

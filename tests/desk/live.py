@@ -10,7 +10,6 @@ config worker``) on the pytest-django test database and the test Redis, as in
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -23,7 +22,9 @@ from tests.processes import (
     HOST,
     Child,
     free_port,
+    solo_worker_command,
     subprocess_environment,
+    uvicorn_command,
     wait_until_worker_idle,
 )
 
@@ -109,43 +110,14 @@ def live_redress():
         try:
             server = Child(
                 "uvicorn",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "config.asgi:application",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(port),
-                    "--lifespan",
-                    "on",
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
+                uvicorn_command(port),
                 env,
                 Path(scratch),
             )
             children.append(server)
             worker = Child(
                 "celery",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--hostname",
-                    node_name,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel",
-                    "warning",
-                ],
+                solo_worker_command(node_name),
                 env,
                 Path(scratch),
             )

@@ -70,7 +70,7 @@ class LiveClient:
 
 
 @pytest.fixture
-def story(live_server, time_machine):
+def story(live_server, migration_data, time_machine):
     """The demo world, the placeholders bound to it, and a client that sends no credentials."""
     time_machine.move_to(STORY_STARTS, tick=True)
     staff, customers = seed_demo.Command().accounts_and_reference_data()

@@ -12,7 +12,6 @@ test commits (``transaction=True``), and on the test Redis.
 import asyncio
 import contextlib
 import json
-import sys
 import tempfile
 import time
 import uuid
@@ -28,7 +27,9 @@ from tests.processes import (
     HOST,
     Child,
     free_port,
+    solo_worker_command,
     subprocess_environment,
+    uvicorn_command,
     wait_until_worker_idle,
 )
 
@@ -109,43 +110,14 @@ def test_transition_over_http_reaches_the_agents_socket(
         try:
             server = Child(
                 "uvicorn",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "config.asgi:application",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(port),
-                    "--lifespan",
-                    "on",
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
+                uvicorn_command(port),
                 env,
                 Path(scratch),
             )
             children.append(server)
             worker = Child(
                 "celery",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--hostname",
-                    node_name,
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel",
-                    "warning",
-                ],
+                solo_worker_command(node_name),
                 env,
                 Path(scratch),
             )
