@@ -125,7 +125,12 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
             # Through complaint_assignee_idx (assignee_id IS NULL, state) or the deadline
             # index with the team, whichever the planner finds fewer rows in.
             rows = rows.filter(assignee__isnull=True)
-    if query.state == "customer_replied":
+    text = query.q.strip()
+    # A reference names one complaint: the caller quoting theirs is found whatever its
+    # state, rather than "no complaints" because the queue shows open ones by default.
+    if REFERENCE_PATTERN.match(text):
+        pass
+    elif query.state == "customer_replied":
         # The marker, not a state (recovery.services.messages); its own index.
         rows = rows.filter(customer_replied_at__isnull=False)
     elif query.state == "open" or not query.state:
@@ -136,7 +141,6 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         rows = rows.filter(Q(pk__in=_breached_ids()) | Q(next_deadline_at__lte=now))
     elif query.risk == "at_risk":
         rows = rows.filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
-    text = query.q.strip()
     if text:
         rows = rows.filter(search_filter(text))
     return rows.order_by(*QUEUE_ORDER)

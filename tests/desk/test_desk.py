@@ -767,6 +767,20 @@ def test_the_queue_searches_references_customers_and_text(agent, make_complaint,
     assert "No complaint matches these filters." in text_of(client.get("/desk/team/?q=zzz"))
 
 
+def test_a_quoted_reference_finds_the_complaint_whatever_its_state(agent, make_complaint):
+    # The customer on the phone quotes the reference of a complaint closed last month: the
+    # queue's default filter (open complaints) must not answer "no such complaint".
+    closed = make_complaint(subject="Refund never arrived")
+    complaint_withdraw(complaint=closed, actor=agent, reason="Sorted on the phone")
+    make_complaint(subject="Refund never arrived either")
+    client = signed_in(agent)
+
+    found = rows_of(text_of(client.get("/desk/team/", {"q": closed.reference})))
+    assert found == [closed.reference]
+    # Text that is not a reference still searches open complaints only.
+    assert closed.reference not in rows_of(text_of(client.get("/desk/team/", {"q": "refund"})))
+
+
 def test_queue_filters_that_are_wrong_are_ignored_not_fatal(agent, make_complaint):
     make_complaint()
 
