@@ -10,21 +10,16 @@ Only ``lint-imports`` imports this module (``pyproject.toml``: ``contract_types`
 
 import itertools
 
-from importlinter import Contract, ContractCheck, fields, output
+from importlinter import Contract, ContractCheck, output
 
 
 class NoCirclesContract(Contract):
-    """Options: ``packages``, the top-level packages whose modules may form no circle."""
-
-    packages = fields.ListField(subfield=fields.StringField())
+    """Every module of the root packages (``root_packages``; external packages are not in
+    the graph): none may be part of a circle."""
 
     def check(self, graph, verbose: bool) -> ContractCheck:
-        roots = tuple(self.packages)  # type: ignore[arg-type]
-        modules = sorted(m for m in graph.modules if m.split(".")[0] in roots)
-        edges = {
-            m: sorted(i for i in graph.find_modules_directly_imported_by(m) if i in modules)
-            for m in modules
-        }
+        modules = sorted(graph.modules)
+        edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
         circles = [_one_circle(group, edges) for group in _strongly_connected(modules, edges)]
         return ContractCheck(kept=not circles, warnings=None, metadata={"circles": circles})
 

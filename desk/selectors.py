@@ -400,17 +400,16 @@ def _clock_status(clock, now: datetime) -> str:
 
 
 def timeline(complaint: Complaint) -> list:
-    """The complaint's events, each assignment carrying the assignee's name
-    (``assignee_name``) so the page says to whom: one query for all of them, none without."""
+    """The complaint's events, each assignment carrying its assignee (``assignee``) so the
+    page says to whom: one query for all of them, none without."""
     from django.contrib.auth import get_user_model
 
     events = list(complaint.events.all())
     assigned = [event for event in events if event.type == "assigned"]
     ids = {(event.parameters or {}).get("assignee_id") for event in assigned} - {None}
-    users = get_user_model().objects.filter(pk__in=ids) if ids else []
-    names = {user.pk: user.get_full_name() or user.get_username() for user in users}
+    users = get_user_model().objects.in_bulk(ids) if ids else {}
     for event in assigned:
-        event.assignee_name = names.get((event.parameters or {}).get("assignee_id"), "")
+        event.assignee = users.get((event.parameters or {}).get("assignee_id"))
     return events
 
 

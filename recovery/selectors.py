@@ -223,7 +223,7 @@ def complaint_changed(complaint: Complaint, user) -> Complaint:
     ``with_api_annotations``) and wrote, with its timeline, messages and clocks read.
 
     The change saved the row's fields and put the SLA snapshot its clocks set on the
-    instance (``sla.complaint_refresh_sla``), so the row is not read again: the same answer
+    instance (``snapshot.complaint_refresh_sla``), so the row is not read again: the same answer
     as ``complaint_api_detail``. A relation the change rewrote and kept on the instance
     (``hold_as_prefetched``: a resolution's root causes) is shown as kept.
     """
@@ -312,7 +312,7 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     """The answer to the intake that created ``complaint``, from the instance intake holds.
 
     Its customer, team and taxonomy are already on it, and the SLA snapshot its first
-    clocks set (``sla.complaint_refresh_sla``); what intake wrote beside it (the timeline,
+    clocks set (``snapshot.complaint_refresh_sla``); what intake wrote beside it (the timeline,
     the original message, the clocks) is read back, one query each, and what a new
     complaint cannot have yet (escalations, recovery actions, root causes) is not read at
     all. The same answer as ``complaint_api_detail(just_filed=True)``.

@@ -149,7 +149,9 @@ def event_title(event) -> str:
     if event.type == "assigned":
         if parameters.get("assignee_id") is None:
             return _("Unassigned (back to the team queue)")
-        name = getattr(event, "assignee_name", "") or _("a member of staff no longer listed")
+        name = display_name(getattr(event, "assignee", None)) or _(
+            "a member of staff no longer listed"
+        )
         return _("Assigned to %(name)s") % {"name": name}
     if event.type == "details_corrected" and parameters.get("changes"):
         return _("Details corrected: %(fields)s") % {

@@ -8,23 +8,16 @@ changed. docs/architecture.md explains the contracts.
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "config",
-    "desk",
-    "api",
-    "insights",
-    "demo",
-    "imports",
-    "notifications",
-    "escalation",
-    "recovery",
-    "common",
-)
+# The packages the contracts cover, as pyproject.toml names them.
+PACKAGES = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "root_packages"
+]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

@@ -1,6 +1,7 @@
 """The docs name files and modules that exist: a file moved or a function renamed leaves no
 stale pointer in the README, docs/ or bench/README.md."""
 
+import functools
 import importlib
 import re
 from pathlib import Path
@@ -14,11 +15,15 @@ APPS = "recovery|escalation|notifications|desk|api|insights|imports|demo|common|
 PATH = re.compile(r"`((?:" + APPS + r"|tests|bench|templates|static)/[\w/.-]*)`")
 # `recovery.rules.works_on`, `notifications.outbox` ...: a module, or a name in one.
 DOTTED = re.compile(r"`((?:" + APPS + r")(?:\.\w+)+)`")
-# Every Python source of the apps, to find names the code spells as strings (Celery task
-# names, outbox event types, permissions).
-SOURCES = "\n".join(
-    path.read_text() for app in APPS.split("|") for path in (ROOT / app).rglob("*.py")
-)
+
+
+@functools.cache
+def sources() -> str:
+    """Every Python source of the apps, to find names the code spells as strings (Celery
+    task names, outbox event types, permissions); read when a test first asks."""
+    return "\n".join(
+        path.read_text() for app in APPS.split("|") for path in (ROOT / app).rglob("*.py")
+    )
 
 
 def references(pattern):
@@ -43,7 +48,7 @@ def names_something(dotted: str) -> bool:
         except LookupError:
             return False
         return True
-    return f'"{dotted}"' in SOURCES or resolves(dotted)
+    return f'"{dotted}"' in sources() or resolves(dotted)
 
 
 def resolves(dotted: str) -> bool:
