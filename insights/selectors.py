@@ -47,6 +47,7 @@ from recovery.models import (
     Customer,
     EventType,
     JourneyStage,
+    Outcome,
     RecoveryAction,
     RecoveryStatus,
     RootCause,
@@ -54,6 +55,8 @@ from recovery.models import (
     Team,
     Touchpoint,
 )
+
+UPHELD_OUTCOMES = (Outcome.UPHELD, Outcome.PARTLY_UPHELD)
 
 # Reports sort and hash a year of complaints at once; PostgreSQL's default of 4 MB per sort
 # would spill them to temporary files. 64 MB holds a million-row sort in memory, and applies
@@ -846,6 +849,10 @@ def kpi_flags() -> dict[str, Q]:
     resolved = Q(resolved_at__isnull=False)
     return {
         "resolved": resolved,
+        # The outcome recorded at resolution; "upheld" counts the complaints found for the
+        # customer in whole or in part, as the regulators' complaint returns do.
+        "with_outcome": ~Q(outcome=""),
+        "upheld": Q(outcome__in=UPHELD_OUTCOMES),
         # Ever resolved: resolved now, or reopened (which clears the resolution).
         "ever_resolved": resolved | Q(reopen_count__gt=0),
         "reopened": Q(reopen_count__gt=0),
@@ -954,6 +961,8 @@ _KPI_SUMS = (
     "reopened",
     "within_3_business_days",
     "within_8_weeks",
+    "with_outcome",
+    "upheld",
     "csat_answers",
     "csat_satisfied",
     "nps_answers",
@@ -1054,6 +1063,9 @@ def _kpi_row(row: dict, by: str, sla: dict) -> dict:
         "within_3_business_days_percent": _percent(within_3, resolved),
         "within_8_weeks_percent": _percent(within_8w - within_3, resolved),
         "later_percent": _percent(resolved - within_8w, resolved),
+        "with_outcome": row["with_outcome"],
+        "upheld": row["upheld"],
+        "upheld_percent": _percent(row["upheld"], row["with_outcome"]),
         "csat_answers": row["csat_answers"],
         "csat_percent": _percent(row["csat_satisfied"], row["csat_answers"]),
         "nps_answers": row["nps_answers"],
