@@ -18,6 +18,14 @@ BAR = "#0072B2"
 CUMULATIVE = "#D55E00"
 WIDTH = 760
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP = 56, 48, 16
+# A bar's label is rotated 45° below the axis, in a 120-pixel band: about 32 characters of
+# 11-pixel text fit before it leaves the picture.
+BAR_LABEL_CHARS = 32
+# The width of an average character of the charts' 11-pixel text (redress.css), with some
+# room: a legend entry is laid out from its length so that no name is cut off.
+CHAR_WIDTH = 6.5
+LEGEND_SWATCH = 20
+LEGEND_ROW = 18
 
 
 def _nice_max(value: float) -> float:
@@ -35,8 +43,22 @@ def _nice_max(value: float) -> float:
     return step * 10
 
 
+def cause_label(row: dict) -> str:
+    """What a chart calls a root cause: its name (the path, from the top of the taxonomy,
+    is in the bar's tooltip and the table beside the chart), never its code."""
+    return row.get("name") or row.get("path") or _("Unknown cause")
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.1f}"
+
+
+def _signed(value: float) -> str:
+    return _number(value) if value >= 0 else "-" + _number(-value)
 
 
 def _svg(height: int, title: str, description: str, body: list[str]) -> SafeString:
@@ -84,7 +106,7 @@ def pareto(rows: list[dict], *, value_key: str, title: str, unit_label: str) -> 
         bar_height = plot_height * value / top
         x = MARGIN_LEFT + n * slot
         y = MARGIN_TOP + plot_height - bar_height
-        label = row.get("code") or row.get("path") or "?"
+        label = cause_label(row)
         body.append(
             f'<rect x="{x + slot * 0.15:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{bar_height:.1f}" fill="{BAR}"><title>{escape(row.get("path") or label)}: '
@@ -93,7 +115,7 @@ def pareto(rows: list[dict], *, value_key: str, title: str, unit_label: str) -> 
         centre = x + slot / 2
         body.append(
             f'<text transform="translate({centre:.1f},{MARGIN_TOP + plot_height + 8}) '
-            f'rotate(45)" text-anchor="start">{escape(label[:32])}</text>'
+            f'rotate(45)" text-anchor="start">{escape(_shortened(label, BAR_LABEL_CHARS))}</text>'
         )
         cumulative = row.get("cumulative_percent") or 0
         points.append(
@@ -123,6 +145,20 @@ def pareto(rows: list[dict], *, value_key: str, title: str, unit_label: str) -> 
     return _svg(height, title, description, body)
 
 
+def _legend_layout(names: list[str], plot_width: float) -> dict:
+    """Columns for the legend: three, two or one, the most that hold the longest name whole.
+
+    ``chars`` is what one column holds; only a name longer than the whole width (more than
+    about 100 characters) is shortened, and its line's tooltip keeps it in full.
+    """
+    longest = max((len(name) for name in names), default=0)
+    for columns in (3, 2, 1):
+        chars = int((plot_width / columns - LEGEND_SWATCH - 8) / CHAR_WIDTH)
+        if longest <= chars or columns == 1:
+            break
+    return {"columns": columns, "rows": -(-len(names) // columns), "chars": chars}
+
+
 def lines(
     labels: list[str],
     series: list[tuple[str, list[float]]],
@@ -137,9 +173,9 @@ def lines(
     ``marker`` draws a vertical rule before that x position (a corrective action's date).
     """
     plot_height = 220
-    legend_rows = (len(series) + 2) // 3
-    height = MARGIN_TOP + plot_height + 36 + 18 * legend_rows
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    legend = _legend_layout([name for name, _values in series], plot_width)
+    height = MARGIN_TOP + plot_height + 36 + LEGEND_ROW * legend["rows"]
     top = _nice_max(max((max(values, default=0) for _, values in series), default=0))
     count = max(len(labels), 1)
     step = plot_width / max(count - 1, 1)
@@ -171,16 +207,79 @@ def lines(
             f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2">'
             f"<title>{escape(name)}</title></polyline>"
         )
-        column, row = index % 3, index // 3
-        x = MARGIN_LEFT + column * (plot_width / 3)
-        y = MARGIN_TOP + plot_height + 36 + row * 18
+        column, row = index % legend["columns"], index // legend["columns"]
+        x = MARGIN_LEFT + column * (plot_width / legend["columns"])
+        y = MARGIN_TOP + plot_height + 36 + row * LEGEND_ROW
         body.append(
             f'<rect x="{x:.1f}" y="{y - 9}" width="14" height="4" fill="{colour}"/>'
-            f'<text x="{x + 20:.1f}" y="{y - 4}">{escape(name[:40])}</text>'
+            f'<text x="{x + LEGEND_SWATCH:.1f}" y="{y - 4}">'
+            f"{escape(_shortened(name, legend['chars']))}</text>"
         )
     body.append(
         f'<line class="axis" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" '
         f'y1="{MARGIN_TOP + plot_height}" y2="{MARGIN_TOP + plot_height}"/>'
     )
     description = _("One line per series, one point per week.")
+    return _svg(height, title, description, body)
+
+
+def trend(
+    labels: list[str], values: list[float | None], *, title: str, unit: str = ""
+) -> SafeString:
+    """One figure over time (a KPI per month): a line with a dot per point, broken where a
+    point has no figure (no answers that month), on an axis that goes below zero when a
+    figure does (NPS runs from -100 to +100)."""
+    plot_height, height = 120, MARGIN_TOP + 120 + 28
+    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    known = [float(value) for value in values if value is not None]
+    top = _nice_max(max(known, default=0))
+    bottom = -_nice_max(-min(known)) if known and min(known) < 0 else 0
+    span = top - bottom
+    count = max(len(labels), 1)
+    step = plot_width / max(count - 1, 1)
+
+    def y_of(value: float) -> float:
+        return MARGIN_TOP + plot_height - plot_height * (value - bottom) / span
+
+    body = []
+    for n in range(3):
+        value = bottom + span * n / 2
+        y = y_of(value)
+        body.append(
+            f'<line class="grid" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" '
+            f'y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_signed(value))}{escape(unit)}</text>"
+        )
+    every = max(1, count // 12)
+    for n, label in enumerate(labels):
+        if n % every == 0:
+            body.append(
+                f'<text x="{MARGIN_LEFT + n * step:.1f}" y="{MARGIN_TOP + plot_height + 16}" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    segment: list[str] = []
+    segments = [segment]
+    for n, value in enumerate(values):
+        if value is None:
+            segment = []
+            segments.append(segment)
+            continue
+        x, y = MARGIN_LEFT + n * step, y_of(float(value))
+        segment.append(f"{x:.1f},{y:.1f}")
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{BAR}"><title>'
+            f"{escape(labels[n])}: {escape(_signed(float(value)))}"
+            f"{escape(unit)}</title></circle>"
+        )
+    body.extend(
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{BAR}" stroke-width="2"/>'
+        for points in segments
+        if len(points) > 1
+    )
+    body.append(
+        f'<line class="axis" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" '
+        f'y1="{MARGIN_TOP + plot_height}" y2="{MARGIN_TOP + plot_height}"/>'
+    )
+    description = _("One point per month; a gap where the month has no figure.")
     return _svg(height, title, description, body)
