@@ -6,6 +6,7 @@ from django.urls import include, path
 from desk import (
     api_tokens,
     board,
+    corrective_actions,
     desk,
     held_mail,
     portal,
@@ -56,6 +57,22 @@ desk_patterns = (
         path("board/", board.escalation_board, name="board"),
         path("approvals/", recoveries.approvals, name="approvals"),
         path("approvals/<int:action_id>/decide/", recoveries.decide, name="decide"),
+        path("corrective-actions/", corrective_actions.action_list, name="corrective-actions"),
+        path(
+            "corrective-actions/new/",
+            corrective_actions.action_new,
+            name="corrective-action-new",
+        ),
+        path(
+            "corrective-actions/<int:action_id>/edit/",
+            corrective_actions.action_edit,
+            name="corrective-action-edit",
+        ),
+        path(
+            "corrective-actions/<int:action_id>/status/",
+            corrective_actions.action_status,
+            name="corrective-action-status",
+        ),
         path("complaints/<str:reference>/", desk.complaint_page, name="complaint"),
         path("complaints/<str:reference>/acknowledge/", desk.acknowledge, name="acknowledge"),
         path("complaints/<str:reference>/reply/", desk.reply, name="reply"),

@@ -5,6 +5,7 @@ the effectiveness check compares before and after), and the verdict (verified or
 ineffective) needs a note saying what the figures showed.
 """
 
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -31,6 +32,18 @@ NEXT_STATUSES = {
 }
 # One CAPA links at most this many complaints in a request: enough for a real pattern.
 MAX_LINKED_COMPLAINTS = 500
+
+
+def _audit(action: CorrectiveAction, actor, flag: int, message: list | str) -> None:
+    """The action's own history (shown under *History* in the admin), in the caller's
+    transaction: a CAPA has no timeline of its own, the complaints it links have theirs."""
+    LogEntry.objects.log_actions(
+        actor.pk,
+        CorrectiveAction.objects.filter(pk=action.pk),
+        flag,
+        change_message=message,
+        single_object=True,
+    )
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -62,7 +75,11 @@ def _complaints(references: list[str]) -> list[Complaint]:
 def _owner(username: str):
     owner = get_user_model().objects.filter(username=username, is_active=True).first()
     if owner is None or not roles.is_staff_member(owner):
-        raise _invalid("owner", f"No active staff member {username!r} to own the action.")
+        raise _invalid(
+            "owner",
+            f"{username!r} cannot own a corrective action: choose an active staff member "
+            "(customers and service accounts never own one).",
+        )
     return owner
 
 
@@ -99,6 +116,7 @@ def corrective_action_open(
         action.root_causes.set(causes)
         action.complaints.set(linked)
         _record_links(action, linked, actor)
+        _audit(action, actor, ADDITION, [{"added": {}}])
     return action
 
 
@@ -127,6 +145,59 @@ def corrective_action_link(*, action_id: int, actor, complaints: list[str]) -> C
         new = [c for c in linked if not action.complaints.filter(pk=c.pk).exists()]
         action.complaints.add(*new)
         _record_links(action, new, actor)
+        if new:
+            _audit(
+                action,
+                actor,
+                CHANGE,
+                f"Linked complaints: {', '.join(c.reference for c in new)}.",
+            )
+    return action
+
+
+def corrective_action_update(
+    *,
+    action_id: int,
+    actor,
+    title: str,
+    root_causes: list[str],
+    owner: str,
+    description: str = "",
+    kind: str = CorrectiveActionKind.CORRECTIVE,
+    due_on=None,
+) -> CorrectiveAction:
+    """Change what an action is: its title, description, kind, causes, owner and due date.
+
+    Its status moves through ``corrective_action_set_status`` only (that stamps the dates),
+    and its complaints through ``corrective_action_link`` (that writes their timelines). The
+    same checks as opening it: a title, known causes, an active staff member as owner.
+    """
+    if not actor.has_perm("recovery.change_correctiveaction"):
+        raise PermissionDenied("Only complaints managers change corrective actions.")
+    if not (title or "").strip():
+        raise _invalid("title", "Give the action a title.")
+    if kind not in CorrectiveActionKind.values:
+        raise _invalid("kind", f"Choose one of: {', '.join(CorrectiveActionKind.values)}.")
+    causes = _causes(root_causes)
+    owner_user = _owner(owner)
+    with transaction.atomic():
+        action = _locked(action_id)
+        wanted = {
+            "title": title.strip(),
+            "description": (description or "").strip(),
+            "kind": kind,
+            "owner": owner_user,
+            "due_on": due_on,
+        }
+        changed = [name for name, value in wanted.items() if getattr(action, name) != value]
+        for name, value in wanted.items():
+            setattr(action, name, value)
+        action.save()
+        if {cause.pk for cause in causes} != set(action.root_causes.values_list("pk", flat=True)):
+            changed.append("root_causes")
+            action.root_causes.set(causes)
+        if changed:
+            _audit(action, actor, CHANGE, [{"changed": {"fields": changed}}])
     return action
 
 
@@ -164,4 +235,5 @@ def corrective_action_set_status(
             action.verification_note = note.strip()
         action.status = status
         action.save()
+        _audit(action, actor, CHANGE, f"Status: {status}.")
     return action
