@@ -503,7 +503,7 @@ def insight_queries(ref: dict) -> dict:
     """Each insight as a call over the last 365 days; the name is what ``--explain`` takes."""
     from django.utils import timezone
 
-    from insights import selectors
+    from insights import dashboard, selectors
     from insights.params import Scope
     from recovery.models import CorrectiveAction, RootCause
 
@@ -536,6 +536,9 @@ def insight_queries(ref: dict) -> dict:
     }
     for by in ("", "channel", "touchpoint", "journey_stage", "team", "agent"):
         calls[f"kpis-by-{by or 'nothing'}"] = lambda by=by: selectors.kpis(year, by=by)
+    # The manager's landing page: the last 30 days against the 30 before, and twelve months.
+    last_30 = Scope(start=today - timedelta(days=29), end=today)
+    calls["manager-dashboard"] = lambda: dashboard.manager_dashboard(last_30)
     # A read right after a change pays for rebuilding that day's summaries first.
     calls["kpis-after-one-change"] = lambda: (touch_one_complaint(), selectors.kpis(year))
     return calls

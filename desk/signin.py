@@ -5,10 +5,11 @@ account is signed in (``auth.login``: session, audit log, last_login) only after
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,7 +17,7 @@ from django_otp import login as otp_login
 
 from common.errors import TooManyAttempts, ValidationFailed
 from desk import sso
-from recovery import second_factor
+from recovery import roles, second_factor
 from recovery.lockout import lockout_minutes
 
 
@@ -30,6 +31,18 @@ class CodeForm(forms.Form):
     )
 
 
+# Who oversees rather than works a queue lands on the dashboard of the service's figures.
+DASHBOARD_ROLES = (roles.COMPLAINTS_MANAGER, roles.HEAD_OF_CX)
+
+
+def landing_url(user) -> str:
+    """Where signing in leads without a ``next``: a complaints manager's (or the head of
+    CX's) dashboard, everyone else's own queue."""
+    if any(roles.has_role(user, role) for role in DASHBOARD_ROLES):
+        return reverse("insights:dashboard")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
 class PasswordStep(LoginView):
     """Django's login page, which defers to the code step for an enrolled account."""
 
@@ -39,8 +52,13 @@ class PasswordStep(LoginView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(**kwargs, sso=sso.provider_name())
 
+    def get_default_redirect_url(self):
+        # The account that just gave its password (not yet signed in when a code follows).
+        return landing_url(getattr(self, "signing_in", None) or self.request.user)
+
     def form_valid(self, form):
         user = form.get_user()
+        self.signing_in = user
         if second_factor.confirmed_device(user) is None:
             return super().form_valid(form)
         second_factor.pending_begin(self.request, user=user, next_url=self.get_success_url())

@@ -298,6 +298,18 @@ class KpiQuery(ScopeQuery):
         return attrs
 
 
+# The manager's dashboard compares the last 30 days with the 30 before, unless asked.
+DASHBOARD_DAYS = 30
+
+
+class DashboardQuery(ScopeQuery):
+    def validate(self, attrs):
+        if "start" not in attrs:
+            end = attrs.get("end") or timezone.localdate()
+            attrs["start"] = end - timedelta(days=DASHBOARD_DAYS - 1)
+        return super().validate(attrs)
+
+
 class FormatQuery(StrictSerializer):
     """Tables that take no other parameter."""
 

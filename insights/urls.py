@@ -23,6 +23,7 @@ api_patterns = (
 page_patterns = (
     [
         path("", views.pareto_page, name="pareto"),
+        path("dashboard/", views.dashboard_page, name="dashboard"),
         path("trends/", views.trends_page, name="trends"),
         path("repeats/", views.repeats_page, name="repeats"),
         path("kpis/", views.kpis_page, name="kpis"),

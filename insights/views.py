@@ -12,10 +12,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from common.errors import ValidationFailed
-from insights import charts, permissions, selectors
+from insights import charts, dashboard, permissions, selectors
 from insights.params import (
     CAUSE_ROLES,
     KPI_GROUPINGS,
+    DashboardQuery,
     EffectivenessQuery,
     KpiQuery,
     ParetoQuery,
@@ -45,6 +46,15 @@ def _filters_context(request) -> dict:
     }
 
 
+def _capa_context(request) -> dict:
+    """Whether the page offers to start a corrective action for a cause, and where."""
+    return {
+        "may_open_capa": request.user.has_perm("recovery.add_correctiveaction"),
+        # A desk page: linked by its URL name, as the other interfaces' pages are.
+        "capa_new_url": reverse("desk:corrective-action-new"),
+    }
+
+
 def _csv_link(name: str, params: dict, **kwargs) -> str:
     query = {key: value for key, value in params.items() if value not in ("", None)}
     query["format"] = "csv"
@@ -58,7 +68,7 @@ def _page(request, template: str, query_class, build):
     """
     if not permissions.may_view_insights(request.user):
         raise PermissionDenied(_("Insights are for supervisors and complaints managers."))
-    context = {"nav": "insights", **_filters_context(request)}
+    context = {"nav": "insights", **_capa_context(request), **_filters_context(request)}
     try:
         query = _query(request, query_class)
     except ValidationFailed as exc:
@@ -73,6 +83,37 @@ def _page(request, template: str, query_class, build):
         context["period"] = {"start": scope.start.isoformat(), "end": scope.end.isoformat()}
     context.update(build(query))
     return render(request, template, context)
+
+
+@login_required
+def dashboard_page(request):
+    """Where a complaints manager lands: the period's headline figures against the period
+    before, and each figure month by month."""
+
+    def build(query):
+        scope = query.scope()
+        payload = dashboard.manager_dashboard(scope)
+        months = payload["trends"]["months"]
+        return {
+            "payload": payload,
+            "tiles": payload["tiles"],
+            "trend_charts": [
+                {
+                    "title": str(title),
+                    "chart": charts.trend(
+                        months,
+                        payload["trends"]["series"][key],
+                        title=_("%(figure)s per month") % {"figure": title},
+                        unit=unit,
+                    ),
+                    "rows": list(zip(months, payload["trends"]["series"][key], strict=True)),
+                    "unit": unit,
+                }
+                for key, title, unit, _better in dashboard.TILES
+            ],
+        }
+
+    return _page(request, "insights/dashboard.html", DashboardQuery, build)
 
 
 @login_required
@@ -152,7 +193,7 @@ def trends_page(request):
             "cause_roles": CAUSE_ROLES,
             "chart": charts.lines(
                 labels,
-                [(s["code"] or s["path"], s["counts"]) for s in payload["series"]],
+                [(s["path"] or charts.cause_label(s), s["counts"]) for s in payload["series"]],
                 title=_("Complaints per week, by root cause"),
             ),
             "volume_chart": charts.lines(
@@ -235,7 +276,7 @@ def effectiveness_page(request, action_id: int):
     if not permissions.may_view_corrective_actions(request.user):
         raise PermissionDenied(_("Corrective actions are for supervisors and complaints managers."))
     action = get_object_or_404(CorrectiveAction, pk=action_id)
-    context = {"nav": "insights", "action": action}
+    context = {"nav": "insights", "action": action, **_capa_context(request)}
     try:
         query = _query(request, EffectivenessQuery)
     except ValidationFailed as exc:

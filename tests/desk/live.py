@@ -213,7 +213,8 @@ def sign_in(page, username: str, password: str = "pw") -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/desk/**")
+    # Away from the sign-in page: to the queue, or a manager's dashboard under /insights/.
+    page.wait_for_url(lambda url: "/desk/login/" not in url)
 
 
 def wait_until_live(page) -> None:

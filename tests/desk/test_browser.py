@@ -468,3 +468,47 @@ def test_a_socket_refused_for_good_is_not_retried(live, browser, agent):
     assert len(attempts) == 1
     assert "Sign in again" in page.locator("#live-status").inner_text()
     page.close()
+
+
+def test_a_manager_lands_on_the_dashboard_and_starts_a_corrective_action_from_the_pareto(
+    live, browser, agent, supervisor, manager, make_complaint, root_causes, touchpoint, category
+):
+    from recovery.models import CorrectiveAction
+
+    complaint = make_complaint(subject="Charged twice")
+    resolve(acknowledge(complaint, agent), agent)
+    page = new_page(browser, live.base_url)
+
+    sign_in(page, manager.username)
+    page.wait_for_url("**/insights/dashboard/")
+    page.get_by_role("heading", name="Complaints at a glance").wait_for()
+    assert page.locator("#tile-complaints .figure").inner_text() == "1"
+    assert_accessible(page, "manager dashboard")
+    screenshot(page, "manager-dashboard")
+
+    page.goto("/insights/")
+    page.get_by_role(
+        "link", name="Start a corrective action for this cause: Billing > Duplicate charge"
+    ).click()
+    page.wait_for_url("**/desk/corrective-actions/new/?root_cause=billing.duplicate-charge")
+    # The cause comes chosen, and a title proposed from its name.
+    assert page.get_by_label("Title").input_value() == "Reduce “Duplicate charge”"
+    chosen = page.get_by_label("Root causes it addresses").evaluate(
+        "select => [...select.selectedOptions].map(option => option.textContent)"
+    )
+    assert chosen == ["Billing > Duplicate charge"]
+    assert_accessible(page, "corrective action form")
+    page.get_by_label("Owner").select_option("supervisor")
+    page.get_by_label("Complaints that revealed the problem").fill(complaint.reference)
+    page.get_by_role("button", name="Open the corrective action").click()
+
+    page.wait_for_url("**/desk/corrective-actions/")
+    page.get_by_text("Corrective action “Reduce “Duplicate charge”” opened.").wait_for()
+    assert_accessible(page, "corrective actions")
+    screenshot(page, "corrective-actions")
+    action = CorrectiveAction.objects.get()
+    assert (action.owner, action.created_by) == (supervisor, manager)
+    assert [c.code for c in action.root_causes.all()] == ["billing.duplicate-charge"]
+    assert list(action.complaints.all()) == [complaint]
+    assert csp_violations(page) == []
+    page.context.close()

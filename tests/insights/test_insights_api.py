@@ -234,7 +234,10 @@ def test_pareto_page_draws_the_chart_and_links_the_csv(data, client, supervisor)
     client.force_login(supervisor)
     page = client.get(f"/insights/?{MARCH}&channel=").content.decode()
     assert '<svg class="chart"' in page
-    assert "billing.duplicate-charge" in page
+    # The cause by its name, in the chart and the table; its code is for programs (API, CSV).
+    assert ">Duplicate charge</text>" in page
+    assert '<th scope="row">Duplicate charge</th>' in page
+    assert "billing.duplicate-charge" not in page
     # The cause name is escaped inside the SVG and the table, never markup.
     assert "=HYPERLINK(&quot;http://example.com&quot;)" in page
     assert "/api/insights/pareto/?start=2026-03-01&amp;end=2026-03-31&amp;measure=count" in page

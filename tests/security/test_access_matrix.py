@@ -281,6 +281,12 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/board/": get(SUPERVISORS_UP),
     "desk/approvals/": get(SUPERVISORS_UP),
     "desk/approvals/<int:action_id>/decide/": post(SUPERVISORS_UP),
+    # Corrective actions: supervisors and up see them; complaints managers open and change
+    # them; moving one on is for its owner (here the manager) or a complaints manager.
+    "desk/corrective-actions/": get(SUPERVISORS_UP),
+    "desk/corrective-actions/new/": get(MANAGERS),
+    "desk/corrective-actions/<int:action_id>/edit/": get(MANAGERS),
+    "desk/corrective-actions/<int:action_id>/status/": post(MANAGERS),
     "desk/complaints/<str:reference>/": get(WORKERS),
     **{
         f"desk/complaints/<str:reference>/{action}/": post(WORKERS)
@@ -314,6 +320,7 @@ HTTP_RULES: dict[str, Rule] = {
     "api/insights/alerts/": get(SUPERVISORS_UP),
     "api/corrective-actions/<int:action_id>/effectiveness/": get(SUPERVISORS_UP),
     "insights/": get(SUPERVISORS_UP),
+    "insights/dashboard/": get(SUPERVISORS_UP),
     "insights/trends/": get(SUPERVISORS_UP),
     "insights/repeats/": get(SUPERVISORS_UP),
     "insights/kpis/": get(SUPERVISORS_UP),

@@ -23,6 +23,7 @@ PAGES = [
     ("Complaint form", "portal:complain", "customers, no sign-in"),
     ("Agent desk", "desk:my-queue", "agents and supervisors"),
     ("Escalation board", "desk:board", "supervisors"),
+    ("Dashboard", "insights:dashboard", "complaints managers land here"),
     ("Insights", "insights:pareto", "complaints managers"),
     ("API docs", "api-docs", "integrators; tokens from /api/auth/token/"),
     ("Admin", "admin:index", "set-up: teams, policies, calendars, templates"),
