@@ -236,3 +236,24 @@ def test_who_may_do_what(causes, manager, supervisor, agent, customer_user):
     action.refresh_from_db()
     assert action.status == "open"
     assert CorrectiveAction.objects.count() == 1
+
+
+def test_the_pareto_and_its_rising_causes_link_to_a_new_action(causes, manager, supervisor):
+    from insights.selectors import week_start
+    from recovery.models import RootCauseAlert
+
+    complaint(received=at(2026, 3, 2), primary=causes["duplicate"], resolved_at=at(2026, 3, 5))
+    RootCauseAlert.objects.create(
+        root_cause=causes["late"], week_start=week_start(at(2026, 3, 2).date()), count=9, baseline=2
+    )
+    link = '<a href="/desk/corrective-actions/new/?root_cause={code}">'
+    page = signed_in(manager).get("/insights/?start=2026-03-01&end=2026-03-31").content.decode()
+    assert link.format(code="billing.duplicate-charge") in page
+    assert link.format(code="delivery.late") in page
+    assert (
+        "Start a corrective action for this cause"
+        '<span class="visually-hidden">: Billing &gt; Duplicate charge</span>' in page
+    )
+    # A supervisor may not open one: no such link.
+    page = signed_in(supervisor).get("/insights/?start=2026-03-01&end=2026-03-31").content.decode()
+    assert "/desk/corrective-actions/new/" not in page
