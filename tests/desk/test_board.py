@@ -26,7 +26,7 @@ from recovery.services.sla import complaint_assign
 from tests.conftest import acknowledge, resolve
 from tests.desk.conftest import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)  # a Wednesday
 
