@@ -185,11 +185,9 @@ def complaint_move_team(*, complaint: Complaint, team: Team, actor, reason: str 
     if not may_move_team(complaint, actor):
         raise PermissionDenied(f"You may not move {complaint.reference} to another team.")
     with transaction.atomic():
-        locked = (
-            Complaint.objects.select_for_update(of=("self",))
-            .select_related("team")
-            .get(pk=complaint.pk)
-        )
+        # The team is read after the lock, not joined: a joined row would be the one from
+        # before the wait (PostgreSQL re-reads only the locked row).
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
                 f"{locked.reference} is {locked.state}; only open complaints move team.",

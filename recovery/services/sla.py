@@ -48,11 +48,9 @@ def complaint_take(
     4. else ``complaint_assign``, which checks the actor works on it and records the event.
     """
     with transaction.atomic():
-        locked = (
-            Complaint.objects.select_for_update(of=("self",))
-            .select_related("assignee")
-            .get(pk=complaint.pk)
-        )
+        # No select_related: waiting on the lock, PostgreSQL re-reads the complaint row but
+        # not a joined one, so a joined assignee would be the one from before the wait.
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
                 f"{locked.reference} is {locked.state}; only open complaints are taken.",
