@@ -21,6 +21,7 @@ from common.errors import RedressError
 from common.form_errors import status_of
 from desk import board_cards, board_forms, desk, selectors
 from desk.desk import staff_required
+from desk.forms import staff_label
 from escalation.services import ladder
 from recovery.models import Team
 from recovery.services import routing, sla
@@ -193,7 +194,7 @@ assign = _card_action(
         _("%(reference)s assigned to %(name)s.")
         % {
             "reference": complaint.reference,
-            "name": board_forms.staff_label(form.cleaned_data["assignee"]),
+            "name": staff_label(form.cleaned_data["assignee"]),
         }
     ),
     may=_may_hand_out,
