@@ -4,6 +4,7 @@ computed only when shown."""
 from notifications import inbox
 from notifications import selectors as notifications_selectors
 from recovery import roles
+from recovery import selectors as recovery_selectors
 
 
 def desk(request) -> dict:
@@ -25,6 +26,11 @@ def desk(request) -> dict:
     def may_approve() -> bool:
         return user.has_perm("recovery.decide_recoveryaction")
 
+    def approvals_waiting() -> int:
+        # Shown beside the Approvals link to those who may approve: one count (the approvals
+        # page itself passes its own list's length instead).
+        return recovery_selectors.approvals_waiting_count(user)
+
     def may_review_mail() -> bool:
         return notifications_selectors.may_open_review_queue(user)
 
@@ -37,6 +43,7 @@ def desk(request) -> dict:
         "desk_may_review_mail": may_review_mail,
         "desk_review_count": review_count,
         "desk_may_approve": may_approve,
+        "desk_approvals_waiting": approvals_waiting,
         "desk_is_staff": is_staff,
         "desk_unread_count": unread,
         "desk_is_supervisor": is_supervisor,

@@ -6,12 +6,13 @@ from functools import wraps
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.errors import RedressError
 from common.form_errors import add_to_form, status_of
-from desk import desk, forms, selectors
+from desk import board_cards, desk, forms, selectors
 from desk.remedies import FORM_PREFIX
 from recovery import rules
 from recovery import selectors as recovery_selectors
@@ -97,6 +98,7 @@ def approvals(request):
 def _approvals(request, *, bound=None, status: int = 200, error: str = ""):
     last_event_id = selectors.latest_event_id()
     rows = list(recovery_selectors.approvals_queue(request.user))
+    board_cards.attach_approval_context(rows, request.user, timezone.now())
     bound = bound or {}
     items = [
         {
@@ -108,7 +110,14 @@ def _approvals(request, *, bound=None, status: int = 200, error: str = ""):
     return render(
         request,
         "desk/approvals.html",
-        {"items": items, "nav": "approvals", "last_event_id": last_event_id, "error": error},
+        {
+            "items": items,
+            "nav": "approvals",
+            "last_event_id": last_event_id,
+            "error": error,
+            # The header's count is this list's length: no second count on this page.
+            "desk_approvals_waiting": len(items),
+        },
         status=status,
     )
 

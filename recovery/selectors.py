@@ -23,6 +23,7 @@ from escalation import selectors as escalation_selectors
 from escalation.models import Clock, Escalation
 from recovery import access, authority, roles, rules
 from recovery.models import (
+    ANY_CURRENCY,
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
     ApprovalLimit,
@@ -529,6 +530,26 @@ def approvals_queue(user) -> QuerySet[RecoveryAction]:
         in_currency = Q(currency=currency)
         decidable |= in_currency if limit is None else in_currency & Q(amount__lte=limit)
     return waiting.filter(decidable)
+
+
+def approvals_waiting_count(user) -> int:
+    """How many actions ``approvals_queue(user)`` lists, in one query (the desk's header shows
+    it on every page): the queue's authority test — some role of the user has no limit in the
+    currency, or one at least the amount; no limit row is no authority — as an ``EXISTS``
+    over the approval limits, instead of reading the limits and the currencies first."""
+    if not user.has_perm("recovery.decide_recoveryaction"):
+        return 0
+    waiting = RecoveryAction.objects.filter(
+        status=RecoveryStatus.AWAITING_APPROVAL, complaint__in=complaints_visible_to(user)
+    ).exclude(proposed_by=user)
+    if not user.is_superuser:
+        covering = ApprovalLimit.objects.filter(role__in=actor_roles(user)).filter(
+            Q(currency=ANY_CURRENCY, amount__isnull=True)
+            | Q(currency=OuterRef("currency"))
+            & (Q(amount__isnull=True) | Q(amount__gte=OuterRef("amount")))
+        )
+        waiting = waiting.filter(Q(amount__lte=authority.NO_AUTHORITY) | Exists(covering))
+    return waiting.count()
 
 
 def recovery_totals(*, complaint=None, customer=None, root_cause=None) -> list[dict]:

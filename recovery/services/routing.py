@@ -18,8 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import configuration
-from recovery.models import RoutingRule, Team
+from recovery import events, rules
+from recovery.models import Complaint, EventType, RoutingRule, Team
 from recovery.models.routing import MATCH_FIELDS
 
 TRIAGE_NAME = "Triage"
@@ -33,6 +35,8 @@ class How:
     RULE = "rule"
     CATEGORY = "category"
     DEFAULT = "default"
+    # Moved by a supervisor after intake (``complaint_move_team``).
+    MOVED = "moved"
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,70 @@ def triage_team() -> Team:
         return Team.objects.get(is_triage=True)
 
 
+def may_move_team(complaint: Complaint, user) -> bool:
+    """Moving a complaint to another team's queue is handing it out, as assigning is: a
+    supervisor's call (``recovery.assign_complaint``), on a complaint they work."""
+    return user.has_perm("recovery.assign_complaint") and rules.works_on(complaint, user)
+
+
+def complaint_move_team(*, complaint: Complaint, team: Team, actor, reason: str = "") -> Complaint:
+    """Move an open complaint to ``team``'s queue.
+
+    1. check the actor may hand it out, before anything is read under lock;
+    2. lock the row; refuse a complaint no longer open (409) or already in that team (400);
+    3. save the team and write a ``routed`` event (``by: moved``, the team it left and why),
+       whose outbox row tells the new team; in one transaction.
+
+    The assignee stays: moving the queue is not taking the work from someone (a supervisor
+    reassigns separately if it should change hands). Clocks do not depend on the team.
+    """
+    if not may_move_team(complaint, actor):
+        raise PermissionDenied(f"You may not move {complaint.reference} to another team.")
+    with transaction.atomic():
+        # The team is read after the lock, not joined: a joined row would be the one from
+        # before the wait (PostgreSQL re-reads only the locked row).
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        if not locked.is_open:
+            raise TransitionNotAllowed(
+                f"{locked.reference} is {locked.state}; only open complaints move team.",
+                details={"state": locked.state},
+            )
+        if locked.team_id == team.pk:
+            raise ValidationFailed(
+                f"{locked.reference} is already in the {team.name} team's queue.",
+                details={"team": [f"Choose another team than {team.name}."]},
+            )
+        previous = locked.team
+        locked.team = team
+        locked.save(update_fields=["team", "updated_at"])
+        events.record(
+            locked,
+            EventType.ROUTED,
+            actor,
+            {
+                "team_id": team.pk,
+                "team": team.name,
+                "by": How.MOVED,
+                "rule_id": None,
+                "rule_name": "",
+                "previous_team_id": previous.pk if previous else None,
+                "previous_team": previous.name if previous else "",
+                "reason": reason.strip(),
+            },
+        )
+    complaint.team = team
+    return locked
+
+
 def describe(parameters: dict) -> str:
     """The timeline's sentence for a ``routed`` event."""
     team = parameters.get("team", "")
     how = parameters.get("by")
+    if how == How.MOVED:
+        previous = parameters.get("previous_team") or _("no team")
+        sentence = _("Moved from %(previous)s to %(team)s") % {"previous": previous, "team": team}
+        reason = parameters.get("reason")
+        return f"{sentence}: {reason}" if reason else sentence
     if how == How.RULE:
         return _("Routed to %(team)s by rule '%(rule)s'") % {
             "team": team,

@@ -3,9 +3,12 @@ the escalation app's ladder and by the interfaces."""
 
 from django.db import transaction
 
-from common.errors import PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery import events, roles, rules
 from recovery.models import Complaint
+
+# "Whoever it is assigned to now": a caller that did not see the assignee checks nothing.
+ANY_ASSIGNEE = object()
 
 
 def complaint_assign(
@@ -30,6 +33,45 @@ def complaint_assign(
         complaint.assignee = assignee
         events.complaint_assigned(complaint, actor, previous, reason, notify_staff=notify_staff)
     return complaint
+
+
+def complaint_take(
+    *, complaint: Complaint, actor, seen_assignee_id=ANY_ASSIGNEE, reason: str = ""
+) -> Complaint:
+    """``actor`` takes an open complaint (assigns it to themselves).
+
+    1. lock the row, so that two people taking it at once are told in turn;
+    2. refuse a complaint no longer open (409), and one whose assignee changed since the
+       caller saw it (``seen_assignee_id``, ``None`` for nobody): someone took it meanwhile,
+       and taking it from them is a decision to make knowingly (409, naming them);
+    3. already the actor's: nothing to record (a double click);
+    4. else ``complaint_assign``, which checks the actor works on it and records the event.
+    """
+    with transaction.atomic():
+        # No select_related: waiting on the lock, PostgreSQL re-reads the complaint row but
+        # not a joined one, so a joined assignee would be the one from before the wait.
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        if not locked.is_open:
+            raise TransitionNotAllowed(
+                f"{locked.reference} is {locked.state}; only open complaints are taken.",
+                details={"state": locked.state},
+            )
+        if seen_assignee_id is not ANY_ASSIGNEE and locked.assignee_id != seen_assignee_id:
+            if locked.assignee_id == actor.pk:
+                return locked
+            who = _name_of(locked.assignee) if locked.assignee else "nobody"
+            raise Conflict(
+                f"{locked.reference} changed hands while you were looking: it is now assigned "
+                f"to {who}. Look again before taking it.",
+                details={"assignee": [who]},
+            )
+        if locked.assignee_id == actor.pk:
+            return locked
+        return complaint_assign(complaint=locked, assignee=actor, actor=actor, reason=reason)
+
+
+def _name_of(user) -> str:
+    return user.get_full_name() or user.get_username()
 
 
 def complaint_set_awaiting_customer(

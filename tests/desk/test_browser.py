@@ -4,7 +4,8 @@ uvicorn and a real Celery worker.
 - the journey: a customer files a complaint, the agent sees it arrive in the team queue
   without reloading, acknowledges, resolves with a root cause, closes the loop; the
   customer's open tracking page shows the loop-closing message as it is sent;
-- the supervisor's board shows a complaint the moment its clock is breached;
+- the supervisor's board shows a complaint the moment its clock is breached, and a card
+  is taken from it;
 - the customer form and the agent's complaint page work with the keyboard alone;
 - the main pages (portal form, desk, board, insights) raise no Content-Security-Policy
   violation;
@@ -239,6 +240,38 @@ def test_a_breached_complaint_appears_on_the_board_live(
     assert page.locator(f"[data-reference='{calm.reference}']").count() == 0
     assert_accessible(page, "escalation board")
     screenshot(page, "supervisor-board")
+
+
+def test_a_supervisor_takes_a_card_from_the_board(
+    live, browser, supervisor, make_complaint, on_redis
+):
+    late = make_complaint(subject="Late one")
+    now = timezone.now()
+    Clock.objects.filter(complaint=late, kind=ClockKind.ACKNOWLEDGE).update(
+        started_at=now - timedelta(days=1),
+        warn_at=now - timedelta(hours=4),
+        due_at=now - timedelta(hours=3, minutes=5),
+    )
+    assert sweep(now=now).breached == 1
+    page = new_page(browser, live.base_url)
+    sign_in(page, supervisor.username)
+    page.goto("/desk/board/")
+    card = page.locator(f"[data-reference='{late.reference}']")
+    assert "Acknowledge — internal — overdue by 3 h" in card.inner_text()
+    assert "unassigned" in card.inner_text()
+
+    card.get_by_role("button", name=re.compile("Take it")).click()
+
+    page.get_by_text(f"{late.reference} is yours.").wait_for()
+    assert page.url.endswith("/desk/board/")
+    card = page.locator(f"[data-reference='{late.reference}']")
+    assert "unassigned" not in card.inner_text()
+    assert card.get_by_role("button", name=re.compile("Take it")).count() == 0
+    assert Complaint.objects.get(pk=late.pk).assignee_id == supervisor.pk
+    card.get_by_text("Assign, move, escalate").click()  # the card's other actions unfold
+    assert card.get_by_label("Why escalate").is_visible()
+    assert_accessible(page, "escalation board, a card's actions open")
+    page.close()
 
 
 def test_a_complaint_page_answered_to_a_form_error_stays_live(

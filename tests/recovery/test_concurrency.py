@@ -35,9 +35,9 @@ from recovery.models import (
     Message,
     ReferenceCounter,
 )
-from recovery.services import address_proof, intake, lifecycle
+from recovery.services import address_proof, intake, lifecycle, routing, sla
 from tests.conftest import acknowledge
-from tests.factories import UserFactory, api_token_for
+from tests.factories import TeamFactory, UserFactory, api_token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -203,6 +203,69 @@ def test_two_agents_acknowledging_at_once_acknowledge_exactly_once(make_complain
         event = ComplaintEvent.objects.get(complaint=complaint, type="acknowledged")
         assert event.actor == winning_agent
         assert outbox_count(complaint) == 3
+
+
+def test_two_agents_taking_one_card_at_once_take_it_once(make_complaint, agent, teammate):
+    """Both saw the complaint unassigned on the board; the second is told who has it now."""
+    for _ in range(ROUNDS):
+        complaint = make_complaint()
+        outcomes = race(
+            [
+                in_thread(
+                    sla.complaint_take,
+                    complaint_pk=complaint.pk,
+                    actor_pk=actor.pk,
+                    seen_assignee_id=None,
+                )
+                for actor in (agent, teammate)
+            ],
+            behind=lock_complaint(complaint),
+        )
+
+        winner, loser = winner_and_loser(outcomes)
+        winning_agent = (agent, teammate)[winner]
+        complaint.refresh_from_db()
+        assert complaint.assignee == winning_agent
+        assert isinstance(loser.error, Conflict)
+        assert f"it is now assigned to {winning_agent.get_username()}" in loser.error.message
+        assert event_types(complaint).count("assigned") == 1
+
+
+def test_two_supervisors_moving_one_complaint_at_once_record_each_move_from_where_it_was(
+    make_complaint, groups, team, other_team
+):
+    """Both moves happen, one after the other: the second's timeline event names the team the
+    first moved it to, not the one it was in before the wait."""
+    third = TeamFactory(name="Retention", slug="retention")
+    supervisors = []
+    for name in ("first_supervisor", "second_supervisor"):
+        user = UserFactory(username=name)
+        user.groups.add(groups[roles.SUPERVISOR])
+        for each in (team, other_team, third):
+            each.members.add(user)
+        supervisors.append(user)
+    complaint = make_complaint()
+    outcomes = race(
+        [
+            in_thread(
+                routing.complaint_move_team,
+                complaint_pk=complaint.pk,
+                actor_pk=actor.pk,
+                team=destination,
+            )
+            for actor, destination in zip(supervisors, (other_team, third), strict=True)
+        ],
+        behind=lock_complaint(complaint),
+    )
+
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    first, second = ComplaintEvent.objects.filter(
+        complaint=complaint, type=EventType.ROUTED, parameters__by="moved"
+    ).order_by("id")
+    assert first.parameters["previous_team"] == "Billing"
+    assert second.parameters["previous_team"] == first.parameters["team"]
+    complaint.refresh_from_db()
+    assert complaint.team.name == second.parameters["team"]
 
 
 def test_resolve_racing_withdraw_leaves_only_the_winners_change(

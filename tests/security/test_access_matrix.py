@@ -279,6 +279,12 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/held-mail/": get(STAFF),
     "desk/held-mail/<int:inbound_id>/review/": post(WORKERS),
     "desk/board/": get(SUPERVISORS_UP),
+    # The board's cards: whoever works the complaint may take it (an agent lands on its page);
+    # handing it out, moving its team and escalating it are a supervisor's.
+    "desk/board/<str:reference>/take/": post(WORKERS),
+    "desk/board/<str:reference>/assign/": post(SUPERVISORS_UP),
+    "desk/board/<str:reference>/move/": post(SUPERVISORS_UP),
+    "desk/board/<str:reference>/escalate/": post(SUPERVISORS_UP),
     "desk/approvals/": get(SUPERVISORS_UP),
     "desk/approvals/<int:action_id>/decide/": post(SUPERVISORS_UP),
     # Corrective actions: supervisors and up see them; complaints managers open and change
