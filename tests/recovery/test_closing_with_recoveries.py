@@ -23,6 +23,10 @@ from tests.desk.conftest import signed_in
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.notifications.test_delivery import deliver_pending
 
+# The rule holds in the embedded runtime too (SQLite has no row locks: the closing UPDATE's
+# condition is what holds it there).
+pytestmark = pytest.mark.sqlite
+
 CLOSE_LOOP = {
     "transition": "close_loop",
     "what_we_found": "A retry in the payment gateway.",
@@ -102,6 +106,7 @@ def test_once_decided_the_loop_closes(resolved, agent, supervisor):
     assert not closed.events.filter(type="recovery_decided_after_closing").exists()
 
 
+@pytest.mark.postgresql(reason="waits, through pg_locks, until the close waits for the lock")
 @pytest.mark.django_db(transaction=True)
 def test_a_recovery_proposed_while_the_close_waits_for_the_lock_still_refuses_it(
     migration_data, make_complaint, agent, supervisor, root_causes
