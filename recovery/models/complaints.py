@@ -713,6 +713,13 @@ class ComplaintEvent(models.Model):
                 condition=models.Q(type="customer_replied_after_closing"),
                 name="event_replied_after_close_idx",
             ),
+            # The resolve form's recently used root causes (desk.selectors): WHERE type =
+            # 'resolved' AND (actor or team) ORDER BY id DESC LIMIT 50, newest first.
+            models.Index(
+                fields=["-id"],
+                condition=models.Q(type="resolved"),
+                name="event_resolved_idx",
+            ),
         ]
 
     def __str__(self) -> str:
