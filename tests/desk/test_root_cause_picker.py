@@ -101,7 +101,8 @@ def test_two_causes_chosen_by_typing_with_the_keyboard_alone(
     # An empty box offers what the team used recently.
     page.keyboard.press("ArrowDown")
     assert box.get_attribute("aria-expanded") == "true"
-    first = page.get_by_role("option").first
+    listbox = page.get_by_role("listbox", name="Root causes")
+    first = listbox.get_by_role("option").first
     assert "Refund delayed" in first.inner_text() and "recently used" in first.inner_text()
     assert_accessible(page, "resolve form, list open")
     page.keyboard.press("Escape")
@@ -110,7 +111,7 @@ def test_two_causes_chosen_by_typing_with_the_keyboard_alone(
     # Typed: a name, then a code; Enter adds the best match.
     page.keyboard.type("duplicate")
     assert (
-        page.get_by_role("option", selected=True)
+        listbox.get_by_role("option", selected=True)
         .inner_text()
         .startswith("Billing > Duplicate charge")
     )
