@@ -6,7 +6,7 @@ message on that form and the status the API would answer. The page's script only
 live updates and presence on top.
 """
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -249,6 +249,10 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "can_message": complaint.state != State.WITHDRAWN,
         "letters": _letters(complaint),
         "is_assignee": complaint.assignee_id == user.pk,
+        # Read only if the page shows the resolve form (a template calls a callable).
+        "recent_root_causes": partial(
+            selectors.recent_root_causes, user=user, team_id=complaint.team_id
+        ),
         **recovery,
     }
     return render(request, "desk/complaint.html", context, status=status)

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from common.text import validate_single_line
 from recovery import field_rules, roles
-from recovery.models import Category, Outcome, RootCause, State, Touchpoint
+from recovery import selectors as recovery_selectors
+from recovery.models import Category, Outcome, State, Touchpoint
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
 from recovery.services import intake
@@ -320,10 +321,13 @@ class ResolveForm(forms.Form):
             "invalid_choice": _("Choose a root cause from the list."),
         },
     )
+    # Ticked, not Ctrl-clicked: with the page's script, both are one type-ahead picker
+    # (static/redress/js/root-cause-picker.js); without it, these still submit.
     contributing_root_causes = forms.MultipleChoiceField(
         label=_("Contributing root causes"),
-        help_text=_("Optional; hold Ctrl (or Cmd) to choose several."),
+        help_text=_("Optional; tick each cause that also played a part."),
         required=False,
+        widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": _("Choose root causes from the list.")},
     )
     summary = _text(
@@ -338,6 +342,17 @@ class ResolveForm(forms.Form):
         self.fields["primary_root_cause"].choices = [("", _("Choose a root cause")), *choices]
         self.fields["contributing_root_causes"].choices = choices
 
+    def contributing_groups(self) -> list[tuple[str, list[tuple[str, str, bool]], bool]]:
+        """The contributing causes' checkboxes by top-level cause: (name, [(code, path,
+        ticked)], any ticked), ticked as the form was sent."""
+        field = self["contributing_root_causes"]
+        ticked = {str(code) for code in (field.value() or [])}
+        groups = []
+        for group, options in self.fields["contributing_root_causes"].choices:
+            boxes = [(code, path, code in ticked) for code, path in options]
+            groups.append((group, boxes, any(box[2] for box in boxes)))
+        return groups
+
     def root_causes(self) -> list[str]:
         primary = self.cleaned_data["primary_root_cause"]
         others = [c for c in self.cleaned_data["contributing_root_causes"] if c != primary]
@@ -345,12 +360,9 @@ class ResolveForm(forms.Form):
 
 
 def root_cause_choices() -> list:
-    """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``."""
-    causes = list(RootCause.objects.order_by("code"))
-    by_id = {cause.pk: cause for cause in causes}
-    for cause in causes:
-        # Parents linked in memory, so each path is built without a query per level.
-        cause.parent = by_id.get(cause.parent_id)
+    """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``, from
+    the copy held in memory (``escalation.configuration``), parents linked."""
+    causes = sorted(recovery_selectors.root_causes_by_code().values(), key=lambda c: c.code)
     groups: dict[str, list] = {}
     for cause in causes:
         if cause.is_active:

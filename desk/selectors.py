@@ -37,6 +37,31 @@ from recovery.models import (
     Team,
 )
 
+# How many recently used root causes the resolve form offers first: about a screenful.
+RECENT_ROOT_CAUSES = 8
+# How many of the latest resolutions (the person's and their team's) they are taken from.
+RECENT_RESOLUTIONS = 50
+
+
+def recent_root_causes(*, user, team_id: int | None) -> list[str]:
+    """Codes of the root causes ``user`` recorded most recently, then those their complaint's
+    team recorded, newest first (from the timeline's ``resolved`` events, which keep the
+    codes as they were chosen): what the resolve form offers before anyone types."""
+    scope = Q(actor_id=user.pk)
+    if team_id is not None:
+        scope |= Q(complaint__team_id=team_id)
+    rows = (
+        ComplaintEvent.objects.filter(scope, type=EventType.RESOLVED)
+        .order_by("-id")
+        .values_list("actor_id", "parameters")[:RECENT_RESOLUTIONS]
+    )
+    own: list[str] = []
+    team: list[str] = []
+    for actor_id, parameters in rows:
+        (own if actor_id == user.pk else team).extend((parameters or {}).get("root_causes") or [])
+    return list(dict.fromkeys(own + team))[:RECENT_ROOT_CAUSES]
+
+
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
 # Columns the queue never shows: kept out of the page's query so long stories are not read.
 QUEUE_DEFERRED = ("description", "remedy_sought", "resolution_summary", "withdrawal_reason")

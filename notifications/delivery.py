@@ -62,6 +62,7 @@ CUSTOMER_EMAIL_KIND = {
     "complaint.resolved": MessageTemplateKind.RESOLUTION,
     "complaint.loop_closed": MessageTemplateKind.LOOP_CLOSING,
     "complaint.tracking_link_reissued": MessageTemplateKind.TRACKING_LINK,
+    "complaint.recovery_decided_after_closing": MessageTemplateKind.RECOVERY_DECISION,
 }
 
 # Outbound messages whose kind has a template of its own (the same name); others are replies.
@@ -126,6 +127,8 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
         tracking_url=_public_url("portal:track", tracking_token(complaint.pk)),
         survey_url=_survey_url(parameters.get("survey_id")),
         confirm_url=_confirm_url(complaint),
+        recovery=parameters.get("label", ""),
+        recovery_approved=parameters.get("status") == "approved",
     )
     try:
         subject, text, html = render(template, context)

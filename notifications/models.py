@@ -207,6 +207,7 @@ class MessageTemplateKind(models.TextChoices):
     REPLY = "reply", _("Reply")
     SURVEY_INVITATION = "survey_invitation", _("Survey invitation")
     TRACKING_LINK = "tracking_link", _("New tracking link")
+    RECOVERY_DECISION = "recovery_decision", _("Recovery decided after closing")
 
 
 class MessageTemplate(models.Model):

@@ -148,6 +148,8 @@ def email_context(
     tracking_url: str,
     survey_url: str = "",
     confirm_url: str = "",
+    recovery: str = "",
+    recovery_approved: bool = False,
 ) -> dict:
     """The variables a customer email's template is rendered with: the one list, given a
     real complaint by ``notifications.delivery`` and a made-up one by ``sample_context``."""
@@ -166,6 +168,10 @@ def email_context(
         # Only while the complaint waits on a provisional record: the receipt asks the
         # address's owner to confirm it is theirs (recovery.services.address_proof).
         "confirm_url": confirm_url,
+        # A recovery decided after the loop was closed ("refund £80.00"), and whether it was
+        # approved (else declined): the recovery decision email.
+        "recovery": recovery,
+        "recovery_approved": recovery_approved,
     }
 
 
@@ -193,4 +199,6 @@ def sample_context(kind: str, profile: str) -> dict:
         tracking_url=f"{settings.REDRESS_PUBLIC_URL}/track/sample-tracking-link/",
         survey_url=f"{settings.REDRESS_PUBLIC_URL}/survey/sample-survey-link/",
         confirm_url=f"{settings.REDRESS_PUBLIC_URL}/confirm/sample-confirmation-link/",
+        recovery="refund £42.00",
+        recovery_approved=True,
     )

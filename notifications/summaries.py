@@ -45,6 +45,7 @@ _DONE = {
     "customer_replied_after_closing": "the customer replied after it was closed",
     "details_corrected": "{who} corrected its details",
     "tracking_link_reissued": "{who} re-issued the tracking link",
+    "recovery_decided_after_closing": "the customer was told of a recovery decided after closing",
     "routed": "routed to a team",
 }
 

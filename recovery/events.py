@@ -11,7 +11,14 @@ from django.db import connection
 from common import bulk_writes
 from notifications.outbox import outbox_add_many, outbox_add_with_rows
 from recovery import roles
-from recovery.models import STAFF_ONLY_EVENT_TYPES, Complaint, ComplaintEvent, EventType, Message
+from recovery.models import (
+    STAFF_ONLY_EVENT_TYPES,
+    Complaint,
+    ComplaintEvent,
+    EventType,
+    Message,
+    State,
+)
 
 PAYLOAD_VERSION = 1
 
@@ -326,15 +333,33 @@ def recovery_approval_requested(action, actor, approver_ids) -> int:
     )
 
 
-def recovery_decided(action, actor) -> int:
+def recovery_decided(action, actor) -> list[int]:
+    """The decision, for staff (and the customer, when approved); and, once the loop is
+    closed, an event that tells the customer either way: the loop-closing message they had
+    could not say what became of it."""
     approved = action.status == "approved"
-    return record(
-        action.complaint,
-        EventType.RECOVERY_APPROVED if approved else EventType.RECOVERY_DECLINED,
-        actor,
-        {**_recovery_parameters(action), "reason": action.decision_reason},
-        notify_users=[action.proposed_by_id] if action.proposed_by_id else (),
-    )
+    entries = [
+        EventEntry(
+            action.complaint,
+            EventType.RECOVERY_APPROVED if approved else EventType.RECOVERY_DECLINED,
+            actor,
+            {**_recovery_parameters(action), "reason": action.decision_reason},
+            notify_users=(action.proposed_by_id,) if action.proposed_by_id else (),
+        )
+    ]
+    if action.complaint.state == State.LOOP_CLOSED:
+        # The customer's email (``recovery_decision``); staff were told by the decision. The
+        # reason is the approvers' and stays with them.
+        entries.append(
+            EventEntry(
+                action.complaint,
+                EventType.RECOVERY_DECIDED_AFTER_CLOSING,
+                actor,
+                {**_recovery_parameters(action), "label": action.label},
+                notify_staff=False,
+            )
+        )
+    return record_many(entries)
 
 
 def recovery_delivered(action, actor) -> int:

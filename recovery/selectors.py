@@ -10,6 +10,7 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     prefetch_related_objects,
@@ -507,6 +508,45 @@ def actor_limit(actor, currency: str, limits: authority.Limits | None = None) ->
 
 # Actions that count as given: offered within authority, approved, or delivered.
 GRANTED_STATUSES = (RecoveryStatus.PROPOSED, RecoveryStatus.APPROVED, RecoveryStatus.DELIVERED)
+
+
+# The attribute of a complaint read with ``awaiting_recovery_annotation``.
+AWAITING_RECOVERY = "awaiting_recovery_id"
+
+
+def awaiting_recovery_annotation() -> dict:
+    """The id of the complaint's oldest recovery action awaiting approval (or None), to be
+    read in the same statement as the complaint (``lifecycle.complaint_close_loop``'s lock).
+    The index ``recovery_complaint_idx`` (complaint, status) finds it."""
+    return {
+        AWAITING_RECOVERY: Subquery(
+            RecoveryAction.objects.filter(
+                complaint=OuterRef("pk"), status=RecoveryStatus.AWAITING_APPROVAL
+            )
+            .order_by("proposed_at", "id")
+            .values("pk")[:1]
+        )
+    }
+
+
+def no_recovery_awaiting_approval() -> Q:
+    """A condition on complaints: none of its recovery actions awaits approval."""
+    return ~Exists(
+        RecoveryAction.objects.filter(
+            complaint=OuterRef("pk"), status=RecoveryStatus.AWAITING_APPROVAL
+        )
+    )
+
+
+def recovery_awaiting_approval(complaint_id: int) -> RecoveryAction | None:
+    """The complaint's oldest recovery action awaiting approval, if any."""
+    return (
+        RecoveryAction.objects.filter(
+            complaint_id=complaint_id, status=RecoveryStatus.AWAITING_APPROVAL
+        )
+        .order_by("proposed_at", "id")
+        .first()
+    )
 
 
 def approvals_queue(user) -> QuerySet[RecoveryAction]:

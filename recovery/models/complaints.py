@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
 
 from recovery import rules
 
@@ -458,6 +458,26 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    def save(self, *args, only_if=None, **kwargs) -> None:
+        """``only_if``: a condition (a ``Q`` on complaints) the row must still meet, checked
+        by the UPDATE itself and so with what has committed by then, after the row lock: a
+        read with the lock sees the other tables as they were when the read began, before
+        waiting for the lock (``lifecycle.complaint_close_loop``). Unmet, nothing is saved
+        and ``ConcurrentTransition`` is raised, which rolls the change back."""
+        self._save_only_if = only_if
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            self._save_only_if = None
+
+    def _do_update(self, base_qs, *args, **kwargs):
+        only_if = getattr(self, "_save_only_if", None)
+        if only_if is None:
+            return super()._do_update(base_qs, *args, **kwargs)
+        if not super()._do_update(base_qs.filter(only_if), *args, **kwargs):
+            raise ConcurrentTransition(f"{self.reference} no longer meets the change's condition.")
+        return True
+
     def refresh_from_db(self, *args, **kwargs) -> None:
         # django-fsm lets a refresh write the protected state by switching protection off
         # on the field, which all threads share, and on again afterwards: two refreshes at
@@ -596,6 +616,10 @@ class EventType(models.TextChoices):
         _("Address confirmed: linked to the customer's record"),
     )
     CUSTOMER_LINKED_BY_STAFF = "customer_linked_by_staff", _("Linked to a customer by staff")
+    RECOVERY_DECIDED_AFTER_CLOSING = (
+        "recovery_decided_after_closing",
+        _("Recovery decided after closing: customer told"),
+    )
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -688,6 +712,13 @@ class ComplaintEvent(models.Model):
                 fields=["created_at"],
                 condition=models.Q(type="customer_replied_after_closing"),
                 name="event_replied_after_close_idx",
+            ),
+            # The resolve form's recently used root causes (desk.selectors): WHERE type =
+            # 'resolved' AND (actor or team) ORDER BY id DESC LIMIT 50, newest first.
+            models.Index(
+                fields=["-id"],
+                condition=models.Q(type="resolved"),
+                name="event_resolved_idx",
             ),
         ]
 

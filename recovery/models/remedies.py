@@ -15,6 +15,9 @@ CURRENCY_VALIDATOR = RegexValidator(
 # An ApprovalLimit row with this currency applies to every currency: only sensible for
 # unlimited authority, since 50 of one currency is not 50 of another.
 ANY_CURRENCY = "*"
+# How an amount is written for people ("refund £80.00"); other currencies by their code
+# ("refund 80.00 JPY"), which nobody misreads.
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
 class RecoveryType(models.TextChoices):
@@ -131,6 +134,17 @@ class RecoveryAction(models.Model):
     @property
     def is_monetary(self) -> bool:
         return self.amount is not None
+
+    @property
+    def label(self) -> str:
+        """The remedy as a person names it: "refund £80.00", "apology"."""
+        kind = self.get_type_display().lower()
+        if self.amount is None:
+            return kind
+        symbol = CURRENCY_SYMBOLS.get(self.currency)
+        return (
+            f"{kind} {symbol}{self.amount}" if symbol else f"{kind} {self.amount} {self.currency}"
+        )
 
     # -- the approval flow -------------------------------------------------------------
 

@@ -13,7 +13,8 @@ Every transition follows the same steps (``_transition``):
    declared conditions and call the django-fsm transition method;
 6. save the changed fields; ``ConcurrentTransitionMixin`` refuses the UPDATE if the state
    moved underneath us (it cannot with the row lock on PostgreSQL, but SQLite has no row
-   locks), which rolls everything back;
+   locks), which rolls everything back; so does a condition the change puts on the UPDATE
+   (``_Change.only_if``);
 7. write the timeline event and its outbox row, and move the clocks locked in step 4.
 Nothing leaves the process before commit: delivery reads the outbox afterwards.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
@@ -36,6 +38,7 @@ from recovery.models import (
     MessageDirection,
     MessageKind,
     Outcome,
+    RecoveryAction,
 )
 from recovery.services import surveys
 
@@ -87,10 +90,16 @@ def ensure_transition_allowed(complaint: Complaint, actor, name: str) -> None:
         )
 
 
+class ChangedUnderneath(Conflict):
+    """The UPDATE found the row changed, or no longer meeting the change's condition."""
+
+
 @dataclass(frozen=True)
 class _Change:
     fields: tuple[str, ...]
     record: Callable[[Complaint], object]
+    # A condition on the complaint the UPDATE must still meet (``Complaint.save``).
+    only_if: Q | None = None
 
 
 def _transition(
@@ -100,17 +109,20 @@ def _transition(
     name: str,
     prepare: Callable[[Complaint, list], _Change],
     expected_state: str | None = None,
+    lock_annotations: dict | None = None,
 ) -> Complaint:
     try:
         with transaction.atomic():
             # The customer and category come along for the policy match of the clocks a
             # transition starts, and the rest of what the answer shows that a transition
-            # does not change (``selectors.complaint_changed``); only the complaint's row
-            # is locked.
+            # does not change (``selectors.complaint_changed``), and what the transition
+            # checks of other rows (``lock_annotations``); only the complaint's row is
+            # locked.
             locked = (
                 selectors.with_api_annotations(
                     Complaint.objects.select_for_update(of=("self",)), actor
                 )
+                .annotate(**(lock_annotations or {}))
                 .select_related(*selectors.DETAIL_RELATIONS_WITH_MATCH)
                 .get(pk=complaint.pk)
             )
@@ -138,11 +150,11 @@ def _transition(
                 # Nothing is awaited from the customer of a resolved or withdrawn complaint.
                 locked.awaiting_customer = False
                 fields.append("awaiting_customer")
-            locked.save(update_fields=fields)
+            locked.save(update_fields=fields, only_if=change.only_if)
             change.record(locked)
             clocks.on_transition(locked, name, clocks=held)
     except ConcurrentTransition as exc:
-        raise Conflict(
+        raise ChangedUnderneath(
             f"{complaint.reference} was changed by someone else at the same time. "
             "Reload it and try again."
         ) from exc
@@ -280,6 +292,14 @@ def complaint_resolve(
     )
 
 
+def _awaiting_approval_refusal(action) -> Conflict:
+    return Conflict(
+        f"Recovery #{action.pk} ({action.label}) awaits approval; decide it before closing "
+        "the loop.",
+        details={"recovery_id": action.pk, "recovery_status": action.status},
+    )
+
+
 def complaint_close_loop(
     *,
     complaint: Complaint,
@@ -289,9 +309,19 @@ def complaint_close_loop(
     what_will_change: str,
     expected_state=None,
 ) -> Complaint:
-    """Close the loop: tell the customer what was found, what was done, and what will change."""
+    """Close the loop: tell the customer what was found, what was done, and what will change.
+
+    Refused (``Conflict``) while a recovery action awaits approval: the loop-closing message
+    says what we did for the customer, which is not settled until it is decided. The check
+    rides on the lock's read (``selectors.awaiting_recovery_annotation``); a proposal that
+    committed while that read waited for the lock is seen by the UPDATE's condition, which
+    rolls the step back, and the refusal then names it all the same.
+    """
 
     def prepare(locked: Complaint, held: list) -> _Change:
+        awaiting = getattr(locked, selectors.AWAITING_RECOVERY)
+        if awaiting is not None:
+            raise _awaiting_approval_refusal(RecoveryAction.objects.get(pk=awaiting))
         _require_text(
             what_we_found=what_we_found, what_we_did=what_we_did, what_will_change=what_will_change
         )
@@ -306,15 +336,25 @@ def complaint_close_loop(
         def record(c: Complaint) -> None:
             events.complaint_loop_closed(c, actor, sent, surveys.survey_create(complaint=c))
 
-        return _Change(("loop_closed_at",), record)
+        return _Change(
+            ("loop_closed_at",), record, only_if=selectors.no_recovery_awaiting_approval()
+        )
 
-    return _transition(
-        complaint=complaint,
-        actor=actor,
-        name="close_loop",
-        prepare=prepare,
-        expected_state=expected_state,
-    )
+    try:
+        return _transition(
+            complaint=complaint,
+            actor=actor,
+            name="close_loop",
+            prepare=prepare,
+            expected_state=expected_state,
+            lock_annotations=selectors.awaiting_recovery_annotation(),
+        )
+    except ChangedUnderneath:
+        # Rolled back: say why if it was a recovery proposed while we waited for the lock.
+        awaiting = selectors.recovery_awaiting_approval(complaint.pk)
+        if awaiting is not None:
+            raise _awaiting_approval_refusal(awaiting) from None
+        raise
 
 
 def complaint_reopen(*, complaint: Complaint, actor, reason: str, expected_state=None) -> Complaint:

@@ -145,7 +145,9 @@ def test_a_complaint_from_the_form_to_the_closed_loop(
 
     # Resolve with an outcome and a root cause from the taxonomy.
     agent_page.get_by_label("Upheld", exact=True).check()
-    agent_page.get_by_label("Primary root cause").select_option("billing.duplicate-charge")
+    causes = agent_page.get_by_role("combobox", name="Root causes")
+    causes.fill("duplicate charge")
+    causes.press("Enter")
     agent_page.get_by_label("Resolution summary").fill("Refunded the duplicate charge.")
     agent_page.locator("form[action$='/resolve/'] button[type=submit]").click()
     agent_page.get_by_text("Resolved; the customer has been told the outcome.").wait_for()

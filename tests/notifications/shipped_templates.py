@@ -16,6 +16,7 @@ SHIPPED = (
     ("0019_tracking_link_template", "add_tracking_link"),
     ("0020_receipt_confirmation_link", "add_confirmation_link"),
     ("0021_one_subject_per_complaint", "one_subject"),
+    ("0026_recovery_decision_template", "add_recovery_decision"),
 )
 
 

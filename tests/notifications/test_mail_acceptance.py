@@ -48,8 +48,16 @@ from notifications.models import (
 )
 from notifications.replay import tracking_token
 from notifications.tasks import send_email
-from recovery.models import Complaint, ComplaintEvent, EventType, MessageDirection
-from recovery.services import intake, lifecycle, messages, tracking_links
+from recovery import roles
+from recovery.models import (
+    Complaint,
+    ComplaintEvent,
+    EventType,
+    MessageDirection,
+    RecoveryAction,
+    RecoveryStatus,
+)
+from recovery.services import intake, lifecycle, messages, remedies, tracking_links
 from tests.mailservers import Smtpd
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.processes import HOST, Child, subprocess_environment, wait_until_worker_idle
@@ -72,11 +80,13 @@ AUTOMATIC = {
     MessageTemplateKind.SURVEY_INVITATION,
 }
 # Kinds whose text carries no words of the agent's (the receipt and survey say their own).
-# A re-issued tracking link carries the staff's reason on the timeline, not in the email.
+# A re-issued tracking link carries the staff's reason on the timeline, not in the email;
+# a recovery decision keeps the approver's reason with staff.
 WITHOUT_AGENTS_WORDS = {
     MessageTemplateKind.RECEIPT,
     MessageTemplateKind.SURVEY_INVITATION,
     MessageTemplateKind.TRACKING_LINK,
+    MessageTemplateKind.RECOVERY_DECISION,
 }
 
 
@@ -213,7 +223,7 @@ def _letter_complaint(agent, profile: str) -> Complaint:
 
 
 @pytest.fixture
-def every_kind(emailed_complaint, agent, root_causes, smtpd):
+def every_kind(emailed_complaint, agent, supervisor, root_causes, smtpd):
     """Every customer email kind, as received by the SMTP server: the emailed complaint's
     whole life, and the two regulatory letters on complaints of profiles that have them."""
     complaint, receipt_row, receipt = emailed_complaint
@@ -246,6 +256,20 @@ def every_kind(emailed_complaint, agent, root_causes, smtpd):
     )
     emails += _deliver_and_send(smtpd)
     tracking_links.tracking_link_reissue(complaint=complaint, actor=agent, reason=SAID)
+    emails += _deliver_and_send(smtpd)
+    # A recovery that still awaited approval when the loop closed (as complaints closed
+    # before closing waited for decisions were left), decided now.
+    waiting = RecoveryAction.objects.create(
+        complaint=complaint,
+        type="refund",
+        amount="80.00",
+        currency="GBP",
+        status=RecoveryStatus.AWAITING_APPROVAL,
+        approver_role=roles.SUPERVISOR,
+        proposed_by=agent,
+    )
+    _works_its_team(supervisor, complaint)
+    remedies.recovery_decide(action_id=waiting.pk, actor=supervisor, approve=True, reason=SAID)
     emails += _deliver_and_send(smtpd)
     life = [(receipt_row, receipt), *emails]
 
