@@ -37,6 +37,10 @@ def keep_database_connections(**kwargs) -> None:
     from django.db import connections
 
     for alias in connections:
+        # The web's pool is for a process whose requests each run in a new thread; a worker
+        # runs its tasks in one thread per process, and a pool made before the prefork pool
+        # forks would hand its children connections their parent also holds.
+        connections.settings[alias].get("OPTIONS", {}).pop("pool", None)
         connections.settings[alias]["CONN_MAX_AGE"] = WORKER_CONN_MAX_AGE
         # A kept connection may have died with the server since the last task: ping it
         # before its first use in each task.

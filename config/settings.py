@@ -153,11 +153,26 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
+# Each web process keeps this many PostgreSQL connections at most in a pool (psycopg_pool,
+# Django's "pool" option); 0 opens one per request instead (behind PgBouncer, say).
+REDRESS_DB_POOL_SIZE = int(os.environ.get("REDRESS_DB_POOL_SIZE", "20"))
+# How long a request waits for a free pooled connection before it is answered 503.
+REDRESS_DB_POOL_TIMEOUT = float(os.environ.get("REDRESS_DB_POOL_TIMEOUT", "10"))
+
 if DATABASE_URL:
     # No persistent connections: under ASGI every request runs in a fresh thread, so a kept
     # connection is never reused, only leaked until garbage collection (Django's ASGI docs).
-    # Put PgBouncer in front of PostgreSQL when connection set-up cost matters.
+    # The pool instead hands each request's thread a connection opened before, and takes it
+    # back when the request ends: no connection set-up per request, on either side.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+        REDRESS_DB_POOL_SIZE > 0
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": REDRESS_DB_POOL_SIZE,
+            "timeout": REDRESS_DB_POOL_TIMEOUT,
+        }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -35,3 +35,5 @@ urlpatterns = [
 
 # A URL no pattern matches: JSON under /api/, the site's page elsewhere.
 handler404 = "api.errors.not_found"
+# Every pooled database connection busy past the pool's timeout: 503 with Retry-After.
+handler500 = "config.overload.server_error"

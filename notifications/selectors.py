@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Q
 from django.db.models.functions import JSONObject
 from django.utils.dateparse import parse_datetime
 
+from common.compiled_queries import CompiledQuery
 from notifications import ingest
 from notifications.inbound_parsing import UnparseableEmail, parse_message
 from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus
@@ -280,6 +281,11 @@ def _undelivered_rows(complaint_id):
     )
 
 
+# Compiled once per process (common.compiled_queries): where the complaint's read did not
+# bring the rows along (a new complaint's answer, SQLite).
+_UNDELIVERED_ROWS = CompiledQuery(_undelivered_rows, complaint_id=int)
+
+
 def undelivered_emails_annotation() -> dict:
     """For a complaint read's ``annotate()`` on PostgreSQL: the rows ``undelivered_emails``
     needs, as one JSON array in that read's row, so a page or an answer that shows them
@@ -301,7 +307,7 @@ def undelivered_emails(complaint) -> list[UndeliveredEmail]:
     if it fails too); the timeline keeps both."""
     brought = getattr(complaint, UNDELIVERED_ROWS, None)
     if brought is None:
-        rows = list(_undelivered_rows(complaint.pk))
+        rows = _UNDELIVERED_ROWS.run(complaint_id=complaint.pk)
     else:
         # JSON carries instants as ISO text.
         rows = [

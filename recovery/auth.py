@@ -23,6 +23,7 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
+from common.compiled_queries import CompiledQuery
 from escalation import configuration
 from recovery import roles, second_factor
 from recovery.models import Team
@@ -124,9 +125,14 @@ class RedressTokenAuthentication(TokenAuthentication):
 
 
 def _tokens_with_user(token_key: str):
-    tokens = AuthToken.objects.filter(token_key=token_key).select_related("user__customer")
     if connection.vendor != "postgresql":
-        return tokens
+        return AuthToken.objects.filter(token_key=token_key).select_related("user__customer")
+    # Compiled once per process: building this query cost more than running it.
+    return _TOKENS_WITH_USER_FACTS.run(token_key=token_key)
+
+
+def _tokens_with_user_facts(token_key: str):
+    tokens = AuthToken.objects.filter(token_key=token_key).select_related("user__customer")
     return tokens.annotate(
         configuration_token=configuration.token_query(),
         group_names=ArrayAgg("user__groups__name", distinct=True, default=Value([])),
@@ -144,6 +150,9 @@ def _tokens_with_user(token_key: str):
             Team.members.through.objects.filter(user_id=OuterRef("user_id")).values("team_id")
         ),
     )
+
+
+_TOKENS_WITH_USER_FACTS = CompiledQuery(_tokens_with_user_facts, token_key=str)
 
 
 def _remember_user_facts(auth_token) -> None:

@@ -17,6 +17,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Lower
 
+from common.compiled_queries import CompiledQuery
 from common.errors import NotFound, OutsideYourQueue, PermissionDenied
 from common.json_rows import instance, json_rows
 from escalation import configuration
@@ -107,21 +108,56 @@ _USER_REF = ("id", "username")
 
 
 def _timeline_and_messages(user, *, api: bool = False) -> list[Prefetch]:
-    messages = Message.objects.select_related("author").order_by("created_at", "id")
-    timeline = ComplaintEvent.objects.select_related("actor").order_by("created_at", "id")
+    staff = roles.is_staff_member(user)
+    return [
+        Prefetch("events", queryset=_listed("events", staff=staff, api=api)),
+        Prefetch("messages", queryset=_listed("messages", staff=staff, api=api)),
+    ]
+
+
+def _listed(name: str, *, staff: bool, api: bool = False) -> QuerySet:
+    """A complaint's timeline (``events``), ``messages`` or ``clocks`` as shown to staff or
+    to the customer; for the API only what its shape shows of each actor and author."""
+    if name == "clocks":
+        return _clocks().queryset
+    model, user = (ComplaintEvent, "actor") if name == "events" else (Message, "author")
+    rows = model.objects.select_related(user).order_by("created_at", "id")
     if api:
-        messages = messages.only(
-            *(field.attname for field in Message._meta.concrete_fields),
-            *(f"author__{name}" for name in _USER_REF),
+        rows = rows.only(
+            *(field.attname for field in model._meta.concrete_fields),
+            *(f"{user}__{field}" for field in _USER_REF),
         )
-        timeline = timeline.only(
-            *(field.attname for field in ComplaintEvent._meta.concrete_fields),
-            *(f"actor__{name}" for name in _USER_REF),
+    if not staff:
+        rows = (
+            rows.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
+            if name == "events"
+            else rows.exclude(direction="internal")
         )
-    if not roles.is_staff_member(user):
-        messages = messages.exclude(direction="internal")
-        timeline = timeline.exclude(type__in=STAFF_ONLY_EVENT_TYPES)
-    return [Prefetch("events", queryset=timeline), Prefetch("messages", queryset=messages)]
+    return rows
+
+
+# The API's reads of a complaint's lists, compiled once per process (common.compiled_queries):
+# building these queries cost the API's detail more CPU than PostgreSQL spent answering them.
+_API_LISTS = {
+    (name, staff): CompiledQuery(
+        lambda complaint_id, name=name, staff=staff: _listed(name, staff=staff, api=True).filter(
+            complaint_id=complaint_id
+        ),
+        complaint_id=int,
+    )
+    for name in ("events", "messages", "clocks")
+    for staff in (True, False)
+}
+
+
+def _hold_api_lists(complaint: Complaint, user, names) -> None:
+    """Read ``names`` of the complaint's lists for the API's answer, one statement each."""
+    staff = roles.is_staff_member(user)
+    for name in names:
+        rows = _API_LISTS[name, staff].run(complaint_id=complaint.pk)
+        for row in rows:
+            row.complaint = complaint
+        hold_as_prefetched(complaint, name, rows)
 
 
 def _clocks() -> Prefetch:
@@ -236,7 +272,8 @@ def complaint_changed(complaint: Complaint, user) -> Complaint:
 def _api_relations(complaint: Complaint, user) -> None:
     """Read the timeline, messages and clocks of ``complaint``; its escalations and root
     causes come from its row when the read brought them, else are read too (SQLite)."""
-    lookups = [*_timeline_and_messages(user, api=True), _clocks()]
+    _hold_api_lists(complaint, user, ("events", "messages", "clocks"))
+    lookups = []
     escalations = escalation_selectors.escalations_brought(complaint)
     if escalations is None:
         lookups.append(_escalations())
@@ -248,7 +285,8 @@ def _api_relations(complaint: Complaint, user) -> None:
             lookups.append(_root_causes())
         else:
             hold_as_prefetched(complaint, "root_causes", causes)
-    prefetch_related_objects([complaint], *lookups)
+    if lookups:
+        prefetch_related_objects([complaint], *lookups)
 
 
 # The attribute of a complaint read with ``_root_causes_annotation``.
@@ -322,20 +360,16 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     The original message and the first clocks are those intake holds
     (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
     """
-    timeline, messages = _timeline_and_messages(user, api=True)
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
         hold_as_prefetched(complaint, "messages", written.messages)
         hold_as_prefetched(complaint, "clocks", written.clocks)
-    prefetch_related_objects(
-        [complaint],
-        timeline,
-        *([] if written is not None else [messages, _clocks()]),
-        # None() sends no query: a complaint created in this request has none of these.
-        Prefetch("escalations", queryset=Escalation.objects.none()),
-        Prefetch("recovery_actions", queryset=RecoveryAction.objects.none()),
-        Prefetch("root_causes", queryset=ComplaintRootCause.objects.none()),
-    )
+        _hold_api_lists(complaint, user, ("events",))
+    else:
+        _hold_api_lists(complaint, user, ("events", "messages", "clocks"))
+    # A complaint created in this request has none of these.
+    for name in ("escalations", "recovery_actions", "root_causes"):
+        hold_as_prefetched(complaint, name, [])
     return complaint
 
 
