@@ -63,7 +63,7 @@ DETAIL_SUBJECT = "Detail bench: charged twice for one order"
 # Runs in the bench environment: makes (or finds) the complaints, signs the supervisor in,
 # counts the statements of one request of each kind, prints one JSON line.
 SEED_SNIPPET = """
-import json, sys
+import json, sys, uuid
 import django
 
 django.setup()
@@ -118,6 +118,19 @@ with override_settings(STORAGES=storages):
             f"/api/complaints/{ref}/"), 5, False)[4],
         "page": measure("page", lambda: first, lambda ref: desk.get(
             f"/desk/complaints/{ref}/"), 5, False)[4],
+        # For compare.py: a create without an Idempotency-Key, and the team's queue.
+        "create": measure("create", lambda: uuid.uuid4().hex, lambda tag: api.client.post(
+            "/api/complaints/",
+            {
+                "subject": "Charged twice",
+                "description": "I was charged twice for the same order.",
+                "channel": "web",
+                "customer": {"name": "Bench Customer", "email": f"{tag}@bench.example"},
+                "team": TEAM,
+            },
+            content_type="application/json",
+        ), 5, False)[4],
+        "queue": measure("queue", lambda: None, lambda _: desk.get("/desk/team/"), 5, False)[4],
     }
     event_counts = sorted(set(
         Complaint.objects.get(reference=r).events.count() for r in ready
