@@ -46,6 +46,9 @@ class Call:
     status: int = 200
     # Given the decoded answer (JSON, or the text of a page), says what is wrong with it.
     check: Callable[[object], str] | None = None
+    # A request the same client sends as soon as this one has answered, timed with it: the
+    # second half of what a browser needs to show one screen.
+    then: Call | None = None
 
 
 @dataclass
@@ -59,6 +62,14 @@ class Answer:
 
 async def _send(client: httpx.AsyncClient, index: int, call: Call) -> Answer:
     started = time.perf_counter()
+    answer = await _send_one(client, index, call, started)
+    while not answer.problem and call.then is not None:
+        call = call.then
+        answer = await _send_one(client, index, call, started)
+    return answer
+
+
+async def _send_one(client: httpx.AsyncClient, index: int, call: Call, started: float) -> Answer:
     try:
         response = await client.request(
             call.method, call.path, headers=call.headers, json=call.body
