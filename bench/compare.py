@@ -105,6 +105,7 @@ FIGURES = [
     ("SQL statements", False),
     ("PG active ms", False),
     ("PG xacts", False),
+    ("PG sessions", False),
 ]
 
 # The helpdesk's project: what its installation guide lists (docs/install.rst), without
