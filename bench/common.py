@@ -92,13 +92,17 @@ async def _send_one(client: httpx.AsyncClient, index: int, call: Call, started: 
 
 
 async def drive(
-    base_url: str, calls: list[Call], clients: int, deadline_s: float
+    base_url: str,
+    calls: list[Call],
+    clients: int,
+    deadline_s: float,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> tuple[list[Answer], float]:
     """Closed loop: client c sends calls c, c + C, c + 2C, ... each when the last answered."""
     answers: list[Answer] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_S, trust_env=False
+        base_url=base_url, limits=limits, timeout=request_timeout_s, trust_env=False
     ) as client:
 
         async def one_client(number: int) -> None:
@@ -198,6 +202,7 @@ def measure_load(
     calls: list[Call],
     clients: int,
     timeout_s: float,
+    request_timeout_s: float = REQUEST_TIMEOUT_S,
 ) -> LoadRun:
     """Send ``calls`` from ``clients`` closed-loop clients and account for what it cost.
 
@@ -217,7 +222,7 @@ def measure_load(
     sampler = CountingSampler(database_url)
     sampler.start()
     try:
-        answers, wall = asyncio.run(drive(base_url, calls, clients, timeout_s))
+        answers, wall = asyncio.run(drive(base_url, calls, clients, timeout_s, request_timeout_s))
     finally:
         sampler.stop()
     client_cpu = time.process_time() - client_before

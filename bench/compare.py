@@ -649,6 +649,7 @@ def run_path(system: System, path: str, calls: list[Call], args) -> tuple[LoadRu
         calls,
         args.clients,
         args.timeout,
+        args.request_timeout,
     )
     problems = run.problems(len(calls))
     if path == "create":
@@ -718,6 +719,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_COMPARE_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_COMPARE_REDIS_URL"))
     parser.add_argument("--timeout", type=bounded(10, 3600), default=900, help="per run")
+    parser.add_argument(
+        "--request-timeout",
+        type=bounded(1, 600),
+        default=30,
+        help="seconds one request may take before it counts as failed (intake.py's 30)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.paths.split(",")) - set(PATHS)
     if unknown:
