@@ -3,7 +3,8 @@
 - on a phone (390 x 844 CSS pixels, an iPhone 12 to 15) the queue and the complaint page never
   scroll sideways, however long the words people wrote; a table too wide for the screen
   scrolls inside its own box, and the forms take the screen's width;
-- a long story is clamped to its first lines until "Show all" is opened (no JavaScript).
+- a long story is clamped to its first lines until "Show all" is opened (no JavaScript);
+- after a form error, on the desk and on the portal, the focus is on the error summary.
 """
 
 import re
@@ -114,4 +115,51 @@ def test_a_long_story_opens_with_show_all(live, browser, agent, make_complaint):
 
     assert text.bounding_box()["height"] > 10 * closed
     assert page.get_by_text("Show less").is_visible()
+    page.close()
+
+
+def focused(page) -> dict:
+    return page.evaluate(
+        "(() => { const e = document.activeElement;"
+        " return {tag: e.tagName, cls: e.className, role: e.getAttribute('role'),"
+        " text: e.innerText.slice(0, 200)}; })()"
+    )
+
+
+def test_after_a_form_error_on_the_desk_the_focus_is_on_the_error_summary(
+    live, browser, agent, make_complaint
+):
+    complaint = make_complaint()
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto(f"/desk/complaints/{complaint.reference}/")
+    page.get_by_label("Acknowledgement to the customer").fill("Thank you for writing.")
+    page.get_by_role("button", name="Acknowledge and send").click()
+    page.wait_for_url(re.compile(r"/acknowledge/$"))
+
+    now = focused(page)
+    assert now["cls"] == "error-summary" and now["role"] == "alert", now
+    assert "must name the complaint's reference" in now["text"]
+    # From there, Tab reaches the link to the field in error.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == (
+        "#id_acknowledge-message"
+    )
+    page.close()
+
+
+def test_after_a_form_error_on_the_portal_the_focus_is_on_the_error_summary(
+    live, browser, touchpoint, category
+):
+    page = new_page(browser, live.base_url)
+    page.goto("/")
+    page.get_by_label("Your name").fill("Grace Hopper")
+    # The server's answer, not the browser's own check of the required fields.
+    page.evaluate("document.querySelector('main form').noValidate = true")
+    page.get_by_role("button", name="Send my complaint").click()
+    page.wait_for_load_state("load")
+
+    now = focused(page)
+    assert now["cls"] == "error-summary" and now["role"] == "alert", now
+    assert "There is a problem" in now["text"]
     page.close()
