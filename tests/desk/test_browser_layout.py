@@ -12,7 +12,14 @@ import re
 import pytest
 
 from recovery.models import Customer
-from tests.desk.live import chromium, live_redress, new_page, sign_in, wait_until_live
+from tests.desk.live import (
+    assert_accessible,
+    chromium,
+    live_redress,
+    new_page,
+    sign_in,
+    wait_until_live,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -97,6 +104,7 @@ def test_the_queue_and_the_complaint_page_fit_a_phone(live, browser, agent, make
     box = message.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert box["width"] >= PHONE["width"] * 0.75
+    assert_accessible(page, "complaint page on a phone")
     page.context.close()
 
 
@@ -110,6 +118,7 @@ def test_a_long_story_opens_with_show_all(live, browser, agent, make_complaint):
     closed = text.bounding_box()["height"]
     assert closed < 200  # six lines, not the whole story
     assert "THE END" in text.inner_text()  # there, and read out by screen readers
+    assert_accessible(page, "complaint page with a long story")
 
     page.get_by_text("Show all").click()
 
@@ -162,4 +171,5 @@ def test_after_a_form_error_on_the_portal_the_focus_is_on_the_error_summary(
     now = focused(page)
     assert now["cls"] == "error-summary" and now["role"] == "alert", now
     assert "There is a problem" in now["text"]
+    assert_accessible(page, "complaint form with errors")
     page.close()
