@@ -10,7 +10,8 @@ What it does, in order:
    with a clear message when the package index cannot be reached.
 2. Writes a minimal Django project for it (``var/bench/helpdesk-project``: the apps its
    installation guide lists, teams mode off, the REST API on with token authentication,
-   debug off, ``CONN_MAX_AGE=0`` as Redress has it, mail to the dummy backend), on PostgreSQL
+   debug off, connections from a pool per process as Redress has them, mail to the dummy
+   backend), on PostgreSQL
    database ``<Redress's database>_helpdesk``; migrates it, makes a staff user with a token
    and a queue, and seeds as many tickets with ``--events`` follow-ups as Redress gets
    complaints with timeline events (detail.py's seeding).
@@ -161,8 +162,9 @@ DATABASES = {{
         "USER": {user!r},
         "HOST": {host!r},
         "PORT": {port!r},
-        # As Redress's settings have it: a connection per request.
+        # As Redress's settings have it: connections from a pool per process.
         "CONN_MAX_AGE": 0,
+        "OPTIONS": {{"pool": {{"min_size": 1, "max_size": 20, "timeout": 10}}}},
     }}
 }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -284,7 +286,15 @@ print(json.dumps({
 def pinned_requirements(version: str) -> list[str]:
     """django-helpdesk, and the libraries both systems share at the versions Redress runs,
     so the comparison is of the applications, not of two Djangos or two servers."""
-    shared = ["Django", "uvicorn", "uvloop", "httptools", "psycopg", "psycopg-binary"]
+    shared = [
+        "Django",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "psycopg",
+        "psycopg-binary",
+        "psycopg-pool",
+    ]
     pins = [f"django-helpdesk=={version}"]
     for name in shared:
         try:

@@ -49,6 +49,20 @@ def free_text(value) -> str:
     return mark_safe(mark_directional_controls(escape(text)))  # noqa: S308 - escaped first
 
 
+# A story longer than this is shown clamped to its first lines, with "Show all": about six
+# lines of the complaint page's main column (some 100 characters a line), so that a
+# 20,000-character story does not push the clocks and the actions off the first screens.
+LONG_TEXT_CHARS = 600
+LONG_TEXT_LINES = 6
+
+
+@register.filter
+def is_long_text(value) -> bool:
+    """Whether text someone wrote is long enough to be shown collapsed (``.long-text``)."""
+    text = str(value or "")
+    return len(text) > LONG_TEXT_CHARS or text.count("\n") >= LONG_TEXT_LINES
+
+
 RISK_LABELS = {
     "breached": gettext_lazy("Breached"),
     "at_risk": gettext_lazy("At risk"),

@@ -30,12 +30,26 @@ from tests.processes import (
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-# The suite leaves the checkout as it found it: pages are photographed into a temporary
-# folder unless REDRESS_SCREENSHOTS_DIR names one (docs/screenshots to refresh the docs'
-# pictures, by hand, from data fit to publish).
-SCREENSHOTS = Path(
-    os.environ.get("REDRESS_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "redress-screenshots"
-)
+
+
+def screenshots_folder(named: str | None) -> Path:
+    """Where the tests photograph pages: a temporary folder, or the one
+    REDRESS_SCREENSHOTS_DIR names, never inside the checkout.
+
+    The suite leaves the checkout as it found it (``./redress test`` fails otherwise); the
+    docs' pictures are made from the demo's data by ``./redress screenshots``, not from the
+    tests' data (which holds ``<script>`` subjects and the like).
+    """
+    folder = Path(named).resolve() if named else Path(tempfile.gettempdir()) / "redress-screenshots"
+    if folder.is_relative_to(ROOT):
+        raise ValueError(
+            f"REDRESS_SCREENSHOTS_DIR={named} is inside the checkout: the tests never write "
+            "there. Use a folder outside it; ./redress screenshots rebuilds docs/screenshots."
+        )
+    return folder
+
+
+SCREENSHOTS = screenshots_folder(os.environ.get("REDRESS_SCREENSHOTS_DIR"))
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium, headless, with nothing that reaches out to the network by itself.
 CHROMIUM_ARGS = [
