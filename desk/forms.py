@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from common.text import validate_single_line
 from recovery import field_rules, roles
-from recovery.models import Category, Outcome, RootCause, State, Touchpoint
+from recovery import selectors as recovery_selectors
+from recovery.models import Category, Outcome, State, Touchpoint
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
 from recovery.services import intake
@@ -345,18 +346,17 @@ class ResolveForm(forms.Form):
 
 
 def root_cause_choices() -> list:
-    """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``."""
-    causes = list(RootCause.objects.order_by("code"))
-    by_id = {cause.pk: cause for cause in causes}
-    for cause in causes:
-        # Parents linked in memory, so each path is built without a query per level.
-        cause.parent = by_id.get(cause.parent_id)
+    """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``, from
+    the taxonomy held in memory (``recovery.selectors.root_causes_by_code``)."""
+    by_code = recovery_selectors.root_causes_by_code()
+    causes = [by_code[code] for code in sorted(by_code)]
     groups: dict[str, list] = {}
     for cause in causes:
         if cause.is_active:
             groups.setdefault(cause.code.split(".")[0], []).append((cause.code, cause.path))
-    names = {cause.code: cause.name for cause in causes}
-    return [(names.get(top, top), options) for top, options in groups.items()]
+    return [
+        (by_code[top].name if top in by_code else top, options) for top, options in groups.items()
+    ]
 
 
 class CloseLoopForm(forms.Form):
@@ -394,6 +394,12 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = roles.staff_members().order_by("username")
         self.fields["assignee"].label_from_instance = staff_label
+
+    def choose_from(self, staff: list) -> None:
+        """Offer ``staff`` (read with the page) rather than reading the queryset to render
+        the list; what is posted is still checked against the queryset."""
+        field = self.fields["assignee"]
+        field.choices = [("", field.empty_label)] + [(user.pk, staff_label(user)) for user in staff]
 
 
 def staff_label(user) -> str:
