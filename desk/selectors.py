@@ -481,9 +481,13 @@ def page_annotations(user) -> dict:
             # As text: a JSON number would come back as a float (25.0 for 25.00).
             amount=Cast("amount", CharField()),
             reference="complaint__reference",
+            complaint_state="complaint__state",
         ),
         HISTORY_SURVEY_ROWS: json_rows(
-            surveys, **{name: name for name in _SURVEY_COLUMNS}, reference="complaint__reference"
+            surveys,
+            **{name: name for name in _SURVEY_COLUMNS},
+            reference="complaint__reference",
+            complaint_state="complaint__state",
         ),
         UNREAD_COUNT: inbox.unread_count_query(user),
         REVIEW_COUNT: notifications_selectors.review_count_query(user),
@@ -580,9 +584,13 @@ def customer_surveys(complaint: Complaint, user, limit: int = HISTORY_LIMIT) -> 
 
 
 def _with_reference(model, row: dict):
-    """A recovery action or survey from its JSON row, with its complaint's reference."""
+    """A recovery action or survey from its JSON row, with its complaint's reference (and
+    state, which django-fsm reads when it makes the instance)."""
     item = instance(model, row)
-    item.complaint = instance(Complaint, {"id": row["complaint_id"], "reference": row["reference"]})
+    item.complaint = instance(
+        Complaint,
+        {"id": row["complaint_id"], "reference": row["reference"], "state": row["complaint_state"]},
+    )
     return item
 
 
