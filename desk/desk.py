@@ -25,7 +25,7 @@ from notifications import inbound_review, inbox, presence, undelivered
 from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.models import Complaint, MessageDirection, State
+from recovery.models import Complaint, MessageDirection, MessageKind, State
 from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
 from recovery.services import address_proof, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
@@ -229,7 +229,9 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     full_texts = notifications_selectors.full_texts(
         complaint.pk, getattr(complaint, notifications_selectors.FULL_TEXT_ROWS, None)
     )
+    kinds = dict(MessageKind.choices)  # as get_kind_display(), without its cost per message
     for message in messages_shown:
+        message.kind_label = str(kinds.get(message.kind, message.kind))
         message.undelivered = by_message.get(message.pk)
         message.full_text = full_texts.get(message.pk, "")
     history = selectors.customer_history(complaint, user)

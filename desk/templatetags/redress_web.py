@@ -8,13 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from common.template_dates import moment
 from common.text import mark_directional_controls, normalise_line_endings
 from desk.selectors import statutory_due_label
 from escalation import regulatory
-from recovery.models import State
+from recovery.models import EventType, State
 from recovery.services import routing
 
 register = template.Library()
@@ -164,7 +166,49 @@ def event_title(event) -> str:
             else _("De-escalated to level %(n)s")
         )
         return title % {"n": parameters["level"]}
-    return event.get_type_display()
+    # As get_type_display(), which hashes every event type's label (a translation each) on
+    # every call: 50 events cost 2,000 translations.
+    return str(_EVENT_LABELS.get(event.type, event.type))
+
+
+_EVENT_LABELS = dict(EventType.choices)
+
+
+@register.simple_tag
+def timeline_items(events):
+    """The timeline's items, built in Python (as ``queue_rows``): the template language
+    cost about a quarter of a millisecond per event, the page's largest share with a long
+    timeline. The same output as the template it replaced::
+
+        <li>{{ event.created_at|moment:"short" }} {{ event|event_title }}
+        {% if event.parameters.rule %} ({{ event.parameters.rule }}){% endif %}
+        {% if event.actor %} · {{ event.actor|display_name }}{% endif %}
+        {% if event.parameters.reason %}: {{ event.parameters.reason }}{% endif %}
+        {% if event.type == "regulation_changed" %}{{ event.parameters|regulation_change }}
+        {% endif %}</li>
+
+    Every value is escaped with ``html.escape``, which is what Django's ``escape`` calls.
+    """
+    lines = []
+    for event in events:
+        parameters = event.parameters if isinstance(event.parameters, dict) else {}
+        parts = [
+            "<li>",
+            moment(template_localtime(event.created_at), "short"),
+            " ",
+            html.escape(str(event_title(event))),
+        ]
+        if parameters.get("rule"):
+            parts.append(f" ({html.escape(str(parameters['rule']))})")
+        if event.actor_id is not None and event.actor is not None:
+            parts.append(f" · {html.escape(display_name(event.actor))}")
+        if parameters.get("reason"):
+            parts.append(f": {html.escape(str(parameters['reason']))}")
+        if event.type == "regulation_changed":
+            parts.append(html.escape(regulation_change(parameters)))
+        parts.append("</li>")
+        lines.append("".join(parts))
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value went through html.escape
 
 
 def _utc_minute(iso: str | None) -> str:
