@@ -7,7 +7,7 @@ returns in this process until one of the watched models changes:
 
 1. A change writes a new random token into the one ``ConfigurationVersion`` row, inside
    the changing transaction: on PostgreSQL a statement trigger on each watched table does
-   it (migrations 0007, 0008), so ``QuerySet.update``, raw SQL and other programs are seen too;
+   it (migrations 0007-0009), so ``QuerySet.update``, raw SQL and other programs are seen too;
    elsewhere (SQLite) the model signals do. The signals also drop this process's copies.
 2. Every process compares that token with the one its copies were read under, at most once
    per request or Celery task (``request_started``, ``task_prerun``) and on every call
