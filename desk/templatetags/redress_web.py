@@ -175,6 +175,57 @@ _EVENT_LABELS = dict(EventType.choices)
 
 
 @register.simple_tag
+def message_items(messages, customer_name: str = "", *, internal: bool = False):
+    """The conversation's (or, ``internal``, the notes') items, built in Python as the
+    timeline's are; the same output as the template they replaced, but for whitespace. An
+    empty list says so."""
+    if not messages:
+        empty = _("No notes.") if internal else _("No messages yet.")
+        return mark_safe(f"<li>{html.escape(empty)}</li>")  # noqa: S308 - escaped
+    quoted = (
+        '<details class="quoted-text"><summary>{}</summary><p>{}</p>'
+        '<div class="body" dir="auto">{{}}</div></details>'
+    ).format(
+        html.escape(_("Show quoted text")),
+        html.escape(_("Quoted text was cut from this email; its whole text:")),
+    )
+    next_try = html.escape(_("next try at"))
+    lines = []
+    for message in messages:
+        if internal:
+            who = html.escape(display_name(message.author))
+            meta = f"<strong>{who}</strong> · {moment(template_localtime(message.created_at))}"
+            parts = ['<li class="message internal">']
+        else:
+            if message.direction == "inbound":
+                who = bdi(message.written_by or customer_name)
+            else:
+                who = bdi(display_name(message.author) or _("Redress"))
+            meta = (
+                f"<strong>{who}</strong> · {html.escape(str(message.kind_label))} · "
+                f"{moment(template_localtime(message.created_at))}"
+            )
+            parts = [f'<li class="message {html.escape(message.direction)}">']
+        parts.append(f'<p class="meta">{meta}</p>')
+        parts.append(f'<div class="body" dir="auto">{free_text(message.body)}</div>')
+        full_text = getattr(message, "full_text", "")
+        if full_text:
+            parts.append(quoted.format(free_text(full_text)))
+        undelivered = None if internal else getattr(message, "undelivered", None)
+        if undelivered:
+            note = html.escape(undelivered.summary)
+            if undelivered.at:
+                note += f", {moment(template_localtime(undelivered.at), 'short')}"
+            if undelivered.retrying:
+                when = moment(template_localtime(undelivered.next_attempt_at), "short")
+                note += f"; {next_try} {when}"
+            parts.append(f'<p class="undelivered" role="note">{note}</p>')
+        parts.append("</li>")
+        lines.append("".join(parts))
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value was escaped
+
+
+@register.simple_tag
 def timeline_items(events):
     """The timeline's items, built in Python (as ``queue_rows``): the template language
     cost about a quarter of a millisecond per event, the page's largest share with a long
