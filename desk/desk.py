@@ -25,7 +25,7 @@ from notifications import inbound_review, inbox, presence, undelivered
 from notifications import selectors as notifications_selectors
 from recovery import roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.models import Complaint, MessageDirection, State
+from recovery.models import Complaint, MessageDirection, MessageKind, State
 from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
 from recovery.services import address_proof, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
@@ -119,10 +119,15 @@ def _queue(request, scope: str):
 
 
 def load_complaint(request, reference: str) -> Complaint:
-    """The complaint as the page shows it; 404 if nobody may see it, ``OutsideYourQueue``
-    if the access policy keeps it from this user (``complaint_or_refusal`` answers that)."""
+    """The complaint as the page shows it, with what the page shows beside it
+    (``selectors.page_annotations``); 404 if nobody may see it, ``OutsideYourQueue`` if the
+    access policy keeps it from this user (``complaint_or_refusal`` answers that)."""
     try:
-        complaint = recovery_selectors.complaint_detail(reference=reference, user=request.user)
+        complaint = recovery_selectors.complaint_detail(
+            reference=reference,
+            user=request.user,
+            annotations=selectors.page_annotations(request.user),
+        )
     except NotFound as error:
         raise Http404(error.message) from error
     return complaint
@@ -166,7 +171,9 @@ def rerender_after_error(request, reference: str, *, bound: dict, status: int):
 
 @staff_required
 def complaint_page(request, reference: str):
-    request.last_event_id = selectors.latest_event_id()
+    if not selectors.page_reads_in_one_row():
+        # Else the complaint's read brings it, in its own statement (page_annotations).
+        request.last_event_id = selectors.latest_event_id()
     complaint, refused = complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
@@ -212,18 +219,29 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         name: bound.get(name) or form_class(prefix=name, initial=initial.get(name))
         for name, form_class in PAGE_FORMS.items()
     }
+    staff = selectors.staff_choices(complaint)
+    if staff is not None:
+        page_forms["assign"].choose_from(staff)
     recovery = remedies.page_context(complaint, user, bound.get("recovery"))
     messages_shown = list(complaint.messages.all())
     undelivered = notifications_selectors.undelivered_emails(complaint)
     by_message = {email.message_id: email for email in undelivered if email.message_id}
-    full_texts = notifications_selectors.full_texts(complaint.pk)
+    full_texts = notifications_selectors.full_texts(
+        complaint.pk, getattr(complaint, notifications_selectors.FULL_TEXT_ROWS, None)
+    )
+    kinds = dict(MessageKind.choices)  # as get_kind_display(), without its cost per message
     for message in messages_shown:
+        message.kind_label = str(kinds.get(message.kind, message.kind))
         message.undelivered = by_message.get(message.pk)
         message.full_text = full_texts.get(message.pk, "")
     history = selectors.customer_history(complaint, user)
+    # The newest event id, read before the timeline (in the row's statement, or on its own).
+    last_event_id = getattr(complaint, selectors.LATEST_EVENT_ID, None)
     context = {
         "complaint": complaint,
-        "last_event_id": getattr(request, "last_event_id", 0),
+        "last_event_id": (
+            last_event_id if last_event_id is not None else getattr(request, "last_event_id", 0)
+        ),
         "now": now,
         "clocks": clocks,
         "allowed": allowed,
@@ -236,8 +254,12 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "history": history,
         "history_recoveries": selectors.customer_recoveries(complaint, user),
         "history_surveys": selectors.customer_surveys(complaint, user),
-        "presence": presence.presence_list(complaint.pk),
-        "held_emails": notifications_selectors.held_emails(complaint.pk),
+        "presence": presence.presence_list(
+            complaint.pk, getattr(complaint, presence.PRESENCE_ROWS, None)
+        ),
+        "held_emails": notifications_selectors.held_emails(
+            complaint.pk, getattr(complaint, notifications_selectors.HELD_ROWS, None)
+        ),
         "undelivered": undelivered,
         # Letters that failed: a delayed one may still arrive, a retried one may still go.
         "undelivered_letters": [
@@ -254,8 +276,21 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
             selectors.recent_root_causes, user=user, team_id=complaint.team_id
         ),
         **recovery,
+        **_header_counts(complaint),
     }
     return render(request, "desk/complaint.html", context, status=status)
+
+
+def _header_counts(complaint: Complaint) -> dict:
+    """The header's counts (``desk.context``) when the complaint's read brought them."""
+    counts = {}
+    unread = getattr(complaint, selectors.UNREAD_COUNT, None)
+    if unread is not None:
+        counts["desk_unread_count"] = unread
+    review = getattr(complaint, selectors.REVIEW_COUNT, None)
+    if review is not None:
+        counts["desk_review_count"] = review
+    return counts
 
 
 def _letters(complaint: Complaint) -> dict:

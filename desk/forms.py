@@ -361,14 +361,16 @@ class ResolveForm(forms.Form):
 
 def root_cause_choices() -> list:
     """The active taxonomy as grouped choices: ``[(top name, [(code, path), …]), …]``, from
-    the copy held in memory (``escalation.configuration``), parents linked."""
-    causes = sorted(recovery_selectors.root_causes_by_code().values(), key=lambda c: c.code)
+    the taxonomy held in memory (``recovery.selectors.root_causes_by_code``)."""
+    by_code = recovery_selectors.root_causes_by_code()
+    causes = [by_code[code] for code in sorted(by_code)]
     groups: dict[str, list] = {}
     for cause in causes:
         if cause.is_active:
             groups.setdefault(cause.code.split(".")[0], []).append((cause.code, cause.path))
-    names = {cause.code: cause.name for cause in causes}
-    return [(names.get(top, top), options) for top, options in groups.items()]
+    return [
+        (by_code[top].name if top in by_code else top, options) for top, options in groups.items()
+    ]
 
 
 class CloseLoopForm(forms.Form):
@@ -406,6 +408,12 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = roles.staff_members().order_by("username")
         self.fields["assignee"].label_from_instance = staff_label
+
+    def choose_from(self, staff: list) -> None:
+        """Offer ``staff`` (read with the page) rather than reading the queryset to render
+        the list; what is posted is still checked against the queryset."""
+        field = self.fields["assignee"]
+        field.choices = [("", field.empty_label)] + [(user.pk, staff_label(user)) for user in staff]
 
 
 def staff_label(user) -> str:

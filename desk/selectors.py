@@ -11,16 +11,22 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, F, Lookup, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.json_rows import instance, json_rows
 from escalation import deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
+from notifications import inbox, presence
+from notifications import selectors as notifications_selectors
 from notifications.models import Outbox
-from recovery import access, rules
+from recovery import access, roles, rules
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
@@ -36,6 +42,7 @@ from recovery.models import (
     Survey,
     Team,
 )
+from recovery.selectors import ASSIGNEE_ROW
 
 # How many recently used root causes the resolve form offers first: about a screenful.
 RECENT_ROOT_CAUSES = 8
@@ -426,21 +433,130 @@ def _clock_status(clock, now: datetime) -> str:
 
 def timeline(complaint: Complaint) -> list:
     """The complaint's events, each assignment carrying its assignee (``assignee``) so the
-    page says to whom: one query for all of them, none without."""
-    from django.contrib.auth import get_user_model
-
+    page says to whom: none when the events were read with them
+    (``recovery.selectors.complaint_detail``), else one query for all of them."""
     events = list(complaint.events.all())
     assigned = [event for event in events if event.type == "assigned"]
+    user_model = get_user_model()
+    if all(hasattr(event, ASSIGNEE_ROW) for event in assigned):  # read with the events
+        for event in assigned:
+            row = getattr(event, ASSIGNEE_ROW)
+            event.assignee = instance(user_model, row) if row else None
+        return events
     ids = {(event.parameters or {}).get("assignee_id") for event in assigned} - {None}
-    users = get_user_model().objects.in_bulk(ids) if ids else {}
+    users = user_model.objects.in_bulk(ids) if ids else {}
     for event in assigned:
         event.assignee = users.get((event.parameters or {}).get("assignee_id"))
     return events
 
 
-def customer_history(complaint: Complaint, user, limit: int = 20) -> list[Complaint]:
+# The customer's history on the complaint page: their latest complaints, recoveries and
+# survey answers, this many of each (a long-standing customer's whole record is the CRM's).
+HISTORY_LIMIT = 20
+# The attributes of a complaint read with ``page_annotations``.
+LATEST_EVENT_ID = "page_latest_event_id"
+HISTORY_ROWS = "page_history_rows"
+HISTORY_RECOVERY_ROWS = "page_history_recovery_rows"
+HISTORY_SURVEY_ROWS = "page_history_survey_rows"
+UNREAD_COUNT = "page_unread_count"
+REVIEW_COUNT = "page_review_count"
+STAFF_ROWS = "page_staff_rows"
+
+
+def page_reads_in_one_row() -> bool:
+    """Whether ``page_annotations`` brings the page's reads along (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
+def page_annotations(user) -> dict:
+    """What the complaint page shows beside the complaint, brought along in its row's query
+    on PostgreSQL (``recovery.selectors.complaint_detail``), so that the page costs the same
+    statements whatever the complaint and its customer hold: the newest event id (read in
+    the row's statement, before the timeline's), the customer's history, the emails held on
+    it, who else is on it, the whole texts of its emails, the header's two counts and, for
+    whoever may reassign it, the staff to choose from. Empty elsewhere (SQLite)."""
+    if not page_reads_in_one_row():
+        return {}
+    visible = access.complaints_visible_to(user)
+    history = (
+        visible.filter(customer_id=OuterRef("customer_id"))
+        .exclude(pk=OuterRef("pk"))
+        .order_by("-received_at", "-id")[:HISTORY_LIMIT]
+    )
+    recoveries = (
+        RecoveryAction.objects.filter(
+            complaint__customer_id=OuterRef("customer_id"), complaint__in=visible
+        )
+        .exclude(complaint=OuterRef("pk"))
+        .order_by("-proposed_at", "-id")[:HISTORY_LIMIT]
+    )
+    surveys = Survey.objects.filter(
+        complaint__customer_id=OuterRef("customer_id"),
+        complaint__in=visible,
+        submitted_at__isnull=False,
+    ).order_by("-submitted_at", "-id")[:HISTORY_LIMIT]
+    annotations = {
+        LATEST_EVENT_ID: Subquery(Outbox.objects.order_by("-id").values("id")[:1]),
+        HISTORY_ROWS: json_rows(
+            history, **{name: name for name in _HISTORY_COLUMNS}, team_name="team__name"
+        ),
+        HISTORY_RECOVERY_ROWS: json_rows(
+            recoveries,
+            **{name: name for name in _RECOVERY_COLUMNS},
+            # As text: a JSON number would come back as a float (25.0 for 25.00).
+            amount=Cast("amount", CharField()),
+            reference="complaint__reference",
+            complaint_state="complaint__state",
+        ),
+        HISTORY_SURVEY_ROWS: json_rows(
+            surveys,
+            **{name: name for name in _SURVEY_COLUMNS},
+            reference="complaint__reference",
+            complaint_state="complaint__state",
+        ),
+        UNREAD_COUNT: inbox.unread_count_query(user),
+        REVIEW_COUNT: notifications_selectors.review_count_query(user),
+        **notifications_selectors.held_emails_annotation(),
+        **notifications_selectors.full_texts_annotation(),
+        **presence.presence_annotation(),
+    }
+    if user.has_perm("recovery.assign_complaint"):
+        names = ("id", "username", "first_name", "last_name")
+        annotations[STAFF_ROWS] = json_rows(_staff_choices(), **{name: name for name in names})
+    return annotations
+
+
+_HISTORY_COLUMNS = ("id", "reference", "subject", "state", "outcome", "received_at", "team_id")
+_RECOVERY_COLUMNS = ("id", "complaint_id", "type", "currency", "description", "status")
+_RECOVERY_COLUMNS += ("proposed_at",)
+_SURVEY_COLUMNS = ("id", "complaint_id", "sent_at", "submitted_at", "csat", "ces", "nps")
+_SURVEY_COLUMNS += ("comment",)
+
+
+def _staff_choices():
+    """The staff a complaint may be assigned to, by username (``roles.staff_members``)."""
+    user_model = get_user_model()
+    staff_group = Group.objects.filter(user=OuterRef("pk"), name__in=roles.STAFF_ROLES)
+    return user_model.objects.filter(
+        Q(is_superuser=True) | Exists(staff_group), is_active=True
+    ).order_by("username")
+
+
+def staff_choices(complaint: Complaint) -> list | None:
+    """The staff ``page_annotations`` brought with ``complaint`` (id, username, names), as
+    users; None if it brought none."""
+    rows = getattr(complaint, STAFF_ROWS, None)
+    if rows is None:
+        return None
+    return [instance(get_user_model(), row) for row in rows]
+
+
+def customer_history(complaint: Complaint, user, limit: int = HISTORY_LIMIT) -> list[Complaint]:
     """The customer's other complaints that ``user`` may see, newest first, with what
     became of them (another team's complaint stays behind the access policy)."""
+    rows = getattr(complaint, HISTORY_ROWS, None)
+    if rows is not None:
+        return [_history_complaint(row) for row in rows]
     return list(
         access.complaints_visible_to(user)
         .filter(customer_id=complaint.customer_id)
@@ -451,9 +567,20 @@ def customer_history(complaint: Complaint, user, limit: int = 20) -> list[Compla
     )
 
 
-def customer_recoveries(complaint: Complaint, user, limit: int = 20) -> list[RecoveryAction]:
+def _history_complaint(row: dict) -> Complaint:
+    past = instance(Complaint, row)
+    past.team = (
+        instance(Team, {"id": row["team_id"], "name": row["team_name"]}) if row["team_id"] else None
+    )
+    return past
+
+
+def customer_recoveries(complaint: Complaint, user, limit: int = HISTORY_LIMIT) -> list:
     """What the customer was given on their other complaints, so nobody offers it twice
     (on the complaints ``user`` may see)."""
+    rows = getattr(complaint, HISTORY_RECOVERY_ROWS, None)
+    if rows is not None:
+        return [_with_reference(RecoveryAction, row) for row in rows]
     return list(
         RecoveryAction.objects.filter(
             complaint__customer_id=complaint.customer_id,
@@ -465,8 +592,11 @@ def customer_recoveries(complaint: Complaint, user, limit: int = 20) -> list[Rec
     )
 
 
-def customer_surveys(complaint: Complaint, user, limit: int = 20) -> list[Survey]:
+def customer_surveys(complaint: Complaint, user, limit: int = HISTORY_LIMIT) -> list[Survey]:
     """The customer's answers to earlier surveys (of complaints ``user`` may see)."""
+    rows = getattr(complaint, HISTORY_SURVEY_ROWS, None)
+    if rows is not None:
+        return [_with_reference(Survey, row) for row in rows]
     return list(
         Survey.objects.filter(
             complaint__customer_id=complaint.customer_id,
@@ -476,6 +606,17 @@ def customer_surveys(complaint: Complaint, user, limit: int = 20) -> list[Survey
         .select_related("complaint")
         .order_by("-submitted_at", "-id")[:limit]
     )
+
+
+def _with_reference(model, row: dict):
+    """A recovery action or survey from its JSON row, with its complaint's reference (and
+    state, which django-fsm reads when it makes the instance)."""
+    item = instance(model, row)
+    item.complaint = instance(
+        Complaint,
+        {"id": row["complaint_id"], "reference": row["reference"], "state": row["complaint_state"]},
+    )
+    return item
 
 
 # -- the tracking page --------------------------------------------------------------------

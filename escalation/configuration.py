@@ -1,13 +1,13 @@
 """Configuration that changes rarely, read once per process and kept until it changes.
 
 Policies with their targets, calendars with their closures, ladders, routing rules, teams,
-the taxonomy and the role groups' permissions are read by every intake, detail and
+the taxonomy, the recovery guide and the role groups' permissions are read by every intake, detail and
 transition, and change a few times a year. ``cached(name, loader)`` keeps what ``loader``
 returns in this process until one of the watched models changes:
 
 1. A change writes a new random token into the one ``ConfigurationVersion`` row, inside
    the changing transaction: on PostgreSQL a statement trigger on each watched table does
-   it (migrations 0007, 0008), so ``QuerySet.update``, raw SQL and other programs are seen too;
+   it (migrations 0007-0009), so ``QuerySet.update``, raw SQL and other programs are seen too;
    elsewhere (SQLite) the model signals do. The signals also drop this process's copies.
 2. Every process compares that token with the one its copies were read under, at most once
    per request or Celery task (``request_started``, ``task_prerun``) and on every call
@@ -52,7 +52,8 @@ def cached(name: str, loader):
         return value
 
 
-# The tables whose rows are cached; migrations 0007 and 0008 (root causes) put the
+# The tables whose rows are cached; migrations 0007, 0008 (root causes) and 0009 (the
+# recovery guide) put the
 # PostgreSQL triggers on them (a table added here needs its trigger in a new migration).
 WATCHED_TABLES = (
     "escalation_businesscalendar",
@@ -67,6 +68,7 @@ WATCHED_TABLES = (
     "recovery_touchpoint",
     "recovery_journeystage",
     "recovery_rootcause",
+    "recovery_recoveryguideline",
     "auth_group",
     "auth_group_permissions",
     "auth_permission",
@@ -162,7 +164,15 @@ def connect_signals() -> None:
         SlaPolicy,
         SlaTarget,
     )
-    from recovery.models import Category, JourneyStage, RootCause, RoutingRule, Team, Touchpoint
+    from recovery.models import (
+        Category,
+        JourneyStage,
+        RecoveryGuideline,
+        RootCause,
+        RoutingRule,
+        Team,
+        Touchpoint,
+    )
 
     watched = (
         BusinessCalendar,
@@ -177,6 +187,7 @@ def connect_signals() -> None:
         Touchpoint,
         JourneyStage,
         RootCause,
+        RecoveryGuideline,
         Group,
     )
     for model in watched:

@@ -3,7 +3,7 @@
 import json
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Func, IntegerField, QuerySet, Subquery
 from django.utils import timezone
 
 from notifications import staff_email
@@ -25,7 +25,19 @@ def inbox_of(user, *, unread_only: bool = False) -> QuerySet[Notification]:
 
 
 def unread_count(user) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    return _unread(user).count()
+
+
+def unread_count_query(user):
+    """``unread_count`` as a subquery, for a page's own query to bring along."""
+    return Subquery(
+        _unread(user).order_by().values(n=Func(F("pk"), function="COUNT"))[:1],
+        output_field=IntegerField(),
+    )
+
+
+def _unread(user):
+    return Notification.objects.filter(user=user, read_at__isnull=True)
 
 
 def mark_read(user, *, ids: list[int] | None = None, up_to: int | None = None) -> int:

@@ -1,19 +1,27 @@
 """Reads of the notifications app that pages show: held inbound email, for its review, and
 customer emails that did not arrive."""
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
-from django.db.models import OuterRef, Q
+from django.db.models import F, Func, IntegerField, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import JSONObject
 from django.utils.dateparse import parse_datetime
 
 from common.compiled_queries import CompiledQuery
+from common.json_rows import instance
 from notifications import ingest
 from notifications.inbound_parsing import UnparseableEmail, parse_message
-from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus
+from notifications.models import (
+    EmailDelivery,
+    EmailStatus,
+    InboundAttachment,
+    InboundEmail,
+    InboundStatus,
+)
 from recovery import access, rules
 from recovery.models import Complaint
 
@@ -70,10 +78,22 @@ def _quarantined_for(user):
 def review_count(user) -> int:
     """How many emails wait for ``user``'s review: the desk navigation's count, one query on
     every desk page (each part served by its partial index, OR-ed by PostgreSQL)."""
+    return _waiting_for(user).count()
+
+
+def review_count_query(user) -> Subquery:
+    """``review_count`` as a subquery, for a page's own query to bring along."""
+    return Subquery(
+        _waiting_for(user).order_by().values(n=Func(F("pk"), function="COUNT"))[:1],
+        output_field=IntegerField(),
+    )
+
+
+def _waiting_for(user):
     waiting = Q(status=InboundStatus.HELD, held_complaint_id__in=_workable_ids(user))
     if rules.may_review_unattributed_mail(user):
         waiting |= Q(status=InboundStatus.QUARANTINED)
-    return InboundEmail.objects.filter(waiting).count()
+    return InboundEmail.objects.filter(waiting)
 
 
 def _workable_ids(user):
@@ -123,14 +143,53 @@ def may_review(user, inbound_id: int) -> bool:
     return exists and rules.may_review_unattributed_mail(user)
 
 
-def held_emails(complaint_id: int) -> list[HeldEmail]:
-    """The emails held on a complaint and not reviewed yet, oldest first (two queries)."""
+def held_emails(complaint_id: int, brought: list | None = None) -> list[HeldEmail]:
+    """The emails held on a complaint and not reviewed yet, oldest first (two queries, or
+    none when ``brought``: the rows of ``held_emails_annotation``)."""
+    if brought is not None:
+        return [_held(_held_row(row)) for row in brought]
     rows = list(
         InboundEmail.objects.filter(status=InboundStatus.HELD, held_complaint_id=complaint_id)
         .prefetch_related("attachments")
         .order_by("received_at", "id")
     )
     return [_held(row) for row in rows]
+
+
+# What ``_held`` reads of a held email.
+_HELD_COLUMNS = ("id", "sender", "subject", "received_at", "reason", "authentication", "status")
+
+
+def held_emails_annotation() -> dict:
+    """For a complaint read's ``annotate()`` on PostgreSQL: the emails held on it, as
+    ``held_emails`` reads them (their bytes as base64, their attachments' names), as one
+    JSON array in that read's row. Empty elsewhere."""
+    if connection.vendor != "postgresql":
+        return {}
+    attachments = InboundAttachment.objects.filter(email=OuterRef("pk")).order_by("id")
+    rows = (
+        InboundEmail.objects.filter(status=InboundStatus.HELD, held_complaint_id=OuterRef("pk"))
+        .order_by("received_at", "id")
+        .values(
+            row=JSONObject(
+                **{column: column for column in _HELD_COLUMNS},
+                raw=Func(F("raw"), Value("base64"), function="encode", output_field=TextField()),
+                attachments=ArraySubquery(attachments.values("filename")),
+            )
+        )
+    )
+    return {HELD_ROWS: ArraySubquery(rows)}
+
+
+# The attribute of a complaint read with ``held_emails_annotation``.
+HELD_ROWS = "held_email_rows"
+
+
+def _held_row(row: dict) -> InboundEmail:
+    inbound = instance(InboundEmail, row)
+    inbound.raw = base64.b64decode(row["raw"])
+    inbound.attachment_names = row["attachments"]
+    return inbound
 
 
 def complaint_held_on(inbound_id: int) -> int | None:
@@ -167,11 +226,18 @@ def _held(row: InboundEmail, reference: str = "") -> HeldEmail:
         reason=row.reason,
         text=text,
         authentication=row.authentication,
-        attachments=[attachment.filename for attachment in row.attachments.all()],
+        attachments=_attachment_names(row),
         status=row.status,
         complaint_reference=reference,
         can_open=can_open,
     )
+
+
+def _attachment_names(row: InboundEmail) -> list[str]:
+    names = getattr(row, "attachment_names", None)  # brought by held_emails_annotation
+    if names is None:
+        names = [attachment.filename for attachment in row.attachments.all()]
+    return names
 
 
 @dataclass(frozen=True)
@@ -233,16 +299,34 @@ class UndeliveredEmail:
         }
 
 
-def full_texts(complaint_id: int) -> dict[int, str]:
+def _full_text_rows(complaint_id):
+    return InboundEmail.objects.filter(complaint_id=complaint_id, message_id__isnull=False).exclude(
+        full_text=""
+    )
+
+
+def full_texts(complaint_id: int, brought: list | None = None) -> dict[int, str]:
     """{complaint message id: the whole text of its email} for the messages of a complaint
     whose email had quoted text cut (``ingest.keep_full_text``). One query, on the
-    complaint_id index."""
-    rows = (
-        InboundEmail.objects.filter(complaint_id=complaint_id, message_id__isnull=False)
-        .exclude(full_text="")
-        .values_list("message_id", "full_text")
+    complaint_id index, or none when ``brought`` (the rows of ``full_texts_annotation``)."""
+    if brought is not None:
+        return {row["message_id"]: row["full_text"] for row in brought}
+    return dict(_full_text_rows(complaint_id).values_list("message_id", "full_text"))
+
+
+# The attribute of a complaint read with ``full_texts_annotation``.
+FULL_TEXT_ROWS = "full_text_rows"
+
+
+def full_texts_annotation() -> dict:
+    """For a complaint read's ``annotate()`` on PostgreSQL: what ``full_texts`` reads, as
+    one JSON array in that read's row. Empty elsewhere."""
+    if connection.vendor != "postgresql":
+        return {}
+    rows = _full_text_rows(OuterRef("pk")).values(
+        row=JSONObject(message_id="message_id", full_text="full_text")
     )
-    return dict(rows)
+    return {FULL_TEXT_ROWS: ArraySubquery(rows)}
 
 
 # What ``undelivered_emails`` reads of each email.

@@ -47,6 +47,11 @@ class RedressModelBackend(ModelBackend):
     def user_can_authenticate(self, user) -> bool:
         return super().user_can_authenticate(user) and may_sign_in(user)
 
+    def get_user(self, user_id):
+        """The session's user, with what every request asks of it (``session_user``)."""
+        user = session_user(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def get_group_permissions(self, user_obj, obj=None) -> set[str]:
         """As Django's, from the user's group names (``roles``, read once per request) and
         each group's permissions held per process (``escalation.configuration``), instead
@@ -162,15 +167,55 @@ _TOKENS_WITH_USER_FACTS = CompiledQuery(_tokens_with_user_facts, token_key=str)
 def _remember_user_facts(auth_token) -> None:
     """Put the annotated facts where ``roles``, ``access`` and Django's ModelBackend look for
     them first, and the configuration token where ``escalation.configuration`` does."""
-    names = getattr(auth_token, "group_names", None)
-    if names is None:
+    if getattr(auth_token, "group_names", None) is None:
         return
-    configuration.token_read(auth_token.configuration_token)
-    user = auth_token.user
-    user._redress_groups = frozenset(name for name in names if name)
-    user._redress_team_ids = frozenset(auth_token.team_ids)
+    _remember_facts(auth_token.user, auth_token)
+    auth_token.user._redress_team_ids = frozenset(auth_token.team_ids)
+
+
+def _remember_facts(user, row) -> None:
+    """The group names, own permissions and configuration token ``row`` was annotated with
+    (``_user_facts``), put on ``user``."""
+    configuration.token_read(row.configuration_token)
+    user._redress_groups = frozenset(name for name in row.group_names if name)
     if not user.is_superuser:  # Django gives a superuser every permission there is
-        user._user_perm_cache = {perm for perm in auth_token.own_permissions if perm}
+        user._user_perm_cache = {perm for perm in row.own_permissions if perm}
+
+
+def _user_facts(user_ref: str = "pk") -> dict:
+    """``annotate()`` arguments bringing a user's group names and own permissions, and the
+    configuration token, along in the query that reads the user (PostgreSQL). Subqueries,
+    not joins: two joins would multiply each other's rows."""
+    from django.contrib.auth.models import Group, Permission
+
+    return {
+        "configuration_token": configuration.token_query(),
+        "group_names": ArraySubquery(
+            Group.objects.filter(user=OuterRef(user_ref)).order_by().values("name")
+        ),
+        "own_permissions": ArraySubquery(
+            Permission.objects.filter(user=OuterRef(user_ref))
+            .order_by()
+            .values(
+                dotted=Concat("content_type__app_label", Value("."), "codename"),
+            )
+        ),
+    }
+
+
+def session_user(user_id):
+    """The user a session names, or None: its customer profile, group names and own
+    permissions, and the configuration token, read in one query (PostgreSQL), as the API's
+    token authentication reads them. Its teams are not: a socket keeps its user for hours,
+    and who works a complaint must follow a change of team at once (``rules.works_on``)."""
+    users = get_user_model()._default_manager.select_related("customer")
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        users = users.annotate(**_user_facts())
+    user = users.filter(pk=user_id).first()
+    if user is not None and postgresql:
+        _remember_facts(user, user)
+    return user
 
 
 def user_for_token(key: str):

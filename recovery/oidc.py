@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from recovery import roles
-from recovery.auth import may_sign_in
+from recovery.auth import may_sign_in, session_user
 from recovery.models import SsoIdentity, Team
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,10 @@ class RedressOIDCBackend(OIDCAuthenticationBackend):
 
     def user_can_authenticate(self, user) -> bool:
         return super().user_can_authenticate(user) and may_sign_in(user)
+
+    def get_user(self, user_id):
+        """The session's user, read as the password backend reads it (``session_user``)."""
+        return session_user(user_id)
 
     def verify_token(self, token, **kwargs):
         try:

@@ -105,6 +105,13 @@ def _in_staff_scope(user, complaint) -> bool:
     return remembered[key]
 
 
+def remember_works_on(complaint, user) -> None:
+    """Record on this instance of ``complaint`` that ``user`` works it, as ``works_on`` would
+    find: for a read that went through the staff scope of ``access.complaints_visible_to``,
+    which is the scope they work in."""
+    complaint.__dict__.setdefault("_staff_scope", {})[(user.pk, complaint.team_id)] = True
+
+
 def customer_of(user):
     if not _active(user) or roles.is_staff_member(user):
         return None

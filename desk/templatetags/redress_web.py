@@ -8,13 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from common.template_dates import moment
 from common.text import mark_directional_controls, normalise_line_endings
 from desk.selectors import statutory_due_label
 from escalation import regulatory
-from recovery.models import State
+from recovery.models import EventType, State
 from recovery.services import routing
 
 register = template.Library()
@@ -178,7 +180,107 @@ def event_title(event) -> str:
             else _("De-escalated to level %(n)s")
         )
         return title % {"n": parameters["level"]}
-    return event.get_type_display()
+    # As get_type_display(), which hashes every event type's label (a translation each) on
+    # every call: 50 events cost 2,000 translations.
+    return str(_EVENT_LABELS.get(event.type, event.type))
+
+
+_EVENT_LABELS = dict(EventType.choices)
+
+
+@register.simple_tag
+def message_items(messages, customer_name: str = "", *, internal: bool = False, story: str = ""):
+    """The conversation's (or, ``internal``, the notes') items, built in Python as the
+    timeline's are; the same output as the template they replaced, but for whitespace. An
+    empty list says so. The original message that is the customer's ``story``, shown above
+    it on the page, points to it rather than repeating it."""
+    if not messages:
+        empty = _("No notes.") if internal else _("No messages yet.")
+        return mark_safe(f"<li>{html.escape(empty)}</li>")  # noqa: S308 - escaped
+    quoted = (
+        '<details class="quoted-text"><summary>{}</summary><p>{}</p>'
+        '<div class="body" dir="auto">{{}}</div></details>'
+    ).format(
+        html.escape(_("Show quoted text")),
+        html.escape(_("Quoted text was cut from this email; its whole text:")),
+    )
+    next_try = html.escape(_("next try at"))
+    story_link = '<p class="body"><a href="#story-title">{}</a></p>'.format(
+        html.escape(_("The complaint as filed: its text is above, under “The customer's story”."))
+    )
+    lines = []
+    for message in messages:
+        if internal:
+            who = html.escape(display_name(message.author))
+            meta = f"<strong>{who}</strong> · {moment(template_localtime(message.created_at))}"
+            parts = ['<li class="message internal">']
+        else:
+            if message.direction == "inbound":
+                who = bdi(message.written_by or customer_name)
+            else:
+                who = bdi(display_name(message.author) or _("Redress"))
+            meta = (
+                f"<strong>{who}</strong> · {html.escape(str(message.kind_label))} · "
+                f"{moment(template_localtime(message.created_at))}"
+            )
+            parts = [f'<li class="message {html.escape(message.direction)}">']
+        parts.append(f'<p class="meta">{meta}</p>')
+        if not internal and story and message.kind == "original" and message.body == story:
+            parts.append(story_link)
+        else:
+            parts.append(f'<div class="body" dir="auto">{free_text(message.body)}</div>')
+        full_text = getattr(message, "full_text", "")
+        if full_text:
+            parts.append(quoted.format(free_text(full_text)))
+        undelivered = None if internal else getattr(message, "undelivered", None)
+        if undelivered:
+            note = html.escape(undelivered.summary)
+            if undelivered.at:
+                note += f", {moment(template_localtime(undelivered.at), 'short')}"
+            if undelivered.retrying:
+                when = moment(template_localtime(undelivered.next_attempt_at), "short")
+                note += f"; {next_try} {when}"
+            parts.append(f'<p class="undelivered" role="note">{note}</p>')
+        parts.append("</li>")
+        lines.append("".join(parts))
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value was escaped
+
+
+@register.simple_tag
+def timeline_items(events):
+    """The timeline's items, built in Python (as ``queue_rows``): the template language
+    cost about a quarter of a millisecond per event, the page's largest share with a long
+    timeline. The same output as the template it replaced::
+
+        <li>{{ event.created_at|moment:"short" }} {{ event|event_title }}
+        {% if event.parameters.rule %} ({{ event.parameters.rule }}){% endif %}
+        {% if event.actor %} · {{ event.actor|display_name }}{% endif %}
+        {% if event.parameters.reason %}: {{ event.parameters.reason }}{% endif %}
+        {% if event.type == "regulation_changed" %}{{ event.parameters|regulation_change }}
+        {% endif %}</li>
+
+    Every value is escaped with ``html.escape``, which is what Django's ``escape`` calls.
+    """
+    lines = []
+    for event in events:
+        parameters = event.parameters if isinstance(event.parameters, dict) else {}
+        parts = [
+            "<li>",
+            moment(template_localtime(event.created_at), "short"),
+            " ",
+            html.escape(str(event_title(event))),
+        ]
+        if parameters.get("rule"):
+            parts.append(f" ({html.escape(str(parameters['rule']))})")
+        if event.actor_id is not None and event.actor is not None:
+            parts.append(f" · {html.escape(display_name(event.actor))}")
+        if parameters.get("reason"):
+            parts.append(f": {html.escape(str(parameters['reason']))}")
+        if event.type == "regulation_changed":
+            parts.append(html.escape(regulation_change(parameters)))
+        parts.append("</li>")
+        lines.append("".join(parts))
+    return mark_safe("\n".join(lines))  # noqa: S308 - every value went through html.escape
 
 
 def _utc_minute(iso: str | None) -> str:

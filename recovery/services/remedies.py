@@ -26,13 +26,13 @@ from common.errors import (
     TransitionNotAllowed,
     ValidationFailed,
 )
+from escalation import configuration
 from recovery import authority, events, rules, selectors
 from recovery.models import (
     COSTED_TYPES,
     MONETARY_TYPES,
     ApprovalLimit,
     Complaint,
-    ComplaintRootCause,
     RecoveryAction,
     RecoveryGuideline,
     RecoveryStatus,
@@ -106,27 +106,36 @@ def guideline_for(complaint: Complaint, currency: str = "") -> RecoveryGuideline
     """The guide's row for the complaint's primary cause or its nearest ancestor.
 
     A row for the complaint's severity beats an any-severity row at the same cause; a row in
-    the complaint's currency beats one with none.
+    the complaint's currency beats one with none. The guide and the taxonomy are held in
+    memory (``escalation.configuration``); the complaint's causes are those it holds (read
+    with it, or one query).
     """
-    primary = (
-        ComplaintRootCause.objects.filter(complaint=complaint, is_primary=True)
-        .select_related("root_cause")
-        .first()
-    )
-    cause = primary.root_cause if primary else None
+    primary = next((link for link in complaint.root_causes.all() if link.is_primary), None)
+    by_code = selectors.root_causes_by_code()
+    cause = by_code.get(primary.root_cause.code) if primary else None
+    guide = _guidelines_by_cause()
     seen = set()
     while cause is not None and cause.pk not in seen:
         seen.add(cause.pk)
-        rows = list(
-            RecoveryGuideline.objects.filter(
-                root_cause=cause, severity__in=[complaint.severity, ""]
-            )
-        )
+        rows = [row for row in guide.get(cause.pk, ()) if row.severity in (complaint.severity, "")]
         rows.sort(key=lambda r: (r.severity != complaint.severity, r.currency != currency))
         if rows:
             return rows[0]
         cause = cause.parent
     return None
+
+
+def _guidelines_by_cause() -> dict[int, list[RecoveryGuideline]]:
+    """The recovery guide by root cause id, read once per process until it changes
+    (``escalation.configuration``). Shared by the process's requests: read-only."""
+
+    def load() -> dict[int, list[RecoveryGuideline]]:
+        by_cause: dict[int, list[RecoveryGuideline]] = {}
+        for row in RecoveryGuideline.objects.order_by("id"):
+            by_cause.setdefault(row.root_cause_id, []).append(row)
+        return by_cause
+
+    return configuration.cached("recovery-guidelines", load)
 
 
 def suggestion(guideline: RecoveryGuideline | None) -> dict | None:
