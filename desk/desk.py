@@ -273,7 +273,10 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "is_assignee": complaint.assignee_id == user.pk,
         # Read only if the page shows the resolve form (a template calls a callable).
         "recent_root_causes": partial(
-            selectors.recent_root_causes, user=user, team_id=complaint.team_id
+            selectors.recent_root_causes,
+            user=user,
+            team_id=complaint.team_id,
+            complaint=complaint,
         ),
         **recovery,
         **_header_counts(complaint),
@@ -290,6 +293,9 @@ def _header_counts(complaint: Complaint) -> dict:
     review = getattr(complaint, selectors.REVIEW_COUNT, None)
     if review is not None:
         counts["desk_review_count"] = review
+    approvals = getattr(complaint, selectors.APPROVALS_COUNT, None)
+    if approvals is not None:
+        counts["desk_approvals_waiting"] = approvals
     return counts
 
 

@@ -42,7 +42,7 @@ from recovery.models import (
     Survey,
     Team,
 )
-from recovery.selectors import ASSIGNEE_ROW
+from recovery.selectors import ASSIGNEE_ROW, approvals_waiting_subquery
 
 # How many recently used root causes the resolve form offers first: about a screenful.
 RECENT_ROOT_CAUSES = 8
@@ -50,23 +50,29 @@ RECENT_ROOT_CAUSES = 8
 RECENT_RESOLUTIONS = 50
 
 
-def recent_root_causes(*, user, team_id: int | None) -> list[str]:
+def recent_root_causes(*, user, team_id: int | None, complaint=None) -> list[str]:
     """Codes of the root causes ``user`` recorded most recently, then those their complaint's
     team recorded, newest first (from the timeline's ``resolved`` events, which keep the
-    codes as they were chosen): what the resolve form offers before anyone types."""
-    scope = Q(actor_id=user.pk)
-    if team_id is not None:
-        scope |= Q(complaint__team_id=team_id)
-    rows = (
-        ComplaintEvent.objects.filter(scope, type=EventType.RESOLVED)
-        .order_by("-id")
-        .values_list("actor_id", "parameters")[:RECENT_RESOLUTIONS]
-    )
+    codes as they were chosen): what the resolve form offers before anyone types. From the
+    rows the complaint page's read brought (``page_annotations``), else one query."""
+    rows = getattr(complaint, RECENT_RESOLUTION_ROWS, None)
+    if rows is None:
+        rows = _recent_resolutions(user.pk, team_id).values("actor_id", "parameters")
     own: list[str] = []
     team: list[str] = []
-    for actor_id, parameters in rows:
-        (own if actor_id == user.pk else team).extend((parameters or {}).get("root_causes") or [])
+    for row in rows:
+        causes = (row["parameters"] or {}).get("root_causes") or []
+        (own if row["actor_id"] == user.pk else team).extend(causes)
     return list(dict.fromkeys(own + team))[:RECENT_ROOT_CAUSES]
+
+
+def _recent_resolutions(user_id, team_id) -> QuerySet:
+    scope = Q(actor_id=user_id)
+    if team_id is not None:
+        scope |= Q(complaint__team_id=team_id)
+    return ComplaintEvent.objects.filter(scope, type=EventType.RESOLVED).order_by("-id")[
+        :RECENT_RESOLUTIONS
+    ]
 
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
@@ -461,6 +467,8 @@ HISTORY_SURVEY_ROWS = "page_history_survey_rows"
 UNREAD_COUNT = "page_unread_count"
 REVIEW_COUNT = "page_review_count"
 STAFF_ROWS = "page_staff_rows"
+RECENT_RESOLUTION_ROWS = "page_recent_resolution_rows"
+APPROVALS_COUNT = "page_approvals_count"
 
 
 def page_reads_in_one_row() -> bool:
@@ -520,6 +528,15 @@ def page_annotations(user) -> dict:
         **notifications_selectors.full_texts_annotation(),
         **presence.presence_annotation(),
     }
+    approvals = approvals_waiting_subquery(user)
+    if approvals is not None:
+        annotations[APPROVALS_COUNT] = approvals
+    if user.has_perm("recovery.resolve_complaint"):
+        # OuterRef: a complaint without a team matches no team's resolutions, as None does.
+        recent = _recent_resolutions(user.pk, OuterRef("team_id"))
+        annotations[RECENT_RESOLUTION_ROWS] = json_rows(
+            recent, actor_id="actor_id", parameters="parameters"
+        )
     if user.has_perm("recovery.assign_complaint"):
         names = ("id", "username", "first_name", "last_name")
         annotations[STAFF_ROWS] = json_rows(_staff_choices(), **{name: name for name in names})

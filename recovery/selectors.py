@@ -8,6 +8,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    Func,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -706,11 +707,27 @@ def approvals_queue(user) -> QuerySet[RecoveryAction]:
 
 def approvals_waiting_count(user) -> int:
     """How many actions ``approvals_queue(user)`` lists, in one query (the desk's header shows
-    it on every page): the queue's authority test — some role of the user has no limit in the
-    currency, or one at least the amount; no limit row is no authority — as an ``EXISTS``
-    over the approval limits, instead of reading the limits and the currencies first."""
+    it on every page)."""
+    waiting = _approvals_waiting(user)
+    return 0 if waiting is None else waiting.count()
+
+
+def approvals_waiting_subquery(user) -> Subquery | None:
+    """``approvals_waiting_count`` as a subquery, for a page's read to bring along; None for
+    whoever may not approve."""
+    waiting = _approvals_waiting(user)
+    if waiting is None:
+        return None
+    return Subquery(waiting.order_by().annotate(n=Func("id", function="COUNT")).values("n"))
+
+
+def _approvals_waiting(user) -> QuerySet[RecoveryAction] | None:
+    """The actions ``approvals_queue(user)`` lists: the queue's authority test — some role of
+    the user has no limit in the currency, or one at least the amount; no limit row is no
+    authority — as an ``EXISTS`` over the approval limits, instead of reading the limits and
+    the currencies first."""
     if not user.has_perm("recovery.decide_recoveryaction"):
-        return 0
+        return None
     waiting = RecoveryAction.objects.filter(
         status=RecoveryStatus.AWAITING_APPROVAL, complaint__in=complaints_visible_to(user)
     ).exclude(proposed_by=user)
@@ -721,7 +738,7 @@ def approvals_waiting_count(user) -> int:
             & (Q(amount__isnull=True) | Q(amount__gte=OuterRef("amount")))
         )
         waiting = waiting.filter(Q(amount__lte=authority.NO_AUTHORITY) | Exists(covering))
-    return waiting.count()
+    return waiting
 
 
 def recovery_totals(*, complaint=None, customer=None, root_cause=None) -> list[dict]:

@@ -196,3 +196,28 @@ def test_who_is_on_the_complaint_and_the_newest_event_come_with_it(
     assert f'data-last-event="{newest.pk}"' in page
     # One avatar for the agent's live socket; the one silent for five minutes is gone.
     assert page.count('class="avatar mode-viewing"') == 1
+
+
+def test_the_headers_approvals_count_and_the_resolve_forms_recent_causes_come_with_the_row(
+    supervisor, agent, root_causes, make_complaint
+):
+    """Both ride on the complaint's read: the count the approvals queue has, and the causes
+    this supervisor recorded last offered first."""
+    from desk.selectors import recent_root_causes
+    from recovery.selectors import approvals_waiting_count
+
+    resolve(acknowledge(make_complaint(), supervisor), supervisor)
+    waiting = acknowledge(make_complaint(), agent)
+    for amount in ("400.00", "500.00"):
+        remedies.recovery_propose(
+            complaint=fresh(waiting), actor=agent, type="refund", amount=amount, currency="GBP"
+        )
+    expected = approvals_waiting_count(supervisor)
+    assert expected == 2
+    sent, page = page_statements(signed_in(supervisor), waiting)
+    assert f'id="approvals-count">{expected}<' in page
+    assert len(sent) <= PAGE_BUDGET
+    assert recent_root_causes(user=supervisor, team_id=waiting.team_id) == [
+        "billing.duplicate-charge"
+    ]
+    assert 'data-recent="billing.duplicate-charge"' in page
