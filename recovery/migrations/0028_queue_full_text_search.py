@@ -34,8 +34,7 @@ INDEXES = [
     ),
     (
         "customer_phone_digits_trgm_idx",
-        "recovery_customer USING gin "
-        "(regexp_replace(phone::text, '[^0-9]', '', 'g') gin_trgm_ops)",
+        "recovery_customer USING gin (regexp_replace(phone::text, '[^0-9]', '', 'g') gin_trgm_ops)",
     ),
 ]
 
