@@ -382,8 +382,8 @@ def search_filter(text: str) -> Q:
 
     On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
     indexes on the customer's name and email, a pattern index on the reference;
-    ``recovery.0028_queue_full_text_search``: GIN indexes on the complaint's text and on the
-    messages' and on the digits of the customer's telephone), so PostgreSQL combines them
+    ``recovery.0028_queue_full_text_search``: GIN indexes on the complaint's words and the
+    messages', a trigram index on the digits of the customer's telephone), so PostgreSQL combines them
     into one bitmap of complaint rows.
     """
     if REFERENCE_PATTERN.match(text):
@@ -406,7 +406,7 @@ def search_filter(text: str) -> Q:
     from django.contrib.postgres.search import SearchVectorExact
 
     query = _search_query(text)
-    messages = Message.objects.filter(SearchVectorExact(_MessageDocument(F("body")), query))
+    messages = Message.objects.filter(SearchVectorExact(SearchDocument(), query))
     return (
         condition
         | Q(SearchVectorExact(SearchDocument(), query))
@@ -440,11 +440,12 @@ def _search_query(text: str):
 
 
 class SearchDocument(Expression):
-    """The complaint's ``search_document`` column (PostgreSQL only: a stored, generated
-    ``tsvector`` of the subject, weighted A, and the description, weighted B; migration
-    ``recovery.0028_queue_full_text_search``). The model does not declare it, since SQLite
-    cannot compute it: this names it on whatever alias the complaint table has in the query
-    (a page's ids are found in a subquery, where Django renames the table)."""
+    """The ``search_document`` column of the complaint or of the message (PostgreSQL only: a
+    stored, generated ``tsvector`` of the complaint's subject, weighted A, and description,
+    weighted B, or of the message's body; migration ``recovery.0028_queue_full_text_search``).
+    The models do not declare it, since SQLite cannot compute it: this names it on whatever
+    alias the table has in the query (a page's ids are found in a subquery, where Django
+    renames the table)."""
 
     def __init__(self, column=None):
         from django.contrib.postgres.search import SearchVectorField
@@ -462,17 +463,6 @@ class SearchDocument(Expression):
         sql, params = compiler.compile(self.column)
         table, _dot, _column = sql.rpartition(".")
         return f'{table}."search_document"', params
-
-
-class _MessageDocument(Func):
-    """The message's words, as its GIN index (``message_body_search_idx``) is built."""
-
-    template = f"to_tsvector('{SEARCH_CONFIG}'::regconfig, %(expressions)s)"
-
-    def __init__(self, expression):
-        from django.contrib.postgres.search import SearchVectorField
-
-        super().__init__(expression, output_field=SearchVectorField())
 
 
 class _Digits(Func):

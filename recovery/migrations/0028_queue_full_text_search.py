@@ -5,8 +5,9 @@
   not on the Django model (SQLite, the embedded mode, cannot compute it); the queue names it
   with ``desk.selectors.SearchDocument``. Stored, so that ranking a common word's thousands
   of matches reads a column instead of parsing every description again.
-- ``message_body_search_idx``: GIN over the messages' words, the same expression as
-  ``desk.selectors._MessageDocument``: WHERE to_tsvector('english'::regconfig, body) @@ ….
+- ``recovery_message.search_document``: the same for a message's body, with its GIN index
+  (``message_search_document_idx``): a word in many messages is then matched on a stored
+  column, not by parsing each body again.
 - ``customer_phone_digits_trgm_idx``: trigram index over the digits of the customer's
   telephone: WHERE regexp_replace(phone, '[^0-9]', '', 'g') LIKE '%2079460000%'.
 - The trigram indexes over the subject and the description (0009) go: words are searched
@@ -17,21 +18,21 @@ Adding the column rewrites the complaint table once (a minute or so at a million
 
 from django.db import migrations
 
-COLUMN = (
+COLUMNS = [
     "ALTER TABLE recovery_complaint ADD COLUMN IF NOT EXISTS search_document tsvector "
     "GENERATED ALWAYS AS ("
     "setweight(to_tsvector('english'::regconfig, coalesce(subject, '')), 'A') || "
     "setweight(to_tsvector('english'::regconfig, coalesce(description, '')), 'B')"
-    ") STORED"
-)
+    ") STORED",
+    "ALTER TABLE recovery_message ADD COLUMN IF NOT EXISTS search_document tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('english'::regconfig, coalesce(body, ''))) STORED",
+]
 
 INDEXES = [
     # The queue's search: WHERE search_document @@ websearch_to_tsquery('english', …).
     ("complaint_search_document_idx", "recovery_complaint USING gin (search_document)"),
-    (
-        "message_body_search_idx",
-        "recovery_message USING gin (to_tsvector('english'::regconfig, body))",
-    ),
+    # The messages' words: WHERE search_document @@ websearch_to_tsquery('english', …).
+    ("message_search_document_idx", "recovery_message USING gin (search_document)"),
     (
         "customer_phone_digits_trgm_idx",
         "recovery_customer USING gin (regexp_replace(phone::text, '[^0-9]', '', 'g') gin_trgm_ops)",
@@ -53,7 +54,8 @@ REPLACED = [
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(COLUMN)
+    for column in COLUMNS:
+        schema_editor.execute(column)
     for name, definition in INDEXES:
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
     for name, _definition in REPLACED:
@@ -68,7 +70,8 @@ def backwards(apps, schema_editor):
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {definition}")
     for name, _definition in INDEXES:
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
-    schema_editor.execute("ALTER TABLE recovery_complaint DROP COLUMN IF EXISTS search_document")
+    for table in ("recovery_complaint", "recovery_message"):
+        schema_editor.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_document")
 
 
 class Migration(migrations.Migration):
