@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from common.errors import NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms, remedies, selectors
-from desk.templatetags.redress_web import time_left
+from desk.templatetags.redress_web import overdue_text, time_left
 from escalation import regulatory
 from escalation.services import ladder
 from notifications import inbound_review, inbox, presence, undelivered
@@ -71,14 +71,24 @@ def unassigned_queue(request):
 
 
 def _queue(request, scope: str):
-    filters = forms.QueueFilterForm(request.GET)
-    filters.is_valid()  # a wrong field is ignored; the others still apply
+    choices = selectors.queue_filter_choices()
+    filters = forms.QueueFilterForm(
+        request.GET, teams=choices["team"], categories=choices["category"]
+    )
+    filters.is_valid()  # a wrong field is said on the page and ignored; the others still apply
     data = filters.cleaned_data
+    text = (data.get("q") or "").strip()
     query = selectors.QueueQuery(
         scope=scope,
-        q=data.get("q") or "",
+        q=text,
         state=data.get("state") or "open",
         risk=data.get("risk") or "",
+        team=data.get("team"),
+        assignee=data.get("assignee") or "",
+        category=data.get("category"),
+        channel=data.get("channel") or "",
+        severity=data.get("severity") or "",
+        profile=data.get("profile") or "",
     )
     last_event_id = selectors.latest_event_id()
     now = timezone.now()
@@ -87,11 +97,12 @@ def _queue(request, scope: str):
     # One row more than a page says whether there is a next page; the total is counted up
     # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
     offset = (number - 1) * QUEUE_PAGE_SIZE
-    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now)
+    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now, text)
     has_next = len(rows) > QUEUE_PAGE_SIZE
     rows = rows[:QUEUE_PAGE_SIZE]
     for row in rows:
         row.deadline_text = time_left(row.next_deadline_at, now)
+        row.overdue_text = overdue_text(row, now)
     total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()
     params = request.GET.copy()
     params.pop("page", None)
@@ -110,7 +121,14 @@ def _queue(request, scope: str):
             "more_than_cap": total > QUEUE_COUNT_CAP,
             "now": now,
             "query_string": params.urlencode(),
-            "filtered": bool(query.q or query.risk or query.state != "open"),
+            "filtered": query != selectors.QueueQuery(scope=scope),
+            "filter_errors": [
+                str(message)
+                for messages_of_field in filters.errors.values()
+                for message in messages_of_field
+            ],
+            "assignee_choices": filters.assignee_choices(),
+            "ranked": selectors.search_rank(text) is not None,
         },
     )
 

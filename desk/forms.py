@@ -12,9 +12,10 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from common.text import validate_single_line
+from escalation import regulatory
 from recovery import field_rules, roles
 from recovery import selectors as recovery_selectors
-from recovery.models import Category, Outcome, State, Touchpoint
+from recovery.models import Category, Channel, Outcome, Severity, State, Touchpoint
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
 from recovery.services import intake
@@ -463,17 +464,106 @@ QUEUE_STATES = [
 RISKS = [("", _("Any")), ("breached", _("Breached")), ("at_risk", _("At risk or breached"))]
 
 
+# Any of "me", "none" or a username (Django's username characters); the queue's assignee
+# cells link to their person's filter.
+ASSIGNEE_VALUE = RegexValidator(
+    r"^(me|none|[\w.@+-]{1,150})$",
+    _("Choose Me, Unassigned or a person's username."),
+)
+
+
 class QueueFilterForm(forms.Form):
+    """The queue's filters, as GET parameters so that a filtered queue can be bookmarked.
+
+    The choices are the configuration held in memory (teams, categories, with
+    ``desk.selectors.queue_filter_choices``) and the code's own lists (states, channels,
+    severities, regulatory profiles). A wrong value is a message on the page, not a 500; the
+    other filters still apply."""
+
     q = forms.CharField(
         label=_("Search"),
-        help_text=_("Reference, customer name or email, or words of the complaint."),
+        help_text=_(
+            "Reference, customer name, email or telephone, or words of the complaint and its "
+            "messages."
+        ),
         max_length=200,
         required=False,
     )
-    state = forms.ChoiceField(label=_("State"), choices=QUEUE_STATES, required=False)
-    risk = forms.ChoiceField(label=_("Deadline"), choices=RISKS, required=False)
+    state = forms.ChoiceField(
+        label=_("State"),
+        choices=QUEUE_STATES,
+        required=False,
+        error_messages={"invalid_choice": _("There is no state called “%(value)s”.")},
+    )
+    risk = forms.ChoiceField(
+        label=_("Deadline"),
+        choices=RISKS,
+        required=False,
+        error_messages={"invalid_choice": _("“%(value)s” is not a deadline filter.")},
+    )
+    team = forms.TypedChoiceField(
+        label=_("Team"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        error_messages={"invalid_choice": _("There is no team with the id “%(value)s”.")},
+    )
+    assignee = forms.CharField(
+        label=_("Assignee"), max_length=150, required=False, validators=[ASSIGNEE_VALUE]
+    )
+    category = forms.TypedChoiceField(
+        label=_("Category"),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        error_messages={"invalid_choice": _("There is no category with the id “%(value)s”.")},
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"),
+        choices=[("", _("Any channel")), *Channel.choices],
+        required=False,
+        error_messages={"invalid_choice": _("There is no channel called “%(value)s”.")},
+    )
+    severity = forms.ChoiceField(
+        label=_("Severity"),
+        choices=[("", _("Any severity")), *Severity.choices],
+        required=False,
+        error_messages={"invalid_choice": _("There is no severity called “%(value)s”.")},
+    )
+    profile = forms.ChoiceField(
+        label=_("Regulatory profile"),
+        choices=[
+            ("", _("Any profile")),
+            ("none", _("No regulatory profile")),
+            *regulatory.PROFILE_CHOICES,
+        ],
+        required=False,
+        error_messages={"invalid_choice": _("There is no regulatory profile “%(value)s”.")},
+    )
     # 200 pages of 50: deeper than anyone pages, and it bounds the OFFSET a request can ask for.
-    page = forms.IntegerField(min_value=1, max_value=200, required=False)
+    page = forms.IntegerField(
+        min_value=1,
+        max_value=200,
+        required=False,
+        error_messages={
+            "min_value": _("Pages are numbered from 1."),
+            "max_value": _("The queue shows its first 200 pages; filter or search for more."),
+            "invalid": _("A page is a number."),
+        },
+    )
+
+    def __init__(self, *args, teams=(), categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", _("Any team")), *teams]
+        self.fields["category"].choices = [("", _("Any category")), *categories]
+
+    def assignee_choices(self) -> list[tuple[str, str]]:
+        """Anyone, Me, Unassigned, and the person chosen by a link, if any."""
+        choices = [("", str(_("Anyone"))), ("me", str(_("Me"))), ("none", str(_("Unassigned")))]
+        chosen = (self.data.get("assignee") or "").strip()
+        if chosen and chosen not in ("me", "none") and "assignee" not in self.errors:
+            choices.append((chosen, chosen))
+        return choices
 
 
 class RecoveryOfferForm(forms.Form):

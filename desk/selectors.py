@@ -1,10 +1,10 @@
 """Reads of the web pages, each a fixed number of queries whatever the page holds.
 
-The queue pages sort by ``Complaint.next_deadline_at`` (the read-side copy of the clocks),
-find a page's ids first on the open complaints' deadline indexes (migration
-``recovery.0009_queue_indexes``), read only those rows, and flag them from their clocks in
-one query: the page costs the same whether it is the first or the hundredth, and whether
-its rows are calm or on fire.
+The queue pages sort by urgency (``Complaint.urgency`` and its most overdue or next
+deadline, the read-side copy of the clocks), find a page's ids first on the open complaints'
+urgency indexes (migration ``recovery.0030_queue_urgency``), read only those rows, and flag
+them from their clocks in one query: the page costs the same whether it is the first or the
+hundredth, and whether its rows are calm or on fire.
 """
 
 import re
@@ -14,13 +14,26 @@ from datetime import datetime, time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.models import CharField, Count, Exists, F, Lookup, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Cast
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Expression,
+    F,
+    Func,
+    Lookup,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.json_rows import instance, json_rows
-from escalation import deadlines, regulatory
+from escalation import configuration, deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
 from notifications import inbox, presence
@@ -30,6 +43,7 @@ from recovery import access, roles, rules
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
+    Category,
     Complaint,
     ComplaintEvent,
     Customer,
@@ -41,6 +55,7 @@ from recovery.models import (
     RecoveryAction,
     Survey,
     Team,
+    Urgency,
 )
 from recovery.selectors import ASSIGNEE_ROW, approvals_waiting_subquery
 
@@ -90,6 +105,9 @@ QUEUE_COLUMNS = (
     "escalation_level",
     "next_deadline_at",
     "next_statutory_deadline_at",
+    "urgency",
+    "overdue_since",
+    "overdue_kind",
     "regulatory_profile",
     "jurisdiction",
     "received_at",
@@ -101,9 +119,20 @@ QUEUE_COLUMNS = (
     "breached",
     "at_risk",
 )
-# Soonest deadline first, none last; the id breaks ties so that pages never overlap. The
-# open complaints' deadline indexes hold the same order, so a page is a range of one.
-QUEUE_ORDER = (F("next_deadline_at").asc(nulls_last=True), "id")
+# Most urgent first (Urgency: a breached statutory duty, breached, at risk, on track, no
+# deadline), then the most overdue deadline or, for those not overdue, the soonest; the id
+# breaks ties so that pages never overlap. The open complaints' urgency indexes
+# (complaint_open_urgency_idx, complaint_mine_urgency_idx) hold the same order, so a page is
+# a range of one.
+QUEUE_ORDER = (
+    F("urgency").asc(),
+    Coalesce("overdue_since", "next_deadline_at").asc(nulls_last=True),
+    "id",
+)
+# Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
+# finds it; drops words such as "the"). The generated column ``search_document`` and the
+# messages' index (migration recovery.0031_queue_full_text_search) are built with it.
+SEARCH_CONFIG = "english"
 # The board lists at most this many complaints per section; beyond that a supervisor has a
 # crisis that a longer list would not help with, and the counts still say how many.
 BOARD_LIMIT = 200
@@ -121,6 +150,9 @@ class QueueRow:
     escalation_level: int
     next_deadline_at: datetime | None
     next_statutory_deadline_at: datetime | None
+    urgency: int
+    overdue_since: datetime | None  # the most overdue unanswered deadline's due time
+    overdue_kind: str  # its clock's kind
     regulatory_profile: str
     jurisdiction: str
     received_at: datetime
@@ -130,7 +162,9 @@ class QueueRow:
     breached: bool  # a clock breached and unanswered
     at_risk: bool  # a running clock past its warning time
     status: str = ""  # breached, at_risk, on_track or none; see _set_status
+    assignee_username: str = ""  # for the link to their complaints
     deadline_text: str = ""  # "in 3 h", set by the view with the page's clock
+    overdue_text: str = ""  # "Resolve overdue by 3 h", likewise
 
 
 @dataclass(frozen=True)
@@ -139,6 +173,12 @@ class QueueQuery:
     q: str = ""
     state: str = "open"
     risk: str = ""
+    team: int | None = None
+    assignee: str = ""  # "me", "none" (nobody), or a username
+    category: int | None = None
+    channel: str = ""
+    severity: str = ""
+    profile: str = ""  # a regulatory profile's code; "none" for complaints under none
 
 
 def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Complaint]:
@@ -179,12 +219,71 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         rows = rows.filter(Q(pk__in=_breached_ids()) | Q(next_deadline_at__lte=now))
     elif query.risk == "at_risk":
         rows = rows.filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
+    rows = rows.filter(_attribute_filters(user, query))
     if text:
         rows = rows.filter(search_filter(text))
-    return rows.order_by(*QUEUE_ORDER)
+    return rows.order_by(*queue_order(text))
 
 
-def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime) -> list[QueueRow]:
+def _attribute_filters(user, query: QueueQuery) -> Q:
+    """The filters on the complaint's own columns (each on the row the page reads anyway)."""
+    condition = Q()
+    if query.team is not None:
+        condition &= Q(team_id=query.team)
+    if query.assignee == "me":
+        condition &= Q(assignee_id=user.pk)
+    elif query.assignee == "none":
+        condition &= Q(assignee__isnull=True)
+    elif query.assignee:
+        condition &= Q(assignee__username=query.assignee)
+    if query.category is not None:
+        condition &= Q(category_id=query.category)
+    if query.channel:
+        condition &= Q(channel=query.channel)
+    if query.severity:
+        condition &= Q(severity=query.severity)
+    if query.profile == "none":
+        condition &= Q(regulatory_profile="")
+    elif query.profile:
+        condition &= Q(regulatory_profile=query.profile)
+    return condition
+
+
+def queue_order(text: str = "") -> tuple:
+    """The queue's order: by urgency, or for words searched on PostgreSQL, best match first
+    (``ts_rank`` over subject and description; a complaint found by its customer or its
+    messages only ranks 0) and by urgency among equals."""
+    rank = search_rank(text)
+    return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
+
+
+def queue_filter_choices() -> dict[str, list[tuple[int, str]]]:
+    """The teams and the categories the queue's filters offer, by name: the configuration
+    held in memory (read in one query when it changes, none otherwise)."""
+
+    def load():
+        # One query for both lists: (kind, id, name) rows of either table.
+        teams = (
+            Team.objects.order_by().annotate(kind=Value("team")).values_list("kind", "pk", "name")
+        )
+        categories = (
+            Category.objects.order_by()
+            .annotate(kind=Value("category"))
+            .values_list("kind", "pk", "name")
+        )
+        choices: dict[str, list[tuple[int, str]]] = {"team": [], "category": []}
+        for kind, pk, name in teams.union(categories, all=True):
+            choices[kind].append((pk, name))
+        for rows in choices.values():
+            rows.sort(key=lambda row: row[1].casefold())
+        return choices
+
+    return configuration.cached("desk-queue-filter-choices", load)
+
+
+def queue_page(
+    rows: QuerySet[Complaint], offset: int, size: int, now: datetime, text: str = ""
+) -> list[QueueRow]:
     """``size`` rows of the queue ``rows`` from ``offset``, with their risk flags, in one
     query.
 
@@ -199,7 +298,7 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
     values = (
         Complaint.objects.filter(pk__in=page_ids)
         .annotate(**_risk_flags(now))
-        .order_by(*QUEUE_ORDER)
+        .order_by(*queue_order(text))
         .values_list(*QUEUE_COLUMNS)
     )
     page = []
@@ -212,6 +311,9 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
         escalation_level,
         next_deadline_at,
         next_statutory_deadline_at,
+        urgency,
+        overdue_since,
+        overdue_kind,
         regulatory_profile,
         jurisdiction,
         received_at,
@@ -232,6 +334,9 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
             escalation_level=escalation_level,
             next_deadline_at=next_deadline_at,
             next_statutory_deadline_at=next_statutory_deadline_at,
+            urgency=urgency,
+            overdue_since=overdue_since,
+            overdue_kind=overdue_kind,
             regulatory_profile=regulatory_profile,
             jurisdiction=jurisdiction,
             received_at=received_at,
@@ -241,6 +346,7 @@ def queue_page(rows: QuerySet[Complaint], offset: int, size: int, now: datetime)
             assignee_name=(f"{first_name} {last_name}".strip() or username)
             if username is not None
             else "",
+            assignee_username=username or "",
             breached=breached,
             at_risk=at_risk,
         )
@@ -284,7 +390,11 @@ def _at_risk(now: datetime) -> Q:
 
 def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
     """``row.status``, the worst deadline state of a row with ``breached`` and ``at_risk``."""
-    if row.breached or (row.next_deadline_at is not None and row.next_deadline_at <= now):
+    if (
+        row.breached
+        or row.urgency in (Urgency.STATUTORY_BREACHED, Urgency.BREACHED)
+        or (row.next_deadline_at is not None and row.next_deadline_at <= now)
+    ):
         row.status = "breached"
     elif row.at_risk:
         row.status = "at_risk"
@@ -292,29 +402,123 @@ def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
         row.status = "on_track" if row.next_deadline_at is not None else "none"
 
 
+# Text that is a telephone number: digits with the usual separators, at least 6 digits.
+PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{6,}$")
+
+
 def search_filter(text: str) -> Q:
-    """A reference finds that complaint; text with ``@`` searches customers' emails; other
-    text searches the start of references, and customers' names, subjects and descriptions
-    anywhere in them, whatever the case.
+    """What the queue's search box finds.
+
+    - a reference (``RDR-2026-000123``): that complaint, whatever its state;
+    - text with ``@``: the complaints of customers whose email holds it;
+    - a telephone number: those of customers whose number holds its digits, whatever the
+      spaces, dashes or brackets on either side;
+    - other text: references that start with it, customers whose name holds it, and words
+      of the subject, the description and the messages (PostgreSQL full-text search, words
+      matched by their stem, ranked by ``queue_order``; on SQLite the text anywhere in them,
+      whatever the case).
 
     On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
-    indexes on the upper-cased text, which is what ``icontains`` compares), so a rare word
-    is found through them and a common one by reading the queue in deadline order until
-    the page is full; the planner tells which from the statistics of those indexes.
+    indexes on the customer's name and email, a pattern index on the reference;
+    ``recovery.0031_queue_full_text_search``: GIN indexes on the complaint's words and the
+    messages', a trigram index on the digits of the customer's telephone), so PostgreSQL combines them
+    into one bitmap of complaint rows.
     """
     if REFERENCE_PATTERN.match(text):
         return Q(reference=text.upper())
     if "@" in text:
         return _customers_matching(Q(email__icontains=text))
+    digits = re.sub(r"\D", "", text)
+    if PHONE_PATTERN.match(text) and len(digits) >= 6:
+        return _customers_matching(Q(phone_digits__contains=digits), phone_digits=_Digits("phone"))
+    condition = Q(reference__istartswith=text) | _customers_matching(Q(name__icontains=text))
+    if connection.vendor != "postgresql":
+        messages = Message.objects.filter(body__icontains=text).values("complaint_id")
+        return (
+            condition
+            | Q(subject__icontains=text)
+            | Q(description__icontains=text)
+            | Q(pk__in=messages)
+        )
+    from django.contrib.postgres.expressions import ArraySubquery
+    from django.contrib.postgres.search import SearchVectorExact
+
+    query = _search_query(text)
+    messages = Message.objects.filter(SearchVectorExact(SearchDocument(), query))
     return (
-        Q(reference__istartswith=text)
-        | _customers_matching(Q(name__icontains=text))
-        | Q(subject__icontains=text)
-        | Q(description__icontains=text)
+        condition
+        | Q(SearchVectorExact(SearchDocument(), query))
+        | Q(_EqualsAny(F("pk"), ArraySubquery(messages.order_by().values("complaint_id"))))
     )
 
 
-def _customers_matching(condition: Q) -> Q:
+def search_rank(text: str):
+    """How well a complaint's subject and description match the words searched, or None
+    where the queue is not ranked (no words, a reference, an email, a number, SQLite)."""
+    text = text.strip()
+    if (
+        not text
+        or connection.vendor != "postgresql"
+        or REFERENCE_PATTERN.match(text)
+        or "@" in text
+        or (PHONE_PATTERN.match(text) and len(re.sub(r"\D", "", text)) >= 6)
+    ):
+        return None
+    from django.contrib.postgres.search import SearchRank
+
+    return SearchRank(SearchDocument(), _search_query(text))
+
+
+def _search_query(text: str):
+    from django.contrib.postgres.search import SearchQuery
+
+    # websearch: what people type into search boxes ("refund -card", "\"never arrived\"",
+    # "refund or credit"), never a syntax error.
+    return SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+
+
+class SearchDocument(Expression):
+    """The ``search_document`` column of the complaint or of the message (PostgreSQL only: a
+    stored, generated ``tsvector`` of the complaint's subject, weighted A, and description,
+    weighted B, or of the message's body; migration ``recovery.0031_queue_full_text_search``).
+    The models do not declare it, since SQLite cannot compute it: this names it on whatever
+    alias the table has in the query (a page's ids are found in a subquery, where Django
+    renames the table)."""
+
+    def __init__(self, column=None):
+        from django.contrib.postgres.search import SearchVectorField
+
+        super().__init__(output_field=SearchVectorField())
+        self.column = column if column is not None else F("pk")
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, expressions):
+        (self.column,) = expressions
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        table, _dot, _column = sql.rpartition(".")
+        return f'{table}."search_document"', params
+
+
+class _Digits(Func):
+    """The digits of a text: "+44 (20) 7946-0000" → "442079460000". On PostgreSQL as its
+    trigram index (``customer_phone_digits_trgm_idx``) is built, literals and all, so the
+    planner matches the index; elsewhere the usual separators replaced one by one."""
+
+    template = "regexp_replace(%(expressions)s, '[^0-9]', '', 'g')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        for separator in (" ", "(", ")", "-", ".", "+", "/"):
+            sql = f"REPLACE({sql}, '{separator}', '')"
+        return sql, params
+
+
+def _customers_matching(condition: Q, **annotations) -> Q:
     """Complaints of the customers that meet ``condition``.
 
     On PostgreSQL ``customer_id = ANY(ARRAY(SELECT id FROM recovery_customer WHERE …))``:
@@ -323,7 +527,7 @@ def _customers_matching(condition: Q) -> Q:
     in one bitmap of indexes. A join to the customer, or ``IN (SELECT …)``, inside an OR is
     instead a filter on every row of the queue. Elsewhere (SQLite) a plain ``IN``.
     """
-    customers = Customer.objects.filter(condition).order_by().values("pk")
+    customers = Customer.objects.annotate(**annotations).filter(condition).order_by().values("pk")
     if connection.vendor != "postgresql":
         return Q(customer__in=customers)
     from django.contrib.postgres.expressions import ArraySubquery

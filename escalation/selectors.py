@@ -2,8 +2,20 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Min, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Concat
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat
 
 from common.json_rows import instance, json_rows
 from escalation.models import Clock, ClockState, Escalation
@@ -44,6 +56,56 @@ def sla_snapshot_expressions() -> dict:
                 filter=Q(state=ClockState.BREACHED, stopped_at__isnull=True),
             )
         ),
+    }
+
+
+def _overdue(now) -> Q:
+    """An unanswered deadline that has passed: a breached clock not stopped since, or a
+    running one past due that the sweeper has not reached yet."""
+    return Q(state=ClockState.BREACHED, stopped_at__isnull=True) | Q(
+        state=ClockState.RUNNING, due_at__lte=now
+    )
+
+
+# A statutory duty, not a window such as FCA summary resolution (its clock does not escalate).
+_STATUTORY_DUTY = Q(escalates=True) & ~Q(regulatory_profile="")
+
+
+def urgency_expressions(now) -> dict:
+    """SQL expressions of a complaint's place in the queues at ``now`` (``Urgency``) and of its
+    most overdue deadline, for the ``UPDATE`` of ``sla_snapshot_expressions`` (SQLite; on
+    PostgreSQL ``escalation.services.snapshot`` computes the same in its grouped pass)."""
+    from recovery.models import Urgency
+
+    mine = Clock.objects.filter(complaint=OuterRef("pk"))
+    overdue = _overdue(now)
+    statutory_since = _per_complaint(Min("due_at", filter=overdue & _STATUTORY_DUTY))
+    since = _per_complaint(Min("due_at", filter=overdue))
+    kind = Subquery(
+        mine.filter(overdue)
+        .annotate(duty=Case(When(_STATUTORY_DUTY, then=Value(0)), default=Value(1)))
+        .order_by("duty", "due_at", "id")
+        .values("kind")[:1]
+    )
+    return {
+        "urgency": Case(
+            When(
+                Exists(mine.filter(overdue & _STATUTORY_DUTY)),
+                then=Value(Urgency.STATUTORY_BREACHED),
+            ),
+            When(Exists(mine.filter(overdue)), then=Value(Urgency.BREACHED)),
+            When(
+                Exists(mine.filter(state=ClockState.RUNNING, warn_at__lte=now)),
+                then=Value(Urgency.AT_RISK),
+            ),
+            When(
+                Exists(mine.filter(state=ClockState.RUNNING, due_at__isnull=False)),
+                then=Value(Urgency.RUNNING),
+            ),
+            default=Value(Urgency.NO_DEADLINE),
+        ),
+        "overdue_since": Coalesce(statutory_since, since),
+        "overdue_kind": Coalesce(kind, Value("")),
     }
 
 

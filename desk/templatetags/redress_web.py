@@ -2,6 +2,7 @@
 
 import html
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from django import template
 from django.urls import reverse
@@ -16,7 +17,8 @@ from common.template_dates import moment
 from common.text import mark_directional_controls, normalise_line_endings
 from desk.selectors import statutory_due_label
 from escalation import regulatory
-from recovery.models import EventType, State
+from escalation.models import ClockKind
+from recovery.models import EventType, State, Urgency
 from recovery.services import routing
 
 register = template.Library()
@@ -104,6 +106,25 @@ def time_left(when: datetime | None, now: datetime | None = None) -> str:
     if delta >= 0:
         return _("in %(span)s") % {"span": _span(delta)}
     return _("%(span)s ago") % {"span": _span(delta)}
+
+
+def overdue_text(row, now: datetime) -> str:
+    """Which deadline of a queue row is breached and by how much: "Resolve overdue by 3 h",
+    "Resolve (statutory) overdue by 2 days 4 h"; "Overdue by 5 min" for a deadline passed
+    since the row's urgency was last written (the sweeper has not reached it yet); "" when
+    nothing is overdue."""
+    if row.overdue_since is not None:
+        kind = row.overdue_kind
+        label = str(ClockKind(kind).label) if kind in ClockKind.values else kind
+        if row.urgency == Urgency.STATUTORY_BREACHED:
+            label = _("%(deadline)s (statutory)") % {"deadline": label}
+        span = _span((now - row.overdue_since).total_seconds())
+        return _("%(deadline)s overdue by %(span)s") % {"deadline": label, "span": span}
+    if row.next_deadline_at is not None and row.next_deadline_at <= now:
+        return _("Overdue by %(span)s") % {
+            "span": _span((now - row.next_deadline_at).total_seconds())
+        }
+    return ""
 
 
 @register.filter
@@ -361,8 +382,12 @@ def queue_rows(rows):
         status = html.escape(row.status)
         reference = html.escape(row.reference)
         deadline = ""
-        if row.next_deadline_at is not None:
-            deadline = (
+        if row.overdue_text:
+            deadline = f'<br><strong class="overdue">{html.escape(row.overdue_text)}</strong>'
+        if row.next_deadline_at is not None and not (
+            row.overdue_since is None and row.overdue_text
+        ):
+            deadline += (
                 f'<br><time datetime="{row.next_deadline_at.isoformat()}">'
                 f"{html.escape(row.deadline_text)}</time>"
             )
@@ -387,7 +412,13 @@ def queue_rows(rows):
             else "—"
         )
         received = timezone.localtime(row.received_at, zone)
-        assignee = f"<bdi>{html.escape(row.assignee_name)}</bdi>" if row.assignee_name else "—"
+        # The name links to the queue filtered to that person's complaints.
+        assignee = (
+            f'<a href="?assignee={html.escape(quote(row.assignee_username))}">'
+            f"<bdi>{html.escape(row.assignee_name)}</bdi></a>"
+            if row.assignee_name
+            else "—"
+        )
         lines.append(
             f'<tr class="risk-{status}" data-reference="{reference}">'
             f'<td><span class="badge risk-{status}">{labels.get(row.status, status)}</span>'

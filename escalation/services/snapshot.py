@@ -1,12 +1,19 @@
 """The complaint's copy of what its clocks say: next deadline, next statutory deadline, next
-escalation and escalation level, kept on the complaint row so that queues sort and filter
-without reading the clocks. Written by the clocks service, the ladder and the sweeper."""
+escalation and escalation level, and its urgency in the queues with its most overdue
+deadline, kept on the complaint row so that queues sort and filter without reading the
+clocks. Written by the clocks service, the ladder and the sweeper.
+
+Urgency depends on the time as well as on the clocks: it is computed at each write, and the
+sweeper writes it again when a clock reaches its warning time or its deadline (it warns or
+breaches the clock and refreshes its complaint), so a queue is at most a sweep behind.
+"""
 
 from django.db import connection
+from django.utils import timezone
 
 from escalation.models import Clock, ClockState
-from escalation.selectors import sla_snapshot_expressions
-from recovery.models import Complaint
+from escalation.selectors import sla_snapshot_expressions, urgency_expressions
+from recovery.models import Complaint, Urgency
 
 # What ``complaints_refresh_sla`` writes on the complaint: its SLA snapshot.
 SLA_SNAPSHOT_FIELDS = (
@@ -14,6 +21,18 @@ SLA_SNAPSHOT_FIELDS = (
     "next_statutory_deadline_at",
     "next_escalation_at",
     "escalation_level",
+    "urgency",
+    "overdue_since",
+    "overdue_kind",
+)
+
+# A statutory duty (not a window such as FCA summary resolution, whose clock does not
+# escalate), and an unanswered deadline that has passed: breached and not stopped since, or
+# running past due and not swept yet. As ``escalation.selectors.urgency_expressions`` says.
+_DUTY = "(k.regulatory_profile <> '' AND k.escalates)"
+_OVERDUE = (
+    "((k.state = %(breached)s AND k.stopped_at IS NULL) "
+    "OR (k.state = %(running)s AND k.due_at <= %(now)s))"
 )
 
 
@@ -50,8 +69,11 @@ def complaints_refresh_sla(
     ids = list(set(complaint_ids) | set(raise_levels))
     if not ids:
         return {}
+    now = timezone.now()
     if connection.vendor != "postgresql":
-        Complaint.objects.filter(pk__in=ids).update(**sla_snapshot_expressions())
+        Complaint.objects.filter(pk__in=ids).update(
+            **sla_snapshot_expressions(), **urgency_expressions(now)
+        )
         # One UPDATE per level, not per complaint: a ladder has a handful of levels, while a
         # sweep batch raises hundreds of complaints (one UPDATE each was 600 of the 685
         # statements of a 1,007-clock sweep on SQLite).
@@ -70,15 +92,26 @@ def complaints_refresh_sla(
             "SET next_deadline_at = x.next_deadline_at, "
             "    next_statutory_deadline_at = x.next_statutory_deadline_at, "
             "    next_escalation_at = x.next_escalation_at, "
-            "    escalation_level = GREATEST(c.escalation_level, x.level) "
+            "    escalation_level = GREATEST(c.escalation_level, x.level), "
+            "    urgency = CASE WHEN x.statutory_overdue_since IS NOT NULL THEN %(u0)s "
+            "      WHEN x.overdue_since IS NOT NULL THEN %(u1)s WHEN x.at_risk THEN %(u2)s "
+            "      WHEN x.next_deadline_at IS NOT NULL THEN %(u3)s ELSE %(u4)s END, "
+            "    overdue_since = COALESCE(x.statutory_overdue_since, x.overdue_since), "
+            "    overdue_kind = COALESCE(x.overdue_kind, '') "
             "FROM (SELECT ids.id, ids.level, "
-            "  MIN(k.due_at) FILTER (WHERE k.state = %s) AS next_deadline_at, "
-            "  MIN(k.due_at) FILTER (WHERE k.state = %s AND k.regulatory_profile <> '' "
-            "    AND k.escalates) "
+            "  MIN(k.due_at) FILTER (WHERE k.state = %(running)s) AS next_deadline_at, "
+            f"  MIN(k.due_at) FILTER (WHERE k.state = %(running)s AND {_DUTY}) "
             "    AS next_statutory_deadline_at, "
-            "  MIN(k.next_escalation_at) FILTER (WHERE k.state = %s AND k.stopped_at IS NULL) "
-            "    AS next_escalation_at "
-            "  FROM unnest(%s::bigint[], %s::integer[]) AS ids(id, level) "
+            "  MIN(k.next_escalation_at) "
+            "    FILTER (WHERE k.state = %(breached)s AND k.stopped_at IS NULL) "
+            "    AS next_escalation_at, "
+            f"  MIN(k.due_at) FILTER (WHERE {_OVERDUE} AND {_DUTY}) AS statutory_overdue_since, "
+            f"  MIN(k.due_at) FILTER (WHERE {_OVERDUE}) AS overdue_since, "
+            f"  (array_agg(k.kind ORDER BY {_DUTY} DESC, k.due_at, k.id) "
+            f"    FILTER (WHERE {_OVERDUE}))[1] AS overdue_kind, "
+            "  COALESCE(bool_or(k.state = %(running)s AND k.warn_at <= %(now)s), false) "
+            "    AS at_risk "
+            "  FROM unnest(%(ids)s::bigint[], %(levels)s::integer[]) AS ids(id, level) "
             f"  LEFT JOIN {quote(Clock._meta.db_table)} AS k ON k.complaint_id = ids.id "
             "  GROUP BY ids.id, ids.level) AS x "
             "WHERE c.id = x.id"
@@ -87,13 +120,14 @@ def complaints_refresh_sla(
                 if returning
                 else ""
             ),
-            [
-                ClockState.RUNNING,
-                ClockState.RUNNING,
-                ClockState.BREACHED,
-                ids,
-                [raise_levels.get(complaint_id, 0) for complaint_id in ids],
-            ],
+            {
+                "running": ClockState.RUNNING,
+                "breached": ClockState.BREACHED,
+                "now": now,
+                "ids": ids,
+                "levels": [raise_levels.get(complaint_id, 0) for complaint_id in ids],
+                **{f"u{int(urgency)}": int(urgency) for urgency in Urgency},
+            },
         )
         return {row[0]: row[1:] for row in cursor.fetchall()} if returning else {}
 

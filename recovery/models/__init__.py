@@ -28,6 +28,7 @@ from recovery.models.complaints import (
     State,
     Team,
     Touchpoint,
+    Urgency,
 )
 from recovery.models.prevention import (
     CorrectiveAction,
@@ -91,4 +92,5 @@ __all__ = [
     "Team",
     "Touchpoint",
     "UnpickedAlert",
+    "Urgency",
 ]

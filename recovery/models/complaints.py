@@ -8,7 +8,7 @@ import threading
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
@@ -271,6 +271,18 @@ class Outcome(models.TextChoices):
 
 OPEN_STATES = (State.RECEIVED, State.ACKNOWLEDGED)
 
+
+class Urgency(models.IntegerChoices):
+    """How urgent a complaint's deadlines make it, most urgent first: the queues' first sort
+    key (``Complaint.urgency``), kept with the deadline copy by the escalation app."""
+
+    STATUTORY_BREACHED = 0, _("Statutory deadline breached")
+    BREACHED = 1, _("Breached")
+    AT_RISK = 2, _("At risk")
+    RUNNING = 3, _("On track")
+    NO_DEADLINE = 4, _("No deadline")
+
+
 # The longest story and message any channel takes (form, API, email): long enough for the
 # longest honest complaint letter; the 2 MiB body cap stops the rest.
 DESCRIPTION_MAX_CHARS = 50_000
@@ -386,6 +398,16 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     next_statutory_deadline_at = models.DateTimeField(
         _("next statutory deadline"), null=True, blank=True
     )
+    # The queues' order, from the same clocks at the same moment (escalation.services.snapshot):
+    # breached (a statutory duty first) by how long overdue, then at risk, then on track, by
+    # the next deadline, then no deadline. ``overdue_since`` is the due time of the most
+    # overdue unanswered deadline (a statutory one where the complaint breached one) and
+    # ``overdue_kind`` its clock's kind: the queue row says "Resolve overdue by 3 h".
+    urgency = models.PositiveSmallIntegerField(
+        _("urgency"), choices=Urgency.choices, default=Urgency.NO_DEADLINE
+    )
+    overdue_since = models.DateTimeField(_("overdue since"), null=True, blank=True)
+    overdue_kind = models.CharField(_("overdue deadline"), max_length=32, blank=True)
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
     next_escalation_at = models.DateTimeField(_("next escalation"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
@@ -426,6 +448,27 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["assignee", "state"], name="complaint_assignee_idx"),
             # Queues sorted by the next deadline (ordering=next_deadline_at).
             models.Index(fields=["next_deadline_at"], name="complaint_next_deadline_idx"),
+            # The queues in urgency order (desk.selectors.QUEUE_ORDER): WHERE <open> AND (team
+            # IN (…) OR team IS NULL) ORDER BY urgency, COALESCE(overdue_since,
+            # next_deadline_at), id LIMIT 51 OFFSET …; the team is carried so that neither the
+            # page's ids nor the capped count read a complaint row.
+            models.Index(
+                "urgency",
+                Coalesce("overdue_since", "next_deadline_at"),
+                "id",
+                "team",
+                condition=models.Q(state__in=["received", "acknowledged"]),
+                name="complaint_open_urgency_idx",
+            ),
+            # My queue in the same order: WHERE assignee_id = … AND <open> ORDER BY ….
+            models.Index(
+                "assignee",
+                "urgency",
+                Coalesce("overdue_since", "next_deadline_at"),
+                "id",
+                condition=models.Q(state__in=["received", "acknowledged"]),
+                name="complaint_mine_urgency_idx",
+            ),
             # Insights over a period: WHERE received_at BETWEEN ... (Pareto, trends, KPIs).
             models.Index(fields=["received_at"], name="complaint_received_idx"),
             # Repeat complaints: one customer's complaints in time order.

@@ -1,0 +1,360 @@
+"""The desk's queues: urgency order, the filters, the search box, and a page that costs the
+same queries whatever it filters or finds.
+
+Personas: ``agent`` works ``team``; ``other_agent`` works ``other_team``; ``customer_user``
+and ``other_customer_user`` complain. Each complaint's clocks are written by ``clocks_say``
+and its deadline copy refreshed by the clocks service, as a sweep would leave them.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from escalation.models import Clock, ClockKind, ClockState
+from escalation.services.snapshot import complaints_refresh_sla
+from recovery.models import Category, Complaint, Customer, Urgency
+from recovery.services.lifecycle import complaint_withdraw
+from recovery.services.messages import message_add
+from tests.desk.conftest import signed_in
+from tests.desk.test_desk import QUEUE_QUERIES, rows_of, text_of
+
+pytestmark = pytest.mark.django_db
+
+HOUR = timedelta(hours=1)
+
+
+def clocks_say(complaint, *clocks):
+    """Replace ``complaint``'s clocks by ``clocks`` — dicts of kind, state, due (from now),
+    warn (from now), statutory — and refresh its deadline copy."""
+    now = timezone.now()
+    Clock.objects.filter(complaint=complaint).delete()
+    for clock in clocks:
+        due = now + clock["due"]
+        state = clock.get("state", ClockState.RUNNING)
+        Clock.objects.create(
+            complaint=complaint,
+            kind=clock.get("kind", ClockKind.RESOLVE),
+            state=state,
+            regulatory_profile="uk_fca_disp" if clock.get("statutory") else "",
+            basis="elapsed",
+            target_seconds=86_400,
+            started_at=now - timedelta(days=10),
+            due_at=due,
+            warn_at=now + clock.get("warn", clock["due"] - HOUR),
+            breached_at=due if state == ClockState.BREACHED else None,
+        )
+    complaints_refresh_sla([complaint.pk])
+    complaint.refresh_from_db()
+    return complaint
+
+
+def breached(kind=ClockKind.RESOLVE, *, hours_ago, statutory=False):
+    return {
+        "kind": kind,
+        "state": ClockState.BREACHED,
+        "due": -hours_ago * HOUR,
+        "statutory": statutory,
+    }
+
+
+def running(kind=ClockKind.RESOLVE, *, in_hours, warn_in_hours=None, statutory=False):
+    warn = (in_hours - 1 if warn_in_hours is None else warn_in_hours) * HOUR
+    return {"kind": kind, "due": in_hours * HOUR, "warn": warn, "statutory": statutory}
+
+
+# -- urgency order ------------------------------------------------------------------------
+
+
+def test_the_queue_puts_breached_first_statutory_before_internal_then_at_risk_running_none(
+    agent, make_complaint
+):
+    make = make_complaint
+    none = clocks_say(make(subject="No deadline"))
+    soon = clocks_say(make(subject="Due soon"), running(in_hours=5))
+    later = clocks_say(make(subject="Due later"), running(in_hours=50))
+    # At risk, although its deadline is further off than the one due soon.
+    at_risk = clocks_say(make(subject="At risk"), running(in_hours=30, warn_in_hours=-1))
+    internal_old = clocks_say(
+        make(subject="Internal, 9 h over"),
+        breached(hours_ago=9),
+        running(ClockKind.CLOSE_LOOP, in_hours=2),
+    )
+    internal_new = clocks_say(make(subject="Internal, 1 h over"), breached(hours_ago=1))
+    statutory_new = clocks_say(
+        make(subject="Statutory, 2 h over"),
+        breached(hours_ago=2, statutory=True),
+        breached(ClockKind.ACKNOWLEDGE, hours_ago=40),
+    )
+    statutory_old = clocks_say(
+        make(subject="Statutory, 5 h over"), breached(hours_ago=5, statutory=True)
+    )
+    # Its clock passed its deadline after its urgency was written: the sweeper has not
+    # breached it yet. It sorts among the breached all the same once the copy is refreshed.
+    overdue_unswept = clocks_say(make(subject="Overdue, not swept"), running(in_hours=-3))
+
+    order = rows_of(text_of(signed_in(agent).get("/desk/team/")))
+
+    assert order == [
+        statutory_old.reference,  # statutory breach, most overdue first
+        statutory_new.reference,  # ... though an internal deadline is 40 h over
+        internal_old.reference,  # internal breaches, most overdue first
+        overdue_unswept.reference,
+        internal_new.reference,
+        at_risk.reference,
+        soon.reference,  # then by the next deadline
+        later.reference,
+        none.reference,  # no deadline last
+    ]
+    assert [
+        Complaint.objects.get(pk=c.pk).urgency for c in (statutory_old, internal_old, at_risk)
+    ] == [Urgency.STATUTORY_BREACHED, Urgency.BREACHED, Urgency.AT_RISK]
+
+
+def test_each_row_says_which_deadline_is_breached_and_by_how_much(agent, make_complaint):
+    internal = clocks_say(
+        make_complaint(subject="Internal"),
+        breached(hours_ago=3.01),
+        running(ClockKind.CLOSE_LOOP, in_hours=30),
+    )
+    statutory = clocks_say(
+        make_complaint(subject="Statutory"),
+        breached(ClockKind.ACKNOWLEDGE, hours_ago=60),
+        breached(hours_ago=28.01, statutory=True),
+    )
+    clocks_say(make_complaint(subject="Calm"), running(in_hours=30))
+
+    html = text_of(signed_in(agent).get("/desk/team/"))
+
+    assert '<strong class="overdue">Resolve overdue by 3 h</strong>' in html
+    # The statutory breach is the one named, though the internal one is older.
+    assert '<strong class="overdue">Resolve (statutory) overdue by 1 day 4 h</strong>' in html
+    assert html.count('class="overdue"') == 2
+    assert rows_of(html)[:2] == [statutory.reference, internal.reference]
+
+
+def test_the_sweep_moves_a_complaint_up_when_its_clock_warns_or_breaches(agent, make_complaint):
+    from escalation.services.sweeper import sweep
+
+    calm = clocks_say(make_complaint(subject="Calm"), running(in_hours=20))
+    turning = clocks_say(make_complaint(subject="Turning"), running(in_hours=30))
+    client = signed_in(agent)
+    assert rows_of(text_of(client.get("/desk/team/"))) == [calm.reference, turning.reference]
+
+    now = timezone.now()
+    Clock.objects.filter(complaint=turning).update(warn_at=now - HOUR, due_at=now - HOUR / 60)
+    sweep(now=now)
+
+    assert Complaint.objects.get(pk=turning.pk).urgency == Urgency.BREACHED
+    assert rows_of(text_of(client.get("/desk/team/"))) == [turning.reference, calm.reference]
+
+
+# -- filters ------------------------------------------------------------------------------
+
+
+def test_each_filter_narrows_the_queue_and_is_a_bookmarkable_link(
+    agent, other_agent, supervisor, make_complaint, team, other_team
+):
+    cards = Category.objects.create(name="Cards", slug="cards")
+    loans = Category.objects.create(name="Loans", slug="loans")
+    supervisor.teams.add(other_team)
+    first = make_complaint(subject="First")
+    second = make_complaint(subject="Second", routed_to=other_team)
+    third = make_complaint(subject="Third")
+    Complaint.objects.filter(pk=first.pk).update(
+        severity="high",
+        regulatory_profile="uk_fca_disp",
+        assignee=supervisor,
+        category=cards,
+        channel="email",
+    )
+    Complaint.objects.filter(pk=second.pk).update(
+        severity="low", assignee=other_agent, category=loans, channel="phone"
+    )
+    Complaint.objects.filter(pk=third.pk).update(
+        severity="medium", channel="web", category=None, assignee=None, regulatory_profile=""
+    )
+    client = signed_in(supervisor)
+
+    def found(**params):
+        answer = client.get("/desk/team/", params)
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    everything = sorted(c.reference for c in (first, second, third))
+    assert found() == everything
+    assert found(team=team.pk) == sorted([first.reference, third.reference])
+    assert found(team=other_team.pk) == [second.reference]
+    assert found(category=cards.pk) == [first.reference]
+    assert found(channel="phone") == [second.reference]
+    assert found(severity="high") == [first.reference]
+    assert found(profile="uk_fca_disp") == [first.reference]
+    assert found(profile="none") == sorted([second.reference, third.reference])
+    assert found(assignee="me") == [first.reference]
+    assert found(assignee="none") == [third.reference]
+    assert found(assignee=other_agent.username) == [second.reference]
+    assert found(team=team.pk, assignee="none", severity="medium") == [third.reference]
+    assert found(state="withdrawn") == []
+    # The choices come from the configuration: teams and categories by name.
+    html = text_of(client.get("/desk/team/", {"category": cards.pk}))
+    assert f'<option value="{cards.pk}" selected>Cards</option>' in html
+    assert f'<option value="{loans.pk}">Loans</option>' in html
+    assert '<option value="none">Unassigned</option>' in html
+    assert "No complaint matches these filters." in text_of(
+        client.get("/desk/team/", {"channel": "letter"})
+    )
+    # The assignee's name links to their complaints.
+    assert f'href="?assignee={other_agent.username}"' in text_of(client.get("/desk/team/"))
+
+
+def test_the_unassigned_tab_and_my_queue_take_the_same_filters(agent, make_complaint, other_team):
+    mine_high = make_complaint(subject="Mine, high")
+    mine_low = make_complaint(subject="Mine, low")
+    nobody_high = make_complaint(subject="Nobody's, high")
+    Complaint.objects.filter(pk__in=[mine_high.pk, mine_low.pk]).update(assignee=agent)
+    Complaint.objects.filter(pk__in=[mine_high.pk, nobody_high.pk]).update(severity="high")
+    client = signed_in(agent)
+
+    assert rows_of(text_of(client.get("/desk/", {"severity": "high"}))) == [mine_high.reference]
+    assert rows_of(text_of(client.get("/desk/unassigned/", {"severity": "high"}))) == [
+        nobody_high.reference
+    ]
+    assert rows_of(text_of(client.get("/desk/unassigned/", {"assignee": "me"}))) == []
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"team": "999999"}, "There is no team with the id “999999”."),
+        ({"team": "billing"}, "There is no team with the id “billing”."),
+        ({"category": "-1"}, "There is no category with the id “-1”."),
+        ({"channel": "pigeon"}, "There is no channel called “pigeon”."),
+        ({"severity": "apocalyptic"}, "There is no severity called “apocalyptic”."),
+        ({"profile": "mars"}, "There is no regulatory profile “mars”."),
+        ({"state": "sideways"}, "There is no state called “sideways”."),
+        ({"assignee": "<script>"}, "Choose Me, Unassigned or a person&#x27;s username."),
+        ({"page": "0"}, "Pages are numbered from 1."),
+        ({"page": "x"}, "A page is a number."),
+    ],
+)
+def test_a_wrong_filter_is_said_on_the_page_and_the_others_still_apply(
+    agent, make_complaint, params, message
+):
+    high = make_complaint(subject="High")
+    medium = make_complaint(subject="Medium")
+    Complaint.objects.filter(pk=high.pk).update(severity="high", channel="web")
+    Complaint.objects.filter(pk=medium.pk).update(severity="medium", channel="email")
+    # A second, right filter beside the wrong one.
+    right = {"channel": "web"} if "severity" in params else {"severity": "high"}
+
+    answer = signed_in(agent).get("/desk/team/", {**params, **right})
+
+    assert answer.status_code == 200
+    html = text_of(answer)
+    assert "Some filters were not applied" in html
+    assert message in html
+    assert rows_of(html) == [high.reference]
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+def test_search_finds_by_name_email_phone_words_and_messages(
+    agent, make_complaint, customer_user, other_customer_user
+):
+    parcel = make_complaint(
+        by=other_customer_user,
+        subject="Parcel never arrived",
+        description="The courier left it at the wrong house.",
+    )
+    Customer.objects.filter(pk=parcel.customer_id).update(phone="+44 (20) 7946-0123")
+    refund = make_complaint(subject="Refund", description="I was charged for a parcel twice.")
+    noted = make_complaint(subject="Account closed", description="Nobody told me why.")
+    message_add(complaint=noted, actor=agent, body="Spoke to the branch about the overdraft.")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text})
+        assert answer.status_code == 200
+        return rows_of(text_of(answer))
+
+    assert search("Other_customer") == [parcel.reference]  # part of the name
+    assert search("other_customer@example") == [parcel.reference]
+    # The digits, whatever the spaces and brackets on either side.
+    assert search("20 7946 0123") == [parcel.reference]
+    assert search("(20)79460123") == [parcel.reference]
+    assert search("7946-0123") == [parcel.reference]
+    assert search("courier") == [parcel.reference]  # a word of the description
+    assert search("couriers") == [parcel.reference]  # by its stem
+    assert search("overdraft") == [noted.reference]  # a word of a message
+    assert search('"never arrived"') == [parcel.reference]
+    assert search("parcel -courier") == [refund.reference]
+    # Ranked: the subject (weight A) before the description (weight B).
+    assert search("parcel") == [parcel.reference, refund.reference]
+    assert search("zebra") == []
+
+
+@pytest.mark.sqlite
+def test_search_finds_a_closed_complaint_by_reference_and_text_on_any_database(
+    agent, make_complaint
+):
+    closed = make_complaint(subject="Lost luggage", description="Bag went to Lisbon.")
+    complaint_withdraw(complaint=closed, actor=agent, reason="Found it")
+    open_one = make_complaint(subject="Late train", description="Two hours late.")
+    message_add(complaint=open_one, actor=agent, body="Checked the timetable.")
+    client = signed_in(agent)
+
+    def search(text, **params):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text, **params})))
+
+    assert search(closed.reference) == [closed.reference]
+    assert search(closed.reference.lower()) == [closed.reference]
+    assert search("luggage") == []  # words search the open complaints, as filtered
+    assert search("luggage", state="all") == [closed.reference]
+    assert search("timetable") == [open_one.reference]
+    assert search("late") == [open_one.reference]
+
+
+@pytest.mark.sqlite
+def test_the_queue_orders_by_urgency_on_any_database(agent, make_complaint):
+    calm = clocks_say(make_complaint(subject="Calm"), running(in_hours=5))
+    late = clocks_say(make_complaint(subject="Late"), breached(hours_ago=2))
+    legal = clocks_say(make_complaint(subject="Legal"), breached(hours_ago=1, statutory=True))
+
+    assert rows_of(text_of(signed_in(agent).get("/desk/team/"))) == [
+        legal.reference,
+        late.reference,
+        calm.reference,
+    ]
+
+
+# -- cost -----------------------------------------------------------------------------------
+
+
+def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, customer_user, team):
+    complaints = [make_complaint() for _ in range(3)]
+    clocks_say(complaints[0], breached(hours_ago=2, statutory=True))
+    Customer.objects.filter(pk=complaints[0].customer_id).update(phone="020 7946 0000")
+    message_add(complaint=complaints[1], actor=agent, body="Called back about the card.")
+    category = Category.objects.create(name="Cards", slug="cards")
+    client = signed_in(agent)
+    client.get("/desk/team/")  # warm: session, permissions caches
+    pages = [
+        "/desk/team/",
+        f"/desk/team/?team={team.pk}&severity=medium&channel=web&profile=none",
+        "/desk/team/?assignee=none",
+        f"/desk/team/?assignee=me&category={category.pk}",
+        "/desk/team/?team=999&channel=pigeon",
+        "/desk/team/?q=charged",
+        "/desk/team/?q=card",
+        "/desk/team/?q=20+7946+0000",
+        f"/desk/team/?q={complaints[2].reference}",
+        "/desk/unassigned/?severity=high",
+        "/desk/?channel=web",
+    ]
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(page).status_code == 200
+        assert len(queries) == QUEUE_QUERIES, (page, [q["sql"] for q in queries])
