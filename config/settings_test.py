@@ -48,6 +48,11 @@ if os.environ.get("REDRESS_TEST_DATABASE", "postgresql") == "sqlite":
             "TEST": {"NAME": str(_sqlite_dir / "test.sqlite3")},
         }
     }
+# The suite's races run 20 threads beside the test's own connection, each on a connection of
+# its own: with the production pool of 20 one of them waited the pool's timeout out. A test
+# that sets REDRESS_DB_POOL_SIZE for a server it starts keeps its size.
+if "pool" in DATABASES["default"].get("OPTIONS", {}) and not os.environ.get("REDRESS_DB_POOL_SIZE"):
+    DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 40
 # The per-process configuration copies (escalation.configuration) are off for the suite:
 # tests that roll rows back would otherwise meet copies of another test's rows. The tests of
 # the cache and of the query budgets switch it on.
