@@ -1,8 +1,8 @@
 """How the pages lay out in a real browser (Debian's Chromium, Playwright, a live server):
 
-- on a phone (390 x 844 CSS pixels, an iPhone 12 to 15) the queue and the complaint page never
-  scroll sideways, however long the words people wrote; a table too wide for the screen
-  scrolls inside its own box, and the forms take the screen's width;
+- on a phone (390 x 844 CSS pixels, an iPhone 12 to 15) the queue, the complaint page and the
+  board never scroll sideways, however long the words people wrote; a table too wide for the
+  screen scrolls inside its own box, and the forms take the screen's width;
 - a long story is clamped to its first lines until "Show all" is opened (no JavaScript);
 - after a form error, on the desk and on the portal, the focus is on the error summary.
 """
@@ -173,3 +173,15 @@ def test_after_a_form_error_on_the_portal_the_focus_is_on_the_error_summary(
     assert "There is a problem" in now["text"]
     assert_accessible(page, "complaint form with errors")
     page.close()
+
+
+def test_the_board_fits_a_phone(live, browser, supervisor, make_complaint):
+    make_complaint(subject=LONG_SUBJECT)
+    page = phone_page(browser, live.base_url)
+    sign_in(page, supervisor.username)
+    page.goto("/desk/board/")
+    wait_until_live(page)
+    # Today's figures per team scroll inside their own box, reachable by keyboard.
+    assert page_width(page) <= PHONE["width"], wider_than_the_screen(page)
+    assert_accessible(page, "board on a phone")
+    page.context.close()
