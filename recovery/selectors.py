@@ -72,13 +72,17 @@ def _one_by_reference(queryset: QuerySet[Complaint], reference: str, user) -> Co
     references are sequential, so its existence is no secret to them), anyone else that
     there is no complaint they can see (404, the same answer as for a reference nobody has).
     """
-    if "\x00" in reference:
-        # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
-        raise NotFound(f"No complaint {reference!r} that you can see.")
+    _refuse_impossible_reference(reference)
     complaint = queryset.filter(reference=reference.upper()).first()
     if complaint is not None:
         return complaint
     raise _not_visible(reference, user)
+
+
+def _refuse_impossible_reference(reference: str) -> None:
+    # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
+    if "\x00" in reference:
+        raise NotFound(f"No complaint {reference!r} that you can see.")
 
 
 def _not_visible(reference: str, user) -> Exception:
@@ -337,9 +341,7 @@ def complaint_api_detail(*, reference: str, user, just_filed: bool = False) -> C
     request with its idempotency key), which the filer may read once even when they routed
     it to a team whose complaints they do not see: it holds what they wrote.
     """
-    if "\x00" in reference:
-        # No reference contains NUL, and PostgreSQL refuses it even in a WHERE clause.
-        raise NotFound(f"No complaint {reference!r} that you can see.")
+    _refuse_impossible_reference(reference)
     scope, parameter = (access.ALL, None) if just_filed else access.visibility_scope(user)
     found = []
     if scope != access.NOTHING:
