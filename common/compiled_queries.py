@@ -14,7 +14,6 @@ as given, which ``compile`` checks.
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Callable
 
@@ -27,7 +26,16 @@ _MARKER_INTS = itertools.count(-7_919_000_000_001, -1)
 
 
 class _Compiled:
-    __slots__ = ("compiler", "init_list", "model", "params", "populators", "positions", "sql")
+    __slots__ = (
+        "annotations",
+        "converters",
+        "init_list",
+        "model",
+        "params",
+        "populators",
+        "positions",
+        "sql",
+    )
 
     def __init__(self, queryset: QuerySet, markers: dict, using: str):
         if queryset._iterable_class not in (ModelIterable, ValuesIterable):
@@ -41,8 +49,14 @@ class _Compiled:
                 raise ValueError(f"Parameter {name!r} is not among the compiled query's.")
             positions[name] = found
         self.sql, self.params, self.positions = sql, list(params), positions
-        self.compiler = compiler
         select, klass_info = compiler.select, compiler.klass_info
+        columns = [expression for expression, _, _ in select[: compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("Composite fields are not supported.")
+        # Each converter is given the connection when it runs, so the converters found
+        # once serve every thread's connection.
+        self.converters = tuple(compiler.get_converters(columns).items())
+        self.annotations = tuple(compiler.annotation_col_map.items())
         if queryset._iterable_class is ValuesIterable:  # dicts, as values() gives them
             query = queryset.query
             self.model, self.populators = None, ()
@@ -85,23 +99,70 @@ class CompiledQuery:
             for position in positions:
                 params[position] = values[name]
         connection = connections[using]
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
-        # The compiler knows the converters of each column; this thread's connection runs them.
-        compiler = copy.copy(compiled.compiler)
-        compiler.connection = connection
+        if connection.queries_logged and connection.vendor == "postgresql":
+            # A prepared statement's run leaves psycopg no text to log: log the SQL with its
+            # values, as Django logs its own statements.
+            connection.queries_log[-1]["sql"] = connection.ops.compose_sql(compiled.sql, params)
+        if compiled.converters:
+            rows = _converted(rows, compiled.converters, connection)
         if compiled.model is None:
             names = compiled.init_list
-            return [dict(zip(names, row, strict=True)) for row in compiler.results_iter([rows])]
+            return [dict(zip(names, row, strict=True)) for row in rows]
         start, end, init_list = compiled.init_list
-        annotations = compiler.annotation_col_map
         objects = []
-        for row in compiler.results_iter([rows]):
+        for row in rows:
             obj = compiled.model.from_db(using, init_list, row[start:end])
             for populator in compiled.populators:
                 populator.populate(row, obj)
-            for name, position in annotations.items():
+            for name, position in compiled.annotations:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
+
+
+def _cursor(connection):
+    """A cursor that sends the values apart from the SQL on PostgreSQL (server-side binding).
+
+    Django's cursors bind on the client, so each run is new SQL to the server, planned anew:
+    planning the complaint's read (a dozen joins) took ten times longer than running it. With
+    the values sent apart, psycopg prepares a statement it has run a few times on a
+    connection, and the pooled connections keep the plan (``prepare_threshold`` in the
+    connection's options; None turns this off, e.g. behind a PgBouncer that cannot keep
+    prepared statements). The cursor is wrapped as ``connection.cursor()`` wraps its own, so
+    the statements are logged and counted the same way.
+    """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import (
+        TIMESTAMPTZ_OID,
+        Format,
+        ServerBindingCursor,
+        register_tzloader,
+    )
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+        # As Django's own cursors: timestamps read in the connection's time zone.
+        loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        if connection.timezone != loader.timezone:
+            register_tzloader(connection.timezone, cursor)
+        return connection._prepare_cursor(cursor)
+
+
+def _converted(rows, converters, connection) -> list:
+    """What ``SQLCompiler.apply_converters`` does to ``rows``, with the converters found once."""
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[position] = value
+        converted.append(row)
+    return converted

@@ -158,6 +158,10 @@ ASGI_APPLICATION = "config.asgi.application"
 REDRESS_DB_POOL_SIZE = int(os.environ.get("REDRESS_DB_POOL_SIZE", "20"))
 # How long a request waits for a free pooled connection before it is answered 503.
 REDRESS_DB_POOL_TIMEOUT = float(os.environ.get("REDRESS_DB_POOL_TIMEOUT", "10"))
+# The hottest reads (common/compiled_queries.py) become prepared statements on the
+# connection that ran them a few times; 0 turns that off (a PgBouncer in transaction mode
+# older than 1.21 cannot keep prepared statements).
+REDRESS_DB_PREPARED_STATEMENTS = os.environ.get("REDRESS_DB_PREPARED_STATEMENTS", "1") != "0"
 
 if DATABASE_URL:
     # No persistent connections: under ASGI every request runs in a fresh thread, so a kept
@@ -173,6 +177,12 @@ if DATABASE_URL:
             "max_size": REDRESS_DB_POOL_SIZE,
             "timeout": REDRESS_DB_POOL_TIMEOUT,
         }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django turns psycopg's prepared statements off unless asked; Django's own cursors
+        # bind on the client and are never prepared, whatever this says.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            5 if REDRESS_DB_PREPARED_STATEMENTS else None
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

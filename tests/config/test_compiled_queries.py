@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, connections
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from common.compiled_queries import CompiledQuery
 from recovery.models import Complaint, Message
@@ -93,3 +94,46 @@ def test_a_compiled_values_read_gives_the_querysets_dicts(make_complaint, agent)
     compiled = CompiledQuery(rows, complaint_id=int)
     assert compiled.run(complaint_id=complaint.pk) == list(rows(complaint.pk))
     assert len(compiled.run(complaint_id=complaint.pk)) == 2
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgresql(reason="prepared statements are PostgreSQL's")
+def test_a_read_run_a_few_times_becomes_a_prepared_statement(make_complaint):
+    complaint = make_complaint()
+    query = CompiledQuery(
+        lambda complaint_id: Message.objects.filter(complaint_id=complaint_id).only("id"),
+        complaint_id=int,
+    )
+    with CaptureQueriesContext(connection) as logged:
+        for _ in range(6):
+            assert len(query.run(complaint_id=complaint.pk)) == 1
+    # Prepared or not, each run is logged with its SQL and values, as Django logs its own.
+    logged_sql = [entry["sql"] for entry in logged]
+    assert [f'"complaint_id" = {complaint.pk} ' in sql for sql in logged_sql] == [True] * 6
+    # The values travel apart from the SQL ($1), so one statement serves every complaint.
+    prepared = [sql for sql in _prepared_statements() if "recovery_message" in sql]
+    assert len(prepared) == 1 and "$1" in prepared[0]
+    assert query.run(complaint_id=-1) == []
+
+
+@pytest.mark.postgresql(reason="prepared statements are PostgreSQL's")
+def test_prepared_statements_can_be_turned_off(make_complaint):
+    complaint = make_complaint()
+    query = CompiledQuery(
+        lambda complaint_id: Message.objects.filter(complaint_id=complaint_id).only("pk"),
+        complaint_id=int,
+    )
+    connection.ensure_connection()
+    # What REDRESS_DB_PREPARED_STATEMENTS=0 sets on every connection (prepare_threshold).
+    connection.connection.prepare_threshold = None
+    try:
+        for _ in range(8):
+            assert len(query.run(complaint_id=complaint.pk)) == 1
+        assert not [sql for sql in _prepared_statements() if "recovery_message" in sql]
+    finally:
+        connection.connection.prepare_threshold = 5

@@ -32,6 +32,7 @@ SETTINGS_VARIABLES = {
     "DATABASE_URL",
     "REDRESS_DB_POOL_SIZE",
     "REDRESS_DB_POOL_TIMEOUT",
+    "REDRESS_DB_PREPARED_STATEMENTS",
     "REDIS_URL",
     "TIME_ZONE",
     "STATIC_ROOT",
@@ -440,3 +441,16 @@ def test_a_claim_mapped_to_no_staff_role_stops_start_up(tmp_path):
     assert done.returncode != 0
     assert "redress.E201" in done.stderr
     assert "maps to customers, not staff roles" in done.stderr
+
+
+def test_prepared_statements_are_on_unless_turned_off(tmp_path):
+    url = "postgres://redress:pw@db.example.com:5432/redress"
+    on = settings_for(tmp_path, SECRET_KEY=PRODUCTION_SECRET, DATABASE_URL=url)
+    assert on["DATABASE"]["OPTIONS"]["prepare_threshold"] == 5
+    off = settings_for(
+        tmp_path,
+        SECRET_KEY=PRODUCTION_SECRET,
+        DATABASE_URL=url,
+        REDRESS_DB_PREPARED_STATEMENTS="0",
+    )
+    assert off["DATABASE"]["OPTIONS"]["prepare_threshold"] is None
