@@ -1,9 +1,14 @@
 """Serializer building blocks shared by every app's API."""
 
+from datetime import datetime
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from rest_framework import fields as drf_fields
 from rest_framework import relations, serializers
 from rest_framework.fields import SkipField
+from rest_framework.settings import api_settings
 
 
 def json_type_name(value) -> str:
@@ -93,7 +98,7 @@ _PLAIN_FIELDS = (
     drf_fields.UUIDField,
     relations.SlugRelatedField,
 )
-_PLAIN, _METHOD, _NESTED, _LIST = range(4)
+_PLAIN, _METHOD, _NESTED, _LIST, _DATETIME = range(5)
 _plans: dict[type, tuple | None] = {}
 
 
@@ -117,37 +122,81 @@ def render_plan(serializer_class) -> tuple | None:
 
 def _plan_entry(field) -> tuple | None:
     if isinstance(field, serializers.SerializerMethodField):
-        return (_METHOD, field.field_name, None, field.method_name)
+        return (_METHOD, field.field_name, None, field.method_name, ())
+    attrs = tuple(field.source_attrs)
     if isinstance(field, serializers.ListSerializer):
         child = type(field.child)
         if issubclass(child, Representation) and render_plan(child) is not None:
-            return (_LIST, field.field_name, field, child)
+            return (_LIST, field.field_name, field, child, attrs)
         return None
     if isinstance(field, serializers.BaseSerializer):
         child = type(field)
         if issubclass(child, Representation) and render_plan(child) is not None:
-            return (_NESTED, field.field_name, field, child)
+            return (_NESTED, field.field_name, field, child, attrs)
         return None
+    if _is_iso_datetime(field):
+        return (_DATETIME, field.field_name, field, None, attrs)
     if type(field).to_representation is not drf_fields.Field.to_representation and isinstance(
         field, _PLAIN_FIELDS
     ):
-        return (_PLAIN, field.field_name, field, None)
+        return (_PLAIN, field.field_name, field, None, attrs)
     return None
+
+
+def _is_iso_datetime(field) -> bool:
+    """A DRF DateTimeField that renders as its defaults do: ISO 8601 in the current zone."""
+    if type(field) is not drf_fields.DateTimeField or hasattr(field, "timezone"):
+        return False
+    output = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return isinstance(output, str) and output.lower() == drf_fields.ISO_8601 and settings.USE_TZ
+
+
+def _iso(serializer, field, value) -> str:
+    """``field.to_representation(value)`` for an aware datetime, asking for the current time
+    zone once per serializer rather than once per value (DRF's own way looked it up for each
+    date, a tenth of a complaint's answer)."""
+    if type(value) is not datetime or value.tzinfo is None:
+        return field.to_representation(value)
+    zone = serializer.__dict__.get("_render_zone")
+    if zone is None:
+        zone = serializer.__dict__["_render_zone"] = timezone.get_current_timezone()
+    try:
+        text = value.astimezone(zone).isoformat()
+    except OverflowError:
+        return field.to_representation(value)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _value(field, attrs: tuple, instance):
+    """``field.get_attribute(instance)`` for the common case of plain attributes and dict
+    keys, at a fraction of the cost; anything else (a callable, a missing attribute, a
+    related object that does not exist) goes to DRF's own reading, which knows what to do."""
+    value = instance
+    try:
+        for attr in attrs:
+            value = value[attr] if type(value) is dict else getattr(value, attr)
+            if callable(value) and drf_fields.is_simple_callable(value):
+                return field.get_attribute(instance)
+    except Exception:
+        return field.get_attribute(instance)
+    return value
 
 
 def _render(serializer, plan: tuple, instance) -> dict:
     """DRF's ``Serializer.to_representation`` over a plan: the same skips and nulls."""
     answer = {}
-    for kind, name, field, extra in plan:
+    for kind, name, field, extra, attrs in plan:
         if kind == _METHOD:
             answer[name] = getattr(serializer, extra)(instance)
             continue
         try:
-            value = field.get_attribute(instance)
+            value = _value(field, attrs, instance)
         except SkipField:
             continue
         if value is None:
             answer[name] = None
+        elif kind == _DATETIME:
+            answer[name] = _iso(serializer, field, value)
         elif kind == _PLAIN:
             answer[name] = field.to_representation(value)
         else:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 from rest_framework import serializers
 
 from common.rest import fields
@@ -130,3 +131,26 @@ def test_the_plan_keeps_drfs_skips_defaults_and_nulls():
     planned = Shape(data, context={"prefix": "p"}).data
     assert planned == {"ref": None, "refs": [{"id": 7}], "label": None, "computed": "p-7"}
     assert serializers.Serializer.to_representation(Shape(context={"prefix": "p"}), data) == planned
+
+
+def test_dates_render_in_the_current_time_zone_as_drf_renders_them():
+    class Dated(fields.Representation):
+        at = serializers.DateTimeField()
+        inner_at = serializers.DateTimeField(source="inner.at")
+        naive = serializers.DateTimeField()
+
+    assert [entry[0] for entry in fields.render_plan(Dated)] == [fields._DATETIME] * 3
+    data = {
+        "at": datetime(2026, 7, 1, 12, tzinfo=UTC),
+        "inner": {"at": datetime(2026, 1, 1, 9, 15, 30, 250, tzinfo=UTC)},
+        "naive": datetime(2026, 7, 1, 12),  # noqa: DTZ001 -- a naive value on purpose
+    }
+    seen = {}
+    for zone in ("UTC", "Europe/London", "America/New_York"):
+        with timezone.override(zone):
+            seen[zone] = Dated(data).data
+            assert seen[zone] == serializers.Serializer.to_representation(Dated(), data)
+    assert seen["UTC"]["at"] == "2026-07-01T12:00:00Z"
+    assert seen["Europe/London"]["at"] == "2026-07-01T13:00:00+01:00"
+    assert seen["America/New_York"]["inner_at"] == "2026-01-01T04:15:30.000250-05:00"
+    assert seen["Europe/London"]["naive"] == "2026-07-01T12:00:00+01:00"
