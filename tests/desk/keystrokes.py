@@ -78,7 +78,10 @@ class Counter:
         self.press("Enter")
 
     def wait_for_text(self, text: str) -> None:
+        """The page a form answered with, its deferred scripts run (the shortcuts' among
+        them): a key pressed before would reach a page without them."""
         self.page.get_by_text(text).wait_for()
+        self.page.wait_for_load_state("domcontentloaded")
 
 
 def row_link(reference: str) -> str:
@@ -149,4 +152,42 @@ def with_tab_and_enter(counter: Counter, reference: str) -> None:
     counter.type(WHAT_WILL_CHANGE)
     counter.tab_to("form[action$='/close-loop/'] button[type=submit]")
     counter.press("Enter")
+    counter.wait_for_text(CLOSED)
+
+
+def with_the_shortcuts(counter: Counter, reference: str) -> None:
+    """The desk's shortcuts: a letter opens an action's form with the cursor in its first
+    empty field; Ctrl+Enter sends it."""
+    page = counter.page
+    counter.press("o")  # no row chosen: the first, the most urgent
+    page.wait_for_url(f"**/desk/complaints/{reference}/")
+    page.wait_for_load_state("domcontentloaded")
+
+    counter.press("a")  # the cursor in the pre-filled acknowledgement
+    assert counter.focused("form[action$='/acknowledge/'] textarea")
+    counter.press("Control+Enter")
+    counter.wait_for_text(ACKNOWLEDGED)
+
+    counter.press("r")
+    assert counter.focused("form[action$='/reply/'] textarea")
+    counter.type(REPLY)
+    counter.press("Control+Enter")
+    counter.wait_for_text(REPLIED)
+
+    counter.press("s")  # the first field still empty: the outcome
+    assert counter.focused("form[action$='/resolve/'] input[type=radio]")
+    counter.press("Space")  # the first outcome, Upheld
+    counter.tab_to("form[action$='/resolve/'] [role=combobox]")
+    counter.type(CAUSE)
+    counter.press("Enter")  # adds the highlighted cause
+    counter.tab_to("form[action$='/resolve/'] textarea")
+    counter.type(SUMMARY)
+    counter.press("Control+Enter")
+    counter.wait_for_text(RESOLVED)
+
+    counter.press("c")  # every field pre-filled: the cursor in the first
+    assert counter.focused("form[action$='/close-loop/'] textarea")
+    counter.tab_to("form[action$='/close-loop/'] textarea[name$='what_will_change']")
+    counter.type(WHAT_WILL_CHANGE)
+    counter.press("Control+Enter")
     counter.wait_for_text(CLOSED)
