@@ -234,7 +234,9 @@ def test_the_help_is_an_accessible_dialog(live, browser, agent, most_urgent):
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert_accessible(page, "shortcut help at 390 px")
-    page.keyboard.press("Tab")  # to the close button, the dialog's one control
+    page.keyboard.press("Tab")  # the switch that turns the one-key shortcuts off
+    page.keyboard.press("Tab")  # the close button
+    assert focused(page).startswith("BUTTON Close")
     page.keyboard.press("Enter")
     help_dialog.wait_for(state="hidden")
     assert focused(page) == before
@@ -244,3 +246,34 @@ def test_the_help_is_an_accessible_dialog(live, browser, agent, most_urgent):
     help_dialog.wait_for()
     page.keyboard.press("Escape")
     help_dialog.wait_for(state="hidden")
+
+
+def test_the_one_key_shortcuts_can_be_turned_off(live, browser, agent, most_urgent):
+    """Someone who speaks commands, or rests a hand on the keys, can stop single letters
+    acting (WCAG 2.1.4); the choice is kept in the browser."""
+    most_urgent("Charged twice")
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto("/desk/team/")
+    page.keyboard.press("?")
+    switch = page.get_by_label("Use the one-key shortcuts", exact=False)
+    assert switch.is_checked()
+    page.keyboard.press("Tab")
+    assert focused(page).endswith("#shortcut-help-enabled")
+    page.keyboard.press("Space")
+    assert not switch.is_checked()
+    page.keyboard.press("Escape")
+
+    page.reload()
+    for key in ("j", "o", "?"):
+        page.keyboard.press(key)
+    assert page.locator("#queue tr[aria-current]").count() == 0
+    assert page.locator("dialog[open]").count() == 0
+    assert page.url.endswith("/desk/team/")
+
+    # The header's button still opens the help, where they are turned on again.
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    switch.check()
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    assert page.locator("#queue tr[aria-current='true']").count() == 1

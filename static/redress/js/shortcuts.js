@@ -13,7 +13,11 @@
  * - on the complaint page a letter opens its action's form (the <details> around it),
  *   and puts the cursor in the first field still empty (else the first field). It never
  *   submits: that stays Enter on the button, or Ctrl+Enter (Cmd+Enter) in a text box;
- * - g then a letter goes somewhere ("g q": my queue), the second key within GO_WINDOW_MS.
+ * - g then a letter goes somewhere ("g q": my queue), the second key within GO_WINDOW_MS;
+ * - the help has a switch that turns the one-key shortcuts off, remembered in this browser
+ *   (localStorage): someone who speaks commands, or whose hand rests on the keys, must be
+ *   able to stop single letters acting (WCAG 2.1.4, Character Key Shortcuts). Ctrl+Enter,
+ *   and the header's button that opens the help, keep working.
  * Forms, links and fields carry data-shortcut="<name>" in the templates: that is how a
  * shortcut finds what it works on, whatever the page's wording or layout.
  */
@@ -67,8 +71,9 @@
     then: "then",
     fieldKeys: "In a field",
     unavailable: "Not available here: %s.",
-    row: "Current complaint: %s."
+    enabled: "Use the one-key shortcuts (uncheck if letters you say or type set off actions)"
   };
+  var STORAGE_KEY = "redress.shortcuts";
   // The second key of a "g" sequence must follow within this: long enough to reach a key
   // without hurry, short enough that a stray g is forgotten before the next shortcut.
   var GO_WINDOW_MS = 1500;
@@ -78,6 +83,20 @@
   var dialog = null;
   var returnFocus = null;
   var statusRegion = document.getElementById("live-status");
+
+  function enabled() {
+    try {
+      return window.localStorage.getItem(STORAGE_KEY) !== "off";
+    } catch (error) {
+      return true;  // storage refused (a private window's settings): the default
+    }
+  }
+
+  function setEnabled(on) {
+    try {
+      if (on) { window.localStorage.removeItem(STORAGE_KEY); } else { window.localStorage.setItem(STORAGE_KEY, "off"); }
+    } catch (error) { /* kept for this page only */ }
+  }
 
   function say(text, value) {
     return text.replace("%s", value || "");
@@ -183,6 +202,12 @@
     var built = element("dialog", { id: "shortcut-help", "class": "shortcut-help", "aria-labelledby": "shortcut-help-title" });
     built.appendChild(element("h2", { id: "shortcut-help-title" }, TEXT.title));
     built.appendChild(element("p", {}, TEXT.intro));
+    var switchLabel = built.appendChild(element("label", { "class": "choice", "for": "shortcut-help-enabled" }));
+    var toggle = element("input", { type: "checkbox", id: "shortcut-help-enabled" });
+    toggle.checked = enabled();
+    toggle.addEventListener("change", function () { setEnabled(toggle.checked); });
+    switchLabel.appendChild(toggle);
+    switchLabel.appendChild(document.createTextNode(" " + TEXT.enabled));
     GROUPS.forEach(function (group) {
       built.appendChild(table(group.title, SHORTCUTS.filter(function (s) { return s.where === group.where; })));
     });
@@ -202,6 +227,7 @@
   function showHelp() {
     dialog = dialog || buildHelp();
     if (dialog.open) { return; }
+    dialog.querySelector("#shortcut-help-enabled").checked = enabled();
     returnFocus = document.activeElement;
     dialog.showModal();
     dialog.querySelector("h2").setAttribute("tabindex", "-1");
@@ -316,7 +342,7 @@
       return;
     }
     if (event.ctrlKey || event.altKey || event.metaKey) { return; }
-    if (typingIn(event.target) || (dialog && dialog.open)) { return; }
+    if (typingIn(event.target) || (dialog && dialog.open) || !enabled()) { return; }
     if (event.key.length !== 1) { return; }
     var keys = pending ? pending + " " + event.key : event.key;
     window.clearTimeout(pendingTimer);
