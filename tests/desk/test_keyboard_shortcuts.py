@@ -4,7 +4,8 @@ against a live uvicorn and Celery worker).
 - what it takes to handle a complaint from the queue to the closed loop, counted three ways
   (mouse clicks, Tab and Enter, the shortcuts) and printed: docs/web.md quotes the table;
   the shortcuts' way is keyboard only;
-- the queue's current row moves with j and k, Enter opens it; g q and / go where they say;
+- the queue's current row moves with j and k, Enter opens it, and it stays current and
+  focused when a live refresh redraws the queue; g q and / go where they say;
 - a shortcut typed in a field types the letter, and none fires with Ctrl, Alt or Meta;
 - the "?" help is a modal dialog: focus moves in, Escape closes it, focus comes back; axe
   finds nothing serious in it, at desktop and phone widths.
@@ -19,8 +20,17 @@ from django.utils import timezone
 
 from escalation.models import Clock, ClockKind
 from recovery.models import Complaint, State
+from tests.conftest import acknowledge
 from tests.desk import keystrokes
-from tests.desk.live import assert_accessible, chromium, live_redress, new_page, sign_in
+from tests.desk.live import (
+    LIVE_TIMEOUT_MS,
+    assert_accessible,
+    chromium,
+    live_redress,
+    new_page,
+    sign_in,
+    wait_until_live,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -159,6 +169,41 @@ def test_the_queue_moves_and_opens_with_j_k_and_enter(live, browser, agent, most
     page.keyboard.press("/")
     page.wait_for_url("**/desk/team/#search")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'id_q'")
+
+
+def test_the_current_row_outlives_a_live_refresh_of_the_queue(
+    live, browser, agent, supervisor, most_urgent, make_complaint, celery_on_redis
+):
+    other = supervisor  # a teammate, working in another tab
+    first = most_urgent("First")
+    second = make_complaint(subject="Second")
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto("/desk/team/")
+    wait_until_live(page)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert focused(page).startswith(f"A {second.reference}")
+
+    # Someone acknowledges the first: the live refresh redraws the queue's rows.
+    acknowledge(Complaint.objects.get(pk=first.pk), other)
+    page.locator(f"tr[data-reference='{first.reference}']", has_text="Acknowledged").wait_for(
+        timeout=LIVE_TIMEOUT_MS
+    )
+
+    # The rows are new elements: the same complaint is still the current one, and focused.
+    current = page.locator("#queue tr[aria-current='true']")
+    assert current.get_attribute("data-reference") == second.reference
+    assert focused(page).startswith(f"A {second.reference}")
+    # Acknowledged, the first has no near deadline left: it moved below the second.
+    order = page.locator("#queue tbody tr").evaluate_all(
+        "rows => rows.map(row => row.dataset.reference)"
+    )
+    assert order == [second.reference, first.reference]
+    page.keyboard.press("j")
+    assert current.get_attribute("data-reference") == first.reference
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/desk/complaints/{first.reference}/")
 
 
 def test_a_shortcut_typed_in_a_field_types_the_letter(

@@ -360,21 +360,29 @@
   });
 
   // The current row follows the focus (Tab, a click) and outlives a live refresh of the
-  // queue (live.js swaps the section's contents).
+  // queue: live.js swaps the section's contents, which takes the focused link away with the
+  // old rows, so the same complaint's new link takes the focus back.
   var queue = document.getElementById("queue");
-  if (queue) {
-    queue.addEventListener("focusin", function (event) {
-      var row = event.target.closest && event.target.closest("tr[data-reference]");
-      if (row) {
-        currentReference = row.getAttribute("data-reference");
-        markCurrent();
-      }
-    });
-    if (window.MutationObserver) {
-      new MutationObserver(function () {
-        if (currentReference && !queue.querySelector("tr[aria-current]")) { markCurrent(); }
-      }).observe(queue, { childList: true, subtree: true });
+  var rowFocused = false;
+  document.addEventListener("focusin", function (event) {
+    var row = queue && event.target.closest && event.target.closest("#queue tr[data-reference]");
+    rowFocused = !!row;
+    if (row) {
+      currentReference = row.getAttribute("data-reference");
+      markCurrent();
     }
+  });
+  if (queue && window.MutationObserver) {
+    new MutationObserver(function () {
+      if (!currentReference || queue.querySelector("tr[aria-current]")) { return; }
+      markCurrent();
+      var row = currentRow();
+      var active = document.activeElement;
+      if (row && rowFocused && (!active || active === document.body)) {
+        var link = rowLink(row);
+        if (link) { link.focus({ preventScroll: true }); }
+      }
+    }).observe(queue, { childList: true, subtree: true });
   }
 
   // The help's button, in the header: only with the script, since the keys need it too.
