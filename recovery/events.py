@@ -288,13 +288,21 @@ def complaints_merged(
 
 
 def message_added(
-    complaint: Complaint, actor, message: Message, *, notify_staff: bool = True
+    complaint: Complaint, actor, message: Message, *, notify_staff: bool = True, mentions=None
 ) -> int:
+    """``mentions``: whom an internal note names (``recovery.mentions``): those who may see
+    the complaint are told, as its assignee is; the event keeps who was not, and why."""
     parameters = {"message_id": message.pk}
     if not message.is_internal:
         parameters |= {"direction": message.direction, "kind": message.kind}
+    notify_users = ()
+    if mentions is not None:
+        parameters |= mentions.parameters
+        notify_users = tuple(user.pk for user in mentions.notified)
     event_type = EventType.NOTE_ADDED if message.is_internal else EventType.MESSAGE_ADDED
-    entry = EventEntry(complaint, event_type, actor, parameters, notify_staff=notify_staff)
+    entry = EventEntry(
+        complaint, event_type, actor, parameters, notify_users, notify_staff=notify_staff
+    )
     return record_many([entry])[0]
 
 
