@@ -30,7 +30,13 @@ survivor takes a copy of everything said on the duplicate, and the first receipt
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import (
+    Conflict,
+    PermissionDenied,
+    RedressError,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from escalation.services import clocks
 from recovery import events, rules
 from recovery.models import Complaint, Message, State
@@ -48,8 +54,13 @@ def ensure_may_merge(*, survivor: Complaint, duplicate: Complaint, actor) -> Non
         )
 
 
-def merge_problem(*, survivor: Complaint, duplicate: Complaint) -> Conflict | None:
+def merge_problem(*, survivor: Complaint, duplicate: Complaint) -> RedressError | None:
     """Why these two cannot be merged as they are now, or None; asked again under the lock."""
+    if survivor.pk == duplicate.pk:
+        return ValidationFailed(
+            f"A complaint cannot be merged into itself ({survivor.reference}).",
+            details={"duplicate": ["Give the reference of another complaint."]},
+        )
     if duplicate.duplicate_of_id is not None:
         where = "this complaint" if duplicate.duplicate_of_id == survivor.pk else "another one"
         return Conflict(
@@ -78,10 +89,7 @@ def complaint_merge(
 ) -> tuple[Complaint, Complaint]:
     """Merge ``duplicate`` into ``survivor``; returns both as saved (survivor, duplicate)."""
     if survivor.pk == duplicate.pk:
-        raise ValidationFailed(
-            f"A complaint cannot be merged into itself ({survivor.reference}).",
-            details={"duplicate": ["Give the reference of another complaint."]},
-        )
+        raise merge_problem(survivor=survivor, duplicate=duplicate)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(
