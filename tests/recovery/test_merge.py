@@ -345,3 +345,29 @@ def test_two_merges_of_one_duplicate_into_two_survivors_merge_it_once(
     assert "already merged into another one" in errors[0].message
     assert Message.objects.filter(merged_from=duplicate).count() == 1
     assert ComplaintEvent.objects.filter(type=EventType.DUPLICATE_MERGED).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_email_on_the_merged_duplicate_joins_the_survivors_conversation(make_complaint, agent):
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    from notifications.ingest import ingest
+    from notifications.models import InboundStatus
+
+    survivor, duplicate = make_complaint(), make_complaint()
+    merge.complaint_merge(survivor=survivor, duplicate=duplicate, actor=agent, reason="Same.")
+    email = EmailMessage()
+    email["From"] = "Customer <customer@example.com>"
+    email["To"] = "complaints@redress.invalid"
+    email["Subject"] = f"Re: {duplicate.reference}"
+    email["Message-ID"] = make_msgid(domain="mail.example.org")
+    email.set_content("Any news on this?")
+
+    inbound = ingest(email.as_bytes(), source="test")
+
+    assert inbound.status == InboundStatus.ACCEPTED
+    assert inbound.complaint_id == survivor.pk
+    assert Message.objects.get(pk=inbound.message_id).complaint_id == survivor.pk
+    assert f"{duplicate.reference} was merged into {survivor.reference}" in inbound.reason
+    assert Complaint.objects.count() == 2  # no new complaint opened
