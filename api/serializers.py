@@ -185,6 +185,13 @@ class RegulationChangeSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=5_000)
 
 
+class MergeSerializer(StrictSerializer):
+    duplicate = serializers.CharField(
+        max_length=32, help_text="Reference of the complaint to merge into this one."
+    )
+    reason = serializers.CharField(max_length=5_000, help_text="Why the two are one complaint.")
+
+
 class HoldingReplySerializer(StrictSerializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
     exceptional = serializers.BooleanField(required=False, default=False)

@@ -31,6 +31,11 @@ urlpatterns = [
         name="complaint-assignment",
     ),
     path(
+        "complaints/<str:reference>/merge/",
+        views.ComplaintMergeView.as_view(),
+        name="complaint-merge",
+    ),
+    path(
         "complaints/<str:reference>/holding-reply/",
         views.ComplaintHoldingReplyView.as_view(),
         name="complaint-holding-reply",

@@ -20,6 +20,7 @@ from api.serializers import (
     DelayNotificationSerializer,
     HoldingReplySerializer,
     HoldSerializer,
+    MergeSerializer,
     MessageInputSerializer,
     MessageSerializer,
     ProvisionalCreditSerializer,
@@ -36,7 +37,7 @@ from common.rest.pagination import CheckedPageNumberPagination
 from recovery import roles, second_factor, selectors
 from recovery.lockout import lockout_error
 from recovery.models import MessageKind, RootCause
-from recovery.services import api_tokens, intake, lifecycle, messages, regulation, sla
+from recovery.services import api_tokens, intake, lifecycle, merge, messages, regulation, sla
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -228,6 +229,26 @@ class ComplaintAssignmentView(APIView):
         sla.complaint_assign(
             complaint=complaint,
             assignee=assignee,
+            actor=request.user,
+            reason=payload.validated_data["reason"],
+        )
+        return _detail(request, reference)
+
+
+class ComplaintMergeView(APIView):
+    """Merge the complaint ``duplicate`` into this one (recovery.services.merge)."""
+
+    @extend_schema(request=MergeSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        survivor = selectors.complaint_to_work(reference=reference, user=request.user)
+        payload = MergeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        duplicate = selectors.complaint_to_change(
+            reference=payload.validated_data["duplicate"].strip(), user=request.user
+        )
+        merge.complaint_merge(
+            survivor=survivor,
+            duplicate=duplicate,
             actor=request.user,
             reason=payload.validated_data["reason"],
         )

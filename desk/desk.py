@@ -216,6 +216,7 @@ PAGE_FORMS = {
     "resend": forms.EmailResendForm,
     "tracking_link": forms.TrackingLinkForm,
     "link_customer": forms.LinkCustomerForm,
+    "merge": forms.MergeForm,
 }
 
 
@@ -252,6 +253,12 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         message.kind_label = str(kinds.get(message.kind, message.kind))
         message.undelivered = by_message.get(message.pk)
         message.full_text = full_texts.get(message.pk, "")
+    timeline = selectors.timeline(complaint)
+    merges = selectors.merges(timeline)
+    unnotified = selectors.unnotified_mentions(timeline)
+    for message in messages_shown:
+        message.merged_from_reference = merges.merged_from.get(message.merged_from_id, "")
+        message.not_notified = unnotified.get(message.pk, ())
     history = selectors.customer_history(complaint, user)
     # The newest event id, read before the timeline (in the row's statement, or on its own).
     last_event_id = getattr(complaint, selectors.LATEST_EVENT_ID, None)
@@ -266,7 +273,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "forms": page_forms,
         "conversation": [m for m in messages_shown if m.direction != MessageDirection.INTERNAL],
         "notes": [m for m in messages_shown if m.direction == MessageDirection.INTERNAL],
-        "timeline": selectors.timeline(complaint),
+        "timeline": timeline,
+        "merged_into": merges.merged_into,
         "root_causes": list(complaint.root_causes.all()),
         "escalations": list(complaint.escalations.all()),
         "history": history,
@@ -287,6 +295,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "may_escalate": user.has_perm("recovery.escalate_complaint") and complaint.is_open,
         "may_note": user.has_perm("recovery.add_internal_note"),
         "can_message": complaint.state != State.WITHDRAWN,
+        # Merging a duplicate in withdraws it: those who may withdraw, on an open complaint.
+        "may_merge": user.has_perm("recovery.withdraw_complaint") and complaint.is_open,
         "letters": _letters(complaint),
         "is_assignee": complaint.assignee_id == user.pk,
         # Read only if the page shows the resolve form (a template calls a callable).

@@ -226,7 +226,10 @@ class NoteForm(forms.Form):
     body = _text(
         _("Internal note"),
         rows=3,
-        help_text=_("Only staff see notes."),
+        help_text=_(
+            "Only staff see notes. Write @ and a username to tell a colleague who may see "
+            "this complaint."
+        ),
         required_message=_("Write the note first."),
     )
 
@@ -438,6 +441,32 @@ class LinkCustomerForm(forms.Form):
         help_text=_("Kept on the timeline, for staff only."),
         error_messages={"required": _("Say how you checked that the complaint is theirs.")},
     )
+
+
+class MergeForm(forms.Form):
+    """Merge a duplicate into the complaint the page shows; posted twice: once to see both
+    complaints side by side, and again, with ``confirm``, to merge (``desk.merge``)."""
+
+    duplicate = forms.CharField(
+        label=_("Reference of the duplicate"),
+        max_length=32,
+        help_text=_(
+            "The other complaint about the same thing, such as RDR-2026-000123. It is "
+            "withdrawn as a duplicate; its messages are copied here."
+        ),
+        error_messages={"required": _("Give the duplicate's reference.")},
+    )
+    reason = forms.CharField(
+        label=_("Why they are one complaint"),
+        max_length=5_000,
+        help_text=_("Kept on both timelines."),
+        error_messages={"required": _("Say why the two are one complaint.")},
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_duplicate(self) -> str:
+        return " ".join(self.cleaned_data["duplicate"].split()).upper()
 
 
 class EscalateForm(forms.Form):

@@ -183,8 +183,21 @@ def _tracking_page(request, token: str, *, forms=None, status: int = 200):
             event.type == "escalation_requested" for event in view.timeline
         ),
         "survey_url": _survey_url(view.complaint),
+        **_merged_into(view.complaint),
     }
     return render(request, "portal/track.html", context, status=status)
+
+
+def _merged_into(complaint: Complaint) -> dict:
+    """A complaint merged into another as its duplicate points to the other's tracking page:
+    the same customer's (``recovery.services.merge`` merges no one else's)."""
+    if complaint.duplicate_of_id is None:
+        return {}
+    found = tracking_links.reference_and_token_of(complaint.duplicate_of_id)
+    if found is None:
+        return {}
+    reference, token = found
+    return {"merged_into": reference, "merged_into_url": reverse("portal:track", args=[token])}
 
 
 def _survey_url(complaint: Complaint) -> str:

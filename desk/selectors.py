@@ -660,6 +660,40 @@ def timeline(complaint: Complaint) -> list:
     return events
 
 
+@dataclass(frozen=True)
+class Merges:
+    """What a complaint's timeline says of merges: the complaint it was merged into (its
+    reference, or blank), and the references of the duplicates merged into it by id (the
+    ``merged_from`` of the messages copied from them)."""
+
+    merged_into: str
+    merged_from: dict
+
+
+def merges(events: list) -> Merges:
+    """Read from the timeline already on the page, so it costs no statement of its own."""
+    merged_into = ""
+    merged_from = {}
+    for event in events:
+        parameters = event.parameters if isinstance(event.parameters, dict) else {}
+        if event.type == "withdrawn" and parameters.get("duplicate_of"):
+            merged_into = str(parameters["duplicate_of"])
+        elif event.type == "duplicate_merged" and parameters.get("duplicate_id"):
+            merged_from[parameters["duplicate_id"]] = str(parameters.get("duplicate", ""))
+    return Merges(merged_into, merged_from)
+
+
+def unnotified_mentions(events: list) -> dict:
+    """Whom each internal note named but could not tell (``recovery.mentions``), by message
+    id, from the note's timeline event already on the page."""
+    found = {}
+    for event in events:
+        parameters = event.parameters if isinstance(event.parameters, dict) else {}
+        if event.type == "note_added" and parameters.get("not_notified"):
+            found[parameters.get("message_id")] = parameters["not_notified"]
+    return found
+
+
 # The customer's history on the complaint page: their latest complaints, recoveries and
 # survey answers, this many of each (a long-standing customer's whole record is the CRM's).
 HISTORY_LIMIT = 20

@@ -9,6 +9,7 @@ from desk import (
     corrective_actions,
     desk,
     held_mail,
+    merge,
     portal,
     recoveries,
     second_factor,
@@ -109,6 +110,7 @@ desk_patterns = (
             desk.link_customer,
             name="link-customer",
         ),
+        path("complaints/<str:reference>/merge/", merge.merge, name="merge"),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(
             "complaints/<str:reference>/recovery/<int:action_id>/deliver/",

@@ -63,6 +63,9 @@ CUSTOMER_EMAIL_KIND = {
     "complaint.loop_closed": MessageTemplateKind.LOOP_CLOSING,
     "complaint.tracking_link_reissued": MessageTemplateKind.TRACKING_LINK,
     "complaint.recovery_decided_after_closing": MessageTemplateKind.RECOVERY_DECISION,
+    # Only the survivor's event: the duplicate's (``withdrawn``) sends nothing, so a merge
+    # is told once (recovery.services.merge).
+    "complaint.duplicate_merged": MessageTemplateKind.COMPLAINTS_MERGED,
 }
 
 # Outbound messages whose kind has a template of its own (the same name); others are replies.
@@ -129,6 +132,7 @@ def _queue_customer_email(row: Outbox, kind: str) -> EmailDelivery | None:
         confirm_url=_confirm_url(complaint),
         recovery=parameters.get("label", ""),
         recovery_approved=parameters.get("status") == "approved",
+        duplicate_reference=parameters.get("duplicate", ""),
     )
     try:
         subject, text, html = render(template, context)

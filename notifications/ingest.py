@@ -294,7 +294,7 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         )
         return ""
 
-    complaint, how, notes = _thread_target(parsed)
+    complaint, how, notes = _followed_to_survivor(*_thread_target(parsed))
     if complaint is not None and complaint.state == State.WITHDRAWN:
         notes.append(f"{complaint.reference} was withdrawn, so this opens a new complaint")
         complaint = None
@@ -404,6 +404,27 @@ def _id_forms(ids) -> list[str]:
     # We store our Message-IDs as make_msgid gives them, in angle brackets; the parser strips
     # brackets. Match both so a row written either way is found.
     return [form for mid in ids for form in (f"<{mid}>", mid)]
+
+
+# A survivor may have been merged into another since: followed this many merges at most.
+MERGE_HOPS = 5
+
+
+def _followed_to_survivor(
+    complaint: Complaint | None, how: str, notes: list[str]
+) -> tuple[Complaint | None, str, list[str]]:
+    """An email on a duplicate merged into another complaint joins the survivor's
+    conversation (``recovery.services.merge``, which merges one customer's complaints only,
+    so whether its sender may write there is decided as it would have been)."""
+    for _ in range(MERGE_HOPS):
+        if complaint is None or complaint.duplicate_of_id is None:
+            break
+        survivor = recovery_selectors.complaint_for_email(complaint.duplicate_of_id)
+        if survivor is None:
+            break
+        how = f"{how}; {complaint.reference} was merged into {survivor.reference}"
+        complaint = survivor
+    return complaint, how, notes
 
 
 def _thread_target(parsed: ParsedEmail) -> tuple[Complaint | None, str, list[str]]:

@@ -208,6 +208,7 @@ class MessageTemplateKind(models.TextChoices):
     SURVEY_INVITATION = "survey_invitation", _("Survey invitation")
     TRACKING_LINK = "tracking_link", _("New tracking link")
     RECOVERY_DECISION = "recovery_decision", _("Recovery decided after closing")
+    COMPLAINTS_MERGED = "complaints_merged", _("Two complaints merged into one")
 
 
 class MessageTemplate(models.Model):

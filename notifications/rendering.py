@@ -150,6 +150,7 @@ def email_context(
     confirm_url: str = "",
     recovery: str = "",
     recovery_approved: bool = False,
+    duplicate_reference: str = "",
 ) -> dict:
     """The variables a customer email's template is rendered with: the one list, given a
     real complaint by ``notifications.delivery`` and a made-up one by ``sample_context``."""
@@ -172,6 +173,8 @@ def email_context(
         # approved (else declined): the recovery decision email.
         "recovery": recovery,
         "recovery_approved": recovery_approved,
+        # The complaint merged into this one as its duplicate: the merge email.
+        "duplicate_reference": duplicate_reference,
     }
 
 
@@ -201,4 +204,5 @@ def sample_context(kind: str, profile: str) -> dict:
         confirm_url=f"{settings.REDRESS_PUBLIC_URL}/confirm/sample-confirmation-link/",
         recovery="refund £42.00",
         recovery_approved=True,
+        duplicate_reference=f"RDR-{now.year}-000124",
     )

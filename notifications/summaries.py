@@ -47,6 +47,7 @@ _DONE = {
     "tracking_link_reissued": "{who} re-issued the tracking link",
     "recovery_decided_after_closing": "the customer was told of a recovery decided after closing",
     "routed": "routed to a team",
+    "duplicate_merged": "{who} merged a duplicate into it",
 }
 
 

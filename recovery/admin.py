@@ -150,7 +150,9 @@ class TimelineInline(ReadOnlyInline):
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ["created_at", "direction", "kind", "author", "body"]
+    # Not ``merged_from``: a merged duplicate's messages are listed on the survivor.
+    fk_name = "complaint"
+    fields = ["created_at", "direction", "kind", "author", "body", "merged_from"]
     readonly_fields = fields
 
 

@@ -245,14 +245,64 @@ def complaint_withdrawn(complaint: Complaint, actor) -> int:
     )
 
 
+def complaints_merged(
+    survivor: Complaint,
+    duplicate: Complaint,
+    actor,
+    *,
+    reason: str,
+    messages_copied: int,
+    received_before,
+    deadlines: dict,
+) -> list[int]:
+    """Both timelines record a merge, each naming the other. The survivor's event is the one
+    the customer is emailed about (``notifications.delivery``); the duplicate's is its
+    withdrawal, which emails nobody, so the customer hears of the merge once."""
+    merged = {
+        "duplicate": duplicate.reference,
+        "duplicate_id": duplicate.pk,
+        "reason": reason,
+        "messages_copied": messages_copied,
+    }
+    if received_before != survivor.received_at:
+        merged["received_at"] = {
+            "before": _iso(received_before),
+            "after": _iso(survivor.received_at),
+        }
+    if deadlines:
+        merged["deadlines"] = {
+            kind: {"before": _iso(was), "after": _iso(now)}
+            for kind, (was, now) in sorted(deadlines.items())
+        }
+    withdrawn = {
+        "reason": duplicate.withdrawal_reason,
+        "duplicate_of": survivor.reference,
+        "merged": True,
+    }
+    return record_many(
+        [
+            EventEntry(survivor, EventType.DUPLICATE_MERGED, actor, merged),
+            EventEntry(duplicate, EventType.WITHDRAWN, actor, withdrawn),
+        ]
+    )
+
+
 def message_added(
-    complaint: Complaint, actor, message: Message, *, notify_staff: bool = True
+    complaint: Complaint, actor, message: Message, *, notify_staff: bool = True, mentions=None
 ) -> int:
+    """``mentions``: whom an internal note names (``recovery.mentions``): those who may see
+    the complaint are told, as its assignee is; the event keeps who was not, and why."""
     parameters = {"message_id": message.pk}
     if not message.is_internal:
         parameters |= {"direction": message.direction, "kind": message.kind}
+    notify_users = ()
+    if mentions is not None:
+        parameters |= mentions.parameters
+        notify_users = tuple(user.pk for user in mentions.notified)
     event_type = EventType.NOTE_ADDED if message.is_internal else EventType.MESSAGE_ADDED
-    entry = EventEntry(complaint, event_type, actor, parameters, notify_staff=notify_staff)
+    entry = EventEntry(
+        complaint, event_type, actor, parameters, notify_users, notify_staff=notify_staff
+    )
     return record_many([entry])[0]
 
 

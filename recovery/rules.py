@@ -10,8 +10,12 @@ from recovery import roles
 # -- conditions ------------------------------------------------------------------------
 
 
+# Messages copied from a merged duplicate (``Message.merged_from``) are the duplicate's
+# history: they meet no condition here.
+
+
 def has_acknowledgement_message(complaint) -> bool:
-    return complaint.messages.filter(kind="acknowledgement").exists()
+    return complaint.messages.filter(kind="acknowledgement", merged_from__isnull=True).exists()
 
 
 def has_resolution(complaint) -> bool:
@@ -25,7 +29,7 @@ def has_primary_root_cause(complaint) -> bool:
 
 
 def has_loop_closing_message(complaint) -> bool:
-    return complaint.messages.filter(kind="loop_closing").exists()
+    return complaint.messages.filter(kind="loop_closing", merged_from__isnull=True).exists()
 
 
 def has_withdrawal_reason(complaint) -> bool:
@@ -147,6 +151,16 @@ def may_withdraw(complaint, user) -> bool:
     if owns(complaint, user):
         return True
     return user.has_perm("recovery.withdraw_complaint") and works_on(complaint, user)
+
+
+def may_merge(survivor, duplicate, user) -> bool:
+    """Merging withdraws the duplicate and writes on the survivor: staff who may withdraw
+    complaints and work on both (``recovery.services.merge``)."""
+    return (
+        user.has_perm("recovery.withdraw_complaint")
+        and works_on(survivor, user)
+        and works_on(duplicate, user)
+    )
 
 
 def may_add_message(complaint, user, *, internal: bool) -> bool:

@@ -18,6 +18,7 @@ from common.text import mark_directional_controls, normalise_line_endings
 from desk.selectors import statutory_due_label
 from escalation import regulatory
 from escalation.models import ClockKind
+from recovery import mentions
 from recovery.models import EventType, State, Urgency
 from recovery.services import routing
 
@@ -209,6 +210,52 @@ def event_title(event) -> str:
 _EVENT_LABELS = dict(EventType.choices)
 
 
+def mentions_marked(escaped: str) -> str:
+    """A note's ``@username`` mentions highlighted, in text already escaped (``free_text``):
+    the pattern matches no character that escaping writes (``&``, ``;``, ``#``)."""
+    return mentions.MENTION.sub(
+        lambda match: f'<mark class="mention">{match.group(0)}</mark>', escaped
+    )
+
+
+def _not_notified(entries) -> str:
+    """Why a note's mentions told nobody, one sentence per name."""
+    sentences = []
+    for entry in entries:
+        name = "@" + str(entry.get("username", "")) if isinstance(entry, dict) else ""
+        if entry.get("why") == mentions.NO_ACCESS:
+            text = _("%(name)s was not told: they may not see this complaint.")
+        else:
+            text = _("%(name)s was not told: there is no active member of staff of that name.")
+        sentences.append(text % {"name": name})
+    return html.escape(" ".join(sentences))
+
+
+def _complaint_link(reference: str) -> str:
+    url = reverse("desk:complaint", args=[reference])
+    return f'<a href="{html.escape(url)}">{html.escape(reference)}</a>'
+
+
+def _merged_from(reference: str) -> str:
+    """A message copied from a duplicate merged into this complaint says from which."""
+    if not reference:
+        return html.escape(_("copied from a merged duplicate"))
+    return html.escape(_("copied from %(reference)s")) % {"reference": _complaint_link(reference)}
+
+
+def _merge_link(event, parameters: dict) -> str:
+    """The other complaint of a merge, linked, on both timelines (``recovery.events``)."""
+    if event.type == "withdrawn" and parameters.get("duplicate_of"):
+        return html.escape(_("as a duplicate of %(reference)s")) % {
+            "reference": _complaint_link(str(parameters["duplicate_of"]))
+        }
+    if event.type == "duplicate_merged" and parameters.get("duplicate"):
+        return html.escape(_("%(reference)s merged into this complaint")) % {
+            "reference": _complaint_link(str(parameters["duplicate"]))
+        }
+    return ""
+
+
 @register.simple_tag
 def message_items(messages, customer_name: str = "", *, internal: bool = False, story: str = ""):
     """The conversation's (or, ``internal``, the notes') items, built in Python as the
@@ -245,9 +292,19 @@ def message_items(messages, customer_name: str = "", *, internal: bool = False, 
                 f"{moment(template_localtime(message.created_at))}"
             )
             parts = [f'<li class="message {html.escape(message.direction)}">']
+        if getattr(message, "merged_from_id", None):
+            meta += " · " + _merged_from(getattr(message, "merged_from_reference", ""))
         parts.append(f'<p class="meta">{meta}</p>')
         if not internal and story and message.kind == "original" and message.body == story:
             parts.append(story_link)
+        elif internal:
+            body = mentions_marked(free_text(message.body))
+            parts.append(f'<div class="body" dir="auto">{body}</div>')
+            not_notified = getattr(message, "not_notified", ())
+            if not_notified:
+                parts.append(
+                    f'<p class="mention-note" role="note">{_not_notified(not_notified)}</p>'
+                )
         else:
             parts.append(f'<div class="body" dir="auto">{free_text(message.body)}</div>')
         full_text = getattr(message, "full_text", "")
@@ -293,6 +350,9 @@ def timeline_items(events):
         ]
         if parameters.get("rule"):
             parts.append(f" ({html.escape(str(parameters['rule']))})")
+        merge_link = _merge_link(event, parameters)
+        if merge_link:
+            parts.append(f" {merge_link}")
         if event.actor_id is not None and event.actor is not None:
             parts.append(f" · {html.escape(display_name(event.actor))}")
         if parameters.get("reason"):

@@ -490,9 +490,14 @@ def on_message(
     snapshot.complaints_refresh_sla([complaint.pk])
 
 
-def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
-    """Re-plan the statutory clocks after the complaint's profile, jurisdiction or "sent to
-    company" time changed; returns ``{kind: (due before, due after)}`` for the timeline.
+def replan_statutory(
+    complaint, at: datetime | None = None, *, received_before: datetime | None = None
+) -> dict[str, tuple]:
+    """Re-plan the statutory clocks after the complaint's profile, jurisdiction, "sent to
+    company" time or receipt changed; returns ``{kind: (due before, due after)}`` for the
+    timeline. ``received_before``: the receipt time before this change, when it moved (a
+    duplicate received earlier was merged into the complaint): a clock that started then
+    started at receipt, and counts from the new receipt, not from its own start.
 
     1. An obligation already met or breached under the same profile is history: it stays
        as it was (a jurisdiction change never erases a breach, nor unmeets a letter). One
@@ -525,7 +530,7 @@ def replan_statutory(complaint, at: datetime | None = None) -> dict[str, tuple]:
             restarted={
                 k: c.started_at
                 for k, c in open_clocks.items()
-                if c.started_at > complaint.received_at
+                if c.started_at > (received_before or complaint.received_at)
             },
             extended={k for k, c in open_clocks.items() if c.rule in extended_rules},
         )

@@ -663,6 +663,9 @@ class EventType(models.TextChoices):
         "recovery_decided_after_closing",
         _("Recovery decided after closing: customer told"),
     )
+    # On the complaint that survives a merge (recovery.services.merge); the duplicate's own
+    # timeline says "withdrawn" with the survivor's reference.
+    DUPLICATE_MERGED = "duplicate_merged", _("A duplicate complaint was merged into this one")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -817,6 +820,17 @@ class Message(models.Model):
     # same form posted again (a double click, a refresh) finds this message instead of
     # writing a second one. Blank for messages from anywhere else.
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True)
+    # A copy of a message of a duplicate merged into this complaint (recovery.services.merge):
+    # the complaint it was first written on, which keeps its own. Copies count for no
+    # transition's condition (an acknowledgement of the duplicate acknowledges nothing here).
+    merged_from = models.ForeignKey(
+        "Complaint",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("copied from the duplicate"),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from escalation import regulatory
 from escalation.services import clocks, obligations
-from recovery import events, roles, rules, selectors
+from recovery import events, mentions, roles, rules, selectors
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
 from recovery.services import sla
 
@@ -182,9 +182,20 @@ def _message_write(
         )
         inbound = direction == MessageDirection.INBOUND
         after_closing = inbound and complaint.state in REPLY_AFTER_CLOSING_STATES
+        # Colleagues named in an internal note (``@sam``) are told of it too.
+        named = (
+            mentions.resolve(complaint, actor, message.body)
+            if direction == MessageDirection.INTERNAL
+            else mentions.Mentions()
+        )
+        message.mentions = named
         # A reply after closing is told once, by its own event (``_mark_reply_after_closing``).
         events.message_added(
-            complaint, actor, message, notify_staff=tell_staff and not after_closing
+            complaint,
+            actor,
+            message,
+            notify_staff=tell_staff and not after_closing,
+            mentions=named,
         )
         if direction != MessageDirection.INTERNAL:
             _mark_reply_after_closing(complaint, message, replied=inbound)

@@ -43,6 +43,17 @@ def tracking_token_of(complaint_id: int) -> str | None:
     return tracking_token(complaint) if complaint is not None else None
 
 
+def reference_and_token_of(complaint_id: int) -> tuple[str, str] | None:
+    """The complaint's reference and current tracking token: where a merged duplicate's
+    tracking page points (``desk.portal``)."""
+    complaint = (
+        Complaint.objects.only("pk", "reference", "tracking_link_version")
+        .filter(pk=complaint_id)
+        .first()
+    )
+    return (complaint.reference, tracking_token(complaint)) if complaint is not None else None
+
+
 def complaint_of_link(token: str) -> Complaint:
     """The complaint a tracking link opens.
 

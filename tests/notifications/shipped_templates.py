@@ -17,6 +17,7 @@ SHIPPED = (
     ("0020_receipt_confirmation_link", "add_confirmation_link"),
     ("0021_one_subject_per_complaint", "one_subject"),
     ("0026_recovery_decision_template", "add_recovery_decision"),
+    ("0027_complaints_merged_template", "add_complaints_merged"),
 )
 
 

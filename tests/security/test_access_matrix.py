@@ -309,6 +309,7 @@ HTTP_RULES: dict[str, Rule] = {
             "held-email",
             "tracking-link",
             "link-customer",
+            "merge",
             "recovery",
             "resend-email",
         )
@@ -342,6 +343,7 @@ HTTP_RULES: dict[str, Rule] = {
     "api/complaints/<str:reference>/messages/": post(VIEWERS),
     "api/complaints/<str:reference>/hold/": post(WORKERS),
     "api/complaints/<str:reference>/assignment/": post(WORKERS),
+    "api/complaints/<str:reference>/merge/": post(WORKERS),
     "api/complaints/<str:reference>/holding-reply/": post(WORKERS),
     "api/complaints/<str:reference>/regulation/": post(WORKERS),
     "api/complaints/<str:reference>/written-response/": post(WORKERS),
