@@ -8,6 +8,9 @@
  * - on an event that concerns the page, it fetches the page again (data-refresh-url, else
  *   the address shown) and swaps the regions marked data-live (data-live="soft": only while
  *   the person is not typing in it);
+ * - the board and the approvals queue follow every complaint's changes, not only the
+ *   user's own events: they ask to be rung ({"type": "board"}) and fetch themselves again
+ *   when another supervisor takes, assigns, moves, escalates or decides;
  * - staff pages keep the bell's unread count current, and the complaint page shows who else
  *   is viewing or editing (presence), sending "editing" while a form field has focus.
  */
@@ -25,6 +28,9 @@
   // shows the action the form posted to (POST only), so location cannot be used there.
   var refreshUrl = body.getAttribute("data-refresh-url") || window.location.href;
   var lastId = parseInt(body.getAttribute("data-last-event") || "0", 10) || 0;
+  // The board's own mark: the newest complaint change it has been fetched after.
+  var followsBoard = page === "board" || page === "approvals";
+  var boardSeen = lastId;
   var statusRegion = document.getElementById("live-status");
   // Backoff between reconnects: 1 s doubling to 30 s, so a restarted server is not stormed.
   var retryMs = 1000;
@@ -68,9 +74,11 @@
       retryMs = 1000;
       body.setAttribute("data-live-connected", "true");
       send({ type: "hello", last_id: lastId });
+      if (followsBoard) { send({ type: "board", last_id: boardSeen }); }
       window.clearInterval(resyncTimer);
       resyncTimer = window.setInterval(function () {
         send({ type: "hello", last_id: lastId });
+        if (followsBoard) { send({ type: "board", last_id: boardSeen }); }
       }, RESYNC_MS);
       if (complaint) {
         send({ type: "open", complaint: complaint, mode: mode });
@@ -106,6 +114,11 @@
     } else if (data.type === "refetch") {
       scheduleRefresh();
       refreshBell();
+    } else if (data.type === "board" && followsBoard) {
+      if (typeof data.id === "number" && data.id > boardSeen) {
+        boardSeen = data.id;
+        scheduleRefresh();
+      }
     } else if (data.type === "presence") {
       renderPresence(data.people || []);
     }
@@ -114,7 +127,7 @@
   function onEvent(event) {
     if (page === "complaint") {
       if (event.complaint === complaint) { scheduleRefresh(); }
-    } else if (page === "queue" || page === "board" || page === "tracking" || page === "notifications") {
+    } else if (page === "queue" || followsBoard || page === "tracking" || page === "notifications") {
       scheduleRefresh();
     }
     refreshBell();
