@@ -201,3 +201,46 @@ def test_acting_on_a_card_the_other_supervisor_just_changed_is_refused_with_what
     assert level_heading(slow, complaint.reference) == "Escalation level 1"
     assert_accessible(slow, "escalation board, a conflict on a card")
     assert csp_violations(slow) == []
+
+
+def test_a_decision_on_one_approvals_queue_takes_the_item_off_the_others(
+    live, browser, supervisor, second_supervisor, agent, make_complaint, celery_on_redis
+):
+    from recovery.models import RecoveryAction
+    from recovery.models.remedies import RecoveryStatus
+    from recovery.services import remedies
+    from tests.conftest import acknowledge
+
+    complaint = acknowledge(make_complaint(subject="Order never arrived"), agent)
+    action = remedies.recovery_propose(
+        complaint=complaint,
+        actor=agent,
+        type="goodwill",
+        amount="120.00",
+        currency="GBP",
+        description="A voucher for the trouble.",
+    )
+    assert action.status == RecoveryStatus.AWAITING_APPROVAL
+    pages = []
+    for user in (supervisor, second_supervisor):
+        page = new_page(browser, live.base_url)
+        sign_in(page, user.username)
+        page.goto("/desk/approvals/")
+        wait_until_live(page)
+        assert complaint.reference in page.locator("#approvals").inner_text()
+        pages.append(page)
+    watching, acting = pages
+    watching.evaluate("window.__notReloaded = true")
+
+    acting.get_by_label("Reason").fill("Fair for a lost order.")
+    acting.get_by_role("button", name="Approve").click()
+    acting.get_by_text(f"on {complaint.reference}: approved.").wait_for()
+
+    watching.wait_for_function(
+        "reference => !document.getElementById('approvals').textContent.includes(reference)",
+        arg=complaint.reference,
+        timeout=LIVE_TIMEOUT_MS,
+    )
+    assert watching.evaluate("window.__notReloaded") is True
+    assert RecoveryAction.objects.get(pk=action.pk).status == RecoveryStatus.APPROVED
+    assert_accessible(watching, "approvals queue, emptied live")
