@@ -49,6 +49,12 @@
   var resyncTimer = null;
   // Several events of one change arrive together; one refresh covers them all.
   var REFRESH_DELAY_MS = 150;
+  // A board is rung by every complaint's change, and a sweep can breach hundreds at once:
+  // it fetches itself at most every 2 s, so a busy hour costs each open board one read per
+  // 2 s rather than one per event, and a card still moves within about 2 s of the change.
+  var BOARD_REFRESH_MIN_MS = 2000;
+  var boardTimer = null;
+  var lastRefreshAt = 0;
   var socket = null;
   var refreshTimer = null;
   var heartbeatTimer = null;
@@ -117,7 +123,7 @@
     } else if (data.type === "board" && followsBoard) {
       if (typeof data.id === "number" && data.id > boardSeen) {
         boardSeen = data.id;
-        scheduleRefresh();
+        scheduleBoardRefresh();
       }
     } else if (data.type === "presence") {
       renderPresence(data.people || []);
@@ -138,12 +144,22 @@
     refreshTimer = window.setTimeout(refresh, REFRESH_DELAY_MS);
   }
 
+  function scheduleBoardRefresh() {
+    if (boardTimer) { return; }  // the refresh already waiting covers this ring too
+    var wait = Math.max(REFRESH_DELAY_MS, lastRefreshAt + BOARD_REFRESH_MIN_MS - Date.now());
+    boardTimer = window.setTimeout(function () {
+      boardTimer = null;
+      refresh();
+    }, wait);
+  }
+
   function busy(region) {
     var active = document.activeElement;
     return (active && region.contains(active) && active !== region) || dirty[region.id];
   }
 
   function refresh() {
+    lastRefreshAt = Date.now();
     window.fetch(refreshUrl, {
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
