@@ -12,6 +12,7 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +25,7 @@ from desk.desk import staff_required
 from desk.forms import staff_label
 from escalation.services import ladder
 from recovery.models import Team
-from recovery.services import routing, sla
+from recovery.services import routing, seen_changes, sla
 
 # A team filter sent back with a card's form: a slug, or nothing.
 TEAM_SLUG = re.compile(r"^[-\w]{1,100}$")
@@ -54,6 +55,8 @@ def _board(request, team_slug: str, *, card_error: dict | None = None, status: i
     teams = list(Team.objects.order_by("name"))
     team = next((t for t in teams if t.slug == team_slug), None)
     last_event_id = selectors.latest_event_id()
+    # Read before the cards: a change made while they are read is after what they show.
+    seen_event = seen_changes.latest_event_id()
     now = timezone.now()
     board = selectors.board(request.user, now, team.pk if team else None)
     rows = [
@@ -92,6 +95,7 @@ def _board(request, team_slug: str, *, card_error: dict | None = None, status: i
             "sections": sections,
             "figures": selectors.team_figures(request.user, now),
             "last_event_id": last_event_id,
+            "seen_event": seen_event,
             "card_error": card_error,
         },
         status=status,
@@ -139,8 +143,14 @@ def _card_action(name: str, form_class, run, success_message, *, may=None, form_
         if not form.is_valid():
             first = next(iter(form.errors.values()))[0]
             return refuse(f"{complaint.reference}: {first}", 400)
+        seen_event = form.cleaned_data.get("seen_event")
         try:
-            run(request, complaint, form)
+            with transaction.atomic():
+                if seen_event is not None:
+                    seen_changes.complaint_lock_unchanged_since(
+                        complaint=complaint, seen_event_id=seen_event
+                    )
+                run(request, complaint, form)
         except RedressError as error:
             return refuse(error.message, status_of(error))
         messages.success(request, success_message(complaint, form))

@@ -26,7 +26,14 @@ class TakeForm(forms.Form):
         return self.cleaned_data["seen_assignee"]
 
 
-class CardAssignForm(forms.Form):
+class CardForm(forms.Form):
+    # The newest timeline event the board was read after (empty: not said): if someone
+    # handed out, moved, escalated or closed the complaint since, the action is refused
+    # with what they did (``recovery.services.seen_changes``), not done over theirs.
+    seen_event = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+class CardAssignForm(CardForm):
     """Assign to a member of the complaint's own team."""
 
     assignee = forms.ModelChoiceField(
@@ -51,7 +58,7 @@ class CardAssignForm(forms.Form):
         )
 
 
-class MoveTeamForm(forms.Form):
+class MoveTeamForm(CardForm):
     team = forms.ModelChoiceField(
         label=_("Move to team"),
         queryset=Team.objects.order_by("name"),
@@ -64,7 +71,7 @@ class MoveTeamForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
-class CardEscalateForm(forms.Form):
+class CardEscalateForm(CardForm):
     reason = forms.CharField(
         label=_("Reason"),
         max_length=5_000,

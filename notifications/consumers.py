@@ -14,6 +14,7 @@ import time
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from notifications import audience, fanout, groups, presence, replay
 from recovery import roles, rules
@@ -54,6 +55,13 @@ def _token_still_valid(key: str, user_id: int) -> bool:
 
     user = user_for_token(key)
     return user is not None and user.pk == user_id
+
+
+def _may_follow_the_board(user_id: int) -> bool:
+    """Whoever may open the supervisors' board (``desk.board``) may hear it ring; read
+    afresh, not from the socket's user, whose permissions are cached for its lifetime."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    return user is not None and user.has_perm("recovery.work_any_complaint")
 
 
 def _staff_teams(user) -> list[int] | None:
@@ -116,7 +124,7 @@ class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
     """
 
     # Channel-layer messages whose handlers never touch the database.
-    NO_DATABASE_MESSAGES = frozenset({groups.PUSH_TYPE, "presence.update"})
+    NO_DATABASE_MESSAGES = frozenset({groups.PUSH_TYPE, groups.BOARD_PUSH_TYPE, "presence.update"})
 
     async def dispatch(self, message):
         # Channels closes stale database connections before every message it dispatches,
@@ -186,6 +194,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         self.user = user
         self.open_complaints: dict[str, int] = {}
         self.listening: set[str] = set()
+        self.on_board = False
         self.team_pushes = fanout.SocketPushes(user.pk, self._send_text)
         try:
             await self._listen_to(groups.staff_groups(user.pk, team_ids))
@@ -236,6 +245,8 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             await self.channel_layer.group_discard(
                 groups.complaint_group(complaint_id), self.channel_name
             )
+        if self.on_board:
+            await self.channel_layer.group_discard(groups.BOARD_GROUP, self.channel_name)
         cleared = await database_sync_to_async(presence.presence_clear)(
             channel_name=self.channel_name
         )
@@ -289,6 +300,8 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             await self._close(content.get("complaint"))
         elif kind == "heartbeat":
             await self._heartbeat()
+        elif kind == "board":
+            await self._follow_board(content.get("last_id"))
         else:
             await self.send_json(
                 {"type": "error", "message": f"Unknown message type {_echo(kind)}."}
@@ -296,6 +309,28 @@ class StaffEventsConsumer(JsonProtocolConsumer):
 
     async def _replay(self, last_id):
         await self.send_missed(last_id, lambda after: replay.missed_by_user(self.user.pk, after))
+
+    async def _follow_board(self, last_id):
+        """``{"type": "board", "last_id": N}``: ring this socket whenever a complaint changes,
+        and answer ``{"type": "board", "id": M}`` at once if one changed after N (a ring
+        missed while disconnected, or dropped by the layer). Sent on connecting and again
+        with each resync; the permission is read every time, so losing it stops the rings.
+        """
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or last_id < 0:
+            await self.send_json({"type": "error", "message": "last_id must be an integer ≥ 0."})
+            return
+        if not await database_sync_to_async(_may_follow_the_board)(self.user.pk):
+            if self.on_board:
+                await self.channel_layer.group_discard(groups.BOARD_GROUP, self.channel_name)
+                self.on_board = False
+            await self.send_json({"type": "error", "message": "Only supervisors follow the board."})
+            return
+        if not self.on_board:
+            await self.channel_layer.group_add(groups.BOARD_GROUP, self.channel_name)
+            self.on_board = True
+        latest = await database_sync_to_async(replay.latest_complaint_event)(last_id)
+        if latest is not None:
+            await self.send_json({"type": "board", "id": latest})
 
     async def _open(self, reference, mode):
         if mode not in presence.MODES:
@@ -368,6 +403,10 @@ class StaffEventsConsumer(JsonProtocolConsumer):
 
     async def event_push(self, message):
         if groups.addressed_to(message, self.user.pk):
+            await self.send(text_data=message["text"])
+
+    async def board_changed(self, message):
+        if self.on_board:
             await self.send(text_data=message["text"])
 
     async def presence_update(self, message):

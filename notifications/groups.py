@@ -32,6 +32,12 @@ def is_team_group(group: str) -> bool:
     return group.startswith(TEAM_GROUP_PREFIX)
 
 
+# The supervisors' boards (and approvals queues) open now: rung by every complaint event,
+# with no content, so that a board another supervisor changed is fetched again.
+BOARD_GROUP = "board"
+BOARD_PUSH_TYPE = "board.changed"
+
+
 def complaint_group(complaint_id: int) -> str:
     return f"complaint.{complaint_id}"
 
@@ -97,7 +103,21 @@ def pushes_for(
         pushes.append((complaint_group(row.complaint_id), {**staff, "skip": sorted(pushed)}))
         if row.audience.get("customer") is not None:
             pushes.append((tracking_group(row.complaint_id), push_message(customer_message(row))))
+        pushes.append((BOARD_GROUP, board_message(row.pk)))
     return pushes
+
+
+def board_message(outbox_id: int) -> dict:
+    """The boards' doorbell: something on a complaint changed, as of this outbox id.
+
+    It says nothing of the complaint: every board reads what it may show when it fetches
+    itself again, and one that missed the ring is told on its next ``board`` message
+    (``replay.latest_complaint_event``).
+    """
+    return {
+        "type": BOARD_PUSH_TYPE,
+        "text": json.dumps({"type": "board", "id": outbox_id}),
+    }
 
 
 def push_message(event: dict) -> dict:

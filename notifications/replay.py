@@ -47,3 +47,14 @@ def complaint_of_tracking_token(token: str) -> int | None:
         return tracking_links.complaint_of_link(token).pk
     except RedressError:
         return None
+
+
+def latest_complaint_event(last_id: int) -> int | None:
+    """The newest complaint event after ``last_id``, or None: a board that says the last
+    one it saw learns whether a ring it missed would have changed it (one index read)."""
+    return (
+        Outbox.objects.filter(id__gt=last_id, complaint_id__isnull=False)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )

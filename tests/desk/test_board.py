@@ -356,6 +356,138 @@ def test_escalating_a_complaint_closed_meanwhile_is_a_conflict(supervisor, agent
     assert "only open complaints escalate" in text_of(answer)
 
 
+# -- two supervisors on one board: a card changed meanwhile -------------------------------
+
+
+@pytest.fixture
+def second_supervisor(groups, team):
+    """Billing's other supervisor, looking at the same board."""
+    from recovery import roles
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="second_supervisor")
+    user.groups.add(groups[roles.SUPERVISOR])
+    team.members.add(user)
+    return user
+
+
+def seen_event_of(html: str, reference: str) -> str:
+    shown = card(html, reference)
+    start = shown.index('name="seen_event" value="') + len('name="seen_event" value="')
+    return shown[start : shown.index('"', start)]
+
+
+def test_assigning_a_card_another_supervisor_assigned_meanwhile_is_a_conflict(
+    supervisor, second_supervisor, agent, colleague, make_complaint
+):
+    complaint = breach(make_complaint())
+    mine, theirs = signed_in(supervisor), signed_in(second_supervisor)
+    seen = seen_event_of(text_of(mine.get("/desk/board/")), complaint.reference)
+    their_seen = seen_event_of(text_of(theirs.get("/desk/board/")), complaint.reference)
+    assert seen == their_seen == str(ComplaintEvent.objects.order_by("-id").first().pk)
+    assert (
+        theirs.post(
+            f"/desk/board/{complaint.reference}/assign/",
+            {"assignee": agent.pk, "seen_event": their_seen},
+        ).status_code
+        == 302
+    )
+
+    answer = mine.post(
+        f"/desk/board/{complaint.reference}/assign/",
+        {"assignee": colleague.pk, "seen_event": seen},
+    )
+
+    assert answer.status_code == 409
+    body = text_of(answer)
+    shown = card(body, complaint.reference)
+    assert "changed while you were looking: assigned by" in shown
+    assert "second_supervisor" in shown and 'role="alert"' in shown
+    assert Complaint.objects.get(pk=complaint.pk).assignee == agent
+    assert ComplaintEvent.objects.filter(complaint=complaint, type=EventType.ASSIGNED).count() == 1
+    # The board answered is read afresh: the card shows the new assignee, and acting on it
+    # again from there goes through.
+    fresh = seen_event_of(body, complaint.reference)
+    assert int(fresh) > int(seen)
+    again = mine.post(
+        f"/desk/board/{complaint.reference}/assign/",
+        {"assignee": colleague.pk, "seen_event": fresh},
+    )
+    assert again.status_code == 302
+    assert Complaint.objects.get(pk=complaint.pk).assignee == colleague
+
+
+def test_escalating_a_card_escalated_meanwhile_is_a_conflict_not_a_second_level(
+    supervisor, second_supervisor, make_complaint
+):
+    complaint = breach(make_complaint())
+    seen = seen_event_of(text_of(signed_in(supervisor).get("/desk/board/")), complaint.reference)
+    url = f"/desk/board/{complaint.reference}/escalate/"
+    first = signed_in(second_supervisor).post(url, {"reason": "Late", "seen_event": seen})
+    assert first.status_code == 302
+
+    answer = signed_in(supervisor).post(url, {"reason": "Also late", "seen_event": seen})
+
+    assert answer.status_code == 409
+    assert "changed while you were looking: escalated by" in text_of(answer)
+    assert Complaint.objects.get(pk=complaint.pk).escalation_level == 1
+    assert Escalation.objects.filter(complaint=complaint).count() == 1
+
+
+def test_moving_a_card_moved_meanwhile_is_a_conflict(
+    supervisor, second_supervisor, manager, other_team, make_complaint
+):
+    from recovery.models import Team
+
+    complaint = breach(make_complaint())
+    seen = seen_event_of(text_of(signed_in(supervisor).get("/desk/board/")), complaint.reference)
+    third = Team.objects.create(name="Refunds", slug="refunds")
+    url = f"/desk/board/{complaint.reference}/move/"
+    assert (
+        signed_in(second_supervisor)
+        .post(url, {"team": other_team.slug, "seen_event": seen})
+        .status_code
+        == 302
+    )
+
+    answer = signed_in(manager).post(url, {"team": third.slug, "seen_event": seen})
+
+    assert answer.status_code == 409
+    assert "changed while you were looking: routed to a team by" in text_of(answer)
+    assert Complaint.objects.get(pk=complaint.pk).team == other_team
+
+
+def test_a_note_or_message_since_does_not_make_the_card_stale(
+    supervisor, agent, colleague, make_complaint
+):
+    from recovery.services.messages import message_add
+
+    complaint = breach(make_complaint())
+    seen = seen_event_of(text_of(signed_in(supervisor).get("/desk/board/")), complaint.reference)
+    message_add(complaint=complaint, actor=agent, body="Called the customer.", internal=True)
+
+    answer = signed_in(supervisor).post(
+        f"/desk/board/{complaint.reference}/assign/",
+        {"assignee": colleague.pk, "seen_event": seen},
+    )
+
+    assert answer.status_code == 302
+    assert Complaint.objects.get(pk=complaint.pk).assignee == colleague
+
+
+def test_a_malformed_seen_event_is_a_precise_400(supervisor, colleague, make_complaint):
+    complaint = breach(make_complaint())
+
+    answer = signed_in(supervisor).post(
+        f"/desk/board/{complaint.reference}/assign/",
+        {"assignee": colleague.pk, "seen_event": "yesterday"},
+    )
+
+    assert answer.status_code == 400
+    assert f"{complaint.reference}: Enter a whole number." in text_of(answer)
+    assert Complaint.objects.get(pk=complaint.pk).assignee is None
+
+
 # -- approval cards ---------------------------------------------------------------------------
 
 

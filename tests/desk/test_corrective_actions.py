@@ -257,3 +257,20 @@ def test_the_pareto_and_its_rising_causes_link_to_a_new_action(causes, manager, 
     # A supervisor may not open one: no such link.
     page = signed_in(supervisor).get("/insights/?start=2026-03-01&end=2026-03-31").content.decode()
     assert "/desk/corrective-actions/new/" not in page
+
+
+def test_the_trends_page_links_each_cause_it_draws_to_a_new_action(causes, manager, supervisor):
+    complaint(received=at(2026, 3, 2), primary=causes["duplicate"], resolved_at=at(2026, 3, 5))
+    complaint(received=at(2026, 3, 9), primary=causes["late"], resolved_at=at(2026, 3, 10))
+    url = "/insights/trends/?start=2026-03-01&end=2026-03-31"
+
+    page = signed_in(manager).get(url).content.decode()
+
+    link = '<a href="/desk/corrective-actions/new/?root_cause={code}">'
+    assert link.format(code="billing.duplicate-charge") in page
+    assert link.format(code="delivery.late") in page
+    # Named by the cause's name; its code is only in the link's address.
+    assert '<span class="cause-name">Billing &gt; Duplicate charge</span>' in page
+    assert '<span class="cause-name">Late delivery</span>' in page
+    page = signed_in(supervisor).get(url).content.decode()
+    assert "/desk/corrective-actions/new/" not in page

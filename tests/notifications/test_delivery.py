@@ -6,6 +6,7 @@ them; ``manager`` is on no team and is told only when named (as the assignee);
 ``customer_user`` is the customer who complained and is told by email.
 """
 
+import json
 import logging
 import re
 import threading
@@ -340,8 +341,16 @@ def test_sockets_ring_after_commit_only_and_skip_users_who_turned_them_off(
     # the assignee, on no team, is rung through their own group.
     pushes = dict(rung[0])
     assert sorted(pushes) == sorted(
-        [f"team.{team.pk}", f"user.{manager.pk}", f"complaint.{routed.pk}", f"track.{routed.pk}"]
+        [
+            f"team.{team.pk}",
+            f"user.{manager.pk}",
+            f"complaint.{routed.pk}",
+            f"track.{routed.pk}",
+            "board",
+        ]
     )
+    # The supervisors' open boards are rung with the event's id only, nothing of it.
+    assert json.loads(pushes["board"]["text"]) == {"type": "board", "id": row.pk}
     team_push = pushes[f"team.{team.pk}"]
     assert team_push["to"] == [agent.pk]
     assert team_push["event"]["id"] == row.pk

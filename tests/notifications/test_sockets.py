@@ -873,3 +873,125 @@ def test_an_error_echoes_at_most_the_start_of_a_long_value(agent):
         await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
     run(scenario)
+
+
+# -- the supervisors' board: rung by every complaint's change ------------------------------
+
+
+@pytest.fixture
+def second_supervisor(groups, team):
+    """Billing's other supervisor: acts while ``supervisor`` has the board open."""
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="second_supervisor")
+    user.groups.add(groups[roles.SUPERVISOR])
+    team.members.add(user)
+    return user
+
+
+async def next_of_type(communicator, kind: str) -> dict:
+    """The next message of ``kind``, passing over the user's own event pushes."""
+    while True:
+        message = await receive(communicator)
+        if message["type"] == kind:
+            return message
+        assert message["type"] == "event", message
+
+
+def test_a_board_is_rung_when_another_supervisor_changes_a_complaint(
+    supervisor, second_supervisor, agent, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+    seen = Outbox.objects.order_by("-id").first().pk
+
+    async def scenario():
+        socket = await connect_staff(supervisor)
+        await socket.send_json_to({"type": "board", "last_id": seen})
+        await assert_quiet(socket)  # nothing changed since the board was read
+        # Assigning is the agents' routine: the supervisor is told nothing of it in person,
+        # but the board that shows the card is rung.
+        await in_sync(sla.complaint_assign)(
+            complaint=complaint, assignee=agent, actor=second_supervisor
+        )
+        delivered = await in_sync(deliver_pending)()
+        assert await next_of_type(socket, "board") == {"type": "board", "id": delivered[-1]}
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+def test_a_board_that_missed_a_ring_is_told_on_its_next_board_message(
+    supervisor, second_supervisor, agent, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+    seen = Outbox.objects.order_by("-id").first().pk
+    # Changed while the board's socket was down, and rung to nobody.
+    sla.complaint_assign(complaint=complaint, assignee=agent, actor=second_supervisor)
+    delivered = deliver_pending()
+
+    async def scenario():
+        socket = await connect_staff(supervisor)
+        await socket.send_json_to({"type": "board", "last_id": seen})
+        assert await next_of_type(socket, "board") == {"type": "board", "id": delivered[-1]}
+        # Said again with the newest id (the resync): nothing more to tell.
+        await socket.send_json_to({"type": "board", "last_id": delivered[-1]})
+        await assert_quiet(socket)
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+def test_an_agent_may_not_follow_the_board_and_is_never_rung(
+    agent, supervisor, teammate, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+
+    async def scenario():
+        socket = await connect_staff(agent)
+        await socket.send_json_to({"type": "board", "last_id": 0})
+        assert await receive(socket) == {
+            "type": "error",
+            "message": "Only supervisors follow the board.",
+        }
+        for bad in (-1, "7", True, None):
+            await socket.send_json_to({"type": "board", "last_id": bad})
+            assert (await receive(socket))["type"] == "error"
+        # A change the agent is told of arrives as their event, and no ring comes with it:
+        # the event is the sentinel that the ring, had there been one, would have beaten.
+        await add_note(complaint, teammate, "Called back")
+        await in_sync(deliver_pending)()
+        message = await receive(socket)
+        assert message["type"] == "event", message
+        await assert_quiet(socket)
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+
+
+def test_a_supervisor_who_lost_the_permission_is_no_longer_rung(
+    supervisor, second_supervisor, agent, groups, make_complaint
+):
+    complaint = make_complaint()
+    deliver_pending()
+
+    async def scenario():
+        socket = await connect_staff(supervisor)
+        await socket.send_json_to({"type": "board", "last_id": 10**9})
+        await assert_quiet(socket)
+        await in_sync(supervisor.groups.set)([groups[roles.AGENT]])
+        await socket.send_json_to({"type": "board", "last_id": 10**9})  # the resync
+        assert (await receive(socket))["message"] == "Only supervisors follow the board."
+        await in_sync(sla.complaint_assign)(
+            complaint=complaint, assignee=agent, actor=second_supervisor
+        )
+        await in_sync(deliver_pending)()
+        # An agent now, told of the team's routine as its event; the board's ring, sent
+        # after it in the same delivery, does not follow.
+        assert (await receive(socket))["type"] == "event"
+        await assert_quiet(socket)
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)

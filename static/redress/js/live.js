@@ -8,6 +8,9 @@
  * - on an event that concerns the page, it fetches the page again (data-refresh-url, else
  *   the address shown) and swaps the regions marked data-live (data-live="soft": only while
  *   the person is not typing in it);
+ * - the board and the approvals queue follow every complaint's changes, not only the
+ *   user's own events: they ask to be rung ({"type": "board"}) and fetch themselves again
+ *   when another supervisor takes, assigns, moves, escalates or decides;
  * - staff pages keep the bell's unread count current, and the complaint page shows who else
  *   is viewing or editing (presence), sending "editing" while a form field has focus.
  */
@@ -25,6 +28,9 @@
   // shows the action the form posted to (POST only), so location cannot be used there.
   var refreshUrl = body.getAttribute("data-refresh-url") || window.location.href;
   var lastId = parseInt(body.getAttribute("data-last-event") || "0", 10) || 0;
+  // The board's own mark: the newest complaint change it has been fetched after.
+  var followsBoard = page === "board" || page === "approvals";
+  var boardSeen = lastId;
   var statusRegion = document.getElementById("live-status");
   // Backoff between reconnects: 1 s doubling to 30 s, so a restarted server is not stormed.
   var retryMs = 1000;
@@ -43,6 +49,12 @@
   var resyncTimer = null;
   // Several events of one change arrive together; one refresh covers them all.
   var REFRESH_DELAY_MS = 150;
+  // A board is rung by every complaint's change, and a sweep can breach hundreds at once:
+  // it fetches itself at most every 2 s, so a busy hour costs each open board one read per
+  // 2 s rather than one per event, and a card still moves within about 2 s of the change.
+  var BOARD_REFRESH_MIN_MS = 2000;
+  var boardTimer = null;
+  var lastRefreshAt = 0;
   var socket = null;
   var refreshTimer = null;
   var heartbeatTimer = null;
@@ -68,9 +80,11 @@
       retryMs = 1000;
       body.setAttribute("data-live-connected", "true");
       send({ type: "hello", last_id: lastId });
+      if (followsBoard) { send({ type: "board", last_id: boardSeen }); }
       window.clearInterval(resyncTimer);
       resyncTimer = window.setInterval(function () {
         send({ type: "hello", last_id: lastId });
+        if (followsBoard) { send({ type: "board", last_id: boardSeen }); }
       }, RESYNC_MS);
       if (complaint) {
         send({ type: "open", complaint: complaint, mode: mode });
@@ -106,6 +120,11 @@
     } else if (data.type === "refetch") {
       scheduleRefresh();
       refreshBell();
+    } else if (data.type === "board" && followsBoard) {
+      if (typeof data.id === "number" && data.id > boardSeen) {
+        boardSeen = data.id;
+        scheduleBoardRefresh();
+      }
     } else if (data.type === "presence") {
       renderPresence(data.people || []);
     }
@@ -114,7 +133,7 @@
   function onEvent(event) {
     if (page === "complaint") {
       if (event.complaint === complaint) { scheduleRefresh(); }
-    } else if (page === "queue" || page === "board" || page === "tracking" || page === "notifications") {
+    } else if (page === "queue" || followsBoard || page === "tracking" || page === "notifications") {
       scheduleRefresh();
     }
     refreshBell();
@@ -125,12 +144,22 @@
     refreshTimer = window.setTimeout(refresh, REFRESH_DELAY_MS);
   }
 
+  function scheduleBoardRefresh() {
+    if (boardTimer) { return; }  // the refresh already waiting covers this ring too
+    var wait = Math.max(REFRESH_DELAY_MS, lastRefreshAt + BOARD_REFRESH_MIN_MS - Date.now());
+    boardTimer = window.setTimeout(function () {
+      boardTimer = null;
+      refresh();
+    }, wait);
+  }
+
   function busy(region) {
     var active = document.activeElement;
     return (active && region.contains(active) && active !== region) || dirty[region.id];
   }
 
   function refresh() {
+    lastRefreshAt = Date.now();
     window.fetch(refreshUrl, {
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" }
