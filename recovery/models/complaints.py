@@ -663,6 +663,8 @@ class EventType(models.TextChoices):
         "recovery_decided_after_closing",
         _("Recovery decided after closing: customer told"),
     )
+    ATTACHMENT_ADDED = "attachment_added", _("File attached")
+    ATTACHMENT_REFUSED = "attachment_refused", _("File refused")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -706,6 +708,10 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # unproven complaint must not learn from its feed whose address they used.
         EventType.CUSTOMER_ADDRESS_CONFIRMED,
         EventType.CUSTOMER_LINKED_BY_STAFF,
+        # The customer sees their files and ours on the tracking page; the record of each,
+        # and of a part of their email that was refused (a virus, a program), is staff's.
+        EventType.ATTACHMENT_ADDED,
+        EventType.ATTACHMENT_REFUSED,
     }
 )
 
