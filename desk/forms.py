@@ -63,7 +63,7 @@ class AttachmentsField(forms.FileField):
     def __init__(self, **kwargs):
         kwargs.setdefault("widget", MultipleFileInput())
         kwargs.setdefault("required", False)
-        kwargs.setdefault("label", _("Files"))
+        kwargs.setdefault("label", _("Attach files"))
         kwargs.setdefault("help_text", _upload_help())
         super().__init__(**kwargs)
 
