@@ -21,7 +21,7 @@ from tests.desk.test_portal import form_data
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.notifications.test_delivery import deliver_pending
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17

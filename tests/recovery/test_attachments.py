@@ -21,6 +21,9 @@ from recovery.models import (
 from recovery.services import attachments
 from tests.fake_clamd import EICAR, FakeClamd
 
+# The storage, the checks and the row lock are the same on the embedded mode's SQLite.
+pytestmark = pytest.mark.sqlite
+
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"
 
