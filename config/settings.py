@@ -452,6 +452,12 @@ REDRESS_ATTACHMENTS_PER_COMPLAINT = int(os.environ.get("REDRESS_ATTACHMENTS_PER_
 REDRESS_ATTACHMENTS_TOTAL_BYTES = int(
     os.environ.get("REDRESS_ATTACHMENTS_TOTAL_BYTES", 50 * 1024 * 1024)
 )
+# A file over the limit stops being kept once it passes it (config/upload_limits.py).
+FILE_UPLOAD_HANDLERS = [
+    "config.upload_limits.AttachmentSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # ClamAV's daemon, "unix:/run/clamav/clamd.ctl" or "tcp://clamav:3310". Empty: files are
 # stored unscanned and the desk says so beside each; set but unreachable: files are refused
 # until it answers (fail closed).

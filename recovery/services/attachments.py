@@ -17,6 +17,7 @@ the checks refused): it is never dropped silently.
 """
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -57,6 +58,9 @@ def storage() -> FileSystemStorage:
 
 
 def _megabytes(size: int) -> str:
+    """A size as people read it: "480 KB", "2 MB", "10.5 MB"."""
+    if size < 1024 * 1024:
+        return f"{math.ceil(size / 1024)} KB"
     return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.test.signals import template_rendered
 
 from notifications import emailing
 from notifications.models import EmailDelivery
@@ -263,3 +264,30 @@ def test_a_refused_file_on_the_agents_reply_sends_nothing(make_complaint, agent)
     assert answer.status_code == 400
     assert "it is a Windows program" in answer.content.decode()
     assert not complaint.messages.filter(body="Attached.").exists()
+
+
+def test_an_oversized_upload_is_dropped_past_the_limit_not_kept(portal, settings):
+    settings.REDRESS_ATTACHMENT_MAX_BYTES = 1024
+    shown = []
+
+    def on_render(sender, template, context, **kwargs):
+        if context.get("form") is not None:
+            shown.extend(
+                (upload, upload.read()) for upload in context["form"].files.getlist("attachments")
+            )
+
+    template_rendered.connect(on_render)
+    try:
+        answer = portal.post(
+            "/", {**form_data(), "attachments": [upload("huge.pdf", PDF * 10_000)]}
+        )
+    finally:
+        template_rendered.disconnect(on_render)
+
+    assert answer.status_code == 400
+    assert "“huge.pdf” is 469 KB; files may be at most 1 KB" in answer.content.decode()
+    # What reached the form is a stand-in with the real size and none of the bytes.
+    stand_in, kept = shown[0]
+    assert stand_in.size == len(PDF) * 10_000
+    assert kept == b""
+    assert not Complaint.objects.exists()
