@@ -449,6 +449,32 @@ REDRESS_REGULATORY_PROFILE = os.environ.get("REDRESS_REGULATORY_PROFILE", "")
 REDRESS_JURISDICTION = os.environ.get("REDRESS_JURISDICTION", "")
 # Uploaded files: email attachments (notifications.InboundAttachment).
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Files attached to complaints (docs/security.md, "Attachments"): kept here, outside anything
+# the web server serves, each under a random name; only the desk and the tracking page hand
+# them out, to whoever may see the complaint.
+REDRESS_ATTACHMENT_DIR = Path(os.environ.get("REDRESS_ATTACHMENT_DIR", VAR_DIR / "attachments"))
+# 10 MiB a file: a phone's photo or a scanned letter, well under what mail servers take
+# (25 MB), as the agent's reply carries its files by email.
+REDRESS_ATTACHMENT_MAX_BYTES = int(os.environ.get("REDRESS_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+# Per complaint, whoever sent them: enough for the evidence of one complaint, and a bound on
+# what one complaint can fill the disk with.
+REDRESS_ATTACHMENTS_PER_COMPLAINT = int(os.environ.get("REDRESS_ATTACHMENTS_PER_COMPLAINT", "20"))
+REDRESS_ATTACHMENTS_TOTAL_BYTES = int(
+    os.environ.get("REDRESS_ATTACHMENTS_TOTAL_BYTES", 50 * 1024 * 1024)
+)
+# A file over the limit stops being kept once it passes it (config/upload_limits.py).
+FILE_UPLOAD_HANDLERS = [
+    "config.upload_limits.AttachmentSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# ClamAV's daemon, "unix:/run/clamav/clamd.ctl" or "tcp://clamav:3310". Empty: files are
+# stored unscanned and the desk says so beside each; set but unreachable: files are refused
+# until it answers (fail closed).
+REDRESS_CLAMD_ADDRESS = os.environ.get("REDRESS_CLAMD_ADDRESS", "")
+# Seconds per socket operation: clamd scans 10 MiB in well under a second; a request waits
+# at most this long before the upload is refused as "scanner unavailable".
+REDRESS_CLAMD_TIMEOUT = float(os.environ.get("REDRESS_CLAMD_TIMEOUT", "10"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -57,3 +57,7 @@ if "pool" in DATABASES["default"].get("OPTIONS", {}) and not os.environ.get("RED
 # tests that roll rows back would otherwise meet copies of another test's rows. The tests of
 # the cache and of the query budgets switch it on.
 REDRESS_CONFIGURATION_CACHE = False
+# Files attached in tests go to the temporary folder, never into the checkout; the live
+# servers the browser tests start read the same folder.
+if not os.environ.get("REDRESS_ATTACHMENT_DIR"):
+    REDRESS_ATTACHMENT_DIR = Path(tempfile.gettempdir()) / "redress-test-attachments"

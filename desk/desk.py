@@ -8,8 +8,10 @@ live updates and presence on top.
 
 from functools import partial, wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,11 +25,11 @@ from escalation import regulatory
 from escalation.services import ladder
 from notifications import inbound_review, inbox, presence, undelivered
 from notifications import selectors as notifications_selectors
-from recovery import roles, rules
+from recovery import attachment_selectors, roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.models import Complaint, MessageDirection, MessageKind, State
+from recovery.models import AttachmentSource, Complaint, MessageDirection, MessageKind, State
 from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
-from recovery.services import address_proof, lifecycle, sla, tracking_links
+from recovery.services import address_proof, attachments, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
 
 # Rows per queue page: a screenful, and one query whatever the number.
@@ -275,6 +277,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "notes": [m for m in messages_shown if m.direction == MessageDirection.INTERNAL],
         "timeline": timeline,
         "merged_into": merges.merged_into,
+        "attachments": attachment_selectors.complaint_attachments(complaint),
+        "scanner_configured": bool(settings.REDRESS_CLAMD_ADDRESS),
         "root_causes": list(complaint.root_causes.all()),
         "escalations": list(complaint.escalations.all()),
         "history": history,
@@ -444,7 +448,7 @@ def _action(form_name: str, form_class, run, success_message: str, *, may=None):
                 },
                 status=403,
             )
-        form = form_class(request.POST, prefix=form_name)
+        form = form_class(request.POST, request.FILES, prefix=form_name)
         if not form.is_valid():
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
         try:
@@ -480,14 +484,25 @@ acknowledge = _action(
     _("Acknowledged; the customer has been sent your message."),
 )
 
-reply = _action(
-    "reply",
-    forms.ReplyForm,
-    lambda request, complaint, form: message_services.message_add(
-        complaint=complaint, actor=request.user, body=form.cleaned_data["body"]
-    ),
-    _("Reply sent to the customer."),
-)
+
+def _reply(request, complaint, form) -> None:
+    files = forms.checked_uploads(form)
+    # One transaction: the reply is never sent without the files it says it carries (its
+    # email is built after commit, with them: notifications.emailing).
+    with transaction.atomic():
+        message = message_services.message_add(
+            complaint=complaint, actor=request.user, body=form.cleaned_data["body"]
+        )
+        attachments.attachments_add(
+            complaint=complaint,
+            files=files,
+            source=AttachmentSource.AGENT,
+            actor=request.user,
+            message=message,
+        )
+
+
+reply = _action("reply", forms.ReplyForm, _reply, _("Reply sent to the customer."))
 
 note = _action(
     "note",

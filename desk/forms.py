@@ -7,10 +7,14 @@ exist so that a mistake is shown next to the field it concerns, with what was ty
 import secrets
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from django.template.defaultfilters import filesizeformat
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from common.errors import ValidationFailed
 from common.text import validate_single_line
 from escalation import regulatory
 from recovery import field_rules, roles
@@ -18,7 +22,7 @@ from recovery import selectors as recovery_selectors
 from recovery.models import Category, Channel, Outcome, Severity, State, Touchpoint
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
-from recovery.services import intake
+from recovery.services import attachments, intake
 
 # Shown for a field left empty, naming what to write rather than "This field is required."
 REQUIRED = {
@@ -31,6 +35,87 @@ REQUIRED = {
 
 def new_submission_token() -> str:
     return secrets.token_urlsafe(24)  # 192 random bits: not guessed, not repeated
+
+
+def _upload_help_text() -> str:
+    # Read when the form is shown, not at import: the limit is a setting.
+    return str(
+        _(
+            "Optional. Photos, scans or documents: PDF, PNG, JPEG, GIF, WebP, text, .eml, "
+            "Word or Excel; up to %(size)s each."
+        )
+        % {"size": filesizeformat(settings.REDRESS_ATTACHMENT_MAX_BYTES)}
+    )
+
+
+_upload_help = lazy(_upload_help_text, str)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Any number of files from one input (Django's documented pattern), each bounded in
+    size before it is read; what the bytes are is decided by the service
+    (``recovery.services.attachments.upload_check``), not here."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Attach files"))
+        kwargs.setdefault("help_text", _upload_help())
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        cleaned = [super(AttachmentsField, self).clean(one, initial) for one in files]
+        most = settings.REDRESS_ATTACHMENTS_PER_COMPLAINT
+        if len(cleaned) > most:
+            raise forms.ValidationError(
+                _("Choose at most %(most)s files at once.") % {"most": most}
+            )
+        problems = [
+            attachments.size_problem(upload.name, upload.size) for upload in cleaned if upload
+        ]
+        problems = [problem for problem in problems if problem]
+        if problems:
+            raise forms.ValidationError(problems)
+        cleaned = [upload for upload in cleaned if upload]
+        total = sum(upload.size for upload in cleaned)
+        if total > settings.REDRESS_ATTACHMENTS_TOTAL_BYTES:
+            raise forms.ValidationError(
+                _("These files take %(total)s in all; one complaint's files may take %(most)s.")
+                % {
+                    "total": filesizeformat(total),
+                    "most": filesizeformat(settings.REDRESS_ATTACHMENTS_TOTAL_BYTES),
+                }
+            )
+        return cleaned
+
+
+def checked_uploads(form, field: str = "attachments") -> list:
+    """The form's uploads, each checked from its bytes (type, size, virus scan).
+
+    ``ValidationFailed`` naming every file refused (on ``field``) and saying that nothing was
+    sent and what was written is kept: ``common.form_errors.add_to_form`` shows it."""
+    checked, refused = [], []
+    for upload in form.cleaned_data.get(field) or []:
+        try:
+            checked.append(attachments.upload_check(name=upload.name, content=upload.read()))
+        except ValidationFailed as error:
+            refused.append(error.message)
+    if refused:
+        raise ValidationFailed(
+            str(
+                _(
+                    "Nothing was sent yet: a file could not be accepted (see below). What you "
+                    "wrote is kept; choose the files again, without the one refused."
+                )
+            ),
+            details={field: refused},
+        )
+    return checked
 
 
 class ComplaintForm(forms.Form):
@@ -90,6 +175,7 @@ class ComplaintForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    attachments = AttachmentsField()
     # A trap for form-filling robots: hidden from people by the stylesheet, so only a
     # script that fills in every field it finds puts something here.
     website = forms.CharField(
@@ -153,6 +239,7 @@ class CustomerReplyForm(forms.Form):
         error_messages={"required": _("Write your message before sending it.")},
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+    attachments = AttachmentsField()
     # One token per rendering, as on the complaint form: the same form posted again (a
     # double click, back and resubmit, a refresh) finds the message it sent
     # (recovery.services.messages.customer_message_add). Optional, so a page rendered
@@ -220,6 +307,9 @@ class AcknowledgeForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = _text(_("Reply to the customer"), required_message=_("Write the reply first."))
+    attachments = AttachmentsField(
+        help_text=_("Optional. Sent with the email and shown on the customer's tracking page.")
+    )
 
 
 class NoteForm(forms.Form):

@@ -10,13 +10,14 @@ JavaScript; with it, the tracking page follows the complaint live over ``ws/trac
 from functools import wraps
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.errors import Conflict, Gone, NotFound, RedressError
-from common.form_errors import show_error, status_of
+from common.form_errors import add_to_form, show_error, status_of
 from desk import selectors, throttle
 from desk.accounts import portal_account
 from desk.forms import (
@@ -24,11 +25,13 @@ from desk.forms import (
     CustomerReplyForm,
     EscalationRequestForm,
     SurveyForm,
+    checked_uploads,
     new_submission_token,
 )
 from escalation.services import ladder
-from recovery.models import Channel, Complaint, State, Survey
-from recovery.services import address_proof, surveys, tracking_links
+from recovery import attachment_selectors
+from recovery.models import AttachmentSource, Channel, Complaint, State, Survey
+from recovery.services import address_proof, attachments, surveys, tracking_links
 from recovery.services.intake import (
     ComplaintIntake,
     CustomerDetails,
@@ -46,7 +49,7 @@ TOKEN_MAX_CHARS = 200
 def complain(request):
     if request.method != "POST":
         return render(request, "portal/complain.html", {"form": ComplaintForm()})
-    form = ComplaintForm(request.POST)
+    form = ComplaintForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "portal/complain.html", {"form": form}, status=400)
     verdict = throttle.hit("complaint-form", throttle.client_address(request))
@@ -66,30 +69,27 @@ def complain(request):
     if form.is_spam:
         form.add_error(None, _("This form could not be sent. Leave the last field empty."))
         return render(request, "portal/complain.html", {"form": form}, status=400)
+    try:
+        files = checked_uploads(form)
+    except RedressError as error:
+        return show_error(request, "portal/complain.html", {"form": form}, form, error)
     data = form.cleaned_data
     # The form's one-time token, as the intake's idempotency key: a second submit of the
     # same form (a double-click) gets the first complaint's confirmation, not a second one.
     submission = data["submission"]
-    filed = {name: value for name, value in data.items() if name not in ("submission", "website")}
+    filed = {
+        name: value
+        for name, value in data.items()
+        if name not in ("submission", "website", "attachments")
+    }
     try:
-        complaint, _created = complaint_submit(
-            actor=portal_account(),
-            intake=ComplaintIntake(
-                subject=form.subject(),
-                description=data["description"],
-                channel=Channel.WEB,
-                remedy_sought=data["remedy_sought"].strip(),
-                customer=CustomerDetails(name=data["name"], email=data["email"]),
-                category=data["category"].slug if data["category"] else "",
-                touchpoint=data["touchpoint"].slug if data["touchpoint"] else "",
-                occurred_on=data["occurred_on"],
-                # Anyone may type any address here: an existing customer's is proven by the
-                # link in the receipt before the complaint joins their record.
-                address_proven=False,
-            ),
-            idempotency_key=f"portal-form:{submission}" if submission else None,
-            request_hash=request_fingerprint(filed) if submission else "",
-        )
+        # One transaction: a complaint is never filed without the files that came with it.
+        with transaction.atomic():
+            complaint, created = _submit(form, data, submission, filed)
+            if created:
+                attachments.attachments_add(
+                    complaint=complaint, files=files, source=AttachmentSource.FORM
+                )
     except Conflict:
         # The same form sent again with other words (back, edit, send): it filed once
         # already; a new form (a new token) files the new complaint.
@@ -108,6 +108,27 @@ def complain(request):
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
     return redirect("portal:received", token=tracking_links.tracking_token(complaint))
+
+
+def _submit(form, data, submission, filed):
+    return complaint_submit(
+        actor=portal_account(),
+        intake=ComplaintIntake(
+            subject=form.subject(),
+            description=data["description"],
+            channel=Channel.WEB,
+            remedy_sought=data["remedy_sought"].strip(),
+            customer=CustomerDetails(name=data["name"], email=data["email"]),
+            category=data["category"].slug if data["category"] else "",
+            touchpoint=data["touchpoint"].slug if data["touchpoint"] else "",
+            occurred_on=data["occurred_on"],
+            # Anyone may type any address here: an existing customer's is proven by the
+            # link in the receipt before the complaint joins their record.
+            address_proven=False,
+        ),
+        idempotency_key=f"portal-form:{submission}" if submission else None,
+        request_hash=request_fingerprint(filed) if submission else "",
+    )
 
 
 class LinkGone(Exception):
@@ -184,6 +205,7 @@ def _tracking_page(request, token: str, *, forms=None, status: int = 200):
         ),
         "survey_url": _survey_url(view.complaint),
         **_merged_into(view.complaint),
+        "attachments": attachment_selectors.complaint_attachments(view.complaint),
     }
     return render(request, "portal/track.html", context, status=status)
 
@@ -217,17 +239,28 @@ def track(request, token: str):
 @answers_bad_links
 def track_reply(request, token: str):
     complaint = _complaint_of(token)
-    form = CustomerReplyForm(request.POST)
+    form = CustomerReplyForm(request.POST, request.FILES)
     if not form.is_valid():
         return _tracking_page(request, token, forms={"reply": form}, status=400)
     submission = form.cleaned_data["submission"]
     try:
-        customer_message_add(
-            complaint=complaint,
-            body=form.cleaned_data["body"],
-            channel=Channel.WEB,
-            idempotency_key=f"portal-reply:{submission}" if submission else "",
-        )
+        files = checked_uploads(form)
+        with transaction.atomic():
+            message = customer_message_add(
+                complaint=complaint,
+                body=form.cleaned_data["body"],
+                channel=Channel.WEB,
+                idempotency_key=f"portal-reply:{submission}" if submission else "",
+            )
+            # The same form sent again finds its message, whose files are stored already.
+            if not attachment_selectors.message_has_attachments(message.pk):
+                attachments.attachments_add(
+                    complaint=complaint,
+                    files=files,
+                    source=AttachmentSource.TRACKING,
+                    actor=complaint.customer.user,
+                    message=message,
+                )
     except Conflict as error:
         # The same form sent again with other words (back, edit, send): the first message
         # stands; a fresh token lets the customer send this one as a new message.
@@ -238,7 +271,7 @@ def track_reply(request, token: str):
         form.add_error(None, error.message)
         return _tracking_page(request, token, forms={"reply": form}, status=409)
     except RedressError as error:
-        form.add_error(None, error.message)
+        add_to_form(form, error)
         return _tracking_page(request, token, forms={"reply": form}, status=status_of(error))
     messages.success(request, _("Your message was sent. We will answer it soon."))
     return redirect("portal:track", token=token)

@@ -39,7 +39,7 @@ from escalation.services.clocks import clock_calendar
 from notifications import inbox, presence
 from notifications import selectors as notifications_selectors
 from notifications.models import Outbox
-from recovery import access, roles, rules
+from recovery import access, attachment_selectors, roles, rules
 from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
@@ -765,6 +765,7 @@ def page_annotations(user) -> dict:
         **notifications_selectors.held_emails_annotation(),
         **notifications_selectors.full_texts_annotation(),
         **presence.presence_annotation(),
+        **attachment_selectors.attachments_annotation(),
     }
     approvals = approvals_waiting_subquery(user)
     if approvals is not None:

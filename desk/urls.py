@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from desk import (
     api_tokens,
+    attachments,
     board,
     corrective_actions,
     desk,
@@ -23,6 +24,11 @@ portal_patterns = (
         path("track/<str:token>/", portal.track, name="track"),
         path("track/<str:token>/reply/", portal.track_reply, name="track-reply"),
         path("track/<str:token>/escalate/", portal.track_escalate, name="track-escalate"),
+        path(
+            "track/<str:token>/files/<int:attachment_id>/",
+            attachments.track_download,
+            name="track-file",
+        ),
         path("survey/<str:token>/", portal.survey, name="survey"),
         path("survey/<str:token>/thanks/", portal.survey_thanks, name="survey-thanks"),
         path("confirm/<str:token>/", portal.confirm_address, name="confirm"),
@@ -111,6 +117,11 @@ desk_patterns = (
             name="link-customer",
         ),
         path("complaints/<str:reference>/merge/", merge.merge, name="merge"),
+        path(
+            "complaints/<str:reference>/files/<int:attachment_id>/",
+            attachments.desk_download,
+            name="attachment",
+        ),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(
             "complaints/<str:reference>/recovery/<int:action_id>/deliver/",

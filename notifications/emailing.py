@@ -19,7 +19,9 @@ from notifications.models import (
     MessageTemplateKind,
 )
 from notifications.send_failures import SendFailure
+from recovery import attachment_selectors
 from recovery import selectors as recovery_selectors
+from recovery.services import attachments
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,11 @@ def _message(delivery: EmailDelivery) -> EmailMultiAlternatives:
     )
     if delivery.body_html:
         message.attach_alternative(delivery.body_html, "text/html")
+    # The files staff attached to their reply go with its email (the customer's own files
+    # are never sent back to them: a receipt does not carry what they uploaded).
+    for attachment in attachment_selectors.reply_attachments(delivery.message_id):
+        with attachments.attachment_content(attachment) as content:
+            message.attach(attachment.filename, content.read(), attachment.content_type)
     return message
 
 

@@ -63,6 +63,8 @@ def held_email_accept(*, inbound_id: int, actor, reason: str = "") -> InboundEma
             written_by="" if own_address else _written_by(parsed.from_name, sender),
             written_at=inbound.received_at,
         )
+        # Checked now, as an accepted email's files are on arrival (ingest).
+        files_noted = ingest.attach_to_complaint(complaint, parsed, message.pk)
         what = (
             f"{sender} may write for the customer from now on"
             if authorise
@@ -87,7 +89,9 @@ def held_email_accept(*, inbound_id: int, actor, reason: str = "") -> InboundEma
             actor,
             complaint_id=complaint.pk,
             message_id=message.pk,
-            what="; ".join(filter(None, [accepted, ingest.keep_full_text(inbound, parsed)])),
+            what="; ".join(
+                filter(None, [accepted, ingest.keep_full_text(inbound, parsed), *files_noted])
+            ),
         )
 
 
@@ -99,6 +103,7 @@ def held_email_open_as_complaint(*, inbound_id: int, actor, reason: str = "") ->
         notes: list[str] = []
         opened = ingest.open_complaint(inbound, parsed, notes, actor=actor)
         original = opened.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
+        notes.extend(ingest.attach_to_complaint(opened, parsed, original.pk if original else None))
         recovery_events.record(
             complaint,
             EventType.HELD_EMAIL_OPENED,
@@ -175,6 +180,7 @@ def quarantined_email_open_as_complaint(
         original = opened.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()
         stored: list[str] = []
         ingest.store_attachments(inbound, parsed, stored)
+        ingest.attach_to_complaint(opened, parsed, original.pk if original else None)
         recovery_events.record(
             opened,
             EventType.HELD_EMAIL_OPENED,

@@ -38,7 +38,9 @@ files) and the inbound webhook (``notifications.inbound_api``). It raises nothin
    customer's address joins their record only with a trusted ``dmarc=pass``; otherwise the
    complaint waits on a provisional record until the address is confirmed
    (``recovery.services.address_proof``).
-8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files.
+8. Attachments of accepted and held mail are stored as ``InboundAttachment`` files; those
+   of accepted mail also become the complaint's files, through the upload's checks
+   (``recovery.services.attachments``), a refused part recorded on its timeline.
 
 The SPF, DKIM and DMARC results of a trusted server are recorded on every parsed message.
 Steps 3 to 8 run in one transaction. If routing fails unexpectedly (a bug, a constraint), its
@@ -62,6 +64,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from common.errors import ValidationFailed
 from notifications.bounce_parsing import parse_bounce
 from notifications.bounces import bounce_record
 from notifications.inbound_parsing import (
@@ -75,8 +78,17 @@ from notifications.models import EmailDelivery, InboundAttachment, InboundEmail,
 from recovery import events as recovery_events
 from recovery import roles
 from recovery import selectors as recovery_selectors
-from recovery.models import Channel, Complaint, EventType, MessageKind, State
+from recovery.models import (
+    AttachmentSource,
+    Channel,
+    Complaint,
+    EventType,
+    Message,
+    MessageKind,
+    State,
+)
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS
+from recovery.services import attachments
 from recovery.services.intake import ComplaintIntake, CustomerDetails, complaint_submit
 from recovery.services.messages import automatic_reply_note_add, customer_message_add
 
@@ -335,6 +347,7 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         f"attachment {skipped.filename!r} not kept: {skipped.reason}"
         for skipped in parsed.skipped_attachments
     )
+    notes.extend(attach_to_complaint(complaint, parsed, inbound.message_id))
     inbound.status = InboundStatus.ACCEPTED
     inbound.reason = "; ".join([summary, *notes])
     return complaint.reference
@@ -611,6 +624,38 @@ def service_account():
 
 
 _SAFE_EXTENSION = re.compile(r"[A-Za-z0-9]{1,10}")
+
+
+def attach_to_complaint(complaint: Complaint, parsed: ParsedEmail, message_id) -> list[str]:
+    """The email's files, through the same checks as an upload (type from the bytes, size,
+    virus scan, the complaint's limits), as the complaint's attachments. A part refused, by
+    these checks or by the parser, is recorded on the timeline with why; returns notes for
+    the inbound email's reason."""
+    notes, checked = [], []
+    for skipped in parsed.skipped_attachments:
+        attachments.attachment_refused(
+            complaint=complaint, filename=skipped.filename, reason=skipped.reason
+        )
+    for part in parsed.attachments:
+        try:
+            checked.append(attachments.upload_check(name=part.filename, content=part.content))
+        except ValidationFailed as refused:
+            attachments.attachment_refused(
+                complaint=complaint, filename=part.filename, reason=refused.message
+            )
+            notes.append(f"attachment {part.filename!r} refused: {refused.message}")
+    message = Message.objects.filter(pk=message_id).first() if message_id else None
+    try:
+        attachments.attachments_add(
+            complaint=complaint, files=checked, source=AttachmentSource.EMAIL, message=message
+        )
+    except ValidationFailed as refused:
+        for file in checked:
+            attachments.attachment_refused(
+                complaint=complaint, filename=file.filename, reason=refused.message
+            )
+        notes.append(f"{len(checked)} attachment(s) refused: {refused.message}")
+    return notes
 
 
 def store_attachments(inbound: InboundEmail, parsed: ParsedEmail, stored: list[str]) -> None:

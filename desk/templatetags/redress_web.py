@@ -19,7 +19,7 @@ from desk.selectors import statutory_due_label
 from escalation import regulatory
 from escalation.models import ClockKind
 from recovery import mentions
-from recovery.models import EventType, State, Urgency
+from recovery.models import AttachmentSource, EventType, State, Urgency
 from recovery.services import routing
 
 register = template.Library()
@@ -202,12 +202,24 @@ def event_title(event) -> str:
             else _("De-escalated to level %(n)s")
         )
         return title % {"n": parameters["level"]}
+    if event.type in ("attachment_added", "attachment_refused") and parameters.get("filename"):
+        title = (
+            _("File attached: %(name)s (%(source)s)")
+            if event.type == "attachment_added"
+            else _("File refused: %(name)s (%(source)s)")
+        )
+        source = parameters.get("source", "")
+        return title % {
+            "name": parameters["filename"],
+            "source": _ATTACHMENT_SOURCES.get(source, source),
+        }
     # As get_type_display(), which hashes every event type's label (a translation each) on
     # every call: 50 events cost 2,000 translations.
     return str(_EVENT_LABELS.get(event.type, event.type))
 
 
 _EVENT_LABELS = dict(EventType.choices)
+_ATTACHMENT_SOURCES = dict(AttachmentSource.choices)
 
 
 def mentions_marked(escaped: str) -> str:

@@ -1,6 +1,7 @@
 """Recovery's models, one module per group of nouns; import them from here."""
 
 from recovery.models.accounts import SsoIdentity
+from recovery.models.attachments import Attachment, AttachmentSource, ScanStatus
 from recovery.models.complaints import (
     OPEN_STATES,
     ROOT_CAUSE_CODE_VALIDATOR,
@@ -59,6 +60,8 @@ __all__ = [
     "AppendOnlyError",
     "AppendOnlyQuerySet",
     "ApprovalLimit",
+    "Attachment",
+    "AttachmentSource",
     "Category",
     "Channel",
     "Complaint",
@@ -85,6 +88,7 @@ __all__ = [
     "RootCause",
     "RootCauseAlert",
     "RoutingRule",
+    "ScanStatus",
     "Severity",
     "SsoIdentity",
     "State",

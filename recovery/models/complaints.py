@@ -666,6 +666,8 @@ class EventType(models.TextChoices):
     # On the complaint that survives a merge (recovery.services.merge); the duplicate's own
     # timeline says "withdrawn" with the survivor's reference.
     DUPLICATE_MERGED = "duplicate_merged", _("A duplicate complaint was merged into this one")
+    ATTACHMENT_ADDED = "attachment_added", _("File attached")
+    ATTACHMENT_REFUSED = "attachment_refused", _("File refused")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -709,6 +711,10 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # unproven complaint must not learn from its feed whose address they used.
         EventType.CUSTOMER_ADDRESS_CONFIRMED,
         EventType.CUSTOMER_LINKED_BY_STAFF,
+        # The customer sees their files and ours on the tracking page; the record of each,
+        # and of a part of their email that was refused (a virus, a program), is staff's.
+        EventType.ATTACHMENT_ADDED,
+        EventType.ATTACHMENT_REFUSED,
     }
 )
 

@@ -386,6 +386,7 @@ def test_the_complaint_form_works_with_the_keyboard_alone(live, browser, touchpo
         "id_touchpoint",
         "id_category",
         "id_remedy_sought",
+        "id_attachments",
     ]
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/complaint/received/"))

@@ -53,8 +53,8 @@ from notifications.ingest import ingest
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
-from recovery.models import CorrectiveAction
-from recovery.services import address_proof, api_tokens, intake, remedies, surveys
+from recovery.models import AttachmentSource, CorrectiveAction
+from recovery.services import address_proof, api_tokens, attachments, intake, remedies, surveys
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
 
@@ -249,6 +249,8 @@ HTTP_RULES: dict[str, Rule] = {
     "track/<str:token>/": get(EVERYONE, bearer=True),
     "track/<str:token>/reply/": post(EVERYONE, bearer=True),
     "track/<str:token>/escalate/": post(EVERYONE, bearer=True),
+    # The complaint's files, to whoever holds its link (another complaint's link: 404).
+    "track/<str:token>/files/<int:attachment_id>/": get(EVERYONE, bearer=True),
     "survey/<str:token>/": get(EVERYONE, bearer=True),
     "survey/<str:token>/thanks/": get(EVERYONE, bearer=True),
     # The link in the receipt of a complaint filed under an existing customer's address;
@@ -319,6 +321,8 @@ HTTP_RULES: dict[str, Rule] = {
     # form: the team's agent is refused, not asked for a reason.
     "desk/complaints/<str:reference>/reopen/": post(SUPERVISORS_UP),
     "desk/complaints/<str:reference>/recovery/<int:action_id>/deliver/": post(WORKERS),
+    # A file of the complaint: to whoever may open its page.
+    "desk/complaints/<str:reference>/files/<int:attachment_id>/": get(WORKERS),
     # -- insights (aggregates for supervisors and up)
     "api/insights/pareto/": get(SUPERVISORS_UP),
     "api/insights/trends/": get(SUPERVISORS_UP),
@@ -431,6 +435,7 @@ def fill(pattern: str, world) -> str:
         "<int:notification_id>": world.notification.pk,
         "<int:inbound_id>": world.held_email.pk,
         "<int:email_id>": world.failed_email.pk,
+        "<int:attachment_id>": world.attachment.pk,
     }.items():
         path = path.replace(name, str(value))
     return path
@@ -460,6 +465,7 @@ class World:
     # An email held on the complaint: written into its thread by someone not its customer.
     held_email: object = None
     failed_email: object = None
+    attachment: object = None
 
 
 @pytest.fixture
@@ -531,6 +537,11 @@ def world(groups, make_complaint, root_causes):
         rfc_message_id=f"<matrix-failed-{uuid.uuid4().hex}@redress.invalid>",
         status=EmailStatus.FAILED,
         failure_reason="550 refused",
+    )
+    [found.attachment] = attachments.attachments_add(
+        complaint=found.complaint,
+        files=[attachments.upload_check(name="statement.txt", content=b"Two charges of 40.00")],
+        source=AttachmentSource.TRACKING,
     )
     return found
 
@@ -612,7 +623,9 @@ def test_http_matrix(world, production, personas, settings):
                     f" expected {expected}"
                 )
             # A refusal may name the reference it was asked for; an answer may not show it.
-            shown = world.complaint.reference.encode() in response.content
+            # A download streams its body (a complaint's file).
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            shown = world.complaint.reference.encode() in body
             if verdict == "ALLOW" and shown and column not in VIEWERS and not rule.bearer:
                 leaks.append(f"{rule.method} {path} as {persona.name}")
     assert not wrong, "Answers that break the access policy:\n" + "\n".join(wrong)
