@@ -4,6 +4,7 @@ text filled in for the complaint, ready to edit and send (``desk.macros.use_macr
 from django import forms
 from django.utils.translation import gettext_lazy
 
+from desk import selectors
 from recovery.models import Complaint, State
 from recovery.services import macros as macro_services
 
@@ -29,31 +30,32 @@ def page_context(request, complaint: Complaint, clocks, bound=None) -> dict:
     chosen (``?macro=`` on the page's address, or the form sent back with an error), its
     text filled in for this complaint, with the recovery guideline it names.
 
-    No query: the macros are held in memory, the deadline comes from the page's clocks.
+    No statement of its own on PostgreSQL: the macros offered come with the complaint's read
+    (``selectors.page_annotations``), the chosen one's text from the macros held in memory,
+    the deadline from the page's clocks.
     """
     user = request.user
     if complaint.state == State.WITHDRAWN:
         return {"macros": []}
-    offered = macro_services.macros_for(complaint, user)
-    by_id = {row.macro.pk: row.macro for row in offered}
+    offered = macro_services.macros_for(complaint, user, selectors.macros_brought(complaint))
     form = bound
+    wanted = _int(form.data.get("macro-macro") if form is not None else request.GET.get("macro"))
     chosen = None
-    if form is not None:
-        chosen = by_id.get(_int(form.data.get("macro-macro")))
-    else:
-        chosen = by_id.get(_int(request.GET.get("macro", "")))
-        if chosen is not None:
-            due = min((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), default=None)
-            values = macro_services.values_for(complaint, user, due)
-            form = MacroUseForm(
-                prefix="macro",
-                initial={
-                    "macro": chosen.pk,
-                    "expected_state": complaint.state,
-                    "body": macro_services.fill(chosen.body, values),
-                    "next_steps": macro_services.fill(chosen.next_steps, values),
-                },
-            )
+    if wanted in {row.macro.pk for row in offered}:
+        # The whole macro (its text, its guideline): held in memory, read once per change.
+        chosen = next((m for m in macro_services.live_macros() if m.pk == wanted), None)
+    if form is None and chosen is not None:
+        due = min((c.due_at for c in clocks if c.kind == "resolve" and c.due_at), default=None)
+        values = macro_services.values_for(complaint, user, due)
+        form = MacroUseForm(
+            prefix="macro",
+            initial={
+                "macro": chosen.pk,
+                "expected_state": complaint.state,
+                "body": macro_services.fill(chosen.body, values),
+                "next_steps": macro_services.fill(chosen.next_steps, values),
+            },
+        )
     return {
         "macros": offered,
         "macro_chosen": chosen,

@@ -48,6 +48,8 @@ from recovery.models import (
     ComplaintEvent,
     Customer,
     EventType,
+    Macro,
+    MacroVisibility,
     Message,
     MessageDirection,
     MessageKind,
@@ -673,6 +675,18 @@ REVIEW_COUNT = "page_review_count"
 STAFF_ROWS = "page_staff_rows"
 RECENT_RESOLUTION_ROWS = "page_recent_resolution_rows"
 APPROVALS_COUNT = "page_approvals_count"
+MACRO_ROWS = "page_macro_rows"
+# What the macro panel needs of each macro offered (its text is read when one is chosen).
+MACRO_COLUMNS = (
+    "id",
+    "name",
+    "visibility",
+    "team_id",
+    "owner_id",
+    "category_id",
+    "root_cause_id",
+    "archived_at",
+)
 
 
 def page_reads_in_one_row() -> bool:
@@ -744,7 +758,33 @@ def page_annotations(user) -> dict:
     if user.has_perm("recovery.assign_complaint"):
         names = ("id", "username", "first_name", "last_name")
         annotations[STAFF_ROWS] = json_rows(_staff_choices(), **{name: name for name in names})
+    annotations[MACRO_ROWS] = json_rows(
+        _macros_offered(user), **{name: name for name in MACRO_COLUMNS}
+    )
     return annotations
+
+
+def _macros_offered(user) -> QuerySet[Macro]:
+    """The macros in use that ``user`` may use on the outer complaint, by name: everyone's,
+    its team's and the user's own (``recovery.services.macros.may_use``)."""
+    return (
+        Macro.objects.filter(archived_at__isnull=True)
+        .filter(
+            Q(visibility=MacroVisibility.EVERYONE)
+            | Q(visibility=MacroVisibility.TEAM, team_id=OuterRef("team_id"))
+            | Q(visibility=MacroVisibility.PERSONAL, owner_id=user.pk)
+        )
+        .order_by("name", "id")
+    )
+
+
+def macros_brought(complaint: Complaint) -> list[Macro] | None:
+    """The macros ``page_annotations`` brought with the complaint (deferred instances: only
+    ``MACRO_COLUMNS``), or None if it did not."""
+    rows = getattr(complaint, MACRO_ROWS, None)
+    if rows is None:
+        return None
+    return [instance(Macro, row) for row in rows]
 
 
 _HISTORY_COLUMNS = ("id", "reference", "subject", "state", "outcome", "received_at", "team_id")

@@ -105,20 +105,23 @@ class Offered:
     suggested: bool
 
 
-def macros_for(complaint: Complaint, user) -> list[Offered]:
+def macros_for(complaint: Complaint, user, offered: list[Macro] | None = None) -> list[Offered]:
     """The macros ``user`` may use on ``complaint``: those of its cause or category first
-    (suggested), then the others, each group by name. No query once the macros are held."""
+    (suggested), then the others, each group by name.
+
+    ``offered``: the macros the complaint's read brought along (the desk's page), already
+    those the user may use; else those held in memory (``live_macros``)."""
     causes = {link.root_cause_id for link in complaint.root_causes.all()}
-    offered = []
-    for macro in live_macros():
+    rows = []
+    for macro in live_macros() if offered is None else offered:
         if not may_use(macro, user, complaint):
             continue
         suggested = (macro.root_cause_id is not None and macro.root_cause_id in causes) or (
             macro.category_id is not None and macro.category_id == complaint.category_id
         )
-        offered.append(Offered(macro, suggested))
-    offered.sort(key=lambda row: not row.suggested)  # stable: by name within each group
-    return offered
+        rows.append(Offered(macro, suggested))
+    rows.sort(key=lambda row: not row.suggested)  # stable: by name within each group
+    return rows
 
 
 # -- managing --------------------------------------------------------------------------
