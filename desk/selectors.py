@@ -21,6 +21,7 @@ from django.db.models import (
     Expression,
     F,
     Func,
+    IntegerField,
     Lookup,
     OuterRef,
     Q,
@@ -259,23 +260,37 @@ def queue_order(text: str = "") -> tuple:
     return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
 
 
-def queue_filter_choices() -> dict[str, list[tuple[int, str]]]:
-    """The teams and the categories the queue's filters offer, by name: the configuration
-    held in memory (read in one query when it changes, none otherwise)."""
+def queue_filter_choices() -> dict[str, list[tuple]]:
+    """The teams and the categories the queue's filters offer, by name, and the macros its
+    bulk actions offer (id, name, owner id, team id): the configuration held in memory (read
+    in one query when it changes, none otherwise)."""
 
     def load():
-        # One query for both lists: (kind, id, name) rows of either table.
+        # One query for the three lists: (kind, id, name, owner, team) rows of each table.
+        # Typed: two untyped NULLs would make the union's column text, not an id.
+        nothing = Cast(Value(None), IntegerField())
         teams = (
-            Team.objects.order_by().annotate(kind=Value("team")).values_list("kind", "pk", "name")
+            Team.objects.order_by()
+            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing)
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
         )
         categories = (
             Category.objects.order_by()
-            .annotate(kind=Value("category"))
-            .values_list("kind", "pk", "name")
+            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing)
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
         )
-        choices: dict[str, list[tuple[int, str]]] = {"team": [], "category": []}
-        for kind, pk, name in teams.union(categories, all=True):
-            choices[kind].append((pk, name))
+        macros = (
+            Macro.objects.order_by()
+            .filter(archived_at__isnull=True)
+            .annotate(kind=Value("macro"), for_owner=F("owner_id"), for_team=F("team_id"))
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
+        )
+        choices: dict[str, list[tuple]] = {"team": [], "category": [], "macro": []}
+        for kind, pk, name, owner, for_team in teams.union(categories, macros, all=True):
+            if kind == "macro":
+                choices[kind].append((pk, name, owner, for_team))
+            else:
+                choices[kind].append((pk, name))
         for rows in choices.values():
             rows.sort(key=lambda row: row[1].casefold())
         return choices

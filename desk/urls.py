@@ -6,6 +6,7 @@ from django.urls import include, path
 from desk import (
     api_tokens,
     board,
+    bulk,
     corrective_actions,
     desk,
     held_mail,
@@ -55,6 +56,7 @@ desk_patterns = (
         ),
         path("held-mail/", held_mail.held_mail, name="held-mail"),
         path("held-mail/<int:inbound_id>/review/", held_mail.review, name="held-mail-review"),
+        path("bulk/", bulk.bulk, name="bulk"),
         path("macros/", macros.macro_list, name="macros"),
         path("macros/new/", macros.macro_new, name="macro-new"),
         path("macros/<int:macro_id>/edit/", macros.macro_edit, name="macro-edit"),

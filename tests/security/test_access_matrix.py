@@ -279,6 +279,9 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/held-mail/": get(STAFF),
     "desk/held-mail/<int:inbound_id>/review/": post(WORKERS),
     "desk/board/": get(SUPERVISORS_UP),
+    # The result of the user's own last bulk action (kept in their session); posting a
+    # selection runs each complaint through its own service, which decides per row.
+    "desk/bulk/": get(STAFF),
     # Macros are managed by supervisors and up; agents use them on a complaint's page.
     "desk/macros/": get(SUPERVISORS_UP),
     "desk/macros/new/": get(SUPERVISORS_UP),
