@@ -17,7 +17,7 @@ from recovery.services.lifecycle import complaint_withdraw
 from tests.conftest import acknowledge
 from tests.desk.conftest import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def post(client, references, **data):

@@ -24,7 +24,7 @@ from recovery.services import macros
 from tests.conftest import acknowledge
 from tests.desk.conftest import signed_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def make_macro(supervisor, **overrides) -> Macro:

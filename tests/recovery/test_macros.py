@@ -27,7 +27,7 @@ from recovery.services import macros
 from recovery.services.lifecycle import complaint_withdraw
 from tests.conftest import acknowledge
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
 
 
 def fields(**overrides) -> macros.MacroFields:
