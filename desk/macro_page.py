@@ -35,8 +35,8 @@ def page_context(request, complaint: Complaint, clocks, bound=None) -> dict:
     the deadline from the page's clocks.
     """
     user = request.user
-    if complaint.state == State.WITHDRAWN:
-        return {"macros": []}
+    if complaint.state == State.WITHDRAWN:  # it takes no more messages
+        return {"macros": [], "macro_chosen": None, "macro_form": None, "macro_unknown": False}
     offered = macro_services.macros_for(complaint, user, selectors.macros_brought(complaint))
     form = bound
     wanted = _int(form.data.get("macro-macro") if form is not None else request.GET.get("macro"))

@@ -239,3 +239,17 @@ def test_the_queue_offers_the_bar_and_a_box_per_row(agent, make_complaint, super
     # An agent is offered what they may do, and nobody else's personal macro.
     assert 'value="hold"' in html and 'value="assign"' not in html
     assert "Personal one" not in html
+
+
+def test_the_way_back_is_only_ever_a_desk_page(supervisor, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(supervisor)
+
+    for back in ("https://evil.example/", "//evil.example/desk/", "javascript:alert(1)"):
+        answer = client.post(
+            "/desk/bulk/",
+            {"complaints": [complaint.reference], "action": "hold", "back": back},
+            follow=True,
+        )
+        assert back not in answer.content.decode()
+        assert 'href="/desk/"' in answer.content.decode()

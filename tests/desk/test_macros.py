@@ -230,3 +230,17 @@ def test_the_page_with_macros_costs_what_it_did(agent, supervisor, make_complain
         len([q for q in chosen if not re.match(r"(SAVEPOINT|RELEASE|BEGIN|COMMIT)", q["sql"])])
         == PAGE_BUDGET
     )
+
+
+def test_a_withdrawn_complaint_offers_no_macro(agent, supervisor, make_complaint, customer_user):
+    from recovery.services.lifecycle import complaint_withdraw
+
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    complaint_withdraw(complaint=complaint, actor=customer_user, reason="Sorted")
+
+    html = text_of(
+        signed_in(agent).get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}")
+    )
+
+    assert "Use a macro" not in html and macro.name not in html
