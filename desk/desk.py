@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import forms, remedies, selectors
+from desk import bulk_forms, forms, macro_page, remedies, selectors
 from desk.templatetags.redress_web import overdue_text, time_left
 from escalation import regulatory
 from escalation.services import ladder
@@ -131,6 +131,7 @@ def _queue(request, scope: str):
             ],
             "assignee_choices": filters.assignee_choices(),
             "ranked": selectors.search_rank(text) is not None,
+            **bulk_forms.bar_context(request, choices),
         },
     )
 
@@ -311,6 +312,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
             complaint=complaint,
         ),
         **recovery,
+        **macro_page.page_context(request, complaint, clocks, bound.get("macro")),
         **_header_counts(complaint),
     }
     return render(request, "desk/complaint.html", context, status=status)

@@ -21,6 +21,7 @@ from django.db.models import (
     Expression,
     F,
     Func,
+    IntegerField,
     Lookup,
     OuterRef,
     Q,
@@ -48,6 +49,8 @@ from recovery.models import (
     ComplaintEvent,
     Customer,
     EventType,
+    Macro,
+    MacroVisibility,
     Message,
     MessageDirection,
     MessageKind,
@@ -257,23 +260,37 @@ def queue_order(text: str = "") -> tuple:
     return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
 
 
-def queue_filter_choices() -> dict[str, list[tuple[int, str]]]:
-    """The teams and the categories the queue's filters offer, by name: the configuration
-    held in memory (read in one query when it changes, none otherwise)."""
+def queue_filter_choices() -> dict[str, list[tuple]]:
+    """The teams and the categories the queue's filters offer, by name, and the macros its
+    bulk actions offer (id, name, owner id, team id): the configuration held in memory (read
+    in one query when it changes, none otherwise)."""
 
     def load():
-        # One query for both lists: (kind, id, name) rows of either table.
+        # One query for the three lists: (kind, id, name, owner, team) rows of each table.
+        # Typed: two untyped NULLs would make the union's column text, not an id.
+        nothing = Cast(Value(None), IntegerField())
         teams = (
-            Team.objects.order_by().annotate(kind=Value("team")).values_list("kind", "pk", "name")
+            Team.objects.order_by()
+            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing)
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
         )
         categories = (
             Category.objects.order_by()
-            .annotate(kind=Value("category"))
-            .values_list("kind", "pk", "name")
+            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing)
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
         )
-        choices: dict[str, list[tuple[int, str]]] = {"team": [], "category": []}
-        for kind, pk, name in teams.union(categories, all=True):
-            choices[kind].append((pk, name))
+        macros = (
+            Macro.objects.order_by()
+            .filter(archived_at__isnull=True)
+            .annotate(kind=Value("macro"), for_owner=F("owner_id"), for_team=F("team_id"))
+            .values_list("kind", "pk", "name", "for_owner", "for_team")
+        )
+        choices: dict[str, list[tuple]] = {"team": [], "category": [], "macro": []}
+        for kind, pk, name, owner, for_team in teams.union(categories, macros, all=True):
+            if kind == "macro":
+                choices[kind].append((pk, name, owner, for_team))
+            else:
+                choices[kind].append((pk, name))
         for rows in choices.values():
             rows.sort(key=lambda row: row[1].casefold())
         return choices
@@ -707,6 +724,18 @@ REVIEW_COUNT = "page_review_count"
 STAFF_ROWS = "page_staff_rows"
 RECENT_RESOLUTION_ROWS = "page_recent_resolution_rows"
 APPROVALS_COUNT = "page_approvals_count"
+MACRO_ROWS = "page_macro_rows"
+# What the macro panel needs of each macro offered (its text is read when one is chosen).
+MACRO_COLUMNS = (
+    "id",
+    "name",
+    "visibility",
+    "team_id",
+    "owner_id",
+    "category_id",
+    "root_cause_id",
+    "archived_at",
+)
 
 
 def page_reads_in_one_row() -> bool:
@@ -779,7 +808,33 @@ def page_annotations(user) -> dict:
     if user.has_perm("recovery.assign_complaint"):
         names = ("id", "username", "first_name", "last_name")
         annotations[STAFF_ROWS] = json_rows(_staff_choices(), **{name: name for name in names})
+    annotations[MACRO_ROWS] = json_rows(
+        _macros_offered(user), **{name: name for name in MACRO_COLUMNS}
+    )
     return annotations
+
+
+def _macros_offered(user) -> QuerySet[Macro]:
+    """The macros in use that ``user`` may use on the outer complaint, by name: everyone's,
+    its team's and the user's own (``recovery.services.macros.may_use``)."""
+    return (
+        Macro.objects.filter(archived_at__isnull=True)
+        .filter(
+            Q(visibility=MacroVisibility.EVERYONE)
+            | Q(visibility=MacroVisibility.TEAM, team_id=OuterRef("team_id"))
+            | Q(visibility=MacroVisibility.PERSONAL, owner_id=user.pk)
+        )
+        .order_by("name", "id")
+    )
+
+
+def macros_brought(complaint: Complaint) -> list[Macro] | None:
+    """The macros ``page_annotations`` brought with the complaint (deferred instances: only
+    ``MACRO_COLUMNS``), or None if it did not."""
+    rows = getattr(complaint, MACRO_ROWS, None)
+    if rows is None:
+        return None
+    return [instance(Macro, row) for row in rows]
 
 
 _HISTORY_COLUMNS = ("id", "reference", "subject", "state", "outcome", "received_at", "team_id")

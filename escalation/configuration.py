@@ -1,7 +1,7 @@
 """Configuration that changes rarely, read once per process and kept until it changes.
 
 Policies with their targets, calendars with their closures, ladders, routing rules, teams,
-the taxonomy, the recovery guide and the role groups' permissions are read by every intake, detail and
+the taxonomy, the recovery guide, the desk's macros and the role groups' permissions are read by every intake, detail and
 transition, and change a few times a year. ``cached(name, loader)`` keeps what ``loader``
 returns in this process until one of the watched models changes:
 
@@ -52,8 +52,8 @@ def cached(name: str, loader):
         return value
 
 
-# The tables whose rows are cached; migrations 0007, 0008 (root causes) and 0009 (the
-# recovery guide) put the
+# The tables whose rows are cached; migrations 0007, 0008 (root causes), 0009 (the
+# recovery guide) and 0010 (the desk's macros) put the
 # PostgreSQL triggers on them (a table added here needs its trigger in a new migration).
 WATCHED_TABLES = (
     "escalation_businesscalendar",
@@ -69,6 +69,7 @@ WATCHED_TABLES = (
     "recovery_journeystage",
     "recovery_rootcause",
     "recovery_recoveryguideline",
+    "recovery_macro",
     "auth_group",
     "auth_group_permissions",
     "auth_permission",
@@ -167,6 +168,7 @@ def connect_signals() -> None:
     from recovery.models import (
         Category,
         JourneyStage,
+        Macro,
         RecoveryGuideline,
         RootCause,
         RoutingRule,
@@ -188,6 +190,7 @@ def connect_signals() -> None:
         JourneyStage,
         RootCause,
         RecoveryGuideline,
+        Macro,
         Group,
     )
     for model in watched:

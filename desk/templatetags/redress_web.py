@@ -449,6 +449,7 @@ def queue_rows(rows):
     labels = {key: html.escape(str(label)) for key, label in RISK_LABELS.items()}
     on_hold = '<br><span class="badge waiting">{}</span>'.format(html.escape(_("On hold")))
     statutory_label = html.escape(_("statutory:"))
+    select_label = html.escape(_("Select"))
     lines = []
     for row in rows:
         status = html.escape(row.status)
@@ -493,6 +494,10 @@ def queue_rows(rows):
         )
         lines.append(
             f'<tr class="risk-{status}" data-reference="{reference}">'
+            # The bulk bar's selection: the box belongs to its form (form="bulk-form").
+            f'<td class="select"><input type="checkbox" name="complaints" value="{reference}" '
+            f'form="bulk-form" id="select-{reference}" aria-label="{select_label} {reference}">'
+            "</td>"
             f'<td><span class="badge risk-{status}">{labels.get(row.status, status)}</span>'
             f"{deadline}</td>"
             f'<td><a href="{html.escape(link.replace("REFERENCE", row.reference))}">'

@@ -66,6 +66,7 @@ class Migration(migrations.Migration):
                         "recovery_decided_after_closing",
                         "Recovery decided after closing: customer told",
                     ),
+                    ("duplicate_merged", "A duplicate complaint was merged into this one"),
                     ("attachment_added", "File attached"),
                     ("attachment_refused", "File refused"),
                 ],

@@ -31,6 +31,7 @@ from recovery.models.complaints import (
     Touchpoint,
     Urgency,
 )
+from recovery.models.macros import Macro, MacroVisibility
 from recovery.models.prevention import (
     CorrectiveAction,
     CorrectiveActionKind,
@@ -75,6 +76,8 @@ __all__ = [
     "EventType",
     "IdempotencyKey",
     "JourneyStage",
+    "Macro",
+    "MacroVisibility",
     "Message",
     "MessageDirection",
     "MessageKind",

@@ -35,6 +35,28 @@ def complaint_assign(
     return complaint
 
 
+def complaint_hand_out(*, complaint: Complaint, assignee, actor, reason: str = "") -> Complaint:
+    """Assign an open complaint, as a supervisor's bulk assignment does.
+
+    1. a supervisor's step (``recovery.assign_complaint``); lock the row: a complaint resolved or withdrawn since the supervisor's queue was
+       shown is refused (409) rather than handed to someone with nothing left to do;
+    2. already theirs: nothing to record (a second run of the same bulk action);
+    3. else ``complaint_assign``, which records the event.
+    """
+    if not actor.has_perm("recovery.assign_complaint"):
+        raise PermissionDenied(f"You may not reassign {complaint.reference}.")
+    with transaction.atomic():
+        locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
+        if not locked.is_open:
+            raise TransitionNotAllowed(
+                f"{locked.reference} is {locked.state}; only open complaints are handed out.",
+                details={"state": locked.state},
+            )
+        if assignee is not None and locked.assignee_id == assignee.pk:
+            return locked
+        return complaint_assign(complaint=locked, assignee=assignee, actor=actor, reason=reason)
+
+
 def complaint_take(
     *, complaint: Complaint, actor, seen_assignee_id=ANY_ASSIGNEE, reason: str = ""
 ) -> Complaint:

@@ -53,7 +53,7 @@ from notifications.ingest import ingest
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
-from recovery.models import AttachmentSource, CorrectiveAction
+from recovery.models import AttachmentSource, CorrectiveAction, Macro
 from recovery.services import address_proof, api_tokens, attachments, intake, remedies, surveys
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
@@ -281,6 +281,14 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/held-mail/": get(STAFF),
     "desk/held-mail/<int:inbound_id>/review/": post(WORKERS),
     "desk/board/": get(SUPERVISORS_UP),
+    # The result of the user's own last bulk action (kept in their session); posting a
+    # selection runs each complaint through its own service, which decides per row.
+    "desk/bulk/": get(STAFF),
+    # Macros are managed by supervisors and up; agents use them on a complaint's page.
+    "desk/macros/": get(SUPERVISORS_UP),
+    "desk/macros/new/": get(SUPERVISORS_UP),
+    "desk/macros/<int:macro_id>/edit/": get(SUPERVISORS_UP),
+    "desk/macros/<int:macro_id>/archive/": post(SUPERVISORS_UP),
     # The board's cards: whoever works the complaint may take it (an agent lands on its page);
     # handing it out, moving its team and escalating it are a supervisor's.
     "desk/board/<str:reference>/take/": post(WORKERS),
@@ -301,6 +309,7 @@ HTTP_RULES: dict[str, Rule] = {
         for action in (
             "acknowledge",
             "reply",
+            "macro",
             "note",
             "hold",
             "written-response",
@@ -436,6 +445,7 @@ def fill(pattern: str, world) -> str:
         "<int:inbound_id>": world.held_email.pk,
         "<int:email_id>": world.failed_email.pk,
         "<int:attachment_id>": world.attachment.pk,
+        "<int:macro_id>": world.macro.pk,
     }.items():
         path = path.replace(name, str(value))
     return path
@@ -466,6 +476,7 @@ class World:
     held_email: object = None
     failed_email: object = None
     attachment: object = None
+    macro: object = None
 
 
 @pytest.fixture
@@ -494,6 +505,11 @@ def world(groups, make_complaint, root_causes):
     )
     found.corrective_action = CorrectiveAction.objects.create(
         title="Stop gateway retries", owner=found.manager
+    )
+    found.macro = Macro.objects.create(
+        name="Matrix macro",
+        body="Dear {customer_name}, about {reference}.",
+        created_by=found.manager,
     )
     survey = surveys.survey_create(complaint=found.complaint)
     found.survey_token = surveys.survey_token(survey)

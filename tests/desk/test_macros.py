@@ -1,0 +1,246 @@
+"""Macros on the desk, without a browser: supervisors write, change and archive them (an
+agent is refused; a wrong placeholder is said on the form); an agent chooses one on a
+complaint's page, reads its filled-in text beside the recovery guideline it names, and
+acknowledges or replies with it; the page costs what it cost.
+
+Personas: ``supervisor`` (of Billing) manages macros; ``agent`` works Billing.
+"""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from recovery.models import (
+    Complaint,
+    Macro,
+    Message,
+    MessageKind,
+    RecoveryGuideline,
+    State,
+)
+from recovery.services import macros
+from tests.conftest import acknowledge
+from tests.desk.conftest import signed_in
+
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite]
+
+
+def make_macro(supervisor, **overrides) -> Macro:
+    values = {
+        "name": "Looking into it",
+        "body": "Dear {customer_name}, we are on {reference}. {agent_name}",
+        "next_steps": "We will write to you {resolve_by}.",
+    }
+    values.update(overrides)
+    return macros.macro_save(actor=supervisor, fields=macros.MacroFields(**values))
+
+
+def text_of(response) -> str:
+    return response.content.decode()
+
+
+# -- managing ----------------------------------------------------------------------------
+
+
+def test_a_supervisor_writes_a_macro_from_the_desk(supervisor, team, root_causes):
+    client = signed_in(supervisor)
+    assert client.get("/desk/macros/new/").status_code == 200
+
+    answer = client.post(
+        "/desk/macros/new/",
+        {
+            "name": "Refund on its way",
+            "body": "Dear {customer_name}, the refund for {reference} is on its way.",
+            "visibility": "team",
+            "team": team.pk,
+            "root_cause": "billing.duplicate-charge",
+            "puts_on_hold": "on",
+        },
+    )
+
+    assert answer.status_code == 302
+    macro = Macro.objects.get(name="Refund on its way")
+    assert (macro.team_id, macro.root_cause.code, macro.puts_on_hold) == (
+        team.pk,
+        "billing.duplicate-charge",
+        True,
+    )
+    listing = text_of(client.get("/desk/macros/"))
+    assert "Refund on its way" in listing and "The Billing team" in listing
+
+
+def test_a_wrong_placeholder_is_said_on_the_form_and_nothing_saved(supervisor):
+    answer = signed_in(supervisor).post(
+        "/desk/macros/new/",
+        {"name": "Bad", "body": "Hello {customer}", "visibility": "everyone"},
+    )
+
+    assert answer.status_code == 400
+    assert "Unknown placeholder {customer}" in text_of(answer)
+    assert not Macro.objects.exists()
+
+
+def test_a_duplicate_name_is_said_on_the_form(supervisor):
+    make_macro(supervisor)
+    answer = signed_in(supervisor).post(
+        "/desk/macros/new/",
+        {"name": "Looking into it", "body": "Hi", "visibility": "everyone"},
+    )
+
+    assert answer.status_code == 400
+    assert "already called “Looking into it”" in text_of(answer)
+
+
+def test_a_supervisor_edits_and_archives_a_macro(supervisor):
+    macro = make_macro(supervisor)
+    client = signed_in(supervisor)
+
+    edited = client.post(
+        f"/desk/macros/{macro.pk}/edit/",
+        {"name": "Renamed", "body": "New text for {reference}", "visibility": "everyone"},
+    )
+    archived = client.post(f"/desk/macros/{macro.pk}/archive/")
+
+    assert (edited.status_code, archived.status_code) == (302, 302)
+    macro.refresh_from_db()
+    assert macro.name == "Renamed" and macro.archived_at is not None
+    assert client.get("/desk/macros/999999/edit/").status_code == 404
+    assert client.post("/desk/macros/999999/archive/").status_code == 404
+
+
+def test_an_agent_may_not_manage_macros(agent, supervisor):
+    macro = make_macro(supervisor)
+    client = signed_in(agent)
+
+    assert client.get("/desk/macros/").status_code == 403
+    assert client.post("/desk/macros/new/", {"name": "X", "body": "Y"}).status_code == 403
+    assert client.post(f"/desk/macros/{macro.pk}/archive/").status_code == 403
+    assert Macro.objects.get(pk=macro.pk).archived_at is None
+
+
+# -- using on the complaint's page -------------------------------------------------------
+
+
+def test_the_page_fills_the_chosen_macro_in_beside_its_guideline(
+    agent, supervisor, make_complaint, root_causes
+):
+    complaint = make_complaint()
+    guide = RecoveryGuideline.objects.create(
+        root_cause=root_causes["billing.duplicate-charge"],
+        type="refund",
+        amount="25.00",
+        currency="GBP",
+        note="Refund the duplicate and apologise.",
+    )
+    macro = make_macro(supervisor, guideline=guide)
+    client = signed_in(agent)
+
+    listed = text_of(client.get(f"/desk/complaints/{complaint.reference}/"))
+    assert f'<option value="{macro.pk}"' in listed
+    chosen = text_of(client.get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}"))
+
+    assert f"Dear {complaint.customer.name}, we are on {complaint.reference}." in chosen
+    assert "Refund the duplicate and apologise." in chosen and "25.00 GBP" in chosen
+    assert "Acknowledge with this macro" in chosen
+    unknown = text_of(client.get(f"/desk/complaints/{complaint.reference}/?macro=99999"))
+    assert "That macro is not offered on this complaint" in unknown
+
+
+def test_an_agent_acknowledges_with_a_macro(agent, supervisor, make_complaint):
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    client = signed_in(agent)
+
+    answer = client.post(
+        f"/desk/complaints/{complaint.reference}/macro/",
+        {
+            "macro-macro": macro.pk,
+            "macro-expected_state": "received",
+            "macro-body": f"Thank you; your reference is {complaint.reference}.",
+            "macro-next_steps": "We will call you tomorrow.",
+        },
+    )
+
+    assert answer.status_code == 302
+    complaint = Complaint.objects.get(pk=complaint.pk)
+    assert complaint.state == State.ACKNOWLEDGED
+    sent = Message.objects.get(complaint=complaint, kind=MessageKind.ACKNOWLEDGEMENT)
+    assert sent.body.endswith("What happens next: We will call you tomorrow.")
+
+
+def test_a_refusal_is_said_on_the_macro_form_with_the_text_kept(agent, supervisor, make_complaint):
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    client = signed_in(agent)
+
+    answer = client.post(
+        f"/desk/complaints/{complaint.reference}/macro/",
+        {
+            "macro-macro": macro.pk,
+            "macro-expected_state": "received",
+            "macro-body": "No reference in here.",
+            "macro-next_steps": "Soon.",
+        },
+    )
+
+    assert answer.status_code == 400
+    html = text_of(answer)
+    assert "must name the complaint" in html
+    assert "No reference in here." in html
+    assert Complaint.objects.get(pk=complaint.pk).state == State.RECEIVED
+
+
+def test_an_oversized_or_malformed_post_is_a_400(agent, supervisor, make_complaint):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    macro = make_macro(supervisor)
+    client = signed_in(agent)
+    url = f"/desk/complaints/{complaint.reference}/macro/"
+
+    too_long = client.post(url, {"macro-macro": macro.pk, "macro-body": "x" * 5001})
+    not_a_number = client.post(url, {"macro-macro": "one", "macro-body": "Hi"})
+
+    assert (too_long.status_code, not_a_number.status_code) == (400, 400)
+    assert not Message.objects.filter(complaint=complaint, kind=MessageKind.REPLY).exists()
+
+
+@pytest.mark.postgresql(reason="the page's reads come along as JSON arrays")
+def test_the_page_with_macros_costs_what_it_did(agent, supervisor, make_complaint, settings):
+    from tests.desk.test_complaint_page_budget import PAGE_BUDGET, page_statements
+
+    settings.REDRESS_CONFIGURATION_CACHE = True
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    for n in range(5):
+        make_macro(supervisor, name=f"Other {n}")
+    client = signed_in(agent)
+    page_statements(client, complaint)  # warm: the session
+    # The first macro chosen in this process reads the macros into memory (once per change).
+    client.get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}")
+
+    sent, html = page_statements(client, complaint)
+    assert len(sent) == PAGE_BUDGET, sent
+    assert "Looking into it" in html  # offered, from memory
+    with CaptureQueriesContext(connection) as chosen:
+        answer = client.get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}")
+    assert answer.status_code == 200
+    assert (
+        len([q for q in chosen if not re.match(r"(SAVEPOINT|RELEASE|BEGIN|COMMIT)", q["sql"])])
+        == PAGE_BUDGET
+    )
+
+
+def test_a_withdrawn_complaint_offers_no_macro(agent, supervisor, make_complaint, customer_user):
+    from recovery.services.lifecycle import complaint_withdraw
+
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    complaint_withdraw(complaint=complaint, actor=customer_user, reason="Sorted")
+
+    html = text_of(
+        signed_in(agent).get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}")
+    )
+
+    assert "Use a macro" not in html and macro.name not in html
