@@ -57,7 +57,7 @@ from recovery.models import (
     RecoveryAction,
     RecoveryStatus,
 )
-from recovery.services import intake, lifecycle, messages, remedies, tracking_links
+from recovery.services import intake, lifecycle, merge, messages, remedies, tracking_links
 from tests.mailservers import Smtpd
 from tests.notifications.shipped_templates import ensure_default_templates
 from tests.processes import HOST, Child, subprocess_environment, wait_until_worker_idle
@@ -87,6 +87,8 @@ WITHOUT_AGENTS_WORDS = {
     MessageTemplateKind.SURVEY_INVITATION,
     MessageTemplateKind.TRACKING_LINK,
     MessageTemplateKind.RECOVERY_DECISION,
+    # The reason for a merge is the staff's, kept on the timeline; the email says what merged.
+    MessageTemplateKind.COMPLAINTS_MERGED,
 }
 
 
@@ -283,6 +285,13 @@ def every_kind(emailed_complaint, agent, supervisor, root_causes, smtpd):
     delayed = _letter_complaint(agent, "au_asic_rg271_credit")
     messages.complaint_send_delay_notification(complaint=delayed, actor=agent, reason=SAID)
     letters = _deliver_and_send(smtpd)
+    # The same customer's two complaints, one a duplicate of the other: merged, told once.
+    # (Filed by staff, each was put under a provisional customer of that address.)
+    Complaint.objects.filter(pk=delayed.pk).update(customer_id=written.customer_id)
+    delayed.refresh_from_db()
+    _works_its_team(supervisor, written)
+    merge.complaint_merge(survivor=written, duplicate=delayed, actor=supervisor, reason=SAID)
+    letters += _deliver_and_send(smtpd)
 
     by_kind: dict[str, tuple[EmailDelivery, EmailMessage]] = {}
     for row, parsed in [*life, *letters]:
