@@ -46,7 +46,7 @@
     { keys: "t", where: "complaint", action: "form", target: "take", text: "Take it (assign to me)" },
     { keys: "a", where: "complaint", action: "form", target: "acknowledge", text: "Acknowledge" },
     { keys: "r", where: "complaint", action: "form", target: "reply", text: "Reply to the customer" },
-    { keys: "m", where: "complaint", action: "form", target: "macro", text: "Use a macro (choose it, then Ctrl+Enter fills it in)" },
+    { keys: "m", where: "complaint", action: "form", target: "macro", text: "Use a macro" },
     { keys: "n", where: "complaint", action: "form", target: "note", text: "Add an internal note" },
     { keys: "s", where: "complaint", action: "form", target: "resolve", text: "Resolve" },
     { keys: "p", where: "complaint", action: "form", target: "recovery", text: "Offer a recovery" },
