@@ -12,10 +12,12 @@ from recovery.services import macros as macro_services
 class MacroUseForm(forms.Form):
     macro = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     expected_state = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
+    # The chooser's GET form comes back to "#macro-text": the browser scrolls to the filled-in
+    # text, and moves the focus there (Chromium, Safari) or starts Tab from it (Firefox).
     body = forms.CharField(
         label=gettext_lazy("Message to the customer"),
         max_length=macro_services.BODY_MAX,
-        widget=forms.Textarea(attrs={"rows": 6}),
+        widget=forms.Textarea(attrs={"rows": 6, "id": "macro-text"}),
     )
     next_steps = forms.CharField(
         label=gettext_lazy("What happens next"),

@@ -6,11 +6,13 @@ and with the desk's shortcuts (static/redress/js/shortcuts.js). The journey, fro
 queue, on its most urgent complaint:
 
 1. open it;
-2. acknowledge it with the pre-filled message;
+2. acknowledge it: with the pre-filled message, or (the shortcuts' way) with the macro a
+   supervisor wrote, chosen from the page's macro panel;
 3. reply to the customer;
 4. resolve it: outcome, a root cause picked by typing part of its name, a summary;
 5. close the loop, writing what will change.
 
+Neither way of acknowledging types anything: the message is pre-filled, or the macro's.
 Text is typed the same way in all three (the same words into the same fields): it is counted
 apart from the presses and clicks that move around the page and act, which are what differ.
 ``test_keyboard_shortcuts.py`` runs the journeys and prints the table docs/web.md quotes.
@@ -27,6 +29,7 @@ SUMMARY = "Refunded the duplicate charge."
 WHAT_WILL_CHANGE = "The payment gateway no longer retries settled payments."
 
 ACKNOWLEDGED = "Acknowledged; the customer has been sent your message."
+SENT_WITH_THE_MACRO = "Sent with the macro; what else it does is done too (see the timeline)."
 REPLIED = "Reply sent to the customer."
 RESOLVED = "Resolved; the customer has been told the outcome."
 CLOSED = "Loop closed; the customer has been sent your message."
@@ -157,16 +160,25 @@ def with_tab_and_enter(counter: Counter, reference: str) -> None:
 
 def with_the_shortcuts(counter: Counter, reference: str) -> None:
     """The desk's shortcuts: a letter opens an action's form with the cursor in its first
-    empty field; Ctrl+Enter sends it."""
+    empty field; Ctrl+Enter sends it. It acknowledges with a macro: the page's only one, the
+    one a supervisor wrote, is the chooser's first choice."""
     page = counter.page
     counter.press("o")  # no row chosen: the first, the most urgent
     page.wait_for_url(f"**/desk/complaints/{reference}/")
     page.wait_for_load_state("domcontentloaded")
 
-    counter.press("a")  # the cursor in the pre-filled acknowledgement
-    assert counter.focused("form[action$='/acknowledge/'] textarea")
-    counter.press("Control+Enter")
-    counter.wait_for_text(ACKNOWLEDGED)
+    counter.press("m")  # the macro panel unfolds, the focus on its chooser
+    assert counter.focused("form[data-shortcut='macro'] select")
+    counter.press("Control+Enter")  # Fill in: the page again, the macro's text filled in
+    page.wait_for_url(f"**/desk/complaints/{reference}/?macro=*#macro-text")
+    page.wait_for_load_state("domcontentloaded")
+    # The focus on the macro's text, filled in for the complaint, the cursor at its end.
+    assert counter.focused("form[action$='/macro/'] textarea[name='macro-body']")
+    assert page.evaluate("document.activeElement.selectionStart") == len(
+        page.locator("#macro-text").input_value()
+    )
+    counter.press("Control+Enter")  # Acknowledge with this macro
+    counter.wait_for_text(SENT_WITH_THE_MACRO)
 
     counter.press("r")
     assert counter.focused("form[action$='/reply/'] textarea")

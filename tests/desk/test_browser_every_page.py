@@ -45,7 +45,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, 
 class Page:
     pattern: str  # as in the URL conf and the access matrix
     who: tuple[str, ...]  # personas of the access matrix; "anonymous" for nobody signed in
-    # What to do on the page before the audit (open a widget), if anything.
+    # What to do on the page before the audit (open a widget, send a form), if anything.
     then: str = ""
     # The status the page answers with for the world under test.
     status: int = 200
@@ -73,12 +73,23 @@ PAGES = [
     Page("desk/held-mail/", ("agent_in", "supervisor")),
     Page("desk/complaints/<str:reference>/", ("agent_in", "supervisor")),
     Page("desk/complaints/<str:reference>/", ("agent_in",), then="root-cause picker"),
+    Page("desk/complaints/<str:reference>/", ("agent_in",), then="macro filled in"),
+    # The merge's confirmation answers a POST only: its first step, from the complaint page.
+    Page("desk/complaints/<str:reference>/", ("agent_in",), then="merge confirmation"),
+    # A bulk action's result, kept in the session: none yet, then one.
+    Page("desk/bulk/", ("agent_in",)),
     # -- the supervisor's board, approvals and corrective actions
     Page("desk/board/", ("supervisor", "manager")),
     Page("desk/approvals/", ("supervisor",)),
     Page("desk/corrective-actions/", ("supervisor", "manager")),
     Page("desk/corrective-actions/new/", ("manager",)),
     Page("desk/corrective-actions/<int:action_id>/edit/", ("manager",)),
+    Page("desk/macros/", ("supervisor", "manager")),
+    Page("desk/macros/new/", ("supervisor",)),
+    Page("desk/macros/new/", ("supervisor",), then="macro refused"),
+    Page("desk/macros/<int:macro_id>/edit/", ("supervisor",)),
+    # Last of the supervisor's: it assigns the team's complaints to them.
+    Page("desk/bulk/", ("supervisor",), then="bulk result"),
     # -- insights
     Page("insights/dashboard/", ("manager",)),
     Page("insights/", ("manager",)),
@@ -154,14 +165,64 @@ def _second_factor_user(found):
     return user
 
 
-def _open_root_cause_picker(page) -> None:
+def _open_root_cause_picker(page, world) -> None:  # noqa: F811
     """Type into the resolve form's cause picker so its list of matches is open."""
-    field = page.get_by_role("combobox").first
-    field.fill("dup")
-    page.get_by_role("option").first.wait_for()
+    picker = page.locator("form[action$='/resolve/']")
+    picker.get_by_role("combobox", name="Root causes").fill("dup")
+    picker.get_by_role("listbox").get_by_role("option").first.wait_for()
 
 
-THEN = {"root-cause picker": _open_root_cause_picker}
+def _fill_in_a_macro(page, world) -> None:  # noqa: F811
+    """Choose the world's macro in the complaint's macro panel: its text filled in."""
+    page.get_by_text("Use a macro", exact=True).click()
+    page.get_by_label("Macro", exact=True).select_option(label=world.macro.name)
+    page.get_by_role("button", name="Fill in").click()
+    page.wait_for_url("**?macro=*#macro-text")
+    page.locator("#macro-text").wait_for()
+
+
+def _ask_to_merge(page, world) -> None:  # noqa: F811
+    """The first step of merging the world's second complaint from the same customer into
+    the complaint: the confirmation, both side by side, nothing merged yet."""
+    from recovery.models import Complaint
+
+    duplicate = Complaint.objects.get(subject=DUPLICATE_SUBJECT)
+    page.get_by_text("Merge a duplicate into this complaint").click()
+    page.get_by_label("Reference of the duplicate").fill(duplicate.reference)
+    page.get_by_label("Why they are one complaint").fill("Written in twice.")
+    page.get_by_role("button", name="Check and merge").click()
+    page.get_by_role("heading", name=f"Merge {duplicate.reference} into").wait_for()
+
+
+def _refuse_a_macro(page, world) -> None:  # noqa: F811
+    """Send the macro form with an unknown placeholder: the page with its errors."""
+    page.get_by_label("Name").fill("Refused")
+    page.get_by_label("Text sent to the customer").fill("Dear {nobody}.")
+    page.get_by_role("button", name="Save the macro").click()
+    page.locator(".error-summary").wait_for()
+
+
+def _do_a_bulk_action(page, world) -> None:  # noqa: F811
+    """From the team queue: every complaint on it assigned to the user, then the result."""
+    page.goto("/desk/team/")
+    page.get_by_role("button", name="Select all on this page").click()
+    page.get_by_label("Action").select_option("assign")
+    page.get_by_label("Assign to (a username, or “me”)").fill("me")
+    page.get_by_role("button", name="Apply to the selected").click()
+    page.wait_for_url("**/desk/bulk/")
+    page.locator("#bulk-summary").wait_for()
+
+
+THEN = {
+    "root-cause picker": _open_root_cause_picker,
+    "macro filled in": _fill_in_a_macro,
+    "merge confirmation": _ask_to_merge,
+    "macro refused": _refuse_a_macro,
+    "bulk result": _do_a_bulk_action,
+}
+
+# A second complaint of the world's customer, on the same team: the merge's duplicate.
+DUPLICATE_SUBJECT = "Matrix, written in twice"
 
 # Pages that speak of root causes: each must call a cause by its name, never its code.
 NAMES_NOT_CODES = ("/insights/", "/desk/corrective-actions/")
@@ -220,7 +281,9 @@ def test_every_page_is_accessible_and_under_the_policy(
     settled,
     migrated_defaults,
     world,  # noqa: F811
+    make_complaint,
 ):
+    make_complaint(by=world.customer_a, routed_to=world.team, subject=DUPLICATE_SUBJECT)
     personas = {persona.name: persona for persona in (factory(world) for factory in PERSONAS)}
     users = {name: persona.user for name, persona in personas.items()}
     users["second_factor"] = _second_factor_user(world)
@@ -253,7 +316,7 @@ def test_every_page_is_accessible_and_under_the_policy(
             if context_page.locator("body[data-socket]").count():
                 wait_until_live(context_page)
             if page.then:
-                THEN[page.then](context_page)
+                THEN[page.then](context_page, world)
             try:
                 assert_accessible(context_page, label)
             except AssertionError as failure:

@@ -3,7 +3,8 @@ against a live uvicorn and Celery worker).
 
 - what it takes to handle a complaint from the queue to the closed loop, counted three ways
   (mouse clicks, Tab and Enter, the shortcuts) and printed: docs/web.md quotes the table;
-  the shortcuts' way is keyboard only;
+  the shortcuts' way is keyboard only and acknowledges with a macro a supervisor wrote
+  (m, Ctrl+Enter fills it in, the focus on its text, Ctrl+Enter sends it);
 - the queue's current row moves with j and k, Enter opens it, and it stays current and
   focused when a live refresh redraws the queue; g q and / go where they say;
 - a shortcut typed in a field types the letter, and none fires with Ctrl, Alt or Meta;
@@ -19,7 +20,8 @@ import pytest
 from django.utils import timezone
 
 from escalation.models import Clock, ClockKind
-from recovery.models import Complaint, State
+from recovery.models import Complaint, EventType, State
+from recovery.services import macros as macro_services
 from tests.conftest import acknowledge
 from tests.desk import keystrokes
 from tests.desk.live import (
@@ -81,11 +83,31 @@ def most_urgent(make_complaint):
     return make
 
 
+MACRO_BODY = "Dear {customer_name}, we have your complaint {reference} and are on it."
+MACRO_NEXT_STEPS = "We will write to you {resolve_by}."
+
+
 def test_what_it_takes_from_the_queue_to_the_closed_loop(
-    live, browser, agent, root_causes, make_complaint, most_urgent, celery_on_redis, capsys
+    live,
+    browser,
+    agent,
+    supervisor,
+    root_causes,
+    make_complaint,
+    most_urgent,
+    celery_on_redis,
+    capsys,
 ):
     for subject in ("Card declined at the till", "Parcel left in the rain"):
         make_complaint(subject=subject)
+    # The macro the shortcuts' way acknowledges with, written by a supervisor and shared
+    # with everyone: the complaint page's macro panel offers it (and only it).
+    macro_services.macro_save(
+        actor=supervisor,
+        fields=macro_services.MacroFields(
+            name="We are on it", body=MACRO_BODY, next_steps=MACRO_NEXT_STEPS
+        ),
+    )
     page = new_page(browser, live.base_url)
     sign_in(page, agent.username)
 
@@ -105,6 +127,22 @@ def test_what_it_takes_from_the_queue_to_the_closed_loop(
             "billing.duplicate-charge"
         ]
         counts[way] = counter
+        acknowledgement = complaint.messages.get(kind="acknowledgement").body
+        with_the_macro = f"we have your complaint {complaint.reference} and are on it" in (
+            acknowledgement
+        )
+        assert with_the_macro == (way == "Keyboard: shortcuts"), (way, acknowledgement)
+
+    # The shortcuts' acknowledgement was the macro's, filled in for the complaint (no
+    # placeholder left, what happens next included) and sent by the agent.
+    complaint = Complaint.objects.select_related("customer").get(
+        subject="Charged twice (Keyboard: shortcuts)"
+    )
+    assert complaint.events.get(type=EventType.ACKNOWLEDGED).actor == agent
+    sent = complaint.messages.get(kind="acknowledgement").body
+    assert sent.startswith(f"Dear {complaint.customer.name}, we have your complaint"), sent
+    assert "{" not in sent and "What happens next: We will write to you" in sent
+    assert Complaint.objects.filter(events__type=EventType.ACKNOWLEDGED).count() == 3
 
     mouse = counts["Mouse"]
     tabbing = counts["Keyboard: Tab and Enter"]
@@ -263,7 +301,13 @@ def test_the_help_is_an_accessible_dialog(live, browser, agent, most_urgent):
         "document.getElementById('shortcut-help').contains(document.activeElement)"
     )
     text = help_dialog.inner_text()
-    for line in ("Next complaint", "Acknowledge", "Reply to the customer", "Go to my queue"):
+    for line in (
+        "Next complaint",
+        "Acknowledge",
+        "Use a macro",
+        "Reply to the customer",
+        "Go to my queue",
+    ):
         assert line in text
     assert_accessible(page, "shortcut help")
 
@@ -322,3 +366,45 @@ def test_the_one_key_shortcuts_can_be_turned_off(live, browser, agent, most_urge
     page.keyboard.press("Escape")
     page.keyboard.press("j")
     assert page.locator("#queue tr[aria-current='true']").count() == 1
+
+
+def test_a_macro_is_chosen_filled_in_and_sent_from_the_keyboard(
+    live, browser, agent, supervisor, make_complaint, celery_on_redis
+):
+    """m puts the focus on the macro chooser, the arrows choose, Ctrl+Enter fills it in; the
+    page comes back with the focus on the macro's text; what happens next, which the macro
+    leaves to write, is the next Tab stop; Ctrl+Enter sends it. A macro no longer offered
+    is said, and the message takes the focus."""
+    for name, next_steps in (("Apologies", MACRO_NEXT_STEPS), ("Bare thanks", "")):
+        macro_services.macro_save(
+            actor=supervisor,
+            fields=macro_services.MacroFields(name=name, body=MACRO_BODY, next_steps=next_steps),
+        )
+    complaint = make_complaint(subject="Charged twice")
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto(f"/desk/complaints/{complaint.reference}/")
+
+    page.keyboard.press("m")
+    assert focused(page) == "SELECT macro #macro-choice"
+    assert page.locator("#macro").get_attribute("open") == ""
+    page.keyboard.press("ArrowDown")  # the second, by name: Bare thanks
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"**/desk/complaints/{complaint.reference}/?macro=*#macro-text")
+    page.wait_for_load_state("domcontentloaded")
+    assert page.locator("#macro-choice option:checked").inner_text() == "Bare thanks"
+    assert focused(page) == "TEXTAREA macro-body #macro-text"
+    assert_accessible(page, "a macro filled in, the focus on its text")
+    page.keyboard.press("Tab")
+    assert focused(page).startswith("TEXTAREA macro-next_steps")
+    page.keyboard.type("We will write to you within a week.")
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("Sent with the macro").wait_for()
+    complaint.refresh_from_db()
+    assert complaint.state == State.ACKNOWLEDGED
+    assert "within a week" in complaint.messages.get(kind="acknowledgement").body
+
+    # An address with a macro this complaint is not offered (none has that number).
+    page.goto(f"/desk/complaints/{complaint.reference}/?macro=99999#macro-text")
+    page.wait_for_load_state("domcontentloaded")
+    assert focused(page).startswith("P That macro is not offered on this")

@@ -148,6 +148,27 @@ def test_the_page_fills_the_chosen_macro_in_beside_its_guideline(
     assert "That macro is not offered on this complaint" in unknown
 
 
+def test_the_chooser_comes_back_to_the_filled_in_text(agent, supervisor, make_complaint):
+    """Without a script: the chooser's GET goes to #macro-text, the id of the filled-in
+    text, which the browser scrolls to (and focuses, where it does); a macro not offered
+    has no such text, and its message takes the focus (autofocus) instead."""
+    complaint = make_complaint()
+    macro = make_macro(supervisor)
+    client = signed_in(agent)
+    page = f"/desk/complaints/{complaint.reference}/"
+
+    listed = text_of(client.get(page))
+    assert re.search(r'<form method="get" action="#macro-text"[^>]*data-shortcut="macro"', listed)
+    assert 'id="macro-text"' not in listed
+    chosen = text_of(client.get(f"{page}?macro={macro.pk}"))
+    assert re.search(r'<textarea name="macro-body"[^>]*id="macro-text"', chosen)
+    assert chosen.count('id="macro-text"') == 1 and "autofocus" not in chosen
+    assert '<label for="macro-text">' in chosen
+    unknown = text_of(client.get(f"{page}?macro=99999"))
+    assert re.search(r'<p class="error-summary" role="alert" tabindex="-1" autofocus>', unknown)
+    assert 'id="macro-text"' not in unknown
+
+
 def test_an_agent_acknowledges_with_a_macro(agent, supervisor, make_complaint):
     complaint = make_complaint()
     macro = make_macro(supervisor)

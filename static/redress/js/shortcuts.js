@@ -12,7 +12,8 @@
  *   which is the most urgent;
  * - on the complaint page a letter opens its action's form (the <details> around it),
  *   and puts the cursor in the first field still empty (else the first field). It never
- *   submits: that stays Enter on the button, or Ctrl+Enter (Cmd+Enter) in a text box;
+ *   submits: that stays Enter on the button, or Ctrl+Enter (Cmd+Enter) in a text box or
+ *   a list (the macro chooser's: m, then Ctrl+Enter fills the macro in);
  * - g then a letter goes somewhere ("g q": my queue), the second key within GO_WINDOW_MS;
  * - the help has a switch that turns the one-key shortcuts off, remembered in this browser
  *   (localStorage): someone who speaks commands, or whose hand rests on the keys, must be
@@ -31,9 +32,8 @@
   // One row a shortcut. keys: what is pressed ("g q" is g, then q); where: "desk" (every
   // desk page), "queue" or "complaint"; action: a function of ACTIONS below; target: the
   // data-shortcut name it works on; text: what the help says.
-  // A new shortcut is a row here: the macros' picker, say, would be
-  //   {keys: "m", where: "complaint", action: "form", target: "macro", text: "Apply a macro"}
-  // with data-shortcut="macro" on its form in templates/desk/complaint.html.
+  // A new shortcut is a row here, and data-shortcut="<target>" on what it works on in the
+  // template: the macros' chooser is data-shortcut="macro" in templates/desk/macro_panel.html.
   var SHORTCUTS = [
     { keys: "?", where: "desk", action: "help", text: "Show these shortcuts" },
     { keys: "/", where: "desk", action: "search", target: "search", text: "Search the queue" },
@@ -46,6 +46,7 @@
     { keys: "t", where: "complaint", action: "form", target: "take", text: "Take it (assign to me)" },
     { keys: "a", where: "complaint", action: "form", target: "acknowledge", text: "Acknowledge" },
     { keys: "r", where: "complaint", action: "form", target: "reply", text: "Reply to the customer" },
+    { keys: "m", where: "complaint", action: "form", target: "macro", text: "Use a macro" },
     { keys: "n", where: "complaint", action: "form", target: "note", text: "Add an internal note" },
     { keys: "s", where: "complaint", action: "form", target: "resolve", text: "Resolve" },
     { keys: "p", where: "complaint", action: "form", target: "recovery", text: "Offer a recovery" },
@@ -53,7 +54,7 @@
   ];
   // Keys the help lists that are not in the table above: they work in a field.
   var IN_A_FIELD = [
-    { keys: "Ctrl+Enter", text: "In a text box: send its form (Cmd+Enter on a Mac)" },
+    { keys: "Ctrl+Enter", text: "In a text box or a list: send its form (Cmd+Enter on a Mac)" },
     { keys: "Escape", text: "Close this help" }
   ];
   var GROUPS = [
@@ -336,7 +337,7 @@
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) { return; }
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.altKey) {
-      if (event.target.tagName === "TEXTAREA" || event.target.tagName === "INPUT") {
+      if (/^(TEXTAREA|INPUT|SELECT)$/.test(event.target.tagName)) {
         if (submitFrom(event.target)) { event.preventDefault(); }
       }
       return;
@@ -396,5 +397,17 @@
   if (window.location.hash === "#search") {
     var box = target("search");
     if (box) { box.focus(); }
+  }
+
+  // The macro chooser is a GET form that comes back to "#macro-text", the chosen macro's
+  // text filled in: the text takes the focus, the cursor at its end, to read, edit and send
+  // with Ctrl+Enter. Chromium focuses a focusable fragment target by itself (after this
+  // script has run, so no other field could keep the focus there), not every browser does.
+  // Not a one-key shortcut: the switch in the help leaves it on.
+  if (window.location.hash === "#macro-text") {
+    var filled = document.getElementById("macro-text");
+    if (filled && filled.form && filled.form.getAttribute("data-shortcut") === "macro-send") {
+      focusEnd(filled);
+    }
   }
 })();
