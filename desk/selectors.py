@@ -129,6 +129,11 @@ QUEUE_ORDER = (
     Coalesce("overdue_since", "next_deadline_at").asc(nulls_last=True),
     "id",
 )
+# The other orders a queue may be asked for (``sort``); the id breaks ties.
+QUEUE_RECEIVED_ORDERS = {
+    "newest": (F("received_at").desc(), F("id").desc()),
+    "oldest": (F("received_at").asc(), F("id").asc()),
+}
 # Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
 # finds it; drops words such as "the"). The generated column ``search_document`` and the
 # messages' index (migration recovery.0031_queue_full_text_search) are built with it.
@@ -179,6 +184,7 @@ class QueueQuery:
     channel: str = ""
     severity: str = ""
     profile: str = ""  # a regulatory profile's code; "none" for complaints under none
+    sort: str = ""  # "" (urgency, or best match for words), "newest" or "oldest"
 
 
 def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Complaint]:
@@ -222,7 +228,7 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     rows = rows.filter(_attribute_filters(user, query))
     if text:
         rows = rows.filter(search_filter(text))
-    return rows.order_by(*queue_order(text))
+    return rows.order_by(*queue_order(text, query.sort))
 
 
 def _attribute_filters(user, query: QueueQuery) -> Q:
@@ -249,10 +255,13 @@ def _attribute_filters(user, query: QueueQuery) -> Q:
     return condition
 
 
-def queue_order(text: str = "") -> tuple:
+def queue_order(text: str = "", sort: str = "") -> tuple:
     """The queue's order: by urgency, or for words searched on PostgreSQL, best match first
     (``ts_rank`` over subject and description; a complaint found by its customer or its
-    messages only ranks 0) and by urgency among equals."""
+    messages only ranks 0) and by urgency among equals; or, when asked, by the time the
+    complaint was received (``complaint_received_idx``), newest or oldest first."""
+    if sort in QUEUE_RECEIVED_ORDERS:
+        return QUEUE_RECEIVED_ORDERS[sort]
     rank = search_rank(text)
     return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
 
@@ -282,7 +291,12 @@ def queue_filter_choices() -> dict[str, list[tuple[int, str]]]:
 
 
 def queue_page(
-    rows: QuerySet[Complaint], offset: int, size: int, now: datetime, text: str = ""
+    rows: QuerySet[Complaint],
+    offset: int,
+    size: int,
+    now: datetime,
+    text: str = "",
+    sort: str = "",
 ) -> list[QueueRow]:
     """``size`` rows of the queue ``rows`` from ``offset``, with their risk flags, in one
     query.
@@ -298,7 +312,7 @@ def queue_page(
     values = (
         Complaint.objects.filter(pk__in=page_ids)
         .annotate(**_risk_flags(now))
-        .order_by(*queue_order(text))
+        .order_by(*queue_order(text, sort))
         .values_list(*QUEUE_COLUMNS)
     )
     page = []
@@ -485,11 +499,12 @@ class SearchDocument(Expression):
     alias the table has in the query (a page's ids are found in a subquery, where Django
     renames the table)."""
 
-    def __init__(self, column=None):
+    def __init__(self, column=None, name="search_document"):
         from django.contrib.postgres.search import SearchVectorField
 
         super().__init__(output_field=SearchVectorField())
         self.column = column if column is not None else F("pk")
+        self.name = name
 
     def get_source_expressions(self):
         return [self.column]
@@ -500,7 +515,7 @@ class SearchDocument(Expression):
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.column)
         table, _dot, _column = sql.rpartition(".")
-        return f'{table}."search_document"', params
+        return f'{table}."{self.name}"', params
 
 
 class _Digits(Func):

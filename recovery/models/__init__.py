@@ -48,6 +48,7 @@ from recovery.models.remedies import (
 )
 from recovery.models.routing import RoutingRule, UnpickedAlert
 from recovery.models.surveys import Survey
+from recovery.models.views import QueueColumn, QueueScope, SavedView
 
 __all__ = [
     "ANY_CURRENCY",
@@ -77,6 +78,8 @@ __all__ = [
     "MessageKind",
     "Outcome",
     "Priority",
+    "QueueColumn",
+    "QueueScope",
     "RecoveryAction",
     "RecoveryGuideline",
     "RecoveryStatus",
@@ -85,6 +88,7 @@ __all__ = [
     "RootCause",
     "RootCauseAlert",
     "RoutingRule",
+    "SavedView",
     "Severity",
     "SsoIdentity",
     "State",
