@@ -106,7 +106,7 @@ def render_queue(request, scope: str, *, saved_view=None):
     for row in rows:
         row.deadline_text = time_left(row.next_deadline_at, now)
         row.overdue_text = overdue_text(row, now)
-    total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()
+    total = selectors.queue_count(queryset, QUEUE_COUNT_CAP, query.sort)
     params = data.copy()
     params.pop("page", None)
     columns = saved_view.columns if saved_view is not None and saved_view.columns else None

@@ -134,6 +134,9 @@ QUEUE_RECEIVED_ORDERS = {
     "newest": (F("received_at").desc(), F("id").desc()),
     "oldest": (F("received_at").asc(), F("id").asc()),
 }
+# A search for words ranks its most urgent matches only, this many: as many as the queue
+# counts (desk.desk.QUEUE_COUNT_CAP, "more than 1,000"), 20 pages of 50.
+SEARCH_CANDIDATES = 1001
 # Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
 # finds it; drops words such as "the"). The generated column ``search_document`` and the
 # messages' index (migration recovery.0031_queue_full_text_search) are built with it.
@@ -308,7 +311,20 @@ def queue_page(
     5,000 of them for the hundredth page. The flags are two ``EXISTS`` probes per row of
     the page, on the clock table's complaint index.
     """
-    page_ids = rows.values("pk")[offset : offset + size]
+    rank = None if sort else search_rank(text)
+    if rank is None:
+        page_ids = rows.values("pk")[offset : offset + size]
+    else:
+        # Words: rank only the SEARCH_CANDIDATES most urgent matches, found in the urgency
+        # index's order (or, for a rare word, from its GIN index), rather than every match:
+        # a word in every complaint had all 15,000 of a team's open complaints ranked for
+        # each page.
+        candidates = rows.order_by(*QUEUE_ORDER).values("pk")[:SEARCH_CANDIDATES]
+        page_ids = (
+            Complaint.objects.filter(pk__in=candidates)
+            .order_by(rank.desc(), *QUEUE_ORDER)
+            .values("pk")[offset : offset + size]
+        )
     values = (
         Complaint.objects.filter(pk__in=page_ids)
         .annotate(**_risk_flags(now))
@@ -367,6 +383,17 @@ def queue_page(
         _set_status(row, now)
         page.append(row)
     return page
+
+
+def queue_count(rows: QuerySet[Complaint], cap: int, sort: str = "") -> int:
+    """How many complaints the queue ``rows`` holds, counting no further than ``cap`` + 1.
+
+    Counted in the queue's indexed order (urgency, or the time received), so that PostgreSQL
+    reads the first ``cap`` + 1 entries of the index that order has, from the index alone,
+    rather than choosing a scan of the table that may pass 30,000 rows before it has them.
+    """
+    order = QUEUE_RECEIVED_ORDERS.get(sort, QUEUE_ORDER)
+    return rows.order_by(*order).values("pk")[: cap + 1].count()
 
 
 def _risk_flags(now: datetime) -> dict:
@@ -454,15 +481,13 @@ def search_filter(text: str) -> Q:
             | Q(description__icontains=text)
             | Q(pk__in=messages)
         )
-    from django.contrib.postgres.expressions import ArraySubquery
     from django.contrib.postgres.search import SearchVectorExact
 
     query = _search_query(text)
-    messages = Message.objects.filter(SearchVectorExact(SearchDocument(), query))
     return (
         condition
         | Q(SearchVectorExact(SearchDocument(), query))
-        | Q(_EqualsAny(F("pk"), ArraySubquery(messages.order_by().values("complaint_id"))))
+        | Q(SearchVectorExact(SearchDocument(name="message_document"), query))
     )
 
 
@@ -494,7 +519,9 @@ def _search_query(text: str):
 class SearchDocument(Expression):
     """The ``search_document`` column of the complaint or of the message (PostgreSQL only: a
     stored, generated ``tsvector`` of the complaint's subject, weighted A, and description,
-    weighted B, or of the message's body; migration ``recovery.0031_queue_full_text_search``).
+    weighted B, or of the message's body; migration ``recovery.0031_queue_full_text_search``),
+    or with ``name="message_document"`` the complaint's copy of all its messages' words (kept
+    by a trigger on the messages; migration ``recovery.0033``).
     The models do not declare it, since SQLite cannot compute it: this names it on whatever
     alias the table has in the query (a page's ids are found in a subquery, where Django
     renames the table)."""
