@@ -629,7 +629,8 @@ class SavedViewForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": _("The queue has no column “%(value)s”.")},
     )
-    team = forms.TypedChoiceField(
+    # Not "team": the queue's own team filter travels in the same form, as "team".
+    share_with = forms.TypedChoiceField(
         label=_("Share with a team"),
         help_text=_("Supervisors may share a view with a team they are on."),
         coerce=int,
@@ -640,7 +641,7 @@ class SavedViewForm(forms.Form):
 
     def __init__(self, *args, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = [("", _("Only me")), *teams]
+        self.fields["share_with"].choices = [("", _("Only me")), *teams]
 
 
 class RecoveryOfferForm(forms.Form):

@@ -72,7 +72,7 @@ def view_new(request):
                     scope=data["scope"],
                     parameters=parameters,
                     columns=data["columns"],
-                    team_id=data["team"],
+                    team_id=data["share_with"],
                 )
             except RedressError as error:
                 add_to_form(form, error)

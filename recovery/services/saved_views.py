@@ -91,13 +91,13 @@ def saved_view_create(
         team = Team.objects.filter(pk=team_id).first()
         if team is None:
             raise ValidationFailed(
-                f"There is no team with the id “{team_id}”.", details={"team": ["Unknown."]}
+                f"There is no team with the id “{team_id}”.", details={"share_with": ["Unknown."]}
             )
         if not rules.may_share_view(owner, team.pk):
             raise PermissionDenied(
                 f"Only a supervisor of the {team.name} team may share a view with it; "
                 "save it as your own view instead.",
-                details={"team": [team.name]},
+                details={"share_with": [team.name]},
             )
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=owner.pk).first()

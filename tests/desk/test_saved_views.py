@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def save(client, *, name="Phone complaints", scope="team", columns=(), team="", **filters):
     return client.post(
         "/desk/views/new/",
-        {"name": name, "scope": scope, "columns": list(columns), "team": team, **filters},
+        {"name": name, "scope": scope, "columns": list(columns), "share_with": team, **filters},
     )
 
 
@@ -110,13 +110,14 @@ def test_a_supervisor_shares_a_view_with_the_team_and_only_the_team_sees_it(
     make_complaint(severity="critical")
     client = signed_in(supervisor)
     form = text_of(client.get("/desk/views/new/?scope=team&severity=critical"))
-    assert 'name="team"' in form  # a supervisor is offered the teams
+    assert 'name="share_with"' in form  # a supervisor is offered the teams
 
     answer = save(client, name="Critical", team=team.pk, severity="critical")
 
     view = SavedView.objects.get()
     assert answer.status_code == 302
     assert view.team == team
+    assert view.parameters == {"severity": "critical"}  # sharing is not a team filter
     teammate_page = text_of(signed_in(agent).get("/desk/"))
     assert menu_of(teammate_page) == {"Critical": "1"}
     assert "shared with your team" in teammate_page
@@ -135,7 +136,7 @@ def test_a_supervisor_shares_a_view_with_the_team_and_only_the_team_sees_it(
 
 def test_an_agent_may_not_share_a_view(agent, team):
     client = signed_in(agent)
-    assert 'name="team"' not in text_of(client.get("/desk/views/new/?scope=team"))
+    assert 'name="share_with"' not in text_of(client.get("/desk/views/new/?scope=team"))
 
     answer = save(client, team=team.pk)
 
@@ -178,6 +179,7 @@ def test_wrong_filters_are_refused_with_a_message_and_nothing_is_saved(agent, fi
         ({"scope": "everyone"}, "There is no queue called “everyone”."),
         ({"columns": ["deadline", "salary"]}, "The queue has no column “salary”."),
         ({"team": "abc"}, "There is no team with the id “abc”."),
+        ({"share_with": "abc"}, "There is no team with the id “abc”."),
     ],
 )
 def test_a_wrong_name_queue_or_column_is_refused_with_a_message(agent, fields, message):
