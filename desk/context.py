@@ -1,6 +1,7 @@
 """Template context for the desk's header: the notification bell and the held-mail count,
 computed only when shown."""
 
+from desk import view_counts
 from notifications import inbox
 from notifications import selectors as notifications_selectors
 from recovery import roles
@@ -39,7 +40,13 @@ def desk(request) -> dict:
         # for supervisors and up): two counts over partial indexes, on desk pages only.
         return notifications_selectors.review_count(user)
 
+    def saved_views() -> list:
+        # The reader's saved views with their counts (desk.view_counts): from the cache,
+        # which holds them for half a minute, on desk pages only.
+        return view_counts.menu(user) if is_staff() else []
+
     return {
+        "desk_saved_views": saved_views,
         "desk_may_review_mail": may_review_mail,
         "desk_review_count": review_count,
         "desk_may_approve": may_approve,

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,7 +28,14 @@ from notifications import inbound_review, inbox, presence, undelivered
 from notifications import selectors as notifications_selectors
 from recovery import attachment_selectors, roles, rules
 from recovery import selectors as recovery_selectors
-from recovery.models import AttachmentSource, Complaint, MessageDirection, MessageKind, State
+from recovery.models import (
+    AttachmentSource,
+    Complaint,
+    MessageDirection,
+    MessageKind,
+    QueueColumn,
+    State,
+)
 from recovery.models.complaints import ROOT_CAUSE_CODE_VALIDATOR
 from recovery.services import address_proof, attachments, lifecycle, sla, tracking_links
 from recovery.services import messages as message_services
@@ -58,62 +66,78 @@ def staff_required(view):
 
 @staff_required
 def my_queue(request):
-    return _queue(request, "mine")
+    return render_queue(request, "mine")
 
 
 @staff_required
 def team_queue(request):
-    return _queue(request, "team")
+    return render_queue(request, "team")
 
 
 @staff_required
 def unassigned_queue(request):
     """The team queue's complaints nobody has taken: what a supervisor hands out."""
-    return _queue(request, "unassigned")
+    return render_queue(request, "unassigned")
 
 
-def _queue(request, scope: str):
+QUEUE_URLS = {
+    "mine": "desk:my-queue",
+    "team": "desk:team-queue",
+    "unassigned": "desk:unassigned-queue",
+}
+
+
+def render_queue(request, scope: str, *, saved_view=None):
+    """A queue page: ``scope``'s complaints, filtered by the GET parameters, or by a saved
+    view's (``saved_view``, whose columns it shows; only the page number comes from GET)."""
+    if saved_view is None:
+        data = request.GET
+    else:
+        data = QueryDict(mutable=True)
+        data.update(saved_view.parameters)
+        if "page" in request.GET:
+            data["page"] = request.GET["page"]
     choices = selectors.queue_filter_choices()
-    filters = forms.QueueFilterForm(
-        request.GET, teams=choices["team"], categories=choices["category"]
-    )
+    filters = forms.QueueFilterForm(data, teams=choices["team"], categories=choices["category"])
     filters.is_valid()  # a wrong field is said on the page and ignored; the others still apply
-    data = filters.cleaned_data
-    text = (data.get("q") or "").strip()
-    query = selectors.QueueQuery(
-        scope=scope,
-        q=text,
-        state=data.get("state") or "open",
-        risk=data.get("risk") or "",
-        team=data.get("team"),
-        assignee=data.get("assignee") or "",
-        category=data.get("category"),
-        channel=data.get("channel") or "",
-        severity=data.get("severity") or "",
-        profile=data.get("profile") or "",
-    )
+    query = filters.queue_query(scope)
+    text = query.q
     last_event_id = selectors.latest_event_id()
     now = timezone.now()
     queryset = selectors.queue(request.user, query, now)
-    number = data.get("page") or 1
+    number = filters.cleaned_data.get("page") or 1
     # One row more than a page says whether there is a next page; the total is counted up
     # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
     offset = (number - 1) * QUEUE_PAGE_SIZE
-    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now, text)
+    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now, text, query.sort)
     has_next = len(rows) > QUEUE_PAGE_SIZE
     rows = rows[:QUEUE_PAGE_SIZE]
     for row in rows:
         row.deadline_text = time_left(row.next_deadline_at, now)
         row.overdue_text = overdue_text(row, now)
-    total = queryset.order_by().values("pk")[: QUEUE_COUNT_CAP + 1].count()
-    params = request.GET.copy()
+    total = selectors.queue_count(queryset, QUEUE_COUNT_CAP, query.sort)
+    params = data.copy()
     params.pop("page", None)
+    columns = saved_view.columns if saved_view is not None and saved_view.columns else None
+    headers = [
+        (value, label)
+        for value, label in QueueColumn.choices
+        if columns is None or value in columns
+    ]
+    # The reference, the row's link, is always shown: after the deadline when that is.
+    headers.insert(
+        1 if headers and headers[0][0] == "deadline" else 0, ("reference", _("Reference"))
+    )
     return render(
         request,
         "desk/queue.html",
         {
             "scope": scope,
-            "nav": scope,
+            "nav": f"view-{saved_view.pk}" if saved_view is not None else scope,
+            "saved_view": saved_view,
+            "view_columns": columns,
+            "column_headers": headers,
+            "queue_url": reverse(QUEUE_URLS[scope]) if saved_view is not None else "",
             "last_event_id": last_event_id,
             "filters": filters,
             "rows": rows,
@@ -122,7 +146,9 @@ def _queue(request, scope: str):
             "total": min(total, QUEUE_COUNT_CAP),
             "more_than_cap": total > QUEUE_COUNT_CAP,
             "now": now,
-            "query_string": params.urlencode(),
+            # A saved view's pages link to the view with a page number only.
+            "query_string": params.urlencode() if saved_view is None else "",
+            "save_query_string": params.urlencode(),
             "filtered": query != selectors.QueueQuery(scope=scope),
             "filter_errors": [
                 str(message)
@@ -130,7 +156,7 @@ def _queue(request, scope: str):
                 for message in messages_of_field
             ],
             "assignee_choices": filters.assignee_choices(),
-            "ranked": selectors.search_rank(text) is not None,
+            "ranked": not query.sort and selectors.search_rank(text) is not None,
             **bulk_forms.bar_context(request, choices),
         },
     )

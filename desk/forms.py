@@ -16,10 +16,20 @@ from django.utils.translation import gettext_lazy as _
 
 from common.errors import ValidationFailed
 from common.text import validate_single_line
+from desk.selectors import QueueQuery
 from escalation import regulatory
 from recovery import field_rules, roles
 from recovery import selectors as recovery_selectors
-from recovery.models import Category, Channel, Outcome, Severity, State, Touchpoint
+from recovery.models import (
+    Category,
+    Channel,
+    Outcome,
+    QueueColumn,
+    QueueScope,
+    Severity,
+    State,
+    Touchpoint,
+)
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
 from recovery.services import attachments, intake
@@ -580,6 +590,12 @@ QUEUE_STATES = [
     # Not a state: resolved or loop-closed complaints the customer wrote on since.
     ("customer_replied", _("Customer replied after closing")),
 ]
+# The queue's orders besides urgency (the default, "": most urgent first).
+QUEUE_SORTS = [
+    ("", _("Most urgent first")),
+    ("newest", _("Newest first")),
+    ("oldest", _("Oldest first")),
+]
 RISKS = [("", _("Any")), ("breached", _("Breached")), ("at_risk", _("At risk or breached"))]
 
 
@@ -659,6 +675,12 @@ class QueueFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": _("There is no regulatory profile “%(value)s”.")},
     )
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        choices=QUEUE_SORTS,
+        required=False,
+        error_messages={"invalid_choice": _("The queue cannot be sorted by “%(value)s”.")},
+    )
     # 200 pages of 50: deeper than anyone pages, and it bounds the OFFSET a request can ask for.
     page = forms.IntegerField(
         min_value=1,
@@ -676,6 +698,24 @@ class QueueFilterForm(forms.Form):
         self.fields["team"].choices = [("", _("Any team")), *teams]
         self.fields["category"].choices = [("", _("Any category")), *categories]
 
+    def queue_query(self, scope: str):
+        """The queue this form asks for (``desk.selectors.QueueQuery``): the fields that
+        passed, the defaults for the others. Call ``is_valid()`` first."""
+        data = self.cleaned_data
+        return QueueQuery(
+            scope=scope,
+            q=(data.get("q") or "").strip(),
+            state=data.get("state") or "open",
+            risk=data.get("risk") or "",
+            team=data.get("team"),
+            assignee=data.get("assignee") or "",
+            category=data.get("category"),
+            channel=data.get("channel") or "",
+            severity=data.get("severity") or "",
+            profile=data.get("profile") or "",
+            sort=data.get("sort") or "",
+        )
+
     def assignee_choices(self) -> list[tuple[str, str]]:
         """Anyone, Me, Unassigned, and the person chosen by a link, if any."""
         choices = [("", str(_("Anyone"))), ("me", str(_("Me"))), ("none", str(_("Unassigned")))]
@@ -683,6 +723,44 @@ class QueueFilterForm(forms.Form):
         if chosen and chosen not in ("me", "none") and "assignee" not in self.errors:
             choices.append((chosen, chosen))
         return choices
+
+
+class SavedViewForm(forms.Form):
+    """Save the queue as it is filtered, under a name (the filters travel as the queue's
+    own GET parameters, checked with ``QueueFilterForm``)."""
+
+    name = forms.CharField(
+        label=_("Name of the view"),
+        max_length=80,
+        error_messages={"required": _("Give the view a name.")},
+    )
+    scope = forms.ChoiceField(
+        label=_("Queue"),
+        choices=QueueScope.choices,
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": _("There is no queue called “%(value)s”.")},
+    )
+    columns = forms.MultipleChoiceField(
+        label=_("Columns"),
+        help_text=_("The reference is always shown. None ticked shows them all."),
+        choices=QueueColumn.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("The queue has no column “%(value)s”.")},
+    )
+    # Not "team": the queue's own team filter travels in the same form, as "team".
+    share_with = forms.TypedChoiceField(
+        label=_("Share with a team"),
+        help_text=_("Supervisors may share a view with a team they are on."),
+        coerce=int,
+        empty_value=None,
+        required=False,
+        error_messages={"invalid_choice": _("There is no team with the id “%(value)s”.")},
+    )
+
+    def __init__(self, *args, teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["share_with"].choices = [("", _("Only me")), *teams]
 
 
 class RecoveryOfferForm(forms.Form):

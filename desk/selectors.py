@@ -132,6 +132,14 @@ QUEUE_ORDER = (
     Coalesce("overdue_since", "next_deadline_at").asc(nulls_last=True),
     "id",
 )
+# The other orders a queue may be asked for (``sort``); the id breaks ties.
+QUEUE_RECEIVED_ORDERS = {
+    "newest": (F("received_at").desc(), F("id").desc()),
+    "oldest": (F("received_at").asc(), F("id").asc()),
+}
+# A search for words ranks its most urgent matches only, this many: as many as the queue
+# counts (desk.desk.QUEUE_COUNT_CAP, "more than 1,000"), 20 pages of 50.
+SEARCH_CANDIDATES = 1001
 # Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
 # finds it; drops words such as "the"). The generated column ``search_document`` and the
 # messages' index (migration recovery.0031_queue_full_text_search) are built with it.
@@ -182,6 +190,7 @@ class QueueQuery:
     channel: str = ""
     severity: str = ""
     profile: str = ""  # a regulatory profile's code; "none" for complaints under none
+    sort: str = ""  # "" (urgency, or best match for words), "newest" or "oldest"
 
 
 def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Complaint]:
@@ -225,7 +234,7 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     rows = rows.filter(_attribute_filters(user, query))
     if text:
         rows = rows.filter(search_filter(text))
-    return rows.order_by(*queue_order(text))
+    return rows.order_by(*queue_order(text, query.sort))
 
 
 def _attribute_filters(user, query: QueueQuery) -> Q:
@@ -252,10 +261,13 @@ def _attribute_filters(user, query: QueueQuery) -> Q:
     return condition
 
 
-def queue_order(text: str = "") -> tuple:
+def queue_order(text: str = "", sort: str = "") -> tuple:
     """The queue's order: by urgency, or for words searched on PostgreSQL, best match first
     (``ts_rank`` over subject and description; a complaint found by its customer or its
-    messages only ranks 0) and by urgency among equals."""
+    messages only ranks 0) and by urgency among equals; or, when asked, by the time the
+    complaint was received (``complaint_received_idx``), newest or oldest first."""
+    if sort in QUEUE_RECEIVED_ORDERS:
+        return QUEUE_RECEIVED_ORDERS[sort]
     rank = search_rank(text)
     return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
 
@@ -299,7 +311,12 @@ def queue_filter_choices() -> dict[str, list[tuple]]:
 
 
 def queue_page(
-    rows: QuerySet[Complaint], offset: int, size: int, now: datetime, text: str = ""
+    rows: QuerySet[Complaint],
+    offset: int,
+    size: int,
+    now: datetime,
+    text: str = "",
+    sort: str = "",
 ) -> list[QueueRow]:
     """``size`` rows of the queue ``rows`` from ``offset``, with their risk flags, in one
     query.
@@ -311,11 +328,24 @@ def queue_page(
     5,000 of them for the hundredth page. The flags are two ``EXISTS`` probes per row of
     the page, on the clock table's complaint index.
     """
-    page_ids = rows.values("pk")[offset : offset + size]
+    rank = None if sort else search_rank(text)
+    if rank is None:
+        page_ids = rows.values("pk")[offset : offset + size]
+    else:
+        # Words: rank only the SEARCH_CANDIDATES most urgent matches, found in the urgency
+        # index's order (or, for a rare word, from its GIN index), rather than every match:
+        # a word in every complaint had all 15,000 of a team's open complaints ranked for
+        # each page.
+        candidates = rows.order_by(*QUEUE_ORDER).values("pk")[:SEARCH_CANDIDATES]
+        page_ids = (
+            Complaint.objects.filter(pk__in=candidates)
+            .order_by(rank.desc(), *QUEUE_ORDER)
+            .values("pk")[offset : offset + size]
+        )
     values = (
         Complaint.objects.filter(pk__in=page_ids)
         .annotate(**_risk_flags(now))
-        .order_by(*queue_order(text))
+        .order_by(*queue_order(text, sort))
         .values_list(*QUEUE_COLUMNS)
     )
     page = []
@@ -370,6 +400,17 @@ def queue_page(
         _set_status(row, now)
         page.append(row)
     return page
+
+
+def queue_count(rows: QuerySet[Complaint], cap: int, sort: str = "") -> int:
+    """How many complaints the queue ``rows`` holds, counting no further than ``cap`` + 1.
+
+    Counted in the queue's indexed order (urgency, or the time received), so that PostgreSQL
+    reads the first ``cap`` + 1 entries of the index that order has, from the index alone,
+    rather than choosing a scan of the table that may pass 30,000 rows before it has them.
+    """
+    order = QUEUE_RECEIVED_ORDERS.get(sort, QUEUE_ORDER)
+    return rows.order_by(*order).values("pk")[: cap + 1].count()
 
 
 def _risk_flags(now: datetime) -> dict:
@@ -457,15 +498,13 @@ def search_filter(text: str) -> Q:
             | Q(description__icontains=text)
             | Q(pk__in=messages)
         )
-    from django.contrib.postgres.expressions import ArraySubquery
     from django.contrib.postgres.search import SearchVectorExact
 
     query = _search_query(text)
-    messages = Message.objects.filter(SearchVectorExact(SearchDocument(), query))
     return (
         condition
         | Q(SearchVectorExact(SearchDocument(), query))
-        | Q(_EqualsAny(F("pk"), ArraySubquery(messages.order_by().values("complaint_id"))))
+        | Q(SearchVectorExact(SearchDocument(name="message_document"), query))
     )
 
 
@@ -497,16 +536,19 @@ def _search_query(text: str):
 class SearchDocument(Expression):
     """The ``search_document`` column of the complaint or of the message (PostgreSQL only: a
     stored, generated ``tsvector`` of the complaint's subject, weighted A, and description,
-    weighted B, or of the message's body; migration ``recovery.0031_queue_full_text_search``).
+    weighted B, or of the message's body; migration ``recovery.0031_queue_full_text_search``),
+    or with ``name="message_document"`` the complaint's copy of all its messages' words (kept
+    by a trigger on the messages; migration ``recovery.0033``).
     The models do not declare it, since SQLite cannot compute it: this names it on whatever
     alias the table has in the query (a page's ids are found in a subquery, where Django
     renames the table)."""
 
-    def __init__(self, column=None):
+    def __init__(self, column=None, name="search_document"):
         from django.contrib.postgres.search import SearchVectorField
 
         super().__init__(output_field=SearchVectorField())
         self.column = column if column is not None else F("pk")
+        self.name = name
 
     def get_source_expressions(self):
         return [self.column]
@@ -517,7 +559,7 @@ class SearchDocument(Expression):
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.column)
         table, _dot, _column = sql.rpartition(".")
-        return f'{table}."search_document"', params
+        return f'{table}."{self.name}"', params
 
 
 class _Digits(Func):

@@ -5,11 +5,10 @@ account is signed in (``auth.login``: session, audit log, last_login) only after
 """
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,7 +16,8 @@ from django_otp import login as otp_login
 
 from common.errors import TooManyAttempts, ValidationFailed
 from desk import sso
-from recovery import roles, second_factor
+from desk.landing import landing_url
+from recovery import second_factor
 from recovery.lockout import lockout_minutes
 
 
@@ -29,18 +29,6 @@ class CodeForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
-
-
-# Who oversees rather than works a queue lands on the dashboard of the service's figures.
-DASHBOARD_ROLES = (roles.COMPLAINTS_MANAGER, roles.HEAD_OF_CX)
-
-
-def landing_url(user) -> str:
-    """Where signing in leads without a ``next``: a complaints manager's (or the head of
-    CX's) dashboard, everyone else's own queue."""
-    if any(roles.has_role(user, role) for role in DASHBOARD_ROLES):
-        return reverse("insights:dashboard")
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 class PasswordStep(LoginView):

@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from mozilla_django_oidc import views as oidc_views
 
+from desk.landing import landing_url
 from recovery import oidc
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,12 @@ class Callback(oidc_views.OIDCAuthenticationCallbackView):
             return self._refused(_("The answer from the identity provider was not valid."))
         except (requests.RequestException, ImproperlyConfigured, ValueError) as error:
             return _provider_unreachable(request, error)
+
+    @property
+    def success_url(self):
+        # The page the sign-in started from (kept in the session by the start, already
+        # checked there), else where this account lands: a manager's dashboard, a queue.
+        return self.request.session.get("oidc_login_next") or landing_url(self.user)
 
     def login_success(self):
         response = super().login_success()

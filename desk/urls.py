@@ -15,6 +15,7 @@ from desk import (
     merge,
     portal,
     recoveries,
+    saved_views,
     second_factor,
     signin,
 )
@@ -50,6 +51,9 @@ desk_patterns = (
         path("", desk.my_queue, name="my-queue"),
         path("team/", desk.team_queue, name="team-queue"),
         path("unassigned/", desk.unassigned_queue, name="unassigned-queue"),
+        path("views/new/", saved_views.view_new, name="saved-view-new"),
+        path("views/<int:view_id>/", saved_views.view_open, name="saved-view"),
+        path("views/<int:view_id>/delete/", saved_views.view_delete, name="saved-view-delete"),
         path("notifications/", desk.notifications, name="notifications"),
         path(
             "notifications/preferences/",

@@ -26,7 +26,7 @@ rules of the portal and the API (``recovery.rules.owns``), not through this staf
 from django.db.models import Q, QuerySet
 
 from escalation.models import Escalation
-from recovery.models import Complaint, Team
+from recovery.models import Complaint, SavedView, Team
 from recovery.rules import customer_of, is_working_staff, sees_every_complaint
 
 
@@ -81,3 +81,12 @@ def complaints_workable_by(user) -> QuerySet[Complaint]:
     if is_working_staff(user):
         return Complaint.objects.filter(_staff_scope(user.pk))
     return Complaint.objects.none()
+
+
+def saved_views_visible_to(user) -> QuerySet[SavedView]:
+    """The queue's saved views ``user`` may open: their own, and those shared with a team
+    they are on (a subquery: one query in all). Another team's views are not among them."""
+    if not is_working_staff(user) and not sees_every_complaint(user):
+        return SavedView.objects.none()
+    teams = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
+    return SavedView.objects.filter(Q(owner_id=user.pk) | Q(team_id__in=teams))

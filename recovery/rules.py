@@ -178,3 +178,15 @@ REGULATORY_LETTER_KINDS = frozenset(
 
 def is_regulatory_letter(complaint, kind: str) -> bool:
     return bool(complaint.regulatory_profile) and kind in REGULATORY_LETTER_KINDS
+
+
+def may_share_view(user, team_id: int) -> bool:
+    """A saved view of the queue may be shared with a team by a supervisor on that team, or
+    by someone who oversees every team: a shared view appears in every member's menu."""
+    if sees_every_complaint(user):
+        return True
+    return (
+        is_working_staff(user)
+        and roles.has_role(user, roles.SUPERVISOR)
+        and user.teams.filter(pk=team_id).exists()
+    )

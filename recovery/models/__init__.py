@@ -50,6 +50,7 @@ from recovery.models.remedies import (
 )
 from recovery.models.routing import RoutingRule, UnpickedAlert
 from recovery.models.surveys import Survey
+from recovery.models.views import QueueColumn, QueueScope, SavedView
 
 __all__ = [
     "ANY_CURRENCY",
@@ -83,6 +84,8 @@ __all__ = [
     "MessageKind",
     "Outcome",
     "Priority",
+    "QueueColumn",
+    "QueueScope",
     "RecoveryAction",
     "RecoveryGuideline",
     "RecoveryStatus",
@@ -91,6 +94,7 @@ __all__ = [
     "RootCause",
     "RootCauseAlert",
     "RoutingRule",
+    "SavedView",
     "ScanStatus",
     "Severity",
     "SsoIdentity",

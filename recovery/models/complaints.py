@@ -304,6 +304,21 @@ class ReferenceCounter(models.Model):
 _FSM_REFRESH_LOCK = threading.RLock()
 
 
+# What the desk's queue filters and orders on besides the urgency and the id, carried by its
+# indexes (complaint_open_urgency_idx, complaint_mine_urgency_idx, complaint_state_urgency_idx).
+QUEUE_FILTER_COLUMNS = (
+    "team",
+    "assignee",
+    "channel",
+    "severity",
+    "category",
+    "regulatory_profile",
+    "customer",
+    "overdue_since",
+    "next_deadline_at",
+)
+
+
 class Complaint(ConcurrentTransitionMixin, models.Model):
     """A customer complaint moving through received → acknowledged → resolved → loop closed.
 
@@ -449,14 +464,18 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             # Queues sorted by the next deadline (ordering=next_deadline_at).
             models.Index(fields=["next_deadline_at"], name="complaint_next_deadline_idx"),
             # The queues in urgency order (desk.selectors.QUEUE_ORDER): WHERE <open> AND (team
-            # IN (…) OR team IS NULL) ORDER BY urgency, COALESCE(overdue_since,
-            # next_deadline_at), id LIMIT 51 OFFSET …; the team is carried so that neither the
-            # page's ids nor the capped count read a complaint row.
+            # IN (…) OR team IS NULL) AND <filters> ORDER BY urgency, COALESCE(overdue_since,
+            # next_deadline_at), id LIMIT 51 OFFSET …. The team, every filtered column
+            # (QUEUE_FILTER_COLUMNS: assignee, channel, severity, category, profile), the
+            # customer (a search by name, email or telephone) and the two deadline columns the
+            # order's COALESCE is made of are carried, so that the page's ids and the capped
+            # count are an index-only scan whatever the filters: PostgreSQL considers an
+            # index-only scan only when every column the query names is in the index.
             models.Index(
                 "urgency",
                 Coalesce("overdue_since", "next_deadline_at"),
                 "id",
-                "team",
+                *QUEUE_FILTER_COLUMNS,
                 condition=models.Q(state__in=["received", "acknowledged"]),
                 name="complaint_open_urgency_idx",
             ),
@@ -466,8 +485,19 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 "urgency",
                 Coalesce("overdue_since", "next_deadline_at"),
                 "id",
+                *(column for column in QUEUE_FILTER_COLUMNS if column != "assignee"),
                 condition=models.Q(state__in=["received", "acknowledged"]),
                 name="complaint_mine_urgency_idx",
+            ),
+            # The queue filtered to one state (?state=resolved, …) in the same order, index
+            # only likewise: WHERE state = … AND <filters> ORDER BY urgency, ….
+            models.Index(
+                "state",
+                "urgency",
+                Coalesce("overdue_since", "next_deadline_at"),
+                "id",
+                *QUEUE_FILTER_COLUMNS,
+                name="complaint_state_urgency_idx",
             ),
             # Insights over a period: WHERE received_at BETWEEN ... (Pareto, trends, KPIs).
             models.Index(fields=["received_at"], name="complaint_received_idx"),

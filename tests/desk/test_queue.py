@@ -296,6 +296,53 @@ def test_search_finds_by_name_email_phone_words_and_messages(
     assert search("zebra") == []
 
 
+def test_a_messages_words_follow_the_message_when_it_changes_or_goes(agent, make_complaint):
+    """The complaint's copy of its messages' words (``message_document``, kept by a trigger
+    on the messages) follows an insert, an edit, a move to another complaint and a delete."""
+    from recovery.models import Message
+
+    first = make_complaint(subject="Account closed")
+    second = make_complaint(subject="Card blocked")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text})))
+
+    message_add(complaint=first, actor=agent, body="Spoke to the branch about the overdraft.")
+    message_add(complaint=first, actor=agent, body="The branch manager will call back.")
+    assert search("overdraft") == [first.reference]
+    assert search("manager") == [first.reference]
+    note = Message.objects.get(body__contains="overdraft")
+
+    Message.objects.filter(pk=note.pk).update(body="Spoke to the branch about the mortgage.")
+    assert search("overdraft") == []
+    assert search("mortgage") == [first.reference]
+    Message.objects.filter(pk=note.pk).update(complaint=second)
+    assert search("mortgage") == [second.reference]
+    assert search("manager") == [first.reference]  # the other message stays where it was
+    Message.objects.filter(pk=note.pk).delete()
+    assert search("mortgage") == []
+
+
+def test_words_in_many_complaints_rank_the_most_urgent_matches_only(
+    agent, make_complaint, monkeypatch
+):
+    from desk import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 2)
+    # Most urgent first: the breached one, then the one due soonest.
+    breached_one = clocks_say(
+        make_complaint(subject="Late", description="parcel"), breached(hours_ago=2)
+    )
+    soon = clocks_say(make_complaint(subject="Soon", description="parcel"), running(in_hours=2))
+    # The best match (the word in its subject), but the least urgent: not among the two.
+    clocks_say(make_complaint(subject="Parcel", description="parcel"), running(in_hours=90))
+
+    rows = rows_of(text_of(signed_in(agent).get("/desk/team/", {"q": "parcel"})))
+
+    assert rows == [breached_one.reference, soon.reference]
+
+
 @pytest.mark.sqlite
 def test_search_finds_a_closed_complaint_by_reference_and_text_on_any_database(
     agent, make_complaint

@@ -69,6 +69,7 @@ def sso(provider, settings, groups, team, other_team):
     settings.REDRESS_OIDC_ROLE_CLAIMS = {
         "complaints-agents": roles.AGENT,
         "complaints-supervisors": roles.SUPERVISOR,
+        "complaints-managers": roles.COMPLAINTS_MANAGER,
     }
     settings.REDRESS_OIDC_TEAM_CLAIMS = {"cx-billing": team.slug, "cx-delivery": other_team.slug}
     oidc._discovered.clear()
@@ -144,6 +145,23 @@ def test_the_next_sign_in_follows_the_changed_claims(sso):
     assert role_names(alice) == {roles.SUPERVISOR}
     assert team_slugs(alice) == {"delivery"}
     assert SsoIdentity.objects.filter(user=alice).count() == 1
+
+
+def test_a_complaints_manager_lands_on_the_dashboard_unless_next_says_otherwise(sso):
+    manager = {
+        **ALICE,
+        "claims": {**ALICE["claims"], "groups": ["complaints-managers", "staff-everyone"]},
+    }
+    people_are(sso, alice=manager)
+
+    assert sign_in(Client(), "alice", "alice-password", next_url="")["Location"] == (
+        "/insights/dashboard/"
+    )
+    assert sign_in(Client(), "alice", "alice-password")["Location"] == "/desk/team/"
+
+
+def test_an_agent_signing_in_by_sso_without_next_lands_on_their_queue(sso):
+    assert sign_in(Client(), "alice", "alice-password", next_url="")["Location"] == "/desk/"
 
 
 def test_a_single_sign_on_session_is_not_asked_for_our_second_factor(sso, settings):

@@ -53,7 +53,7 @@ from notifications.ingest import ingest
 from notifications.models import EmailDelivery, EmailStatus, Notification, Outbox
 from notifications.replay import tracking_token
 from recovery import roles
-from recovery.models import AttachmentSource, CorrectiveAction, Macro
+from recovery.models import AttachmentSource, CorrectiveAction, Macro, SavedView
 from recovery.services import address_proof, api_tokens, attachments, intake, remedies, surveys
 from tests.conftest import _customer_user, _staff, acknowledge
 from tests.factories import TeamFactory
@@ -271,6 +271,13 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/": get(STAFF),
     "desk/team/": get(STAFF),
     "desk/unassigned/": get(STAFF),
+    # Saved views of the queue: anyone on the staff saves their own; a view opens for its
+    # owner and the team it is shared with (here the supervisor's, shared with the team),
+    # and is deleted by its owner or a supervisor of that team, not by the team's agents;
+    # anyone else finds no such view.
+    "desk/views/new/": get(STAFF),
+    "desk/views/<int:view_id>/": get({"agent_in", "supervisor"}),
+    "desk/views/<int:view_id>/delete/": post({"supervisor"}),
     "desk/notifications/": get(STAFF),
     "desk/notifications/preferences/": get(STAFF),
     # A notification opens for its own reader only; anyone else's is as unknown as none.
@@ -443,6 +450,7 @@ def fill(pattern: str, world) -> str:
         "<str:key>": "0123456789abcde",
         "<int:notification_id>": world.notification.pk,
         "<int:inbound_id>": world.held_email.pk,
+        "<int:view_id>": world.saved_view.pk,
         "<int:email_id>": world.failed_email.pk,
         "<int:attachment_id>": world.attachment.pk,
         "<int:macro_id>": world.macro.pk,
@@ -477,6 +485,8 @@ class World:
     failed_email: object = None
     attachment: object = None
     macro: object = None
+    # A supervisor's saved view of the team queue, shared with the team.
+    saved_view: object = None
 
 
 @pytest.fixture
@@ -525,6 +535,12 @@ def world(groups, make_complaint, root_causes):
         ),
     )
     found.confirmation_token = address_proof.confirmation_token(found.unproven)
+    found.saved_view = SavedView.objects.create(
+        owner=_staff("view_owner", groups[roles.SUPERVISOR], team),
+        team=team,
+        name="Matrix view",
+        scope="team",
+    )
     found.notification = Notification.objects.create(
         user=found.agent_in,
         outbox=Outbox.objects.filter(complaint_id=found.complaint.pk).first(),

@@ -1,0 +1,142 @@
+"""Saved views of the queue: save the queue as filtered, open a view, delete one.
+
+Thin views: ``QueueFilterForm`` checks the filters as the queue does, ``SavedViewForm`` the
+name, columns and team, and ``recovery.services.saved_views`` decides (a name once per
+person, how many, who may share). The menu's counts are in ``desk.view_counts``.
+"""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from common.errors import RedressError
+from common.form_errors import add_to_form, status_of
+from desk import forms, selectors, view_counts
+from desk.desk import render_queue, staff_required
+from recovery.models import QueueScope, Team
+from recovery.services import saved_views
+
+
+@staff_required
+def view_open(request, view_id: int):
+    """The queue with the view's filters, sort and columns; another team's view is a 404."""
+    view = view_counts.entry(request.user, view_id)
+    if view is None:
+        raise Http404(_("There is no such saved view among yours and your teams'."))
+    return render_queue(request, view.scope, saved_view=view)
+
+
+@staff_required
+def view_new(request):
+    """GET: the form, with the queue's filters (its GET parameters) carried along. POST: save
+    the view and open it, or the form again with what is wrong (400, 403)."""
+    source = request.POST if request.method == "POST" else request.GET
+    choices = selectors.queue_filter_choices()
+    parameters = {
+        key: source[key]
+        for key in saved_views.VIEW_PARAMETERS
+        if key in source and source[key].strip()
+    }
+    filters = forms.QueueFilterForm(
+        parameters,
+        teams=choices["team"],
+        categories=choices["category"],
+    )
+    may_share = request.user.has_perm("recovery.work_any_complaint")
+    form = forms.SavedViewForm(
+        request.POST if request.method == "POST" else None,
+        initial={"scope": source.get("scope") or QueueScope.TEAM},
+        # Everyone's form takes a team, so that the service says why an agent may not
+        # share (403), rather than the form calling the team unknown; only supervisors
+        # are offered the list.
+        teams=choices["team"],
+    )
+    status = 200
+    if request.method == "POST":
+        if not filters.is_valid():
+            # The filters came from a queue page's link: a wrong one is refused, not saved
+            # in a view that would quietly show something else.
+            for messages_of_field in filters.errors.values():
+                for message in messages_of_field:
+                    form.add_error(None, _("Filters: %(problem)s") % {"problem": message})
+            status = 400
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                view = saved_views.saved_view_create(
+                    owner=request.user,
+                    name=data["name"],
+                    scope=data["scope"],
+                    parameters=parameters,
+                    columns=data["columns"],
+                    team_id=data["share_with"],
+                )
+            except RedressError as error:
+                add_to_form(form, error)
+                status = status_of(error)
+            else:
+                _forget_menus(request.user, view.team_id)
+                messages.success(request, _("The view “%(name)s” is saved.") % {"name": view.name})
+                return redirect("desk:saved-view", view.pk)
+        else:
+            status = 400
+    return render(
+        request,
+        "desk/saved_view_form.html",
+        {
+            "form": form,
+            "parameters": parameters,
+            "described": _describe(filters, choices),
+            "may_share": may_share,
+        },
+        status=status,
+    )
+
+
+@staff_required
+@require_POST
+def view_delete(request, view_id: int):
+    try:
+        view = saved_views.saved_view_delete(view_id=view_id, actor=request.user)
+    except RedressError as error:
+        if status_of(error) == 404:
+            raise Http404(error.message) from error
+        return render(request, "403.html", {"exception": error.message}, status=status_of(error))
+    _forget_menus(request.user, view.team_id)
+    messages.success(request, _("The view “%(name)s” is deleted.") % {"name": view.name})
+    return redirect("desk:team-queue")
+
+
+def _forget_menus(user, team_id: int | None) -> None:
+    """The owner's menu, and every member's of the team the view is shared with: now, and
+    again after commit (a page served in between could have cached the menu of before)."""
+    user_ids = [user.pk]
+    if team_id is not None:
+        user_ids += list(
+            Team.members.through.objects.filter(team_id=team_id).values_list("user_id", flat=True)
+        )
+    view_counts.forget(user_ids)
+    transaction.on_commit(lambda: view_counts.forget(user_ids))
+
+
+def _describe(filters, choices) -> list[tuple[str, str]]:
+    """The filters in words, as (label, value) pairs, for the form to show what it saves."""
+    names = {
+        "team": dict(choices["team"]),
+        "category": dict(choices["category"]),
+    }
+    described = []
+    for name, field in filters.fields.items():
+        value = filters.data.get(name)
+        if not value or name == "page":
+            continue
+        shown = value
+        if name in names:
+            shown = names[name].get(int(value) if value.isdigit() else value, value)
+        elif getattr(field, "choices", None):
+            shown = {str(key): label for key, label in field.choices}.get(value, value)
+        described.append((str(field.label), str(shown)))
+    return described
