@@ -666,6 +666,11 @@ class EventType(models.TextChoices):
     # On the complaint that survives a merge (recovery.services.merge); the duplicate's own
     # timeline says "withdrawn" with the survivor's reference.
     DUPLICATE_MERGED = "duplicate_merged", _("A duplicate complaint was merged into this one")
+    # Reclassified by staff or a macro (recovery.services.categories): its internal deadlines
+    # are re-planned under the new category's policy, its statutory ones never.
+    CATEGORY_CHANGED = "category_changed", _("Category changed")
+    # A macro naming a root cause was used: the resolve form offers that cause first.
+    ROOT_CAUSE_SUGGESTED = "root_cause_suggested", _("Root cause suggested by a macro")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -709,6 +714,9 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # unproven complaint must not learn from its feed whose address they used.
         EventType.CUSTOMER_ADDRESS_CONFIRMED,
         EventType.CUSTOMER_LINKED_BY_STAFF,
+        # How we file a complaint, and what a macro suggested it was caused by, is ours.
+        EventType.CATEGORY_CHANGED,
+        EventType.ROOT_CAUSE_SUGGESTED,
     }
 )
 
