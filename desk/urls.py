@@ -13,6 +13,7 @@ from desk import (
     macros,
     merge,
     portal,
+    recategorise,
     recoveries,
     second_factor,
     signin,
@@ -119,6 +120,11 @@ desk_patterns = (
             name="link-customer",
         ),
         path("complaints/<str:reference>/merge/", merge.merge, name="merge"),
+        path(
+            "complaints/<str:reference>/category/",
+            recategorise.recategorise,
+            name="recategorise",
+        ),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(
             "complaints/<str:reference>/recovery/<int:action_id>/deliver/",

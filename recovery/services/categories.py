@@ -22,23 +22,36 @@ FIXED_STATES = (State.LOOP_CLOSED, State.WITHDRAWN)
 
 
 def _category(category) -> Category:
-    """The active category ``category`` names (a ``Category`` or its id), else a 400."""
-    pk = getattr(category, "pk", category)
+    """The active category ``category`` names (a ``Category``, its id or its slug), else a
+    400 naming what was given."""
+    named = getattr(category, "pk", category)
     found = None
-    if isinstance(pk, int) and not isinstance(pk, bool):
-        found = Category.objects.filter(pk=pk, is_active=True).first()
+    if isinstance(named, int) and not isinstance(named, bool):
+        found = Category.objects.filter(pk=named, is_active=True).first()
+    elif isinstance(named, str) and named:
+        found = Category.objects.filter(slug=named, is_active=True).first()
     if found is None:
         raise ValidationFailed(
-            _("No category in use has number %(id)s.") % {"id": pk},
+            _("No category in use is %(named)r.") % {"named": named},
             details={"category": [_("Choose a category from the list.")]},
         )
     return found
 
 
+def ensure_may_recategorise(complaint: Complaint, actor, *, by_macro: bool = False) -> None:
+    """A 403 for whoever may not move ``complaint`` (``rules.may_recategorise``): asked by
+    interfaces before they read the request's fields, and by the service."""
+    if not rules.may_recategorise(complaint, actor, by_macro=by_macro):
+        raise PermissionDenied(
+            _("You may not change the category of %(reference)s.")
+            % {"reference": complaint.reference}
+        )
+
+
 def complaint_recategorise(
     *, complaint: Complaint, actor, category, reason: str = "", macro=None
 ) -> Complaint:
-    """Move ``complaint`` to ``category``; ``macro``: the macro that names the category,
+    """Move ``complaint`` to ``category`` (a ``Category``, its id or its slug); ``macro``: the macro that names the category,
     when one is being used (``rules.may_recategorise``). Returns the complaint as saved.
 
     1. the actor may recategorise it; the category is one in use; the reason is short;
@@ -53,11 +66,7 @@ def complaint_recategorise(
     """
     from escalation.services import clocks, snapshot
 
-    if not rules.may_recategorise(complaint, actor, by_macro=macro is not None):
-        raise PermissionDenied(
-            _("You may not change the category of %(reference)s.")
-            % {"reference": complaint.reference}
-        )
+    ensure_may_recategorise(complaint, actor, by_macro=macro is not None)
     reason = " ".join((reason or "").split())
     if len(reason) > REASON_MAX:
         raise ValidationFailed(

@@ -328,6 +328,9 @@ HTTP_RULES: dict[str, Rule] = {
     # form: the team's agent is refused, not asked for a reason.
     "desk/complaints/<str:reference>/reopen/": post(SUPERVISORS_UP),
     "desk/complaints/<str:reference>/recovery/<int:action_id>/deliver/": post(WORKERS),
+    # Moving a complaint to another category moves its deadlines: those who may correct its
+    # details (rules.may_recategorise), asked before the form.
+    "desk/complaints/<str:reference>/category/": post(SUPERVISORS_UP),
     # -- insights (aggregates for supervisors and up)
     "api/insights/pareto/": get(SUPERVISORS_UP),
     "api/insights/trends/": get(SUPERVISORS_UP),
@@ -353,6 +356,7 @@ HTTP_RULES: dict[str, Rule] = {
     "api/complaints/<str:reference>/hold/": post(WORKERS),
     "api/complaints/<str:reference>/assignment/": post(WORKERS),
     "api/complaints/<str:reference>/merge/": post(WORKERS),
+    "api/complaints/<str:reference>/category/": post(SUPERVISORS_UP),
     "api/complaints/<str:reference>/holding-reply/": post(WORKERS),
     "api/complaints/<str:reference>/regulation/": post(WORKERS),
     "api/complaints/<str:reference>/written-response/": post(WORKERS),
