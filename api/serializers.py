@@ -192,6 +192,15 @@ class MergeSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=5_000, help_text="Why the two are one complaint.")
 
 
+class RecategoriseSerializer(StrictSerializer):
+    category = serializers.SlugField(
+        max_length=150, help_text="Slug of the category in use to move the complaint to."
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Why."
+    )
+
+
 class HoldingReplySerializer(StrictSerializer):
     message = serializers.CharField(max_length=MESSAGE_MAX_CHARS)
     exceptional = serializers.BooleanField(required=False, default=False)

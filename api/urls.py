@@ -31,6 +31,11 @@ urlpatterns = [
         name="complaint-assignment",
     ),
     path(
+        "complaints/<str:reference>/category/",
+        views.ComplaintCategoryView.as_view(),
+        name="complaint-category",
+    ),
+    path(
         "complaints/<str:reference>/merge/",
         views.ComplaintMergeView.as_view(),
         name="complaint-merge",

@@ -24,6 +24,7 @@ from api.serializers import (
     MessageInputSerializer,
     MessageSerializer,
     ProvisionalCreditSerializer,
+    RecategoriseSerializer,
     RegulationChangeSerializer,
     RootCauseSerializer,
     TokenRequestSerializer,
@@ -37,7 +38,16 @@ from common.rest.pagination import CheckedPageNumberPagination
 from recovery import roles, second_factor, selectors
 from recovery.lockout import lockout_error
 from recovery.models import MessageKind, RootCause
-from recovery.services import api_tokens, intake, lifecycle, merge, messages, regulation, sla
+from recovery.services import (
+    api_tokens,
+    categories,
+    intake,
+    lifecycle,
+    merge,
+    messages,
+    regulation,
+    sla,
+)
 
 IDEMPOTENCY_KEY_MAX = 255
 
@@ -251,6 +261,23 @@ class ComplaintMergeView(APIView):
             duplicate=duplicate,
             actor=request.user,
             reason=payload.validated_data["reason"],
+        )
+        return _detail(request, reference)
+
+
+class ComplaintCategoryView(APIView):
+    """Move the complaint to another category (recovery.services.categories): its internal
+    deadlines are re-planned under that category's policy, its statutory ones kept."""
+
+    @extend_schema(request=RecategoriseSerializer, responses=ComplaintDetailSerializer)
+    def post(self, request, reference: str):
+        complaint = selectors.complaint_to_work(reference=reference, user=request.user)
+        # Permission (403) before the payload (400), as for transitions.
+        categories.ensure_may_recategorise(complaint, request.user)
+        payload = RecategoriseSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        categories.complaint_recategorise(
+            complaint=complaint, actor=request.user, **payload.validated_data
         )
         return _detail(request, reference)
 

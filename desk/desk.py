@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import bulk_forms, forms, macro_page, remedies, selectors
+from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors
 from desk.templatetags.redress_web import overdue_text, time_left
 from escalation import regulatory
 from escalation.services import ladder
@@ -246,6 +246,7 @@ PAGE_FORMS = {
     "tracking_link": forms.TrackingLinkForm,
     "link_customer": forms.LinkCustomerForm,
     "merge": forms.MergeForm,
+    "recategorise": category_page.RecategoriseForm,
 }
 
 
@@ -255,10 +256,15 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     clocks = selectors.clock_views(complaint.clocks.all(), now)
     allowed = lifecycle.available_transitions(complaint, user)
     bound = bound or {}
+    timeline = selectors.timeline(complaint)
     initial = {
         "acknowledge": {**_acknowledgement(complaint, clocks), "expected_state": complaint.state},
         "hold": {"awaiting": "0"},
-        "resolve": {"expected_state": complaint.state},
+        "resolve": {
+            "expected_state": complaint.state,
+            # A macro used on the complaint named its likely cause: offered first.
+            "primary_root_cause": selectors.suggested_root_cause(timeline),
+        },
         "close_loop": {**_loop_closing(complaint), "expected_state": complaint.state},
         "reopen": {"expected_state": complaint.state},
         "assign": {"assignee": complaint.assignee_id},
@@ -270,6 +276,9 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
     staff = selectors.staff_choices(complaint)
     if staff is not None:
         page_forms["assign"].choose_from(staff)
+    in_use = selectors.category_choices(complaint)
+    if in_use is not None:
+        page_forms["recategorise"].choose_from(in_use)
     recovery = remedies.page_context(complaint, user, bound.get("recovery"))
     messages_shown = list(complaint.messages.all())
     undelivered = notifications_selectors.undelivered_emails(complaint)
@@ -282,7 +291,6 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         message.kind_label = str(kinds.get(message.kind, message.kind))
         message.undelivered = by_message.get(message.pk)
         message.full_text = full_texts.get(message.pk, "")
-    timeline = selectors.timeline(complaint)
     merges = selectors.merges(timeline)
     unnotified = selectors.unnotified_mentions(timeline)
     for message in messages_shown:
@@ -328,6 +336,7 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         "can_message": complaint.state != State.WITHDRAWN,
         # Merging a duplicate in withdraws it: those who may withdraw, on an open complaint.
         "may_merge": user.has_perm("recovery.withdraw_complaint") and complaint.is_open,
+        "may_recategorise": category_page.may_recategorise(complaint, user),
         "letters": _letters(complaint),
         "is_assignee": complaint.assignee_id == user.pk,
         # Read only if the page shows the resolve form (a template calls a callable).

@@ -81,12 +81,22 @@ class MacroForm(forms.Form):
         required=False,
     )
     category = forms.ModelChoiceField(
-        label=gettext_lazy("Suggest it for the category"),
+        label=gettext_lazy("Category"),
         queryset=Category.objects.filter(is_active=True).order_by("name"),
         required=False,
+        help_text=gettext_lazy(
+            "Suggested first on complaints of this category. Used on a complaint of another "
+            "category, it moves the complaint to this one: its internal deadlines follow the "
+            "category's policy, its statutory deadlines never move."
+        ),
     )
     root_cause = forms.ChoiceField(
-        label=gettext_lazy("Suggest it for the root cause"), required=False
+        label=gettext_lazy("Root cause"),
+        required=False,
+        help_text=gettext_lazy(
+            "Suggested first on complaints with this cause. Causes are recorded when "
+            "resolving: using the macro pre-selects this cause in the complaint's resolve form."
+        ),
     )
     guideline = forms.ModelChoiceField(
         label=gettext_lazy("Recovery guideline shown beside it"),

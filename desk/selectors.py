@@ -719,6 +719,19 @@ def timeline(complaint: Complaint) -> list:
     return events
 
 
+def suggested_root_cause(events: list) -> str:
+    """The code of the root cause the last macro used since the complaint was last resolved
+    suggested (``root_cause_suggested``), else blank. Read from the timeline already on the
+    page, so it costs no statement of its own."""
+    code = ""
+    for event in events:
+        if event.type == "resolved":
+            code = ""
+        elif event.type == "root_cause_suggested":
+            code = str((event.parameters or {}).get("root_cause") or "")
+    return code
+
+
 @dataclass(frozen=True)
 class Merges:
     """What a complaint's timeline says of merges: the complaint it was merged into (its
@@ -767,6 +780,7 @@ STAFF_ROWS = "page_staff_rows"
 RECENT_RESOLUTION_ROWS = "page_recent_resolution_rows"
 APPROVALS_COUNT = "page_approvals_count"
 MACRO_ROWS = "page_macro_rows"
+CATEGORY_ROWS = "page_category_rows"
 # What the macro panel needs of each macro offered (its text is read when one is chosen).
 MACRO_COLUMNS = (
     "id",
@@ -853,6 +867,11 @@ def page_annotations(user) -> dict:
     annotations[MACRO_ROWS] = json_rows(
         _macros_offered(user), **{name: name for name in MACRO_COLUMNS}
     )
+    if user.has_perm("recovery.change_complaint"):
+        # The categories offered by the page's category form (desk.category_page).
+        annotations[CATEGORY_ROWS] = json_rows(
+            Category.objects.filter(is_active=True).order_by("name", "id"), id="id", name="name"
+        )
     return annotations
 
 
@@ -893,6 +912,15 @@ def _staff_choices():
     return user_model.objects.filter(
         Q(is_superuser=True) | Exists(staff_group), is_active=True
     ).order_by("username")
+
+
+def category_choices(complaint: Complaint) -> list[tuple[int, str]] | None:
+    """The categories in use ``page_annotations`` brought with ``complaint``, as ``(id,
+    name)``; None if it brought none."""
+    rows = getattr(complaint, CATEGORY_ROWS, None)
+    if rows is None:
+        return None
+    return [(row["id"], row["name"]) for row in rows]
 
 
 def staff_choices(complaint: Complaint) -> list | None:

@@ -14,6 +14,7 @@ from desk import (
     macros,
     merge,
     portal,
+    recategorise,
     recoveries,
     saved_views,
     second_factor,
@@ -133,6 +134,11 @@ desk_patterns = (
             "complaints/<str:reference>/files/<int:attachment_id>/",
             attachments.desk_download,
             name="attachment",
+        ),
+        path(
+            "complaints/<str:reference>/category/",
+            recategorise.recategorise,
+            name="recategorise",
         ),
         path("complaints/<str:reference>/recovery/", recoveries.offer, name="recovery"),
         path(

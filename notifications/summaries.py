@@ -48,6 +48,8 @@ _DONE = {
     "recovery_decided_after_closing": "the customer was told of a recovery decided after closing",
     "routed": "routed to a team",
     "duplicate_merged": "{who} merged a duplicate into it",
+    "category_changed": "{who} changed its category",
+    "root_cause_suggested": "{who} used a macro that suggests its root cause",
 }
 
 

@@ -348,6 +348,42 @@ def details_corrected(complaint: Complaint, actor, changes: dict) -> int:
     return record(complaint, EventType.DETAILS_CORRECTED, actor, {"changes": changes})
 
 
+def category_changed(
+    complaint: Complaint, actor, before, after, reason: str, deadlines: dict, macro=None
+) -> int:
+    """Which category the complaint left and joined (by id and name, as they were then), why,
+    and how its internal deadlines moved; ``macro``: the macro that did it, if one did."""
+    parameters = {
+        "before": {"id": before.pk, "name": before.name} if before else None,
+        "after": {"id": after.pk, "name": after.name},
+        "reason": reason,
+        "deadlines": {
+            kind: {"before": _iso(was), "after": _iso(now)}
+            for kind, (was, now) in sorted(deadlines.items())
+        },
+    }
+    if macro is not None:
+        parameters["macro"] = {"id": macro.pk, "name": macro.name}
+    return record(complaint, EventType.CATEGORY_CHANGED, actor, parameters)
+
+
+def root_cause_suggested(complaint: Complaint, actor, macro, root_cause) -> int:
+    """A macro naming ``root_cause`` was used: the resolve form offers the cause. Nobody is
+    told: the macro's message (or acknowledgement) is the event people hear of."""
+    entry = EventEntry(
+        complaint,
+        EventType.ROOT_CAUSE_SUGGESTED,
+        actor,
+        {
+            "root_cause": root_cause.code,
+            "root_cause_name": root_cause.name,
+            "macro": {"id": macro.pk, "name": macro.name},
+        },
+        notify_staff=False,
+    )
+    return record_many([entry])[0]
+
+
 def awaiting_customer(complaint: Complaint, actor, reason: str) -> int:
     return record(complaint, EventType.AWAITING_CUSTOMER, actor, {"reason": reason})
 

@@ -163,6 +163,16 @@ def may_merge(survivor, duplicate, user) -> bool:
     )
 
 
+def may_recategorise(complaint, user, *, by_macro: bool = False) -> bool:
+    """Moving a complaint to another category moves its deadlines: staff who may correct a
+    complaint's details (supervisors and above) and work on it. ``by_macro``: the move a
+    macro names, which a supervisor decided when saving it, so anyone who works on the
+    complaint may make it by using the macro (``recovery.services.macros``)."""
+    if not works_on(complaint, user):
+        return False
+    return by_macro or user.has_perm("recovery.change_complaint")
+
+
 def may_add_message(complaint, user, *, internal: bool) -> bool:
     if internal:
         return user.has_perm("recovery.add_internal_note") and works_on(complaint, user)

@@ -34,6 +34,7 @@ from recovery.models import (
     OPEN_STATES,
     STAFF_ONLY_EVENT_TYPES,
     ApprovalLimit,
+    Category,
     Complaint,
     ComplaintEvent,
     ComplaintRootCause,
@@ -535,6 +536,18 @@ def root_causes_by_code() -> dict[str, RootCause]:
         return {cause.code: cause for cause in causes}
 
     return configuration.cached("root-causes-by-code", load)
+
+
+def active_categories() -> list[tuple[int, str]]:
+    """The categories in use as ``(id, name)`` by name, read once per process until one
+    changes (``escalation.configuration``): the complaint page offers them on every view."""
+
+    def load() -> list[tuple[int, str]]:
+        return list(
+            Category.objects.filter(is_active=True).order_by("name", "pk").values_list("pk", "name")
+        )
+
+    return configuration.cached("active-categories", load)
 
 
 def supervisors_of(team_id: int | None) -> list[int]:

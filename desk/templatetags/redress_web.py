@@ -195,6 +195,19 @@ def event_title(event) -> str:
         return _("Details corrected: %(fields)s") % {
             "fields": ", ".join(field.replace("_", " ") for field in sorted(parameters["changes"]))
         }
+    if event.type == "category_changed" and parameters.get("after"):
+        before = (parameters.get("before") or {}).get("name") or _("no category")
+        title = _("Category changed: %(before)s → %(after)s") % {
+            "before": before,
+            "after": parameters["after"].get("name", ""),
+        }
+        macro = (parameters.get("macro") or {}).get("name")
+        return title + (_(" (macro “%(name)s”)") % {"name": macro} if macro else "")
+    if event.type == "root_cause_suggested" and parameters.get("root_cause"):
+        return _("Root cause suggested by macro “%(macro)s”: %(cause)s") % {
+            "macro": (parameters.get("macro") or {}).get("name", ""),
+            "cause": parameters.get("root_cause_name") or parameters["root_cause"],
+        }
     if event.type in ("escalated", "de_escalated") and parameters.get("level") is not None:
         title = (
             _("Escalated to level %(n)s")

@@ -575,6 +575,114 @@ def replan_statutory(
     return changes
 
 
+def replan_internal(complaint, at: datetime | None = None) -> dict[str, tuple]:
+    """Re-plan the internal targets after a fact the SLA policies match on changed (the
+    category); returns ``{kind: (due before, due after)}`` for the timeline.
+
+    Statutory clocks are not read: an obligation comes from the law, not from our policy,
+    and no change of ours moves it (docs/architecture.md, "statutory beside internal").
+
+    1. The open internal clocks are locked, as ``stop`` locks them, so that a sweeper
+       claiming one waits or skips it. A met, breached or cancelled clock is history and
+       stays as it was.
+    2. Each open one takes the target of its kind in the policy the complaint matches now,
+       counted from the clock's own start (the start of its current cycle), with the time
+       it has spent paused added back, as ``resume`` adds it.
+    3. A paused clock keeps its pause: what it has left is the new target less what it had
+       used of the old one when it was paused, and ``resume`` counts from that.
+    4. A running clock whose new deadline has passed keeps running into the sweeper, which
+       breaches it on its next tick; a warning not yet due is given again for the new
+       deadline.
+    5. An open clock whose kind the new policy has no target for is cancelled.
+    """
+    at = at or timezone.now()
+    open_clocks = list(
+        Clock.objects.select_for_update(of=("self",))
+        .select_related("calendar")
+        .filter(complaint=complaint, regulatory_profile="", state__in=OPEN_CLOCK_STATES)
+        .order_by("kind")
+    )
+    if not open_clocks:
+        return {}
+    policy, ladder = _policy_and_ladder(complaint)
+    targets = {target.clock: target for target in policy.targets.all()} if policy else {}
+    changes: dict[str, tuple] = {}
+    for clock in open_clocks:
+        before = clock.due_at
+        target = targets.get(clock.kind)
+        if target is None:
+            stop_clock(clock, at, cancel=True)
+            changes[clock.kind] = (before, None)
+            continue
+        if Escalation.objects.filter(clock=clock, clock_cycle=clock.cycle).exists():
+            # As in ``replan_statutory``: the ladder fires once per clock, cycle and level.
+            clock.cycle += 1
+            clock.escalation_level = 0
+            clock.next_escalation_at = None
+        _retarget_internal(clock, target, policy, ladder, at)
+        clock.save()
+        changes[clock.kind] = (before, clock.due_at)
+    return changes
+
+
+def _retarget_internal(clock: Clock, target, policy, ladder, at: datetime) -> None:
+    """``clock`` (open, internal) counted afresh to ``target`` of ``policy``."""
+    calendar = pure_calendar(policy.calendar, "", clock.started_at, at)
+    offset = deadlines.warning_offset(
+        target.seconds, percent=target.warn_at_percent, before=target.warn_seconds_before
+    )
+    if clock.state == ClockState.PAUSED:
+        used = max(clock.target_seconds - (clock.seconds_left_when_paused or 0), 0)
+        left = max(target.seconds - used, 0)
+        clock.seconds_left_when_paused = left
+        if offset is None:
+            clock.seconds_to_warn_when_paused = None
+        elif offset > used:
+            clock.seconds_to_warn_when_paused = offset - used
+            clock.warned_at = None
+        else:
+            # Warned already for this much used time, or due to be on resuming.
+            clock.seconds_to_warn_when_paused = None if clock.warned_at else 0
+        # What the deadline was when it paused, as ``pause`` left it: ``resume`` moves it.
+        paused_at = clock.paused_at or at
+        clock.due_at = deadlines.add(paused_at, left, basis=target.basis, calendar=calendar)
+        clock.warn_at = (
+            deadlines.add(
+                paused_at,
+                clock.seconds_to_warn_when_paused,
+                basis=target.basis,
+                calendar=calendar,
+            )
+            if clock.seconds_to_warn_when_paused is not None
+            else clock.warn_at
+        )
+    else:
+        counted = target.seconds + clock.paused_seconds
+        clock.due_at = deadlines.add(
+            clock.started_at, counted, basis=target.basis, calendar=calendar
+        )
+        clock.warn_at = (
+            deadlines.add(
+                clock.started_at,
+                offset + clock.paused_seconds,
+                basis=target.basis,
+                calendar=calendar,
+            )
+            if offset is not None
+            else None
+        )
+        if clock.warn_at is not None and clock.warn_at > at:
+            clock.warned_at = None
+    clock.policy = policy
+    clock.calendar = policy.calendar
+    clock.ladder = ladder
+    clock.basis = target.basis
+    clock.target_seconds = target.seconds
+    clock.pausable = target.pausable
+    clock.retry_after = None
+    clock.failures = 0
+
+
 def has_statutory(complaint) -> bool:
     return Clock.objects.filter(complaint=complaint).exclude(regulatory_profile="").exists()
 

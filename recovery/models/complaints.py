@@ -698,6 +698,11 @@ class EventType(models.TextChoices):
     DUPLICATE_MERGED = "duplicate_merged", _("A duplicate complaint was merged into this one")
     ATTACHMENT_ADDED = "attachment_added", _("File attached")
     ATTACHMENT_REFUSED = "attachment_refused", _("File refused")
+    # Reclassified by staff or a macro (recovery.services.categories): its internal deadlines
+    # are re-planned under the new category's policy, its statutory ones never.
+    CATEGORY_CHANGED = "category_changed", _("Category changed")
+    # A macro naming a root cause was used: the resolve form offers that cause first.
+    ROOT_CAUSE_SUGGESTED = "root_cause_suggested", _("Root cause suggested by a macro")
 
 
 # Timeline entries only staff see: the customer's timeline, tracking feed and emails leave
@@ -745,6 +750,9 @@ STAFF_ONLY_EVENT_TYPES = frozenset(
         # and of a part of their email that was refused (a virus, a program), is staff's.
         EventType.ATTACHMENT_ADDED,
         EventType.ATTACHMENT_REFUSED,
+        # How we file a complaint, and what a macro suggested it was caused by, is ours.
+        EventType.CATEGORY_CHANGED,
+        EventType.ROOT_CAUSE_SUGGESTED,
     }
 )
 

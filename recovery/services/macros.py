@@ -3,7 +3,10 @@
 Using a macro is doing by hand what it says, through the same services: its text is an
 acknowledgement (``lifecycle.complaint_acknowledge``) while the complaint is received, a
 reply (``messages.message_add``) after; its hold goes through
-``sla.complaint_set_awaiting_customer``. Every rule and timeline event of those holds.
+``sla.complaint_set_awaiting_customer``, its category through
+``categories.complaint_recategorise``. Every rule and timeline event of those holds. Its
+root cause is only suggested (causes are recorded when resolving): a timeline event the
+resolve form reads to offer it.
 
 The text is filled by plain substitution of a fixed set of placeholders, never by a
 template engine, so a macro can reach nothing but the four values below.
@@ -21,8 +24,9 @@ from django.utils.translation import gettext as _
 from common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from escalation import configuration
 from escalation.models import Clock
+from recovery import events
 from recovery.models import Complaint, Macro, MacroVisibility, State
-from recovery.services import lifecycle, sla
+from recovery.services import categories, lifecycle, sla
 from recovery.services import messages as message_services
 
 # Who manages macros: the supervisor's permission (the board's, recovery.roles).
@@ -81,7 +85,7 @@ def live_macros() -> list[Macro]:
     def load() -> list[Macro]:
         return list(
             Macro.objects.filter(archived_at__isnull=True)
-            .select_related("guideline", "guideline__root_cause")
+            .select_related("guideline", "guideline__root_cause", "category", "root_cause")
             .order_by("name", "pk")
         )
 
@@ -249,7 +253,7 @@ def macro_archive(*, actor, macro_id: int) -> Macro:
 
 def usable_macro(*, macro_id: int, actor, complaint: Complaint) -> Macro:
     """The macro, read afresh (it may have been archived since the page was shown)."""
-    macro = Macro.objects.select_related("guideline").filter(pk=macro_id).first()
+    macro = Macro.objects.select_related("guideline", "root_cause").filter(pk=macro_id).first()
     if macro is None:
         raise NotFound(_("No macro has number %(id)s.") % {"id": macro_id})
     if macro.archived_at is not None:
@@ -341,4 +345,15 @@ def macro_use(
                 awaiting=True,
                 reason=_("macro “%(name)s”") % {"name": macro.name},
             )
+        if macro.category_id is not None and macro.category_id != locked.category_id:
+            categories.complaint_recategorise(
+                complaint=locked,
+                actor=actor,
+                category=macro.category_id,
+                reason=_("macro “%(name)s”") % {"name": macro.name},
+                macro=macro,
+            )
+        if macro.root_cause_id is not None:
+            # Causes are recorded when resolving: the resolve form offers this one first.
+            events.root_cause_suggested(locked, actor, macro, macro.root_cause)
     return outcome

@@ -265,3 +265,60 @@ def test_a_withdrawn_complaint_offers_no_macro(agent, supervisor, make_complaint
     )
 
     assert "Use a macro" not in html and macro.name not in html
+
+
+# -- category and root cause -------------------------------------------------------------
+
+
+def test_the_macro_form_says_what_category_and_root_cause_do(supervisor):
+    html = text_of(signed_in(supervisor).get("/desk/macros/new/"))
+
+    assert "it moves the complaint to this one" in html
+    assert "pre-selects this cause in the complaint&#x27;s resolve form" in html
+
+
+def test_a_macros_root_cause_is_preselected_in_the_resolve_form_until_resolved(
+    agent, supervisor, make_complaint, root_causes
+):
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    macro = make_macro(supervisor, root_cause=root_causes["billing.refund-delay"])
+    client = signed_in(agent)
+    chosen = client.get(f"/desk/complaints/{complaint.reference}/?macro={macro.pk}")
+    assert "suggests the root cause Refund delayed" in text_of(chosen)
+
+    answer = client.post(
+        f"/desk/complaints/{complaint.reference}/macro/",
+        {
+            "macro-macro": macro.pk,
+            "macro-expected_state": "acknowledged",
+            "macro-body": "We are checking the refund.",
+        },
+    )
+
+    assert answer.status_code == 302
+    page = text_of(client.get(f"/desk/complaints/{complaint.reference}/"))
+    assert re.search(r'<option value="billing.refund-delay" selected>', page)
+    assert "Root cause suggested by macro “Looking into it”: Refund delayed" in page
+
+    # Resolved with another cause, then reopened: the old suggestion is not offered again.
+    client.post(
+        f"/desk/complaints/{complaint.reference}/resolve/",
+        {
+            "resolve-expected_state": "acknowledged",
+            "resolve-outcome": "upheld",
+            "resolve-primary_root_cause": "billing.duplicate-charge",
+            "resolve-summary": "Refunded.",
+        },
+    )
+    assert Complaint.objects.get(pk=complaint.pk).state == State.RESOLVED
+    signed_in(supervisor).post(
+        f"/desk/complaints/{complaint.reference}/reopen/",
+        {"reopen-expected_state": "resolved", "reopen-reason": "Customer says not refunded."},
+    )
+    assert Complaint.objects.get(pk=complaint.pk).state == State.ACKNOWLEDGED
+    page = text_of(client.get(f"/desk/complaints/{complaint.reference}/"))
+    primary = page[page.index('name="resolve-primary_root_cause"') :]
+    assert re.findall(
+        r'<option value="([^"]*)" selected', primary[: primary.index("</select>")]
+    ) == [""]

@@ -307,3 +307,75 @@ def test_a_complaint_that_changed_state_since_the_page_is_refused(
         )
     with pytest.raises(TransitionNotAllowed, match="withdrawn"):
         macros.macro_use(complaint=complaint, actor=agent, macro_id=macro.pk, body="Hello")
+
+
+# -- category and root cause -------------------------------------------------------------
+
+
+def test_a_macro_naming_a_category_moves_the_complaint_in_the_same_transaction(
+    supervisor, agent, make_complaint
+):
+    from escalation.models import Clock
+
+    category = Category.objects.create(name="Card payments", slug="card-payments")
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    macro = macros.macro_save(actor=supervisor, fields=fields(category=category))
+
+    # The agent may not move complaints by hand, but the supervisor's macro does.
+    macros.macro_use(complaint=fresh(complaint), actor=agent, macro_id=macro.pk)
+
+    assert fresh(complaint).category == category
+    event = ComplaintEvent.objects.get(complaint=complaint, type=EventType.CATEGORY_CHANGED)
+    assert event.actor == agent
+    assert event.parameters["macro"] == {"id": macro.pk, "name": "Looking into it"}
+    assert event.parameters["after"] == {"id": category.pk, "name": "Card payments"}
+    # Re-planned from its start (the Standard policy matches every category: same target).
+    resolve_clock = Clock.objects.get(complaint=complaint, kind="resolve", regulatory_profile="")
+    assert resolve_clock.started_at == complaint.received_at
+
+    # Used again on a complaint already in that category: nothing to move.
+    macros.macro_use(complaint=fresh(complaint), actor=agent, macro_id=macro.pk)
+    assert ComplaintEvent.objects.filter(type=EventType.CATEGORY_CHANGED).count() == 1
+
+
+def test_a_macro_whose_category_was_retired_sends_nothing(supervisor, agent, make_complaint):
+    category = Category.objects.create(name="Card payments", slug="card-payments")
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    macro = macros.macro_save(actor=supervisor, fields=fields(category=category))
+    Category.objects.filter(pk=category.pk).update(is_active=False)
+
+    with pytest.raises(ValidationFailed) as refused:
+        macros.macro_use(complaint=fresh(complaint), actor=agent, macro_id=macro.pk)
+
+    assert "category" in refused.value.details
+    # All or nothing: the reply went back with the refused move.
+    assert not Message.objects.filter(complaint=complaint, kind=MessageKind.REPLY).exists()
+    assert fresh(complaint).category is None
+
+
+def test_a_macro_naming_a_root_cause_suggests_it_and_tells_nobody(
+    supervisor, agent, make_complaint, root_causes
+):
+    from notifications.models import Outbox
+
+    complaint = make_complaint()
+    acknowledge(complaint, agent)
+    macro = macros.macro_save(
+        actor=supervisor, fields=fields(root_cause=root_causes["billing.refund-delay"])
+    )
+
+    macros.macro_use(complaint=fresh(complaint), actor=agent, macro_id=macro.pk)
+
+    event = ComplaintEvent.objects.get(complaint=complaint, type=EventType.ROOT_CAUSE_SUGGESTED)
+    assert event.parameters["root_cause"] == "billing.refund-delay"
+    assert event.parameters["macro"]["name"] == "Looking into it"
+    outbox = Outbox.objects.get(event_type="complaint.root_cause_suggested")
+    assert (outbox.audience["users"], outbox.audience["teams"], outbox.audience["customer"]) == (
+        [],
+        [],
+        None,
+    )
+    # Suggested, not recorded: causes are recorded when resolving.
+    assert not fresh(complaint).root_causes.exists()

@@ -339,6 +339,9 @@ HTTP_RULES: dict[str, Rule] = {
     "desk/complaints/<str:reference>/recovery/<int:action_id>/deliver/": post(WORKERS),
     # A file of the complaint: to whoever may open its page.
     "desk/complaints/<str:reference>/files/<int:attachment_id>/": get(WORKERS),
+    # Moving a complaint to another category moves its deadlines: those who may correct its
+    # details (rules.may_recategorise), asked before the form.
+    "desk/complaints/<str:reference>/category/": post(SUPERVISORS_UP),
     # -- insights (aggregates for supervisors and up)
     "api/insights/pareto/": get(SUPERVISORS_UP),
     "api/insights/trends/": get(SUPERVISORS_UP),
@@ -364,6 +367,7 @@ HTTP_RULES: dict[str, Rule] = {
     "api/complaints/<str:reference>/hold/": post(WORKERS),
     "api/complaints/<str:reference>/assignment/": post(WORKERS),
     "api/complaints/<str:reference>/merge/": post(WORKERS),
+    "api/complaints/<str:reference>/category/": post(SUPERVISORS_UP),
     "api/complaints/<str:reference>/holding-reply/": post(WORKERS),
     "api/complaints/<str:reference>/regulation/": post(WORKERS),
     "api/complaints/<str:reference>/written-response/": post(WORKERS),
