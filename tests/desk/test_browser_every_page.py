@@ -78,6 +78,9 @@ PAGES = [
     Page("desk/complaints/<str:reference>/", ("agent_in",), then="merge confirmation"),
     # A bulk action's result, kept in the session: none yet, then one.
     Page("desk/bulk/", ("agent_in",)),
+    # Saved views: the form (from the queue's filters) and a team's shared view.
+    Page("desk/views/new/", ("agent_in", "supervisor")),
+    Page("desk/views/<int:view_id>/", ("agent_in", "supervisor")),
     # -- the supervisor's board, approvals and corrective actions
     Page("desk/board/", ("supervisor", "manager")),
     Page("desk/approvals/", ("supervisor",)),
@@ -107,6 +110,8 @@ NOT_WALKED = {
     "oidc/authenticate/": "a redirect to the identity provider",
     "oidc/callback/": "the identity provider's return: a redirect",
     "api/docs/": "the API's reference, drawn by a third-party viewer",
+    "desk/complaints/<str:reference>/files/<int:attachment_id>/": "a file download, not a page",
+    "track/<str:token>/files/<int:attachment_id>/": "a file download, not a page",
 }
 
 
