@@ -469,8 +469,10 @@ def search_filter(text: str) -> Q:
 
     - a reference (``RDR-2026-000123``): that complaint, whatever its state;
     - text with ``@``: the complaints of customers whose email holds it;
-    - a telephone number: those of customers whose number holds its digits, whatever the
-      spaces, dashes or brackets on either side;
+    - a telephone number (or any number of 6 digits or more): those of customers whose
+      number holds its digits, whatever the spaces, dashes or brackets on either side, and
+      those whose subject, description or messages hold the same number (an order, a
+      parcel, a number the customer wrote in a message), written with any separators;
     - other text: references that start with it, customers whose name holds it, and words
       of the subject, the description and the messages (PostgreSQL full-text search, words
       matched by their stem, ranked by ``queue_order``; on SQLite the text anywhere in them,
@@ -486,25 +488,28 @@ def search_filter(text: str) -> Q:
         return Q(reference=text.upper())
     if "@" in text:
         return _customers_matching(Q(email__icontains=text))
-    digits = re.sub(r"\D", "", text)
-    if PHONE_PATTERN.match(text) and len(digits) >= 6:
-        return _customers_matching(Q(phone_digits__contains=digits), phone_digits=_Digits("phone"))
+    if _is_number(text):
+        digits = re.sub(r"\D", "", text)
+        phones = _customers_matching(
+            Q(phone_digits__contains=digits), phone_digits=_Digits("phone")
+        )
+        return phones | _text_matching(text, number=True)
     condition = Q(reference__istartswith=text) | _customers_matching(Q(name__icontains=text))
+    return condition | _text_matching(text)
+
+
+def _text_matching(text: str, number: bool = False) -> Q:
+    """Complaints whose subject, description or messages hold ``text``: on PostgreSQL its
+    words (as a search box reads them, or the number's digits, whatever their separators) in
+    the ``tsvector`` columns; on SQLite ``text`` anywhere in them, whatever the case."""
     if connection.vendor != "postgresql":
         messages = Message.objects.filter(body__icontains=text).values("complaint_id")
-        return (
-            condition
-            | Q(subject__icontains=text)
-            | Q(description__icontains=text)
-            | Q(pk__in=messages)
-        )
+        return Q(subject__icontains=text) | Q(description__icontains=text) | Q(pk__in=messages)
     from django.contrib.postgres.search import SearchVectorExact
 
-    query = _search_query(text)
-    return (
-        condition
-        | Q(SearchVectorExact(SearchDocument(), query))
-        | Q(SearchVectorExact(SearchDocument(name="message_document"), query))
+    query = _number_query(text) if number else _search_query(text)
+    return Q(SearchVectorExact(SearchDocument(), query)) | Q(
+        SearchVectorExact(SearchDocument(name="message_document"), query)
     )
 
 
@@ -517,12 +522,32 @@ def search_rank(text: str):
         or connection.vendor != "postgresql"
         or REFERENCE_PATTERN.match(text)
         or "@" in text
-        or (PHONE_PATTERN.match(text) and len(re.sub(r"\D", "", text)) >= 6)
+        or _is_number(text)
     ):
         return None
     from django.contrib.postgres.search import SearchRank
 
     return SearchRank(SearchDocument(), _search_query(text))
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``text`` is a telephone number or another long number: 6 digits or more."""
+    return bool(PHONE_PATTERN.match(text)) and len(re.sub(r"\D", "", text)) >= 6
+
+
+def _number_query(text: str):
+    """The words of the number ``text`` as PostgreSQL's parser makes them of a document,
+    whatever separators either side wrote: it splits "020 7946 0999" into '020', '7946' and
+    '0999', but "020-7946-0999" into '020', '-7946' and '-0999' (signed numbers), and keeps
+    "+44" as '+44'. So each group of digits is matched with or without its sign, all groups
+    together, or all the digits written as one number ("02079460999")."""
+    from django.contrib.postgres.search import SearchQuery
+
+    groups = re.findall(r"\d+", text)
+    each = " & ".join(f"('{group}' | '-{group}' | '+{group}')" for group in groups)
+    whole = "".join(groups)
+    # Only digits, quotes and operators: the raw syntax cannot fail on what a user typed.
+    return SearchQuery(f"({each}) | '{whole}'", config=SEARCH_CONFIG, search_type="raw")
 
 
 def _search_query(text: str):

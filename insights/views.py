@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from common.errors import ValidationFailed
+from escalation import selectors as escalation_selectors
 from insights import charts, dashboard, permissions, selectors
 from insights.params import (
     CAUSE_ROLES,
@@ -265,6 +266,9 @@ def kpis_page(request):
             "by": data["by"],
             "groupings": KPI_GROUPINGS,
             "csv_link": _csv_link("insights-api:kpis", {**params, "table": "kpis"}),
+            "clock_names": [
+                escalation_selectors.compliance_clock_label(clock) for clock in payload["clocks"]
+            ],
             "sla_csv_link": _csv_link("insights-api:kpis", {**params, "table": "sla"}),
         }
 

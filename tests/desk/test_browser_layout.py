@@ -1,8 +1,9 @@
 """How the pages lay out in a real browser (Debian's Chromium, Playwright, a live server):
 
-- on a phone (390 x 844 CSS pixels, an iPhone 12 to 15) the queue, the complaint page and the
-  board never scroll sideways, however long the words people wrote; a table too wide for the
-  screen scrolls inside its own box, and the forms take the screen's width;
+- on a phone (390 x 844 CSS pixels, an iPhone 12 to 15) the queue, the complaint page, the
+  board and the Pareto page never scroll sideways, however long the words people wrote; a
+  table too wide for the screen scrolls inside its own box, and the forms take the screen's
+  width;
 - a long story is clamped to its first lines until "Show all" is opened (no JavaScript);
 - after a form error, on the desk and on the portal, the focus is on the error summary.
 """
@@ -184,4 +185,26 @@ def test_the_board_fits_a_phone(live, browser, supervisor, make_complaint):
     # Today's figures per team scroll inside their own box, reachable by keyboard.
     assert page_width(page) <= PHONE["width"], wider_than_the_screen(page)
     assert_accessible(page, "board on a phone")
+    page.context.close()
+
+
+def test_the_pareto_page_fits_a_phone(live, browser, manager):
+    from tests.insights.insights_fixtures import at, cause, complaint
+
+    billing = cause("billing", "Billing")
+    promised = cause(
+        "billing.refund-promised-by-phone",
+        "Refund promised on the phone but never sent to the customer's card",
+        parent=billing,
+    )
+    for day in (2, 3, 4):
+        complaint(received=at(2026, 3, day), primary=promised, resolved_at=at(2026, 3, 20))
+    complaint(received=at(2026, 3, 5), primary=billing, resolved_at=at(2026, 3, 20))
+    page = phone_page(browser, live.base_url)
+    sign_in(page, manager.username)
+    page.goto("/insights/?start=2026-03-01&end=2026-03-31")
+    # The complaints per root cause scroll inside their own box, reachable by keyboard.
+    assert page.get_by_role("region", name="Complaints per root cause").count() == 1
+    assert page_width(page) <= PHONE["width"], wider_than_the_screen(page)
+    assert_accessible(page, "Pareto on a phone")
     page.context.close()

@@ -296,6 +296,33 @@ def test_search_finds_by_name_email_phone_words_and_messages(
     assert search("zebra") == []
 
 
+def test_a_number_finds_phone_numbers_and_the_same_number_in_the_text(
+    agent, make_complaint, customer_user, other_customer_user
+):
+    """A query of digits may be a telephone number or a number written in the complaint (an
+    order, a parcel, a number the customer gave in a message): it finds both."""
+    parcel = make_complaint(subject="Lost parcel", description="Tracking says parcel 998877.")
+    Customer.objects.filter(pk=parcel.customer_id).update(phone="+44 (20) 7946-0123")
+    called = make_complaint(by=other_customer_user, subject="Call me back")
+    message_add(complaint=called, actor=agent, body="Please ring me on 020 7946 0999 today.")
+    dashed = make_complaint(by=other_customer_user, subject="Ring back on 020-7946-0555")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search("998877") == [parcel.reference]  # a number of the description
+    assert search("020 7946 0999") == [called.reference]  # a number of a message
+    assert search("(020) 7946-0999") == [called.reference]  # whatever the separators
+    assert search("020 7946 0555") == [dashed.reference]  # written with dashes
+    assert search("020-7946-0555") == [dashed.reference]
+    # The customer's number still finds its complaints, and only theirs.
+    assert search("20 7946 0123") == [parcel.reference]
+    assert search("123456") == []
+
+
 def test_a_messages_words_follow_the_message_when_it_changes_or_goes(agent, make_complaint):
     """The complaint's copy of its messages' words (``message_document``, kept by a trigger
     on the messages) follows an insert, an edit, a move to another complaint and a delete."""
@@ -365,6 +392,21 @@ def test_search_finds_a_closed_complaint_by_reference_and_text_on_any_database(
 
 
 @pytest.mark.sqlite
+def test_a_number_finds_phone_numbers_and_the_text_on_any_database(agent, make_complaint):
+    parcel = make_complaint(subject="Lost parcel", description="Tracking says parcel 998877.")
+    called = make_complaint(subject="Call me back")
+    message_add(complaint=called, actor=agent, body="Please ring me on 020 7946 0999 today.")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text, "state": "all"})))
+
+    assert search("998877") == [parcel.reference]
+    assert search("020 7946 0999") == [called.reference]
+    assert search("123456") == []
+
+
+@pytest.mark.sqlite
 def test_the_queue_orders_by_urgency_on_any_database(agent, make_complaint):
     calm = clocks_say(make_complaint(subject="Calm"), running(in_hours=5))
     late = clocks_say(make_complaint(subject="Late"), breached(hours_ago=2))
@@ -397,6 +439,7 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         "/desk/team/?q=charged",
         "/desk/team/?q=card",
         "/desk/team/?q=20+7946+0000",
+        "/desk/team/?q=998877",
         f"/desk/team/?q={complaints[2].reference}",
         "/desk/unassigned/?severity=high",
         "/desk/?channel=web",

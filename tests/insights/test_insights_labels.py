@@ -7,7 +7,7 @@ import time_machine
 
 from insights import charts
 from recovery.models import CorrectiveAction
-from tests.insights.insights_fixtures import at, cause, complaint
+from tests.insights.insights_fixtures import at, cause, clock, complaint
 
 MARCH = "start=2026-03-01&end=2026-03-31"
 
@@ -60,6 +60,27 @@ def test_pages_name_causes_never_by_code(url, data, client, supervisor):
     assert "delivery.late-parcel" not in shown
     if "measure=cost" not in url:
         assert "Billing &gt; Duplicate charge" in shown
+
+
+def test_the_kpi_page_names_clock_kinds_never_by_code(db, client, supervisor):
+    done = {"resolved_at": at(2026, 4, 1)}
+    row = complaint(received=at(2026, 3, 2), **done)
+    for kind in ("acknowledge", "respond", "resolve", "close_loop"):
+        clock(row, kind, "met")
+    statutory = clock(complaint(received=at(2026, 3, 3), **done), "resolve", "breached")
+    statutory.regulatory_profile = "uk_fca_disp"
+    statutory.save(update_fields=["regulatory_profile"])
+    client.force_login(supervisor)
+
+    page = client.get(f"/insights/kpis/?{MARCH}").content.decode()
+
+    headers = re.findall(r'<th scope="col">([^<]*)</th>', page)
+    for name in ("Acknowledge", "Respond to the customer", "Resolve", "Close the loop"):
+        assert name in headers
+    assert "Resolve (statutory)" in headers
+    for code in ("acknowledge", "close_loop", "resolve", "respond"):
+        assert code not in headers
+        assert code not in re.sub(r"<[^>]*>", " ", shown_text(page)).split()
 
 
 def test_the_pareto_bars_are_labelled_with_names(data, client, supervisor):
