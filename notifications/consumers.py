@@ -116,17 +116,34 @@ async def refuse(send, code: int) -> None:
     await send({"type": "websocket.close", "code": code})
 
 
+class ClientGone(Exception):
+    """The client closed its socket while a message was being answered: nothing to fix.
+
+    The server says so by raising from ``send`` (uvicorn's ``ClientDisconnected``, an
+    ``OSError`` whose message is empty); its ``websocket.disconnect`` follows, and the
+    consumer's ``disconnect`` tidies up as for any close.
+    """
+
+
 class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
     """Channels' JSON consumer, but a frame that is not JSON text is answered, not fatal.
 
     The base class raises on binary or empty frames and on invalid JSON, which ends the
-    connection: one bad message from a client would drop its live feed.
+    connection: one bad message from a client would drop its live feed. A client that goes
+    away while its message is answered (a page left or reloaded) is normal, not an error.
     """
 
     # Channel-layer messages whose handlers never touch the database.
     NO_DATABASE_MESSAGES = frozenset({groups.PUSH_TYPE, groups.BOARD_PUSH_TYPE, "presence.update"})
 
     async def dispatch(self, message):
+        try:
+            await self._dispatch(message)
+        except ClientGone:
+            # The server's websocket.disconnect comes next; the consumer ends as on any close.
+            logger.debug("Socket closed by its client while a %s was handled.", message["type"])
+
+    async def _dispatch(self, message):
         # Channels closes stale database connections before every message it dispatches,
         # through a hop to the one thread-sensitive executor thread. A team push reaches every
         # member's socket in the process, so that is one hop per socket, all queued on one
@@ -146,6 +163,18 @@ class JsonProtocolConsumer(LayerOutageTolerant, AsyncJsonWebsocketConsumer):
         """Close with ``code`` after accepting, so the client reads it (``refuse``)."""
         await self.accept()
         await self.close(code=code)
+
+    async def __call__(self, scope, receive, send):
+        async def send_to_client(message):
+            """The server's ``send``, but a socket the client has closed raises
+            ``ClientGone``: told apart here, where only the client can have failed, it is
+            never taken for the channel layer failing (both raise ``OSError``)."""
+            try:
+                await send(message)
+            except OSError as exc:
+                raise ClientGone from exc
+
+        await super().__call__(scope, receive, send_to_client)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if text_data is None:
@@ -182,6 +211,15 @@ class StaffEventsConsumer(JsonProtocolConsumer):
     heartbeat, at most every ``TEAMS_REFRESH_S``.
     """
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ended (``disconnect`` is not called when it raised or was
+            # cancelled), its writer task ends with it rather than being destroyed pending.
+            if hasattr(self, "team_pushes"):
+                await self.team_pushes.stop()
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -211,7 +249,10 @@ class StaffEventsConsumer(JsonProtocolConsumer):
         await self.send(text_data=text)
 
     async def _refuse_layer_down(self, failure: Exception) -> None:
-        logger.warning("Staff socket refused: channel layer unreachable (%s).", failure)
+        logger.warning(
+            "Staff socket refused: channel layer unreachable (%s).",
+            fanout.describe_failure(failure),
+        )
         await self.refuse(CLOSE_TRY_AGAIN)
 
     async def _listen_to(self, wanted: list[str]) -> None:
@@ -238,7 +279,7 @@ class StaffEventsConsumer(JsonProtocolConsumer):
     async def disconnect(self, code):
         if not hasattr(self, "user"):
             return
-        self.team_pushes.stop()
+        await self.team_pushes.stop()
         for group in sorted(self.listening):
             await self._leave(group)
         for complaint_id in self.open_complaints.values():
@@ -263,7 +304,10 @@ class StaffEventsConsumer(JsonProtocolConsumer):
             if not _is_layer_failure(exc):
                 raise
             # The socket stays: its channel read waits for the layer (LayerOutageTolerant).
-            logger.warning("Staff socket message not handled: channel layer unreachable (%s).", exc)
+            logger.warning(
+                "Staff socket message not handled: channel layer unreachable (%s).",
+                fanout.describe_failure(exc),
+            )
             await self.send_json({"type": "error", "message": LAYER_DOWN_MESSAGE})
 
     async def _credential_still_valid(self) -> bool:
@@ -434,7 +478,10 @@ class TrackingConsumer(JsonProtocolConsumer):
                 groups.tracking_group(complaint_id), self.channel_name
             )
         except Exception as exc:  # the channel layer's Redis, whatever its client raised
-            logger.warning("Tracking socket refused: channel layer unreachable (%s).", exc)
+            logger.warning(
+                "Tracking socket refused: channel layer unreachable (%s).",
+                fanout.describe_failure(exc),
+            )
             await self.refuse(CLOSE_TRY_AGAIN)
             return
         self.complaint_id = complaint_id

@@ -52,6 +52,16 @@ RECANCEL_S = 0.1
 _fanouts: dict[asyncio.AbstractEventLoop, "TeamFanout"] = {}
 
 
+def describe_failure(exc: BaseException) -> str:
+    """A channel layer error as a warning names it: its class, and its message if any.
+
+    Redis clients raise errors with empty messages (a ``TimeoutError()``), and redis-py's
+    ``repr`` drops the message: either alone can leave a warning saying nothing.
+    """
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 async def cancellable(awaitable):
     """Await ``awaitable`` (a channel layer call) so that cancelling the caller surely ends it.
 
@@ -98,9 +108,14 @@ class SocketPushes:
         except asyncio.QueueFull:
             logger.debug("Socket of user %s is not reading; push dropped.", self.user_id)
 
-    def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
+    async def stop(self) -> None:
+        """Stop writing and wait until the writer has ended: a writer only cancelled is
+        still pending, and one whose socket is gone is destroyed pending when the event
+        loop drops it (asyncio logs that as an error). Stopping twice is harmless."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.cancel()
+            await asyncio.wait({writer})
 
     async def _write(self) -> None:
         while True:
@@ -232,7 +247,7 @@ class TeamFanout:
         logger.warning(
             "Team pushes could not be received (%s); retrying with backoff until the channel "
             "layer answers.",
-            failure,
+            describe_failure(failure),
         )
         delay = RETRY_S
         while True:

@@ -136,7 +136,7 @@ def test_a_socket_that_left_gets_nothing_more():
         await hub.join(TEAM, leaving_socket)
         await hub.join(TEAM, socket_of(2, staying))
         await hub.leave(TEAM, leaving_socket)
-        leaving_socket.stop()
+        await leaving_socket.stop()
         await layer.group_send(TEAM, team_push(TEAM, [1, 2], "event 1"))
         await asyncio.sleep(SETTLE_S)
         hub.close()

@@ -44,6 +44,7 @@ RECEIVE_TIMEOUT_S = 5
 # How long "nothing arrives" is watched for. Each such check is backed by a sentinel event
 # sent afterwards on the same path, so a slow push cannot make a leak pass unnoticed.
 QUIET_S = 0.3
+LAYER_DOWN = "live updates unavailable, retrying"
 
 
 @pytest.fixture(autouse=True)
@@ -995,3 +996,78 @@ def test_a_supervisor_who_lost_the_permission_is_no_longer_rung(
         await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
 
     run(scenario)
+
+
+# -- a client that goes away mid-message ---------------------------------------------------
+
+
+def _writer_tasks() -> list:
+    """The team-push writer tasks (``SocketPushes._write``) still running in this loop."""
+    import asyncio
+
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and task.get_coro().__qualname__ == "SocketPushes._write"
+    ]
+
+
+def test_a_client_that_leaves_mid_message_logs_no_warning_and_leaves_no_task(agent, caplog):
+    """A page left or reloaded while its socket's message is answered: the server raises
+    from ``send`` (uvicorn's ClientDisconnected, an OSError with an empty message), then
+    says the socket disconnected. That is normal: no warning, no error, and the consumer
+    ends as for any close, its writer task with it."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    client_gone = False
+
+    async def server(scope, receive, send):
+        async def send_to_client(message):
+            if client_gone and message["type"] == "websocket.send":
+                raise ClientDisconnected
+            await send(message)
+
+        await application(scope, receive, send_to_client)
+
+    async def scenario():
+        nonlocal client_gone
+        key = await in_sync(token_for)(agent)
+        socket = WebsocketCommunicator(server, f"/ws/events/?token={key}", headers=ORIGIN)
+        connected, detail = await socket.connect(timeout=RECEIVE_TIMEOUT_S)
+        assert connected, detail
+        assert _writer_tasks()
+        client_gone = True
+        await socket.send_json_to({"type": "heartbeat"})
+        await socket.send_input({"type": "websocket.disconnect", "code": 1001})
+        await socket.wait(timeout=RECEIVE_TIMEOUT_S)  # raises if the consumer raised
+        assert not _writer_tasks()
+
+    with caplog.at_level(logging.DEBUG, logger="notifications"):
+        run(scenario)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "closed by its client while a websocket.receive was handled" in caplog.text
+
+
+def test_a_layer_failure_with_an_empty_message_is_named_by_its_class(
+    agent, make_complaint, caplog, monkeypatch
+):
+    from channels_redis.core import RedisChannelLayer
+
+    complaint = make_complaint()
+
+    async def down(*args, **kwargs):
+        raise redis.exceptions.TimeoutError()
+
+    async def scenario():
+        socket = await connect_staff(agent)
+        monkeypatch.setattr(RedisChannelLayer, "group_add", down)
+        await socket.send_json_to({"type": "open", "complaint": complaint.reference})
+        assert await receive(socket) == {"type": "error", "message": LAYER_DOWN}
+        monkeypatch.undo()
+        await socket.disconnect(timeout=RECEIVE_TIMEOUT_S)
+
+    run(scenario)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Staff socket message not handled: channel layer unreachable (TimeoutError)."
+    ]
