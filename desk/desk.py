@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.errors import NotFound, OutsideYourQueue, RedressError
+from common.errors import AlreadySent, NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors
 from desk.templatetags.redress_web import overdue_text, time_left
@@ -490,7 +490,7 @@ def _action(form_name: str, form_class, run, success_message: str, *, may=None):
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
         try:
             run(request, complaint, form)
-        except message_services.AlreadySent:
+        except AlreadySent:
             # The same form posted again (a double click, back and resend): it answers as the
             # first post did, and nothing was written twice.
             messages.info(request, _("Already sent; it was not sent again."))
@@ -543,6 +543,7 @@ acknowledge = _action(
         message=form.cleaned_data["message"],
         next_steps=form.cleaned_data["next_steps"],
         expected_state=_expected(form),
+        idempotency_key=_once("desk-acknowledge", form),
     ),
     _("Acknowledged; the customer has been sent your message."),
 )

@@ -300,21 +300,6 @@ def _text(label, *, rows=4, help_text="", required_message=None, max_length=MESS
     )
 
 
-class AcknowledgeForm(forms.Form):
-    expected_state = StateField()
-    message = _text(
-        _("Acknowledgement to the customer"),
-        rows=5,
-        help_text=_("It must name the complaint's reference."),
-        required_message=_("Write the acknowledgement to the customer."),
-    )
-    next_steps = _text(
-        _("What happens next"),
-        rows=3,
-        required_message=_("Tell the customer what happens next."),
-    )
-
-
 class OneTimeSubmission(forms.Form):
     """A desk form that sends something: one token per rendering, so the same form posted
     again (a double click, back and resend) finds what it sent rather than sending twice
@@ -333,6 +318,21 @@ class OneTimeSubmission(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.fields["submission"].initial = new_submission_token()
+
+
+class AcknowledgeForm(OneTimeSubmission):
+    expected_state = StateField()
+    message = _text(
+        _("Acknowledgement to the customer"),
+        rows=5,
+        help_text=_("It must name the complaint's reference."),
+        required_message=_("Write the acknowledgement to the customer."),
+    )
+    next_steps = _text(
+        _("What happens next"),
+        rows=3,
+        required_message=_("Tell the customer what happens next."),
+    )
 
 
 class ReplyForm(OneTimeSubmission):

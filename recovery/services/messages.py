@@ -7,20 +7,18 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import (
+    AlreadySent,
+    Conflict,
+    PermissionDenied,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from escalation import regulatory
 from escalation.services import clocks, obligations
 from recovery import events, mentions, roles, rules, selectors
 from recovery.models import Channel, Complaint, Message, MessageDirection, MessageKind, State
 from recovery.services import sla
-
-
-class AlreadySent(Exception):
-    """The form that asked for a message was sent before; ``earlier`` is what it wrote."""
-
-    def __init__(self, earlier: Message):
-        super().__init__(f"Message {earlier.pk} was already sent by this form.")
-        self.earlier = earlier
 
 
 def message_add(

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from notifications.models import Outbox
-from recovery.models import Message, MessageDirection
+from recovery.models import Message, MessageDirection, MessageKind, State
 from tests.desk.conftest import signed_in
 from tests.recovery.test_concurrency import lock_complaint, race
 
@@ -129,3 +129,43 @@ def test_two_renderings_of_the_form_send_two_replies(agent, make_complaint):
         assert client.post(f"{url}reply/", data).status_code == 302
 
     assert written(complaint, MessageDirection.OUTBOUND) == [*before, "On it.", "On it."]
+
+
+def acknowledgements(complaint) -> int:
+    return Message.objects.filter(complaint=complaint, kind=MessageKind.ACKNOWLEDGEMENT).count()
+
+
+def acknowledge_form(client, complaint) -> dict:
+    return {
+        "acknowledge-expected_state": State.RECEIVED,
+        "acknowledge-message": f"We have your complaint {complaint.reference}.",
+        "acknowledge-next_steps": "We will reply within 5 days.",
+        "acknowledge-submission": form_token(client.get(page_of(complaint)), "acknowledge"),
+    }
+
+
+def test_the_acknowledgement_posted_again_sends_once_and_says_already_sent(agent, make_complaint):
+    complaint = make_complaint()
+    client = signed_in(agent)
+    data = acknowledge_form(client, complaint)
+
+    answers = [client.post(f"{page_of(complaint)}acknowledge/", data) for _ in range(RESUBMITS)]
+
+    assert [a.status_code for a in answers] == [302] * RESUBMITS
+    assert acknowledgements(complaint) == 1
+    assert "Already sent" in client.get(page_of(complaint)).content.decode()
+
+
+def test_the_acknowledgement_posted_twice_at_once_sends_once(agent, make_complaint):
+    complaint = make_complaint()
+    data = acknowledge_form(signed_in(agent), complaint)
+    clients = [signed_in(agent) for _ in range(RESUBMITS)]
+
+    outcomes = race(
+        [lambda c=c: c.post(f"{page_of(complaint)}acknowledge/", data) for c in clients],
+        behind=lock_complaint(complaint),
+    )
+
+    assert [o.error for o in outcomes] == [None] * RESUBMITS
+    assert [o.value.status_code for o in outcomes] == [302] * RESUBMITS
+    assert acknowledgements(complaint) == 1
