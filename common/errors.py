@@ -75,3 +75,13 @@ class TooManyAttempts(RedressError):
     def __init__(self, message: str, *, details: dict | None = None, retry_after_seconds: int):
         super().__init__(message, details=details)
         self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class AlreadySent(Exception):
+    """The form that asked for a message was sent before, under the same one-time token;
+    ``earlier`` is the message it wrote. Not an error to show: the second post is answered
+    as the first was."""
+
+    def __init__(self, earlier):
+        super().__init__(f"Message {earlier.pk} was already sent by this form.")
+        self.earlier = earlier

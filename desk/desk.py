@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from common.errors import NotFound, OutsideYourQueue, RedressError
+from common.errors import AlreadySent, NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors
 from desk.templatetags.redress_web import overdue_text, time_left
@@ -490,7 +490,13 @@ def _action(form_name: str, form_class, run, success_message: str, *, may=None):
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
         try:
             run(request, complaint, form)
+        except AlreadySent:
+            # The same form posted again (a double click, back and resend): it answers as the
+            # first post did, and nothing was written twice.
+            messages.info(request, _("Already sent; it was not sent again."))
+            return redirect("desk:complaint", reference=complaint.reference)
         except RedressError as error:
+            form = _with_fresh_token(form, form_class, form_name)
             add_to_form(form, error)
             return rerender_after_error(
                 request, reference, bound={form_name: form}, status=status_of(error)
@@ -508,6 +514,26 @@ def _expected(form) -> str | None:
     return form.cleaned_data.get("expected_state") or None
 
 
+def _with_fresh_token(form, form_class, form_name: str):
+    """The refused form again, under a new one-time token: nothing was written under the
+    old one, or it was written with other words (a ``Conflict``), and what the user wrote
+    should send as a new message once they fix it."""
+    if not isinstance(form, forms.OneTimeSubmission):
+        return form
+    resent = form.data.copy()
+    resent[form.add_prefix("submission")] = forms.new_submission_token()
+    fresh = form_class(resent, form.files, prefix=form_name)
+    fresh.is_valid()  # it was: only the token is new
+    return fresh
+
+
+def _once(kind: str, form) -> str:
+    """The idempotency key of a form's one-time token (``forms.OneTimeSubmission``), or ""
+    for a form sent without one."""
+    token = form.cleaned_data.get("submission")
+    return f"{kind}:{token}" if token else ""
+
+
 acknowledge = _action(
     "acknowledge",
     forms.AcknowledgeForm,
@@ -517,6 +543,7 @@ acknowledge = _action(
         message=form.cleaned_data["message"],
         next_steps=form.cleaned_data["next_steps"],
         expected_state=_expected(form),
+        idempotency_key=_once("desk-acknowledge", form),
     ),
     _("Acknowledged; the customer has been sent your message."),
 )
@@ -528,7 +555,10 @@ def _reply(request, complaint, form) -> None:
     # email is built after commit, with them: notifications.emailing).
     with transaction.atomic():
         message = message_services.message_add(
-            complaint=complaint, actor=request.user, body=form.cleaned_data["body"]
+            complaint=complaint,
+            actor=request.user,
+            body=form.cleaned_data["body"],
+            idempotency_key=_once("desk-reply", form),
         )
         attachments.attachments_add(
             complaint=complaint,
@@ -545,7 +575,11 @@ note = _action(
     "note",
     forms.NoteForm,
     lambda request, complaint, form: message_services.message_add(
-        complaint=complaint, actor=request.user, body=form.cleaned_data["body"], internal=True
+        complaint=complaint,
+        actor=request.user,
+        body=form.cleaned_data["body"],
+        internal=True,
+        idempotency_key=_once("desk-note", form),
     ),
     _("Internal note added."),
 )

@@ -300,7 +300,27 @@ def _text(label, *, rows=4, help_text="", required_message=None, max_length=MESS
     )
 
 
-class AcknowledgeForm(forms.Form):
+class OneTimeSubmission(forms.Form):
+    """A desk form that sends something: one token per rendering, so the same form posted
+    again (a double click, back and resend) finds what it sent rather than sending twice
+    (``recovery.services.messages.message_add``). The token is made, never read, when the
+    page is shown. Optional, so a page rendered before this field existed still sends."""
+
+    submission = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.HiddenInput,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        error_messages={"invalid": _("This form is damaged; reload the page and send it again.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.fields["submission"].initial = new_submission_token()
+
+
+class AcknowledgeForm(OneTimeSubmission):
     expected_state = StateField()
     message = _text(
         _("Acknowledgement to the customer"),
@@ -315,14 +335,14 @@ class AcknowledgeForm(forms.Form):
     )
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(OneTimeSubmission):
     body = _text(_("Reply to the customer"), required_message=_("Write the reply first."))
     attachments = AttachmentsField(
         help_text=_("Optional. Sent with the email and shown on the customer's tracking page.")
     )
 
 
-class NoteForm(forms.Form):
+class NoteForm(OneTimeSubmission):
     body = _text(
         _("Internal note"),
         rows=3,

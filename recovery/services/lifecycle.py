@@ -28,7 +28,13 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 from django_fsm import TransitionNotAllowed as FSMTransitionNotAllowed
 
-from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import (
+    AlreadySent,
+    Conflict,
+    PermissionDenied,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from escalation.services import clocks
 from recovery import events, rules, selectors
 from recovery.models import (
@@ -180,7 +186,9 @@ def _require_text(**fields: str) -> None:
         )
 
 
-def _customer_message(complaint: Complaint, actor, kind: str, body: str) -> Message:
+def _customer_message(
+    complaint: Complaint, actor, kind: str, body: str, idempotency_key: str = ""
+) -> Message:
     return Message.objects.create(
         complaint=complaint,
         direction=MessageDirection.OUTBOUND,
@@ -188,13 +196,28 @@ def _customer_message(complaint: Complaint, actor, kind: str, body: str) -> Mess
         channel=complaint.channel,
         author=actor,
         body=body,
+        idempotency_key=idempotency_key,
     )
 
 
 def complaint_acknowledge(
-    *, complaint: Complaint, actor, message: str, next_steps: str, expected_state=None
+    *,
+    complaint: Complaint,
+    actor,
+    message: str,
+    next_steps: str,
+    expected_state=None,
+    idempotency_key: str = "",
 ) -> Complaint:
-    """Acknowledge: the message must name the reference and say what happens next."""
+    """Acknowledge: the message must name the reference and say what happens next.
+
+    ``idempotency_key``: the sending form's one-time token, kept on the acknowledgement. The
+    same form sent again raises ``AlreadySent`` and sends nothing: the first post holds the
+    complaint's lock, so the second finds the complaint acknowledged (a ``Conflict``) and then
+    the acknowledgement its token wrote.
+    """
+    if idempotency_key and (earlier := _sent_by(complaint, idempotency_key)) is not None:
+        raise AlreadySent(earlier)
 
     def prepare(locked: Complaint, held: list) -> _Change:
         if locked.reference.lower() not in message.lower():
@@ -207,6 +230,7 @@ def complaint_acknowledge(
             actor,
             MessageKind.ACKNOWLEDGEMENT,
             f"{message.strip()}\n\nWhat happens next: {next_steps.strip()}",
+            idempotency_key,
         )
         locked.acknowledged_at = timezone.now()
         locked.business_seconds_to_acknowledge = clocks.business_seconds_since_received(
@@ -217,13 +241,22 @@ def complaint_acknowledge(
             lambda c: events.complaint_acknowledged(c, actor, sent),
         )
 
-    return _transition(
-        complaint=complaint,
-        actor=actor,
-        name="acknowledge",
-        prepare=prepare,
-        expected_state=expected_state,
-    )
+    try:
+        return _transition(
+            complaint=complaint,
+            actor=actor,
+            name="acknowledge",
+            prepare=prepare,
+            expected_state=expected_state,
+        )
+    except (Conflict, TransitionNotAllowed):
+        if idempotency_key and (earlier := _sent_by(complaint, idempotency_key)) is not None:
+            raise AlreadySent(earlier) from None
+        raise
+
+
+def _sent_by(complaint: Complaint, idempotency_key: str) -> Message | None:
+    return Message.objects.filter(complaint=complaint, idempotency_key=idempotency_key).first()
 
 
 def complaint_resolve(

@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.errors import Conflict, PermissionDenied, TransitionNotAllowed, ValidationFailed
+from common.errors import (
+    AlreadySent,
+    Conflict,
+    PermissionDenied,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
 from escalation import regulatory
 from escalation.services import clocks, obligations
 from recovery import events, mentions, roles, rules, selectors
@@ -15,11 +21,23 @@ from recovery.models import Channel, Complaint, Message, MessageDirection, Messa
 from recovery.services import sla
 
 
-def message_add(*, complaint: Complaint, actor, body: str, internal: bool = False) -> Message:
+def message_add(
+    *,
+    complaint: Complaint,
+    actor,
+    body: str,
+    internal: bool = False,
+    idempotency_key: str = "",
+) -> Message:
     """Add a message in one transaction with its timeline event and outbox row.
 
     A customer's message is inbound; staff's is outbound, or an internal note when
     ``internal``. Withdrawn complaints take no more messages.
+
+    ``idempotency_key``: the sending form's one-time token. The same key again writes
+    nothing (no event, no email) and raises ``AlreadySent``, also when both posts arrive at
+    the same moment (the unique key on ``Message`` decides); with other words it is a
+    ``Conflict``.
     """
     if not rules.may_add_message(complaint, actor, internal=internal):
         what = "add internal notes to" if internal else "write on"
@@ -30,14 +48,27 @@ def message_add(*, complaint: Complaint, actor, body: str, internal: bool = Fals
     else:
         direction = MessageDirection.OUTBOUND if staff else MessageDirection.INBOUND
         kind = MessageKind.REPLY
-    return _message_write(
-        complaint=complaint,
-        actor=actor,
-        direction=direction,
-        kind=kind,
-        channel=complaint.channel,
-        body=body,
-    )
+    if idempotency_key:
+        earlier = _earlier_message(complaint, idempotency_key, body)
+        if earlier is not None:
+            raise AlreadySent(earlier)
+    try:
+        return _message_write(
+            complaint=complaint,
+            actor=actor,
+            direction=direction,
+            kind=kind,
+            channel=complaint.channel,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # The same form posted at the same moment: this insert waited for the other one's
+        # commit and met the unique key, so the other message stands and this one is dropped.
+        earlier = _earlier_message(complaint, idempotency_key, body) if idempotency_key else None
+        if earlier is None:
+            raise
+        raise AlreadySent(earlier) from None
 
 
 def customer_message_add(
