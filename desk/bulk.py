@@ -80,7 +80,7 @@ def _run(user, action: str, data: dict, references: list[str]) -> list[dict]:
     for reference in references:
         complaint = found.get(reference)
         if complaint is None:
-            rows.append(_row(reference, False, _("No complaint of your queues has it.")))
+            rows.append(_row(reference, False, _absent(user, reference)))
             continue
         if not rules.works_on(complaint, user):
             team = complaint.team.name if complaint.team else _("no team")
@@ -100,6 +100,17 @@ def _run(user, action: str, data: dict, references: list[str]) -> list[dict]:
         else:
             rows.append(_row(reference, True, ""))
     return rows
+
+
+def _absent(user, reference: str) -> str:
+    """Why ``reference`` was not found among the complaints ``user`` may see. Someone who
+    sees every complaint is told it does not exist; anyone else reads the same words for a
+    complaint that does not exist and one out of their sight, which is not confirmed."""
+    if rules.sees_every_complaint(user):
+        return _("There is no complaint %(reference)s.") % {"reference": reference}
+    return _("No complaint you may work on has the reference %(reference)s.") % {
+        "reference": reference
+    }
 
 
 def _row(reference: str, done: bool, message: str) -> dict:

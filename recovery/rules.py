@@ -79,6 +79,23 @@ def works_on(complaint, user) -> bool:
     return is_working_staff(user) and _in_staff_scope(user, complaint)
 
 
+def may_be_assigned(complaint, user) -> bool:
+    """Whether ``complaint`` may be given to ``user``: they would work it without being its
+    assignee (a member of its team, the owner of one of its escalations, or someone who sees
+    every complaint); a complaint with no team yet may go to any working member of staff.
+    The board offers its team's members only; this is the rule behind every path."""
+    if sees_every_complaint(user):
+        return True
+    if not is_working_staff(user):
+        return False
+    if complaint.team_id is None:
+        return True
+    return (
+        user.teams.filter(pk=complaint.team_id).exists()
+        or complaint.escalations.filter(owner_id=user.pk).exists()
+    )
+
+
 def may_review_unattributed_mail(user) -> bool:
     """Quarantined inbound mail (unreadable, or with no usable sender) claims no complaint,
     so no team's scope covers it: supervisors, and those who see every complaint, review it.

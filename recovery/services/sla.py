@@ -27,6 +27,17 @@ def complaint_assign(
             "Complaints are assigned to active staff only.",
             details={"assignee": ["Give an active member of staff."]},
         )
+    # A person's choice must be someone who works the complaint; the ladder (no actor)
+    # hands it to the owner of its escalation, which that rule lets through anyway.
+    if (
+        actor is not None
+        and assignee is not None
+        and assignee.pk != complaint.assignee_id
+        and not rules.may_be_assigned(complaint, assignee)
+    ):
+        team = complaint.team.name if complaint.team else ""
+        message = f"{assignee.get_username()} does not work in the {team} team."
+        raise ValidationFailed(message, details={"assignee": [message]})
     with transaction.atomic():
         previous = complaint.assignee_id
         Complaint.objects.filter(pk=complaint.pk).update(assignee=assignee)

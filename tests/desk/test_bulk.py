@@ -253,3 +253,46 @@ def test_the_way_back_is_only_ever_a_desk_page(supervisor, make_complaint):
         )
         assert back not in answer.content.decode()
         assert 'href="/desk/"' in answer.content.decode()
+
+
+def test_bulk_assign_to_someone_outside_the_complaints_team_is_refused_on_each_row(
+    supervisor, agent, other_agent, make_complaint, other_team
+):
+    complaints = [make_complaint(subject=f"Charged twice {n}") for n in range(2)]
+    client = signed_in(supervisor)
+
+    answer = post(
+        client, [c.reference for c in complaints], action="assign", assignee=other_agent.username
+    )
+
+    assert "Assign: 0 done, 2 refused." in answer.content.decode()
+    rows = rows_of(answer)
+    for complaint in complaints:
+        assert "other_agent does not work in the Billing team." in rows[complaint.reference]
+        assert Complaint.objects.get(pk=complaint.pk).assignee_id is None
+        assert not ComplaintEvent.objects.filter(complaint=complaint, type=EventType.ASSIGNED)
+
+
+def test_a_reference_out_of_reach_is_told_apart_from_one_that_is_not_worked(
+    agent, supervisor, make_complaint, other_team
+):
+    theirs = make_complaint(routed_to=other_team)
+    missing = "RDR-9999-000001"
+    client = signed_in(supervisor)
+
+    rows = rows_of(post(client, [theirs.reference, missing], action="assign", assignee="me"))
+
+    # Another team's complaint and one that does not exist read the same to someone who may
+    # not see it: the answer does not confirm that it exists, nor say whose it is.
+    assert rows[missing] == rows[theirs.reference].replace(theirs.reference, missing)
+    assert f"No complaint you may work on has the reference {missing}." in rows[missing]
+    assert "Delivery" not in rows[theirs.reference]
+    assert Complaint.objects.get(pk=theirs.pk).assignee_id is None
+
+
+def test_a_manager_is_told_a_reference_does_not_exist(manager, make_complaint):
+    missing = "RDR-9999-000001"
+
+    rows = rows_of(post(signed_in(manager), [missing], action="assign", assignee="me"))
+
+    assert "There is no complaint RDR-9999-000001." in rows[missing]

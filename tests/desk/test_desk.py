@@ -453,6 +453,21 @@ def test_an_agent_takes_a_complaint_but_may_not_give_it_to_someone_else(
     assert complaint.assignee == agent
 
 
+def test_the_complaint_page_does_not_assign_to_another_teams_agent(
+    supervisor, other_agent, make_complaint
+):
+    complaint = make_complaint()
+
+    refused = signed_in(supervisor).post(
+        f"{page_of(complaint)}assign/", {"assign-assignee": other_agent.pk}
+    )
+
+    assert refused.status_code == 400
+    assert "other_agent does not work in the Billing team." in text_of(refused)
+    complaint.refresh_from_db()
+    assert complaint.assignee is None
+
+
 def test_a_supervisor_reassigns_and_escalates_by_hand(agent, supervisor, make_complaint):
     complaint = make_complaint()
     client = signed_in(supervisor)
