@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from common.errors import AlreadySent, NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors
+from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors, view_counts
 from desk.templatetags.redress_web import overdue_text, time_left
 from escalation import regulatory
 from escalation.services import ladder
@@ -349,6 +349,8 @@ def render_complaint(request, complaint: Complaint, *, bound=None, status: int =
         **recovery,
         **macro_page.page_context(request, complaint, clocks, bound.get("macro")),
         **_header_counts(complaint),
+        # The saved views' menu as the queue last counted it: no statement of its own here.
+        "desk_saved_views": view_counts.cached_menu(request.user),
     }
     return render(request, "desk/complaint.html", context, status=status)
 
