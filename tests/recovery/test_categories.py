@@ -11,6 +11,7 @@ fast" policy made here matches the Billing category first: acknowledge 4 h, reso
 same calendar. Dates in March 2026: Monday 2nd to Friday 6th.
 """
 
+import importlib
 from datetime import UTC, datetime
 
 import pytest
@@ -44,6 +45,11 @@ def internal(complaint, kind: str) -> Clock:
 
 @pytest.fixture
 def billing(db):
+    # The default calendar, ladder and Standard policy come from a data migration: a
+    # transactional test run before this one flushed them, so they are put back (idempotent).
+    from django.apps import apps
+
+    importlib.import_module("escalation.migrations.0002_default_policy").add_defaults(apps, None)
     return Category.objects.create(name="Billing", slug="billing")
 
 
