@@ -78,10 +78,10 @@ class TooManyAttempts(RedressError):
 
 
 class AlreadySent(Exception):
-    """The form that asked for a message was sent before, under the same one-time token;
-    ``earlier`` is the message it wrote. Not an error to show: the second post is answered
-    as the first was."""
+    """The form was sent before, under the same one-time token; ``earlier`` is the row its
+    first post wrote (the message, or the record of the form's submission). Not an error to
+    show: the second post is answered as the first was."""
 
     def __init__(self, earlier):
-        super().__init__(f"Message {earlier.pk} was already sent by this form.")
+        super().__init__(f"{type(earlier).__name__} {earlier.pk} was already written by this form.")
         self.earlier = earlier

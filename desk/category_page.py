@@ -4,6 +4,7 @@ to another category (``desk.recategorise`` takes the post)."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from desk.forms import OneTimeSubmission
 from recovery import rules
 from recovery import selectors as recovery_selectors
 from recovery.services import categories
@@ -13,7 +14,8 @@ def _in_use() -> list:
     return [("", _("Choose a category")), *recovery_selectors.active_categories()]
 
 
-class RecategoriseForm(forms.Form):
+class RecategoriseForm(OneTimeSubmission):
+    already_done = _("Already moved by this form; nothing was done again.")
     category = forms.TypedChoiceField(
         label=_("New category"),
         # A callable: read when the form is shown or checked, not when the page builds it

@@ -20,7 +20,16 @@ from django.utils.translation import gettext as _
 
 from common.errors import AlreadySent, NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import bulk_forms, category_page, forms, macro_page, remedies, selectors, view_counts
+from desk import (
+    bulk_forms,
+    category_page,
+    forms,
+    macro_page,
+    remedies,
+    selectors,
+    submissions,
+    view_counts,
+)
 from desk.templatetags.redress_web import overdue_text, time_left
 from escalation import regulatory
 from escalation.services import ladder
@@ -491,14 +500,19 @@ def _action(form_name: str, form_class, run, success_message: str, *, may=None):
         if not form.is_valid():
             return render_complaint(request, complaint, bound={form_name: form}, status=400)
         try:
-            run(request, complaint, form)
+            submissions.once(
+                form,
+                name=form_name,
+                complaint=complaint,
+                run=lambda: run(request, complaint, form),
+            )
         except AlreadySent:
             # The same form posted again (a double click, back and resend): it answers as the
             # first post did, and nothing was written twice.
-            messages.info(request, _("Already sent; it was not sent again."))
+            messages.info(request, form.already_done)
             return redirect("desk:complaint", reference=complaint.reference)
         except RedressError as error:
-            form = _with_fresh_token(form, form_class, form_name)
+            form = with_fresh_token(form)
             add_to_form(form, error)
             return rerender_after_error(
                 request, reference, bound={form_name: form}, status=status_of(error)
@@ -516,17 +530,11 @@ def _expected(form) -> str | None:
     return form.cleaned_data.get("expected_state") or None
 
 
-def _with_fresh_token(form, form_class, form_name: str):
-    """The refused form again, under a new one-time token: nothing was written under the
-    old one, or it was written with other words (a ``Conflict``), and what the user wrote
-    should send as a new message once they fix it."""
-    if not isinstance(form, forms.OneTimeSubmission):
-        return form
-    resent = form.data.copy()
-    resent[form.add_prefix("submission")] = forms.new_submission_token()
-    fresh = form_class(resent, form.files, prefix=form_name)
-    fresh.is_valid()  # it was: only the token is new
-    return fresh
+def with_fresh_token(form):
+    """The refused form again, under a new one-time token when it has one: nothing was
+    written under the old one, or it was written with other words (a ``Conflict``), and what
+    the user wrote should do what it says once they fix it."""
+    return form.with_fresh_token() if isinstance(form, forms.OneTimeSubmission) else form
 
 
 def _once(kind: str, form) -> str:

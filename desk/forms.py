@@ -301,10 +301,14 @@ def _text(label, *, rows=4, help_text="", required_message=None, max_length=MESS
 
 
 class OneTimeSubmission(forms.Form):
-    """A desk form that sends something: one token per rendering, so the same form posted
-    again (a double click, back and resend) finds what it sent rather than sending twice
-    (``recovery.services.messages.message_add``). The token is made, never read, when the
-    page is shown. Optional, so a page rendered before this field existed still sends."""
+    """A desk form that changes something: one token per rendering, so the same form posted
+    again (a double click, back and resend, two tabs at once) is told it was already done
+    rather than doing it twice (``desk.submissions.once``). The token is made, never read,
+    when the page is shown. Optional, so a page rendered before this field existed still
+    sends."""
+
+    # Said to whoever posts the form again: the first post did it, this one did nothing.
+    already_done = _("Already sent; it was not sent again.")
 
     submission = forms.CharField(
         required=False,
@@ -318,6 +322,16 @@ class OneTimeSubmission(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.fields["submission"].initial = new_submission_token()
+
+    def with_fresh_token(self):
+        """This valid form again, under a new token: for a form refused (nothing was done
+        under its token, or the token was used with other words) that should do what it
+        says once fixed."""
+        resent = self.data.copy()
+        resent[self.add_prefix("submission")] = new_submission_token()
+        fresh = type(self)(resent, self.files, prefix=self.prefix)
+        fresh.is_valid()  # it was: only the token is new
+        return fresh
 
 
 class AcknowledgeForm(OneTimeSubmission):
@@ -430,7 +444,8 @@ class EmailResendForm(forms.Form):
     email = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(OneTimeSubmission):
+    already_done = _("Already resolved by this form; nothing was done again.")
     expected_state = StateField()
     outcome = forms.ChoiceField(
         label=_("Outcome"),
@@ -497,7 +512,7 @@ def root_cause_choices() -> list:
     ]
 
 
-class CloseLoopForm(forms.Form):
+class CloseLoopForm(OneTimeSubmission):
     expected_state = StateField()
     what_we_found = _text(_("What we found"), required_message=_("Say what you found."))
     what_we_did = _text(_("What we did for you"), required_message=_("Say what you did."))
@@ -783,7 +798,8 @@ class SavedViewForm(forms.Form):
         self.fields["share_with"].choices = [("", _("Only me")), *teams]
 
 
-class RecoveryOfferForm(forms.Form):
+class RecoveryOfferForm(OneTimeSubmission):
+    already_done = _("Already offered by this form; it was not offered again.")
     type = forms.ChoiceField(
         label=_("Remedy"),
         choices=[("", _("Choose a remedy")), *RecoveryType.choices],
@@ -821,7 +837,8 @@ class RecoveryOfferForm(forms.Form):
         return self.cleaned_data["currency"].strip().upper()
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(OneTimeSubmission):
+    already_done = _("Already decided by this form; nothing was done again.")
     decision = forms.ChoiceField(
         choices=[("approve", _("Approve")), ("decline", _("Decline"))],
         widget=forms.HiddenInput,

@@ -5,11 +5,12 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from desk import selectors
+from desk.forms import OneTimeSubmission
 from recovery.models import Complaint, State
 from recovery.services import macros as macro_services
 
 
-class MacroUseForm(forms.Form):
+class MacroUseForm(OneTimeSubmission):
     macro = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     expected_state = forms.CharField(widget=forms.HiddenInput, required=False, max_length=32)
     # The chooser's GET form comes back to "#macro-text": the browser scrolls to the filled-in

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from common.errors import RedressError
+from common.errors import AlreadySent, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import board_cards, desk, forms, selectors
+from desk import board_cards, desk, forms, selectors, submissions
 from desk.remedies import FORM_PREFIX
 from recovery import rules
 from recovery import selectors as recovery_selectors
@@ -43,16 +43,25 @@ def offer(request, reference: str):
         return desk.render_complaint(request, complaint, bound={"recovery": form}, status=400)
     data = form.cleaned_data
     try:
-        action = remedies.recovery_propose(
+        action = submissions.once(
+            form,
+            name=FORM_PREFIX,
             complaint=complaint,
-            actor=request.user,
-            type=data["type"],
-            amount=data["amount"],
-            currency=data["currency"],
-            description=data["description"],
-            deviation_reason=data["deviation_reason"],
+            run=lambda: remedies.recovery_propose(
+                complaint=complaint,
+                actor=request.user,
+                type=data["type"],
+                amount=data["amount"],
+                currency=data["currency"],
+                description=data["description"],
+                deviation_reason=data["deviation_reason"],
+            ),
         )
+    except AlreadySent:
+        messages.info(request, form.already_done)
+        return redirect("desk:complaint", reference=complaint.reference)
     except RedressError as error:
+        form = desk.with_fresh_token(form)
         add_to_form(form, error)
         return desk.rerender_after_error(
             request, reference, bound={"recovery": form}, status=status_of(error)
@@ -132,13 +141,22 @@ def decide(request, action_id: int):
     if not form.is_valid():
         return _approvals(request, bound={action_id: form}, status=400)
     try:
-        decided = remedies.recovery_decide(
-            action_id=action_id,
-            actor=request.user,
-            approve=form.cleaned_data["decision"] == "approve",
-            reason=form.cleaned_data["reason"],
+        decided = submissions.once(
+            form,
+            name=form.prefix,
+            complaint=action.complaint,
+            run=lambda: remedies.recovery_decide(
+                action_id=action_id,
+                actor=request.user,
+                approve=form.cleaned_data["decision"] == "approve",
+                reason=form.cleaned_data["reason"],
+            ),
         )
+    except AlreadySent:
+        messages.info(request, form.already_done)
+        return redirect("desk:approvals")
     except RedressError as error:
+        form = desk.with_fresh_token(form)
         add_to_form(form, error)
         # The action may have left the queue (someone decided first): say so at the top.
         return _approvals(
