@@ -1165,3 +1165,21 @@ def test_names_and_subjects_on_the_complaint_and_approvals_pages_are_bidi_isolat
     approvals = text_of(signed_in(supervisor).get("/desk/approvals/"))
     assert f" · <bdi>{RLO}live</bdi>" in approvals
     assert RLO not in approvals.replace(f"<bdi>{RLO}", "")
+
+
+def test_an_imported_complaint_says_why_no_clock_runs_and_how_to_work_it(agent, make_complaint):
+    """Imported history is reported on, not worked (docs/import-cfpb.md): its page says so
+    instead of the bare "No clocks run", which read as a fault."""
+    imported, native = make_complaint(), make_complaint()
+    Complaint.objects.filter(pk=imported.pk).update(source="cfpb", external_id="3571115")
+    Clock.objects.filter(complaint__in=[imported, native]).delete()
+    client = signed_in(agent)
+
+    imported_page = client.get(f"/desk/complaints/{imported.reference}/").content.decode()
+    native_page = client.get(f"/desk/complaints/{native.reference}/").content.decode()
+
+    assert "Imported history (CFPB): no clocks run here" in imported_page
+    assert "change its regulatory regime" in imported_page
+    assert "No clocks run for this complaint." not in imported_page
+    assert "No clocks run for this complaint." in native_page
+    assert "Imported history" not in native_page
