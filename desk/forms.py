@@ -820,6 +820,12 @@ class RecoveryOfferForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    def __init__(self, *args, guided: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not guided:
+            # No guideline for the complaint's cause: no suggestion to depart from.
+            del self.fields["deviation_reason"]
+
     def clean_amount(self) -> Decimal | None:
         try:
             return remedies.parse_amount(self.cleaned_data["amount"].strip())

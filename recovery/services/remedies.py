@@ -224,7 +224,8 @@ def recovery_propose(
             description=description.strip(),
             proposed_by=actor,
             suggested=suggestion(guideline),
-            deviation_reason=deviation_reason.strip(),
+            # Where the guide has no row there is nothing to depart from: no reason is kept.
+            deviation_reason=deviation_reason.strip() if guideline is not None else "",
         )
         limits = selectors.load_limits()
         if not authority.covers(selectors.actor_limit(actor, currency, limits), amount):
