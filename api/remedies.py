@@ -1,5 +1,7 @@
 """HTTP interface for recovery actions, approvals, the recovery guide, surveys and CAPA."""
 
+import math
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -81,10 +83,20 @@ class ComplaintRecoveriesSerializer(Representation):
     )
 
 
+class AmountField(serializers.JSONField):
+    """Text or a JSON number, parsed by the service into a Decimal (never a float)."""
+
+    def to_internal_value(self, data):
+        # A JSON number beyond a float's range (1e309) is read as infinity, which JSONField
+        # calls "not valid JSON": the service says what it is, too large.
+        if isinstance(data, float) and not math.isfinite(data):
+            return data
+        return super().to_internal_value(data)
+
+
 class ProposeSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=RecoveryType.choices)
-    # Taken as text or number and parsed by the service into a Decimal (never a float).
-    amount = serializers.JSONField(required=False, allow_null=True)
+    amount = AmountField(required=False, allow_null=True)
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
     description = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     deviation_reason = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)

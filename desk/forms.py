@@ -5,6 +5,7 @@ exist so that a mistake is shown next to the field it concerns, with what was ty
 """
 
 import secrets
+from decimal import Decimal
 
 from django import forms
 from django.conf import settings
@@ -32,7 +33,7 @@ from recovery.models import (
 )
 from recovery.models.complaints import DESCRIPTION_MAX_CHARS, MESSAGE_MAX_CHARS
 from recovery.models.remedies import RecoveryType
-from recovery.services import attachments, intake
+from recovery.services import attachments, intake, remedies
 
 # Shown for a field left empty, naming what to write rather than "This field is required."
 REQUIRED = {
@@ -805,13 +806,15 @@ class RecoveryOfferForm(OneTimeSubmission):
         choices=[("", _("Choose a remedy")), *RecoveryType.choices],
         error_messages={"required": _("Choose the remedy to offer.")},
     )
-    amount = forms.DecimalField(
+    # Text, not a number input: a browser empties a number field it cannot hold (1e309) or
+    # read ("inf"), and the server then saw no amount at all. The service's parser says
+    # precisely what is wrong with what was typed.
+    amount = forms.CharField(
         label=_("Amount"),
         help_text=_("For refunds, credits and goodwill: the sum, like 25.00."),
         required=False,
-        min_value=0,
-        max_digits=12,
-        decimal_places=2,
+        max_length=40,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
     currency = forms.CharField(
         label=_("Currency"),
@@ -832,6 +835,18 @@ class RecoveryOfferForm(OneTimeSubmission):
         max_length=MESSAGE_MAX_CHARS,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+    def __init__(self, *args, guided: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not guided:
+            # No guideline for the complaint's cause: no suggestion to depart from.
+            del self.fields["deviation_reason"]
+
+    def clean_amount(self) -> Decimal | None:
+        try:
+            return remedies.parse_amount(self.cleaned_data["amount"].strip())
+        except ValidationFailed as error:
+            raise forms.ValidationError(error.message) from None
 
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()

@@ -36,6 +36,7 @@ from recovery.services.intake import (
     ComplaintIntake,
     CustomerDetails,
     complaint_submit,
+    complaint_submitted_before,
     request_fingerprint,
 )
 from recovery.services.messages import customer_message_add
@@ -52,6 +53,28 @@ def complain(request):
     form = ComplaintForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "portal/complain.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    # The form's one-time token, as the intake's idempotency key: a second submit of the
+    # same form (a double-click) gets the first complaint's confirmation, not a second one.
+    submission = data["submission"]
+    filed = {
+        name: value
+        for name, value in data.items()
+        if name not in ("submission", "website", "attachments")
+    }
+    if submission:
+        # A form already accepted, sent again (a refresh, back and resend): it files
+        # nothing, so it is answered before the rate limit and does not count against it.
+        try:
+            earlier = complaint_submitted_before(
+                actor=portal_account(),
+                idempotency_key=_idempotency_key(submission),
+                request_hash=request_fingerprint(filed),
+            )
+        except Conflict:
+            return _sent_already(request)
+        if earlier is not None:
+            return redirect("portal:received", token=tracking_links.tracking_token(earlier))
     verdict = throttle.hit("complaint-form", throttle.client_address(request))
     if not verdict.allowed:
         minutes = max(1, round(verdict.retry_after / 60))
@@ -73,15 +96,6 @@ def complain(request):
         files = checked_uploads(form)
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
-    data = form.cleaned_data
-    # The form's one-time token, as the intake's idempotency key: a second submit of the
-    # same form (a double-click) gets the first complaint's confirmation, not a second one.
-    submission = data["submission"]
-    filed = {
-        name: value
-        for name, value in data.items()
-        if name not in ("submission", "website", "attachments")
-    }
     try:
         # One transaction: a complaint is never filed without the files that came with it.
         with transaction.atomic():
@@ -91,23 +105,31 @@ def complain(request):
                     complaint=complaint, files=files, source=AttachmentSource.FORM
                 )
     except Conflict:
-        # The same form sent again with other words (back, edit, send): it filed once
-        # already; a new form (a new token) files the new complaint.
-        resent = request.POST.copy()
-        resent["submission"] = new_submission_token()
-        form = ComplaintForm(resent)
-        form.is_valid()  # it was: only the token is new
-        form.add_error(
-            None,
-            _(
-                "This form was already sent and your complaint filed. Check what is below "
-                "and send it again to make another complaint."
-            ),
-        )
-        return render(request, "portal/complain.html", {"form": form}, status=409)
+        return _sent_already(request)
     except RedressError as error:
         return show_error(request, "portal/complain.html", {"form": form}, form, error)
     return redirect("portal:received", token=tracking_links.tracking_token(complaint))
+
+
+def _sent_already(request):
+    """The same form sent again with other words (back, edit, send): it filed once
+    already; a new form (a new token) files the new complaint."""
+    resent = request.POST.copy()
+    resent["submission"] = new_submission_token()
+    form = ComplaintForm(resent)
+    form.is_valid()  # it was: only the token is new
+    form.add_error(
+        None,
+        _(
+            "This form was already sent and your complaint filed. Check what is below "
+            "and send it again to make another complaint."
+        ),
+    )
+    return render(request, "portal/complain.html", {"form": form}, status=409)
+
+
+def _idempotency_key(submission: str) -> str:
+    return f"portal-form:{submission}"
 
 
 def _submit(form, data, submission, filed):
@@ -126,7 +148,7 @@ def _submit(form, data, submission, filed):
             # link in the receipt before the complaint joins their record.
             address_proven=False,
         ),
-        idempotency_key=f"portal-form:{submission}" if submission else None,
+        idempotency_key=_idempotency_key(submission) if submission else None,
         request_hash=request_fingerprint(filed) if submission else "",
     )
 

@@ -38,7 +38,11 @@ def offer(request, reference: str):
     complaint, refused = desk.complaint_or_refusal(request, reference)
     if refused is not None:
         return refused
-    form = forms.RecoveryOfferForm(request.POST, prefix=FORM_PREFIX)
+    form = forms.RecoveryOfferForm(
+        request.POST,
+        prefix=FORM_PREFIX,
+        guided=remedies.guideline_for(complaint) is not None,
+    )
     if not form.is_valid():
         return desk.render_complaint(request, complaint, bound={"recovery": form}, status=400)
     data = form.cleaned_data
@@ -54,7 +58,7 @@ def offer(request, reference: str):
                 amount=data["amount"],
                 currency=data["currency"],
                 description=data["description"],
-                deviation_reason=data["deviation_reason"],
+                deviation_reason=data.get("deviation_reason", ""),
             ),
         )
     except AlreadySent:

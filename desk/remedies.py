@@ -46,7 +46,9 @@ def page_context(complaint: Complaint, user, bound_form=None) -> dict:
                     "currency": suggestion["currency"],
                     "description": suggestion["note"],
                 }
-            form = forms.RecoveryOfferForm(prefix=FORM_PREFIX, initial=initial)
+            form = forms.RecoveryOfferForm(
+                prefix=FORM_PREFIX, initial=initial, guided=guideline is not None
+            )
     return {
         "recovery_actions": list(complaint.recovery_actions.all()),
         "recovery_form": form if may_offer else None,

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.json_rows import instance, json_rows
+from common.template_dates import formatted
 from escalation import configuration, deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
@@ -700,17 +701,17 @@ def due_label(clock) -> str:
         return ""
     if clock.regulatory_profile:
         return statutory_due_label(clock.due_at, clock.regulatory_profile, clock.jurisdiction)
-    return timezone.localtime(clock.due_at).strftime("%a %-d %b %Y, %H:%M %Z")
+    return formatted(timezone.localtime(clock.due_at), "deadline")
 
 
 def statutory_due_label(due_at: datetime, profile_code: str, jurisdiction: str, *, short=False):
     zone = regulatory.region_zone(profile_code, jurisdiction) or timezone.get_current_timezone()
     local = due_at.astimezone(zone)
     if short:
-        return local.strftime("%-d %b %Y")
+        return formatted(local, "day")
     if local.time() == regulatory.END_OF_DAY:
-        return _("end of %(date)s") % {"date": local.strftime("%a %-d %b %Y")}
-    return local.strftime("%a %-d %b %Y, %H:%M %Z")
+        return _("end of %(date)s") % {"date": formatted(local, "deadline_day")}
+    return formatted(local, "deadline")
 
 
 def _clock_status(clock, now: datetime) -> str:

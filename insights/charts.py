@@ -43,6 +43,19 @@ def _nice_max(value: float) -> float:
     return step * 10
 
 
+def _divisions(span: float) -> int:
+    """How many steps an axis spanning ``span`` (a ``_nice_max``, or two added) is cut into:
+    four when they fall on whole numbers, else five, two, three or one, the first that
+    does, so that an axis of counts never reads "0.5 complaints". A span under one (a mean
+    of small figures) is cut into four."""
+    if span >= 1 and span == int(span):
+        for steps in (4, 5, 2, 3):
+            if span % steps == 0:
+                return steps
+        return 1
+    return 4
+
+
 def cause_label(row: dict) -> str:
     """What a chart calls a root cause: its name (the path, from the top of the taxonomy,
     is in the bar's tooltip and the table beside the chart), never its code."""
@@ -78,9 +91,10 @@ def _svg(height: int, title: str, description: str, body: list[str]) -> SafeStri
 
 def _y_grid(top: float, plot_height: int, plot_width: int, *, unit: str = "") -> list[str]:
     parts = []
-    for n in range(5):
-        value = top * n / 4
-        y = MARGIN_TOP + plot_height - plot_height * n / 4
+    steps = _divisions(top)
+    for n in range(steps + 1):
+        value = top * n / steps
+        y = MARGIN_TOP + plot_height - plot_height * n / steps
         parts.append(
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" '
             f'y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -242,8 +256,9 @@ def trend(
         return MARGIN_TOP + plot_height - plot_height * (value - bottom) / span
 
     body = []
-    for n in range(3):
-        value = bottom + span * n / 2
+    steps = _divisions(span)
+    for n in range(steps + 1):
+        value = bottom + span * n / steps
         y = y_of(value)
         body.append(
             f'<line class="grid" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_width}" '

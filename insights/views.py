@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from common.errors import ValidationFailed
+from common.template_dates import formatted
 from escalation import selectors as escalation_selectors
 from insights import charts, dashboard, permissions, selectors
 from insights.params import (
@@ -94,7 +95,7 @@ def dashboard_page(request):
     def build(query):
         scope = query.scope()
         payload = dashboard.manager_dashboard(scope)
-        months = payload["trends"]["months"]
+        months = [formatted(first, "month") for first in payload["trends"]["months"]]
         return {
             "payload": payload,
             "tiles": payload["tiles"],
@@ -107,7 +108,13 @@ def dashboard_page(request):
                         title=_("%(figure)s per month") % {"figure": title},
                         unit=unit,
                     ),
-                    "rows": list(zip(months, payload["trends"]["series"][key], strict=True)),
+                    "rows": list(
+                        zip(
+                            payload["trends"]["months"],
+                            payload["trends"]["series"][key],
+                            strict=True,
+                        )
+                    ),
                     "unit": unit,
                 }
                 for key, title, unit, _better in dashboard.TILES
@@ -173,7 +180,7 @@ def trends_page(request):
         payload = selectors.cause_trends(
             scope, causes=data["causes"], chosen=data.get("codes"), top=data.get("top")
         )
-        labels = [week[5:] for week in payload["weeks"]]
+        labels = [formatted(week, "day_short") for week in payload["weeks"]]
         params = {**scope.query_string(), "causes": data["causes"]}
         if data.get("codes"):
             params["codes"] = ",".join(cause.code for cause in data["codes"])

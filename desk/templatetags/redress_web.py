@@ -13,7 +13,7 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from common.template_dates import moment
+from common.template_dates import formatted, moment
 from common.text import mark_directional_controls, normalise_line_endings
 from desk.selectors import statutory_due_label
 from escalation import regulatory
@@ -392,7 +392,7 @@ def timeline_items(events):
 def _utc_minute(iso: str | None) -> str:
     if not iso:
         return ""
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%-d %b %Y %H:%M UTC")
+    return formatted(datetime.fromisoformat(iso).astimezone(UTC), "when") + " UTC"
 
 
 @register.filter

@@ -169,6 +169,16 @@ def complaint_submit(
     return complaint, True
 
 
+def complaint_submitted_before(*, actor, idempotency_key: str, request_hash: str):
+    """The complaint an earlier request with this key filed, or None if none did.
+
+    A request that repeats it (a refresh, back and resend) files nothing new: the portal
+    shows it the first confirmation without counting it against the form's rate limit. The
+    same key with a different request is a ``Conflict``, as in ``complaint_submit``.
+    """
+    return _replay(actor, idempotency_key, request_hash)
+
+
 def _replay(actor, key: str, request_hash: str) -> Complaint | None:
     record = IdempotencyKey.objects.select_related("complaint").filter(owner=actor, key=key).first()
     if record is None:

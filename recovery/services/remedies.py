@@ -13,6 +13,7 @@ Deciding locks the action row: of two concurrent decisions exactly one wins, the
 told who decided first.
 """
 
+import math
 from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
@@ -43,6 +44,7 @@ from recovery.models.remedies import CURRENCY_VALIDATOR
 
 # Twelve digits with two decimals, as the column holds; larger is a typing mistake.
 MAX_AMOUNT = Decimal("9999999999.99")
+AMOUNT_DECIMALS = 2
 # A recovery may be offered while the complaint is worked and once it is resolved (a
 # goodwill gesture at resolution); not on a withdrawn or closed complaint.
 RECOVERABLE_STATES = (State.RECEIVED, State.ACKNOWLEDGED, State.RESOLVED)
@@ -53,23 +55,34 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 
 def parse_amount(value) -> Decimal | None:
-    """Money from a request or an import: a decimal string or number, never a float's guess."""
+    """Money from a request or an import: a decimal string or number, never a float's guess.
+
+    Each way an amount can be wrong has its own message: not a number ("ten", "inf",
+    "NaN"), negative, too large for the column (1e20, and 1e309, which a float reads as
+    infinity), or finer than a hundredth.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, float):
-        value = repr(value)
+        # A JSON number beyond a float's range arrives as infinity: it was too large.
+        beyond = "-1e309" if value < 0 else "1e309"
+        value = beyond if math.isinf(value) else repr(value)
+    text = str(value).strip()
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise _invalid("amount", f"{value!r} is not an amount; write it like 25.00.") from None
-    if not amount.is_finite():
-        raise _invalid("amount", "The amount must be a finite number.")
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise _invalid("amount", f"{text!r} is not a number; write the amount like 25.00.")
     if amount < 0:
         raise _invalid("amount", "The amount must not be negative.")
     if amount > MAX_AMOUNT:
-        raise _invalid("amount", f"The amount must not exceed {MAX_AMOUNT}.")
+        raise _invalid("amount", f"The amount is too large: the maximum is {MAX_AMOUNT}.")
     if amount != amount.quantize(Decimal("0.01")):
-        raise _invalid("amount", "Use at most two decimal places.")
+        raise _invalid(
+            "amount",
+            f"{text} has too many decimal places: use at most {AMOUNT_DECIMALS}, like 25.00.",
+        )
     return amount.quantize(Decimal("0.01"))
 
 
@@ -211,7 +224,8 @@ def recovery_propose(
             description=description.strip(),
             proposed_by=actor,
             suggested=suggestion(guideline),
-            deviation_reason=deviation_reason.strip(),
+            # Where the guide has no row there is nothing to depart from: no reason is kept.
+            deviation_reason=deviation_reason.strip() if guideline is not None else "",
         )
         limits = selectors.load_limits()
         if not authority.covers(selectors.actor_limit(actor, currency, limits), amount):

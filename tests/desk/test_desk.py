@@ -1049,8 +1049,8 @@ def test_the_complaint_page_names_the_regime_and_what_a_change_changed(
     # Scotland works Easter Monday: the summary window closes a day earlier.
     assert (
         "Edinburgh &lt;b&gt; — jurisdiction GB-ENG → GB-SCT; "
-        "resolve due 28 May 2026 22:59 UTC → 28 May 2026 22:59 UTC; "
-        "summary_resolution due 9 Apr 2026 16:00 UTC → 8 Apr 2026 16:00 UTC"
+        "resolve due 28 May 2026, 22:59 UTC → 28 May 2026, 22:59 UTC; "
+        "summary_resolution due 9 Apr 2026, 16:00 UTC → 8 Apr 2026, 16:00 UTC"
     ) in page
 
 

@@ -201,6 +201,39 @@ def test_a_new_forwarded_for_per_request_does_not_escape_the_limit(portal, setti
     assert Complaint.objects.count() == 2
 
 
+def test_a_form_already_accepted_sent_again_is_not_counted(portal, settings):
+    # The customer files up to the limit, then refreshes the last confirmation's form post
+    # (back and resend): the same one-time token and words get the first confirmation.
+    settings.REDRESS_PORTAL_RATE_LIMIT = 2
+    sent = [form_data(email=f"r{n}@example.com", submission=f"token-{n}") for n in range(2)]
+    firsts = [portal.post("/", data) for data in sent]
+    assert [a.status_code for a in firsts] == [302, 302]
+
+    again = [portal.post("/", sent[1]) for _n in range(3)]
+
+    assert [a.status_code for a in again] == [302, 302, 302]
+    assert {a["Location"] for a in again} == {firsts[1]["Location"]}
+    assert Complaint.objects.count() == 2
+    # A genuinely new complaint beyond the limit is still refused, saying when to retry.
+    refused = portal.post("/", form_data(email="new@example.com", submission="token-new"))
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 600
+    assert "Please try again in" in text_of(refused)
+    assert Complaint.objects.count() == 2
+
+
+def test_an_accepted_form_sent_again_with_other_words_is_not_counted(portal, settings):
+    settings.REDRESS_PORTAL_RATE_LIMIT = 1
+    assert portal.post("/", form_data(submission="token-1")).status_code == 302
+
+    edited = portal.post("/", form_data(submission="token-1", remedy_sought="An apology."))
+
+    # Told it was filed already (not "too many"), with a new token to send it as a new one.
+    assert edited.status_code == 409
+    assert "This form was already sent" in text_of(edited)
+    assert Complaint.objects.count() == 1
+
+
 # -- the tracking page ---------------------------------------------------------------------
 
 

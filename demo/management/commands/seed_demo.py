@@ -3,14 +3,15 @@
 Besides the hand-written demo complaints it imports about two thousand real complaints from
 the CFPB's public database, so the insights have real patterns to show.
 
-Idempotent: accounts and reference data are created or left as they are, and the demo
-complaints are added only once. Refused unless demos are allowed (``REDRESS_DEMO``, on by
+Idempotent: accounts and reference data (the recovery guide and the desk's macros among
+them) are created or left as they are, and the demo complaints are added only once. Refused unless demos are allowed (``REDRESS_DEMO``, on by
 default only with ``DJANGO_DEBUG``), because every demo account has the password ``demo``.
 """
 
 import random
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -28,12 +29,15 @@ from recovery.models import (
     Category,
     Complaint,
     Customer,
+    Macro,
+    MacroVisibility,
+    RecoveryGuideline,
     RootCause,
     RoutingRule,
     Team,
     Touchpoint,
 )
-from recovery.services import intake, lifecycle, messages, routing
+from recovery.services import intake, lifecycle, macros, messages, routing
 
 # A documented demo credential; production settings refuse demo accounts.
 DEMO_PASSWORD = "demo"
@@ -67,6 +71,115 @@ TAXONOMY = [
     ("product.defect", "Product defect", "product"),
     ("product.app-outage", "App outage", "product"),
     ("product.legacy-fee", "Legacy fee (retired)", "product"),
+]
+# The recovery guide (docs/recovery.md): the usual remedy for each cause the demo's
+# complaints are resolved with, so the offer form has a suggestion to start from.
+GUIDELINES = [
+    # (root cause, type, amount, currency, note)
+    ("billing.duplicate-charge", "refund", None, "", "Refund the second charge in full."),
+    ("billing.wrong-amount", "refund", None, "", "Refund the difference that was overcharged."),
+    ("billing.refund-delay", "goodwill", "10.00", "GBP", "For the wait, on top of the refund."),
+    ("delivery.late", "refund", "4.99", "GBP", "Refund the delivery fee."),
+    (
+        "delivery.damaged",
+        "replacement",
+        None,
+        "",
+        "Send a new one; the broken one is not needed back.",
+    ),
+    ("service.no-callback", "apology", None, "", "Call back the same day and apologise."),
+    (
+        "service.rude-staff",
+        "apology",
+        None,
+        "",
+        "Apologise; the team leader talks to the colleague.",
+    ),
+    ("product.app-outage", "explanation", None, "", "Say what went wrong and when the fix ships."),
+    ("product.defect", "replacement", None, "", "Replace it, or refund it if none is in stock."),
+]
+# The desk's macros (docs/web.md, *Macros*), written by the demo supervisor: two everyone
+# shares and one or two per team, each suggested for a demo category and cause. No greeting:
+# the email's template greets the customer above the text.
+MACROS = [
+    # (name, team or None for everyone, category, root cause, puts on hold, text, next steps)
+    (
+        "Acknowledge: looking into it",
+        None,
+        "",
+        "",
+        False,
+        "Thank you for telling us about this, {customer_name}. Your complaint's reference is "
+        "{reference}, and I am looking into it now.\n\n{agent_name}",
+        "We will reply in full {resolve_by}. If you think of anything else, reply to this email.",
+    ),
+    (
+        "Ask for the payment details",
+        None,
+        "",
+        "",
+        True,
+        "To look into {reference} I need a little more from you, {customer_name}: the date "
+        "and amount of the payment, and the last four digits of the card used. As soon as "
+        "we have them we carry on, and we aim to reply {resolve_by}.\n\n{agent_name}",
+        "",
+    ),
+    (
+        "Duplicate charge refunded",
+        "billing",
+        "card-payments",
+        "billing.duplicate-charge",
+        False,
+        "I have checked the payments on your card, {customer_name}: you were charged twice "
+        "for the same order. I have refunded the second charge; it shows on your statement "
+        "within three to five working days. I am sorry for the trouble.\n\n"
+        "Reference: {reference}\n{agent_name}",
+        "",
+    ),
+    (
+        "Callback missed: apology",
+        "billing",
+        "current-account",
+        "service.no-callback",
+        False,
+        "You were promised a call and nobody called, {customer_name}: I am sorry. I will "
+        "call you myself today about {reference}, and we will have an answer for you "
+        "{resolve_by}.\n\n{agent_name}",
+        "",
+    ),
+    (
+        "Damaged parcel: replacement sent",
+        "delivery",
+        "online-orders",
+        "delivery.damaged",
+        False,
+        "I am sorry your order arrived damaged, {customer_name}. A replacement is on its way "
+        "at our cost, and you do not need to send the broken item back.\n\n"
+        "Reference: {reference}\n{agent_name}",
+        "",
+    ),
+    (
+        "Late delivery: fee refunded",
+        "delivery",
+        "online-orders",
+        "delivery.late",
+        False,
+        "Your order reached you later than we promised, {customer_name}. I have refunded the "
+        "delivery fee, and we are looking at why the courier was late.\n\n"
+        "Reference: {reference}\n{agent_name}",
+        "",
+    ),
+    (
+        "App sign-out: fix on its way",
+        "digital",
+        "mobile-app",
+        "product.app-outage",
+        False,
+        "Thank you for reporting the app signing you out, {customer_name}. It was a fault in "
+        "our last update; the fix is being released, and until then signing in again keeps "
+        "everything you had.\n\nReference: {reference}\n{agent_name}",
+        "",
+    ),
 ]
 # Routing (docs/recovery.md): (position, name, team, match lists). What no rule takes goes
 # to its category's team, else to Triage, which the demo's triage agent and supervisor work.
@@ -204,7 +317,10 @@ class Command(BaseCommand):
         """Teams, categories, the taxonomy and the demo accounts (the world of docs/api.md)."""
         groups = roles.ensure_role_groups()
         teams = self._reference_data()
-        return self._staff(groups, teams), self._customers(groups)
+        staff = self._staff(groups, teams)
+        self._recovery_guide()
+        self._macros(staff["supervisor1"], teams)
+        return staff, self._customers(groups)
 
     def _reference_data(self) -> dict[str, Team]:
         teams = {
@@ -234,6 +350,43 @@ class Command(BaseCommand):
             retired_at=timezone.now()
         )
         return teams
+
+    def _recovery_guide(self) -> None:
+        # A cause with any row is left as it is: someone may have changed the guide.
+        for code, type, amount, currency, note in GUIDELINES:
+            cause = RootCause.objects.get(code=code)
+            if not RecoveryGuideline.objects.filter(root_cause=cause).exists():
+                RecoveryGuideline.objects.create(
+                    root_cause=cause,
+                    type=type,
+                    amount=Decimal(amount) if amount else None,
+                    currency=currency,
+                    note=note,
+                )
+
+    def _macros(self, supervisor, teams: dict[str, Team]) -> None:
+        # Through the service that checks the placeholders. A name that was ever used, an
+        # archived macro's too, is left alone: archiving a demo macro keeps it archived.
+        for name, team, category, cause, hold, body, next_steps in MACROS:
+            if Macro.objects.filter(name=name).exists():
+                continue
+            root_cause = RootCause.objects.get(code=cause) if cause else None
+            macros.macro_save(
+                actor=supervisor,
+                fields=macros.MacroFields(
+                    name=name,
+                    body=body,
+                    next_steps=next_steps,
+                    visibility=MacroVisibility.TEAM if team else MacroVisibility.EVERYONE,
+                    team=teams[team] if team else None,
+                    category=Category.objects.get(slug=category) if category else None,
+                    root_cause=root_cause,
+                    guideline=RecoveryGuideline.objects.filter(root_cause=root_cause).first()
+                    if root_cause
+                    else None,
+                    puts_on_hold=hold,
+                ),
+            )
 
     def _user(self, username, groups, first_name="", last_name="", email=""):
         user_model = get_user_model()
