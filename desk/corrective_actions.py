@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from common.errors import RedressError
 from common.form_errors import add_to_form, status_of
+from desk import forms as desk_forms
 from desk.desk import staff_required
 from recovery import roles
 from recovery.models import (
@@ -63,9 +64,17 @@ class StaffChoiceField(forms.ModelChoiceField):
 
 class CorrectiveActionForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200)
+    # Ticked, not Ctrl-clicked: with the page's script the boxes are the resolve form's
+    # type-ahead picker (desk/root_cause_picker.html); without it, they submit as they are.
     root_causes = forms.MultipleChoiceField(
         label=gettext_lazy("Root causes it addresses"),
         help_text=gettext_lazy("The causes below them count too when its effect is measured."),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": gettext_lazy(
+                "Choose root causes from the list: %(value)s is unknown or retired."
+            ),
+        },
     )
     owner = StaffChoiceField(
         label=gettext_lazy("Owner"),
@@ -104,12 +113,15 @@ class CorrectiveActionForm(forms.Form):
 
     def __init__(self, *args, linking_label=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["root_causes"].choices = cause_choices()
+        self.fields["root_causes"].choices = desk_forms.root_cause_choices()
         self.fields["owner"].queryset = roles.staff_members().order_by(
             "first_name", "last_name", "username"
         )
         if linking_label:
             self.fields["complaints"].label = linking_label
+
+    def root_cause_groups(self):
+        return desk_forms.root_cause_groups(self["root_causes"])
 
     def clean_complaints(self) -> list[str]:
         text = self.cleaned_data.get("complaints") or ""

@@ -483,20 +483,24 @@ class ResolveForm(OneTimeSubmission):
         self.fields["contributing_root_causes"].choices = choices
 
     def contributing_groups(self) -> list[tuple[str, list[tuple[str, str, bool]], bool]]:
-        """The contributing causes' checkboxes by top-level cause: (name, [(code, path,
-        ticked)], any ticked), ticked as the form was sent."""
-        field = self["contributing_root_causes"]
-        ticked = {str(code) for code in (field.value() or [])}
-        groups = []
-        for group, options in self.fields["contributing_root_causes"].choices:
-            boxes = [(code, path, code in ticked) for code, path in options]
-            groups.append((group, boxes, any(box[2] for box in boxes)))
-        return groups
+        return root_cause_groups(self["contributing_root_causes"])
 
     def root_causes(self) -> list[str]:
         primary = self.cleaned_data["primary_root_cause"]
         others = [c for c in self.cleaned_data["contributing_root_causes"] if c != primary]
         return [primary, *others]
+
+
+def root_cause_groups(field) -> list[tuple[str, list[tuple[str, str, bool]], bool]]:
+    """A bound field of grouped root-cause choices (``root_cause_choices``) as the picker's
+    checkboxes (desk/root_cause_picker.html): (name, [(code, path, ticked)], any ticked),
+    ticked as the form was sent or first filled."""
+    ticked = {str(code) for code in (field.value() or [])}
+    groups = []
+    for group, options in field.field.choices:
+        boxes = [(code, path, code in ticked) for code, path in options]
+        groups.append((group, boxes, any(box[2] for box in boxes)))
+    return groups
 
 
 def root_cause_choices() -> list:

@@ -18,6 +18,8 @@ from common.form_errors import add_to_form, status_of
 from desk.corrective_actions import cause_choices
 from desk.desk import _action, staff_required
 from desk.macro_page import MacroUseForm
+from notifications import rendering
+from notifications.models import MessageTemplateKind
 from recovery.models import (
     Category,
     Macro,
@@ -32,9 +34,14 @@ from recovery.services import macros as macro_services
 ARCHIVED_SHOWN = 50
 
 PLACEHOLDER_HELP = gettext_lazy(
+    "Write what comes after the greeting: the email opens with “Dear <the customer's "
+    "name>,” and ends with the sign-off by itself (the preview below shows the whole email). "
     "Placeholders: {customer_name}, {reference}, {resolve_by} (“by 12 December 2026”, or "
     "“as soon as we can”), {agent_name}. Any other {name} is refused."
 )
+# The made-up customer and deadline of the editor's preview.
+SAMPLE_CUSTOMER = "Ann Example"
+SAMPLE_RESOLVE_BY = gettext_lazy("by 12 December 2026")
 
 
 def _is_manager(user) -> bool:
@@ -114,6 +121,19 @@ class MacroForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["root_cause"].choices = [("", "—"), *cause_choices()]
 
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if macro_services.opens_with_greeting(body):
+            raise forms.ValidationError(
+                _(
+                    "Leave out the greeting: the email already opens with “Dear <the "
+                    "customer's name>,”, so this text would greet them twice. Begin with "
+                    "what comes after it."
+                ),
+                code="greeting",
+            )
+        return body
+
     def fields_for_service(self) -> macro_services.MacroFields:
         data = self.cleaned_data
         code = data.get("root_cause") or ""
@@ -180,6 +200,9 @@ def _edit(request, macro: Macro | None):
     form = MacroForm(request.POST)
     if not form.is_valid():
         return _form_page(request, form, macro, status=400)
+    if "preview" in request.POST:
+        # Shown as it would be sent, not saved.
+        return _form_page(request, form, macro)
     try:
         saved = macro_services.macro_save(
             actor=request.user,
@@ -197,8 +220,25 @@ def _form_page(request, form, macro, *, status: int = 200):
     return render(
         request,
         "desk/macro_form.html",
-        {"nav": "macros", "form": form, "macro": macro},
+        {"nav": "macros", "form": form, "macro": macro, "preview": _preview(request, form)},
         status=status,
+    )
+
+
+def _preview(request, form) -> str:
+    """The reply email a customer would read with the macro's text (as typed, else as
+    saved), filled in for a made-up complaint: the template's greeting and sign-off around
+    it, so that the editor sees what it adds."""
+    body = form.data.get("body", "") if form.is_bound else form.initial.get("body", "")
+    values = {
+        "customer_name": SAMPLE_CUSTOMER,
+        "reference": rendering.sample_reference(),
+        "resolve_by": str(SAMPLE_RESOLVE_BY),
+        "agent_name": request.user.get_full_name() or request.user.get_username(),
+    }
+    text = macro_services.fill(body, values).strip() or _("[the macro's text]")
+    return rendering.sample_email_text(
+        MessageTemplateKind.REPLY, text, customer_name=SAMPLE_CUSTOMER
     )
 
 

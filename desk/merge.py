@@ -96,5 +96,6 @@ def _confirmation(request, survivor, duplicate, form):
             "form": confirmed,
             "pair": [("survivor", survivor), ("duplicate", duplicate)],
             "earlier_receipt": duplicate.received_at < survivor.received_at,
+            "customer_link": merge_services.customer_link(survivor=survivor, duplicate=duplicate),
         },
     )

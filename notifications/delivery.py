@@ -37,7 +37,7 @@ from notifications import audience, groups, staff_email
 from notifications.models import EmailDelivery, MessageTemplateKind, Notification, Outbox
 from notifications.rendering import TemplateMissing, email_context, find_template, render
 from notifications.replay import tracking_token
-from notifications.summaries import summary_of
+from notifications.summaries import mention_summary_of, mentioned_ids, summary_of
 from recovery import selectors as recovery_selectors
 from recovery.services import address_proof, surveys
 
@@ -177,7 +177,18 @@ def _insert_inbox_rows(row: Outbox, user_ids: list[int], email_due: dict) -> Non
     """
     if not user_ids:
         return
-    summary = summary_of(row)[:300]
+    # A colleague named in a note is told that they were, and what it says; the others
+    # (its assignee) get the line everyone gets.
+    named = mentioned_ids(row, user_ids)
+    others = [user_id for user_id in user_ids if user_id not in named]
+    if others:
+        _insert_rows(row, others, email_due, summary_of(row)[:300])
+    if named:
+        mentioned = [user_id for user_id in user_ids if user_id in named]
+        _insert_rows(row, mentioned, email_due, mention_summary_of(row)[:300])
+
+
+def _insert_rows(row: Outbox, user_ids: list[int], email_due: dict, summary: str) -> None:
     reference = row.payload.get("reference", "")
     if connection.vendor != "postgresql":
         Notification.objects.bulk_create(

@@ -178,12 +178,34 @@ def email_context(
     }
 
 
+def sample_email_text(kind: str, message: str, *, customer_name: str) -> str:
+    """The text part of a ``kind`` email (the default language's, no regulatory profile)
+    saying ``message`` to a made-up complaint by ``customer_name``: what the template puts
+    around an agent's words (the greeting, the sign-off). "" when there is no template."""
+    try:
+        template = find_template(kind, DEFAULT_LANGUAGE, "")
+    except TemplateMissing:
+        return ""
+    context = sample_context(kind, "")
+    context["customer"].name = customer_name
+    context["message"] = message
+    try:
+        return render(template, context)[1]
+    except (TemplateSyntaxError, TemplateDoesNotExist):
+        return ""
+
+
+def sample_reference() -> str:
+    """The made-up complaint's reference, for text filled in before it is rendered."""
+    return f"RDR-{timezone.now().year}-000123"
+
+
 def sample_context(kind: str, profile: str) -> dict:
     """The context an email is rendered with, for a made-up complaint (nothing is saved)."""
     now = timezone.now()
     customer = Customer(name=SAMPLE_CUSTOMER_NAME, email="zoe.obrien@example.com")
     complaint = Complaint(
-        reference=f"RDR-{now.year}-000123",
+        reference=sample_reference(),
         customer=customer,
         channel=Channel.EMAIL,
         subject="Charged twice for one order",

@@ -14,6 +14,9 @@ from recovery import selectors as recovery_selectors
 # Long subjects are cut: the whole line is at most 300 characters, and an email subject
 # or a bell menu shows about 80.
 SUBJECT_MAX = 60
+# A note's opening words, in what a colleague named in it is told: enough to tell whether it
+# needs them now, and short enough for the whole line to stay within 300 characters.
+EXCERPT_MAX = 120
 
 # What happened, by event type; ``{who}`` is whoever did it.
 _DONE = {
@@ -57,12 +60,47 @@ def summary_of(row: Outbox) -> str:
     if row.complaint_id is None and row.payload.get("summary"):
         # Events about no single complaint (a rising root cause) carry their own sentence.
         return str(row.payload["summary"])[:300]
+    return f"{_about(row)}: {_what(row)}"[:300]
+
+
+def mentioned_usernames(row: Outbox) -> list[str]:
+    """Who an internal note names and tells (``recovery.mentions``); [] for other events."""
+    if row.event_type != "complaint.note_added":
+        return []
+    return list((row.payload.get("parameters") or {}).get("mentioned") or [])
+
+
+def mentioned_ids(row: Outbox, user_ids) -> set[int]:
+    """Those of ``user_ids`` the event's note names (one query, only for such notes)."""
+    names = mentioned_usernames(row)
+    if not names or not user_ids:
+        return set()
+    users = get_user_model().objects.filter(pk__in=list(user_ids))
+    return set(users.filter(username__in=names).values_list("pk", flat=True))
+
+
+def mention_summary_of(row: Outbox) -> str:
+    """What a colleague named in an internal note is told, rather than the team's "added an
+    internal note": who named them, in which complaint, and the note's opening words.
+
+    ``Alex Agent mentioned you in RDR-2026-000123 “Charged twice”: “@sam could you…”``
+    """
+    parameters = row.payload.get("parameters") or {}
+    who = _name(row.payload.get("actor_id"), default="Someone")
+    excerpt = " ".join(recovery_selectors.message_body(parameters.get("message_id")).split())
+    if len(excerpt) > EXCERPT_MAX:
+        excerpt = excerpt[: EXCERPT_MAX - 1].rstrip() + "…"
+    line = f"{who} mentioned you in {_about(row)}"
+    return (f"{line}: “{excerpt}”" if excerpt else line)[:300]
+
+
+def _about(row: Outbox) -> str:
+    """The complaint's reference and (shortened) subject."""
     reference = row.payload.get("reference", "")
     subject = recovery_selectors.complaint_subject(row.complaint_id) if row.complaint_id else ""
     if len(subject) > SUBJECT_MAX:
         subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
-    about = f"{reference} “{subject}”" if subject else reference
-    return f"{about}: {_what(row)}"[:300]
+    return f"{reference} “{subject}”" if subject else reference
 
 
 def _what(row: Outbox) -> str:

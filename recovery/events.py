@@ -254,10 +254,14 @@ def complaints_merged(
     messages_copied: int,
     received_before,
     deadlines: dict,
+    customer_linked: dict | None = None,
 ) -> list[int]:
     """Both timelines record a merge, each naming the other. The survivor's event is the one
     the customer is emailed about (``notifications.delivery``); the duplicate's is its
-    withdrawal, which emails nobody, so the customer hears of the merge once."""
+    withdrawal, which emails nobody, so the customer hears of the merge once.
+
+    ``customer_linked``: the complaint moved from a provisional customer record onto the
+    other's customer (``recovery.services.merge.CustomerLink``), kept by both events."""
     merged = {
         "duplicate": duplicate.reference,
         "duplicate_id": duplicate.pk,
@@ -279,6 +283,8 @@ def complaints_merged(
         "duplicate_of": survivor.reference,
         "merged": True,
     }
+    if customer_linked:
+        merged["customer_linked"] = withdrawn["customer_linked"] = customer_linked
     return record_many(
         [
             EventEntry(survivor, EventType.DUPLICATE_MERGED, actor, merged),

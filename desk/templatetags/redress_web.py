@@ -269,16 +269,26 @@ def _merged_from(reference: str) -> str:
 
 
 def _merge_link(event, parameters: dict) -> str:
-    """The other complaint of a merge, linked, on both timelines (``recovery.events``)."""
+    """The other complaint of a merge, linked, on both timelines (``recovery.events``), and
+    the customer record joined to the other's, if one was."""
+    link = ""
     if event.type == "withdrawn" and parameters.get("duplicate_of"):
-        return html.escape(_("as a duplicate of %(reference)s")) % {
+        link = html.escape(_("as a duplicate of %(reference)s")) % {
             "reference": _complaint_link(str(parameters["duplicate_of"]))
         }
-    if event.type == "duplicate_merged" and parameters.get("duplicate"):
-        return html.escape(_("%(reference)s merged into this complaint")) % {
+    elif event.type == "duplicate_merged" and parameters.get("duplicate"):
+        link = html.escape(_("%(reference)s merged into this complaint")) % {
             "reference": _complaint_link(str(parameters["duplicate"]))
         }
-    return ""
+    moved = parameters.get("customer_linked")
+    if link and isinstance(moved, dict) and moved.get("complaint"):
+        link += html.escape(
+            _(
+                "; %(reference)s moved from its provisional customer record to the other "
+                "complaint's customer"
+            )
+        ) % {"reference": _complaint_link(str(moved["complaint"]))}
+    return link
 
 
 @register.simple_tag

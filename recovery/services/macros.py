@@ -38,6 +38,25 @@ PLACEHOLDERS = ("customer_name", "reference", "resolve_by", "agent_name")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+# How a letter opens. Every customer email's template greets the customer already ("Dear
+# {{ customer.name }},", notifications' shipped templates), above the macro's text: a macro
+# that opens so greets them twice ("Dear Ann, Hello Ann, …").
+# A greeting is a word of address first, then on its line the customer's name or a comma
+# ("Hello {customer_name}", "Dear Ann,", "Hi there!"); "Hi" alone is no letter's opening.
+_GREETING = re.compile(
+    r"^\W*(?:dear|hello|hi|hey|hiya|greetings|good\s+(?:morning|afternoon|evening))\b"
+    r"(?:[^\n]*\{customer_name\}|[^\n.?]{0,40}[,!:])",
+    re.IGNORECASE,
+)
+
+
+def opens_with_greeting(text: str) -> bool:
+    """Whether ``text`` begins by greeting its reader ("Hello {customer_name}, …").
+
+    The desk's macro editor refuses such a text; a macro saved otherwise is not checked."""
+    return bool(_GREETING.match(text or ""))
+
+
 def unknown_placeholders(text: str) -> list[str]:
     """The ``{names}`` in ``text`` that are not placeholders, in order, once each."""
     unknown: list[str] = []

@@ -13,7 +13,8 @@ survivor takes a copy of everything said on the duplicate, and the first receipt
    second sees what the first did and is refused (409);
 3. check, with the rows locked, who may merge (``rules.may_merge``: may withdraw complaints
    and works on both), that both are open, that the duplicate was not merged already, and
-   that both are the same customer's;
+   that both are the same customer's, or that one of the two customers is *provisional*
+   (``customer_link``): that one's complaint then moves onto the other customer's record;
 4. withdraw the duplicate (the declared ``withdraw`` transition) with the survivor as its
    ``duplicate_of``; its clocks are cancelled as any withdrawal's are;
 5. copy the duplicate's messages (the customer's, ours, internal notes) to the survivor,
@@ -24,8 +25,17 @@ survivor takes a copy of everything said on the duplicate, and the first receipt
    internal targets are left as they are;
 7. write both timeline events (the survivor's ``duplicate_merged``, which emails the
    customer once, and the duplicate's ``withdrawn``, which emails nobody) and their outbox
-   rows. Nothing leaves the process before commit.
+   rows; both name the customer link, if any. Nothing leaves the process before commit.
+
+A customer record is *provisional* here when intake made it provisional (an address typed
+by someone who has not proven it, ``recovery.services.address_proof``), or when nothing yet
+establishes it: it holds no complaint but the one being merged, has no portal login and no
+authorised contact (``CustomerContact``): a record made from a new email address or the
+public form, for this one complaint. Two established records are never joined by a merge:
+each may hold other complaints and people who may read them.
 """
+
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -39,7 +49,7 @@ from common.errors import (
 )
 from escalation.services import clocks
 from recovery import events, rules
-from recovery.models import Complaint, Message, State
+from recovery.models import Complaint, CustomerContact, Message, State
 
 # As long as any other reason a person gives on a complaint (a regulation change's).
 REASON_MAX_CHARS = 5_000
@@ -52,6 +62,50 @@ def ensure_may_merge(*, survivor: Complaint, duplicate: Complaint, actor) -> Non
             f"You may not merge {duplicate.reference} into {survivor.reference}: merging takes "
             "the permission to withdraw complaints, and working on both.",
         )
+
+
+@dataclass(frozen=True)
+class CustomerLink:
+    """Two customers' complaints are merged: ``complaint`` moves from its provisional
+    customer record onto ``customer_id``'s, the other complaint's customer."""
+
+    complaint: Complaint
+    customer_id: int
+    provisional_customer_id: int
+
+    @property
+    def parameters(self) -> dict:
+        """What both merge events keep of it."""
+        return {
+            "complaint": self.complaint.reference,
+            "customer_id": self.customer_id,
+            "provisional_customer_id": self.provisional_customer_id,
+        }
+
+
+def is_provisional_for(complaint: Complaint) -> bool:
+    """Whether ``complaint``'s customer record may be joined to another customer's when the
+    complaint is merged (the module's docstring defines it)."""
+    customer = complaint.customer
+    if customer.provisional:
+        return True
+    return (
+        customer.user_id is None
+        and not CustomerContact.objects.filter(customer_id=customer.pk).exists()
+        and not Complaint.objects.filter(customer_id=customer.pk).exclude(pk=complaint.pk).exists()
+    )
+
+
+def customer_link(*, survivor: Complaint, duplicate: Complaint) -> CustomerLink | None:
+    """Which complaint moves to the other's customer when the two customers differ: the
+    duplicate's if its customer is provisional, else the survivor's if its customer is;
+    None when they are one customer's, or both customers are established."""
+    if survivor.customer_id == duplicate.customer_id:
+        return None
+    for moving, staying in ((duplicate, survivor), (survivor, duplicate)):
+        if is_provisional_for(moving):
+            return CustomerLink(moving, staying.customer_id, moving.customer_id)
+    return None
 
 
 def merge_problem(*, survivor: Complaint, duplicate: Complaint) -> RedressError | None:
@@ -74,12 +128,17 @@ def merge_problem(*, survivor: Complaint, duplicate: Complaint) -> RedressError 
                 "complaints (received or acknowledged) can be merged.",
                 details={"state": complaint.state, role: [f"{complaint.reference} is closed."]},
             )
-    if duplicate.customer_id != survivor.customer_id:
+    if duplicate.customer_id != survivor.customer_id and (
+        customer_link(survivor=survivor, duplicate=duplicate) is None
+    ):
         return Conflict(
             f"{duplicate.reference} and {survivor.reference} are different customers' "
-            "complaints; only one customer's complaints can be merged. If they are the same "
-            "person, link the complaint to the customer's record first.",
-            details={"duplicate": ["A different customer's complaint."]},
+            "complaints, and both customers are established (each has other complaints, a "
+            "portal login or an authorised contact), so a merge will not join their records. "
+            "If they are one person, answer each complaint on its own and note the other's "
+            "reference in an internal note; a merge joins a customer record to another only "
+            "while it is provisional (made for this one complaint).",
+            details={"duplicate": ["A different, established customer's complaint."]},
         )
     return None
 
@@ -115,6 +174,14 @@ def complaint_merge(
         problem = merge_problem(survivor=kept, duplicate=merged)
         if problem is not None:
             raise problem
+        link = customer_link(survivor=kept, duplicate=merged)
+        if link is not None:
+            # Step 3: the provisional record's complaint onto the other customer's record;
+            # the record is kept (the timelines name it) and holds no complaint any more.
+            moving = link.complaint
+            moving.customer_id = link.customer_id
+            moving.customer_match = None
+            moving.save(update_fields=["customer", "customer_match", "updated_at"])
         now = timezone.now()
         # Step 4: the duplicate's withdrawal, as ``lifecycle.complaint_withdraw`` makes it.
         held = clocks.clocks_for_transition(merged, "withdraw")
@@ -167,5 +234,6 @@ def complaint_merge(
             messages_copied=len(copied),
             received_before=received_before,
             deadlines=deadlines,
+            customer_linked=link.parameters if link is not None else None,
         )
     return kept, merged

@@ -114,7 +114,7 @@ def test_a_supervisor_writes_a_macro_and_an_agent_acknowledges_with_it(
     page.get_by_role("link", name="Write a macro").click()
     page.get_by_label("Name").fill("We are on it")
     page.get_by_label("Text sent to the customer").fill(
-        "Dear {customer_name}, we have your complaint {reference} and are looking into it."
+        "We have your complaint {reference} and are looking into it, {customer_name}."
     )
     page.get_by_label("What happens next (when it acknowledges)").fill(
         "We will write to you {resolve_by}."

@@ -135,10 +135,48 @@ def test_missing_title_and_causes_are_400_with_the_fields_named(causes, manager)
 
 def test_a_cause_link_prefills_the_form(causes, manager):
     page = signed_in(manager).get(f"{NEW}?root_cause=billing.duplicate-charge").content.decode()
-    assert '<option value="billing.duplicate-charge" selected>Billing &gt; Duplicate charge' in page
+    assert (
+        '<input type="checkbox" name="root_causes" value="billing.duplicate-charge" '
+        'id="id_root_causes_1_2" checked data-path="Billing &gt; Duplicate charge">'
+    ) in page
     assert "Reduce “Duplicate charge”" in page
     # The owner proposed is the manager opening it.
     assert '<option value="manager" selected>' in page
+
+
+def test_root_causes_are_ticked_not_ctrl_clicked_and_submit_without_javascript(
+    causes, manager, supervisor
+):
+    client = signed_in(manager)
+    page = client.get(NEW).content.decode()
+    # The boxes the type-ahead picker (root-cause-picker.js) writes into; no multi-select.
+    assert "<select multiple" not in page and "select[multiple]" not in page
+    assert "data-root-cause-picker" in page
+    assert "redress/js/root-cause-picker.js" in page
+    for code in ("billing", "billing.duplicate-charge", "delivery.late"):
+        assert f'name="root_causes" value="{code}"' in page
+
+    answer = client.post(NEW, form(root_causes=["billing.duplicate-charge", "delivery.late"]))
+
+    assert answer.status_code == 302, errors_of(answer)
+    action = CorrectiveAction.objects.get()
+    assert sorted(c.code for c in action.root_causes.all()) == [
+        "billing.duplicate-charge",
+        "delivery.late",
+    ]
+    # Editing it shows both ticked, and the groups holding them open.
+    edit = client.get(f"/desk/corrective-actions/{action.pk}/edit/").content.decode()
+    assert edit.count(" checked data-path=") == 2
+    assert edit.count('<details class="root-cause-group" open>') == 2
+
+
+def test_an_unknown_root_cause_is_a_400_naming_it(causes, manager, supervisor):
+    answer = signed_in(manager).post(NEW, form(root_causes=["billing.nope"]))
+    assert answer.status_code == 400
+    assert "Choose root causes from the list: billing.nope is unknown or retired." in (
+        errors_of(answer)
+    )
+    assert not CorrectiveAction.objects.exists()
 
 
 def test_a_manager_edits_and_links_more(causes, manager, supervisor, agent):

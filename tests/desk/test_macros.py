@@ -12,6 +12,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from notifications import delivery, rendering
+from notifications.models import EmailDelivery, Outbox
 from recovery.models import (
     Complaint,
     Macro,
@@ -52,7 +54,7 @@ def test_a_supervisor_writes_a_macro_from_the_desk(supervisor, team, root_causes
         "/desk/macros/new/",
         {
             "name": "Refund on its way",
-            "body": "Dear {customer_name}, the refund for {reference} is on its way.",
+            "body": "The refund for {reference} is on its way, {customer_name}.",
             "visibility": "team",
             "team": team.pk,
             "root_cause": "billing.duplicate-charge",
@@ -322,3 +324,74 @@ def test_a_macros_root_cause_is_preselected_in_the_resolve_form_until_resolved(
     assert re.findall(
         r'<option value="([^"]*)" selected', primary[: primary.index("</select>")]
     ) == [""]
+
+
+def test_a_macro_written_in_the_editor_greets_the_customer_once(agent, supervisor, make_complaint):
+    """The reply email's template greets the customer ("Dear …,"): the editor says so,
+    shows it in its preview, and refuses a text that greets them again."""
+    client = signed_in(supervisor)
+    editor = text_of(client.get("/desk/macros/new/"))
+    assert "Hello {customer_name}" not in editor
+    assert "Write what comes after the greeting" in editor
+    assert "Dear Ann Example,\n\n[the macro&#x27;s text]" in editor
+
+    refused = client.post(
+        "/desk/macros/new/",
+        {
+            "name": "Refund on its way",
+            "body": "Hello {customer_name}, your refund for {reference} is on its way.",
+            "visibility": "everyone",
+        },
+    )
+    assert refused.status_code == 400
+    assert "Leave out the greeting: the email already opens with" in text_of(refused)
+    assert not Macro.objects.exists()
+
+    fields = {
+        "name": "Refund on its way",
+        "body": "Your refund for {reference} is on its way.",
+        "visibility": "everyone",
+    }
+    previewed = client.post("/desk/macros/new/", {**fields, "preview": "1"})
+    assert previewed.status_code == 200
+    reference = rendering.sample_reference()
+    assert f"Dear Ann Example,\n\nYour refund for {reference} is on its way." in text_of(previewed)
+    assert not Macro.objects.exists()
+    assert client.post("/desk/macros/new/", fields).status_code == 302
+    macro = Macro.objects.get()
+
+    complaint = acknowledge(make_complaint(), agent)
+    page = f"/desk/complaints/{complaint.reference}/"
+    filled = text_of(signed_in(agent).get(f"{page}?macro={macro.pk}"))
+    body = f"Your refund for {complaint.reference} is on its way."
+    assert body in filled
+    sent = signed_in(agent).post(
+        f"{page}macro/",
+        {"macro-macro": macro.pk, "macro-expected_state": "acknowledged", "macro-body": body},
+    )
+    assert sent.status_code == 302
+    for row in Outbox.objects.filter(delivered_at__isnull=True).order_by("pk"):
+        delivery.deliver(row.pk)
+
+    email = EmailDelivery.objects.get(complaint_id=complaint.pk, kind="reply")
+    name = complaint.customer.name
+    assert email.body_text.startswith(f"Dear {name},\n\n{body}\n")
+    assert re.findall(r"\b(?:Dear|Hello|Hi)\b", email.body_text) == ["Dear"]
+    assert email.body_text.count(name) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "greets"),
+    [
+        ("Hello {customer_name}, your refund is on its way.", True),
+        ("Dear Ann,\n\nYour refund", True),
+        ("good morning {customer_name}", True),
+        ("Hi there! Your refund", True),
+        ("Hi", False),
+        ("Hello {customer}", False),
+        ("Your refund is on its way, {customer_name}.", False),
+        ("Highlights of what we did: …", False),
+    ],
+)
+def test_what_counts_as_a_greeting(text, greets):
+    assert macros.opens_with_greeting(text) is greets

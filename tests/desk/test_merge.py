@@ -9,6 +9,7 @@ import re
 import pytest
 
 from recovery.models import Complaint
+from recovery.services import intake
 from recovery.services import messages as message_services
 from tests.desk.conftest import signed_in
 
@@ -133,3 +134,31 @@ def test_the_duplicates_tracking_page_points_to_the_survivors(make_complaint, ag
 
     assert f"we joined it to your complaint {survivor.reference}" in tracked
     assert f'href="/track/{tracking_token(survivor.pk)}/"' in tracked
+
+
+def test_a_provisional_customers_complaint_is_merged_and_both_timelines_say_it_moved(
+    make_complaint, agent, customer_user
+):
+    survivor = make_complaint()
+    duplicate = make_complaint(
+        by=agent,
+        customer=intake.CustomerDetails(name="Customer", email="customer@example.com"),
+        address_proven=False,
+    )
+    client = signed_in(agent)
+    fields = {"merge-duplicate": duplicate.reference, "merge-reason": "She phoned; same card."}
+
+    asked = client.post(merge_url(survivor), fields)
+
+    assert asked.status_code == 200
+    assert (
+        f"{duplicate.reference}'s customer is provisional (a record made for this one "
+        f"complaint), so {duplicate.reference} moves to the customer of {survivor.reference}."
+    ) in asked.content.decode()
+    done = client.post(merge_url(survivor), {**fields, "merge-confirm": "on"})
+    assert done.status_code == 302
+    assert Complaint.objects.get(pk=duplicate.pk).customer_id == survivor.customer_id
+    link = f'<a href="/desk/complaints/{duplicate.reference}/">{duplicate.reference}</a>'
+    said = f"; {link} moved from its provisional customer record to the other complaint"
+    assert said in page(client, survivor)
+    assert said in page(client, duplicate)

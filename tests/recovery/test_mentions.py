@@ -8,8 +8,8 @@ Delivery team and may not see a Billing complaint; ``manager`` sees every compla
 
 import pytest
 
-from notifications import delivery
-from notifications.models import Notification, Outbox
+from notifications import delivery, staff_email
+from notifications.models import Notification, NotificationPreference, Outbox
 from recovery import mentions
 from recovery.models import ComplaintEvent, EventType
 from recovery.services import messages as message_services
@@ -99,3 +99,46 @@ def test_a_reply_to_the_customer_mentions_nobody(make_complaint, agent, supervis
     message_services.message_add(complaint=complaint, actor=agent, body="@supervisor hi")
     event = ComplaintEvent.objects.get(complaint=complaint, type=EventType.MESSAGE_ADDED)
     assert "mentioned" not in event.parameters
+
+
+def test_the_colleague_named_is_told_who_named_them_where_and_what_the_note_says(
+    make_complaint, agent, supervisor, manager, mailoutbox, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    agent.first_name, agent.last_name = "Alex", "Agent"
+    agent.save()
+    NotificationPreference.objects.create(user=supervisor, via_email=True, time_zone="UTC")
+    complaint = make_complaint(subject="Charged twice for one order")
+    complaint.assignee = manager
+    complaint.save(update_fields=["assignee"])
+    body = "@supervisor could you check whether the refund went out?  " + "More. " * 40
+
+    event, _ = note(complaint, agent, body)
+
+    told = Notification.objects.get(user=supervisor, outbox__payload__timeline_event_id=event.pk)
+    excerpt = " ".join(body.split())[:119].rstrip() + "…"
+    expected = (
+        f"Alex Agent mentioned you in {complaint.reference} “Charged twice for one order”: "
+        f"“{excerpt}”"
+    )
+    assert told.summary == expected
+    # The assignee, not named, hears of the note as before.
+    assigned = Notification.objects.get(user=manager, outbox=told.outbox)
+    assert assigned.summary == (
+        f"{complaint.reference} “Charged twice for one order”: Alex Agent added an internal note"
+    )
+    # The inbox line and the email's link open the complaint.
+    client = signed_in(supervisor)
+    inbox_page = client.get("/desk/notifications/").content.decode()
+    assert f"/desk/notifications/{told.pk}/" in inbox_page
+    assert "Alex Agent mentioned you in" in inbox_page
+    opened = client.get(f"/desk/notifications/{told.pk}/")
+    assert opened.status_code == 302
+    assert opened.url == f"/desk/complaints/{complaint.reference}/"
+
+    staff_email.compose_due(user_ids=[supervisor.pk])
+    staff_email.send(staff_email.queued(limit=1)[0])
+    (email,) = mailoutbox
+    assert email.subject == f"Redress: {expected}"
+    assert expected in email.body
+    assert f"/desk/notifications/{told.pk}/" in email.body

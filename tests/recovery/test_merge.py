@@ -16,8 +16,8 @@ from escalation.models import Clock, ClockState
 from notifications import delivery
 from notifications.models import EmailDelivery, Outbox
 from recovery import rules
-from recovery.models import Complaint, ComplaintEvent, EventType, Message
-from recovery.services import lifecycle, merge
+from recovery.models import Complaint, ComplaintEvent, CustomerContact, EventType, Message
+from recovery.services import intake, lifecycle, merge
 from recovery.services import messages as message_services
 from tests.conftest import acknowledge, resolve
 from tests.notifications.shipped_templates import ensure_default_templates
@@ -212,6 +212,110 @@ def test_different_customers_complaints_are_refused(make_complaint, agent, other
         merge.complaint_merge(survivor=survivor, duplicate=theirs, actor=agent, reason="Same.")
     assert Complaint.objects.get(pk=theirs.pk).state == "received"
     assert not Message.objects.filter(merged_from=theirs).exists()
+
+
+def filed_by_agent(make_complaint, agent, email, **fields):
+    """A complaint staff log from an email address, not proven unless ``address_proven``."""
+    return make_complaint(
+        by=agent,
+        customer=intake.CustomerDetails(name="Customer", email=email),
+        **fields,
+    )
+
+
+@pytest.mark.django_db
+def test_refusing_two_established_customers_says_why_and_what_to_do(
+    make_complaint, agent, customer_user
+):
+    survivor = make_complaint()
+    # A record of its own (a work address), but established: it holds another complaint.
+    theirs = filed_by_agent(make_complaint, agent, "customer.work@example.com")
+    filed_by_agent(make_complaint, agent, "customer.work@example.com")
+
+    with pytest.raises(Conflict) as refused:
+        merge.complaint_merge(survivor=survivor, duplicate=theirs, actor=agent, reason="Same.")
+
+    assert "both customers are established" in refused.value.message
+    assert "note the other's reference in an internal note" in refused.value.message
+    assert Complaint.objects.get(pk=theirs.pk).state == "received"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provisional", ["flagged", "new address"])
+def test_a_provisional_customers_duplicate_joins_the_survivors_customer(
+    make_complaint, agent, customer_user, provisional
+):
+    survivor = make_complaint(subject="Charged twice")
+    if provisional == "flagged":
+        # The public form, with the known customer's address typed by someone unproven.
+        duplicate = filed_by_agent(
+            make_complaint, agent, "customer@example.com", address_proven=False
+        )
+        assert duplicate.customer.provisional
+        assert duplicate.customer_match_id == survivor.customer_id
+    else:
+        # A new address, no login, no other complaint: nothing establishes the record.
+        duplicate = filed_by_agent(make_complaint, agent, "customer.work@example.com")
+        assert not duplicate.customer.provisional
+    left = duplicate.customer_id
+    assert left != survivor.customer_id
+
+    merge.complaint_merge(
+        survivor=survivor, duplicate=duplicate, actor=agent, reason="Same card, she phoned."
+    )
+
+    merged = Complaint.objects.get(pk=duplicate.pk)
+    assert merged.state == "withdrawn" and merged.duplicate_of_id == survivor.pk
+    assert merged.customer_id == survivor.customer_id
+    assert merged.customer_match_id is None
+    assert not Complaint.objects.filter(customer_id=left).exists()
+    linked = {
+        "complaint": duplicate.reference,
+        "customer_id": survivor.customer_id,
+        "provisional_customer_id": left,
+    }
+    (on_survivor,) = [e for e in events_of(survivor) if e.type == EventType.DUPLICATE_MERGED]
+    (on_duplicate,) = [e for e in events_of(duplicate) if e.type == EventType.WITHDRAWN]
+    assert on_survivor.parameters["customer_linked"] == linked
+    assert on_duplicate.parameters["customer_linked"] == linked
+
+
+@pytest.mark.django_db
+def test_a_provisional_survivor_moves_to_the_duplicates_established_customer(
+    make_complaint, agent, customer_user
+):
+    established = make_complaint()
+    survivor = filed_by_agent(make_complaint, agent, "someone.new@example.com")
+    left = survivor.customer_id
+
+    kept, _ = merge.complaint_merge(
+        survivor=survivor, duplicate=established, actor=agent, reason="Same person, checked."
+    )
+
+    assert Complaint.objects.get(pk=survivor.pk).customer_id == established.customer_id
+    assert kept.customer_id == established.customer_id
+    (event,) = [e for e in events_of(survivor) if e.type == EventType.DUPLICATE_MERGED]
+    assert event.parameters["customer_linked"] == {
+        "complaint": survivor.reference,
+        "customer_id": established.customer_id,
+        "provisional_customer_id": left,
+    }
+
+
+@pytest.mark.django_db
+def test_a_customer_with_a_login_or_an_authorised_contact_is_established(
+    make_complaint, agent, customer_user, other_customer_user
+):
+    survivor = make_complaint()
+    # A portal login: established though it holds this one complaint only.
+    theirs = make_complaint(by=other_customer_user)
+    assert not merge.is_provisional_for(theirs)
+    assert merge.customer_link(survivor=survivor, duplicate=theirs) is None
+    # An authorised contact establishes a record too.
+    other = filed_by_agent(make_complaint, agent, "partner@example.com")
+    assert merge.is_provisional_for(other)
+    CustomerContact.objects.create(customer=other.customer, email="husband@example.com")
+    assert not merge.is_provisional_for(other)
 
 
 @pytest.mark.django_db

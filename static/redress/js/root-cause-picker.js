@@ -1,7 +1,9 @@
-/* The resolve form's root-cause picker: a progressive enhancement, no build step.
+/* The root-cause picker (desk/root_cause_picker.html): a progressive enhancement, no build
+ * step. The resolve form and the corrective-action form use it.
  *
- * As served, the form has a select for the primary cause and a checkbox per contributing
- * cause, grouped by top-level cause, and both submit without this script. With it, they are
+ * As served, the form has a checkbox per cause, grouped by top-level cause, and on the
+ * resolve form a select for the primary cause (the boxes are then the contributing causes);
+ * both submit without this script. With it, they are
  * hidden behind one type-ahead over the same causes (the ARIA combobox pattern with a
  * listbox popup, the highlighted option named by aria-activedescendant):
  * - typing matches every word against the cause's path and code ("dup charge", "billing.");
@@ -9,10 +11,11 @@
  *   and are what an empty box offers;
  * - Down/Up move through the matches, Enter adds the highlighted cause, Escape closes the
  *   list (or clears the box), Backspace in the empty box removes the last cause;
- * - the chosen causes are listed under the box, the first one primary; each has a remove
- *   button (x) and the others a "make primary" button;
+ * - the chosen causes are listed under the box, each with a remove button (x); with a
+ *   primary select, the first one is primary and the others have a "make primary" button;
  * - what is chosen is written back into the select (the first cause) and the checkboxes
- *   (the others): they are what the form submits.
+ *   (the others), or without a select into the checkboxes alone: they are what the form
+ *   submits.
  * live.js swaps the actions panel when the complaint changes; pickers that appear are
  * enhanced when they do.
  */
@@ -35,7 +38,9 @@
   function enhance(root) {
     var select = root.querySelector("select");
     var checklist = root.querySelector(".root-cause-checklist");
-    if (!select || !checklist || root.hasAttribute("data-enhanced")) { return; }
+    if (!checklist || root.hasAttribute("data-enhanced")) { return; }
+    // With a primary select, the first cause chosen is the primary one (the resolve form).
+    var ranked = Boolean(select);
     root.setAttribute("data-enhanced", "");
     var id = "root-cause-picker-" + (++pickers);
     var say = function (name, value) {
@@ -45,21 +50,30 @@
 
     var causes = [];
     var byCode = {};
-    Array.prototype.forEach.call(select.options, function (option) {
-      if (!option.value) { return; }
-      var cause = { code: option.value, path: option.textContent.trim() };
+    function known(code, path) {
+      if (!code || byCode[code]) { return; }
+      var cause = { code: code, path: path.trim() };
       cause.search = (cause.path + " " + cause.code).toLowerCase();
       cause.name = cause.path.split(">").pop().trim().toLowerCase();
       causes.push(cause);
       byCode[cause.code] = cause;
-    });
+    }
     var boxes = {};
     Array.prototype.forEach.call(checklist.querySelectorAll("input[type=checkbox]"), function (box) {
       boxes[box.value] = box;
     });
+    if (ranked) {
+      Array.prototype.forEach.call(select.options, function (option) {
+        known(option.value, option.textContent);
+      });
+    } else {
+      Object.keys(boxes).forEach(function (code) {
+        known(code, boxes[code].getAttribute("data-path") || code);
+      });
+    }
     // What the form holds already (as sent, after an error): primary first.
     var chosen = [];
-    if (byCode[select.value]) { chosen.push(select.value); }
+    if (ranked && byCode[select.value]) { chosen.push(select.value); }
     Object.keys(boxes).forEach(function (code) {
       if (boxes[code].checked && byCode[code] && chosen.indexOf(code) < 0) { chosen.push(code); }
     });
@@ -111,10 +125,12 @@
     field.appendChild(status);
 
     // The served fields stay in the form, hidden; the box is required in their place.
-    var primaryField = select.closest(".field");
-    (primaryField || select).hidden = true;
+    if (ranked) {
+      var primaryField = select.closest(".field");
+      (primaryField || select).hidden = true;
+      select.required = false;
+    }
     checklist.hidden = true;
-    select.required = false;
     root.insertBefore(field, root.firstChild);
 
     var matches = [];
@@ -202,12 +218,14 @@
     }
 
     function write() {
-      select.value = chosen[0] || "";
+      if (ranked) { select.value = chosen[0] || ""; }
+      // The primary cause is the select's; without one, every cause chosen is ticked.
+      var first = ranked ? 1 : 0;
       Object.keys(boxes).forEach(function (code) {
-        boxes[code].checked = chosen.indexOf(code) > 0;
+        boxes[code].checked = chosen.indexOf(code) >= first;
       });
       // live.js keeps a panel someone is changing as it is.
-      select.dispatchEvent(new Event("input", { bubbles: true }));
+      (select || checklist).dispatchEvent(new Event("input", { bubbles: true }));
       show();
     }
 
@@ -217,10 +235,11 @@
         var path = byCode[code].path;
         var item = element("li", { "class": "chosen-cause" });
         item.appendChild(element("span", { "class": "path" }, path));
-        if (index === 0) {
+        // Without a primary select every cause counts alike: nothing to rank.
+        if (ranked && index === 0) {
           item.appendChild(document.createTextNode(" "));
           item.appendChild(element("strong", {}, "(" + say("primary") + ")"));
-        } else {
+        } else if (ranked) {
           var primary = element("button", {
             type: "button",
             "class": "link-like",
@@ -250,7 +269,7 @@
       input.value = "";
       close();
       write();
-      announce(say(chosen.length === 1 ? "added-primary" : "added", byCode[code].path));
+      announce(say(ranked && chosen.length === 1 ? "added-primary" : "added", byCode[code].path));
       input.focus();
     }
 
