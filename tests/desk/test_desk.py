@@ -608,7 +608,7 @@ def test_an_agent_offers_a_recovery_within_their_limit(agent, make_complaint, ro
     assert "A refund needs an amount and a currency." in text_of(missing)
     bad_amount = offer(client, complaint, type="refund", amount="12.345", currency="GBP")
     assert bad_amount.status_code == 400
-    assert "Ensure that there are no more than 2 decimal places." in text_of(bad_amount)
+    assert "12.345 has too many decimal places: use at most 2, like 25.00." in text_of(bad_amount)
 
     done = offer(client, complaint, type="refund", amount="20.00", currency="gbp")
     assert done.status_code == 302
