@@ -540,3 +540,35 @@ def test_a_form_the_service_refused_does_it_under_its_token_once_fixed(
     assert refused.status_code == 400
     assert done.status_code == 302
     assert ComplaintEvent.objects.filter(complaint=complaint, type="acknowledged").count() == 1
+
+
+def test_take_it_and_reassign_are_two_forms_each_sent_once(supervisor, make_complaint):
+    """ "Take it" posts to the same action as Reassign, from its own rendering: taking the
+    complaint does not answer a reassignment from the same page as already done."""
+    complaint = make_complaint()  # nobody's yet: the page offers both
+    client = signed_in(supervisor)
+    page = client.get(page_of(complaint)).content.decode()
+    take_token, reassign_token = re.findall(r'name="assign-submission" value="([^"]+)"', page)
+    take = {
+        "assign-assignee": supervisor.pk,
+        "assign-reason": "taken from the queue",
+        "assign-submission": take_token,
+    }
+
+    taken = [client.post(f"{page_of(complaint)}assign/", take) for _ in range(RESUBMITS)]
+    reassigned = client.post(
+        f"{page_of(complaint)}assign/",
+        {
+            "assign-assignee": "",
+            "assign-reason": "Back to the team.",
+            "assign-submission": reassign_token,
+        },
+    )
+
+    assert take_token != reassign_token
+    assert [a.status_code for a in taken] == [302] * RESUBMITS
+    assert reassigned.status_code == 302
+    assigned = ComplaintEvent.objects.filter(complaint=complaint, type="assigned")
+    assert assigned.count() == 2  # taken once, then given back to the team once
+    complaint.refresh_from_db()
+    assert complaint.assignee is None
