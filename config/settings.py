@@ -619,6 +619,14 @@ CELERY_BEAT_SCHEDULE["alert-unpicked-complaints"] = {
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }
+# The desk's one-time form tokens, once older than their retention (desk.submissions,
+# docs/web.md). Hourly: each run deletes an hour's forms, and a beat restarted more often
+# than daily still runs it.
+CELERY_BEAT_SCHEDULE["expire-form-submissions"] = {
+    "task": "desk.expire_form_submissions",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
 # A cause is rising when its complaints this week number at least
 # REDRESS_RISING_CAUSE_MIN_COUNT and exceed the mean of the previous REDRESS_RISING_CAUSE_WEEKS
 # weeks by more than REDRESS_RISING_CAUSE_MARGIN (0.5: more than 50 % above).

@@ -369,7 +369,8 @@ class NoteForm(OneTimeSubmission):
     )
 
 
-class HoldForm(forms.Form):
+class HoldForm(OneTimeSubmission):
+    already_done = _("Already done by this form; the hold was not changed again.")
     awaiting = forms.TypedChoiceField(
         choices=[("1", "on"), ("0", "off")],
         coerce=lambda value: value == "1",
@@ -378,7 +379,8 @@ class HoldForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
-class WrittenResponseForm(forms.Form):
+class WrittenResponseForm(OneTimeSubmission):
+    already_done = _("Written response already sent by this form; it was not sent again.")
     reason = _text(
         _("Why there is no final response yet"),
         rows=4,
@@ -394,7 +396,8 @@ class WrittenResponseForm(forms.Form):
     )
 
 
-class DelayNotificationForm(forms.Form):
+class DelayNotificationForm(OneTimeSubmission):
+    already_done = _("Delay notification already sent by this form; it was not sent again.")
     reason = _text(
         _("Why the response is delayed"),
         rows=4,
@@ -409,8 +412,10 @@ class DelayNotificationForm(forms.Form):
     )
 
 
-class HeldEmailReviewForm(forms.Form):
+class HeldEmailReviewForm(OneTimeSubmission):
     """What to do with an email held on the complaint (notifications.inbound_review)."""
+
+    already_done = _("Already decided by this form; nothing was done again with the email.")
 
     ACCEPT, OPEN, DISCARD = "accept", "open", "discard"
 
@@ -439,8 +444,10 @@ class HeldEmailReviewForm(forms.Form):
         return data
 
 
-class EmailResendForm(forms.Form):
+class EmailResendForm(OneTimeSubmission):
     """Send a failed customer email again (notifications.undelivered)."""
+
+    already_done = _("Already queued again by this form; it was not queued a second time.")
 
     email = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
@@ -528,7 +535,8 @@ class CloseLoopForm(OneTimeSubmission):
     )
 
 
-class ReopenForm(forms.Form):
+class ReopenForm(OneTimeSubmission):
+    already_done = _("Already reopened by this form; nothing was done again.")
     expected_state = StateField()
     reason = _text(
         _("Why it is reopened"),
@@ -538,7 +546,8 @@ class ReopenForm(forms.Form):
     )
 
 
-class AssignForm(forms.Form):
+class AssignForm(OneTimeSubmission):
+    already_done = _("Already assigned by this form; nothing was done again.")
     assignee = forms.ModelChoiceField(
         label=_("Assign to"),
         queryset=get_user_model().objects.none(),
@@ -565,7 +574,8 @@ def staff_label(user) -> str:
     return f"{full} ({user.username})" if full else user.username
 
 
-class TrackingLinkForm(forms.Form):
+class TrackingLinkForm(OneTimeSubmission):
+    already_done = _("A new link was already sent by this form; it was not sent again.")
     reason = forms.CharField(
         label=_("Reason"),
         max_length=1_000,
@@ -574,7 +584,8 @@ class TrackingLinkForm(forms.Form):
     )
 
 
-class LinkCustomerForm(forms.Form):
+class LinkCustomerForm(OneTimeSubmission):
+    already_done = _("Already linked by this form; nothing was done again.")
     reason = forms.CharField(
         label=_("How you checked"),
         max_length=1_000,
@@ -583,9 +594,11 @@ class LinkCustomerForm(forms.Form):
     )
 
 
-class MergeForm(forms.Form):
+class MergeForm(OneTimeSubmission):
     """Merge a duplicate into the complaint the page shows; posted twice: once to see both
     complaints side by side, and again, with ``confirm``, to merge (``desk.merge``)."""
+
+    already_done = _("Already merged by this form; nothing was done again.")
 
     duplicate = forms.CharField(
         label=_("Reference of the duplicate"),
@@ -609,7 +622,8 @@ class MergeForm(forms.Form):
         return " ".join(self.cleaned_data["duplicate"].split()).upper()
 
 
-class EscalateForm(forms.Form):
+class EscalateForm(OneTimeSubmission):
+    already_done = _("Already escalated by this form; the level was not changed again.")
     direction = forms.ChoiceField(
         label=_("Direction"),
         choices=[("up", _("Up one level")), ("down", _("Down one level"))],

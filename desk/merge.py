@@ -10,15 +10,16 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from common.errors import NotFound, RedressError
+from common.errors import AlreadySent, NotFound, RedressError
 from common.form_errors import add_to_form, status_of
-from desk import forms
+from desk import forms, submissions
 from desk.desk import (
     complaint_or_refusal,
     posted_or_back_to_complaint,
     render_complaint,
     rerender_after_error,
     staff_required,
+    with_fresh_token,
 )
 from recovery import selectors as recovery_selectors
 from recovery.services import merge as merge_services
@@ -47,10 +48,21 @@ def merge(request, reference: str):
             if problem is not None:
                 raise problem
             return _confirmation(request, survivor, duplicate, form)
-        merge_services.complaint_merge(
-            survivor=survivor, duplicate=duplicate, actor=request.user, reason=data["reason"]
+        # Only the confirmed post merges, so only it is sent once: the confirmation page
+        # renders the form afresh, under a token of its own.
+        submissions.once(
+            form,
+            name=FORM_NAME,
+            complaint=survivor,
+            run=lambda: merge_services.complaint_merge(
+                survivor=survivor, duplicate=duplicate, actor=request.user, reason=data["reason"]
+            ),
         )
+    except AlreadySent:
+        messages.info(request, form.already_done)
+        return redirect("desk:complaint", reference=survivor.reference)
     except RedressError as error:
+        form = with_fresh_token(form)
         add_to_form(form, error)
         return rerender_after_error(
             request, reference, bound={FORM_NAME: form}, status=status_of(error)

@@ -25,6 +25,10 @@ class FormSubmission(models.Model):
 
     class Meta:
         verbose_name = _("form submission")
+        indexes = [
+            # submissions.expire: the rows older than the retention, oldest first.
+            models.Index(fields=["created_at"], name="desk_formsubmission_created"),
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -4,14 +4,17 @@ A double click, back and resend, or a refresh posts one rendering of a form agai
 may post it at the same moment. Each rendering of a ``forms.OneTimeSubmission`` carries a
 fresh token, and ``once`` runs the form's service under a ``FormSubmission`` row keyed by
 it, in one transaction: the first post writes the row with what the service wrote, any
-other post of that token writes nothing and is told it was already done.
+other post of that token writes nothing and is told it was already done. The rows are kept
+for ``KEPT_FOR``, then ``expire`` (a beat task) deletes them.
 """
 
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from common.errors import AlreadySent, Conflict
 from desk.models import FormSubmission
@@ -64,3 +67,27 @@ def fingerprint(form) -> str:
 
     said = {name: text(value) for name, value in form.cleaned_data.items() if name != "submission"}
     return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
+
+
+# A token answers a form posted again from the same rendering of the page: a double click
+# (seconds), back and resend or a tab left open (hours, a weekend, a holiday). Thirty days
+# is long past any of those; a form older still, posted again, runs as a new one would.
+KEPT_FOR = timedelta(days=30)
+# Rows deleted per statement: a short delete, so a backlog (the first run after an upgrade)
+# never holds a long lock on the table the desk's forms write to.
+EXPIRE_BATCH = 1_000
+
+
+def expire(*, now: datetime | None = None) -> int:
+    """Delete the submissions older than ``KEPT_FOR``, a batch at a time; how many."""
+    cutoff = (now or timezone.now()) - KEPT_FOR
+    deleted = 0
+    while True:
+        batch = list(
+            FormSubmission.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
+                :EXPIRE_BATCH
+            ]
+        )
+        if not batch:
+            return deleted
+        deleted += FormSubmission.objects.filter(pk__in=batch).delete()[0]

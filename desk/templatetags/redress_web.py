@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from common.template_dates import formatted, moment
 from common.text import mark_directional_controls, normalise_line_endings
+from desk.forms import new_submission_token
 from desk.selectors import statutory_due_label
 from escalation import regulatory
 from escalation.models import ClockKind
@@ -289,6 +290,14 @@ def _merge_link(event, parameters: dict) -> str:
             )
         ) % {"reference": _complaint_link(str(moved["complaint"]))}
     return link
+
+
+@register.simple_tag
+def submission_token() -> str:
+    """A fresh one-time token (``forms.OneTimeSubmission``) for a form drawn once per item,
+    each email's *Resend* or *Accept*: each item's form is its own, so one sent does not
+    answer another's "already done"."""
+    return new_submission_token()
 
 
 @register.simple_tag

@@ -1,29 +1,44 @@
 """The desk's other forms that change something, sent again: each does what it asks once.
 
 A macro sent, a resolution, the loop closed, a recovery offered or decided, a category
-changed: a double click, back and resend, a refresh, or two tabs at once post one rendering
+changed, a hold, a reopening, an assignment, an escalation, a written response or a delay
+notification sent, a new tracking link sent, a customer linked, a duplicate merged, a held
+email decided on, a failed email resent: a double click, back and resend, a refresh, or two tabs at once post one rendering
 of the form again, and only the first writes (one row, one timeline event, one email); the
 others are answered with the page saying it was already done (``desk.submissions``).
 
 Personas (tests/conftest.py): ``agent`` works the complaint, ``supervisor`` (same team)
-changes its category and decides on recoveries above the agent's limit.
+changes its category, decides on recoveries above the agent's limit, escalates and merges.
 """
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.utils import timezone
 
-from notifications.models import Outbox
+from notifications.ingest import ingest
+from notifications.models import EmailDelivery, EmailStatus, InboundEmail, InboundStatus, Outbox
 from recovery import roles
-from recovery.models import ApprovalLimit, Category, ComplaintEvent, RecoveryAction
+from recovery.models import (
+    ApprovalLimit,
+    Category,
+    Complaint,
+    ComplaintEvent,
+    Customer,
+    RecoveryAction,
+)
 from recovery.models.remedies import RecoveryStatus
-from recovery.services import remedies
+from recovery.services import remedies, sla
 from tests.conftest import acknowledge, resolve
 from tests.desk.conftest import signed_in
 from tests.desk.test_desk_resubmit import RESUBMITS
+from tests.desk.test_held_mail import _mail
 from tests.desk.test_macros import make_macro
 from tests.recovery.test_concurrency import lock_complaint, race
 
@@ -42,9 +57,14 @@ class Posted:
     fields: dict
     # What the service waits for when two posts arrive at once: the race queues behind it.
     lock: Callable[[], None]
+    # The page that renders the form, when it is the answer to a post rather than shown_at.
+    render: Callable[[Client], str] | None = None
 
     def data(self, client) -> dict:
-        page = client.get(self.shown_at).content.decode()
+        if self.render is not None:
+            page = self.render(client)
+        else:
+            page = client.get(self.shown_at).content.decode()
         (token,) = re.findall(rf'name="{self.prefix}-submission" value="([^"]+)"', page)
         return {
             **{f"{self.prefix}-{name}": value for name, value in self.fields.items()},
@@ -158,6 +178,189 @@ def recategorised(agent, supervisor, make_complaint) -> Posted:
     )
 
 
+def held(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}hold/",
+        "hold",
+        {"awaiting": "1", "reason": "Waiting for the card statement."},
+        lock_complaint(complaint),
+    )
+
+
+def reopened(agent, supervisor, make_complaint) -> Posted:
+    complaint = resolve(acknowledge(make_complaint(), agent), agent)
+    return Posted(
+        supervisor,  # a supervisor's call (rules.may_reopen)
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}reopen/",
+        "reopen",
+        {"expected_state": "resolved", "reason": "The refund never arrived."},
+        lock_complaint(complaint),
+    )
+
+
+def assigned(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    # The supervisor's own: the page offers them Reassign, not also "Take it".
+    sla.complaint_assign(complaint=complaint, assignee=supervisor, reason="test")
+    return Posted(
+        supervisor,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}assign/",
+        "assign",
+        {"assignee": agent.pk, "reason": "Back to the agent, with the refund approved."},
+        lock_complaint(complaint),
+    )
+
+
+def escalated(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    return Posted(
+        supervisor,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}escalate/",
+        "escalate",
+        {"direction": "up", "reason": "The customer is vulnerable."},
+        lock_complaint(complaint),
+    )
+
+
+def in_a_month() -> str:
+    """A date a letter may promise: after today, within the year."""
+    return (timezone.now() + timedelta(days=30)).date().isoformat()
+
+
+def written_response_sent(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(regulatory_profile="uk_fca_disp"), agent)
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}written-response/",
+        "written_response",
+        {"reason": "We wait for the card network's records.", "expected_by": in_a_month()},
+        lock_complaint(complaint),
+    )
+
+
+def delay_notified(agent, supervisor, make_complaint) -> Posted:
+    complaint = make_complaint(regulatory_profile="au_asic_rg271", jurisdiction="AU-NSW")
+    complaint = acknowledge(complaint, agent)
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}delay-notification/",
+        "delay_notification",
+        {"reason": "We wait for the card network's records.", "expected_by": in_a_month()},
+        lock_complaint(complaint),
+    )
+
+
+def tracking_link_sent(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}tracking-link/",
+        "tracking_link",
+        {"reason": "The customer forwarded the email to a stranger."},
+        lock_complaint(complaint),
+    )
+
+
+def customer_linked(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    # Filed under the address of a customer on record, who has not confirmed it is theirs.
+    owner = Customer.objects.create(name="Olivia Owner", email=f"{uuid.uuid4().hex}@example.com")
+    Complaint.objects.filter(pk=complaint.pk).update(customer_match=owner)
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}link-customer/",
+        "link_customer",
+        {"reason": "Called the customer back."},
+        lock_complaint(complaint),
+    )
+
+
+def merged(agent, supervisor, make_complaint) -> Posted:
+    survivor, duplicate = make_complaint(), make_complaint()
+    fields = {"duplicate": duplicate.reference, "reason": "Same order.", "confirm": "on"}
+
+    def confirmation(client) -> str:
+        # The first post shows both complaints; its answer renders the form that merges.
+        answer = client.post(
+            f"{page_of(survivor)}merge/",
+            {"merge-duplicate": duplicate.reference, "merge-reason": "Same order."},
+        )
+        assert answer.status_code == 200
+        return answer.content.decode()
+
+    return Posted(
+        supervisor,
+        survivor,
+        page_of(survivor),
+        f"{page_of(survivor)}merge/",
+        "merge",
+        fields,
+        lock_complaint(survivor),
+        render=confirmation,
+    )
+
+
+def held_email_decided(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    # From someone who is not the customer, naming the complaint: held for review.
+    inbound = ingest(_mail(subject=f"Re: {complaint.reference}"), source="test")
+    assert inbound.status == InboundStatus.HELD
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}held-email/",
+        "held",
+        {"inbound": inbound.pk, "decision": "discard", "reason": "Not the customer."},
+        # The review waits for the held email's row.
+        lambda: InboundEmail.objects.select_for_update().get(pk=inbound.pk),
+    )
+
+
+def email_resent(agent, supervisor, make_complaint) -> Posted:
+    complaint = acknowledge(make_complaint(), agent)
+    told = Outbox.objects.filter(complaint_id=complaint.pk).order_by("id").first()
+    failed = EmailDelivery.objects.create(
+        outbox=told,
+        complaint_id=complaint.pk,
+        recipient=complaint.customer.email,
+        kind="receipt",
+        subject="We have your complaint",
+        body_text="We have your complaint.",
+        rfc_message_id=f"<{uuid.uuid4().hex}@redress.invalid>",
+        status=EmailStatus.FAILED,
+        failure_reason="Mailbox unavailable",
+    )
+    return Posted(
+        agent,
+        complaint,
+        page_of(complaint),
+        f"{page_of(complaint)}resend-email/",
+        "resend",
+        {"email": failed.pk},
+        # The resend waits for the failed email's row.
+        lambda: EmailDelivery.objects.select_for_update().get(pk=failed.pk),
+    )
+
+
 FORMS = {
     # form: (the form ready to post, what the page says to a post of it again)
     "macro": (macro_sent, "Already sent; it was not sent again."),
@@ -166,13 +369,36 @@ FORMS = {
     "recovery": (recovery_offered, "Already offered by this form; it was not offered again."),
     "decide": (recovery_decided, "Already decided by this form; nothing was done again."),
     "recategorise": (recategorised, "Already moved by this form; nothing was done again."),
+    "hold": (held, "Already done by this form; the hold was not changed again."),
+    "reopen": (reopened, "Already reopened by this form; nothing was done again."),
+    "assign": (assigned, "Already assigned by this form; nothing was done again."),
+    "escalate": (escalated, "Already escalated by this form; the level was not changed again."),
+    "written_response": (
+        written_response_sent,
+        "Written response already sent by this form; it was not sent again.",
+    ),
+    "delay_notification": (
+        delay_notified,
+        "Delay notification already sent by this form; it was not sent again.",
+    ),
+    "tracking_link": (
+        tracking_link_sent,
+        "A new link was already sent by this form; it was not sent again.",
+    ),
+    "link_customer": (customer_linked, "Already linked by this form; nothing was done again."),
+    "merge": (merged, "Already merged by this form; nothing was done again."),
+    "held": (
+        held_email_decided,
+        "Already decided by this form; nothing was done again with the email.",
+    ),
+    "resend": (email_resent, "Already queued again by this form; it was not queued a second time."),
 }
 
 
 def written(complaint) -> Counter:
     """Everything written of the complaint that a post writes: its timeline events by type,
-    its outbox rows (the emails, the notifications) by type, its messages, recoveries,
-    root causes, and its category."""
+    its outbox rows (the emails, the notifications) and its emails by type, its messages,
+    recoveries, root causes, and its category."""
     complaint.refresh_from_db()
     return Counter(
         {
@@ -189,6 +415,14 @@ def written(complaint) -> Counter:
                 for kind, n in Counter(
                     Outbox.objects.filter(complaint_id=complaint.pk).values_list(
                         "event_type", flat=True
+                    )
+                ).items()
+            },
+            **{
+                f"email {kind}": n
+                for kind, n in Counter(
+                    EmailDelivery.objects.filter(complaint_id=complaint.pk).values_list(
+                        "kind", flat=True
                     )
                 ).items()
             },
@@ -306,3 +540,35 @@ def test_a_form_the_service_refused_does_it_under_its_token_once_fixed(
     assert refused.status_code == 400
     assert done.status_code == 302
     assert ComplaintEvent.objects.filter(complaint=complaint, type="acknowledged").count() == 1
+
+
+def test_take_it_and_reassign_are_two_forms_each_sent_once(supervisor, make_complaint):
+    """ "Take it" posts to the same action as Reassign, from its own rendering: taking the
+    complaint does not answer a reassignment from the same page as already done."""
+    complaint = make_complaint()  # nobody's yet: the page offers both
+    client = signed_in(supervisor)
+    page = client.get(page_of(complaint)).content.decode()
+    take_token, reassign_token = re.findall(r'name="assign-submission" value="([^"]+)"', page)
+    take = {
+        "assign-assignee": supervisor.pk,
+        "assign-reason": "taken from the queue",
+        "assign-submission": take_token,
+    }
+
+    taken = [client.post(f"{page_of(complaint)}assign/", take) for _ in range(RESUBMITS)]
+    reassigned = client.post(
+        f"{page_of(complaint)}assign/",
+        {
+            "assign-assignee": "",
+            "assign-reason": "Back to the team.",
+            "assign-submission": reassign_token,
+        },
+    )
+
+    assert take_token != reassign_token
+    assert [a.status_code for a in taken] == [302] * RESUBMITS
+    assert reassigned.status_code == 302
+    assigned = ComplaintEvent.objects.filter(complaint=complaint, type="assigned")
+    assert assigned.count() == 2  # taken once, then given back to the team once
+    complaint.refresh_from_db()
+    assert complaint.assignee is None
