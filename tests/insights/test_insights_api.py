@@ -141,7 +141,7 @@ def test_errors_stay_json_when_csv_is_asked_for(data, supervisor):
     [
         ("start=2026-13-01", "start", "YYYY-MM-DD"),
         ("end=31/03/2026", "end", "YYYY-MM-DD"),
-        ("start=2026-04-01&end=2026-03-01", "start", "is after end"),
+        ("start=2026-04-01&end=2026-03-01", "start", "From 1 Apr 2026 is after To 1 Mar 2026"),
         ("start=2020-01-01&end=2026-03-01", "end", "at most 731"),
         ("start=0001-01-01&end=0001-01-02", "start", "between 1900-01-01"),
         ("channel=pigeon", "channel", "channel must be one of: web, email"),
