@@ -307,6 +307,14 @@ KPI_GROUPINGS = [
     ("team", _("Team")),
     ("agent", _("Agent")),
 ]
+# What a KPI row of complaints without the grouping's value is called.
+KPI_NO_GROUP = {
+    "channel": _("No channel"),
+    "touchpoint": _("No touchpoint"),
+    "journey_stage": _("No journey stage"),
+    "team": _("No team"),
+    "agent": _("Unassigned"),
+}
 
 
 class KpiQuery(ScopeQuery):

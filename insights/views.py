@@ -17,6 +17,7 @@ from insights import charts, dashboard, permissions, selectors
 from insights.params import (
     CAUSE_ROLES,
     KPI_GROUPINGS,
+    KPI_NO_GROUP,
     DashboardQuery,
     EffectivenessQuery,
     KpiQuery,
@@ -283,6 +284,7 @@ def kpis_page(request):
             "payload": payload,
             "by": data["by"],
             "groupings": KPI_GROUPINGS,
+            "no_group": KPI_NO_GROUP.get(data["by"], ""),
             "csv_link": _csv_link("insights-api:kpis", {**params, "table": "kpis"}),
             "clock_names": [
                 escalation_selectors.compliance_clock_label(clock) for clock in payload["clocks"]
