@@ -252,9 +252,11 @@ DEFAULT_TREND_CAUSES = 6
 
 class TrendsQuery(ScopeQuery):
     causes = _choice("causes", CAUSE_ROLES, _("Causes counted"))
-    codes = serializers.CharField(required=False, max_length=2000, label=_("Root causes"))
+    codes = serializers.CharField(
+        required=False, max_length=2000, label=_("Root-cause codes (comma-separated)")
+    )
     top = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_TREND_CAUSES, label=_("Top causes")
+        required=False, min_value=1, max_value=MAX_TREND_CAUSES, label=_("Or the top N causes")
     )
 
     def validate_codes(self, value: str) -> list[RootCause]:
@@ -352,7 +354,10 @@ DEFAULT_EFFECTIVENESS_WEEKS = 8
 
 class EffectivenessQuery(StrictSerializer):
     weeks = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_EFFECTIVENESS_WEEKS, label=_("Weeks")
+        required=False,
+        min_value=1,
+        max_value=MAX_EFFECTIVENESS_WEEKS,
+        label=_("Weeks before and after"),
     )
     format = _choice("format", [("json", "JSON"), ("csv", "CSV")])
 

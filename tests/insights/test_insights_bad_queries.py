@@ -104,3 +104,14 @@ def test_a_known_parameter_with_a_bad_value_stays_a_400(manager, client):
     answer = client.get("/insights/dashboard/?utm_source=mail&channel=pigeon")
     assert answer.status_code == 400
     assert "Channel: channel must be one of:" in answer.content.decode()
+
+
+def test_the_trends_and_effectiveness_pages_name_their_own_fields(manager, done_action, client):
+    client.force_login(manager)
+    trends = client.get("/insights/trends/?top=99").content.decode()
+    assert "<li>Or the top N causes: Ensure this value is less than or equal to 12.</li>" in trends
+    url = f"/insights/corrective-actions/{done_action.pk}/?weeks=0"
+    page = client.get(url).content.decode()
+    assert (
+        "<li>Weeks before and after: Ensure this value is greater than or equal to 1.</li>" in page
+    )
