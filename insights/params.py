@@ -119,7 +119,9 @@ def _choice(name: str, choices, label=None) -> serializers.ChoiceField:
         label=label,
         error_messages={
             "invalid_choice": format_lazy(
-                _("{name} must be one of: {values}."), name=name, values=", ".join(values)
+                _("{name} must be one of: {values}."),
+                name=label or name,
+                values=", ".join(values),
             )
         },
     )

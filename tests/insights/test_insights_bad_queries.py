@@ -103,7 +103,7 @@ def test_a_known_parameter_with_a_bad_value_stays_a_400(manager, client):
     client.force_login(manager)
     answer = client.get("/insights/dashboard/?utm_source=mail&channel=pigeon")
     assert answer.status_code == 400
-    assert "Channel: channel must be one of:" in answer.content.decode()
+    assert "<li>Channel must be one of: web, email" in answer.content.decode()
 
 
 def test_the_trends_and_effectiveness_pages_name_their_own_fields(manager, done_action, client):
