@@ -10,7 +10,12 @@ from rest_framework.views import APIView
 
 from api.throttles import ClientAddressThrottle
 from common.errors import NotFound, PermissionDenied, ValidationFailed
-from common.rest.fields import Representation, StrictSerializer, UserRefSerializer
+from common.rest.fields import (
+    CalendarDateField,
+    Representation,
+    StrictSerializer,
+    UserRefSerializer,
+)
 from recovery import roles, selectors
 from recovery.models import (
     CorrectiveAction,
@@ -310,7 +315,7 @@ class CorrectiveActionInputSerializer(StrictSerializer):
         max_length=prevention.MAX_LINKED_COMPLAINTS,
     )
     owner = serializers.CharField(max_length=150)
-    due_on = serializers.DateField(required=False, allow_null=True)
+    due_on = CalendarDateField(required=False, allow_null=True)
 
 
 class CorrectiveActionStatusSerializer(StrictSerializer):

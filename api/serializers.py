@@ -6,8 +6,13 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from common.rest.fields import Representation, StrictSerializer, UserRefSerializer
-from common.text import validate_single_line
+from common.rest.fields import (
+    CalendarDateField,
+    Representation,
+    SingleLineCharField,
+    StrictSerializer,
+    UserRefSerializer,
+)
 from escalation.regulatory import PROFILE_CHOICES
 from escalation.serializers import ClockSerializer, EscalationSerializer
 from recovery import field_rules, roles
@@ -43,7 +48,7 @@ class RegulatoryProfileField(serializers.ChoiceField):
 
 class CustomerInputSerializer(StrictSerializer):
     # Names and subjects reach email greetings and headers: one line each (common.text).
-    name = serializers.CharField(max_length=200, validators=[validate_single_line])
+    name = SingleLineCharField(max_length=200)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     external_id = serializers.CharField(
@@ -63,7 +68,7 @@ class CustomerInputSerializer(StrictSerializer):
 
 
 class ComplaintIntakeSerializer(StrictSerializer):
-    subject = serializers.CharField(max_length=200, validators=[validate_single_line])
+    subject = SingleLineCharField(max_length=200)
     description = serializers.CharField(max_length=DESCRIPTION_MAX_CHARS)
     remedy_sought = serializers.CharField(
         max_length=MESSAGE_MAX_CHARS, required=False, allow_blank=True, default=""
@@ -76,7 +81,7 @@ class ComplaintIntakeSerializer(StrictSerializer):
     product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default="")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default="")
-    occurred_on = serializers.DateField(required=False, allow_null=True, default=None)
+    occurred_on = CalendarDateField(required=False, allow_null=True, default=None)
 
     def validate_occurred_on(self, day):
         problem = field_rules.occurred_on_problem(day)
@@ -210,7 +215,7 @@ class WrittenResponseSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=MESSAGE_MAX_CHARS, help_text="Why there is no final response yet."
     )
-    expected_by = serializers.DateField(
+    expected_by = CalendarDateField(
         help_text="When the final response is expected (YYYY-MM-DD, today or later)."
     )
 
@@ -219,7 +224,7 @@ class DelayNotificationSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=MESSAGE_MAX_CHARS, help_text="Why the response is delayed."
     )
-    expected_by = serializers.DateField(
+    expected_by = CalendarDateField(
         required=False,
         allow_null=True,
         default=None,

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -19,7 +20,6 @@ from common.errors import RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms as desk_forms
 from desk.desk import staff_required
-from recovery import roles
 from recovery.models import (
     CorrectiveAction,
     CorrectiveActionKind,
@@ -82,8 +82,9 @@ class CorrectiveActionForm(forms.Form):
         to_field_name="username",
         error_messages={
             "invalid_choice": gettext_lazy(
-                "Choose the owner among active staff members: customers and service "
-                "accounts never own a corrective action."
+                "Choose the owner among the active staff who may see corrective actions "
+                "(supervisors, complaints managers and the head of CX): agents, customers "
+                "and service accounts never own one."
             )
         },
     )
@@ -114,7 +115,7 @@ class CorrectiveActionForm(forms.Form):
     def __init__(self, *args, linking_label=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["root_causes"].choices = desk_forms.root_cause_choices()
-        self.fields["owner"].queryset = roles.staff_members().order_by(
+        self.fields["owner"].queryset = prevention.owner_candidates().order_by(
             "first_name", "last_name", "username"
         )
         if linking_label:
@@ -166,9 +167,11 @@ def _list_page(request, *, problem: str = "", status: int = 200):
     if wanted:
         rows = rows.filter(status=wanted)
     paths = dict(cause_choices())
+    today = timezone.localdate()
     actions = [
         {
             "action": action,
+            "days_overdue": action.days_overdue(today),
             "causes": [
                 paths.get(cause.code) or cause.name
                 for cause in sorted(action.root_causes.all(), key=lambda c: c.code)

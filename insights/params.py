@@ -1,8 +1,10 @@
 """What an insight is asked about: the period, the filters and each table's own options.
 
 One set of serializers validates the query string of both the API and the pages, strictly:
-an unknown or repeated parameter, a malformed date or an unknown choice is a 400 that says
-which parameter and what would be accepted.
+a repeated parameter, a malformed date or an unknown choice is a 400 that says which
+parameter and what would be accepted. The API refuses an unknown parameter too (a typo in a
+client); a page ignores it, as links carry tracking tags a mail client adds (``utm_source``).
+Each field has the label its page's form shows, and the messages name fields by it.
 """
 
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -108,22 +111,26 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _choice(name: str, choices) -> serializers.ChoiceField:
+def _choice(name: str, choices, label=None) -> serializers.ChoiceField:
     values = [value for value, _label in choices]
     return serializers.ChoiceField(
         choices=choices,
         required=False,
+        label=label,
         error_messages={
             "invalid_choice": format_lazy(
-                _("{name} must be one of: {values}."), name=name, values=", ".join(values)
+                _("{name} must be one of: {values}."),
+                name=label or name,
+                values=", ".join(values),
             )
         },
     )
 
 
-def _date() -> serializers.DateField:
+def _date(label) -> serializers.DateField:
     return serializers.DateField(
         required=False,
+        label=label,
         input_formats=[DATE_FORMAT],
         error_messages={"invalid": _("Give a date as YYYY-MM-DD, such as 2026-01-31.")},
     )
@@ -132,12 +139,13 @@ def _date() -> serializers.DateField:
 class ScopeQuery(StrictSerializer):
     """``start``/``end`` (inclusive local dates) and the filters every insight accepts."""
 
-    start = _date()
-    end = _date()
-    product = serializers.CharField(required=False, max_length=200)
-    channel = _choice("channel", Channel.choices)
-    touchpoint = serializers.SlugField(required=False, max_length=100)
-    team = serializers.SlugField(required=False, max_length=100)
+    # The labels are the form's (templates/insights/_scope_fields.html).
+    start = _date(_("From"))
+    end = _date(_("To"))
+    product = serializers.CharField(required=False, max_length=200, label=_("Product"))
+    channel = _choice("channel", Channel.choices, _("Channel"))
+    touchpoint = serializers.SlugField(required=False, max_length=100, label=_("Touchpoint"))
+    team = serializers.SlugField(required=False, max_length=100, label=_("Team"))
     # DRF's own switch between JSON and CSV (``?format=csv``).
     format = _choice("format", [("json", "JSON"), ("csv", "CSV")])
 
@@ -164,7 +172,16 @@ class ScopeQuery(StrictSerializer):
                 )
         if start > end:
             raise serializers.ValidationError(
-                {"start": [_("start (%(start)s) is after end (%(end)s).") % _dates(start, end)]}
+                {
+                    "start": [
+                        _("%(from)s %(start)s is after %(to)s %(end)s.")
+                        % {
+                            "from": self.fields["start"].label,
+                            "to": self.fields["end"].label,
+                            **_dates(start, end),
+                        }
+                    ]
+                }
             )
         days = (end - start).days + 1
         if days > MAX_DAYS:
@@ -196,7 +213,8 @@ class ScopeQuery(StrictSerializer):
 
 
 def _dates(start: date, end: date) -> dict:
-    return {"start": start.isoformat(), "end": end.isoformat()}
+    """The dates as a person reads them (31 Dec 2026), not as the query string has them."""
+    return {"start": date_format(start, "j M Y"), "end": date_format(end, "j M Y")}
 
 
 CAUSE_ROLES = [
@@ -206,8 +224,10 @@ CAUSE_ROLES = [
 
 
 class ParetoQuery(ScopeQuery):
-    measure = _choice("measure", [("count", _("Complaints")), ("cost", _("Recovery cost"))])
-    causes = _choice("causes", CAUSE_ROLES)
+    measure = _choice(
+        "measure", [("count", _("Complaints")), ("cost", _("Recovery cost"))], _("Measure")
+    )
+    causes = _choice("causes", CAUSE_ROLES, _("Causes counted"))
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -233,9 +253,13 @@ DEFAULT_TREND_CAUSES = 6
 
 
 class TrendsQuery(ScopeQuery):
-    causes = _choice("causes", CAUSE_ROLES)
-    codes = serializers.CharField(required=False, max_length=2000)
-    top = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TREND_CAUSES)
+    causes = _choice("causes", CAUSE_ROLES, _("Causes counted"))
+    codes = serializers.CharField(
+        required=False, max_length=2000, label=_("Root-cause codes (comma-separated)")
+    )
+    top = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_TREND_CAUSES, label=_("Or the top N causes")
+    )
 
     def validate_codes(self, value: str) -> list[RootCause]:
         codes = list(dict.fromkeys(code.strip() for code in value.split(",") if code.strip()))
@@ -268,7 +292,9 @@ DEFAULT_REPEAT_DAYS = 30
 
 
 class RepeatsQuery(ScopeQuery):
-    within_days = serializers.IntegerField(required=False, min_value=1, max_value=MAX_REPEAT_DAYS)
+    within_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_REPEAT_DAYS, label=_("Again within (days)")
+    )
     table = _choice("table", [("causes", _("Causes")), ("customers", _("Customers"))])
 
     def validate(self, attrs):
@@ -285,10 +311,18 @@ KPI_GROUPINGS = [
     ("team", _("Team")),
     ("agent", _("Agent")),
 ]
+# What a KPI row of complaints without the grouping's value is called.
+KPI_NO_GROUP = {
+    "channel": _("No channel"),
+    "touchpoint": _("No touchpoint"),
+    "journey_stage": _("No journey stage"),
+    "team": _("No team"),
+    "agent": _("Unassigned"),
+}
 
 
 class KpiQuery(ScopeQuery):
-    by = _choice("by", KPI_GROUPINGS)
+    by = _choice("by", KPI_GROUPINGS, _("Group by"))
     table = _choice("table", [("kpis", _("KPIs")), ("sla", _("SLA compliance"))])
 
     def validate(self, attrs):
@@ -321,7 +355,12 @@ DEFAULT_EFFECTIVENESS_WEEKS = 8
 
 
 class EffectivenessQuery(StrictSerializer):
-    weeks = serializers.IntegerField(required=False, min_value=1, max_value=MAX_EFFECTIVENESS_WEEKS)
+    weeks = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_EFFECTIVENESS_WEEKS,
+        label=_("Weeks before and after"),
+    )
     format = _choice("format", [("json", "JSON"), ("csv", "CSV")])
 
     def validate(self, attrs):
@@ -329,11 +368,17 @@ class EffectivenessQuery(StrictSerializer):
         return attrs
 
 
-def validated(serializer_class, query_params):
+def validated(serializer_class, query_params, *, ignore_unknown: bool = False):
     """The query string checked by ``serializer_class``; raises ``ValidationFailed``.
 
-    A parameter given twice is refused rather than silently taking one of the values.
+    A parameter given twice is refused rather than silently taking one of the values. With
+    ``ignore_unknown`` (the pages), parameters the serializer does not take are dropped.
     """
+    if ignore_unknown:
+        known = serializer_class().fields
+        query_params = query_params.copy()
+        for name in [name for name in query_params if name not in known]:
+            del query_params[name]
     repeated = sorted(name for name, values in query_params.lists() if len(values) > 1)
     if repeated:
         raise ValidationFailed(
@@ -342,13 +387,29 @@ def validated(serializer_class, query_params):
         )
     serializer = serializer_class(data=query_params.dict())
     if not serializer.is_valid():
-        raise ValidationFailed(_summary(serializer.errors), details=serializer.errors)
+        raise ValidationFailed(
+            _summary(serializer.errors, serializer.fields), details=serializer.errors
+        )
     return serializer
 
 
-def _summary(errors: dict) -> str:
+def field_label(fields, name: str) -> str:
+    """How a message names a parameter: its form label, else (unknown) its name."""
+    field = fields.get(name)
+    return str(field.label) if field is not None and field.label else name
+
+
+def _summary(errors: dict, fields) -> str:
     lines = []
     for field, problems in errors.items():
         for problem in problems if isinstance(problems, list) else [problems]:
-            lines.append(str(problem) if field == "non_field_errors" else f"{field}: {problem}")
+            if field == "non_field_errors" or _names_itself(problem, fields, field):
+                lines.append(str(problem))
+            else:
+                lines.append(f"{field_label(fields, field)}: {problem}")
     return _("Invalid query. ") + "; ".join(lines)
+
+
+def _names_itself(problem, fields, name: str) -> bool:
+    """Whether a message already starts with the field's label ("From … is after To …")."""
+    return str(problem).startswith(field_label(fields, name) + " ")

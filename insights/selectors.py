@@ -798,7 +798,8 @@ KPI_GROUPS = {
     "touchpoint": ("touchpoint_id", Touchpoint, "slug", "name"),
     "journey_stage": ("journey_stage_id", JourneyStage, "slug", "name"),
     "team": ("team_id", Team, "slug", "name"),
-    "agent": ("assignee_id", get_user_model, "username", "username"),
+    # A user's readable name is their full name, else the username (see ``kpis``).
+    "agent": ("assignee_id", get_user_model, "username", None),
 }
 # The KPIs report against the FCA's periods, taken from its profile (the clocks count by the
 # same definitions): a final response by the end of the local day 56 days after the day of
@@ -913,12 +914,20 @@ def kpis(scope: Scope, *, by: str = "") -> dict:
         if model is not None:
             # Ids to slugs and names: one query over the few groups found.
             related = model() if model is get_user_model else model
-            names = {
-                pk: (key, label)
-                for pk, key, label in related.objects.filter(
-                    pk__in=[row["group"] for row in rows if row["group"] is not None]
-                ).values_list("pk", key_field, label_field)
-            }
+            found = related.objects.filter(
+                pk__in=[row["group"] for row in rows if row["group"] is not None]
+            )
+            if model is get_user_model:
+                # A person by their full name, as everywhere else; the username if none.
+                names = {
+                    user.pk: (user.get_username(), user.get_full_name() or user.get_username())
+                    for user in found.only("pk", key_field, "first_name", "last_name")
+                }
+            else:
+                names = {
+                    pk: (key, label)
+                    for pk, key, label in found.values_list("pk", key_field, label_field)
+                }
             for row in rows + sla:
                 row["group"], row["label"] = names.get(row["group"], (None, None))
     sla_by_group: dict = {}

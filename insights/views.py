@@ -18,12 +18,14 @@ from insights import charts, dashboard, permissions, selectors
 from insights.params import (
     CAUSE_ROLES,
     KPI_GROUPINGS,
+    KPI_NO_GROUP,
     DashboardQuery,
     EffectivenessQuery,
     KpiQuery,
     ParetoQuery,
     RepeatsQuery,
     TrendsQuery,
+    field_label,
     validated,
 )
 from recovery.models import Channel, CorrectiveAction, Team, Touchpoint
@@ -32,11 +34,28 @@ HOUR = 3600
 
 
 def _query(request, query_class):
-    """The validated query string; blank form fields count as not given."""
+    """The validated query string; blank form fields count as not given, and parameters
+    the page does not take (a mail client's ``utm_source``) are ignored."""
     params = request.GET.copy()
     for name in [name for name, value in params.items() if value == ""]:
         del params[name]
-    return validated(query_class, params)
+    return validated(query_class, params, ignore_unknown=True)
+
+
+def _labelled(errors: dict, query_class) -> dict:
+    """The problems by the label of the form field they are about, as the page shows them.
+
+    A message that already names its field ("From 31 Dec 2026 is after To …") is shown
+    without the label in front (``non_field_errors`` is never prefixed).
+    """
+    fields = query_class().fields
+    labelled: dict = {}
+    for name, problems in errors.items():
+        label = field_label(fields, name)
+        for problem in problems if isinstance(problems, list) else [problems]:
+            key = "non_field_errors" if str(problem).startswith(label + " ") else label
+            labelled.setdefault(key, []).append(problem)
+    return labelled
 
 
 def _filters_context(request) -> dict:
@@ -75,7 +94,7 @@ def _page(request, template: str, query_class, build):
         query = _query(request, query_class)
     except ValidationFailed as exc:
         context.update(
-            errors=exc.details,
+            errors=_labelled(exc.details, query_class),
             error_message=exc.message,
             period={"start": request.GET.get("start", ""), "end": request.GET.get("end", "")},
         )
@@ -272,6 +291,7 @@ def kpis_page(request):
             "payload": payload,
             "by": data["by"],
             "groupings": KPI_GROUPINGS,
+            "no_group": KPI_NO_GROUP.get(data["by"], ""),
             "csv_link": _csv_link("insights-api:kpis", {**params, "table": "kpis"}),
             "clock_names": [
                 escalation_selectors.compliance_clock_label(clock) for clock in payload["clocks"]
@@ -291,7 +311,7 @@ def effectiveness_page(request, action_id: int):
     try:
         query = _query(request, EffectivenessQuery)
     except ValidationFailed as exc:
-        context.update(errors=exc.details, error_message=exc.message)
+        context.update(errors=_labelled(exc.details, EffectivenessQuery), error_message=exc.message)
         return render(request, "insights/effectiveness.html", context, status=400)
     weeks = query.validated_data["weeks"]
     context["weeks"] = weeks

@@ -1,15 +1,20 @@
 """Serializer building blocks shared by every app's API."""
 
+import calendar
 import copy
-from datetime import datetime
+import re
+from datetime import date, datetime
 
 from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils import timezone
 from rest_framework import fields as drf_fields
 from rest_framework import relations, serializers
 from rest_framework.fields import SkipField
 from rest_framework.settings import api_settings
+
+from common.text import validate_single_line
 
 
 def json_type_name(value) -> str:
@@ -67,9 +72,61 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# A date written in the ISO form whose month or day does not exist (2026-02-30).
+_ISO_DATE_SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+class CalendarDateField(serializers.DateField):
+    """A date as YYYY-MM-DD that tells an impossible date from a wrong format.
+
+    DRF answers both with "Date has wrong format"; a client that sent 2026-02-30 used the
+    right format and needs to hear the date does not exist.
+    """
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            shape = _ISO_DATE_SHAPE.fullmatch(value.strip())
+            if shape:
+                year, month, day = (int(part) for part in shape.groups())
+                try:
+                    date(year, month, day)
+                except ValueError:
+                    raise serializers.ValidationError(
+                        _impossible_date(year, month, day), code="invalid"
+                    ) from None
+        return super().to_internal_value(value)
+
+
+def _impossible_date(year: int, month: int, day: int) -> str:
+    if not 1 <= month <= 12:
+        return f"{year:04d}-{month:02d}-{day:02d} is not a date: there is no month {month}."
+    if year < 1:
+        return f"{year:04d}-{month:02d}-{day:02d} is not a date: years start at 0001."
+    return f"{day} {calendar.month_name[month]} {year} is not a date."
+
+
+class SingleLineCharField(serializers.CharField):
+    """One line of text (``common.text.validate_single_line``).
+
+    That check names a NUL with its position, so DRF's own "Null characters are not
+    allowed." is dropped: one problem, one message.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(validate_single_line)
+
+
 # Input fields a shallow copy serves (exact classes: a subclass may keep state of its own).
 _LEAF_INPUT_FIELDS = frozenset(
     {
+        CalendarDateField,
+        SingleLineCharField,
         drf_fields.BooleanField,
         drf_fields.CharField,
         drf_fields.ChoiceField,

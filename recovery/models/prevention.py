@@ -72,6 +72,16 @@ class CorrectiveAction(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def days_overdue(self, today) -> int:
+        """Days past ``due_on`` while work on it is outstanding (open, in progress, or found
+        ineffective and to be worked again); 0 when not due yet, done or verified."""
+        if self.due_on is None or self.status in (
+            CorrectiveActionStatus.DONE,
+            CorrectiveActionStatus.VERIFIED,
+        ):
+            return 0
+        return max(0, (today - self.due_on).days)
+
 
 class RootCauseAlert(models.Model):
     """A root cause whose weekly count rose above its recent baseline; one per cause and week.

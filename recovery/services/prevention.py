@@ -8,7 +8,9 @@ ineffective) needs a note saying what the figures showed.
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from common.errors import NotFound, PermissionDenied, TransitionNotAllowed, ValidationFailed
 from recovery import events, roles
@@ -72,6 +74,30 @@ def _complaints(references: list[str]) -> list[Complaint]:
     return [found[ref] for ref in references]
 
 
+# Who may see the corrective actions (the desk's list and the API): an owner must, or they
+# could not find, let alone move on, the action they own.
+VIEW_PERMISSION = "recovery.view_correctiveaction"
+
+
+def owner_candidates():
+    """Active staff who may see corrective actions, so may own one: supervisors, complaints
+    managers and the head of CX (recovery/roles.py), never agents; one query."""
+    app_label, codename = VIEW_PERMISSION.split(".")
+    may_view = (
+        Q(is_superuser=True)
+        | Q(
+            groups__permissions__codename=codename,
+            groups__permissions__content_type__app_label=app_label,
+        )
+        | Q(
+            user_permissions__codename=codename, user_permissions__content_type__app_label=app_label
+        )
+    )
+    return roles.staff_members().filter(
+        pk__in=get_user_model().objects.filter(may_view, is_active=True).values("pk")
+    )
+
+
 def _owner(username: str):
     owner = get_user_model().objects.filter(username=username, is_active=True).first()
     if owner is None or not roles.is_staff_member(owner):
@@ -80,7 +106,22 @@ def _owner(username: str):
             f"{username!r} cannot own a corrective action: choose an active staff member "
             "(customers and service accounts never own one).",
         )
+    if not owner.has_perm(VIEW_PERMISSION):
+        raise _invalid(
+            "owner",
+            f"{username!r} cannot see corrective actions, so cannot own one: choose a "
+            "supervisor, a complaints manager or the head of CX.",
+        )
     return owner
+
+
+def _check_due_on(due_on) -> None:
+    """A new due date cannot be in the past: the action would be overdue when set."""
+    if due_on is not None and due_on < timezone.localdate():
+        raise _invalid(
+            "due_on",
+            f"Due on {date_format(due_on, 'j M Y')} is in the past: give today or a later date.",
+        )
 
 
 def corrective_action_open(
@@ -104,6 +145,7 @@ def corrective_action_open(
     causes = _causes(root_causes)
     linked = _complaints(list(complaints))
     owner_user = _owner(owner)
+    _check_due_on(due_on)
     with transaction.atomic():
         action = CorrectiveAction.objects.create(
             title=title.strip(),
@@ -182,6 +224,9 @@ def corrective_action_update(
     owner_user = _owner(owner)
     with transaction.atomic():
         action = _locked(action_id)
+        if due_on != action.due_on:
+            # An unchanged date may have passed since it was set; a new one may not.
+            _check_due_on(due_on)
         wanted = {
             "title": title.strip(),
             "description": (description or "").strip(),

@@ -5,8 +5,11 @@ them, moves on only the ones they own), ``agent`` (none of it), ``customer_user`
 public form's service account (never owners).
 """
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.utils import timezone
 
 from desk.accounts import portal_account
 from recovery.models import ComplaintEvent, CorrectiveAction, EventType
@@ -17,6 +20,8 @@ pytestmark = pytest.mark.django_db
 
 NEW = "/desk/corrective-actions/new/"
 LIST = "/desk/corrective-actions/"
+# A due date a new action may have: in the future.
+DUE = timezone.localdate() + timedelta(days=90)
 
 
 @pytest.fixture
@@ -35,7 +40,7 @@ def form(**fields) -> dict:
         "root_causes": ["billing.duplicate-charge"],
         "owner": "supervisor",
         "kind": "corrective",
-        "due_on": "2026-09-30",
+        "due_on": DUE.isoformat(),
         "description": "Deduplicate card captures.",
         "complaints": "",
         **fields,
@@ -64,7 +69,7 @@ def test_a_manager_opens_an_action_with_its_complaints(causes, manager, supervis
         "open",
     )
     assert [c.code for c in action.root_causes.all()] == ["billing.duplicate-charge"]
-    assert str(action.due_on) == "2026-09-30"
+    assert action.due_on == DUE
     # Each linked complaint's timeline says so (the service's event).
     linked = ComplaintEvent.objects.filter(type=EventType.CORRECTIVE_ACTION_LINKED)
     assert sorted(e.complaint.reference for e in linked) == sorted(
@@ -79,27 +84,31 @@ def test_a_manager_opens_an_action_with_its_complaints(causes, manager, supervis
     assert "billing.duplicate-charge" not in page
 
 
-def test_the_owner_list_is_staff_only(causes, manager, supervisor, agent, customer_user):
+def test_the_owner_list_is_staff_who_see_actions(causes, manager, supervisor, agent, customer_user):
     portal_account()
     page = signed_in(manager).get(NEW).content.decode()
     owners = page[page.index('name="owner"') : page.index("</select>", page.index('name="owner"'))]
     assert 'value="supervisor"' in owners
-    assert 'value="agent"' in owners
+    # An agent cannot see corrective actions (a 403 on the list), so cannot own one.
+    assert 'value="agent"' not in owners
     assert 'value="manager"' in owners
     assert 'value="customer"' not in owners
     assert 'value="web-form"' not in owners
 
 
-@pytest.mark.parametrize("owner", ["customer", "web-form", "nobody"])
-def test_a_customer_or_service_account_owner_is_refused(owner, causes, manager, customer_user):
+@pytest.mark.parametrize("owner", ["customer", "web-form", "nobody", "agent"])
+def test_a_customer_service_account_or_agent_owner_is_refused(
+    owner, causes, manager, customer_user, agent
+):
     portal_account()
 
     answer = signed_in(manager).post(NEW, form(owner=owner))
 
     assert answer.status_code == 400
     assert (
-        "Choose the owner among active staff members: customers and service accounts never "
-        "own a corrective action." in errors_of(answer)
+        "Choose the owner among the active staff who may see corrective actions (supervisors, "
+        "complaints managers and the head of CX): agents, customers and service accounts never "
+        "own one." in errors_of(answer)
     )
     assert not CorrectiveAction.objects.exists()
 
@@ -116,6 +125,102 @@ def test_the_service_refuses_a_customer_owner_too(causes, manager, customer_user
         "'customer' cannot own a corrective action: choose an active staff member "
         "(customers and service accounts never own one)."
     ]
+
+
+def test_the_service_and_the_api_refuse_an_agent_owner(causes, manager, agent):
+    from common.errors import ValidationFailed
+    from recovery.services import prevention
+    from tests.conftest import api_client
+
+    message = (
+        "'agent' cannot see corrective actions, so cannot own one: choose a supervisor, a "
+        "complaints manager or the head of CX."
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        prevention.corrective_action_open(
+            actor=manager, title="T", root_causes=["billing"], owner="agent"
+        )
+    assert refused.value.details["owner"] == [message]
+    answer = api_client(manager).post(
+        "/api/corrective-actions/",
+        {"title": "T", "root_causes": ["billing"], "owner": "agent"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["details"]["owner"] == [message]
+    assert not CorrectiveAction.objects.exists()
+
+
+def test_a_new_action_cannot_be_due_in_the_past(causes, manager, supervisor):
+    from tests.conftest import api_client
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    answer = signed_in(manager).post(NEW, form(due_on=yesterday.isoformat()))
+    assert answer.status_code == 400
+    message = (
+        f"Due on {yesterday.day} {yesterday:%b %Y} is in the past: give today or a later date."
+    )
+    assert message in errors_of(answer)
+    answer = api_client(manager).post(
+        "/api/corrective-actions/",
+        {
+            "title": "T",
+            "root_causes": ["billing"],
+            "owner": "supervisor",
+            "due_on": yesterday.isoformat(),
+        },
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["details"]["due_on"] == [message]
+    assert not CorrectiveAction.objects.exists()
+    # Today is still possible.
+    today = timezone.localdate().isoformat()
+    assert signed_in(manager).post(NEW, form(due_on=today)).status_code == 302
+
+
+def test_editing_keeps_a_past_due_date_but_refuses_a_new_one(causes, manager, supervisor):
+    past = timezone.localdate() - timedelta(days=10)
+    action = CorrectiveAction.objects.create(title="Late", owner=supervisor, due_on=past)
+    url = f"/desk/corrective-actions/{action.pk}/edit/"
+
+    kept = signed_in(manager).post(url, form(title="Later", due_on=past.isoformat()))
+    assert kept.status_code == 302, errors_of(kept)
+    action.refresh_from_db()
+    assert (action.title, action.due_on) == ("Later", past)
+
+    earlier = past - timedelta(days=1)
+    refused = signed_in(manager).post(url, form(due_on=earlier.isoformat()))
+    assert refused.status_code == 400
+    assert "is in the past: give today or a later date." in errors_of(refused)
+    action.refresh_from_db()
+    assert action.due_on == past
+
+
+def test_the_list_marks_overdue_actions_in_words(causes, manager, supervisor):
+    today = timezone.localdate()
+    CorrectiveAction.objects.create(title="Late one", owner=supervisor, due_on=today - timedelta(3))
+    CorrectiveAction.objects.create(
+        title="Just late", owner=supervisor, due_on=today - timedelta(1)
+    )
+    CorrectiveAction.objects.create(title="Due today", owner=supervisor, due_on=today)
+    CorrectiveAction.objects.create(
+        title="Done late",
+        owner=supervisor,
+        due_on=today - timedelta(5),
+        status="done",
+        done_at=timezone.now(),
+    )
+    page = signed_in(manager).get(LIST).content.decode()
+
+    def item(title):
+        start = page.index(f"<h2>{title}</h2>")
+        return page[start : page.index("</li>", start)]
+
+    assert "Overdue by 3 days" in item("Late one")
+    assert "Overdue by 1 day<" in item("Just late")
+    assert "Overdue" not in item("Due today")
+    assert "Overdue" not in item("Done late")
 
 
 def test_unknown_complaints_are_named_on_the_form(causes, manager, supervisor):
@@ -179,21 +284,23 @@ def test_an_unknown_root_cause_is_a_400_naming_it(causes, manager, supervisor):
     assert not CorrectiveAction.objects.exists()
 
 
-def test_a_manager_edits_and_links_more(causes, manager, supervisor, agent):
+def test_a_manager_edits_and_links_more(causes, manager, supervisor):
     action = CorrectiveAction.objects.create(title="Old", owner=supervisor)
     action.root_causes.set([causes["late"]])
     third = complaint(received=at(2026, 3, 4))
 
     answer = signed_in(manager).post(
         f"/desk/corrective-actions/{action.pk}/edit/",
-        form(title="New title", owner="agent", root_causes=["billing"], complaints=third.reference),
+        form(
+            title="New title", owner="manager", root_causes=["billing"], complaints=third.reference
+        ),
     )
 
     assert answer.status_code == 302, errors_of(answer)
     action.refresh_from_db()
     assert (action.title, action.owner, action.description) == (
         "New title",
-        agent,
+        manager,
         "Deduplicate card captures.",
     )
     assert [c.code for c in action.root_causes.all()] == ["billing"]

@@ -141,13 +141,13 @@ def test_errors_stay_json_when_csv_is_asked_for(data, supervisor):
     [
         ("start=2026-13-01", "start", "YYYY-MM-DD"),
         ("end=31/03/2026", "end", "YYYY-MM-DD"),
-        ("start=2026-04-01&end=2026-03-01", "start", "is after end"),
+        ("start=2026-04-01&end=2026-03-01", "start", "From 1 Apr 2026 is after To 1 Mar 2026"),
         ("start=2020-01-01&end=2026-03-01", "end", "at most 731"),
         ("start=0001-01-01&end=0001-01-02", "start", "between 1900-01-01"),
-        ("channel=pigeon", "channel", "channel must be one of: web, email"),
+        ("channel=pigeon", "channel", "Channel must be one of: web, email"),
         ("team=nobody", "team", "No team 'nobody'"),
         ("touchpoint=moon", "touchpoint", "No touchpoint 'moon'"),
-        ("measure=weight", "measure", "measure must be one of: count, cost"),
+        ("measure=weight", "measure", "Measure must be one of: count, cost"),
         ("measure=cost&causes=all", "causes", "primary cause only"),
         ("colour=blue", "colour", "Unknown field"),
         ("channel=web&channel=email", "channel", "more than once"),
@@ -270,7 +270,7 @@ def test_a_page_with_bad_parameters_says_what_is_wrong(data, client, supervisor)
     answer = client.get("/insights/kpis/?by=planet&start=2026-02-30")
     assert answer.status_code == 400
     page = answer.content.decode()
-    assert "by must be one of" in page
+    assert "<li>Group by must be one of: channel, touchpoint" in page
     assert "Give a date as YYYY-MM-DD" in page
 
 

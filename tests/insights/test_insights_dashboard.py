@@ -210,4 +210,4 @@ def test_bad_parameters_are_a_400(db, manager, client):
     assert "Give a date as YYYY-MM-DD" in answer.content.decode()
     answer = client.get("/insights/dashboard/?start=2026-03-31&end=2026-03-01")
     assert answer.status_code == 400
-    assert "start (2026-03-31) is after end (2026-03-01)." in answer.content.decode()
+    assert "From 31 Mar 2026 is after To 1 Mar 2026." in answer.content.decode()

@@ -11,6 +11,7 @@ import pytest
 
 from insights import selectors, summaries
 from insights.params import Scope
+from recovery.models import Complaint
 from tests.insights.insights_fixtures import (
     at,
     clock,
@@ -235,6 +236,26 @@ def test_kpis_by_team_and_agent_keep_the_unassigned(march, team, other_team, age
     # The agent's two complaints: acknowledge 600 and 1200, resolve 10000 and 20000.
     assert agents["agent"]["acknowledge_median_seconds"] == secs(900)
     assert agents["agent"]["resolve_p90_seconds"] == secs(19_000)
+
+
+def test_agents_are_named_as_people(march, agent, other_agent, manager, client):
+    # agent has a full name; other_agent has none, so is shown by username.
+    agent.first_name, agent.last_name = "Ada", "Lovelace"
+    agent.save()
+    unassigned = Complaint.objects.filter(
+        assignee__isnull=True, received_at__gte=at(2026, 3, 1), received_at__lt=at(2026, 4, 1)
+    )
+    unassigned.filter(pk=unassigned.order_by("pk")[0].pk).update(assignee=other_agent)
+    rows = by_group(selectors.kpis(MARCH, by="agent"))
+    assert rows["agent"]["label"] == "Ada Lovelace"
+    assert rows["other_agent"]["label"] == "other_agent"
+    client.force_login(manager)
+    page = client.get("/insights/kpis/?start=2026-03-01&end=2026-03-31&by=agent")
+    text = page.content.decode()
+    assert '<th scope="row">Ada Lovelace</th>' in text
+    assert '<th scope="row">other_agent</th>' in text
+    assert '<th scope="row">Unassigned</th>' in text
+    assert "(none)" not in text
 
 
 def test_kpis_by_touchpoint_and_journey_stage(march, db):
