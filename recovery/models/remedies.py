@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from recovery import currencies
 from recovery.models.complaints import Complaint, RootCause, Severity
 
 CURRENCY_VALIDATOR = RegexValidator(
@@ -129,7 +130,7 @@ class RecoveryAction(models.Model):
     def __str__(self) -> str:
         if self.amount is None:
             return self.get_type_display()
-        return f"{self.get_type_display()} {self.amount} {self.currency}"
+        return f"{self.get_type_display()} {self.written_amount} {self.currency}"
 
     @property
     def is_monetary(self) -> bool:
@@ -142,9 +143,13 @@ class RecoveryAction(models.Model):
         if self.amount is None:
             return kind
         symbol = CURRENCY_SYMBOLS.get(self.currency)
-        return (
-            f"{kind} {symbol}{self.amount}" if symbol else f"{kind} {self.amount} {self.currency}"
-        )
+        amount = self.written_amount
+        return f"{kind} {symbol}{amount}" if symbol else f"{kind} {amount} {self.currency}"
+
+    @property
+    def written_amount(self) -> str:
+        """The amount with its currency's decimals: "1200" yen, "80.00" pounds."""
+        return "" if self.amount is None else currencies.written(self.amount, self.currency)
 
     # -- the approval flow -------------------------------------------------------------
 

@@ -14,7 +14,8 @@ told who decided first.
 """
 
 import math
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -28,7 +29,7 @@ from common.errors import (
     ValidationFailed,
 )
 from escalation import configuration
-from recovery import authority, events, rules, selectors
+from recovery import authority, currencies, events, rules, selectors
 from recovery.models import (
     COSTED_TYPES,
     MONETARY_TYPES,
@@ -54,12 +55,35 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(message, details={field: [message]})
 
 
+# Thousands grouped by commas, as people type them: 1,000.50 and 12,345 (any digits, so
+# Arabic-Indic ones too). A decimal comma: 10,50 and 1.000,50.
+GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
+DECIMAL_COMMA = re.compile(r"[+-]?\d+(?:\.\d{3})*,\d{1,2}")
+
+
+def _ungrouped(text: str) -> str:
+    """``text`` without its thousands commas; a comma used otherwise is refused."""
+    if "," not in text:
+        return text
+    if GROUPED.fullmatch(text):
+        return text.replace(",", "")
+    if DECIMAL_COMMA.fullmatch(text):
+        pointed = text.replace(".", "").replace(",", ".")
+        raise _invalid("amount", f"{text}: use a point for decimals, like {pointed}.")
+    raise _invalid(
+        "amount", f"{text}: commas only group thousands, in threes, like 1,000.50 or 12,345."
+    )
+
+
 def parse_amount(value) -> Decimal | None:
     """Money from a request or an import: a decimal string or number, never a float's guess.
 
-    Each way an amount can be wrong has its own message: not a number ("ten", "inf",
-    "NaN"), negative, too large for the column (1e20, and 1e309, which a float reads as
-    infinity), or finer than a hundredth.
+    Commas grouping thousands are dropped (1,000.50); digits of any script are read as the
+    number they are (Arabic-Indic ١٢ is 12). Each way an amount can be wrong has its own
+    message: not a number ("ten", "inf", "NaN"), a decimal comma (10,50) or misplaced commas
+    (1,00.5), negative, too large for the column (1e20, and 1e309, which a float reads as
+    infinity), or finer than a hundredth. Zero and the currency's own decimals are checked
+    with the remedy (``_validate_remedy``).
     """
     if value is None or value == "":
         return None
@@ -67,7 +91,7 @@ def parse_amount(value) -> Decimal | None:
         # A JSON number beyond a float's range arrives as infinity: it was too large.
         beyond = "-1e309" if value < 0 else "1e309"
         value = beyond if math.isinf(value) else repr(value)
-    text = str(value).strip()
+    text = _ungrouped(str(value).strip())
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError):
@@ -104,6 +128,31 @@ def _validate_remedy(type: str, amount: Decimal | None, currency: str) -> None:
             raise _invalid(
                 "currency", f"{currency!r} is not a three-letter currency code such as GBP."
             ) from None
+        if not currencies.is_known(currency):
+            raise _invalid(
+                "currency", f"{currency} is not a currency code we know (ISO 4217), such as GBP."
+            )
+        _validate_money(type, amount, currency)
+
+
+def _validate_money(type: str, amount: Decimal, currency: str) -> None:
+    """No money remedy of nothing, and no finer amount than the currency's minor unit."""
+    if type in MONETARY_TYPES and amount == 0:
+        kind = str(RecoveryType(type).label).lower()
+        a_kind = f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+        zero = currencies.written(Decimal(0), currency)
+        raise _invalid(
+            "amount",
+            f"{a_kind.capitalize()} of {zero} is not {a_kind}: "
+            "enter the sum, or choose another remedy.",
+        )
+    if currencies.decimals(currency) == 0 and amount != amount.to_integral_value():
+        below = amount.to_integral_value(rounding=ROUND_FLOOR)
+        above = amount.to_integral_value(rounding=ROUND_CEILING)
+        raise _invalid(
+            "amount",
+            f"{currency} has no decimal places: {amount.normalize():f} → enter {below} or {above}.",
+        )
 
 
 def approval_limits_seed(model=ApprovalLimit) -> None:
