@@ -99,7 +99,7 @@ class CompiledQuery:
             for position in positions:
                 params[position] = values[name]
         connection = connections[using]
-        with _cursor(connection) as cursor:
+        with server_binding_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if connection.queries_logged and connection.vendor == "postgresql":
@@ -123,7 +123,7 @@ class CompiledQuery:
         return objects
 
 
-def _cursor(connection):
+def server_binding_cursor(connection):
     """A cursor that sends the values apart from the SQL on PostgreSQL (server-side binding).
 
     Django's cursors bind on the client, so each run is new SQL to the server, planned anew:
