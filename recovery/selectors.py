@@ -494,18 +494,23 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
 
     Its customer, team and taxonomy are already on it, and the SLA snapshot its first
     clocks set (``snapshot.complaint_refresh_sla``); what intake wrote beside it (the timeline,
-    the original message, the clocks) is read back, one query each, and what a new
-    complaint cannot have yet (escalations, recovery actions, root causes) is not read at
-    all. The same answer as ``complaint_api_detail(just_filed=True)``.
+    the original message, the clocks) is read back, one query each, unless intake kept it
+    (below), and what a new complaint cannot have yet (escalations, recovery actions, root
+    causes) is not read at all. The same answer as ``complaint_api_detail(just_filed=True)``.
 
-    The original message and the first clocks are those intake holds
-    (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
+    The timeline, the original message and the first clocks are those intake holds
+    (``intake.WrittenAtIntake``), when it handed them over: none is read back. The timeline
+    is shown as its read would show it to ``user`` (``_listed``): in time order, without the
+    events only staff see when they are a customer.
     """
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
+        timeline = sorted(written.events, key=lambda event: (event.created_at, event.pk))
+        if not roles.is_staff_member(user):
+            timeline = [e for e in timeline if e.type not in STAFF_ONLY_EVENT_TYPES]
+        hold_as_prefetched(complaint, "events", timeline)
         hold_as_prefetched(complaint, "messages", written.messages)
         hold_as_prefetched(complaint, "clocks", written.clocks)
-        _hold_api_lists(complaint, user, ("events",))
     else:
         _hold_api_lists(complaint, user, ("events", "messages", "clocks"))
     # A complaint created in this request has none of these.

@@ -77,8 +77,10 @@ class ComplaintIntake:
 
 @dataclass(frozen=True)
 class WrittenAtIntake:
-    """What intake wrote beside a new complaint's row, as written (ordered as read)."""
+    """What intake wrote beside a new complaint's row, as written (ordered as read): every
+    timeline event, message and clock of the new complaint."""
 
+    events: list
     messages: list
     clocks: list
 
@@ -248,11 +250,15 @@ def _create(actor, intake: ComplaintIntake, reference: str, received_at) -> Comp
         body=intake.description,
         created_at=received_at,
     )
-    events.complaint_received(complaint, actor, route.parameters(), receipt=intake.receipt)
+    timeline = events.complaint_received(
+        complaint, actor, route.parameters(), receipt=intake.receipt
+    )
     started = clocks.on_received(complaint)
     # The answer to this intake shows them (``selectors.complaint_just_filed``): kept, so
     # that they are not read back.
-    complaint.written_at_intake = WrittenAtIntake(messages=[original], clocks=started)
+    complaint.written_at_intake = WrittenAtIntake(
+        events=timeline, messages=[original], clocks=started
+    )
     return complaint
 
 
