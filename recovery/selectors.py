@@ -195,8 +195,12 @@ def _hold_api_lists(complaint: Complaint, user, names) -> None:
     staff = roles.is_staff_member(user)
     for name in names:
         rows = _API_LISTS[name, staff].run(complaint_id=complaint.pk)
-        for row in rows:
-            row.complaint = complaint
+        if rows:
+            # What ``row.complaint = complaint`` leaves (each row has the complaint's id),
+            # without the descriptor's checks for each of a long timeline's rows.
+            remember = rows[0]._meta.get_field("complaint").set_cached_value
+            for row in rows:
+                remember(row, complaint)
         hold_as_prefetched(complaint, name, rows)
 
 
