@@ -169,12 +169,14 @@ _PLAIN: dict[type, bool] = {}
 
 def _plainly_made(model) -> bool:
     """Whether ``Model.__init__`` would only store a fetched row's values on an instance of
-    ``model``: its own ``__init__`` is Django's, and setting each field's attribute puts the
-    value in the instance's ``__dict__`` (on a new instance, the descriptor of a foreign key's
-    id does no more). Signals are checked on each read, not here."""
+    ``model``: its own ``__init__`` and ``from_db`` are Django's, and setting each field's
+    attribute puts the value in the instance's ``__dict__`` (on a new instance, the descriptor
+    of a foreign key's id does no more). Signals are checked on each read, not here."""
     plain = _PLAIN.get(model)
     if plain is None:
-        plain = _PLAIN[model] = model.__init__ is Model.__init__ and all(
+        plain = _PLAIN[model] = (
+            model.__init__ is Model.__init__ and model.from_db.__func__ is Model.from_db.__func__
+        ) and all(
             type(model.__dict__.get(field.attname, None) or getattr(model, field.attname, None))
             in (DeferredAttribute, ForeignKeyDeferredAttribute)
             for field in model._meta.concrete_fields
