@@ -154,7 +154,8 @@ def _record_rows(entries: list[EventEntry]) -> tuple[list[int], list[dict]]:
 
 
 def _as_read(entries: list[EventEntry], ids: list[int], rows: list[dict]) -> list[ComplaintEvent]:
-    """The events written, as a read of the timeline gives them back (with their actors)."""
+    """The events written, as a read of the timeline gives them back (with their actors) on
+    PostgreSQL: the parameters as jsonb returns them."""
     written = []
     for entry, event_id, row in zip(entries, ids, rows, strict=True):
         event = ComplaintEvent(
@@ -200,9 +201,10 @@ def _outbox_entry(entry: EventEntry, actor_id: int | None, event_id: int | None)
 
 def complaint_received(
     complaint: Complaint, actor, routed: dict, *, receipt: bool = True
-) -> list[ComplaintEvent]:
+) -> list[ComplaintEvent] | None:
     """Received, and routed to its team: the team is told once, by the first. Returns the
-    events as written, so that the answer to the intake need not read them back."""
+    events as written on PostgreSQL, so that the answer to the intake need not read them
+    back; None elsewhere, where the database gives JSON back in another shape (read them)."""
     parameters = {"channel": complaint.channel}
     if not receipt:
         parameters["receipt"] = False  # notifications.delivery sends none
@@ -210,7 +212,8 @@ def complaint_received(
         EventEntry(complaint, EventType.RECEIVED, actor, parameters),
         EventEntry(complaint, EventType.ROUTED, actor, routed, tell_team=False),
     ]
-    return _as_read(entries, *_record_rows(entries))
+    written = _record_rows(entries)
+    return _as_read(entries, *written) if connection.vendor == "postgresql" else None
 
 
 def complaint_unpicked(complaint: Complaint, supervisor_ids, minutes: int) -> EventEntry:

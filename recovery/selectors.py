@@ -503,16 +503,20 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
     causes) is not read at all. The same answer as ``complaint_api_detail(just_filed=True)``.
 
     The timeline, the original message and the first clocks are those intake holds
-    (``intake.WrittenAtIntake``), when it handed them over: none is read back. The timeline
+    (``intake.WrittenAtIntake``), when it handed them over: none is read back (the timeline
+    is, where intake could not keep it: not on PostgreSQL). The timeline
     is shown as its read would show it to ``user`` (``_listed``): in time order, without the
     events only staff see when they are a customer.
     """
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
-        timeline = sorted(written.events, key=lambda event: (event.created_at, event.pk))
-        if not roles.is_staff_member(user):
-            timeline = [e for e in timeline if e.type not in STAFF_ONLY_EVENT_TYPES]
-        hold_as_prefetched(complaint, "events", timeline)
+        if written.events is None:
+            _hold_api_lists(complaint, user, ("events",))
+        else:
+            timeline = sorted(written.events, key=lambda event: (event.created_at, event.pk))
+            if not roles.is_staff_member(user):
+                timeline = [e for e in timeline if e.type not in STAFF_ONLY_EVENT_TYPES]
+            hold_as_prefetched(complaint, "events", timeline)
         hold_as_prefetched(complaint, "messages", written.messages)
         hold_as_prefetched(complaint, "clocks", written.clocks)
     else:

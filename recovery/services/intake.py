@@ -78,9 +78,10 @@ class ComplaintIntake:
 @dataclass(frozen=True)
 class WrittenAtIntake:
     """What intake wrote beside a new complaint's row, as written (ordered as read): every
-    timeline event, message and clock of the new complaint."""
+    timeline event (None where it must be read back), message and clock of the new
+    complaint."""
 
-    events: list
+    events: list | None
     messages: list
     clocks: list
 
