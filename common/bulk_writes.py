@@ -32,6 +32,24 @@ class _ExactEncoder(DjangoJSONEncoder):
 _dumps = partial(json.dumps, cls=_ExactEncoder, separators=(",", ":"))
 
 
+def as_stored_json(value):
+    """``value`` as a ``jsonb`` column written by these functions gives it back: through
+    the same encoder, and each object's keys in jsonb's order (shorter keys first, then by
+    their UTF-8 bytes). A writer that keeps what it wrote need not read it back."""
+    return _jsonb_ordered(json.loads(_dumps(value)))
+
+
+def _jsonb_ordered(value):
+    if isinstance(value, dict):
+        return {
+            key: _jsonb_ordered(value[key])
+            for key in sorted(value, key=lambda key: (len(key.encode()), key.encode()))
+        }
+    if isinstance(value, list):
+        return [_jsonb_ordered(item) for item in value]
+    return value
+
+
 def sqlite_variable_limit(sender, connection, **kwargs) -> None:
     """On ``connection_created``: let SQLite batches be as big as this SQLite allows.
 

@@ -18,8 +18,12 @@ import itertools
 from collections.abc import Callable
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 # Marker values unlikely to occur in any other parameter of a compiled query.
 _MARKER_INTS = itertools.count(-7_919_000_000_001, -1)
@@ -99,7 +103,7 @@ class CompiledQuery:
             for position in positions:
                 params[position] = values[name]
         connection = connections[using]
-        with _cursor(connection) as cursor:
+        with server_binding_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if connection.queries_logged and connection.vendor == "postgresql":
@@ -112,18 +116,92 @@ class CompiledQuery:
             names = compiled.init_list
             return [dict(zip(names, row, strict=True)) for row in rows]
         start, end, init_list = compiled.init_list
+        make = _maker(compiled.model)
+        populators = [(populator, _maker(populator.model_cls)) for populator in compiled.populators]
         objects = []
         for row in rows:
-            obj = compiled.model.from_db(using, init_list, row[start:end])
-            for populator in compiled.populators:
-                populator.populate(row, obj)
+            obj = make(using, init_list, row[start:end])
+            for populator, make_related in populators:
+                _populate(populator, make_related, row, obj)
             for name, position in compiled.annotations:
                 setattr(obj, name, row[position])
             objects.append(obj)
         return objects
 
 
-def _cursor(connection):
+def _maker(model):
+    """``model.from_db``, or a function that makes the same instance for a fraction of its
+    cost where ``Model.__init__`` would only store the values (``_plainly_made``): a
+    complaint's detail made two hundred instances (its timeline, messages and their
+    authors), and ``__init__`` was the biggest part of the read's CPU."""
+    if not _plainly_made(model) or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db
+    maker = _MAKERS.get(model)
+    if maker is None:
+        maker = _MAKERS[model] = _made_plainly(model)
+    return maker
+
+
+_MAKERS: dict[type, object] = {}
+
+
+def _made_plainly(model):
+    """What ``model.from_db`` gives for a model that ``_plainly_made`` accepts: the instance's
+    state first, then each fetched field's value in its ``__dict__``, in the order ``__init__``
+    sets them (the row's); the fields not fetched are deferred (absent)."""
+    new = model.__new__
+
+    def make(db, init_list, values):
+        obj = new(model)
+        state = ModelState()
+        state.adding = False
+        state.db = db
+        attributes = obj.__dict__
+        attributes["_state"] = state
+        attributes.update(zip(init_list, values, strict=True))
+        return obj
+
+    return make
+
+
+_PLAIN: dict[type, bool] = {}
+
+
+def _plainly_made(model) -> bool:
+    """Whether ``Model.__init__`` would only store a fetched row's values on an instance of
+    ``model``: its own ``__init__`` and ``from_db`` are Django's, and setting each field's
+    attribute puts the value in the instance's ``__dict__`` (on a new instance, the descriptor
+    of a foreign key's id does no more). Signals are checked on each read, not here."""
+    plain = _PLAIN.get(model)
+    if plain is None:
+        plain = _PLAIN[model] = (
+            model.__init__ is Model.__init__ and model.from_db.__func__ is Model.from_db.__func__
+        ) and all(
+            type(model.__dict__.get(field.attname, None) or getattr(model, field.attname, None))
+            in (DeferredAttribute, ForeignKeyDeferredAttribute)
+            for field in model._meta.concrete_fields
+        )
+    return plain
+
+
+def _populate(populator, make, row, from_obj) -> None:
+    """``RelatedPopulator.populate`` with the related instance made by ``make``."""
+    if populator.reorder_for_init:
+        obj_data = populator.reorder_for_init(row)
+    else:
+        obj_data = row[populator.cols_start : populator.cols_end]
+    if obj_data[populator.pk_idx] is None:
+        obj = None
+    else:
+        obj = make(populator.db, populator.init_list, obj_data)
+        for related in populator.related_populators:
+            _populate(related, _maker(related.model_cls), row, obj)
+    populator.local_setter(from_obj, obj)
+    if obj is not None:
+        populator.remote_setter(obj, from_obj)
+
+
+def server_binding_cursor(connection):
     """A cursor that sends the values apart from the SQL on PostgreSQL (server-side binding).
 
     Django's cursors bind on the client, so each run is new SQL to the server, planned anew:
@@ -136,22 +214,50 @@ def _cursor(connection):
     """
     if connection.vendor != "postgresql":
         return connection.cursor()
-    from django.db.backends.postgresql.base import (
-        TIMESTAMPTZ_OID,
-        Format,
-        ServerBindingCursor,
-        register_tzloader,
-    )
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, Format, register_tzloader
 
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
+        cursor = _cursor_class()(connection.connection)
         # As Django's own cursors: timestamps read in the connection's time zone.
         loader = connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
         if connection.timezone != loader.timezone:
             register_tzloader(connection.timezone, cursor)
         return connection._prepare_cursor(cursor)
+
+
+_CURSOR_CLASS: list = []
+
+
+def _cursor_class():
+    """Django's server-binding cursor, keeping psycopg's parse of every statement it sends.
+
+    psycopg parses a statement's placeholders on each run, and keeps the parse only of
+    statements under 4,096 characters and 50 parameters (an ORM's one-off SQL, it reasons):
+    the complaint's read and a new complaint's clocks are longer, and their parse cost the
+    API's detail a tenth of its CPU. These statements are few and the same on every run (each
+    compiled once per process), so each is parsed once; psycopg's cache of parses is the
+    same bounded one (``_queries._query2pg``).
+    """
+    if not _CURSOR_CLASS:
+        from django.db.backends.postgresql.base import ServerBindingCursor
+        from psycopg import _queries
+
+        class ParsedOnce(_queries.PostgresQuery):
+            def convert(self, query, vars):
+                if vars is None or not isinstance(query, str | bytes):
+                    return super().convert(query, vars)
+                parsed = _queries._query2pg(self._ensure_bytes(query), self._tx.encoding)
+                self.query, self._want_formats, self._order, self._parts = parsed
+                self.dump(vars)
+                return None
+
+        class Cursor(ServerBindingCursor):
+            _query_cls = ParsedOnce
+
+        _CURSOR_CLASS.append(Cursor)
+    return _CURSOR_CLASS[0]
 
 
 def _converted(rows, converters, connection) -> list:

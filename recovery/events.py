@@ -7,6 +7,7 @@ the caller's transaction, so the timeline and what is told about it never disagr
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils import timezone
 
 from common import bulk_writes
 from notifications.outbox import outbox_add_many, outbox_add_with_rows
@@ -116,8 +117,13 @@ def record_many(entries: list[EventEntry]) -> list[int]:
     one INSERT each. Rows go in as plain dicts, not model instances: the sweeper writes tens
     of thousands.
     """
+    return _record_rows(entries)[0]
+
+
+def _record_rows(entries: list[EventEntry]) -> tuple[list[int], list[dict]]:
+    """``record_many``: (the event ids, the rows as written)."""
     if not entries:
-        return []
+        return [], []
     actor_ids = [
         entry.actor.pk if getattr(entry.actor, "is_authenticated", False) else None
         for entry in entries
@@ -128,13 +134,15 @@ def record_many(entries: list[EventEntry]) -> list[int]:
             "type": entry.type,
             "actor_id": actor_id,
             "parameters": entry.parameters,
+            # The column's default, given here so that the writer knows it.
+            "created_at": timezone.now(),
         }
         for entry, actor_id in zip(entries, actor_ids, strict=True)
     ]
     if connection.vendor == "postgresql":
         # The event's id is put in by the statement (``_LINKED_TO_EVENT``).
         outbox = [_outbox_entry(e, a, None) for e, a in zip(entries, actor_ids, strict=True)]
-        return outbox_add_with_rows(ComplaintEvent, rows, outbox, linked=_LINKED_TO_EVENT)
+        return outbox_add_with_rows(ComplaintEvent, rows, outbox, linked=_LINKED_TO_EVENT), rows
     event_ids = bulk_writes.insert_rows(ComplaintEvent, rows)
     outbox_add_many(
         [
@@ -142,7 +150,28 @@ def record_many(entries: list[EventEntry]) -> list[int]:
             for entry, event_id, actor_id in zip(entries, event_ids, actor_ids, strict=True)
         ]
     )
-    return event_ids
+    return event_ids, rows
+
+
+def _as_read(entries: list[EventEntry], ids: list[int], rows: list[dict]) -> list[ComplaintEvent]:
+    """The events written, as a read of the timeline gives them back (with their actors) on
+    PostgreSQL: the parameters as jsonb returns them."""
+    written = []
+    for entry, event_id, row in zip(entries, ids, rows, strict=True):
+        event = ComplaintEvent(
+            id=event_id,
+            complaint_id=row["complaint_id"],
+            type=row["type"],
+            actor_id=row["actor_id"],
+            parameters=bulk_writes.as_stored_json(row["parameters"]),
+            created_at=row["created_at"],
+        )
+        event._state.adding = False
+        event._state.db = connection.alias
+        event.complaint = entry.complaint
+        event.actor = entry.actor if row["actor_id"] is not None else None
+        written.append(event)
+    return written
 
 
 def _outbox_entry(entry: EventEntry, actor_id: int | None, event_id: int | None) -> dict:
@@ -172,17 +201,19 @@ def _outbox_entry(entry: EventEntry, actor_id: int | None, event_id: int | None)
 
 def complaint_received(
     complaint: Complaint, actor, routed: dict, *, receipt: bool = True
-) -> list[int]:
-    """Received, and routed to its team: the team is told once, by the first."""
+) -> list[ComplaintEvent] | None:
+    """Received, and routed to its team: the team is told once, by the first. Returns the
+    events as written on PostgreSQL, so that the answer to the intake need not read them
+    back; None elsewhere, where the database gives JSON back in another shape (read them)."""
     parameters = {"channel": complaint.channel}
     if not receipt:
         parameters["receipt"] = False  # notifications.delivery sends none
-    return record_many(
-        [
-            EventEntry(complaint, EventType.RECEIVED, actor, parameters),
-            EventEntry(complaint, EventType.ROUTED, actor, routed, tell_team=False),
-        ]
-    )
+    entries = [
+        EventEntry(complaint, EventType.RECEIVED, actor, parameters),
+        EventEntry(complaint, EventType.ROUTED, actor, routed, tell_team=False),
+    ]
+    written = _record_rows(entries)
+    return _as_read(entries, *written) if connection.vendor == "postgresql" else None
 
 
 def complaint_unpicked(complaint: Complaint, supervisor_ids, minutes: int) -> EventEntry:

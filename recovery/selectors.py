@@ -195,8 +195,12 @@ def _hold_api_lists(complaint: Complaint, user, names) -> None:
     staff = roles.is_staff_member(user)
     for name in names:
         rows = _API_LISTS[name, staff].run(complaint_id=complaint.pk)
-        for row in rows:
-            row.complaint = complaint
+        if rows:
+            # What ``row.complaint = complaint`` leaves (each row has the complaint's id),
+            # without the descriptor's checks for each of a long timeline's rows.
+            remember = rows[0]._meta.get_field("complaint").set_cached_value
+            for row in rows:
+                remember(row, complaint)
         hold_as_prefetched(complaint, name, rows)
 
 
@@ -494,18 +498,27 @@ def complaint_just_filed(complaint: Complaint, user) -> Complaint:
 
     Its customer, team and taxonomy are already on it, and the SLA snapshot its first
     clocks set (``snapshot.complaint_refresh_sla``); what intake wrote beside it (the timeline,
-    the original message, the clocks) is read back, one query each, and what a new
-    complaint cannot have yet (escalations, recovery actions, root causes) is not read at
-    all. The same answer as ``complaint_api_detail(just_filed=True)``.
+    the original message, the clocks) is read back, one query each, unless intake kept it
+    (below), and what a new complaint cannot have yet (escalations, recovery actions, root
+    causes) is not read at all. The same answer as ``complaint_api_detail(just_filed=True)``.
 
-    The original message and the first clocks are those intake holds
-    (``intake.WrittenAtIntake``), when it handed them over: only the timeline is read.
+    The timeline, the original message and the first clocks are those intake holds
+    (``intake.WrittenAtIntake``), when it handed them over: none is read back (the timeline
+    is, where intake could not keep it: not on PostgreSQL). The timeline
+    is shown as its read would show it to ``user`` (``_listed``): in time order, without the
+    events only staff see when they are a customer.
     """
     written = getattr(complaint, "written_at_intake", None)
     if written is not None:
+        if written.events is None:
+            _hold_api_lists(complaint, user, ("events",))
+        else:
+            timeline = sorted(written.events, key=lambda event: (event.created_at, event.pk))
+            if not roles.is_staff_member(user):
+                timeline = [e for e in timeline if e.type not in STAFF_ONLY_EVENT_TYPES]
+            hold_as_prefetched(complaint, "events", timeline)
         hold_as_prefetched(complaint, "messages", written.messages)
         hold_as_prefetched(complaint, "clocks", written.clocks)
-        _hold_api_lists(complaint, user, ("events",))
     else:
         _hold_api_lists(complaint, user, ("events", "messages", "clocks"))
     # A complaint created in this request has none of these.

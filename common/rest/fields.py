@@ -186,6 +186,14 @@ _PLAIN_FIELDS = (
     drf_fields.UUIDField,
     relations.SlugRelatedField,
 )
+# Fields whose ``to_representation`` gives back a value of these exact types unchanged
+# (``str(text)``, ``int(number)``, a JSON document as parsed): the plan hands such a value
+# on without the call, which a long timeline made for every field of every event.
+_UNCHANGED = {
+    drf_fields.CharField: (str,),
+    drf_fields.IntegerField: (int,),
+    drf_fields.BooleanField: (bool,),
+}
 _PLAIN, _METHOD, _NESTED, _LIST, _DATETIME = range(5)
 _plans: dict[type, tuple | None] = {}
 
@@ -227,7 +235,10 @@ def _plan_entry(field) -> tuple | None:
     if type(field).to_representation is not drf_fields.Field.to_representation and isinstance(
         field, _PLAIN_FIELDS
     ):
-        return (_PLAIN, field.field_name, field, None, attrs)
+        unchanged = _UNCHANGED.get(type(field), ())
+        if type(field) is drf_fields.JSONField and not field.binary:
+            unchanged = (dict, list, str, int, bool, float)
+        return (_PLAIN, field.field_name, field, unchanged, attrs)
     return None
 
 
@@ -286,14 +297,28 @@ def _render(serializer, plan: tuple, instance) -> dict:
         elif kind == _DATETIME:
             answer[name] = _iso(serializer, field, value)
         elif kind == _PLAIN:
-            answer[name] = field.to_representation(value)
+            answer[name] = value if type(value) in extra else field.to_representation(value)
         else:
             child = _child(serializer, extra)
+            # The child's own plan, unless its class renders otherwise.
+            plan_of_child = (
+                render_plan(extra)
+                if extra.to_representation is Representation.to_representation
+                else None
+            )
             if kind == _NESTED:
-                answer[name] = child.to_representation(value)
+                answer[name] = (
+                    child.to_representation(value)
+                    if plan_of_child is None
+                    else _render(child, plan_of_child, value)
+                )
             else:
                 items = value.all() if isinstance(value, models.manager.BaseManager) else value
-                answer[name] = [child.to_representation(item) for item in items]
+                answer[name] = (
+                    [child.to_representation(item) for item in items]
+                    if plan_of_child is None
+                    else [_render(child, plan_of_child, item) for item in items]
+                )
     return answer
 
 

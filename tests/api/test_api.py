@@ -67,6 +67,28 @@ def test_customer_submits_a_complaint(customer_user):
     assert body["allowed_transitions"] == ["withdraw"]
 
 
+@pytest.mark.parametrize("filer", ["agent", "customer_user"])
+def test_the_answer_to_an_intake_is_what_a_read_of_the_complaint_answers(filer, team, request):
+    """The answer is built from what intake wrote, not read back: byte for byte what the
+    complaint's read answers, the timeline's parameters with their keys in the order the
+    database keeps them, and no staff-only event (routed) for a customer."""
+    user = request.getfixturevalue(filer)
+    client = api_client(user)
+    body = {**NEW_COMPLAINT, "description": "Two charges.\nOne order, \u00e9t\u00e9 2024."}
+    if filer == "agent":
+        body |= {"customer": {"name": "New Person", "email": "new@example.com"}}
+        body |= {"team": team.slug}
+
+    answer = client.post(COMPLAINTS, body, format="json")
+
+    assert answer.status_code == 201, answer.json()
+    read = client.get(answer["Location"])
+    assert read.status_code == 200
+    assert answer.content == read.content
+    timeline = [event["type"] for event in answer.json()["timeline"]]
+    assert timeline == (["received", "routed"] if filer == "agent" else ["received"])
+
+
 def test_staff_must_say_who_the_customer_is(agent):
     answer = api_client(agent).post(COMPLAINTS, NEW_COMPLAINT, format="json")
 

@@ -154,3 +154,37 @@ def test_dates_render_in_the_current_time_zone_as_drf_renders_them():
     assert seen["Europe/London"]["at"] == "2026-07-01T13:00:00+01:00"
     assert seen["America/New_York"]["inner_at"] == "2026-01-01T04:15:30.000250-05:00"
     assert seen["Europe/London"]["naive"] == "2026-07-01T12:00:00+01:00"
+
+
+def test_a_value_the_field_would_return_unchanged_is_not_handed_to_it(monkeypatch):
+    # A long timeline rendered each event's text and numbers through str() and int() of
+    # values that were already str and int, and each nested user through its serializer's
+    # entry point: the plan passes such values on, and renders a child by its own plan.
+    class Ref(fields.Representation):
+        id = serializers.IntegerField()
+
+    class Shape(fields.Representation):
+        name = serializers.CharField()
+        count = serializers.IntegerField()
+        document = serializers.JSONField()
+        refs = Ref(many=True)
+
+    handed, rendered = [], []
+    to_text = serializers.CharField.to_representation
+    monkeypatch.setattr(
+        serializers.CharField,
+        "to_representation",
+        lambda self, value: handed.append(value) or to_text(self, value),
+    )
+    render = fields.Representation.to_representation
+    monkeypatch.setattr(
+        fields.Representation,
+        "to_representation",
+        lambda self, instance: rendered.append(type(self)) or render(self, instance),
+    )
+    data = {"name": "a", "count": 3, "document": {"b": [1]}, "refs": [{"id": 7}, {"id": 8}]}
+
+    assert Shape(data).data == data
+    assert handed == [] and rendered == [Shape]
+    assert Shape(data | {"name": 5}).data["name"] == "5"
+    assert handed == [5]

@@ -4,10 +4,11 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from django.db.models import Count
+from django.db.models import Count, Model
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
-from common.compiled_queries import CompiledQuery
+from common.compiled_queries import CompiledQuery, server_binding_cursor
 from recovery.models import Complaint, Message
 from tests.conftest import acknowledge
 
@@ -137,3 +138,72 @@ def test_prepared_statements_can_be_turned_off(make_complaint):
         assert not [sql for sql in _prepared_statements() if "recovery_message" in sql]
     finally:
         connection.connection.prepare_threshold = 5
+
+
+def _state_of(obj) -> tuple:
+    attributes = {name: value for name, value in vars(obj).items() if name != "_state"}
+    cached = {
+        name: _state_of(value) if value else value
+        for name, value in obj._state.fields_cache.items()
+    }
+    return (type(obj), attributes, obj._state.adding, obj._state.db, cached)
+
+
+def test_a_compiled_read_makes_the_instances_from_db_makes(make_complaint, agent):
+    complaint = acknowledge(make_complaint(), agent)
+    expected = [_state_of(message) for message in _messages(complaint.pk)]
+
+    assert [_state_of(message) for message in MESSAGES.run(complaint_id=complaint.pk)] == expected
+
+
+def test_plain_rows_are_made_without_init(make_complaint, agent, monkeypatch):
+    # A model whose __init__ would only store the row's values is made without it (a long
+    # timeline made hundreds of instances per read); the complaint, whose __init__
+    # (django-fsm's) records its state, is still made by from_db.
+    complaint = acknowledge(make_complaint(), agent)
+    made = []
+    from_db = Model.from_db.__func__
+
+    def counted(cls, db, field_names, values):
+        made.append(cls)
+        return from_db(cls, db, field_names, values)
+
+    monkeypatch.setattr(Model, "from_db", classmethod(counted))
+    assert len(MESSAGES.run(complaint_id=complaint.pk)) == 2
+    assert Message not in made
+    assert Complaint in made
+
+
+def test_a_model_with_init_receivers_is_made_by_init(make_complaint, agent):
+    complaint = acknowledge(make_complaint(), agent)
+    heard = []
+
+    def initialised(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    post_init.connect(initialised, sender=Message)
+    try:
+        messages = MESSAGES.run(complaint_id=complaint.pk)
+    finally:
+        post_init.disconnect(initialised, sender=Message)
+    assert heard == [message.pk for message in messages]
+
+
+@pytest.mark.postgresql(reason="server-side binding is PostgreSQL's")
+def test_a_long_statement_is_parsed_once(monkeypatch):
+    # psycopg parses each run of a statement of more than 50 parameters (or 4,096
+    # characters) anew; the compiled statements are few and long (the complaint's read, a
+    # new complaint's clocks), so theirs are parsed once.
+    from psycopg import _queries
+
+    sql = "SELECT " + ", ".join(f"%s::int AS c{number}" for number in range(60))
+    parsed = []
+    parse = _queries._query2pg_nocache
+    monkeypatch.setattr(
+        _queries, "_query2pg_nocache", lambda *args: parsed.append(1) or parse(*args)
+    )
+    for run in range(3):
+        with server_binding_cursor(connection) as cursor:
+            cursor.execute(sql, list(range(run, run + 60)))
+            assert cursor.fetchone() == tuple(range(run, run + 60))
+    assert parsed == []
