@@ -166,7 +166,7 @@ def render_queue(request, scope: str, *, saved_view=None):
             ],
             "assignee_choices": filters.assignee_choices(),
             "ranked": not query.sort and selectors.search_rank(text) is not None,
-            **bulk_forms.bar_context(request, choices),
+            **bulk_forms.bar_context(request, choices, rows),
         },
     )
 
