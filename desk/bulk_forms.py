@@ -31,6 +31,13 @@ ACTION_PERMISSIONS = {
     "move": "recovery.assign_complaint",
     "escalate": "recovery.escalate_complaint",
 }
+# What the refusal of each of those says: a sentence of its own, not the action's label
+# fitted into one ("You may not move to another team complaints").
+ACTION_REFUSALS = {
+    "assign": gettext_lazy("You may not assign complaints."),
+    "move": gettext_lazy("You may not move complaints to another team."),
+    "escalate": gettext_lazy("You may not escalate complaints."),
+}
 
 
 class BulkForm(forms.Form):

@@ -154,6 +154,27 @@ def test_an_agent_may_not_hand_out_move_or_escalate_in_bulk(agent, make_complain
     assert Complaint.objects.get(pk=complaint.pk).assignee_id is None
 
 
+@pytest.mark.parametrize(
+    ("action", "extra", "refusal"),
+    [
+        ("assign", {"assignee": "me"}, "You may not assign complaints."),
+        ("move", {"team": "team"}, "You may not move complaints to another team."),
+        ("escalate", {"reason": "x"}, "You may not escalate complaints."),
+    ],
+)
+def test_a_refused_bulk_action_is_said_in_a_sentence_of_its_own(
+    agent, make_complaint, action, extra, refusal
+):
+    complaint = make_complaint()
+    if extra.get("team") == "team":
+        extra = {"team": complaint.team_id}
+
+    answer = post(signed_in(agent), [complaint.reference], action=action, **extra)
+
+    assert answer.status_code == 403
+    assert f"<p>{refusal}</p>" in answer.content.decode()
+
+
 def test_the_bar_offers_only_the_macros_the_agent_may_use_on_the_queue(
     agent, supervisor, other_agent, make_complaint, team, other_team
 ):
