@@ -255,6 +255,13 @@
     return fields[0] || form.querySelector("button[type=submit], button:not([type])");
   }
 
+  // A field folded away (the queue's filters on a phone: fold-on-phone.js) is unfolded
+  // before it takes the focus.
+  function unfold(field) {
+    var fold = field.closest("details");
+    if (fold && !fold.open) { fold.open = true; }
+  }
+
   function focusEnd(field) {
     field.focus();
     if ((field.tagName === "TEXTAREA" || field.type === "text") && field.setSelectionRange) {
@@ -268,6 +275,7 @@
     search: function () {
       var box = target("search");
       if (box) {
+        unfold(box);
         box.focus();
         if (box.select) { box.select(); }
         return;
@@ -415,7 +423,10 @@
 
   if (window.location.hash === "#search") {
     var box = target("search");
-    if (box) { box.focus(); }
+    if (box) {
+      unfold(box);
+      box.focus();
+    }
   }
 
   // The macro chooser is a GET form that comes back to "#macro-text", the chosen macro's
