@@ -11,7 +11,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from common.errors import RedressError, ValidationFailed
-from desk.bulk_forms import ACTION_PERMISSIONS, ACTIONS, BulkForm, selected_references
+from desk.bulk_forms import (
+    ACTION_PERMISSIONS,
+    ACTION_REFUSALS,
+    ACTIONS,
+    BulkForm,
+    selected_references,
+)
 from desk.desk import staff_required
 from escalation.services import ladder
 from recovery import access, rules
@@ -47,15 +53,7 @@ def bulk(request):
     action = form.cleaned_data["action"]
     permission = ACTION_PERMISSIONS.get(action)
     if permission and not request.user.has_perm(permission):
-        return render(
-            request,
-            "403.html",
-            {
-                "exception": _("You may not %(action)s complaints.")
-                % {"action": str(ACTIONS[action]).lower()}
-            },
-            status=403,
-        )
+        return render(request, "403.html", {"exception": ACTION_REFUSALS[action]}, status=403)
     rows = _run(request.user, action, form.cleaned_data, references)
     request.session[SESSION_KEY] = {
         "action": str(ACTIONS[action]),

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from recovery import roles
 from recovery.models import Team
+from recovery.services import macros as macro_services
 
 # A spike of one complaint fills a few queue pages; a selection beyond this is a mistake
 # (or a script), and each complaint is a transaction of its own: 200 take a few seconds.
@@ -29,6 +30,13 @@ ACTION_PERMISSIONS = {
     "assign": "recovery.assign_complaint",
     "move": "recovery.assign_complaint",
     "escalate": "recovery.escalate_complaint",
+}
+# What the refusal of each of those says: a sentence of its own, not the action's label
+# fitted into one ("You may not move to another team complaints").
+ACTION_REFUSALS = {
+    "assign": gettext_lazy("You may not assign complaints."),
+    "move": gettext_lazy("You may not move complaints to another team."),
+    "escalate": gettext_lazy("You may not escalate complaints."),
 }
 
 
@@ -98,14 +106,29 @@ def selected_references(post) -> tuple[list[str], str]:
     return seen, ""
 
 
-def bar_context(request, choices: dict) -> dict:
-    """What the queue's bulk action bar offers this user; no query: the macros come with
-    the filters' configuration (``choices``, from ``selectors.queue_filter_choices``)."""
+def bar_context(request, choices: dict, rows) -> dict:
+    """What the queue's bulk action bar offers this user for the page's ``rows``; no query:
+    the macros come with the filters' configuration (``choices``, from
+    ``selectors.queue_filter_choices``).
+
+    A macro is offered when the user may use it on one of the rows at least, by the rule
+    of the complaint page's list (``macros.shared_with``): another team's macro is not, nor
+    another person's."""
     user = request.user
+    teams = {row.team_id for row in rows}
     macros = [
         (pk, name)
-        for pk, name, owner, _team in choices["macro"]
-        if owner is None or owner == user.pk
+        for pk, name, owner, macro_team, visibility in choices["macro"]
+        if any(
+            macro_services.shared_with(
+                visibility=visibility,
+                macro_team_id=macro_team,
+                owner_id=owner,
+                user=user,
+                team_id=team,
+            )
+            for team in teams
+        )
     ]
     actions = [
         (value, label)

@@ -166,7 +166,7 @@ def render_queue(request, scope: str, *, saved_view=None):
             ],
             "assignee_choices": filters.assignee_choices(),
             "ranked": not query.sort and selectors.search_rank(text) is not None,
-            **bulk_forms.bar_context(request, choices),
+            **bulk_forms.bar_context(request, choices, rows),
         },
     )
 
@@ -420,10 +420,9 @@ def _loop_closing(complaint: Complaint) -> dict:
     which are the company's filing, nor a cause's description, written for staff.
     """
     causes = _cause_names(complaint)
-    return {
+    prefilled = {
         "what_we_found": complaint.resolution_summary,
-        "what_we_did": remedies.delivered_summary(complaint)
-        or (complaint.get_outcome_display() if complaint.outcome else ""),
+        "what_we_did": remedies.given_summary(complaint),
         "what_will_change": (
             _("We have recorded the cause (%(causes)s) so that the team responsible fixes it.")
             % {"causes": "; ".join(causes)}
@@ -431,6 +430,10 @@ def _loop_closing(complaint: Complaint) -> dict:
             else ""
         ),
     }
+    # Each pre-filled text ends with a space: what the agent types after it (the caret is
+    # put at the end, shortcuts.js) starts a new sentence, not "…fixes it.The gateway…".
+    # The form strips it again from a text sent as it was.
+    return {name: f"{text.rstrip()} " if text else "" for name, text in prefilled.items()}
 
 
 def _cause_names(complaint: Complaint) -> list[str]:

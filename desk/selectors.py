@@ -116,6 +116,7 @@ QUEUE_COLUMNS = (
     "jurisdiction",
     "received_at",
     "customer__name",
+    "team_id",
     "team__name",
     "assignee__username",
     "assignee__first_name",
@@ -169,6 +170,7 @@ class QueueRow:
     jurisdiction: str
     received_at: datetime
     customer_name: str
+    team_id: int | None
     team_name: str | None  # None: not routed to a team yet
     assignee_name: str  # "": nobody yet
     breached: bool  # a clock breached and unanswered
@@ -275,33 +277,38 @@ def queue_order(text: str = "", sort: str = "") -> tuple:
 
 def queue_filter_choices() -> dict[str, list[tuple]]:
     """The teams and the categories the queue's filters offer, by name, and the macros its
-    bulk actions offer (id, name, owner id, team id): the configuration held in memory (read
+    bulk actions offer (id, name, owner id, team id, visibility): the configuration held in memory (read
     in one query when it changes, none otherwise)."""
 
     def load():
-        # One query for the three lists: (kind, id, name, owner, team) rows of each table.
+        # One query for the three lists: (kind, id, name, owner, team, visibility) rows.
         # Typed: two untyped NULLs would make the union's column text, not an id.
         nothing = Cast(Value(None), IntegerField())
         teams = (
             Team.objects.order_by()
-            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing)
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing, shared=Value(""))
+            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
         )
         categories = (
             Category.objects.order_by()
-            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing)
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing, shared=Value(""))
+            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
         )
         macros = (
             Macro.objects.order_by()
             .filter(archived_at__isnull=True)
-            .annotate(kind=Value("macro"), for_owner=F("owner_id"), for_team=F("team_id"))
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(
+                kind=Value("macro"),
+                for_owner=F("owner_id"),
+                for_team=F("team_id"),
+                shared=F("visibility"),
+            )
+            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
         )
         choices: dict[str, list[tuple]] = {"team": [], "category": [], "macro": []}
-        for kind, pk, name, owner, for_team in teams.union(categories, macros, all=True):
+        for kind, pk, name, owner, for_team, shared in teams.union(categories, macros, all=True):
             if kind == "macro":
-                choices[kind].append((pk, name, owner, for_team))
+                choices[kind].append((pk, name, owner, for_team, shared))
             else:
                 choices[kind].append((pk, name))
         for rows in choices.values():
@@ -366,6 +373,7 @@ def queue_page(
         jurisdiction,
         received_at,
         customer_name,
+        team_id,
         team_name,
         username,
         first_name,
@@ -389,6 +397,7 @@ def queue_page(
             jurisdiction=jurisdiction,
             received_at=received_at,
             customer_name=customer_name,
+            team_id=team_id,
             team_name=team_name,
             # As the display_name filter: User.get_full_name(), else the username.
             assignee_name=(f"{first_name} {last_name}".strip() or username)

@@ -20,7 +20,7 @@ from desk.selectors import statutory_due_label
 from escalation import regulatory
 from escalation.models import ClockKind
 from recovery import mentions
-from recovery.models import AttachmentSource, EventType, State, Urgency
+from recovery.models import AttachmentSource, EventType, QueueColumn, State, Urgency
 from recovery.services import routing
 
 register = template.Library()
@@ -486,6 +486,9 @@ def queue_rows(rows, columns=None, queue_url=""):
     on_hold = '<br><span class="badge waiting">{}</span>'.format(html.escape(_("On hold")))
     statutory_label = html.escape(_("statutory:"))
     select_label = html.escape(_("Select"))
+    column_labels = {value: html.escape(str(label)) for value, label in QueueColumn.choices}
+    if columns is None:
+        columns = list(column_labels)
     lines = []
     for row in rows:
         status = html.escape(row.status)
@@ -535,37 +538,28 @@ def queue_rows(rows, columns=None, queue_url=""):
             "</td>"
         )
         reference_cell = (
-            f'<td><a href="{html.escape(link.replace("REFERENCE", row.reference))}">'
+            f'<td class="queue-link"><a href="{html.escape(link.replace("REFERENCE", row.reference))}">'
             f"{reference}</a></td>"
         )
-        if columns is None:
-            lines.append(
-                f'<tr class="risk-{status}" data-reference="{reference}">{select_cell}'
-                f'<td><span class="badge risk-{status}">{labels.get(row.status, status)}</span>'
-                f"{deadline}</td>"
-                f"{reference_cell}"
-                # <bdi>: a right-to-left override in a name or subject stays inside its cell.
-                f"<td><bdi>{html.escape(row.subject)}</bdi></td>"
-                f"<td><bdi>{html.escape(row.customer_name)}</bdi></td>"
-                f"<td>{states.get(row.state) or html.escape(row.state)}"
-                f"{on_hold if row.awaiting_customer else ''}</td><td>{level}</td>"
-                f"<td>{html.escape(row.team_name) if row.team_name is not None else '—'}</td>"
-                f"<td>{assignee}</td>"
-                f'<td><time datetime="{row.received_at.isoformat()}">'
-                f"{received.day} {received:%b}, {received:%H:%M}</time></td></tr>"
-            )
-            continue
+        # data-label: the column's name, which a phone's card layout writes before the value
+        # (the table's head is out of sight there); the deadline, the reference and the
+        # subject say what they are.
         cells = {
-            "deadline": f'<td><span class="badge risk-{status}">'
+            "deadline": f'<td class="deadline"><span class="badge risk-{status}">'
             f"{labels.get(row.status, status)}</span>{deadline}</td>",
+            # <bdi>: a right-to-left override in a name or subject stays inside its cell.
             "subject": f"<td><bdi>{html.escape(row.subject)}</bdi></td>",
-            "customer": f"<td><bdi>{html.escape(row.customer_name)}</bdi></td>",
-            "state": f"<td>{states.get(row.state) or html.escape(row.state)}"
+            "customer": f'<td data-label="{column_labels["customer"]}">'
+            f"<bdi>{html.escape(row.customer_name)}</bdi></td>",
+            "state": f'<td data-label="{column_labels["state"]}">'
+            f"{states.get(row.state) or html.escape(row.state)}"
             f"{on_hold if row.awaiting_customer else ''}</td>",
-            "level": f"<td>{level}</td>",
-            "team": f"<td>{html.escape(row.team_name) if row.team_name is not None else '—'}</td>",
-            "assignee": f"<td>{assignee}</td>",
-            "received": f'<td><time datetime="{row.received_at.isoformat()}">'
+            "level": f'<td data-label="{column_labels["level"]}">{level}</td>',
+            "team": f'<td data-label="{column_labels["team"]}">'
+            f"{html.escape(row.team_name) if row.team_name is not None else '—'}</td>",
+            "assignee": f'<td data-label="{column_labels["assignee"]}">{assignee}</td>',
+            "received": f'<td data-label="{column_labels["received"]}">'
+            f'<time datetime="{row.received_at.isoformat()}">'
             f"{received.day} {received:%b}, {received:%H:%M}</time></td>",
         }
         shown = [cells[column] for column in columns if column in cells]

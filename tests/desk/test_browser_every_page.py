@@ -210,6 +210,9 @@ def _refuse_a_macro(page, world) -> None:  # noqa: F811
 def _do_a_bulk_action(page, world) -> None:  # noqa: F811
     """From the team queue: every complaint on it assigned to the user, then the result."""
     page.goto("/desk/team/")
+    folded = page.locator("summary", has_text="Bulk actions")
+    if folded.is_visible():  # on a phone the bar is folded behind its summary
+        folded.click()
     page.get_by_role("button", name="Select all on this page").click()
     page.get_by_label("Action").select_option("assign")
     page.get_by_label("Assign to (a username, or “me”)").fill("me")

@@ -4,6 +4,8 @@
   board and the Pareto page never scroll sideways, however long the words people wrote; a
   table too wide for the screen scrolls inside its own box, and the forms take the screen's
   width;
+- on a phone each queue row is a card whose link is on the first screen, the filters and
+  the bulk bar folded behind their summaries;
 - a long story is clamped to its first lines until "Show all" is opened (no JavaScript);
 - after a form error, on the desk and on the portal, the focus is on the error summary.
 """
@@ -12,7 +14,7 @@ import re
 
 import pytest
 
-from recovery.models import Customer
+from recovery.models import Complaint, Customer
 from tests.desk.live import (
     assert_accessible,
     chromium,
@@ -106,6 +108,84 @@ def test_the_queue_and_the_complaint_page_fit_a_phone(live, browser, agent, make
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert box["width"] >= PHONE["width"] * 0.75
     assert_accessible(page, "complaint page on a phone")
+    page.context.close()
+
+
+# The queue's first row as a phone shows it: where its parts are, whether they show.
+FIRST_ROW = """() => {
+  const row = document.querySelector("#queue tbody tr");
+  const part = (selector) => {
+    const e = row.querySelector(selector);
+    const r = e.getBoundingClientRect();
+    return {text: e.innerText, left: r.left, right: r.right, bottom: r.bottom,
+            visible: r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden"};
+  };
+  return {
+    reference: row.dataset.reference,
+    link: part("a[href*='/desk/complaints/']"),
+    subject: part("td:not([class]):not([data-label])"),
+    customer: part("td[data-label='Customer']"),
+    state: part("td[data-label='State']"),
+    risk: part("td.deadline .badge"),
+    deadline: part("td.deadline time"),
+  };
+}"""
+
+
+def test_the_queue_is_read_and_opened_on_a_phone_without_scrolling_sideways(
+    live, browser, agent, make_complaint
+):
+    """Each row is a card: its reference link, subject, customer, state and deadline on the
+    screen; the filters and the bulk bar folded behind their summaries, so that the first
+    row is on the first screen."""
+    complaints = [make_complaint(subject=LONG_SUBJECT) for _ in range(3)]
+    Complaint.objects.filter(pk=complaints[0].pk).update(assignee=agent)
+    page = phone_page(browser, live.base_url)
+    sign_in(page, agent.username)
+
+    for queue in ("/desk/team/", "/desk/"):
+        page.goto(queue)
+        wait_until_live(page)
+        # The deadlines' clocks start in the worker: the rows show them once it has.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#queue tbody tr')].every("
+            "(row) => row.querySelector('td.deadline time'))"
+        )
+        # Read at once: a live refresh may redraw the rows between two questions.
+        row = page.evaluate(FIRST_ROW)
+        link = row["link"]
+        assert link["text"] == row["reference"]
+        assert link["left"] >= 0 and link["right"] <= PHONE["width"], (queue, link)
+        assert link["bottom"] <= PHONE["height"], (queue, link)  # on the first screen
+        # The subject, the customer, the state and the deadline are on the screen too.
+        for part in ("subject", "customer", "state", "risk", "deadline"):
+            shown = row[part]
+            assert shown["visible"] and shown["right"] <= PHONE["width"], (queue, part, shown)
+        assert LONG_SUBJECT in row["subject"]["text"]
+        assert complaints[0].customer.name in row["customer"]["text"]
+        assert page_width(page) <= PHONE["width"], wider_than_the_screen(page)
+        wrap = page.locator(".table-wrap")
+        assert wrap.evaluate("(e) => e.scrollWidth <= e.clientWidth"), queue  # nor inside
+        assert not page.get_by_role("search").is_visible()
+        assert not page.locator("#bulk-form").is_visible()
+        assert_accessible(page, f"{queue} on a phone")
+
+    # The filters unfold from their summary and take the screen's width; so does "/".
+    page.locator("summary", has_text="Filters").click()
+    search = page.get_by_label(re.compile("^Search"))
+    assert search.is_visible()
+    assert search.evaluate("(e) => e.getBoundingClientRect().right") <= PHONE["width"]
+    page.locator("summary", has_text="Bulk actions").click()
+    assert page.get_by_role("button", name="Apply to the selected").is_visible()
+    assert page_width(page) <= PHONE["width"], wider_than_the_screen(page)
+    page.goto("/desk/team/")
+    wait_until_live(page)
+    page.keyboard.press("/")
+    assert search.is_visible() and search.evaluate("(e) => e === document.activeElement")
+    # Wider, the filters and the bar are open and their summaries out of sight.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.get_by_role("search").is_visible() and page.locator("#bulk-form").is_visible()
+    assert not page.locator("summary", has_text="Filters").is_visible()
     page.context.close()
 
 

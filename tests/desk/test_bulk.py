@@ -11,7 +11,7 @@ import pytest
 
 from desk.bulk_forms import BULK_LIMIT
 from escalation.models import Escalation
-from recovery.models import Complaint, ComplaintEvent, EventType, Message, MessageKind
+from recovery.models import Complaint, ComplaintEvent, EventType, Macro, Message, MessageKind
 from recovery.services import macros
 from recovery.services.lifecycle import complaint_withdraw
 from tests.conftest import acknowledge
@@ -152,6 +152,64 @@ def test_an_agent_may_not_hand_out_move_or_escalate_in_bulk(agent, make_complain
         answer = post(client, [complaint.reference], action=action, **extra)
         assert answer.status_code == 403, action
     assert Complaint.objects.get(pk=complaint.pk).assignee_id is None
+
+
+@pytest.mark.parametrize(
+    ("action", "extra", "refusal"),
+    [
+        ("assign", {"assignee": "me"}, "You may not assign complaints."),
+        ("move", {"team": "team"}, "You may not move complaints to another team."),
+        ("escalate", {"reason": "x"}, "You may not escalate complaints."),
+    ],
+)
+def test_a_refused_bulk_action_is_said_in_a_sentence_of_its_own(
+    agent, make_complaint, action, extra, refusal
+):
+    complaint = make_complaint()
+    if extra.get("team") == "team":
+        extra = {"team": complaint.team_id}
+
+    answer = post(signed_in(agent), [complaint.reference], action=action, **extra)
+
+    assert answer.status_code == 403
+    assert f"<p>{refusal}</p>" in answer.content.decode()
+
+
+def test_the_bar_offers_only_the_macros_the_agent_may_use_on_the_queue(
+    agent, supervisor, other_agent, make_complaint, team, other_team
+):
+    ours = make_complaint()
+    acknowledge(ours, agent)
+    for name, visibility, macro_team in (
+        ("Everyone's macro", "everyone", None),
+        ("Billing team macro", "team", team),
+        ("Delivery team macro", "team", other_team),
+    ):
+        macros.macro_save(
+            actor=supervisor,
+            fields=macros.MacroFields(
+                name=name, body="We are on it.", visibility=visibility, team=macro_team
+            ),
+        )
+    for name, owner in (("Agent's own macro", agent), ("Someone else's macro", other_agent)):
+        Macro.objects.create(name=name, body="We are on it.", visibility="personal", owner=owner)
+    html = signed_in(agent).get("/desk/team/").content.decode()
+
+    offered = html.split('id="bulk-macro"', 1)[1].split("</select>", 1)[0]
+    assert "Everyone&#x27;s macro" in offered and "Billing team macro" in offered
+    assert "Agent&#x27;s own macro" in offered
+    assert "Delivery team macro" not in offered and "Someone else" not in offered
+    # What it offers works on the agent's complaints.
+    billing = next(pk for pk, name in macros_offered(html) if name == "Billing team macro")
+    rows = rows_of(post(signed_in(agent), [ours.reference], action="macro", macro=billing))
+    assert rows[ours.reference].startswith("done"), rows
+
+
+def macros_offered(html: str) -> list[tuple[int, str]]:
+    import re
+
+    chooser = html.split('id="bulk-macro"', 1)[1].split("</select>", 1)[0]
+    return [(int(pk), name) for pk, name in re.findall(r'<option value="(\d+)">([^<]+)<', chooser)]
 
 
 def test_an_agent_holds_their_teams_complaints_and_is_told_of_another_teams(

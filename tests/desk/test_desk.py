@@ -25,7 +25,7 @@ from recovery.models import (
     State,
 )
 from recovery.models.remedies import RecoveryStatus
-from recovery.services import lifecycle
+from recovery.services import lifecycle, remedies
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import customer_message_add, message_add
 from tests.conftest import AS_ROUTED, acknowledge, close_loop, resolve
@@ -344,6 +344,35 @@ def test_closing_the_loop_comes_pre_filled_from_the_resolution(agent, make_compl
 
     assert "Refunded the duplicate charge." in html  # what we found: the summary
     assert "(Duplicate charge)" in html  # what will change: the cause, by its name
+
+
+def test_what_we_did_is_pre_filled_with_the_outcome_and_the_recoveries_given(
+    agent, make_complaint, root_causes
+):
+    complaint = acknowledge(make_complaint(), agent)
+    refund = remedies.recovery_propose(
+        complaint=complaint,
+        actor=agent,
+        type="refund",
+        amount="20.00",
+        currency="GBP",
+        description="The second charge, refunded",
+    )
+    remedies.recovery_deliver(action_id=refund.pk, actor=agent)
+    remedies.recovery_propose(complaint=complaint, actor=agent, type="apology")
+    declined = remedies.recovery_propose(
+        complaint=complaint, actor=agent, type="goodwill", amount="900.00", currency="GBP"
+    )
+    assert declined.status == RecoveryStatus.AWAITING_APPROVAL  # not given: not said
+    resolve(complaint, agent)
+
+    form = signed_in(agent).get(page_of(complaint)).context["forms"]["close_loop"]
+
+    assert form.initial["what_we_did"].strip() == (
+        "Upheld. Refund of 20.00 GBP, delivered: The second charge, refunded. Apology, offered."
+    )
+    # Each pre-filled text ends with a space: typed after it, a new sentence starts apart.
+    assert form.initial["what_will_change"].endswith("fixes it. ")
 
 
 def test_the_loop_closing_pre_fill_says_nothing_internal(agent, make_complaint, root_causes):

@@ -8,6 +8,7 @@ against a live uvicorn and Celery worker).
 - the queue's current row moves with j and k, Enter opens it, and it stays current and
   focused when a live refresh redraws the queue; g q and / go where they say;
 - a shortcut typed in a field types the letter, and none fires with Ctrl, Alt or Meta;
+- closing the loop with c, Tab, Tab and typing: the text typed follows the pre-filled words;
 - the "?" help is a modal dialog: focus moves in, Escape closes it, focus comes back; axe
   finds nothing serious in it, at desktop and phone widths.
 """
@@ -20,9 +21,10 @@ import pytest
 from django.utils import timezone
 
 from escalation.models import Clock, ClockKind
-from recovery.models import Complaint, EventType, State
+from recovery.models import Complaint, EventType, MessageKind, State
 from recovery.services import macros as macro_services
-from tests.conftest import acknowledge
+from recovery.services import remedies
+from tests.conftest import acknowledge, resolve
 from tests.desk import keystrokes
 from tests.desk.live import (
     LIVE_TIMEOUT_MS,
@@ -408,3 +410,39 @@ def test_a_macro_is_chosen_filled_in_and_sent_from_the_keyboard(
     page.goto(f"/desk/complaints/{complaint.reference}/?macro=99999#macro-text")
     page.wait_for_load_state("domcontentloaded")
     assert focused(page).startswith("P That macro is not offered on this")
+
+
+def test_text_typed_after_c_tab_tab_follows_the_pre_filled_text(
+    live, browser, agent, make_complaint, root_causes
+):
+    """docs/web.md's way of closing the loop from the keyboard: c, Tab, Tab, type. The caret
+    lands at the end of each pre-filled text box, so what is typed comes after the pre-filled
+    words, a space apart, never in front of them; and what was given is said in words."""
+    complaint = acknowledge(make_complaint(subject="Charged twice"), agent)
+    refund = remedies.recovery_propose(
+        complaint=complaint, actor=agent, type="refund", amount="20.00", currency="GBP"
+    )
+    remedies.recovery_deliver(action_id=refund.pk, actor=agent)
+    resolve(complaint, agent)
+    page = new_page(browser, live.base_url)
+    sign_in(page, agent.username)
+    page.goto(f"/desk/complaints/{complaint.reference}/")
+    page.wait_for_load_state("domcontentloaded")
+
+    page.keyboard.press("c")
+    assert "what_we_found" in focused(page)
+    page.keyboard.press("Tab")
+    assert "what_we_did" in focused(page)
+    page.keyboard.press("Tab")
+    assert "what_will_change" in focused(page)
+    page.keyboard.type("مرحبا")
+    page.keyboard.press("Control+Enter")
+    page.get_by_text(keystrokes.CLOSED).wait_for()
+
+    sent = complaint.messages.get(kind=MessageKind.LOOP_CLOSING).body
+    assert sent.endswith(
+        "What will change: We have recorded the cause (Duplicate charge) so that the team "
+        "responsible fixes it. مرحبا"
+    ), sent
+    assert "What we did for you: Upheld. Refund of 20.00 GBP, delivered.\n" in sent, sent
+    page.close()

@@ -14,6 +14,7 @@
  *   and puts the cursor in the first field still empty (else the first field). It never
  *   submits: that stays Enter on the button, or Ctrl+Enter (Cmd+Enter) in a text box or
  *   a list (the macro chooser's: m, then Ctrl+Enter fills the macro in);
+ * - a pre-filled text box reached from the keyboard takes the caret at the end of its text;
  * - g then a letter goes somewhere ("g q": my queue), the second key within GO_WINDOW_MS;
  * - the help has a switch that turns the one-key shortcuts off, remembered in this browser
  *   (localStorage): someone who speaks commands, or whose hand rests on the keys, must be
@@ -254,6 +255,13 @@
     return fields[0] || form.querySelector("button[type=submit], button:not([type])");
   }
 
+  // A field folded away (the queue's filters on a phone: fold-on-phone.js) is unfolded
+  // before it takes the focus.
+  function unfold(field) {
+    var fold = field.closest("details");
+    if (fold && !fold.open) { fold.open = true; }
+  }
+
   function focusEnd(field) {
     field.focus();
     if ((field.tagName === "TEXTAREA" || field.type === "text") && field.setSelectionRange) {
@@ -267,6 +275,7 @@
     search: function () {
       var box = target("search");
       if (box) {
+        unfold(box);
         box.focus();
         if (box.select) { box.select(); }
         return;
@@ -386,6 +395,24 @@
     }).observe(queue, { childList: true, subtree: true });
   }
 
+  // A pre-filled text box reached from the keyboard (Tab, Shift+Tab, a shortcut, its
+  // label) takes the caret at the end of its text, as focusEnd does: Chromium puts it at the
+  // start, and what the agent then typed went in front of the text ("مرحباWe have recorded
+  // the cause…"). A click in the box itself puts the caret where it points, and a caret the
+  // person placed before leaving the box (not at the start) is where they left it. Not a
+  // one-key shortcut: the switch in the help leaves it on.
+  var pointedAt = null;
+  document.addEventListener("pointerdown", function (event) { pointedAt = event.target; }, true);
+  document.addEventListener("keydown", function () { pointedAt = null; }, true);
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.tagName !== "TEXTAREA" || !field.value || field.readOnly) { return; }
+    if (pointedAt && field.contains(pointedAt)) { return; }
+    if (field.selectionStart === 0 && field.selectionEnd === 0) {
+      field.setSelectionRange(field.value.length, field.value.length);
+    }
+  });
+
   // The help's button, in the header: only with the script, since the keys need it too.
   var account = document.querySelector(".site-header .account");
   if (account) {
@@ -396,7 +423,10 @@
 
   if (window.location.hash === "#search") {
     var box = target("search");
-    if (box) { box.focus(); }
+    if (box) {
+      unfold(box);
+      box.focus();
+    }
   }
 
   // The macro chooser is a GET form that comes back to "#macro-text", the chosen macro's
