@@ -207,11 +207,19 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         rows = rows.filter(assignee=user)
     else:
         # The user's teams, and complaints not yet routed to any team (everyone's queue
-        # until someone takes them, as recovery.rules.works_on says). The teams are a
-        # subquery, not a query of their own: PostgreSQL reads them once and filters the
-        # deadline index, which carries the team, on them.
-        memberships = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
-        rows = rows.filter(Q(team_id__in=memberships) | Q(team__isnull=True))
+        # until someone takes them, as recovery.rules.works_on says). The teams as read
+        # with the user for this request, as values: PostgreSQL then knows from its
+        # statistics how many complaints they hold, and for a word in one complaint in
+        # seven intersects the words' index with the (state, team) index instead of
+        # walking the urgency order through 23,000 rows, which it chose when the teams
+        # were a subquery it could not count. Elsewhere (a user read otherwise, SQLite) a
+        # subquery, not a query of their own.
+        team_ids = access.teams_read_with(user)
+        if team_ids is None:
+            team_ids = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
+        else:
+            team_ids = sorted(team_ids)
+        rows = rows.filter(Q(team_id__in=team_ids) | Q(team__isnull=True))
         if query.scope == "unassigned":
             # Through complaint_assignee_idx (assignee_id IS NULL, state) or the deadline
             # index with the team, whichever the planner finds fewer rows in.

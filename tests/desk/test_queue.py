@@ -402,6 +402,29 @@ def test_a_search_for_words_reads_its_matches_once_for_the_page_and_the_count(
     assert len(searched) == 1
 
 
+def test_the_queue_names_the_teams_read_with_the_user_and_follows_a_change_of_team(
+    agent, make_complaint, other_team
+):
+    """The user's teams come with the user (one query for both, each request) and the queue
+    names them as values, so that PostgreSQL counts their complaints from its statistics;
+    a change of team shows on the next page."""
+    ours = make_complaint(subject="Ours", description="parcel")
+    theirs = make_complaint(subject="Theirs", description="parcel")
+    Complaint.objects.filter(pk=theirs.pk).update(team=other_team)
+    client = signed_in(agent)
+    client.get("/desk/team/")  # warm: session, permissions caches
+
+    with CaptureQueriesContext(connection) as page:
+        assert rows_of(text_of(client.get("/desk/team/", {"q": "parcel"}))) == [ours.reference]
+    queue_reads = [query["sql"] for query in page.captured_queries if "@@" in query["sql"]]
+    other_team.members.add(agent)
+    found = rows_of(text_of(client.get("/desk/team/", {"q": "parcel"})))
+
+    assert sorted(found) == sorted([ours.reference, theirs.reference])
+    assert queue_reads
+    assert all("recovery_team_members" not in sql for sql in queue_reads)
+
+
 @pytest.mark.sqlite
 def test_search_finds_a_closed_complaint_by_reference_and_text_on_any_database(
     agent, make_complaint
