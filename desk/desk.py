@@ -118,13 +118,20 @@ def render_queue(request, scope: str, *, saved_view=None):
     # One row more than a page says whether there is a next page; the total is counted up
     # to a cap, so a queue of 30,000 costs what a queue of 1,000 does.
     offset = (number - 1) * QUEUE_PAGE_SIZE
-    rows = selectors.queue_page(queryset, offset, QUEUE_PAGE_SIZE + 1, now, text, query.sort)
+    # A search for words reads its matches once, for the page and the count.
+    ranked = selectors.ranked_matches(queryset, text, QUEUE_COUNT_CAP, query.sort)
+    rows = selectors.queue_page(
+        queryset, offset, QUEUE_PAGE_SIZE + 1, now, text, query.sort, ranked=ranked
+    )
     has_next = len(rows) > QUEUE_PAGE_SIZE
     rows = rows[:QUEUE_PAGE_SIZE]
     for row in rows:
         row.deadline_text = time_left(row.next_deadline_at, now)
         row.overdue_text = overdue_text(row, now)
-    total = selectors.queue_count(queryset, QUEUE_COUNT_CAP, query.sort)
+    if ranked is not None:
+        total = ranked.count
+    else:
+        total = selectors.queue_count(queryset, QUEUE_COUNT_CAP, query.sort)
     params = data.copy()
     params.pop("page", None)
     columns = saved_view.columns if saved_view is not None and saved_view.columns else None
@@ -165,7 +172,7 @@ def render_queue(request, scope: str, *, saved_view=None):
                 for message in messages_of_field
             ],
             "assignee_choices": filters.assignee_choices(),
-            "ranked": not query.sort and selectors.search_rank(text) is not None,
+            "ranked": ranked is not None,
             **bulk_forms.bar_context(request, choices, rows),
         },
     )

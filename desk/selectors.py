@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import (
+    BigIntegerField,
     CharField,
     Count,
     Exists,
@@ -209,11 +210,19 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
         rows = rows.filter(assignee=user)
     else:
         # The user's teams, and complaints not yet routed to any team (everyone's queue
-        # until someone takes them, as recovery.rules.works_on says). The teams are a
-        # subquery, not a query of their own: PostgreSQL reads them once and filters the
-        # deadline index, which carries the team, on them.
-        memberships = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
-        rows = rows.filter(Q(team_id__in=memberships) | Q(team__isnull=True))
+        # until someone takes them, as recovery.rules.works_on says). The teams as read
+        # with the user for this request, as values: PostgreSQL then knows from its
+        # statistics how many complaints they hold, and for a word in one complaint in
+        # seven intersects the words' index with the (state, team) index instead of
+        # walking the urgency order through 23,000 rows, which it chose when the teams
+        # were a subquery it could not count. Elsewhere (a user read otherwise, SQLite) a
+        # subquery, not a query of their own.
+        team_ids = access.teams_read_with(user)
+        if team_ids is None:
+            team_ids = Team.members.through.objects.filter(user_id=user.pk).values("team_id")
+        else:
+            team_ids = sorted(team_ids)
+        rows = rows.filter(Q(team_id__in=team_ids) | Q(team__isnull=True))
         if query.scope == "unassigned":
             # Through complaint_assignee_idx (assignee_id IS NULL, state) or the deadline
             # index with the team, whichever the planner finds fewer rows in.
@@ -318,6 +327,42 @@ def queue_filter_choices() -> dict[str, list[tuple]]:
     return configuration.cached("desk-queue-filter-choices", load)
 
 
+@dataclass(frozen=True, slots=True)
+class RankedMatches:
+    """A search for words: the ids of the matches to rank, best match first, and how many
+    matches the queue holds, counted no further than the cap + 1 (as ``queue_count``)."""
+
+    ids: list[int]
+    count: int
+
+
+def ranked_matches(
+    rows: QuerySet[Complaint], text: str, cap: int, sort: str = ""
+) -> RankedMatches | None:
+    """For a search for words on PostgreSQL (ranked, best match first), in one query: the
+    ``SEARCH_CANDIDATES`` most urgent matches of the queue ``rows``, best match first and by
+    urgency among equals, and their count up to ``cap`` + 1; None for any other queue.
+
+    The matches are read once, in the urgency order with each one's rank, for the page and
+    for the count alike: a word in one complaint in seven (a courier named in the notes)
+    has thousands of matches, found through its GIN index and read from the table; ranking
+    them in one query and counting them in another read them twice, and looked each of the
+    1,001 up again by its id to rank it.
+    """
+    rank = None if sort else search_rank(text)
+    if rank is None:
+        return None
+    found = list(
+        rows.order_by(*QUEUE_ORDER)
+        .annotate(match_rank=rank)
+        .values_list("pk", "match_rank")[: max(SEARCH_CANDIDATES, cap + 1)]
+    )
+    candidates = found[:SEARCH_CANDIDATES]
+    # Stable: equal ranks stay in the urgency order they were read in.
+    candidates.sort(key=lambda match: -match[1])
+    return RankedMatches(ids=[pk for pk, _rank in candidates], count=len(found))
+
+
 def queue_page(
     rows: QuerySet[Complaint],
     offset: int,
@@ -325,9 +370,10 @@ def queue_page(
     now: datetime,
     text: str = "",
     sort: str = "",
+    ranked: RankedMatches | None = None,
 ) -> list[QueueRow]:
     """``size`` rows of the queue ``rows`` from ``offset``, with their risk flags, in one
-    query.
+    query; for a search for words, ``size`` of the ``ranked`` matches (``ranked_matches``).
 
     The page's ids are found first, in a subquery that reads only the index (the open
     complaints' deadline order with the team in it), and only those rows are read and
@@ -336,22 +382,17 @@ def queue_page(
     5,000 of them for the hundredth page. The flags are two ``EXISTS`` probes per row of
     the page, on the clock table's complaint index.
     """
-    rank = None if sort else search_rank(text)
-    if rank is None:
-        page_ids = rows.values("pk")[offset : offset + size]
+    if ranked is None:
+        page_ids = Q(pk__in=rows.values("pk")[offset : offset + size])
     else:
-        # Words: rank only the SEARCH_CANDIDATES most urgent matches, found in the urgency
-        # index's order (or, for a rare word, from its GIN index), rather than every match:
-        # a word in every complaint had all 15,000 of a team's open complaints ranked for
-        # each page.
-        candidates = rows.order_by(*QUEUE_ORDER).values("pk")[:SEARCH_CANDIDATES]
-        page_ids = (
-            Complaint.objects.filter(pk__in=candidates)
-            .order_by(rank.desc(), *QUEUE_ORDER)
-            .values("pk")[offset : offset + size]
-        )
+        # An array parameter, not ``pk__in=[…]``: an empty page still sends its query, so
+        # that every page sends as many (Django answers an empty IN list without asking).
+        from django.contrib.postgres.fields import ArrayField
+
+        ids = Value(ranked.ids[offset : offset + size], output_field=ArrayField(BigIntegerField()))
+        page_ids = Q(_EqualsAny(F("pk"), ids))
     values = (
-        Complaint.objects.filter(pk__in=page_ids)
+        Complaint.objects.filter(page_ids)
         .annotate(**_risk_flags(now))
         .order_by(*queue_order(text, sort))
         .values_list(*QUEUE_COLUMNS)

@@ -83,6 +83,15 @@ def complaints_workable_by(user) -> QuerySet[Complaint]:
     return Complaint.objects.none()
 
 
+def teams_read_with(user) -> frozenset[int] | None:
+    """The ids of the teams ``user`` is on, as read with the user for this request (the
+    session's or the API token's user, on PostgreSQL: ``recovery.auth``), or None where
+    they were not. For a request's lists, which can then name the teams as values (the
+    planner counts a team's complaints from its statistics, where a subquery of the
+    memberships is a guess); never for a socket, which keeps its user for hours."""
+    return getattr(user, "_redress_request_team_ids", None)
+
+
 def saved_views_visible_to(user) -> QuerySet[SavedView]:
     """The queue's saved views ``user`` may open: their own, and those shared with a team
     they are on (a subquery: one query in all). Another team's views are not among them."""

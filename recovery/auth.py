@@ -178,18 +178,24 @@ def _remember_facts(user, row) -> None:
     (``_user_facts``), put on ``user``."""
     configuration.token_read(row.configuration_token)
     user._redress_groups = frozenset(name for name in row.group_names if name)
+    # For this request's lists only (recovery.access.teams_read_with): not for who works a
+    # complaint, which rules.works_on asks afresh (a socket keeps its user for hours).
+    user._redress_request_team_ids = frozenset(row.team_ids)
     if not user.is_superuser:  # Django gives a superuser every permission there is
         user._user_perm_cache = {perm for perm in row.own_permissions if perm}
 
 
 def _user_facts(user_ref: str = "pk") -> dict:
-    """``annotate()`` arguments bringing a user's group names and own permissions, and the
-    configuration token, along in the query that reads the user (PostgreSQL). Subqueries,
-    not joins: two joins would multiply each other's rows."""
+    """``annotate()`` arguments bringing a user's group names, own permissions and teams,
+    and the configuration token, along in the query that reads the user (PostgreSQL).
+    Subqueries, not joins: two joins would multiply each other's rows."""
     from django.contrib.auth.models import Group, Permission
 
     return {
         "configuration_token": configuration.token_query(),
+        "team_ids": ArraySubquery(
+            Team.members.through.objects.filter(user_id=OuterRef(user_ref)).values("team_id")
+        ),
         "group_names": ArraySubquery(
             Group.objects.filter(user=OuterRef(user_ref)).order_by().values("name")
         ),
@@ -205,9 +211,10 @@ def _user_facts(user_ref: str = "pk") -> dict:
 
 def session_user(user_id):
     """The user a session names, or None: its customer profile, group names and own
-    permissions, and the configuration token, read in one query (PostgreSQL), as the API's
-    token authentication reads them. Its teams are not: a socket keeps its user for hours,
-    and who works a complaint must follow a change of team at once (``rules.works_on``)."""
+    permissions, its teams and the configuration token, read in one query (PostgreSQL), as
+    the API's token authentication reads them. The teams serve this request's lists (the
+    queue, ``recovery.access.teams_read_with``), not who works a complaint: a socket keeps
+    its user for hours, and that must follow a change of team at once (``rules.works_on``)."""
     users = get_user_model()._default_manager.select_related("customer")
     postgresql = connection.vendor == "postgresql"
     if postgresql:

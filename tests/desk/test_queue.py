@@ -370,6 +370,61 @@ def test_words_in_many_complaints_rank_the_most_urgent_matches_only(
     assert rows == [breached_one.reference, soon.reference]
 
 
+def test_a_search_for_words_reads_its_matches_once_for_the_page_and_the_count(
+    agent, make_complaint, monkeypatch
+):
+    """The matches of a search for words are found once, with their rank, and give the page
+    and the count: a word in thousands of complaints was found twice, and each of the page's
+    1,001 candidates looked up again to be ranked."""
+    from desk import desk
+
+    monkeypatch.setattr(desk, "QUEUE_PAGE_SIZE", 2)
+    late = clocks_say(make_complaint(subject="Late", description="parcel"), breached(hours_ago=2))
+    soon = clocks_say(make_complaint(subject="Soon", description="parcel"), running(in_hours=2))
+    best = clocks_say(make_complaint(subject="Parcel", description="parcel"), running(in_hours=90))
+    make_complaint(subject="Unrelated", description="A card was blocked.")
+    client = signed_in(agent)
+    client.get("/desk/team/", {"q": "parcel"})  # warm: session, permissions caches
+
+    with CaptureQueriesContext(connection) as first:
+        answer = text_of(client.get("/desk/team/", {"q": "parcel"}))
+    second = text_of(client.get("/desk/team/", {"q": "parcel", "page": 2}))
+    with CaptureQueriesContext(connection) as beyond:
+        empty = text_of(client.get("/desk/team/", {"q": "parcel", "page": 3}))
+
+    # Best match first (the word in the subject), then by urgency; the pages follow on.
+    assert rows_of(answer) + rows_of(second) == [best.reference, late.reference, soon.reference]
+    assert "3 complaints, best match first" in answer
+    assert rows_of(empty) == []
+    # An empty page sends the same queries; the words are matched in one query of each.
+    assert len(beyond) == len(first)
+    searched = [query["sql"] for query in first.captured_queries if "@@" in query["sql"]]
+    assert len(searched) == 1
+
+
+def test_the_queue_names_the_teams_read_with_the_user_and_follows_a_change_of_team(
+    agent, make_complaint, other_team
+):
+    """The user's teams come with the user (one query for both, each request) and the queue
+    names them as values, so that PostgreSQL counts their complaints from its statistics;
+    a change of team shows on the next page."""
+    ours = make_complaint(subject="Ours", description="parcel")
+    theirs = make_complaint(subject="Theirs", description="parcel")
+    Complaint.objects.filter(pk=theirs.pk).update(team=other_team)
+    client = signed_in(agent)
+    client.get("/desk/team/")  # warm: session, permissions caches
+
+    with CaptureQueriesContext(connection) as page:
+        assert rows_of(text_of(client.get("/desk/team/", {"q": "parcel"}))) == [ours.reference]
+    queue_reads = [query["sql"] for query in page.captured_queries if "@@" in query["sql"]]
+    other_team.members.add(agent)
+    found = rows_of(text_of(client.get("/desk/team/", {"q": "parcel"})))
+
+    assert sorted(found) == sorted([ours.reference, theirs.reference])
+    assert queue_reads
+    assert all("recovery_team_members" not in sql for sql in queue_reads)
+
+
 @pytest.mark.sqlite
 def test_search_finds_a_closed_complaint_by_reference_and_text_on_any_database(
     agent, make_complaint
