@@ -14,6 +14,11 @@ unsaved related object is refused, a failure marks the transaction for rollback,
 instance is marked saved (django-fsm's record of the saved state included). On PostgreSQL
 the values are bound by the server (``compiled_queries.server_binding_cursor``), so a
 statement run often is prepared once per connection; elsewhere Django's own methods serve.
+
+``extra_columns`` (PostgreSQL only): columns the model does not declare, written in the same
+INSERT, ``{column: (SQL expression with one %s, function of the instance giving its value)}``
+(a new complaint's ``message_document``). Where Django's own INSERT serves, they are not
+written: whatever keeps them otherwise (a trigger) must still be right without them.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class _Columns:
     __slots__ = (
         "by_rows",
         "columns",
+        "extra",
         "fields",
         "kinds",
         "pre_saved",
@@ -84,7 +90,7 @@ class _Columns:
         "table",
     )
 
-    def __init__(self, model, connection):
+    def __init__(self, model, connection, extra: dict):
         meta = model._meta
         # What Model._save_table inserts for a new row with no primary key set.
         self.fields = [
@@ -97,13 +103,17 @@ class _Columns:
         self.returning = list(meta.db_returning_fields)
         self.quote = quote = connection.ops.quote_name
         self.table = quote(meta.db_table)
-        self.columns = ", ".join(quote(field.column) for field in self.fields)
+        self.extra = list(extra.values())
+        self.columns = ", ".join(
+            [quote(field.column) for field in self.fields] + [quote(column) for column in extra]
+        )
         self.by_rows: dict[int, str] = {}
 
     def sql(self, rows: int) -> str:
         statement = self.by_rows.get(rows)
         if statement is None:
-            row = "(" + ", ".join(["%s"] * len(self.fields)) + ")"
+            placeholders = ["%s"] * len(self.fields) + [sql for sql, _value in self.extra]
+            row = "(" + ", ".join(placeholders) + ")"
             returning = ", ".join(
                 f"{self.table}.{self.quote(field.column)}" for field in self.returning
             )
@@ -127,6 +137,7 @@ class _Columns:
             if hasattr(value, "resolve_expression"):
                 return None
             values.append(field.get_db_prep_save(value, connection))
+        values.extend(value_of(obj) for _sql, value_of in self.extra)
         return values
 
 
@@ -136,12 +147,16 @@ class CompiledInsert:
     ``Complaint.objects.bulk_create(objs)`` of new instances (one statement, the primary keys
     set, no signals, as Django's)."""
 
-    def __init__(self, model: type[models.Model]):
+    def __init__(self, model: type[models.Model], *, extra_columns: dict | None = None):
         self.model = model
+        self.extra_columns = extra_columns or {}
         self._columns: dict[str, _Columns] = {}
 
     def create(self, using: str = "default", **fields) -> models.Model:
-        obj = self.model(**fields)
+        return self.insert(self.model(**fields), using=using)
+
+    def insert(self, obj: models.Model, using: str = "default") -> models.Model:
+        """Write the new instance ``obj`` as ``obj.save(force_insert=True)`` would."""
         if obj.pk is not None or connections[using].vendor != "postgresql":
             obj.save(force_insert=True, using=using)
             return obj
@@ -177,7 +192,7 @@ class CompiledInsert:
         connection = connections[using]
         columns = self._columns.get(using)
         if columns is None:
-            columns = self._columns[using] = _Columns(self.model, connection)
+            columns = self._columns[using] = _Columns(self.model, connection, self.extra_columns)
         params = []
         for obj in objs:
             values = columns.values(obj, connection)
@@ -187,7 +202,8 @@ class CompiledInsert:
             params.extend(values)
         with transaction.mark_for_rollback_on_error(using):
             if params is None:
-                # A value is an expression: Django's compiler places it.
+                # A value is an expression: Django's compiler places it (without the extra
+                # columns).
                 returned = self.model._base_manager.using(using)._insert(
                     objs, fields=columns.fields, returning_fields=columns.returning, using=using
                 )

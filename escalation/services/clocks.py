@@ -421,8 +421,35 @@ def business_seconds_since_received(
     return max(int(deadlines.between(start, at, basis=clock.basis, calendar=calendar)), 0)
 
 
-def on_received(complaint, at: datetime | None = None) -> list[Clock]:
-    """A new complaint: start its first clocks; returns them as written."""
+def received_clocks(complaint, at: datetime | None = None) -> list[Clock] | None:
+    """A new complaint's first clocks, planned before its row is written: returned unsaved,
+    with the complaint's SLA snapshot set on the instance as they make it, so that the row
+    goes in with its deadlines and urgency and no UPDATE follows (``on_received(planned=)``
+    then inserts the clocks). None where the clocks cannot start as planned (a complaint
+    that waits for its customer pauses them): ``on_received`` then does it all after."""
+    if complaint.awaiting_customer:
+        return None
+    at = at or complaint.received_at
+    planned = []
+    for plan in plan_clocks(complaint, STARTS["received"], at):
+        clock = Clock(kind=plan.kind)
+        _apply_plan(clock, plan, at)
+        planned.append(clock)
+    for name, value in snapshot.snapshot_of_new_clocks(planned, timezone.now()).items():
+        setattr(complaint, name, value)
+    return planned
+
+
+def on_received(
+    complaint, at: datetime | None = None, *, planned: list[Clock] | None = None
+) -> list[Clock]:
+    """A new complaint: start its first clocks; returns them as written. ``planned``: as
+    ``received_clocks`` planned them before the complaint's row, with its snapshot, was
+    written."""
+    if planned is not None:
+        for clock in planned:
+            clock.complaint = complaint
+        return _NEW_CLOCKS.bulk_create(planned) if planned else []
     started = start(complaint, STARTS["received"], at or complaint.received_at, new=True)
     snapshot.complaint_refresh_sla(complaint)
     return started

@@ -132,6 +132,45 @@ def complaints_refresh_sla(
         return {row[0]: row[1:] for row in cursor.fetchall()} if returning else {}
 
 
+def snapshot_of_new_clocks(clocks, now) -> dict:
+    """What ``complaints_refresh_sla`` would write at ``now`` on a complaint whose clocks are
+    ``clocks``, all just started and running, in the order they are inserted: a new
+    complaint's snapshot, written with its row rather than by an UPDATE after it. The
+    escalation level, which no running clock raises, is left as it is."""
+    running = [clock for clock in clocks if clock.state == ClockState.RUNNING]
+    if len(running) != len(clocks):
+        raise ValueError("Only clocks just started have their snapshot worked out here.")
+
+    def duty(clock) -> bool:
+        return clock.regulatory_profile != "" and clock.escalates
+
+    def earliest(chosen):
+        return min((clock.due_at for clock in chosen if clock.due_at is not None), default=None)
+
+    overdue = [clock for clock in running if clock.due_at is not None and clock.due_at <= now]
+    statutory_overdue = [clock for clock in overdue if duty(clock)]
+    if statutory_overdue:
+        urgency = Urgency.STATUTORY_BREACHED
+    elif overdue:
+        urgency = Urgency.BREACHED
+    elif any(clock.warn_at is not None and clock.warn_at <= now for clock in running):
+        urgency = Urgency.AT_RISK
+    elif earliest(running) is not None:
+        urgency = Urgency.RUNNING
+    else:
+        urgency = Urgency.NO_DEADLINE
+    # The first overdue clock by duty, due time and id (the order of insertion).
+    first_overdue = sorted(overdue, key=lambda clock: (not duty(clock), clock.due_at))
+    return {
+        "next_deadline_at": earliest(running),
+        "next_statutory_deadline_at": earliest([clock for clock in running if duty(clock)]),
+        "next_escalation_at": None,
+        "urgency": int(urgency),
+        "overdue_since": earliest(statutory_overdue) or earliest(overdue),
+        "overdue_kind": first_overdue[0].kind if first_overdue else "",
+    }
+
+
 def complaint_set_escalation_level(complaint: Complaint, level: int) -> None:
     Complaint.objects.filter(pk=complaint.pk).update(escalation_level=level)
     complaint.escalation_level = level
