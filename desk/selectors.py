@@ -31,6 +31,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,6 +96,8 @@ def _recent_resolutions(user_id, team_id) -> QuerySet:
 
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
+# A reference's trailing number as a caller reads it: "000057" or "57" for RDR-2026-000057.
+REFERENCE_NUMBER_PATTERN = re.compile(r"^\d{1,8}$")
 # Columns the queue never shows: kept out of the page's query so long stories are not read.
 QUEUE_DEFERRED = ("description", "remedy_sought", "resolution_summary", "withdrawal_reason")
 # What a queue row shows, read as plain values: building a model instance for each row and
@@ -508,7 +511,9 @@ PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{6,}$")
 def search_filter(text: str) -> Q:
     """What the queue's search box finds.
 
-    - a reference (``RDR-2026-000123``): that complaint, whatever its state;
+    - a reference (``RDR-2026-000123``): that complaint, whatever its state, and the
+      references that start with it (``RDR-2026-00004``) or have its number;
+    - a number of 1 to 8 digits: also the references that end with it, leading zeros or not;
     - text with ``@``: the complaints of customers whose email holds it;
     - a telephone number (or any number of 6 digits or more): those of customers whose
       number holds its digits, whatever the spaces, dashes or brackets on either side, and
@@ -526,7 +531,7 @@ def search_filter(text: str) -> Q:
     into one bitmap of complaint rows.
     """
     if REFERENCE_PATTERN.match(text):
-        return Q(reference=text.upper())
+        return _references_matching(text)
     if "@" in text:
         return _customers_matching(Q(email__icontains=text))
     if _is_number(text):
@@ -534,9 +539,42 @@ def search_filter(text: str) -> Q:
         phones = _customers_matching(
             Q(phone_digits__contains=digits), phone_digits=_Digits("phone")
         )
-        return phones | _text_matching(text, number=True)
-    condition = Q(reference__istartswith=text) | _customers_matching(Q(name__icontains=text))
+        return phones | _text_matching(text, number=True) | _reference_number(text)
+    condition = (
+        Q(reference__istartswith=text)
+        | _reference_number(text)
+        | _customers_matching(Q(name__icontains=text))
+    )
     return condition | _text_matching(text)
+
+
+def _references_matching(text: str) -> Q:
+    """A reference, or the start of one: the references that start with ``text``
+    (``RDR-2026-00004`` finds RDR-2026-000040 to RDR-2026-000049), and the one with the same
+    number, however many leading zeros were said or left out (RDR-2026-000004)."""
+    prefix, year, number = text.upper().rsplit("-", 2)
+    return Q(reference__startswith=text.upper()) | Q(reference=f"{prefix}-{year}-{int(number):06d}")
+
+
+class _ReferenceNumber(Func):
+    """The trailing number of a reference without its leading zeros: RDR-2026-000057 → "57".
+    On PostgreSQL as its index (``complaint_reference_number_idx``) is built, so the planner
+    matches it."""
+
+    template = "ltrim(substring(%(expressions)s from '[0-9]+$'), '0')"
+    output_field = CharField()
+
+
+def _reference_number(text: str) -> Q:
+    """Complaints whose reference ends with the number ``text`` (digits only), with or
+    without its leading zeros: ``57`` and ``000057`` find RDR-2026-000057 (and RDR-2025-000057).
+    On SQLite (no index, small data) the number as references write it."""
+    if not REFERENCE_NUMBER_PATTERN.match(text) or int(text) == 0:
+        return Q()
+    number = int(text)
+    if connection.vendor != "postgresql":
+        return Q(reference__endswith=f"-{number:06d}") | Q(reference__endswith=f"-{number}")
+    return Q(Exact(_ReferenceNumber("reference"), Value(str(number))))
 
 
 def _text_matching(text: str, number: bool = False) -> Q:

@@ -495,6 +495,7 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         "/desk/team/?q=card",
         "/desk/team/?q=20+7946+0000",
         "/desk/team/?q=998877",
+        "/desk/team/?q=57",
         f"/desk/team/?q={complaints[2].reference}",
         "/desk/unassigned/?severity=high",
         "/desk/?channel=web",
@@ -503,3 +504,36 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         with CaptureQueriesContext(connection) as queries:
             assert client.get(page).status_code == 200
         assert len(queries) == QUEUE_QUERIES, (page, [q["sql"] for q in queries])
+
+
+# -- search: what a caller says ------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_the_start_of_a_reference_or_its_number_finds_the_complaint(agent, make_complaint):
+    from recovery.services.references import format_reference
+
+    found = make_complaint(subject="Closed one")
+    Complaint.objects.filter(pk=found.pk).update(reference=format_reference(2026, 57))
+    complaint_withdraw(complaint=found, actor=agent, reason="Sorted")
+    fourth = make_complaint(subject="Fourth")
+    Complaint.objects.filter(pk=fourth.pk).update(reference=format_reference(2026, 4))
+    forties = make_complaint(subject="Forty-one")
+    Complaint.objects.filter(pk=forties.pk).update(reference=format_reference(2026, 41))
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search("RDR-2026-000057") == ["RDR-2026-000057"]
+    assert search("RDR-2026-57") == ["RDR-2026-000057"]  # the number without its zeros
+    # The start of a reference, and the one with that number.
+    assert search("RDR-2026-00004") == ["RDR-2026-000004", "RDR-2026-000041"]
+    assert search("rdr-2026-00005") == ["RDR-2026-000057"]
+    # The number alone, as a caller reads it.
+    assert search("000057") == ["RDR-2026-000057"]
+    assert search("57") == ["RDR-2026-000057"]
+    assert search("4") == ["RDR-2026-000004"]
+    assert search("58") == []
