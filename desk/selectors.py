@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.json_rows import instance, json_rows
+from desk import search_terms
 from escalation import configuration, deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
@@ -540,12 +541,10 @@ def search_filter(text: str) -> Q:
             Q(phone_digits__contains=digits), phone_digits=_Digits("phone")
         )
         return phones | _text_matching(text, number=True) | _reference_number(text)
-    condition = (
-        Q(reference__istartswith=text)
-        | _reference_number(text)
-        | _customers_matching(Q(name__icontains=text))
-    )
-    return condition | _text_matching(text)
+    groups = search_terms.parse(text)
+    condition = Q(reference__istartswith=text) | _reference_number(text)
+    condition |= _customers_matching(Q(name__icontains=text))
+    return condition | _text_matching(text, groups=groups)
 
 
 def _references_matching(text: str) -> Q:
@@ -577,19 +576,44 @@ def _reference_number(text: str) -> Q:
     return Q(Exact(_ReferenceNumber("reference"), Value(str(number))))
 
 
-def _text_matching(text: str, number: bool = False) -> Q:
+def _text_matching(text: str, number: bool = False, groups=None) -> Q:
     """Complaints whose subject, description or messages hold ``text``: on PostgreSQL its
     words (as a search box reads them, or the number's digits, whatever their separators) in
-    the ``tsvector`` columns; on SQLite ``text`` anywhere in them, whatever the case."""
+    the ``tsvector`` columns; on SQLite the same search syntax (``groups``, as
+    ``search_terms.parse`` reads ``text``), each word or phrase anywhere in them."""
     if connection.vendor != "postgresql":
-        messages = Message.objects.filter(body__icontains=text).values("complaint_id")
-        return Q(subject__icontains=text) | Q(description__icontains=text) | Q(pk__in=messages)
+        if number:
+            return _text_holding(text)
+        # As PostgreSQL matches the words: in the subject and description together, or in
+        # the messages together (a word left out of one may be in the other).
+        alternatives = Q(pk__in=[])  # no term at all finds nothing, as on PostgreSQL
+        for group in groups if groups is not None else search_terms.parse(text):
+            own = Q()
+            messages = Q(pk__in=Message.objects.values("complaint_id"))
+            for term in group:
+                in_own = Q(subject__icontains=term.text) | Q(description__icontains=term.text)
+                in_messages = Q(pk__in=_messages_holding(term.text))
+                own &= ~in_own if term.excluded else in_own
+                messages &= ~in_messages if term.excluded else in_messages
+            alternatives |= own | messages
+        return alternatives
     from django.contrib.postgres.search import SearchVectorExact
 
     query = _number_query(text) if number else _search_query(text)
     return Q(SearchVectorExact(SearchDocument(), query)) | Q(
         SearchVectorExact(SearchDocument(name="message_document"), query)
     )
+
+
+def _text_holding(text: str) -> Q:
+    """SQLite: complaints whose subject, description or a message holds ``text``."""
+    messages = _messages_holding(text)
+    return Q(subject__icontains=text) | Q(description__icontains=text) | Q(pk__in=messages)
+
+
+def _messages_holding(text: str) -> QuerySet:
+    """SQLite: the ids of the complaints with a message that holds ``text``."""
+    return Message.objects.filter(body__icontains=text).values("complaint_id")
 
 
 def search_rank(text: str):

@@ -537,3 +537,30 @@ def test_the_start_of_a_reference_or_its_number_finds_the_complaint(agent, make_
     assert search("57") == ["RDR-2026-000057"]
     assert search("4") == ["RDR-2026-000004"]
     assert search("58") == []
+
+
+@pytest.mark.sqlite
+def test_the_search_syntax_is_the_same_on_any_database(agent, make_complaint):
+    """Quotes for a phrase, ``or`` and ``-word``, as PostgreSQL's websearch reads them; on
+    SQLite too (each word or phrase anywhere in the text)."""
+    premium = make_complaint(subject="Premium account", description="Fees went up.")
+    refund = make_complaint(subject="Refund", description="The order was late.")
+    ordered = make_complaint(subject="Refund please", description="Refund the order, again.")
+    message_add(complaint=ordered, actor=agent, body="Offered a voucher by telephone.")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search('"Premium"') == [premium.reference]
+    assert search('"premium account"') == [premium.reference]
+    assert search('"account premium"') == []
+    assert search("Premium or Refund") == sorted(
+        [premium.reference, refund.reference, ordered.reference]
+    )
+    assert search("refund -order") == []  # both refunds mention an order
+    assert search("refund -late") == [ordered.reference]
+    assert search("voucher -late") == [ordered.reference]  # a message's words
+    assert search('"') == []
