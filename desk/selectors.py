@@ -520,7 +520,8 @@ def search_filter(text: str) -> Q:
       number holds its digits, whatever the spaces, dashes or brackets on either side, and
       those whose subject, description or messages hold the same number (an order, a
       parcel, a number the customer wrote in a message), written with any separators;
-    - other text: references that start with it, customers whose name holds it, and words
+    - other text: references that start with it, customers whose name holds its words (in
+      any order), and words
       of the subject, the description and the messages (PostgreSQL full-text search, words
       matched by their stem, ranked by ``queue_order``; on SQLite the text anywhere in them,
       whatever the case).
@@ -543,8 +544,29 @@ def search_filter(text: str) -> Q:
         return phones | _text_matching(text, number=True) | _reference_number(text)
     groups = search_terms.parse(text)
     condition = Q(reference__istartswith=text) | _reference_number(text)
-    condition |= _customers_matching(Q(name__icontains=text))
+    names = _names_matching(groups)
+    if names is not None:
+        condition |= _customers_matching(names)
     return condition | _text_matching(text, groups=groups)
+
+
+def _names_matching(groups: list[list[search_terms.Term]]) -> Q | None:
+    """The customers whose name holds every word of one of the search's alternatives, in any
+    order ("Customer Jordan" finds Jordan Customer), and none it leaves out; None when no
+    alternative names a word to look for."""
+    alternatives = None
+    for group in groups:
+        words = [word for term in group if not term.excluded for word in term.words]
+        if not words:
+            continue
+        condition = Q()
+        for word in words:
+            condition &= Q(name__icontains=word)
+        for term in group:
+            if term.excluded:
+                condition &= ~Q(name__icontains=term.text)
+        alternatives = condition if alternatives is None else alternatives | condition
+    return alternatives
 
 
 def _references_matching(text: str) -> Q:

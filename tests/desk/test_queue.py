@@ -540,6 +540,21 @@ def test_the_start_of_a_reference_or_its_number_finds_the_complaint(agent, make_
 
 
 @pytest.mark.sqlite
+def test_a_name_is_found_by_its_words_in_any_order(agent, make_complaint, customer_user):
+    jordan = make_complaint(subject="Late refund")
+    Customer.objects.filter(pk=jordan.customer_id).update(name="Jordan Customer")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text, "state": "all"})))
+
+    assert search("Jordan Customer") == [jordan.reference]
+    assert search("Customer Jordan") == [jordan.reference]
+    assert search("jordan") == [jordan.reference]
+    assert search("Customer Morgan") == []
+
+
+@pytest.mark.sqlite
 def test_the_search_syntax_is_the_same_on_any_database(agent, make_complaint):
     """Quotes for a phrase, ``or`` and ``-word``, as PostgreSQL's websearch reads them; on
     SQLite too (each word or phrase anywhere in the text)."""
