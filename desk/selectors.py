@@ -537,10 +537,10 @@ def search_filter(text: str) -> Q:
     if "@" in text:
         return _customers_matching(Q(email__icontains=text))
     if _is_number(text):
-        digits = re.sub(r"\D", "", text)
-        phones = _customers_matching(
-            Q(phone_digits__contains=digits), phone_digits=_Digits("phone")
-        )
+        holds = Q()
+        for digits in _number_forms(text):
+            holds |= Q(phone_digits__contains=digits)
+        phones = _customers_matching(holds, phone_digits=_Digits("phone"))
         return phones | _text_matching(text, number=True) | _reference_number(text)
     groups = search_terms.parse(text)
     condition = Q(reference__istartswith=text) | _reference_number(text)
@@ -605,7 +605,23 @@ def _text_matching(text: str, number: bool = False, groups=None) -> Q:
     ``search_terms.parse`` reads ``text``), each word or phrase anywhere in them."""
     if connection.vendor != "postgresql":
         if number:
-            return _text_holding(text)
+            # The digits of each field, whatever its separators ("020-7946-0999").
+            found = Q()
+            for digits in _number_forms(text):
+                messages = (
+                    Message.objects.annotate(digits=_Digits("body"))
+                    .filter(digits__contains=digits)
+                    .values("complaint_id")
+                )
+                found |= Q(subject_digits__contains=digits) | Q(pk__in=messages)
+                found |= Q(description_digits__contains=digits)
+            return Q(
+                pk__in=Complaint.objects.annotate(
+                    subject_digits=_Digits("subject"), description_digits=_Digits("description")
+                )
+                .filter(found)
+                .values("pk")
+            )
         # As PostgreSQL matches the words: in the subject and description together, or in
         # the messages together (a word left out of one may be in the other).
         alternatives = Q(pk__in=[])  # no term at all finds nothing, as on PostgreSQL
@@ -625,12 +641,6 @@ def _text_matching(text: str, number: bool = False, groups=None) -> Q:
     return Q(SearchVectorExact(SearchDocument(), query)) | Q(
         SearchVectorExact(SearchDocument(name="message_document"), query)
     )
-
-
-def _text_holding(text: str) -> Q:
-    """SQLite: complaints whose subject, description or a message holds ``text``."""
-    messages = _messages_holding(text)
-    return Q(subject__icontains=text) | Q(description__icontains=text) | Q(pk__in=messages)
 
 
 def _messages_holding(text: str) -> QuerySet:
@@ -660,6 +670,49 @@ def _is_number(text: str) -> bool:
     return bool(PHONE_PATTERN.match(text)) and len(re.sub(r"\D", "", text)) >= 6
 
 
+# The country whose national trunk prefix 0 a telephone number may be written with:
+# "07700 900203" is "+44 7700 900203" (and "0044 7700 900203").
+PHONE_COUNTRY_CODE = "44"
+
+
+def _number_forms(text: str) -> list[str]:
+    """The digits of the number ``text`` as it may be written: for a UK number, both its
+    national form ("07700900203") and its international one ("447700900203")."""
+    digits = re.sub(r"\D", "", text)
+    code = PHONE_COUNTRY_CODE
+    if text.lstrip().startswith("+" + code) or digits.startswith("00" + code):
+        national = digits[digits.index(code) + len(code) :]
+        national = national[1:] if national.startswith("0") else national  # "+44 (0)20…"
+        return [code + national, "0" + national]
+    if digits.startswith("0") and not digits.startswith("00") and len(digits) > 6:
+        return [digits, code + digits[1:]]
+    return [digits]
+
+
+def _number_groups(text: str) -> list[list[str]]:
+    """The groups of digits of ``text``, and of its other form (``_number_forms``)."""
+    groups = re.findall(r"\d+", text)
+    digits = "".join(groups)
+    forms = _number_forms(text)
+    if len(forms) == 1:
+        return [groups]
+    code = PHONE_COUNTRY_CODE
+    if digits.startswith("0") and not digits.startswith("00"):  # "07700 900203"
+        return [
+            groups,
+            [code, groups[0][1:], *groups[1:]] if len(groups[0]) > 1 else [code, *groups[1:]],
+        ]
+    # "+44 7700 900203", "0044 7700 900203", "+44 (0)7700 900203"
+    rest = [groups[0].removeprefix("00").removeprefix(code), *groups[1:]]
+    rest = [group for group in rest if group]
+    if rest:
+        rest[0] = rest[0].removeprefix("0")  # the trunk 0 some write after +44: "(0)20"
+    rest = [group for group in rest if group]
+    if not rest:
+        return [groups]
+    return [groups, ["0" + rest[0], *rest[1:]]]
+
+
 def _number_query(text: str):
     """The words of the number ``text`` as PostgreSQL's parser makes them of a document,
     whatever separators either side wrote: it splits "020 7946 0999" into '020', '7946' and
@@ -668,11 +721,14 @@ def _number_query(text: str):
     together, or all the digits written as one number ("02079460999")."""
     from django.contrib.postgres.search import SearchQuery
 
-    groups = re.findall(r"\d+", text)
-    each = " & ".join(f"('{group}' | '-{group}' | '+{group}')" for group in groups)
-    whole = "".join(groups)
+    alternatives = []
+    for groups in _number_groups(text):
+        groups = [group for group in groups if group]
+        each = " & ".join(f"('{group}' | '-{group}' | '+{group}')" for group in groups)
+        alternatives.append(f"({each})")
+    alternatives += [f"('{w}' | '+{w}' | '-{w}')" for w in _number_forms(text)]
     # Only digits, quotes and operators: the raw syntax cannot fail on what a user typed.
-    return SearchQuery(f"({each}) | '{whole}'", config=SEARCH_CONFIG, search_type="raw")
+    return SearchQuery(" | ".join(alternatives), config=SEARCH_CONFIG, search_type="raw")
 
 
 def _search_query(text: str):

@@ -20,6 +20,7 @@ from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
 from tests.desk.conftest import signed_in
 from tests.desk.test_desk import QUEUE_QUERIES, rows_of, text_of
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -579,3 +580,36 @@ def test_the_search_syntax_is_the_same_on_any_database(agent, make_complaint):
     assert search("refund -late") == [ordered.reference]
     assert search("voucher -late") == [ordered.reference]  # a message's words
     assert search('"') == []
+
+
+@pytest.mark.sqlite
+def test_a_uk_number_is_found_in_its_national_or_international_form(
+    agent, make_complaint, other_customer_user
+):
+    """0 and +44 are the same start of a UK number, in the customer's telephone and in the
+    text; and the text's separators do not matter on either database."""
+    mobile = make_complaint(subject="Card blocked")
+    Customer.objects.filter(pk=mobile.customer_id).update(phone="+44 7700 900203")
+    landline = make_complaint(by=other_customer_user, subject="Call me")
+    Customer.objects.filter(pk=landline.customer_id).update(phone="020 7946 0123")
+    dashed = make_complaint(
+        by=other_customer_user, subject="Ring back", description="ring me on 020-7946-0999"
+    )
+    Complaint.objects.filter(pk=dashed.pk).update(customer=CustomerFactory(name="Sam Third"))
+    message_add(complaint=dashed, actor=agent, body="Or on +44 7700 900555 after six.")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search("07700 900203") == [mobile.reference]
+    assert search("07700900203") == [mobile.reference]
+    assert search("+44 7700 900203") == [mobile.reference]
+    assert search("+44 20 7946 0123") == [landline.reference]
+    assert search("0044 (0)20 7946 0123") == [landline.reference]
+    assert search("020 7946 0999") == [dashed.reference]
+    assert search("+44 20 7946 0999") == [dashed.reference]
+    assert search("07700 900555") == [dashed.reference]
+    assert search("07700 900204") == []
