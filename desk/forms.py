@@ -695,6 +695,11 @@ class QueueFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": _("There is no regulatory profile “%(value)s”.")},
     )
+    root_cause = forms.ChoiceField(
+        label=_("Root cause"),
+        required=False,
+        error_messages={"invalid_choice": _("There is no root cause with the code “%(value)s”.")},
+    )
     sort = forms.ChoiceField(
         label=_("Sort"),
         choices=QUEUE_SORTS,
@@ -713,10 +718,16 @@ class QueueFilterForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, teams=(), categories=(), **kwargs):
+    def __init__(self, *args, teams=(), categories=(), root_causes=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["team"].choices = [("", _("Any team")), *teams]
         self.fields["category"].choices = [("", _("Any category")), *categories]
+        # (id, code, name, parent id) rows, by code: offered by code and name.
+        self.root_causes = tuple(root_causes)
+        self.fields["root_cause"].choices = [
+            ("", _("Any root cause")),
+            *((code, f"{code} — {name}") for _pk, code, name, _parent in root_causes),
+        ]
 
     def queue_query(self, scope: str):
         """The queue this form asks for (``desk.selectors.QueueQuery``): the fields that
@@ -733,6 +744,8 @@ class QueueFilterForm(forms.Form):
             channel=data.get("channel") or "",
             severity=data.get("severity") or "",
             profile=data.get("profile") or "",
+            root_cause=data.get("root_cause") or "",
+            causes=self.root_causes,
             sort=data.get("sort") or "",
         )
 

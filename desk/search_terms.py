@@ -6,6 +6,7 @@ same complaints on either.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # A quoted phrase (its closing quote may be missing, as websearch allows), or a run of
@@ -43,3 +44,9 @@ def parse(text: str) -> list[list[Term]]:
         if term_text:
             groups[-1].append(Term(term_text.lower(), excluded))
     return [group for group in groups if group]
+
+
+def fold(text: str) -> str:
+    """``text`` without its case or accents: "Zoë" → "zoe", "ÉCOLE" → "ecole"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))

@@ -8,7 +8,7 @@ hundredth, and whether its rows are calm or on fire.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from django.contrib.auth import get_user_model
@@ -50,6 +50,7 @@ from recovery.models import (
     Category,
     Complaint,
     ComplaintEvent,
+    ComplaintRootCause,
     Customer,
     EventType,
     Macro,
@@ -59,6 +60,7 @@ from recovery.models import (
     MessageKind,
     Outcome,
     RecoveryAction,
+    RootCause,
     Survey,
     Team,
     Urgency,
@@ -195,6 +197,9 @@ class QueueQuery:
     channel: str = ""
     severity: str = ""
     profile: str = ""  # a regulatory profile's code; "none" for complaints under none
+    root_cause: str = ""  # a root cause's code: complaints resolved with it or a child of it
+    # Every root cause, as queue_filter_choices reads them: (id, code, name, parent id).
+    causes: tuple = field(default=(), compare=False, repr=False)
     sort: str = ""  # "" (urgency, or best match for words), "newest" or "oldest"
 
 
@@ -245,8 +250,18 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     elif query.risk == "at_risk":
         rows = rows.filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
     rows = rows.filter(_attribute_filters(user, query))
+    if query.root_cause:
+        causes = _cause_family(
+            [pk for pk, code, _name, _parent in query.causes if code == query.root_cause],
+            query.causes,
+        )
+        rows = rows.filter(
+            pk__in=ComplaintRootCause.objects.filter(root_cause_id__in=causes).values(
+                "complaint_id"
+            )
+        )
     if text:
-        rows = rows.filter(search_filter(text))
+        rows = rows.filter(search_filter(text, query.causes))
     return rows.order_by(*queue_order(text, query.sort))
 
 
@@ -286,41 +301,119 @@ def queue_order(text: str = "", sort: str = "") -> tuple:
 
 
 def queue_filter_choices() -> dict[str, list[tuple]]:
-    """The teams and the categories the queue's filters offer, by name, and the macros its
-    bulk actions offer (id, name, owner id, team id): the configuration held in memory (read
+    """The teams and the categories the queue's filters offer, by name, the macros its
+    bulk actions offer (id, name, owner id, team id), and the root causes (id, code, name,
+    parent id; by code) it filters and searches by: the configuration held in memory (read
     in one query when it changes, none otherwise)."""
 
     def load():
-        # One query for the three lists: (kind, id, name, owner, team) rows of each table.
-        # Typed: two untyped NULLs would make the union's column text, not an id.
+        # One query for the four lists: (kind, id, name, owner, team, code) rows of each
+        # table (a root cause's parent as its owner). Typed: two untyped NULLs would make
+        # the union's column text, not an id.
         nothing = Cast(Value(None), IntegerField())
+        no_code = Value("", output_field=CharField())
+        columns = ("kind", "pk", "name", "for_owner", "for_team", "code_text")
         teams = (
             Team.objects.order_by()
-            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing)
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing, code_text=no_code)
+            .values_list(*columns)
         )
         categories = (
             Category.objects.order_by()
-            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing)
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(
+                kind=Value("category"), for_owner=nothing, for_team=nothing, code_text=no_code
+            )
+            .values_list(*columns)
         )
         macros = (
             Macro.objects.order_by()
             .filter(archived_at__isnull=True)
-            .annotate(kind=Value("macro"), for_owner=F("owner_id"), for_team=F("team_id"))
-            .values_list("kind", "pk", "name", "for_owner", "for_team")
+            .annotate(
+                kind=Value("macro"),
+                for_owner=F("owner_id"),
+                for_team=F("team_id"),
+                code_text=no_code,
+            )
+            .values_list(*columns)
         )
-        choices: dict[str, list[tuple]] = {"team": [], "category": [], "macro": []}
-        for kind, pk, name, owner, for_team in teams.union(categories, macros, all=True):
+        causes = (
+            RootCause.objects.order_by()
+            .annotate(
+                kind=Value("root_cause"),
+                for_owner=F("parent_id"),
+                for_team=nothing,
+                code_text=F("code"),
+            )
+            .values_list(*columns)
+        )
+        choices: dict[str, list[tuple]] = {
+            "team": [],
+            "category": [],
+            "macro": [],
+            "root_cause": [],
+        }
+        for kind, pk, name, owner, for_team, code in teams.union(
+            categories, macros, causes, all=True
+        ):
             if kind == "macro":
                 choices[kind].append((pk, name, owner, for_team))
+            elif kind == "root_cause":
+                choices[kind].append((pk, code, name, owner))
             else:
                 choices[kind].append((pk, name))
-        for rows in choices.values():
-            rows.sort(key=lambda row: row[1].casefold())
+        for kind, rows in choices.items():
+            if kind == "root_cause":
+                rows.sort(key=lambda row: row[1])
+            else:
+                rows.sort(key=lambda row: row[1].casefold())
         return choices
 
     return configuration.cached("desk-queue-filter-choices", load)
+
+
+def _cause_family(ids: list[int], causes) -> list[int]:
+    """The root causes ``ids`` and every cause under them (children, grandchildren, …), of
+    ``causes`` (as ``queue_filter_choices`` reads them)."""
+    children: dict[int, list[int]] = {}
+    for pk, _code, _name, parent in causes:
+        children.setdefault(parent, []).append(pk)
+    family, todo = set(), list(ids)
+    while todo:
+        pk = todo.pop()
+        if pk not in family:
+            family.add(pk)
+            todo.extend(children.get(pk, ()))
+    return sorted(family)
+
+
+def _causes_named(groups: list[list[search_terms.Term]], causes) -> list[int]:
+    """The root causes (and those under them) whose name holds every word of one of the
+    search's alternatives: "duplicate charge" names the cause Duplicate charge. Matched in
+    memory, on the causes the queue's configuration holds, so it costs no query."""
+    found = []
+    for pk, _code, name, _parent in causes:
+        folded = search_terms.fold(name)
+        for group in groups:
+            words = [search_terms.fold(w) for t in group if not t.excluded for w in t.words]
+            if words and all(word in folded for word in words):
+                found.append(pk)
+                break
+    return _cause_family(found, causes) if found else []
+
+
+def _complaints_with_causes(causes: list[int]) -> Q:
+    """Complaints resolved with one of the root causes ``causes``: as the customers' condition
+    (``_customers_matching``), an array on PostgreSQL, read on the causes' index."""
+    complaints = (
+        ComplaintRootCause.objects.filter(root_cause_id__in=causes)
+        .order_by()
+        .values("complaint_id")
+    )
+    if connection.vendor != "postgresql":
+        return Q(pk__in=complaints)
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return Q(_EqualsAny(F("pk"), ArraySubquery(complaints)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,7 +602,7 @@ def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
 PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{6,}$")
 
 
-def search_filter(text: str) -> Q:
+def search_filter(text: str, causes=()) -> Q:
     """What the queue's search box finds.
 
     - a reference (``RDR-2026-000123``): that complaint, whatever its state, and the
@@ -524,7 +617,9 @@ def search_filter(text: str) -> Q:
       any order), and words
       of the subject, the description and the messages (PostgreSQL full-text search, words
       matched by their stem, ranked by ``queue_order``; on SQLite the text anywhere in them,
-      whatever the case).
+      whatever the case), and complaints resolved with a root cause whose name holds the
+      words, or with a cause under it (``causes``: every root cause, as
+      ``queue_filter_choices`` reads them; matched in memory).
 
     On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
     indexes on the customer's name and email, a pattern index on the reference;
@@ -547,6 +642,9 @@ def search_filter(text: str) -> Q:
     names = _names_matching(groups)
     if names is not None:
         condition |= _customers_matching(names)
+    named = _causes_named(groups, causes)
+    if named:
+        condition |= _complaints_with_causes(named)
     return condition | _text_matching(text, groups=groups)
 
 

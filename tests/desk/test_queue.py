@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.snapshot import complaints_refresh_sla
-from recovery.models import Category, Complaint, Customer, Urgency
+from recovery.models import Category, Complaint, ComplaintRootCause, Customer, Urgency
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
 from tests.desk.conftest import signed_in
@@ -478,7 +478,9 @@ def test_the_queue_orders_by_urgency_on_any_database(agent, make_complaint):
 # -- cost -----------------------------------------------------------------------------------
 
 
-def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, customer_user, team):
+def test_every_filter_and_search_costs_the_same_queries(
+    agent, make_complaint, customer_user, team, root_causes
+):
     complaints = [make_complaint() for _ in range(3)]
     clocks_say(complaints[0], breached(hours_ago=2, statutory=True))
     Customer.objects.filter(pk=complaints[0].customer_id).update(phone="020 7946 0000")
@@ -497,6 +499,8 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         "/desk/team/?q=20+7946+0000",
         "/desk/team/?q=998877",
         "/desk/team/?q=57",
+        "/desk/team/?q=duplicate+charge",
+        "/desk/team/?root_cause=billing",
         f"/desk/team/?q={complaints[2].reference}",
         "/desk/unassigned/?severity=high",
         "/desk/?channel=web",
@@ -613,3 +617,34 @@ def test_a_uk_number_is_found_in_its_national_or_international_form(
     assert search("+44 20 7946 0999") == [dashed.reference]
     assert search("07700 900555") == [dashed.reference]
     assert search("07700 900204") == []
+
+
+@pytest.mark.sqlite
+def test_the_root_cause_filter_and_a_search_for_a_causes_name(agent, make_complaint, root_causes):
+    """``root_cause=<code>``: complaints resolved with that cause or one under it; a search
+    for a cause's name finds them too; an unknown code is said on the page, not ignored."""
+    charged = make_complaint(subject="Charged twice")
+    complaint_withdraw(complaint=charged, actor=agent, reason="Sorted")
+    delayed = make_complaint(subject="Still waiting")
+    make_complaint(subject="Unrelated")
+    ComplaintRootCause.objects.create(
+        complaint=charged, root_cause=root_causes["billing.duplicate-charge"], is_primary=True
+    )
+    ComplaintRootCause.objects.create(
+        complaint=delayed, root_cause=root_causes["billing.refund-delay"], is_primary=True
+    )
+    client = signed_in(agent)
+
+    def queue(**params):
+        answer = client.get("/desk/team/", {"state": "all", **params})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert queue(root_cause="billing.duplicate-charge") == [charged.reference]
+    assert queue(root_cause="billing") == sorted([charged.reference, delayed.reference])
+    assert queue(q="duplicate charge") == [charged.reference]
+    assert queue(q="Charge duplicate") == [charged.reference]
+    assert queue(q="refund delayed") == [delayed.reference]
+    assert queue(q="Billing -waiting") == sorted([charged.reference, delayed.reference])
+    answer = text_of(client.get("/desk/team/", {"state": "all", "root_cause": "weather"}))
+    assert "There is no root cause with the code “weather”." in answer
