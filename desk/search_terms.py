@@ -6,8 +6,11 @@ same complaints on either.
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from common.text import fold
+
+__all__ = ["Term", "fold", "parse"]
 
 # A quoted phrase (its closing quote may be missing, as websearch allows), or a run of
 # anything else but spaces and quotes; each may be led by "-".
@@ -44,9 +47,3 @@ def parse(text: str) -> list[list[Term]]:
         if term_text:
             groups[-1].append(Term(term_text.lower(), excluded))
     return [group for group in groups if group]
-
-
-def fold(text: str) -> str:
-    """``text`` without its case or accents: "Zoë" → "zoe", "ÉCOLE" → "ecole"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     CharField,
     Count,
     Exists,
@@ -147,10 +148,11 @@ QUEUE_RECEIVED_ORDERS = {
 # A search for words ranks its most urgent matches only, this many: as many as the queue
 # counts (desk.desk.QUEUE_COUNT_CAP, "more than 1,000"), 20 pages of 50.
 SEARCH_CANDIDATES = 1001
-# Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
-# finds it; drops words such as "the"). The generated column ``search_document`` and the
-# messages' index (migration recovery.0031_queue_full_text_search) are built with it.
-SEARCH_CONFIG = "english"
+# Text search: PostgreSQL's English configuration with the accents taken off first
+# (``redress_english``, migration recovery.0040: "cafe" finds "Café"; stems "charged" to
+# "charg", so "charge" finds it; drops words such as "the"). The generated columns
+# ``search_document`` of the complaint and the message are built with it.
+SEARCH_CONFIG = "redress_english"
 # The board lists at most this many complaints per section; beyond that a supervisor has a
 # crisis that a longer list would not help with, and the counts still say how many.
 BOARD_LIMIT = 200
@@ -659,10 +661,10 @@ def _names_matching(groups: list[list[search_terms.Term]]) -> Q | None:
             continue
         condition = Q()
         for word in words:
-            condition &= Q(name__icontains=word)
+            condition &= Q(_Holds("name", word))
         for term in group:
             if term.excluded:
-                condition &= ~Q(name__icontains=term.text)
+                condition &= ~Q(_Holds("name", term.text))
         alternatives = condition if alternatives is None else alternatives | condition
     return alternatives
 
@@ -727,7 +729,7 @@ def _text_matching(text: str, number: bool = False, groups=None) -> Q:
             own = Q()
             messages = Q(pk__in=Message.objects.values("complaint_id"))
             for term in group:
-                in_own = Q(subject__icontains=term.text) | Q(description__icontains=term.text)
+                in_own = Q(_Holds("subject", term.text)) | Q(_Holds("description", term.text))
                 in_messages = Q(pk__in=_messages_holding(term.text))
                 own &= ~in_own if term.excluded else in_own
                 messages &= ~in_messages if term.excluded else in_messages
@@ -743,7 +745,39 @@ def _text_matching(text: str, number: bool = False, groups=None) -> Q:
 
 def _messages_holding(text: str) -> QuerySet:
     """SQLite: the ids of the complaints with a message that holds ``text``."""
-    return Message.objects.filter(body__icontains=text).values("complaint_id")
+    return Message.objects.filter(_Holds("body", text)).values("complaint_id")
+
+
+class _Holds(Expression):
+    """The text ``column`` holds ``text`` anywhere, whatever the case and accents ("zoe" in
+    "Zoë", "ZOË" in "zoë"). On PostgreSQL both sides through ``redress_unaccent(UPPER(…))``
+    (migration ``recovery.0039``; the customer's name has a trigram index on it); on SQLite
+    through ``redress_fold`` (``common.text.fold``, registered by the recovery app)."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column, text: str):
+        super().__init__()
+        self.column = F(column) if isinstance(column, str) else column
+        self.text = text
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, expressions):
+        (self.column,) = expressions
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        escaped = self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        if connection.vendor == "postgresql":
+            return (
+                f"redress_unaccent(UPPER(({sql})::text)) LIKE redress_unaccent(UPPER(%s))",
+                (*params, pattern),
+            )
+        return f"redress_fold({sql}) LIKE redress_fold(%s) ESCAPE '\\'", (*params, pattern)
 
 
 def search_rank(text: str):

@@ -648,3 +648,29 @@ def test_the_root_cause_filter_and_a_search_for_a_causes_name(agent, make_compla
     assert queue(q="Billing -waiting") == sorted([charged.reference, delayed.reference])
     answer = text_of(client.get("/desk/team/", {"state": "all", "root_cause": "weather"}))
     assert "There is no root cause with the code “weather”." in answer
+
+
+@pytest.mark.sqlite
+def test_names_and_text_are_found_whatever_the_case_and_accents(
+    agent, make_complaint, other_customer_user
+):
+    zoe = make_complaint(subject="Card blocked")
+    Customer.objects.filter(pk=zoe.customer_id).update(name="Zoë Martín")
+    cafe = make_complaint(
+        by=other_customer_user, subject="Café closed", description="The ÉCOLE branch shut."
+    )
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return rows_of(text_of(answer))
+
+    assert search("zoe") == [zoe.reference]
+    assert search("ZOË") == [zoe.reference]
+    assert search("martin zoe") == [zoe.reference]
+    assert search("Zoé") == [zoe.reference]
+    assert search("café") == [cafe.reference]
+    assert search("ÉCOLE") == [cafe.reference]
+    assert search("cafe") == [cafe.reference]
+    assert search("ecole") == [cafe.reference]
