@@ -638,8 +638,8 @@ class QueueFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
         help_text=_(
-            "Reference, customer name, email or telephone, or words of the complaint and its "
-            "messages."
+            "Reference, customer name, email or telephone, words of the complaint and its "
+            "messages, or a root cause's name."
         ),
         max_length=200,
         required=False,

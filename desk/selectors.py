@@ -388,16 +388,27 @@ def _cause_family(ids: list[int], causes) -> list[int]:
     return sorted(family)
 
 
+# The shortest word that names root causes on its own.
+CAUSE_WORD_MIN = 3
+
+
 def _causes_named(groups: list[list[search_terms.Term]], causes) -> list[int]:
-    """The root causes (and those under them) whose name holds every word of one of the
-    search's alternatives: "duplicate charge" names the cause Duplicate charge. Matched in
-    memory, on the causes the queue's configuration holds, so it costs no query."""
+    """The root causes (and those under them) whose name has a word starting with each word
+    of one of the search's alternatives: "duplicate charge" and "dup charg" name the cause
+    Duplicate charge; "charge" does not name "Surcharged" and a word shorter than
+    ``CAUSE_WORD_MIN`` letters alone names none (it would name most causes, and the
+    complaints of all of them). Matched in memory, on the causes the queue's configuration
+    holds, so it costs no query."""
+    alternatives = []
+    for group in groups:
+        words = [search_terms.fold(w) for t in group if not t.excluded for w in t.words]
+        if words and max(len(word) for word in words) >= CAUSE_WORD_MIN:
+            alternatives.append(words)
     found = []
-    for pk, _code, name, _parent in causes:
-        folded = search_terms.fold(name)
-        for group in groups:
-            words = [search_terms.fold(w) for t in group if not t.excluded for w in t.words]
-            if words and all(word in folded for word in words):
+    for pk, _code, name, _parent in causes if alternatives else ():
+        named = re.findall(r"\w+", search_terms.fold(name))
+        for words in alternatives:
+            if all(any(part.startswith(word) for part in named) for word in words):
                 found.append(pk)
                 break
     return _cause_family(found, causes) if found else []
@@ -624,7 +635,9 @@ def search_filter(text: str, causes=()) -> Q:
       ``queue_filter_choices`` reads them; matched in memory).
 
     On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
-    indexes on the customer's name and email, a pattern index on the reference;
+    indexes on the customer's email, a pattern index on the reference; ``recovery.0039``:
+    a trigram index on the customer's name without its case and accents; ``recovery.0038``:
+    the references' numbers;
     ``recovery.0031_queue_full_text_search``: GIN indexes on the complaint's words and the
     messages', a trigram index on the digits of the customer's telephone), so PostgreSQL combines them
     into one bitmap of complaint rows.

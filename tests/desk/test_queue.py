@@ -646,6 +646,9 @@ def test_the_root_cause_filter_and_a_search_for_a_causes_name(agent, make_compla
     assert queue(q="Charge duplicate") == [charged.reference]
     assert queue(q="refund delayed") == [delayed.reference]
     assert queue(q="Billing -waiting") == sorted([charged.reference, delayed.reference])
+    assert queue(q="dup charg") == [charged.reference]  # the start of the cause's words
+    assert queue(q="uplicate") == []  # not inside a word
+    assert queue(q="du") == []  # too short to name a cause alone
     answer = text_of(client.get("/desk/team/", {"state": "all", "root_cause": "weather"}))
     assert "There is no root cause with the code “weather”." in answer
 
