@@ -86,3 +86,11 @@ def single_line_problem(value: str) -> str | None:
 def single_line(value: str) -> str:
     """``value`` with every run of control characters folded to one space (for email ingest)."""
     return _LINE_CONTROLS.sub(" ", value or "")
+
+
+def fold(text: str) -> str:
+    """``text`` as a search compares it, without case or accents: "Zoë" → "zoe",
+    "ÉCOLE" → "ecole". The queue's search folds what it looks for and, on SQLite, the text
+    it looks in (``redress_fold``, registered on each connection by the recovery app)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))

@@ -107,7 +107,12 @@ def render_queue(request, scope: str, *, saved_view=None):
         if "page" in request.GET:
             data["page"] = request.GET["page"]
     choices = selectors.queue_filter_choices()
-    filters = forms.QueueFilterForm(data, teams=choices["team"], categories=choices["category"])
+    filters = forms.QueueFilterForm(
+        data,
+        teams=choices["team"],
+        categories=choices["category"],
+        root_causes=choices["root_cause"],
+    )
     filters.is_valid()  # a wrong field is said on the page and ignored; the others still apply
     query = filters.queue_query(scope)
     text = query.q

@@ -672,8 +672,8 @@ class QueueFilterForm(forms.Form):
     q = forms.CharField(
         label=_("Search"),
         help_text=_(
-            "Reference, customer name, email or telephone, or words of the complaint and its "
-            "messages."
+            "Reference, customer name, email or telephone, words of the complaint and its "
+            "messages, or a root cause's name."
         ),
         max_length=200,
         required=False,
@@ -729,6 +729,11 @@ class QueueFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": _("There is no regulatory profile “%(value)s”.")},
     )
+    root_cause = forms.ChoiceField(
+        label=_("Root cause"),
+        required=False,
+        error_messages={"invalid_choice": _("There is no root cause with the code “%(value)s”.")},
+    )
     sort = forms.ChoiceField(
         label=_("Sort"),
         choices=QUEUE_SORTS,
@@ -747,10 +752,16 @@ class QueueFilterForm(forms.Form):
         },
     )
 
-    def __init__(self, *args, teams=(), categories=(), **kwargs):
+    def __init__(self, *args, teams=(), categories=(), root_causes=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["team"].choices = [("", _("Any team")), *teams]
         self.fields["category"].choices = [("", _("Any category")), *categories]
+        # (id, code, name, parent id) rows, by code: offered by code and name.
+        self.root_causes = tuple(root_causes)
+        self.fields["root_cause"].choices = [
+            ("", _("Any root cause")),
+            *((code, f"{code} — {name}") for _pk, code, name, _parent in root_causes),
+        ]
 
     def queue_query(self, scope: str):
         """The queue this form asks for (``desk.selectors.QueueQuery``): the fields that
@@ -767,6 +778,8 @@ class QueueFilterForm(forms.Form):
             channel=data.get("channel") or "",
             severity=data.get("severity") or "",
             profile=data.get("profile") or "",
+            root_cause=data.get("root_cause") or "",
+            causes=self.root_causes,
             sort=data.get("sort") or "",
         )
 

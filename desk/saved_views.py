@@ -44,6 +44,7 @@ def view_new(request):
         parameters,
         teams=choices["team"],
         categories=choices["category"],
+        root_causes=choices["root_cause"],
     )
     may_share = request.user.has_perm("recovery.work_any_complaint")
     form = forms.SavedViewForm(

@@ -8,7 +8,7 @@ hundredth, and whether its rows are calm or on fire.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from django.contrib.auth import get_user_model
@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     CharField,
     Count,
     Exists,
@@ -31,11 +32,13 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.json_rows import instance, json_rows
 from common.template_dates import formatted
+from desk import search_terms
 from escalation import configuration, deadlines, regulatory
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.clocks import clock_calendar
@@ -49,6 +52,7 @@ from recovery.models import (
     Category,
     Complaint,
     ComplaintEvent,
+    ComplaintRootCause,
     Customer,
     EventType,
     Macro,
@@ -58,6 +62,7 @@ from recovery.models import (
     MessageKind,
     Outcome,
     RecoveryAction,
+    RootCause,
     Survey,
     Team,
     Urgency,
@@ -96,6 +101,8 @@ def _recent_resolutions(user_id, team_id) -> QuerySet:
 
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z]{2,10}-\d{4}-\d{1,8}$")
+# A reference's trailing number as a caller reads it: "000057" or "57" for RDR-2026-000057.
+REFERENCE_NUMBER_PATTERN = re.compile(r"^\d{1,8}$")
 # Columns the queue never shows: kept out of the page's query so long stories are not read.
 QUEUE_DEFERRED = ("description", "remedy_sought", "resolution_summary", "withdrawal_reason")
 # What a queue row shows, read as plain values: building a model instance for each row and
@@ -143,10 +150,11 @@ QUEUE_RECEIVED_ORDERS = {
 # A search for words ranks its most urgent matches only, this many: as many as the queue
 # counts (desk.desk.QUEUE_COUNT_CAP, "more than 1,000"), 20 pages of 50.
 SEARCH_CANDIDATES = 1001
-# Text search: PostgreSQL's English configuration (stems "charged" to "charg", so "charge"
-# finds it; drops words such as "the"). The generated column ``search_document`` and the
-# messages' index (migration recovery.0031_queue_full_text_search) are built with it.
-SEARCH_CONFIG = "english"
+# Text search: PostgreSQL's English configuration with the accents taken off first
+# (``redress_english``, migration recovery.0041: "cafe" finds "Café"; stems "charged" to
+# "charg", so "charge" finds it; drops words such as "the"). The generated columns
+# ``search_document`` of the complaint and the message are built with it.
+SEARCH_CONFIG = "redress_english"
 # The board lists at most this many complaints per section; beyond that a supervisor has a
 # crisis that a longer list would not help with, and the counts still say how many.
 BOARD_LIMIT = 200
@@ -194,6 +202,9 @@ class QueueQuery:
     channel: str = ""
     severity: str = ""
     profile: str = ""  # a regulatory profile's code; "none" for complaints under none
+    root_cause: str = ""  # a root cause's code: complaints resolved with it or a child of it
+    # Every root cause, as queue_filter_choices reads them: (id, code, name, parent id).
+    causes: tuple = field(default=(), compare=False, repr=False)
     sort: str = ""  # "" (urgency, or best match for words), "newest" or "oldest"
 
 
@@ -244,8 +255,18 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     elif query.risk == "at_risk":
         rows = rows.filter(Q(pk__in=_breached_ids()) | _at_risk(now) | Q(next_deadline_at__lte=now))
     rows = rows.filter(_attribute_filters(user, query))
+    if query.root_cause:
+        causes = _cause_family(
+            [pk for pk, code, _name, _parent in query.causes if code == query.root_cause],
+            query.causes,
+        )
+        rows = rows.filter(
+            pk__in=ComplaintRootCause.objects.filter(root_cause_id__in=causes).values(
+                "complaint_id"
+            )
+        )
     if text:
-        rows = rows.filter(search_filter(text))
+        rows = rows.filter(search_filter(text, query.causes))
     return rows.order_by(*queue_order(text, query.sort))
 
 
@@ -285,23 +306,28 @@ def queue_order(text: str = "", sort: str = "") -> tuple:
 
 
 def queue_filter_choices() -> dict[str, list[tuple]]:
-    """The teams and the categories the queue's filters offer, by name, and the macros its
-    bulk actions offer (id, name, owner id, team id, visibility): the configuration held in memory (read
-    in one query when it changes, none otherwise)."""
+    """The teams and the categories the queue's filters offer, by name, the macros its
+    bulk actions offer (id, name, owner id, team id, visibility), and the root causes (id,
+    code, name, parent id; by code) it filters and searches by: the configuration held in
+    memory (read in one query when it changes, none otherwise)."""
 
     def load():
-        # One query for the three lists: (kind, id, name, owner, team, visibility) rows.
-        # Typed: two untyped NULLs would make the union's column text, not an id.
+        # One query for the four lists: (kind, id, name, owner, team, text) rows of each
+        # table (a root cause's parent as its owner; the text a macro's visibility or a
+        # cause's code). Typed: two untyped NULLs would make the union's column text, not
+        # an id.
         nothing = Cast(Value(None), IntegerField())
+        no_text = Value("", output_field=CharField())
+        columns = ("kind", "pk", "name", "for_owner", "for_team", "text")
         teams = (
             Team.objects.order_by()
-            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing, shared=Value(""))
-            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
+            .annotate(kind=Value("team"), for_owner=nothing, for_team=nothing, text=no_text)
+            .values_list(*columns)
         )
         categories = (
             Category.objects.order_by()
-            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing, shared=Value(""))
-            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
+            .annotate(kind=Value("category"), for_owner=nothing, for_team=nothing, text=no_text)
+            .values_list(*columns)
         )
         macros = (
             Macro.objects.order_by()
@@ -310,21 +336,99 @@ def queue_filter_choices() -> dict[str, list[tuple]]:
                 kind=Value("macro"),
                 for_owner=F("owner_id"),
                 for_team=F("team_id"),
-                shared=F("visibility"),
+                text=F("visibility"),
             )
-            .values_list("kind", "pk", "name", "for_owner", "for_team", "shared")
+            .values_list(*columns)
         )
-        choices: dict[str, list[tuple]] = {"team": [], "category": [], "macro": []}
-        for kind, pk, name, owner, for_team, shared in teams.union(categories, macros, all=True):
+        causes = (
+            RootCause.objects.order_by()
+            .annotate(
+                kind=Value("root_cause"),
+                for_owner=F("parent_id"),
+                for_team=nothing,
+                text=F("code"),
+            )
+            .values_list(*columns)
+        )
+        choices: dict[str, list[tuple]] = {
+            "team": [],
+            "category": [],
+            "macro": [],
+            "root_cause": [],
+        }
+        for kind, pk, name, owner, for_team, text in teams.union(
+            categories, macros, causes, all=True
+        ):
             if kind == "macro":
-                choices[kind].append((pk, name, owner, for_team, shared))
+                choices[kind].append((pk, name, owner, for_team, text))
+            elif kind == "root_cause":
+                choices[kind].append((pk, text, name, owner))
             else:
                 choices[kind].append((pk, name))
-        for rows in choices.values():
-            rows.sort(key=lambda row: row[1].casefold())
+        for kind, rows in choices.items():
+            if kind == "root_cause":
+                rows.sort(key=lambda row: row[1])
+            else:
+                rows.sort(key=lambda row: row[1].casefold())
         return choices
 
     return configuration.cached("desk-queue-filter-choices", load)
+
+
+def _cause_family(ids: list[int], causes) -> list[int]:
+    """The root causes ``ids`` and every cause under them (children, grandchildren, …), of
+    ``causes`` (as ``queue_filter_choices`` reads them)."""
+    children: dict[int, list[int]] = {}
+    for pk, _code, _name, parent in causes:
+        children.setdefault(parent, []).append(pk)
+    family, todo = set(), list(ids)
+    while todo:
+        pk = todo.pop()
+        if pk not in family:
+            family.add(pk)
+            todo.extend(children.get(pk, ()))
+    return sorted(family)
+
+
+# The shortest word that names root causes on its own.
+CAUSE_WORD_MIN = 3
+
+
+def _causes_named(groups: list[list[search_terms.Term]], causes) -> list[int]:
+    """The root causes (and those under them) whose name has a word starting with each word
+    of one of the search's alternatives: "duplicate charge" and "dup charg" name the cause
+    Duplicate charge; "charge" does not name "Surcharged" and a word shorter than
+    ``CAUSE_WORD_MIN`` letters alone names none (it would name most causes, and the
+    complaints of all of them). Matched in memory, on the causes the queue's configuration
+    holds, so it costs no query."""
+    alternatives = []
+    for group in groups:
+        words = [search_terms.fold(w) for t in group if not t.excluded for w in t.words]
+        if words and max(len(word) for word in words) >= CAUSE_WORD_MIN:
+            alternatives.append(words)
+    found = []
+    for pk, _code, name, _parent in causes if alternatives else ():
+        named = re.findall(r"\w+", search_terms.fold(name))
+        for words in alternatives:
+            if all(any(part.startswith(word) for part in named) for word in words):
+                found.append(pk)
+                break
+    return _cause_family(found, causes) if found else []
+
+
+def _complaints_with_causes(causes: list[int]) -> Q:
+    """Complaints resolved with one of the root causes ``causes``: as the customers' condition
+    (``_customers_matching``), an array on PostgreSQL, read on the causes' index."""
+    complaints = (
+        ComplaintRootCause.objects.filter(root_cause_id__in=causes)
+        .order_by()
+        .values("complaint_id")
+    )
+    if connection.vendor != "postgresql":
+        return Q(pk__in=complaints)
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return Q(_EqualsAny(F("pk"), ArraySubquery(complaints)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,53 +619,182 @@ def _set_status(row: Complaint | QueueRow, now: datetime) -> None:
 PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{6,}$")
 
 
-def search_filter(text: str) -> Q:
+def search_filter(text: str, causes=()) -> Q:
     """What the queue's search box finds.
 
-    - a reference (``RDR-2026-000123``): that complaint, whatever its state;
+    - a reference (``RDR-2026-000123``): that complaint, whatever its state, and the
+      references that start with it (``RDR-2026-00004``) or have its number;
+    - a number of 1 to 8 digits: also the references that end with it, leading zeros or not;
     - text with ``@``: the complaints of customers whose email holds it;
     - a telephone number (or any number of 6 digits or more): those of customers whose
       number holds its digits, whatever the spaces, dashes or brackets on either side, and
       those whose subject, description or messages hold the same number (an order, a
       parcel, a number the customer wrote in a message), written with any separators;
-    - other text: references that start with it, customers whose name holds it, and words
+    - other text: references that start with it, customers whose name holds its words (in
+      any order), and words
       of the subject, the description and the messages (PostgreSQL full-text search, words
       matched by their stem, ranked by ``queue_order``; on SQLite the text anywhere in them,
-      whatever the case).
+      whatever the case), and complaints resolved with a root cause whose name holds the
+      words, or with a cause under it (``causes``: every root cause, as
+      ``queue_filter_choices`` reads them; matched in memory).
 
     On PostgreSQL each condition has its index (``recovery.0009_queue_indexes``: trigram
-    indexes on the customer's name and email, a pattern index on the reference;
+    indexes on the customer's email, a pattern index on the reference; ``recovery.0040``:
+    a trigram index on the customer's name without its case and accents; ``recovery.0039``:
+    the references' numbers;
     ``recovery.0031_queue_full_text_search``: GIN indexes on the complaint's words and the
     messages', a trigram index on the digits of the customer's telephone), so PostgreSQL combines them
     into one bitmap of complaint rows.
     """
     if REFERENCE_PATTERN.match(text):
-        return Q(reference=text.upper())
+        return _references_matching(text)
     if "@" in text:
         return _customers_matching(Q(email__icontains=text))
     if _is_number(text):
-        digits = re.sub(r"\D", "", text)
-        phones = _customers_matching(
-            Q(phone_digits__contains=digits), phone_digits=_Digits("phone")
-        )
-        return phones | _text_matching(text, number=True)
-    condition = Q(reference__istartswith=text) | _customers_matching(Q(name__icontains=text))
-    return condition | _text_matching(text)
+        holds = Q()
+        for digits in _number_forms(text):
+            holds |= Q(phone_digits__contains=digits)
+        phones = _customers_matching(holds, phone_digits=_Digits("phone"))
+        return phones | _text_matching(text, number=True) | _reference_number(text)
+    groups = search_terms.parse(text)
+    condition = Q(reference__istartswith=text) | _reference_number(text)
+    names = _names_matching(groups)
+    if names is not None:
+        condition |= _customers_matching(names)
+    named = _causes_named(groups, causes)
+    if named:
+        condition |= _complaints_with_causes(named)
+    return condition | _text_matching(text, groups=groups)
 
 
-def _text_matching(text: str, number: bool = False) -> Q:
+def _names_matching(groups: list[list[search_terms.Term]]) -> Q | None:
+    """The customers whose name holds every word of one of the search's alternatives, in any
+    order ("Customer Jordan" finds Jordan Customer), and none it leaves out; None when no
+    alternative names a word to look for."""
+    alternatives = None
+    for group in groups:
+        words = [word for term in group if not term.excluded for word in term.words]
+        if not words:
+            continue
+        condition = Q()
+        for word in words:
+            condition &= Q(_Holds("name", word))
+        for term in group:
+            if term.excluded:
+                condition &= ~Q(_Holds("name", term.text))
+        alternatives = condition if alternatives is None else alternatives | condition
+    return alternatives
+
+
+def _references_matching(text: str) -> Q:
+    """A reference, or the start of one: the references that start with ``text``
+    (``RDR-2026-00004`` finds RDR-2026-000040 to RDR-2026-000049), and the one with the same
+    number, however many leading zeros were said or left out (RDR-2026-000004)."""
+    prefix, year, number = text.upper().rsplit("-", 2)
+    return Q(reference__startswith=text.upper()) | Q(reference=f"{prefix}-{year}-{int(number):06d}")
+
+
+class _ReferenceNumber(Func):
+    """The trailing number of a reference without its leading zeros: RDR-2026-000057 → "57".
+    On PostgreSQL as its index (``complaint_reference_number_idx``) is built, so the planner
+    matches it."""
+
+    template = "ltrim(substring(%(expressions)s from '[0-9]+$'), '0')"
+    output_field = CharField()
+
+
+def _reference_number(text: str) -> Q:
+    """Complaints whose reference ends with the number ``text`` (digits only), with or
+    without its leading zeros: ``57`` and ``000057`` find RDR-2026-000057 (and RDR-2025-000057).
+    On SQLite (no index, small data) the number as references write it."""
+    if not REFERENCE_NUMBER_PATTERN.match(text) or int(text) == 0:
+        return Q()
+    number = int(text)
+    if connection.vendor != "postgresql":
+        return Q(reference__endswith=f"-{number:06d}") | Q(reference__endswith=f"-{number}")
+    return Q(Exact(_ReferenceNumber("reference"), Value(str(number))))
+
+
+def _text_matching(text: str, number: bool = False, groups=None) -> Q:
     """Complaints whose subject, description or messages hold ``text``: on PostgreSQL its
     words (as a search box reads them, or the number's digits, whatever their separators) in
-    the ``tsvector`` columns; on SQLite ``text`` anywhere in them, whatever the case."""
+    the ``tsvector`` columns; on SQLite the same search syntax (``groups``, as
+    ``search_terms.parse`` reads ``text``), each word or phrase anywhere in them."""
     if connection.vendor != "postgresql":
-        messages = Message.objects.filter(body__icontains=text).values("complaint_id")
-        return Q(subject__icontains=text) | Q(description__icontains=text) | Q(pk__in=messages)
+        if number:
+            # The digits of each field, whatever its separators ("020-7946-0999").
+            found = Q()
+            for digits in _number_forms(text):
+                messages = (
+                    Message.objects.annotate(digits=_Digits("body"))
+                    .filter(digits__contains=digits)
+                    .values("complaint_id")
+                )
+                found |= Q(subject_digits__contains=digits) | Q(pk__in=messages)
+                found |= Q(description_digits__contains=digits)
+            return Q(
+                pk__in=Complaint.objects.annotate(
+                    subject_digits=_Digits("subject"), description_digits=_Digits("description")
+                )
+                .filter(found)
+                .values("pk")
+            )
+        # As PostgreSQL matches the words: in the subject and description together, or in
+        # the messages together (a word left out of one may be in the other).
+        alternatives = Q(pk__in=[])  # no term at all finds nothing, as on PostgreSQL
+        for group in groups if groups is not None else search_terms.parse(text):
+            own = Q()
+            messages = Q(pk__in=Message.objects.values("complaint_id"))
+            for term in group:
+                in_own = Q(_Holds("subject", term.text)) | Q(_Holds("description", term.text))
+                in_messages = Q(pk__in=_messages_holding(term.text))
+                own &= ~in_own if term.excluded else in_own
+                messages &= ~in_messages if term.excluded else in_messages
+            alternatives |= own | messages
+        return alternatives
     from django.contrib.postgres.search import SearchVectorExact
 
     query = _number_query(text) if number else _search_query(text)
     return Q(SearchVectorExact(SearchDocument(), query)) | Q(
         SearchVectorExact(SearchDocument(name="message_document"), query)
     )
+
+
+def _messages_holding(text: str) -> QuerySet:
+    """SQLite: the ids of the complaints with a message that holds ``text``."""
+    return Message.objects.filter(_Holds("body", text)).values("complaint_id")
+
+
+class _Holds(Expression):
+    """The text ``column`` holds ``text`` anywhere, whatever the case and accents ("zoe" in
+    "Zoë", "ZOË" in "zoë"). On PostgreSQL both sides through ``redress_unaccent(UPPER(…))``
+    (migration ``recovery.0040``; the customer's name has a trigram index on it); on SQLite
+    through ``redress_fold`` (``common.text.fold``, registered by the recovery app)."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column, text: str):
+        super().__init__()
+        self.column = F(column) if isinstance(column, str) else column
+        self.text = text
+
+    def get_source_expressions(self):
+        return [self.column]
+
+    def set_source_expressions(self, expressions):
+        (self.column,) = expressions
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        escaped = self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        if connection.vendor == "postgresql":
+            return (
+                f"redress_unaccent(UPPER(({sql})::text)) LIKE redress_unaccent(UPPER(%s))",
+                (*params, pattern),
+            )
+        return f"redress_fold({sql}) LIKE redress_fold(%s) ESCAPE '\\'", (*params, pattern)
 
 
 def search_rank(text: str):
@@ -586,6 +819,49 @@ def _is_number(text: str) -> bool:
     return bool(PHONE_PATTERN.match(text)) and len(re.sub(r"\D", "", text)) >= 6
 
 
+# The country whose national trunk prefix 0 a telephone number may be written with:
+# "07700 900203" is "+44 7700 900203" (and "0044 7700 900203").
+PHONE_COUNTRY_CODE = "44"
+
+
+def _number_forms(text: str) -> list[str]:
+    """The digits of the number ``text`` as it may be written: for a UK number, both its
+    national form ("07700900203") and its international one ("447700900203")."""
+    digits = re.sub(r"\D", "", text)
+    code = PHONE_COUNTRY_CODE
+    if text.lstrip().startswith("+" + code) or digits.startswith("00" + code):
+        national = digits[digits.index(code) + len(code) :]
+        national = national[1:] if national.startswith("0") else national  # "+44 (0)20…"
+        return [code + national, "0" + national]
+    if digits.startswith("0") and not digits.startswith("00") and len(digits) > 6:
+        return [digits, code + digits[1:]]
+    return [digits]
+
+
+def _number_groups(text: str) -> list[list[str]]:
+    """The groups of digits of ``text``, and of its other form (``_number_forms``)."""
+    groups = re.findall(r"\d+", text)
+    digits = "".join(groups)
+    forms = _number_forms(text)
+    if len(forms) == 1:
+        return [groups]
+    code = PHONE_COUNTRY_CODE
+    if digits.startswith("0") and not digits.startswith("00"):  # "07700 900203"
+        return [
+            groups,
+            [code, groups[0][1:], *groups[1:]] if len(groups[0]) > 1 else [code, *groups[1:]],
+        ]
+    # "+44 7700 900203", "0044 7700 900203", "+44 (0)7700 900203"
+    rest = [groups[0].removeprefix("00").removeprefix(code), *groups[1:]]
+    rest = [group for group in rest if group]
+    if rest:
+        rest[0] = rest[0].removeprefix("0")  # the trunk 0 some write after +44: "(0)20"
+    rest = [group for group in rest if group]
+    if not rest:
+        return [groups]
+    return [groups, ["0" + rest[0], *rest[1:]]]
+
+
 def _number_query(text: str):
     """The words of the number ``text`` as PostgreSQL's parser makes them of a document,
     whatever separators either side wrote: it splits "020 7946 0999" into '020', '7946' and
@@ -594,11 +870,14 @@ def _number_query(text: str):
     together, or all the digits written as one number ("02079460999")."""
     from django.contrib.postgres.search import SearchQuery
 
-    groups = re.findall(r"\d+", text)
-    each = " & ".join(f"('{group}' | '-{group}' | '+{group}')" for group in groups)
-    whole = "".join(groups)
+    alternatives = []
+    for groups in _number_groups(text):
+        groups = [group for group in groups if group]
+        each = " & ".join(f"('{group}' | '-{group}' | '+{group}')" for group in groups)
+        alternatives.append(f"({each})")
+    alternatives += [f"('{w}' | '+{w}' | '-{w}')" for w in _number_forms(text)]
     # Only digits, quotes and operators: the raw syntax cannot fail on what a user typed.
-    return SearchQuery(f"({each}) | '{whole}'", config=SEARCH_CONFIG, search_type="raw")
+    return SearchQuery(" | ".join(alternatives), config=SEARCH_CONFIG, search_type="raw")
 
 
 def _search_query(text: str):

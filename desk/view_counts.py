@@ -101,7 +101,12 @@ def view_counts(user, views: list[tuple[str, dict]]) -> list[int]:
     now = timezone.now()
     parts, parameters = [], []
     for scope, data in views:
-        filters = forms.QueueFilterForm(data, teams=choices["team"], categories=choices["category"])
+        filters = forms.QueueFilterForm(
+            data,
+            teams=choices["team"],
+            categories=choices["category"],
+            root_causes=choices["root_cause"],
+        )
         filters.is_valid()
         query = filters.queue_query(scope)
         # As the queue counts (desk.selectors.queue_count): in its indexed order.

@@ -95,9 +95,10 @@ ELLIPSIS = "\u2026"
 # ``objects.create()`` does cost an intake more CPU than anything else it does.
 # A new complaint's row goes in with its original message's words (``message_document``,
 # PostgreSQL only, kept by the messages' trigger: recovery migrations 0036 and 0038), as the
-# message's generated ``search_document`` makes them from its body, the description: the
-# trigger then finds them there and does not write the row again.
-MESSAGE_WORDS = "to_tsvector('english'::regconfig, coalesce(%s, ''))"
+# message's generated ``search_document`` makes them from its body, the description (the
+# same configuration, without accents: migration 0041): the trigger then finds them there
+# and does not write the row again.
+MESSAGE_WORDS = "to_tsvector('redress_english'::regconfig, coalesce(%s, ''))"
 _COMPLAINTS = CompiledInsert(
     Complaint,
     extra_columns={"message_document": (MESSAGE_WORDS, lambda complaint: complaint.description)},

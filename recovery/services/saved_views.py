@@ -25,6 +25,7 @@ VIEW_PARAMETERS = (
     "team",
     "assignee",
     "category",
+    "root_cause",
     "channel",
     "severity",
     "profile",

@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from escalation.models import Clock, ClockKind, ClockState
 from escalation.services.snapshot import complaints_refresh_sla
-from recovery.models import Category, Complaint, Customer, Urgency
+from recovery.models import Category, Complaint, ComplaintRootCause, Customer, Urgency
 from recovery.services.lifecycle import complaint_withdraw
 from recovery.services.messages import message_add
 from tests.desk.conftest import signed_in
 from tests.desk.test_desk import QUEUE_QUERIES, rows_of, text_of
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -477,7 +478,9 @@ def test_the_queue_orders_by_urgency_on_any_database(agent, make_complaint):
 # -- cost -----------------------------------------------------------------------------------
 
 
-def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, customer_user, team):
+def test_every_filter_and_search_costs_the_same_queries(
+    agent, make_complaint, customer_user, team, root_causes
+):
     complaints = [make_complaint() for _ in range(3)]
     clocks_say(complaints[0], breached(hours_ago=2, statutory=True))
     Customer.objects.filter(pk=complaints[0].customer_id).update(phone="020 7946 0000")
@@ -495,6 +498,9 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         "/desk/team/?q=card",
         "/desk/team/?q=20+7946+0000",
         "/desk/team/?q=998877",
+        "/desk/team/?q=57",
+        "/desk/team/?q=duplicate+charge",
+        "/desk/team/?root_cause=billing",
         f"/desk/team/?q={complaints[2].reference}",
         "/desk/unassigned/?severity=high",
         "/desk/?channel=web",
@@ -503,3 +509,171 @@ def test_every_filter_and_search_costs_the_same_queries(agent, make_complaint, c
         with CaptureQueriesContext(connection) as queries:
             assert client.get(page).status_code == 200
         assert len(queries) == QUEUE_QUERIES, (page, [q["sql"] for q in queries])
+
+
+# -- search: what a caller says ------------------------------------------------------------
+
+
+@pytest.mark.sqlite
+def test_the_start_of_a_reference_or_its_number_finds_the_complaint(agent, make_complaint):
+    from recovery.services.references import format_reference
+
+    found = make_complaint(subject="Closed one")
+    Complaint.objects.filter(pk=found.pk).update(reference=format_reference(2026, 57))
+    complaint_withdraw(complaint=found, actor=agent, reason="Sorted")
+    fourth = make_complaint(subject="Fourth")
+    Complaint.objects.filter(pk=fourth.pk).update(reference=format_reference(2026, 4))
+    forties = make_complaint(subject="Forty-one")
+    Complaint.objects.filter(pk=forties.pk).update(reference=format_reference(2026, 41))
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search("RDR-2026-000057") == ["RDR-2026-000057"]
+    assert search("RDR-2026-57") == ["RDR-2026-000057"]  # the number without its zeros
+    # The start of a reference, and the one with that number.
+    assert search("RDR-2026-00004") == ["RDR-2026-000004", "RDR-2026-000041"]
+    assert search("rdr-2026-00005") == ["RDR-2026-000057"]
+    # The number alone, as a caller reads it.
+    assert search("000057") == ["RDR-2026-000057"]
+    assert search("57") == ["RDR-2026-000057"]
+    assert search("4") == ["RDR-2026-000004"]
+    assert search("58") == []
+
+
+@pytest.mark.sqlite
+def test_a_name_is_found_by_its_words_in_any_order(agent, make_complaint, customer_user):
+    jordan = make_complaint(subject="Late refund")
+    Customer.objects.filter(pk=jordan.customer_id).update(name="Jordan Customer")
+    client = signed_in(agent)
+
+    def search(text):
+        return rows_of(text_of(client.get("/desk/team/", {"q": text, "state": "all"})))
+
+    assert search("Jordan Customer") == [jordan.reference]
+    assert search("Customer Jordan") == [jordan.reference]
+    assert search("jordan") == [jordan.reference]
+    assert search("Customer Morgan") == []
+
+
+@pytest.mark.sqlite
+def test_the_search_syntax_is_the_same_on_any_database(agent, make_complaint):
+    """Quotes for a phrase, ``or`` and ``-word``, as PostgreSQL's websearch reads them; on
+    SQLite too (each word or phrase anywhere in the text)."""
+    premium = make_complaint(subject="Premium account", description="Fees went up.")
+    refund = make_complaint(subject="Refund", description="The order was late.")
+    ordered = make_complaint(subject="Refund please", description="Refund the order, again.")
+    message_add(complaint=ordered, actor=agent, body="Offered a voucher by telephone.")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search('"Premium"') == [premium.reference]
+    assert search('"premium account"') == [premium.reference]
+    assert search('"account premium"') == []
+    assert search("Premium or Refund") == sorted(
+        [premium.reference, refund.reference, ordered.reference]
+    )
+    assert search("refund -order") == []  # both refunds mention an order
+    assert search("refund -late") == [ordered.reference]
+    assert search("voucher -late") == [ordered.reference]  # a message's words
+    assert search('"') == []
+
+
+@pytest.mark.sqlite
+def test_a_uk_number_is_found_in_its_national_or_international_form(
+    agent, make_complaint, other_customer_user
+):
+    """0 and +44 are the same start of a UK number, in the customer's telephone and in the
+    text; and the text's separators do not matter on either database."""
+    mobile = make_complaint(subject="Card blocked")
+    Customer.objects.filter(pk=mobile.customer_id).update(phone="+44 7700 900203")
+    landline = make_complaint(by=other_customer_user, subject="Call me")
+    Customer.objects.filter(pk=landline.customer_id).update(phone="020 7946 0123")
+    dashed = make_complaint(
+        by=other_customer_user, subject="Ring back", description="ring me on 020-7946-0999"
+    )
+    Complaint.objects.filter(pk=dashed.pk).update(customer=CustomerFactory(name="Sam Third"))
+    message_add(complaint=dashed, actor=agent, body="Or on +44 7700 900555 after six.")
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert search("07700 900203") == [mobile.reference]
+    assert search("07700900203") == [mobile.reference]
+    assert search("+44 7700 900203") == [mobile.reference]
+    assert search("+44 20 7946 0123") == [landline.reference]
+    assert search("0044 (0)20 7946 0123") == [landline.reference]
+    assert search("020 7946 0999") == [dashed.reference]
+    assert search("+44 20 7946 0999") == [dashed.reference]
+    assert search("07700 900555") == [dashed.reference]
+    assert search("07700 900204") == []
+
+
+@pytest.mark.sqlite
+def test_the_root_cause_filter_and_a_search_for_a_causes_name(agent, make_complaint, root_causes):
+    """``root_cause=<code>``: complaints resolved with that cause or one under it; a search
+    for a cause's name finds them too; an unknown code is said on the page, not ignored."""
+    charged = make_complaint(subject="Charged twice")
+    complaint_withdraw(complaint=charged, actor=agent, reason="Sorted")
+    delayed = make_complaint(subject="Still waiting")
+    make_complaint(subject="Unrelated")
+    ComplaintRootCause.objects.create(
+        complaint=charged, root_cause=root_causes["billing.duplicate-charge"], is_primary=True
+    )
+    ComplaintRootCause.objects.create(
+        complaint=delayed, root_cause=root_causes["billing.refund-delay"], is_primary=True
+    )
+    client = signed_in(agent)
+
+    def queue(**params):
+        answer = client.get("/desk/team/", {"state": "all", **params})
+        assert answer.status_code == 200
+        return sorted(rows_of(text_of(answer)))
+
+    assert queue(root_cause="billing.duplicate-charge") == [charged.reference]
+    assert queue(root_cause="billing") == sorted([charged.reference, delayed.reference])
+    assert queue(q="duplicate charge") == [charged.reference]
+    assert queue(q="Charge duplicate") == [charged.reference]
+    assert queue(q="refund delayed") == [delayed.reference]
+    assert queue(q="Billing -waiting") == sorted([charged.reference, delayed.reference])
+    assert queue(q="dup charg") == [charged.reference]  # the start of the cause's words
+    assert queue(q="uplicate") == []  # not inside a word
+    assert queue(q="du") == []  # too short to name a cause alone
+    answer = text_of(client.get("/desk/team/", {"state": "all", "root_cause": "weather"}))
+    assert "There is no root cause with the code “weather”." in answer
+
+
+@pytest.mark.sqlite
+def test_names_and_text_are_found_whatever_the_case_and_accents(
+    agent, make_complaint, other_customer_user
+):
+    zoe = make_complaint(subject="Card blocked")
+    Customer.objects.filter(pk=zoe.customer_id).update(name="Zoë Martín")
+    cafe = make_complaint(
+        by=other_customer_user, subject="Café closed", description="The ÉCOLE branch shut."
+    )
+    client = signed_in(agent)
+
+    def search(text):
+        answer = client.get("/desk/team/", {"q": text, "state": "all"})
+        assert answer.status_code == 200
+        return rows_of(text_of(answer))
+
+    assert search("zoe") == [zoe.reference]
+    assert search("ZOË") == [zoe.reference]
+    assert search("martin zoe") == [zoe.reference]
+    assert search("Zoé") == [zoe.reference]
+    assert search("café") == [cafe.reference]
+    assert search("ÉCOLE") == [cafe.reference]
+    assert search("cafe") == [cafe.reference]
+    assert search("ecole") == [cafe.reference]

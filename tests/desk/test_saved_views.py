@@ -159,6 +159,7 @@ def test_a_supervisor_may_not_share_with_a_team_they_are_not_on(supervisor, othe
         ({"channel": "pigeon"}, "There is no channel called “pigeon”."),
         ({"team": "999"}, "There is no team with the id “999”."),
         ({"sort": "sideways"}, "The queue cannot be sorted by “sideways”."),
+        ({"root_cause": "weather"}, "There is no root cause with the code “weather”."),
         ({"q": "x" * 201}, "at most 200 characters"),
         ({"assignee": "<b>"}, "Choose Me, Unassigned or a person&#x27;s username."),
     ],
