@@ -270,6 +270,17 @@ AS_ROUTED = "as routed"
 
 
 @pytest.fixture
+def default_sla(db):
+    """The default calendar, ladder and Standard policy, which a data migration adds: a
+    transactional test run before flushed them, so they are put back (idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("escalation.migrations.0002_default_policy").add_defaults(apps, None)
+
+
+@pytest.fixture
 def make_complaint(customer_user, team):
     """Submit a complaint as the customer, then put it in ``team`` unless told otherwise:
     ``routed_to=None`` leaves it in no team (as complaints from before routing are), and

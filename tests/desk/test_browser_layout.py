@@ -133,7 +133,7 @@ FIRST_ROW = """() => {
 
 
 def test_the_queue_is_read_and_opened_on_a_phone_without_scrolling_sideways(
-    live, browser, agent, make_complaint
+    live, browser, agent, make_complaint, default_sla
 ):
     """Each row is a card: its reference link, subject, customer, state and deadline on the
     screen; the filters and the bulk bar folded behind their summaries, so that the first

@@ -11,7 +11,6 @@ fast" policy made here matches the Billing category first: acknowledge 4 h, reso
 same calendar. Dates in March 2026: Monday 2nd to Friday 6th.
 """
 
-import importlib
 from datetime import UTC, datetime
 
 import pytest
@@ -44,12 +43,7 @@ def internal(complaint, kind: str) -> Clock:
 
 
 @pytest.fixture
-def billing(db):
-    # The default calendar, ladder and Standard policy come from a data migration: a
-    # transactional test run before this one flushed them, so they are put back (idempotent).
-    from django.apps import apps
-
-    importlib.import_module("escalation.migrations.0002_default_policy").add_defaults(apps, None)
+def billing(default_sla):
     return Category.objects.create(name="Billing", slug="billing")
 
 
