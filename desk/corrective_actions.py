@@ -20,11 +20,11 @@ from common.errors import RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms as desk_forms
 from desk.desk import staff_required
+from recovery import selectors as recovery_selectors
 from recovery.models import (
     CorrectiveAction,
     CorrectiveActionKind,
     CorrectiveActionStatus,
-    RootCause,
 )
 from recovery.services import prevention
 
@@ -39,20 +39,14 @@ _REFERENCE_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 def cause_choices() -> list[tuple[str, str]]:
-    """Active root causes as (code, path of names), ordered by path; one query."""
-    rows = list(RootCause.objects.values("id", "code", "name", "parent_id", "retired_at"))
-    by_id = {row["id"]: row for row in rows}
-
-    def path_of(row) -> str:
-        names, node, seen = [], row, set()
-        while node is not None and node["id"] not in seen:
-            seen.add(node["id"])
-            names.append(node["name"])
-            node = by_id.get(node["parent_id"])
-        return " > ".join(reversed(names))
-
+    """Active root causes as (code, path of names), ordered by path: from the taxonomy held
+    in memory (``recovery.selectors.root_causes_by_code``), no query of its own."""
     return sorted(
-        ((row["code"], path_of(row)) for row in rows if row["retired_at"] is None),
+        (
+            (cause.code, cause.path)
+            for cause in recovery_selectors.root_causes_by_code().values()
+            if cause.is_active
+        ),
         key=lambda choice: choice[1].casefold(),
     )
 
