@@ -25,8 +25,9 @@ from django.db.models.query import ModelIterable, ValuesIterable, get_related_po
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
-# Marker values unlikely to occur in any other parameter of a compiled query.
-_MARKER_INTS = itertools.count(-7_919_000_000_001, -1)
+# Marker values unlikely to occur in any other parameter of a compiled query, and within a
+# 32-bit integer column's range (Django compiles an out-of-range value to "no rows").
+_MARKER_INTS = itertools.count(-2_147_000_001, -1)
 
 
 class _Compiled:

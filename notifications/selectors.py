@@ -78,7 +78,38 @@ def _quarantined_for(user):
 def review_count(user) -> int:
     """How many emails wait for ``user``'s review: the desk navigation's count, one query on
     every desk page (each part served by its partial index, OR-ed by PostgreSQL)."""
-    return _waiting_for(user).count()
+    if connection.vendor != "postgresql":
+        return _waiting_for(user).count()
+    scope, parameter = access.workable_scope(user)
+    unattributed = rules.may_review_unattributed_mail(user)
+    if scope == access.NOTHING and not unattributed:
+        return 0
+    values = {} if parameter is None else {"user_id": parameter}
+    return _review_count(scope, unattributed).run(**values)[0]["n"]
+
+
+# The navigation's count, compiled once per process for each shape it takes (the scope the
+# user works through, and whether quarantined mail is theirs to review): Django built its
+# subqueries on every desk page, a tenth of a queue page's CPU.
+_REVIEW_COUNTS: dict[tuple[str, bool], CompiledQuery] = {}
+
+
+def _review_count(scope: str, unattributed: bool) -> CompiledQuery:
+    compiled = _REVIEW_COUNTS.get((scope, unattributed))
+    if compiled is None:
+
+        def build(user_id=None):
+            workable = access.complaints_in_scope(scope, user_id).values("pk")
+            waiting = _waiting(workable, unattributed)
+            return (
+                InboundEmail.objects.filter(waiting)
+                .order_by()
+                .values(n=Func(F("pk"), function="COUNT"))
+            )
+
+        parameters = {"user_id": int} if scope == access.STAFF else {}
+        compiled = _REVIEW_COUNTS[scope, unattributed] = CompiledQuery(build, **parameters)
+    return compiled
 
 
 def review_count_query(user) -> Subquery:
@@ -90,10 +121,15 @@ def review_count_query(user) -> Subquery:
 
 
 def _waiting_for(user):
-    waiting = Q(status=InboundStatus.HELD, held_complaint_id__in=_workable_ids(user))
-    if rules.may_review_unattributed_mail(user):
-        waiting |= Q(status=InboundStatus.QUARANTINED)
+    waiting = _waiting(_workable_ids(user), rules.may_review_unattributed_mail(user))
     return InboundEmail.objects.filter(waiting)
+
+
+def _waiting(workable_ids, unattributed: bool) -> Q:
+    waiting = Q(status=InboundStatus.HELD, held_complaint_id__in=workable_ids)
+    if unattributed:
+        waiting |= Q(status=InboundStatus.QUARANTINED)
+    return waiting
 
 
 def _workable_ids(user):

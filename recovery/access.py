@@ -76,11 +76,17 @@ def complaints_visible_to(user) -> QuerySet[Complaint]:
 
 def complaints_workable_by(user) -> QuerySet[Complaint]:
     """Every complaint ``user`` may work as staff (transitions, notes, assignments)."""
+    return complaints_in_scope(*workable_scope(user))
+
+
+def workable_scope(user) -> tuple[str, int | None]:
+    """Which of the policy's scopes ``user`` works complaints through, and its parameter:
+    ``visibility_scope`` without the customer's (customers work through the portal's rules)."""
     if sees_every_complaint(user):
-        return Complaint.objects.all()
+        return ALL, None
     if is_working_staff(user):
-        return Complaint.objects.filter(_staff_scope(user.pk))
-    return Complaint.objects.none()
+        return STAFF, user.pk
+    return NOTHING, None
 
 
 def teams_read_with(user) -> frozenset[int] | None:

@@ -138,6 +138,33 @@ def test_supervisors_count_quarantined_mail_too(complaint, held, quarantined, su
 
 
 @pytest.mark.django_db
+def test_each_persona_counts_what_is_theirs_in_one_process(
+    complaint, held, quarantined, agent, other_agent, supervisor, manager
+):
+    # The count is compiled once per shape and run with each user's id: one process serving
+    # several people must give each their own figure, not the first one's.
+    counts = {}
+    for name, user in [
+        ("agent", agent),
+        ("other_agent", other_agent),
+        ("supervisor", supervisor),
+        ("manager", manager),
+        ("agent again", agent),
+    ]:
+        page = _desk(user).get("/desk/").content.decode()
+        start = page.index('id="held-mail-count">') + len('id="held-mail-count">')
+        counts[name] = int(page[start : page.index("<", start)])
+
+    assert counts == {
+        "agent": 1,
+        "other_agent": 0,
+        "supervisor": 2,
+        "manager": 2,
+        "agent again": 1,
+    }
+
+
+@pytest.mark.django_db
 def test_another_teams_agent_sees_neither_the_email_nor_the_complaint(complaint, held, other_agent):
     page = _desk(other_agent).get(QUEUE)
 
