@@ -322,6 +322,8 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "desk:login"
 LOGIN_REDIRECT_URL = "desk:my-queue"
 LOGOUT_REDIRECT_URL = "desk:login"
+# Database sessions, their read compiled once per process (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 
 # Security: production-safe unless DEBUG (manage.py check --deploy runs in CI).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -36,6 +36,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.compiled_queries import CompiledQuery
 from common.json_rows import instance, json_rows
 from common.template_dates import formatted
 from desk import search_terms
@@ -1577,7 +1578,24 @@ def latest_event_id(complaint_id: int | None = None) -> int:
     """The newest outbox id now, read *before* a live page's own queries: the page's script
     says it on connecting, and is sent every event after it, so nothing committed between
     the page's reads and the socket's start is missed."""
+    if connection.vendor != "postgresql":
+        return (_newest_outbox_row(complaint_id).values_list("id", flat=True).first()) or 0
+    if complaint_id is None:
+        found = _NEWEST_OUTBOX_ID.run()
+    else:
+        found = _NEWEST_OUTBOX_ID_OF_COMPLAINT.run(complaint_id=complaint_id)
+    return found[0]["id"] if found else 0
+
+
+def _newest_outbox_row(complaint_id: int | None = None) -> QuerySet[Outbox]:
     rows = Outbox.objects.all()
     if complaint_id is not None:
         rows = rows.filter(complaint_id=complaint_id)
-    return rows.order_by("-id").values_list("id", flat=True).first() or 0
+    return rows.order_by("-id")
+
+
+# Compiled once per process (common.compiled_queries): every live page reads it.
+_NEWEST_OUTBOX_ID = CompiledQuery(lambda: _newest_outbox_row().values("id")[:1])
+_NEWEST_OUTBOX_ID_OF_COMPLAINT = CompiledQuery(
+    lambda complaint_id: _newest_outbox_row(complaint_id).values("id")[:1], complaint_id=int
+)

@@ -331,3 +331,50 @@ def test_role_groups_carry_their_permissions(request, persona, permission, grant
 
 def test_the_demo_group_grants_nothing(groups):
     assert list(groups[roles.DEMO].permissions.all()) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stored", ["999999999", "-1", "2147483648"])
+def test_a_session_naming_no_user_signs_out_rather_than_failing(agent, stored):
+    # The session's user is read by a statement compiled once per process: a value that
+    # names nobody (or is beyond any id) must read as signed out, as Django's own does.
+    client = Client()
+    client.force_login(agent)
+    session = client.session
+    session["_auth_user_id"] = stored
+    session.save()
+
+    answer = client.get("/desk/")
+
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/desk/login/")
+
+
+@pytest.mark.django_db
+def test_two_sessions_in_one_process_each_read_their_own_user(agent, supervisor):
+    pages = {}
+    for user in (agent, supervisor, agent):
+        client = Client()
+        client.force_login(user)
+        page = client.get("/desk/").content.decode()
+        pages.setdefault(user.username, []).append(f'data-username="{user.username}"' in page)
+
+    assert pages == {agent.username: [True, True], supervisor.username: [True]}
+
+
+@pytest.mark.django_db
+def test_an_expired_session_reads_as_signed_out(agent):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    client = Client()
+    client.force_login(agent)
+    assert client.get("/desk/").status_code == 200
+    Session.objects.filter(session_key=client.session.session_key).update(
+        expire_date=timezone.now() - timezone.timedelta(seconds=1)
+    )
+
+    answer = client.get("/desk/")
+
+    assert answer.status_code == 302
+    assert answer["Location"].startswith("/desk/login/")
