@@ -281,7 +281,11 @@ def _attribute_filters(user, query: QueueQuery) -> Q:
     elif query.assignee == "none":
         condition &= Q(assignee__isnull=True)
     elif query.assignee:
-        condition &= Q(assignee__username=query.assignee)
+        # The person's id as a subquery, not a join on their username: PostgreSQL then
+        # reads My queue's index for that one id (1 ms) rather than walking the team's
+        # queue in urgency order for a join it cannot estimate (11 ms at 100,000).
+        person = get_user_model().objects.filter(username=query.assignee).values("pk")[:1]
+        condition &= Q(assignee_id=Subquery(person))
     if query.category is not None:
         condition &= Q(category_id=query.category)
     if query.channel:
