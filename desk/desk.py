@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from common.errors import AlreadySent, NotFound, OutsideYourQueue, RedressError
 from common.form_errors import add_to_form, status_of
@@ -137,6 +138,8 @@ def render_queue(request, scope: str, *, saved_view=None):
         total = ranked.count
     else:
         total = selectors.queue_count(queryset, QUEUE_COUNT_CAP, query.sort)
+    past_end = _past_the_end(number, rows, total)
+    assignee_name = _assignee_named(query.assignee, rows)
     params = data.copy()
     params.pop("page", None)
     columns = saved_view.columns if saved_view is not None and saved_view.columns else None
@@ -176,11 +179,54 @@ def render_queue(request, scope: str, *, saved_view=None):
                 for messages_of_field in filters.errors.values()
                 for message in messages_of_field
             ],
-            "assignee_choices": filters.assignee_choices(),
+            "assignee_choices": filters.assignee_choices(assignee_name),
             "ranked": ranked is not None,
+            "order_words": _order_words(ranked is not None, query.sort),
+            "sort_by_time": query.sort in ("newest", "oldest"),
+            "past_end": past_end,
+            "unknown_assignee": assignee_name == "" and not rows,
             **bulk_forms.bar_context(request, choices, rows),
         },
     )
+
+
+def _order_words(ranked: bool, sort: str) -> str:
+    """How the rows are ordered, as the count line and the table's caption say it."""
+    if ranked:
+        return _("best match first")
+    if sort == "newest":
+        return _("newest first")
+    if sort == "oldest":
+        return _("oldest first")
+    return _("most urgent first")
+
+
+def _past_the_end(number: int, rows: list, total: int) -> str:
+    """What to say on a page beyond the queue's last ("There is no page 14 …"), or ""."""
+    if rows or number == 1:
+        return ""
+    if total > QUEUE_COUNT_CAP:
+        return _("There is no page %(number)d: the queue ends before it.") % {"number": number}
+    last = max(1, -(-total // QUEUE_PAGE_SIZE))
+    return ngettext(
+        "There is no page %(number)d: this queue has %(last)d page.",
+        "There is no page %(number)d: this queue has %(last)d pages.",
+        last,
+    ) % {"number": number, "last": last}
+
+
+def _assignee_named(username: str, rows: list) -> str | None:
+    """The full name of the person the assignee filter names by username, for its option:
+    from the page's rows, else read (only when the page is empty, so a page that shows rows
+    costs no more); "" when no member of staff has that username; None for no such filter."""
+    if username in ("", "me", "none"):
+        return None
+    for row in rows:
+        if row.assignee_username == username:
+            return row.assignee_name
+    if rows:
+        return username  # they have none of this page's rows: their username will do
+    return selectors.staff_name(username)
 
 
 # -- the complaint page --------------------------------------------------------------------

@@ -783,12 +783,13 @@ class QueueFilterForm(forms.Form):
             sort=data.get("sort") or "",
         )
 
-    def assignee_choices(self) -> list[tuple[str, str]]:
-        """Anyone, Me, Unassigned, and the person chosen by a link, if any."""
+    def assignee_choices(self, name: str | None = None) -> list[tuple[str, str]]:
+        """Anyone, Me, Unassigned, and the person chosen by a link, if any, by ``name``
+        (their full name; their username when not given)."""
         choices = [("", str(_("Anyone"))), ("me", str(_("Me"))), ("none", str(_("Unassigned")))]
         chosen = (self.data.get("assignee") or "").strip()
         if chosen and chosen not in ("me", "none") and "assignee" not in self.errors:
-            choices.append((chosen, chosen))
+            choices.append((chosen, name or chosen))
         return choices
 
 

@@ -220,6 +220,11 @@ def queue(user, query: QueueQuery, now: datetime | None = None) -> QuerySet[Comp
     rows = Complaint.objects.all()
     if query.scope == "mine":
         rows = rows.filter(assignee=user)
+    elif rules.sees_every_complaint(user):
+        # A complaints manager is on no team and answers for every one: their Team queue
+        # and Unassigned are the whole organisation's.
+        if query.scope == "unassigned":
+            rows = rows.filter(assignee__isnull=True)
     else:
         # The user's teams, and complaints not yet routed to any team (everyone's queue
         # until someone takes them, as recovery.rules.works_on says). The teams as read
@@ -308,6 +313,21 @@ def queue_order(text: str = "", sort: str = "") -> tuple:
         return QUEUE_RECEIVED_ORDERS[sort]
     rank = search_rank(text)
     return QUEUE_ORDER if rank is None else (rank.desc(), *QUEUE_ORDER)
+
+
+def staff_name(username: str) -> str:
+    """The full name (else the username) of the member of staff called ``username``; "" if
+    no member of staff is."""
+    person = (
+        roles.staff_members()
+        .filter(username=username)
+        .values_list("username", "first_name", "last_name")
+        .first()
+    )
+    if person is None:
+        return ""
+    username, first_name, last_name = person
+    return f"{first_name} {last_name}".strip() or username
 
 
 def queue_filter_choices() -> dict[str, list[tuple]]:

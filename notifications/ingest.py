@@ -335,7 +335,9 @@ def _route(inbound: InboundEmail, parsed: ParsedEmail, stored_files: list[str]) 
         notes.extend(filter(None, [keep_full_text(inbound, parsed)]))
         summary = f"reply added to {complaint.reference} ({how})"
         if not complaint.is_open:
-            notes.append(f"{complaint.reference} is {complaint.state}; recorded, not reopened")
+            notes.append(
+                f"{complaint.reference} is {complaint.get_state_display().lower()}; recorded, not reopened"
+            )
     else:
         complaint = open_complaint(inbound, parsed, notes)
         original = complaint.messages.filter(kind=MessageKind.ORIGINAL).order_by("id").first()

@@ -59,7 +59,7 @@ def complaint_escalate_by_hand(*, complaint: Complaint, actor, direction: str, r
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; only open complaints escalate.",
+                f"{locked.reference} is {locked.get_state_display().lower()}; only open complaints escalate.",
                 details={"state": locked.state},
             )
         levels = sorted(EscalationTarget.values)
@@ -120,7 +120,7 @@ def customer_request_escalation(*, complaint: Complaint, reason: str) -> None:
 def _record_escalation_request(complaint: Complaint, actor, reason: str) -> None:
     if not complaint.is_open:
         raise TransitionNotAllowed(
-            f"{complaint.reference} is {complaint.state}; it can no longer be escalated.",
+            f"{complaint.reference} is {complaint.get_state_display().lower()}; it can no longer be escalated.",
             details={"state": complaint.state},
         )
     if not reason.strip():

@@ -269,7 +269,7 @@ def complaint_send_holding_reply(
         raise PermissionDenied(f"You may not write on {complaint.reference}.")
     if not complaint.is_open:
         raise TransitionNotAllowed(
-            f"{complaint.reference} is {complaint.state}; holding replies are for open complaints.",
+            f"{complaint.reference} is {complaint.get_state_display().lower()}; holding replies are for open complaints.",
             details={"state": complaint.state},
         )
     if not message.strip():
@@ -308,7 +308,7 @@ def ensure_may_send_letter(complaint: Complaint, actor, kind: str) -> regulatory
         raise PermissionDenied(f"You may not write on {complaint.reference}.")
     if not complaint.is_open:
         raise TransitionNotAllowed(
-            f"{complaint.reference} is {complaint.state}; a {name} is for an open complaint.",
+            f"{complaint.reference} is {complaint.get_state_display().lower()}; a {name} is for an open complaint.",
             details={"state": complaint.state},
         )
     profile = regulatory.get_profile(complaint.regulatory_profile)

@@ -125,7 +125,7 @@ def complaint_change_regulation(
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if locked.state not in OPEN_STATES:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; its regulatory regime can change only "
+                f"{locked.reference} is {locked.get_state_display().lower()}; its regulatory regime can change only "
                 "while it is open.",
                 details={"state": locked.state},
             )
@@ -162,7 +162,7 @@ def ensure_may_record_provisional_credit(complaint: Complaint, actor) -> None:
         raise PermissionDenied(f"You may not change {complaint.reference}.")
     if not complaint.is_open:
         raise TransitionNotAllowed(
-            f"{complaint.reference} is {complaint.state}; a provisional credit extends the "
+            f"{complaint.reference} is {complaint.get_state_display().lower()}; a provisional credit extends the "
             "deadline of an open complaint only.",
             details={"state": complaint.state},
         )

@@ -252,7 +252,7 @@ def recovery_propose(
             raise PermissionDenied(f"You may not offer a recovery on {locked.reference}.")
         if locked.state not in RECOVERABLE_STATES:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}: recoveries are offered while a "
+                f"{locked.reference} is {locked.get_state_display().lower()}: recoveries are offered while a "
                 "complaint is open or just resolved.",
                 details={"state": locked.state},
             )

@@ -190,7 +190,7 @@ def complaint_move_team(*, complaint: Complaint, team: Team, actor, reason: str 
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; only open complaints move team.",
+                f"{locked.reference} is {locked.get_state_display().lower()}; only open complaints move team.",
                 details={"state": locked.state},
             )
         if locked.team_id == team.pk:

@@ -60,7 +60,7 @@ def complaint_hand_out(*, complaint: Complaint, assignee, actor, reason: str = "
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; only open complaints are handed out.",
+                f"{locked.reference} is {locked.get_state_display().lower()}; only open complaints are handed out.",
                 details={"state": locked.state},
             )
         if assignee is not None and locked.assignee_id == assignee.pk:
@@ -86,7 +86,7 @@ def complaint_take(
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; only open complaints are taken.",
+                f"{locked.reference} is {locked.get_state_display().lower()}; only open complaints are taken.",
                 details={"state": locked.state},
             )
         if seen_assignee_id is not ANY_ASSIGNEE and locked.assignee_id != seen_assignee_id:
@@ -122,7 +122,7 @@ def complaint_set_awaiting_customer(
         locked = Complaint.objects.select_for_update().get(pk=complaint.pk)
         if not locked.is_open:
             raise TransitionNotAllowed(
-                f"{locked.reference} is {locked.state}; only open complaints wait for customers.",
+                f"{locked.reference} is {locked.get_state_display().lower()}; only open complaints wait for customers.",
                 details={"state": locked.state},
             )
         if locked.awaiting_customer == awaiting:

@@ -677,3 +677,73 @@ def test_names_and_text_are_found_whatever_the_case_and_accents(
     assert search("ÉCOLE") == [cafe.reference]
     assert search("cafe") == [cafe.reference]
     assert search("ecole") == [cafe.reference]
+
+
+# -- what a newcomer found ------------------------------------------------------------------
+
+
+def test_a_managers_team_queue_and_unassigned_hold_every_teams_complaints(
+    manager, agent, make_complaint, other_team
+):
+    # A complaints manager is on no team: their Team queue and Unassigned were empty while
+    # every other page showed them every complaint.
+    ours = make_complaint(subject="Billing's")
+    theirs = make_complaint(subject="Delivery's", routed_to=other_team)
+    taken = make_complaint(subject="Taken")
+    taken.assignee = agent
+    taken.save(update_fields=["assignee"])
+    client = signed_in(manager)
+
+    team = rows_of(text_of(client.get("/desk/team/")))
+    unassigned = rows_of(text_of(client.get("/desk/unassigned/")))
+    found = rows_of(text_of(client.get("/desk/team/", {"q": theirs.reference})))
+
+    assert sorted(team) == sorted([ours.reference, theirs.reference, taken.reference])
+    assert sorted(unassigned) == sorted([ours.reference, theirs.reference])
+    assert found == [theirs.reference]
+
+
+@pytest.mark.parametrize(
+    ("sort", "words"),
+    [("", "most urgent first"), ("newest", "newest first"), ("oldest", "oldest first")],
+)
+def test_the_count_line_and_caption_say_the_order_the_rows_are_in(
+    agent, make_complaint, sort, words
+):
+    make_complaint()
+    make_complaint()
+
+    html = text_of(signed_in(agent).get("/desk/team/", {"sort": sort}))
+
+    assert f"2 complaints, {words}</p>" in html
+    caption = html[html.index('<caption id="queue-table-1"') :]
+    caption = caption[: caption.index("</caption>")]
+    assert words in caption
+    if sort:
+        assert "most urgent" not in caption
+
+
+def test_a_page_past_the_end_says_so_and_how_many_there_are(agent, make_complaint):
+    make_complaint()
+
+    html = text_of(signed_in(agent).get("/desk/team/", {"page": 14, "severity": "high"}))
+
+    assert "There is no page 14: this queue has 1 page." in html
+    assert "Nothing in this queue" not in html and "No complaint matches" not in html
+    assert 'href="?severity=high&amp;page=1"' in html
+
+
+def test_an_assignee_nobody_is_called_is_said_and_a_known_one_is_named(agent, make_complaint):
+    complaint = make_complaint()
+    complaint.assignee = agent
+    complaint.save(update_fields=["assignee"])
+    agent.first_name, agent.last_name = "Alex", "Agent"
+    agent.save(update_fields=["first_name", "last_name"])
+    client = signed_in(agent)
+
+    unknown = text_of(client.get("/desk/team/", {"assignee": "nobody"}))
+    known = text_of(client.get("/desk/team/", {"assignee": agent.username}))
+
+    assert "No member of staff has the username “nobody”." in unknown
+    assert f'<option value="{agent.username}" selected>Alex Agent</option>' in known
+    assert rows_of(known) == [complaint.reference]

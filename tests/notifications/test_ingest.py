@@ -552,7 +552,7 @@ def test_a_reply_after_the_loop_closed_is_recorded_on_that_complaint(
     assert acknowledged.state == State.LOOP_CLOSED  # recorded, not reopened
     assert inbound.complaint_id == acknowledged.pk
     assert Message.objects.get(pk=inbound.message_id).body == "Thanks!"
-    assert f"{acknowledged.reference} is loop_closed; recorded, not reopened" in inbound.reason
+    assert f"{acknowledged.reference} is loop closed; recorded, not reopened" in inbound.reason
 
 
 # --- loops, automatic mail, failures -----------------------------------------------------
