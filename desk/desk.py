@@ -25,6 +25,7 @@ from desk import (
     bulk_forms,
     category_page,
     forms,
+    inbox_page,
     macro_page,
     remedies,
     selectors,
@@ -866,14 +867,23 @@ def notification_preferences(request):
 
 @staff_required
 def notifications(request):
+    """The inbox, newest first, a page at a time; "mark all read" reads every page."""
     if request.method == "POST":
         marked = inbox.mark_read(request.user)
         messages.success(request, _("%(count)s notifications marked as read.") % {"count": marked})
         return redirect("desk:notifications")
     last_event_id = selectors.latest_event_id()
-    rows = list(inbox.inbox_of(request.user)[:INBOX_PAGE_SIZE])
+    cursor = inbox_page.InboxCursorForm(request.GET)
+    page = inbox.inbox_page(request.user, size=INBOX_PAGE_SIZE, **cursor.cursor())
     return render(
         request,
         "desk/notifications.html",
-        {"rows": rows, "nav": "notifications", "last_event_id": last_event_id},
+        {
+            "rows": page.rows,
+            "page": page,
+            "first_page": not cursor.cursor(),
+            "problem": cursor.problem(),
+            "nav": "notifications",
+            "last_event_id": last_event_id,
+        },
     )

@@ -167,3 +167,117 @@ def test_the_preferences_form_needs_its_csrf_token(agent):
     answer = client.post(PREFERENCES_PAGE, {"kind_escalated": "silent", "time_zone": "UTC"})
     assert answer.status_code == 403
     assert NotificationPreference.objects.get(user=agent).by_kind == {}
+
+
+# -- older pages --------------------------------------------------------------------------------
+
+INBOX_LINK = re.compile(r'href="/desk/notifications/(\d+)/"')
+OLDER = re.compile(r'<a href="\?before=(\d+)" rel="next">Older</a>')
+NEWER = re.compile(r'<a href="\?after=(\d+)" rel="prev">Newer</a>')
+
+
+@pytest.fixture
+def sixty_five(agent, colleague) -> list[Notification]:
+    """65 unread notifications for the agent, oldest first; one for the colleague."""
+    events = Outbox.objects.bulk_create(
+        Outbox(event_type="complaint.message", idempotency_key=f"inbox-page-{n}") for n in range(66)
+    )
+    mine = Notification.objects.bulk_create(
+        Notification(user=agent, outbox=event, event_type=event.event_type, summary=f"Note {n}")
+        for n, event in enumerate(events[:65])
+    )
+    Notification.objects.create(
+        user=colleague, outbox=events[65], event_type="complaint.message", summary="Theirs"
+    )
+    return mine
+
+
+def shown(html: str) -> list[int]:
+    return [int(pk) for pk in INBOX_LINK.findall(html)]
+
+
+def test_older_notifications_are_a_link_away_and_newer_ones_a_link_back(agent, sixty_five):
+    client = signed_in(agent)
+    newest_first = [row.pk for row in reversed(sixty_five)]
+
+    first = client.get("/desk/notifications/").content.decode()
+
+    assert bell_of(client) == 65
+    assert shown(first) == newest_first[:50]
+    assert "The newest 50 notifications." in first
+    assert not NEWER.search(first)
+    older = OLDER.search(first).group(1)
+    assert int(older) == sixty_five[15].outbox_id
+
+    second = client.get(f"/desk/notifications/?before={older}").content.decode()
+
+    assert shown(second) == newest_first[50:]
+    assert "15 notifications, from " in second
+    assert not OLDER.search(second)
+    newer = NEWER.search(second).group(1)
+
+    back = client.get(f"/desk/notifications/?after={newer}").content.decode()
+
+    assert shown(back) == newest_first[:50]
+    assert not NEWER.search(back)
+    assert OLDER.search(back).group(1) == older
+    # ?page= was never a thing: it shows the newest, as before.
+    assert shown(client.get("/desk/notifications/?page=2").content.decode()) == shown(first)
+
+
+def test_mark_all_read_from_an_older_page_reads_every_page(agent, colleague, sixty_five):
+    client = signed_in(agent)
+    older = OLDER.search(client.get("/desk/notifications/").content.decode()).group(1)
+
+    client.post(f"/desk/notifications/?before={older}")
+
+    assert not Notification.objects.filter(user=agent, read_at__isnull=True).exists()
+    assert Notification.objects.filter(user=colleague, read_at__isnull=True).count() == 1
+
+
+def test_every_page_costs_the_same_statements(agent, sixty_five):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(agent)
+    client.get("/desk/notifications/")  # the session and the configuration, read once
+    counts = []
+    for query in ("", f"?before={sixty_five[15].outbox_id}", f"?after={sixty_five[14].outbox_id}"):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/desk/notifications/{query}").status_code == 200
+        counts.append(len(queries))
+
+    assert len(set(counts)) == 1, counts
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=soon",
+        "before=-5",
+        "before=0",
+        "before=99999999999999999999999999",
+        "before=1%00",
+        "after=%00",
+        "after=1.5",
+        "before=3&after=2",
+    ],
+)
+def test_a_wrong_page_link_is_said_and_the_newest_are_shown(agent, sixty_five, query):
+    client = signed_in(agent)
+
+    response = client.get(f"/desk/notifications/?{query}")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "does not name a page of notifications" in html
+    assert shown(html) == [row.pk for row in reversed(sixty_five)][:50]
+
+
+@pytest.mark.parametrize("query", ["before=1", "after=9223372036854775807"])
+def test_a_page_past_either_end_is_empty_and_leads_back(agent, sixty_five, query):
+    html = signed_in(agent).get(f"/desk/notifications/?{query}").content.decode()
+
+    assert shown(html) == []
+    assert "No notifications on this page." in html
+    assert 'href="/desk/notifications/">Back to the newest' in html
