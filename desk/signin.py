@@ -7,7 +7,7 @@ account is signed in (``auth.login``: session, audit log, last_login) only after
 from django import forms
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -77,6 +77,16 @@ class AdminPasswordStep(PasswordStep):
     def get_default_redirect_url(self):
         # Where a missing or unsafe ``next`` leads (LoginView checked it): the admin's index.
         return reverse("admin:index")
+
+
+class SignOut(LogoutView):
+    """Signing out stays a POST (a link could sign anyone out); a GET, from a typed or
+    bookmarked address, shows a page with the button rather than the browser's 405."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "desk/logout.html")
 
 
 def code_step(request):
