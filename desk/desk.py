@@ -10,7 +10,6 @@ from functools import partial, wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -29,6 +28,7 @@ from desk import (
     macro_page,
     remedies,
     selectors,
+    signin,
     submissions,
     view_counts,
 )
@@ -64,7 +64,7 @@ def staff_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
+            return signin.redirect_to_sign_in(request)
         if not roles.is_staff_member(request.user):
             return render(request, "403.html", {"reason": "staff"}, status=403)
         return view(request, *args, **kwargs)

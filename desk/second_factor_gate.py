@@ -20,7 +20,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from desk import sso
+from desk import signin, sso
 from recovery import second_factor
 
 # Pages a session owing its second factor may still open: signing in and out, enrolling.
@@ -60,4 +60,7 @@ class SecondFactorGate:
                 {"error": "second_factor_required", "message": message, "details": {}},
                 status=403,
             )
+        if url_name == "desk:login":
+            # Signed out: a form sent now is lost, and the sign-in page says so.
+            return signin.redirect_to_sign_in(request)
         return redirect(f"{reverse(url_name)}?{urlencode({'next': request.get_full_path()})}")

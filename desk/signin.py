@@ -4,12 +4,15 @@ Both doors share the two steps, so neither can be used to skip the second factor
 account is signed in (``auth.login``: session, audit log, last_login) only after the code.
 """
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp import login as otp_login
@@ -19,6 +22,32 @@ from desk import sso
 from desk.landing import landing_url
 from recovery import second_factor
 from recovery.lockout import lockout_minutes
+
+
+def redirect_to_sign_in(request):
+    """To the sign-in page, then back where the user was.
+
+    A GET comes back to itself. Anything else was a form sent after the session ended: its
+    URL only takes a POST (a GET of it is a 405 or an empty form), so the user comes back to
+    the page the form was on (the Referer, when it is this site's) or else to their queue,
+    and the sign-in page says what was sent was not saved.
+    """
+    if request.method in ("GET", "HEAD"):
+        return redirect_to_login(request.get_full_path())
+    return redirect_to_login(form_page(request), f"{reverse('desk:login')}?expired=1")
+
+
+def form_page(request) -> str:
+    host = {request.get_host()}
+    secure = request.is_secure()
+    referer = request.headers.get("Referer", "")
+    if url_has_allowed_host_and_scheme(referer, allowed_hosts=host, require_https=secure):
+        parts = urlsplit(referer)
+        page = parts.path + (f"?{parts.query}" if parts.query else "")
+        # The path alone must be safe too: "//other.example/" is another site's address.
+        if url_has_allowed_host_and_scheme(page, allowed_hosts=host, require_https=secure):
+            return page
+    return reverse("desk:my-queue")
 
 
 class CodeForm(forms.Form):
@@ -38,7 +67,9 @@ class PasswordStep(LoginView):
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(**kwargs, sso=sso.provider_name())
+        # Kept through a wrong password by the form's hidden field.
+        expired = "expired" in self.request.GET or "expired" in self.request.POST
+        return super().get_context_data(**kwargs, sso=sso.provider_name(), expired=expired)
 
     def get_default_redirect_url(self):
         # The account that just gave its password (not yet signed in when a code follows).
@@ -77,6 +108,16 @@ class AdminPasswordStep(PasswordStep):
     def get_default_redirect_url(self):
         # Where a missing or unsafe ``next`` leads (LoginView checked it): the admin's index.
         return reverse("admin:index")
+
+
+class SignOut(LogoutView):
+    """Signing out stays a POST (a link could sign anyone out); a GET, from a typed or
+    bookmarked address, shows a page with the button rather than the browser's 405."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "desk/logout.html")
 
 
 def code_step(request):

@@ -1,6 +1,5 @@
 """URLs of the web pages: the portal at the root, the desk and board under /desk/."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from desk import (
@@ -45,7 +44,7 @@ desk_patterns = (
         path("login/", signin.PasswordStep.as_view(), name="login"),
         path("login/code/", signin.code_step, name="login-code"),
         path("two-factor/", second_factor.enrol, name="two-factor"),
-        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("logout/", signin.SignOut.as_view(), name="logout"),
         path("api-tokens/", api_tokens.token_list, name="api-tokens"),
         path("api-tokens/revoke-all/", api_tokens.token_revoke_all, name="api-tokens-revoke-all"),
         path("api-tokens/<str:key>/revoke/", api_tokens.token_revoke, name="api-token-revoke"),
