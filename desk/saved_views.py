@@ -12,10 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from common.errors import RedressError
+from common.errors import PermissionDenied, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms, selectors, view_counts
 from desk.desk import render_queue, staff_required
+from recovery import rules
 from recovery.models import QueueScope, Team
 from recovery.services import saved_views
 
@@ -46,14 +47,12 @@ def view_new(request):
         categories=choices["category"],
         root_causes=choices["root_cause"],
     )
-    may_share = request.user.has_perm("recovery.work_any_complaint")
+    shareable = rules.teams_to_share_views_with(request.user, dict(choices["team"]))
     form = forms.SavedViewForm(
         request.POST if request.method == "POST" else None,
         initial={"scope": source.get("scope") or QueueScope.TEAM},
-        # Everyone's form takes a team, so that the service says why an agent may not
-        # share (403), rather than the form calling the team unknown; only supervisors
-        # are offered the list.
         teams=choices["team"],
+        offered=[(pk, name) for pk, name in choices["team"] if pk in shareable],
     )
     status = 200
     if request.method == "POST":
@@ -75,6 +74,11 @@ def view_new(request):
                     columns=data["columns"],
                     team_id=data["share_with"],
                 )
+            except PermissionDenied as error:
+                # Only sharing is refused so, and only teams one may share with are offered:
+                # a refused team is a wrong choice on the field, like any other.
+                form.add_error("share_with", error.message)
+                status = 400
             except RedressError as error:
                 add_to_form(form, error)
                 status = status_of(error)
@@ -91,7 +95,7 @@ def view_new(request):
             "form": form,
             "parameters": parameters,
             "described": _describe(filters, choices),
-            "may_share": may_share,
+            "may_share": bool(shareable),
         },
         status=status,
     )

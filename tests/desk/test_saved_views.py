@@ -138,18 +138,37 @@ def test_an_agent_may_not_share_a_view(agent, team):
     client = signed_in(agent)
     assert 'name="share_with"' not in text_of(client.get("/desk/views/new/?scope=team"))
 
-    answer = save(client, team=team.pk)
+    answer = save(client, name="Kept", team=team.pk)
 
-    assert answer.status_code == 403
-    assert "Only a supervisor of the Billing team may share a view with it" in text_of(answer)
+    # A wrong choice on the form, shown on its field with the form again: not a bare 403.
+    assert answer.status_code == 400
+    page = text_of(answer)
+    assert re.search(
+        r'id="id_share_with_errors"><li>Only a supervisor of the Billing team may share', page
+    )
+    assert 'value="Kept"' in page
     assert not SavedView.objects.exists()
 
 
-def test_a_supervisor_may_not_share_with_a_team_they_are_not_on(supervisor, other_team):
-    answer = save(signed_in(supervisor), team=other_team.pk)
+def test_the_form_offers_a_supervisor_only_the_teams_they_may_share_with(
+    supervisor, team, other_team
+):
+    form = text_of(signed_in(supervisor).get("/desk/views/new/?scope=team"))
 
-    assert answer.status_code == 403
-    assert "Only a supervisor of the Delivery team" in text_of(answer)
+    assert f'<option value="{team.pk}">Billing</option>' in form
+    assert f'value="{other_team.pk}"' not in form
+
+
+def test_a_supervisor_may_not_share_with_a_team_they_are_not_on(supervisor, other_team):
+    # A form from before they left the team, or one written by hand.
+    answer = save(signed_in(supervisor), name="Kept", team=other_team.pk)
+
+    assert answer.status_code == 400
+    page = text_of(answer)
+    assert re.search(
+        r'id="id_share_with_errors"><li>Only a supervisor of the Delivery team may share', page
+    )
+    assert 'value="Kept"' in page
     assert not SavedView.objects.exists()
 
 
