@@ -33,7 +33,7 @@ def view_open(request, view_id: int):
 @staff_required
 def view_new(request):
     """GET: the form, with the queue's filters (its GET parameters) carried along. POST: save
-    the view and open it, or the form again with what is wrong (400, 403)."""
+    the view and open it, or the form again with what is wrong (400)."""
     source = request.POST if request.method == "POST" else request.GET
     choices = selectors.queue_filter_choices()
     parameters = {
