@@ -9,13 +9,14 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from common.errors import PermissionDenied, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms, selectors, view_counts
-from desk.desk import render_queue, staff_required
+from desk.desk import QUEUE_URLS, render_queue, staff_required
 from recovery import rules
 from recovery.models import QueueScope, Team
 from recovery.services import saved_views
@@ -47,10 +48,22 @@ def view_new(request):
         categories=choices["category"],
         root_causes=choices["root_cause"],
     )
+    scope = source.get("scope") or QueueScope.TEAM
+    scope_notice = ""
+    if request.method == "GET" and scope not in QueueScope.values:
+        # Only a hand-made link names no known queue: offer the default queue, and say so,
+        # rather than a form that saves a view of nothing nameable.
+        scope_notice = _(
+            "There is no queue called “%(scope)s”: the view will be of the %(queue)s."
+        ) % {
+            "scope": scope,
+            "queue": QueueScope.TEAM.label,
+        }
+        scope = QueueScope.TEAM
     shareable = rules.teams_to_share_views_with(request.user, dict(choices["team"]))
     form = forms.SavedViewForm(
         request.POST if request.method == "POST" else None,
-        initial={"scope": source.get("scope") or QueueScope.TEAM},
+        initial={"scope": scope},
         teams=choices["team"],
         offered=[(pk, name) for pk, name in choices["team"] if pk in shareable],
     )
@@ -96,6 +109,10 @@ def view_new(request):
             "parameters": parameters,
             "described": _describe(filters, choices),
             "may_share": bool(shareable),
+            # Empty when a posted queue is unknown: the form's error says so.
+            "scope_label": QueueScope(scope).label if scope in QueueScope.values else "",
+            "scope_notice": scope_notice,
+            "queue_url": reverse(QUEUE_URLS.get(scope, QUEUE_URLS[QueueScope.TEAM])),
         },
         status=status,
     )

@@ -210,6 +210,26 @@ def test_a_wrong_name_queue_or_column_is_refused_with_a_message(agent, fields, m
     assert not SavedView.objects.exists()
 
 
+def test_an_unknown_queue_on_the_form_falls_back_to_the_team_queue_and_says_so(agent):
+    answer = signed_in(agent).get("/desk/views/new/?scope=bogus")
+
+    page = text_of(answer)
+    assert answer.status_code == 200
+    assert "There is no queue called “bogus”: the view will be of the Team queue." in page
+    assert "<p>Team queue: no filter, most urgent first</p>" in page
+    assert re.search(r'<input type="hidden" name="scope" value="team"', page)
+
+
+def test_an_unknown_queue_sent_with_the_form_is_refused_without_an_empty_label(agent):
+    answer = save(signed_in(agent), scope="bogus")
+
+    page = text_of(answer)
+    assert answer.status_code == 400
+    assert "There is no queue called “bogus”." in page
+    assert "<p>: " not in page
+    assert not SavedView.objects.exists()
+
+
 def test_a_name_is_used_once_per_person_but_two_people_may_share_it(agent, teammate):
     assert save(signed_in(agent), name="Mine").status_code == 302
 
