@@ -11,7 +11,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from common.errors import PermissionDenied, RedressError
 from common.form_errors import add_to_form, status_of
@@ -119,17 +119,24 @@ def view_new(request):
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def view_delete(request, view_id: int):
+    """GET: ask, on a page of its own (no script needed). POST: delete the view and open the
+    queue it was a view of, naming it."""
     try:
-        view = saved_views.saved_view_delete(view_id=view_id, actor=request.user)
+        if request.method == "GET":
+            view = saved_views.saved_view_to_delete(view_id=view_id, actor=request.user)
+        else:
+            view = saved_views.saved_view_delete(view_id=view_id, actor=request.user)
     except RedressError as error:
         if status_of(error) == 404:
             raise Http404(error.message) from error
         return render(request, "403.html", {"exception": error.message}, status=status_of(error))
+    if request.method == "GET":
+        return render(request, "desk/saved_view_delete.html", {"view": view})
     _forget_menus(request.user, view.team_id)
     messages.success(request, _("The view “%(name)s” is deleted.") % {"name": view.name})
-    return redirect("desk:team-queue")
+    return redirect(QUEUE_URLS[view.scope])
 
 
 def _forget_menus(user, team_id: int | None) -> None:

@@ -384,7 +384,51 @@ def test_the_owner_deletes_a_view_and_it_leaves_the_menu(agent):
     assert not SavedView.objects.exists()
     assert menu_of(text_of(client.get("/desk/"))) == {}
     assert client.get(f"/desk/views/{view.pk}/").status_code == 404
-    assert client.get(f"/desk/views/{view.pk}/delete/").status_code == 405
+    assert client.get(f"/desk/views/{view.pk}/delete/").status_code == 404
+
+
+def test_deleting_a_view_asks_first_on_a_page_of_its_own(agent):
+    client = signed_in(agent)
+    save(client, name="Gone soon")
+    view = SavedView.objects.get()
+    delete_path = f"/desk/views/{view.pk}/delete/"
+    # The view's page links to the question; it deletes nothing by itself.
+    assert f'href="{delete_path}"' in text_of(client.get(f"/desk/views/{view.pk}/"))
+
+    question = client.get(delete_path)
+
+    page = text_of(question)
+    assert question.status_code == 200
+    assert "Delete the view “<bdi>Gone soon</bdi>”?" in page
+    assert f'<form method="post" action="{delete_path}"' in page
+    assert f'href="/desk/views/{view.pk}/">No, keep it</a>' in page
+    assert SavedView.objects.filter(pk=view.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("scope", "queue"),
+    [("mine", "/desk/"), ("team", "/desk/team/"), ("unassigned", "/desk/unassigned/")],
+)
+def test_after_deleting_a_view_its_own_queue_opens_and_names_it(agent, scope, queue):
+    client = signed_in(agent)
+    save(client, name="Gone soon", scope=scope)
+    view = SavedView.objects.get()
+
+    answer = client.post(f"/desk/views/{view.pk}/delete/")
+
+    assert answer.status_code == 302
+    assert answer["Location"] == queue
+    assert "The view “Gone soon” is deleted." in text_of(client.get(queue))
+
+
+def test_a_teammate_is_not_asked_to_delete_a_view_they_may_not_delete(supervisor, agent, team):
+    save(signed_in(supervisor), name="Critical", team=team.pk)
+    view = SavedView.objects.get()
+
+    answer = signed_in(agent).get(f"/desk/views/{view.pk}/delete/")
+
+    assert answer.status_code == 403
+    assert "Only the person who saved this view" in text_of(answer)
 
 
 def test_saved_views_are_for_staff(customer_user, agent):
