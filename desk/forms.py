@@ -826,9 +826,13 @@ class SavedViewForm(forms.Form):
         error_messages={"invalid_choice": _("There is no team with the id “%(value)s”.")},
     )
 
-    def __init__(self, *args, teams=(), **kwargs):
+    def __init__(self, *args, teams=(), offered=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["share_with"].choices = [("", _("Only me")), *teams]
+        share_with = self.fields["share_with"]
+        # Every team is a valid choice, so that the save says why one not offered (from a
+        # stale or hand-made form) is refused; only ``offered`` are listed.
+        share_with.choices = [("", _("Only me")), *teams]
+        share_with.widget.choices = [("", _("Only me")), *offered]
 
 
 class RecoveryOfferForm(OneTimeSubmission):

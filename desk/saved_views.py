@@ -9,13 +9,15 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
-from common.errors import RedressError
+from common.errors import PermissionDenied, RedressError
 from common.form_errors import add_to_form, status_of
 from desk import forms, selectors, view_counts
-from desk.desk import render_queue, staff_required
+from desk.desk import QUEUE_URLS, render_queue, staff_required
+from recovery import rules
 from recovery.models import QueueScope, Team
 from recovery.services import saved_views
 
@@ -32,7 +34,7 @@ def view_open(request, view_id: int):
 @staff_required
 def view_new(request):
     """GET: the form, with the queue's filters (its GET parameters) carried along. POST: save
-    the view and open it, or the form again with what is wrong (400, 403)."""
+    the view and open it, or the form again with what is wrong (400)."""
     source = request.POST if request.method == "POST" else request.GET
     choices = selectors.queue_filter_choices()
     parameters = {
@@ -46,14 +48,24 @@ def view_new(request):
         categories=choices["category"],
         root_causes=choices["root_cause"],
     )
-    may_share = request.user.has_perm("recovery.work_any_complaint")
+    scope = source.get("scope") or QueueScope.TEAM
+    scope_notice = ""
+    if request.method == "GET" and scope not in QueueScope.values:
+        # Only a hand-made link names no known queue: offer the default queue, and say so,
+        # rather than a form that saves a view of nothing nameable.
+        scope_notice = _(
+            "There is no queue called “%(scope)s”: the view will be of the %(queue)s."
+        ) % {
+            "scope": scope,
+            "queue": QueueScope.TEAM.label,
+        }
+        scope = QueueScope.TEAM
+    shareable = rules.teams_to_share_views_with(request.user, dict(choices["team"]))
     form = forms.SavedViewForm(
         request.POST if request.method == "POST" else None,
-        initial={"scope": source.get("scope") or QueueScope.TEAM},
-        # Everyone's form takes a team, so that the service says why an agent may not
-        # share (403), rather than the form calling the team unknown; only supervisors
-        # are offered the list.
+        initial={"scope": scope},
         teams=choices["team"],
+        offered=[(pk, name) for pk, name in choices["team"] if pk in shareable],
     )
     status = 200
     if request.method == "POST":
@@ -75,6 +87,11 @@ def view_new(request):
                     columns=data["columns"],
                     team_id=data["share_with"],
                 )
+            except PermissionDenied as error:
+                # Only sharing is refused so, and only teams one may share with are offered:
+                # a refused team is a wrong choice on the field, like any other.
+                form.add_error("share_with", error.message)
+                status = 400
             except RedressError as error:
                 add_to_form(form, error)
                 status = status_of(error)
@@ -91,24 +108,35 @@ def view_new(request):
             "form": form,
             "parameters": parameters,
             "described": _describe(filters, choices),
-            "may_share": may_share,
+            "may_share": bool(shareable),
+            # Empty when a posted queue is unknown: the form's error says so.
+            "scope_label": QueueScope(scope).label if scope in QueueScope.values else "",
+            "scope_notice": scope_notice,
+            "queue_url": reverse(QUEUE_URLS.get(scope, QUEUE_URLS[QueueScope.TEAM])),
         },
         status=status,
     )
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def view_delete(request, view_id: int):
+    """GET: ask, on a page of its own (no script needed). POST: delete the view and open the
+    queue it was a view of, naming it."""
     try:
-        view = saved_views.saved_view_delete(view_id=view_id, actor=request.user)
+        if request.method == "GET":
+            view = saved_views.saved_view_to_delete(view_id=view_id, actor=request.user)
+        else:
+            view = saved_views.saved_view_delete(view_id=view_id, actor=request.user)
     except RedressError as error:
         if status_of(error) == 404:
             raise Http404(error.message) from error
         return render(request, "403.html", {"exception": error.message}, status=status_of(error))
+    if request.method == "GET":
+        return render(request, "desk/saved_view_delete.html", {"view": view})
     _forget_menus(request.user, view.team_id)
     messages.success(request, _("The view “%(name)s” is deleted.") % {"name": view.name})
-    return redirect("desk:team-queue")
+    return redirect(QUEUE_URLS[view.scope])
 
 
 def _forget_menus(user, team_id: int | None) -> None:

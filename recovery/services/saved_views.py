@@ -125,20 +125,32 @@ def saved_view_create(
             raise _name_taken(name) from error
 
 
+def saved_view_to_delete(*, view_id: int, actor) -> SavedView:
+    """The view ``actor`` is about to be asked to delete, refused as ``saved_view_delete``
+    would refuse it: the question is not put to someone whose answer would be refused."""
+    return _deletable(access.saved_views_visible_to(actor), view_id=view_id, actor=actor)
+
+
 def saved_view_delete(*, view_id: int, actor) -> SavedView:
     """Delete a saved view: its owner may, and for a shared view anyone who may share with
     its team. A view ``actor`` cannot see is ``NotFound``, as if it did not exist."""
     with transaction.atomic():
-        view = access.saved_views_visible_to(actor).select_for_update().filter(pk=view_id).first()
-        if view is None:
-            raise NotFound("There is no such saved view among yours and your teams'.")
-        if view.owner_id != actor.pk and not (
-            view.team_id is not None and rules.may_share_view(actor, view.team_id)
-        ):
-            raise PermissionDenied(
-                "Only the person who saved this view, or a supervisor of its team, may delete it."
-            )
+        visible = access.saved_views_visible_to(actor).select_for_update()
+        view = _deletable(visible, view_id=view_id, actor=actor)
         view.delete()
+    return view
+
+
+def _deletable(visible, *, view_id: int, actor) -> SavedView:
+    view = visible.filter(pk=view_id).first()
+    if view is None:
+        raise NotFound("There is no such saved view among yours and your teams'.")
+    if view.owner_id != actor.pk and not (
+        view.team_id is not None and rules.may_share_view(actor, view.team_id)
+    ):
+        raise PermissionDenied(
+            "Only the person who saved this view, or a supervisor of its team, may delete it."
+        )
     return view
 
 

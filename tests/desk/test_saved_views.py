@@ -138,18 +138,37 @@ def test_an_agent_may_not_share_a_view(agent, team):
     client = signed_in(agent)
     assert 'name="share_with"' not in text_of(client.get("/desk/views/new/?scope=team"))
 
-    answer = save(client, team=team.pk)
+    answer = save(client, name="Kept", team=team.pk)
 
-    assert answer.status_code == 403
-    assert "Only a supervisor of the Billing team may share a view with it" in text_of(answer)
+    # A wrong choice on the form, shown on its field with the form again: not a bare 403.
+    assert answer.status_code == 400
+    page = text_of(answer)
+    assert re.search(
+        r'id="id_share_with_errors"><li>Only a supervisor of the Billing team may share', page
+    )
+    assert 'value="Kept"' in page
     assert not SavedView.objects.exists()
 
 
-def test_a_supervisor_may_not_share_with_a_team_they_are_not_on(supervisor, other_team):
-    answer = save(signed_in(supervisor), team=other_team.pk)
+def test_the_form_offers_a_supervisor_only_the_teams_they_may_share_with(
+    supervisor, team, other_team
+):
+    form = text_of(signed_in(supervisor).get("/desk/views/new/?scope=team"))
 
-    assert answer.status_code == 403
-    assert "Only a supervisor of the Delivery team" in text_of(answer)
+    assert f'<option value="{team.pk}">Billing</option>' in form
+    assert f'value="{other_team.pk}"' not in form
+
+
+def test_a_supervisor_may_not_share_with_a_team_they_are_not_on(supervisor, other_team):
+    # A form from before they left the team, or one written by hand.
+    answer = save(signed_in(supervisor), name="Kept", team=other_team.pk)
+
+    assert answer.status_code == 400
+    page = text_of(answer)
+    assert re.search(
+        r'id="id_share_with_errors"><li>Only a supervisor of the Delivery team may share', page
+    )
+    assert 'value="Kept"' in page
     assert not SavedView.objects.exists()
 
 
@@ -188,6 +207,26 @@ def test_a_wrong_name_queue_or_column_is_refused_with_a_message(agent, fields, m
 
     assert answer.status_code == 400
     assert message in text_of(answer)
+    assert not SavedView.objects.exists()
+
+
+def test_an_unknown_queue_on_the_form_falls_back_to_the_team_queue_and_says_so(agent):
+    answer = signed_in(agent).get("/desk/views/new/?scope=bogus")
+
+    page = text_of(answer)
+    assert answer.status_code == 200
+    assert "There is no queue called “bogus”: the view will be of the Team queue." in page
+    assert "<p>Team queue: no filter, most urgent first</p>" in page
+    assert re.search(r'<input type="hidden" name="scope" value="team"', page)
+
+
+def test_an_unknown_queue_sent_with_the_form_is_refused_without_an_empty_label(agent):
+    answer = save(signed_in(agent), scope="bogus")
+
+    page = text_of(answer)
+    assert answer.status_code == 400
+    assert "There is no queue called “bogus”." in page
+    assert "<p>: " not in page
     assert not SavedView.objects.exists()
 
 
@@ -345,7 +384,51 @@ def test_the_owner_deletes_a_view_and_it_leaves_the_menu(agent):
     assert not SavedView.objects.exists()
     assert menu_of(text_of(client.get("/desk/"))) == {}
     assert client.get(f"/desk/views/{view.pk}/").status_code == 404
-    assert client.get(f"/desk/views/{view.pk}/delete/").status_code == 405
+    assert client.get(f"/desk/views/{view.pk}/delete/").status_code == 404
+
+
+def test_deleting_a_view_asks_first_on_a_page_of_its_own(agent):
+    client = signed_in(agent)
+    save(client, name="Gone soon")
+    view = SavedView.objects.get()
+    delete_path = f"/desk/views/{view.pk}/delete/"
+    # The view's page links to the question; it deletes nothing by itself.
+    assert f'href="{delete_path}"' in text_of(client.get(f"/desk/views/{view.pk}/"))
+
+    question = client.get(delete_path)
+
+    page = text_of(question)
+    assert question.status_code == 200
+    assert "Delete the view “<bdi>Gone soon</bdi>”?" in page
+    assert f'<form method="post" action="{delete_path}"' in page
+    assert f'href="/desk/views/{view.pk}/">No, keep it</a>' in page
+    assert SavedView.objects.filter(pk=view.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("scope", "queue"),
+    [("mine", "/desk/"), ("team", "/desk/team/"), ("unassigned", "/desk/unassigned/")],
+)
+def test_after_deleting_a_view_its_own_queue_opens_and_names_it(agent, scope, queue):
+    client = signed_in(agent)
+    save(client, name="Gone soon", scope=scope)
+    view = SavedView.objects.get()
+
+    answer = client.post(f"/desk/views/{view.pk}/delete/")
+
+    assert answer.status_code == 302
+    assert answer["Location"] == queue
+    assert "The view “Gone soon” is deleted." in text_of(client.get(queue))
+
+
+def test_a_teammate_is_not_asked_to_delete_a_view_they_may_not_delete(supervisor, agent, team):
+    save(signed_in(supervisor), name="Critical", team=team.pk)
+    view = SavedView.objects.get()
+
+    answer = signed_in(agent).get(f"/desk/views/{view.pk}/delete/")
+
+    assert answer.status_code == 403
+    assert "Only the person who saved this view" in text_of(answer)
 
 
 def test_saved_views_are_for_staff(customer_user, agent):
