@@ -84,7 +84,7 @@ def ensure_transition_allowed(complaint: Complaint, actor, name: str) -> None:
     if not can_proceed(method, check_conditions=False):
         allowed = available_transitions(complaint)
         raise TransitionNotAllowed(
-            f"Cannot {name.replace('_', ' ')} {complaint.reference}: it is {complaint.get_state_display().lower()}. "
+            f"Cannot {name.replace('_', ' ')} {complaint.reference}: it is {complaint.state}. "
             f"Allowed from {complaint.state}: {', '.join(allowed) or 'none (final state)'}.",
             details={"state": complaint.state, "allowed_transitions": allowed},
         )
