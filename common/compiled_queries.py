@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Callable
 
 from django.db import connections
-from django.db.models import Model, QuerySet
+from django.db.models import F, Func, Model, QuerySet
 from django.db.models.base import ModelState
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
@@ -28,6 +28,12 @@ from django.db.models.signals import post_init, pre_init
 # Marker values unlikely to occur in any other parameter of a compiled query, and within a
 # 32-bit integer column's range (Django compiles an out-of-range value to "no rows").
 _MARKER_INTS = itertools.count(-2_147_000_001, -1)
+
+
+def count_row(queryset: QuerySet) -> QuerySet:
+    """``queryset``'s count as a ``values()`` read of one row, ``{"n": …}``: a query that can
+    be compiled (``CompiledQuery``) or brought along in another's row (``Subquery``)."""
+    return queryset.order_by().values(n=Func(F("pk"), function="COUNT"))
 
 
 class _Compiled:

@@ -324,9 +324,11 @@ def staff_name(username: str) -> str:
         .values_list("username", "first_name", "last_name")
         .first()
     )
-    if person is None:
-        return ""
-    username, first_name, last_name = person
+    return "" if person is None else _person_name(*person)
+
+
+def _person_name(username: str, first_name: str, last_name: str) -> str:
+    # As the display_name filter: User.get_full_name(), else the username.
     return f"{first_name} {last_name}".strip() or username
 
 
@@ -569,8 +571,7 @@ def queue_page(
             customer_name=customer_name,
             team_id=team_id,
             team_name=team_name,
-            # As the display_name filter: User.get_full_name(), else the username.
-            assignee_name=(f"{first_name} {last_name}".strip() or username)
+            assignee_name=_person_name(username, first_name, last_name)
             if username is not None
             else "",
             assignee_username=username or "",

@@ -4,10 +4,10 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Func, IntegerField, QuerySet, Subquery
+from django.db.models import IntegerField, QuerySet, Subquery
 from django.utils import timezone
 
-from common.compiled_queries import CompiledQuery
+from common.compiled_queries import CompiledQuery, count_row
 from notifications import staff_email
 from notifications.models import Notification, NotificationPreference
 from recovery.models import EventType
@@ -36,7 +36,7 @@ def unread_count(user) -> int:
 def unread_count_query(user):
     """``unread_count`` as a subquery, for a page's own query to bring along."""
     return Subquery(
-        _unread(user).order_by().values(n=Func(F("pk"), function="COUNT"))[:1],
+        count_row(_unread(user))[:1],
         output_field=IntegerField(),
     )
 
@@ -49,10 +49,7 @@ def _unread_of(user_id: int):
     return Notification.objects.filter(user_id=user_id, read_at__isnull=True)
 
 
-_UNREAD_COUNT = CompiledQuery(
-    lambda user_id: _unread_of(user_id).order_by().values(n=Func(F("pk"), function="COUNT")),
-    user_id=int,
-)
+_UNREAD_COUNT = CompiledQuery(lambda user_id: count_row(_unread_of(user_id)), user_id=int)
 
 
 def mark_read(user, *, ids: list[int] | None = None, up_to: int | None = None) -> int:

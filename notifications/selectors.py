@@ -11,7 +11,7 @@ from django.db.models import F, Func, IntegerField, OuterRef, Q, Subquery, TextF
 from django.db.models.functions import JSONObject
 from django.utils.dateparse import parse_datetime
 
-from common.compiled_queries import CompiledQuery
+from common.compiled_queries import CompiledQuery, count_row
 from common.json_rows import instance
 from notifications import ingest
 from notifications.inbound_parsing import UnparseableEmail, parse_message
@@ -101,11 +101,7 @@ def _review_count(scope: str, unattributed: bool) -> CompiledQuery:
         def build(user_id=None):
             workable = access.complaints_in_scope(scope, user_id).values("pk")
             waiting = _waiting(workable, unattributed)
-            return (
-                InboundEmail.objects.filter(waiting)
-                .order_by()
-                .values(n=Func(F("pk"), function="COUNT"))
-            )
+            return count_row(InboundEmail.objects.filter(waiting))
 
         parameters = {"user_id": int} if scope == access.STAFF else {}
         compiled = _REVIEW_COUNTS[scope, unattributed] = CompiledQuery(build, **parameters)
@@ -115,7 +111,7 @@ def _review_count(scope: str, unattributed: bool) -> CompiledQuery:
 def review_count_query(user) -> Subquery:
     """``review_count`` as a subquery, for a page's own query to bring along."""
     return Subquery(
-        _waiting_for(user).order_by().values(n=Func(F("pk"), function="COUNT"))[:1],
+        count_row(_waiting_for(user))[:1],
         output_field=IntegerField(),
     )
 
