@@ -34,3 +34,32 @@ def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+# The browser tests' servers: a module's tests share one live Redress and one Chromium
+# (started on the first test that asks, per module), and each test that uses them asks for
+# ``settled`` (``pytest.mark.usefixtures("settled")`` on the module). Their helpers are
+# imported when used: the other tests of this folder start no browser.
+
+
+@pytest.fixture(scope="module")
+def live(django_db_setup):
+    from tests.desk.live import live_redress
+
+    with live_redress() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from tests.desk.live import chromium
+
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def settled(live, browser, transactional_db):
+    """Torn down before the database is emptied: the live processes are done by then."""
+    yield
+    live.settle(browser)

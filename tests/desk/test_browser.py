@@ -30,35 +30,19 @@ from tests.conftest import acknowledge, resolve
 from tests.desk.live import (
     LIVE_TIMEOUT_MS,
     assert_accessible,
-    chromium,
     csp_violations,
-    live_redress,
     new_page,
     screenshot,
     sign_in,
     wait_until_live,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    """Torn down before the database is emptied: the live processes are done by then."""
-    yield
-    live.settle(browser)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 
 @pytest.fixture(autouse=True)

@@ -14,36 +14,21 @@ from recovery.models import Attachment, AttachmentSource, Complaint
 from tests.desk.live import (
     LIVE_TIMEOUT_MS,
     assert_accessible,
-    chromium,
     csp_violations,
-    live_redress,
     new_page,
     sign_in,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
 
 
 @pytest.fixture(autouse=True)

@@ -18,34 +18,19 @@ from recovery.models import Complaint, ComplaintEvent, EventType, Macro, State
 from recovery.services.lifecycle import complaint_withdraw
 from tests.desk.live import (
     assert_accessible,
-    chromium,
     csp_violations,
-    live_redress,
     new_page,
     sign_in,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
 
 
 @pytest.fixture(autouse=True)

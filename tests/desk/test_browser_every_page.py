@@ -20,9 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from recovery import roles
 from tests.desk.live import (
     assert_accessible,
-    chromium,
     csp_violations,
-    live_redress,
     new_page,
     sign_in,
     wait_until_live,
@@ -130,25 +128,6 @@ def test_every_page_of_the_url_conf_is_walked_or_said_why_not():
     missing = sorted(pages - _walked_patterns() - set(NOT_WALKED))
     assert missing == [], f"add these pages to PAGES (or to NOT_WALKED, saying why): {missing}"
     assert not _walked_patterns() - pages, "PAGES names a route the URL conf no longer has"
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture
-def settled(live, browser, transactional_db):
-    """Torn down before the database is emptied: the live processes are done by then."""
-    yield
-    live.settle(browser)
 
 
 @pytest.fixture

@@ -17,14 +17,17 @@ import pytest
 from recovery.models import Complaint, Customer
 from tests.desk.live import (
     assert_accessible,
-    chromium,
-    live_redress,
     new_page,
     sign_in,
     wait_until_live,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 PHONE = {"width": 390, "height": 844}
 LONG_URL = "https://shop.example.com/orders/" + "a1b2c3d4e5" * 27  # 302 characters, no break
@@ -32,24 +35,6 @@ LONG_EMAIL = ("firstname.middlename.lastname.accounts-payable." * 2)[:-1] + (
     "@subsidiary.holding-company-with-a-long-name.example.co.uk"
 )
 LONG_SUBJECT = "Charged twice for order " + "ORD-2026-000000000000000000000000000000000000000000000"
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
 
 
 def phone_page(browser, base_url):

@@ -10,30 +10,16 @@ import importlib
 import pytest
 
 from recovery.models import Category, Complaint
-from tests.desk.live import assert_accessible, chromium, live_redress, new_page, sign_in
+from tests.desk.live import assert_accessible, new_page, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 
 # The live server, the browser and the data migrations' rows, as in test_browser.py.
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
-
-
 @pytest.fixture(autouse=True)
 def migrated_defaults(db):
     from django.apps import apps

@@ -8,29 +8,16 @@ Persona: ``manager`` (a complaints manager) opens the action.
 import pytest
 
 from recovery.models import CorrectiveAction
-from tests.desk.live import assert_accessible, chromium, live_redress, new_page, sign_in
+from tests.desk.live import assert_accessible, new_page, sign_in
 from tests.desk.test_root_cause_picker import focused, tab_to
 from tests.factories import RootCauseFactory
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 
 def test_two_causes_chosen_by_typing_with_the_keyboard_alone(live, browser, manager, root_causes):

@@ -8,28 +8,15 @@ Personas: ``supervisor`` leads ``team``; ``agent`` works it and sees the shared 
 import pytest
 
 from recovery.models import SavedView
-from tests.desk.live import assert_accessible, chromium, live_redress, sign_in
+from tests.desk.live import assert_accessible, sign_in
 from tests.desk.test_browser_layout import PHONE, page_width, wider_than_the_screen
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def live(django_db_setup):
-    with live_redress() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with chromium() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def settled(live, browser, transactional_db):
-    yield
-    live.settle(browser)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("settled"),
+]
 
 
 def test_a_supervisor_saves_and_shares_a_view_on_a_phone(
